@@ -1,0 +1,599 @@
+/* prompts.c: the prompts family: CRUD, search, versions, restore, render. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/response.h"
+#include "core/server.h"
+#include "crypto/b64url.h"
+
+#define TITLE_MAX 200
+#define CONTENT_MAX_BYTES 102400
+#define TAGS_MAX 20
+#define TAG_MAX 64
+#define FOLDER_MAX 255
+#define LIST_DEFAULT 20
+#define LIST_MAX 100
+#define IF_MATCH_MAX 8
+
+#define PROMPT_JSON                                                        \
+    "json_build_object('id', p.id, 'title', p.title, 'content', p.content, " \
+    "'tags', p.tags, 'metadata', p.metadata, 'folder', p.folder, "         \
+    "'variables', p.variables, 'version', p.version, "                     \
+    "'created_at', p.created_at, 'updated_at', p.updated_at)"
+#define VERSION_JSON                                                       \
+    "json_build_object('version', v.version, 'title', v.title, "           \
+    "'content', v.content, 'tags', v.tags, 'metadata', v.metadata, "       \
+    "'folder', v.folder, 'variables', v.variables, 'created_at', v.created_at)"
+#define TAGS_FROM_JSON(n) "array(select jsonb_array_elements_text($" #n "::jsonb))"
+/* Keyset list: $1 q, $2 tag, $3 folder, $4 cursor key, $5 cursor id, $6 limit */
+#define LIST_FILTER                                                        \
+    "where ($1::text is null or p.search @@ websearch_to_tsquery('english', $1)) " \
+    "and ($2::text is null or p.tags @> array[$2::text]) "                  \
+    "and ($3::text is null or p.folder = $3) "
+#define LIST_SQL(key, cast)                                                \
+    "select " PROMPT_JSON ", (" key ")::text, p.id from public.prompts p "  \
+    LIST_FILTER "and ($5::uuid is null or (" key ", p.id) < ($4::" cast ", $5::uuid)) " \
+    "order by " key " desc, p.id desc limit $6"
+#define RANK "ts_rank(p.search, websearch_to_tsquery('english', $1))"
+
+enum {
+    ST_GET, ST_INSERT, ST_UPDATE, ST_DELETE, ST_VERSION_OF,
+    ST_LIST_UPDATED, ST_LIST_CREATED, ST_LIST_RANK,
+    ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_RENDER_SOURCE,
+};
+
+static const db_stmt_t stmts[] = {
+    [ST_GET] = {"prompt_get",
+        "select " PROMPT_JSON ", p.version from public.prompts p where p.id = $1"},
+    [ST_INSERT] = {"prompt_insert",
+        "with p as (insert into public.prompts (title, content, tags, metadata, folder) "
+        "values ($1, $2, coalesce(" TAGS_FROM_JSON(3) ", '{}'), "
+        "coalesce($4::jsonb, '{}'), coalesce($5, '/')) returning *), "
+        "u as (insert into public.usage_tracking (user_id, action, resource_id) "
+        "select p.user_id, 'prompt.create', p.id from p) "
+        "select " PROMPT_JSON ", p.id, p.version from p"},
+    [ST_UPDATE] = {"prompt_update",
+        "update public.prompts as p set title = coalesce($2, p.title), "
+        "content = coalesce($3, p.content), "
+        "tags = case when $4::jsonb is null then p.tags else " TAGS_FROM_JSON(4) " end, "
+        "metadata = coalesce($5::jsonb, p.metadata), folder = coalesce($6, p.folder) "
+        "where p.id = $1 and ($7::int[] is null or p.version = any($7::int[])) "
+        "returning " PROMPT_JSON ", p.version"},
+    [ST_DELETE] = {"prompt_delete",
+        "delete from public.prompts p where p.id = $1 "
+        "and ($2::int[] is null or p.version = any($2::int[])) returning p.id"},
+    [ST_VERSION_OF] = {"prompt_version_of",
+        "select p.version from public.prompts p where p.id = $1"},
+    [ST_LIST_UPDATED] = {"prompt_list_updated", LIST_SQL("p.updated_at", "timestamptz")},
+    [ST_LIST_CREATED] = {"prompt_list_created", LIST_SQL("p.created_at", "timestamptz")},
+    [ST_LIST_RANK] = {"prompt_list_rank", LIST_SQL(RANK, "real")},
+    [ST_VERSIONS] = {"prompt_versions",
+        "select " VERSION_JSON ", v.version from public.prompt_versions v "
+        "where v.prompt_id = $1 and ($2::int is null or v.version < $2) "
+        "order by v.version desc limit $3"},
+    [ST_VERSION] = {"prompt_version",
+        "select " VERSION_JSON " from public.prompt_versions v "
+        "where v.prompt_id = $1 and v.version = $2"},
+    [ST_RESTORE] = {"prompt_restore",
+        "update public.prompts as p set title = v.title, content = v.content, "
+        "tags = v.tags, metadata = v.metadata, folder = v.folder "
+        "from public.prompt_versions v where p.id = $1 and v.prompt_id = p.id "
+        "and v.version = $2 and ($3::int[] is null or p.version = any($3::int[])) "
+        "returning " PROMPT_JSON ", p.version"},
+    [ST_RENDER_SOURCE] = {"prompt_render_source",
+        "with u as (insert into public.usage_tracking (user_id, action, resource_id) "
+        "select p.user_id, 'prompt.render', p.id from public.prompts p where p.id = $1) "
+        "select p.content from public.prompts p where p.id = $1"},
+    {NULL, NULL},
+};
+
+/* The fields a create or update may carry, validated; NULL = absent. */
+struct prompt_input {
+    const char *title;
+    const char *content;
+    const char *tags;      /* JSON array text */
+    const char *metadata;  /* JSON object text */
+    const char *folder;
+};
+
+static const char *const prompt_fields[] = {
+    "title", "content", "tags", "metadata", "folder", NULL};
+
+static bool folder_valid(const char *f)
+{
+    const char *seg;
+
+    if (f[0] != '/' || strlen(f) > FOLDER_MAX)
+        return false;
+    if (f[1] == '\0')
+        return true;
+    for (seg = f + 1;; seg += strcspn(seg, "/") + 1) {
+        size_t n = strcspn(seg, "/");
+
+        if (n == 0 || (n == 1 && seg[0] == '.') ||
+            (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)seg[i] < 0x20 || seg[i] == 0x7f || seg[i] == '\\')
+                return false;
+        if (seg[n] == '\0')
+            return true;
+    }
+}
+
+/* Validate the body of POST (create: title and content required) or PATCH.
+ * Field errors are recorded on r; the caller checks r->errors. */
+static void read_prompt_input(req_t *r, bool create, struct prompt_input *in)
+{
+    cJSON *tags = NULL, *meta = NULL;
+
+    memset(in, 0, sizeof(*in));
+    json_reject_unknown(r, r->json, prompt_fields);
+    if (json_field_string(r, r->json, "title", TITLE_MAX, false, &in->title) ==
+            FIELD_ABSENT && create)
+        req_field_error(r, "title", "is required");
+    if (json_field_string(r, r->json, "content", CONTENT_MAX_BYTES, false,
+                          &in->content) == FIELD_ABSENT && create)
+        req_field_error(r, "content", "is required");
+    if (in->content && strlen(in->content) > CONTENT_MAX_BYTES) {
+        req_field_error(r, "content", "must be at most %d bytes", CONTENT_MAX_BYTES);
+        in->content = NULL;
+    }
+    if (json_field_string_array(r, r->json, "tags", TAGS_MAX, TAG_MAX, &tags) ==
+        FIELD_OK)
+        in->tags = json_print(r->arena, tags);
+    if (json_field_object(r, r->json, "metadata", &meta) == FIELD_OK)
+        in->metadata = json_print(r->arena, meta);
+    if (json_field_string(r, r->json, "folder", FOLDER_MAX, false, &in->folder) ==
+            FIELD_OK && !folder_valid(in->folder))
+        req_field_error(r, "folder", "must be a path like /team/marketing");
+    if (!create && !r->errors && !in->title && !in->content && !in->tags &&
+        !in->metadata && !in->folder)
+        req_field_error(r, "body", "must change at least one field");
+}
+
+static void set_prompt_etag(req_t *r, const char *version)
+{
+    r->etag = arena_printf(r->arena, "\"v%s\"", version);
+}
+
+/* If-Match as a Postgres int[] literal of acceptable versions, NULL when
+ * absent or "*".  Unparseable entries can never match (an empty array). */
+static const char *if_match_versions(req_t *r)
+{
+    const char *h = req_header(r, "If-Match"), *p;
+    strbuf_t sb;
+    int n = 0;
+
+    if (h == NULL || strspn(h, " \t") == strlen(h) || strcmp(h, "*") == 0)
+        return NULL;
+    strbuf_init(&sb, r->arena, 64);
+    strbuf_putc(&sb, '{');
+    for (p = h; *p && n < IF_MATCH_MAX; p += strcspn(p, ","), p += *p == ',') {
+        char *end;
+        long v;
+
+        p += strspn(p, " \t");
+        if (strncmp(p, "\"v", 2) != 0)
+            continue;
+        errno = 0;
+        v = strtol(p + 2, &end, 10);
+        if (errno || v <= 0 || *end != '"' || !isdigit((unsigned char)p[2]))
+            continue;
+        strbuf_printf(&sb, "%s%ld", n++ ? "," : "", v);
+    }
+    strbuf_putc(&sb, '}');
+    return sb.ptr;
+}
+
+/* After a conditional write matched no row: 404 if the prompt is gone
+ * (or not the caller's), else 412. */
+static int missing_or_precondition(req_t *r, const char *id)
+{
+    const char *v[1] = {id};
+    PGresult *res = db_exec(r, &stmts[ST_VERSION_OF], 1, v);
+
+    if (res == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 0)
+        return resp_problem(r, 404, "No such prompt.");
+    set_prompt_etag(r, PQgetvalue(res, 0, 0));
+    resp_header(r, "ETag", r->etag);
+    r->etag = NULL;
+    return resp_problem(r, 412, "The prompt has changed; fetch it again (see ETag).");
+}
+
+/* An answer of one prompt row: column 0 JSON, `vcol` its version. */
+static int prompt_reply(req_t *r, int status, PGresult *res, int vcol)
+{
+    set_prompt_etag(r, PQgetvalue(res, 0, vcol));
+    return resp_json_text(r, status, PQgetvalue(res, 0, 0),
+                          (size_t)PQgetlength(res, 0, 0));
+}
+
+/* POST /api/v1/prompts {title,content,tags?,metadata?,folder?}
+ *   [Idempotency-Key] -> 201 + Location + ETag | 400 | 422 */
+static int prompt_create(req_t *r)
+{
+    struct prompt_input in;
+    PGresult *res;
+
+    read_prompt_input(r, true, &in);
+    if (r->errors)
+        return resp_validation(r);
+    {
+        const char *v[5] = {in.title, in.content, in.tags, in.metadata, in.folder};
+
+        if ((res = db_exec(r, &stmts[ST_INSERT], 5, v)) == NULL)
+            return db_error_reply(r);
+    }
+    resp_header(r, "Location",
+                arena_printf(r->arena, "/api/v1/prompts/%s", PQgetvalue(res, 0, 1)));
+    return prompt_reply(r, 201, res, 2);
+}
+
+/* GET /api/v1/prompts/{id} [If-None-Match] -> 200 + ETag | 304 | 404 */
+static int prompt_get(req_t *r)
+{
+    const char *v[1] = {req_param(r, "id")};
+    PGresult *res = db_exec(r, &stmts[ST_GET], 1, v);
+
+    if (res == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 0)
+        return resp_problem(r, 404, "No such prompt.");
+    return prompt_reply(r, 200, res, 1);
+}
+
+/* PATCH /api/v1/prompts/{id} {title?,content?,tags?,metadata?,folder?}
+ *   [If-Match] -> 200 + ETag | 404 | 412 | 422 */
+static int prompt_update(req_t *r)
+{
+    struct prompt_input in;
+    const char *id = req_param(r, "id");
+    PGresult *res;
+
+    read_prompt_input(r, false, &in);
+    if (r->errors)
+        return resp_validation(r);
+    {
+        const char *v[7] = {id, in.title, in.content, in.tags, in.metadata,
+                            in.folder, if_match_versions(r)};
+
+        if ((res = db_exec(r, &stmts[ST_UPDATE], 7, v)) == NULL)
+            return db_error_reply(r);
+    }
+    if (PQntuples(res) == 0)
+        return missing_or_precondition(r, id);
+    return prompt_reply(r, 200, res, 1);
+}
+
+/* DELETE /api/v1/prompts/{id} [If-Match] -> 204 | 404 | 412 */
+static int prompt_delete(req_t *r)
+{
+    const char *id = req_param(r, "id");
+    const char *v[2] = {id, if_match_versions(r)};
+    PGresult *res = db_exec(r, &stmts[ST_DELETE], 2, v);
+
+    if (res == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 0)
+        return missing_or_precondition(r, id);
+    return resp_empty(r, 204);
+}
+
+/* A positive integer query parameter within [1, max]; dflt when absent. */
+static long query_int(req_t *r, const char *name, long dflt, long max)
+{
+    const char *s = req_query(r, name);
+    char *end;
+    long v;
+
+    if (s == NULL)
+        return dflt;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *s == '\0' || *end || v < 1 || v > max) {
+        req_field_error(r, name, "must be an integer from 1 to %ld", max);
+        return dflt;
+    }
+    return v;
+}
+
+/* Cursor text: "<sort>|<key>|<uuid>" in base64url; the sort must match. */
+static char *cursor_encode(req_t *r, char sort, const char *key, const char *id)
+{
+    char *plain = arena_printf(r->arena, "%c|%s|%s", sort, key, id);
+    size_t n = strlen(plain);
+    char *out = arena_alloc(r->arena, B64URL_ENCODED_SIZE(n));
+
+    b64url_encode((const unsigned char *)plain, n, out);
+    return out;
+}
+
+static bool cursor_decode(req_t *r, const char *c, char sort,
+                          const char **key, const char **id)
+{
+    size_t n = strlen(c);
+    unsigned char *buf;
+    char *bar;
+    long len;
+
+    if (n == 0 || n > 256)
+        return false;
+    buf = arena_alloc(r->arena, n);
+    if ((len = b64url_decode(c, n, buf)) < 40)
+        return false;
+    buf[len] = '\0';
+    if (buf[0] != (unsigned char)sort || buf[1] != '|' ||
+        (bar = strrchr((char *)buf, '|')) == (char *)buf + 1 ||
+        !uuid_valid(bar + 1) || !utf8_valid((char *)buf, (size_t)len))
+        return false;
+    *bar = '\0';
+    *key = (char *)buf + 2;
+    *id = bar + 1;
+    return true;
+}
+
+/* Join rows' column 0 (JSON texts) into {"items":[...],"next_cursor":..}. */
+static int list_reply(req_t *r, PGresult *res, int limit, const char *next)
+{
+    int rows = PQntuples(res) < limit ? PQntuples(res) : limit;
+    strbuf_t sb;
+
+    strbuf_init(&sb, r->arena, 4096);
+    strbuf_puts(&sb, "{\"items\":[");
+    for (int i = 0; i < rows; i++) {
+        if (i)
+            strbuf_putc(&sb, ',');
+        strbuf_append(&sb, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+    }
+    strbuf_puts(&sb, "],\"next_cursor\":");
+    if (next)
+        strbuf_printf(&sb, "\"%s\"}", next);
+    else
+        strbuf_puts(&sb, "null}");
+    return resp_json_text(r, 200, sb.ptr, sb.len);
+}
+
+/* GET /api/v1/prompts?limit&cursor&q&tag&folder&sort=updated|created
+ *   -> 200 {items,next_cursor} | 400 | 422 */
+static int prompt_list(req_t *r)
+{
+    const char *q = req_query(r, "q"), *tag = req_query(r, "tag");
+    const char *folder = req_query(r, "folder"), *sort = req_query(r, "sort");
+    const char *cursor = req_query(r, "cursor");
+    const char *key = NULL, *after = NULL, *v[6];
+    long limit = query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
+    int st = ST_LIST_UPDATED;
+    char mark = 'u';
+    PGresult *res;
+    char *limit_s, *next = NULL;
+
+    if (sort && strcmp(sort, "created") == 0) {
+        st = ST_LIST_CREATED;
+        mark = 'c';
+    } else if (sort && strcmp(sort, "updated") != 0) {
+        req_field_error(r, "sort", "must be updated or created");
+    }
+    if (q && *q == '\0')
+        q = NULL;
+    if (q && !sort) {
+        st = ST_LIST_RANK;
+        mark = 'r';
+    }
+    if (folder && !folder_valid(folder))
+        req_field_error(r, "folder", "must be a path like /team/marketing");
+    if (r->errors)
+        return resp_validation(r);
+    if (cursor && !cursor_decode(r, cursor, mark, &key, &after))
+        return resp_problem(r, 400, "The cursor is invalid for this query.");
+    limit_s = arena_printf(r->arena, "%ld", limit + 1);
+    v[0] = q; v[1] = tag; v[2] = folder; v[3] = key; v[4] = after; v[5] = limit_s;
+    if ((res = db_exec(r, &stmts[st], 6, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) > limit)
+        next = cursor_encode(r, mark, PQgetvalue(res, (int)limit - 1, 1),
+                             PQgetvalue(res, (int)limit - 1, 2));
+    return list_reply(r, res, (int)limit, next);
+}
+
+/* A {version} path parameter: a positive integer, else 400 (NULL). */
+static const char *version_param_or_reply(req_t *r)
+{
+    const char *s = req_param(r, "version");
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < 1 || v > 2147483647 || !isdigit((unsigned char)*s)) {
+        resp_problem(r, 400, "Path parameter 'version' must be a positive integer.");
+        return NULL;
+    }
+    return s;
+}
+
+/* GET /api/v1/prompts/{id}/versions?limit&cursor -> 200 {items,next_cursor} | 404 */
+static int version_list(req_t *r)
+{
+    const char *id = req_param(r, "id"), *cursor = req_query(r, "cursor");
+    long limit = query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
+    long before = 0;
+    const char *v[3];
+    PGresult *res;
+    char *next = NULL;
+
+    if (cursor)
+        before = strtol(cursor, NULL, 10);
+    if (cursor && (before < 1 || strspn(cursor, "0123456789") != strlen(cursor)))
+        req_field_error(r, "cursor", "is invalid");
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = id;
+    v[1] = cursor;
+    v[2] = arena_printf(r->arena, "%ld", limit + 1);
+    if ((res = db_exec(r, &stmts[ST_VERSIONS], 3, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 0) {
+        PGresult *p = db_exec(r, &stmts[ST_VERSION_OF], 1, v);
+
+        if (p == NULL)
+            return db_error_reply(r);
+        if (PQntuples(p) == 0)
+            return resp_problem(r, 404, "No such prompt.");
+    }
+    if (PQntuples(res) > limit)
+        next = arena_strdup(r->arena, PQgetvalue(res, (int)limit - 1, 1));
+    return list_reply(r, res, (int)limit, next);
+}
+
+/* GET /api/v1/prompts/{id}/versions/{version} -> 200 | 400 | 404 */
+static int version_get(req_t *r)
+{
+    const char *v[2] = {req_param(r, "id"), version_param_or_reply(r)};
+    PGresult *res;
+
+    if (v[1] == NULL)
+        return r->status;
+    if ((res = db_exec(r, &stmts[ST_VERSION], 2, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 0)
+        return resp_problem(r, 404, "No such prompt version.");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
+                          (size_t)PQgetlength(res, 0, 0));
+}
+
+/* POST /api/v1/prompts/{id}/versions/{version}/restore [If-Match]
+ *   -> 200 prompt (a new version) + ETag | 400 | 404 | 412 */
+static int version_restore(req_t *r)
+{
+    const char *id = req_param(r, "id");
+    const char *v[3] = {id, version_param_or_reply(r), if_match_versions(r)};
+    PGresult *res;
+
+    if (v[1] == NULL)
+        return r->status;
+    if ((res = db_exec(r, &stmts[ST_RESTORE], 3, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 1)
+        return prompt_reply(r, 200, res, 1);
+    if ((res = db_exec(r, &stmts[ST_VERSION], 2, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 0)
+        return resp_problem(r, 404, "No such prompt version.");
+    return missing_or_precondition(r, id);
+}
+
+/* The text a variable value renders as; NULL (error recorded) if unusable. */
+static const char *variable_text(req_t *r, const char *name, const cJSON *val)
+{
+    if (cJSON_IsString(val))
+        return val->valuestring;
+    if (cJSON_IsBool(val))
+        return cJSON_IsTrue(val) ? "true" : "false";
+    if (cJSON_IsNumber(val))
+        return json_print(r->arena, val);
+    req_field_error(r, arena_printf(r->arena, "variables.%s", name),
+                    "must be a string, number or boolean");
+    return NULL;
+}
+
+/* Length of a {{ name }} placeholder at s (0 if none); *name gets the name.
+ * Same grammar as the database's variable extraction. */
+static size_t placeholder(arena_t *a, const char *s, const char **name)
+{
+    const char *p = s + 2, *start;
+
+    if (s[0] != '{' || s[1] != '{')
+        return 0;
+    p += strspn(p, " \t\r\n\f\v");
+    start = p;
+    if (!(isalpha((unsigned char)*p) || *p == '_'))
+        return 0;
+    while (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-')
+        p++;
+    *name = arena_strndup(a, start, (size_t)(p - start));
+    p += strspn(p, " \t\r\n\f\v");
+    if (p[0] != '}' || p[1] != '}')
+        return 0;
+    return (size_t)(p + 2 - s);
+}
+
+/* POST /api/v1/prompts/{id}/render {variables:{name:value}}
+ *   -> 200 {text,variables} | 404 | 422 (one error per missing variable) */
+static int prompt_render(req_t *r)
+{
+    const char *v[1] = {req_param(r, "id")};
+    static const char *const fields[] = {"variables", NULL};
+    cJSON *vars = NULL, *used, *body;
+    PGresult *res;
+    const char *s;
+    strbuf_t out;
+
+    json_reject_unknown(r, r->json, fields);
+    if (json_field_object(r, r->json, "variables", &vars) == FIELD_ABSENT)
+        vars = NULL;
+    if (r->errors)
+        return resp_validation(r);
+    if ((res = db_exec(r, &stmts[ST_RENDER_SOURCE], 1, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 0)
+        return resp_problem(r, 404, "No such prompt.");
+    used = json_own(r->arena, cJSON_CreateArray());
+    strbuf_init(&out, r->arena, (size_t)PQgetlength(res, 0, 0) + 256);
+    for (s = PQgetvalue(res, 0, 0); *s;) {
+        const char *name, *text;
+        size_t n = placeholder(r->arena, s, &name);
+        cJSON *val;
+
+        if (n == 0) {
+            strbuf_putc(&out, *s++);
+            continue;
+        }
+        s += n;
+        val = vars ? cJSON_GetObjectItemCaseSensitive(vars, name) : NULL;
+        if (val == NULL) {
+            req_field_error(r, arena_printf(r->arena, "variables.%s", name),
+                            "is required by the prompt");
+            continue;
+        }
+        if ((text = variable_text(r, name, val)) != NULL)
+            strbuf_puts(&out, text);
+        cJSON_AddItemToArray(used, cJSON_CreateString(name));
+    }
+    if (r->errors)
+        return resp_validation(r);
+    body = json_own(r->arena, cJSON_CreateObject());
+    cJSON_AddStringToObject(body, "text", out.ptr);
+    cJSON_AddItemReferenceToObject(body, "variables", used);
+    return resp_json(r, 200, body);
+}
+
+static const route_t routes[] = {
+    {"GET", "/api/v1/prompts", prompt_list, R_AUTH | R_DB | R_READONLY},
+    {"POST", "/api/v1/prompts", prompt_create,
+     R_AUTH | R_JSON | R_DB | R_IDEMPOTENT},
+    {"GET", "/api/v1/prompts/{id:uuid}", prompt_get, R_AUTH | R_DB | R_READONLY},
+    {"PATCH", "/api/v1/prompts/{id:uuid}", prompt_update, R_AUTH | R_JSON | R_DB},
+    {"DELETE", "/api/v1/prompts/{id:uuid}", prompt_delete, R_AUTH | R_DB},
+    {"GET", "/api/v1/prompts/{id:uuid}/versions", version_list,
+     R_AUTH | R_DB | R_READONLY},
+    {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", version_get,
+     R_AUTH | R_DB | R_READONLY},
+    {"POST", "/api/v1/prompts/{id:uuid}/versions/{version}/restore",
+     version_restore, R_AUTH | R_DB | R_IDEMPOTENT},
+    {"POST", "/api/v1/prompts/{id:uuid}/render", prompt_render,
+     R_AUTH | R_JSON | R_DB},
+};
+
+int main(int argc, char **argv)
+{
+    static const family_t family = {
+        "prompts", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+
+    return server_main(argc, argv, &family);
+}

@@ -1,0 +1,91 @@
+/* status.c: liveness (/healthz, no database) and readiness (/readyz). */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/json.h"
+#include "core/response.h"
+#include "core/server.h"
+
+static const db_stmt_t stmts[] = {
+#define STMT_MIGRATIONS (&stmts[0])
+    {"status_migrations", "select applied, latest from promptd.migration_state()"},
+    {NULL, NULL},
+};
+
+/* GET /healthz -> 200 {"status":"ok"} */
+static int health(req_t *r)
+{
+    static const char body[] = "{\"status\":\"ok\"}";
+
+    return resp_json_text(r, 200, body, sizeof(body) - 1);
+}
+
+/* The migrations this build ships: count and the latest file's name. */
+static int expected_migrations(char *latest, size_t n)
+{
+    const config_t *cfg = config_load(false);
+    DIR *d = cfg ? opendir(cfg->sql_dir) : NULL;
+    struct dirent *e;
+    int count = 0;
+
+    latest[0] = '\0';
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+
+        if (len < 5 || strcmp(e->d_name + len - 4, ".sql") != 0)
+            continue;
+        count++;
+        if (strncmp(e->d_name, latest, n) > 0) {
+            strncpy(latest, e->d_name, n - 1);
+            latest[n - 1] = '\0';
+        }
+    }
+    closedir(d);
+    latest[strspn(latest, "0123456789")] = '\0';   /* the version prefix */
+    return count;
+}
+
+/* GET /readyz -> 200 {"status":"ready","migrations":{...}} | 503 */
+static int ready(req_t *r)
+{
+    char latest[256];
+    int expected = expected_migrations(latest, sizeof(latest));
+    PGresult *res = db_exec(r, STMT_MIGRATIONS, 0, NULL);
+    cJSON *body, *m;
+    int applied;
+    const char *have;
+
+    if (res == NULL)
+        return db_error_reply(r);
+    applied = atoi(PQgetvalue(res, 0, 0));
+    have = PQgetvalue(res, 0, 1);
+    body = json_own(r->arena, cJSON_CreateObject());
+    m = cJSON_AddObjectToObject(body, "migrations");
+    cJSON_AddNumberToObject(m, "applied", applied);
+    cJSON_AddNumberToObject(m, "expected", expected);
+    cJSON_AddStringToObject(m, "latest", have);
+    if (expected < 0 || applied < expected || strcmp(have, latest) < 0) {
+        cJSON_AddStringToObject(body, "status", "migrations pending");
+        resp_header(r, "Retry-After", "5");
+        return resp_json(r, 503, body);
+    }
+    cJSON_AddStringToObject(body, "status", "ready");
+    return resp_json(r, 200, body);
+}
+
+static const route_t routes[] = {
+    {"GET", "/healthz", health, 0},
+    {"GET", "/readyz", ready, R_DB | R_READONLY},
+};
+
+int main(int argc, char **argv)
+{
+    static const family_t family = {
+        "status", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+
+    return server_main(argc, argv, &family);
+}

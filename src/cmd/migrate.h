@@ -1,0 +1,18 @@
+/* migrate.h: apply sql/NNNN_*.sql once each, in order, under an advisory lock. */
+#ifndef PROMPTD_MIGRATE_H
+#define PROMPTD_MIGRATE_H
+
+#include "core/config.h"
+
+/* Key of the session advisory lock held while migrating (any constant
+ * shared by every promptctl; "promptd" in ASCII). */
+#define MIGRATE_LOCK_KEY 0x70726f6d707464LL
+
+/* Connect to cfg->database_url, apply every new migration of cfg->sql_dir
+ * (one transaction each, one line on stdout per file applied), refuse
+ * when an applied file's checksum changed, then set promptd_app's password
+ * unless PROMPTD_APP_DATABASE_URL is set.  Errors go to stderr.  Returns
+ * the process exit status: 0 or 1. */
+int migrate_run(const config_t *cfg);
+
+#endif

@@ -1,0 +1,432 @@
+/* config.c: PROMPTD_* environment, with the embedded defaults under var/. */
+#include "core/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <openssl/rand.h>
+
+#ifndef PROMPTD_DEFAULT_VAR_DIR
+#define PROMPTD_DEFAULT_VAR_DIR "var"
+#endif
+#ifndef PROMPTD_DEFAULT_SQL_DIR
+#define PROMPTD_DEFAULT_SQL_DIR "sql"
+#endif
+
+#define CONFIG_SECRET_MAX 4096      /* secret files are small; refuse more */
+#define CONFIG_JWT_SECRET_MIN 32    /* RFC 7518 3.2: HS256 key >= 256 bits */
+
+/* Secrets read or made so far, keyed by path; the values live as long as
+ * the process (the "static string" of config.h) and stay reachable. */
+typedef struct config_secret {
+    struct config_secret *next;
+    char *path;
+    char *value;
+} config_secret_t;
+
+static config_secret_t *config_secrets;
+static config_t config_current;
+static bool config_loaded;
+
+/* malloc or abort: configuration is loaded once at start-up. */
+static char *config_xstrdup(const char *s)
+{
+    char *p = strdup(s);
+
+    if (p == NULL) {
+        fputs("promptd: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static char *config_xprintf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static char *config_xprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *p;
+    int n;
+
+    va_start(ap, fmt);
+    n = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        fputs("promptd: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+/* The environment variable, or NULL when unset or empty. */
+static const char *config_env(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* Parse a positive integer variable into *out (default kept when unset). */
+static bool config_env_long(const char *name, long *out)
+{
+    const char *v = config_env(name);
+    char *end;
+    long n;
+
+    if (v == NULL)
+        return true;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n <= 0) {
+        fprintf(stderr, "promptd: %s must be a positive integer, not '%s'\n",
+                name, v);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+static const char *config_secret_lookup(const char *path)
+{
+    config_secret_t *s;
+
+    for (s = config_secrets; s != NULL; s = s->next)
+        if (strcmp(s->path, path) == 0)
+            return s->value;
+    return NULL;
+}
+
+/* Remember value (taking ownership) under path; returns value. */
+static char *config_secret_keep(const char *path, char *value)
+{
+    config_secret_t *s = calloc(1, sizeof *s);
+
+    if (s == NULL) {
+        fputs("promptd: out of memory\n", stderr);
+        abort();
+    }
+    s->path = config_xstrdup(path);
+    s->value = value;
+    s->next = config_secrets;
+    config_secrets = s;
+    return value;
+}
+
+/* Read path (at most CONFIG_SECRET_MAX bytes, trailing CR/LF stripped)
+ * into a malloc'd string.  NULL when absent or empty; *err set when the
+ * file exists but cannot be read. */
+static char *config_read_file(const char *path, bool *err)
+{
+    char buf[CONFIG_SECRET_MAX + 1];
+    size_t n = 0;
+    ssize_t r;
+    int fd;
+
+    *err = false;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno != ENOENT) {
+            fprintf(stderr, "promptd: %s: %s\n", path, strerror(errno));
+            *err = true;
+        }
+        return NULL;
+    }
+    while (n < sizeof buf && (r = read(fd, buf + n, sizeof buf - n)) != 0) {
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "promptd: %s: %s\n", path, strerror(errno));
+            *err = true;
+            close(fd);
+            return NULL;
+        }
+        n += (size_t)r;
+    }
+    close(fd);
+    if (n > CONFIG_SECRET_MAX) {
+        fprintf(stderr, "promptd: %s: longer than %d bytes\n", path,
+                CONFIG_SECRET_MAX);
+        *err = true;
+        return NULL;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    if (n == 0 || memchr(buf, '\0', n) != NULL)
+        return NULL;
+    buf[n] = '\0';
+    return config_xstrdup(buf);
+}
+
+char *config_read_secret(const char *var_dir, const char *name)
+{
+    char *path = config_xprintf("%s/secrets/%s", var_dir, name);
+    const char *known = config_secret_lookup(path);
+    char *value;
+    bool err;
+
+    if (known != NULL) {
+        free(path);
+        return (char *)known;
+    }
+    value = config_read_file(path, &err);
+    if (value != NULL)
+        config_secret_keep(path, value);
+    free(path);
+    return value;
+}
+
+/* mkdir path with mode unless it exists as a directory. */
+static bool config_mkdir(const char *path, mode_t mode)
+{
+    struct stat st;
+
+    if (mkdir(path, mode) == 0)
+        return true;
+    if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return true;
+    fprintf(stderr, "promptd: mkdir %s: %s\n", path, strerror(errno));
+    return false;
+}
+
+/* Write data to a fresh private file and publish it as path with link(2),
+ * which never replaces: when another process got there first, *raced is
+ * set and its file stands. */
+static bool config_publish(const char *path, const char *data, bool *raced)
+{
+    char *tmp = config_xprintf("%s.tmp.%ld", path, (long)getpid());
+    size_t len = strlen(data), off = 0;
+    bool ok = false;
+    int fd;
+
+    *raced = false;
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "promptd: %s: %s\n", tmp, strerror(errno));
+        goto out;
+    }
+    while (off < len) {
+        ssize_t w = write(fd, data + off, len - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            fprintf(stderr, "promptd: %s: %s\n", tmp, strerror(errno));
+            goto fail;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        fprintf(stderr, "promptd: %s: %s\n", tmp, strerror(errno));
+        goto fail;
+    }
+    if (link(tmp, path) != 0) {
+        if (errno != EEXIST) {
+            fprintf(stderr, "promptd: %s: %s\n", path, strerror(errno));
+            goto fail;
+        }
+        *raced = true;
+    }
+    ok = true;
+fail:
+    close(fd);
+    unlink(tmp);
+out:
+    free(tmp);
+    return ok;
+}
+
+char *config_make_secret(const char *var_dir, const char *name, int nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[CONFIG_SECRET_MAX / 2];
+    char text[CONFIG_SECRET_MAX + 2];
+    char *dir = NULL, *path = NULL, *value = NULL;
+    bool raced;
+    int i;
+
+    if ((value = config_read_secret(var_dir, name)) != NULL)
+        return value;
+    if (nbytes <= 0 || (size_t)nbytes > sizeof raw) {
+        fprintf(stderr, "promptd: secret %s: bad length %d\n", name, nbytes);
+        return NULL;
+    }
+    dir = config_xprintf("%s/secrets", var_dir);
+    path = config_xprintf("%s/%s", dir, name);
+    if (!config_mkdir(var_dir, 0755) || !config_mkdir(dir, 0700))
+        goto out;
+    if (RAND_bytes(raw, nbytes) != 1) {
+        fprintf(stderr, "promptd: RAND_bytes failed\n");
+        goto out;
+    }
+    for (i = 0; i < nbytes; i++) {
+        text[2 * i] = hex[raw[i] >> 4];
+        text[2 * i + 1] = hex[raw[i] & 15];
+    }
+    text[2 * nbytes] = '\n';
+    text[2 * nbytes + 1] = '\0';
+    OPENSSL_cleanse(raw, sizeof raw);
+    if (!config_publish(path, text, &raced))
+        goto out;
+    if (raced) {
+        value = config_read_secret(var_dir, name);
+    } else {
+        text[2 * nbytes] = '\0';
+        value = config_secret_keep(path, config_xstrdup(text));
+    }
+    OPENSSL_cleanse(text, sizeof text);
+out:
+    free(dir);
+    free(path);
+    return value;
+}
+
+/* Append " key='value'" to a malloc'd conninfo string (libpq quoting:
+ * backslash before ' and \). */
+static char *config_conninfo_add(char *ci, const char *key, const char *value)
+{
+    size_t len = ci != NULL ? strlen(ci) : 0;
+    size_t need = len + strlen(key) + 2 * strlen(value) + 5;
+    char *p = realloc(ci, need), *w;
+
+    if (p == NULL) {
+        fputs("promptd: out of memory\n", stderr);
+        abort();
+    }
+    w = p + len;
+    if (len > 0)
+        *w++ = ' ';
+    w += sprintf(w, "%s='", key);
+    for (; *value != '\0'; value++) {
+        if (*value == '\'' || *value == '\\')
+            *w++ = '\\';
+        *w++ = *value;
+    }
+    *w++ = '\'';
+    *w = '\0';
+    return p;
+}
+
+/* The embedded cluster's admin conninfo. */
+static char *config_embedded_url(const char *var_dir)
+{
+    const char *port = config_env("PROMPTD_PG_PORT");
+    const char *password = config_read_secret(var_dir, "pg_superuser_password");
+    char *host = config_xprintf("%s/run", var_dir);
+    char *ci = NULL;
+
+    ci = config_conninfo_add(ci, "host", host);
+    ci = config_conninfo_add(ci, "port", port != NULL ? port : "5432");
+    ci = config_conninfo_add(ci, "dbname", "promptd");
+    ci = config_conninfo_add(ci, "user", "postgres");
+    if (password != NULL)
+        ci = config_conninfo_add(ci, "password", password);
+    free(host);
+    return ci;
+}
+
+/* admin_url (URI or key=value) with user=promptd_app and password
+ * replaced; every other option (host, port, dbname, sslmode, ...) kept.
+ * NULL, with the reason printed, when admin_url does not parse. */
+static char *config_derive_app_url(const char *admin_url, const char *password)
+{
+    PQconninfoOption *opts, *o;
+    char *err = NULL, *ci = NULL;
+
+    opts = PQconninfoParse(admin_url, &err);
+    if (opts == NULL) {
+        fprintf(stderr, "promptd: PROMPTD_DATABASE_URL: %s",
+                err != NULL ? err : "out of memory\n");
+        PQfreemem(err);
+        return NULL;
+    }
+    for (o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL || strcmp(o->keyword, "user") == 0 ||
+            strcmp(o->keyword, "password") == 0 ||
+            strcmp(o->keyword, "passfile") == 0)
+            continue;
+        ci = config_conninfo_add(ci, o->keyword, o->val);
+    }
+    PQconninfoFree(opts);
+    ci = config_conninfo_add(ci, "user", "promptd_app");
+    if (password != NULL)
+        ci = config_conninfo_add(ci, "password", password);
+    return ci;
+}
+
+/* The HS256 secret from the environment or var/secrets/jwt_secret. */
+static const char *config_jwt_secret(const char *var_dir, bool create)
+{
+    const char *s = config_env("PROMPTD_JWT_SECRET");
+
+    if (s == NULL)
+        s = create ? config_make_secret(var_dir, "jwt_secret", 32)
+                   : config_read_secret(var_dir, "jwt_secret");
+    if (s == NULL) {
+        fprintf(stderr, "promptd: no JWT secret: set PROMPTD_JWT_SECRET "
+                "or create %s/secrets/jwt_secret (promptctl env)\n", var_dir);
+        return NULL;
+    }
+    if (strlen(s) < CONFIG_JWT_SECRET_MIN) {
+        fprintf(stderr, "promptd: the JWT secret must be at least %d bytes\n",
+                CONFIG_JWT_SECRET_MIN);
+        return NULL;
+    }
+    return s;
+}
+
+const config_t *config_load(bool create_secrets)
+{
+    config_t c = {0};
+    const char *v;
+    char *admin;
+
+    if (config_loaded)
+        return &config_current;
+    v = config_env("PROMPTD_VAR_DIR");
+    c.var_dir = config_xstrdup(v != NULL ? v : PROMPTD_DEFAULT_VAR_DIR);
+    v = config_env("PROMPTD_SQL_DIR");
+    c.sql_dir = config_xstrdup(v != NULL ? v : PROMPTD_DEFAULT_SQL_DIR);
+
+    v = config_env("PROMPTD_DATABASE_URL");
+    admin = v != NULL ? config_xstrdup(v) : config_embedded_url(c.var_dir);
+    c.database_url = admin;
+    v = config_env("PROMPTD_APP_DATABASE_URL");
+    if (v != NULL)
+        c.app_database_url = config_xstrdup(v);
+    else
+        c.app_database_url = config_derive_app_url(admin,
+            config_read_secret(c.var_dir, "app_db_password"));
+    if (c.app_database_url == NULL)
+        goto fail;
+
+    if ((c.jwt_secret = config_jwt_secret(c.var_dir, create_secrets)) == NULL)
+        goto fail;
+    v = config_env("PROMPTD_JWT_AUDIENCE");
+    c.jwt_audience = config_xstrdup(v != NULL ? v : "authenticated");
+    c.jwt_ttl = 3600;
+    c.max_body = 262144;
+    if (!config_env_long("PROMPTD_JWT_TTL", &c.jwt_ttl) ||
+        !config_env_long("PROMPTD_MAX_BODY", &c.max_body))
+        goto fail;
+
+    config_current = c;
+    config_loaded = true;
+    return &config_current;
+fail:
+    free((char *)c.var_dir);
+    free((char *)c.sql_dir);
+    free((char *)c.database_url);
+    free((char *)c.app_database_url);
+    free((char *)c.jwt_audience);
+    return NULL;
+}

@@ -1,0 +1,75 @@
+/* request.h: one FastCGI request: what was asked, who asked, what we answer. */
+#ifndef PROMPTD_REQUEST_H
+#define PROMPTD_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+#include <fcgiapp.h>
+
+#include "core/arena.h"
+#include "core/router.h"
+#include "core/str.h"
+
+struct db;
+
+/* Everything here is owned by r->arena and valid until the request ends. */
+struct req {
+    arena_t *arena;
+    FCGX_Request *fcgx;
+    const char *family;
+    const route_t *route;
+    route_match_t match;
+
+    /* what was asked */
+    const char *method;       /* "HEAD" is served as GET without a body */
+    const char *path;         /* without the query string */
+    const char *query;        /* raw query string, "" when none */
+    const char *request_id;   /* nginx $request_id, or generated */
+    const char *remote_addr;
+    const char *body;         /* exactly body_len bytes, NUL-terminated */
+    size_t body_len;
+    cJSON *json;              /* R_JSON routes: the parsed body object */
+
+    /* who asked (R_AUTH routes; NULL otherwise) */
+    const char *user_id;      /* the token's sub, a UUID */
+    const char *role;         /* "authenticated" or "anon" */
+    const char *claims;       /* verified claims, re-serialised JSON */
+
+    /* the answer */
+    int status;               /* 0 until a resp_* call */
+    strbuf_t headers;         /* extra "Name: value\r\n" lines */
+    const char *content_type;
+    const char *resp_body;
+    size_t resp_len;
+    const char *etag;         /* set by the handler or derived for GET */
+    cJSON *errors;            /* field errors collected for a 422 */
+
+    /* bookkeeping */
+    double started;           /* monotonic seconds */
+    double db_ms;             /* time spent waiting for PostgreSQL */
+    struct db *db;
+    bool tx_open;
+    const char *db_sqlstate;  /* last failed query's SQLSTATE */
+    const char *log_detail;   /* the cause, for the log line only */
+};
+
+/* A request header by its HTTP name ("If-Match"); NULL when absent. */
+const char *req_header(req_t *r, const char *name);
+
+/* A decoded query parameter; NULL when absent.  The first occurrence wins.
+ * A malformed escape makes the parameter read as "" and records a field
+ * error on r->errors. */
+const char *req_query(req_t *r, const char *name);
+
+/* The k-th path parameter of the matched route ({id} ...). */
+const char *req_param(req_t *r, const char *name);
+
+/* Record a per-field validation problem for a later resp_validation(). */
+void req_field_error(req_t *r, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+double now_monotonic(void);
+
+#endif

@@ -1,0 +1,146 @@
+/* response.c: record the answer and write it to FastCGI at the end. */
+#include "core/response.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/json.h"
+
+const char *http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+
+void resp_header(req_t *r, const char *name, const char *value)
+{
+    strbuf_printf(&r->headers, "%s: %s\r\n", name, value);
+}
+
+int resp_json_text(req_t *r, int status, const char *json, size_t len)
+{
+    r->status = status;
+    r->content_type = "application/json";
+    r->resp_body = json;
+    r->resp_len = len;
+    return status;
+}
+
+int resp_json(req_t *r, int status, const cJSON *obj)
+{
+    const char *s = json_print(r->arena, obj);
+
+    return resp_json_text(r, status, s, strlen(s));
+}
+
+int resp_empty(req_t *r, int status)
+{
+    r->status = status;
+    r->content_type = NULL;
+    r->resp_body = NULL;
+    r->resp_len = 0;
+    return status;
+}
+
+/* Build the RFC 9457 body; errors (may be NULL) is attached by reference
+ * and detached again so the arena cleanup that owns it stays the owner. */
+static int problem(req_t *r, int status, const char *detail, cJSON *errors)
+{
+    cJSON *p = cJSON_CreateObject();
+    const char *s;
+
+    cJSON_AddStringToObject(p, "type", "about:blank");
+    cJSON_AddStringToObject(p, "title", http_reason(status));
+    cJSON_AddNumberToObject(p, "status", status);
+    cJSON_AddStringToObject(p, "detail", detail);
+    cJSON_AddStringToObject(p, "request_id", r->request_id);
+    if (errors)
+        cJSON_AddItemReferenceToObject(p, "errors", errors);
+    s = json_print(r->arena, p);
+    cJSON_Delete(p);
+    r->status = status;
+    r->content_type = "application/problem+json";
+    r->resp_body = s;
+    r->resp_len = strlen(s);
+    r->etag = NULL;
+    return status;
+}
+
+int resp_problem(req_t *r, int status, const char *detail)
+{
+    return problem(r, status, detail, NULL);
+}
+
+int resp_problemf(req_t *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    char *detail;
+
+    va_start(ap, fmt);
+    detail = arena_vprintf(r->arena, fmt, ap);
+    va_end(ap);
+    return problem(r, status, detail, NULL);
+}
+
+int resp_validation(req_t *r)
+{
+    return problem(r, 422, "The request has invalid fields; see errors.",
+                   r->errors);
+}
+
+int resp_unauthorized(req_t *r, bool token_presented, const char *detail)
+{
+    resp_header(r, "WWW-Authenticate", token_presented ?
+                "Bearer realm=\"promptd\", error=\"invalid_token\"" :
+                "Bearer realm=\"promptd\"");
+    return problem(r, 401, detail, NULL);
+}
+
+void resp_write(req_t *r)
+{
+    FCGX_Stream *out = r->fcgx->out;
+    bool head = strcmp(r->method, "HEAD") == 0;
+
+    FCGX_FPrintF(out, "Status: %d %s\r\n", r->status, http_reason(r->status));
+    if (r->content_type)
+        FCGX_FPrintF(out, "Content-Type: %s\r\n", r->content_type);
+    if (r->etag)
+        FCGX_FPrintF(out, "ETag: %s\r\n", r->etag);
+    if (r->status != 204 && r->status != 304)
+        FCGX_FPrintF(out, "Content-Length: %zu\r\n", r->resp_len);
+    if (r->status >= 400 || r->route == NULL ||
+        !(r->route->flags & R_READONLY))
+        FCGX_PutS("Cache-Control: no-store\r\n", out);
+    else
+        FCGX_PutS("Cache-Control: private, no-cache\r\n", out);
+    if (r->headers.len)
+        FCGX_PutStr(r->headers.ptr, (int)r->headers.len, out);
+    FCGX_PutS("\r\n", out);
+    if (!head && r->resp_len && r->status != 204 && r->status != 304)
+        FCGX_PutStr(r->resp_body, (int)r->resp_len, out);
+}

@@ -1,0 +1,43 @@
+/* response.h: record the answer (JSON or RFC 9457 problem+json). */
+#ifndef PROMPTD_RESPONSE_H
+#define PROMPTD_RESPONSE_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/request.h"
+
+/* All resp_* functions record the response on r (nothing is written until
+ * the request ends, after the transaction commits) and return the status,
+ * so a handler can `return resp_json(r, 200, obj);`.  Calling one again
+ * replaces the earlier answer. */
+
+/* Add a response header.  name and value are copied into the arena. */
+void resp_header(req_t *r, const char *name, const char *value);
+
+/* Serialise obj (the caller keeps ownership) as application/json. */
+int resp_json(req_t *r, int status, const cJSON *obj);
+/* A body that is already JSON text (e.g. built by PostgreSQL). */
+int resp_json_text(req_t *r, int status, const char *json, size_t len);
+/* No body (204, 304). */
+int resp_empty(req_t *r, int status);
+
+/* problem+json with type about:blank, title the reason phrase, detail the
+ * given (short, stable, client-safe) sentence. */
+int resp_problem(req_t *r, int status, const char *detail);
+int resp_problemf(req_t *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* 422 with the field errors collected by req_field_error(). */
+int resp_validation(req_t *r);
+/* 401 with WWW-Authenticate: Bearer; error="invalid_token" is added when
+ * a token was presented (RFC 6750 section 3). */
+int resp_unauthorized(req_t *r, bool token_presented, const char *detail);
+
+/* The standard reason phrase ("Not Found"). */
+const char *http_reason(int status);
+
+/* Serialise and write the recorded response to FastCGI (server only). */
+void resp_write(req_t *r);
+
+#endif

@@ -1,0 +1,128 @@
+/* router.c: match a request against a family's static route table. */
+#include "core/router.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/str.h"
+
+#define MAX_SEGMENTS 32
+
+/* Split buf in place at '/' into segments; -1 when not absolute or too
+ * deep.  One trailing slash is tolerated ("/a/" is "/a"). */
+static int split_path(char *buf, char **seg, int max)
+{
+    int n = 0;
+    char *p = buf;
+
+    if (*p != '/')
+        return -1;
+    while (*p == '/') {
+        *p++ = '\0';
+        if (*p == '\0' && n > 0)
+            break;
+        if (n == max)
+            return -1;
+        seg[n++] = p;
+        while (*p && *p != '/')
+            p++;
+    }
+    return n;
+}
+
+/* Match one pattern against the request's segments, recording {params}.
+ * *bad is the index of the first typed parameter whose value is invalid,
+ * or -1. */
+static bool match_pattern(const char *pattern, char **seg, int nseg,
+                          route_match_t *m, int *bad)
+{
+    char pat[256];
+    char *pseg[MAX_SEGMENTS];
+    int np;
+
+    if (strlen(pattern) >= sizeof(pat))
+        return false;
+    strcpy(pat, pattern);
+    if ((np = split_path(pat, pseg, MAX_SEGMENTS)) != nseg)
+        return false;
+    m->nparams = 0;
+    *bad = -1;
+    for (int i = 0; i < np; i++) {
+        size_t len = strlen(pseg[i]);
+        char *name = m->names[m->nparams];
+        bool typed_uuid;
+
+        if (len < 2 || pseg[i][0] != '{' || pseg[i][len - 1] != '}') {
+            if (strcmp(pseg[i], seg[i]) != 0)
+                return false;
+            continue;
+        }
+        if (seg[i][0] == '\0' || m->nparams == ROUTE_MAX_PARAMS)
+            return false;
+        pseg[i][len - 1] = '\0';
+        typed_uuid = strcmp(pseg[i] + strcspn(pseg[i], ":"), ":uuid") == 0;
+        snprintf(name, sizeof(m->names[0]), "%.*s",
+                 (int)strcspn(pseg[i] + 1, ":"), pseg[i] + 1);
+        if (typed_uuid && !uuid_valid(seg[i]) && *bad < 0)
+            *bad = m->nparams;
+        m->params[m->nparams++] = seg[i];
+    }
+    return true;
+}
+
+static void allow_add(route_match_t *m, const char *method)
+{
+    size_t len = strlen(m->allow);
+    const char *p = m->allow;
+
+    while ((p = strstr(p, method)) != NULL) {
+        size_t k = strlen(method);
+
+        if ((p == m->allow || p[-1] == ' ') && (p[k] == '\0' || p[k] == ','))
+            return;
+        p += k;
+    }
+    snprintf(m->allow + len, sizeof(m->allow) - len, "%s%s",
+             len ? ", " : "", method);
+}
+
+enum router_result router_match(const route_t *routes, size_t nroutes,
+                                const char *method, const char *path,
+                                route_match_t *m)
+{
+    char *seg[MAX_SEGMENTS];
+    const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    bool shape = false;
+    int nseg;
+
+    memset(m, 0, sizeof(*m));
+    if (strlen(path) >= sizeof(m->path_buf))
+        return ROUTER_NOT_FOUND;
+    strcpy(m->path_buf, path);
+    if ((nseg = split_path(m->path_buf, seg, MAX_SEGMENTS)) < 0)
+        return ROUTER_NOT_FOUND;
+    for (size_t i = 0; i < nroutes; i++) {
+        route_match_t cand;
+        int bad;
+
+        memset(&cand, 0, sizeof(cand));
+        if (!match_pattern(routes[i].pattern, seg, nseg, &cand, &bad))
+            continue;
+        shape = true;
+        allow_add(m, routes[i].method);
+        if (strcmp(routes[i].method, "GET") == 0)
+            allow_add(m, "HEAD");
+        if (strcmp(routes[i].method, want) != 0 || m->route != NULL)
+            continue;
+        m->route = &routes[i];
+        m->nparams = cand.nparams;
+        memcpy(m->params, cand.params, sizeof(m->params));
+        memcpy(m->names, cand.names, sizeof(m->names));
+        if (bad >= 0)
+            m->bad_param = m->names[bad];
+    }
+    if (m->route != NULL)
+        return m->bad_param ? ROUTER_BAD_PARAM : ROUTER_MATCH;
+    return shape ? ROUTER_METHOD_NOT_ALLOWED : ROUTER_NOT_FOUND;
+}

@@ -1,0 +1,400 @@
+/* server.c: the FastCGI accept loop: parse, route, authenticate, run, answer. */
+#include "core/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "auth/auth.h"
+#include "core/config.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/response.h"
+#include "crypto/random.h"
+
+#define IDEMPOTENCY_KEY_MAX 255
+
+static volatile sig_atomic_t stopping;
+static const config_t *cfg;
+
+/* Idempotency-Key bookkeeping, inside the request's transaction: the
+ * INSERT waits for a concurrent holder of the same key to finish. */
+static const db_stmt_t idem_claim = {
+    "promptd_idem_claim",
+    "insert into public.idempotency_keys (user_id, key, request_hash) "
+    "values (auth.uid(), $1, $2) on conflict do nothing returning 1"};
+static const db_stmt_t idem_get = {
+    "promptd_idem_get",
+    "select request_hash, status, location, etag, body "
+    "from public.idempotency_keys where user_id = auth.uid() and key = $1"};
+static const db_stmt_t idem_store = {
+    "promptd_idem_store",
+    "update public.idempotency_keys set status = $2, location = $3, "
+    "etag = $4, body = $5 where user_id = auth.uid() and key = $1"};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    FCGX_ShutdownPending();
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;   /* no SA_RESTART: accept() returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static const char *param_or(req_t *r, const char *name, const char *dflt)
+{
+    const char *v = FCGX_GetParam(name, r->fcgx->envp);
+
+    return v && *v ? v : dflt;
+}
+
+static char *sha256_hex(arena_t *a, const char *s1, const char *s2,
+                        const char *data, size_t len)
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, s1, strlen(s1) + 1);
+    EVP_DigestUpdate(ctx, s2, strlen(s2) + 1);
+    EVP_DigestUpdate(ctx, data, len);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    return hex_encode(a, md, mdlen);
+}
+
+static void read_request_line(req_t *r)
+{
+    const char *uri;
+
+    r->method = param_or(r, "REQUEST_METHOD", "GET");
+    r->query = param_or(r, "QUERY_STRING", "");
+    uri = param_or(r, "DOCUMENT_URI", NULL);
+    if (uri == NULL) {
+        uri = param_or(r, "REQUEST_URI", "/");
+        uri = arena_strndup(r->arena, uri, strcspn(uri, "?"));
+    }
+    r->path = uri;
+    r->remote_addr = param_or(r, "REMOTE_ADDR", "-");
+    r->request_id = param_or(r, "REQUEST_ID", NULL);
+    if (r->request_id == NULL) {
+        unsigned char b[16];
+
+        random_bytes(b, sizeof(b));
+        r->request_id = hex_encode(r->arena, b, sizeof(b));
+    }
+}
+
+/* Read exactly CONTENT_LENGTH bytes (capped).  Replies and returns false
+ * on a bad length, an oversize body or a short read. */
+static bool read_body_or_reply(req_t *r)
+{
+    const char *cl = param_or(r, "CONTENT_LENGTH", "0");
+    char *end;
+    long long n;
+    char *buf;
+
+    errno = 0;
+    n = strtoll(cl, &end, 10);
+    if (errno || *end || n < 0) {
+        resp_problem(r, 400, "Content-Length is invalid.");
+        return false;
+    }
+    if (n > cfg->max_body) {
+        resp_problemf(r, 413, "The body exceeds %ld bytes.", cfg->max_body);
+        return false;
+    }
+    buf = arena_alloc(r->arena, (size_t)n + 1);
+    if (n > 0 && FCGX_GetStr(buf, (int)n, r->fcgx->in) != (int)n) {
+        resp_problem(r, 400, "The body is shorter than Content-Length.");
+        return false;
+    }
+    buf[n] = '\0';
+    r->body = buf;
+    r->body_len = (size_t)n;
+    return true;
+}
+
+static bool is_json_type(const char *ct)
+{
+    size_t n = strcspn(ct, "; \t");
+
+    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+           (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0 &&
+            strncasecmp(ct, "application/", 12) == 0);
+}
+
+static bool parse_json_or_reply(req_t *r)
+{
+    const char *ct = req_header(r, "Content-Type");
+    const char *why = NULL;
+
+    if (ct == NULL || !is_json_type(ct)) {
+        resp_problem(r, 415, "The body must be application/json.");
+        return false;
+    }
+    if (r->body_len == 0) {
+        resp_problem(r, 400, "A JSON object body is required.");
+        return false;
+    }
+    r->json = json_parse_strict(r->arena, r->body, r->body_len, &why);
+    if (r->json == NULL) {
+        resp_problemf(r, 400, "Malformed JSON: %s.", why);
+        return false;
+    }
+    if (!cJSON_IsObject(r->json)) {
+        resp_problem(r, 400, "The body must be a JSON object.");
+        return false;
+    }
+    return true;
+}
+
+static bool route_or_reply(req_t *r, const family_t *fam)
+{
+    switch (router_match(fam->routes, fam->nroutes, r->method, r->path,
+                         &r->match)) {
+    case ROUTER_MATCH:
+        r->route = r->match.route;
+        return true;
+    case ROUTER_METHOD_NOT_ALLOWED:
+        resp_header(r, "Allow", r->match.allow);
+        resp_problemf(r, 405, "%s is not allowed here.", r->method);
+        return false;
+    case ROUTER_BAD_PARAM:
+        r->route = r->match.route;
+        resp_problemf(r, 400, "Path parameter '%s' must be a UUID.",
+                      r->match.bad_param);
+        return false;
+    default:
+        resp_problem(r, 404, "No such resource.");
+        return false;
+    }
+}
+
+/* Replay an earlier answer for the same Idempotency-Key, or claim the key.
+ * Returns true when the handler should run. */
+static bool idempotency_begin(req_t *r, const char *key, const char *hash)
+{
+    const char *v[2] = {key, hash};
+    PGresult *res = db_exec(r, &idem_claim, 2, v);
+    const char *status;
+
+    if (res == NULL) {
+        db_error_reply(r);
+        return false;
+    }
+    if (PQntuples(res) == 1)
+        return true;
+    if ((res = db_exec(r, &idem_get, 1, v)) == NULL || PQntuples(res) != 1) {
+        db_error_reply(r);
+        return false;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), hash) != 0) {
+        resp_problem(r, 422, "This Idempotency-Key was used with a different request.");
+        return false;
+    }
+    status = db_value(res, 0, 1);
+    resp_json_text(r, status ? atoi(status) : 409, PQgetvalue(res, 0, 4),
+                   strlen(PQgetvalue(res, 0, 4)));
+    if (db_value(res, 0, 2))
+        resp_header(r, "Location", PQgetvalue(res, 0, 2));
+    r->etag = db_value(res, 0, 3);
+    resp_header(r, "Idempotent-Replayed", "true");
+    return false;
+}
+
+static void idempotency_store(req_t *r, const char *key)
+{
+    const char *loc = NULL;
+    const char *h = r->headers.ptr, *p;
+    char status[16];
+    const char *v[5];
+
+    if (r->status >= 400)
+        return;   /* the transaction rolls back and takes the key with it */
+    if ((p = strstr(h, "Location: ")) != NULL)
+        loc = arena_strndup(r->arena, p + 10, strcspn(p + 10, "\r"));
+    snprintf(status, sizeof(status), "%d", r->status);
+    v[0] = key;
+    v[1] = status;
+    v[2] = loc;
+    v[3] = r->etag;
+    v[4] = r->resp_body ? r->resp_body : "";
+    if (db_exec(r, &idem_store, 5, v) == NULL)
+        db_error_reply(r);
+}
+
+static void run_handler(req_t *r)
+{
+    const char *key = NULL;
+
+    if ((r->route->flags & R_IDEMPOTENT) &&
+        (key = req_header(r, "Idempotency-Key")) != NULL) {
+        const char *hash;
+
+        if (*key == '\0' || strlen(key) > IDEMPOTENCY_KEY_MAX ||
+            !utf8_valid(key, strlen(key))) {
+            resp_problemf(r, 400, "Idempotency-Key must be 1 to %d characters.",
+                          IDEMPOTENCY_KEY_MAX);
+            return;
+        }
+        hash = sha256_hex(r->arena, r->method, r->path, r->body, r->body_len);
+        if (!idempotency_begin(r, key, hash))
+            return;
+    }
+    if (r->route->handler(r) == 0 || r->status == 0) {
+        r->log_detail = "handler recorded no response";
+        resp_problem(r, 500, "Internal error; it has been logged.");
+    }
+    if (key)
+        idempotency_store(r, key);
+}
+
+/* Weak comparison of an If-None-Match list against etag (RFC 9110 13.1.2). */
+static bool etag_listed(const char *list, const char *etag)
+{
+    const char *e = strncmp(etag, "W/", 2) == 0 ? etag + 2 : etag;
+    size_t elen = strlen(e);
+
+    while (*list) {
+        list += strspn(list, " \t,");
+        if (*list == '*')
+            return true;
+        if (strncmp(list, "W/", 2) == 0)
+            list += 2;
+        if (strncmp(list, e, elen) == 0 &&
+            (list[elen] == '\0' || strchr(" \t,", list[elen])))
+            return true;
+        list += strcspn(list, ",");
+    }
+    return false;
+}
+
+/* GET 200: derive an ETag from the body unless the handler set one, and
+ * answer 304 when the client already has it. */
+static void conditional_get(req_t *r)
+{
+    const char *inm;
+
+    if (r->status != 200 || (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")))
+        return;
+    if (r->etag == NULL)
+        r->etag = arena_printf(r->arena, "\"%.32s\"",
+            sha256_hex(r->arena, "", "", r->resp_body, r->resp_len));
+    inm = req_header(r, "If-None-Match");
+    if (inm && etag_listed(inm, r->etag))
+        resp_empty(r, 304);
+}
+
+/* Everything up to the handler's answer; the caller writes and commits. */
+static void handle(req_t *r, const family_t *fam)
+{
+    int retry_after;
+
+    read_request_line(r);
+    if (!route_or_reply(r, fam) || !read_body_or_reply(r))
+        return;
+    if ((r->route->flags & R_JSON) && !parse_json_or_reply(r))
+        return;
+    if (r->route->flags & R_AUTH) {
+        if (!auth_require(r))
+            return;
+    } else {
+        auth_anon(r);
+    }
+    if ((r->route->flags & R_DB) && !db_ready(&retry_after)) {
+        resp_header(r, "Retry-After", arena_printf(r->arena, "%d", retry_after));
+        resp_problem(r, 503, "The database is unreachable; retry shortly.");
+        return;
+    }
+    run_handler(r);
+    conditional_get(r);
+}
+
+/* Commit before answering a write; a read-only transaction is answered
+ * first and closed after, off the client's latency. */
+static void finish(req_t *r)
+{
+    bool readonly = r->route && (r->route->flags & R_READONLY);
+
+    if (r->tx_open && !readonly) {
+        bool commit = r->status < 400;
+
+        if (!db_finish(r, commit) && commit)
+            db_error_reply(r);
+    }
+    resp_write(r);
+    FCGX_Finish_r(r->fcgx);
+    if (r->tx_open)
+        db_finish(r, r->status < 400);
+    log_request(r);
+}
+
+static void print_routes(const family_t *fam)
+{
+    for (size_t i = 0; i < fam->nroutes; i++)
+        printf("%s %s\n", fam->routes[i].method, fam->routes[i].pattern);
+}
+
+int server_main(int argc, char **argv, const family_t *fam)
+{
+    static db_stmt_t stmts[64];
+    FCGX_Request fr;
+    arena_t *arena;
+    size_t n = 0;
+
+    if (argc > 1 && strcmp(argv[1], "--routes") == 0) {
+        print_routes(fam);
+        return 0;
+    }
+    log_set_family(fam->name);
+    install_signals();
+    if ((cfg = config_load(false)) == NULL)
+        return 1;
+    stmts[n++] = idem_claim;
+    stmts[n++] = idem_get;
+    stmts[n++] = idem_store;
+    for (const db_stmt_t *s = fam->stmts; s && s->name && n < 63; s++)
+        stmts[n++] = *s;
+    auth_init(cfg);
+    db_init(cfg->app_database_url, stmts);
+    if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {
+        log_error("%s: FastCGI initialisation failed", __func__);
+        return 1;
+    }
+    arena = arena_create(16384);
+    log_info("worker started");
+    while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+        req_t *r = arena_zalloc(arena, sizeof(*r));
+
+        r->arena = arena;
+        r->fcgx = &fr;
+        r->family = fam->name;
+        r->started = now_monotonic();
+        strbuf_init(&r->headers, arena, 256);
+        handle(r, fam);
+        finish(r);
+        arena_reset(arena);
+    }
+    log_info("worker stopping");
+    arena_destroy(arena);
+    db_shutdown();
+    return 0;
+}

@@ -1,0 +1,45 @@
+/* str.h: growable strings in an arena, UTF-8, URL and UUID helpers. */
+#ifndef PROMPTD_STR_H
+#define PROMPTD_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/arena.h"
+
+/* A growable string whose storage lives in an arena (old storage is simply
+ * abandoned to the arena when it grows).  s.ptr is always NUL-terminated. */
+typedef struct {
+    arena_t *arena;
+    char *ptr;
+    size_t len;
+    size_t cap;
+} strbuf_t;
+
+void strbuf_init(strbuf_t *sb, arena_t *a, size_t cap);
+void strbuf_append(strbuf_t *sb, const char *s, size_t n);
+void strbuf_puts(strbuf_t *sb, const char *s);
+void strbuf_putc(strbuf_t *sb, char c);
+void strbuf_printf(strbuf_t *sb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* True when buf[0..len) is well-formed UTF-8 (no overlongs, surrogates or
+ * code points above U+10FFFF) and contains no NUL byte. */
+bool utf8_valid(const char *buf, size_t len);
+/* Number of code points in a valid UTF-8 string. */
+size_t utf8_length(const char *s);
+
+/* Decode %XX and '+' of a query component into a new arena string.
+ * Returns NULL when the escape is malformed or the result is not UTF-8. */
+char *url_decode(arena_t *a, const char *s, size_t n);
+
+/* True for the canonical 8-4-4-4-12 hexadecimal UUID form. */
+bool uuid_valid(const char *s);
+
+/* Lower-case hex of n bytes into a new arena string. */
+char *hex_encode(arena_t *a, const unsigned char *p, size_t n);
+
+/* Case-insensitive ASCII compare. */
+bool str_ieq(const char *a, const char *b);
+
+#endif

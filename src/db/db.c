@@ -1,0 +1,325 @@
+/* db.c: the worker's one PostgreSQL connection and per-request transactions. */
+#include "db/db.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/response.h"
+
+#define BACKOFF_MIN 0.1
+#define BACKOFF_MAX 5.0
+
+/* Switches role and claims (PostgREST style) and makes sure the caller has
+ * a profile, then optionally makes the transaction READ ONLY (turning
+ * read-only on is allowed after the first write; the reverse is not). */
+static const db_stmt_t claims_stmt = {
+    "promptd_claims",
+    "select set_config('role', $1, true), "
+    "set_config('request.jwt.claims', $2, true), "
+    "promptd.ensure_profile(), "
+    "set_config('transaction_read_only', $3, true)",
+};
+
+static struct {
+    char *conninfo;
+    const db_stmt_t *stmts;
+    PGconn *conn;
+    double next_attempt;
+    double backoff;
+} db;
+
+void db_init(const char *conninfo, const db_stmt_t *stmts)
+{
+    free(db.conninfo);
+    db.conninfo = conninfo ? strdup(conninfo) : NULL;
+    db.stmts = stmts;
+    db.backoff = 0;
+    db.next_attempt = 0;
+}
+
+static void db_disconnect(void)
+{
+    if (db.conn != NULL) {
+        PQfinish(db.conn);
+        db.conn = NULL;
+    }
+}
+
+void db_shutdown(void)
+{
+    db_disconnect();
+    free(db.conninfo);
+    db.conninfo = NULL;
+}
+
+static bool prepare(const db_stmt_t *s)
+{
+    PGresult *res = PQprepare(db.conn, s->name, s->sql, 0, NULL);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+    if (!ok)
+        log_error("%s: prepare %s: %s", __func__, s->name,
+                  PQresultErrorMessage(res));
+    PQclear(res);
+    return ok;
+}
+
+/* Connect and prepare every statement; false (and no connection) on any
+ * failure. */
+static bool db_connect(void)
+{
+    static const char *const keys[] = {
+        "dbname", "connect_timeout", "application_name", "options", NULL};
+    const char *const vals[] = {
+        db.conninfo, "3", "promptd",
+        "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=60000",
+        NULL};
+
+    if (db.conninfo == NULL)
+        return false;
+    db.conn = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(db.conn) != CONNECTION_OK) {
+        log_warn("%s: %s", __func__, PQerrorMessage(db.conn));
+        db_disconnect();
+        return false;
+    }
+    if (!prepare(&claims_stmt))
+        goto fail;
+    for (const db_stmt_t *s = db.stmts; s && s->name; s++)
+        if (!prepare(s))
+            goto fail;
+    return true;
+fail:
+    db_disconnect();
+    return false;
+}
+
+/* A connection left inside a transaction (a crash between requests cannot
+ * happen, but a handler bug can) is rolled back before reuse. */
+static void db_reset_transaction(void)
+{
+    PGTransactionStatusType ts;
+
+    if (db.conn == NULL)
+        return;
+    if (PQstatus(db.conn) != CONNECTION_OK) {
+        db_disconnect();
+        return;
+    }
+    ts = PQtransactionStatus(db.conn);
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+        PGresult *res = PQexec(db.conn, "ROLLBACK");
+
+        PQclear(res);
+        log_warn("%s: connection was left in a transaction", __func__);
+    } else if (ts != PQTRANS_IDLE) {
+        db_disconnect();
+    }
+}
+
+bool db_ready(int *retry_after)
+{
+    double now = now_monotonic();
+
+    db_reset_transaction();
+    if (db.conn != NULL)
+        return true;
+    if (now >= db.next_attempt) {
+        if (db_connect()) {
+            db.backoff = 0;
+            return true;
+        }
+        db.backoff = db.backoff == 0 ? BACKOFF_MIN : fmin(db.backoff * 2, BACKOFF_MAX);
+        db.next_attempt = now + db.backoff;
+    }
+    *retry_after = (int)ceil(db.next_attempt - now);
+    if (*retry_after < 1)
+        *retry_after = 1;
+    return false;
+}
+
+/* Record why a result failed, keeping the result on the arena.  Returns
+ * NULL so callers can `return fail_result(...)`. */
+static PGresult *fail_result(req_t *r, PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+
+    if (db.conn == NULL || PQstatus(db.conn) != CONNECTION_OK) {
+        state = "08006";
+        msg = db.conn ? PQerrorMessage(db.conn) : "no connection";
+    }
+    r->db_sqlstate = arena_strdup(r->arena, state ? state : "XX000");
+    r->log_detail = arena_strdup(r->arena, msg && *msg ? msg : "query failed");
+    if (res)
+        PQclear(res);
+    if (db.conn && PQstatus(db.conn) != CONNECTION_OK)
+        db_disconnect();
+    return NULL;
+}
+
+static PGresult *own(req_t *r, PGresult *res)
+{
+    arena_cleanup_add(r->arena, (arena_cleanup_fn)PQclear, res);
+    return res;
+}
+
+static bool result_ok(const PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+
+    return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
+}
+
+/* Collect one pipelined query's result (then its terminating NULL). */
+static PGresult *next_result(void)
+{
+    PGresult *res = PQgetResult(db.conn), *extra;
+
+    if (res == NULL)
+        return NULL;
+    while ((extra = PQgetResult(db.conn)) != NULL)
+        PQclear(extra);
+    return res;
+}
+
+static bool send_query(const db_stmt_t *stmt, const char *sql, int n,
+                       const char *const *v)
+{
+    if (stmt)
+        return PQsendQueryPrepared(db.conn, stmt->name, n, v, NULL, NULL, 0);
+    return PQsendQueryParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
+}
+
+/* The request's first query: BEGIN, claims and the query in one round
+ * trip.  Returns the query's result or NULL (r->db_sqlstate set). */
+static PGresult *exec_first(req_t *r, const db_stmt_t *stmt, const char *sql,
+                            int n, const char *const *v)
+{
+    const char *claims[3] = {
+        r->role ? r->role : "anon",
+        r->claims ? r->claims : "{\"role\":\"anon\"}",
+        r->route && (r->route->flags & R_READONLY) ? "on" : "off",
+    };
+    PGresult *res[3] = {NULL, NULL, NULL}, *sync, *out = NULL;
+    int i;
+
+    if (!PQenterPipelineMode(db.conn) ||
+        !PQsendQueryParams(db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(db.conn, claims_stmt.name, 3, claims, NULL, NULL, 0) ||
+        !send_query(stmt, sql, n, v) || !PQpipelineSync(db.conn)) {
+        db_disconnect();   /* a failed send leaves the pipeline unusable */
+        return fail_result(r, NULL);
+    }
+    r->tx_open = true;
+    for (i = 0; i < 3; i++)
+        res[i] = next_result();
+    sync = PQgetResult(db.conn);
+    if (sync)
+        PQclear(sync);
+    PQexitPipelineMode(db.conn);
+    for (i = 0; i < 3; i++) {
+        if (res[i] == NULL || !result_ok(res[i])) {
+            out = fail_result(r, res[i]);
+            res[i] = NULL;
+            goto out;
+        }
+    }
+    out = own(r, res[2]);
+    res[2] = NULL;
+out:
+    for (i = 0; i < 3; i++)
+        if (res[i])
+            PQclear(res[i]);
+    return out;
+}
+
+static PGresult *exec_any(req_t *r, const db_stmt_t *stmt, const char *sql,
+                          int n, const char *const *v)
+{
+    double t0 = now_monotonic();
+    PGresult *res;
+
+    if (db.conn == NULL) {
+        r->db_sqlstate = "08006";
+        return NULL;
+    }
+    if (!r->tx_open) {
+        res = exec_first(r, stmt, sql, n, v);
+    } else {
+        res = stmt ? PQexecPrepared(db.conn, stmt->name, n, v, NULL, NULL, 0)
+                   : PQexecParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
+        res = res && result_ok(res) ? own(r, res) : fail_result(r, res);
+    }
+    r->db_ms += (now_monotonic() - t0) * 1000.0;
+    return res;
+}
+
+PGresult *db_exec(req_t *r, const db_stmt_t *stmt, int nparams,
+                  const char *const *values)
+{
+    return exec_any(r, stmt, NULL, nparams, values);
+}
+
+PGresult *db_exec_sql(req_t *r, const char *sql, int nparams,
+                      const char *const *values)
+{
+    return exec_any(r, NULL, sql, nparams, values);
+}
+
+bool db_finish(req_t *r, bool commit)
+{
+    double t0 = now_monotonic();
+    PGresult *res;
+    bool ok;
+
+    if (!r->tx_open)
+        return true;
+    r->tx_open = false;
+    if (db.conn == NULL)
+        return !commit;
+    res = PQexec(db.conn, commit ? "COMMIT" : "ROLLBACK");
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK &&
+         (!commit || strcmp(PQcmdStatus(res), "COMMIT") == 0);
+    if (!ok && commit) {
+        r->log_detail = arena_strdup(r->arena, PQresultErrorMessage(res));
+        r->db_sqlstate = "40000";
+    }
+    PQclear(res);
+    if (PQstatus(db.conn) != CONNECTION_OK)
+        db_disconnect();
+    r->db_ms += (now_monotonic() - t0) * 1000.0;
+    return ok;
+}
+
+int db_error_reply(req_t *r)
+{
+    const char *s = r->db_sqlstate ? r->db_sqlstate : "XX000";
+
+    if (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
+        strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
+        strcmp(s, "57014") == 0) {
+        resp_header(r, "Retry-After", "1");
+        return resp_problem(r, 503, "The database is busy or unreachable; retry shortly.");
+    }
+    if (strcmp(s, "23505") == 0)
+        return resp_problem(r, 409, "The resource already exists.");
+    if (strcmp(s, "23503") == 0)
+        return resp_problem(r, 409, "A referenced resource does not exist.");
+    if (strcmp(s, "23514") == 0 || strcmp(s, "23502") == 0 ||
+        strncmp(s, "22", 2) == 0)
+        return resp_problem(r, 422, "The request violates a data constraint.");
+    if (strcmp(s, "42501") == 0)
+        return resp_problem(r, 403, "You are not allowed to do that.");
+    log_error("%s: sqlstate %s: %s", __func__, s,
+              r->log_detail ? r->log_detail : "");
+    return resp_problem(r, 500, "Internal error; it has been logged.");
+}
+
+const char *db_value(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}

@@ -1,0 +1,50 @@
+/* db.h: the worker's one PostgreSQL connection and per-request transactions. */
+#ifndef PROMPTD_DB_H
+#define PROMPTD_DB_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "core/request.h"
+
+/* A statement prepared on every (re)connection under its name. */
+typedef struct db_stmt {
+    const char *name;
+    const char *sql;
+} db_stmt_t;
+
+/* Remember the connection string and statements; connects lazily (after
+ * fork).  stmts is a NULL-name-terminated array, or NULL. */
+void db_init(const char *conninfo, const db_stmt_t *stmts);
+void db_shutdown(void);
+
+/* True when a usable connection exists now, connecting if the backoff
+ * allows.  While the database is unreachable, reconnection attempts are
+ * spaced 100 ms .. 5 s apart; *retry_after gets the seconds to advertise. */
+bool db_ready(int *retry_after);
+
+/* Run a prepared statement inside the request's transaction.  The first
+ * query of a request pipelines BEGIN, the claims (role, request.jwt.claims,
+ * read-only) and the query itself in one round trip.  The result is owned
+ * by the arena.  Returns NULL on error with r->db_sqlstate set (and
+ * r->log_detail the server's message). */
+PGresult *db_exec(req_t *r, const db_stmt_t *stmt, int nparams,
+                  const char *const *values);
+/* Same with SQL text (unnamed statement, planned each time). */
+PGresult *db_exec_sql(req_t *r, const char *sql, int nparams,
+                      const char *const *values);
+
+/* Commit (commit=true) or roll back the request's transaction, if one was
+ * opened.  Returns false when COMMIT failed. */
+bool db_finish(req_t *r, bool commit);
+
+/* Reply for a failed query, mapping SQLSTATE: 23505 -> 409,
+ * 23514/22xxx -> 422, 40001/40P01 -> 503, connection loss -> 503,
+ * 42501 -> 403, anything else -> 500 (logged). */
+int db_error_reply(req_t *r);
+
+/* The value at (row, col) or NULL for SQL NULL. */
+const char *db_value(const PGresult *res, int row, int col);
+
+#endif

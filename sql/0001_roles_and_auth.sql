@@ -41,15 +41,28 @@ do $$
 begin
     if not exists (select 1 from pg_catalog.pg_roles where rolname = 'promptd_app') then
         create role promptd_app login noinherit nobypassrls;
+    elsif exists (select 1 from pg_catalog.pg_roles where rolname = 'promptd_app'
+                  and (rolsuper or rolbypassrls or rolcreaterole or rolcreatedb)) then
+        raise exception 'role promptd_app exists with SUPERUSER, BYPASSRLS, CREATEROLE or CREATEDB: refusing to use it as the worker role';
     else
-        alter role promptd_app login noinherit nobypassrls nosuperuser nocreatedb nocreaterole;
+        -- needs only CREATEROLE (no superuser), as on Supabase
+        alter role promptd_app login noinherit;
     end if;
 end
 $$;
 grant anon, authenticated, service_role to promptd_app;
 
 -- Schema auth and auth.users, as on Supabase (a subset of its columns).
-create schema if not exists auth;
+-- Grants are made only on objects created here: Supabase's own are
+-- already granted (and not ours to grant).
+do $$
+begin
+    if not exists (select 1 from pg_catalog.pg_namespace where nspname = 'auth') then
+        create schema auth;
+        grant usage on schema auth to anon, authenticated, service_role;
+    end if;
+end
+$$;
 
 do $$
 begin
@@ -94,6 +107,8 @@ begin
                 )::uuid
             $body$
         $fn$;
+        revoke all on function auth.uid() from public;
+        grant execute on function auth.uid() to anon, authenticated, service_role;
     end if;
     if not exists (select 1 from pg_catalog.pg_proc p
                    join pg_catalog.pg_namespace n on n.oid = p.pronamespace
@@ -108,6 +123,8 @@ begin
                 )::text
             $body$
         $fn$;
+        revoke all on function auth.role() from public;
+        grant execute on function auth.role() to anon, authenticated, service_role;
     end if;
     if not exists (select 1 from pg_catalog.pg_proc p
                    join pg_catalog.pg_namespace n on n.oid = p.pronamespace
@@ -122,13 +139,11 @@ begin
                 )::jsonb
             $body$
         $fn$;
+        revoke all on function auth.jwt() from public;
+        grant execute on function auth.jwt() to anon, authenticated, service_role;
     end if;
 end
 $$;
-
-grant usage on schema auth to anon, authenticated, service_role;
-grant execute on function auth.uid(), auth.role(), auth.jwt()
-    to anon, authenticated, service_role;
 
 -- Schema promptd: internal functions, callable only where granted.
 create schema promptd;

@@ -86,8 +86,8 @@ static int promptctl_user_create(const config_t *cfg, const char *email_arg)
     params[0] = email;
     res = PQexecParams(conn,
         "insert into auth.users (id, email, aud, role) "
-        "select gen_random_uuid(), $1, 'authenticated', 'authenticated' "
-        "where not exists (select 1 from auth.users where lower(email) = $1) "
+        "select gen_random_uuid(), $1::text, 'authenticated', 'authenticated' "
+        "where not exists (select 1 from auth.users where lower(email) = $1::text) "
         "on conflict do nothing returning id",
         1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -167,7 +167,7 @@ static int promptctl_token(const config_t *cfg, const char *user, long ttl)
         goto out;
     res = PQexecParams(conn, uuid_valid(user)
         ? "select id, email from auth.users where id = $1::uuid"
-        : "select id, email from auth.users where lower(email) = lower($1)",
+        : "select id, email from auth.users where lower(email) = lower($1::text)",
         1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         fprintf(stderr, "promptctl: looking up the user: %s",

@@ -1,0 +1,373 @@
+# Promptd::Test: a throwaway promptd stack (PostgreSQL, workers, nginx) on free loopback ports, for t/*.t.
+package Promptd::Test;
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(remove_tree);
+use File::Temp qw(tempdir tempfile);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use Scalar::Util qw(weaken);
+use Time::HiRes qw(sleep time);
+
+# Usage:
+#   my $s = Promptd::Test->new(PROMPTD_WORKERS => 1);   # env overrides
+#   my $r = $s->request(GET => '/healthz');
+#   my $r = $s->request(POST => '/api/v1/prompts', { json => {...}, token => $jwt });
+#   $r = { status, headers => {lower-cased name => value (arrayref when repeated)},
+#          body, json (decoded for application/json and application/problem+json) }
+#
+# Environment read (make check passes them; fallbacks relative to this file):
+#   PROMPTD_BUILD_DIR PROMPTD_SRC_DIR PG_BINDIR NGINX SPAWN_FCGI MULTIWATCH
+#   PROMPTD_KEEP=1  keep the stack's VAR directory (its path is printed)
+
+my $TOP = abs_path(dirname(abs_path(__FILE__)) . '/../../..');
+my %LIVE;    # every stack not yet stopped, stopped at END even when a test dies
+my $JSON = JSON::PP->new->utf8->canonical;
+
+# The cluster copied for each stack instead of a fresh initdb.
+sub _template_dir { "$_[0]/t/.pg-template" }
+
+sub new {
+    my ($class, %over) = @_;
+    my $build = $ENV{PROMPTD_BUILD_DIR} || $TOP;
+    my $src   = $ENV{PROMPTD_SRC_DIR}   || $TOP;
+    my $pgbin = $ENV{PG_BINDIR} || _default_pg_bindir();
+
+    my $self = bless {
+        build => $build, src => $src, pg_bindir => $pgbin,
+        stack => "$src/src/cmd/promptd-stack",
+        promptctl => "$build/src/cmd/promptctl",
+        owner => $$,
+    }, $class;
+
+    my $err;
+    for my $attempt (1 .. 3) {
+        $self->{var} = tempdir('promptd-test-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+        chmod 0755, $self->{var};    # postgres and nobody must traverse it
+        my %env = (
+            PROMPTD_BUILD_DIR   => $build,
+            PROMPTD_SRC_DIR     => $src,
+            PG_BINDIR           => $pgbin,
+            PROMPTD_VAR_DIR     => $self->{var},
+            PROMPTD_HTTP_PORT   => _free_port(),
+            PROMPTD_HTTPS_PORT  => _free_port(),
+            PROMPTD_PG_PORT     => _free_port(),
+            PROMPTD_PG_FAST     => 1,
+            PROMPTD_PG_TEMPLATE => _template_dir($build),
+            PROMPTD_NGINX_WORKERS => 1,
+            PROMPTD_CORS_ORIGINS  => 'https://app.example.com,http://localhost:3000',
+            # Tests fire bursts from one address: only rate-limit tests
+            # (which override these) should ever see a 429.
+            PROMPTD_RATE_API  => '10000r/s', PROMPTD_BURST_API  => 10000,
+            PROMPTD_RATE_AUTH => '10000r/s', PROMPTD_BURST_AUTH => 10000,
+            %over,
+        );
+        $self->{env} = \%env;
+        $self->{http_port}  = $env{PROMPTD_HTTP_PORT};
+        $self->{https_port} = $env{PROMPTD_HTTPS_PORT};
+        $self->{pg_port}    = $env{PROMPTD_PG_PORT};
+
+        my ($rc, $out) = $self->_run([$self->{stack}, 'start']);
+        if ($rc == 0) {
+            $LIVE{"$self"} = $self;
+            weaken($LIVE{"$self"});
+            $self->{http} = HTTP::Tiny->new(timeout => 30, keep_alive => 1,
+                agent => 'promptd-test/1', verify_SSL => 0);
+            return $self;
+        }
+        $err = "promptd-stack start failed (exit $rc):\n$out\n" . $self->_log_tails;
+        my $busy = $self->log_tail('nginx-error', 50) =~ /Address already in use/;
+        $self->_run([$self->{stack}, 'stop']);
+        $self->{stopped} = 1;
+        if ($busy && $attempt < 3) {    # a port taken between probe and bind
+            remove_tree($self->{var});
+            delete $self->{stopped};
+            next;
+        }
+        last;
+    }
+    $self->{keep} = 1;
+    die "$err\n(stack directory kept: $self->{var})\n";
+}
+
+# ------------------------------------------------------------------ accessors
+
+sub var_dir    { $_[0]{var} }
+sub http_port  { $_[0]{http_port} }
+sub https_port { $_[0]{https_port} }
+sub pg_port    { $_[0]{pg_port} }
+sub env        { $_[0]{env} }    # the stack's PROMPTD_* settings (hashref)
+
+# url($path, $tls): absolute URL on the HTTP or HTTPS listener.
+sub url {
+    my ($self, $path, $tls) = @_;
+    return $tls ? "https://127.0.0.1:$self->{https_port}$path"
+                : "http://127.0.0.1:$self->{http_port}$path";
+}
+
+# ------------------------------------------------------------------ HTTP
+
+# request($method, $path, {headers, json | body, token, tls}) -> response hash.
+sub request {
+    my ($self, $method, $path, $opt) = @_;
+    $opt ||= {};
+    my %h = map { lc($_) => $opt->{headers}{$_} } keys %{ $opt->{headers} || {} };
+    my $body;
+    if (exists $opt->{json}) {
+        $body = $JSON->encode($opt->{json});
+        $h{'content-type'} //= 'application/json';
+    } elsif (defined $opt->{body}) {
+        $body = $opt->{body};
+    }
+    $h{authorization} = "Bearer $opt->{token}" if defined $opt->{token};
+
+    my $url = $self->url($path, $opt->{tls});
+    my $r;
+    if ($opt->{tls} && !HTTP::Tiny->can_ssl) {
+        $r = $self->_curl($method, $url, \%h, $body);
+    } else {
+        my %args = (headers => \%h);
+        $args{content} = $body if defined $body;
+        my $res = $self->{http}->request($method, $url, \%args);
+        $r = { status => $res->{status}, headers => $res->{headers}, body => $res->{content} // '' };
+        $r->{error} = $r->{body} if $r->{status} == 599;
+    }
+    my $ct = $r->{headers}{'content-type'} // '';
+    $ct = $ct->[0] if ref $ct;
+    if ($ct =~ m{^application/(?:problem\+)?json\b}i && length $r->{body}) {
+        $r->{json} = eval { $JSON->decode($r->{body}) };
+    }
+    return $r;
+}
+
+# TLS without IO::Socket::SSL: curl -k, headers of the last response only.
+sub _curl {
+    my ($self, $method, $url, $h, $body) = @_;
+    my (undef, $hdr) = tempfile(DIR => $self->{var}, UNLINK => 1);
+    my (undef, $out) = tempfile(DIR => $self->{var}, UNLINK => 1);
+    my @cmd = ('curl', '-sk', '-m', '30', '-X', $method, '-D', $hdr, '-o', $out,
+               '-H', 'Expect:', '-A', 'promptd-test/1');
+    push @cmd, '-H', "$_: $h->{$_}" for sort keys %$h;
+    if (defined $body) {
+        my (undef, $in) = tempfile(DIR => $self->{var}, UNLINK => 1);
+        _spew($in, $body);
+        push @cmd, '--data-binary', "\@$in";
+    }
+    push @cmd, $url;
+    my ($rc, $err) = _capture(\@cmd, {});
+    return { status => 599, headers => {}, body => $err, error => $err } if $rc != 0;
+    my @blocks = split /\r?\n\r?\n/, _slurp($hdr);
+    my ($status_line, @lines) = split /\r?\n/, ($blocks[-1] // '');
+    my ($status) = ($status_line // '') =~ m{^HTTP/\S+\s+(\d{3})};
+    my %headers;
+    for (@lines) {
+        my ($k, $v) = /^([^:]+):\s*(.*?)\s*$/ or next;
+        $k = lc $k;
+        if (exists $headers{$k}) {
+            $headers{$k} = [ ref $headers{$k} ? @{ $headers{$k} } : $headers{$k}, $v ];
+        } else {
+            $headers{$k} = $v;
+        }
+    }
+    $headers{'x-protocol'} = ($status_line =~ m{^(HTTP/\S+)})[0];
+    return { status => $status // 599, headers => \%headers, body => _slurp($out) };
+}
+
+# ------------------------------------------------------------------ helpers
+
+# user_create($email) -> the new user's id (promptctl user create).
+sub user_create {
+    my ($self, $email) = @_;
+    my $out = $self->promptctl('user', 'create', $email);
+    my ($id) = $out =~ /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/i;
+    die "promptctl user create $email: no id in output: $out\n" unless $id;
+    return $id;
+}
+
+# token($user_id_or_email, ttl => SECONDS) -> JWT (promptctl token).
+sub token {
+    my ($self, $user, %opt) = @_;
+    my @args = ('token', $user);
+    push @args, '--ttl', $opt{ttl} if defined $opt{ttl};
+    my $out = $self->promptctl(@args);
+    my ($jwt) = $out =~ /([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)/;
+    die "promptctl token $user: no token in output: $out\n" unless $jwt;
+    return $jwt;
+}
+
+# promptctl(@args) -> stdout; dies with stderr on a non-zero exit.
+sub promptctl {
+    my ($self, @args) = @_;
+    my ($rc, $out, $err) = $self->_run([$self->{promptctl}, @args], separate => 1);
+    die "promptctl @args failed (exit $rc): $err$out\n" if $rc != 0;
+    return $out;
+}
+
+# psql($sql, db => 'promptd') -> [[col, ...], ...] as the superuser over the
+# socket.  Values are psql's unaligned text; a NULL is ''.  Dies on error.
+sub psql {
+    my ($self, $sql, %opt) = @_;
+    my $pw = _slurp("$self->{var}/secrets/pg_superuser_password");
+    chomp $pw;
+    my @cmd = ("$self->{pg_bindir}/psql", '-X', '-q', '-A', '-t', '-F', "\t",
+               '-v', 'ON_ERROR_STOP=1', '-h', "$self->{var}/run", '-p', $self->{pg_port},
+               '-U', 'postgres', '-d', $opt{db} // 'promptd', '-c', $sql);
+    my ($rc, $out, $err) = $self->_run(\@cmd, separate => 1, env => { PGPASSWORD => $pw });
+    die "psql failed (exit $rc): $err\nSQL: $sql\n" if $rc != 0;
+    return [ map { [ split /\t/, $_, -1 ] } grep { length } split /\n/, $out ];
+}
+
+# worker_pids($family) -> pids of multiwatch's children (the FastCGI processes).
+sub worker_pids {
+    my ($self, $family) = @_;
+    my $pid = _slurp("$self->{var}/run/$family.pid");
+    $pid =~ s/\D//g;
+    return () unless $pid;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        my $s = _slurp($stat) // next;
+        my ($state, $ppid) = $s =~ /\)\s+(\S)\s+(\d+)/ or next;
+        next if $state eq 'Z' || $ppid != $pid;
+        push @kids, ($stat =~ m{/proc/(\d+)/})[0];
+    }
+    return sort { $a <=> $b } @kids;
+}
+
+# wait_for(sub { ... }, timeout => 10): poll until the sub returns true.
+sub wait_for {
+    my ($self, $cond, %opt) = @_;
+    my $deadline = time + ($opt{timeout} // 10);
+    while (time < $deadline) {
+        my $v = $cond->();
+        return $v if $v;
+        sleep 0.05;
+    }
+    return;
+}
+
+# log_tail($name, $lines = 20): last lines of VAR/log/$name(.log).
+sub log_tail {
+    my ($self, $name, $n) = @_;
+    $n ||= 20;
+    my $f = "$self->{var}/log/$name";
+    $f .= '.log' unless -e $f;
+    my $text = _slurp($f) // return '';
+    my @l = split /\n/, $text;
+    splice @l, 0, @l - $n if @l > $n;
+    return join('', map { "$_\n" } @l);
+}
+
+# The access log as decoded JSON objects, oldest first.
+sub access_log {
+    my ($self) = @_;
+    my $text = _slurp("$self->{var}/log/nginx-access.log") // '';
+    return [ map { $JSON->decode($_) } grep { length } split /\n/, $text ];
+}
+
+# stop: stop the stack (idempotent); the VAR dir is removed unless
+# PROMPTD_KEEP=1 or the test is failing (then its path is printed).
+sub stop {
+    my ($self) = @_;
+    return if $self->{stopped} || ($self->{owner} // 0) != $$;
+    $self->{stopped} = 1;
+    delete $LIVE{"$self"};
+    my ($rc, $out) = $self->_run([$self->{stack}, 'stop']);
+    warn "promptd-stack stop failed (exit $rc): $out\n" if $rc != 0;
+    my $failing = eval { require Test::More; !Test::More->builder->is_passing };
+    if ($ENV{PROMPTD_KEEP} || $self->{keep} || $failing) {
+        print STDERR "# promptd stack directory kept: $self->{var}\n";
+    } else {
+        remove_tree($self->{var});
+    }
+}
+
+sub DESTROY { local ($?, $@); $_[0]->stop }
+
+END {
+    local $?;
+    $_ && $_->stop for values %LIVE;
+}
+
+# Ctrl-C / kill during a test still stops the stack (END runs on exit).
+for my $sig (qw(INT TERM HUP)) {
+    $SIG{$sig} = sub { exit 130 } if !defined $SIG{$sig} || $SIG{$sig} eq 'DEFAULT';
+}
+
+# ------------------------------------------------------------------ internals
+
+sub _log_tails {
+    my ($self) = @_;
+    my $s = '';
+    opendir(my $d, "$self->{var}/log") or return '';
+    for my $f (sort grep { /\.log$/ } readdir $d) {
+        my $t = $self->log_tail($f, 15);
+        $s .= "--- $f (last lines)\n$t" if length $t;
+    }
+    return $s;
+}
+
+# _run(\@cmd, separate => 0|1, env => {...}) -> ($rc, $stdout[, $stderr]).
+# Runs with the stack's environment.  Without separate, stderr is merged.
+sub _run {
+    my ($self, $cmd, %opt) = @_;
+    my %env = (%{ $self->{env} || {} }, %{ $opt{env} || {} });
+    return _capture($cmd, \%env, $opt{separate});
+}
+
+sub _capture {
+    my ($cmd, $env, $separate) = @_;
+    my ($efh, $efile) = tempfile(UNLINK => 1);
+    my $pid = open(my $fh, '-|');
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        # Inherited settings that would point the stack elsewhere.
+        delete @ENV{qw(PROMPTD_DATABASE_URL PROMPTD_APP_DATABASE_URL PROMPTD_JWT_SECRET)};
+        @ENV{ keys %$env } = values %$env;
+        open(STDIN, '<', '/dev/null');
+        if ($separate) { open(STDERR, '>', $efile) } else { open(STDERR, '>&', \*STDOUT) }
+        exec { $cmd->[0] } @$cmd or do { print STDERR "exec $cmd->[0]: $!\n"; POSIX::_exit(127) };
+    }
+    local $/;
+    my $out = <$fh> // '';
+    close $fh;
+    my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+    my $err = _slurp($efile) // '';
+    return ($rc, $out, $err);
+}
+
+sub _free_port {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+        Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub _default_pg_bindir {
+    return '/usr/lib/postgresql/15/bin' if -x '/usr/lib/postgresql/15/bin/initdb';
+    my @d = sort { ($a =~ /(\d+)/)[0] <=> ($b =~ /(\d+)/)[0] } glob '/usr/lib/postgresql/*/bin';
+    return $d[-1] // '/usr/bin';
+}
+
+sub _slurp {
+    my ($f) = @_;
+    open(my $fh, '<:raw', $f) or return undef;
+    local $/;
+    my $s = <$fh>;
+    return $s // '';
+}
+
+sub _spew {
+    my ($f, $data) = @_;
+    open(my $fh, '>:raw', $f) or die "$f: $!";
+    print $fh $data;
+    close $fh;
+}
+
+1;

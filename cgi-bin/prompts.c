@@ -523,6 +523,16 @@ static size_t placeholder(arena_t *a, const char *s, const char **name)
     return (size_t)(p + 2 - s);
 }
 
+static bool name_listed(const cJSON *names, const char *name)
+{
+    const cJSON *n;
+
+    cJSON_ArrayForEach(n, names)
+        if (strcmp(n->valuestring, name) == 0)
+            return true;
+    return false;
+}
+
 /* POST /api/v1/prompts/{id}/render {variables:{name:value}}
  *   -> 200 {text,variables} | 404 | 422 (one error per missing variable) */
 static int prompt_render(req_t *r)
@@ -563,7 +573,8 @@ static int prompt_render(req_t *r)
         }
         if ((text = variable_text(r, name, val)) != NULL)
             strbuf_puts(&out, text);
-        cJSON_AddItemToArray(used, cJSON_CreateString(name));
+        if (!name_listed(used, name))
+            cJSON_AddItemToArray(used, cJSON_CreateString(name));
     }
     if (r->errors)
         return resp_validation(r);

@@ -34,7 +34,7 @@ ok($line, 'access log has the request id') or diag $s->log_tail('nginx-access');
 is($line->{status}, 200, 'access log: status');
 is($line->{method}, 'GET', 'access log: method');
 is($line->{uri}, '/healthz', 'access log: uri');
-like($line->{request_time} // '', qr/^\d+\.\d+$/, 'access log: request_time');
+like($line->{request_time} // '', qr/^\d+(?:\.\d+)?$/, 'access log: request_time (seconds)');
 ok(exists $line->{upstream_response_time}, 'access log: upstream_response_time');
 
 # /readyz answers from the status family (DB reachable after migrations).
@@ -91,10 +91,46 @@ ok($r->{json}{title}, '404 problem title');
 is($r->{json}{request_id}, $r->{headers}{'x-request-id'}, '404 problem carries the request id');
 is($r->{headers}{'x-frame-options'}, 'DENY', 'security headers on nginx errors too');
 
-# Workers: each family runs under multiwatch.
-ok(scalar(my @p = $s->worker_pids('status')) >= 1, 'status workers running');
+# Workers run under multiwatch, which respawns a killed one.
+my @before = $s->worker_pids('status');
+ok(@before >= 1, 'status workers running');
+kill 'KILL', $before[0];
+my $respawned = $s->wait_for(sub {
+    my @now = $s->worker_pids('status');
+    @now == @before && !grep { $_ == $before[0] } @now;
+});
+ok($respawned, 'a killed worker is respawned');
+is($s->request(GET => '/healthz')->{status}, 200, 'healthz after the respawn');
+
+# A family with no workers at all: 502 problem+json from nginx.
+open(my $fh, '<', $s->var_dir . '/run/status.pid') or die $!;
+chomp(my $mw = <$fh>);
+kill 'TERM', $mw;
+$s->wait_for(sub { !$s->worker_pids('status') && !running($mw) });
+$r = $s->request(GET => '/healthz');
+is($r->{status}, 502, 'no workers -> 502');
+like($r->{headers}{'content-type'} // '', qr{^application/problem\+json}, '502 is problem+json');
+is($r->{json}{status}, 502, '502 problem status');
 
 $s->stop;
 ok(!-e $s->var_dir . '/run/nginx.pid', 'stop removes the nginx pid file');
 
+# Rate limiting: the api zone answers 429 problem+json with Retry-After.
+my $lim = Promptd::Test->new(PROMPTD_RATE_API => '1r/s', PROMPTD_BURST_API => 1);
+my @st = map { $lim->request(GET => '/api/v1/prompts') } 1 .. 6;
+my ($limited) = grep { $_->{status} == 429 } @st;
+ok($limited, 'a burst over the api rate gets 429') or diag join ' ', map { $_->{status} } @st;
+like($limited->{headers}{'content-type'} // '', qr{^application/problem\+json}, '429 is problem+json');
+is($limited->{json}{status}, 429, '429 problem status');
+like($limited->{headers}{'retry-after'} // '', qr/^\d+$/, '429 has Retry-After');
+is($lim->request(GET => '/healthz')->{status}, 200, 'health probes are not rate limited');
+$lim->stop;
+
 done_testing;
+
+# running($pid): the process exists and is not a zombie.
+sub running {
+    my ($pid) = @_;
+    open(my $st, '<', "/proc/$pid/stat") or return 0;
+    return <$st> !~ /\)\s+Z/;
+}

@@ -539,7 +539,7 @@ static int prompt_render(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
     static const char *const fields[] = {"variables", NULL};
-    cJSON *vars = NULL, *used, *body;
+    cJSON *vars = NULL, *used, *missing, *body;
     PGresult *res;
     const char *s;
     strbuf_t out;
@@ -554,6 +554,7 @@ static int prompt_render(req_t *r)
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt.");
     used = json_own(r->arena, cJSON_CreateArray());
+    missing = json_own(r->arena, cJSON_CreateArray());
     strbuf_init(&out, r->arena, (size_t)PQgetlength(res, 0, 0) + 256);
     for (s = PQgetvalue(res, 0, 0); *s;) {
         const char *name, *text;
@@ -567,14 +568,21 @@ static int prompt_render(req_t *r)
         s += n;
         val = vars ? cJSON_GetObjectItemCaseSensitive(vars, name) : NULL;
         if (val == NULL) {
-            req_field_error(r, arena_printf(r->arena, "variables.%s", name),
-                            "is required by the prompt");
+            if (!name_listed(missing, name)) {
+                cJSON_AddItemToArray(missing, cJSON_CreateString(name));
+                req_field_error(r, arena_printf(r->arena, "variables.%s", name),
+                                "is required by the prompt");
+            }
             continue;
         }
-        if ((text = variable_text(r, name, val)) != NULL)
-            strbuf_puts(&out, text);
-        if (!name_listed(used, name))
-            cJSON_AddItemToArray(used, cJSON_CreateString(name));
+        if (name_listed(used, name)) {
+            strbuf_puts(&out, variable_text(r, name, val));
+            continue;
+        }
+        if ((text = variable_text(r, name, val)) == NULL)
+            continue;
+        strbuf_puts(&out, text);
+        cJSON_AddItemToArray(used, cJSON_CreateString(name));
     }
     if (r->errors)
         return resp_validation(r);

@@ -149,6 +149,11 @@ $$;
 create schema promptd;
 revoke all on schema promptd from public;
 grant usage on schema promptd to anon, authenticated, service_role;
+-- The worker prepares its statements once per connection, before any
+-- role switch, and resolves promptd.ensure_profile() in the statement that
+-- switches role: it must be able to look names up in these schemas.  USAGE
+-- alone grants nothing on the objects inside them.
+grant usage on schema auth, public, promptd to promptd_app;
 
 -- The request roles read and write the public tables (each under RLS).
 grant usage on schema public to anon, authenticated, service_role;

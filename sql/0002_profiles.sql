@@ -88,4 +88,4 @@ begin
 end
 $$;
 revoke all on function promptd.ensure_profile() from public;
-grant execute on function promptd.ensure_profile() to anon, authenticated;
+grant execute on function promptd.ensure_profile() to anon, authenticated, promptd_app;

@@ -398,7 +398,12 @@ const config_t *config_load(bool create_secrets)
     c.sql_dir = config_xstrdup(v != NULL ? v : PROMPTD_DEFAULT_SQL_DIR);
 
     v = config_env("PROMPTD_DATABASE_URL");
-    admin = v != NULL ? config_xstrdup(v) : config_embedded_url(c.var_dir);
+    if (v != NULL)
+        admin = config_xstrdup(v);
+    else if (config_env("PROMPTD_APP_DATABASE_URL") != NULL && !create_secrets)
+        admin = NULL;   /* a worker: it never touches the privileged URL */
+    else
+        admin = config_embedded_url(c.var_dir);
     c.database_url = admin;
     v = config_env("PROMPTD_APP_DATABASE_URL");
     if (v != NULL)

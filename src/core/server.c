@@ -57,11 +57,13 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* A FastCGI parameter copied into the arena: libfcgi frees its own copy at
+ * FCGX_Finish_r, before the request is logged. */
 static const char *param_or(req_t *r, const char *name, const char *dflt)
 {
     const char *v = FCGX_GetParam(name, r->fcgx->envp);
 
-    return v && *v ? v : dflt;
+    return v && *v ? arena_strdup(r->arena, v) : dflt;
 }
 
 static char *sha256_hex(arena_t *a, const char *s1, const char *s2,

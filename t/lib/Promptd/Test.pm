@@ -30,8 +30,9 @@ my $TOP = abs_path(dirname(abs_path(__FILE__)) . '/../../..');
 my %LIVE;    # every stack not yet stopped, stopped at END even when a test dies
 my $JSON = JSON::PP->new->utf8->canonical;
 
-# The cluster copied for each stack instead of a fresh initdb.
-sub _template_dir { "$_[0]/t/.pg-template" }
+# The pristine initdb'd cluster copied for each stack (under var/, so never
+# distributed), created by promptd-stack on first use.
+sub _template_dir { "$_[0]/var/pg-template" }
 
 sub new {
     my ($class, %over) = @_;
@@ -280,7 +281,7 @@ sub stop {
     my ($rc, $out) = $self->_run([$self->{stack}, 'stop']);
     warn "promptd-stack stop failed (exit $rc): $out\n" if $rc != 0;
     my $failing = eval { require Test::More; !Test::More->builder->is_passing };
-    if ($ENV{PROMPTD_KEEP} || $self->{keep} || $failing) {
+    if ($ENV{PROMPTD_KEEP} || $self->{keep} || $failing || $rc != 0) {
         print STDERR "# promptd stack directory kept: $self->{var}\n";
     } else {
         remove_tree($self->{var});

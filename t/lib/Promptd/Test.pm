@@ -224,6 +224,14 @@ sub psql {
     return [ map { [ split /\t/, $_, -1 ] } grep { length } split /\n/, $out ];
 }
 
+# stack(@args): run promptd-stack with this stack's environment; dies on failure.
+sub stack {
+    my ($self, @args) = @_;
+    my ($rc, $out) = $self->_run([$self->{stack}, @args]);
+    die "promptd-stack @args failed (exit $rc): $out\n" if $rc != 0;
+    return $out;
+}
+
 # worker_pids($family) -> pids of multiwatch's children (the FastCGI processes).
 sub worker_pids {
     my ($self, $family) = @_;

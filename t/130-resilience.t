@@ -1,0 +1,74 @@
+#!/usr/bin/perl
+# 130-resilience.t: a killed worker is replaced; a lost database gives 503 + Retry-After, then recovers.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(sleep);
+use POSIX ':sys_wait_h';
+use HTTP::Tiny;
+use Promptd::Test;
+
+my $s = Promptd::Test->new;
+my $tok = $s->token($s->user_create('alice@example.com'));
+my $r = $s->request(POST => '/api/v1/prompts', { token => $tok, json => { title => 't', content => 'c' } });
+my $id = $r->{json}{id} or BAIL_OUT("create failed: $r->{body}");
+my $path = "/api/v1/prompts/$id";
+
+# --- kill -9 a worker while a bounded load runs against the family.
+my @before = $s->worker_pids('prompts');
+is(scalar @before, 2, 'two prompts workers');
+my $url = $s->url($path);
+my $load = fork // die "fork: $!";
+if ($load == 0) {
+    my $http = HTTP::Tiny->new(timeout => 10);
+    my %count;
+    for (1 .. 400) {
+        my $res = $http->get($url, { headers => { Authorization => "Bearer $tok" } });
+        $count{ $res->{status} }++;
+    }
+    # Report: every status must be 200 or a 502 for the one cut-off request.
+    my $bad = grep { $_ != 200 && $_ != 502 } keys %count;
+    exit($bad ? 1 : 0);
+}
+sleep 0.3;
+kill 'KILL', $before[0];
+waitpid($load, 0);
+is($? >> 8, 0, 'during the kill every answer was 200 (or 502 for the cut-off request)');
+my @after = @{ $s->wait_for(sub { my @p = $s->worker_pids('prompts'); @p == 2 ? \@p : undef }) || [] };
+is(scalar @after, 2, 'multiwatch respawned the worker');
+ok(!grep({ $_ == $before[0] } @after), 'with a new process');
+my $ok = grep { $s->request(GET => $path, { token => $tok })->{status} == 200 } 1 .. 20;
+is($ok, 20, 'the next 20 requests all succeed');
+
+# --- the database goes away: 503 + Retry-After, workers stay up.
+my @pids = $s->worker_pids('prompts');
+$s->stack('pg-stop');
+for my $try (1 .. 3) {
+    $r = $s->request(GET => $path, { token => $tok });
+    is($r->{status}, 503, "database down, request $try -> 503");
+    like($r->{headers}{'retry-after'} // '', qr/^\d+$/, '  with Retry-After');
+    is($r->{json}{status}, 503, '  as problem+json');
+}
+$r = $s->request(POST => '/api/v1/prompts', { token => $tok, json => { title => 'during outage', content => 'x' } });
+is($r->{status}, 503, 'writes too -> 503');
+$r = $s->request(GET => '/readyz');
+is($r->{status}, 503, '/readyz -> 503');
+is($s->request(GET => '/healthz')->{status}, 200, '/healthz still 200 (no database)');
+is_deeply([ $s->worker_pids('prompts') ], \@pids, 'no worker crashed');
+
+$s->stack('pg-start');
+my $back = $s->wait_for(sub { $s->request(GET => $path, { token => $tok })->{status} == 200 }, timeout => 15);
+ok($back, 'after the database returns, requests succeed again');
+is($s->request(GET => '/readyz')->{status}, 200, '/readyz -> 200 again');
+is($s->psql("select count(*) from prompts where title = 'during outage'")->[0][0], 0,
+   'nothing half-written during the outage');
+
+# --- a backend killed under a worker (e.g. by an operator) is survived too.
+$s->psql("select pg_terminate_backend(pid) from pg_stat_activity where usename = 'promptd_app'");
+my @st = map { $s->request(GET => $path, { token => $tok })->{status} } 1 .. 6;
+ok(!grep({ $_ != 200 && $_ != 503 } @st), 'terminated connections give 200 or a retryable 503: ' . "@st");
+is($st[-1], 200, 'and then 200');
+
+done_testing;

@@ -230,8 +230,8 @@ static int prompt_create(req_t *r)
         if ((res = db_exec(r, &stmts[ST_INSERT], 5, v)) == NULL)
             return db_error_reply(r);
     }
-    resp_header(r, "Location",
-                arena_printf(r->arena, "/api/v1/prompts/%s", PQgetvalue(res, 0, 1)));
+    resp_location(r, arena_printf(r->arena, "/api/v1/prompts/%s",
+                                  PQgetvalue(res, 0, 1)));
     return prompt_reply(r, 201, res, 2);
 }
 

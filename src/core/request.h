@@ -44,6 +44,7 @@ struct req {
     const char *resp_body;
     size_t resp_len;
     const char *etag;         /* set by the handler or derived for GET */
+    const char *location;     /* Location header (resp_location) */
     cJSON *errors;            /* field errors collected for a 422 */
 
     /* bookkeeping */

@@ -42,6 +42,11 @@ void resp_header(req_t *r, const char *name, const char *value)
     strbuf_printf(&r->headers, "%s: %s\r\n", name, value);
 }
 
+void resp_location(req_t *r, const char *url)
+{
+    r->location = arena_strdup(r->arena, url);
+}
+
 int resp_json_text(req_t *r, int status, const char *json, size_t len)
 {
     r->status = status;
@@ -131,6 +136,8 @@ void resp_write(req_t *r)
         FCGX_FPrintF(out, "Content-Type: %s\r\n", r->content_type);
     if (r->etag)
         FCGX_FPrintF(out, "ETag: %s\r\n", r->etag);
+    if (r->location)
+        FCGX_FPrintF(out, "Location: %s\r\n", r->location);
     if (r->status != 204 && r->status != 304)
         FCGX_FPrintF(out, "Content-Length: %zu\r\n", r->resp_len);
     if (r->status >= 400 || r->route == NULL ||

@@ -16,6 +16,9 @@
 /* Add a response header.  name and value are copied into the arena. */
 void resp_header(req_t *r, const char *name, const char *value);
 
+/* Set the Location header (kept for Idempotency-Key replays). */
+void resp_location(req_t *r, const char *url);
+
 /* Serialise obj (the caller keeps ownership) as application/json. */
 int resp_json(req_t *r, int status, const cJSON *obj);
 /* A body that is already JSON text (e.g. built by PostgreSQL). */

@@ -215,8 +215,7 @@ static bool idempotency_begin(req_t *r, const char *key, const char *hash)
     status = db_value(res, 0, 1);
     resp_json_text(r, status ? atoi(status) : 409, PQgetvalue(res, 0, 4),
                    strlen(PQgetvalue(res, 0, 4)));
-    if (db_value(res, 0, 2))
-        resp_header(r, "Location", PQgetvalue(res, 0, 2));
+    r->location = db_value(res, 0, 2);
     r->etag = db_value(res, 0, 3);
     resp_header(r, "Idempotent-Replayed", "true");
     return false;
@@ -224,19 +223,15 @@ static bool idempotency_begin(req_t *r, const char *key, const char *hash)
 
 static void idempotency_store(req_t *r, const char *key)
 {
-    const char *loc = NULL;
-    const char *h = r->headers.ptr, *p;
     char status[16];
     const char *v[5];
 
     if (r->status >= 400)
         return;   /* the transaction rolls back and takes the key with it */
-    if ((p = strstr(h, "Location: ")) != NULL)
-        loc = arena_strndup(r->arena, p + 10, strcspn(p + 10, "\r"));
     snprintf(status, sizeof(status), "%d", r->status);
     v[0] = key;
     v[1] = status;
-    v[2] = loc;
+    v[2] = r->location;
     v[3] = r->etag;
     v[4] = r->resp_body ? r->resp_body : "";
     if (db_exec(r, &idem_store, 5, v) == NULL)

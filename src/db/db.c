@@ -194,44 +194,49 @@ static bool send_query(const db_stmt_t *stmt, const char *sql, int n,
     return PQsendQueryParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
 }
 
-/* The request's first query: BEGIN, claims and the query in one round
- * trip.  Returns the query's result or NULL (r->db_sqlstate set). */
-static PGresult *exec_first(req_t *r, const db_stmt_t *stmt, const char *sql,
-                            int n, const char *const *v)
+/* Claims and the query in one round trip.  A read-write request's first
+ * query also opens its transaction (BEGIN ... COMMIT in db_finish).  A
+ * read-only request sends no BEGIN: the pipeline up to its Sync is one
+ * implicit transaction, so each of its queries is sent with the claims and
+ * needs no COMMIT.  Returns the query's result or NULL (r->db_sqlstate). */
+static PGresult *exec_pipelined(req_t *r, const db_stmt_t *stmt,
+                                const char *sql, int n, const char *const *v)
 {
+    bool readonly = r->route && (r->route->flags & R_READONLY);
     const char *claims[3] = {
         r->role ? r->role : "anon",
         r->claims ? r->claims : "{\"role\":\"anon\"}",
-        r->route && (r->route->flags & R_READONLY) ? "on" : "off",
+        readonly ? "on" : "off",
     };
     PGresult *res[3] = {NULL, NULL, NULL}, *sync, *out = NULL;
-    int i;
+    int i, nres = readonly ? 2 : 3;
 
     if (!PQenterPipelineMode(db.conn) ||
-        !PQsendQueryParams(db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+        (!readonly &&
+         !PQsendQueryParams(db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) ||
         !PQsendQueryPrepared(db.conn, claims_stmt.name, 3, claims, NULL, NULL, 0) ||
         !send_query(stmt, sql, n, v) || !PQpipelineSync(db.conn)) {
         db_disconnect();   /* a failed send leaves the pipeline unusable */
         return fail_result(r, NULL);
     }
-    r->tx_open = true;
-    for (i = 0; i < 3; i++)
+    r->tx_open = !readonly;
+    for (i = 0; i < nres; i++)
         res[i] = next_result();
     sync = PQgetResult(db.conn);
     if (sync)
         PQclear(sync);
     PQexitPipelineMode(db.conn);
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < nres; i++) {
         if (res[i] == NULL || !result_ok(res[i])) {
             out = fail_result(r, res[i]);
             res[i] = NULL;
             goto out;
         }
     }
-    out = own(r, res[2]);
-    res[2] = NULL;
+    out = own(r, res[nres - 1]);
+    res[nres - 1] = NULL;
 out:
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < nres; i++)
         if (res[i])
             PQclear(res[i]);
     return out;
@@ -248,7 +253,7 @@ static PGresult *exec_any(req_t *r, const db_stmt_t *stmt, const char *sql,
         return NULL;
     }
     if (!r->tx_open) {
-        res = exec_first(r, stmt, sql, n, v);
+        res = exec_pipelined(r, stmt, sql, n, v);
     } else {
         res = stmt ? PQexecPrepared(db.conn, stmt->name, n, v, NULL, NULL, 0)
                    : PQexecParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);

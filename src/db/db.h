@@ -26,7 +26,9 @@ bool db_ready(int *retry_after);
 
 /* Run a prepared statement inside the request's transaction.  The first
  * query of a request pipelines BEGIN, the claims (role, request.jwt.claims,
- * read-only) and the query itself in one round trip.  The result is owned
+ * read-only) and the query itself in one round trip; a R_READONLY route's
+ * queries each run with the claims in an implicit transaction (no BEGIN,
+ * no COMMIT).  The result is owned
  * by the arena.  Returns NULL on error with r->db_sqlstate set (and
  * r->log_detail the server's message). */
 PGresult *db_exec(req_t *r, const db_stmt_t *stmt, int nparams,

@@ -52,6 +52,7 @@ struct req {
     double db_ms;             /* time spent waiting for PostgreSQL */
     struct db *db;
     bool tx_open;
+    bool profile_unconfirmed; /* ensure_profile() ran; not yet committed */
     const char *db_sqlstate;  /* last failed query's SQLSTATE */
     const char *log_detail;   /* the cause, for the log line only */
 };

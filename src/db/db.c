@@ -12,16 +12,62 @@
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 5.0
 
-/* Switches role and claims (PostgREST style) and makes sure the caller has
- * a profile, then optionally makes the transaction READ ONLY (turning
- * read-only on is allowed after the first write; the reverse is not). */
-static const db_stmt_t claims_stmt = {
-    "promptd_claims",
-    "select set_config('role', $1, true), "
-    "set_config('request.jwt.claims', $2, true), "
-    "promptd.ensure_profile(), "
-    "set_config('transaction_read_only', $3, true)",
-};
+/* Switch role and claims (PostgREST style; request.jwt.claim.sub spares
+ * auth.uid() a JSON parse), then optionally make the transaction READ ONLY
+ * (turning read-only on is allowed after the first write; the reverse is
+ * not).  The first variant also creates the caller's profile if missing. */
+#define CLAIMS_SQL(ensure)                                                  \
+    "select set_config('role', $1, true), "                                 \
+    "set_config('request.jwt.claims', $2, true), "                          \
+    "set_config('request.jwt.claim.sub', $4, true), " ensure                \
+    "set_config('transaction_read_only', $3, true)"
+static const db_stmt_t claims_ensure_stmt = {
+    "promptd_claims_ensure", CLAIMS_SQL("promptd.ensure_profile(), ")};
+static const db_stmt_t claims_stmt = {"promptd_claims", CLAIMS_SQL("")};
+
+/* User ids whose profile this process has seen committed, so later
+ * requests skip promptd.ensure_profile().  Only an optimisation: losing it
+ * (a new process) costs one function call per user. */
+#define PROFILE_CACHE_SLOTS 8192
+static struct {
+    char ids[PROFILE_CACHE_SLOTS][37];
+    int count;
+} profiles_seen;
+
+static unsigned profile_slot(const char *id)
+{
+    unsigned h = 2166136261u;
+
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % PROFILE_CACHE_SLOTS;
+}
+
+/* Linear probing; a full table is simply emptied. */
+static bool profile_cache(const char *id, bool add)
+{
+    unsigned i = profile_slot(id);
+
+    if (strlen(id) != 36)
+        return false;
+    for (int n = 0; n < PROFILE_CACHE_SLOTS; n++, i = (i + 1) % PROFILE_CACHE_SLOTS) {
+        if (profiles_seen.ids[i][0] == '\0')
+            break;
+        if (strcmp(profiles_seen.ids[i], id) == 0)
+            return true;
+    }
+    if (!add)
+        return false;
+    if (profiles_seen.count >= PROFILE_CACHE_SLOTS / 2) {
+        memset(&profiles_seen, 0, sizeof(profiles_seen));
+        i = profile_slot(id);
+    }
+    while (profiles_seen.ids[i][0] != '\0')
+        i = (i + 1) % PROFILE_CACHE_SLOTS;
+    memcpy(profiles_seen.ids[i], id, 37);
+    profiles_seen.count++;
+    return true;
+}
 
 static struct {
     char *conninfo;
@@ -86,7 +132,7 @@ static bool db_connect(void)
         db_disconnect();
         return false;
     }
-    if (!prepare(&claims_stmt))
+    if (!prepare(&claims_stmt) || !prepare(&claims_ensure_stmt))
         goto fail;
     for (const db_stmt_t *s = db.stmts; s && s->name; s++)
         if (!prepare(s))
@@ -203,18 +249,24 @@ static PGresult *exec_pipelined(req_t *r, const db_stmt_t *stmt,
                                 const char *sql, int n, const char *const *v)
 {
     bool readonly = r->route && (r->route->flags & R_READONLY);
-    const char *claims[3] = {
+    const char *claims[4] = {
         r->role ? r->role : "anon",
         r->claims ? r->claims : "{\"role\":\"anon\"}",
         readonly ? "on" : "off",
+        r->user_id ? r->user_id : "",
     };
+    const db_stmt_t *cs = &claims_stmt;
     PGresult *res[3] = {NULL, NULL, NULL}, *sync, *out = NULL;
     int i, nres = readonly ? 2 : 3;
 
+    if (r->user_id && !profile_cache(r->user_id, false)) {
+        cs = &claims_ensure_stmt;
+        r->profile_unconfirmed = true;
+    }
     if (!PQenterPipelineMode(db.conn) ||
         (!readonly &&
          !PQsendQueryParams(db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) ||
-        !PQsendQueryPrepared(db.conn, claims_stmt.name, 3, claims, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(db.conn, cs->name, 4, claims, NULL, NULL, 0) ||
         !send_query(stmt, sql, n, v) || !PQpipelineSync(db.conn)) {
         db_disconnect();   /* a failed send leaves the pipeline unusable */
         return fail_result(r, NULL);
@@ -235,6 +287,10 @@ static PGresult *exec_pipelined(req_t *r, const db_stmt_t *stmt,
     }
     out = own(r, res[nres - 1]);
     res[nres - 1] = NULL;
+    if (readonly && r->profile_unconfirmed) {   /* committed at the Sync */
+        profile_cache(r->user_id, true);
+        r->profile_unconfirmed = false;
+    }
 out:
     for (i = 0; i < nres; i++)
         if (res[i])
@@ -293,6 +349,9 @@ bool db_finish(req_t *r, bool commit)
         r->log_detail = arena_strdup(r->arena, PQresultErrorMessage(res));
         r->db_sqlstate = "40000";
     }
+    if (ok && commit && r->profile_unconfirmed)
+        profile_cache(r->user_id, true);
+    r->profile_unconfirmed = false;
     PQclear(res);
     if (PQstatus(db.conn) != CONNECTION_OK)
         db_disconnect();

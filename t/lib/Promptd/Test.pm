@@ -62,6 +62,7 @@ sub new {
             PROMPTD_PG_FAST     => 1,
             PROMPTD_PG_TEMPLATE => _template_dir($build),
             PROMPTD_NGINX_WORKERS => 1,
+            PROMPTD_WORKERS       => 2,
             PROMPTD_CORS_ORIGINS  => 'https://app.example.com,http://localhost:3000',
             # Tests fire bursts from one address: only rate-limit tests
             # (which override these) should ever see a 429.

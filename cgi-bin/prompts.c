@@ -393,8 +393,11 @@ static int prompt_list(req_t *r)
         return resp_problem(r, 400, "The cursor is invalid for this query.");
     limit_s = arena_printf(r->arena, "%ld", limit + 1);
     v[0] = q; v[1] = tag; v[2] = folder; v[3] = key; v[4] = after; v[5] = limit_s;
-    if ((res = db_exec(r, &stmts[st], 6, v)) == NULL)
+    if ((res = db_exec(r, &stmts[st], 6, v)) == NULL) {
+        if (cursor && r->db_sqlstate && strncmp(r->db_sqlstate, "22", 2) == 0)
+            return resp_problem(r, 400, "The cursor is invalid for this query.");
         return db_error_reply(r);
+    }
     if (PQntuples(res) > limit)
         next = cursor_encode(r, mark, PQgetvalue(res, (int)limit - 1, 1),
                              PQgetvalue(res, (int)limit - 1, 2));
@@ -429,7 +432,8 @@ static int version_list(req_t *r)
 
     if (cursor)
         before = strtol(cursor, NULL, 10);
-    if (cursor && (before < 1 || strspn(cursor, "0123456789") != strlen(cursor)))
+    if (cursor && (before < 1 || before > 2147483647 ||
+                   strspn(cursor, "0123456789") != strlen(cursor)))
         req_field_error(r, "cursor", "is invalid");
     if (r->errors)
         return resp_validation(r);

@@ -92,10 +92,14 @@ for my $b (@bad) {
     is($r->{status}, $b->[1], "$b->[0] -> $b->[1]");
     is($r->{json}{errors}[0]{field}, $b->[2], "  naming $b->[2]");
 }
-for my $c ('garbage', 'AAAA', 'dXxub3R8YXx1dWlk') {
+use MIME::Base64 qw(encode_base64url);
+my $forged = encode_base64url("u|not-a-time|$made[0]{id}");
+for my $c ('garbage', 'AAAA', 'dXxub3R8YXx1dWlk', $forged) {
     $r = list($alice, "?cursor=$c");
     is($r->{status}, 400, "cursor '$c' -> 400");
 }
+$r = $s->request(GET => "/api/v1/prompts/$made[0]{id}/versions?cursor=99999999999", { token => $alice });
+is($r->{status}, 422, 'an out-of-range versions cursor -> 422');
 $r = list($alice, '?limit=1');
 my $updated_cursor = $r->{json}{next_cursor};
 $r = list($alice, "?sort=created&cursor=$updated_cursor");

@@ -325,22 +325,17 @@ static void handle(req_t *r, const family_t *fam)
     conditional_get(r);
 }
 
-/* Commit before answering a write; a read-only transaction is answered
- * first and closed after, off the client's latency. */
+/* Commit (or roll back a failed request) before answering: a client never
+ * sees success for a write that did not land.  Read-only requests have no
+ * open transaction (see db_exec). */
 static void finish(req_t *r)
 {
-    bool readonly = r->route && (r->route->flags & R_READONLY);
+    bool commit = r->status < 400;
 
-    if (r->tx_open && !readonly) {
-        bool commit = r->status < 400;
-
-        if (!db_finish(r, commit) && commit)
-            db_error_reply(r);
-    }
+    if (r->tx_open && !db_finish(r, commit) && commit)
+        db_error_reply(r);
     resp_write(r);
     FCGX_Finish_r(r->fcgx);
-    if (r->tx_open)
-        db_finish(r, r->status < 400);
     log_request(r);
 }
 

@@ -36,9 +36,11 @@ sleep 0.3;
 kill 'KILL', $before[0];
 waitpid($load, 0);
 is($? >> 8, 0, 'during the kill every answer was 200 (or 502 for the cut-off request)');
-my @after = @{ $s->wait_for(sub { my @p = $s->worker_pids('prompts'); @p == 2 ? \@p : undef }) || [] };
-is(scalar @after, 2, 'multiwatch respawned the worker');
-ok(!grep({ $_ == $before[0] } @after), 'with a new process');
+my @after = @{ $s->wait_for(sub {
+    my @p = $s->worker_pids('prompts');
+    @p == 2 && !grep({ $_ == $before[0] } @p) ? \@p : undef;
+}) || [] };
+is(scalar @after, 2, 'multiwatch respawned the killed worker with a new process');
 my $ok = grep { $s->request(GET => $path, { token => $tok })->{status} == 200 } 1 .. 20;
 is($ok, 20, 'the next 20 requests all succeed');
 

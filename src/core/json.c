@@ -2,6 +2,7 @@
 #include "core/json.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,16 +13,95 @@ cJSON *json_own(arena_t *a, cJSON *item)
     return item;
 }
 
+void json_append_string(strbuf_t *sb, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s;
+
+    strbuf_putc(sb, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
+        size_t n = 2;
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        strbuf_append(sb, run, (size_t)(s - run));
+        run = s + 1;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        strbuf_append(sb, esc, n);
+    }
+    strbuf_append(sb, run, (size_t)(s - run));
+    strbuf_putc(sb, '"');
+}
+
+static void append_number(strbuf_t *sb, double d)
+{
+    if (!isfinite(d))
+        strbuf_puts(sb, "null");
+    else if (d == floor(d) && fabs(d) < 9007199254740992.0)
+        strbuf_printf(sb, "%lld", (long long)d);
+    else {
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%.15g", d);   /* shortest that round-trips */
+        if (strtod(buf, NULL) != d)
+            snprintf(buf, sizeof(buf), "%.17g", d);
+        strbuf_puts(sb, buf);
+    }
+}
+
+void json_append(strbuf_t *sb, const cJSON *item)
+{
+    const cJSON *c;
+
+    if (cJSON_IsString(item)) {
+        json_append_string(sb, item->valuestring);
+    } else if (cJSON_IsNumber(item)) {
+        append_number(sb, item->valuedouble);
+    } else if (cJSON_IsBool(item)) {
+        strbuf_puts(sb, cJSON_IsTrue(item) ? "true" : "false");
+    } else if (cJSON_IsArray(item) || cJSON_IsObject(item)) {
+        bool obj = cJSON_IsObject(item);
+
+        strbuf_putc(sb, obj ? '{' : '[');
+        for (c = item->child; c; c = c->next) {
+            if (c != item->child)
+                strbuf_putc(sb, ',');
+            if (obj) {
+                json_append_string(sb, c->string);
+                strbuf_putc(sb, ':');
+            }
+            json_append(sb, c);
+        }
+        strbuf_putc(sb, obj ? '}' : ']');
+    } else if (cJSON_IsRaw(item)) {
+        strbuf_puts(sb, item->valuestring);
+    } else {
+        strbuf_puts(sb, "null");
+    }
+}
+
 char *json_print(arena_t *a, const cJSON *item)
 {
-    char *s = cJSON_PrintUnformatted(item);
-    char *copy;
+    strbuf_t sb;
 
-    if (s == NULL)
-        return arena_strdup(a, "null");
-    copy = arena_strdup(a, s);
-    cJSON_free(s);
-    return copy;
+    strbuf_init(&sb, a, 256);
+    json_append(&sb, item);
+    return sb.ptr;
 }
 
 bool json_has_duplicate_keys(const cJSON *item)

@@ -21,8 +21,11 @@ bool json_has_duplicate_keys(const cJSON *item);
 /* Register cJSON_Delete(item) on the arena; returns item. */
 cJSON *json_own(arena_t *a, cJSON *item);
 
-/* Print item unformatted into the arena. */
+/* Print item unformatted into the arena (integral numbers as integers). */
 char *json_print(arena_t *a, const cJSON *item);
+/* Append item, or a string as a quoted JSON string, to sb. */
+void json_append(strbuf_t *sb, const cJSON *item);
+void json_append_string(strbuf_t *sb, const char *s);
 
 /* Field readers for a request body object.  Each returns FIELD_ABSENT when
  * the member is missing, FIELD_OK with the value stored, or FIELD_BAD after

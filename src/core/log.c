@@ -63,27 +63,44 @@ void log_msg(const char *level, const char *fmt, ...)
     emit(o);
 }
 
+static void append_field(strbuf_t *sb, const char *name, const char *value)
+{
+    strbuf_printf(sb, ",\"%s\":", name);
+    json_append_string(sb, value);
+}
+
+/* Milliseconds with microsecond precision, without float formatting. */
+static void append_ms(strbuf_t *sb, const char *name, double ms)
+{
+    long us = (long)(ms * 1000.0 + 0.5);
+
+    strbuf_printf(sb, ",\"%s\":%ld.%03ld", name, us / 1000, us % 1000);
+}
+
 void log_request(const req_t *r)
 {
     char ts[40];
-    cJSON *o = cJSON_CreateObject();
-    double ms = (now_monotonic() - r->started) * 1000.0;
+    strbuf_t sb;
 
     timestamp(ts, sizeof(ts));
-    cJSON_AddStringToObject(o, "ts", ts);
-    cJSON_AddStringToObject(o, "level", r->status >= 500 ? "error" : "info");
-    cJSON_AddStringToObject(o, "request_id", r->request_id);
-    cJSON_AddStringToObject(o, "family", log_family);
-    cJSON_AddStringToObject(o, "method", r->method);
-    cJSON_AddStringToObject(o, "path", r->path);
+    strbuf_init(&sb, r->arena, 512);
+    strbuf_printf(&sb, "{\"ts\":\"%s\",\"level\":\"%s\"", ts,
+                  r->status >= 500 ? "error" : "info");
+    append_field(&sb, "request_id", r->request_id);
+    append_field(&sb, "family", log_family);
+    append_field(&sb, "method", r->method);
+    append_field(&sb, "path", r->path);
     if (r->route)
-        cJSON_AddStringToObject(o, "route", r->route->pattern);
+        append_field(&sb, "route", r->route->pattern);
     if (r->user_id)
-        cJSON_AddStringToObject(o, "user", r->user_id);
-    cJSON_AddNumberToObject(o, "status", r->status);
-    cJSON_AddNumberToObject(o, "duration_ms", (double)(long)(ms * 1000) / 1000);
-    cJSON_AddNumberToObject(o, "db_ms", (double)(long)(r->db_ms * 1000) / 1000);
+        append_field(&sb, "user", r->user_id);
+    strbuf_printf(&sb, ",\"status\":%d", r->status);
+    append_ms(&sb, "duration_ms", (now_monotonic() - r->started) * 1000.0);
+    append_ms(&sb, "db_ms", r->db_ms);
     if (r->log_detail)
-        cJSON_AddStringToObject(o, "detail", r->log_detail);
-    emit(o);
+        append_field(&sb, "detail", r->log_detail);
+    strbuf_puts(&sb, "}\n");
+    if (write(STDERR_FILENO, sb.ptr, sb.len) < 0) {
+        /* nowhere left to report it */
+    }
 }

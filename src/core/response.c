@@ -128,26 +128,27 @@ int resp_unauthorized(req_t *r, bool token_presented, const char *detail)
 
 void resp_write(req_t *r)
 {
-    FCGX_Stream *out = r->fcgx->out;
     bool head = strcmp(r->method, "HEAD") == 0;
+    bool has_body = r->status != 204 && r->status != 304;
+    strbuf_t sb;
 
-    FCGX_FPrintF(out, "Status: %d %s\r\n", r->status, http_reason(r->status));
+    strbuf_init(&sb, r->arena, 512 + r->headers.len);
+    strbuf_printf(&sb, "Status: %d %s\r\n", r->status, http_reason(r->status));
     if (r->content_type)
-        FCGX_FPrintF(out, "Content-Type: %s\r\n", r->content_type);
+        strbuf_printf(&sb, "Content-Type: %s\r\n", r->content_type);
     if (r->etag)
-        FCGX_FPrintF(out, "ETag: %s\r\n", r->etag);
+        strbuf_printf(&sb, "ETag: %s\r\n", r->etag);
     if (r->location)
-        FCGX_FPrintF(out, "Location: %s\r\n", r->location);
-    if (r->status != 204 && r->status != 304)
-        FCGX_FPrintF(out, "Content-Length: %zu\r\n", r->resp_len);
-    if (r->status >= 400 || r->route == NULL ||
-        !(r->route->flags & R_READONLY))
-        FCGX_PutS("Cache-Control: no-store\r\n", out);
+        strbuf_printf(&sb, "Location: %s\r\n", r->location);
+    if (has_body)
+        strbuf_printf(&sb, "Content-Length: %zu\r\n", r->resp_len);
+    if (r->status >= 400 || r->route == NULL || !(r->route->flags & R_READONLY))
+        strbuf_puts(&sb, "Cache-Control: no-store\r\n");
     else
-        FCGX_PutS("Cache-Control: private, no-cache\r\n", out);
-    if (r->headers.len)
-        FCGX_PutStr(r->headers.ptr, (int)r->headers.len, out);
-    FCGX_PutS("\r\n", out);
-    if (!head && r->resp_len && r->status != 204 && r->status != 304)
-        FCGX_PutStr(r->resp_body, (int)r->resp_len, out);
+        strbuf_puts(&sb, "Cache-Control: private, no-cache\r\n");
+    strbuf_append(&sb, r->headers.ptr, r->headers.len);
+    strbuf_puts(&sb, "\r\n");
+    FCGX_PutStr(sb.ptr, (int)sb.len, r->fcgx->out);
+    if (!head && has_body && r->resp_len)
+        FCGX_PutStr(r->resp_body, (int)r->resp_len, r->fcgx->out);
 }

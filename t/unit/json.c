@@ -77,6 +77,16 @@ int main(void)
         json_reject_unknown(r2, o, allowed);
         is_int(cJSON_GetArraySize(r2->errors), 7, "unknown fields are each reported");
     }
+    {
+        const char *src = "{\"s\":\"a\\\"b\\\\c\\n\\u0001\\u00e9\",\"i\":1700000000,\"neg\":-3,"
+                          "\"f\":0.1,\"big\":1e300,\"t\":true,\"n\":null,\"a\":[1,\"x\",{}],\"o\":{}}";
+        cJSON *tree = json_parse_strict(a, src, strlen(src), &why);
+
+        is_str(json_print(a, tree),
+               "{\"s\":\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\",\"i\":1700000000,\"neg\":-3,"
+               "\"f\":0.1,\"big\":1e+300,\"t\":true,\"n\":null,\"a\":[1,\"x\",{}],\"o\":{}}",
+               "json_print: escapes, integers as integers, shortest doubles");
+    }
     arena_destroy(a);
     return done_testing();
 }

@@ -222,6 +222,14 @@ static int promptctl_env(const config_t *cfg)
     promptctl_shell_quote(stdout, cfg->app_database_url);
     fputs("\nexport PROMPTD_JWT_SECRET=", stdout);
     promptctl_shell_quote(stdout, cfg->jwt_secret);
+    if (cfg->api_key_pepper) {
+        fputs("\nexport PROMPTD_API_KEY_PEPPER=", stdout);
+        promptctl_shell_quote(stdout, cfg->api_key_pepper);
+    }
+    if (cfg->secrets_keys) {
+        fputs("\nexport PROMPTD_SECRETS_KEYS=", stdout);
+        promptctl_shell_quote(stdout, cfg->secrets_keys);
+    }
     fputc('\n', stdout);
     return fflush(stdout) == 0 ? 0 : 1;
 }

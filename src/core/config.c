@@ -384,6 +384,46 @@ static const char *config_jwt_secret(const char *var_dir, bool create)
     return s;
 }
 
+/* A generated secret: the environment, else var/secrets/<name> (created
+ * when allowed).  NULL when neither exists. */
+static const char *config_generated(const char *var_dir, const char *env,
+                                    const char *name, bool create)
+{
+    const char *s = config_env(env);
+
+    if (s != NULL)
+        return s;
+    return create ? config_make_secret(var_dir, name, 32)
+                  : config_read_secret(var_dir, name);
+}
+
+/* The secrets-at-rest key ring: PROMPTD_SECRETS_KEYS, else one generated
+ * key "k1:<64 hex>" kept in var/secrets/secrets_keys. */
+static const char *config_secrets_keys(const char *var_dir, bool create)
+{
+    const char *s = config_env("PROMPTD_SECRETS_KEYS");
+    char *path, *ring;
+    const char *key;
+    FILE *fp;
+
+    if (s != NULL || (s = config_read_secret(var_dir, "secrets_keys")) != NULL ||
+        !create)
+        return s;
+    if ((key = config_make_secret(var_dir, "secrets_key_k1", 32)) == NULL)
+        return NULL;
+    ring = config_xprintf("k1:%s", key);
+    path = config_xprintf("%s/secrets/secrets_keys", var_dir);
+    fp = fopen(path, "wx");
+    if (fp != NULL) {
+        fchmod(fileno(fp), 0600);
+        fprintf(fp, "%s\n", ring);
+        fclose(fp);
+    }
+    free(path);
+    free(ring);
+    return config_read_secret(var_dir, "secrets_keys");
+}
+
 const config_t *config_load(bool create_secrets)
 {
     config_t c = {0};
@@ -423,6 +463,22 @@ const config_t *config_load(bool create_secrets)
     if (!config_env_long("PROMPTD_JWT_TTL", &c.jwt_ttl) ||
         !config_env_long("PROMPTD_MAX_BODY", &c.max_body))
         goto fail;
+
+    v = config_env("PROMPTD_SITE_URL");
+    c.site_url = config_xstrdup(v != NULL ? v : "http://127.0.0.1:8080");
+    v = config_env("PROMPTD_JWT_ISSUER");
+    c.jwt_issuer = v != NULL ? config_xstrdup(v)
+                             : config_xprintf("%s/auth/v1", c.site_url);
+    v = config_env("PROMPTD_ANON_KEY");
+    c.anon_key = v != NULL ? config_xstrdup(v) : NULL;
+    v = config_env("PROMPTD_JWKS");
+    c.jwks = v != NULL ? config_xstrdup(v) : NULL;
+    c.refresh_ttl = 2592000;
+    if (!config_env_long("PROMPTD_REFRESH_TTL", &c.refresh_ttl))
+        goto fail;
+    c.api_key_pepper = config_generated(c.var_dir, "PROMPTD_API_KEY_PEPPER",
+                                        "api_key_pepper", create_secrets);
+    c.secrets_keys = config_secrets_keys(c.var_dir, create_secrets);
 
     config_current = c;
     config_loaded = true;

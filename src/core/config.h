@@ -14,6 +14,14 @@ typedef struct config {
     const char *jwt_audience;     /* PROMPTD_JWT_AUDIENCE, default authenticated */
     long jwt_ttl;                 /* PROMPTD_JWT_TTL seconds, default 3600 */
     long max_body;                /* PROMPTD_MAX_BODY bytes, default 262144 */
+    const char *site_url;         /* PROMPTD_SITE_URL, default http://127.0.0.1:8080 */
+    const char *jwt_issuer;       /* PROMPTD_JWT_ISSUER, default <site_url>/auth/v1 */
+    const char *anon_key;         /* PROMPTD_ANON_KEY: the apikey header must match; NULL = any */
+    const char *jwks;             /* PROMPTD_JWKS: JWKS file path or URL; NULL = none */
+    long refresh_ttl;             /* PROMPTD_REFRESH_TTL seconds, default 2592000 (30 d) */
+    const char *api_key_pepper;   /* PROMPTD_API_KEY_PEPPER or var/secrets/api_key_pepper */
+    const char *secrets_keys;     /* PROMPTD_SECRETS_KEYS "kid:hex64[,kid:hex64...]" (first
+                                   * encrypts) or var/secrets/secrets_keys */
 } config_t;
 
 /* Load from the environment.  With create_secrets, missing generated

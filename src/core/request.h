@@ -52,6 +52,8 @@ struct req {
     double db_ms;             /* time spent waiting for PostgreSQL */
     struct db *db;
     bool tx_open;
+    bool commit_on_error;     /* commit even when answering >= 400: the
+                               * handler wrote only audit or throttle rows */
     bool profile_unconfirmed; /* ensure_profile() ran; not yet committed */
     const char *db_sqlstate;  /* last failed query's SQLSTATE */
     const char *log_detail;   /* the cause, for the log line only */

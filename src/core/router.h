@@ -17,6 +17,7 @@ enum route_flags {
     R_DB = 1u << 2,         /* runs inside one transaction with claims set */
     R_READONLY = 1u << 3,   /* ... and that transaction is READ ONLY */
     R_IDEMPOTENT = 1u << 4, /* honours Idempotency-Key (POST) */
+    R_ADMIN = 1u << 5,      /* the caller must be an admin (403) */
 };
 
 #define ROUTE_MAX_PARAMS 4
@@ -28,6 +29,7 @@ typedef struct route {
     const char *pattern;
     handler_fn handler;
     unsigned flags;
+    const char *scope;      /* API-key scope required ("prompts:read"), or NULL */
 } route_t;
 
 enum router_result {

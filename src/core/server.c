@@ -330,9 +330,9 @@ static void handle(req_t *r, const family_t *fam)
  * open transaction (see db_exec). */
 static void finish(req_t *r)
 {
-    bool commit = r->status < 400;
+    bool commit = r->status < 400 || r->commit_on_error;
 
-    if (r->tx_open && !db_finish(r, commit) && commit)
+    if (r->tx_open && !db_finish(r, commit) && r->status < 400)
         db_error_reply(r);
     resp_write(r);
     FCGX_Finish_r(r->fcgx);

@@ -597,20 +597,23 @@ static int prompt_render(req_t *r)
 }
 
 static const route_t routes[] = {
-    {"GET", "/api/v1/prompts", prompt_list, R_AUTH | R_DB | R_READONLY},
+    {"GET", "/api/v1/prompts", prompt_list, R_AUTH | R_DB | R_READONLY, "prompts:read"},
     {"POST", "/api/v1/prompts", prompt_create,
-     R_AUTH | R_JSON | R_DB | R_IDEMPOTENT},
-    {"GET", "/api/v1/prompts/{id:uuid}", prompt_get, R_AUTH | R_DB | R_READONLY},
-    {"PATCH", "/api/v1/prompts/{id:uuid}", prompt_update, R_AUTH | R_JSON | R_DB},
-    {"DELETE", "/api/v1/prompts/{id:uuid}", prompt_delete, R_AUTH | R_DB},
+     R_AUTH | R_JSON | R_DB | R_IDEMPOTENT, "prompts:write"},
+    {"GET", "/api/v1/prompts/{id:uuid}", prompt_get, R_AUTH | R_DB | R_READONLY,
+     "prompts:read"},
+    {"PATCH", "/api/v1/prompts/{id:uuid}", prompt_update, R_AUTH | R_JSON | R_DB,
+     "prompts:write"},
+    {"DELETE", "/api/v1/prompts/{id:uuid}", prompt_delete, R_AUTH | R_DB,
+     "prompts:write"},
     {"GET", "/api/v1/prompts/{id:uuid}/versions", version_list,
-     R_AUTH | R_DB | R_READONLY},
+     R_AUTH | R_DB | R_READONLY, "prompts:read"},
     {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", version_get,
-     R_AUTH | R_DB | R_READONLY},
+     R_AUTH | R_DB | R_READONLY, "prompts:read"},
     {"POST", "/api/v1/prompts/{id:uuid}/versions/{version}/restore",
-     version_restore, R_AUTH | R_DB | R_IDEMPOTENT},
+     version_restore, R_AUTH | R_DB | R_IDEMPOTENT, "prompts:write"},
     {"POST", "/api/v1/prompts/{id:uuid}/render", prompt_render,
-     R_AUTH | R_JSON | R_DB},
+     R_AUTH | R_JSON | R_DB, "prompts:read"},
 };
 
 int main(int argc, char **argv)

@@ -78,8 +78,8 @@ static int ready(req_t *r)
 }
 
 static const route_t routes[] = {
-    {"GET", "/healthz", health, 0},
-    {"GET", "/readyz", ready, R_DB | R_READONLY},
+    {"GET", "/healthz", health, 0, NULL},
+    {"GET", "/readyz", ready, R_DB | R_READONLY, NULL},
 };
 
 int main(int argc, char **argv)

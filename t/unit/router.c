@@ -11,13 +11,13 @@ static int h(req_t *r)
 }
 
 static const route_t routes[] = {
-    {"GET", "/api/v1/prompts", h, 0},
-    {"POST", "/api/v1/prompts", h, 0},
-    {"GET", "/api/v1/prompts/{id:uuid}", h, 0},
-    {"PATCH", "/api/v1/prompts/{id:uuid}", h, 0},
-    {"DELETE", "/api/v1/prompts/{id:uuid}", h, 0},
-    {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", h, 0},
-    {"GET", "/s/{token}", h, 0},
+    {"GET", "/api/v1/prompts", h, 0, NULL},
+    {"POST", "/api/v1/prompts", h, 0, NULL},
+    {"GET", "/api/v1/prompts/{id:uuid}", h, 0, NULL},
+    {"PATCH", "/api/v1/prompts/{id:uuid}", h, 0, NULL},
+    {"DELETE", "/api/v1/prompts/{id:uuid}", h, 0, NULL},
+    {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", h, 0, NULL},
+    {"GET", "/s/{token}", h, 0, NULL},
 };
 #define N (sizeof(routes) / sizeof(routes[0]))
 #define UUID "0b5a3c1e-2f4d-4a6b-8c9d-0e1f2a3b4c5d"

@@ -32,7 +32,8 @@ is(q1("select count(*) from pg_class c join pg_roles r on r.oid = c.relowner whe
    0, 'promptd_app owns no relation');
 is_deeply([ map { $_->[0] } @{ $s->psql("select g.rolname from pg_auth_members m join pg_roles g on g.oid = m.roleid "
                                       . "join pg_roles u on u.oid = m.member where u.rolname = 'promptd_app' order by 1") } ],
-          [qw(anon authenticated service_role)], 'promptd_app may switch only to the API roles');
+          [qw(anon authenticated promptd_auth service_role)],
+          'promptd_app may switch only to the API roles and promptd_auth (sign-in, 0006)');
 
 # Raw SQL under bob's claims cannot see or touch alice's rows.
 sub as_role {

@@ -1,4 +1,4 @@
-/* jwt.c: strict HS256 JWT verification and signing (RFC 7519, RFC 8725). */
+/* jwt.c: strict JWT verification (HS256, ES256, RS256) and signing (RFC 7519, 7518, 8725). */
 #include "auth/jwt.h"
 
 #include <limits.h>
@@ -7,13 +7,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "crypto/b64url.h"
 
 #define JWT_SIG_LEN 32   /* HMAC-SHA256 output */
+#define JWT_P256_LEN 32  /* bytes of a P-256 scalar; ES256 signatures are 2x */
+#define JWT_RSA_MIN_BITS 2048
+#define JWT_RSA_MAX_BITS 8192
+
+/* The order n of the P-256 group, big-endian. */
+static const unsigned char jwt_p256_order[JWT_P256_LEN] = {
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+    0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+};
 
 /* The three dot-separated parts of a token, pointing into it. */
 struct jwt_parts {
@@ -177,21 +192,35 @@ jwt_decode_part(const char *part, size_t len, unsigned char *out)
     return n;
 }
 
-/* The header selects the algorithm, so it is the one thing read before
- * the signature: exactly {"alg":"HS256"}, optionally "typ":"JWT", no
- * "crit" (we implement no extensions).  Other members (kid, ...) are
- * ignored: there is one key. */
+/* The header selects the algorithm and key, so it is the one thing read
+ * before the signature: alg "HS256" (or "ES256" / "RS256" when public
+ * keys are configured), optionally "typ":"JWT" and a string "kid", no
+ * "crit" (we implement no extensions).  Other members (jwk, jku, x5u,
+ * ...) are ignored: keys never come from the token. */
 static enum jwt_error
-jwt_check_header(const cJSON *h)
+jwt_check_header(const cJSON *h, bool have_keys, enum jwt_alg *alg,
+                 const char **kid)
 {
-    const cJSON *alg = cJSON_GetObjectItemCaseSensitive(h, "alg");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(h, "alg");
     const cJSON *typ = cJSON_GetObjectItemCaseSensitive(h, "typ");
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(h, "kid");
 
-    if (!cJSON_IsString(alg) || strcmp(alg->valuestring, "HS256") != 0)
+    if (!cJSON_IsString(a))
+        return JWT_BAD_ALG;
+    if (strcmp(a->valuestring, "HS256") == 0)
+        *alg = JWT_ALG_HS256;
+    else if (have_keys && strcmp(a->valuestring, "ES256") == 0)
+        *alg = JWT_ALG_ES256;
+    else if (have_keys && strcmp(a->valuestring, "RS256") == 0)
+        *alg = JWT_ALG_RS256;
+    else
         return JWT_BAD_ALG;
     if (typ != NULL && (!cJSON_IsString(typ) ||
                         strcmp(typ->valuestring, "JWT") != 0))
         return JWT_MALFORMED;
+    if (k != NULL && !cJSON_IsString(k))
+        return JWT_MALFORMED;
+    *kid = k != NULL ? k->valuestring : NULL;
     if (cJSON_GetObjectItemCaseSensitive(h, "crit") != NULL)
         return JWT_MALFORMED;
     return JWT_OK;
@@ -206,6 +235,134 @@ jwt_hmac(const unsigned char *key, size_t key_len, const char *data,
 
     return HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)data,
                 len, mac, &mac_len) != NULL && mac_len == JWT_SIG_LEN;
+}
+
+/* One EVP signature check with SHA-256; OpenSSL's error queue is
+ * cleared so a forged token leaves nothing behind for later callers. */
+static bool
+jwt_evp_verify(EVP_PKEY *key, const unsigned char *sig, size_t siglen,
+               const unsigned char *msg, size_t msglen)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool good;
+
+    good = ctx != NULL &&
+           EVP_DigestVerifyInit_ex(ctx, NULL, "SHA256", NULL, NULL, key,
+                                   NULL) == 1 &&
+           EVP_DigestVerify(ctx, sig, siglen, msg, msglen) == 1;
+    EVP_MD_CTX_free(ctx);
+    ERR_clear_error();
+    return good;
+}
+
+/* A P-256 EC key (public or private). */
+static bool
+jwt_is_p256(EVP_PKEY *key)
+{
+    char group[64];
+    size_t len = 0;
+
+    return key != NULL && EVP_PKEY_is_a(key, "EC") &&
+           EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+                                          group, sizeof group, &len) == 1 &&
+           strcmp(group, "prime256v1") == 0;
+}
+
+/* A scalar in [1, n-1] (big-endian, JWT_P256_LEN bytes). */
+static bool
+jwt_p256_scalar_ok(const unsigned char *v)
+{
+    unsigned char any = 0;
+    size_t i;
+
+    for (i = 0; i < JWT_P256_LEN; i++)
+        any |= v[i];
+    return any != 0 && memcmp(v, jwt_p256_order, JWT_P256_LEN) < 0;
+}
+
+/* Minimal DER INTEGER of the unsigned big-endian v[JWT_P256_LEN] (not
+ * zero) into out (room for JWT_P256_LEN + 3); returns bytes written. */
+static size_t
+jwt_der_integer(const unsigned char *v, unsigned char *out)
+{
+    size_t i = 0, n, pad;
+
+    while (i < JWT_P256_LEN - 1 && v[i] == 0)
+        i++;
+    n = JWT_P256_LEN - i;
+    pad = (v[i] & 0x80) != 0;
+    out[0] = 0x02;
+    out[1] = (unsigned char)(n + pad);
+    out[2] = 0x00;
+    memcpy(out + 2 + pad, v + i, n);
+    return 2 + pad + n;
+}
+
+bool
+jwt_es256_verify_raw(EVP_PKEY *pub, const unsigned char *msg, size_t msglen,
+                     const unsigned char *sig, size_t siglen)
+{
+    /* SEQUENCE { INTEGER r, INTEGER s }: at most 2 + 2 * (2 + 33) = 72
+     * bytes, so every length fits the short form. */
+    unsigned char der[2 + 2 * (JWT_P256_LEN + 3)];
+    size_t n;
+
+    if (pub == NULL || sig == NULL || siglen != 2 * JWT_P256_LEN ||
+        (msg == NULL && msglen != 0) || !jwt_is_p256(pub) ||
+        !jwt_p256_scalar_ok(sig) || !jwt_p256_scalar_ok(sig + JWT_P256_LEN))
+        return false;
+    n = 2;
+    n += jwt_der_integer(sig, der + n);
+    n += jwt_der_integer(sig + JWT_P256_LEN, der + n);
+    der[0] = 0x30;
+    der[1] = (unsigned char)(n - 2);
+    return jwt_evp_verify(pub, der, n, msg, msglen);
+}
+
+bool
+jwt_rs256_verify(EVP_PKEY *pub, const unsigned char *msg, size_t msglen,
+                 const unsigned char *sig, size_t siglen)
+{
+    int bits;
+
+    if (pub == NULL || sig == NULL || (msg == NULL && msglen != 0) ||
+        !EVP_PKEY_is_a(pub, "RSA"))
+        return false;
+    bits = EVP_PKEY_get_bits(pub);
+    if (bits < JWT_RSA_MIN_BITS || bits > JWT_RSA_MAX_BITS ||
+        siglen != (size_t)EVP_PKEY_get_size(pub))
+        return false;
+    return jwt_evp_verify(pub, sig, siglen, msg, msglen);
+}
+
+/* The signature over token[0..signed_len) under the key the header's alg
+ * and kid select: the HMAC secret for HS256 (compared in constant time),
+ * else the key lookup's key for (kid, alg) and nothing else. */
+static enum jwt_error
+jwt_check_signature(const jwt_verify_opts_t *o, enum jwt_alg alg,
+                    const char *kid, const char *token, size_t signed_len,
+                    const unsigned char *sig, size_t sig_len, time_t now)
+{
+    const unsigned char *msg = (const unsigned char *)token;
+    unsigned char mac[JWT_SIG_LEN];
+    EVP_PKEY *key;
+    bool good;
+
+    if (alg == JWT_ALG_HS256) {
+        good = o->secret != NULL && o->secret_len > 0 &&
+               o->secret_len <= INT_MAX && sig_len == JWT_SIG_LEN &&
+               jwt_hmac(o->secret, o->secret_len, token, signed_len, mac) &&
+               CRYPTO_memcmp(mac, sig, JWT_SIG_LEN) == 0;
+        OPENSSL_cleanse(mac, sizeof mac);
+        return good ? JWT_OK : JWT_BAD_SIGNATURE;
+    }
+    if (o->key_lookup == NULL ||
+        (key = o->key_lookup(o->key_ctx, kid, alg, now)) == NULL)
+        return JWT_UNKNOWN_KEY;
+    good = alg == JWT_ALG_ES256
+               ? jwt_es256_verify_raw(key, msg, signed_len, sig, sig_len)
+               : jwt_rs256_verify(key, msg, signed_len, sig, sig_len);
+    return good ? JWT_OK : JWT_BAD_SIGNATURE;
 }
 
 /* A finite JSON number, or NULL. */
@@ -307,19 +464,21 @@ jwt_check_subject(const cJSON *claims)
 
 /*
  * Order matters: size, shape and strict base64url of all three parts;
- * the header (it selects the algorithm); the signature in constant time;
- * only then the payload's JSON and its claims.  An empty secret is
- * refused (anyone could sign with it).
+ * the header (its alg and kid select the one key); the signature; only
+ * then the payload's JSON and its claims.  An empty secret is refused
+ * (anyone could sign with it).
  */
 enum jwt_error
 jwt_verify(const char *token, const jwt_verify_opts_t *o, cJSON **claims)
 {
     unsigned char dec[JWT_MAX_LEN];   /* decoded parts, each NUL-ended */
-    unsigned char *hdr, *pay, *sig, mac[JWT_SIG_LEN];
+    unsigned char *hdr, *pay, *sig;
     long hdr_len, pay_len, sig_len;
     struct jwt_parts p;
     cJSON *header = NULL, *payload = NULL;
     enum jwt_error err;
+    enum jwt_alg alg = JWT_ALG_HS256;
+    const char *kid = NULL;
     size_t len;
     time_t now;
 
@@ -349,19 +508,17 @@ jwt_verify(const char *token, const jwt_verify_opts_t *o, cJSON **claims)
         goto out;
 
     if ((err = jwt_parse_object(hdr, (size_t)hdr_len, &header)) != JWT_OK ||
-        (err = jwt_check_header(header)) != JWT_OK)
+        (err = jwt_check_header(header, o->key_lookup != NULL, &alg,
+                                &kid)) != JWT_OK)
         goto out;
 
-    err = JWT_BAD_SIGNATURE;
-    if (o->secret == NULL || o->secret_len == 0 || o->secret_len > INT_MAX ||
-        sig_len != JWT_SIG_LEN ||
-        !jwt_hmac(o->secret, o->secret_len, token, p.signed_len, mac) ||
-        CRYPTO_memcmp(mac, sig, JWT_SIG_LEN) != 0)
+    now = o->now != 0 ? o->now : time(NULL);
+    if ((err = jwt_check_signature(o, alg, kid, token, p.signed_len, sig,
+                                   (size_t)sig_len, now)) != JWT_OK)
         goto out;
 
     if ((err = jwt_parse_object(pay, (size_t)pay_len, &payload)) != JWT_OK)
         goto out;
-    now = o->now != 0 ? o->now : time(NULL);
     if ((err = jwt_check_times(payload, now)) != JWT_OK ||
         (err = jwt_check_audience(payload, o->audience)) != JWT_OK ||
         (err = jwt_check_role(payload, o->roles)) != JWT_OK ||
@@ -373,7 +530,6 @@ jwt_verify(const char *token, const jwt_verify_opts_t *o, cJSON **claims)
 out:
     cJSON_Delete(payload);
     cJSON_Delete(header);
-    OPENSSL_cleanse(mac, sizeof mac);
     return err;
 }
 
@@ -392,6 +548,7 @@ jwt_strerror(enum jwt_error e)
     case JWT_BAD_ROLE:      return "role not allowed";
     case JWT_BAD_SUBJECT:   return "missing or invalid subject";
     case JWT_DUPLICATE_KEY: return "duplicate JSON key";
+    case JWT_UNKNOWN_KEY:   return "no key for this kid and alg";
     }
     return "unknown error";
 }
@@ -430,5 +587,74 @@ jwt_sign_hs256(const cJSON *claims, const unsigned char *secret,
 out:
     cJSON_free(json);
     OPENSSL_cleanse(mac, sizeof mac);
+    return token;
+}
+
+/* IEEE P1363 R||S (2 * JWT_P256_LEN bytes) from OpenSSL's DER form. */
+static bool
+jwt_der_to_raw(const unsigned char *der, size_t der_len, unsigned char *raw)
+{
+    const unsigned char *p = der;
+    const BIGNUM *r = NULL, *s = NULL;
+    ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+    bool ok;
+
+    if (es == NULL)
+        return false;
+    ECDSA_SIG_get0(es, &r, &s);
+    ok = p == der + der_len &&
+         BN_bn2binpad(r, raw, JWT_P256_LEN) == JWT_P256_LEN &&
+         BN_bn2binpad(s, raw + JWT_P256_LEN, JWT_P256_LEN) == JWT_P256_LEN;
+    ECDSA_SIG_free(es);
+    return ok;
+}
+
+char *
+jwt_sign_es256(const cJSON *claims, EVP_PKEY *priv, const char *kid)
+{
+    unsigned char der[2 + 2 * (JWT_P256_LEN + 3)], raw[2 * JWT_P256_LEN];
+    cJSON *hdr = NULL;
+    char *hjson = NULL, *pjson = NULL, *token = NULL;
+    EVP_MD_CTX *ctx = NULL;
+    size_t hl, pl, n, der_len = sizeof der;
+    bool ok = false;
+
+    if (!cJSON_IsObject(claims) || !jwt_is_p256(priv) ||
+        (hdr = cJSON_CreateObject()) == NULL ||
+        !cJSON_AddStringToObject(hdr, "alg", "ES256") ||
+        !cJSON_AddStringToObject(hdr, "typ", "JWT") ||
+        (kid != NULL && !cJSON_AddStringToObject(hdr, "kid", kid)) ||
+        (hjson = cJSON_PrintUnformatted(hdr)) == NULL ||
+        (pjson = cJSON_PrintUnformatted(claims)) == NULL)
+        goto out;
+    hl = strlen(hjson);
+    pl = strlen(pjson);
+    token = malloc(B64URL_ENCODED_SIZE(hl) + B64URL_ENCODED_SIZE(pl) +
+                   B64URL_ENCODED_SIZE(sizeof raw));
+    if (token == NULL)
+        goto out;
+    n = b64url_encode((const unsigned char *)hjson, hl, token);
+    token[n++] = '.';
+    n += b64url_encode((const unsigned char *)pjson, pl, token + n);
+    if ((ctx = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestSignInit_ex(ctx, NULL, "SHA256", NULL, NULL, priv,
+                              NULL) != 1 ||
+        EVP_DigestSign(ctx, der, &der_len, (const unsigned char *)token,
+                       n) != 1 ||
+        !jwt_der_to_raw(der, der_len, raw))
+        goto out;
+    token[n++] = '.';
+    b64url_encode(raw, sizeof raw, token + n);
+    ok = true;
+out:
+    if (!ok) {
+        free(token);
+        token = NULL;
+    }
+    EVP_MD_CTX_free(ctx);
+    cJSON_free(pjson);
+    cJSON_free(hjson);
+    cJSON_Delete(hdr);
+    ERR_clear_error();
     return token;
 }

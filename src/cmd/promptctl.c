@@ -1,4 +1,4 @@
-/* promptctl.c: operator commands: migrate, user create, token, env. */
+/* promptctl.c: operator commands: migrate, user create|admin, token, env, audit verify. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -11,7 +11,9 @@
 #include <libpq-fe.h>
 
 #include "auth/jwt.h"
+#include "cmd/auditctl.h"
 #include "cmd/migrate.h"
+#include "cmd/secretsctl.h"
 #include "core/config.h"
 #include "core/str.h"
 
@@ -20,6 +22,10 @@
 static const char promptctl_usage[] =
     "usage: promptctl migrate\n"
     "       promptctl user create EMAIL\n"
+    "       promptctl user admin USER on|off   (USER: uuid or email)\n"
+    "       promptctl audit verify\n"
+    "       promptctl secrets set USER NAME < value | secrets get USER NAME\n"
+    "       promptctl secrets check | secrets rotate\n"
     "       promptctl token USER [--ttl SECONDS]   (USER: uuid or email)\n"
     "       promptctl env\n"
     "       promptctl help\n";
@@ -244,15 +250,20 @@ int main(int argc, char **argv)
         strcmp(cmd, "-h") == 0)
         return promptctl_usage_error(NULL);
     if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "user") != 0 &&
-        strcmp(cmd, "token") != 0 && strcmp(cmd, "env") != 0) {
+        strcmp(cmd, "token") != 0 && strcmp(cmd, "env") != 0 &&
+        strcmp(cmd, "audit") != 0 && strcmp(cmd, "secrets") != 0) {
         fprintf(stderr, "promptctl: unknown command '%s'\n", cmd);
         return promptctl_usage_error(NULL);
     }
     if ((strcmp(cmd, "migrate") == 0 || strcmp(cmd, "env") == 0) && argc != 2)
         return promptctl_usage_error("too many arguments");
     if (strcmp(cmd, "user") == 0 &&
-        (argc != 4 || strcmp(argv[2], "create") != 0))
-        return promptctl_usage_error("expected: user create EMAIL");
+        !(argc == 4 && strcmp(argv[2], "create") == 0) &&
+        !(argc == 5 && strcmp(argv[2], "admin") == 0 &&
+          (strcmp(argv[4], "on") == 0 || strcmp(argv[4], "off") == 0)))
+        return promptctl_usage_error("expected: user create EMAIL | user admin USER on|off");
+    if (strcmp(cmd, "audit") == 0 && (argc != 3 || strcmp(argv[2], "verify") != 0))
+        return promptctl_usage_error("expected: audit verify");
     if (strcmp(cmd, "token") == 0 && argc < 3)
         return promptctl_usage_error("expected: token USER [--ttl SECONDS]");
 
@@ -260,8 +271,14 @@ int main(int argc, char **argv)
         return 1;
     if (strcmp(cmd, "migrate") == 0)
         return migrate_run(cfg);
+    if (strcmp(cmd, "user") == 0 && strcmp(argv[2], "admin") == 0)
+        return auditctl_user_admin(cfg, argv[3], strcmp(argv[4], "on") == 0);
     if (strcmp(cmd, "user") == 0)
         return promptctl_user_create(cfg, argv[3]);
+    if (strcmp(cmd, "audit") == 0)
+        return auditctl_verify(cfg);
+    if (strcmp(cmd, "secrets") == 0)
+        return secretsctl_main(cfg, argc - 2, argv + 2);
     if (strcmp(cmd, "env") == 0)
         return promptctl_env(cfg);
     ttl = cfg->jwt_ttl;

@@ -36,6 +36,9 @@ struct req {
     const char *user_id;      /* the token's sub, a UUID */
     const char *role;         /* "authenticated" or "anon" */
     const char *claims;       /* verified claims, re-serialised JSON */
+    const char *key_id;       /* API-key callers: the key's id; NULL for JWT */
+    const char *const *scopes;/* API-key callers: the key's scopes, NULL-
+                               * terminated; NULL = every scope (JWT) */
 
     /* the answer */
     int status;               /* 0 until a resp_* call */

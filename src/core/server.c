@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/response.h"
 #include "crypto/random.h"
+#include "db/audit.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
 
@@ -300,6 +301,25 @@ static void conditional_get(req_t *r)
         resp_empty(r, 304);
 }
 
+/* R_ADMIN: promptd.is_admin() (the profile flag, or app_metadata.role
+ * "admin" / app_metadata.admin true in the claims) in the request's first
+ * query; 403 otherwise.  Unprepared: only admin routes pay for it.  The
+ * admin SQL functions check again. */
+static bool admin_or_reply(req_t *r)
+{
+    PGresult *res = db_exec_sql(r, "select promptd.is_admin()", 0, NULL);
+
+    if (res == NULL) {
+        db_error_reply(r);
+        return false;
+    }
+    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        resp_problem(r, 403, "This route is for administrators.");
+        return false;
+    }
+    return true;
+}
+
 /* Everything up to the handler's answer; the caller writes and commits. */
 static void handle(req_t *r, const family_t *fam)
 {
@@ -316,11 +336,23 @@ static void handle(req_t *r, const family_t *fam)
     } else {
         auth_anon(r);
     }
+    /* API-key callers: only routes naming a scope, and only with it (fail
+     * closed: a route without a scope is for user tokens alone). */
+    if (r->scopes != NULL && r->route->scope == NULL) {
+        resp_problem(r, 403, "API keys cannot be used here; use a user access token.");
+        return;
+    }
+    if (r->route->scope && !auth_has_scope(r, r->route->scope)) {
+        resp_problemf(r, 403, "This API key lacks the scope '%s'.", r->route->scope);
+        return;
+    }
     if ((r->route->flags & R_DB) && !db_ready(&retry_after)) {
         resp_header(r, "Retry-After", arena_printf(r->arena, "%d", retry_after));
         resp_problem(r, 503, "The database is unreachable; retry shortly.");
         return;
     }
+    if ((r->route->flags & R_ADMIN) && !admin_or_reply(r))
+        return;
     run_handler(r);
     conditional_get(r);
 }
@@ -363,6 +395,8 @@ int server_main(int argc, char **argv, const family_t *fam)
     stmts[n++] = idem_claim;
     stmts[n++] = idem_get;
     stmts[n++] = idem_store;
+    stmts[n++] = auth_apikey_stmt;
+    stmts[n++] = audit_stmt;
     for (const db_stmt_t *s = fam->stmts; s && s->name && n < 63; s++)
         stmts[n++] = *s;
     auth_init(cfg);

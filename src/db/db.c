@@ -331,6 +331,22 @@ PGresult *db_exec_sql(req_t *r, const char *sql, int nparams,
     return exec_any(r, NULL, sql, nparams, values);
 }
 
+PGresult *db_exec_unscoped(req_t *r, const db_stmt_t *stmt, int nparams,
+                           const char *const *values)
+{
+    double t0 = now_monotonic();
+    PGresult *res;
+
+    if (db.conn == NULL || r->tx_open) {
+        r->db_sqlstate = db.conn == NULL ? "08006" : "25001";
+        return NULL;
+    }
+    res = PQexecPrepared(db.conn, stmt->name, nparams, values, NULL, NULL, 0);
+    res = res && result_ok(res) ? own(r, res) : fail_result(r, res);
+    r->db_ms += (now_monotonic() - t0) * 1000.0;
+    return res;
+}
+
 bool db_finish(req_t *r, bool commit)
 {
     double t0 = now_monotonic();

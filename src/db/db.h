@@ -37,6 +37,14 @@ PGresult *db_exec(req_t *r, const db_stmt_t *stmt, int nparams,
 PGresult *db_exec_sql(req_t *r, const char *sql, int nparams,
                       const char *const *values);
 
+/* Run a prepared statement as the worker role itself: no role switch, no
+ * claims, its own implicit transaction.  Only before the request's
+ * transaction exists (authentication: promptd.api_key_auth(), a SECURITY
+ * DEFINER function granted to the worker role); db_ready() must have
+ * returned true.  NULL on error with r->db_sqlstate set. */
+PGresult *db_exec_unscoped(req_t *r, const db_stmt_t *stmt, int nparams,
+                           const char *const *values);
+
 /* Commit (commit=true) or roll back the request's transaction, if one was
  * opened.  Returns false when COMMIT failed. */
 bool db_finish(req_t *r, bool commit);

@@ -1,0 +1,650 @@
+/* auth.c: the auth family: GoTrue-compatible sign-up, sign-in, refresh, user and logout (/auth/v1). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "auth/auth.h"
+#include "auth/jwt.h"
+#include "auth/password.h"
+#include "core/config.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/response.h"
+#include "core/server.h"
+#include "crypto/b64url.h"
+#include "crypto/random.h"
+#include "db/audit.h"
+
+#define EMAIL_MAX 254
+#define EMAIL_LOCAL_MAX 64
+#define REFRESH_TOKEN_BYTES 32
+#define REFRESH_TOKEN_MAX 512
+#define AUTH_ROLE "promptd_auth"   /* the role of sign-up / sign-in / refresh */
+
+/* Everything these handlers send to PostgreSQL goes through the functions
+ * of sql/0006_auth_sessions.sql (SECURITY DEFINER). */
+enum { ST_SIGNUP, ST_PW_BEGIN, ST_PW_OK, ST_REFRESH, ST_USER, ST_UPDATE, ST_LOGOUT };
+
+static const db_stmt_t stmts[] = {
+    [ST_SIGNUP] = {"auth_signup",
+        "select user_json, session_id, user_id from promptd.auth_signup("
+        "$1, $2, $3::jsonb, decode($4, 'hex'), $5, $6)"},
+    [ST_PW_BEGIN] = {"auth_password_begin",
+        "select locked_seconds, user_id, hash from promptd.auth_password_begin($1, $2)"},
+    [ST_PW_OK] = {"auth_password_ok",
+        "select user_json, session_id from promptd.auth_password_ok("
+        "$1::uuid, $2, $3, decode($4, 'hex'), $5)"},
+    [ST_REFRESH] = {"auth_refresh",
+        "select status, user_json, session_id, user_id from promptd.auth_refresh("
+        "decode($1, 'hex'), decode($2, 'hex'), $3::int)"},
+    [ST_USER] = {"auth_current_user", "select promptd.auth_current_user($1::uuid)"},
+    [ST_UPDATE] = {"auth_update_user",
+        "select promptd.auth_update_user($1::uuid, $2::jsonb, $3)"},
+    [ST_LOGOUT] = {"auth_logout", "select promptd.auth_logout($1::uuid, $2)"},
+    {NULL, NULL},
+};
+
+static const config_t *cfg;
+
+/* ------------------------------------------------------------ answers */
+
+/* GoTrue's error body: {"code":status,"error_code":code,"msg":msg}. */
+static int gotrue_error(req_t *r, int status, const char *code, const char *msg)
+{
+    cJSON *o = json_own(r->arena, cJSON_CreateObject());
+
+    cJSON_AddNumberToObject(o, "code", status);
+    cJSON_AddStringToObject(o, "error_code", code);
+    cJSON_AddStringToObject(o, "msg", msg);
+    return resp_json(r, status, o);
+}
+
+/* 422 weak_password with {"weak_password":{"reasons":[reason]}}. */
+static int weak_password_error(req_t *r, const char *reason, const char *msg)
+{
+    cJSON *o = json_own(r->arena, cJSON_CreateObject());
+    cJSON *reasons = cJSON_CreateArray();
+
+    cJSON_AddNumberToObject(o, "code", 422);
+    cJSON_AddStringToObject(o, "error_code", "weak_password");
+    cJSON_AddStringToObject(o, "msg", msg);
+    cJSON_AddItemToArray(reasons, cJSON_CreateString(reason));
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(o, "weak_password"), "reasons",
+                          reasons);
+    return resp_json(r, 422, o);
+}
+
+static int invalid_credentials(req_t *r)
+{
+    return gotrue_error(r, 400, "invalid_credentials", "Invalid login credentials");
+}
+
+/* A failed query: GoTrue clients retry 5xx; the log gets the cause. */
+static int db_failed(req_t *r)
+{
+    return db_error_reply(r);
+}
+
+/* ------------------------------------------------------------ checks */
+
+static bool secret_equal(const char *a, const char *b)
+{
+    size_t n = strlen(a);
+
+    return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
+}
+
+/* With an anon key configured, the apikey header (or a Bearer token equal
+ * to it) must match, as Supabase's gateway requires; 401 otherwise. */
+static bool apikey_or_reply(req_t *r)
+{
+    const char *key = cfg->anon_key, *h;
+    cJSON *o;
+
+    if (key == NULL || *key == '\0')
+        return true;
+    if ((h = req_header(r, "apikey")) != NULL && secret_equal(h, key))
+        return true;
+    h = req_header(r, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0 && secret_equal(h + 7, key))
+        return true;
+    o = json_own(r->arena, cJSON_CreateObject());
+    cJSON_AddStringToObject(o, "message", "Invalid API key");
+    r->log_detail = "apikey missing or not the configured anon key";
+    resp_json(r, 401, o);
+    return false;
+}
+
+/* The body as a JSON object, or NULL after a 400 bad_json. */
+static cJSON *body_or_reply(req_t *r)
+{
+    const char *why = "empty body";
+    cJSON *j = NULL;
+
+    if (r->body_len > 0)
+        j = json_parse_strict(r->arena, r->body, r->body_len, &why);
+    if (j == NULL) {
+        gotrue_error(r, 400, "bad_json", arena_printf(r->arena,
+                     "Could not parse request body as JSON: %s", why));
+        return NULL;
+    }
+    if (!cJSON_IsObject(j)) {
+        gotrue_error(r, 400, "bad_json", "Request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* A string member: true with *out set (NULL when absent or null); false
+ * after a 400 bad_json when it has another type. */
+static bool string_or_reply(req_t *r, const cJSON *o, const char *name,
+                            const char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    *out = NULL;
+    if (v == NULL || cJSON_IsNull(v))
+        return true;
+    if (!cJSON_IsString(v)) {
+        gotrue_error(r, 400, "bad_json", arena_printf(r->arena,
+                     "Could not read request body: %s must be a string", name));
+        return false;
+    }
+    *out = v->valuestring;
+    return true;
+}
+
+static bool domain_valid(const char *d)
+{
+    int labels = 0;
+
+    for (const char *l = d;; l += strcspn(l, ".") + 1) {
+        size_t n = strcspn(l, ".");
+
+        if (n == 0 || n > 63 || l[0] == '-' || l[n - 1] == '-')
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (!isalnum((unsigned char)l[i]) && l[i] != '-')
+                return false;
+        labels++;
+        if (l[n] == '\0')
+            return labels >= 2;
+    }
+}
+
+/* The address trimmed and lower-cased, or NULL when it is not a plain
+ * ASCII local@domain.tld address of at most 254 characters. */
+static char *email_normalise(req_t *r, const char *in)
+{
+    size_t n;
+    char *e, *at;
+
+    while (*in == ' ' || *in == '\t' || *in == '\r' || *in == '\n')
+        in++;
+    n = strlen(in);
+    while (n > 0 && strchr(" \t\r\n", in[n - 1]))
+        n--;
+    if (n < 3 || n > EMAIL_MAX)
+        return NULL;
+    e = arena_strndup(r->arena, in, n);
+    for (char *p = e; *p; p++) {
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+            strchr("()<>[]\\,;:\"", *p))
+            return NULL;
+        *p = (char)tolower((unsigned char)*p);
+    }
+    at = strchr(e, '@');
+    if (at == NULL || strchr(at + 1, '@') || at == e ||
+        (size_t)(at - e) > EMAIL_LOCAL_MAX || e[0] == '.' || at[-1] == '.' ||
+        strstr(e, "..") || !domain_valid(at + 1))
+        return NULL;
+    return e;
+}
+
+/* ------------------------------------------------------------ tokens */
+
+static char *sha256_hex(req_t *r, const char *s)
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+
+    EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
+    return hex_encode(r->arena, md, len);
+}
+
+/* A fresh refresh token (base64url of 32 random bytes); *hash_hex gets the
+ * hex SHA-256 that is all the database keeps. */
+static char *refresh_token_new(req_t *r, const char **hash_hex)
+{
+    unsigned char b[REFRESH_TOKEN_BYTES];
+    char *tok = arena_alloc(r->arena, B64URL_ENCODED_SIZE(sizeof(b)));
+
+    random_bytes(b, sizeof(b));
+    b64url_encode(b, sizeof(b), tok);
+    OPENSSL_cleanse(b, sizeof(b));
+    *hash_hex = sha256_hex(r, tok);
+    return tok;
+}
+
+static void add_copy(cJSON *to, const char *name, const cJSON *from)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, name);
+
+    cJSON_AddItemToObject(to, name, v ? cJSON_Duplicate(v, true)
+                                      : cJSON_CreateObject());
+}
+
+/* An HS256 access token with Supabase's claims for user (GoTrue's user
+ * object) in session session_id; NULL when signing fails. */
+static char *access_token(req_t *r, const cJSON *user, const char *session_id,
+                          time_t now)
+{
+    cJSON *c = json_own(r->arena, cJSON_CreateObject());
+    cJSON *amr = cJSON_AddArrayToObject(c, "amr"), *m = cJSON_CreateObject();
+    const cJSON *email = cJSON_GetObjectItemCaseSensitive(user, "email");
+    const char *secret = cfg->jwt_secret ? cfg->jwt_secret : "";
+    char *tok, *out;
+
+    cJSON_AddStringToObject(c, "iss", cfg->jwt_issuer ? cfg->jwt_issuer : "");
+    cJSON_AddStringToObject(c, "sub",
+        cJSON_GetObjectItemCaseSensitive(user, "id")->valuestring);
+    cJSON_AddStringToObject(c, "aud", cfg->jwt_audience ? cfg->jwt_audience
+                                                         : "authenticated");
+    cJSON_AddNumberToObject(c, "exp", (double)(now + cfg->jwt_ttl));
+    cJSON_AddNumberToObject(c, "iat", (double)now);
+    cJSON_AddStringToObject(c, "email", cJSON_IsString(email) ? email->valuestring : "");
+    cJSON_AddStringToObject(c, "phone", "");
+    add_copy(c, "app_metadata", user);
+    add_copy(c, "user_metadata", user);
+    cJSON_AddStringToObject(c, "role", "authenticated");
+    cJSON_AddStringToObject(c, "aal", "aal1");
+    cJSON_AddStringToObject(m, "method", "password");
+    cJSON_AddNumberToObject(m, "timestamp", (double)now);
+    cJSON_AddItemToArray(amr, m);
+    cJSON_AddStringToObject(c, "session_id", session_id);
+    cJSON_AddBoolToObject(c, "is_anonymous", false);
+    tok = jwt_sign_hs256(c, (const unsigned char *)secret, strlen(secret));
+    if (tok == NULL)
+        return NULL;
+    out = arena_strdup(r->arena, tok);
+    free(tok);
+    return out;
+}
+
+/* 200 with GoTrue's session: {access_token, token_type, expires_in,
+ * expires_at, refresh_token, user}. */
+static int session_reply(req_t *r, const char *user_json, const char *session_id,
+                         const char *refresh_token)
+{
+    cJSON *user = json_own(r->arena, cJSON_Parse(user_json ? user_json : ""));
+    cJSON *o;
+    time_t now = time(NULL);
+    const char *tok;
+
+    if (!cJSON_IsObject(user) || !session_id ||
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(user, "id"))) {
+        r->log_detail = "auth function returned no user";
+        return resp_problem(r, 500, "Internal error; it has been logged.");
+    }
+    if ((tok = access_token(r, user, session_id, now)) == NULL) {
+        r->log_detail = "jwt_sign_hs256 failed (no JWT secret?)";
+        return resp_problem(r, 500, "Internal error; it has been logged.");
+    }
+    o = json_own(r->arena, cJSON_CreateObject());
+    cJSON_AddStringToObject(o, "access_token", tok);
+    cJSON_AddStringToObject(o, "token_type", "bearer");
+    cJSON_AddNumberToObject(o, "expires_in", (double)cfg->jwt_ttl);
+    cJSON_AddNumberToObject(o, "expires_at", (double)(now + cfg->jwt_ttl));
+    cJSON_AddStringToObject(o, "refresh_token", refresh_token);
+    cJSON_AddItemReferenceToObject(o, "user", user);
+    resp_header(r, "Cache-Control", "no-store");
+    return resp_json(r, 200, o);
+}
+
+/* ------------------------------------------------------------ callers */
+
+/* Verify the Bearer token (auth_require) for the user routes; GoTrue's
+ * 401 no_authorization / 403 bad_jwt otherwise.  *session_id gets the
+ * token's session_id claim, NULL when it has none (promptctl tokens). */
+static bool bearer_or_reply(req_t *r, const char **session_id)
+{
+    const char *h = req_header(r, "Authorization");
+    const cJSON *sid;
+    cJSON *claims;
+
+    *session_id = NULL;
+    if (!auth_require(r)) {
+        if (h && strncasecmp(h, "Bearer ", 7) == 0 && h[7])
+            gotrue_error(r, 403, "bad_jwt",
+                         "invalid JWT: unable to parse or verify signature");
+        else
+            gotrue_error(r, 401, "no_authorization",
+                         "This endpoint requires a Bearer token");
+        return false;
+    }
+    claims = json_own(r->arena, cJSON_Parse(r->claims));
+    sid = cJSON_GetObjectItemCaseSensitive(claims, "session_id");
+    if (cJSON_IsString(sid) && uuid_valid(sid->valuestring))
+        *session_id = arena_strdup(r->arena, sid->valuestring);
+    return true;
+}
+
+/* The sign-in phase runs as promptd_auth (see sql/0006_auth_sessions.sql). */
+static void as_auth_role(req_t *r)
+{
+    r->role = AUTH_ROLE;
+    r->claims = "{\"role\":\"" AUTH_ROLE "\"}";
+}
+
+static bool audit_or_reply(req_t *r, const char *action, const char *outcome,
+                           const char *detail, const char *actor)
+{
+    if (audit_record(r, action, NULL, outcome, detail, actor))
+        return true;
+    db_failed(r);
+    return false;
+}
+
+/* ------------------------------------------------------------ handlers */
+
+/* POST /auth/v1/signup {email, password, data?} -> 200 session (autoconfirm)
+ * | 400 bad_json / validation_failed | 422 weak_password /
+ * user_already_exists / validation_failed */
+static int auth_signup(req_t *r)
+{
+    const char *email_in, *password, *reason, *msg, *data = NULL, *rhash, *v[6];
+    char hash[PASSWORD_ENCODED_MAX], *email, *refresh;
+    const cJSON *d;
+    cJSON *body;
+    PGresult *res;
+
+    if (!apikey_or_reply(r) || !(body = body_or_reply(r)) ||
+        !string_or_reply(r, body, "email", &email_in) ||
+        !string_or_reply(r, body, "password", &password))
+        return r->status;
+    if (email_in == NULL)
+        return gotrue_error(r, 400, "validation_failed",
+                            "To signup, please provide your email");
+    if ((email = email_normalise(r, email_in)) == NULL)
+        return gotrue_error(r, 400, "validation_failed",
+                            "Unable to validate email address: invalid format");
+    if (password == NULL || *password == '\0')
+        return gotrue_error(r, 422, "validation_failed",
+                            "Signup requires a valid password");
+    if (strlen(password) > PASSWORD_MAX_BYTES)
+        return gotrue_error(r, 422, "validation_failed", "Password is too long");
+    if ((reason = password_weakness(password, &msg)) != NULL)
+        return weak_password_error(r, reason, msg);
+    d = cJSON_GetObjectItemCaseSensitive(body, "data");
+    if (d && !cJSON_IsNull(d)) {
+        if (!cJSON_IsObject(d))
+            return gotrue_error(r, 400, "bad_json",
+                                "Could not read request body: data must be an object");
+        data = json_print(r->arena, d);
+    }
+    if (!password_hash(password, hash))
+        return resp_problem(r, 503, "The server is out of memory; retry shortly.");
+    refresh = refresh_token_new(r, &rhash);
+    as_auth_role(r);
+    v[0] = email;
+    v[1] = hash;
+    v[2] = data;
+    v[3] = rhash;
+    v[4] = req_header(r, "User-Agent");
+    v[5] = r->remote_addr;
+    if ((res = db_exec(r, &stmts[ST_SIGNUP], 6, v)) == NULL)
+        return db_failed(r);
+    if (PQntuples(res) != 1)
+        return gotrue_error(r, 422, "user_already_exists", "User already registered");
+    if (!audit_or_reply(r, "auth.signup", "success", NULL, PQgetvalue(res, 0, 2)))
+        return r->status;
+    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh);
+}
+
+/* grant_type=password {email, password} -> 200 session | 400
+ * invalid_credentials (the same for an unknown email, after a dummy
+ * argon2 verification) | 429 over_request_rate_limit (backoff). */
+static int grant_password(req_t *r, const cJSON *body)
+{
+    const char *email_in, *password, *rhash, *v[5], *uid, *locked;
+    char *email, *refresh;
+    PGresult *res;
+
+    if (!string_or_reply(r, body, "email", &email_in) ||
+        !string_or_reply(r, body, "password", &password))
+        return r->status;
+    if (email_in == NULL)
+        return gotrue_error(r, 400, "validation_failed", "missing email or phone");
+    if (password == NULL)
+        return gotrue_error(r, 400, "validation_failed", "missing password");
+    if ((email = email_normalise(r, email_in)) == NULL ||
+        strlen(password) > PASSWORD_MAX_BYTES)
+        return invalid_credentials(r);
+    as_auth_role(r);
+    v[0] = email;
+    v[1] = r->remote_addr;
+    if ((res = db_exec(r, &stmts[ST_PW_BEGIN], 2, v)) == NULL || PQntuples(res) != 1)
+        return db_failed(r);
+    r->commit_on_error = true;   /* keep the attempt counted, and the audit row */
+    locked = PQgetvalue(res, 0, 0);
+    uid = db_value(res, 0, 1);
+    if (atoi(locked) > 0) {
+        resp_header(r, "Retry-After", locked);
+        if (!audit_or_reply(r, "auth.signin_failed", "denied",
+                            "{\"reason\":\"throttled\"}", uid))
+            return r->status;
+        return gotrue_error(r, 429, "over_request_rate_limit",
+                            "Request rate limit reached");
+    }
+    if (!password_verify(db_value(res, 0, 2), password)) {
+        if (!audit_or_reply(r, "auth.signin_failed", "failure",
+                            "{\"reason\":\"invalid_credentials\"}", uid))
+            return r->status;
+        return invalid_credentials(r);
+    }
+    refresh = refresh_token_new(r, &rhash);
+    v[0] = uid;
+    v[1] = email;
+    v[2] = r->remote_addr;
+    v[3] = rhash;
+    v[4] = req_header(r, "User-Agent");
+    if ((res = db_exec(r, &stmts[ST_PW_OK], 5, v)) == NULL || PQntuples(res) != 1)
+        return db_failed(r);
+    r->commit_on_error = false;
+    if (!audit_or_reply(r, "auth.signin", "success", "{\"method\":\"password\"}", uid))
+        return r->status;
+    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh);
+}
+
+/* grant_type=refresh_token {refresh_token} -> 200 new session (the old
+ * token is spent) | 400 refresh_token_not_found | 400
+ * refresh_token_already_used (a spent token again: its session is revoked). */
+static int grant_refresh(req_t *r, const cJSON *body)
+{
+    const char *old, *rhash, *v[3], *status;
+    char *refresh;
+    PGresult *res;
+
+    if (!string_or_reply(r, body, "refresh_token", &old))
+        return r->status;
+    if (old == NULL || *old == '\0' || strlen(old) > REFRESH_TOKEN_MAX)
+        return gotrue_error(r, 400, "refresh_token_not_found",
+                            "Invalid Refresh Token: Refresh Token Not Found");
+    refresh = refresh_token_new(r, &rhash);
+    as_auth_role(r);
+    v[0] = sha256_hex(r, old);
+    v[1] = rhash;
+    v[2] = arena_printf(r->arena, "%ld", cfg->refresh_ttl);
+    if ((res = db_exec(r, &stmts[ST_REFRESH], 3, v)) == NULL || PQntuples(res) != 1)
+        return db_failed(r);
+    status = PQgetvalue(res, 0, 0);
+    if (strcmp(status, "reused") == 0) {
+        r->commit_on_error = true;   /* the revocation must land */
+        if (!audit_or_reply(r, "auth.refresh_reuse", "denied",
+                arena_printf(r->arena, "{\"session_id\":\"%s\"}", PQgetvalue(res, 0, 2)),
+                db_value(res, 0, 3)))
+            return r->status;
+        return gotrue_error(r, 400, "refresh_token_already_used",
+                            "Invalid Refresh Token: Already Used");
+    }
+    if (strcmp(status, "ok") != 0)
+        return gotrue_error(r, 400, "refresh_token_not_found",
+                            "Invalid Refresh Token: Refresh Token Not Found");
+    return session_reply(r, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), refresh);
+}
+
+/* POST /auth/v1/token?grant_type=password|refresh_token -> see grant_* |
+ * 400 unsupported_grant_type */
+static int auth_token(req_t *r)
+{
+    const char *grant = req_query(r, "grant_type");
+    cJSON *body;
+
+    if (!apikey_or_reply(r))
+        return r->status;
+    if (grant == NULL ||
+        (strcmp(grant, "password") != 0 && strcmp(grant, "refresh_token") != 0))
+        return gotrue_error(r, 400, "validation_failed", "unsupported_grant_type");
+    if ((body = body_or_reply(r)) == NULL)
+        return r->status;
+    return strcmp(grant, "password") == 0 ? grant_password(r, body)
+                                          : grant_refresh(r, body);
+}
+
+/* GET /auth/v1/user (Bearer) -> 200 user | 401 no_authorization |
+ * 403 bad_jwt | 403 session_not_found (signed out) */
+static int auth_user_get(req_t *r)
+{
+    const char *sid, *v[1];
+    PGresult *res;
+
+    if (!apikey_or_reply(r) || !bearer_or_reply(r, &sid))
+        return r->status;
+    v[0] = sid;
+    if ((res = db_exec(r, &stmts[ST_USER], 1, v)) == NULL)
+        return db_failed(r);
+    if (db_value(res, 0, 0) == NULL)
+        return gotrue_error(r, 403, "session_not_found",
+                            "Session from session_id claim in JWT does not exist");
+    resp_header(r, "Cache-Control", "no-store");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
+}
+
+/* PUT /auth/v1/user (Bearer) {data?, password?, email? (only unchanged)}
+ * -> 200 user | 400 bad_json | 422 weak_password / validation_failed |
+ * 403 session_not_found.  A new password revokes the other sessions. */
+static int auth_user_put(req_t *r)
+{
+    const char *sid, *email_in, *password, *reason, *msg, *data = NULL, *v[3];
+    char hash[PASSWORD_ENCODED_MAX];
+    const cJSON *d, *cur;
+    cJSON *body, *claims;
+    PGresult *res;
+
+    if (!apikey_or_reply(r) || !bearer_or_reply(r, &sid) ||
+        !(body = body_or_reply(r)) ||
+        !string_or_reply(r, body, "email", &email_in) ||
+        !string_or_reply(r, body, "password", &password))
+        return r->status;
+    claims = json_own(r->arena, cJSON_Parse(r->claims));
+    cur = cJSON_GetObjectItemCaseSensitive(claims, "email");
+    if (email_in) {
+        const char *e = email_normalise(r, email_in);
+
+        if (e == NULL || !cJSON_IsString(cur) || strcasecmp(e, cur->valuestring) != 0)
+            return gotrue_error(r, 422, "validation_failed",
+                                "Changing the email address is not supported");
+    }
+    d = cJSON_GetObjectItemCaseSensitive(body, "data");
+    if (d && !cJSON_IsNull(d)) {
+        if (!cJSON_IsObject(d))
+            return gotrue_error(r, 400, "bad_json",
+                                "Could not read request body: data must be an object");
+        data = json_print(r->arena, d);
+    }
+    if (password) {
+        if (strlen(password) > PASSWORD_MAX_BYTES)
+            return gotrue_error(r, 422, "validation_failed", "Password is too long");
+        if ((reason = password_weakness(password, &msg)) != NULL)
+            return weak_password_error(r, reason, msg);
+        if (!password_hash(password, hash))
+            return resp_problem(r, 503, "The server is out of memory; retry shortly.");
+    }
+    v[0] = sid;
+    v[1] = data;
+    v[2] = password ? hash : NULL;
+    if ((res = db_exec(r, &stmts[ST_UPDATE], 3, v)) == NULL)
+        return db_failed(r);
+    if (db_value(res, 0, 0) == NULL)
+        return gotrue_error(r, 403, "session_not_found",
+                            "Session from session_id claim in JWT does not exist");
+    if (password && !audit_or_reply(r, "auth.password_change", "success", NULL, NULL))
+        return r->status;
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
+}
+
+/* POST /auth/v1/logout?scope=global|local|others (Bearer) -> 204 |
+ * 400 validation_failed (scope) | 401 | 403.  Access tokens already issued
+ * stay valid until they expire (as with GoTrue); their refresh tokens and
+ * GET /auth/v1/user stop working at once. */
+static int auth_logout(req_t *r)
+{
+    const char *sid, *scope = req_query(r, "scope"), *v[2];
+    PGresult *res;
+
+    if (!apikey_or_reply(r) || !bearer_or_reply(r, &sid))
+        return r->status;
+    if (scope == NULL || *scope == '\0')
+        scope = "global";
+    if (strcmp(scope, "global") && strcmp(scope, "local") && strcmp(scope, "others"))
+        return gotrue_error(r, 400, "validation_failed",
+                            "Unsupported logout scope, must be one of global, local, others");
+    v[0] = sid;
+    v[1] = scope;
+    if ((res = db_exec(r, &stmts[ST_LOGOUT], 2, v)) == NULL)
+        return db_failed(r);
+    if (!audit_or_reply(r, "auth.signout", "success",
+            arena_printf(r->arena, "{\"scope\":\"%s\",\"sessions\":%s}", scope,
+                         PQgetvalue(res, 0, 0)), NULL))
+        return r->status;
+    return resp_empty(r, 204);
+}
+
+/* GET /auth/v1/.well-known/jwks.json -> 200 {"keys":[]}: tokens issued
+ * here are HS256 (a shared secret is never published). */
+static int auth_jwks(req_t *r)
+{
+    static const char keys[] = "{\"keys\":[]}";
+
+    resp_header(r, "Cache-Control", "public, max-age=600");
+    return resp_json_text(r, 200, keys, sizeof(keys) - 1);
+}
+
+/* No R_AUTH / R_JSON: these routes answer GoTrue-shaped errors themselves. */
+static const route_t routes[] = {
+    {"POST", "/auth/v1/signup", auth_signup, R_DB, NULL},
+    {"POST", "/auth/v1/token", auth_token, R_DB, NULL},
+    {"GET", "/auth/v1/user", auth_user_get, R_DB | R_READONLY, NULL},
+    {"PUT", "/auth/v1/user", auth_user_put, R_DB, NULL},
+    {"POST", "/auth/v1/logout", auth_logout, R_DB, NULL},
+    {"GET", "/auth/v1/.well-known/jwks.json", auth_jwks, 0, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    static const family_t family = {
+        "auth", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+
+    if (argc > 1 && strcmp(argv[1], "--routes") == 0)
+        return server_main(argc, argv, &family);
+    if ((cfg = config_load(false)) == NULL)
+        return 1;
+    password_init();
+    return server_main(argc, argv, &family);
+}

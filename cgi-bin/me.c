@@ -1,0 +1,374 @@
+/* me.c: the me family: own profile, audit trail, export, deletion; admin routes. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <argon2.h>
+
+#include "core/json.h"
+#include "core/response.h"
+#include "core/server.h"
+#include "db/audit.h"
+
+#define DISPLAY_NAME_MAX 100
+#define AVATAR_URL_MAX 2048
+#define PREFERENCES_MAX 16384
+#define PASSWORD_MAX 1024
+#define RECENT_SIGNIN 300 /* seconds: a token this fresh may delete the account */
+#define LIST_DEFAULT 20
+#define LIST_MAX 100
+
+enum {
+    ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_PWHASH, ST_DELETE,
+    ST_ADMIN_USERS, ST_ADMIN_TIER,
+};
+
+static const db_stmt_t stmts[] = {
+    [ST_ME] = {"me_get", "select promptd.me()::text"},
+    /* $1..$3 whether display_name/avatar_url/preferences are given, $4..$6 values */
+    [ST_ME_UPDATE] = {"me_update",
+        "update public.profiles set "
+        "display_name = case when $1::boolean then $4 else display_name end, "
+        "avatar_url = case when $2::boolean then $5 else avatar_url end, "
+        "preferences = case when $3::boolean then $6::jsonb else preferences end "
+        "where id = auth.uid() returning id"},
+    /* $1 cursor (id, exclusive) or NULL, $2 limit + 1 */
+    [ST_AUDIT] = {"me_audit",
+        "select json_build_object('id', a.id, 'at', a.at, 'action', a.action, "
+        "'target', a.target, 'outcome', a.outcome, 'request_id', a.request_id, "
+        "'address', host(a.address), 'user_agent', a.user_agent, "
+        "'api_key_id', a.actor_key, 'detail', a.detail, 'hash', a.hash)::text, a.id "
+        "from public.audit_log a "
+        "where a.actor_user = (select promptd.audit_pseudonym()) "
+        "and ($1::bigint is null or a.id < $1::bigint) "
+        "order by a.id desc limit $2::int"},
+    [ST_EXPORT] = {"me_export", "select promptd.account_export()::text"},
+    [ST_PWHASH] = {"me_pwhash", "select promptd.account_password_hash()"},
+    [ST_DELETE] = {"me_delete", "select promptd.delete_account()"},
+    [ST_ADMIN_USERS] = {"admin_users",
+        "select u::text, u ->> 'id' from promptd.admin_list_users($1::int, $2::uuid) u"},
+    [ST_ADMIN_TIER] = {"admin_tier",
+        "select promptd.admin_set_tier($1::uuid, $2)::text"},
+    {NULL, NULL},
+};
+
+/* ?limit: 1..LIST_MAX (default LIST_DEFAULT); a bad value records a field error. */
+static long query_limit(req_t *r)
+{
+    const char *s = req_query(r, "limit");
+    char *end;
+    long v;
+
+    if (s == NULL)
+        return LIST_DEFAULT;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > LIST_MAX) {
+        req_field_error(r, "limit", "must be an integer from 1 to %d", LIST_MAX);
+        return LIST_DEFAULT;
+    }
+    return v;
+}
+
+/* Join rows' column 0 (JSON) into {"items":[...],"next_cursor":..}; the
+ * cursor is column 1 of the last item shown when more rows exist. */
+static int list_reply(req_t *r, PGresult *res, long limit)
+{
+    int rows = PQntuples(res) < limit ? PQntuples(res) : (int)limit;
+    strbuf_t sb;
+
+    strbuf_init(&sb, r->arena, 4096);
+    strbuf_puts(&sb, "{\"items\":[");
+    for (int i = 0; i < rows; i++) {
+        if (i)
+            strbuf_putc(&sb, ',');
+        strbuf_append(&sb, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+    }
+    strbuf_puts(&sb, "],\"next_cursor\":");
+    if (PQntuples(res) > limit)
+        json_append_string(&sb, PQgetvalue(res, rows - 1, 1));
+    else
+        strbuf_puts(&sb, "null");
+    strbuf_putc(&sb, '}');
+    return resp_json_text(r, 200, sb.ptr, sb.len);
+}
+
+static int me_reply(req_t *r, int status)
+{
+    PGresult *res = db_exec(r, &stmts[ST_ME], 0, NULL);
+
+    if (res == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+        return resp_problem(r, 404, "No profile for this account.");
+    return resp_json_text(r, status, PQgetvalue(res, 0, 0),
+                          (size_t)PQgetlength(res, 0, 0));
+}
+
+/* GET /api/v1/me -> 200 {id,email,display_name,avatar_url,preferences,
+ *   subscription_tier,plan:{tier,name,limits},is_admin,created_at,updated_at} */
+static int me_get(req_t *r)
+{
+    return me_reply(r, 200);
+}
+
+/* An http(s) URL of at most AVATAR_URL_MAX bytes with a host and no
+ * whitespace or control characters. */
+static bool avatar_url_valid(const char *s)
+{
+    size_t n = strlen(s), skip;
+
+    if (n > AVATAR_URL_MAX)
+        return false;
+    if (strncmp(s, "https://", 8) == 0)
+        skip = 8;
+    else if (strncmp(s, "http://", 7) == 0)
+        skip = 7;
+    else
+        return false;
+    if (s[skip] == '\0' || s[skip] == '/' || s[skip] == '?' || s[skip] == '#')
+        return false;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* A nullable string member: JSON null clears it (*out NULL, FIELD_OK). */
+static enum field_result nullable_string(req_t *r, const char *name,
+                                         size_t max_chars, const char **out)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(r->json, name);
+
+    if (item != NULL && cJSON_IsNull(item)) {
+        *out = NULL;
+        return FIELD_OK;
+    }
+    return json_field_string(r, r->json, name, max_chars, false, out);
+}
+
+/* PATCH /api/v1/me {display_name?, avatar_url?, preferences?}
+ *   -> 200 (as GET) | 422.  null clears display_name / avatar_url;
+ *   preferences (an object, <= 16 KB) replaces the stored object. */
+static int me_update(req_t *r)
+{
+    static const char *const allowed[] = {
+        "display_name", "avatar_url", "preferences", NULL};
+    const char *name = NULL, *url = NULL, *prefs_s = NULL, *v[6];
+    enum field_result fn, fu, fp;
+    cJSON *prefs = NULL, *fields;
+
+    json_reject_unknown(r, r->json, allowed);
+    fn = nullable_string(r, "display_name", DISPLAY_NAME_MAX, &name);
+    fu = nullable_string(r, "avatar_url", AVATAR_URL_MAX, &url);
+    if (fu == FIELD_OK && url && !avatar_url_valid(url))
+        req_field_error(r, "avatar_url", "must be an http(s) URL of at most %d bytes",
+                        AVATAR_URL_MAX);
+    fp = json_field_object(r, r->json, "preferences", &prefs);
+    if (fp == FIELD_OK && strlen(prefs_s = json_print(r->arena, prefs)) > PREFERENCES_MAX)
+        req_field_error(r, "preferences", "must serialise to at most %d bytes",
+                        PREFERENCES_MAX);
+    if (!r->errors && fn == FIELD_ABSENT && fu == FIELD_ABSENT && fp == FIELD_ABSENT)
+        req_field_error(r, "body", "must set display_name, avatar_url or preferences");
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = fn == FIELD_OK ? "true" : "false";
+    v[1] = fu == FIELD_OK ? "true" : "false";
+    v[2] = fp == FIELD_OK ? "true" : "false";
+    v[3] = name;
+    v[4] = url;
+    v[5] = prefs_s;
+    if (db_exec(r, &stmts[ST_ME_UPDATE], 6, v) == NULL)
+        return db_error_reply(r);
+    fields = json_own(r->arena, cJSON_CreateArray());
+    if (fn == FIELD_OK)
+        cJSON_AddItemToArray(fields, cJSON_CreateString("display_name"));
+    if (fu == FIELD_OK)
+        cJSON_AddItemToArray(fields, cJSON_CreateString("avatar_url"));
+    if (fp == FIELD_OK)
+        cJSON_AddItemToArray(fields, cJSON_CreateString("preferences"));
+    if (!audit_record(r, "profile.update", "profile", "success",
+                      arena_printf(r->arena, "{\"fields\":%s}",
+                                   json_print(r->arena, fields)), NULL))
+        return db_error_reply(r);
+    return me_reply(r, 200);
+}
+
+/* GET /api/v1/me/audit?limit&cursor -> 200 {items,next_cursor} | 422.
+ * Newest first; the cursor is the last item's id. */
+static int me_audit(req_t *r)
+{
+    const char *cursor = req_query(r, "cursor"), *v[2];
+    long limit = query_limit(r);
+    PGresult *res;
+
+    if (cursor && (*cursor == '\0' || strlen(cursor) > 18 ||
+                   strspn(cursor, "0123456789") != strlen(cursor)))
+        req_field_error(r, "cursor", "is invalid");
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = cursor;
+    v[1] = arena_printf(r->arena, "%ld", limit + 1);
+    if ((res = db_exec(r, &stmts[ST_AUDIT], 2, v)) == NULL)
+        return db_error_reply(r);
+    return list_reply(r, res, limit);
+}
+
+/* GET /api/v1/me/export -> 200 {exported_at, profile, audit_log, prompts,
+ *   prompt_versions, usage_tracking, ...every table with the caller's rows}.
+ *   Audited (account.export) before the data is read. */
+static int me_export(req_t *r)
+{
+    PGresult *res;
+
+    if (!audit_record(r, "account.export", "account", "success", NULL, NULL) ||
+        (res = db_exec(r, &stmts[ST_EXPORT], 0, NULL)) == NULL)
+        return db_error_reply(r);
+    resp_header(r, "Content-Disposition", "attachment; filename=\"promptd-export.json\"");
+    resp_header(r, "Cache-Control", "no-store");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
+                          (size_t)PQgetlength(res, 0, 0));
+}
+
+/* The token's iat is within RECENT_SIGNIN seconds. */
+static bool recent_signin(req_t *r)
+{
+    cJSON *claims = r->claims ? json_own(r->arena, cJSON_Parse(r->claims)) : NULL;
+    const cJSON *iat = cJSON_GetObjectItemCaseSensitive(claims, "iat");
+    double now = (double)time(NULL);
+
+    return cJSON_IsNumber(iat) && iat->valuedouble >= now - RECENT_SIGNIN &&
+           iat->valuedouble <= now + 30;
+}
+
+/* The optional body of DELETE /api/v1/me: {} or {"password": "..."}.
+ * Returns false after replying. */
+static bool delete_body_or_reply(req_t *r, const char **password)
+{
+    static const char *const allowed[] = {"password", NULL};
+    const char *why = NULL;
+
+    *password = NULL;
+    if (r->body_len == 0)
+        return true;
+    r->json = json_parse_strict(r->arena, r->body, r->body_len, &why);
+    if (r->json == NULL || !cJSON_IsObject(r->json)) {
+        resp_problem(r, 400, "The body must be a JSON object.");
+        return false;
+    }
+    json_reject_unknown(r, r->json, allowed);
+    json_field_string(r, r->json, "password", PASSWORD_MAX, false, password);
+    if (r->errors) {
+        resp_validation(r);
+        return false;
+    }
+    return true;
+}
+
+/* DELETE /api/v1/me {password?} -> 204 | 403 (neither a recent sign-in
+ *   nor a correct password) | 422.  Deletes the user and everything they
+ *   own; their audit rows stay under a pseudonym nobody can resolve. */
+static int me_delete(req_t *r)
+{
+    const char *password, *hash;
+    PGresult *res;
+    bool ok;
+
+    if (!delete_body_or_reply(r, &password))
+        return r->status;
+    if (password) {
+        if ((res = db_exec(r, &stmts[ST_PWHASH], 0, NULL)) == NULL)
+            return db_error_reply(r);
+        hash = db_value(res, 0, 0);
+        ok = hash && strncmp(hash, "$argon2id$", 10) == 0 &&
+             argon2_verify(hash, password, strlen(password), Argon2_id) == ARGON2_OK;
+    } else {
+        ok = recent_signin(r);
+    }
+    if (!ok) {
+        r->commit_on_error = true;   /* keep the failure's audit row only */
+        if (!audit_record(r, "account.delete", "account", "denied",
+                          password ? "{\"reason\":\"password\"}"
+                                   : "{\"reason\":\"stale_signin\"}", NULL))
+            return db_error_reply(r);
+        return resp_problem(r, 403, password
+            ? "The password is incorrect."
+            : "Sign in again (within 5 minutes) or give your password to delete the account.");
+    }
+    if (!audit_record(r, "account.delete", "account", "success",
+                      password ? "{\"via\":\"password\"}" : "{\"via\":\"recent_signin\"}",
+                      NULL) ||
+        (res = db_exec(r, &stmts[ST_DELETE], 0, NULL)) == NULL)
+        return db_error_reply(r);
+    return resp_empty(r, 204);
+}
+
+/* GET /api/v1/admin/users?limit&cursor -> 200 {items,next_cursor} | 403.
+ * Ordered by id; the cursor is the last item's id. */
+static int admin_users(req_t *r)
+{
+    const char *cursor = req_query(r, "cursor"), *v[2];
+    long limit = query_limit(r);
+    PGresult *res;
+
+    if (cursor && !uuid_valid(cursor))
+        req_field_error(r, "cursor", "is invalid");
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = arena_printf(r->arena, "%ld", limit + 1);
+    v[1] = cursor;
+    if ((res = db_exec(r, &stmts[ST_ADMIN_USERS], 2, v)) == NULL)
+        return db_error_reply(r);
+    return list_reply(r, res, limit);
+}
+
+/* PATCH /api/v1/admin/users/{id} {subscription_tier} -> 200 user | 403 |
+ *   404 | 422.  Audited as tier.change. */
+static int admin_user_update(req_t *r)
+{
+    static const char *const allowed[] = {"subscription_tier", NULL};
+    static const char *const tiers[] = {"free", "pro", "team", "enterprise", NULL};
+    const char *tier = NULL, *v[2];
+    PGresult *res;
+    bool known = false;
+
+    json_reject_unknown(r, r->json, allowed);
+    if (json_field_string(r, r->json, "subscription_tier", 32, false, &tier) ==
+        FIELD_ABSENT)
+        req_field_error(r, "subscription_tier", "is required");
+    for (int i = 0; tier && tiers[i]; i++)
+        known = known || strcmp(tier, tiers[i]) == 0;
+    if (tier && !known)
+        req_field_error(r, "subscription_tier", "must be free, pro, team or enterprise");
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = req_param(r, "id");
+    v[1] = tier;
+    if ((res = db_exec(r, &stmts[ST_ADMIN_TIER], 2, v)) == NULL)
+        return db_error_reply(r);
+    if (PQgetisnull(res, 0, 0))
+        return resp_problem(r, 404, "No such user.");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
+                          (size_t)PQgetlength(res, 0, 0));
+}
+
+static const route_t routes[] = {
+    {"GET", "/api/v1/me", me_get, R_AUTH | R_DB | R_READONLY, NULL},
+    {"PATCH", "/api/v1/me", me_update, R_AUTH | R_JSON | R_DB, NULL},
+    {"DELETE", "/api/v1/me", me_delete, R_AUTH | R_DB, NULL},
+    {"GET", "/api/v1/me/audit", me_audit, R_AUTH | R_DB | R_READONLY, NULL},
+    {"GET", "/api/v1/me/export", me_export, R_AUTH | R_DB, NULL},
+    {"GET", "/api/v1/admin/users", admin_users,
+     R_AUTH | R_DB | R_READONLY | R_ADMIN, "admin"},
+    {"PATCH", "/api/v1/admin/users/{id:uuid}", admin_user_update,
+     R_AUTH | R_JSON | R_DB | R_ADMIN, "admin"},
+};
+
+int main(int argc, char **argv)
+{
+    static const family_t family = {
+        "me", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+
+    return server_main(argc, argv, &family);
+}

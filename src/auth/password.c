@@ -1,0 +1,99 @@
+/* password.c: argon2id password hashing and the password policy. */
+#include "auth/password.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <argon2.h>
+#include <openssl/crypto.h>
+
+#include "core/str.h"
+#include "crypto/random.h"
+
+/* Very common passwords of PASSWORD_MIN_CHARS or more characters (from the
+ * public top-password lists), compared case-insensitively. */
+static const char *const common_passwords[] = {
+    "password", "password1", "password12", "password123", "password1234",
+    "passw0rd", "p@ssw0rd", "p@ssword", "12345678", "123456789",
+    "1234567890", "0123456789", "87654321", "11111111", "00000000",
+    "qwertyui", "qwertyuiop", "qwerty123", "qwerty12", "1q2w3e4r",
+    "1q2w3e4r5t", "1qaz2wsx", "zaq12wsx", "asdfghjk", "asdfghjkl",
+    "zxcvbnm1", "iloveyou", "iloveyou1", "sunshine", "princess",
+    "football", "baseball", "welcome1", "welcome123", "letmein1",
+    "trustno1", "superman", "starwars", "whatever", "dragon12",
+    "master12", "monkey123", "abc12345", "abcd1234", "abcdefgh",
+    "admin123", "administrator", "changeme", "changeme123", "secret123",
+    "michael1", "jennifer", "computer", "internet", "freedom1",
+    "12341234", "12121212", "123123123", "987654321", "qazwsxedc",
+    NULL,
+};
+
+static char dummy_hash[PASSWORD_ENCODED_MAX];
+
+bool password_hash(const char *password, char out[PASSWORD_ENCODED_MAX])
+{
+    unsigned char salt[PASSWORD_SALT_LEN];
+
+    random_bytes(salt, sizeof(salt));
+    return argon2id_hash_encoded(PASSWORD_T_COST, PASSWORD_M_COST,
+                                 PASSWORD_PARALLELISM, password,
+                                 strlen(password), salt, sizeof(salt),
+                                 PASSWORD_HASH_LEN, out,
+                                 PASSWORD_ENCODED_MAX) == ARGON2_OK;
+}
+
+void password_init(void)
+{
+    unsigned char pw[16];
+    char hex[33];
+
+    if (dummy_hash[0])
+        return;
+    random_bytes(pw, sizeof(pw));
+    for (size_t i = 0; i < sizeof(pw); i++) {
+        hex[2 * i] = "0123456789abcdef"[pw[i] >> 4];
+        hex[2 * i + 1] = "0123456789abcdef"[pw[i] & 15];
+    }
+    hex[32] = '\0';
+    if (!password_hash(hex, dummy_hash))
+        dummy_hash[0] = '\0';
+    OPENSSL_cleanse(hex, sizeof(hex));
+}
+
+bool password_verify(const char *encoded, const char *password)
+{
+    bool real = encoded && strncmp(encoded, "$argon2id$", 10) == 0;
+
+    if (!real) {
+        password_init();
+        if (dummy_hash[0])
+            (void)argon2id_verify(dummy_hash, password, strlen(password));
+        return false;
+    }
+    return argon2id_verify(encoded, password, strlen(password)) == ARGON2_OK;
+}
+
+const char *password_weakness(const char *password, const char **message)
+{
+    size_t n = strlen(password);
+    bool same = true;
+
+    if (utf8_length(password) < PASSWORD_MIN_CHARS) {
+        *message = "Password should be at least 8 characters.";
+        return "length";
+    }
+    for (size_t i = 1; i < n; i++)
+        same = same && password[i] == password[0];
+    if (same) {
+        *message = "Password should not repeat a single character.";
+        return "characters";
+    }
+    for (const char *const *p = common_passwords; *p; p++) {
+        if (strcasecmp(password, *p) == 0) {
+            *message = "Password is known to be weak and easy to guess, "
+                       "please choose a different one.";
+            return "pwned";
+        }
+    }
+    return NULL;
+}

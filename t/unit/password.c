@@ -1,0 +1,48 @@
+/* password.c: unit tests for argon2id hashing/verification and the password policy. */
+#include <string.h>
+
+#include "auth/password.h"
+#include "tap.h"
+
+static const struct {
+    const char *password;
+    const char *reason;   /* NULL = accepted */
+} policy_cases[] = {
+    {"", "length"},
+    {"abc1234", "length"},
+    {"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "length"}, /* 7 code points, 14 bytes */
+    {"aaaaaaaaaaaa", "characters"},
+    {"11111111", "characters"},
+    {"password", "pwned"},
+    {"PassWord123", "pwned"},
+    {"12345678", "pwned"},
+    {"qwertyuiop", "pwned"},
+    {"correct horse battery", NULL},
+    {"abcd1234x", NULL},
+    {"\xc3\xa9t\xc3\xa9 long", NULL},
+};
+
+int main(void)
+{
+    char h1[PASSWORD_ENCODED_MAX], h2[PASSWORD_ENCODED_MAX];
+    const char *msg;
+
+    for (size_t i = 0; i < sizeof(policy_cases) / sizeof(policy_cases[0]); i++) {
+        const char *got = password_weakness(policy_cases[i].password, &msg);
+        const char *want = policy_cases[i].reason;
+
+        ok(want ? got && strcmp(got, want) == 0 : got == NULL,
+           "policy case %zu: %s", i, want ? want : "accepted");
+    }
+    ok(password_hash("correct horse battery", h1), "hash");
+    ok(strncmp(h1, "$argon2id$v=19$m=65536,t=3,p=1$", 31) == 0,
+       "PHC string names argon2id m=65536 t=3 p=1: %s", h1);
+    ok(password_hash("correct horse battery", h2) && strcmp(h1, h2) != 0,
+       "a fresh salt each time");
+    ok(password_verify(h1, "correct horse battery"), "verify the right password");
+    ok(!password_verify(h1, "correct horse batterY"), "refuse a wrong password");
+    ok(!password_verify(NULL, "correct horse battery"), "no hash: false (dummy verify)");
+    ok(!password_verify("$2a$10$abcdefghijklmnopqrstuv", "x"), "non-argon2id hash: false");
+    ok(!password_verify("$argon2id$garbage", "x"), "malformed argon2id: false");
+    return done_testing();
+}

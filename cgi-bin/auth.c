@@ -66,6 +66,23 @@ static int gotrue_error(req_t *r, int status, const char *code, const char *msg)
 }
 
 /* 422 weak_password with {"weak_password":{"reasons":[reason]}}. */
+/* The optional "data" member (user metadata) as JSON text in *out (left
+ * unchanged when absent or null); false after answering 400. */
+static bool user_data_or_reply(req_t *r, const cJSON *body, const char **out)
+{
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(body, "data");
+
+    if (d == NULL || cJSON_IsNull(d))
+        return true;
+    if (!cJSON_IsObject(d)) {
+        gotrue_error(r, 400, "bad_json",
+                     "Could not read request body: data must be an object");
+        return false;
+    }
+    *out = json_print(r->arena, d);
+    return true;
+}
+
 static int weak_password_error(req_t *r, const char *reason, const char *msg)
 {
     cJSON *o = json_own(r->arena, cJSON_CreateObject());
@@ -360,7 +377,6 @@ static int auth_signup(req_t *r)
 {
     const char *email_in, *password, *reason, *msg, *data = NULL, *rhash, *v[6];
     char hash[PASSWORD_ENCODED_MAX], *email, *refresh;
-    const cJSON *d;
     cJSON *body;
     PGresult *res;
 
@@ -381,13 +397,8 @@ static int auth_signup(req_t *r)
         return gotrue_error(r, 422, "validation_failed", "Password is too long");
     if ((reason = password_weakness(password, &msg)) != NULL)
         return weak_password_error(r, reason, msg);
-    d = cJSON_GetObjectItemCaseSensitive(body, "data");
-    if (d && !cJSON_IsNull(d)) {
-        if (!cJSON_IsObject(d))
-            return gotrue_error(r, 400, "bad_json",
-                                "Could not read request body: data must be an object");
-        data = json_print(r->arena, d);
-    }
+    if (!user_data_or_reply(r, body, &data))
+        return r->status;
     if (!password_hash(password, hash))
         return resp_problem(r, 503, "The server is out of memory; retry shortly.");
     refresh = refresh_token_new(r, &rhash);
@@ -543,7 +554,7 @@ static int auth_user_put(req_t *r)
 {
     const char *sid, *email_in, *password, *reason, *msg, *data = NULL, *v[3];
     char hash[PASSWORD_ENCODED_MAX];
-    const cJSON *d, *cur;
+    const cJSON *cur;
     cJSON *body, *claims;
     PGresult *res;
 
@@ -561,13 +572,8 @@ static int auth_user_put(req_t *r)
             return gotrue_error(r, 422, "validation_failed",
                                 "Changing the email address is not supported");
     }
-    d = cJSON_GetObjectItemCaseSensitive(body, "data");
-    if (d && !cJSON_IsNull(d)) {
-        if (!cJSON_IsObject(d))
-            return gotrue_error(r, 400, "bad_json",
-                                "Could not read request body: data must be an object");
-        data = json_print(r->arena, d);
-    }
+    if (!user_data_or_reply(r, body, &data))
+        return r->status;
     if (password) {
         if (strlen(password) > PASSWORD_MAX_BYTES)
             return gotrue_error(r, 422, "validation_failed", "Password is too long");

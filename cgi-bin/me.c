@@ -71,27 +71,11 @@ static long query_limit(req_t *r)
     return v;
 }
 
-/* Join rows' column 0 (JSON) into {"items":[...],"next_cursor":..}; the
- * cursor is column 1 of the last item shown when more rows exist. */
+/* A page of rows (column 0 JSON, column 1 the cursor of that row). */
 static int list_reply(req_t *r, PGresult *res, long limit)
 {
-    int rows = PQntuples(res) < limit ? PQntuples(res) : (int)limit;
-    strbuf_t sb;
-
-    strbuf_init(&sb, r->arena, 4096);
-    strbuf_puts(&sb, "{\"items\":[");
-    for (int i = 0; i < rows; i++) {
-        if (i)
-            strbuf_putc(&sb, ',');
-        strbuf_append(&sb, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-    }
-    strbuf_puts(&sb, "],\"next_cursor\":");
-    if (PQntuples(res) > limit)
-        json_append_string(&sb, PQgetvalue(res, rows - 1, 1));
-    else
-        strbuf_puts(&sb, "null");
-    strbuf_putc(&sb, '}');
-    return resp_json_text(r, 200, sb.ptr, sb.len);
+    return db_list_reply(r, res, limit, PQntuples(res) > limit
+                         ? PQgetvalue(res, (int)limit - 1, 1) : NULL);
 }
 
 static int me_reply(req_t *r, int status)

@@ -338,27 +338,6 @@ static bool cursor_decode(req_t *r, const char *c, char sort,
     return true;
 }
 
-/* Join rows' column 0 (JSON texts) into {"items":[...],"next_cursor":..}. */
-static int list_reply(req_t *r, PGresult *res, int limit, const char *next)
-{
-    int rows = PQntuples(res) < limit ? PQntuples(res) : limit;
-    strbuf_t sb;
-
-    strbuf_init(&sb, r->arena, 4096);
-    strbuf_puts(&sb, "{\"items\":[");
-    for (int i = 0; i < rows; i++) {
-        if (i)
-            strbuf_putc(&sb, ',');
-        strbuf_append(&sb, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-    }
-    strbuf_puts(&sb, "],\"next_cursor\":");
-    if (next)
-        strbuf_printf(&sb, "\"%s\"}", next);
-    else
-        strbuf_puts(&sb, "null}");
-    return resp_json_text(r, 200, sb.ptr, sb.len);
-}
-
 /* GET /api/v1/prompts?limit&cursor&q&tag&folder&sort=updated|created
  *   -> 200 {items,next_cursor} | 400 | 422 */
 static int prompt_list(req_t *r)
@@ -401,7 +380,7 @@ static int prompt_list(req_t *r)
     if (PQntuples(res) > limit)
         next = cursor_encode(r, mark, PQgetvalue(res, (int)limit - 1, 1),
                              PQgetvalue(res, (int)limit - 1, 2));
-    return list_reply(r, res, (int)limit, next);
+    return db_list_reply(r, res, limit, next);
 }
 
 /* A {version} path parameter: a positive integer, else 400 (NULL). */
@@ -452,7 +431,7 @@ static int version_list(req_t *r)
     }
     if (PQntuples(res) > limit)
         next = arena_strdup(r->arena, PQgetvalue(res, (int)limit - 1, 1));
-    return list_reply(r, res, (int)limit, next);
+    return db_list_reply(r, res, limit, next);
 }
 
 /* GET /api/v1/prompts/{id}/versions/{version} -> 200 | 400 | 404 */

@@ -7,20 +7,8 @@
 
 #include <libpq-fe.h>
 
+#include "cmd/promptctl.h"
 #include "core/str.h"
-
-static PGconn *auditctl_connect(const config_t *cfg)
-{
-    PGconn *conn = PQconnectdb(cfg->database_url);
-
-    if (PQstatus(conn) != CONNECTION_OK) {
-        fprintf(stderr, "promptctl: connecting to the database: %s",
-                PQerrorMessage(conn));
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
-}
 
 /* Walk promptd.audit_verify() (rows by id with the previous row's hash and
  * the recomputed hash) in one REPEATABLE READ snapshot together with the
@@ -36,7 +24,7 @@ int auditctl_verify(const config_t *cfg)
     const char *last_hash = "";
     int rc = 1, n, i;
 
-    if ((conn = auditctl_connect(cfg)) == NULL)
+    if ((conn = promptctl_connect(cfg)) == NULL)
         return 1;
     PQclear(PQexec(conn, "begin isolation level repeatable read read only"));
     res = PQexec(conn, "select id, prev_hash, hash, expected_prev, computed "
@@ -94,7 +82,7 @@ int auditctl_user_admin(const config_t *cfg, const char *user, bool on)
     PGresult *res;
     int rc = 1;
 
-    if ((conn = auditctl_connect(cfg)) == NULL)
+    if ((conn = promptctl_connect(cfg)) == NULL)
         return 1;
     res = PQexecParams(conn, uuid_valid(user)
         ? "select promptd.set_admin(u.id, $2::boolean) from auth.users u "

@@ -14,6 +14,7 @@
 #include "cmd/auditctl.h"
 #include "cmd/migrate.h"
 #include "cmd/secretsctl.h"
+#include "cmd/promptctl.h"
 #include "core/config.h"
 #include "core/str.h"
 
@@ -38,8 +39,7 @@ static int promptctl_usage_error(const char *why)
     return 2;
 }
 
-/* Connect with the admin URL; NULL (reported) on failure. */
-static PGconn *promptctl_connect(const config_t *cfg)
+PGconn *promptctl_connect(const config_t *cfg)
 {
     PGconn *conn = PQconnectdb(cfg->database_url);
 

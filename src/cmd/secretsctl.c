@@ -8,6 +8,7 @@
 
 #include <libpq-fe.h>
 
+#include "cmd/promptctl.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
 
@@ -18,19 +19,6 @@
 static void secretsctl_aad(char out[64], const char *id)
 {
     snprintf(out, 64, SECRETSCTL_AAD_FMT, id);
-}
-
-static PGconn *secretsctl_connect(const config_t *cfg)
-{
-    PGconn *conn = PQconnectdb(cfg->database_url);
-
-    if (PQstatus(conn) != CONNECTION_OK) {
-        fprintf(stderr, "promptctl: connecting to the database: %s",
-                PQerrorMessage(conn));
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
 }
 
 /* Run sql; false (reported) unless it succeeded.  res, if given, receives
@@ -272,7 +260,7 @@ int secretsctl_main(const config_t *cfg, int argc, char **argv)
         fprintf(stderr, "promptctl: PROMPTD_SECRETS_KEYS: %s\n", why);
         return 1;
     }
-    if ((conn = secretsctl_connect(cfg)) == NULL) {
+    if ((conn = promptctl_connect(cfg)) == NULL) {
         secretbox_ring_clear(&ring);
         return 1;
     }

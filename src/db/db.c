@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/response.h"
 
@@ -397,6 +398,27 @@ int db_error_reply(req_t *r)
     log_error("%s: sqlstate %s: %s", __func__, s,
               r->log_detail ? r->log_detail : "");
     return resp_problem(r, 500, "Internal error; it has been logged.");
+}
+
+int db_list_reply(req_t *r, const PGresult *res, long limit, const char *next)
+{
+    int rows = PQntuples(res) < limit ? PQntuples(res) : (int)limit;
+    strbuf_t sb;
+
+    strbuf_init(&sb, r->arena, 4096);
+    strbuf_puts(&sb, "{\"items\":[");
+    for (int i = 0; i < rows; i++) {
+        if (i)
+            strbuf_putc(&sb, ',');
+        strbuf_append(&sb, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+    }
+    strbuf_puts(&sb, "],\"next_cursor\":");
+    if (next)
+        json_append_string(&sb, next);
+    else
+        strbuf_puts(&sb, "null");
+    strbuf_putc(&sb, '}');
+    return resp_json_text(r, 200, sb.ptr, sb.len);
 }
 
 const char *db_value(const PGresult *res, int row, int col)

@@ -54,6 +54,11 @@ bool db_finish(req_t *r, bool commit);
  * 42501 -> 403, anything else -> 500 (logged). */
 int db_error_reply(req_t *r);
 
+/* 200 {"items":[column 0 of the first `limit` rows, each JSON text],
+ * "next_cursor": next or null}.  Queries fetch limit + 1 rows, so more rows
+ * than limit means another page exists: callers pass its cursor as next. */
+int db_list_reply(req_t *r, const PGresult *res, long limit, const char *next);
+
 /* The value at (row, col) or NULL for SQL NULL. */
 const char *db_value(const PGresult *res, int row, int col);
 

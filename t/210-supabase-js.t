@@ -2,7 +2,7 @@
 # 210-supabase-js.t: the official @supabase/supabase-js client, unchanged, against /auth/v1
 # (signUp, signInWithPassword, getUser, refreshSession, signOut).
 #
-# Installs @supabase/supabase-js with npm into $PROMPTD_BUILD_DIR/t/.npm on first
+# Installs @supabase/supabase-js 2.109.0 (pinned) with npm into $PROMPTD_BUILD_DIR/t/.npm on first
 # run (the npm registry is the only network it uses); skipped when node/npm are
 # missing or the install fails.
 use strict;
@@ -20,7 +20,7 @@ my $script = "$FindBin::Bin/js/supabase-flow.mjs";
 sub have { my $c = shift; system("command -v $c >/dev/null 2>&1") == 0 }
 plan skip_all => 'node and npm are required (not found)' unless have('node') && have('npm');
 my ($major) = (`node --version` // '') =~ /^v(\d+)/;
-plan skip_all => 'node >= 18 is required (global fetch)' unless $major && $major >= 18;
+plan skip_all => 'node >= 20 is required (supabase-js 2.109)' unless $major && $major >= 20;
 unless (-d "$prefix/node_modules/\@supabase/supabase-js") {
     mkdir "$build/t"; mkdir $prefix;
     if (!-e "$prefix/package.json") {
@@ -28,7 +28,7 @@ unless (-d "$prefix/node_modules/\@supabase/supabase-js") {
         print $fh qq({"name":"promptd-tests","private":true}\n);
         close $fh;
     }
-    my $log = `cd '$prefix' && npm install --no-audit --no-fund --loglevel=error \@supabase/supabase-js 2>&1`;
+    my $log = `cd '$prefix' && npm install --no-audit --no-fund --loglevel=error \@supabase/supabase-js\@2.109.0 2>&1`;
     plan skip_all => "npm install \@supabase/supabase-js failed: " . substr($log, 0, 200)
         if $? != 0 || !-d "$prefix/node_modules/\@supabase/supabase-js";
 }

@@ -257,15 +257,18 @@ static void add_copy(cJSON *to, const char *name, const cJSON *from)
                                       : cJSON_CreateObject());
 }
 
-/* An HS256 access token with Supabase's claims for user (GoTrue's user
- * object) in session session_id; NULL when signing fails. */
+/* An access token with Supabase's claims for user (GoTrue's user object)
+ * in session session_id: ES256 under the kid of PROMPTD_JWT_SIGNING_KEY
+ * when one is configured, else HS256 with the JWT secret; NULL when
+ * signing fails. */
 static char *access_token(req_t *r, const cJSON *user, const char *session_id,
                           time_t now)
 {
     cJSON *c = json_own(r->arena, cJSON_CreateObject());
     cJSON *amr = cJSON_AddArrayToObject(c, "amr"), *m = cJSON_CreateObject();
     const cJSON *email = cJSON_GetObjectItemCaseSensitive(user, "email");
-    const char *secret = cfg->jwt_secret ? cfg->jwt_secret : "";
+    const char *secret = cfg->jwt_secret ? cfg->jwt_secret : "", *kid;
+    EVP_PKEY *key = auth_signing_key(&kid);
     char *tok, *out;
 
     cJSON_AddStringToObject(c, "iss", cfg->jwt_issuer ? cfg->jwt_issuer : "");
@@ -286,7 +289,9 @@ static char *access_token(req_t *r, const cJSON *user, const char *session_id,
     cJSON_AddItemToArray(amr, m);
     cJSON_AddStringToObject(c, "session_id", session_id);
     cJSON_AddBoolToObject(c, "is_anonymous", false);
-    tok = jwt_sign_hs256(c, (const unsigned char *)secret, strlen(secret));
+    tok = key != NULL ? jwt_sign_es256(c, key, kid)
+                      : jwt_sign_hs256(c, (const unsigned char *)secret,
+                                       strlen(secret));
     if (tok == NULL)
         return NULL;
     out = arena_strdup(r->arena, tok);
@@ -310,7 +315,7 @@ static int session_reply(req_t *r, const char *user_json, const char *session_id
         return resp_problem(r, 500, "Internal error; it has been logged.");
     }
     if ((tok = access_token(r, user, session_id, now)) == NULL) {
-        r->log_detail = "jwt_sign_hs256 failed (no JWT secret?)";
+        r->log_detail = "signing the access token failed (no JWT secret?)";
         return resp_problem(r, 500, "Internal error; it has been logged.");
     }
     o = json_own(r->arena, cJSON_CreateObject());
@@ -622,14 +627,15 @@ static int auth_logout(req_t *r)
     return resp_empty(r, 204);
 }
 
-/* GET /auth/v1/.well-known/jwks.json -> 200 {"keys":[]}: tokens issued
- * here are HS256 (a shared secret is never published). */
+/* GET /auth/v1/.well-known/jwks.json -> 200 {"keys":[jwk]}: the public
+ * JWK of PROMPTD_JWT_SIGNING_KEY (never "d"), or {"keys":[]} when tokens
+ * are HS256 (a shared secret is never published). */
 static int auth_jwks(req_t *r)
 {
-    static const char keys[] = "{\"keys\":[]}";
+    const char *keys = auth_public_jwks();
 
     resp_header(r, "Cache-Control", "public, max-age=600");
-    return resp_json_text(r, 200, keys, sizeof(keys) - 1);
+    return resp_json_text(r, 200, keys, strlen(keys));
 }
 
 /* No R_AUTH / R_JSON: these routes answer GoTrue-shaped errors themselves. */

@@ -2,13 +2,17 @@
 #include "auth/auth.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <openssl/evp.h>
 
 #include "auth/apikey.h"
 #include "auth/jwks.h"
 #include "auth/jwt.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/response.h"
 #include "db/db.h"
 
@@ -20,6 +24,12 @@ static struct {
     const char *audience;
     const char *pepper;       /* HMAC key for API keys; NULL = keys refused */
     jwks_source_t *jwks;      /* ES256/RS256 keys (PROMPTD_JWKS); NULL = none */
+    /* PROMPTD_JWT_SIGNING_KEY: the private key, its kid, the public JWKS
+     * we publish, and that document parsed back (what we verify with). */
+    EVP_PKEY *signing_key;
+    char kid[JWKS_THUMBPRINT_LEN + 1];
+    char *public_jwks;        /* cJSON_free */
+    jwks_t *own;
 } auth;
 
 /* The key behind an HMAC (run as the worker role, before the request's
@@ -29,7 +39,45 @@ const db_stmt_t auth_apikey_stmt = {
     "select key_id, user_id, array_to_string(scopes, ','), revoked, expired "
     "from promptd.api_key_auth($1)"};
 
-void auth_init(const config_t *cfg)
+/* Load the ES256 signing key at path, derive its kid and the public JWKS,
+ * and parse that JWKS back as the key set our tokens are verified with
+ * (so what we publish is exactly what verifies).  False after logging. */
+static bool auth_load_signing_key(const char *path)
+{
+    const char *why = NULL;
+    cJSON *doc = NULL, *keys, *jwk;
+
+    if ((auth.signing_key = jwks_load_ec_private_pem(path, &why)) == NULL)
+        goto fail;
+    why = "cannot derive its public JWK (out of memory?)";
+    if (!jwks_ec_thumbprint(auth.signing_key, auth.kid) ||
+        (doc = cJSON_CreateObject()) == NULL ||
+        (keys = cJSON_AddArrayToObject(doc, "keys")) == NULL ||
+        (jwk = jwks_ec_public_jwk(auth.signing_key, auth.kid)) == NULL)
+        goto fail;
+    cJSON_AddItemToArray(keys, jwk);
+    if ((auth.public_jwks = cJSON_PrintUnformatted(doc)) == NULL ||
+        (auth.own = jwks_parse(auth.public_jwks, strlen(auth.public_jwks))) == NULL ||
+        jwks_count(auth.own) != 1)
+        goto fail;
+    cJSON_Delete(doc);
+    log_info("PROMPTD_JWT_SIGNING_KEY %s: access tokens are signed ES256 "
+             "with kid %s", path, auth.kid);
+    return true;
+fail:
+    log_error("PROMPTD_JWT_SIGNING_KEY %s: %s; the worker refuses to start",
+              path, why);
+    cJSON_Delete(doc);
+    EVP_PKEY_free(auth.signing_key);
+    auth.signing_key = NULL;
+    cJSON_free(auth.public_jwks);
+    auth.public_jwks = NULL;
+    jwks_free(auth.own);
+    auth.own = NULL;
+    return false;
+}
+
+bool auth_init(const config_t *cfg)
 {
     auth.secret = (const unsigned char *)cfg->jwt_secret;
     auth.secret_len = cfg->jwt_secret ? strlen(cfg->jwt_secret) : 0;
@@ -38,6 +86,40 @@ void auth_init(const config_t *cfg)
     /* Loaded on the first ES256/RS256 token, cached for the process. */
     jwks_source_free(auth.jwks);
     auth.jwks = jwks_source_new(cfg->jwks);
+    EVP_PKEY_free(auth.signing_key);
+    auth.signing_key = NULL;
+    cJSON_free(auth.public_jwks);
+    auth.public_jwks = NULL;
+    jwks_free(auth.own);
+    auth.own = NULL;
+    if (cfg->jwt_signing_key == NULL)
+        return true;
+    return auth_load_signing_key(cfg->jwt_signing_key);
+}
+
+EVP_PKEY *auth_signing_key(const char **kid)
+{
+    if (kid != NULL)
+        *kid = auth.signing_key != NULL ? auth.kid : NULL;
+    return auth.signing_key;
+}
+
+const char *auth_public_jwks(void)
+{
+    return auth.public_jwks != NULL ? auth.public_jwks : "{\"keys\":[]}";
+}
+
+/* ES256 / RS256 keys: our own signing key, only under its kid (the tokens
+ * we sign always carry it), then the PROMPTD_JWKS set. */
+static EVP_PKEY *auth_key_lookup(void *ctx, const char *kid, enum jwt_alg alg,
+                                 time_t now)
+{
+    EVP_PKEY *k;
+
+    (void)ctx;
+    if (kid != NULL && (k = jwks_find(auth.own, kid, alg)) != NULL)
+        return k;
+    return jwks_source_lookup(auth.jwks, kid, alg, now);
 }
 
 void auth_anon(req_t *r)
@@ -142,8 +224,8 @@ bool auth_require(req_t *r)
         .secret_len = auth.secret_len,
         .audience = auth.audience,
         .roles = allowed_roles,
-        .key_lookup = auth.jwks != NULL ? jwks_source_lookup : NULL,
-        .key_ctx = auth.jwks,
+        .key_lookup = auth.jwks != NULL || auth.own != NULL ? auth_key_lookup
+                                                            : NULL,
     };
     enum jwt_error e;
     cJSON *claims = NULL, *role;
@@ -159,7 +241,7 @@ bool auth_require(req_t *r)
         resp_unauthorized(r, false, "A Bearer token is required.");
         return false;
     }
-    if (auth.secret_len == 0 && auth.jwks == NULL) {
+    if (auth.secret_len == 0 && auth.jwks == NULL && auth.own == NULL) {
         r->log_detail = "no JWT secret configured";
         resp_unauthorized(r, true, "The token cannot be verified.");
         return false;

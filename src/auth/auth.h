@@ -4,11 +4,25 @@
 
 #include <stdbool.h>
 
+#include <openssl/types.h>
+
 #include "core/config.h"
 #include "core/request.h"
 #include "db/db.h"
 
-void auth_init(const config_t *cfg);
+/* Keys for auth_require.  With cfg->jwt_signing_key set, the PEM is
+ * loaded (it must be an EC P-256 private key) and its public key trusted
+ * for ES256 tokens carrying its kid; false (after logging why) when it
+ * cannot be: the worker must then refuse to start. */
+bool auth_init(const config_t *cfg);
+
+/* The configured ES256 signing key and its kid (RFC 7638 thumbprint), or
+ * NULL when none is configured (tokens are then HS256).  Owned here. */
+EVP_PKEY *auth_signing_key(const char **kid);
+
+/* The public JWKS document {"keys":[...]} for /.well-known/jwks.json:
+ * the signing key's public JWK, or no keys without one.  Static text. */
+const char *auth_public_jwks(void);
 
 /* Authenticate from the Authorization header.  On success sets r->user_id,
  * r->role and r->claims (verified claims re-serialised) and returns true.

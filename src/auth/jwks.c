@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/pem.h>
 
 #include "core/log.h"
 #include "crypto/b64url.h"
@@ -475,4 +476,127 @@ unsigned
 jwks_source_loads(const jwks_source_t *src)
 {
     return src != NULL ? src->loads : 0;
+}
+
+/* ------------------------------------------ our own signing key (ES256) */
+
+/* No passphrase prompt, ever: an encrypted key is simply unreadable. */
+static int
+jwks_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
+/* True for an EC key on P-256 (prime256v1). */
+static bool
+jwks_is_p256(EVP_PKEY *key)
+{
+    char group[64];
+    size_t len = 0;
+
+    return key != NULL && EVP_PKEY_is_a(key, "EC") &&
+           EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+                                          group, sizeof group, &len) == 1 &&
+           strcmp(group, "prime256v1") == 0;
+}
+
+EVP_PKEY *
+jwks_load_ec_private_pem(const char *path, const char **why)
+{
+    BIO *bio;
+    EVP_PKEY *key = NULL;
+    const char *reason = NULL;
+
+    if (path == NULL || (bio = BIO_new_file(path, "r")) == NULL) {
+        reason = "cannot open the file (missing, or not readable by the worker user)";
+    } else {
+        key = PEM_read_bio_PrivateKey(bio, NULL, jwks_no_passphrase, NULL);
+        BIO_free(bio);
+        if (key == NULL)
+            reason = "no unencrypted PEM private key in the file";
+        else if (!jwks_is_p256(key))
+            reason = "the key is not an EC P-256 (prime256v1) key";
+    }
+    ERR_clear_error();
+    if (reason != NULL) {
+        EVP_PKEY_free(key);
+        key = NULL;
+    }
+    if (why != NULL)
+        *why = reason;
+    return key;
+}
+
+/* x and y (base64url of 32 bytes each) of a P-256 key. */
+static bool
+jwks_ec_xy(EVP_PKEY *key, char *x, char *y)
+{
+    unsigned char buf[JWKS_P256_LEN];
+    BIGNUM *bx = NULL, *by = NULL;
+    bool ok = false;
+
+    if (!jwks_is_p256(key) ||
+        EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &bx) != 1 ||
+        EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &by) != 1)
+        goto out;
+    if (BN_bn2binpad(bx, buf, sizeof buf) != JWKS_P256_LEN)
+        goto out;
+    x[b64url_encode(buf, sizeof buf, x)] = '\0';
+    if (BN_bn2binpad(by, buf, sizeof buf) != JWKS_P256_LEN)
+        goto out;
+    y[b64url_encode(buf, sizeof buf, y)] = '\0';
+    ok = true;
+out:
+    BN_free(bx);
+    BN_free(by);
+    ERR_clear_error();
+    return ok;
+}
+
+bool
+jwks_ec_thumbprint(EVP_PKEY *key, char *out)
+{
+    char x[B64URL_ENCODED_SIZE(JWKS_P256_LEN)], y[sizeof x], json[160];
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    int n;
+
+    if (!jwks_ec_xy(key, x, y))
+        return false;
+    n = snprintf(json, sizeof json,
+                 "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+                 x, y);
+    if (n < 0 || (size_t)n >= sizeof json ||
+        EVP_Digest(json, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+        mdlen != sizeof md)
+        return false;
+    out[b64url_encode(md, sizeof md, out)] = '\0';
+    return true;
+}
+
+cJSON *
+jwks_ec_public_jwk(EVP_PKEY *key, const char *kid)
+{
+    char x[B64URL_ENCODED_SIZE(JWKS_P256_LEN)], y[sizeof x];
+    cJSON *jwk, *ops;
+
+    if (!jwks_ec_xy(key, x, y) || (jwk = cJSON_CreateObject()) == NULL)
+        return NULL;
+    if (!cJSON_AddStringToObject(jwk, "kty", "EC") ||
+        !cJSON_AddStringToObject(jwk, "crv", "P-256") ||
+        !cJSON_AddStringToObject(jwk, "x", x) ||
+        !cJSON_AddStringToObject(jwk, "y", y) ||
+        (kid != NULL && !cJSON_AddStringToObject(jwk, "kid", kid)) ||
+        !cJSON_AddStringToObject(jwk, "alg", "ES256") ||
+        !cJSON_AddStringToObject(jwk, "use", "sig") ||
+        (ops = cJSON_AddArrayToObject(jwk, "key_ops")) == NULL ||
+        !cJSON_AddItemToArray(ops, cJSON_CreateString("verify"))) {
+        cJSON_Delete(jwk);
+        return NULL;
+    }
+    return jwk;
 }

@@ -2,9 +2,11 @@
 #ifndef PROMPTD_JWKS_H
 #define PROMPTD_JWKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/types.h>
 
 #include "auth/jwt.h"
@@ -65,5 +67,26 @@ EVP_PKEY *jwks_source_lookup(void *ctx, const char *kid, enum jwt_alg alg,
 
 /* Load attempts so far (for tests and logs). */
 unsigned jwks_source_loads(const jwks_source_t *src);
+
+/* ------------------------------------------ our own signing key (ES256) */
+
+#define JWKS_THUMBPRINT_LEN 43   /* base64url of a SHA-256 digest */
+
+/* Read a PEM private key (PKCS#8 or SEC1, unencrypted) from path; it must
+ * be an EC P-256 key.  NULL on failure with *why set to a static reason
+ * (unreadable file, not a private key, not P-256). */
+EVP_PKEY *jwks_load_ec_private_pem(const char *path, const char **why);
+
+/* The RFC 7638 JWK thumbprint of a P-256 key (private or public): base64url
+ * of SHA-256 over {"crv":"P-256","kty":"EC","x":"..","y":".."} (members in
+ * that order, no whitespace) into out (JWKS_THUMBPRINT_LEN + 1 bytes).
+ * False when key is not P-256. */
+bool jwks_ec_thumbprint(EVP_PKEY *key, char *out);
+
+/* The public JWK of a P-256 key, as published in a JWKS:
+ * {"kty":"EC","crv":"P-256","x","y","kid","alg":"ES256","use":"sig",
+ * "key_ops":["verify"]}, never "d".  kid NULL: no kid member.  Caller
+ * cJSON_Delete's it; NULL when key is not P-256. */
+cJSON *jwks_ec_public_jwk(EVP_PKEY *key, const char *kid);
 
 #endif

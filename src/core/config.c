@@ -473,6 +473,8 @@ const config_t *config_load(bool create_secrets)
     c.anon_key = v != NULL ? config_xstrdup(v) : NULL;
     v = config_env("PROMPTD_JWKS");
     c.jwks = v != NULL ? config_xstrdup(v) : NULL;
+    v = config_env("PROMPTD_JWT_SIGNING_KEY");
+    c.jwt_signing_key = v != NULL ? config_xstrdup(v) : NULL;
     c.refresh_ttl = 2592000;
     if (!config_env_long("PROMPTD_REFRESH_TTL", &c.refresh_ttl))
         goto fail;

@@ -18,6 +18,8 @@ typedef struct config {
     const char *jwt_issuer;       /* PROMPTD_JWT_ISSUER, default <site_url>/auth/v1 */
     const char *anon_key;         /* PROMPTD_ANON_KEY: the apikey header must match; NULL = any */
     const char *jwks;             /* PROMPTD_JWKS: JWKS file path or URL; NULL = none */
+    const char *jwt_signing_key;  /* PROMPTD_JWT_SIGNING_KEY: PEM EC P-256 private key path;
+                                   * set: /auth/v1 signs access tokens ES256; NULL = HS256 */
     long refresh_ttl;             /* PROMPTD_REFRESH_TTL seconds, default 2592000 (30 d) */
     const char *api_key_pepper;   /* PROMPTD_API_KEY_PEPPER or var/secrets/api_key_pepper */
     const char *secrets_keys;     /* PROMPTD_SECRETS_KEYS "kid:hex64[,kid:hex64...]" (first

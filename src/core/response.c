@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/json.h"
 
@@ -126,6 +127,22 @@ int resp_unauthorized(req_t *r, bool token_presented, const char *detail)
     return problem(r, 401, detail, NULL);
 }
 
+/* True when the handler added a header called name (resp_header). */
+static bool resp_has_header(const req_t *r, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = r->headers.ptr, *end = p + r->headers.len;
+
+    while (p != NULL && p < end) {
+        if ((size_t)(end - p) > n && p[n] == ':' && strncasecmp(p, name, n) == 0)
+            return true;
+        p = memchr(p, '\n', (size_t)(end - p));
+        if (p != NULL)
+            p++;
+    }
+    return false;
+}
+
 void resp_write(req_t *r)
 {
     bool head = strcmp(r->method, "HEAD") == 0;
@@ -142,10 +159,14 @@ void resp_write(req_t *r)
         strbuf_printf(&sb, "Location: %s\r\n", r->location);
     if (has_body)
         strbuf_printf(&sb, "Content-Length: %zu\r\n", r->resp_len);
-    if (r->status >= 400 || r->route == NULL || !(r->route->flags & R_READONLY))
-        strbuf_puts(&sb, "Cache-Control: no-store\r\n");
-    else
-        strbuf_puts(&sb, "Cache-Control: private, no-cache\r\n");
+    /* A success whose handler chose its own Cache-Control (e.g. a public
+     * JWKS) gets only that one; two would make caches take the stricter. */
+    if (r->status >= 400 || !resp_has_header(r, "Cache-Control")) {
+        if (r->status >= 400 || r->route == NULL || !(r->route->flags & R_READONLY))
+            strbuf_puts(&sb, "Cache-Control: no-store\r\n");
+        else
+            strbuf_puts(&sb, "Cache-Control: private, no-cache\r\n");
+    }
     strbuf_append(&sb, r->headers.ptr, r->headers.len);
     strbuf_puts(&sb, "\r\n");
     FCGX_PutStr(sb.ptr, (int)sb.len, r->fcgx->out);

@@ -399,7 +399,8 @@ int server_main(int argc, char **argv, const family_t *fam)
     stmts[n++] = audit_stmt;
     for (const db_stmt_t *s = fam->stmts; s && s->name && n < 63; s++)
         stmts[n++] = *s;
-    auth_init(cfg);
+    if (!auth_init(cfg))
+        return 1;   /* logged; the stack's readiness check then fails */
     db_init(cfg->app_database_url, stmts);
     if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {
         log_error("%s: FastCGI initialisation failed", __func__);

@@ -490,6 +490,118 @@ test_source(void)
     free(j2);
 }
 
+/* A PEM file holding k (private unless pub; encrypted with a passphrase
+ * when enc) at path. */
+static bool
+write_pem(const char *path, EVP_PKEY *k, bool pub, bool enc)
+{
+    FILE *f = fopen(path, "w");
+    int ok;
+
+    if (f == NULL)
+        return false;
+    ok = pub ? PEM_write_PUBKEY(f, k)
+         : enc ? PEM_write_PrivateKey(f, k, EVP_aes_128_cbc(),
+                                      (const unsigned char *)"pass", 4, NULL, NULL)
+               : PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+    return fclose(f) == 0 && ok == 1;
+}
+
+/* PROMPTD_JWT_SIGNING_KEY: PEM loading, RFC 7638 thumbprint, the public
+ * JWK we publish (and that it verifies what jwt_sign_es256 signs). */
+static void
+test_signing_key(void)
+{
+    /* RFC 7517 A.1's P-256 key; the thumbprint below was computed
+     * independently (python3 hashlib over the RFC 7638 canonical JSON). */
+    static const char rfc_jwks[] =
+        "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"1\","
+        "\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
+        "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\"}]}";
+    char path[] = "/tmp/promptd-sigkey-XXXXXX", tp[JWKS_THUMBPRINT_LEN + 1];
+    char tp1[JWKS_THUMBPRINT_LEN + 1], doc[1024], *text;
+    const char *why = NULL;
+    jwks_t *rfc = jwks_parse(rfc_jwks, strlen(rfc_jwks)), *pubset;
+    EVP_PKEY *k, *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    cJSON *jwk, *claims;
+    char *tok;
+    int fd = mkstemp(path);
+
+    close(fd);
+    ok(jwks_ec_thumbprint(jwks_find(rfc, "1", JWT_ALG_ES256), tp) &&
+       strcmp(tp, "cn-I_WNMClehiVp51i_0VpOENW1upEerA8sEam5hn-s") == 0,
+       "RFC 7517 A.1 key: RFC 7638 thumbprint");
+    jwk = jwks_ec_public_jwk(jwks_find(rfc, "1", JWT_ALG_ES256), tp);
+    ok(jwk != NULL, "public JWK of the RFC key");
+    text = cJSON_PrintUnformatted(jwk);
+    is_str(text, "{\"kty\":\"EC\",\"crv\":\"P-256\","
+                 "\"x\":\"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4\","
+                 "\"y\":\"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM\","
+                 "\"kid\":\"cn-I_WNMClehiVp51i_0VpOENW1upEerA8sEam5hn-s\","
+                 "\"alg\":\"ES256\",\"use\":\"sig\",\"key_ops\":[\"verify\"]}",
+           "  kty, crv, x, y, kid, alg, use, key_ops; no d");
+    cJSON_free(text);
+    cJSON_Delete(jwk);
+    jwks_free(rfc);
+    ok(!jwks_ec_thumbprint(rsa1, tp) && jwks_ec_public_jwk(rsa1, "x") == NULL,
+       "an RSA key has no EC thumbprint / JWK");
+    ok(p384 == NULL || !jwks_ec_thumbprint(p384, tp), "nor a P-384 key");
+
+    ok(write_pem(path, ec1, false, false), "ec1 written as PEM");
+    k = jwks_load_ec_private_pem(path, &why);
+    ok(k != NULL && why == NULL, "PEM P-256 private key loads");
+    ok(jwks_ec_thumbprint(k, tp) && jwks_ec_thumbprint(ec1, tp1) &&
+       strcmp(tp, tp1) == 0 && strlen(tp) == JWKS_THUMBPRINT_LEN,
+       "  its thumbprint is the original key's (43 chars)");
+    jwk = jwks_ec_public_jwk(k, tp);
+    text = cJSON_PrintUnformatted(jwk);
+    snprintf(doc, sizeof doc, "{\"keys\":[%s]}", text ? text : "");
+    ok(strstr(doc, "\"d\"") == NULL, "  its JWK has no private part");
+    pubset = jwks_parse(doc, strlen(doc));
+    is_int((long)jwks_count(pubset), 1, "  the published JWKS parses back");
+    claims = cJSON_Parse(PAY);
+    tok = jwt_sign_es256(claims, k, tp);
+    is_int(verify_with(tok, set_lookup, pubset), JWT_OK,
+           "  jwt_sign_es256 with the loaded key verifies against it");
+    free(tok);
+    tok = jwt_sign_es256(claims, k, "other");
+    is_int(verify_with(tok, set_lookup, pubset), JWT_UNKNOWN_KEY,
+           "  signed under another kid -> unknown key");
+    free(tok);
+    cJSON_Delete(claims);
+    cJSON_free(text);
+    cJSON_Delete(jwk);
+    jwks_free(pubset);
+    EVP_PKEY_free(k);
+
+    struct { EVP_PKEY *key; bool pub, enc; const char *name; } bad[] = {
+        {rsa1, false, false, "an RSA private key"},
+        {p384, false, false, "a P-384 private key"},
+        {ec1, true, false, "a public key only"},
+        {ec1, false, true, "an encrypted private key"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (bad[i].key == NULL || !write_pem(path, bad[i].key, bad[i].pub, bad[i].enc)) {
+            ok(1, "# SKIP %s: cannot write it", bad[i].name);
+            continue;
+        }
+        why = NULL;
+        k = jwks_load_ec_private_pem(path, &why);
+        ok(k == NULL && why != NULL, "%s is refused (%s)", bad[i].name,
+           why ? why : "no reason");
+        EVP_PKEY_free(k);
+    }
+    write_file(path, "not a PEM\n");
+    why = NULL;
+    ok(jwks_load_ec_private_pem(path, &why) == NULL && why != NULL, "garbage is refused");
+    unlink(path);
+    why = NULL;
+    k = jwks_load_ec_private_pem(path, &why);
+    ok(k == NULL && why != NULL && strstr(why, "cannot open") != NULL,
+       "a missing file is refused (%s)", why ? why : "no reason");
+    EVP_PKEY_free(p384);
+}
+
 int
 main(void)
 {
@@ -508,6 +620,7 @@ main(void)
     test_signature_encoding();
     test_claims();
     test_source();
+    test_signing_key();
     jwks_free(set);
     EVP_PKEY_free(ec1);
     EVP_PKEY_free(ec2);

@@ -39,6 +39,17 @@ const db_stmt_t auth_apikey_stmt = {
     "select key_id, user_id, array_to_string(scopes, ','), revoked, expired "
     "from promptd.api_key_auth($1)"};
 
+/* Drop our signing key and the JWKS published for it (idempotent). */
+static void auth_forget_signing_key(void)
+{
+    EVP_PKEY_free(auth.signing_key);
+    auth.signing_key = NULL;
+    cJSON_free(auth.public_jwks);
+    auth.public_jwks = NULL;
+    jwks_free(auth.own);
+    auth.own = NULL;
+}
+
 /* Load the ES256 signing key at path, derive its kid and the public JWKS,
  * and parse that JWKS back as the key set our tokens are verified with
  * (so what we publish is exactly what verifies).  False after logging. */
@@ -68,12 +79,7 @@ fail:
     log_error("PROMPTD_JWT_SIGNING_KEY %s: %s; the worker refuses to start",
               path, why);
     cJSON_Delete(doc);
-    EVP_PKEY_free(auth.signing_key);
-    auth.signing_key = NULL;
-    cJSON_free(auth.public_jwks);
-    auth.public_jwks = NULL;
-    jwks_free(auth.own);
-    auth.own = NULL;
+    auth_forget_signing_key();
     return false;
 }
 
@@ -86,12 +92,7 @@ bool auth_init(const config_t *cfg)
     /* Loaded on the first ES256/RS256 token, cached for the process. */
     jwks_source_free(auth.jwks);
     auth.jwks = jwks_source_new(cfg->jwks);
-    EVP_PKEY_free(auth.signing_key);
-    auth.signing_key = NULL;
-    cJSON_free(auth.public_jwks);
-    auth.public_jwks = NULL;
-    jwks_free(auth.own);
-    auth.own = NULL;
+    auth_forget_signing_key();
     if (cfg->jwt_signing_key == NULL)
         return true;
     return auth_load_signing_key(cfg->jwt_signing_key);

@@ -491,19 +491,6 @@ jwks_no_passphrase(char *buf, int size, int rwflag, void *u)
     return -1;
 }
 
-/* True for an EC key on P-256 (prime256v1). */
-static bool
-jwks_is_p256(EVP_PKEY *key)
-{
-    char group[64];
-    size_t len = 0;
-
-    return key != NULL && EVP_PKEY_is_a(key, "EC") &&
-           EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
-                                          group, sizeof group, &len) == 1 &&
-           strcmp(group, "prime256v1") == 0;
-}
-
 EVP_PKEY *
 jwks_load_ec_private_pem(const char *path, const char **why)
 {
@@ -518,7 +505,7 @@ jwks_load_ec_private_pem(const char *path, const char **why)
         BIO_free(bio);
         if (key == NULL)
             reason = "no unencrypted PEM private key in the file";
-        else if (!jwks_is_p256(key))
+        else if (!jwt_is_p256(key))
             reason = "the key is not an EC P-256 (prime256v1) key";
     }
     ERR_clear_error();
@@ -539,7 +526,7 @@ jwks_ec_xy(EVP_PKEY *key, char *x, char *y)
     BIGNUM *bx = NULL, *by = NULL;
     bool ok = false;
 
-    if (!jwks_is_p256(key) ||
+    if (!jwt_is_p256(key) ||
         EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &bx) != 1 ||
         EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &by) != 1)
         goto out;

@@ -255,8 +255,7 @@ jwt_evp_verify(EVP_PKEY *key, const unsigned char *sig, size_t siglen,
     return good;
 }
 
-/* A P-256 EC key (public or private). */
-static bool
+bool
 jwt_is_p256(EVP_PKEY *key)
 {
     char group[64];

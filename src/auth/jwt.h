@@ -109,4 +109,7 @@ bool jwt_rs256_verify(EVP_PKEY *pub, const unsigned char *msg, size_t msglen,
  * Returns a malloc'd token (caller frees), or NULL. */
 char *jwt_sign_es256(const cJSON *claims, EVP_PKEY *priv, const char *kid);
 
+/* True for an EC key (public or private) on P-256. */
+bool jwt_is_p256(EVP_PKEY *key);
+
 #endif

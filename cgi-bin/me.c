@@ -1,4 +1,4 @@
-/* me.c: the me family: own profile, audit trail, export, deletion; admin routes. */
+/* me.c: the me family: own profile, audit trail, export, deletion; admin routes (users, jobs). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +22,7 @@
 enum {
     ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_PWHASH, ST_DELETE,
     ST_ADMIN_USERS, ST_ADMIN_TIER,
+    ST_ADMIN_JOBS, ST_ADMIN_JOBS_STATS, ST_ADMIN_JOB_RETRY, ST_ADMIN_JOB_CANCEL,
 };
 
 static const db_stmt_t stmts[] = {
@@ -50,6 +51,14 @@ static const db_stmt_t stmts[] = {
         "select u::text, u ->> 'id' from promptd.admin_list_users($1::int, $2::uuid) u"},
     [ST_ADMIN_TIER] = {"admin_tier",
         "select promptd.admin_set_tier($1::uuid, $2)::text"},
+    /* $1 state, $2 queue (NULL: any), $3 limit + 1, $4 cursor (id, exclusive) */
+    [ST_ADMIN_JOBS] = {"admin_jobs",
+        "select job::text, id from promptd.admin_jobs($1, $2, $3::int, $4::bigint)"},
+    [ST_ADMIN_JOBS_STATS] = {"admin_jobs_stats", "select promptd.admin_jobs_stats()::text"},
+    [ST_ADMIN_JOB_RETRY] = {"admin_job_retry",
+        "select status, job::text, job ->> 'state' from promptd.admin_job_retry($1::bigint)"},
+    [ST_ADMIN_JOB_CANCEL] = {"admin_job_cancel",
+        "select status, job::text, job ->> 'state' from promptd.admin_job_cancel($1::bigint)"},
     {NULL, NULL},
 };
 
@@ -337,6 +346,98 @@ static int admin_user_update(req_t *r)
                           (size_t)PQgetlength(res, 0, 0));
 }
 
+/* A job id: a positive integer of at most 18 digits. */
+static bool job_id_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    return n > 0 && n <= 18 && strspn(s, "0123456789") == n && strspn(s, "0") < n;
+}
+
+/* GET /api/v1/admin/jobs?state&queue&limit&cursor -> 200 {items,next_cursor}
+ *   | 403 | 422.  Newest first; the cursor is the last item's id. */
+static int admin_jobs(req_t *r)
+{
+    static const char *const states[] = {
+        "pending", "running", "succeeded", "dead", "cancelled", NULL};
+    const char *state = req_query(r, "state"), *queue = req_query(r, "queue");
+    const char *cursor = req_query(r, "cursor"), *v[4];
+    long limit = query_limit(r);
+    bool known = false;
+    PGresult *res;
+
+    for (int i = 0; state && states[i]; i++)
+        known = known || strcmp(state, states[i]) == 0;
+    if (state && !known)
+        req_field_error(r, "state", "must be pending, running, succeeded, dead or cancelled");
+    if (queue && (*queue == '\0' || strlen(queue) > 100))
+        req_field_error(r, "queue", "must be 1 to 100 characters");
+    if (cursor && !job_id_valid(cursor))
+        req_field_error(r, "cursor", "is invalid");
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = state;
+    v[1] = queue;
+    v[2] = arena_printf(r->arena, "%ld", limit + 1);
+    v[3] = cursor;
+    if ((res = db_exec(r, &stmts[ST_ADMIN_JOBS], 4, v)) == NULL)
+        return db_error_reply(r);
+    return list_reply(r, res, limit);
+}
+
+/* GET /api/v1/admin/jobs/stats -> 200 {states:{pending,...}, queues:[{queue,
+ *   pending,running,succeeded,dead,cancelled,due,oldest_pending_age_s}],
+ *   total} | 403 */
+static int admin_jobs_stats(req_t *r)
+{
+    PGresult *res = db_exec(r, &stmts[ST_ADMIN_JOBS_STATS], 0, NULL);
+
+    if (res == NULL)
+        return db_error_reply(r);
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
+                          (size_t)PQgetlength(res, 0, 0));
+}
+
+/* retry/cancel: 200 job | 400 (id not a positive integer) | 403 | 404 |
+ * 409 (the job's state does not allow it).  Audited as job.retry /
+ * job.cancel. */
+static int admin_job_change(req_t *r, int stmt, const char *action)
+{
+    const char *id = req_param(r, "id"), *v[1] = {id}, *status;
+    PGresult *res;
+
+    if (!job_id_valid(id))
+        return resp_problem(r, 400, "The job id must be a positive integer.");
+    if ((res = db_exec(r, &stmts[stmt], 1, v)) == NULL)
+        return db_error_reply(r);
+    status = PQgetvalue(res, 0, 0);
+    if (strcmp(status, "not_found") == 0)
+        return resp_problem(r, 404, "No such job.");
+    if (strcmp(status, "ok") != 0)
+        return resp_problem(r, 409, arena_printf(r->arena,
+            "The job is %s: it cannot be %s.", PQgetvalue(res, 0, 2),
+            strcmp(action, "job.retry") == 0 ? "retried" : "cancelled"));
+    if (!audit_record(r, action, arena_printf(r->arena, "job:%s", id), "success",
+                      NULL, NULL))
+        return db_error_reply(r);
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 1),
+                          (size_t)PQgetlength(res, 0, 1));
+}
+
+/* POST /api/v1/admin/jobs/{id}/retry -> 200 job (pending, due now) | 400 |
+ *   403 | 404 | 409 (running or succeeded) */
+static int admin_job_retry(req_t *r)
+{
+    return admin_job_change(r, ST_ADMIN_JOB_RETRY, "job.retry");
+}
+
+/* POST /api/v1/admin/jobs/{id}/cancel -> 200 job (cancelled) | 400 | 403 |
+ *   404 | 409 (already finished) */
+static int admin_job_cancel(req_t *r)
+{
+    return admin_job_change(r, ST_ADMIN_JOB_CANCEL, "job.cancel");
+}
+
 static const route_t routes[] = {
     {"GET", "/api/v1/me", me_get, R_AUTH | R_DB | R_READONLY, NULL},
     {"PATCH", "/api/v1/me", me_update, R_AUTH | R_JSON | R_DB, NULL},
@@ -347,6 +448,14 @@ static const route_t routes[] = {
      R_AUTH | R_DB | R_READONLY | R_ADMIN, "admin"},
     {"PATCH", "/api/v1/admin/users/{id:uuid}", admin_user_update,
      R_AUTH | R_JSON | R_DB | R_ADMIN, "admin"},
+    {"GET", "/api/v1/admin/jobs", admin_jobs,
+     R_AUTH | R_DB | R_READONLY | R_ADMIN, "admin"},
+    {"GET", "/api/v1/admin/jobs/stats", admin_jobs_stats,
+     R_AUTH | R_DB | R_READONLY | R_ADMIN, "admin"},
+    {"POST", "/api/v1/admin/jobs/{id}/retry", admin_job_retry,
+     R_AUTH | R_DB | R_ADMIN, "admin"},
+    {"POST", "/api/v1/admin/jobs/{id}/cancel", admin_job_cancel,
+     R_AUTH | R_DB | R_ADMIN, "admin"},
 };
 
 int main(int argc, char **argv)

@@ -1,4 +1,4 @@
-/* promptctl.c: operator commands: migrate, user create|admin, token, env, audit verify. */
+/* promptctl.c: operator commands: migrate, user create|admin, token, env, audit verify, secrets, jobs. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -12,6 +12,7 @@
 
 #include "auth/jwt.h"
 #include "cmd/auditctl.h"
+#include "cmd/jobsctl.h"
 #include "cmd/migrate.h"
 #include "cmd/secretsctl.h"
 #include "cmd/promptctl.h"
@@ -28,6 +29,8 @@ static const char promptctl_usage[] =
     "       promptctl secrets set USER NAME < value | secrets get USER NAME\n"
     "       promptctl secrets check | secrets rotate\n"
     "       promptctl token USER [--ttl SECONDS]   (USER: uuid or email)\n"
+    "       promptctl jobs list [--state S] [--queue Q] [--limit N] | jobs show|retry|cancel ID\n"
+    "       promptctl jobs enqueue TYPE [--count N] [--payload JSON] [--queue Q] | jobs stats\n"
     "       promptctl env\n"
     "       promptctl help\n";
 
@@ -251,7 +254,8 @@ int main(int argc, char **argv)
         return promptctl_usage_error(NULL);
     if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "user") != 0 &&
         strcmp(cmd, "token") != 0 && strcmp(cmd, "env") != 0 &&
-        strcmp(cmd, "audit") != 0 && strcmp(cmd, "secrets") != 0) {
+        strcmp(cmd, "audit") != 0 && strcmp(cmd, "secrets") != 0 &&
+        strcmp(cmd, "jobs") != 0) {
         fprintf(stderr, "promptctl: unknown command '%s'\n", cmd);
         return promptctl_usage_error(NULL);
     }
@@ -264,6 +268,8 @@ int main(int argc, char **argv)
         return promptctl_usage_error("expected: user create EMAIL | user admin USER on|off");
     if (strcmp(cmd, "audit") == 0 && (argc != 3 || strcmp(argv[2], "verify") != 0))
         return promptctl_usage_error("expected: audit verify");
+    if (strcmp(cmd, "jobs") == 0 && argc < 3)
+        return promptctl_usage_error("expected: jobs list|show|retry|cancel|enqueue|stats");
     if (strcmp(cmd, "token") == 0 && argc < 3)
         return promptctl_usage_error("expected: token USER [--ttl SECONDS]");
 
@@ -279,6 +285,8 @@ int main(int argc, char **argv)
         return auditctl_verify(cfg);
     if (strcmp(cmd, "secrets") == 0)
         return secretsctl_main(cfg, argc - 2, argv + 2);
+    if (strcmp(cmd, "jobs") == 0)
+        return jobsctl_main(cfg, argc - 2, argv + 2);
     if (strcmp(cmd, "env") == 0)
         return promptctl_env(cfg);
     ttl = cfg->jwt_ttl;

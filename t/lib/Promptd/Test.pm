@@ -249,6 +249,48 @@ sub worker_pids {
     return sort { $a <=> $b } @kids;
 }
 
+# start_jobs_daemon(%env) -> pid: one more promptd-jobs with the stack's
+# environment plus %env (PROMPTD_JOBS_*), logging to VAR/log/jobs-PID.log.
+# Stopped with the stack if the test does not stop it (stop_pid).
+sub start_jobs_daemon {
+    my ($self, %over) = @_;
+    my %env = (%{ $self->{env} }, %over);
+    my $prog = "$self->{build}/src/cmd/promptd-jobs";
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        delete @ENV{qw(PROMPTD_DATABASE_URL PROMPTD_APP_DATABASE_URL PROMPTD_JWT_SECRET)};
+        @ENV{ keys %env } = values %env;
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>>', "$self->{var}/log/jobs-$$.log");
+        open(STDERR, '>&', \*STDOUT);
+        exec { $prog } $prog or POSIX::_exit(127);
+    }
+    $self->{jobs_pids}{$pid} = 1;
+    return $pid;
+}
+
+# stop_pid($pid, $signal = 'TERM', timeout => 60) -> the exit status ($?) or
+# undef when it did not exit in time (it is then killed).  Only for pids this
+# harness started (start_jobs_daemon).
+sub stop_pid {
+    my ($self, $pid, $sig, %opt) = @_;
+    $sig //= 'TERM';
+    kill $sig, $pid;
+    my $deadline = time + ($opt{timeout} // 60);
+    while (time < $deadline) {
+        if (waitpid($pid, WNOHANG) == $pid) {
+            delete $self->{jobs_pids}{$pid};
+            return $?;
+        }
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    delete $self->{jobs_pids}{$pid};
+    return undef;
+}
+
 # wait_for(sub { ... }, timeout => 10): poll until the sub returns true.
 sub wait_for {
     my ($self, $cond, %opt) = @_;
@@ -287,6 +329,7 @@ sub stop {
     return if $self->{stopped} || ($self->{owner} // 0) != $$;
     $self->{stopped} = 1;
     delete $LIVE{"$self"};
+    $self->stop_pid($_, 'KILL', timeout => 5) for keys %{ $self->{jobs_pids} || {} };
     my ($rc, $out) = $self->_run([$self->{stack}, 'stop']);
     warn "promptd-stack stop failed (exit $rc): $out\n" if $rc != 0;
     my $failing = eval { require Test::More; !Test::More->builder->is_passing };

@@ -1,0 +1,33 @@
+/* promptd-jobs: the background job daemon (several may run at once, on one or many hosts). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "jobs/daemon.h"
+
+/* usage: promptd-jobs   (configuration from the environment: see README) */
+int main(int argc, char **argv)
+{
+    daemon_config_t c;
+    const char *url = getenv("PROMPTD_APP_DATABASE_URL");
+
+    if (argc > 1) {
+        fprintf(stderr, "usage: %s (configured by PROMPTD_JOBS_* and "
+                "PROMPTD_APP_DATABASE_URL; see README)\n", argv[0]);
+        return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    }
+    log_set_family("jobs");
+    if (url == NULL || *url == '\0') {
+        const config_t *cfg = config_load(false);
+
+        if (cfg == NULL)
+            return 1;
+        url = cfg->app_database_url;
+    }
+    if (daemon_config_load(&c) != 0)
+        return 1;
+    c.conninfo = url;
+    return daemon_run(&c);
+}

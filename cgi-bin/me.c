@@ -62,24 +62,6 @@ static const db_stmt_t stmts[] = {
     {NULL, NULL},
 };
 
-/* ?limit: 1..LIST_MAX (default LIST_DEFAULT); a bad value records a field error. */
-static long query_limit(req_t *r)
-{
-    const char *s = req_query(r, "limit");
-    char *end;
-    long v;
-
-    if (s == NULL)
-        return LIST_DEFAULT;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > LIST_MAX) {
-        req_field_error(r, "limit", "must be an integer from 1 to %d", LIST_MAX);
-        return LIST_DEFAULT;
-    }
-    return v;
-}
-
 /* A page of rows (column 0 JSON, column 1 the cursor of that row). */
 static int list_reply(req_t *r, PGresult *res, long limit)
 {
@@ -193,7 +175,7 @@ static int me_update(req_t *r)
 static int me_audit(req_t *r)
 {
     const char *cursor = req_query(r, "cursor"), *v[2];
-    long limit = query_limit(r);
+    long limit = req_query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
     PGresult *res;
 
     if (cursor && (*cursor == '\0' || strlen(cursor) > 18 ||
@@ -302,7 +284,7 @@ static int me_delete(req_t *r)
 static int admin_users(req_t *r)
 {
     const char *cursor = req_query(r, "cursor"), *v[2];
-    long limit = query_limit(r);
+    long limit = req_query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
     PGresult *res;
 
     if (cursor && !uuid_valid(cursor))
@@ -362,7 +344,7 @@ static int admin_jobs(req_t *r)
         "pending", "running", "succeeded", "dead", "cancelled", NULL};
     const char *state = req_query(r, "state"), *queue = req_query(r, "queue");
     const char *cursor = req_query(r, "cursor"), *v[4];
-    long limit = query_limit(r);
+    long limit = req_query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
     bool known = false;
     PGresult *res;
 

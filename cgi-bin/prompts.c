@@ -285,24 +285,6 @@ static int prompt_delete(req_t *r)
     return resp_empty(r, 204);
 }
 
-/* A positive integer query parameter within [1, max]; dflt when absent. */
-static long query_int(req_t *r, const char *name, long dflt, long max)
-{
-    const char *s = req_query(r, name);
-    char *end;
-    long v;
-
-    if (s == NULL)
-        return dflt;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *s == '\0' || *end || v < 1 || v > max) {
-        req_field_error(r, name, "must be an integer from 1 to %ld", max);
-        return dflt;
-    }
-    return v;
-}
-
 /* Cursor text: "<sort>|<key>|<uuid>" in base64url; the sort must match. */
 static char *cursor_encode(req_t *r, char sort, const char *key, const char *id)
 {
@@ -346,7 +328,7 @@ static int prompt_list(req_t *r)
     const char *folder = req_query(r, "folder"), *sort = req_query(r, "sort");
     const char *cursor = req_query(r, "cursor");
     const char *key = NULL, *after = NULL, *v[6];
-    long limit = query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
+    long limit = req_query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
     int st = ST_LIST_UPDATED;
     char mark = 'u';
     PGresult *res;
@@ -403,7 +385,7 @@ static const char *version_param_or_reply(req_t *r)
 static int version_list(req_t *r)
 {
     const char *id = req_param(r, "id"), *cursor = req_query(r, "cursor");
-    long limit = query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
+    long limit = req_query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
     long before = 0;
     const char *v[3];
     PGresult *res;

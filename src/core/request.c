@@ -2,6 +2,8 @@
 #include "core/request.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +56,23 @@ const char *req_query(req_t *r, const char *name)
         p = amp ? amp + 1 : NULL;
     }
     return NULL;
+}
+
+long req_query_int(req_t *r, const char *name, long dflt, long max)
+{
+    const char *s = req_query(r, name);
+    char *end;
+    long v;
+
+    if (s == NULL)
+        return dflt;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *s == '\0' || *end || v < 1 || v > max) {
+        req_field_error(r, name, "must be an integer from 1 to %ld", max);
+        return dflt;
+    }
+    return v;
 }
 
 const char *req_param(req_t *r, const char *name)

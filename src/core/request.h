@@ -70,6 +70,10 @@ const char *req_header(req_t *r, const char *name);
  * error on r->errors. */
 const char *req_query(req_t *r, const char *name);
 
+/* A query parameter that must be an integer in [1, max]: dflt when absent;
+ * otherwise malformed or out of range records a field error and gives dflt. */
+long req_query_int(req_t *r, const char *name, long dflt, long max);
+
 /* The k-th path parameter of the matched route ({id} ...). */
 const char *req_param(req_t *r, const char *name);
 

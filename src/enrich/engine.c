@@ -1,0 +1,1156 @@
+/* engine.c: the local enrichment engine: rule-based, deterministic rewriting. */
+#include <stdint.h>
+#include <string.h>
+
+#include "core/str.h"
+#include "enrich/engine.h"
+#include "enrich/lex.h"
+
+/*
+ * How it works, in one pass each, all linear in the prompt's length:
+ *   1. lex_spans() finds the protected spans (code, quotes, {{variables}}).
+ *   2. split_units() cuts the text into units (sentences, list items,
+ *      headings, fenced blocks) never inside a protected span.
+ *   3. classify() gives each unit a role: task, context, material (text
+ *      supplied to work on), constraint, format, example.
+ *   4. The mode's writer emits units verbatim (only a unit's opening hedge,
+ *      "don't" or filler words may be rewritten, never a protected span, a
+ *      capitalised word or a number) into sections, and adds marked
+ *      placeholders "[[Add: ...]]" for missing essentials.
+ * Every byte of every protected span, number and capitalised name therefore
+ * reaches the output; the unit tests check it for every mode.
+ */
+
+enum unit_kind { U_TEXT, U_LIST, U_HEADING, U_CODE };
+enum unit_role {
+    R_TASK, R_CONTEXT, R_MATERIAL, R_CONSTRAINT, R_FORMAT, R_EXAMPLE
+};
+
+typedef struct {
+    size_t start, end;  /* [start, end) in the prompt, trimmed */
+    int kind;           /* enum unit_kind */
+    int role;           /* enum unit_role */
+    int para;           /* paragraph number */
+    bool intro;         /* ends with ':' and announces material */
+} unit_t;
+
+typedef struct {
+    arena_t *a;
+    const char *s;
+    size_t len;
+    const engine_opts_t *opts;
+    lex_span_t *spans;
+    int nspans;
+    unit_t *u;
+    int nu;
+    lex_stats_t all;             /* the whole prompt */
+    enum lex_category cat;
+    bool xml;                    /* sections as <tags> (Claude-style) */
+    const char **sugg;
+    int nsugg, capsugg;
+} eng_t;
+
+static const char *const mode_names[ENGINE_MODE_COUNT] = {
+    [ENGINE_IMPROVE] = "improve", [ENGINE_STRUCTURE] = "structure",
+    [ENGINE_CLARIFY] = "clarify", [ENGINE_EXPAND] = "expand",
+    [ENGINE_CONCISE] = "concise",
+};
+
+int engine_mode_parse(const char *name, engine_mode_t *out)
+{
+    if (!name)
+        return -1;
+    for (int m = 0; m < ENGINE_MODE_COUNT; m++)
+        if (strcmp(name, mode_names[m]) == 0) {
+            *out = (engine_mode_t)m;
+            return 0;
+        }
+    return -1;
+}
+
+const char *engine_mode_name(engine_mode_t mode)
+{
+    return (unsigned)mode < ENGINE_MODE_COUNT ? mode_names[mode] : "improve";
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+/* Case-insensitive prefix test of ASCII phrase p at s[0..n). */
+static bool has_prefix(const char *s, size_t n, const char *p)
+{
+    size_t k = 0;
+
+    for (; p[k]; k++)
+        if (k >= n || lower((unsigned char)s[k]) != p[k])
+            return false;
+    return true;
+}
+
+/* Index of the first span ending after pos (binary search). */
+static int span_at(const eng_t *e, size_t pos)
+{
+    int lo = 0, hi = e->nspans;
+
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (e->spans[mid].end <= pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* ---- 2. units ---------------------------------------------------------- */
+
+static void push_unit(eng_t *e, size_t *cap, size_t start, size_t end,
+                      int kind, int para)
+{
+    while (end > start && is_space(e->s[end - 1]))
+        end--;
+    if (end <= start)
+        return;
+    if ((size_t)e->nu == *cap) {
+        unit_t *nv = arena_alloc(e->a, 2 * *cap * sizeof(*nv));
+        memcpy(nv, e->u, *cap * sizeof(*nv));
+        e->u = nv;
+        *cap *= 2;
+    }
+    e->u[e->nu++] = (unit_t){.start = start, .end = end, .kind = kind,
+                             .para = para, .role = R_CONTEXT};
+}
+
+/* True when the line starting at s[i] opens a list item or a heading. */
+static int line_kind(const char *s, size_t len, size_t i)
+{
+    size_t j = i;
+
+    if (i >= len)
+        return U_TEXT;
+    if (s[i] == '#') {
+        while (j < len && s[j] == '#')
+            j++;
+        return j < len && s[j] == ' ' && j - i <= 6 ? U_HEADING : U_TEXT;
+    }
+    if ((s[i] == '-' || s[i] == '*' || s[i] == '+') && i + 1 < len &&
+        s[i + 1] == ' ')
+        return U_LIST;
+    if (len - i >= 4 && memcmp(s + i, "\xe2\x80\xa2 ", 4) == 0)
+        return U_LIST;
+    while (j < len && j - i < 3 && s[j] >= '0' && s[j] <= '9')
+        j++;
+    if (j > i && j + 1 < len && (s[j] == '.' || s[j] == ')') &&
+        s[j + 1] == ' ')
+        return U_LIST;
+    return U_TEXT;
+}
+
+/* Does the line starting at s[i] (after indentation) break a running
+ * sentence: blank, list item, heading, fence or an XML-style tag? */
+static bool line_breaks(const char *s, size_t len, size_t i)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+        i++;
+    if (i >= len || s[i] == '\n')
+        return true;
+    if (line_kind(s, len, i) != U_TEXT)
+        return true;
+    if (len - i >= 3 && memcmp(s + i, "```", 3) == 0)
+        return true;
+    return s[i] == '<';
+}
+
+static bool wordish(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_' || c == '\'' || c == '-' ||
+           c >= 0x80;
+}
+
+/* Do any of the (up to) three words before s[colon] announce material?
+ * Looks back at most 64 bytes, so the cost per colon is constant. */
+static bool announces_material(const char *s, size_t start, size_t colon)
+{
+    size_t j = colon, floor = colon - start > 64 ? colon - 64 : start;
+
+    for (int words = 0; words < 3 && j > floor; words++) {
+        size_t end;
+        while (j > floor && !wordish((unsigned char)s[j - 1]))
+            j--;
+        end = j;
+        while (j > floor && wordish((unsigned char)s[j - 1]))
+            j--;
+        if (end > j && lex_match(s + j, end - j, CUE_MATERIAL) == end - j)
+            return true;
+    }
+    return false;
+}
+
+static void split_units(eng_t *e)
+{
+    const char *s = e->s;
+    size_t len = e->len, cap = 64, i = 0;
+    int para = 0;
+    bool bol = true;
+
+    e->u = arena_alloc(e->a, cap * sizeof(unit_t));
+    while (i < len) {
+        int newlines = 0, kind, sp;
+        size_t j, end;
+
+        while (i < len && is_space(s[i])) {
+            if (s[i] == '\n')
+                newlines++, bol = true;
+            i++;
+        }
+        if (i >= len)
+            break;
+        if (newlines >= 2)
+            para++;
+        sp = span_at(e, i);
+        if (sp < e->nspans && e->spans[sp].start == i &&
+            e->spans[sp].kind == LEX_FENCE && bol) {
+            push_unit(e, &cap, i, e->spans[sp].end, U_CODE, para);
+            i = e->spans[sp].end;
+            bol = false;
+            continue;
+        }
+        kind = bol ? line_kind(s, len, i) : U_TEXT;
+        bol = false;
+        end = len;
+        for (j = i; j < len;) {
+            if (sp < e->nspans && e->spans[sp].start == j) {
+                j = e->spans[sp].end;
+                sp++;
+                continue;
+            }
+            if (s[j] == '\n') {
+                if (kind != U_TEXT || line_breaks(s, len, j + 1)) {
+                    end = j;
+                    break;
+                }
+                /* wrapped text continues unless the line ended a sentence */
+                size_t k = j;
+                while (k > i && is_space(s[k - 1]))
+                    k--;
+                if (k > i && (s[k - 1] == '.' || s[k - 1] == '!' ||
+                              s[k - 1] == '?' || s[k - 1] == ':')) {
+                    end = j;
+                    break;
+                }
+                j++;
+                continue;
+            }
+            if (kind == U_TEXT && lex_sentence_stop(s, len, j)) {
+                end = j + 1;
+                break;
+            }
+            if (kind == U_TEXT && s[j] == ':' && j + 1 < len &&
+                s[j + 1] == ' ' && announces_material(s, i, j)) {
+                end = j + 1;
+                break;
+            }
+            j++;
+        }
+        push_unit(e, &cap, i, end, kind, para);
+        i = end;
+    }
+}
+
+/* ---- 3. roles ---------------------------------------------------------- */
+
+/* Does unit u open like an instruction (task verb, format verb, rule)? */
+static bool opens_instruction(const eng_t *e, const unit_t *u,
+                              const lex_stats_t *st)
+{
+    const char *p = e->s + u->start;
+    size_t n = u->end - u->start;
+
+    return st->task_sentences || st->format_sentences || st->neg_sentences ||
+           has_prefix(p, n, "use ") || has_prefix(p, n, "keep ") ||
+           has_prefix(p, n, "make sure") || has_prefix(p, n, "ensure ") ||
+           has_prefix(p, n, "include ") || has_prefix(p, n, "avoid ") ||
+           has_prefix(p, n, "only ");
+}
+
+static void classify(eng_t *e)
+{
+    bool have_task = false;
+    int material_para = -1;   /* paragraph whose rest is material */
+    bool material_open = false;
+
+    for (int k = 0; k < e->nu; k++) {
+        unit_t *u = &e->u[k];
+        lex_stats_t st;
+        const char *p = e->s + u->start;
+        size_t n = u->end - u->start;
+
+        lex_scan(e->s, u->start, u->end, e->spans, e->nspans, &st);
+        if (material_open && u->para != material_para &&
+            opens_instruction(e, u, &st) && u->kind != U_CODE)
+            material_open = false;
+        if (material_open && u->para == material_para && u->kind == U_TEXT &&
+            e->s[u->start - 1] == '\n' && opens_instruction(e, u, &st))
+            material_open = false;
+        if (u->kind == U_CODE || material_open) {
+            u->role = R_MATERIAL;
+        } else if (u->kind == U_HEADING) {
+            u->role = R_CONTEXT;
+        } else if (st.task_sentences || (!have_task && st.questions)) {
+            u->role = R_TASK;
+        } else if (has_prefix(p, n, "for example") ||
+                   has_prefix(p, n, "e.g") || has_prefix(p, n, "example") ||
+                   has_prefix(p, n, "for instance") ||
+                   has_prefix(p, n, "input:") ||
+                   has_prefix(p, n, "output:")) {
+            u->role = R_EXAMPLE;
+        } else if (st.format_sentences || st.length_specs ||
+                   (st.cue[CUE_FORMAT] && !st.cue[CUE_ROLE])) {
+            u->role = R_FORMAT;
+        } else if (st.neg_sentences || st.cue[CUE_CONSTRAINT] ||
+                   st.cue[CUE_TONE]) {
+            u->role = R_CONSTRAINT;
+        } else if (st.questions) {
+            u->role = R_TASK;
+        } else {
+            u->role = R_CONTEXT;
+        }
+        if (u->role == R_TASK)
+            have_task = true;
+        /* "Summarise this article:" -- what follows is material */
+        if (u->kind != U_CODE && !material_open && e->s[u->end - 1] == ':' &&
+            announces_material(e->s, u->start, u->end - 1)) {
+            u->intro = true;
+            material_open = true;
+            material_para = u->para;
+        }
+    }
+    if (!have_task)
+        for (int k = 0; k < e->nu; k++)
+            if (e->u[k].role != R_MATERIAL && e->u[k].kind != U_HEADING) {
+                e->u[k].role = R_TASK;
+                break;
+            }
+}
+
+/* ---- 4. writers -------------------------------------------------------- */
+
+static void suggest(eng_t *e, const char *text)
+{
+    if (e->nsugg == e->capsugg) {
+        int cap = e->capsugg ? 2 * e->capsugg : 8;
+        const char **nv = arena_alloc(e->a, (size_t)cap * sizeof(*nv));
+        if (e->nsugg)
+            memcpy(nv, e->sugg, (size_t)e->nsugg * sizeof(*nv));
+        e->sugg = nv;
+        e->capsugg = cap;
+    }
+    e->sugg[e->nsugg++] = text;
+}
+
+/* Opening hedges removed from a task unit ("Could you please write ..."),
+ * longest first.  Only lower-case words (and a capitalised first word) are
+ * removed, so no name is ever lost. */
+static const char *const hedges[] = {
+    "i would like you to ", "i'd like you to ", "i want you to ",
+    "i need you to ", "could you please ", "can you please ",
+    "would you please ", "will you please ", "could you ", "can you ",
+    "would you ", "will you ", "please ", "kindly ", NULL};
+
+/* Verbs whose -ing form doubles the last consonant. */
+static const char *const doubling[] = {
+    "put", "get", "set", "let", "cut", "run", "stop", "plan", "skip", "drop",
+    "ship", "chat", "hit", "sit", "begin", "omit", "admit", "commit",
+    "submit", "forget", "swap", "trim", "wrap", "tag", "log", "pad", "dig",
+    "rap", "pin", "spin", "win", "ban", "flag", "map", "nag", "jog", NULL};
+
+/* Append the gerund of the lower-case verb w[0..n) ("use" -> "using"). */
+static void append_gerund(strbuf_t *sb, const char *w, size_t n)
+{
+    for (const char *const *d = doubling; *d; d++)
+        if (strlen(*d) == n && memcmp(*d, w, n) == 0) {
+            strbuf_append(sb, w, n);
+            strbuf_putc(sb, w[n - 1]);
+            strbuf_puts(sb, "ing");
+            return;
+        }
+    if (n == 2 && memcmp(w, "be", 2) == 0) {
+        strbuf_puts(sb, "being");
+        return;
+    }
+    if (n > 2 && w[n - 2] == 'i' && w[n - 1] == 'e') {
+        strbuf_append(sb, w, n - 2);
+        strbuf_puts(sb, "ying");
+        return;
+    }
+    if (n > 2 && w[n - 1] == 'e' && w[n - 2] != 'e' && w[n - 2] != 'y' &&
+        w[n - 2] != 'o') {
+        strbuf_append(sb, w, n - 1);
+        strbuf_puts(sb, "ing");
+        return;
+    }
+    strbuf_append(sb, w, n);
+    strbuf_puts(sb, "ing");
+}
+
+static bool all_lower_word(const char *w, size_t n)
+{
+    if (!n)
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (w[k] < 'a' || w[k] > 'z')
+            return false;
+    return true;
+}
+
+/* Append unit u, rewriting its opening when rewrite is set: hedges go
+ * ("Can you write" -> "Write"), "Don't use X" becomes "Avoid using X", and
+ * a closing '?' of a hedged request or a ':' before material becomes '.'. */
+static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
+{
+    const char *s = e->s;
+    size_t i = u->start, end = u->end;
+    bool hedged = false;
+
+    if (!rewrite || u->kind != U_TEXT) {
+        strbuf_append(sb, s + i, end - i);
+        return;
+    }
+    if (u->role == R_TASK) {
+        for (bool again = true; again;) {
+            again = false;
+            for (const char *const *h = hedges; *h; h++) {
+                size_t hl = strlen(*h);
+                if (has_prefix(s + i, end - i, *h) &&
+                    (s[i] < 'A' || s[i] > 'Z' || i == u->start ||
+                     hedged) &&
+                    (i + hl >= end || s[i + hl] < 'A' || s[i + hl] > 'Z')) {
+                    i += hl;
+                    hedged = again = true;
+                    break;
+                }
+            }
+        }
+        if (hedged && i < end) {
+            size_t w = lex_word_len(s, end, i);
+            if (!w || !lex_match(s + i, end - i, CUE_TASK)) {
+                i = u->start; /* not followed by a verb: keep it all */
+                hedged = false;
+            }
+        }
+    }
+    if (hedged) {
+        strbuf_putc(sb, (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]));
+        i++;
+    } else if (u->role == R_CONSTRAINT || u->role == R_TASK ||
+               u->role == R_FORMAT) {
+        size_t neg = 0;
+        if (has_prefix(s + i, end - i, "don't "))
+            neg = 6;
+        else if (has_prefix(s + i, end - i, "do not "))
+            neg = 7;
+        else if (has_prefix(s + i, end - i, "never "))
+            neg = 6;
+        if (neg) {
+            size_t w = lex_word_len(s, end, i + neg);
+            if (all_lower_word(s + i + neg, w)) {
+                strbuf_puts(sb, "Avoid ");
+                append_gerund(sb, s + i + neg, w);
+                i += neg + w;
+            }
+        }
+    }
+    if ((hedged && s[end - 1] == '?') || (u->intro && s[end - 1] == ':')) {
+        strbuf_append(sb, s + i, end - 1 - i);
+        strbuf_putc(sb, '.');
+    } else {
+        strbuf_append(sb, s + i, end - i);
+    }
+}
+
+/* Placeholders: the engine's one marker is "[[Add: ...]]" for a missing
+ * essential (and "[[Clarify: ...]]" for a vague word in clarify mode).
+ * The suggestion text is the placeholder without its brackets. */
+#define PH(text) "[[Add: " text "]]"
+
+static const char *ph_audience(const eng_t *e)
+{
+    if (e->cat == LEX_CAT_CODE)
+        return PH("the language, version and environment the code runs in");
+    return PH("who is the audience, and what do they already know?");
+}
+
+static const char *ph_format(const eng_t *e)
+{
+    switch (e->cat) {
+    case LEX_CAT_CODE:
+        return PH("the output you want, e.g. one code block followed by a "
+                  "short explanation");
+    case LEX_CAT_EXTRACT:
+        return PH("the output format, e.g. JSON with the field names you "
+                  "need");
+    case LEX_CAT_SUMMARY:
+        return PH("the format, e.g. bullet points or one paragraph");
+    case LEX_CAT_ANALYSIS:
+        return PH("the format, e.g. a table of findings, then a "
+                  "recommendation");
+    case LEX_CAT_QA:
+        return PH("the format, e.g. a direct answer first, then a short "
+                  "explanation");
+    default:
+        return PH("the format, e.g. headings, paragraphs or a list");
+    }
+}
+
+static const char *default_constraint(const eng_t *e, bool material)
+{
+    switch (e->cat) {
+    case LEX_CAT_SUMMARY:
+    case LEX_CAT_EXTRACT:
+    case LEX_CAT_ANALYSIS:
+        return material ? "Use only the information in the input; where it "
+                          "is silent, say so instead of guessing."
+                        : "Where information is missing or uncertain, say "
+                          "so instead of guessing.";
+    case LEX_CAT_QA:
+        return "If you are not sure, say so instead of guessing.";
+    case LEX_CAT_CODE:
+        return "State any assumption you make about inputs and the "
+               "environment.";
+    default:
+        return NULL;
+    }
+}
+
+static const char *const *default_steps(const eng_t *e)
+{
+    static const char *const code[] = {
+        "Restate the requirements and any assumptions.",
+        "Write the code.", "Explain the key decisions briefly.",
+        "List the edge cases and how the code handles them.", NULL};
+    static const char *const summary[] = {
+        "Read the whole input.", "Identify the main points.",
+        "Write the summary from those points only.", NULL};
+    static const char *const extract[] = {
+        "Read the whole input.", "Find every item that matches.",
+        "Return them in the output format, leaving out anything not in the "
+        "input.", NULL};
+    static const char *const analysis[] = {
+        "State the question being answered.", "Examine the evidence.",
+        "Draw conclusions and note any uncertainty.", NULL};
+    static const char *const write[] = {
+        "Identify the audience and the purpose.", "Draft the text.",
+        "Check tone and length against the constraints, then revise.", NULL};
+    static const char *const qa[] = {
+        "Answer the question directly.", "Explain the reasoning briefly.",
+        NULL};
+    static const char *const general[] = {
+        "Work through the task step by step.",
+        "Check the result against the constraints before answering.", NULL};
+
+    switch (e->cat) {
+    case LEX_CAT_CODE: return code;
+    case LEX_CAT_SUMMARY: return summary;
+    case LEX_CAT_EXTRACT: return extract;
+    case LEX_CAT_ANALYSIS: return analysis;
+    case LEX_CAT_WRITE:
+    case LEX_CAT_MARKETING: return write;
+    case LEX_CAT_QA: return qa;
+    default: return general;
+    }
+}
+
+/* Phrases by which a task refers to material that must be supplied. */
+static const char *const material_refs[] = {
+    "the following", "below", "attached", "this text", "this article",
+    "this email", "this code", "this function", "this document",
+    "this report", "this data", "these reviews", "this transcript",
+    "this passage", "this message", "the text", "the article", "the email",
+    "the document", "the transcript", "the report", "the data", "my code",
+    "my essay", "my draft", "this draft", "this essay", "this paragraph",
+    "this story", "these notes", "my notes", "this script", "this query",
+    "this log", "the log", "this table", "this list", "this post", NULL};
+
+static bool refers_to_material(const eng_t *e)
+{
+    for (int k = 0; k < e->nu; k++) {
+        const unit_t *u = &e->u[k];
+        if (u->role != R_TASK)
+            continue;
+        for (size_t i = u->start, w; i < u->end; i += w ? w : 1) {
+            w = lex_word_len(e->s, u->end, i);
+            if (w)
+                for (const char *const *r = material_refs; *r; r++)
+                    if (has_prefix(e->s + i, u->end - i, *r))
+                        return true;
+        }
+    }
+    return false;
+}
+
+typedef struct {
+    strbuf_t *sb;
+    eng_t *e;
+    bool open;
+} section_t;
+
+static void section_begin(section_t *sec, eng_t *e, strbuf_t *sb,
+                          const char *title, const char *tag)
+{
+    sec->sb = sb;
+    sec->e = e;
+    sec->open = true;
+    if (sb->len)
+        strbuf_puts(sb, "\n\n");
+    if (e->xml)
+        strbuf_printf(sb, "<%s>\n", tag);
+    else
+        strbuf_printf(sb, "## %s\n", title);
+}
+
+static void section_end(section_t *sec, const char *tag)
+{
+    if (sec->e->xml)
+        strbuf_printf(sec->sb, "\n</%s>", tag);
+}
+
+/* Emit every unit of role as one section's body: sentences of one
+ * paragraph joined by a space, list items and bullets one per line. */
+static bool emit_role(eng_t *e, strbuf_t *sb, int role, bool bullets,
+                      bool rewrite, bool *first)
+{
+    int prev = -1;
+    bool any = false;
+
+    for (int k = 0; k < e->nu; k++) {
+        const unit_t *u = &e->u[k];
+        if (u->role != role)
+            continue;
+        if (!*first) {
+            if (!bullets && prev >= 0 && e->u[prev].para == u->para &&
+                u->kind == U_TEXT && e->u[prev].kind == U_TEXT && prev == k - 1)
+                strbuf_putc(sb, ' ');
+            else
+                strbuf_putc(sb, '\n');
+        }
+        if (bullets && u->kind == U_TEXT)
+            strbuf_puts(sb, "- ");
+        put_unit(e, sb, u, rewrite);
+        prev = k;
+        *first = false;
+        any = true;
+    }
+    return any;
+}
+
+static void emit_line(strbuf_t *sb, bool *first, const char *prefix,
+                      const char *text)
+{
+    if (!*first)
+        strbuf_putc(sb, '\n');
+    strbuf_puts(sb, prefix);
+    strbuf_puts(sb, text);
+    *first = false;
+}
+
+/* Copy the material units verbatim, runs of adjacent units as one range. */
+static bool emit_material(eng_t *e, strbuf_t *sb)
+{
+    bool any = false;
+
+    for (int k = 0; k < e->nu; k++) {
+        int last = k;
+        if (e->u[k].role != R_MATERIAL)
+            continue;
+        while (last + 1 < e->nu && e->u[last + 1].role == R_MATERIAL)
+            last++;
+        if (any)
+            strbuf_puts(sb, "\n\n");
+        strbuf_append(sb, e->s + e->u[k].start,
+                      e->u[last].end - e->u[k].start);
+        any = true;
+        k = last;
+    }
+    return any;
+}
+
+static bool has_role(const eng_t *e, int role)
+{
+    for (int k = 0; k < e->nu; k++)
+        if (e->u[k].role == role)
+            return true;
+    return false;
+}
+
+/* Add a placeholder line to a section and record it as a suggestion. */
+static void placeholder(eng_t *e, strbuf_t *sb, bool *first,
+                        const char *prefix, const char *ph, bool insert)
+{
+    /* suggestion: "Add: ..." without the brackets */
+    suggest(e, arena_strndup(e->a, ph + 2, strlen(ph) - 4));
+    if (insert)
+        emit_line(sb, first, prefix, ph);
+}
+
+/* improve, expand and structure: the sectioned rewrite. */
+static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
+{
+    bool rewrite = mode != ENGINE_STRUCTURE;
+    bool add = mode != ENGINE_STRUCTURE;       /* placeholders, defaults */
+    bool expand = mode == ENGINE_EXPAND;
+    const lex_stats_t *st = &e->all;
+    bool audience = st->cue[CUE_AUDIENCE] > 0;
+    bool material = has_role(e, R_MATERIAL);
+    bool format = st->cue[CUE_FORMAT] || st->format_sentences;
+    bool length = st->length_specs || st->cue[CUE_LENGTHWORD];
+    bool first;
+    section_t sec;
+
+    /* Task */
+    section_begin(&sec, e, sb, "Task", "task");
+    first = true;
+    emit_role(e, sb, R_TASK, false, rewrite, &first);
+    section_end(&sec, "task");
+
+    /* Context */
+    {
+        bool need_role = expand && !st->cue[CUE_ROLE];
+        bool need_aud = !audience;
+        bool need_bg = expand && !st->cue[CUE_BACKGROUND] && !e->opts->goal;
+        if (has_role(e, R_CONTEXT) || e->opts->goal ||
+            (add && (need_role || need_aud || need_bg))) {
+            section_begin(&sec, e, sb, "Context", "context");
+            first = true;
+            if (need_role)
+                placeholder(e, sb, &first, "",
+                            PH("the role to answer as, e.g. an experienced "
+                               "specialist in the field"), add);
+            emit_role(e, sb, R_CONTEXT, false, rewrite, &first);
+            if (e->opts->goal) {
+                emit_line(sb, &first, "Goal: ", e->opts->goal);
+            }
+            if (need_aud)
+                placeholder(e, sb, &first, "", ph_audience(e), add);
+            if (need_bg)
+                placeholder(e, sb, &first, "",
+                            PH("the purpose: why you need this and how the "
+                               "result will be used"), add);
+            section_end(&sec, "context");
+        }
+    }
+
+    /* Input: supplied material between delimiters */
+    if (material || (!st->vars && refers_to_material(e))) {
+        if (sb->len)
+            strbuf_puts(sb, "\n\n");
+        if (!e->xml)
+            strbuf_puts(sb, "## Input\n");
+        strbuf_puts(sb, "<input>\n");
+        if (!emit_material(e, sb)) {
+            first = true;
+            placeholder(e, sb, &first, "",
+                        PH("paste the text to work on here"), true);
+        }
+        strbuf_puts(sb, "\n</input>");
+    }
+
+    /* Steps for complex tasks */
+    if (add && !st->cue[CUE_STEP] &&
+        (expand || st->words > 60 || st->task_sentences >= 2 ||
+         e->cat == LEX_CAT_CODE || e->cat == LEX_CAT_ANALYSIS)) {
+        const char *const *steps = default_steps(e);
+        section_begin(&sec, e, sb, "Steps", "steps");
+        for (int k = 0; steps[k]; k++)
+            strbuf_printf(sb, "%s%d. %s", k ? "\n" : "", k + 1, steps[k]);
+        section_end(&sec, "steps");
+    }
+
+    /* Constraints */
+    {
+        const char *dflt = add ? default_constraint(e, material) : NULL;
+        bool need_tone = !st->cue[CUE_TONE] && (e->cat == LEX_CAT_WRITE ||
+                                                e->cat == LEX_CAT_MARKETING);
+        if (has_role(e, R_CONSTRAINT) || dflt || (add && need_tone)) {
+            section_begin(&sec, e, sb, "Constraints", "constraints");
+            first = true;
+            emit_role(e, sb, R_CONSTRAINT, true, rewrite, &first);
+            if (dflt)
+                emit_line(sb, &first, "- ", dflt);
+            if (need_tone)
+                placeholder(e, sb, &first, "- ",
+                            PH("the tone, e.g. friendly, formal or playful"),
+                            add);
+            section_end(&sec, "constraints");
+        }
+    }
+
+    /* Output format */
+    {
+        bool need_len = !length && e->cat != LEX_CAT_CODE &&
+                        e->cat != LEX_CAT_EXTRACT;
+        if (has_role(e, R_FORMAT) || (add && (!format || need_len))) {
+            section_begin(&sec, e, sb, "Output format", "output_format");
+            first = true;
+            emit_role(e, sb, R_FORMAT, true, rewrite, &first);
+            if (!format)
+                placeholder(e, sb, &first, "- ", ph_format(e), add);
+            if (need_len)
+                placeholder(e, sb, &first, "- ",
+                            PH("the length, e.g. 150 words or 5 bullet "
+                               "points"), add);
+            section_end(&sec, "output_format");
+        } else if (!format || need_len) {
+            if (!format)
+                suggest(e, "Add: the output format");
+            if (need_len)
+                suggest(e, "Add: the length of the answer");
+        }
+    }
+
+    /* Examples */
+    {
+        bool want = expand || e->cat == LEX_CAT_EXTRACT ||
+                    e->cat == LEX_CAT_MARKETING;
+        if (has_role(e, R_EXAMPLE) || (add && want)) {
+            section_begin(&sec, e, sb, "Examples", "examples");
+            first = true;
+            if (!emit_role(e, sb, R_EXAMPLE, false, rewrite, &first))
+                placeholder(e, sb, &first, "",
+                            PH("one example of the input and the output you "
+                               "expect"), add);
+            section_end(&sec, "examples");
+        } else if (want && !st->cue[CUE_EXAMPLE]) {
+            suggest(e, "Add: an example of the output you expect");
+        }
+    }
+}
+
+/* The separator between two units in the original, normalised: a blank
+ * line between paragraphs, a newline between lines, else a space. */
+static void put_gap(strbuf_t *sb, const char *s, size_t from, size_t to)
+{
+    int nl = 0;
+
+    for (size_t i = from; i < to; i++)
+        nl += s[i] == '\n';
+    strbuf_puts(sb, nl >= 2 ? "\n\n" : nl ? "\n" : " ");
+}
+
+/* clarify: the prompt in its own order, hedges resolved, material
+ * delimited, then the open questions as placeholders. */
+static void write_clarify(eng_t *e, strbuf_t *sb)
+{
+    const lex_stats_t *st = &e->all;
+    const char *vague[5];
+    size_t vlen[5];
+    int nvague = 0;
+    bool first = true;
+
+    for (int k = 0; k < e->nu; k++) {
+        const unit_t *u = &e->u[k];
+        if (k)
+            put_gap(sb, e->s, e->u[k - 1].end, u->start);
+        if (u->role == R_MATERIAL) {
+            int last = k;
+            while (last + 1 < e->nu && e->u[last + 1].role == R_MATERIAL)
+                last++;
+            strbuf_puts(sb, "<input>\n");
+            strbuf_append(sb, e->s + u->start, e->u[last].end - u->start);
+            strbuf_puts(sb, "\n</input>");
+            k = last;
+            continue;
+        }
+        put_unit(e, sb, u, true);
+        /* collect distinct vague words outside spans */
+        for (size_t i = u->start; i < u->end && nvague < 5;) {
+            int sp = span_at(e, i);
+            size_t w, m;
+            if (sp < e->nspans && e->spans[sp].start <= i) {
+                i = e->spans[sp].end;
+                continue;
+            }
+            if (!(w = lex_word_len(e->s, u->end, i))) {
+                i++;
+                continue;
+            }
+            if ((m = lex_match(e->s + i, u->end - i, CUE_VAGUE))) {
+                bool seen = false;
+                for (int v = 0; v < nvague; v++)
+                    seen |= vlen[v] == m && strncmp(vague[v], e->s + i, m) == 0;
+                if (!seen && !memchr(e->s + i, '"', m)) {
+                    vague[nvague] = e->s + i;
+                    vlen[nvague++] = m;
+                }
+            }
+            i += w;
+        }
+    }
+    strbuf_puts(sb, e->xml ? "\n\n<open_questions>\n" : "\n\n## Open questions\n");
+    for (int v = 0; v < nvague; v++) {
+        char *q = arena_printf(e->a, "[[Clarify: what exactly do you mean by "
+                               "\"%.*s\"?]]", (int)vlen[v], vague[v]);
+        emit_line(sb, &first, "- ", q);
+        suggest(e, arena_strndup(e->a, q + 2, strlen(q) - 4));
+    }
+    if (!st->cue[CUE_AUDIENCE])
+        placeholder(e, sb, &first, "- ", ph_audience(e), true);
+    if (!st->cue[CUE_FORMAT] && !st->format_sentences)
+        placeholder(e, sb, &first, "- ", ph_format(e), true);
+    if (!st->length_specs && !st->cue[CUE_LENGTHWORD] &&
+        e->cat != LEX_CAT_CODE && e->cat != LEX_CAT_EXTRACT)
+        placeholder(e, sb, &first, "- ",
+                    PH("the length, e.g. 150 words or 5 bullet points"), true);
+    if (!has_role(e, R_MATERIAL) && !st->vars && refers_to_material(e))
+        placeholder(e, sb, &first, "- ",
+                    PH("paste the text to work on, between <input> tags"),
+                    true);
+    if (first)
+        emit_line(sb, &first, "- ", "None: the prompt states its task, "
+                                    "audience, format and length.");
+    if (e->xml)
+        strbuf_puts(sb, "\n</open_questions>");
+}
+
+/* Filler removed by concise mode: phrase and replacement ("" removes). */
+static const struct {
+    const char *phrase, *with;
+} fillers[] = {
+    {"due to the fact that", "because"}, {"at this point in time", "now"},
+    {"for all intents and purposes", ""}, {"it is important to note that", ""},
+    {"it should be noted that", ""}, {"needless to say", ""},
+    {"in order to", "to"}, {"in the event that", "if"},
+    {"a large number of", "many"}, {"has the ability to", "can"},
+    {"is able to", "can"}, {"if you don't mind", ""}, {"if possible", ""},
+    {"if you can", ""}, {"as you know", ""}, {"of course", ""},
+    {"please", ""}, {"kindly", ""}, {"basically", ""}, {"actually", ""},
+    {"really", ""}, {"very", ""}, {"literally", ""}, {"totally", ""},
+    {"honestly", ""}, {"essentially", ""}, {NULL, NULL}};
+
+/* Fillers that may also go when they open a unit capitalised ("Please"). */
+static bool capital_ok(const char *phrase)
+{
+    return !strcmp(phrase, "please") || !strcmp(phrase, "kindly") ||
+           !strcmp(phrase, "basically") || !strcmp(phrase, "actually") ||
+           !strcmp(phrase, "really") || !strcmp(phrase, "honestly") ||
+           !strcmp(phrase, "essentially");
+}
+
+/* Append t[0..n) to sb without its fillers (never inside a span). */
+static void put_without_fillers(arena_t *a, strbuf_t *sb, const char *t,
+                                size_t n)
+{
+    lex_span_t *spans;
+    int nspans = lex_spans(a, t, n, &spans), sp = 0;
+    size_t base = sb->len, i = 0;
+    bool cap_next = false;
+
+    while (i < n) {
+        size_t w, m = 0;
+        int f;
+
+        if (sp < nspans && spans[sp].start == i) {
+            strbuf_append(sb, t + i, spans[sp].end - i);
+            i = spans[sp].end;
+            sp++;
+            cap_next = false;
+            continue;
+        }
+        if (!(w = lex_word_len(t, n, i))) {
+            strbuf_putc(sb, t[i]);
+            if (!is_space(t[i]))
+                cap_next = false;
+            i++;
+            continue;
+        }
+        for (f = 0; fillers[f].phrase; f++) {
+            size_t pl = strlen(fillers[f].phrase);
+            bool ok = true;
+            if (!has_prefix(t + i, n - i, fillers[f].phrase) ||
+                (i + pl < n && lex_word_len(t, n, i + pl) &&
+                 lex_word_len(t, n, i + pl - 1) > 1))
+                continue;
+            for (size_t k = 0; k < pl; k++)
+                if (t[i + k] >= 'A' && t[i + k] <= 'Z' &&
+                    !(k == 0 && sb->len == base &&
+                      capital_ok(fillers[f].phrase)))
+                    ok = false;
+            if (ok) {
+                m = pl;
+                break;
+            }
+        }
+        if (!m) { /* an ordinary word */
+            if (cap_next && t[i] >= 'a' && t[i] <= 'z') {
+                strbuf_putc(sb, (char)(t[i] - 32));
+                strbuf_append(sb, t + i + 1, w - 1);
+            } else {
+                strbuf_append(sb, t + i, w);
+            }
+            cap_next = false;
+            i += w;
+            continue;
+        }
+        if (*fillers[f].with) {
+            strbuf_puts(sb, fillers[f].with);
+            i += m;
+            continue;
+        }
+        cap_next = cap_next || sb->len == base;
+        i += m;
+        if (i < n && strchr(".!?;:,", t[i]) && sb->len > base &&
+            sb->ptr[sb->len - 1] == ' ') {
+            /* "write it, please." -> "write it." */
+            while (sb->len > base && (sb->ptr[sb->len - 1] == ' ' ||
+                                      sb->ptr[sb->len - 1] == ','))
+                sb->len--;
+            sb->ptr[sb->len] = '\0';
+            if (t[i] == ',')
+                i++;
+        } else {
+            if (i < n && t[i] == ',')
+                i++;
+            while (i < n && t[i] == ' ')
+                i++;
+        }
+    }
+}
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* Is the unit a bare pleasantry ("Thanks!", "Hello there,")? */
+static bool pleasantry(const char *p, size_t n)
+{
+    static const char *const list[] = {
+        "thanks", "thank you", "thanks in advance", "thank you in advance",
+        "thanks a lot", "thank you so much", "many thanks", "hi", "hello",
+        "hey", "hi there", "hello there", "cheers", NULL};
+    while (n && (p[n - 1] == '!' || p[n - 1] == '.' || p[n - 1] == ',' ||
+                 p[n - 1] == ' '))
+        n--;
+    for (const char *const *l = list; *l; l++)
+        if (strlen(*l) == n && has_prefix(p, n, *l))
+            return true;
+    return false;
+}
+
+/* concise: the prompt in its own order without hedges, filler,
+ * pleasantries and repeated sentences; every constraint stays. */
+static void write_concise(eng_t *e, strbuf_t *sb)
+{
+    size_t nslots = 16;
+    uint64_t *seen;
+    int prev = -1;
+
+    while (nslots < (size_t)e->nu * 2)
+        nslots *= 2;
+    seen = arena_zalloc(e->a, nslots * sizeof(*seen));
+    for (int k = 0; k < e->nu; k++) {
+        const unit_t *u = &e->u[k];
+        const char *p = e->s + u->start;
+        size_t n = u->end - u->start;
+
+        if (u->role != R_MATERIAL && u->kind != U_CODE) {
+            uint64_t h = fnv1a(p, n) | 1;
+            size_t slot = (size_t)h & (nslots - 1);
+            bool dup = false;
+            while (seen[slot]) {
+                if (seen[slot] == h) {
+                    dup = true;
+                    break;
+                }
+                slot = (slot + 1) & (nslots - 1);
+            }
+            if (dup || pleasantry(p, n))
+                continue; /* an exact repeat: its bytes are already out */
+            seen[slot] = h;
+        }
+        if (prev >= 0)
+            put_gap(sb, e->s, e->u[prev].end, u->start);
+        prev = k;
+        if (u->role == R_MATERIAL || u->kind != U_TEXT) {
+            strbuf_append(sb, p, n);
+            continue;
+        }
+        strbuf_t tmp;
+        strbuf_init(&tmp, e->a, n + 16);
+        put_unit(e, &tmp, u, true);
+        put_without_fillers(e->a, sb, tmp.ptr, tmp.len);
+    }
+    if (!sb->len) /* only pleasantries: keep the prompt as it was */
+        strbuf_append(sb, e->s + e->u[0].start,
+                      e->u[e->nu - 1].end - e->u[0].start);
+}
+
+static bool contains_ci(const char *hay, const char *needle)
+{
+    size_t n = hay ? strlen(hay) : 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (has_prefix(hay + i, n - i, needle))
+            return true;
+    return false;
+}
+
+int engine_enrich(arena_t *a, const char *prompt, size_t len,
+                  const engine_opts_t *opts, engine_result_t *out)
+{
+    static const engine_opts_t defaults = {.mode = ENGINE_IMPROVE};
+    eng_t e;
+    strbuf_t sb;
+    size_t i = 0;
+
+    if (!a || !prompt || !len || !out || !utf8_valid(prompt, len))
+        return -1;
+    while (i < len && is_space(prompt[i]))
+        i++;
+    if (i == len)
+        return -1; /* nothing but white space */
+    if (!opts)
+        opts = &defaults;
+    if ((unsigned)opts->mode >= ENGINE_MODE_COUNT)
+        return -1;
+    memset(&e, 0, sizeof(e));
+    e.a = a;
+    e.s = prompt;
+    e.len = len;
+    e.opts = opts;
+    e.nspans = lex_spans(a, prompt, len, &e.spans);
+    lex_scan(prompt, 0, len, e.spans, e.nspans, &e.all);
+    e.cat = lex_category(&e.all);
+    e.xml = opts->target_model && contains_ci(opts->target_model, "claude");
+    split_units(&e);
+    classify(&e);
+
+    strbuf_init(&sb, a, len + 1024);
+    switch (opts->mode) {
+    case ENGINE_CLARIFY:
+        write_clarify(&e, &sb);
+        break;
+    case ENGINE_CONCISE:
+        write_concise(&e, &sb);
+        break;
+    default:
+        write_sections(&e, &sb, opts->mode);
+        break;
+    }
+    out->text = sb.ptr;
+    out->len = sb.len;
+    out->suggestions = e.sugg ? e.sugg : arena_zalloc(a, sizeof(char *));
+    out->nsuggestions = e.nsugg;
+    return 0;
+}

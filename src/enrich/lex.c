@@ -1,0 +1,740 @@
+/* lex.c: protected spans, words and prompt-engineering cues, in linear time. */
+#include <pthread.h>
+#include <string.h>
+
+#include "enrich/lex.h"
+
+/* Cue phrases, lower-case ASCII, one table per class, NULL-terminated.
+ * A phrase matches at a word start, case-insensitively, when it ends at a
+ * word boundary (a trailing '*' matches any word ending: "summari*"). */
+static const char *const cue_task[] = {
+    "write", "rewrite", "summarise", "summarize", "explain", "create",
+    "generate", "list", "extract", "translate", "fix", "refactor",
+    "implement", "analyse", "analyze", "compare", "describe", "draft",
+    "classify", "review", "make", "give", "tell", "find", "answer",
+    "calculate", "compute", "design", "build", "convert", "identify",
+    "outline", "propose", "suggest", "plan", "debug", "optimise",
+    "optimize", "compose", "edit", "proofread", "evaluate", "assess",
+    "produce", "prepare", "develop", "add", "remove", "update", "test",
+    "check", "categorise", "categorize", "tag", "label", "rank", "sort",
+    "recommend", "estimate", "predict", "pull", "parse", "map", "detect",
+    "brainstorm", "condense", "shorten", "expand", "improve", "port",
+    "document", "name", "solve", "show", "help", "define", "investigate",
+    "research", "critique", "score", "rate", "match", "validate", "verify",
+    "simplify", "paraphrase", "structure", "organise", "organize", "create",
+    "turn", "transform", "reply", "respond to", "decide", "choose", "select",
+    "determine", "interpret", "diagnose", "migrate", "deploy", "configure",
+    "set up", "install", "count", "group", "cluster", "split", "merge",
+    "highlight", "note", "annotate", "teach", "quiz", "prioritise",
+    "prioritize", "forecast", "model", "draw", "sketch", "recap", "report",
+    NULL};
+static const char *const cue_formatverb[] = {
+    "return", "output", "respond with", "respond in", "answer in",
+    "answer with", "format", "present", "reply in", "reply with",
+    "use the format", "structure the", NULL};
+static const char *const cue_vague[] = {
+    "something", "stuff", "things", "thing", "good", "nice", "better",
+    "interesting", "etc", "whatever", "somehow", "some kind", "kind of",
+    "sort of", "a bit", "various", "and so on", "or something", "maybe",
+    "great", "cool", "awesome", "proper", "appropriate", "relevant",
+    "a few", "a lot", "lots of", "anything", "everything", NULL};
+static const char *const cue_filler[] = {
+    "please", "kindly", "basically", "actually", "really", "very",
+    "literally", "totally", "just", "simply", "quite", "honestly",
+    "if possible", "if you can", "if you don't mind", "thanks", "thank you",
+    NULL};
+static const char *const cue_hedge[] = {
+    "can you", "could you", "would you", "will you", "i was wondering",
+    "i wonder", "i want you to", "i need you to", "i would like you to",
+    "i'd like you to", "do you think", "is it possible", "perhaps",
+    "maybe you could", "try to", NULL};
+static const char *const cue_audience[] = {
+    "audience", "reader", "readers", "for beginners", "for experts",
+    "beginner", "beginners", "non-technical", "technical readers",
+    "customers", "customer", "students", "executives", "stakeholders",
+    "managers", "developers", "engineers", "children", "kids", "parents",
+    "clients", "users", "subscribers", "investors", "recruiters",
+    "for a general", "aimed at", "targeted at", "intended for", "who are",
+    "who is", "who know", "who have", "level", "layperson", "laypeople",
+    "newcomers", "team", "buyers", "patients", "teachers", "fans", "board",
+    "cfo", "ceo", "cto", NULL};
+static const char *const cue_role[] = {
+    "you are", "act as", "acting as", "as an expert", "as a senior",
+    "as an experienced", "you're", "take the role", "role:", "persona",
+    "pretend", "imagine you", NULL};
+static const char *const cue_background[] = {
+    "context", "background", "because", "the goal", "goal:", "purpose",
+    "so that", "in order to", "we are", "we're", "i am", "i'm", "our ",
+    "my ", "the reason", "currently", "situation", "we have", "i have",
+    "this is for", "it will be used", "will be used", "used in", "used for",
+    "project", "company", "startup", "business", "for our", "for my",
+    "the aim", "objective", NULL};
+static const char *const cue_format[] = {
+    "json", "table", "bullet", "bullets", "bullet points", "bulleted",
+    "numbered list", "markdown", "csv", "yaml", "xml", "html",
+    "format", "heading", "headings", "headline", "subject line", "paragraph",
+    "paragraphs", "code block", "one line", "one-line", "list of", "as a list",
+    "in a list", "template", "columns", "column", "key-value", "schema",
+    "fields", "plain text", "sections", "section", "outline", "tweet",
+    "email", "diff", "patch", "one sentence", "one word", "single word",
+    "yes or no", "true or false", "label", "score from", "score of", NULL};
+static const char *const cue_lengthunit[] = {
+    "words", "word", "sentences", "sentence", "bullets", "bullet",
+    "bullet points", "points", "paragraphs", "paragraph", "characters",
+    "chars", "lines", "line", "items", "pages", "page", "minutes", "tokens",
+    "tweets", "slides", "questions", "options", "ideas", "examples",
+    "headlines", "steps", "names", "taglines", "variants", "versions",
+    "reasons", "tips", NULL};
+static const char *const cue_lengthword[] = {
+    "brief", "briefly", "short", "concise", "concisely", "one paragraph",
+    "a paragraph", "one sentence", "a sentence", "under", "at most",
+    "no more than", "no longer than", "maximum", "max", "fewer than",
+    "less than", "up to", "limit", "exactly", "at least", NULL};
+static const char *const cue_constraint[] = {
+    "must", "should", "only", "at most", "at least", "no more than",
+    "fewer than", "limit", "within", "avoid", "exclude", "include",
+    "do not", "don't", "never", "always", "keep", "ensure", "make sure",
+    "maximum", "minimum", "required", "requires", "without", "no longer than",
+    "stay", "use only", "only use", "without using", "not exceed", "strictly",
+    "constraint", "constraints", "rule", "rules", "requirement",
+    "requirements", "preserve", "retain", "cite", "handle", "follow",
+    "compatible", "comply", "under", NULL};
+static const char *const cue_tone[] = {
+    "tone", "formal", "informal", "friendly", "professional", "casual",
+    "playful", "serious", "neutral", "persuasive", "empathetic", "witty",
+    "style", "voice", "plain language", "plain english", "jargon",
+    "warm", "upbeat", "authoritative", "conversational", NULL};
+static const char *const cue_example[] = {
+    "for example", "e.g", "example:", "examples:", "example", "examples",
+    "for instance", "such as", "like this", "input:", "output:",
+    "sample", "here is an example", NULL};
+static const char *const cue_negative[] = {
+    "don't", "do not", "never", "dont", "doesn't", "does not", "won't",
+    "not ", NULL};
+static const char *const cue_material[] = {
+    "text", "article", "email", "e-mail", "message", "transcript",
+    "document", "following", "below", "passage", "report", "notes", "note",
+    "content", "paragraph", "input", "story", "essay", "post", "snippet",
+    "function", "code", "query", "data", "dataset", "log", "logs", "review",
+    "reviews", "feedback", "comments", "thread", "paper", "chapter",
+    "letter", "draft", "description", "table", "list", "script", "file",
+    "invoice", "receipt", "contract", "resume", "cv", "survey", "answers",
+    "responses", "tickets", "ticket", "conversation", "chat", "minutes",
+    "abstract", "this", "these", "attached", "here", NULL};
+static const char *const cue_step[] = {
+    "step", "steps", "first", "then", "next", "finally", "afterwards",
+    "step-by-step", "step by step", NULL};
+static const char *const cue_code[] = {
+    "code", "function", "bug", "python", "javascript", "typescript",
+    "java", "golang", "rust", "c++", "c#", "sql", "bash", "shell", "api",
+    "refactor", "compile", "compiler", "error", "exception", "class",
+    "method", "script", "implement", "unit test", "unit tests", "regex",
+    "endpoint", "database", "query", "algorithm", "library", "framework",
+    "debug", "stack trace", "repository", "git", "docker", "kubernetes",
+    "html", "css", "react", "node", "program", "variable", "segfault",
+    "runtime", NULL};
+static const char *const cue_write[] = {
+    "write", "draft", "essay", "story", "poem", "blog", "article",
+    "letter", "rewrite", "edit", "proofread", "speech", "novel",
+    "paragraph", "cover letter", "newsletter", "bio", "chapter", "script",
+    NULL};
+static const char *const cue_summary[] = {
+    "summari*", "summary", "summaries", "tl;dr", "tldr", "key points",
+    "main points", "condense", "recap", "gist", "digest", "takeaways",
+    "key takeaways", "shorten", NULL};
+static const char *const cue_extract[] = {
+    "extract", "pull out", "find all", "list all", "parse", "entities",
+    "fields", "names and", "dates", "addresses", "phone numbers",
+    "emails from", "from the following", "from this", "identify all",
+    "every mention", "structured data", "key-value", NULL};
+static const char *const cue_qa[] = {
+    "what", "why", "how", "when", "who", "where", "which", "explain",
+    "question", "answer", "difference between", "is it", "does", "can i",
+    "should i", NULL};
+static const char *const cue_marketing[] = {
+    "marketing", "slogan", "tagline", "taglines", "campaign", "ad", "ads",
+    "advert", "landing page", "seo", "brand", "copy", "copywriting",
+    "product description", "launch", "promotion", "promote", "conversion",
+    "call to action", "cta", "instagram", "linkedin", "twitter", "tiktok",
+    "social media", "newsletter", "sales", "customers", "headline",
+    "subject line", "audience", NULL};
+static const char *const cue_analysis[] = {
+    "analy*", "compare", "comparison", "evaluate", "assess", "trend",
+    "trends", "data", "insight", "insights", "pros and cons", "metrics",
+    "kpi", "statistics", "correlation", "root cause", "swot", "risk",
+    "risks", "forecast", "breakdown", "benchmark", "performance",
+    "interpret", NULL};
+
+static const char *const *const cue_tables[CUE_COUNT] = {
+    [CUE_TASK] = cue_task, [CUE_FORMATVERB] = cue_formatverb,
+    [CUE_VAGUE] = cue_vague, [CUE_FILLER] = cue_filler,
+    [CUE_HEDGE] = cue_hedge, [CUE_AUDIENCE] = cue_audience,
+    [CUE_ROLE] = cue_role, [CUE_BACKGROUND] = cue_background,
+    [CUE_FORMAT] = cue_format, [CUE_LENGTHUNIT] = cue_lengthunit,
+    [CUE_LENGTHWORD] = cue_lengthword, [CUE_CONSTRAINT] = cue_constraint,
+    [CUE_TONE] = cue_tone, [CUE_EXAMPLE] = cue_example,
+    [CUE_NEGATIVE] = cue_negative, [CUE_MATERIAL] = cue_material,
+    [CUE_STEP] = cue_step, [CUE_CAT_CODE] = cue_code,
+    [CUE_CAT_WRITE] = cue_write, [CUE_CAT_SUMMARY] = cue_summary,
+    [CUE_CAT_EXTRACT] = cue_extract, [CUE_CAT_QA] = cue_qa,
+    [CUE_CAT_MARKETING] = cue_marketing, [CUE_CAT_ANALYSIS] = cue_analysis,
+};
+
+static bool in_list(const char *w, size_t n, const char *const *list);
+
+static int lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static int is_alnum(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Bytes of the word code point at s[i] (0 when it is not a word character). */
+static size_t word_cp(const char *s, size_t len, size_t i)
+{
+    unsigned char c = (unsigned char)s[i];
+    size_t n;
+
+    if (c < 0x80)
+        return is_alnum(c) ? 1 : 0;
+    if (c < 0xC0)
+        return 0; /* stray continuation byte: never a word start */
+    n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    if (i + n > len)
+        return 0;
+    if (c == 0xC2)
+        return 0; /* U+0080..U+00BF: controls, nbsp, punctuation, symbols */
+    if (c == 0xE2 && ((unsigned char)s[i + 1] == 0x80 ||
+                      (unsigned char)s[i + 1] == 0x81))
+        return 0; /* U+2000..U+207F: spaces, dashes, quotes, bullets */
+    return n;
+}
+
+size_t lex_word_len(const char *s, size_t len, size_t i)
+{
+    size_t j = i, n;
+
+    if (i >= len || !(n = word_cp(s, len, i)))
+        return 0;
+    j += n;
+    while (j < len) {
+        if ((n = word_cp(s, len, j))) {
+            j += n;
+        } else if ((s[j] == '\'' || s[j] == '-' || s[j] == '.' ||
+                    s[j] == ',') && j + 1 < len && word_cp(s, len, j + 1) &&
+                   /* '.' and ',' only join digits or single letters (e.g) */
+                   (s[j] == '\'' || s[j] == '-' ||
+                    ((s[j] == ',' || s[j] == '.') &&
+                     s[j - 1] >= '0' && s[j - 1] <= '9' &&
+                     s[j + 1] >= '0' && s[j + 1] <= '9'))) {
+            j++;
+        } else {
+            break;
+        }
+    }
+    return j - i;
+}
+
+/* Length of phrase p matched at s (word boundary after it), else 0. */
+static size_t match_phrase(const char *s, size_t len, const char *p)
+{
+    size_t k = 0;
+
+    for (; p[k]; k++) {
+        if (p[k] == '*') {
+            while (k < len && word_cp(s, len, k))
+                k++;
+            return k;
+        }
+        if (k >= len || lower((unsigned char)s[k]) != p[k])
+            return 0;
+    }
+    if (p[k - 1] == ' ' || p[k - 1] == ':')
+        return k;
+    if (k < len && (word_cp(s, len, k) ||
+                    (s[k] == '\'' && k + 1 < len && is_alnum(s[k + 1]))))
+        return 0;
+    return k;
+}
+
+/* Every cue phrase bucketed by its first byte, built once (pthread_once:
+ * the jobs daemon may enrich from several threads). */
+typedef struct {
+    const char *phrase;
+    int cue;
+} cue_entry_t;
+
+static cue_entry_t cue_index[1024];
+static unsigned short cue_bucket[129]; /* entries of byte b: [b], [b+1]) */
+static pthread_once_t cue_once = PTHREAD_ONCE_INIT;
+
+static void cue_index_build(void)
+{
+    unsigned short count[128] = {0};
+    size_t n = 0;
+
+    for (int c = 0; c < CUE_COUNT; c++)
+        for (const char *const *t = cue_tables[c]; *t; t++)
+            count[(unsigned char)(*t)[0] & 127]++;
+    for (int b = 0; b < 128; b++)
+        cue_bucket[b + 1] = (unsigned short)(cue_bucket[b] + count[b]);
+    memset(count, 0, sizeof(count));
+    for (int c = 0; c < CUE_COUNT; c++)
+        for (const char *const *t = cue_tables[c]; *t; t++) {
+            int b = (unsigned char)(*t)[0] & 127;
+            n = cue_bucket[b] + count[b]++;
+            if (n < sizeof(cue_index) / sizeof(cue_index[0]))
+                cue_index[n] = (cue_entry_t){*t, c};
+        }
+}
+
+/* The bucket of phrases that may match at s[0]. */
+static void cue_range(const char *s, size_t *from, size_t *to)
+{
+    int c0 = lower((unsigned char)s[0]);
+
+    pthread_once(&cue_once, cue_index_build);
+    if (c0 >= 128) {
+        *from = *to = 0;
+        return;
+    }
+    *from = cue_bucket[c0];
+    *to = cue_bucket[c0 + 1];
+}
+
+size_t lex_match(const char *s, size_t len, enum lex_cue cue)
+{
+    size_t best = 0, m, from, to;
+
+    if (!len)
+        return 0;
+    cue_range(s, &from, &to);
+    for (size_t k = from; k < to; k++)
+        if (cue_index[k].cue == (int)cue &&
+            (m = match_phrase(s, len, cue_index[k].phrase)) > best)
+            best = m;
+    return best;
+}
+
+/* End of the span whose closer is close, searched from s[from]: 0 when
+ * unclosed.  para 0: to the end; 1: within the paragraph; 2: within the
+ * line.  *limit gets where the search stopped, so that a failed opener of
+ * the same kind before it is not searched again (linear time). */
+static size_t find_close(const char *s, size_t from, size_t stop,
+                         const char *close, size_t clen, int para,
+                         size_t *limit)
+{
+    for (size_t j = from; j + clen <= stop; j++) {
+        if (para && s[j] == '\n') {
+            size_t k = j + 1;
+            while (k < stop && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
+                k++;
+            if (para == 2 || (k < stop && s[k] == '\n')) {
+                *limit = j;
+                return 0;
+            }
+        }
+        if (memcmp(s + j, close, clen) == 0)
+            return j + clen;
+    }
+    *limit = stop;
+    return 0;
+}
+
+int lex_spans(arena_t *a, const char *s, size_t len, lex_span_t **out)
+{
+    size_t cap = 16, i = 0, e;
+    size_t dead[LEX_PLACEHOLDER + 2] = {0}; /* per kind: no closer before */
+    int n = 0;
+    lex_span_t *v = arena_alloc(a, cap * sizeof(*v));
+
+    while (i < len) {
+        int kind = 0, slot = 0;
+        size_t from = 0, limit = 0;
+        const char *close = NULL;
+        int para = 0;
+
+        e = 0;
+        if (len - i >= 3 && memcmp(s + i, "```", 3) == 0) {
+            kind = LEX_FENCE, close = "```", from = i + 3, para = 0;
+        } else if (s[i] == '`') {
+            kind = LEX_INLINE, close = "`", from = i + 1, para = 2;
+        } else if (s[i] == '"') {
+            kind = LEX_QUOTE, close = "\"", from = i + 1, para = 1;
+        } else if (len - i >= 3 && memcmp(s + i, "\xe2\x80\x9c", 3) == 0) {
+            kind = LEX_QUOTE, slot = LEX_PLACEHOLDER + 1;
+            close = "\xe2\x80\x9d", from = i + 3, para = 1;
+        } else if (len - i >= 2 && s[i] == '{' && s[i + 1] == '{') {
+            kind = LEX_VAR, close = "}}", from = i + 2, para = 2;
+        } else if (len - i >= 2 && s[i] == '[' && s[i + 1] == '[') {
+            kind = LEX_PLACEHOLDER, close = "]]", from = i + 2, para = 2;
+        }
+        if (!slot)
+            slot = kind;
+        if (kind && i >= dead[slot]) {
+            e = find_close(s, from, len, close, strlen(close), para, &limit);
+            if (!e && kind == LEX_FENCE)
+                e = len; /* an unclosed fence runs to the end */
+            else if (!e)
+                dead[slot] = limit;
+        }
+        if (!kind || !e) {
+            i++;
+            continue;
+        }
+        if (n == (int)cap) {
+            lex_span_t *nv = arena_alloc(a, 2 * cap * sizeof(*v));
+            memcpy(nv, v, cap * sizeof(*v));
+            v = nv;
+            cap *= 2;
+        }
+        v[n].start = i;
+        v[n].end = e;
+        v[n].kind = kind;
+        n++;
+        i = e;
+    }
+    *out = v;
+    return n;
+}
+
+bool lex_sentence_stop(const char *s, size_t len, size_t i)
+{
+    static const char *const abbrev[] = {
+        "e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "no", "approx",
+        "fig", "cf", "st", "jr", "sr", "inc", "ltd", "co", "eg", "ie", NULL};
+    size_t b = i;
+
+    if (s[i] != '.' && s[i] != '!' && s[i] != '?')
+        return false;
+    if (i + 1 < len && s[i + 1] != ' ' && s[i + 1] != '\n' &&
+        s[i + 1] != '\t' && s[i + 1] != '\r')
+        return false;
+    if (s[i] != '.')
+        return true;
+    while (b > 0 && i - b < 8 && (is_alnum((unsigned char)s[b - 1]) ||
+                                 s[b - 1] == '.'))
+        b--;
+    if (i - b == 1 && !(s[b] >= '0' && s[b] <= '9'))
+        return false; /* "A. Smith", "e.g." ends as "g." */
+    if (i - b <= 6 && in_list(s + b, i - b, abbrev))
+        return false;
+    return true;
+}
+
+/* Words a sentence may open with before its verb ("Could you please ..."). */
+static const char *const opener_skip[] = {
+    "please", "kindly", "can", "could", "would", "will", "you", "i", "i'd",
+    "want", "need", "like", "to", "we", "just", "now", "also", "then", "so",
+    "and", "first", "finally", "next", "ok", "okay", "hi", "hello", "hey",
+    "lastly", "additionally", "secondly", "thirdly", NULL};
+
+static bool in_list(const char *w, size_t n, const char *const *list)
+{
+    for (; *list; list++) {
+        size_t k = strlen(*list);
+        if (k != n)
+            continue;
+        size_t j = 0;
+        while (j < n && lower((unsigned char)w[j]) == (*list)[j])
+            j++;
+        if (j == n)
+            return true;
+    }
+    return false;
+}
+
+/* Count the cues of every class in s[0..len) into cue[] (placeholder text
+ * and the cue-only part of lex_scan). */
+static void count_cues(const char *s, size_t len, size_t i, int *cue)
+{
+    unsigned long seen = 0;
+    size_t from, to;
+
+    cue_range(s + i, &from, &to);
+    for (size_t k = from; k < to; k++) {
+        int c = cue_index[k].cue;
+        if (c == CUE_TASK || c == CUE_FORMATVERB || (seen & (1UL << c)))
+            continue; /* verbs only count at a sentence start */
+        if (match_phrase(s + i, len - i, cue_index[k].phrase)) {
+            seen |= 1UL << c;
+            cue[c]++;
+        }
+    }
+}
+
+/* Classify the line starting at s[i] (after indentation). */
+static void scan_line_start(const char *s, size_t len, size_t i,
+                            lex_stats_t *st, bool *breaks, size_t *skip,
+                            bool *mute)
+{
+    size_t j = i, w;
+    unsigned char c;
+
+    *breaks = false;
+    *skip = i;
+    *mute = false;
+    if (i >= len)
+        return;
+    c = (unsigned char)s[i];
+    if (c == '#') {
+        while (j < len && s[j] == '#')
+            j++;
+        if (j < len && s[j] == ' ' && j - i <= 6)
+            st->headings++, *breaks = true, *mute = true;
+        else if (j - i >= 3)
+            st->delimiters++, *breaks = true;
+        return;
+    }
+    if ((c == '-' || c == '*' || c == '+') && i + 1 < len && s[i + 1] == ' ') {
+        st->list_items++, *breaks = true, *skip = i + 2;
+        return;
+    }
+    if (len - i >= 4 && memcmp(s + i, "\xe2\x80\xa2 ", 4) == 0) {
+        st->list_items++, *breaks = true, *skip = i + 4;
+        return;
+    }
+    if (len - i >= 3 && (memcmp(s + i, "---", 3) == 0 ||
+                         memcmp(s + i, "\"\"\"", 3) == 0 ||
+                         memcmp(s + i, "===", 3) == 0)) {
+        st->delimiters++, *breaks = true;
+        return;
+    }
+    if (c >= '0' && c <= '9') {
+        while (j < len && j - i < 3 && s[j] >= '0' && s[j] <= '9')
+            j++;
+        if (j + 1 < len && (s[j] == '.' || s[j] == ')') && s[j + 1] == ' ')
+            st->list_items++, *breaks = true, *skip = j + 2;
+        return;
+    }
+    if (c == '<') {
+        j = i + 1 + (i + 1 < len && s[i + 1] == '/');
+        w = lex_word_len(s, len, j);
+        if (w && j + w < len && s[j + w] == '>')
+            st->xml_tags++, *breaks = true, *mute = true;
+        return;
+    }
+    if (c >= 'A' && c <= 'Z') {
+        /* "Task:", "Output format:", "Audience:" -- up to three words */
+        for (int words = 0; words < 3 && j < len; words++) {
+            if (!(w = lex_word_len(s, len, j)))
+                return;
+            j += w;
+            if (j < len && s[j] == ':') {
+                st->labels++, *breaks = true;
+                return;
+            }
+            if (j < len && s[j] == ' ')
+                j++;
+        }
+    }
+}
+
+void lex_scan(const char *s, size_t from, size_t len,
+              const lex_span_t *spans, int nspans, lex_stats_t *st)
+{
+    size_t i = from, w;
+    int sp = 0, lo = 0, hi = nspans;
+    int sent_words = 0;      /* words in the current sentence */
+    bool opening = true;     /* still before the current sentence's verb */
+    bool line_start = true, prev_word = false, blank_run = true;
+    char last = 0;           /* last non-space byte of the sentence */
+
+    memset(st, 0, sizeof(*st));
+    while (lo < hi) { /* first span ending after from */
+        int mid = (lo + hi) / 2;
+        if (spans[mid].end <= from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    sp = lo;
+#define END_SENTENCE()                                              \
+    do {                                                            \
+        if (sent_words) {                                           \
+            st->sentences++;                                        \
+            if (sent_words > 35)                                    \
+                st->long_sentences++;                               \
+            if (last == '?') {                                      \
+                st->questions++;                                    \
+                if (st->sentences == 1)                             \
+                    st->first_is_task = 1;                          \
+            }                                                       \
+        }                                                           \
+        sent_words = 0, opening = true, last = 0;                   \
+    } while (0)
+
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+
+        while (sp < nspans && spans[sp].end <= i)
+            sp++;
+        if (line_start) {
+            size_t k = i;
+            bool brk;
+
+            while (k < len && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
+                k++;
+            line_start = false;
+            if (k >= len || s[k] == '\n') {
+                if (!blank_run)
+                    END_SENTENCE();
+                blank_run = true;
+                i = k;
+                continue;
+            }
+            if (blank_run)
+                st->paragraphs++;
+            blank_run = false;
+            if (!(sp < nspans && spans[sp].start <= k)) {
+                size_t skip;
+                bool mute;
+                scan_line_start(s, len, k, st, &brk, &skip, &mute);
+                if (brk)
+                    END_SENTENCE();
+                if (mute) {
+                    /* a heading or tag line: structure, not content */
+                    while (k < len && s[k] != '\n')
+                        k++;
+                    i = k;
+                    continue;
+                }
+                k = skip;
+            }
+            i = k;
+            continue;
+        }
+        if (sp < nspans && spans[sp].start == i) {
+            const lex_span_t *p = &spans[sp];
+
+            switch (p->kind) {
+            case LEX_FENCE: st->fences++; break;
+            case LEX_INLINE: st->codes++; break;
+            case LEX_QUOTE: st->quotes++; break;
+            case LEX_VAR: st->vars++; break;
+            case LEX_PLACEHOLDER:
+                st->placeholders++;
+                for (size_t k = p->start + 2; k + 2 < p->end; k++)
+                    if (lex_word_len(s, p->end - 2, k) &&
+                        (k == p->start + 2 || !word_cp(s, len, k - 1)))
+                        count_cues(s, p->end - 2, k, st->pcue);
+                break;
+            }
+            if (p->kind != LEX_PLACEHOLDER) {
+                st->words++, sent_words++;
+                opening = false;
+            }
+            for (size_t k = p->start; k < p->end; k++)
+                if (s[k] == '\n')
+                    line_start = true;
+            last = s[p->end - 1];
+            prev_word = false;
+            i = p->end;
+            continue;
+        }
+        if (c == '\n') {
+            /* A line break ends a sentence after . ! ? : only; otherwise
+             * the next line continues it (wrapped text). */
+            if (last == '.' || last == '!' || last == '?' || last == ':')
+                END_SENTENCE();
+            line_start = true;
+            prev_word = false;
+            i++;
+            continue;
+        }
+        if (!prev_word && (w = lex_word_len(s, len, i))) {
+            const char *word = s + i;
+
+            bool was_opening = opening;
+
+            st->words++, sent_words++;
+            if (opening && !in_list(word, w, opener_skip)) {
+                opening = false;
+                if (lex_match(word, len - i, CUE_TASK)) {
+                    st->task_sentences++;
+                    if (st->sentences == 0)
+                        st->first_is_task = 1;
+                } else if (lex_match(word, len - i, CUE_FORMATVERB)) {
+                    st->format_sentences++;
+                } else if (lex_match(word, len - i, CUE_NEGATIVE)) {
+                    st->neg_sentences++;
+                }
+            } else if (!was_opening && c >= 'A' && c <= 'Z' && w >= 2) {
+                st->names++;
+            }
+            count_cues(s, len, i, st->cue);
+            if (!st->vague_first && lex_match(word, len - i, CUE_VAGUE))
+                st->vague_first = (int)i + 1;
+            if (c >= '0' && c <= '9') {
+                size_t k = i + w;
+                st->numbers++;
+                for (size_t d = i; d < i + w; d++)
+                    if (s[d] == '-' && lex_match(s + d + 1, len - d - 1,
+                                                 CUE_LENGTHUNIT))
+                        st->length_specs++;
+                while (k < len && (s[k] == ' ' || s[k] == '-'))
+                    k++;
+                if (k < len && lex_match(s + k, len - k, CUE_LENGTHUNIT))
+                    st->length_specs++;
+            }
+            last = s[i + w - 1];
+            i += w;
+            prev_word = true;
+            continue;
+        }
+        prev_word = false;
+        if (c != ' ' && c != '\t' && c != '\r')
+            last = (char)c;
+        if (lex_sentence_stop(s, len, i)) {
+            i++;
+            if (c == '?')
+                last = '?';
+            if (i < len && s[i] == '\n')
+                continue; /* the newline ends it */
+            END_SENTENCE();
+            continue;
+        }
+        i++;
+    }
+    END_SENTENCE();
+#undef END_SENTENCE
+}
+
+enum lex_category lex_category(const lex_stats_t *st)
+{
+    static const struct { enum lex_category cat; int cue, weight; } w[] = {
+        {LEX_CAT_SUMMARY, CUE_CAT_SUMMARY, 4},
+        {LEX_CAT_EXTRACT, CUE_CAT_EXTRACT, 3},
+        {LEX_CAT_CODE, CUE_CAT_CODE, 2},
+        {LEX_CAT_MARKETING, CUE_CAT_MARKETING, 2},
+        {LEX_CAT_ANALYSIS, CUE_CAT_ANALYSIS, 2},
+        {LEX_CAT_WRITE, CUE_CAT_WRITE, 2},
+        {LEX_CAT_QA, CUE_CAT_QA, 1},
+    };
+    enum lex_category best = LEX_CAT_GENERAL;
+    int best_score = 0;
+
+    for (size_t k = 0; k < sizeof(w) / sizeof(w[0]); k++) {
+        int score = st->cue[w[k].cue] * w[k].weight;
+        if (w[k].cat == LEX_CAT_CODE)
+            score += 4 * (st->fences + (st->codes > 0));
+        if (w[k].cat == LEX_CAT_QA)
+            score += 2 * st->questions;
+        if (score > best_score)
+            best = w[k].cat, best_score = score;
+    }
+    return best;
+}
+
+const char *lex_category_name(enum lex_category c)
+{
+    static const char *const names[] = {
+        "general", "coding", "writing", "summarising", "extraction", "qa",
+        "marketing", "analysis"};
+    return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c]
+                                                           : "general";
+}

@@ -1,0 +1,296 @@
+/* score.c: the deterministic prompt-quality scorer (seven explained dimensions). */
+#include <string.h>
+
+#include "core/json.h"
+#include "core/str.h"
+#include "enrich/lex.h"
+#include "enrich/score.h"
+
+/* Dimension names (JSON keys) and their weights in the total (sum 100). */
+static const struct {
+    const char *name;
+    int weight;
+} score_dims[SCORE_DIMENSION_COUNT] = {
+    [SCORE_CLARITY] = {"clarity", 20},
+    [SCORE_SPECIFICITY] = {"specificity", 20},
+    [SCORE_CONTEXT] = {"context", 15},
+    [SCORE_STRUCTURE] = {"structure", 10},
+    [SCORE_OUTPUT_FORMAT] = {"output_format", 15},
+    [SCORE_CONSTRAINTS] = {"constraints", 10},
+    [SCORE_EXAMPLES] = {"examples", 10},
+};
+
+/* A dimension scoring below this gets its reason as a suggestion. */
+#define SCORE_SUGGEST_BELOW 70
+#define SCORE_MAX_SUGGESTIONS 5
+
+static int clamp100(int v)
+{
+    return v < 0 ? 0 : v > 100 ? 100 : v;
+}
+
+static int min_int(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+/* The first vague word of the prompt, quoted, for a reason line. */
+static const char *vague_word(arena_t *a, const char *p, size_t len,
+                              const lex_stats_t *st)
+{
+    size_t at, n;
+
+    if (!st->vague_first)
+        return "vague words";
+    at = (size_t)st->vague_first - 1;
+    n = lex_match(p + at, len - at, CUE_VAGUE);
+    return arena_printf(a, "\"%.*s\"", (int)n, p + at);
+}
+
+static void score_clarity(arena_t *a, const char *p, size_t len,
+                          const lex_stats_t *st, score_dim_t *d)
+{
+    int v = 40, vague = st->cue[CUE_VAGUE];
+    int soft = st->cue[CUE_FILLER] + st->cue[CUE_HEDGE];
+    bool task = st->task_sentences || st->questions || st->format_sentences;
+
+    if (st->task_sentences)
+        v += 30;
+    else if (st->questions || st->format_sentences)
+        v += 20;
+    if (st->first_is_task)
+        v += 10;
+    v -= min_int(30, 8 * vague);
+    v -= min_int(20, 4 * soft);
+    v -= min_int(20, 10 * st->long_sentences);
+    if (task && !vague && !soft && !st->long_sentences)
+        v += 15;
+    d->value = clamp100(v);
+    if (!task)
+        d->reason = "State the task as one direct instruction that starts "
+                    "with a verb, e.g. \"Summarise the report in 5 bullets\".";
+    else if (vague)
+        d->reason = arena_printf(a, "Replace vague wording such as %s with "
+                                 "the exact result you want.",
+                                 vague_word(a, p, len, st));
+    else if (soft)
+        d->reason = "Drop hedges and filler (\"can you\", \"please\", "
+                    "\"basically\"); give the instruction directly.";
+    else if (st->long_sentences)
+        d->reason = "Split sentences longer than 35 words into separate "
+                    "instructions.";
+    else if (!st->first_is_task)
+        d->reason = "Open with the task itself; put background after it.";
+    else
+        d->reason = "The task is stated directly.";
+}
+
+static void score_specificity(arena_t *a, const char *p, size_t len,
+                              const lex_stats_t *st, score_dim_t *d)
+{
+    int specifics = st->numbers + st->names + st->quotes + st->vars +
+                    st->codes + st->fences;
+    int v = 15 + 10 * min_int(specifics, 6);
+
+    if (st->length_specs)
+        v += 10;
+    v -= min_int(40, 10 * st->cue[CUE_VAGUE]);
+    if (st->words >= 150 && specifics * 50 < st->words)
+        v -= 10; /* long but with few concrete details */
+    d->value = clamp100(v);
+    if (st->cue[CUE_VAGUE])
+        d->reason = arena_printf(a, "Name exact quantities, names or "
+                                 "criteria instead of %s.",
+                                 vague_word(a, p, len, st));
+    else if (specifics < 2)
+        d->reason = "Add concrete details: numbers, names, quoted terms or "
+                    "{{variables}} for the parts that change.";
+    else if (!st->length_specs)
+        d->reason = "Add one measurable target, e.g. a word count or the "
+                    "number of items.";
+    else
+        d->reason = "Concrete details and measurable targets are present.";
+}
+
+static void score_context(const lex_stats_t *st, score_dim_t *d)
+{
+    bool audience = st->cue[CUE_AUDIENCE] > 0, role = st->cue[CUE_ROLE] > 0;
+    bool background = st->cue[CUE_BACKGROUND] > 0;
+    bool material = st->fences || st->vars || st->xml_tags;
+    int v = 10 + 30 * audience + 25 * role + 25 * background + 10 * material;
+
+    if (st->pcue[CUE_AUDIENCE] || st->pcue[CUE_ROLE] ||
+        st->pcue[CUE_BACKGROUND])
+        v += 10; /* a marked slot the user still has to fill */
+    d->value = clamp100(v);
+    if (!audience)
+        d->reason = "Say who the result is for and what they already know.";
+    else if (!background)
+        d->reason = "Add the purpose: why you need this and how it will be "
+                    "used.";
+    else if (!role)
+        d->reason = "Optionally set a role, e.g. \"You are an experienced "
+                    "copy editor\".";
+    else
+        d->reason = "Audience, purpose and role are stated.";
+}
+
+static void score_structure(const lex_stats_t *st, score_dim_t *d)
+{
+    bool is_short = st->words <= 30 && st->sentences <= 2;
+    bool delimited = st->xml_tags || st->delimiters || st->fences;
+    int sections = st->headings + st->labels;
+    int v = is_short ? 55 : 30;
+
+    v += min_int(25, 10 * sections);
+    v += min_int(15, 5 * st->list_items);
+    if (delimited)
+        v += 15;
+    if (st->paragraphs > 1)
+        v += 5;
+    if (!is_short && st->words > 120 && !sections && !st->list_items)
+        v -= 10;
+    d->value = clamp100(v);
+    if (!is_short && !sections)
+        d->reason = "Break the prompt into labelled sections (Task, Context, "
+                    "Input, Output format).";
+    else if (st->cue[CUE_MATERIAL] && !delimited && st->words > 40)
+        d->reason = "Put supplied text between delimiters such as "
+                    "<input>...</input>.";
+    else if (!st->list_items && st->cue[CUE_CONSTRAINT] >= 3)
+        d->reason = "List the constraints as bullet points.";
+    else if (is_short && !sections)
+        d->reason = "Short enough to read at once; add sections if it grows.";
+    else
+        d->reason = "Sections and delimiters make the prompt easy to follow.";
+}
+
+static void score_output_format(const lex_stats_t *st, score_dim_t *d)
+{
+    bool format = st->cue[CUE_FORMAT] > 0;
+    bool length = st->length_specs || st->cue[CUE_LENGTHWORD];
+    int v = 10;
+
+    if (format)
+        v += 45;
+    if (st->length_specs)
+        v += 25;
+    else if (st->cue[CUE_LENGTHWORD])
+        v += 15;
+    if (st->format_sentences)
+        v += 15;
+    if (st->pcue[CUE_FORMAT] || st->pcue[CUE_LENGTHUNIT])
+        v += 15;
+    d->value = clamp100(v);
+    if (!format)
+        d->reason = "Say what the answer should look like, e.g. a table, "
+                    "JSON with named fields or 5 bullet points.";
+    else if (!length)
+        d->reason = "State the length, e.g. \"under 150 words\" or \"3 "
+                    "bullet points\".";
+    else
+        d->reason = "The output format and length are stated.";
+}
+
+static void score_constraints(const lex_stats_t *st, score_dim_t *d)
+{
+    int n = st->cue[CUE_CONSTRAINT] + (st->cue[CUE_TONE] > 0) +
+            (st->length_specs > 0);
+    int v = 15 + 20 * min_int(n, 3);
+
+    if (st->cue[CUE_TONE])
+        v += 10;
+    if (st->pcue[CUE_CONSTRAINT] || st->pcue[CUE_TONE])
+        v += 10;
+    v -= min_int(15, 5 * st->neg_sentences);
+    d->value = clamp100(v);
+    if (!n)
+        d->reason = "Add explicit constraints: scope, tone, what to include "
+                    "and what to leave out.";
+    else if (st->neg_sentences)
+        d->reason = "Phrase rules positively: say what to do rather than "
+                    "what not to do.";
+    else if (!st->cue[CUE_TONE])
+        d->reason = "Name the tone or style the answer should have.";
+    else
+        d->reason = "Constraints and tone are explicit.";
+}
+
+static void score_examples(const lex_stats_t *st, score_dim_t *d)
+{
+    int v = 15;
+
+    if (st->cue[CUE_EXAMPLE])
+        v = st->cue[CUE_EXAMPLE] > 1 ? 90 : 80;
+    else if (st->pcue[CUE_EXAMPLE])
+        v = 35;
+    d->value = v;
+    d->reason = st->cue[CUE_EXAMPLE]
+                    ? "An example shows the expected result."
+                    : "Add a short example of the input and the output you "
+                      "expect.";
+}
+
+int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
+{
+    lex_span_t *spans;
+    lex_stats_t st;
+    int nspans, sum = 0, order[SCORE_DIMENSION_COUNT], n = 0;
+
+    if (!prompt || !len || !utf8_valid(prompt, len))
+        return -1;
+    memset(out, 0, sizeof(*out));
+    nspans = lex_spans(a, prompt, len, &spans);
+    lex_scan(prompt, 0, len, spans, nspans, &st);
+
+    score_clarity(a, prompt, len, &st, &out->dims[SCORE_CLARITY]);
+    score_specificity(a, prompt, len, &st, &out->dims[SCORE_SPECIFICITY]);
+    score_context(&st, &out->dims[SCORE_CONTEXT]);
+    score_structure(&st, &out->dims[SCORE_STRUCTURE]);
+    score_output_format(&st, &out->dims[SCORE_OUTPUT_FORMAT]);
+    score_constraints(&st, &out->dims[SCORE_CONSTRAINTS]);
+    score_examples(&st, &out->dims[SCORE_EXAMPLES]);
+
+    for (int i = 0; i < SCORE_DIMENSION_COUNT; i++) {
+        out->dims[i].name = score_dims[i].name;
+        sum += score_dims[i].weight * out->dims[i].value;
+    }
+    out->total = clamp100((sum + 50) / 100);
+
+    /* Suggestions: the weak dimensions' reasons, largest weighted gap first
+     * (insertion sort on seven items; ties keep dimension order). */
+    for (int i = 0; i < SCORE_DIMENSION_COUNT; i++) {
+        int gap = (100 - out->dims[i].value) * score_dims[i].weight, j = n;
+
+        if (out->dims[i].value >= SCORE_SUGGEST_BELOW)
+            continue;
+        while (j > 0 && (100 - out->dims[order[j - 1]].value) *
+                                score_dims[order[j - 1]].weight < gap) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+        n++;
+    }
+    if (n > SCORE_MAX_SUGGESTIONS)
+        n = SCORE_MAX_SUGGESTIONS;
+    out->suggestions = arena_alloc(a, (size_t)(n ? n : 1) * sizeof(char *));
+    for (int i = 0; i < n; i++)
+        out->suggestions[i] = out->dims[order[i]].reason;
+    out->nsuggestions = n;
+    return 0;
+}
+
+void score_json_append(strbuf_t *sb, const score_t *s)
+{
+    strbuf_printf(sb, "{\"total\":%d,\"dimensions\":{", s->total);
+    for (int i = 0; i < SCORE_DIMENSION_COUNT; i++) {
+        if (i)
+            strbuf_putc(sb, ',');
+        json_append_string(sb, score_dims[i].name);
+        strbuf_printf(sb, ":{\"value\":%d,\"reason\":", s->dims[i].value);
+        json_append_string(sb, s->dims[i].reason ? s->dims[i].reason : "");
+        strbuf_putc(sb, '}');
+    }
+    strbuf_puts(sb, "}}");
+}

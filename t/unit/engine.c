@@ -1,0 +1,337 @@
+/* engine.c: unit tests for the local enrichment engine (preservation, modes). */
+#include <stdbool.h>
+#include <string.h>
+
+#include "core/str.h"
+#include "enrich/engine.h"
+#include "enrich/score.h"
+#include "pairs.h"
+#include "tap.h"
+
+/* Local enrichment (improve mode) must raise the score of at least this
+ * share of the weak "before" prompts (percent). */
+#define IMPROVE_THRESHOLD 95
+
+/* Capitalised words the engine may rewrite or drop: hedges, "don't",
+ * filler and pleasantries.  Every other capitalised word is a name. */
+static const char *const not_names[] = {
+    "Please", "Kindly", "Can", "Could", "Would", "Will", "Don't", "Do",
+    "Never", "Basically", "Actually", "Really", "Honestly", "Essentially",
+    "Thanks", "Thank", "Hi", "Hello", "Hey", "Many", "Cheers", NULL};
+
+static bool is_alnum_c(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9');
+}
+
+/* Search for the closer of an opener at p[i]; 0 when unclosed. */
+static size_t close_at(const char *p, size_t n, size_t from, const char *c,
+                       int scope)
+{
+    size_t cl = strlen(c);
+
+    for (size_t j = from; j + cl <= n; j++) {
+        if (scope && p[j] == '\n' &&
+            (scope == 2 || (j + 1 < n && p[j + 1] == '\n')))
+            return 0;
+        if (memcmp(p + j, c, cl) == 0)
+            return j + cl;
+    }
+    return 0;
+}
+
+/* Count the tokens of in[] missing from out; names the first one. */
+static int missing_tokens(arena_t *a, const char *in, const char *out,
+                          const char **first)
+{
+    size_t n = strlen(in), i = 0;
+    int missing = 0;
+
+    *first = NULL;
+#define CHECK(start, len)                                                  \
+    do {                                                                   \
+        char *tok = arena_strndup(a, in + (start), (len));                 \
+        if (!strstr(out, tok)) {                                           \
+            missing++;                                                     \
+            if (!*first)                                                   \
+                *first = tok;                                              \
+        }                                                                  \
+    } while (0)
+    while (i < n) {
+        size_t e = 0;
+        if (n - i >= 3 && memcmp(in + i, "```", 3) == 0) {
+            e = close_at(in, n, i + 3, "```", 0);
+            if (!e)
+                e = n;
+        } else if (in[i] == '`') {
+            e = close_at(in, n, i + 1, "`", 2);
+        } else if (in[i] == '"') {
+            e = close_at(in, n, i + 1, "\"", 1);
+        } else if (n - i >= 3 && memcmp(in + i, "\xe2\x80\x9c", 3) == 0) {
+            e = close_at(in, n, i + 3, "\xe2\x80\x9d", 1);
+        } else if (n - i >= 2 && in[i] == '{' && in[i + 1] == '{') {
+            e = close_at(in, n, i + 2, "}}", 2);
+        }
+        if (e) {
+            CHECK(i, e - i);
+            i = e;
+            continue;
+        }
+        if (in[i] >= '0' && in[i] <= '9' && (i == 0 || !is_alnum_c(in[i - 1]))) {
+            size_t j = i;
+            while (j < n && ((in[j] >= '0' && in[j] <= '9') ||
+                             ((in[j] == '.' || in[j] == ',' || in[j] == ':') &&
+                              j + 1 < n && in[j + 1] >= '0' && in[j + 1] <= '9')))
+                j++;
+            CHECK(i, j - i);
+            i = j;
+            continue;
+        }
+        if (in[i] >= 'A' && in[i] <= 'Z' && (i == 0 || !is_alnum_c(in[i - 1]))) {
+            size_t j = i;
+            bool stop = false;
+            while (j < n && (is_alnum_c(in[j]) || in[j] == '\'' || in[j] == '-'))
+                j++;
+            for (const char *const *s = not_names; *s; s++)
+                stop |= strlen(*s) == j - i && memcmp(*s, in + i, j - i) == 0;
+            if (j - i >= 2 && !stop)
+                CHECK(i, j - i);
+            i = j;
+            continue;
+        }
+        i++;
+    }
+#undef CHECK
+    return missing;
+}
+
+static int enrich(arena_t *a, const char *p, engine_mode_t mode,
+                  const char *model, engine_result_t *r)
+{
+    engine_opts_t o = {.mode = mode, .target_model = model};
+
+    return engine_enrich(a, p, strlen(p), &o, r);
+}
+
+static void test_modes(void)
+{
+    engine_mode_t m;
+    int round = 1;
+
+    for (int k = 0; k < ENGINE_MODE_COUNT; k++)
+        round &= engine_mode_parse(engine_mode_name((engine_mode_t)k), &m) == 0 &&
+                 (int)m == k;
+    ok(round, "every mode name parses back to its mode");
+    ok(engine_mode_parse("improve", &m) == 0 && m == ENGINE_IMPROVE,
+       "improve parses");
+    ok(engine_mode_parse("concise", &m) == 0 && m == ENGINE_CONCISE,
+       "concise parses");
+    ok(engine_mode_parse("Improve", &m) == -1, "mode names are lower case");
+    ok(engine_mode_parse("shorter", &m) == -1, "unknown mode refused");
+    ok(engine_mode_parse(NULL, &m) == -1, "NULL mode refused");
+    is_str(engine_mode_name(ENGINE_MODE_COUNT), "improve",
+           "out-of-range mode names as improve");
+}
+
+/* Preservation and determinism over the whole test set, every mode. */
+static void test_pairs(arena_t *a)
+{
+    pair_t *p = NULL;
+    int n = pairs_load(a, &p), improved = 0, total = 0;
+    int lost = 0, nondet = 0, failed = 0;
+
+    ok(n >= 35, "test set loaded (%d pairs)", n);
+    for (int i = 0; i < n; i++) {
+        const char *texts[2] = {p[i].before, p[i].after};
+        for (int t = 0; t < 2; t++) {
+            for (int m = 0; m < ENGINE_MODE_COUNT; m++) {
+                for (int x = 0; x < 2; x++) {
+                    engine_result_t r1, r2;
+                    const char *model = x ? "claude-3-5-haiku-latest" : NULL;
+                    const char *tok;
+                    if (enrich(a, texts[t], (engine_mode_t)m, model, &r1) ||
+                        enrich(a, texts[t], (engine_mode_t)m, model, &r2) ||
+                        !r1.len || !utf8_valid(r1.text, r1.len) ||
+                        strlen(r1.text) != r1.len) {
+                        failed++;
+                        continue;
+                    }
+                    if (r1.len != r2.len || memcmp(r1.text, r2.text, r1.len))
+                        nondet++;
+                    if (missing_tokens(a, texts[t], r1.text, &tok)) {
+                        if (!lost)
+                            diag("mode %s lost <%s> of: %.60s",
+                                 engine_mode_name((engine_mode_t)m), tok,
+                                 texts[t]);
+                        lost++;
+                    }
+                }
+            }
+        }
+        /* local enrichment raises the score of the weak prompt */
+        engine_result_t r;
+        score_t before, after;
+        if (enrich(a, p[i].before, ENGINE_IMPROVE, NULL, &r) == 0 &&
+            score_prompt(a, p[i].before, strlen(p[i].before), &before) == 0 &&
+            score_prompt(a, r.text, r.len, &after) == 0) {
+            total++;
+            if (after.total > before.total)
+                improved++;
+            else
+                diag("not improved: %d -> %d: %.60s", before.total,
+                     after.total, p[i].before);
+        }
+    }
+    is_int(failed, 0, "every mode enriches every prompt to valid UTF-8");
+    is_int(lost, 0, "every number, name, quoted string, code block and "
+                    "variable survives, in every mode (%d runs)",
+           n * 2 * ENGINE_MODE_COUNT * 2);
+    is_int(nondet, 0, "the same input gives the same bytes");
+    diag("local enrichment raises the score of %d of %d weak prompts (%d%%)",
+         improved, total, total ? 100 * improved / total : 0);
+    ok(total && 100 * improved >= IMPROVE_THRESHOLD * total,
+       "local enrichment improves >= %d%% of weak prompts",
+       IMPROVE_THRESHOLD);
+}
+
+static void test_rules(arena_t *a)
+{
+    engine_result_t r;
+
+    ok(enrich(a, "Can you please write a blog post about Rust for "
+                 "beginners? Don't use jargon.", ENGINE_IMPROVE, NULL, &r) == 0,
+       "improve a hedged request");
+    ok(strstr(r.text, "## Task\nWrite a blog post about Rust for beginners.") != NULL,
+       "the hedge goes and the request becomes an instruction");
+    ok(strstr(r.text, "Avoid using jargon.") != NULL,
+       "\"don't\" becomes what to do");
+    ok(strstr(r.text, "[[Add: ") != NULL && r.nsuggestions > 0,
+       "missing essentials become [[Add: ...]] placeholders and suggestions");
+    ok(!strstr(r.text, "[[Add: who is the audience"),
+       "no audience placeholder when the audience is given");
+
+    ok(enrich(a, "Summarise this article:\n\nThe council approved 3 new parks "
+                 "in Leeds on 4 May.", ENGINE_IMPROVE, NULL, &r) == 0 &&
+           strstr(r.text, "<input>\nThe council approved 3 new parks in Leeds "
+                          "on 4 May.\n</input>") != NULL,
+       "supplied material is delimited verbatim");
+    ok(strstr(r.text, "[[Add: who is the audience") != NULL,
+       "a missing audience is asked for");
+
+    ok(enrich(a, "Summarise the text below.", ENGINE_IMPROVE, NULL, &r) == 0 &&
+           strstr(r.text, "<input>\n[[Add: paste the text") != NULL,
+       "referenced but missing material gets a placeholder");
+
+    ok(enrich(a, "Fix the bug in `parse()`.", ENGINE_IMPROVE,
+              "claude-3-5-haiku-latest", &r) == 0 &&
+           strncmp(r.text, "<task>\n", 7) == 0 && strstr(r.text, "</task>"),
+       "Claude targets get XML-tagged sections");
+
+    ok(enrich(a, "Please basically summarise the report, if possible. "
+                 "Keep it under 100 words. Keep it under 100 words. Thanks!",
+              ENGINE_CONCISE, NULL, &r) == 0,
+       "concise runs");
+    is_str(r.text, "Summarise the report. Keep it under 100 words.",
+           "concise drops filler, repeats and pleasantries, keeps constraints");
+
+    ok(enrich(a, "Write 3 taglines for Acme.", ENGINE_CONCISE, NULL, &r) == 0 &&
+           strcmp(r.text, "Write 3 taglines for Acme.") == 0,
+       "concise leaves a concise prompt alone");
+
+    ok(enrich(a, "Write something good about our stuff.", ENGINE_CLARIFY,
+              NULL, &r) == 0 &&
+           strstr(r.text, "[[Clarify: what exactly do you mean by \"something\"?]]") &&
+           strstr(r.text, "\"good\"") && strstr(r.text, "## Open questions"),
+       "clarify asks about each vague word");
+
+    ok(enrich(a, "Explain DNS.", ENGINE_STRUCTURE, NULL, &r) == 0 &&
+           !strstr(r.text, "[[") && strstr(r.text, "## Task\nExplain DNS."),
+       "structure adds sections but no placeholders");
+
+    ok(enrich(a, "Explain DNS.", ENGINE_EXPAND, NULL, &r) == 0 &&
+           strstr(r.text, "## Examples") && strstr(r.text, "## Steps") &&
+           strstr(r.text, "[[Add: the role"),
+       "expand adds role, steps and an examples slot");
+
+    engine_opts_t o = {.mode = ENGINE_IMPROVE, .goal = "A handout for Year 9"};
+    ok(engine_enrich(a, "Explain DNS.", 12, &o, &r) == 0 &&
+           strstr(r.text, "Goal: A handout for Year 9"),
+       "the caller's goal is carried verbatim");
+}
+
+static void test_inputs(arena_t *a)
+{
+    engine_result_t r;
+    engine_opts_t bad = {.mode = ENGINE_MODE_COUNT};
+    strbuf_t sb;
+    const char *tok;
+
+    ok(engine_enrich(a, "", 0, NULL, &r) == -1, "empty refused");
+    ok(engine_enrich(a, " \n\t\r\n ", 6, NULL, &r) == -1,
+       "white space only refused");
+    ok(engine_enrich(a, NULL, 4, NULL, &r) == -1, "NULL refused");
+    ok(engine_enrich(a, "ok \xc0\xaf", 5, NULL, &r) == -1,
+       "invalid UTF-8 refused");
+    ok(engine_enrich(a, "a\0b", 3, NULL, &r) == -1, "embedded NUL refused");
+    ok(engine_enrich(a, "Explain DNS.", 12, &bad, &r) == -1,
+       "unknown mode value refused");
+    ok(engine_enrich(a, "Explain DNS.", 12, NULL, &r) == 0,
+       "NULL options mean improve");
+
+    /* adversarial shapes: unclosed openers, long runs, non-Latin text */
+    static const char *const unit[] = {
+        "\"", "{{", "[[", "`", "```", "\xe2\x80\x9c", "a", ". ", "\n\n",
+        "- ", "#", "Don't ", "please ", "\xe6\x97\xa5\xe6\x9c\xac",
+        "\xf0\x9f\x98\x80", ":", "1.", "<", "Z"};
+    int good = 1;
+    for (size_t k = 0; k < sizeof(unit) / sizeof(unit[0]); k++) {
+        strbuf_init(&sb, a, 64 * 1024);
+        while (sb.len < 40 * 1024)
+            strbuf_puts(&sb, unit[k]);
+        for (int m = 0; m < ENGINE_MODE_COUNT; m++) {
+            engine_opts_t o = {.mode = (engine_mode_t)m};
+            int rc = engine_enrich(a, sb.ptr, sb.len, &o, &r);
+            bool blank = strspn(sb.ptr, " \n") == sb.len;
+            if (blank ? rc != -1
+                      : (rc != 0 || !utf8_valid(r.text, r.len))) {
+                diag("unit %zu mode %d failed", k, m);
+                good = 0;
+            }
+        }
+    }
+    ok(good, "40 KB runs of every awkward unit enrich in every mode");
+
+    /* 200 KB of mixed prompts: fine in every mode, and spot-checked */
+    pair_t *p = NULL;
+    int n = pairs_load(a, &p);
+    strbuf_init(&sb, a, 210 * 1024);
+    for (int i = 0; sb.len < 200 * 1024 - 4096; i = (i + 1) % n) {
+        strbuf_puts(&sb, p[i].after);
+        strbuf_puts(&sb, "\n\n");
+    }
+    good = 1;
+    for (int m = 0; m < ENGINE_MODE_COUNT; m++) {
+        engine_opts_t o = {.mode = (engine_mode_t)m};
+        /* concise drops the repeated prompts: only a tenth remains */
+        good &= engine_enrich(a, sb.ptr, sb.len, &o, &r) == 0 &&
+                utf8_valid(r.text, r.len) &&
+                r.len >= sb.len / (m == ENGINE_CONCISE ? 10 : 2);
+    }
+    ok(good, "a 200 KB prompt enriches in every mode (%zu bytes)", sb.len);
+    ok(engine_enrich(a, p[0].after, strlen(p[0].after), NULL, &r) == 0 &&
+           missing_tokens(a, p[0].after, r.text, &tok) == 0,
+       "preservation holds on a rich prompt");
+}
+
+int main(void)
+{
+    arena_t *a = arena_create(1 << 16);
+
+    test_modes();
+    test_pairs(a);
+    test_rules(a);
+    test_inputs(a);
+    arena_destroy(a);
+    return done_testing();
+}

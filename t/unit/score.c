@@ -1,0 +1,210 @@
+/* score.c: unit tests for the prompt-quality scorer (ranking, length, JSON). */
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/str.h"
+#include "enrich/score.h"
+#include "pairs.h"
+#include "tap.h"
+
+/* The scorer must rank the hand-improved prompt above the original on at
+ * least this share of the test set (percent). */
+#define RANK_THRESHOLD 95
+
+static const char *const dim_names[SCORE_DIMENSION_COUNT] = {
+    "clarity", "specificity", "context", "structure", "output_format",
+    "constraints", "examples"};
+
+static int score_of(arena_t *a, const char *p)
+{
+    score_t s;
+
+    return score_prompt(a, p, strlen(p), &s) == 0 ? s.total : -1;
+}
+
+static char *json_of(arena_t *a, const char *p)
+{
+    score_t s;
+    strbuf_t sb;
+
+    strbuf_init(&sb, a, 256);
+    if (score_prompt(a, p, strlen(p), &s) != 0)
+        return NULL;
+    score_json_append(&sb, &s);
+    return sb.ptr;
+}
+
+/* Every dimension in range, named, with a one-line reason. */
+static int well_formed(const score_t *s)
+{
+    if (s->total < 0 || s->total > 100)
+        return 0;
+    for (int d = 0; d < SCORE_DIMENSION_COUNT; d++) {
+        const score_dim_t *x = &s->dims[d];
+        if (x->value < 0 || x->value > 100 || !x->name ||
+            strcmp(x->name, dim_names[d]) != 0 || !x->reason ||
+            !*x->reason || strchr(x->reason, '\n'))
+            return 0;
+    }
+    for (int i = 0; i < s->nsuggestions; i++)
+        if (!s->suggestions[i] || !*s->suggestions[i])
+            return 0;
+    return 1;
+}
+
+static void test_pairs(arena_t *a)
+{
+    pair_t *p = NULL;
+    int n = pairs_load(a, &p), ranked = 0, formed = 0;
+    const char *cats[] = {"coding", "writing", "summarising", "extraction",
+                          "qa", "marketing", "analysis"};
+
+    ok(n >= 35, "test set has %d pairs (>= 35)", n);
+    for (size_t c = 0; c < sizeof(cats) / sizeof(cats[0]); c++) {
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            k += strcmp(p[i].category, cats[c]) == 0;
+        ok(k >= 5, "%d pairs of category %s (>= 5)", k, cats[c]);
+    }
+    for (int i = 0; i < n; i++) {
+        score_t b, af;
+        if (score_prompt(a, p[i].before, strlen(p[i].before), &b) != 0 ||
+            score_prompt(a, p[i].after, strlen(p[i].after), &af) != 0)
+            continue;
+        formed += well_formed(&b) && well_formed(&af);
+        if (af.total > b.total)
+            ranked++;
+        else
+            diag("not ranked higher (%s): %d <= %d: %.60s", p[i].category,
+                 af.total, b.total, p[i].after);
+    }
+    is_int(formed, n, "every score is well formed (range, names, reasons)");
+    diag("scorer ranks the improved prompt higher on %d of %d pairs (%d%%)",
+         ranked, n, n ? 100 * ranked / n : 0);
+    ok(n && 100 * ranked >= RANK_THRESHOLD * n,
+       "improved prompt ranked higher on >= %d%% of pairs", RANK_THRESHOLD);
+}
+
+/* A concise precise prompt beats long vague ones; repetition adds nothing. */
+static void test_length_not_rewarded(arena_t *a)
+{
+    static const struct { const char *concise, *vague; } cases[] = {
+        {"Summarise the attached Q3 report in 5 bullet points for the CFO, "
+         "each under 20 words.",
+         "I was wondering if you could maybe take a look at the report thing "
+         "and kind of give me some sort of summary or something, whatever "
+         "you think is good, with the important stuff and the interesting "
+         "things, and maybe some other things too if they seem relevant, "
+         "you know, just a nice overview of everything that matters, etc. "
+         "It would be great if it was good and covered a lot of stuff, "
+         "basically all the things that are important, really, so I can "
+         "kind of understand what is going on with everything in general."},
+        {"Write a Python function `slugify(title: str) -> str` that lowercases, "
+         "replaces spaces with \"-\" and drops non-ASCII characters. Return "
+         "one code block.",
+         "Can you please write me some code that does something with strings? "
+         "It should basically make them nicer, like better for URLs or "
+         "whatever, and it should be good code, the kind of code that is "
+         "nice and clean and does all the stuff it needs to do. Maybe use "
+         "some language that is good for this sort of thing. I really need "
+         "it to work well and handle things properly and so on, thanks a lot "
+         "for doing this, it would really help me out with my stuff."},
+        {"Explain recursion to a 12-year-old in 3 sentences, using a set of "
+         "Russian dolls as the example.",
+         "Tell me about recursion. Tell me everything about recursion, all "
+         "the things, the good things and the bad things and the interesting "
+         "things and whatever else there is. Make it good. Make it nice. Make "
+         "it better than other explanations. Add some stuff about various "
+         "other things too, maybe some examples of things, etc, and a lot of "
+         "detail about a lot of stuff, basically everything you know."},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int c = score_of(a, cases[i].concise), v = score_of(a, cases[i].vague);
+        ok(c > v, "concise precise prompt %zu beats the long vague one "
+                  "(%d > %d)", i + 1, c, v);
+    }
+
+    /* The same vague request repeated ten times scores no higher. */
+    const char *one = "Write something good about our stuff. ";
+    strbuf_t sb;
+    strbuf_init(&sb, a, 512);
+    for (int i = 0; i < 10; i++)
+        strbuf_puts(&sb, one);
+    ok(score_of(a, sb.ptr) <= score_of(a, one),
+       "repeating a vague request adds nothing (%d <= %d)",
+       score_of(a, sb.ptr), score_of(a, one));
+}
+
+static void test_json_and_determinism(arena_t *a)
+{
+    const char *p = "Can you summarise this article for me? Make it good.";
+    char *j1 = json_of(a, p), *j2 = json_of(a, p);
+    cJSON *root = j1 ? cJSON_Parse(j1) : NULL, *dims, *d;
+    int nd = 0, good = 1;
+
+    ok(j1 && j2 && strcmp(j1, j2) == 0, "same input, same JSON bytes");
+    ok(root && cJSON_IsNumber(cJSON_GetObjectItem(root, "total")),
+       "JSON parses and has a numeric total");
+    dims = root ? cJSON_GetObjectItem(root, "dimensions") : NULL;
+    for (d = dims ? dims->child : NULL; d; d = d->next, nd++)
+        good &= cJSON_IsNumber(cJSON_GetObjectItem(d, "value")) &&
+                cJSON_IsString(cJSON_GetObjectItem(d, "reason")) &&
+                strcmp(d->string, dim_names[nd]) == 0;
+    is_int(nd, SCORE_DIMENSION_COUNT, "seven dimensions in the JSON");
+    ok(good, "each dimension has value and reason, in order");
+    ok(j1 && !strstr(j1, "suggestions"), "no suggestions in the score JSON");
+    cJSON_Delete(root);
+
+    /* quotes and control characters in reasons stay valid JSON */
+    root = (j1 = json_of(a, "Make \"something\" good.\tNow.")) ?
+           cJSON_Parse(j1) : NULL;
+    ok(root != NULL, "reason quoting a vague word is valid JSON");
+    cJSON_Delete(root);
+}
+
+static void test_inputs(arena_t *a)
+{
+    score_t s;
+    strbuf_t big;
+
+    ok(score_prompt(a, "", 0, &s) == -1, "empty input refused");
+    ok(score_prompt(a, NULL, 3, &s) == -1, "NULL input refused");
+    ok(score_prompt(a, "ab\xff", 3, &s) == -1, "invalid UTF-8 refused");
+    ok(score_prompt(a, "a\0b", 3, &s) == -1, "embedded NUL refused");
+    ok(score_prompt(a, "   \n\t ", 6, &s) == 0 && well_formed(&s) &&
+           s.total < 30, "white space only scores low (%d)", s.total);
+    ok(score_prompt(a, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", 9, &s) == 0 &&
+           well_formed(&s), "non-Latin text scores");
+
+    strbuf_init(&big, a, 210000);
+    while (big.len < 200 * 1024)
+        strbuf_puts(&big, "Summarise the \"Q3\" report for {{team}} in 5 "
+                          "bullets; don't use jargon. ```x``` `y` \xe2\x80\x9cq ");
+    ok(score_prompt(a, big.ptr, big.len, &s) == 0 && well_formed(&s),
+       "200 KB prompt scores");
+
+    ok(score_prompt(a, "do it", 5, &s) == 0 && s.nsuggestions > 0,
+       "a weak prompt gets suggestions (%d)", s.nsuggestions);
+    int from_reasons = 1;
+    for (int i = 0; i < s.nsuggestions; i++) {
+        int found = 0;
+        for (int d = 0; d < SCORE_DIMENSION_COUNT; d++)
+            found |= s.suggestions[i] == s.dims[d].reason;
+        from_reasons &= found;
+    }
+    ok(from_reasons, "suggestions are the weak dimensions' reasons");
+}
+
+int main(void)
+{
+    arena_t *a = arena_create(1 << 16);
+
+    test_pairs(a);
+    test_length_not_rewarded(a);
+    test_json_and_determinism(a);
+    test_inputs(a);
+    arena_destroy(a);
+    return done_testing();
+}

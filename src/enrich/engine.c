@@ -23,7 +23,8 @@
 
 enum unit_kind { U_TEXT, U_LIST, U_HEADING, U_CODE };
 enum unit_role {
-    R_TASK, R_CONTEXT, R_MATERIAL, R_CONSTRAINT, R_FORMAT, R_EXAMPLE
+    R_TASK, R_CONTEXT, R_MATERIAL, R_CONSTRAINT, R_FORMAT, R_EXAMPLE,
+    R_DROP  /* a bare pleasantry ("Thanks!"): rewriting modes leave it out */
 };
 
 typedef struct {
@@ -175,13 +176,14 @@ static bool wordish(unsigned char c)
            c >= 0x80;
 }
 
-/* Do any of the (up to) three words before s[colon] announce material?
- * Looks back at most 64 bytes, so the cost per colon is constant. */
-static bool announces_material(const char *s, size_t start, size_t colon)
+/* Do any of the (up to) maxw words before s[colon] announce material?
+ * Looks back at most 160 bytes, so the cost per colon is constant. */
+static bool announces_material(const char *s, size_t start, size_t colon,
+                               int maxw)
 {
-    size_t j = colon, floor = colon - start > 64 ? colon - 64 : start;
+    size_t j = colon, floor = colon - start > 160 ? colon - 160 : start;
 
-    for (int words = 0; words < 3 && j > floor; words++) {
+    for (int words = 0; words < maxw && j > floor; words++) {
         size_t end;
         while (j > floor && !wordish((unsigned char)s[j - 1]))
             j--;
@@ -254,7 +256,7 @@ static void split_units(eng_t *e)
                 break;
             }
             if (kind == U_TEXT && s[j] == ':' && j + 1 < len &&
-                s[j + 1] == ' ' && announces_material(s, i, j)) {
+                s[j + 1] == ' ' && announces_material(s, i, j, 4)) {
                 end = j + 1;
                 break;
             }
@@ -266,6 +268,8 @@ static void split_units(eng_t *e)
 }
 
 /* ---- 3. roles ---------------------------------------------------------- */
+
+static bool pleasantry(const char *p, size_t n);
 
 /* Does unit u open like an instruction (task verb, format verb, rule)? */
 static bool opens_instruction(const eng_t *e, const unit_t *u,
@@ -302,9 +306,15 @@ static void classify(eng_t *e)
             material_open = false;
         if (u->kind == U_CODE || material_open) {
             u->role = R_MATERIAL;
+        } else if (u->kind == U_TEXT && pleasantry(p, n)) {
+            u->role = R_DROP;
+            continue;
         } else if (u->kind == U_HEADING) {
             u->role = R_CONTEXT;
-        } else if (st.task_sentences || (!have_task && st.questions)) {
+        } else if ((st.task_sentences && !has_prefix(p, n, "make it ") &&
+                    !has_prefix(p, n, "make sure") &&
+                    !has_prefix(p, n, "keep ")) ||
+                   (!have_task && st.questions)) {
             u->role = R_TASK;
         } else if (has_prefix(p, n, "for example") ||
                    has_prefix(p, n, "e.g") || has_prefix(p, n, "example") ||
@@ -312,7 +322,7 @@ static void classify(eng_t *e)
                    has_prefix(p, n, "input:") ||
                    has_prefix(p, n, "output:")) {
             u->role = R_EXAMPLE;
-        } else if (st.format_sentences || st.length_specs ||
+        } else if (st.format_sentences || st.length_specs || st.cue[CUE_LENGTHWORD] ||
                    (st.cue[CUE_FORMAT] && !st.cue[CUE_ROLE])) {
             u->role = R_FORMAT;
         } else if (st.neg_sentences || st.cue[CUE_CONSTRAINT] ||
@@ -327,7 +337,9 @@ static void classify(eng_t *e)
             have_task = true;
         /* "Summarise this article:" -- what follows is material */
         if (u->kind != U_CODE && !material_open && e->s[u->end - 1] == ':' &&
-            announces_material(e->s, u->start, u->end - 1)) {
+            k + 1 < e->nu &&
+            (u->role == R_TASK ||
+             announces_material(e->s, u->start, u->end - 1, 12))) {
             u->intro = true;
             material_open = true;
             material_para = u->para;
@@ -360,6 +372,7 @@ static void suggest(eng_t *e, const char *text)
  * longest first.  Only lower-case words (and a capitalised first word) are
  * removed, so no name is ever lost. */
 static const char *const hedges[] = {
+    "hi, ", "hey, ", "hello, ", "hi ", "hey ", "hello ", "help me ",
     "i would like you to ", "i'd like you to ", "i want you to ",
     "i need you to ", "could you please ", "can you please ",
     "would you please ", "will you please ", "could you ", "can you ",
@@ -447,9 +460,9 @@ static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
             }
         }
     }
+    size_t at = sb->len;
     if (hedged) {
-        strbuf_putc(sb, (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 32 : s[i]));
-        i++;
+        /* the verb now opens the sentence: capitalised below */
     } else if (u->role == R_CONSTRAINT || u->role == R_TASK ||
                u->role == R_FORMAT) {
         size_t neg = 0;
@@ -473,6 +486,13 @@ static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
         strbuf_putc(sb, '.');
     } else {
         strbuf_append(sb, s + i, end - i);
+    }
+    /* a sentence opens with a capital when its first word is plain
+     * lower-case ASCII ("the file is big" -> "The file is big") */
+    if (at < sb->len && sb->ptr[at] >= 'a' && sb->ptr[at] <= 'z') {
+        size_t w = lex_word_len(sb->ptr, sb->len, at);
+        if (all_lower_word(sb->ptr + at, w))
+            sb->ptr[at] = (char)(sb->ptr[at] - 32);
     }
 }
 
@@ -707,7 +727,8 @@ static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
     bool add = mode != ENGINE_STRUCTURE;       /* placeholders, defaults */
     bool expand = mode == ENGINE_EXPAND;
     const lex_stats_t *st = &e->all;
-    bool audience = st->cue[CUE_AUDIENCE] > 0;
+    bool audience = e->cat == LEX_CAT_CODE ? st->cue[CUE_LANG] > 0
+                                           : st->cue[CUE_AUDIENCE] > 0;
     bool material = has_role(e, R_MATERIAL);
     bool format = st->cue[CUE_FORMAT] || st->format_sentences;
     bool length = st->length_specs || st->cue[CUE_LENGTHWORD];
@@ -851,13 +872,16 @@ static void write_clarify(eng_t *e, strbuf_t *sb)
     const lex_stats_t *st = &e->all;
     const char *vague[5];
     size_t vlen[5];
-    int nvague = 0;
+    int nvague = 0, prev = 0;
     bool first = true;
 
     for (int k = 0; k < e->nu; k++) {
         const unit_t *u = &e->u[k];
-        if (k)
-            put_gap(sb, e->s, e->u[k - 1].end, u->start);
+        if (u->role == R_DROP)
+            continue;
+        if (sb->len)
+            put_gap(sb, e->s, e->u[prev].end, u->start);
+        prev = k;
         if (u->role == R_MATERIAL) {
             int last = k;
             while (last + 1 < e->nu && e->u[last + 1].role == R_MATERIAL)
@@ -865,7 +889,7 @@ static void write_clarify(eng_t *e, strbuf_t *sb)
             strbuf_puts(sb, "<input>\n");
             strbuf_append(sb, e->s + u->start, e->u[last].end - u->start);
             strbuf_puts(sb, "\n</input>");
-            k = last;
+            k = prev = last;
             continue;
         }
         put_unit(e, sb, u, true);
@@ -900,7 +924,7 @@ static void write_clarify(eng_t *e, strbuf_t *sb)
         emit_line(sb, &first, "- ", q);
         suggest(e, arena_strndup(e->a, q + 2, strlen(q) - 4));
     }
-    if (!st->cue[CUE_AUDIENCE])
+    if (e->cat == LEX_CAT_CODE ? !st->cue[CUE_LANG] : !st->cue[CUE_AUDIENCE])
         placeholder(e, sb, &first, "- ", ph_audience(e), true);
     if (!st->cue[CUE_FORMAT] && !st->format_sentences)
         placeholder(e, sb, &first, "- ", ph_format(e), true);
@@ -913,8 +937,8 @@ static void write_clarify(eng_t *e, strbuf_t *sb)
                     PH("paste the text to work on, between <input> tags"),
                     true);
     if (first)
-        emit_line(sb, &first, "- ", "None: the prompt states its task, "
-                                    "audience, format and length.");
+        emit_line(sb, &first, "- ", "None found: add anything else the "
+                                    "answer depends on.");
     if (e->xml)
         strbuf_puts(sb, "\n</open_questions>");
 }
@@ -1075,7 +1099,7 @@ static void write_concise(eng_t *e, strbuf_t *sb)
                 }
                 slot = (slot + 1) & (nslots - 1);
             }
-            if (dup || pleasantry(p, n))
+            if (dup || u->role == R_DROP)
                 continue; /* an exact repeat: its bytes are already out */
             seen[slot] = h;
         }

@@ -57,7 +57,11 @@ static const char *const cue_audience[] = {
     "for a general", "aimed at", "targeted at", "intended for", "who are",
     "who is", "who know", "who have", "level", "layperson", "laypeople",
     "newcomers", "team", "buyers", "patients", "teachers", "fans", "board",
-    "cfo", "ceo", "cto", NULL};
+    "cfo", "ceo", "cto", "manager", "boss", "colleague", "colleagues",
+    "team lead", "leadership", "executive", "client", "student", "novice",
+    "expert", "experts", "non-experts", "general public", "members",
+    "employees", "staff", "visitors", "viewers", "listeners", "voters",
+    "hiring manager", "partners", "donors", "community", NULL};
 static const char *const cue_role[] = {
     "you are", "act as", "acting as", "as an expert", "as a senior",
     "as an experienced", "you're", "take the role", "role:", "persona",
@@ -165,6 +169,16 @@ static const char *const cue_analysis[] = {
     "risks", "forecast", "breakdown", "benchmark", "performance",
     "interpret", NULL};
 
+static const char *const cue_lang[] = {
+    "python", "javascript", "typescript", "java", "golang", "go", "rust",
+    "c++", "c#", "c", "sql", "postgresql", "postgres", "mysql", "sqlite",
+    "bash", "shell", "powershell", "ruby", "php", "kotlin", "swift", "scala",
+    "perl", "haskell", "elixir", "r", "matlab", "julia", "lua", "dart",
+    "html", "css", "react", "vue", "angular", "node", "node.js", "deno",
+    "django", "flask", "rails", "spring", ".net", "dotnet", "excel", "vba",
+    "terraform", "ansible", "docker", "kubernetes", "linux", "windows",
+    "macos", "ios", "android", "arduino", "verilog", "solidity", NULL};
+
 static const char *const *const cue_tables[CUE_COUNT] = {
     [CUE_TASK] = cue_task, [CUE_FORMATVERB] = cue_formatverb,
     [CUE_VAGUE] = cue_vague, [CUE_FILLER] = cue_filler,
@@ -178,6 +192,7 @@ static const char *const *const cue_tables[CUE_COUNT] = {
     [CUE_CAT_WRITE] = cue_write, [CUE_CAT_SUMMARY] = cue_summary,
     [CUE_CAT_EXTRACT] = cue_extract, [CUE_CAT_QA] = cue_qa,
     [CUE_CAT_MARKETING] = cue_marketing, [CUE_CAT_ANALYSIS] = cue_analysis,
+    [CUE_LANG] = cue_lang,
 };
 
 static bool in_list(const char *w, size_t n, const char *const *list);

@@ -46,6 +46,7 @@ enum lex_cue {
     CUE_STEP,        /* step, first, then, finally */
     CUE_CAT_CODE, CUE_CAT_WRITE, CUE_CAT_SUMMARY, CUE_CAT_EXTRACT,
     CUE_CAT_QA, CUE_CAT_MARKETING, CUE_CAT_ANALYSIS,
+    CUE_LANG,        /* a programming language or platform named */
     CUE_COUNT
 };
 

@@ -17,7 +17,7 @@
 static const char *const not_names[] = {
     "Please", "Kindly", "Can", "Could", "Would", "Will", "Don't", "Do",
     "Never", "Basically", "Actually", "Really", "Honestly", "Essentially",
-    "Thanks", "Thank", "Hi", "Hello", "Hey", "Many", "Cheers", NULL};
+    "Thanks", "Thank", "Hi", "Hello", "Hey", "Many", "Cheers", "Help", NULL};
 
 static bool is_alnum_c(char c)
 {
@@ -218,6 +218,27 @@ static void test_rules(arena_t *a)
        "supplied material is delimited verbatim");
     ok(strstr(r.text, "[[Add: who is the audience") != NULL,
        "a missing audience is asked for");
+
+    ok(enrich(a, "hey, can you help me write a python script that reads a "
+                 "CSV of orders? the file is big (2 GB). thanks!",
+              ENGINE_IMPROVE, NULL, &r) == 0 &&
+           strstr(r.text, "## Task\nWrite a python script that reads a CSV "
+                          "of orders.\n") &&
+           strstr(r.text, "The file is big (2 GB).") && !strstr(r.text, "thanks"),
+       "greetings, hedges and thanks go; sentences open with a capital");
+    ok(!strstr(r.text, "[[Add: the language"),
+       "a named language satisfies the code's context");
+
+    ok(enrich(a, "I need you to summarize the following email for my "
+                 "manager:\n\nHi team, the launch moves to 14 October.\n\n"
+                 "Never mention the vendor. Make it short.",
+              ENGINE_IMPROVE, NULL, &r) == 0 &&
+           strstr(r.text, "Summarize the following email for my manager.\n") &&
+           strstr(r.text, "<input>\nHi team, the launch moves to 14 October."
+                          "\n</input>") &&
+           strstr(r.text, "- Avoid mentioning the vendor.") &&
+           strstr(r.text, "## Output format\n- Make it short."),
+       "material after a colon line is delimited; rules and length sorted");
 
     ok(enrich(a, "Summarise the text below.", ENGINE_IMPROVE, NULL, &r) == 0 &&
            strstr(r.text, "<input>\n[[Add: paste the text") != NULL,

@@ -588,29 +588,55 @@ static const char *const *default_steps(const eng_t *e)
     }
 }
 
-/* Phrases by which a task refers to material that must be supplied. */
-static const char *const material_refs[] = {
-    "the following", "below", "attached", "this text", "this article",
-    "this email", "this code", "this function", "this document",
-    "this report", "this data", "these reviews", "this transcript",
-    "this passage", "this message", "the text", "the article", "the email",
-    "the document", "the transcript", "the report", "the data", "my code",
-    "my essay", "my draft", "this draft", "this essay", "this paragraph",
-    "this story", "these notes", "my notes", "this script", "this query",
-    "this log", "the log", "this table", "this list", "this post", NULL};
+/* A task refers to material that must be supplied when it says "the
+ * following", "below", "attached", or a determiner before a material noun
+ * ("this article", "the reviews", "my code", "our survey results"). */
+static const char *const material_marks[] = {
+    "the following", "below", "attached", "above", NULL};
+static const char *const determiners[] = {
+    "this", "these", "that", "those", "the", "my", "our", "attached", NULL};
+/* Words of the material cue list that are not nouns. */
+static const char *const not_nouns[] = {
+    "this", "these", "following", "below", "attached", "here", "list",
+    "note", NULL};
+
+static bool word_in(const char *w, size_t n, const char *const *list)
+{
+    for (; *list; list++)
+        if (strlen(*list) == n && has_prefix(w, n, *list))
+            return true;
+    return false;
+}
 
 static bool refers_to_material(const eng_t *e)
 {
     for (int k = 0; k < e->nu; k++) {
         const unit_t *u = &e->u[k];
+        const char *s = e->s;
         if (u->role != R_TASK)
             continue;
         for (size_t i = u->start, w; i < u->end; i += w ? w : 1) {
-            w = lex_word_len(e->s, u->end, i);
-            if (w)
-                for (const char *const *r = material_refs; *r; r++)
-                    if (has_prefix(e->s + i, u->end - i, *r))
-                        return true;
+            size_t j, w2, m;
+            if (!(w = lex_word_len(s, u->end, i)))
+                continue;
+            for (const char *const *r = material_marks; *r; r++)
+                if (lex_match(s + i, u->end - i, CUE_MATERIAL) &&
+                    has_prefix(s + i, u->end - i, *r))
+                    return true;
+            if (!word_in(s + i, w, determiners))
+                continue;
+            /* the next one or two words: "the survey", "our survey data" */
+            j = i + w;
+            for (int look = 0; look < 2; look++) {
+                while (j < u->end && s[j] == ' ')
+                    j++;
+                if (!(w2 = lex_word_len(s, u->end, j)))
+                    break;
+                m = lex_match(s + j, u->end - j, CUE_MATERIAL);
+                if (m == w2 && !word_in(s + j, w2, not_nouns))
+                    return true;
+                j += w2;
+            }
         }
     }
     return false;
@@ -720,6 +746,68 @@ static void placeholder(eng_t *e, strbuf_t *sb, bool *first,
         emit_line(sb, first, prefix, ph);
 }
 
+/* Ask about the distinct vague words (at most 5) of the units of role
+ * (every non-material unit when role < 0): one "[[Clarify: ...]]" line each
+ * (each_line), or one line naming them all. */
+static void clarify_vague(eng_t *e, strbuf_t *sb, bool *first,
+                          const char *prefix, int role, bool each_line)
+{
+    const char *vague[5];
+    size_t vlen[5];
+    int nvague = 0;
+
+    for (int k = 0; k < e->nu && nvague < 5; k++) {
+        const unit_t *u = &e->u[k];
+        if (role >= 0 ? u->role != role
+                      : u->role == R_MATERIAL || u->role == R_DROP)
+            continue;
+        for (size_t i = u->start; i < u->end && nvague < 5;) {
+            int sp = span_at(e, i);
+            size_t w, m;
+            if (sp < e->nspans && e->spans[sp].start <= i) {
+                i = e->spans[sp].end;
+                continue;
+            }
+            if (!(w = lex_word_len(e->s, u->end, i))) {
+                i++;
+                continue;
+            }
+            if ((m = lex_match(e->s + i, u->end - i, CUE_VAGUE))) {
+                bool seen = false;
+                for (int v = 0; v < nvague; v++)
+                    seen |= vlen[v] == m && strncmp(vague[v], e->s + i, m) == 0;
+                if (!seen && !memchr(e->s + i, '"', m)) {
+                    vague[nvague] = e->s + i;
+                    vlen[nvague++] = m;
+                }
+            }
+            i += w;
+        }
+    }
+    if (!nvague)
+        return;
+    if (each_line) {
+        for (int v = 0; v < nvague; v++) {
+            char *q = arena_printf(e->a, "[[Clarify: what exactly do you "
+                                   "mean by \"%.*s\"?]]", (int)vlen[v],
+                                   vague[v]);
+            emit_line(sb, first, prefix, q);
+            suggest(e, arena_strndup(e->a, q + 2, strlen(q) - 4));
+        }
+        return;
+    }
+    strbuf_t q;
+    strbuf_init(&q, e->a, 128);
+    strbuf_puts(&q, "[[Clarify: what exactly do you mean by ");
+    for (int v = 0; v < nvague; v++)
+        strbuf_printf(&q, "%s\"%.*s\"", v == 0 ? "" : v == nvague - 1
+                                                     ? " and " : ", ",
+                      (int)vlen[v], vague[v]);
+    strbuf_puts(&q, "?]]");
+    emit_line(sb, first, prefix, q.ptr);
+    suggest(e, arena_strndup(e->a, q.ptr + 2, q.len - 4));
+}
+
 /* improve, expand and structure: the sectioned rewrite. */
 static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
 {
@@ -739,6 +827,8 @@ static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
     section_begin(&sec, e, sb, "Task", "task");
     first = true;
     emit_role(e, sb, R_TASK, false, rewrite, &first);
+    if (add)
+        clarify_vague(e, sb, &first, "", R_TASK, false);
     section_end(&sec, "task");
 
     /* Context */
@@ -870,9 +960,7 @@ static void put_gap(strbuf_t *sb, const char *s, size_t from, size_t to)
 static void write_clarify(eng_t *e, strbuf_t *sb)
 {
     const lex_stats_t *st = &e->all;
-    const char *vague[5];
-    size_t vlen[5];
-    int nvague = 0, prev = 0;
+    int prev = 0;
     bool first = true;
 
     for (int k = 0; k < e->nu; k++) {
@@ -893,37 +981,9 @@ static void write_clarify(eng_t *e, strbuf_t *sb)
             continue;
         }
         put_unit(e, sb, u, true);
-        /* collect distinct vague words outside spans */
-        for (size_t i = u->start; i < u->end && nvague < 5;) {
-            int sp = span_at(e, i);
-            size_t w, m;
-            if (sp < e->nspans && e->spans[sp].start <= i) {
-                i = e->spans[sp].end;
-                continue;
-            }
-            if (!(w = lex_word_len(e->s, u->end, i))) {
-                i++;
-                continue;
-            }
-            if ((m = lex_match(e->s + i, u->end - i, CUE_VAGUE))) {
-                bool seen = false;
-                for (int v = 0; v < nvague; v++)
-                    seen |= vlen[v] == m && strncmp(vague[v], e->s + i, m) == 0;
-                if (!seen && !memchr(e->s + i, '"', m)) {
-                    vague[nvague] = e->s + i;
-                    vlen[nvague++] = m;
-                }
-            }
-            i += w;
-        }
     }
     strbuf_puts(sb, e->xml ? "\n\n<open_questions>\n" : "\n\n## Open questions\n");
-    for (int v = 0; v < nvague; v++) {
-        char *q = arena_printf(e->a, "[[Clarify: what exactly do you mean by "
-                               "\"%.*s\"?]]", (int)vlen[v], vague[v]);
-        emit_line(sb, &first, "- ", q);
-        suggest(e, arena_strndup(e->a, q + 2, strlen(q) - 4));
-    }
+    clarify_vague(e, sb, &first, "- ", -1, true);
     if (e->cat == LEX_CAT_CODE ? !st->cue[CUE_LANG] : !st->cue[CUE_AUDIENCE])
         placeholder(e, sb, &first, "- ", ph_audience(e), true);
     if (!st->cue[CUE_FORMAT] && !st->format_sentences)

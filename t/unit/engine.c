@@ -240,6 +240,19 @@ static void test_rules(arena_t *a)
            strstr(r.text, "## Output format\n- Make it short."),
        "material after a colon line is delimited; rules and length sorted");
 
+    ok(enrich(a, "Write something about climate change, make it "
+                 "interesting.", ENGINE_IMPROVE, NULL, &r) == 0 &&
+           strstr(r.text, "[[Clarify: what exactly do you mean by "
+                          "\"something\" and \"interesting\"?]]"),
+       "improve asks what the vague words mean");
+    ok(enrich(a, "What do you think about our survey results?",
+              ENGINE_IMPROVE, NULL, &r) == 0 &&
+           strstr(r.text, "<input>\n[[Add: paste the text"),
+       "\"our survey results\" is material the prompt must carry");
+    ok(enrich(a, "Explain the difference between TCP and UDP.",
+              ENGINE_IMPROVE, NULL, &r) == 0 && !strstr(r.text, "<input>"),
+       "no input slot when nothing is referred to");
+
     ok(enrich(a, "Summarise the text below.", ENGINE_IMPROVE, NULL, &r) == 0 &&
            strstr(r.text, "<input>\n[[Add: paste the text") != NULL,
        "referenced but missing material gets a placeholder");

@@ -49,6 +49,8 @@ struct req {
     const char *etag;         /* set by the handler or derived for GET */
     const char *location;     /* Location header (resp_location) */
     cJSON *errors;            /* field errors collected for a 422 */
+    bool streamed;            /* the handler wrote status, headers and body
+                               * itself (resp_stream_begin) as it went */
 
     /* bookkeeping */
     double started;           /* monotonic seconds */

@@ -143,12 +143,38 @@ static bool resp_has_header(const req_t *r, const char *name)
     return false;
 }
 
+void resp_stream_begin(req_t *r, int status, const char *content_type)
+{
+    strbuf_t sb;
+
+    r->status = status;
+    r->content_type = content_type;
+    r->streamed = true;
+    strbuf_init(&sb, r->arena, 256 + r->headers.len);
+    strbuf_printf(&sb, "Status: %d %s\r\nContent-Type: %s\r\n"
+                  "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n",
+                  status, http_reason(status), content_type);
+    strbuf_append(&sb, r->headers.ptr, r->headers.len);
+    strbuf_puts(&sb, "\r\n");
+    FCGX_PutStr(sb.ptr, (int)sb.len, r->fcgx->out);
+    FCGX_FFlush(r->fcgx->out);
+}
+
+bool resp_stream_write(req_t *r, const char *s, size_t n)
+{
+    if (n > 0 && FCGX_PutStr(s, (int)n, r->fcgx->out) != (int)n)
+        return false;
+    return FCGX_FFlush(r->fcgx->out) == 0;
+}
+
 void resp_write(req_t *r)
 {
     bool head = strcmp(r->method, "HEAD") == 0;
     bool has_body = r->status != 204 && r->status != 304;
     strbuf_t sb;
 
+    if (r->streamed)
+        return;   /* written as it went (resp_stream_begin) */
     strbuf_init(&sb, r->arena, 512 + r->headers.len);
     strbuf_printf(&sb, "Status: %d %s\r\n", r->status, http_reason(r->status));
     if (r->content_type)

@@ -37,6 +37,15 @@ int resp_validation(req_t *r);
  * a token was presented (RFC 6750 section 3). */
 int resp_unauthorized(req_t *r, bool token_presented, const char *detail);
 
+/* A streamed answer (server-sent events): write the status line and
+ * headers now (with X-Accel-Buffering: no, so nginx passes each write on),
+ * after which the handler sends the body with resp_stream_write and the
+ * server writes nothing more.  Any transaction the handler still needs
+ * committed must be committed before the final event. */
+void resp_stream_begin(req_t *r, int status, const char *content_type);
+/* Write and flush n bytes of a streamed body; false once the client is gone. */
+bool resp_stream_write(req_t *r, const char *s, size_t n);
+
 /* The standard reason phrase ("Not Found"). */
 const char *http_reason(int status);
 

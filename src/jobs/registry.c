@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "enrich/job.h"
 #include "jobs/maintenance.h"
 #include "jobs/registry.h"
 
@@ -100,6 +101,7 @@ static const job_handler_t handlers[] = {
     { "noop", job_noop },
     { "jobs.purge", maintenance_jobs_purge },
     { "maintenance.purge", maintenance_purge },
+    { "enrich", enrich_job },
     { NULL, NULL }
 };
 

@@ -1,0 +1,515 @@
+/* enrich.c: the enrich family: enrich a prompt (sync, streamed or async), score it, the enrichment history and async jobs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "core/response.h"
+#include "core/config.h"
+#include "core/server.h"
+#include "crypto/secretbox.h"
+#include "db/audit.h"
+#include "enrich/enrich.h"
+#include "jobs/jobs.h"
+
+#define ENRICH_LIST_MAX 100
+
+#define SUMMARY_JSON                                                         \
+    "json_build_object('id', e.id, 'status', e.status, 'outcome', e.outcome, " \
+    "'mode', e.mode, 'provider', e.provider, 'model', e.model, "              \
+    "'cached', e.cached, 'async', e.async, 'latency_ms', e.latency_ms, "      \
+    "'tokens_in', e.tokens_in, 'tokens_out', e.tokens_out, "                  \
+    "'cost_usd', e.cost_usd, 'input_hash', e.input_hash, "                    \
+    "'prompt_id', e.prompt_id, 'prompt_version', e.prompt_version, "          \
+    "'created_at', e.created_at, 'finished_at', e.finished_at"
+
+#define KEY_MIN_CHARS 8
+#define KEY_MAX_CHARS 500
+
+enum { ST_LIST, ST_GET, ST_JOB, ST_KEY_FIND, ST_KEY_PUT, ST_KEY_LIST, ST_KEY_DELETE };
+
+static const db_stmt_t family_stmts[] = {
+    /* $1 cursor (the last id seen) or NULL, $2 limit + 1 */
+    [ST_LIST] = {"enrich_list",
+        "select " SUMMARY_JSON ", 'input', left(e.input, 200)), e.id "
+        "from public.enrichments e where $1::uuid is null or (e.created_at, e.id) < "
+        "(select c.created_at, c.id from public.enrichments c where c.id = $1::uuid) "
+        "order by e.created_at desc, e.id desc limit $2::int"},
+    [ST_GET] = {"enrich_get",
+        "select " SUMMARY_JSON ", 'input', e.input, 'options', e.options, "
+        "'attempts', e.attempts, 'result', e.result, 'error', e.error) "
+        "from public.enrichments e where e.id = $1"},
+    [ST_JOB] = {"enrich_job_get",
+        "select json_build_object('id', e.id, 'job_id', e.job_id, "
+        "'status', e.status, 'result', e.result, 'error', e.error, "
+        "'created_at', e.created_at, 'finished_at', e.finished_at) "
+        "from public.enrichments e where e.id = $1 and e.async"},
+    /* the user's own provider keys: user_secrets named <provider>_api_key */
+    [ST_KEY_FIND] = {"enrich_key_find",
+        "select id from public.user_secrets where name = $1 for update"},
+    [ST_KEY_PUT] = {"enrich_key_put",
+        "insert into public.user_secrets (id, name, value_enc, key_id) "
+        "values ($1, $2, $3, $4) on conflict (id) do update "
+        "set value_enc = excluded.value_enc, key_id = excluded.key_id, "
+        "updated_at = now() returning updated_at"},
+    [ST_KEY_LIST] = {"enrich_key_list",
+        "select id, name, value_enc, updated_at from public.user_secrets "
+        "where name in ('openai_api_key', 'anthropic_api_key') order by name"},
+    [ST_KEY_DELETE] = {"enrich_key_delete",
+        "delete from public.user_secrets where name = $1 returning id"},
+};
+
+static const char *const enrich_fields[] = {
+    "prompt", "mode", "goal", "target_model", "providers", "stream", "async",
+    "prompt_id", NULL};
+
+/* The streamed request's connection to the client. */
+typedef struct sse {
+    req_t *r;
+    bool gone;
+} sse_t;
+
+static void sse_event(void *ctx, const char *name, const char *json)
+{
+    sse_t *s = ctx;
+    strbuf_t sb;
+
+    if (s->gone)
+        return;
+    strbuf_init(&sb, s->r->arena, strlen(json) + 64);
+    strbuf_printf(&sb, "event: %s\ndata: %s\n\n", name, json);
+    if (!resp_stream_write(s->r, sb.ptr, sb.len))
+        s->gone = true;
+}
+
+/* An error event {status, title, detail, request_id} ending a stream. */
+static int sse_error(sse_t *s, int status, const char *detail)
+{
+    cJSON *o = json_own(s->r->arena, cJSON_CreateObject());
+
+    cJSON_AddNumberToObject(o, "status", status);
+    cJSON_AddStringToObject(o, "title", http_reason(status));
+    cJSON_AddStringToObject(o, "detail", detail);
+    cJSON_AddStringToObject(o, "request_id", s->r->request_id);
+    sse_event(s, "error", json_print(s->r->arena, o));
+    return s->r->status;
+}
+
+/* Fill in from the body; records field errors (reply with resp_validation).
+ * Returns false after replying itself (413). */
+static bool read_input(req_t *r, enrich_input_t *in, bool *stream, bool *async)
+{
+    const char *prompt = NULL, *mode = NULL;
+    cJSON *providers = NULL;
+    const char *why;
+    enum field_result fr;
+
+    memset(in, 0, sizeof(*in));
+    in->user_id = r->user_id;
+    json_reject_unknown(r, r->json, enrich_fields);
+    fr = json_field_string(r, r->json, "prompt", (size_t)ENRICH_MAX_PROMPT * 4, true, &prompt);
+    if (fr == FIELD_ABSENT)
+        req_field_error(r, "prompt", "is required");
+    if (fr == FIELD_OK && strlen(prompt) > ENRICH_MAX_PROMPT) {
+        resp_problemf(r, 413, "The prompt exceeds %d bytes.", ENRICH_MAX_PROMPT);
+        return false;
+    }
+    if (fr == FIELD_OK && prompt[strspn(prompt, " \t\r\n")] == '\0')
+        req_field_error(r, "prompt", "must not be empty");
+    if (fr == FIELD_OK) {
+        in->prompt = prompt;
+        in->len = strlen(prompt);
+    }
+    in->mode = ENGINE_IMPROVE;
+    if (json_field_string(r, r->json, "mode", 32, false, &mode) == FIELD_OK &&
+        engine_mode_parse(mode, &in->mode) != 0)
+        req_field_error(r, "mode", "must be one of improve, structure, clarify, "
+                        "expand, concise");
+    json_field_string(r, r->json, "goal", ENRICH_MAX_GOAL, false, &in->goal);
+    json_field_string(r, r->json, "target_model", 200, false, &in->target_model);
+    if (json_field_string_array(r, r->json, "providers", SETTINGS_MAX_CHAIN, 150,
+                                &providers) == FIELD_OK &&
+        cJSON_GetArraySize(providers) == 0)
+        req_field_error(r, "providers", "must name at least one provider");
+    else if ((why = enrich_chain(providers, &in->chain)) != NULL)
+        req_field_error(r, "providers", "has %s", why);
+    json_field_bool(r, r->json, "stream", stream);
+    json_field_bool(r, r->json, "async", async);
+    if (json_field_string(r, r->json, "prompt_id", 36, false, &in->prompt_id) ==
+            FIELD_OK && !uuid_valid(in->prompt_id))
+        req_field_error(r, "prompt_id", "must be a UUID");
+    if (*stream && *async)
+        req_field_error(r, "async", "cannot be combined with a stream");
+    return true;
+}
+
+static bool accepts_event_stream(req_t *r)
+{
+    const char *acc = req_header(r, "Accept");
+
+    return acc && strstr(acc, "text/event-stream") != NULL;
+}
+
+static bool wants_no_cache(req_t *r)
+{
+    const char *cc = req_header(r, "Cache-Control");
+    const char *pragma = req_header(r, "Pragma");
+
+    return (cc && (strstr(cc, "no-cache") || strstr(cc, "no-store"))) ||
+           (pragma && strstr(pragma, "no-cache"));
+}
+
+/* 202: the record (pending) and its job, both in this transaction. */
+static int enrich_async(req_t *r, edb_t *d, enrich_input_t *in, const cJSON *providers)
+{
+    char id[37];
+    cJSON *p = json_own(r->arena, cJSON_CreateObject()), *out;
+    const char *url;
+    long long job;
+    int own;
+
+    enrich_uuid(id);
+    cJSON_AddStringToObject(p, "enrichment_id", id);
+    cJSON_AddStringToObject(p, "user_id", r->user_id);
+    cJSON_AddStringToObject(p, "prompt", in->prompt);
+    cJSON_AddStringToObject(p, "mode", engine_mode_name(in->mode));
+    if (in->goal)
+        cJSON_AddStringToObject(p, "goal", in->goal);
+    if (in->target_model)
+        cJSON_AddStringToObject(p, "target_model", in->target_model);
+    if (providers)
+        cJSON_AddItemReferenceToObject(p, "providers", (cJSON *)providers);
+    if (in->no_cache)
+        cJSON_AddTrueToObject(p, "no_cache");
+    if (in->prompt_id)
+        cJSON_AddStringToObject(p, "prompt_id", in->prompt_id);
+    if ((job = jobs_enqueue(r, "enrich", json_print(r->arena, p), NULL)) < 0 ||
+        !enrich_store_pending(d, in, id, job))
+        return db_error_reply(r);
+    /* last: a prompt that is not the caller's rolls back the job with it */
+    if (in->prompt_id && (own = enrich_prompt_exists(d, in->prompt_id)) <= 0)
+        return own < 0 ? db_error_reply(r) : resp_problem(r, 404, "No such prompt.");
+    out = json_own(r->arena, cJSON_CreateObject());
+    url = arena_printf(r->arena, "/api/v1/enrich/jobs/%s", id);
+    cJSON_AddStringToObject(out, "id", id);
+    cJSON_AddNumberToObject(out, "job_id", (double)job);
+    cJSON_AddStringToObject(out, "status", "pending");
+    cJSON_AddStringToObject(out, "status_url", url);
+    resp_location(r, url);
+    return resp_json(r, 202, out);
+}
+
+/* 502 problem+json with the record's id and the attempts. */
+static int enrich_failed(req_t *r, const enrich_input_t *in, const enrich_result_t *res)
+{
+    cJSON *o = enrich_result_json(r->arena, in, res);
+    const char *s;
+
+    cJSON_AddStringToObject(o, "type", "about:blank");
+    cJSON_AddStringToObject(o, "title", http_reason(502));
+    cJSON_AddNumberToObject(o, "status", 502);
+    cJSON_AddStringToObject(o, "detail", res->error);
+    cJSON_AddStringToObject(o, "request_id", r->request_id);
+    r->commit_on_error = true;   /* the failed attempt is still recorded */
+    s = json_print(r->arena, o);
+    resp_json_text(r, 502, s, strlen(s));
+    r->content_type = "application/problem+json";
+    return 502;
+}
+
+/* POST /api/v1/enrich {prompt, mode?, goal?, target_model?, providers?,
+ *   stream?, async?, prompt_id?}  Cache-Control: no-cache bypasses the cache;
+ *   Accept: text/event-stream streams.
+ *   -> 200 result | 200 text/event-stream (start, delta..., fallback?, done | error)
+ *    | 202 {id, job_id, status, status_url} | 404 (prompt_id) | 413 | 422
+ *    | 502 (every provider failed: problem+json with attempts) */
+static int enrich_post(req_t *r)
+{
+    enrich_input_t in;
+    enrich_result_t res;
+    edb_t d = {r->arena, r, NULL, NULL, false, NULL};
+    bool stream = false, async = false;
+    sse_t sse = {r, false};
+    int rc;
+
+    if (!read_input(r, &in, &stream, &async))
+        return r->status;
+    if (r->errors)
+        return resp_validation(r);
+    in.no_cache = wants_no_cache(r);
+    stream = stream || (!async && accepts_event_stream(r));
+    if (async)
+        return enrich_async(r, &d, &in, cJSON_GetObjectItemCaseSensitive(r->json, "providers"));
+    if (in.prompt_id && (rc = enrich_prompt_exists(&d, in.prompt_id)) <= 0)
+        return rc < 0 ? db_error_reply(r) : resp_problem(r, 404, "No such prompt.");
+    if (!enrich_user_keys(&d, &in))
+        return db_error_reply(r);
+    if (stream) {
+        resp_stream_begin(r, 200, "text/event-stream");
+        in.on_event = sse_event;
+        in.ctx = &sse;
+    }
+    if (!enrich_run(&d, &in, &res)) {
+        log_error("%s: database: %s", __func__, r->log_detail ? r->log_detail : "");
+        return stream ? sse_error(&sse, 503, "The database is busy or unreachable; "
+                                  "retry shortly.") : db_error_reply(r);
+    }
+    rc = enrich_store(&d, &in, &res, false);
+    if (rc <= 0 || (stream && !edb_commit(&d))) {
+        if (!stream)
+            return rc == 0 ? resp_problem(r, 404, "No such prompt.") : db_error_reply(r);
+        return sse_error(&sse, rc == 0 ? 404 : 503, rc == 0 ? "No such prompt." :
+                         "The result could not be stored; retry shortly.");
+    }
+    if (stream) {
+        if (!res.ok)
+            return sse_error(&sse, 502, res.error);
+        sse_event(&sse, "done", json_print(r->arena, enrich_result_json(r->arena, &in, &res)));
+        return 200;
+    }
+    if (!res.ok)
+        return enrich_failed(r, &in, &res);
+    return resp_json(r, 200, enrich_result_json(r->arena, &in, &res));
+}
+
+/* POST /api/v1/score {prompt} -> 200 {total, dimensions, suggestions} | 413 | 422 */
+static int score_post(req_t *r)
+{
+    static const char *const fields[] = {"prompt", NULL};
+    const char *prompt = NULL;
+    score_t sc;
+    strbuf_t sb;
+    cJSON *o, *sug;
+
+    json_reject_unknown(r, r->json, fields);
+    if (json_field_string(r, r->json, "prompt", (size_t)ENRICH_MAX_PROMPT * 4, true,
+                          &prompt) == FIELD_ABSENT)
+        req_field_error(r, "prompt", "is required");
+    if (prompt && strlen(prompt) > ENRICH_MAX_PROMPT)
+        return resp_problemf(r, 413, "The prompt exceeds %d bytes.", ENRICH_MAX_PROMPT);
+    if (prompt && prompt[strspn(prompt, " \t\r\n")] == '\0')
+        req_field_error(r, "prompt", "must not be empty");
+    if (r->errors)
+        return resp_validation(r);
+    if (score_prompt(r->arena, prompt, strlen(prompt), &sc) != 0) {
+        req_field_error(r, "prompt", "cannot be scored");
+        return resp_validation(r);
+    }
+    strbuf_init(&sb, r->arena, 1024);
+    score_json_append(&sb, &sc);
+    o = json_own(r->arena, cJSON_Parse(sb.ptr));
+    if (o == NULL)
+        return resp_problem(r, 500, "Internal error; it has been logged.");
+    sug = cJSON_AddArrayToObject(o, "suggestions");
+    for (int i = 0; i < sc.nsuggestions; i++)
+        cJSON_AddItemToArray(sug, cJSON_CreateString(sc.suggestions[i]));
+    return resp_json(r, 200, o);
+}
+
+/* GET /api/v1/enrich/jobs/{id} -> 200 {id, job_id, status, result, error, ...} | 404 */
+static int job_get(req_t *r)
+{
+    const char *v[1] = {req_param(r, "id")};
+    PGresult *res = db_exec(r, &family_stmts[ST_JOB], 1, v);
+
+    if (res == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) != 1)
+        return resp_problem(r, 404, "No such enrichment job.");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+/* GET /api/v1/enrichments?limit&cursor -> 200 {items, next_cursor} | 400 | 422 */
+static int history_list(req_t *r)
+{
+    long limit = req_query_int(r, "limit", 20, ENRICH_LIST_MAX);
+    const char *cursor = req_query(r, "cursor");
+    char lim[24];
+    const char *v[2];
+    PGresult *res;
+
+    if (cursor && !uuid_valid(cursor))
+        return resp_problem(r, 400, "The cursor is invalid.");
+    if (r->errors)
+        return resp_validation(r);
+    snprintf(lim, sizeof lim, "%ld", limit + 1);
+    v[0] = cursor;
+    v[1] = lim;
+    if ((res = db_exec(r, &family_stmts[ST_LIST], 2, v)) == NULL)
+        return db_error_reply(r);
+    return db_list_reply(r, res, limit, PQntuples(res) > limit
+                         ? PQgetvalue(res, (int)limit - 1, 1) : NULL);
+}
+
+/* GET /api/v1/enrichments/{id} -> 200 the record (input, attempts, result) | 404 */
+static int history_get(req_t *r)
+{
+    const char *v[1] = {req_param(r, "id")};
+    PGresult *res = db_exec(r, &family_stmts[ST_GET], 1, v);
+
+    if (res == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) != 1)
+        return resp_problem(r, 404, "No such enrichment.");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+/* "openai" -> "openai_api_key"; NULL for any other provider. */
+static const char *key_secret_name(const char *provider)
+{
+    if (strcmp(provider, "openai") == 0)
+        return "openai_api_key";
+    if (strcmp(provider, "anthropic") == 0)
+        return "anthropic_api_key";
+    return NULL;
+}
+
+/* The secrets key ring, or NULL after replying 500 (not configured). */
+static bool key_ring_or_reply(req_t *r, secretbox_ring_t *ring)
+{
+    const config_t *cfg = config_load(false);
+    const char *why = NULL;
+
+    if (cfg && cfg->secrets_keys && secretbox_ring_parse(ring, cfg->secrets_keys, &why))
+        return true;
+    r->log_detail = why ? why : "no secrets key ring";
+    resp_problem(r, 500, "Stored keys are not configured on this server.");
+    return false;
+}
+
+/* PUT /api/v1/enrich/keys/{provider} {api_key} -> 200 {provider, last_four,
+ *   updated_at} | 404 (not openai/anthropic) | 422.  Encrypted at rest
+ *   (AES-256-GCM bound to the row); used for the caller's enrichments
+ *   instead of the server's key. */
+static int key_put(req_t *r)
+{
+    static const char *const fields[] = {"api_key", NULL};
+    const char *provider = req_param(r, "provider"), *name = key_secret_name(provider);
+    const char *key = NULL, *v[4];
+    char id[37], *aad, *enc;
+    secretbox_ring_t ring;
+    PGresult *res;
+    cJSON *out;
+
+    if (name == NULL)
+        return resp_problem(r, 404, "No such provider (openai or anthropic).");
+    json_reject_unknown(r, r->json, fields);
+    if (json_field_string(r, r->json, "api_key", KEY_MAX_CHARS, false, &key) == FIELD_ABSENT)
+        req_field_error(r, "api_key", "is required");
+    if (key && (strlen(key) < KEY_MIN_CHARS || strcspn(key, " \t\r\n") != strlen(key)))
+        req_field_error(r, "api_key", "must be %d to %d characters without spaces",
+                        KEY_MIN_CHARS, KEY_MAX_CHARS);
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = name;
+    if ((res = db_exec(r, &family_stmts[ST_KEY_FIND], 1, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 1)
+        snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
+    else
+        enrich_uuid(id);
+    if (!key_ring_or_reply(r, &ring))
+        return r->status;
+    aad = arena_printf(r->arena, "user_secrets.value:%s", id);
+    enc = secretbox_encrypt(&ring, key, strlen(key), aad);
+    v[0] = id;
+    v[1] = name;
+    v[2] = enc ? arena_strdup(r->arena, enc) : NULL;
+    v[3] = arena_strdup(r->arena, secretbox_current_kid(&ring));
+    free(enc);
+    secretbox_ring_clear(&ring);
+    if (v[2] == NULL)
+        return resp_problem(r, 500, "Internal error; it has been logged.");
+    if ((res = db_exec(r, &family_stmts[ST_KEY_PUT], 4, v)) == NULL)
+        return db_error_reply(r);
+    if (!audit_record(r, "enrich.key.set", provider, "success", NULL, NULL))
+        return db_error_reply(r);
+    out = json_own(r->arena, cJSON_CreateObject());
+    cJSON_AddStringToObject(out, "provider", provider);
+    cJSON_AddStringToObject(out, "last_four", key + strlen(key) - 4);
+    cJSON_AddStringToObject(out, "updated_at", PQgetvalue(res, 0, 0));
+    return resp_json(r, 200, out);
+}
+
+/* GET /api/v1/enrich/keys -> 200 {items: [{provider, last_four, updated_at}]} */
+static int key_list(req_t *r)
+{
+    PGresult *res = db_exec(r, &family_stmts[ST_KEY_LIST], 0, NULL);
+    secretbox_ring_t ring;
+    cJSON *out, *items;
+
+    if (res == NULL)
+        return db_error_reply(r);
+    out = json_own(r->arena, cJSON_CreateObject());
+    items = cJSON_AddArrayToObject(out, "items");
+    if (PQntuples(res) > 0 && !key_ring_or_reply(r, &ring))
+        return r->status;
+    for (int i = 0; i < PQntuples(res); i++) {
+        cJSON *it = cJSON_CreateObject();
+        const char *name = PQgetvalue(res, i, 1);
+        unsigned char *pt = NULL;
+        size_t len = 0;
+
+        cJSON_AddStringToObject(it, "provider",
+                                strncmp(name, "openai", 6) == 0 ? "openai" : "anthropic");
+        if (secretbox_decrypt(&ring, PQgetvalue(res, i, 2),
+                              arena_printf(r->arena, "user_secrets.value:%s",
+                                           PQgetvalue(res, i, 0)), &pt, &len) == SECRETBOX_OK &&
+            len >= 4)
+            cJSON_AddStringToObject(it, "last_four",
+                                    arena_strndup(r->arena, (char *)pt + len - 4, 4));
+        else
+            cJSON_AddNullToObject(it, "last_four");   /* does not decrypt: unusable */
+        secretbox_free(pt, len);
+        cJSON_AddStringToObject(it, "updated_at", PQgetvalue(res, i, 3));
+        cJSON_AddItemToArray(items, it);
+    }
+    if (PQntuples(res) > 0)
+        secretbox_ring_clear(&ring);
+    return resp_json(r, 200, out);
+}
+
+/* DELETE /api/v1/enrich/keys/{provider} -> 204 | 404 */
+static int key_delete(req_t *r)
+{
+    const char *provider = req_param(r, "provider"), *name = key_secret_name(provider);
+    const char *v[1] = {name};
+    PGresult *res;
+
+    if (name == NULL)
+        return resp_problem(r, 404, "No such provider (openai or anthropic).");
+    if ((res = db_exec(r, &family_stmts[ST_KEY_DELETE], 1, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 0)
+        return resp_problem(r, 404, "No key stored for this provider.");
+    if (!audit_record(r, "enrich.key.delete", provider, "success", NULL, NULL))
+        return db_error_reply(r);
+    return resp_empty(r, 204);
+}
+
+static const route_t routes[] = {
+    {"POST", "/api/v1/enrich", enrich_post, R_AUTH | R_JSON | R_DB, "enrich"},
+    {"GET", "/api/v1/enrich/jobs/{id:uuid}", job_get, R_AUTH | R_DB | R_READONLY, "enrich"},
+    {"GET", "/api/v1/enrich/keys", key_list, R_AUTH | R_DB | R_READONLY, NULL},
+    {"PUT", "/api/v1/enrich/keys/{provider}", key_put, R_AUTH | R_JSON | R_DB, NULL},
+    {"DELETE", "/api/v1/enrich/keys/{provider}", key_delete, R_AUTH | R_DB, NULL},
+    {"POST", "/api/v1/score", score_post, R_AUTH | R_JSON, "enrich"},
+    {"GET", "/api/v1/enrichments", history_list, R_AUTH | R_DB | R_READONLY, "enrich"},
+    {"GET", "/api/v1/enrichments/{id:uuid}", history_get, R_AUTH | R_DB | R_READONLY, "enrich"},
+};
+
+int main(int argc, char **argv)
+{
+    static db_stmt_t stmts[40];
+    static family_t family = {"enrich", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+    size_t n = 0;
+
+    for (const db_stmt_t *s = enrich_stmts; s->name; s++)
+        stmts[n++] = *s;
+    for (size_t i = 0; i < sizeof(family_stmts) / sizeof(family_stmts[0]); i++)
+        stmts[n++] = family_stmts[i];
+    if (argc < 2 && enrich_settings() == NULL)
+        return 1;
+    return server_main(argc, argv, &family);
+}

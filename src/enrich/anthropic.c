@@ -1,0 +1,129 @@
+/* anthropic.c: the Anthropic messages wire format (anthropic-version 2023-06-01). */
+#include <curl/curl.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "enrich/wire.h"
+
+static struct curl_slist *anthropic_headers(struct curl_slist *l, const char *key)
+{
+    char buf[1024];
+
+    l = curl_slist_append(l, "anthropic-version: 2023-06-01");
+    if (key && *key && strlen(key) < 900) {
+        snprintf(buf, sizeof buf, "x-api-key: %s", key);
+        l = curl_slist_append(l, buf);
+    }
+    return l;
+}
+
+/* {model, system, messages:[user], max_tokens, temperature:0, stream?} */
+static char *anthropic_body(arena_t *a, const provider_call_t *c)
+{
+    cJSON *o = json_own(a, cJSON_CreateObject()), *msgs, *m;
+
+    cJSON_AddStringToObject(o, "model", c->link->model);
+    cJSON_AddStringToObject(o, "system", c->system);
+    msgs = cJSON_AddArrayToObject(o, "messages");
+    m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "user");
+    cJSON_AddStringToObject(m, "content", c->user);
+    cJSON_AddItemToArray(msgs, m);
+    cJSON_AddNumberToObject(o, "max_tokens", (double)c->max_tokens);
+    cJSON_AddNumberToObject(o, "temperature", 0);
+    if (c->on_delta)
+        cJSON_AddTrueToObject(o, "stream");
+    return json_print(a, o);
+}
+
+static void anthropic_usage(wire_state_t *st, const cJSON *u)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(u, "input_tokens");
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(u, "output_tokens");
+
+    if (cJSON_IsNumber(in))
+        st->tokens_in = (long)in->valuedouble;
+    if (cJSON_IsNumber(out))
+        st->tokens_out = (long)out->valuedouble;
+}
+
+static void anthropic_stop(wire_state_t *st, const cJSON *stop)
+{
+    if (cJSON_IsString(stop) && strcmp(stop->valuestring, "max_tokens") == 0)
+        st->truncated = true;
+}
+
+static void anthropic_answer(wire_state_t *st, const cJSON *root)
+{
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(root, "content"), *b;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    bool any = false;
+
+    if (!cJSON_IsArray(content)) {
+        st->garbage = true;
+        return;
+    }
+    cJSON_ArrayForEach(b, content) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
+
+        if (cJSON_IsString(t)) {
+            strbuf_puts(&st->text, t->valuestring);
+            any = true;
+        }
+    }
+    if (!any && cJSON_GetArraySize(content) > 0)
+        st->garbage = true;
+    anthropic_stop(st, cJSON_GetObjectItemCaseSensitive(root, "stop_reason"));
+    anthropic_usage(st, cJSON_GetObjectItemCaseSensitive(root, "usage"));
+    if (cJSON_IsString(model))
+        st->model = arena_strdup(st->arena, model->valuestring);
+    st->finished = true;
+}
+
+/* message_start, content_block_delta, message_delta, message_stop, error */
+static void anthropic_event(wire_state_t *st, const char *event, const char *data)
+{
+    cJSON *root = cJSON_Parse(data);
+    const cJSON *type, *x;
+
+    if (root == NULL) {
+        st->garbage = true;
+        return;
+    }
+    type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    if (!cJSON_IsString(type)) {
+        if (event == NULL)
+            st->garbage = true;
+        cJSON_Delete(root);
+        return;
+    }
+    if (strcmp(type->valuestring, "message_start") == 0) {
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+
+        x = cJSON_GetObjectItemCaseSensitive(msg, "model");
+        if (cJSON_IsString(x))
+            st->model = arena_strdup(st->arena, x->valuestring);
+        anthropic_usage(st, cJSON_GetObjectItemCaseSensitive(msg, "usage"));
+    } else if (strcmp(type->valuestring, "content_block_delta") == 0) {
+        x = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(root, "delta"), "text");
+        if (cJSON_IsString(x))
+            wire_text(st, x->valuestring);
+    } else if (strcmp(type->valuestring, "message_delta") == 0) {
+        anthropic_stop(st, cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(root, "delta"), "stop_reason"));
+        x = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "usage"),
+                                             "output_tokens");
+        if (cJSON_IsNumber(x))
+            st->tokens_out = (long)x->valuedouble;
+    } else if (strcmp(type->valuestring, "message_stop") == 0) {
+        st->finished = true;
+    } else if (strcmp(type->valuestring, "error") == 0) {
+        st->error = "the stream carried an error event";
+    }
+    cJSON_Delete(root);
+}
+
+const wire_format_t wire_anthropic = {
+    "/v1/messages", anthropic_headers, anthropic_body, anthropic_answer, anthropic_event,
+};

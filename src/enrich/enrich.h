@@ -1,0 +1,102 @@
+/* enrich.h: one enrichment from input to stored record: cache, provider chain with breaker and retries, scores, prompt version. */
+#ifndef PROMPTD_ENRICH_H
+#define PROMPTD_ENRICH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "enrich/edb.h"
+#include "enrich/engine.h"
+#include "enrich/score.h"
+#include "enrich/settings.h"
+
+#define ENRICH_MAX_PROMPT 102400   /* bytes of prompt accepted (a prompt's content limit) */
+#define ENRICH_MAX_GOAL 2000       /* code points */
+#define ENRICH_CACHE_VERSION "enrich-cache-1"
+
+/* Server-sent events of a streamed enrichment: name ("start", "delta",
+ * "fallback", "done", "error") and a JSON object text. */
+typedef void (*enrich_event_fn)(void *ctx, const char *name, const char *json);
+
+/* What to enrich, for whom.  Strings belong to the caller (arena). */
+typedef struct enrich_input {
+    const char *user_id;
+    const char *prompt;          /* valid UTF-8, 1..ENRICH_MAX_PROMPT bytes */
+    size_t len;
+    engine_mode_t mode;
+    const char *goal;            /* or NULL */
+    const char *target_model;    /* or NULL */
+    chain_t chain;               /* the providers to try, in order */
+    bool no_cache;               /* Cache-Control: no-cache */
+    const char *prompt_id;       /* save as a new version of this prompt, or NULL */
+    const char *openai_key;      /* the user's own keys, or NULL for the server's */
+    const char *anthropic_key;
+    enrich_event_fn on_event;    /* streaming, or NULL */
+    void *ctx;
+} enrich_input_t;
+
+/* The outcome of enrich_run(). */
+typedef struct enrich_result {
+    bool ok;                     /* false: every provider failed */
+    char id[37];                 /* the record's id (chosen before writing) */
+    const char *text;            /* the enriched prompt */
+    const char *provider;
+    const char *model;
+    bool cached;
+    cJSON *attempts;             /* owned by the arena */
+    cJSON *suggestions;          /* strings; owned by the arena */
+    long tokens_in, tokens_out;
+    double cost_usd;
+    long latency_ms;
+    score_t before, after;
+    int prompt_version;          /* 0 unless saved */
+    const char *error;           /* !ok: a client-safe sentence */
+} enrich_result_t;
+
+/* The effective chain: the request's providers (exactly; NULL = the
+ * configured chain with the local engine appended as the last resort).
+ * Returns NULL or a field error reason. */
+const char *enrich_chain(const cJSON *providers, chain_t *out);
+
+/* Run the enrichment: cache, providers, scores.  Nothing durable is
+ * written but breaker state (see edb.h); call enrich_store() next.
+ * Returns false only on a database failure (request: r->db_sqlstate). */
+bool enrich_run(edb_t *d, const enrich_input_t *in, enrich_result_t *res);
+
+/* Save the prompt version (if asked), the cache entry and the record, in
+ * one scoped transaction (left open for the caller to commit).  Returns 1,
+ * 0 when prompt_id names no prompt of the user's, -1 on a database error. */
+int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
+                 bool update_pending);
+
+/* Async requests: the record of a queued enrichment (status pending, the
+ * job's id), in the scoped transaction.  False on a database error. */
+bool enrich_store_pending(edb_t *d, const enrich_input_t *in, const char *id,
+                          long long job_id);
+/* The job taking up a pending (or interrupted running) record: 1, or 0
+ * when it is already finished, -1 on a database error. */
+int enrich_mark_running(edb_t *d, const char *id);
+/* 1 when the caller owns prompt prompt_id (RLS), 0 not, -1 error. */
+int enrich_prompt_exists(edb_t *d, const char *prompt_id);
+
+/* The API's answer object (owned by the arena). */
+cJSON *enrich_result_json(arena_t *a, const enrich_input_t *in,
+                          const enrich_result_t *res);
+
+/* SHA-256 hex of the normalised prompt (the record's input_hash). */
+char *enrich_input_hash(arena_t *a, const char *prompt, size_t len);
+
+/* Read and decrypt the user's own provider keys (user_secrets named
+ * openai_api_key / anthropic_api_key) into in.  False on a database error;
+ * a key that does not decrypt is ignored (and logged). */
+bool enrich_user_keys(edb_t *d, enrich_input_t *in);
+
+/* Random v4 UUID into out[37]. */
+void enrich_uuid(char out[37]);
+
+/* The statements enrich_* run; a family prepares them (NULL-terminated). */
+extern const db_stmt_t enrich_stmts[];
+
+#endif

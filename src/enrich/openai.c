@@ -1,0 +1,110 @@
+/* openai.c: the OpenAI chat-completions wire format (also vLLM, llama.cpp, Ollama by base URL). */
+#include <curl/curl.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "enrich/wire.h"
+
+static struct curl_slist *openai_headers(struct curl_slist *l, const char *key)
+{
+    char buf[1024];
+
+    if (key && *key && strlen(key) < 900) {
+        snprintf(buf, sizeof buf, "Authorization: Bearer %s", key);
+        l = curl_slist_append(l, buf);
+    }
+    return l;
+}
+
+/* {model, messages:[system,user], max_tokens, temperature:0, stream?} */
+static char *openai_body(arena_t *a, const provider_call_t *c)
+{
+    cJSON *o = json_own(a, cJSON_CreateObject()), *msgs, *m;
+
+    cJSON_AddStringToObject(o, "model", c->link->model);
+    msgs = cJSON_AddArrayToObject(o, "messages");
+    m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "system");
+    cJSON_AddStringToObject(m, "content", c->system);
+    cJSON_AddItemToArray(msgs, m);
+    m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", "user");
+    cJSON_AddStringToObject(m, "content", c->user);
+    cJSON_AddItemToArray(msgs, m);
+    cJSON_AddNumberToObject(o, "max_tokens", (double)c->max_tokens);
+    cJSON_AddNumberToObject(o, "temperature", 0);
+    if (c->on_delta) {
+        cJSON_AddTrueToObject(o, "stream");
+        cJSON_AddTrueToObject(cJSON_AddObjectToObject(o, "stream_options"),
+                              "include_usage");
+    }
+    return json_print(a, o);
+}
+
+static void openai_usage(wire_state_t *st, const cJSON *root)
+{
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage");
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+
+    if (cJSON_IsNumber(pt))
+        st->tokens_in = (long)pt->valuedouble;
+    if (cJSON_IsNumber(ct))
+        st->tokens_out = (long)ct->valuedouble;
+    if (cJSON_IsString(model) && st->model == NULL)
+        st->model = arena_strdup(st->arena, model->valuestring);
+}
+
+static void openai_answer(wire_state_t *st, const cJSON *root)
+{
+    const cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(ch, "message");
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    const cJSON *fin = cJSON_GetObjectItemCaseSensitive(ch, "finish_reason");
+
+    if (!cJSON_IsString(content)) {
+        st->garbage = true;
+        return;
+    }
+    strbuf_puts(&st->text, content->valuestring);
+    if (cJSON_IsString(fin) && strcmp(fin->valuestring, "length") == 0)
+        st->truncated = true;
+    st->finished = true;
+    openai_usage(st, root);
+}
+
+/* data: {"choices":[{"delta":{"content":"..."},"finish_reason":...}]} ...
+ * data: [DONE] */
+static void openai_event(wire_state_t *st, const char *event, const char *data)
+{
+    cJSON *root;
+    const cJSON *ch, *delta, *content, *fin;
+
+    (void)event;
+    if (strcmp(data, "[DONE]") == 0) {
+        st->finished = true;
+        return;
+    }
+    root = cJSON_Parse(data);
+    if (root == NULL) {
+        st->garbage = true;
+        return;
+    }
+    ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "choices"), 0);
+    delta = cJSON_GetObjectItemCaseSensitive(ch, "delta");
+    content = cJSON_GetObjectItemCaseSensitive(delta, "content");
+    fin = cJSON_GetObjectItemCaseSensitive(ch, "finish_reason");
+    if (cJSON_IsString(content))
+        wire_text(st, content->valuestring);
+    if (cJSON_IsString(fin) && strcmp(fin->valuestring, "length") == 0)
+        st->truncated = true;
+    if (cJSON_GetObjectItemCaseSensitive(root, "error"))
+        st->error = "the stream carried an error";
+    openai_usage(st, root);
+    cJSON_Delete(root);
+}
+
+const wire_format_t wire_openai = {
+    "/chat/completions", openai_headers, openai_body, openai_answer, openai_event,
+};

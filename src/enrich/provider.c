@@ -1,0 +1,350 @@
+/* provider.c: one HTTP exchange with an LLM provider over libcurl (JSON or server-sent events), and answer validation. */
+#include "enrich/provider.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "core/json.h"
+#include "enrich/wire.h"
+
+#define PROVIDER_MAX_BODY (4u << 20)   /* an answer bigger than this is garbage */
+
+/* The transfer's state, shared by the curl callbacks. */
+typedef struct xfer {
+    CURL *curl;
+    wire_state_t st;
+    const wire_format_t *wf;
+    bool streaming;            /* a 200 to a stream request: parse SSE */
+    bool checked;              /* the status was looked at */
+    strbuf_t raw;              /* a non-streamed body (or an error body) */
+    strbuf_t line;             /* the SSE line being assembled */
+    strbuf_t data;             /* the SSE event's data lines */
+    const char *event;         /* the SSE event's name */
+    long retry_after_ms;
+    bool overflow;
+} xfer_t;
+
+const char *provider_outcome_name(enum provider_outcome o)
+{
+    static const char *const names[] = {
+        "ok", "timeout", "connect_error", "rate_limited", "server_error",
+        "client_error", "garbage", "truncated", "refused", "empty", "invalid",
+        "dropped",
+    };
+
+    return (size_t)o < sizeof(names) / sizeof(names[0]) ? names[o] : "error";
+}
+
+bool provider_retryable(enum provider_outcome o)
+{
+    return o == PROVIDER_TIMEOUT || o == PROVIDER_CONNECT ||
+           o == PROVIDER_RATE_LIMITED || o == PROVIDER_SERVER ||
+           o == PROVIDER_DROPPED;
+}
+
+void wire_text(wire_state_t *st, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0)
+        return;
+    strbuf_append(&st->text, s, n);
+    if (st->call->on_delta) {
+        st->call->on_delta(st->call->ctx, s, n);
+        st->streamed += n;
+    }
+}
+
+/* Retry-After: delta-seconds or an HTTP date. */
+static long provider_retry_after(const char *v)
+{
+    char *end;
+    long s;
+
+    while (*v == ' ')
+        v++;
+    s = strtol(v, &end, 10);
+    if (end != v && (*end == '\0' || isspace((unsigned char)*end)))
+        return s < 0 ? 0 : (s > 86400 ? 86400000L : s * 1000);
+    {
+        time_t t = curl_getdate(v, NULL);
+
+        if (t > 0)
+            return t > time(NULL) ? (long)(t - time(NULL)) * 1000 : 0;
+    }
+    return -1;
+}
+
+static size_t on_header(char *buf, size_t size, size_t n, void *ud)
+{
+    xfer_t *x = ud;
+    size_t len = size * n;
+
+    if (len > 12 && strncasecmp(buf, "retry-after:", 12) == 0) {
+        char v[64];
+        size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
+
+        memcpy(v, buf + 12, vl);
+        v[vl] = '\0';
+        v[strcspn(v, "\r\n")] = '\0';
+        x->retry_after_ms = provider_retry_after(v);
+    }
+    return len;
+}
+
+/* One complete SSE line (without its end of line). */
+static void sse_line(xfer_t *x, const char *l, size_t n)
+{
+    if (n == 0) {                      /* dispatch */
+        if (x->data.len > 0)
+            x->wf->event(&x->st, x->event, x->data.ptr);
+        x->data.len = 0;
+        x->data.ptr[0] = '\0';
+        x->event = NULL;
+        return;
+    }
+    if (l[0] == ':')
+        return;
+    if (n >= 5 && strncmp(l, "data:", 5) == 0) {
+        size_t off = n > 5 && l[5] == ' ' ? 6 : 5;
+
+        if (x->data.len > 0)
+            strbuf_putc(&x->data, '\n');
+        strbuf_append(&x->data, l + off, n - off);
+    } else if (n >= 6 && strncmp(l, "event:", 6) == 0) {
+        size_t off = n > 6 && l[6] == ' ' ? 7 : 6;
+
+        x->event = arena_strndup(x->st.arena, l + off, n - off);
+    }
+}
+
+static size_t on_body(char *buf, size_t size, size_t n, void *ud)
+{
+    xfer_t *x = ud;
+    size_t len = size * n;
+
+    if (!x->checked) {
+        long code = 0;
+
+        curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+        x->streaming = x->st.call->on_delta != NULL && code == 200;
+        x->checked = true;
+    }
+    if (x->raw.len + x->line.len + len > PROVIDER_MAX_BODY) {
+        x->overflow = true;
+        return 0;
+    }
+    if (!x->streaming) {
+        strbuf_append(&x->raw, buf, len);
+        return len;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == '\n') {
+            size_t ll = x->line.len;
+
+            if (ll > 0 && x->line.ptr[ll - 1] == '\r')
+                ll--;
+            sse_line(x, x->line.ptr, ll);
+            x->line.len = 0;
+            x->line.ptr[0] = '\0';
+        } else {
+            strbuf_putc(&x->line, buf[i]);
+        }
+    }
+    return len;
+}
+
+static void provider_curl_cleanup(void *p)
+{
+    curl_easy_cleanup(p);
+}
+
+static void provider_slist_cleanup(void *p)
+{
+    curl_slist_free_all(p);
+}
+
+/* The outcome of a finished transfer with HTTP status code. */
+static enum provider_outcome provider_classify(xfer_t *x, CURLcode rc, long code,
+                                               provider_answer_t *out)
+{
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+        out->detail = "timed out";
+        return PROVIDER_TIMEOUT;
+    }
+    if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && x->overflow)) {
+        out->detail = curl_easy_strerror(rc);
+        /* an answer had begun: the connection dropped mid-way */
+        return code > 0 ? PROVIDER_DROPPED : PROVIDER_CONNECT;
+    }
+    if (x->overflow) {
+        out->detail = "the answer is too large";
+        return PROVIDER_GARBAGE;
+    }
+    if (code == 429) {
+        out->detail = "rate limited";
+        return PROVIDER_RATE_LIMITED;
+    }
+    if (code >= 500) {
+        out->detail = arena_printf(x->st.arena, "HTTP %ld", code);
+        return PROVIDER_SERVER;
+    }
+    if (code != 200) {
+        out->detail = arena_printf(x->st.arena, "HTTP %ld", code);
+        return PROVIDER_CLIENT;
+    }
+    if (!x->streaming) {
+        cJSON *root = cJSON_ParseWithLength(x->raw.ptr, x->raw.len);
+
+        if (root == NULL) {
+            out->detail = "the answer is not JSON";
+            return PROVIDER_GARBAGE;
+        }
+        x->wf->answer(&x->st, root);
+        cJSON_Delete(root);
+    } else if (x->line.len > 0) {
+        sse_line(x, x->line.ptr, x->line.len);
+        sse_line(x, "", 0);
+    }
+    if (x->st.error) {
+        out->detail = x->st.error;
+        return x->st.streamed ? PROVIDER_DROPPED : PROVIDER_SERVER;
+    }
+    if (x->st.garbage) {
+        out->detail = "the answer is malformed";
+        return PROVIDER_GARBAGE;
+    }
+    if (x->st.truncated) {
+        out->detail = "the answer was cut at the token limit";
+        return PROVIDER_TRUNCATED;
+    }
+    if (!x->st.finished) {
+        out->detail = "the stream ended before its end marker";
+        return PROVIDER_DROPPED;
+    }
+    return PROVIDER_OK;
+}
+
+enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
+                                    provider_answer_t *out)
+{
+    const wire_format_t *wf = call->link->kind == PROVIDER_ANTHROPIC
+        ? &wire_anthropic : &wire_openai;
+    xfer_t *x = arena_zalloc(a, sizeof(*x));
+    struct curl_slist *h = NULL;
+    char *url, *body;
+    long code = 0;
+    CURLcode rc;
+
+    memset(out, 0, sizeof(*out));
+    out->retry_after_ms = -1;
+    out->tokens_in = out->tokens_out = -1;
+    out->model = call->link->model;
+    x->wf = wf;
+    x->st.arena = a;
+    x->st.call = call;
+    x->st.tokens_in = x->st.tokens_out = -1;
+    x->retry_after_ms = -1;
+    strbuf_init(&x->st.text, a, 1024);
+    strbuf_init(&x->raw, a, 1024);
+    strbuf_init(&x->line, a, 256);
+    strbuf_init(&x->data, a, 256);
+    if ((x->curl = curl_easy_init()) == NULL) {
+        out->detail = "no curl handle";
+        return out->outcome = PROVIDER_CONNECT;
+    }
+    arena_cleanup_add(a, provider_curl_cleanup, x->curl);
+    url = arena_printf(a, "%s%s", call->base_url, wf->path);
+    body = wf->body(a, call);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, call->on_delta ? "Accept: text/event-stream"
+                                            : "Accept: application/json");
+    h = curl_slist_append(h, "Expect:");
+    h = wf->headers(h, call->api_key);
+    arena_cleanup_add(a, provider_slist_cleanup, h);
+    curl_easy_setopt(x->curl, CURLOPT_URL, url);
+    curl_easy_setopt(x->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(x->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(x->curl, CURLOPT_TIMEOUT_MS, call->timeout_ms);
+    curl_easy_setopt(x->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     call->connect_timeout_ms < call->timeout_ms
+                         ? call->connect_timeout_ms : call->timeout_ms);
+    curl_easy_setopt(x->curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(x->curl, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(x->curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(x->curl, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(x->curl, CURLOPT_USERAGENT, "promptd-enrich/1");
+    rc = curl_easy_perform(x->curl);
+    curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
+    out->http_status = (int)code;
+    out->retry_after_ms = x->retry_after_ms;
+    out->outcome = provider_classify(x, rc, code, out);
+    out->streamed = x->st.streamed;
+    if (x->st.model)
+        out->model = x->st.model;
+    out->tokens_in = x->st.tokens_in;
+    out->tokens_out = x->st.tokens_out;
+    if (out->outcome == PROVIDER_OK) {
+        out->text = x->st.text.ptr;
+        out->len = x->st.text.len;
+    }
+    return out->outcome;
+}
+
+/* Lower-cased start of s, skipping leading space and quotes. */
+static bool provider_starts(const char *s, const char *prefix)
+{
+    while (*s == ' ' || *s == '\n' || *s == '\t' || *s == '"' || *s == '*')
+        s++;
+    return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+enum provider_outcome provider_validate(const char *input, const char *answer,
+                                        const char **detail)
+{
+    static const char *const refusals[] = {
+        "I'm sorry", "I am sorry", "I’m sorry", "Sorry, I", "I can't", "I can’t",
+        "I cannot", "I won't", "I will not", "I'm unable", "I am unable",
+        "I’m unable", "As an AI", "I apologize", "I must decline", NULL};
+    const char *p;
+
+    for (p = answer; *p && isspace((unsigned char)*p); p++)
+        ;
+    if (*p == '\0') {
+        *detail = "the answer is empty";
+        return PROVIDER_EMPTY;
+    }
+    for (const char *const *r = refusals; *r; r++)
+        if (provider_starts(answer, *r)) {
+            *detail = "the answer is a refusal, not a prompt";
+            return PROVIDER_REFUSED;
+        }
+    /* every {{variable}} of the input survives */
+    for (p = strstr(input, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *end = strstr(p + 2, "}}");
+        char var[256];
+        size_t n;
+
+        if (end == NULL)
+            break;
+        n = (size_t)(end - p) + 2;
+        if (n >= sizeof var || memchr(p + 2, '{', (size_t)(end - p) - 2))
+            continue;
+        memcpy(var, p, n);
+        var[n] = '\0';
+        if (strstr(answer, var) == NULL) {
+            *detail = "the answer lost a {{variable}} of the prompt";
+            return PROVIDER_INVALID;
+        }
+    }
+    *detail = NULL;
+    return PROVIDER_OK;
+}

@@ -1,0 +1,71 @@
+/* provider.h: calling remote LLM providers (OpenAI chat completions, Anthropic messages) over libcurl. */
+#ifndef PROMPTD_ENRICH_PROVIDER_H
+#define PROMPTD_ENRICH_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/arena.h"
+#include "enrich/settings.h"
+
+/* Receives each text chunk of a streamed answer as it arrives. */
+typedef void (*provider_delta_fn)(void *ctx, const char *text, size_t len);
+
+/* One attempt's question.  Strings belong to the caller. */
+typedef struct provider_call {
+    const chain_link_t *link;
+    const char *base_url;      /* OpenAI: ".../v1"; Anthropic: the origin */
+    const char *api_key;       /* may be NULL (a local OpenAI-compatible server) */
+    const char *system;        /* instructions */
+    const char *user;          /* the prompt to enrich */
+    long max_tokens;
+    long timeout_ms;           /* the whole attempt */
+    long connect_timeout_ms;
+    provider_delta_fn on_delta;/* non-NULL: ask for a stream */
+    void *ctx;
+} provider_call_t;
+
+enum provider_outcome {
+    PROVIDER_OK,
+    PROVIDER_TIMEOUT,      /* retryable */
+    PROVIDER_CONNECT,      /* retryable: refused, reset, DNS */
+    PROVIDER_RATE_LIMITED, /* 429: retryable, honours Retry-After */
+    PROVIDER_SERVER,       /* 5xx: retryable */
+    PROVIDER_CLIENT,       /* other 4xx (bad key, bad model): not retried */
+    PROVIDER_GARBAGE,      /* unparseable answer */
+    PROVIDER_TRUNCATED,    /* finish_reason length / stop_reason max_tokens */
+    PROVIDER_REFUSED,      /* a refusal instead of a prompt */
+    PROVIDER_EMPTY,
+    PROVIDER_INVALID,      /* lost a {{variable}} of the input */
+    PROVIDER_DROPPED,      /* the stream ended before its end marker */
+};
+
+typedef struct provider_answer {
+    enum provider_outcome outcome;
+    int http_status;           /* 0: no HTTP answer */
+    long retry_after_ms;       /* from Retry-After, -1 when absent */
+    char *text;                /* the answer (arena), NULL unless OK */
+    size_t len;
+    long tokens_in, tokens_out;/* as reported, -1 when not */
+    const char *model;         /* the model the provider named, or the asked one */
+    const char *detail;        /* short cause for attempts[] and the log */
+    size_t streamed;           /* bytes already handed to on_delta */
+} provider_answer_t;
+
+/* One HTTP exchange with the provider the call's link names; never more
+ * than call->timeout_ms.  Fills out (from the arena) and returns its outcome.
+ * Validation of the answer's content (refusal, variables) is the caller's. */
+enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
+                                    provider_answer_t *out);
+
+/* "timeout", "rate_limited", ... (static). */
+const char *provider_outcome_name(enum provider_outcome o);
+/* True for the outcomes worth another attempt at the same provider. */
+bool provider_retryable(enum provider_outcome o);
+
+/* Content checks shared by every provider: empty, refusal, and every
+ * {{variable}} of input kept.  Returns PROVIDER_OK or the failure. */
+enum provider_outcome provider_validate(const char *input, const char *answer,
+                                        const char **detail);
+
+#endif

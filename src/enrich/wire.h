@@ -1,0 +1,45 @@
+/* wire.h: the providers' wire formats (request bodies, answers, stream events), used by provider.c. */
+#ifndef PROMPTD_ENRICH_WIRE_H
+#define PROMPTD_ENRICH_WIRE_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/str.h"
+#include "enrich/provider.h"
+
+/* What an answer or a stream has said so far.  Strings from the arena. */
+typedef struct wire_state {
+    arena_t *arena;
+    strbuf_t text;
+    long tokens_in, tokens_out;   /* -1 until reported */
+    const char *model;
+    bool truncated;               /* finish_reason length / stop_reason max_tokens */
+    bool finished;                /* the stream's end marker arrived */
+    bool garbage;                 /* something unparseable */
+    const char *error;            /* an error event's message */
+    const provider_call_t *call;
+    size_t streamed;
+} wire_state_t;
+
+typedef struct wire_format {
+    /* URL path after the base URL */
+    const char *path;
+    /* extra headers (auth, version) into list; key may be NULL */
+    struct curl_slist *(*headers)(struct curl_slist *list, const char *key);
+    /* the request body, from the arena */
+    char *(*body)(arena_t *a, const provider_call_t *call);
+    /* a whole (non-streamed) answer */
+    void (*answer)(wire_state_t *st, const cJSON *root);
+    /* one server-sent event (event may be NULL; data is its data field) */
+    void (*event)(wire_state_t *st, const char *event, const char *data);
+} wire_format_t;
+
+extern const wire_format_t wire_openai;
+extern const wire_format_t wire_anthropic;
+
+/* Append s to the answer and hand it to the stream's delta callback. */
+void wire_text(wire_state_t *st, const char *s);
+
+#endif

@@ -96,6 +96,15 @@ ok(!$c->{json}{cached}, 'another mode is another cache key');
 $c = post($ta, '/api/v1/enrich', { prompt => $prompt, goal => 'a birthday card' });
 ok(!$c->{json}{cached}, 'another goal is another cache key');
 
+# --- TTL: an expired entry is never served, and the user's expired entries are dropped
+ok(db1("select count(*) from public.enrich_cache where user_id = '$alice'") > 1, 'alice has several entries');
+$s->psql("update public.enrich_cache set expires_at = now() - interval '1 second' where user_id = '$alice'");
+$c = post($ta, '/api/v1/enrich', { prompt => $prompt });
+ok(!$c->{json}{cached}, 'an expired entry is not served');
+is(db1("select count(*) from public.enrich_cache where user_id = '$alice'"), 1,
+   'the expired entries are gone; the fresh answer is cached');
+ok(post($ta, '/api/v1/enrich', { prompt => $prompt })->{json}{cached}, 'and served again');
+
 # --- every mode
 for my $mode (qw(improve structure clarify expand concise)) {
     my $m = post($ta, '/api/v1/enrich', { prompt => "Summarise the attached report of 12 pages for the board.", mode => $mode });

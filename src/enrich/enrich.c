@@ -34,7 +34,11 @@ const db_stmt_t enrich_stmts[] = {
     [ST_CACHE_GET] = {"enrich_cache_get",
         "select result from public.enrich_cache "
         "where user_id = auth.uid() and key = $1 and expires_at > now()"},
+    /* also drops the user's expired entries, so the table stays the size
+     * of what is live */
     [ST_CACHE_PUT] = {"enrich_cache_put",
+        "with expired as (delete from public.enrich_cache "
+        "where user_id = auth.uid() and expires_at <= now() and key <> $1) "
         "insert into public.enrich_cache as c (key, provider, model, result, expires_at) "
         "values ($1, $2, $3, $4::jsonb, now() + $5::int * interval '1 second') "
         "on conflict (user_id, key) do update set provider = excluded.provider, "

@@ -741,9 +741,14 @@ bool enrich_user_keys(edb_t *d, enrich_input_t *in)
     const config_t *cfg = config_load(false);
     secretbox_ring_t ring;
     const char *why = NULL;
-    PGresult *pr = edb_scoped(d, &enrich_stmts[ST_USER_KEYS], 0, NULL);
+    PGresult *pr;
+    bool remote = false;
 
-    if (pr == NULL)
+    for (int i = 0; i < in->chain.n; i++)
+        remote = remote || in->chain.links[i].kind != PROVIDER_LOCAL;
+    if (!remote)
+        return true;    /* no key needed: spare the round trip */
+    if ((pr = edb_scoped(d, &enrich_stmts[ST_USER_KEYS], 0, NULL)) == NULL)
         return false;
     if (PQntuples(pr) == 0)
         return true;

@@ -182,6 +182,7 @@ my @bad = (
     ['unknown provider', 422, { json => { prompt => 'a b c', providers => ['gemini'] } }],
     ['providers a string', 422, { json => { prompt => 'a b c', providers => 'local' } }],
     ['providers empty', 422, { json => { prompt => 'a b c', providers => [] } }],
+    ['two providers in one entry', 422, { json => { prompt => 'a b c', providers => ['local,openai'] } }],
     ['provider twice', 422, { json => { prompt => 'a b c', providers => ['local', 'local'] } }],
     ['stream a string', 422, { json => { prompt => 'a b c', stream => 'yes' } }],
     ['async a number', 422, { json => { prompt => 'a b c', async => 1 } }],

@@ -209,6 +209,10 @@ const char *enrich_chain(const cJSON *providers, chain_t *out)
     a = arena_create(1024);
     strbuf_init(&spec, a, 256);
     cJSON_ArrayForEach(it, providers) {
+        if (strchr(it->valuestring, ',')) {
+            arena_destroy(a);
+            return "an entry with a comma (give one provider per entry)";
+        }
         if (spec.len)
             strbuf_putc(&spec, ',');
         strbuf_puts(&spec, it->valuestring);

@@ -424,6 +424,14 @@ static bool all_lower_word(const char *w, size_t n)
     return true;
 }
 
+/* Words after "don't" that are no verb: "don't just copy" stays as is. */
+static const char *const not_verbs[] = {
+    "just", "really", "ever", "always", "only", "even", "simply",
+    "actually", "necessarily", "overly", "too", "please", "kindly", "so",
+    "you", "we", "i", "they", "it", "also", "yet", "any", NULL};
+
+static bool word_in(const char *w, size_t n, const char *const *list);
+
 /* Append unit u, rewriting its opening when rewrite is set: hedges go
  * ("Can you write" -> "Write"), "Don't use X" becomes "Avoid using X", and
  * a closing '?' of a hedged request or a ':' before material becomes '.'. */
@@ -474,7 +482,12 @@ static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
             neg = 6;
         if (neg) {
             size_t w = lex_word_len(s, end, i + neg);
-            if (all_lower_word(s + i + neg, w)) {
+            if (w == 6 && has_prefix(s + i + neg, w, "forget") &&
+                i + neg + w < end && s[i + neg + w] == ' ') {
+                strbuf_puts(sb, "Remember"); /* "Don't forget to" */
+                i += neg + w;
+            } else if (all_lower_word(s + i + neg, w) &&
+                       !word_in(s + i + neg, w, not_verbs)) {
                 strbuf_puts(sb, "Avoid ");
                 append_gerund(sb, s + i + neg, w);
                 i += neg + w;

@@ -21,7 +21,10 @@
  * reaches the output; the unit tests check it for every mode.
  */
 
-enum unit_kind { U_TEXT, U_LIST, U_HEADING, U_CODE };
+enum unit_kind {
+    U_TEXT, U_LIST, U_HEADING,
+    U_CODE,   /* a fenced block or a <tag> ... </tag> block: kept whole */
+};
 enum unit_role {
     R_TASK, R_CONTEXT, R_MATERIAL, R_CONSTRAINT, R_FORMAT, R_EXAMPLE,
     R_DROP  /* a bare pleasantry ("Thanks!"): rewriting modes leave it out */
@@ -196,8 +199,78 @@ static bool announces_material(const char *s, size_t start, size_t colon,
     return false;
 }
 
+/* Name of the tag when the line at s[i] is "<name>" or "</name>" alone
+ * (closing when *closing); 0 otherwise.  *eol gets the line's end. */
+static size_t tag_line(const char *s, size_t len, size_t i, bool *closing,
+                       size_t *eol)
+{
+    size_t j = i + 1, n = 0;
+
+    if (i >= len || s[i] != '<')
+        return 0;
+    *closing = j < len && s[j] == '/';
+    j += *closing;
+    while (j + n < len && (((s[j + n] | 32) >= 'a' && (s[j + n] | 32) <= 'z') ||
+                           s[j + n] == '_' || s[j + n] == '-' ||
+                           (n && s[j + n] >= '0' && s[j + n] <= '9')))
+        n++;
+    if (!n || n > 40 || j + n >= len || s[j + n] != '>')
+        return 0;
+    *eol = j + n + 1;
+    while (*eol < len && (s[*eol] == ' ' || s[*eol] == '\t' || s[*eol] == '\r'))
+        (*eol)++;
+    if (*eol < len && s[*eol] != '\n')
+        return 0;
+    return n;
+}
+
+/* Tags whose block holds instructions, not material: split as text. */
+static const char *const instruction_tags[] = {
+    "task", "instructions", "instruction", "rules", "constraints",
+    "context", "format", "output_format", "role", "system", "steps",
+    "guidelines", "requirements", "goal", "audience", "tone", NULL};
+
+static bool word_in(const char *w, size_t n, const char *const *list);
+
+typedef struct {
+    size_t at, name, n, eol;   /* line start, name offset and length, end */
+} closer_t;
+
+/* Every "</name>" line outside protected spans, in order. */
+static closer_t *find_closers(eng_t *e, int *count)
+{
+    size_t cap = 16, i = 0;
+    closer_t *v = arena_alloc(e->a, cap * sizeof(*v));
+
+    *count = 0;
+    while (i < e->len) {
+        size_t k = i, n, eol;
+        bool closing;
+        while (k < e->len && (e->s[k] == ' ' || e->s[k] == '\t'))
+            k++;
+        if ((n = tag_line(e->s, e->len, k, &closing, &eol)) && closing) {
+            int sp = span_at(e, k);
+            if (!(sp < e->nspans && e->spans[sp].start <= k)) {
+                if ((size_t)*count == cap) {
+                    closer_t *nv = arena_alloc(e->a, 2 * cap * sizeof(*nv));
+                    memcpy(nv, v, cap * sizeof(*nv));
+                    v = nv;
+                    cap *= 2;
+                }
+                v[(*count)++] = (closer_t){k, k + 2, n, eol};
+            }
+        }
+        while (i < e->len && e->s[i] != '\n')
+            i++;
+        i++;
+    }
+    return v;
+}
+
 static void split_units(eng_t *e)
 {
+    int nclosers, next_closer = 0;
+    closer_t *closers = find_closers(e, &nclosers);
     const char *s = e->s;
     size_t len = e->len, cap = 64, i = 0;
     int para = 0;
@@ -224,6 +297,28 @@ static void split_units(eng_t *e)
             i = e->spans[sp].end;
             bol = false;
             continue;
+        }
+        if (bol && s[i] == '<') {
+            /* "<name>" alone on a line, closed by a "</name>" line later:
+             * one block (the first 64 closers after it are looked at) */
+            bool closing;
+            size_t n = tag_line(s, len, i, &closing, &end), blk = 0;
+            while (next_closer < nclosers && closers[next_closer].at <= i)
+                next_closer++;
+            if (n && !closing && !word_in(s + i + 1, n, instruction_tags))
+                for (int c = next_closer; c < nclosers && c < next_closer + 64;
+                     c++)
+                    if (closers[c].n == n &&
+                        memcmp(s + closers[c].name, s + i + 1, n) == 0) {
+                        blk = closers[c].eol;
+                        break;
+                    }
+            if (blk) {
+                push_unit(e, &cap, i, blk, U_CODE, para);
+                i = blk;
+                bol = false;
+                continue;
+            }
         }
         kind = bol ? line_kind(s, len, i) : U_TEXT;
         bol = false;
@@ -741,6 +836,15 @@ static bool emit_material(eng_t *e, strbuf_t *sb)
     return any;
 }
 
+/* Is every material unit a block with its own delimiters? */
+static bool delimited_material(const eng_t *e)
+{
+    for (int k = 0; k < e->nu; k++)
+        if (e->u[k].role == R_MATERIAL && e->u[k].kind != U_CODE)
+            return false;
+    return true;
+}
+
 static bool has_role(const eng_t *e, int role)
 {
     for (int k = 0; k < e->nu; k++)
@@ -875,15 +979,20 @@ static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
     if (material || (!st->vars && refers_to_material(e))) {
         if (sb->len)
             strbuf_puts(sb, "\n\n");
-        if (!e->xml)
-            strbuf_puts(sb, "## Input\n");
-        strbuf_puts(sb, "<input>\n");
+        /* material that is already one fenced or tagged block keeps its
+         * own delimiters; anything else goes between <input> tags */
+        bool wrap = !material || !delimited_material(e);
+        if (!e->xml || !wrap)
+            strbuf_puts(sb, e->xml ? "" : "## Input\n");
+        if (wrap)
+            strbuf_puts(sb, "<input>\n");
         if (!emit_material(e, sb)) {
             first = true;
             placeholder(e, sb, &first, "",
                         PH("paste the text to work on here"), true);
         }
-        strbuf_puts(sb, "\n</input>");
+        if (wrap)
+            strbuf_puts(sb, "\n</input>");
     }
 
     /* Steps for complex tasks */
@@ -995,6 +1104,7 @@ static void write_clarify(eng_t *e, strbuf_t *sb)
         }
         put_unit(e, sb, u, true);
     }
+    size_t body = sb->len;
     strbuf_puts(sb, e->xml ? "\n\n<open_questions>\n" : "\n\n## Open questions\n");
     clarify_vague(e, sb, &first, "- ", -1, true);
     if (e->cat == LEX_CAT_CODE ? !st->cue[CUE_LANG] : !st->cue[CUE_AUDIENCE])
@@ -1009,9 +1119,11 @@ static void write_clarify(eng_t *e, strbuf_t *sb)
         placeholder(e, sb, &first, "- ",
                     PH("paste the text to work on, between <input> tags"),
                     true);
-    if (first)
-        emit_line(sb, &first, "- ", "None found: add anything else the "
-                                    "answer depends on.");
+    if (first) { /* nothing to ask: no section */
+        sb->len = body;
+        sb->ptr[body] = '\0';
+        return;
+    }
     if (e->xml)
         strbuf_puts(sb, "\n</open_questions>");
 }

@@ -275,6 +275,21 @@ static void test_rules(arena_t *a)
               ENGINE_IMPROVE, NULL, &r) == 0 && !strstr(r.text, "<input>"),
        "no input slot when nothing is referred to");
 
+    ok(enrich(a, "Analyse the answers below.\n\n<answers>\n{{answers}}\n"
+                 "</answers>\n\nGroup them into at most 6 themes.",
+              ENGINE_IMPROVE, NULL, &r) == 0 &&
+           strstr(r.text, "## Input\n<answers>\n{{answers}}\n</answers>") &&
+           !strstr(r.text, "<input>"),
+       "a tagged block is material that keeps its own delimiters");
+    ok(enrich(a, "Explain DNS.", ENGINE_CLARIFY, NULL, &r) == 0 &&
+           strstr(r.text, "## Open questions\n- [[Add: who is the audience"),
+       "clarify lists what is missing");
+    ok(enrich(a, "Explain DNS to a beginner in one paragraph of plain text.",
+              ENGINE_CLARIFY, NULL, &r) == 0 &&
+           strcmp(r.text, "Explain DNS to a beginner in one paragraph of "
+                          "plain text.") == 0,
+       "clarify leaves a complete prompt alone");
+
     ok(enrich(a, "Summarise the text below.", ENGINE_IMPROVE, NULL, &r) == 0 &&
            strstr(r.text, "<input>\n[[Add: paste the text") != NULL,
        "referenced but missing material gets a placeholder");

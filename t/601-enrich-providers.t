@@ -11,8 +11,9 @@ use Promptd::FakeLLM;
 use Promptd::Test;
 
 my $llm = Promptd::FakeLLM->new;
+# Two workers: the breaker's state must hold across processes.
 my $s = Promptd::Test->new(
-    PROMPTD_WORKERS => 1,
+    PROMPTD_WORKERS => 2,
     PROMPTD_ENRICH_PROVIDERS => 'openai:gpt-4o-mini,anthropic:claude-3-5-haiku-latest,local',
     PROMPTD_OPENAI_BASE_URL => $llm->openai_url,
     PROMPTD_OPENAI_API_KEY => 'sk-server-openai',
@@ -168,8 +169,10 @@ my $asked = () = $llm->requests('openai');
 $r = enrich();
 is(outcomes($r), 'openai:breaker_open,anthropic:ok', 'open: openai skipped');
 is(scalar(() = $llm->requests('openai')), $asked, 'and not called');
-$r = enrich(token => $tb);
-is(outcomes($r), 'openai:breaker_open,anthropic:ok', 'shared by every caller and worker');
+for (1 .. 6) {    # spread over both workers
+    $r = enrich(token => $tb);
+    is(outcomes($r), 'openai:breaker_open,anthropic:ok', 'shared by every caller and worker');
+}
 $s->psql("update public.enrich_breakers set opened_at = now() - interval '1 hour' where provider = 'openai'");
 $llm->script(openai => [{ status => 500 }]);
 $r = enrich();

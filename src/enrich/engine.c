@@ -1142,6 +1142,7 @@ static const struct {
     {"please", ""}, {"kindly", ""}, {"basically", ""}, {"actually", ""},
     {"really", ""}, {"very", ""}, {"literally", ""}, {"totally", ""},
     {"honestly", ""}, {"essentially", ""}, {NULL, NULL}};
+#define FILLERS_END ((int)(sizeof(fillers) / sizeof(fillers[0])) - 1)
 
 /* Fillers that may also go when they open a unit capitalised ("Please"). */
 static bool capital_ok(const char *phrase)
@@ -1179,7 +1180,10 @@ static void put_without_fillers(arena_t *a, strbuf_t *sb, const char *t,
             i++;
             continue;
         }
-        for (f = 0; fillers[f].phrase; f++) {
+        /* only a free-standing filler goes: white space (or the start)
+         * before it, so "Acme-'very" keeps its tail */
+        for (f = i > 0 && !is_space(t[i - 1]) ? FILLERS_END : 0;
+             fillers[f].phrase; f++) {
             size_t pl = strlen(fillers[f].phrase);
             bool ok = true;
             if (!has_prefix(t + i, n - i, fillers[f].phrase) ||

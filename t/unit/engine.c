@@ -410,7 +410,8 @@ static void test_fuzz(arena_t *a, int rounds)
         "]]", "[[Add: x]]", "\xe2\x80\x9cq\xe2\x80\x9d", "\xe2\x80\x9c",
         "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80", "caf\xc3\xa9",
         " ", " ", " ", ". ", "? ", "! ", ": ", ", ", "\n", "\n\n", "\n- ",
-        "\n1. ", "\n## ", "<input>", "e.g. ", "something", "good", "Dr. ",
+        "\n1. ", "\n## ", "<input>", "\n<data>\n", "\n</data>\n",
+        "\n<task>\n", "\n</task>\n", "e.g. ", "something", "good", "Dr. ",
         "for example ", "in 5 bullet points", "for beginners", "'", "-",
     };
     unsigned seed = 12345;

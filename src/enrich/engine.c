@@ -27,7 +27,8 @@ enum unit_kind {
 };
 enum unit_role {
     R_TASK, R_CONTEXT, R_MATERIAL, R_CONSTRAINT, R_FORMAT, R_EXAMPLE,
-    R_DROP  /* a bare pleasantry ("Thanks!"): rewriting modes leave it out */
+    R_DROP,  /* a bare pleasantry ("Thanks!"): rewriting modes leave it out */
+    R_LABEL  /* a bare section label ("Rules:"): replaced by a section */
 };
 
 typedef struct {
@@ -367,12 +368,44 @@ static void split_units(eng_t *e)
 static bool pleasantry(const char *p, size_t n);
 
 /* Does unit u open like an instruction (task verb, format verb, rule)? */
+/* Labels that open a section of instructions ("Constraints:"). */
+static const char *const section_labels[] = {
+    "constraints", "rules", "requirements", "output", "output format",
+    "format", "tone", "audience", "length", "style", "steps", "task",
+    "instructions", "context", "examples", "example", "goal", "criteria",
+    "return", "deliverable", "deliverables", NULL};
+
+/* Is p[0..n) only a section label and its colon ("Constraints:")? */
+static bool bare_label(const char *p, size_t n)
+{
+    for (const char *const *l = section_labels; *l; l++)
+        if (strlen(*l) + 1 == n && has_prefix(p, n, *l) && p[n - 1] == ':')
+            return true;
+    return false;
+}
+
+/* Does unit u open like an instruction: a task or format verb, a rule, a
+ * section label or heading?  (A list item is judged after its marker.) */
 static bool opens_instruction(const eng_t *e, const unit_t *u,
                               const lex_stats_t *st)
 {
     const char *p = e->s + u->start;
-    size_t n = u->end - u->start;
+    size_t n = u->end - u->start, k = 0;
 
+    if (u->kind == U_HEADING)
+        return true;
+    if (u->kind == U_LIST) {
+        while (k < n && k < 6 && !is_space(p[k]))
+            k++;
+        while (k < n && p[k] == ' ')
+            k++;
+        p += k, n -= k;
+    }
+    for (const char *const *l = section_labels; *l; l++) {
+        size_t ll = strlen(*l);
+        if (has_prefix(p, n, *l) && ll < n && p[ll] == ':')
+            return true;
+    }
     return st->task_sentences || st->format_sentences || st->neg_sentences ||
            has_prefix(p, n, "use ") || has_prefix(p, n, "keep ") ||
            has_prefix(p, n, "make sure") || has_prefix(p, n, "ensure ") ||
@@ -403,6 +436,9 @@ static void classify(eng_t *e)
             u->role = R_MATERIAL;
         } else if (u->kind == U_TEXT && pleasantry(p, n)) {
             u->role = R_DROP;
+            continue;
+        } else if (u->kind == U_TEXT && bare_label(p, n)) {
+            u->role = R_LABEL;
             continue;
         } else if (u->kind == U_HEADING) {
             u->role = R_CONTEXT;

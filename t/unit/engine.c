@@ -1,6 +1,7 @@
 /* engine.c: unit tests for the local enrichment engine (preservation, modes). */
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/str.h"
 #include "enrich/engine.h"
@@ -13,11 +14,41 @@
 #define IMPROVE_THRESHOLD 95
 
 /* Capitalised words the engine may rewrite or drop: hedges, "don't",
- * filler and pleasantries.  Every other capitalised word is a name. */
+ * filler, pleasantries and bare section labels ("Rules:" alone, replaced
+ * by the engine's own heading).  Every other capitalised word is a name. */
 static const char *const not_names[] = {
     "Please", "Kindly", "Can", "Could", "Would", "Will", "Don't", "Do",
     "Never", "Basically", "Actually", "Really", "Honestly", "Essentially",
     "Thanks", "Thank", "Hi", "Hello", "Hey", "Many", "Cheers", "Help", NULL};
+
+/* Does a bare section label ("Output format:" alone on its line) start at
+ * p[i]?  These are the labels the engine replaces with its headings. */
+static bool bare_label_at(const char *p, size_t n, size_t i)
+{
+    static const char *const labels[] = {
+        "constraints", "rules", "requirements", "output", "output format",
+        "format", "tone", "audience", "length", "style", "steps", "task",
+        "instructions", "context", "examples", "example", "goal", "criteria",
+        "return", "deliverable", "deliverables", NULL};
+    size_t j = i;
+    bool known = false;
+
+    for (const char *const *l = labels; *l; l++)
+        known |= strncasecmp(p + i, *l, strlen(*l)) == 0 &&
+                 i + strlen(*l) < n && p[i + strlen(*l)] == ':';
+    if (!known)
+        return false;
+
+    while (j < n && j - i <= 20 && ((p[j] >= 'a' && p[j] <= 'z') ||
+                                    (p[j] >= 'A' && p[j] <= 'Z') || p[j] == ' '))
+        j++;
+    if (j >= n || p[j] != ':')
+        return false;
+    for (j++; j < n && p[j] != '\n'; j++)
+        if (p[j] != ' ' && p[j] != '\r' && p[j] != '\t')
+            return false;
+    return true;
+}
 
 static bool is_alnum_c(char c)
 {
@@ -107,7 +138,7 @@ static int missing_tokens(arena_t *a, const char *in, const char *out,
                 j++;
             for (const char *const *s = not_names; *s; s++)
                 stop |= strlen(*s) == j - i && memcmp(*s, in + i, j - i) == 0;
-            if (j - i >= 2 && !stop)
+            if (j - i >= 2 && !stop && !bare_label_at(in, n, i))
                 CHECK(i, j - i);
             i = j;
             continue;

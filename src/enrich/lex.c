@@ -1,5 +1,6 @@
 /* lex.c: protected spans, words and prompt-engineering cues, in linear time. */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "enrich/lex.h"
@@ -283,7 +284,10 @@ typedef struct {
     int cue;
 } cue_entry_t;
 
-static cue_entry_t cue_index[1024];
+#define CUE_INDEX_MAX 1024
+_Static_assert(CUE_COUNT <= 32, "count_cues keeps a 32-bit mask of classes");
+
+static cue_entry_t cue_index[CUE_INDEX_MAX];
 static unsigned short cue_bucket[129]; /* entries of byte b: [b], [b+1]) */
 static pthread_once_t cue_once = PTHREAD_ONCE_INIT;
 
@@ -293,17 +297,17 @@ static void cue_index_build(void)
     size_t n = 0;
 
     for (int c = 0; c < CUE_COUNT; c++)
-        for (const char *const *t = cue_tables[c]; *t; t++)
+        for (const char *const *t = cue_tables[c]; *t; t++, n++)
             count[(unsigned char)(*t)[0] & 127]++;
+    if (n > CUE_INDEX_MAX)
+        abort(); /* a table grew past the index: raise CUE_INDEX_MAX */
     for (int b = 0; b < 128; b++)
         cue_bucket[b + 1] = (unsigned short)(cue_bucket[b] + count[b]);
     memset(count, 0, sizeof(count));
     for (int c = 0; c < CUE_COUNT; c++)
         for (const char *const *t = cue_tables[c]; *t; t++) {
             int b = (unsigned char)(*t)[0] & 127;
-            n = cue_bucket[b] + count[b]++;
-            if (n < sizeof(cue_index) / sizeof(cue_index[0]))
-                cue_index[n] = (cue_entry_t){*t, c};
+            cue_index[cue_bucket[b] + count[b]++] = (cue_entry_t){*t, c};
         }
 }
 

@@ -51,6 +51,7 @@ typedef struct {
     lex_stats_t all;             /* the whole prompt */
     enum lex_category cat;
     bool xml;                    /* sections as <tags> (Claude-style) */
+    bool reasoning;              /* o1/o3/o4-style model: reasons itself */
     const char **sugg;
     int nsugg, capsugg;
 } eng_t;
@@ -1032,7 +1033,7 @@ static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
     }
 
     /* Steps for complex tasks */
-    if (add && !st->cue[CUE_STEP] &&
+    if (add && !st->cue[CUE_STEP] && !e->reasoning &&
         (expand || st->words > 60 || st->task_sentences >= 2 ||
          e->cat == LEX_CAT_CODE || e->cat == LEX_CAT_ANALYSIS)) {
         const char *const *steps = default_steps(e);
@@ -1382,6 +1383,9 @@ int engine_enrich(arena_t *a, const char *prompt, size_t len,
     lex_scan(prompt, 0, len, e.spans, e.nspans, &e.all);
     e.cat = lex_category(&e.all);
     e.xml = opts->target_model && contains_ci(opts->target_model, "claude");
+    /* OpenAI's reasoning models work best without step-by-step scaffolds */
+    e.reasoning = opts->target_model && opts->target_model[0] == 'o' &&
+                  opts->target_model[1] >= '1' && opts->target_model[1] <= '9';
     split_units(&e);
     classify(&e);
 

@@ -356,6 +356,10 @@ static void test_rules(arena_t *a)
            strstr(r.text, "[[Add: the role"),
        "expand adds role, steps and an examples slot");
 
+    ok(enrich(a, "Explain DNS.", ENGINE_EXPAND, "o3-mini", &r) == 0 &&
+           !strstr(r.text, "## Steps") && strstr(r.text, "## Examples"),
+       "no step scaffold for a reasoning model");
+
     engine_opts_t o = {.mode = ENGINE_IMPROVE, .goal = "A handout for Year 9"};
     ok(engine_enrich(a, "Explain DNS.", 12, &o, &r) == 0 &&
            strstr(r.text, "Goal: A handout for Year 9"),

@@ -564,13 +564,29 @@ static const char *const not_verbs[] = {
 
 static bool word_in(const char *w, size_t n, const char *const *list);
 
+/* Length of a wish opener before an article ("I want " in "I want a
+ * tweet"), 0 when p has none. */
+static size_t wish_prefix(const char *p, size_t n)
+{
+    static const char *const wishes[] = {
+        "i would like ", "i'd like ", "i want ", "i need ", NULL};
+
+    for (const char *const *w = wishes; *w; w++) {
+        size_t l = strlen(*w);
+        if (has_prefix(p, n, *w) &&
+            (has_prefix(p + l, n - l, "a ") || has_prefix(p + l, n - l, "an ")))
+            return l;
+    }
+    return 0;
+}
+
 /* Append unit u, rewriting its opening when rewrite is set: hedges go
  * ("Can you write" -> "Write"), "Don't use X" becomes "Avoid using X", and
  * a closing '?' of a hedged request or a ':' before material becomes '.'. */
 static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
 {
     const char *s = e->s;
-    size_t i = u->start, end = u->end;
+    size_t i = u->start, end = u->end, want;
     bool hedged = false;
 
     if (!rewrite || u->kind != U_TEXT) {
@@ -603,6 +619,9 @@ static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
     size_t at = sb->len;
     if (hedged) {
         /* the verb now opens the sentence: capitalised below */
+    } else if (u->role == R_TASK && (want = wish_prefix(s + i, end - i))) {
+        strbuf_puts(sb, "Create "); /* "I want a tweet" -> "Create a tweet" */
+        i += want;
     } else if (u->role == R_CONSTRAINT || u->role == R_TASK ||
                u->role == R_FORMAT) {
         size_t neg = 0;
@@ -648,6 +667,9 @@ static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
 
 static const char *ph_audience(const eng_t *e)
 {
+    if (e->cat == LEX_CAT_TRANSLATE)
+        return PH("the register, e.g. formal or informal, and where the "
+                  "text will be used");
     if (e->cat == LEX_CAT_CODE)
         return PH("the language, version and environment the code runs in");
     return PH("who is the audience, and what do they already know?");
@@ -690,6 +712,9 @@ static const char *default_constraint(const eng_t *e, bool material)
     case LEX_CAT_CODE:
         return "State any assumption you make about inputs and the "
                "environment.";
+    case LEX_CAT_TRANSLATE:
+        return "Keep names, numbers, placeholders and formatting exactly as "
+               "they are.";
     default:
         return NULL;
     }
@@ -972,8 +997,11 @@ static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
     bool audience = e->cat == LEX_CAT_CODE ? st->cue[CUE_LANG] > 0
                                            : st->cue[CUE_AUDIENCE] > 0;
     bool material = has_role(e, R_MATERIAL);
-    bool format = st->cue[CUE_FORMAT] || st->format_sentences;
-    bool length = st->length_specs || st->cue[CUE_LENGTHWORD];
+    /* a translation's format and length are the source's */
+    bool format = st->cue[CUE_FORMAT] || st->format_sentences ||
+                  e->cat == LEX_CAT_TRANSLATE;
+    bool length = st->length_specs || st->cue[CUE_LENGTHWORD] ||
+                  e->cat == LEX_CAT_TRANSLATE;
     bool first;
     section_t sec;
 
@@ -1146,10 +1174,12 @@ static void write_clarify(eng_t *e, strbuf_t *sb)
     clarify_vague(e, sb, &first, "- ", -1, true);
     if (e->cat == LEX_CAT_CODE ? !st->cue[CUE_LANG] : !st->cue[CUE_AUDIENCE])
         placeholder(e, sb, &first, "- ", ph_audience(e), true);
-    if (!st->cue[CUE_FORMAT] && !st->format_sentences)
+    if (!st->cue[CUE_FORMAT] && !st->format_sentences &&
+        e->cat != LEX_CAT_TRANSLATE)
         placeholder(e, sb, &first, "- ", ph_format(e), true);
     if (!st->length_specs && !st->cue[CUE_LENGTHWORD] &&
-        e->cat != LEX_CAT_CODE && e->cat != LEX_CAT_EXTRACT)
+        e->cat != LEX_CAT_CODE && e->cat != LEX_CAT_EXTRACT &&
+        e->cat != LEX_CAT_TRANSLATE)
         placeholder(e, sb, &first, "- ",
                     PH("the length, e.g. 150 words or 5 bullet points"), true);
     if (!has_role(e, R_MATERIAL) && !st->vars && refers_to_material(e))

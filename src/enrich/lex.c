@@ -180,6 +180,10 @@ static const char *const cue_lang[] = {
     "terraform", "ansible", "docker", "kubernetes", "linux", "windows",
     "macos", "ios", "android", "arduino", "verilog", "solidity", NULL};
 
+static const char *const cue_translate[] = {
+    "translate*", "translation", "localise", "localize", "localisation",
+    "localization", NULL};
+
 static const char *const *const cue_tables[CUE_COUNT] = {
     [CUE_TASK] = cue_task, [CUE_FORMATVERB] = cue_formatverb,
     [CUE_VAGUE] = cue_vague, [CUE_FILLER] = cue_filler,
@@ -193,7 +197,7 @@ static const char *const *const cue_tables[CUE_COUNT] = {
     [CUE_CAT_WRITE] = cue_write, [CUE_CAT_SUMMARY] = cue_summary,
     [CUE_CAT_EXTRACT] = cue_extract, [CUE_CAT_QA] = cue_qa,
     [CUE_CAT_MARKETING] = cue_marketing, [CUE_CAT_ANALYSIS] = cue_analysis,
-    [CUE_LANG] = cue_lang,
+    [CUE_LANG] = cue_lang, [CUE_CAT_TRANSLATE] = cue_translate,
 };
 
 static bool in_list(const char *w, size_t n, const char *const *list);
@@ -560,6 +564,7 @@ void lex_scan(const char *s, size_t from, size_t len,
     int sp = 0, lo = 0, hi = nspans;
     int sent_words = 0;      /* words in the current sentence */
     bool opening = true;     /* still before the current sentence's verb */
+    bool wanted = false;     /* the opening said "I want/need/'d like" */
     bool line_start = true, prev_word = false, blank_run = true;
     char last = 0;           /* last non-space byte of the sentence */
 
@@ -584,7 +589,7 @@ void lex_scan(const char *s, size_t from, size_t len,
                     st->first_is_task = 1;                          \
             }                                                       \
         }                                                           \
-        sent_words = 0, opening = true, last = 0;                   \
+        sent_words = 0, opening = true, last = 0, wanted = false;   \
     } while (0)
 
     while (i < len) {
@@ -671,9 +676,17 @@ void lex_scan(const char *s, size_t from, size_t len,
             bool was_opening = opening;
 
             st->words++, sent_words++;
+            static const char *const wants[] = {"want", "need", "like",
+                                                NULL};
+            static const char *const articles[] = {"a", "an", "some", "the",
+                                                   "two", "three", NULL};
+            if (opening && in_list(word, w, wants))
+                wanted = true;
             if (opening && !in_list(word, w, opener_skip)) {
                 opening = false;
-                if (lex_match(word, len - i, CUE_TASK)) {
+                if (lex_match(word, len - i, CUE_TASK) ||
+                    (wanted && in_list(word, w, articles))) {
+                    /* "Write ...", "I want a tweet ..." */
                     st->task_sentences++;
                     if (st->sentences == 0)
                         st->first_is_task = 1;
@@ -726,6 +739,7 @@ void lex_scan(const char *s, size_t from, size_t len,
 enum lex_category lex_category(const lex_stats_t *st)
 {
     static const struct { enum lex_category cat; int cue, weight; } w[] = {
+        {LEX_CAT_TRANSLATE, CUE_CAT_TRANSLATE, 5},
         {LEX_CAT_SUMMARY, CUE_CAT_SUMMARY, 4},
         {LEX_CAT_EXTRACT, CUE_CAT_EXTRACT, 3},
         {LEX_CAT_CODE, CUE_CAT_CODE, 2},
@@ -753,7 +767,7 @@ const char *lex_category_name(enum lex_category c)
 {
     static const char *const names[] = {
         "general", "coding", "writing", "summarising", "extraction", "qa",
-        "marketing", "analysis"};
+        "marketing", "analysis", "translation"};
     return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c]
                                                            : "general";
 }

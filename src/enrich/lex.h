@@ -47,13 +47,15 @@ enum lex_cue {
     CUE_CAT_CODE, CUE_CAT_WRITE, CUE_CAT_SUMMARY, CUE_CAT_EXTRACT,
     CUE_CAT_QA, CUE_CAT_MARKETING, CUE_CAT_ANALYSIS,
     CUE_LANG,        /* a programming language or platform named */
+    CUE_CAT_TRANSLATE,
     CUE_COUNT
 };
 
 /* Task categories, guessed from the category cues. */
 enum lex_category {
     LEX_CAT_GENERAL, LEX_CAT_CODE, LEX_CAT_WRITE, LEX_CAT_SUMMARY,
-    LEX_CAT_EXTRACT, LEX_CAT_QA, LEX_CAT_MARKETING, LEX_CAT_ANALYSIS
+    LEX_CAT_EXTRACT, LEX_CAT_QA, LEX_CAT_MARKETING, LEX_CAT_ANALYSIS,
+    LEX_CAT_TRANSLATE
 };
 
 /* What one scan of a piece of text found. */

@@ -356,6 +356,18 @@ static void test_rules(arena_t *a)
            strstr(r.text, "[[Add: the role"),
        "expand adds role, steps and an examples slot");
 
+    ok(enrich(a, "We are launching Tally next month. I want a tweet "
+                 "announcing it.", ENGINE_IMPROVE, NULL, &r) == 0 &&
+           strstr(r.text, "## Task\nCreate a tweet announcing it.\n") &&
+           strstr(r.text, "## Context\nWe are launching Tally next month."),
+       "a wish (\"I want a ...\") is the task, stated as one");
+    ok(enrich(a, "Translate the following into German:\n\nOur office in "
+                 "Zurich is closed on 1 August.", ENGINE_IMPROVE, NULL, &r) == 0 &&
+           strstr(r.text, "[[Add: the register") &&
+           strstr(r.text, "Keep names, numbers, placeholders and formatting") &&
+           !strstr(r.text, "[[Add: the length"),
+       "a translation asks for the register, not a format or length");
+
     ok(enrich(a, "Explain DNS.", ENGINE_EXPAND, "o3-mini", &r) == 0 &&
            !strstr(r.text, "## Steps") && strstr(r.text, "## Examples"),
        "no step scaffold for a reasoning model");

@@ -699,6 +699,9 @@ void lex_scan(const char *s, size_t from, size_t len,
                 st->names++;
             }
             count_cues(s, len, i, st->cue);
+            if (st->sentences == 0 && !st->first_is_role &&
+                lex_match(word, len - i, CUE_ROLE))
+                st->first_is_role = 1;
             if (!st->vague_first && lex_match(word, len - i, CUE_VAGUE))
                 st->vague_first = (int)i + 1;
             if (c >= '0' && c <= '9') {

@@ -67,6 +67,7 @@ typedef struct {
     int task_sentences;    /* sentences opening with a task verb */
     int format_sentences;  /* sentences opening with return/output/... */
     int first_is_task;     /* the first sentence is a task or a question */
+    int first_is_role;     /* the first sentence sets a role ("You are") */
     int questions;         /* sentences ending in '?' */
     int length_specs;      /* a number followed by a length unit */
     int headings, labels, list_items, xml_tags, delimiters;

@@ -58,8 +58,8 @@ static void score_clarity(arena_t *a, const char *p, size_t len,
         v += 30;
     else if (st->questions || st->format_sentences)
         v += 20;
-    if (st->first_is_task)
-        v += 10;
+    if (st->first_is_task || st->first_is_role)
+        v += 10; /* a role line may come first, as the guides show */
     v -= min_int(30, 8 * vague);
     v -= min_int(20, 4 * soft);
     v -= min_int(20, 10 * st->long_sentences);
@@ -79,7 +79,7 @@ static void score_clarity(arena_t *a, const char *p, size_t len,
     else if (st->long_sentences)
         d->reason = "Split sentences longer than 35 words into separate "
                     "instructions.";
-    else if (!st->first_is_task)
+    else if (!st->first_is_task && !st->first_is_role)
         d->reason = "Open with the task itself; put background after it.";
     else
         d->reason = "The task is stated directly.";

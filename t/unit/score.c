@@ -137,6 +137,22 @@ static void test_length_not_rewarded(arena_t *a)
        score_of(a, sb.ptr), score_of(a, one));
 }
 
+/* A role line may open the prompt without costing clarity. */
+static void test_role_first(arena_t *a)
+{
+    score_t s1, s2;
+    const char *role = "You are a tax adviser. Explain the 2024 UK ISA "
+                       "allowance in 3 bullet points.";
+    const char *task = "Explain the 2024 UK ISA allowance in 3 bullet points. "
+                       "You are a tax adviser.";
+
+    ok(score_prompt(a, role, strlen(role), &s1) == 0 &&
+           score_prompt(a, task, strlen(task), &s2) == 0 &&
+           s1.dims[SCORE_CLARITY].value == s2.dims[SCORE_CLARITY].value,
+       "role first or task first: the same clarity (%d, %d)",
+       s1.dims[SCORE_CLARITY].value, s2.dims[SCORE_CLARITY].value);
+}
+
 static void test_json_and_determinism(arena_t *a)
 {
     const char *p = "Can you summarise this article for me? Make it good.";
@@ -203,6 +219,7 @@ int main(void)
 
     test_pairs(a);
     test_length_not_rewarded(a);
+    test_role_first(a);
     test_json_and_determinism(a);
     test_inputs(a);
     arena_destroy(a);

@@ -140,7 +140,7 @@ static void test_length_not_rewarded(arena_t *a)
 /* A role line may open the prompt without costing clarity. */
 static void test_role_first(arena_t *a)
 {
-    score_t s1, s2;
+    score_t s1 = {0}, s2 = {0};
     const char *role = "You are a tax adviser. Explain the 2024 UK ISA "
                        "allowance in 3 bullet points.";
     const char *task = "Explain the 2024 UK ISA allowance in 3 bullet points. "

@@ -508,7 +508,8 @@ static const char *const hedges[] = {
     "i would like you to ", "i'd like you to ", "i want you to ",
     "i need you to ", "could you please ", "can you please ",
     "would you please ", "will you please ", "could you ", "can you ",
-    "would you ", "will you ", "please ", "kindly ", NULL};
+    "would you ", "will you ", "please ", "kindly ", "maybe ", "perhaps ",
+    "just ", NULL};
 
 /* Verbs whose -ing form doubles the last consonant. */
 static const char *const doubling[] = {
@@ -546,12 +547,14 @@ static void append_gerund(strbuf_t *sb, const char *w, size_t n)
     strbuf_puts(sb, "ing");
 }
 
+/* Lower-case ASCII letters, with inner apostrophes or hyphens ("what's"). */
 static bool all_lower_word(const char *w, size_t n)
 {
     if (!n)
         return false;
     for (size_t k = 0; k < n; k++)
-        if (w[k] < 'a' || w[k] > 'z')
+        if ((w[k] < 'a' || w[k] > 'z') &&
+            !(k > 0 && k + 1 < n && (w[k] == '\'' || w[k] == '-')))
             return false;
     return true;
 }
@@ -658,6 +661,23 @@ static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
         if (all_lower_word(sb->ptr + at, w))
             sb->ptr[at] = (char)(sb->ptr[at] - 32);
     }
+}
+
+static void put_without_fillers(arena_t *a, strbuf_t *sb, const char *t,
+                                size_t n);
+
+/* put_unit() and, when rewriting, without filler words ("pls", "basically"). */
+static void put_clean(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
+{
+    strbuf_t tmp;
+
+    if (!rewrite || u->kind != U_TEXT) {
+        put_unit(e, sb, u, false);
+        return;
+    }
+    strbuf_init(&tmp, e->a, u->end - u->start + 16);
+    put_unit(e, &tmp, u, true);
+    put_without_fillers(e->a, sb, tmp.ptr, tmp.len);
 }
 
 /* Placeholders: the engine's one marker is "[[Add: ...]]" for a missing
@@ -859,7 +879,7 @@ static bool emit_role(eng_t *e, strbuf_t *sb, int role, bool bullets,
         }
         if (bullets && u->kind == U_TEXT)
             strbuf_puts(sb, "- ");
-        put_unit(e, sb, u, rewrite);
+        put_clean(e, sb, u, rewrite);
         prev = k;
         *first = false;
         any = true;
@@ -1167,7 +1187,7 @@ static void write_clarify(eng_t *e, strbuf_t *sb)
             k = prev = last;
             continue;
         }
-        put_unit(e, sb, u, true);
+        put_clean(e, sb, u, true);
     }
     size_t body = sb->len;
     strbuf_puts(sb, e->xml ? "\n\n<open_questions>\n" : "\n\n## Open questions\n");
@@ -1208,7 +1228,8 @@ static const struct {
     {"if you can", ""}, {"as you know", ""}, {"of course", ""},
     {"please", ""}, {"kindly", ""}, {"basically", ""}, {"actually", ""},
     {"really", ""}, {"very", ""}, {"literally", ""}, {"totally", ""},
-    {"honestly", ""}, {"essentially", ""}, {NULL, NULL}};
+    {"honestly", ""}, {"essentially", ""}, {"pls", ""}, {"plz", ""},
+    {NULL, NULL}};
 #define FILLERS_END ((int)(sizeof(fillers) / sizeof(fillers[0])) - 1)
 
 /* Fillers that may also go when they open a unit capitalised ("Please"). */
@@ -1301,6 +1322,10 @@ static void put_without_fillers(arena_t *a, strbuf_t *sb, const char *t,
                 i++;
         }
     }
+    /* a filler that ended the text leaves no trailing blank */
+    while (sb->len > base && sb->ptr[sb->len - 1] == ' ')
+        sb->len--;
+    sb->ptr[sb->len] = '\0';
 }
 
 static uint64_t fnv1a(const char *p, size_t n)
@@ -1366,10 +1391,7 @@ static void write_concise(eng_t *e, strbuf_t *sb)
             strbuf_append(sb, p, n);
             continue;
         }
-        strbuf_t tmp;
-        strbuf_init(&tmp, e->a, n + 16);
-        put_unit(e, &tmp, u, true);
-        put_without_fillers(e->a, sb, tmp.ptr, tmp.len);
+        put_clean(e, sb, u, true);
     }
     if (!sb->len) /* only pleasantries: keep the prompt as it was */
         strbuf_append(sb, e->s + e->u[0].start,

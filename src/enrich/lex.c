@@ -28,7 +28,7 @@ static const char *const cue_task[] = {
     "set up", "install", "count", "group", "cluster", "split", "merge",
     "highlight", "note", "annotate", "teach", "quiz", "prioritise",
     "prioritize", "forecast", "model", "draw", "sketch", "recap", "report",
-    NULL};
+    "get", "fetch", "do", "look", "tldr", "summarise*", "summarize*", NULL};
 static const char *const cue_formatverb[] = {
     "return", "output", "respond with", "respond in", "answer in",
     "answer with", "format", "present", "reply in", "reply with",
@@ -43,7 +43,7 @@ static const char *const cue_filler[] = {
     "please", "kindly", "basically", "actually", "really", "very",
     "literally", "totally", "just", "simply", "quite", "honestly",
     "if possible", "if you can", "if you don't mind", "thanks", "thank you",
-    NULL};
+    "pls", "plz", NULL};
 static const char *const cue_hedge[] = {
     "can you", "could you", "would you", "will you", "i was wondering",
     "i wonder", "i want you to", "i need you to", "i would like you to",
@@ -184,6 +184,11 @@ static const char *const cue_translate[] = {
     "translate*", "translation", "localise", "localize", "localisation",
     "localization", NULL};
 
+static const char *const cue_materialref[] = {
+    "the following", "below", "attached", "above", "here is", "here's",
+    "here are", "this text", "this article", "this email", "this document",
+    "this transcript", "these notes", "this passage", "this message", NULL};
+
 static const char *const *const cue_tables[CUE_COUNT] = {
     [CUE_TASK] = cue_task, [CUE_FORMATVERB] = cue_formatverb,
     [CUE_VAGUE] = cue_vague, [CUE_FILLER] = cue_filler,
@@ -198,6 +203,7 @@ static const char *const *const cue_tables[CUE_COUNT] = {
     [CUE_CAT_EXTRACT] = cue_extract, [CUE_CAT_QA] = cue_qa,
     [CUE_CAT_MARKETING] = cue_marketing, [CUE_CAT_ANALYSIS] = cue_analysis,
     [CUE_LANG] = cue_lang, [CUE_CAT_TRANSLATE] = cue_translate,
+    [CUE_MATERIALREF] = cue_materialref,
 };
 
 static bool in_list(const char *w, size_t n, const char *const *list);

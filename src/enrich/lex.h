@@ -48,6 +48,7 @@ enum lex_cue {
     CUE_CAT_QA, CUE_CAT_MARKETING, CUE_CAT_ANALYSIS,
     CUE_LANG,        /* a programming language or platform named */
     CUE_CAT_TRANSLATE,
+    CUE_MATERIALREF, /* the following, below, attached, here is ... */
     CUE_COUNT
 };
 

@@ -154,7 +154,7 @@ static void score_structure(const lex_stats_t *st, score_dim_t *d)
     if (!is_short && !sections)
         d->reason = "Break the prompt into labelled sections (Task, Context, "
                     "Input, Output format).";
-    else if (st->cue[CUE_MATERIAL] && !delimited && st->words > 40)
+    else if (st->cue[CUE_MATERIALREF] && !delimited && st->words > 40)
         d->reason = "Put supplied text between delimiters such as "
                     "<input>...</input>.";
     else if (!st->list_items && st->cue[CUE_CONSTRAINT] >= 3)

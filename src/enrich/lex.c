@@ -690,16 +690,16 @@ void lex_scan(const char *s, size_t from, size_t len,
                 wanted = true;
             if (opening && !in_list(word, w, opener_skip)) {
                 opening = false;
-                if (lex_match(word, len - i, CUE_TASK) ||
-                    (wanted && in_list(word, w, articles))) {
+                if (lex_match(word, len - i, CUE_NEGATIVE)) {
+                    st->neg_sentences++; /* "Do not" before "Do" */
+                } else if (lex_match(word, len - i, CUE_TASK) ||
+                           (wanted && in_list(word, w, articles))) {
                     /* "Write ...", "I want a tweet ..." */
                     st->task_sentences++;
                     if (st->sentences == 0)
                         st->first_is_task = 1;
                 } else if (lex_match(word, len - i, CUE_FORMATVERB)) {
                     st->format_sentences++;
-                } else if (lex_match(word, len - i, CUE_NEGATIVE)) {
-                    st->neg_sentences++;
                 }
             } else if (!was_opening && c >= 'A' && c <= 'Z' && w >= 2) {
                 st->names++;

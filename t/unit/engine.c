@@ -257,6 +257,10 @@ static void test_rules(arena_t *a)
            strstr(r.text, "- Avoid using rhyme.\n") &&
            strstr(r.text, "- Avoid being vague.\n"),
        "negative rules become positive where the verb allows");
+    ok(enrich(a, "Write a haiku about Oslo. Do not use rhyme.",
+              ENGINE_IMPROVE, NULL, &r) == 0 &&
+           strstr(r.text, "## Constraints\n- Avoid using rhyme."),
+       "negative rules become positive where the verb allows");
     ok(enrich(a, "Can you please write a blog post about Rust for "
                  "beginners? Don't use jargon.", ENGINE_IMPROVE, NULL, &r) == 0 &&
            strstr(r.text, "[[Add: ") != NULL && r.nsuggestions > 0,

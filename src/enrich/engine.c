@@ -52,6 +52,7 @@ typedef struct {
     enum lex_category cat;
     bool xml;                    /* sections as <tags> (Claude-style) */
     bool reasoning;              /* o1/o3/o4-style model: reasons itself */
+    const char *goal;            /* the caller's goal, trimmed; NULL if none */
     const char **sugg;
     int nsugg, capsugg;
 } eng_t;
@@ -1037,8 +1038,8 @@ static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
     {
         bool need_role = expand && !st->cue[CUE_ROLE];
         bool need_aud = !audience;
-        bool need_bg = expand && !st->cue[CUE_BACKGROUND] && !e->opts->goal;
-        if (has_role(e, R_CONTEXT) || e->opts->goal ||
+        bool need_bg = expand && !st->cue[CUE_BACKGROUND] && !e->goal;
+        if (has_role(e, R_CONTEXT) || e->goal ||
             (add && (need_role || need_aud || need_bg))) {
             section_begin(&sec, e, sb, "Context", "context");
             first = true;
@@ -1047,8 +1048,8 @@ static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
                             PH("the role to answer as, e.g. an experienced "
                                "specialist in the field"), add);
             emit_role(e, sb, R_CONTEXT, false, rewrite, &first);
-            if (e->opts->goal) {
-                emit_line(sb, &first, "Goal: ", e->opts->goal);
+            if (e->goal) {
+                emit_line(sb, &first, "Goal: ", e->goal);
             }
             if (need_aud)
                 placeholder(e, sb, &first, "", ph_audience(e), add);
@@ -1408,6 +1409,29 @@ static bool contains_ci(const char *hay, const char *needle)
     return false;
 }
 
+/* The goal without surrounding white space, one line; NULL when empty
+ * or not valid UTF-8 (the caller's goal is never trusted blindly). */
+static const char *trimmed_goal(arena_t *a, const char *goal)
+{
+    size_t n;
+    char *g;
+
+    if (!goal)
+        return NULL;
+    while (is_space(*goal))
+        goal++;
+    n = strlen(goal);
+    while (n && is_space(goal[n - 1]))
+        n--;
+    if (!n || !utf8_valid(goal, n))
+        return NULL;
+    g = arena_strndup(a, goal, n);
+    for (char *p = g; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+    return g;
+}
+
 int engine_enrich(arena_t *a, const char *prompt, size_t len,
                   const engine_opts_t *opts, engine_result_t *out)
 {
@@ -1434,6 +1458,7 @@ int engine_enrich(arena_t *a, const char *prompt, size_t len,
     e.nspans = lex_spans(a, prompt, len, &e.spans);
     lex_scan(prompt, 0, len, e.spans, e.nspans, &e.all);
     e.cat = lex_category(&e.all);
+    e.goal = trimmed_goal(a, opts->goal);
     e.xml = opts->target_model && contains_ci(opts->target_model, "claude");
     /* OpenAI's reasoning models work best without step-by-step scaffolds */
     e.reasoning = opts->target_model && opts->target_model[0] == 'o' &&

@@ -380,6 +380,12 @@ static void test_rules(arena_t *a)
     ok(engine_enrich(a, "Explain DNS.", 12, &o, &r) == 0 &&
            strstr(r.text, "Goal: A handout for Year 9"),
        "the caller's goal is carried verbatim");
+    o.goal = "  \n ";
+    ok(engine_enrich(a, "Explain DNS.", 12, &o, &r) == 0 &&
+           !strstr(r.text, "Goal:"), "a blank goal adds nothing");
+    o.goal = " For\nparents ";
+    ok(engine_enrich(a, "Explain DNS.", 12, &o, &r) == 0 &&
+           strstr(r.text, "Goal: For parents\n"), "a goal is one trimmed line");
 }
 
 static void test_inputs(arena_t *a)

@@ -693,6 +693,8 @@ static const char *ph_audience(const eng_t *e)
                   "text will be used");
     if (e->cat == LEX_CAT_CODE)
         return PH("the language, version and environment the code runs in");
+    if (e->cat == LEX_CAT_EXTRACT)
+        return PH("what the extracted data will be used for, and by whom");
     return PH("who is the audience, and what do they already know?");
 }
 

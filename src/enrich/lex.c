@@ -151,7 +151,8 @@ static const char *const cue_extract[] = {
     "extract", "pull out", "find all", "list all", "parse", "entities",
     "fields", "names and", "dates", "addresses", "phone numbers",
     "emails from", "from the following", "from this", "identify all",
-    "every mention", "structured data", "key-value", NULL};
+    "every mention", "structured data", "key-value", "classify",
+    "categorise", "categorize", "sentiment", "tag each", "label each", NULL};
 static const char *const cue_qa[] = {
     "what", "why", "how", "when", "who", "where", "which", "explain",
     "question", "answer", "difference between", "is it", "does", "can i",

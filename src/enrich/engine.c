@@ -1010,148 +1010,194 @@ static void clarify_vague(eng_t *e, strbuf_t *sb, bool *first,
     suggest(e, arena_strndup(e->a, q.ptr + 2, q.len - 4));
 }
 
-/* improve, expand and structure: the sectioned rewrite. */
-static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
+/* What the sectioned writers share: improve and expand rewrite openings
+ * and add placeholders and defaults; structure does neither. */
+typedef struct {
+    eng_t *e;
+    strbuf_t *sb;
+    bool rewrite, add, expand;
+    bool material;   /* the prompt carries material */
+} sections_t;
+
+static void section_task(const sections_t *w)
 {
-    bool rewrite = mode != ENGINE_STRUCTURE;
-    bool add = mode != ENGINE_STRUCTURE;       /* placeholders, defaults */
-    bool expand = mode == ENGINE_EXPAND;
+    section_t sec;
+    bool first = true;
+
+    section_begin(&sec, w->e, w->sb, "Task", "task");
+    emit_role(w->e, w->sb, R_TASK, false, w->rewrite, &first);
+    if (w->add)
+        clarify_vague(w->e, w->sb, &first, "", R_TASK, false);
+    section_end(&sec, "task");
+}
+
+static void section_context(const sections_t *w)
+{
+    eng_t *e = w->e;
     const lex_stats_t *st = &e->all;
     bool audience = e->cat == LEX_CAT_CODE ? st->cue[CUE_LANG] > 0
                                            : st->cue[CUE_AUDIENCE] > 0;
-    bool material = has_role(e, R_MATERIAL);
+    bool need_role = w->expand && !st->cue[CUE_ROLE];
+    bool need_bg = w->expand && !st->cue[CUE_BACKGROUND] && !e->goal;
+    bool first = true;
+    section_t sec;
+
+    if (!has_role(e, R_CONTEXT) && !e->goal &&
+        !(w->add && (need_role || !audience || need_bg)))
+        return;
+    section_begin(&sec, e, w->sb, "Context", "context");
+    if (need_role)
+        placeholder(e, w->sb, &first, "",
+                    PH("the role to answer as, e.g. an experienced "
+                       "specialist in the field"), w->add);
+    emit_role(e, w->sb, R_CONTEXT, false, w->rewrite, &first);
+    if (e->goal)
+        emit_line(w->sb, &first, "Goal: ", e->goal);
+    if (!audience)
+        placeholder(e, w->sb, &first, "", ph_audience(e), w->add);
+    if (need_bg)
+        placeholder(e, w->sb, &first, "",
+                    PH("the purpose: why you need this and how the result "
+                       "will be used"), w->add);
+    section_end(&sec, "context");
+}
+
+/* Supplied material between delimiters: a single fenced or tagged block
+ * keeps its own, anything else goes between <input> tags; material the
+ * task refers to but does not carry becomes a placeholder. */
+static void section_input(const sections_t *w)
+{
+    eng_t *e = w->e;
+    strbuf_t *sb = w->sb;
+    bool wrap, first = true;
+
+    if (!w->material && (e->all.vars || !refers_to_material(e)))
+        return;
+    wrap = !w->material || !delimited_material(e);
+    if (sb->len)
+        strbuf_puts(sb, "\n\n");
+    if (!e->xml)
+        strbuf_puts(sb, "## Input\n");
+    if (wrap)
+        strbuf_puts(sb, "<input>\n");
+    if (!emit_material(e, sb))
+        placeholder(e, sb, &first, "", PH("paste the text to work on here"),
+                    true);
+    if (wrap)
+        strbuf_puts(sb, "\n</input>");
+}
+
+/* Generic steps for a complex task (not for reasoning models). */
+static void section_steps(const sections_t *w)
+{
+    eng_t *e = w->e;
+    const lex_stats_t *st = &e->all;
+    const char *const *steps;
+    section_t sec;
+
+    if (!w->add || st->cue[CUE_STEP] || e->reasoning ||
+        !(w->expand || st->words > 60 || st->task_sentences >= 2 ||
+          e->cat == LEX_CAT_CODE || e->cat == LEX_CAT_ANALYSIS))
+        return;
+    steps = default_steps(e);
+    section_begin(&sec, e, w->sb, "Steps", "steps");
+    for (int k = 0; steps[k]; k++)
+        strbuf_printf(w->sb, "%s%d. %s", k ? "\n" : "", k + 1, steps[k]);
+    section_end(&sec, "steps");
+}
+
+static void section_constraints(const sections_t *w)
+{
+    eng_t *e = w->e;
+    const char *dflt = w->add ? default_constraint(e, w->material) : NULL;
+    bool need_tone = !e->all.cue[CUE_TONE] &&
+                     (e->cat == LEX_CAT_WRITE || e->cat == LEX_CAT_MARKETING);
+    bool first = true;
+    section_t sec;
+
+    if (!has_role(e, R_CONSTRAINT) && !dflt && !(w->add && need_tone))
+        return;
+    section_begin(&sec, e, w->sb, "Constraints", "constraints");
+    emit_role(e, w->sb, R_CONSTRAINT, true, w->rewrite, &first);
+    if (dflt)
+        emit_line(w->sb, &first, "- ", dflt);
+    if (need_tone)
+        placeholder(e, w->sb, &first, "- ",
+                    PH("the tone, e.g. friendly, formal or playful"), w->add);
+    section_end(&sec, "constraints");
+}
+
+static void section_format(const sections_t *w)
+{
+    eng_t *e = w->e;
+    const lex_stats_t *st = &e->all;
     /* a translation's format and length are the source's */
     bool format = st->cue[CUE_FORMAT] || st->format_sentences ||
                   e->cat == LEX_CAT_TRANSLATE;
     bool length = st->length_specs || st->cue[CUE_LENGTHWORD] ||
                   e->cat == LEX_CAT_TRANSLATE;
-    bool first;
+    bool need_len = !length && e->cat != LEX_CAT_CODE &&
+                    e->cat != LEX_CAT_EXTRACT;
+    bool first = true;
     section_t sec;
 
-    /* Task */
-    section_begin(&sec, e, sb, "Task", "task");
-    first = true;
-    emit_role(e, sb, R_TASK, false, rewrite, &first);
-    if (add)
-        clarify_vague(e, sb, &first, "", R_TASK, false);
-    section_end(&sec, "task");
-
-    /* Context */
-    {
-        bool need_role = expand && !st->cue[CUE_ROLE];
-        bool need_aud = !audience;
-        bool need_bg = expand && !st->cue[CUE_BACKGROUND] && !e->goal;
-        if (has_role(e, R_CONTEXT) || e->goal ||
-            (add && (need_role || need_aud || need_bg))) {
-            section_begin(&sec, e, sb, "Context", "context");
-            first = true;
-            if (need_role)
-                placeholder(e, sb, &first, "",
-                            PH("the role to answer as, e.g. an experienced "
-                               "specialist in the field"), add);
-            emit_role(e, sb, R_CONTEXT, false, rewrite, &first);
-            if (e->goal) {
-                emit_line(sb, &first, "Goal: ", e->goal);
-            }
-            if (need_aud)
-                placeholder(e, sb, &first, "", ph_audience(e), add);
-            if (need_bg)
-                placeholder(e, sb, &first, "",
-                            PH("the purpose: why you need this and how the "
-                               "result will be used"), add);
-            section_end(&sec, "context");
-        }
+    if (!has_role(e, R_FORMAT) && !(w->add && (!format || need_len))) {
+        if (!format)
+            suggest(e, "Add: the output format");
+        if (need_len)
+            suggest(e, "Add: the length of the answer");
+        return;
     }
+    section_begin(&sec, e, w->sb, "Output format", "output_format");
+    emit_role(e, w->sb, R_FORMAT, true, w->rewrite, &first);
+    if (!format)
+        placeholder(e, w->sb, &first, "- ", ph_format(e), w->add);
+    if (need_len)
+        placeholder(e, w->sb, &first, "- ",
+                    PH("the length, e.g. 150 words or 5 bullet points"),
+                    w->add);
+    section_end(&sec, "output_format");
+}
 
-    /* Input: supplied material between delimiters */
-    if (material || (!st->vars && refers_to_material(e))) {
-        if (sb->len)
-            strbuf_puts(sb, "\n\n");
-        /* material that is already one fenced or tagged block keeps its
-         * own delimiters; anything else goes between <input> tags */
-        bool wrap = !material || !delimited_material(e);
-        if (!e->xml || !wrap)
-            strbuf_puts(sb, e->xml ? "" : "## Input\n");
-        if (wrap)
-            strbuf_puts(sb, "<input>\n");
-        if (!emit_material(e, sb)) {
-            first = true;
-            placeholder(e, sb, &first, "",
-                        PH("paste the text to work on here"), true);
-        }
-        if (wrap)
-            strbuf_puts(sb, "\n</input>");
-    }
+static void section_examples(const sections_t *w)
+{
+    eng_t *e = w->e;
+    bool want = w->expand || e->cat == LEX_CAT_EXTRACT ||
+                e->cat == LEX_CAT_MARKETING;
+    bool first = true;
+    section_t sec;
 
-    /* Steps for complex tasks */
-    if (add && !st->cue[CUE_STEP] && !e->reasoning &&
-        (expand || st->words > 60 || st->task_sentences >= 2 ||
-         e->cat == LEX_CAT_CODE || e->cat == LEX_CAT_ANALYSIS)) {
-        const char *const *steps = default_steps(e);
-        section_begin(&sec, e, sb, "Steps", "steps");
-        for (int k = 0; steps[k]; k++)
-            strbuf_printf(sb, "%s%d. %s", k ? "\n" : "", k + 1, steps[k]);
-        section_end(&sec, "steps");
-    }
-
-    /* Constraints */
-    {
-        const char *dflt = add ? default_constraint(e, material) : NULL;
-        bool need_tone = !st->cue[CUE_TONE] && (e->cat == LEX_CAT_WRITE ||
-                                                e->cat == LEX_CAT_MARKETING);
-        if (has_role(e, R_CONSTRAINT) || dflt || (add && need_tone)) {
-            section_begin(&sec, e, sb, "Constraints", "constraints");
-            first = true;
-            emit_role(e, sb, R_CONSTRAINT, true, rewrite, &first);
-            if (dflt)
-                emit_line(sb, &first, "- ", dflt);
-            if (need_tone)
-                placeholder(e, sb, &first, "- ",
-                            PH("the tone, e.g. friendly, formal or playful"),
-                            add);
-            section_end(&sec, "constraints");
-        }
-    }
-
-    /* Output format */
-    {
-        bool need_len = !length && e->cat != LEX_CAT_CODE &&
-                        e->cat != LEX_CAT_EXTRACT;
-        if (has_role(e, R_FORMAT) || (add && (!format || need_len))) {
-            section_begin(&sec, e, sb, "Output format", "output_format");
-            first = true;
-            emit_role(e, sb, R_FORMAT, true, rewrite, &first);
-            if (!format)
-                placeholder(e, sb, &first, "- ", ph_format(e), add);
-            if (need_len)
-                placeholder(e, sb, &first, "- ",
-                            PH("the length, e.g. 150 words or 5 bullet "
-                               "points"), add);
-            section_end(&sec, "output_format");
-        } else if (!format || need_len) {
-            if (!format)
-                suggest(e, "Add: the output format");
-            if (need_len)
-                suggest(e, "Add: the length of the answer");
-        }
-    }
-
-    /* Examples */
-    {
-        bool want = expand || e->cat == LEX_CAT_EXTRACT ||
-                    e->cat == LEX_CAT_MARKETING;
-        if (has_role(e, R_EXAMPLE) || (add && want)) {
-            section_begin(&sec, e, sb, "Examples", "examples");
-            first = true;
-            if (!emit_role(e, sb, R_EXAMPLE, false, rewrite, &first))
-                placeholder(e, sb, &first, "",
-                            PH("one example of the input and the output you "
-                               "expect"), add);
-            section_end(&sec, "examples");
-        } else if (want && !st->cue[CUE_EXAMPLE]) {
+    if (!has_role(e, R_EXAMPLE) && !(w->add && want)) {
+        if (want && !e->all.cue[CUE_EXAMPLE])
             suggest(e, "Add: an example of the output you expect");
-        }
+        return;
     }
+    section_begin(&sec, e, w->sb, "Examples", "examples");
+    if (!emit_role(e, w->sb, R_EXAMPLE, false, w->rewrite, &first))
+        placeholder(e, w->sb, &first, "",
+                    PH("one example of the input and the output you expect"),
+                    w->add);
+    section_end(&sec, "examples");
+}
+
+/* improve, expand and structure: the sectioned rewrite. */
+static void write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode)
+{
+    sections_t w = {
+        .e = e, .sb = sb,
+        .rewrite = mode != ENGINE_STRUCTURE,
+        .add = mode != ENGINE_STRUCTURE,
+        .expand = mode == ENGINE_EXPAND,
+        .material = has_role(e, R_MATERIAL),
+    };
+
+    section_task(&w);
+    section_context(&w);
+    section_input(&w);
+    section_steps(&w);
+    section_constraints(&w);
+    section_format(&w);
+    section_examples(&w);
 }
 
 /* The separator between two units in the original, normalised: a blank

@@ -564,16 +564,173 @@ static void scan_line_start(const char *s, size_t len, size_t i,
     }
 }
 
+/* lex_scan()'s state between bytes. */
+typedef struct {
+    const char *s;
+    size_t len;              /* scan end */
+    const lex_span_t *spans;
+    int nspans, sp;          /* sp: first span ending after the position */
+    lex_stats_t *st;
+    int sent_words;          /* words in the current sentence */
+    bool opening;            /* still before the current sentence's verb */
+    bool wanted;             /* the opening said "I want/need/'d like" */
+    bool line_start, prev_word, blank_run;
+    char last;               /* last non-space byte of the sentence */
+} scan_t;
+
+static void end_sentence(scan_t *sc)
+{
+    lex_stats_t *st = sc->st;
+
+    if (sc->sent_words) {
+        st->sentences++;
+        if (sc->sent_words > 35)
+            st->long_sentences++;
+        if (sc->last == '?') {
+            st->questions++;
+            if (st->sentences == 1)
+                st->first_is_task = 1;
+        }
+    }
+    sc->sent_words = 0;
+    sc->opening = true;
+    sc->wanted = false;
+    sc->last = 0;
+}
+
+/* At a line start: blank lines end paragraphs, list markers and headings
+ * end sentences; a heading or tag line is structure, not content, and is
+ * skipped.  Returns where scanning continues. */
+static size_t scan_line(scan_t *sc, size_t i)
+{
+    const char *s = sc->s;
+    size_t k = i, skip;
+    bool brk, mute;
+
+    while (k < sc->len && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
+        k++;
+    sc->line_start = false;
+    if (k >= sc->len || s[k] == '\n') {
+        if (!sc->blank_run)
+            end_sentence(sc);
+        sc->blank_run = true;
+        return k;
+    }
+    if (sc->blank_run)
+        sc->st->paragraphs++;
+    sc->blank_run = false;
+    if (sc->sp < sc->nspans && sc->spans[sc->sp].start <= k)
+        return k; /* the line opens with a span */
+    scan_line_start(s, sc->len, k, sc->st, &brk, &skip, &mute);
+    if (brk)
+        end_sentence(sc);
+    if (mute)
+        while (k < sc->len && s[k] != '\n')
+            k++;
+    return mute ? k : skip;
+}
+
+/* Count the span starting at the position; returns its end. */
+static size_t scan_span(scan_t *sc, const lex_span_t *p)
+{
+    const char *s = sc->s;
+    lex_stats_t *st = sc->st;
+
+    switch (p->kind) {
+    case LEX_FENCE: st->fences++; break;
+    case LEX_INLINE: st->codes++; break;
+    case LEX_QUOTE: st->quotes++; break;
+    case LEX_VAR: st->vars++; break;
+    case LEX_PLACEHOLDER:
+        /* cues inside [[...]] count apart: a slot, not content */
+        st->placeholders++;
+        for (size_t k = p->start + 2, w; k + 2 < p->end; k += w ? w : 1)
+            if ((w = lex_word_len(s, p->end - 2, k)))
+                count_cues(s, p->end - 2, k, st->pcue);
+        break;
+    }
+    if (p->kind != LEX_PLACEHOLDER) {
+        st->words++, sc->sent_words++;
+        sc->opening = false;
+    }
+    if (memchr(s + p->start, '\n', p->end - p->start))
+        sc->line_start = true;
+    sc->last = s[p->end - 1];
+    sc->prev_word = false;
+    return p->end;
+}
+
+/* A sentence's opening word: after hedges ("Could you please"), is it a
+ * rule ("Do not"), a task verb or a wish ("I want a"), or a format verb? */
+static void scan_opening(scan_t *sc, size_t i, size_t w)
+{
+    static const char *const wants[] = {"want", "need", "like", NULL};
+    static const char *const articles[] = {"a", "an", "some", "the", "two",
+                                           "three", NULL};
+    const char *word = sc->s + i;
+    size_t rest = sc->len - i;
+    lex_stats_t *st = sc->st;
+
+    if (in_list(word, w, wants))
+        sc->wanted = true;
+    if (in_list(word, w, opener_skip))
+        return;
+    sc->opening = false;
+    if (lex_match(word, rest, CUE_NEGATIVE)) {
+        st->neg_sentences++; /* "Do not" before "Do" */
+    } else if (lex_match(word, rest, CUE_TASK) ||
+               (sc->wanted && in_list(word, w, articles))) {
+        st->task_sentences++;
+        if (st->sentences == 0)
+            st->first_is_task = 1;
+    } else if (lex_match(word, rest, CUE_FORMATVERB)) {
+        st->format_sentences++;
+    }
+}
+
+/* One word of w bytes at s[i]: names, cues, numbers and lengths. */
+static void scan_word(scan_t *sc, size_t i, size_t w)
+{
+    const char *s = sc->s, *word = s + i;
+    size_t len = sc->len;
+    lex_stats_t *st = sc->st;
+    unsigned char c = (unsigned char)s[i];
+
+    st->words++, sc->sent_words++;
+    if (sc->opening)
+        scan_opening(sc, i, w);
+    else if (c >= 'A' && c <= 'Z' && w >= 2)
+        st->names++; /* capitalised, not opening a sentence */
+    count_cues(s, len, i, st->cue);
+    if (st->sentences == 0 && !st->first_is_role &&
+        lex_match(word, len - i, CUE_ROLE))
+        st->first_is_role = 1;
+    if (!st->vague_first && lex_match(word, len - i, CUE_VAGUE))
+        st->vague_first = (int)i + 1;
+    if (c >= '0' && c <= '9') {
+        size_t k = i + w;
+        st->numbers++;
+        for (size_t d = i; d < i + w; d++) /* "200-word" */
+            if (s[d] == '-' && lex_match(s + d + 1, len - d - 1,
+                                         CUE_LENGTHUNIT))
+                st->length_specs++;
+        while (k < len && (s[k] == ' ' || s[k] == '-'))
+            k++;
+        if (k < len && lex_match(s + k, len - k, CUE_LENGTHUNIT))
+            st->length_specs++; /* "5 bullet points" */
+    }
+    sc->last = s[i + w - 1];
+    sc->prev_word = true;
+}
+
 void lex_scan(const char *s, size_t from, size_t len,
               const lex_span_t *spans, int nspans, lex_stats_t *st)
 {
+    scan_t sc = {.s = s, .len = len, .spans = spans, .nspans = nspans,
+                 .st = st, .opening = true, .line_start = true,
+                 .blank_run = true};
+    int lo = 0, hi = nspans;
     size_t i = from, w;
-    int sp = 0, lo = 0, hi = nspans;
-    int sent_words = 0;      /* words in the current sentence */
-    bool opening = true;     /* still before the current sentence's verb */
-    bool wanted = false;     /* the opening said "I want/need/'d like" */
-    bool line_start = true, prev_word = false, blank_run = true;
-    char last = 0;           /* last non-space byte of the sentence */
 
     memset(st, 0, sizeof(*st));
     while (lo < hi) { /* first span ending after from */
@@ -583,167 +740,42 @@ void lex_scan(const char *s, size_t from, size_t len,
         else
             hi = mid;
     }
-    sp = lo;
-#define END_SENTENCE()                                              \
-    do {                                                            \
-        if (sent_words) {                                           \
-            st->sentences++;                                        \
-            if (sent_words > 35)                                    \
-                st->long_sentences++;                               \
-            if (last == '?') {                                      \
-                st->questions++;                                    \
-                if (st->sentences == 1)                             \
-                    st->first_is_task = 1;                          \
-            }                                                       \
-        }                                                           \
-        sent_words = 0, opening = true, last = 0, wanted = false;   \
-    } while (0)
-
+    sc.sp = lo;
     while (i < len) {
         unsigned char c = (unsigned char)s[i];
 
-        while (sp < nspans && spans[sp].end <= i)
-            sp++;
-        if (line_start) {
-            size_t k = i;
-            bool brk;
-
-            while (k < len && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
-                k++;
-            line_start = false;
-            if (k >= len || s[k] == '\n') {
-                if (!blank_run)
-                    END_SENTENCE();
-                blank_run = true;
-                i = k;
-                continue;
-            }
-            if (blank_run)
-                st->paragraphs++;
-            blank_run = false;
-            if (!(sp < nspans && spans[sp].start <= k)) {
-                size_t skip;
-                bool mute;
-                scan_line_start(s, len, k, st, &brk, &skip, &mute);
-                if (brk)
-                    END_SENTENCE();
-                if (mute) {
-                    /* a heading or tag line: structure, not content */
-                    while (k < len && s[k] != '\n')
-                        k++;
-                    i = k;
-                    continue;
-                }
-                k = skip;
-            }
-            i = k;
-            continue;
-        }
-        if (sp < nspans && spans[sp].start == i) {
-            const lex_span_t *p = &spans[sp];
-
-            switch (p->kind) {
-            case LEX_FENCE: st->fences++; break;
-            case LEX_INLINE: st->codes++; break;
-            case LEX_QUOTE: st->quotes++; break;
-            case LEX_VAR: st->vars++; break;
-            case LEX_PLACEHOLDER:
-                st->placeholders++;
-                for (size_t k = p->start + 2; k + 2 < p->end; k++)
-                    if (lex_word_len(s, p->end - 2, k) &&
-                        (k == p->start + 2 || !word_cp(s, len, k - 1)))
-                        count_cues(s, p->end - 2, k, st->pcue);
-                break;
-            }
-            if (p->kind != LEX_PLACEHOLDER) {
-                st->words++, sent_words++;
-                opening = false;
-            }
-            for (size_t k = p->start; k < p->end; k++)
-                if (s[k] == '\n')
-                    line_start = true;
-            last = s[p->end - 1];
-            prev_word = false;
-            i = p->end;
-            continue;
-        }
-        if (c == '\n') {
+        while (sc.sp < nspans && spans[sc.sp].end <= i)
+            sc.sp++;
+        if (sc.line_start) {
+            i = scan_line(&sc, i);
+        } else if (sc.sp < nspans && spans[sc.sp].start == i) {
+            i = scan_span(&sc, &spans[sc.sp]);
+        } else if (c == '\n') {
             /* A line break ends a sentence after . ! ? : only; otherwise
              * the next line continues it (wrapped text). */
-            if (last == '.' || last == '!' || last == '?' || last == ':')
-                END_SENTENCE();
-            line_start = true;
-            prev_word = false;
+            if (sc.last == '.' || sc.last == '!' || sc.last == '?' ||
+                sc.last == ':')
+                end_sentence(&sc);
+            sc.line_start = true;
+            sc.prev_word = false;
             i++;
-            continue;
-        }
-        if (!prev_word && (w = lex_word_len(s, len, i))) {
-            const char *word = s + i;
-
-            bool was_opening = opening;
-
-            st->words++, sent_words++;
-            static const char *const wants[] = {"want", "need", "like",
-                                                NULL};
-            static const char *const articles[] = {"a", "an", "some", "the",
-                                                   "two", "three", NULL};
-            if (opening && in_list(word, w, wants))
-                wanted = true;
-            if (opening && !in_list(word, w, opener_skip)) {
-                opening = false;
-                if (lex_match(word, len - i, CUE_NEGATIVE)) {
-                    st->neg_sentences++; /* "Do not" before "Do" */
-                } else if (lex_match(word, len - i, CUE_TASK) ||
-                           (wanted && in_list(word, w, articles))) {
-                    /* "Write ...", "I want a tweet ..." */
-                    st->task_sentences++;
-                    if (st->sentences == 0)
-                        st->first_is_task = 1;
-                } else if (lex_match(word, len - i, CUE_FORMATVERB)) {
-                    st->format_sentences++;
-                }
-            } else if (!was_opening && c >= 'A' && c <= 'Z' && w >= 2) {
-                st->names++;
-            }
-            count_cues(s, len, i, st->cue);
-            if (st->sentences == 0 && !st->first_is_role &&
-                lex_match(word, len - i, CUE_ROLE))
-                st->first_is_role = 1;
-            if (!st->vague_first && lex_match(word, len - i, CUE_VAGUE))
-                st->vague_first = (int)i + 1;
-            if (c >= '0' && c <= '9') {
-                size_t k = i + w;
-                st->numbers++;
-                for (size_t d = i; d < i + w; d++)
-                    if (s[d] == '-' && lex_match(s + d + 1, len - d - 1,
-                                                 CUE_LENGTHUNIT))
-                        st->length_specs++;
-                while (k < len && (s[k] == ' ' || s[k] == '-'))
-                    k++;
-                if (k < len && lex_match(s + k, len - k, CUE_LENGTHUNIT))
-                    st->length_specs++;
-            }
-            last = s[i + w - 1];
+        } else if (!sc.prev_word && (w = lex_word_len(s, len, i))) {
+            scan_word(&sc, i, w);
             i += w;
-            prev_word = true;
-            continue;
-        }
-        prev_word = false;
-        if (c != ' ' && c != '\t' && c != '\r')
-            last = (char)c;
-        if (lex_sentence_stop(s, len, i)) {
+        } else {
+            sc.prev_word = false;
+            if (c != ' ' && c != '\t' && c != '\r')
+                sc.last = (char)c;
+            if (lex_sentence_stop(s, len, i)) {
+                if (c == '?')
+                    sc.last = '?';
+                if (i + 1 >= len || s[i + 1] != '\n')
+                    end_sentence(&sc); /* else the newline ends it */
+            }
             i++;
-            if (c == '?')
-                last = '?';
-            if (i < len && s[i] == '\n')
-                continue; /* the newline ends it */
-            END_SENTENCE();
-            continue;
         }
-        i++;
     }
-    END_SENTENCE();
-#undef END_SENTENCE
+    end_sentence(&sc);
 }
 
 enum lex_category lex_category(const lex_stats_t *st)

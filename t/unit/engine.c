@@ -430,6 +430,23 @@ static void test_inputs(arena_t *a)
     }
     ok(good, "40 KB runs of every awkward unit enrich in every mode");
 
+    /* one 40 KB word inside each kind of span */
+    static const char *const wrap[][2] = {
+        {"[[", "]]"}, {"{{", "}}"}, {"`", "`"}, {"\"", "\""}, {"```", "```"}};
+    good = 1;
+    for (size_t k = 0; k < sizeof(wrap) / sizeof(wrap[0]); k++) {
+        strbuf_init(&sb, a, 41 * 1024);
+        strbuf_puts(&sb, wrap[k][0]);
+        while (sb.len < 40 * 1024)
+            strbuf_puts(&sb, "word-");
+        strbuf_puts(&sb, wrap[k][1]);
+        score_t sc;
+        good &= engine_enrich(a, sb.ptr, sb.len, NULL, &r) == 0 &&
+                strstr(r.text, sb.ptr) != NULL &&
+                score_prompt(a, sb.ptr, sb.len, &sc) == 0;
+    }
+    ok(good, "a 40 KB word inside each kind of span is kept whole");
+
     /* 200 KB of mixed prompts: fine in every mode, and spot-checked */
     pair_t *p = NULL;
     int n = pairs_load(a, &p);

@@ -270,6 +270,61 @@ static closer_t *find_closers(eng_t *e, int *count)
     return v;
 }
 
+/* End of the "<name>" ... "</name>" block whose opening line is at s[i],
+ * or 0 (not a tag line, an instruction tag, or no closer among the next
+ * 64).  *next moves past closers before i; calls come in text order. */
+static size_t tag_block_end(const eng_t *e, size_t i, const closer_t *closers,
+                            int nclosers, int *next)
+{
+    bool closing;
+    size_t eol, n = tag_line(e->s, e->len, i, &closing, &eol);
+
+    while (*next < nclosers && closers[*next].at <= i)
+        (*next)++;
+    if (!n || closing || word_in(e->s + i + 1, n, instruction_tags))
+        return 0;
+    for (int c = *next; c < nclosers && c < *next + 64; c++)
+        if (closers[c].n == n &&
+            memcmp(e->s + closers[c].name, e->s + i + 1, n) == 0)
+            return closers[c].eol;
+    return 0;
+}
+
+/* End of the unit of kind starting at s[i] (sp: the first span ending after
+ * i): a list item or heading ends with its line; text at a sentence stop,
+ * at a line that ended a sentence or breaks the flow, or at a colon that
+ * announces material ("Summarise this: ..."). */
+static size_t unit_end(const eng_t *e, size_t i, int kind, int sp)
+{
+    const char *s = e->s;
+    size_t len = e->len, j = i;
+
+    while (j < len) {
+        if (sp < e->nspans && e->spans[sp].start == j) {
+            j = e->spans[sp++].end; /* never inside a span */
+            continue;
+        }
+        if (s[j] == '\n') {
+            size_t k = j;
+            if (kind != U_TEXT || line_breaks(s, len, j + 1))
+                return j;
+            /* wrapped text continues unless the line ended a sentence */
+            while (k > i && is_space(s[k - 1]))
+                k--;
+            if (k > i && (s[k - 1] == '.' || s[k - 1] == '!' ||
+                          s[k - 1] == '?' || s[k - 1] == ':'))
+                return j;
+        } else if (kind == U_TEXT && lex_sentence_stop(s, len, j)) {
+            return j + 1;
+        } else if (kind == U_TEXT && s[j] == ':' && j + 1 < len &&
+                   s[j + 1] == ' ' && announces_material(s, i, j, 4)) {
+            return j + 1;
+        }
+        j++;
+    }
+    return len;
+}
+
 static void split_units(eng_t *e)
 {
     int nclosers, next_closer = 0;
@@ -282,7 +337,7 @@ static void split_units(eng_t *e)
     e->u = arena_alloc(e->a, cap * sizeof(unit_t));
     while (i < len) {
         int newlines = 0, kind, sp;
-        size_t j, end;
+        size_t end;
 
         while (i < len && is_space(s[i])) {
             if (s[i] == '\n')
@@ -294,73 +349,19 @@ static void split_units(eng_t *e)
         if (newlines >= 2)
             para++;
         sp = span_at(e, i);
-        if (sp < e->nspans && e->spans[sp].start == i &&
-            e->spans[sp].kind == LEX_FENCE && bol) {
-            push_unit(e, &cap, i, e->spans[sp].end, U_CODE, para);
-            i = e->spans[sp].end;
-            bol = false;
-            continue;
-        }
-        if (bol && s[i] == '<') {
-            /* "<name>" alone on a line, closed by a "</name>" line later:
-             * one block (the first 64 closers after it are looked at) */
-            bool closing;
-            size_t n = tag_line(s, len, i, &closing, &end), blk = 0;
-            while (next_closer < nclosers && closers[next_closer].at <= i)
-                next_closer++;
-            if (n && !closing && !word_in(s + i + 1, n, instruction_tags))
-                for (int c = next_closer; c < nclosers && c < next_closer + 64;
-                     c++)
-                    if (closers[c].n == n &&
-                        memcmp(s + closers[c].name, s + i + 1, n) == 0) {
-                        blk = closers[c].eol;
-                        break;
-                    }
-            if (blk) {
-                push_unit(e, &cap, i, blk, U_CODE, para);
-                i = blk;
-                bol = false;
-                continue;
-            }
-        }
-        kind = bol ? line_kind(s, len, i) : U_TEXT;
-        bol = false;
-        end = len;
-        for (j = i; j < len;) {
-            if (sp < e->nspans && e->spans[sp].start == j) {
-                j = e->spans[sp].end;
-                sp++;
-                continue;
-            }
-            if (s[j] == '\n') {
-                if (kind != U_TEXT || line_breaks(s, len, j + 1)) {
-                    end = j;
-                    break;
-                }
-                /* wrapped text continues unless the line ended a sentence */
-                size_t k = j;
-                while (k > i && is_space(s[k - 1]))
-                    k--;
-                if (k > i && (s[k - 1] == '.' || s[k - 1] == '!' ||
-                              s[k - 1] == '?' || s[k - 1] == ':')) {
-                    end = j;
-                    break;
-                }
-                j++;
-                continue;
-            }
-            if (kind == U_TEXT && lex_sentence_stop(s, len, j)) {
-                end = j + 1;
-                break;
-            }
-            if (kind == U_TEXT && s[j] == ':' && j + 1 < len &&
-                s[j + 1] == ' ' && announces_material(s, i, j, 4)) {
-                end = j + 1;
-                break;
-            }
-            j++;
+        if (bol && sp < e->nspans && e->spans[sp].start == i &&
+            e->spans[sp].kind == LEX_FENCE) {
+            end = e->spans[sp].end, kind = U_CODE; /* a fenced block */
+        } else if (bol && s[i] == '<' &&
+                   (end = tag_block_end(e, i, closers, nclosers,
+                                        &next_closer))) {
+            kind = U_CODE; /* a <tag> ... </tag> block */
+        } else {
+            kind = bol ? line_kind(s, len, i) : U_TEXT;
+            end = unit_end(e, i, kind, sp);
         }
         push_unit(e, &cap, i, end, kind, para);
+        bol = false;
         i = end;
     }
 }
@@ -584,70 +585,87 @@ static size_t wish_prefix(const char *p, size_t n)
     return 0;
 }
 
+/* Offset past the opening hedges of a task unit ("Could you please "),
+ * u->start when there are none or no task verb follows them. */
+static size_t strip_hedges(const eng_t *e, const unit_t *u)
+{
+    const char *s = e->s;
+    size_t i = u->start, end = u->end;
+    bool again = true;
+
+    while (again) {
+        again = false;
+        for (const char *const *h = hedges; *h; h++) {
+            size_t hl = strlen(*h);
+            /* a capital after the hedge is a name ("Please Bob, ...")
+             * and stops it */
+            if (has_prefix(s + i, end - i, *h) &&
+                (i + hl >= end || s[i + hl] < 'A' || s[i + hl] > 'Z')) {
+                i += hl;
+                again = true;
+                break;
+            }
+        }
+    }
+    if (i == u->start || i >= end || !lex_word_len(s, end, i) ||
+        !lex_match(s + i, end - i, CUE_TASK))
+        return u->start;
+    return i;
+}
+
+/* Rewrite a rule's "don't X" opening at s[i] as what to do ("Avoid
+ * Xing", "Remember to"); returns the bytes consumed, 0 when left as is. */
+static size_t rewrite_negative(strbuf_t *sb, const char *s, size_t i,
+                               size_t end)
+{
+    size_t neg = 0, w;
+
+    if (has_prefix(s + i, end - i, "don't "))
+        neg = 6;
+    else if (has_prefix(s + i, end - i, "do not "))
+        neg = 7;
+    else if (has_prefix(s + i, end - i, "never "))
+        neg = 6;
+    if (!neg)
+        return 0;
+    w = lex_word_len(s, end, i + neg);
+    if (w == 6 && has_prefix(s + i + neg, w, "forget") &&
+        i + neg + w < end && s[i + neg + w] == ' ') {
+        strbuf_puts(sb, "Remember"); /* "Don't forget to" */
+        return neg + w;
+    }
+    if (!all_lower_word(s + i + neg, w) || word_in(s + i + neg, w, not_verbs))
+        return 0;
+    strbuf_puts(sb, "Avoid ");
+    append_gerund(sb, s + i + neg, w);
+    return neg + w;
+}
+
 /* Append unit u, rewriting its opening when rewrite is set: hedges go
- * ("Can you write" -> "Write"), "Don't use X" becomes "Avoid using X", and
- * a closing '?' of a hedged request or a ':' before material becomes '.'. */
+ * ("Can you write" -> "Write"), a wish becomes an instruction ("I want a"
+ * -> "Create a"), "Don't use X" becomes "Avoid using X", a closing '?' of
+ * a hedged request or a ':' before material becomes '.', and a plain
+ * lower-case opening word gets its capital.  Nothing else changes. */
 static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
 {
     const char *s = e->s;
-    size_t i = u->start, end = u->end, want;
+    size_t i = u->start, end = u->end, at = sb->len, want;
     bool hedged = false;
 
     if (!rewrite || u->kind != U_TEXT) {
         strbuf_append(sb, s + i, end - i);
         return;
     }
-    if (u->role == R_TASK) {
-        for (bool again = true; again;) {
-            again = false;
-            for (const char *const *h = hedges; *h; h++) {
-                size_t hl = strlen(*h);
-                if (has_prefix(s + i, end - i, *h) &&
-                    (s[i] < 'A' || s[i] > 'Z' || i == u->start ||
-                     hedged) &&
-                    (i + hl >= end || s[i + hl] < 'A' || s[i + hl] > 'Z')) {
-                    i += hl;
-                    hedged = again = true;
-                    break;
-                }
-            }
-        }
-        if (hedged && i < end) {
-            size_t w = lex_word_len(s, end, i);
-            if (!w || !lex_match(s + i, end - i, CUE_TASK)) {
-                i = u->start; /* not followed by a verb: keep it all */
-                hedged = false;
-            }
-        }
-    }
-    size_t at = sb->len;
+    if (u->role == R_TASK)
+        hedged = (i = strip_hedges(e, u)) != u->start;
     if (hedged) {
         /* the verb now opens the sentence: capitalised below */
     } else if (u->role == R_TASK && (want = wish_prefix(s + i, end - i))) {
-        strbuf_puts(sb, "Create "); /* "I want a tweet" -> "Create a tweet" */
+        strbuf_puts(sb, "Create ");
         i += want;
     } else if (u->role == R_CONSTRAINT || u->role == R_TASK ||
                u->role == R_FORMAT) {
-        size_t neg = 0;
-        if (has_prefix(s + i, end - i, "don't "))
-            neg = 6;
-        else if (has_prefix(s + i, end - i, "do not "))
-            neg = 7;
-        else if (has_prefix(s + i, end - i, "never "))
-            neg = 6;
-        if (neg) {
-            size_t w = lex_word_len(s, end, i + neg);
-            if (w == 6 && has_prefix(s + i + neg, w, "forget") &&
-                i + neg + w < end && s[i + neg + w] == ' ') {
-                strbuf_puts(sb, "Remember"); /* "Don't forget to" */
-                i += neg + w;
-            } else if (all_lower_word(s + i + neg, w) &&
-                       !word_in(s + i + neg, w, not_verbs)) {
-                strbuf_puts(sb, "Avoid ");
-                append_gerund(sb, s + i + neg, w);
-                i += neg + w;
-            }
-        }
+        i += rewrite_negative(sb, s, i, end);
     }
     if ((hedged && s[end - 1] == '?') || (u->intro && s[end - 1] == ':')) {
         strbuf_append(sb, s + i, end - 1 - i);
@@ -655,8 +673,6 @@ static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
     } else {
         strbuf_append(sb, s + i, end - i);
     }
-    /* a sentence opens with a capital when its first word is plain
-     * lower-case ASCII ("the file is big" -> "The file is big") */
     if (at < sb->len && sb->ptr[at] >= 'a' && sb->ptr[at] <= 'z') {
         size_t w = lex_word_len(sb->ptr, sb->len, at);
         if (all_lower_word(sb->ptr + at, w))

@@ -23,7 +23,7 @@ static char *pairs_trim(char *s)
 }
 
 /* Load every pair into *out (arena memory); returns the count, -1 when the
- * file cannot be read.  The file lives beside this header; PROMPTD_SRC_DIR
+ * file cannot be read.  Lines starting with "% " are comments.  The file lives beside this header; PROMPTD_SRC_DIR
  * (set by make check) or the build's SQL directory locate it. */
 static int pairs_load(arena_t *a, pair_t **out)
 {
@@ -52,7 +52,15 @@ static int pairs_load(arena_t *a, pair_t **out)
         }
         if (!l)
             break;
-        if (strncmp(l, "=== ", 4) == 0 && n < cap) {
+        if (strncmp(l, "% ", 2) == 0)
+            continue; /* a comment */
+        if (strncmp(l, "=== ", 4) == 0) {
+            if (n == cap) {
+                pair_t *nv = arena_zalloc(a, 2 * (size_t)cap * sizeof(*nv));
+                memcpy(nv, v, (size_t)cap * sizeof(*nv));
+                v = nv;
+                cap *= 2;
+            }
             v[n++].category = pairs_trim(arena_strdup(a, l + 4));
         } else if (strncmp(l, "--- before", 10) == 0 && n) {
             target = &v[n - 1].before;

@@ -644,8 +644,9 @@ static size_t rewrite_negative(strbuf_t *sb, const char *s, size_t i,
 /* Append unit u, rewriting its opening when rewrite is set: hedges go
  * ("Can you write" -> "Write"), a wish becomes an instruction ("I want a"
  * -> "Create a"), "Don't use X" becomes "Avoid using X", a closing '?' of
- * a hedged request or a ':' before material becomes '.', and a plain
- * lower-case opening word gets its capital.  Nothing else changes. */
+ * a hedged request or a ':' before material becomes '.', a sentence ending
+ * in a letter or digit gets its '.', and a plain lower-case opening word
+ * gets its capital.  Nothing else changes. */
 static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
 {
     const char *s = e->s;
@@ -672,6 +673,9 @@ static void put_unit(eng_t *e, strbuf_t *sb, const unit_t *u, bool rewrite)
         strbuf_putc(sb, '.');
     } else {
         strbuf_append(sb, s + i, end - i);
+        if (lex_word_len(s, end, end - 1) == 1 &&
+            (unsigned char)s[end - 1] < 0x80)
+            strbuf_putc(sb, '.'); /* "Write a story" -> "Write a story." */
     }
     if (at < sb->len && sb->ptr[at] >= 'a' && sb->ptr[at] <= 'z') {
         size_t w = lex_word_len(sb->ptr, sb->len, at);

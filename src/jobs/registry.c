@@ -9,6 +9,7 @@
 
 #include "jobs/maintenance.h"
 #include "jobs/registry.h"
+#include "jobs/shareviews.h"
 
 long long registry_now_ms(void)
 {
@@ -100,6 +101,7 @@ static const job_handler_t handlers[] = {
     { "noop", job_noop },
     { "jobs.purge", maintenance_jobs_purge },
     { "maintenance.purge", maintenance_purge },
+    { "share.views", shareviews_ingest },
     { NULL, NULL }
 };
 

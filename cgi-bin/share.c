@@ -36,11 +36,14 @@
 #define STATS_DAYS_DEFAULT 30
 #define STATS_DAYS_MAX 366
 
-/* Visitors' caching: browsers revalidate every time (max-age=0; nginx
- * answers 304 from its cache), shared caches keep one second and may serve
- * it stale one more second while refreshing: a revoked or expired link is
- * gone everywhere within two seconds. */
-#define CACHE_PUBLIC "public, max-age=0, s-maxage=1, stale-while-revalidate=1"
+/* Visitors' caching (edge_cache()): browsers and CDNs revalidate or keep
+ * a page one second (max-age=0, s-maxage=1); nginx keeps it to the end of
+ * the current second (X-Accel-Expires: @now, which nginx prefers to
+ * Cache-Control and hides from clients; its expiry has whole-second
+ * granularity, so "1 second" would mean up to 2).  No stale copies: a
+ * revoked or expired link is gone from nginx within 1 s and from a CDN
+ * honouring s-maxage within 2 s. */
+#define CACHE_PUBLIC "public, max-age=0, s-maxage=1"
 #define PAGE_CSP                                                            \
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; " \
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -149,6 +152,13 @@ enum { RS_STATE, RS_ID, RS_HAS_PW, RS_FORK, RS_PUBLIC, RS_EXPIRES, RS_TITLE,
        RS_CONTENT, RS_TAGS, RS_AUTHOR, RS_VERSION, RS_UPDATED };
 
 /* ------------------------------------------------------------- helpers */
+
+/* Mark the answer cacheable for anyone for about a second (see above). */
+static void edge_cache(req_t *r)
+{
+    resp_header(r, "X-Accel-Expires", arena_printf(r->arena, "@%lld", (long long)time(NULL)));
+    resp_header(r, "Cache-Control", CACHE_PUBLIC);
+}
 
 static char *share_sha256_hex(arena_t *a, const void *data, size_t len)
 {
@@ -786,15 +796,17 @@ static int page_get(req_t *r)
 
     if (res == NULL)
         return r->status;
-    if (strcmp(PQgetvalue(res, 0, RS_STATE), "ok") != 0)
+    if (strcmp(PQgetvalue(res, 0, RS_STATE), "ok") != 0) {
+        edge_cache(r);   /* a viral revoked link costs no more than a live one */
         return state_page(r, PQgetvalue(res, 0, RS_STATE));
+    }
     if (strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0 && !unlocked)
         return password_page(r, 200, token, false);
     if (unlocked) {
         resp_header(r, "X-Accel-Expires", "0");
         resp_header(r, "Cache-Control", "private, no-store");
     } else {
-        resp_header(r, "Cache-Control", CACHE_PUBLIC);
+        edge_cache(r);
     }
     return content_page(r, res, token);
 }
@@ -867,6 +879,8 @@ static int shared_get(req_t *r)
     if (res == NULL)
         return r->status;
     state = PQgetvalue(res, 0, RS_STATE);
+    if (strcmp(state, "ok") != 0)
+        edge_cache(r);
     if (strcmp(state, "gone") == 0)
         return resp_problem(r, 410, "This share link was revoked or has expired.");
     if (strcmp(state, "ok") != 0)
@@ -891,7 +905,7 @@ static int shared_get(req_t *r)
         resp_header(r, "X-Accel-Expires", "0");
         resp_header(r, "Cache-Control", "private, no-store");
     } else {
-        resp_header(r, "Cache-Control", CACHE_PUBLIC);
+        edge_cache(r);
     }
     return resp_json(r, 200, o);
 }
@@ -977,7 +991,7 @@ static int gallery(req_t *r)
                                 arena_printf(r->arena, "%ld", offset + limit));
     else
         cJSON_AddNullToObject(out, "next_cursor");
-    resp_header(r, "Cache-Control", CACHE_PUBLIC);
+    edge_cache(r);
     return resp_json(r, 200, out);
 }
 

@@ -36,14 +36,18 @@
 #define STATS_DAYS_DEFAULT 30
 #define STATS_DAYS_MAX 366
 
-/* Visitors' caching (edge_cache()): browsers and CDNs revalidate or keep
- * a page one second (max-age=0, s-maxage=1); nginx keeps it to the end of
- * the current second (X-Accel-Expires: @now, which nginx prefers to
- * Cache-Control and hides from clients; its expiry has whole-second
- * granularity, so "1 second" would mean up to 2).  No stale copies: a
- * revoked or expired link is gone from nginx within 1 s and from a CDN
- * honouring s-maxage within 2 s. */
-#define CACHE_PUBLIC "public, max-age=0, s-maxage=1"
+/* Visitors' caching (edge_cache()).  Browsers revalidate every time
+ * (max-age=0; nginx answers 304 from its cache).  nginx keeps an answer to
+ * the end of the current second (X-Accel-Expires: @now; its expiry has
+ * whole-second granularity, so "1 second" would mean up to 2) and may
+ * serve it stale for one more second while one background request
+ * refreshes it (stale-while-revalidate=1, which nginx honours because the
+ * location does not say use_stale updating).  An answer is thus served at
+ * most 2 s after the database read behind it: a revoked or expired link is
+ * gone within 2 s, and a busy link costs about one worker request a second.
+ * Cache-Control comes first: nginx reads its stale-while-revalidate, then
+ * X-Accel-Expires overrides the lifetime. */
+#define CACHE_PUBLIC "public, max-age=0, s-maxage=1, stale-while-revalidate=1"
 #define PAGE_CSP                                                            \
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; " \
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -156,8 +160,8 @@ enum { RS_STATE, RS_ID, RS_HAS_PW, RS_FORK, RS_PUBLIC, RS_EXPIRES, RS_TITLE,
 /* Mark the answer cacheable for anyone for about a second (see above). */
 static void edge_cache(req_t *r)
 {
-    resp_header(r, "X-Accel-Expires", arena_printf(r->arena, "@%lld", (long long)time(NULL)));
     resp_header(r, "Cache-Control", CACHE_PUBLIC);
+    resp_header(r, "X-Accel-Expires", arena_printf(r->arena, "@%lld", (long long)time(NULL)));
 }
 
 static char *share_sha256_hex(arena_t *a, const void *data, size_t len)

@@ -94,6 +94,13 @@ for my $path ("/api/v1/shared/$sh->{token}", '/api/v1/public/prompts?sort=recent
     is(cache_status($b), 'HIT', "$path: second request HIT");
 }
 
+# stale copies are bounded: after two idle seconds the entry is refetched
+$s->request(GET => $page);
+sleep 2.2;
+$r = $s->request(GET => $page);
+is($r->{status}, 200, 'after two idle seconds -> 200');
+is(cache_status($r), 'EXPIRED', 'refetched, not served stale');
+
 # ------------------------------------------------------------ never cached
 my $r = $s->request(GET => $page, { token => $ta });
 is(cache_status($r), 'BYPASS', 'with Authorization: BYPASS');

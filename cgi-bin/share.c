@@ -160,8 +160,12 @@ enum { RS_STATE, RS_ID, RS_HAS_PW, RS_FORK, RS_PUBLIC, RS_EXPIRES, RS_TITLE,
 /* Mark the answer cacheable for anyone for about a second (see above). */
 static void edge_cache(req_t *r)
 {
+    struct timespec ts;
+
+    /* not time(): glibc may read the coarse clock, a tick behind nginx's */
+    clock_gettime(CLOCK_REALTIME, &ts);
     resp_header(r, "Cache-Control", CACHE_PUBLIC);
-    resp_header(r, "X-Accel-Expires", arena_printf(r->arena, "@%lld", (long long)time(NULL)));
+    resp_header(r, "X-Accel-Expires", arena_printf(r->arena, "@%lld", (long long)ts.tv_sec));
 }
 
 static char *share_sha256_hex(arena_t *a, const void *data, size_t len)

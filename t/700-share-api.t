@@ -370,6 +370,15 @@ is($r->{json}{forks}, 1, 'forks');
 is_deeply($r->{json}{referrers}, [], 'no referrers yet');
 problem_ok(api($ta, GET => "/api/v1/shares/$sh->{id}/stats?days=0"), 422, 'days=0');
 
+# ------------------------------------------------------------ API keys
+my $kshare = api($ta, POST => '/api/v1/keys', json => { name => 'sharer', scopes => ['share'] })->{json}{key};
+my $kread = api($ta, POST => '/api/v1/keys', json => { name => 'reader', scopes => ['prompts:read'] })->{json}{key};
+$r = api($kshare, POST => "/api/v1/prompts/$g1/shares", json => {});
+is($r->{status}, 201, 'an API key with the share scope creates a link');
+is(api($kshare, GET => '/api/v1/shares')->{status}, 200, 'and lists links');
+problem_ok(api($kread, POST => "/api/v1/prompts/$g1/shares", json => {}), 403, 'a key without the share scope');
+problem_ok(api($kread, GET => '/api/v1/shares'), 403, 'a key without the share scope listing');
+
 # no 5xx anywhere
 my $five = grep { $_->{status} >= 500 } @{ $s->access_log };
 is($five, 0, 'no 5xx in the access log');

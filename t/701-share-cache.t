@@ -66,6 +66,7 @@ is(cache_status($second), 'HIT', 'second request within the TTL: HIT');
 is($second->{body}, $first->{body}, 'same page from the cache');
 like($second->{headers}{'cache-control'}, qr/s-maxage=1/, 'Cache-Control for shared caches: 1 s');
 like($second->{headers}{'cache-control'}, qr/max-age=0/, 'browsers revalidate');
+ok(!exists $second->{headers}{'x-accel-expires'}, 'X-Accel-Expires stays between worker and nginx');
 my $etag = $second->{headers}{etag};
 like($etag, qr/^"[0-9a-f]+"$/, 'ETag');
 is($second->{headers}{'x-share-id'}, $sh->{id}, 'cached responses keep X-Share-Id (view log key)');

@@ -88,19 +88,30 @@ ingest();
 is(db1("select views || '/' || unique_viewers from shares where id = '$sh->{id}'"), '6/2',
    'two more views by A: 6 views, still 2 unique');
 
+# rotation: the log renamed and reopened (USR1) -> the new file from its start
+my $vlog = $s->var_dir . '/log/share-views.log';
+rename($vlog, "$vlog.1") or die "rename: $!";
+my $ngx = do { open(my $f, '<', $s->var_dir . '/run/nginx.pid') or die; my $x = <$f>; $x =~ s/\D//g; $x };
+kill 'USR1', $ngx;
+ok($s->wait_for(sub { -e $vlog }, timeout => 10), 'nginx reopened its logs');
+visit($page, 'Mozilla/5.0 (X11; Linux) viewer-G');
+ingest();
+is(db1("select views || '/' || unique_viewers from shares where id = '$sh->{id}'"), '7/3',
+   'after rotation: the new file counted from its start');
+
 # the owner's view of it
 my $r = api($ta, GET => '/api/v1/shares');
 my ($item) = grep { $_->{id} eq $sh->{id} } @{ $r->{json}{items} };
-is($item->{views}, 6, 'GET /api/v1/shares: views');
-is($item->{unique_viewers}, 2, 'GET /api/v1/shares: unique viewers');
+is($item->{views}, 7, 'GET /api/v1/shares: views');
+is($item->{unique_viewers}, 3, 'GET /api/v1/shares: unique viewers');
 ok($item->{last_viewed_at}, 'GET /api/v1/shares: last viewed');
 is(api($tb, POST => "/api/v1/shared/$sh->{token}/fork")->{status}, 201, 'bob forks');
 $r = api($ta, GET => "/api/v1/shares/$sh->{id}/stats?days=7");
 is($r->{status}, 200, 'stats -> 200');
 is($r->{json}{forks}, 1, 'fork counted at fork time');
 my $today = $r->{json}{daily}[-1];
-is($today->{views}, 6, 'daily series: today 6 views');
-is($today->{unique_viewers}, 2, 'daily series: today 2 unique');
+is($today->{views}, 7, 'daily series: today 7 views');
+is($today->{unique_viewers}, 3, 'daily series: today 3 unique');
 is_deeply($r->{json}{referrers}, [{ host => 'news.example.com', views => 1 }], 'top referrers');
 is(api($tb, GET => "/api/v1/shares/$sh->{id}/stats")->{status}, 404, "bob cannot read alice's stats");
 
@@ -110,6 +121,6 @@ my $sh2 = api($ta, POST => "/api/v1/prompts/$p2->{json}{id}/shares", json => {})
 visit("/s/$sh2->{token}", 'Mozilla/5.0 viewer-F');
 $s->psql("delete from shares where id = '$sh2->{id}'");
 ingest();
-is(db1("select views from shares where id = '$sh->{id}'"), 6, 'other counts unchanged');
+is(db1("select views from shares where id = '$sh->{id}'"), 7, 'other counts unchanged');
 
 done_testing;

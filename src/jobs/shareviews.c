@@ -42,7 +42,11 @@ bool shareviews_referrer_host(const char *ref, char *out, size_t n)
         if (*q == '@')
             p = q + 1;
     len = (size_t)(end - p);
-    if (len > 0 && p[0] != '[') {           /* drop the port */
+    if (len > 0 && p[0] == '[') {           /* [IPv6]: up to the bracket */
+        const char *close = memchr(p, ']', len);
+
+        len = close ? (size_t)(close - p) + 1 : 0;
+    } else if (len > 0) {                   /* drop the port */
         const char *colon = memchr(p, ':', len);
 
         if (colon)

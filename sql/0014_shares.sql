@@ -408,6 +408,24 @@ $$;
 revoke all on function promptd.share_salt(date, bytea) from public;
 grant execute on function promptd.share_salt(date, bytea) to service_role;
 
+-- Housekeeping the share.views job runs with each ingestion: wrong-password
+-- counters idle for an hour and not locked.  Returns the rows deleted.
+create function promptd.share_housekeeping() returns int
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+    n int;
+begin
+    delete from promptd.share_throttle t
+     where coalesce(t.last_failure_at, '-infinity') < now() - interval '1 hour'
+       and coalesce(t.locked_until, '-infinity') < now();
+    get diagnostics n = row_count;
+    return n;
+end
+$$;
+revoke all on function promptd.share_housekeeping() from public;
+grant execute on function promptd.share_housekeeping() to service_role;
+
 -- The ingestion cursor: (inode, pos) of the view log already counted.
 create function promptd.share_view_cursor_get(out inode bigint, out pos bigint)
 language sql stable security definer set search_path = ''

@@ -379,6 +379,12 @@ is(api($kshare, GET => '/api/v1/shares')->{status}, 200, 'and lists links');
 problem_ok(api($kread, POST => "/api/v1/prompts/$g1/shares", json => {}), 403, 'a key without the share scope');
 problem_ok(api($kread, GET => '/api/v1/shares'), 403, 'a key without the share scope listing');
 
+# live links stay out of the logs
+my $logs = join '', map { local (@ARGV, $/) = ($s->var_dir . "/log/$_"); <> } qw(nginx-access.log share.log);
+unlike($logs, qr/\Q$tok\E/, 'no token in the access log or the worker log');
+my $masked = quotemeta('"/s/' . substr($tok, 0, 6) . '***"');
+like($logs, qr/$masked/, 'the token masked to 6 characters');
+
 # no 5xx anywhere
 my $five = grep { $_->{status} >= 500 } @{ $s->access_log };
 is($five, 0, 'no 5xx in the access log');

@@ -28,9 +28,11 @@ sub new_share {
     is($r->{status}, 201, 'share created') or diag explain $r;
     return $r->{json};
 }
-# Requests the share worker answered for path (its JSON request log).
+# Requests the share worker answered for path (its JSON request log, where
+# the token is masked to its first 6 characters).
 sub worker_hits {
     my ($path) = @_;
+    $path =~ s{^(/s/|/api/v1/shared/)([^/]{1,6})[^/]*}{$1$2***};
     open(my $fh, '<', $s->var_dir . '/log/share.log') or return 0;
     my $n = 0;
     while (my $line = <$fh>) {

@@ -92,6 +92,15 @@ ingest();
 is(db1("select views || '/' || unique_viewers from shares where id = '$sh->{id}'"), '6/2',
    'two more views by A: 6 views, still 2 unique');
 
+# two daemons cannot count a batch twice: the cursor moves only from where
+# the caller read it
+my ($ino, $pos) = @{ $s->psql('select inode, pos from promptd.share_view_cursor')->[0] };
+ok($pos > 0, 'the cursor advanced');
+is(db1("select promptd.share_views_ingest($ino, 0, $ino, $pos, "
+       . "'[{\"s\":\"$sh->{id}\",\"d\":\"2000-01-01\",\"t\":1}]')"), 'f',
+   'a batch read from a stale cursor is refused');
+is(db1("select views from shares where id = '$sh->{id}'"), 6, 'and counts nothing');
+
 # rotation: the log renamed and reopened (USR1) -> the new file from its start
 my $vlog = $s->var_dir . '/log/share-views.log';
 rename($vlog, "$vlog.1") or die "rename: $!";

@@ -73,6 +73,16 @@ my $etag = $second->{headers}{etag};
 like($etag, qr/^"[0-9a-f]+"$/, 'ETag');
 is($second->{headers}{'x-share-id'}, $sh->{id}, 'cached responses keep X-Share-Id (view log key)');
 
+# cache-busting query strings share the one entry
+my $bust;
+for (1 .. 5) {
+    $s->request(GET => $page);
+    $bust = $s->request(GET => "$page?nocache=" . int(rand 1e9));
+    last if cache_status($bust) eq 'HIT';
+    sleep 1.1;
+}
+is(cache_status($bust), 'HIT', 'a cache-busting query string still HITs') or diag explain $bust->{status};
+
 # revalidation answered by the cache
 my $hits = worker_hits($page);
 my $nm;

@@ -239,6 +239,10 @@ static int promptctl_env(const config_t *cfg)
         fputs("\nexport PROMPTD_SECRETS_KEYS=", stdout);
         promptctl_shell_quote(stdout, cfg->secrets_keys);
     }
+    if (cfg->share_cookie_key) {
+        fputs("\nexport PROMPTD_SHARE_COOKIE_KEY=", stdout);
+        promptctl_shell_quote(stdout, cfg->share_cookie_key);
+    }
     fputc('\n', stdout);
     return fflush(stdout) == 0 ? 0 : 1;
 }

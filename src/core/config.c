@@ -481,6 +481,11 @@ const config_t *config_load(bool create_secrets)
     c.api_key_pepper = config_generated(c.var_dir, "PROMPTD_API_KEY_PEPPER",
                                         "api_key_pepper", create_secrets);
     c.secrets_keys = config_secrets_keys(c.var_dir, create_secrets);
+    c.share_cookie_key = config_generated(c.var_dir, "PROMPTD_SHARE_COOKIE_KEY",
+                                          "share_cookie_key", create_secrets);
+    v = config_env("PROMPTD_SHARE_VIEW_LOG");
+    c.share_view_log = v != NULL ? config_xstrdup(v)
+                                 : config_xprintf("%s/log/share-views.log", c.var_dir);
 
     config_current = c;
     config_loaded = true;

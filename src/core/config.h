@@ -24,6 +24,10 @@ typedef struct config {
     const char *api_key_pepper;   /* PROMPTD_API_KEY_PEPPER or var/secrets/api_key_pepper */
     const char *secrets_keys;     /* PROMPTD_SECRETS_KEYS "kid:hex64[,kid:hex64...]" (first
                                    * encrypts) or var/secrets/secrets_keys */
+    const char *share_cookie_key; /* PROMPTD_SHARE_COOKIE_KEY or var/secrets/share_cookie_key:
+                                   * signs share-link unlock cookies */
+    const char *share_view_log;   /* PROMPTD_SHARE_VIEW_LOG, default var/log/share-views.log:
+                                   * the nginx view log the share.views job ingests */
 } config_t;
 
 /* Load from the environment.  With create_secrets, missing generated

@@ -77,6 +77,23 @@ static void append_ms(strbuf_t *sb, const char *name, double ms)
     strbuf_printf(sb, ",\"%s\":%ld.%03ld", name, us / 1000, us % 1000);
 }
 
+/* The request path for the log.  A path parameter named {token} is a live
+ * secret (a share link): only its first 6 characters are kept
+ * ("/s/AbCdEf***"). */
+static const char *log_path(const req_t *r)
+{
+    for (int i = 0; r->route && i < r->match.nparams; i++) {
+        const char *tok = r->match.params[i], *at;
+
+        if (strcmp(r->match.names[i], "token") != 0 || tok == NULL ||
+            (at = strstr(r->path, tok)) == NULL)
+            continue;
+        return arena_printf(r->arena, "%.*s%.6s***%s", (int)(at - r->path), r->path,
+                            tok, at + strlen(tok));
+    }
+    return r->path;
+}
+
 void log_request(const req_t *r)
 {
     char ts[40];
@@ -89,7 +106,7 @@ void log_request(const req_t *r)
     append_field(&sb, "request_id", r->request_id);
     append_field(&sb, "family", log_family);
     append_field(&sb, "method", r->method);
-    append_field(&sb, "path", r->path);
+    append_field(&sb, "path", log_path(r));
     if (r->route)
         append_field(&sb, "route", r->route->pattern);
     if (r->user_id)

@@ -185,9 +185,11 @@ void resp_write(req_t *r)
         strbuf_printf(&sb, "Location: %s\r\n", r->location);
     if (has_body)
         strbuf_printf(&sb, "Content-Length: %zu\r\n", r->resp_len);
-    /* A success whose handler chose its own Cache-Control (e.g. a public
-     * JWKS) gets only that one; two would make caches take the stricter. */
-    if (r->status >= 400 || !resp_has_header(r, "Cache-Control")) {
+    /* A handler that chose its own Cache-Control (a public JWKS, a share
+     * page or its 410) gets only that one; two would make caches take the
+     * stricter.  Otherwise errors are no-store, and 5xx always are (a
+     * failure after the handler chose, e.g. at COMMIT, is never cached). */
+    if (r->status >= 500 || !resp_has_header(r, "Cache-Control")) {
         if (r->status >= 400 || r->route == NULL || !(r->route->flags & R_READONLY))
             strbuf_puts(&sb, "Cache-Control: no-store\r\n");
         else

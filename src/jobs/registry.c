@@ -10,6 +10,7 @@
 #include "enrich/job.h"
 #include "jobs/maintenance.h"
 #include "jobs/registry.h"
+#include "jobs/shareviews.h"
 
 long long registry_now_ms(void)
 {
@@ -102,6 +103,7 @@ static const job_handler_t handlers[] = {
     { "jobs.purge", maintenance_jobs_purge },
     { "maintenance.purge", maintenance_purge },
     { "enrich", enrich_job },
+    { "share.views", shareviews_ingest },
     { NULL, NULL }
 };
 

@@ -1,0 +1,1030 @@
+/* share.c: the share family: share links (owner API), public pages and JSON, password unlock, fork, gallery, stats. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "auth/auth.h"
+#include "auth/password.h"
+#include "core/config.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/response.h"
+#include "core/server.h"
+#include "crypto/b64url.h"
+#include "crypto/random.h"
+#include "crypto/secretbox.h"
+#include "db/audit.h"
+
+#define SHARE_TOKEN_BYTES 32                 /* 256 bits from the CSPRNG */
+#define SHARE_ASSETS "/static/share/1"       /* bump when nginx/static/share changes */
+#define SHARE_UNLOCK_TTL 3600L               /* unlock cookie lifetime, seconds */
+#define SHARE_COOKIE_PREFIX "pd_share_"
+#define SHARE_EXCERPT_CHARS 200
+#define EXPIRES_IN_MIN 1L
+#define EXPIRES_IN_MAX 315360000L            /* ten years */
+#define LIST_DEFAULT 50
+#define LIST_MAX 200
+#define GALLERY_DEFAULT 20
+#define GALLERY_MAX 50
+#define GALLERY_OFFSET_MAX 10000
+#define STATS_DAYS_DEFAULT 30
+#define STATS_DAYS_MAX 366
+
+/* Visitors' caching (edge_cache()).  Browsers revalidate every time
+ * (max-age=0; nginx answers 304 from its cache).  nginx keeps an answer to
+ * the end of the current second (X-Accel-Expires: @now; its expiry has
+ * whole-second granularity, so "1 second" would mean up to 2) and may
+ * serve it stale for one more second while one background request
+ * refreshes it (stale-while-revalidate=1, which nginx honours because the
+ * location does not say use_stale updating).  An answer is thus served at
+ * most 2 s after the database read behind it: a revoked or expired link is
+ * gone within 2 s, and a busy link costs about one worker request a second.
+ * Cache-Control comes first: nginx reads its stale-while-revalidate, then
+ * X-Accel-Expires overrides the lifetime. */
+#define CACHE_PUBLIC "public, max-age=0, s-maxage=1, stale-while-revalidate=1"
+#define PAGE_CSP                                                            \
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; " \
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+#define SHARE_JSON                                                          \
+    "json_build_object('id', s.id, 'prompt_id', s.prompt_id, 'public', s.public, " \
+    "'allow_fork', s.allow_fork, 'has_password', s.has_password, "         \
+    "'pin_version', s.pin_version, 'expires_at', s.expires_at, "            \
+    "'revoked_at', s.revoked_at, 'created_at', s.created_at, "              \
+    "'updated_at', s.updated_at, 'status', case when s.revoked_at is not null " \
+    "then 'revoked' when s.expires_at is not null and s.expires_at <= now() " \
+    "then 'expired' else 'active' end, 'views', s.views, "                  \
+    "'unique_viewers', s.unique_viewers, 'forks', s.forks, "                \
+    "'last_viewed_at', s.last_viewed_at)"
+/* An owner row: JSON, id, token_sealed. */
+#define SHARE_COLS SHARE_JSON ", s.id, s.token_sealed"
+#define EXPIRY_AT                                                           \
+    "(select case when $2::text is not null then $2::timestamptz "          \
+    "when $3::bigint is not null then now() + $3::bigint * interval '1 second' end as at)"
+#define RESOLVE_COLS                                                        \
+    "r.state, r.share_id, r.has_password, r.allow_fork, r.is_public, "      \
+    "to_json(r.expires_at) #>> '{}', r.title, r.content, array_to_json(r.tags), " \
+    "r.author, r.version, to_json(r.updated_at) #>> '{}'"
+
+enum {
+    ST_PROMPT_CHECK, ST_INSERT, ST_LIST, ST_GET, ST_PATCH, ST_REVOKE, ST_STATS,
+    ST_RESOLVE, ST_RESOLVE_UNLOCKED, ST_PW_BEGIN, ST_PW_OK, ST_PROOF, ST_FORK,
+    ST_GALLERY,
+};
+
+static const db_stmt_t stmts[] = {
+    /* $1 prompt, $2 pin_version: (prompt visible?, version exists?) */
+    [ST_PROMPT_CHECK] = {"share_prompt_check",
+        "select exists (select 1 from public.prompts p where p.id = $1), "
+        "$2::int is null or exists (select 1 from public.prompt_versions v "
+        "where v.prompt_id = $1 and v.version = $2::int)"},
+    /* $1 id, $2 expires_at, $3 expires_in, $4 prompt, $5 token hash,
+     * $6 sealed token, $7 public, $8 allow_fork, $9 password hash,
+     * $10 pin_version; no row when the expiry is not in the future */
+    [ST_INSERT] = {"share_insert",
+        "insert into public.shares as s (id, prompt_id, token_hash, token_sealed, "
+        "public, allow_fork, password_hash, pin_version, expires_at) "
+        "select $1, $4, $5, $6, coalesce($7::boolean, false), "
+        "coalesce($8::boolean, true), $9, $10::int, e.at from " EXPIRY_AT " e "
+        "where e.at is null or e.at > now() returning " SHARE_COLS},
+    /* $1 cursor id, $2 limit */
+    [ST_LIST] = {"share_list",
+        "select " SHARE_COLS " from public.shares s "
+        "where $1::uuid is null or (s.created_at, s.id) < "
+        "(select c.created_at, c.id from public.shares c where c.id = $1) "
+        "order by s.created_at desc, s.id desc limit $2"},
+    [ST_GET] = {"share_get",
+        "select " SHARE_COLS " from public.shares s where s.id = $1"},
+    /* $1 id, $2 expires_at, $3 expires_in, $4 public, $5 allow_fork,
+     * $6 'keep' | 'set' (from $2/$3) | 'clear' the expiry */
+    [ST_PATCH] = {"share_patch",
+        "update public.shares as s set public = coalesce($4::boolean, s.public), "
+        "allow_fork = coalesce($5::boolean, s.allow_fork), "
+        "expires_at = case $6::text when 'set' then e.at when 'clear' then null "
+        "else s.expires_at end from " EXPIRY_AT " e "
+        "where s.id = $1 and ($6::text <> 'set' or e.at > now()) returning " SHARE_COLS},
+    [ST_REVOKE] = {"share_revoke",
+        "update public.shares s set revoked_at = coalesce(s.revoked_at, now()) "
+        "where s.id = $1 returning s.id"},
+    /* $1 id, $2 days: the share, a zero-filled daily series (UTC days) and
+     * the top referrer hosts over the same days */
+    [ST_STATS] = {"share_stats",
+        "select json_build_object('id', s.id, 'views', s.views, "
+        "'unique_viewers', s.unique_viewers, 'forks', s.forks, "
+        "'last_viewed_at', s.last_viewed_at, 'days', $2::int, "
+        "'daily', (select coalesce(json_agg(json_build_object('day', g.day::date, "
+        "'views', coalesce(d.views, 0), 'unique_viewers', coalesce(d.uniques, 0)) "
+        "order by g.day), '[]'::json) from generate_series("
+        "greatest((s.created_at at time zone 'utc')::date, "
+        "(now() at time zone 'utc')::date - ($2::int - 1)), "
+        "(now() at time zone 'utc')::date, interval '1 day') g(day) "
+        "left join public.share_daily d on d.share_id = s.id and d.day = g.day::date), "
+        "'referrers', (select coalesce(json_agg(json_build_object('host', x.host, "
+        "'views', x.n) order by x.n desc, x.host), '[]'::json) from (select r.host, "
+        "sum(r.views) as n from public.share_referrers r where r.share_id = s.id "
+        "and r.day > (now() at time zone 'utc')::date - $2::int "
+        "group by r.host order by n desc, r.host limit 10) x)) "
+        "from public.shares s where s.id = $1"},
+    [ST_RESOLVE] = {"share_resolve",
+        "select " RESOLVE_COLS " from promptd.share_resolve($1) r"},
+    [ST_RESOLVE_UNLOCKED] = {"share_resolve_unlocked",
+        "select " RESOLVE_COLS " from promptd.share_resolve_unlocked($1) r"},
+    [ST_PW_BEGIN] = {"share_pw_begin",
+        "select state, locked_seconds, password_hash "
+        "from promptd.share_password_begin($1, $2)"},
+    [ST_PW_OK] = {"share_pw_ok", "select promptd.share_password_ok($1, $2)"},
+    [ST_PROOF] = {"share_proof", "select promptd.share_unlock_proof($1)"},
+    [ST_FORK] = {"share_fork",
+        "select f.state, f.prompt::text, f.prompt->>'id' from promptd.share_fork($1, $2) f"},
+    /* $1 q, $2 tag, $3 popular, $4 limit + 1, $5 offset */
+    [ST_GALLERY] = {"share_gallery",
+        "select json_build_object('title', g.title, 'excerpt', g.excerpt, "
+        "'tags', g.tags, 'author', g.author, 'views', g.views, 'forks', g.forks, "
+        "'created_at', g.created_at), g.share_id, g.token_sealed "
+        "from promptd.share_gallery($1, $2, $3::boolean, $4::int, $5::int) g"},
+    {NULL, NULL},
+};
+
+/* The columns of a resolve row. */
+enum { RS_STATE, RS_ID, RS_HAS_PW, RS_FORK, RS_PUBLIC, RS_EXPIRES, RS_TITLE,
+       RS_CONTENT, RS_TAGS, RS_AUTHOR, RS_VERSION, RS_UPDATED };
+
+/* ------------------------------------------------------------- helpers */
+
+/* Mark the answer cacheable for anyone for about a second (see above). */
+static void edge_cache(req_t *r)
+{
+    struct timespec ts;
+
+    /* not time(): glibc may read the coarse clock, a tick behind nginx's */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    resp_header(r, "Cache-Control", CACHE_PUBLIC);
+    resp_header(r, "X-Accel-Expires", arena_printf(r->arena, "@%lld", (long long)ts.tv_sec));
+}
+
+static char *share_sha256_hex(arena_t *a, const void *data, size_t len)
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    return hex_encode(a, md, mdlen);
+}
+
+/* The lookup key of a token: SHA-256 of its text, in hex. */
+static const char *token_hash(req_t *r, const char *token)
+{
+    return share_sha256_hex(r->arena, token, strlen(token));
+}
+
+/* The secretbox ring, parsed once per process; NULL without keys. */
+static const secretbox_ring_t *share_ring(void)
+{
+    static secretbox_ring_t ring;
+    static int state;   /* 0 unparsed, 1 ok, -1 unusable */
+    const config_t *cfg = config_load(false);
+    const char *why = NULL;
+
+    if (state == 0) {
+        state = cfg && cfg->secrets_keys &&
+                secretbox_ring_parse(&ring, cfg->secrets_keys, &why) ? 1 : -1;
+        if (state < 0)
+            log_error("%s: no usable secrets key ring (%s)", __func__,
+                      why ? why : "PROMPTD_SECRETS_KEYS unset");
+    }
+    return state > 0 ? &ring : NULL;
+}
+
+static const char *sealed_aad(req_t *r, const char *id)
+{
+    return arena_printf(r->arena, "shares.token:%s", id);
+}
+
+/* The token inside a sealed column, as an arena string; NULL (logged) when
+ * it cannot be opened. */
+static const char *token_unseal(req_t *r, const char *id, const char *sealed)
+{
+    const secretbox_ring_t *ring = share_ring();
+    unsigned char *pt = NULL;
+    size_t len = 0;
+    enum secretbox_error e;
+    char *out;
+
+    if (ring == NULL)
+        return NULL;
+    if ((e = secretbox_decrypt(ring, sealed, sealed_aad(r, id), &pt, &len)) !=
+        SECRETBOX_OK) {
+        log_error("%s: share %s: %s", __func__, id, secretbox_strerror(e));
+        return NULL;
+    }
+    out = arena_strndup(r->arena, (const char *)pt, len);
+    secretbox_free(pt, len);
+    return out;
+}
+
+static const char *share_url(req_t *r, const char *token)
+{
+    const config_t *cfg = config_load(false);
+
+    return arena_printf(r->arena, "%s/s/%s", cfg->site_url, token);
+}
+
+/* Strict RFC 3339 date-time (ranges are left to PostgreSQL). */
+static bool rfc3339_shaped(const char *s)
+{
+    static const char tmpl[] = "dddd-dd-ddTdd:dd:dd";
+
+    for (size_t i = 0; i < sizeof tmpl - 1; i++, s++)
+        if (tmpl[i] == 'd' ? !isdigit((unsigned char)*s) : *s != tmpl[i])
+            return false;
+    if (*s == '.') {
+        int n = 0;
+
+        for (s++; isdigit((unsigned char)*s) && n < 10; s++, n++)
+            ;
+        if (n == 0 || n > 9)
+            return false;
+    }
+    if (*s == 'Z')
+        return s[1] == '\0';
+    return (*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
+           isdigit((unsigned char)s[2]) && s[3] == ':' &&
+           isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) &&
+           s[6] == '\0';
+}
+
+/* expires_in | expires_at (a JSON null clears when allow_clear).  Sets
+ * *at / *in_text (arena) and returns "set", "clear" or "keep"; records
+ * field errors. */
+static const char *read_expiry(req_t *r, bool allow_clear, const char **at,
+                               const char **in_text)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(r->json, "expires_at");
+    long in = 0;
+    enum field_result ir;
+
+    *at = NULL;
+    *in_text = NULL;
+    ir = json_field_int(r, r->json, "expires_in", EXPIRES_IN_MIN, EXPIRES_IN_MAX, &in);
+    if (cJSON_IsNull(e)) {
+        if (!allow_clear) {
+            req_field_error(r, "expires_at", "must be an RFC 3339 date-time");
+            return "keep";
+        }
+        if (ir == FIELD_OK)
+            req_field_error(r, "expires_at", "give expires_in or expires_at, not both");
+        return "clear";
+    }
+    if (json_field_string(r, r->json, "expires_at", 64, false, at) == FIELD_OK &&
+        !rfc3339_shaped(*at)) {
+        req_field_error(r, "expires_at", "must be an RFC 3339 date-time");
+        *at = NULL;
+    }
+    if (ir == FIELD_OK && *at)
+        req_field_error(r, "expires_at", "give expires_in or expires_at, not both");
+    if (ir == FIELD_OK)
+        *in_text = arena_printf(r->arena, "%ld", in);
+    return *at || *in_text ? "set" : "keep";
+}
+
+/* An owner row (SHARE_COLS) as a cJSON object with token and url added
+ * (owned by the arena); NULL when the token cannot be unsealed. */
+static cJSON *owner_share(req_t *r, const PGresult *res, int row)
+{
+    cJSON *o = json_own(r->arena, cJSON_Parse(PQgetvalue(res, row, 0)));
+    const char *token = token_unseal(r, PQgetvalue(res, row, 1), PQgetvalue(res, row, 2));
+
+    if (o == NULL || token == NULL)
+        return NULL;
+    cJSON_AddStringToObject(o, "token", token);
+    cJSON_AddStringToObject(o, "url", share_url(r, token));
+    return o;
+}
+
+static int owner_reply(req_t *r, int status, const PGresult *res)
+{
+    cJSON *o = owner_share(r, res, 0);
+
+    if (o == NULL)
+        return resp_problem(r, 500, "Internal error; it has been logged.");
+    return resp_json(r, status, o);
+}
+
+/* -------------------------------------------------------- unlock cookie */
+
+static const char *cookie_name(req_t *r, const char *hash)
+{
+    return arena_printf(r->arena, SHARE_COOKIE_PREFIX "%.16s", hash);
+}
+
+/* HMAC-SHA256(key, "share-unlock|<token hash>|<exp>") in hex; NULL
+ * without a key. */
+static const char *cookie_mac(req_t *r, const char *hash, long long exp)
+{
+    const config_t *cfg = config_load(false);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    const char *msg;
+
+    if (cfg == NULL || cfg->share_cookie_key == NULL)
+        return NULL;
+    msg = arena_printf(r->arena, "share-unlock|%s|%lld", hash, exp);
+    if (HMAC(EVP_sha256(), cfg->share_cookie_key, (int)strlen(cfg->share_cookie_key),
+             (const unsigned char *)msg, strlen(msg), md, &mdlen) == NULL)
+        return NULL;
+    return hex_encode(r->arena, md, mdlen);
+}
+
+/* True when the request carries a valid, unexpired unlock cookie for the
+ * link whose token hashes to hash. */
+static bool cookie_unlocked(req_t *r, const char *hash)
+{
+    const char *cookies = req_header(r, "Cookie"), *name = cookie_name(r, hash), *p;
+    size_t nlen = strlen(name);
+    long long exp, now = (long long)time(NULL);
+    char *end;
+    const char *mac;
+
+    for (p = cookies; p && *p; p += strcspn(p, ";"), p += *p == ';') {
+        size_t vlen;
+
+        p += strspn(p, " \t");
+        if (strncmp(p, name, nlen) != 0 || p[nlen] != '=')
+            continue;
+        p += nlen + 1;
+        vlen = strcspn(p, ";");
+        exp = strtoll(p, &end, 10);
+        if (end == p || *end != '.' || exp <= now || exp > now + SHARE_UNLOCK_TTL + 60)
+            continue;
+        mac = cookie_mac(r, hash, exp);
+        if (mac && (size_t)(p + vlen - (end + 1)) == strlen(mac) &&
+            CRYPTO_memcmp(end + 1, mac, strlen(mac)) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool cookie_set(req_t *r, const char *hash)
+{
+    long long exp = (long long)time(NULL) + SHARE_UNLOCK_TTL;
+    const char *mac = cookie_mac(r, hash, exp);
+    const char *https = FCGX_GetParam("HTTPS", r->fcgx->envp);
+
+    if (mac == NULL)
+        return false;
+    resp_header(r, "Set-Cookie", arena_printf(r->arena,
+        "%s=%lld.%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s",
+        cookie_name(r, hash), exp, mac, SHARE_UNLOCK_TTL,
+        https && *https ? "; Secure" : ""));
+    return true;
+}
+
+/* ----------------------------------------------------------------- HTML */
+
+/* Append s HTML-escaped for text and double- or single-quoted attribute
+ * contexts alike. */
+static void html_escape(strbuf_t *sb, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': strbuf_puts(sb, "&amp;"); break;
+        case '<': strbuf_puts(sb, "&lt;"); break;
+        case '>': strbuf_puts(sb, "&gt;"); break;
+        case '"': strbuf_puts(sb, "&quot;"); break;
+        case '\'': strbuf_puts(sb, "&#39;"); break;
+        default: strbuf_putc(sb, *s);
+        }
+    }
+}
+
+/* The first SHARE_EXCERPT_CHARS code points of s with runs of whitespace
+ * made one space (for descriptions), "..." appended when cut. */
+static const char *excerpt(req_t *r, const char *s)
+{
+    strbuf_t sb;
+    size_t chars = 0;
+    bool space = false;
+
+    strbuf_init(&sb, r->arena, 256);
+    for (s += strspn(s, " \t\r\n"); *s && chars < SHARE_EXCERPT_CHARS; s++) {
+        if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
+            space = true;
+            continue;
+        }
+        if (space) {
+            strbuf_putc(&sb, ' ');
+            chars++;
+            space = false;
+        }
+        strbuf_putc(&sb, *s);
+        if (((unsigned char)s[1] & 0xC0) != 0x80)
+            chars++;
+    }
+    if (*s)
+        strbuf_puts(&sb, "...");
+    return sb.ptr;
+}
+
+static void page_head(strbuf_t *sb, const char *title, bool noindex)
+{
+    strbuf_puts(sb, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
+                    "<meta charset=\"utf-8\">\n"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                    "<title>");
+    html_escape(sb, title);
+    strbuf_puts(sb, " \xc2\xb7 promptd</title>\n");
+    if (noindex)
+        strbuf_puts(sb, "<meta name=\"robots\" content=\"noindex, nofollow\">\n");
+    strbuf_puts(sb, "<link rel=\"stylesheet\" href=\"" SHARE_ASSETS "/share.css\">\n"
+                    "<link rel=\"icon\" href=\"" SHARE_ASSETS "/icon.svg\" type=\"image/svg+xml\">\n");
+}
+
+static void meta_tag(strbuf_t *sb, const char *attr, const char *name, const char *value)
+{
+    strbuf_printf(sb, "<meta %s=\"%s\" content=\"", attr, name);
+    html_escape(sb, value);
+    strbuf_puts(sb, "\">\n");
+}
+
+/* Record an HTML answer with the page's security headers. */
+static int resp_html(req_t *r, int status, strbuf_t *sb)
+{
+    r->status = status;
+    r->content_type = "text/html; charset=utf-8";
+    r->resp_body = sb->ptr;
+    r->resp_len = sb->len;
+    r->etag = NULL;
+    resp_header(r, "Content-Security-Policy", PAGE_CSP);
+    return status;
+}
+
+/* A short page (not found, gone, locked): never indexed. */
+static int message_page(req_t *r, int status, const char *title, const char *text)
+{
+    strbuf_t sb;
+
+    strbuf_init(&sb, r->arena, 1024);
+    page_head(&sb, title, true);
+    strbuf_puts(&sb, "</head>\n<body>\n<main class=\"share message\">\n<h1>");
+    html_escape(&sb, title);
+    strbuf_puts(&sb, "</h1>\n<p>");
+    html_escape(&sb, text);
+    strbuf_puts(&sb, "</p>\n</main>\n</body>\n</html>\n");
+    return resp_html(r, status, &sb);
+}
+
+static int state_page(req_t *r, const char *state)
+{
+    if (strcmp(state, "gone") == 0)
+        return message_page(r, 410, "Link no longer available",
+                            "This share link was revoked or has expired.");
+    return message_page(r, 404, "Link not found", "There is no share link at this address.");
+}
+
+/* The password form; with wrong set, it says the last password was wrong. */
+static int password_page(req_t *r, int status, const char *token, bool wrong)
+{
+    strbuf_t sb;
+
+    strbuf_init(&sb, r->arena, 2048);
+    page_head(&sb, "Password required", true);
+    strbuf_puts(&sb, "</head>\n<body>\n<main class=\"share locked\">\n"
+                     "<h1>This prompt is password-protected</h1>\n");
+    if (wrong)
+        strbuf_puts(&sb, "<p class=\"error\" role=\"alert\">Wrong password; try again.</p>\n");
+    strbuf_puts(&sb, "<form method=\"post\" action=\"/s/");
+    html_escape(&sb, token);
+    strbuf_puts(&sb, "\">\n<label for=\"password\">Password</label>\n"
+                     "<input id=\"password\" name=\"password\" type=\"password\" "
+                     "required autocomplete=\"current-password\">\n"
+                     "<button type=\"submit\">Open</button>\n</form>\n"
+                     "</main>\n</body>\n</html>\n");
+    /* never cached by nginx or anyone else */
+    resp_header(r, "X-Accel-Expires", "0");
+    if (status < 400)
+        resp_header(r, "Cache-Control", "private, no-store");
+    return resp_html(r, status, &sb);
+}
+
+/* The share page of a resolved row. */
+static int content_page(req_t *r, const PGresult *res, const char *token)
+{
+    const char *title = db_value(res, 0, RS_TITLE), *content = db_value(res, 0, RS_CONTENT);
+    const char *author = db_value(res, 0, RS_AUTHOR);
+    const char *desc = excerpt(r, content), *url = share_url(r, token);
+    bool noindex = strcmp(PQgetvalue(res, 0, RS_PUBLIC), "t") != 0 ||
+                   strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0;
+    cJSON *tags = json_own(r->arena, cJSON_Parse(PQgetvalue(res, 0, RS_TAGS))), *t;
+    const config_t *cfg = config_load(false);
+    strbuf_t sb;
+
+    strbuf_init(&sb, r->arena, 4096 + strlen(content) * 2);
+    page_head(&sb, title, noindex);
+    meta_tag(&sb, "name", "description", desc);
+    meta_tag(&sb, "property", "og:type", "article");
+    meta_tag(&sb, "property", "og:site_name", "promptd");
+    meta_tag(&sb, "property", "og:title", title);
+    meta_tag(&sb, "property", "og:description", desc);
+    meta_tag(&sb, "property", "og:url", url);
+    meta_tag(&sb, "name", "twitter:card", "summary");
+    meta_tag(&sb, "name", "twitter:title", title);
+    meta_tag(&sb, "name", "twitter:description", desc);
+    strbuf_puts(&sb, "<script src=\"" SHARE_ASSETS "/share.js\" defer></script>\n"
+                     "</head>\n<body>\n<main class=\"share\">\n<header>\n<h1>");
+    html_escape(&sb, title);
+    strbuf_puts(&sb, "</h1>\n<p class=\"by\">Shared by <span class=\"author\">");
+    html_escape(&sb, author);
+    strbuf_puts(&sb, "</span></p>\n");
+    if (cJSON_GetArraySize(tags) > 0) {
+        strbuf_puts(&sb, "<ul class=\"tags\">");
+        cJSON_ArrayForEach(t, tags) {
+            strbuf_puts(&sb, "<li>");
+            html_escape(&sb, cJSON_IsString(t) ? t->valuestring : "");
+            strbuf_puts(&sb, "</li>");
+        }
+        strbuf_puts(&sb, "</ul>\n");
+    }
+    strbuf_puts(&sb, "</header>\n<pre id=\"prompt-content\" class=\"content\">");
+    html_escape(&sb, content);
+    strbuf_puts(&sb, "</pre>\n<p class=\"actions\">"
+                     "<button type=\"button\" id=\"copy\" class=\"copy\" hidden>Copy</button>");
+    if (strcmp(PQgetvalue(res, 0, RS_FORK), "t") == 0) {
+        strbuf_puts(&sb, " <a class=\"fork\" href=\"");
+        html_escape(&sb, arena_printf(r->arena, "%s/?fork=%s", cfg->site_url, token));
+        strbuf_puts(&sb, "\">Fork this prompt</a>");
+    }
+    strbuf_puts(&sb, "</p>\n</main>\n</body>\n</html>\n");
+    /* the view log's key: nginx logs page loads carrying it (cached too) */
+    resp_header(r, "X-Share-Id", PQgetvalue(res, 0, RS_ID));
+    if (noindex)
+        resp_header(r, "X-Robots-Tag", "noindex");
+    return resp_html(r, 200, &sb);
+}
+
+/* --------------------------------------------------------- owner routes */
+
+static const char *const create_fields[] = {
+    "expires_in", "expires_at", "public", "password", "allow_fork", "pin_version", NULL};
+static const char *const patch_fields[] = {
+    "expires_in", "expires_at", "public", "allow_fork", NULL};
+
+static const char *bool_text(bool present, bool v)
+{
+    return present ? (v ? "true" : "false") : NULL;
+}
+
+/* POST /api/v1/prompts/{id}/shares {expires_in? | expires_at?, public?,
+ *   password?, allow_fork?, pin_version?}
+ *   -> 201 {id, token, url, expires_at, ...} + Location | 404 | 422 */
+static int share_create(req_t *r)
+{
+    const char *at, *in_text, *pw = NULL, *pin_text = NULL, *token_sealed, *v[10];
+    unsigned char raw[SHARE_TOKEN_BYTES];
+    char token[B64URL_ENCODED_SIZE(SHARE_TOKEN_BYTES)], id[37];
+    char pwhash[PASSWORD_ENCODED_MAX];
+    bool pub = false, fork = true;
+    enum field_result pr, fr;
+    long pin = 0;
+    PGresult *res;
+    const secretbox_ring_t *ring;
+    char *sealed;
+    const char *const prompt = req_param(r, "id");
+
+    json_reject_unknown(r, r->json, create_fields);
+    read_expiry(r, false, &at, &in_text);
+    pr = json_field_bool(r, r->json, "public", &pub);
+    fr = json_field_bool(r, r->json, "allow_fork", &fork);
+    if (json_field_string(r, r->json, "password", 1024, false, &pw) == FIELD_OK &&
+        (utf8_length(pw) < 4 || strlen(pw) > PASSWORD_MAX_BYTES))
+        req_field_error(r, "password", "must be 4 to %d characters", PASSWORD_MAX_BYTES);
+    if (json_field_int(r, r->json, "pin_version", 1, 2147483647L, &pin) == FIELD_OK)
+        pin_text = arena_printf(r->arena, "%ld", pin);
+    if (r->errors)
+        return resp_validation(r);
+    {
+        const char *cv[2] = {prompt, pin_text};
+
+        if ((res = db_exec(r, &stmts[ST_PROMPT_CHECK], 2, cv)) == NULL)
+            return db_error_reply(r);
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+        return resp_problem(r, 404, "No such prompt.");
+    if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+        req_field_error(r, "pin_version", "the prompt has no version %s", pin_text);
+        return resp_validation(r);
+    }
+    if ((ring = share_ring()) == NULL) {
+        r->log_detail = "no secrets key ring configured";
+        return resp_problem(r, 500, "Share links are not configured on this server.");
+    }
+    if (pw && !password_hash(pw, pwhash))
+        return resp_problem(r, 500, "Internal error; it has been logged.");
+    random_bytes(raw, sizeof raw);
+    b64url_encode(raw, sizeof raw, token);
+    OPENSSL_cleanse(raw, sizeof raw);
+    random_uuid(id);
+    sealed = secretbox_encrypt(ring, token, strlen(token), sealed_aad(r, id));
+    if (sealed == NULL)
+        return resp_problem(r, 500, "Internal error; it has been logged.");
+    token_sealed = arena_strdup(r->arena, sealed);
+    free(sealed);
+    v[0] = id, v[1] = at, v[2] = in_text, v[3] = prompt, v[4] = token_hash(r, token);
+    v[5] = token_sealed, v[6] = bool_text(pr == FIELD_OK, pub);
+    v[7] = bool_text(fr == FIELD_OK, fork), v[8] = pw ? pwhash : NULL, v[9] = pin_text;
+    res = db_exec(r, &stmts[ST_INSERT], 10, v);
+    OPENSSL_cleanse(token, sizeof token);
+    if (res == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) != 1) {
+        req_field_error(r, "expires_at", "must be in the future");
+        return resp_validation(r);
+    }
+    if (!audit_record(r, "share.create", id, "success",
+                      arena_printf(r->arena, "{\"prompt_id\":\"%s\"}", prompt), NULL))
+        return db_error_reply(r);
+    resp_location(r, arena_printf(r->arena, "/api/v1/shares/%s", id));
+    return owner_reply(r, 201, res);
+}
+
+/* GET /api/v1/shares?limit&cursor -> 200 {items: [share with token, url,
+ *   views, unique_viewers, forks, last_viewed_at], next_cursor} */
+static int share_list(req_t *r)
+{
+    long limit = req_query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
+    const char *cursor = req_query(r, "cursor"), *v[2];
+    cJSON *out, *items;
+    PGresult *res;
+    int n;
+
+    if (cursor && !uuid_valid(cursor))
+        req_field_error(r, "cursor", "must be a share id from next_cursor");
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = cursor;
+    v[1] = arena_printf(r->arena, "%ld", limit + 1);
+    if ((res = db_exec(r, &stmts[ST_LIST], 2, v)) == NULL)
+        return db_error_reply(r);
+    out = json_own(r->arena, cJSON_CreateObject());
+    items = cJSON_AddArrayToObject(out, "items");
+    n = PQntuples(res);
+    for (int i = 0; i < n && i < limit; i++) {
+        cJSON *o = owner_share(r, res, i);
+
+        if (o == NULL)
+            return resp_problem(r, 500, "Internal error; it has been logged.");
+        cJSON_AddItemReferenceToArray(items, o);
+    }
+    if (n > limit)
+        cJSON_AddStringToObject(out, "next_cursor", PQgetvalue(res, (int)limit - 1, 1));
+    else
+        cJSON_AddNullToObject(out, "next_cursor");
+    return resp_json(r, 200, out);
+}
+
+/* GET /api/v1/shares/{id} -> 200 share | 404 */
+static int share_get(req_t *r)
+{
+    const char *v[1] = {req_param(r, "id")};
+    PGresult *res = db_exec(r, &stmts[ST_GET], 1, v);
+
+    if (res == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) != 1)
+        return resp_problem(r, 404, "No such share link.");
+    return owner_reply(r, 200, res);
+}
+
+/* PATCH /api/v1/shares/{id} {expires_in? | expires_at? (null: never),
+ *   public?, allow_fork?} -> 200 share | 404 | 422 */
+static int share_patch(req_t *r)
+{
+    const char *at, *in_text, *mode, *v[6];
+    bool pub = false, fork = false;
+    enum field_result pr, fr;
+    PGresult *res;
+
+    json_reject_unknown(r, r->json, patch_fields);
+    mode = read_expiry(r, true, &at, &in_text);
+    pr = json_field_bool(r, r->json, "public", &pub);
+    fr = json_field_bool(r, r->json, "allow_fork", &fork);
+    if (!r->errors && strcmp(mode, "keep") == 0 && pr != FIELD_OK && fr != FIELD_OK)
+        req_field_error(r, "body", "must change at least one field");
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = req_param(r, "id"), v[1] = at, v[2] = in_text;
+    v[3] = bool_text(pr == FIELD_OK, pub), v[4] = bool_text(fr == FIELD_OK, fork);
+    v[5] = mode;
+    if ((res = db_exec(r, &stmts[ST_PATCH], 6, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) == 1)
+        return owner_reply(r, 200, res);
+    if ((res = db_exec(r, &stmts[ST_GET], 1, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) != 1)
+        return resp_problem(r, 404, "No such share link.");
+    req_field_error(r, "expires_at", "must be in the future");
+    return resp_validation(r);
+}
+
+/* DELETE /api/v1/shares/{id} -> 204 (revoked; again: still 204) | 404 */
+static int share_revoke(req_t *r)
+{
+    const char *v[1] = {req_param(r, "id")};
+    PGresult *res = db_exec(r, &stmts[ST_REVOKE], 1, v);
+
+    if (res == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) != 1)
+        return resp_problem(r, 404, "No such share link.");
+    if (!audit_record(r, "share.revoke", v[0], "success", NULL, NULL))
+        return db_error_reply(r);
+    return resp_empty(r, 204);
+}
+
+/* GET /api/v1/shares/{id}/stats?days -> 200 {id, views, unique_viewers,
+ *   forks, last_viewed_at, days, daily: [{day, views, unique_viewers}],
+ *   referrers: [{host, views}]} | 404 */
+static int share_stats(req_t *r)
+{
+    long days = req_query_int(r, "days", STATS_DAYS_DEFAULT, STATS_DAYS_MAX);
+    const char *v[2];
+    PGresult *res;
+
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = req_param(r, "id");
+    v[1] = arena_printf(r->arena, "%ld", days);
+    if ((res = db_exec(r, &stmts[ST_STATS], 2, v)) == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) != 1)
+        return resp_problem(r, 404, "No such share link.");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+/* -------------------------------------------------------- public routes */
+
+/* Resolve {token}: as anon, then (password-protected link, valid unlock
+ * cookie) as the worker for the content.  *unlocked tells which.  NULL
+ * after replying on a database error. */
+static PGresult *resolve(req_t *r, const char *hash, bool *unlocked)
+{
+    const char *v[1] = {hash};
+    PGresult *res = db_exec(r, &stmts[ST_RESOLVE], 1, v);
+
+    *unlocked = false;
+    if (res == NULL || PQntuples(res) != 1) {
+        db_error_reply(r);
+        return NULL;
+    }
+    if (strcmp(PQgetvalue(res, 0, RS_STATE), "ok") == 0 &&
+        strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0 && cookie_unlocked(r, hash)) {
+        res = db_exec_unscoped(r, &stmts[ST_RESOLVE_UNLOCKED], 1, v);
+        if (res == NULL || PQntuples(res) != 1) {
+            db_error_reply(r);
+            return NULL;
+        }
+        *unlocked = true;
+    }
+    return res;
+}
+
+/* GET /s/{token} -> 200 text/html (the prompt, or the password form) |
+ *   404 | 410 (HTML) */
+static int page_get(req_t *r)
+{
+    const char *token = req_param(r, "token");
+    bool unlocked;
+    PGresult *res = resolve(r, token_hash(r, token), &unlocked);
+
+    if (res == NULL)
+        return r->status;
+    if (strcmp(PQgetvalue(res, 0, RS_STATE), "ok") != 0) {
+        edge_cache(r);   /* a viral revoked link costs no more than a live one */
+        return state_page(r, PQgetvalue(res, 0, RS_STATE));
+    }
+    if (strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0 && !unlocked)
+        return password_page(r, 200, token, false);
+    if (unlocked) {
+        resp_header(r, "X-Accel-Expires", "0");
+        resp_header(r, "Cache-Control", "private, no-store");
+    } else {
+        edge_cache(r);
+    }
+    return content_page(r, res, token);
+}
+
+/* The "password" field of an application/x-www-form-urlencoded body;
+ * NULL when absent or malformed. */
+static const char *form_password(req_t *r)
+{
+    const char *p = r->body;
+
+    while (p && *p) {
+        size_t len = strcspn(p, "&");
+
+        if (len >= 9 && strncmp(p, "password=", 9) == 0)
+            return url_decode(r->arena, p + 9, len - 9);
+        p += len;
+        p += *p == '&';
+    }
+    return NULL;
+}
+
+/* POST /s/{token} password=... (form) -> 303 to /s/{token} + unlock cookie
+ *   | 401 (the form again) | 404 | 410 | 429 (locked for a while) */
+static int page_unlock(req_t *r)
+{
+    const char *token = req_param(r, "token"), *hash = token_hash(r, token);
+    const char *pw = form_password(r), *v[2] = {hash, r->remote_addr}, *state;
+    PGresult *res;
+
+    if ((res = db_exec_unscoped(r, &stmts[ST_PW_BEGIN], 2, v)) == NULL ||
+        PQntuples(res) != 1)
+        return db_error_reply(r);
+    state = PQgetvalue(res, 0, 0);
+    if (strcmp(state, "ok") != 0)
+        return state_page(r, state);
+    if (atoi(PQgetvalue(res, 0, 1)) > 0) {
+        resp_header(r, "Retry-After", PQgetvalue(res, 0, 1));
+        return message_page(r, 429, "Too many attempts",
+                            "Too many wrong passwords; wait a little and try again.");
+    }
+    if (PQgetisnull(res, 0, 2)) {   /* no password: nothing to unlock */
+        resp_location(r, arena_printf(r->arena, "/s/%s", token));
+        return message_page(r, 303, "Open the prompt", "This link has no password.");
+    }
+    if (pw == NULL || *pw == '\0' || strlen(pw) > PASSWORD_MAX_BYTES ||
+        !password_verify(PQgetvalue(res, 0, 2), pw))
+        return password_page(r, 401, token, true);
+    if (db_exec_unscoped(r, &stmts[ST_PW_OK], 2, v) == NULL)
+        return db_error_reply(r);
+    if (!cookie_set(r, hash)) {
+        r->log_detail = "no share cookie key configured";
+        return resp_problem(r, 500, "Password-protected links are not configured here.");
+    }
+    resp_location(r, arena_printf(r->arena, "/s/%s", token));
+    resp_header(r, "Cache-Control", "no-store");
+    return message_page(r, 303, "Unlocked", "Opening the prompt.");
+}
+
+/* GET /api/v1/shared/{token} -> 200 {title, content, tags, author,
+ *   version, updated_at, allow_fork, expires_at, url} | 401 (password:
+ *   unlock at /s/{token} first) | 404 | 410 */
+static int shared_get(req_t *r)
+{
+    const char *token = req_param(r, "token");
+    bool unlocked;
+    PGresult *res = resolve(r, token_hash(r, token), &unlocked);
+    cJSON *o;
+    const char *state;
+
+    if (res == NULL)
+        return r->status;
+    state = PQgetvalue(res, 0, RS_STATE);
+    if (strcmp(state, "ok") != 0)
+        edge_cache(r);
+    if (strcmp(state, "gone") == 0)
+        return resp_problem(r, 410, "This share link was revoked or has expired.");
+    if (strcmp(state, "ok") != 0)
+        return resp_problem(r, 404, "No such share link.");
+    if (strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0 && !unlocked)
+        return resp_problemf(r, 401, "This link is password-protected; unlock it at /s/%s.",
+                             token);
+    o = json_own(r->arena, cJSON_CreateObject());
+    cJSON_AddStringToObject(o, "title", PQgetvalue(res, 0, RS_TITLE));
+    cJSON_AddStringToObject(o, "content", PQgetvalue(res, 0, RS_CONTENT));
+    cJSON_AddItemToObject(o, "tags", cJSON_Parse(PQgetvalue(res, 0, RS_TAGS)));
+    cJSON_AddStringToObject(o, "author", PQgetvalue(res, 0, RS_AUTHOR));
+    cJSON_AddNumberToObject(o, "version", atoi(PQgetvalue(res, 0, RS_VERSION)));
+    cJSON_AddStringToObject(o, "updated_at", PQgetvalue(res, 0, RS_UPDATED));
+    cJSON_AddBoolToObject(o, "allow_fork", strcmp(PQgetvalue(res, 0, RS_FORK), "t") == 0);
+    if (PQgetisnull(res, 0, RS_EXPIRES))
+        cJSON_AddNullToObject(o, "expires_at");
+    else
+        cJSON_AddStringToObject(o, "expires_at", PQgetvalue(res, 0, RS_EXPIRES));
+    cJSON_AddStringToObject(o, "url", share_url(r, token));
+    if (unlocked) {
+        resp_header(r, "X-Accel-Expires", "0");
+        resp_header(r, "Cache-Control", "private, no-store");
+    } else {
+        edge_cache(r);
+    }
+    return resp_json(r, 200, o);
+}
+
+/* POST /api/v1/shared/{token}/fork -> 201 prompt {.., forked_from} +
+ *   Location | 401 | 403 (forks not allowed / password) | 404 | 410 */
+static int shared_fork(req_t *r)
+{
+    const char *hash = token_hash(r, req_param(r, "token")), *proof = NULL, *state;
+    const char *v[2];
+    PGresult *res;
+
+    if (cookie_unlocked(r, hash)) {
+        v[0] = hash;
+        if ((res = db_exec_unscoped(r, &stmts[ST_PROOF], 1, v)) == NULL)
+            return db_error_reply(r);
+        proof = PQntuples(res) == 1 ? db_value(res, 0, 0) : NULL;
+    }
+    v[0] = hash, v[1] = proof;
+    if ((res = db_exec(r, &stmts[ST_FORK], 2, v)) == NULL || PQntuples(res) != 1)
+        return db_error_reply(r);
+    state = PQgetvalue(res, 0, 0);
+    if (strcmp(state, "gone") == 0)
+        return resp_problem(r, 410, "This share link was revoked or has expired.");
+    if (strcmp(state, "forbidden") == 0)
+        return resp_problem(r, 403, "The owner does not allow forks of this prompt.");
+    if (strcmp(state, "locked") == 0)
+        return resp_problem(r, 403, "This link is password-protected; unlock it first.");
+    if (strcmp(state, "ok") != 0)
+        return resp_problem(r, 404, "No such share link.");
+    resp_location(r, arena_printf(r->arena, "/api/v1/prompts/%s", PQgetvalue(res, 0, 2)));
+    return resp_json_text(r, 201, PQgetvalue(res, 0, 1), (size_t)PQgetlength(res, 0, 1));
+}
+
+/* GET /api/v1/public/prompts?q&tag&sort=recent|popular&limit&cursor
+ *   -> 200 {items: [{url, title, excerpt, tags, author, views, forks,
+ *   created_at}], next_cursor} | 422 */
+static int gallery(req_t *r)
+{
+    const char *q = req_query(r, "q"), *tag = req_query(r, "tag");
+    const char *sort = req_query(r, "sort"), *cursor = req_query(r, "cursor"), *v[5];
+    long limit = req_query_int(r, "limit", GALLERY_DEFAULT, GALLERY_MAX), offset = 0;
+    cJSON *out, *items;
+    PGresult *res;
+    char *end;
+    int n;
+
+    if (sort && strcmp(sort, "recent") != 0 && strcmp(sort, "popular") != 0)
+        req_field_error(r, "sort", "must be recent or popular");
+    if (q && (*q == '\0' || strlen(q) > 200))
+        req_field_error(r, "q", "must be 1 to 200 bytes");
+    if (tag && (*tag == '\0' || strlen(tag) > 64))
+        req_field_error(r, "tag", "must be 1 to 64 bytes");
+    if (cursor) {
+        offset = strtol(cursor, &end, 10);
+        if (!isdigit((unsigned char)*cursor) || *end || offset < 0 ||
+            offset > GALLERY_OFFSET_MAX)
+            req_field_error(r, "cursor", "must be a next_cursor value");
+    }
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = q, v[1] = tag, v[2] = sort && strcmp(sort, "popular") == 0 ? "true" : "false";
+    v[3] = arena_printf(r->arena, "%ld", limit + 1);
+    v[4] = arena_printf(r->arena, "%ld", offset);
+    if ((res = db_exec(r, &stmts[ST_GALLERY], 5, v)) == NULL)
+        return db_error_reply(r);
+    out = json_own(r->arena, cJSON_CreateObject());
+    items = cJSON_AddArrayToObject(out, "items");
+    n = PQntuples(res);
+    for (int i = 0; i < n && i < limit; i++) {
+        cJSON *o = cJSON_Parse(PQgetvalue(res, i, 0));
+        const char *token = token_unseal(r, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+
+        if (o == NULL || token == NULL) {
+            cJSON_Delete(o);
+            continue;   /* logged; the rest of the page still serves */
+        }
+        cJSON_AddStringToObject(o, "url", share_url(r, token));
+        cJSON_AddItemToArray(items, o);
+    }
+    if (n > limit && offset + limit <= GALLERY_OFFSET_MAX)
+        cJSON_AddStringToObject(out, "next_cursor",
+                                arena_printf(r->arena, "%ld", offset + limit));
+    else
+        cJSON_AddNullToObject(out, "next_cursor");
+    edge_cache(r);
+    return resp_json(r, 200, out);
+}
+
+static const route_t routes[] = {
+    {"POST", "/api/v1/prompts/{id:uuid}/shares", share_create,
+     R_AUTH | R_JSON | R_DB, "share"},
+    {"GET", "/api/v1/shares", share_list, R_AUTH | R_DB | R_READONLY, "share"},
+    {"GET", "/api/v1/shares/{id:uuid}", share_get, R_AUTH | R_DB | R_READONLY, "share"},
+    {"PATCH", "/api/v1/shares/{id:uuid}", share_patch, R_AUTH | R_JSON | R_DB, "share"},
+    {"DELETE", "/api/v1/shares/{id:uuid}", share_revoke, R_AUTH | R_DB, "share"},
+    {"GET", "/api/v1/shares/{id:uuid}/stats", share_stats,
+     R_AUTH | R_DB | R_READONLY, "share"},
+    {"GET", "/api/v1/shared/{token}", shared_get, R_DB | R_READONLY, NULL},
+    {"POST", "/api/v1/shared/{token}/fork", shared_fork, R_AUTH | R_DB, "prompts:write"},
+    {"GET", "/api/v1/public/prompts", gallery, R_DB | R_READONLY, NULL},
+    {"GET", "/s/{token}", page_get, R_DB | R_READONLY, NULL},
+    {"POST", "/s/{token}", page_unlock, R_DB, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    static const family_t family = {
+        "share", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+
+    if (argc == 1)
+        password_init();
+    return server_main(argc, argv, &family);
+}

@@ -1,0 +1,510 @@
+-- 0014_shares.sql: share links (token hash only), public reads, forks, password throttle and view analytics.
+--
+-- A share link's token (32 random bytes, base64url) never reaches the
+-- database in clear: shares.token_hash is its SHA-256 (hex) and every
+-- lookup is by hash, so reading the table does not yield live links.  The
+-- owner can see the link again (and the public gallery can list public
+-- links) through token_sealed: the token encrypted by the worker with the
+-- secretbox master key (AES-256-GCM, AAD "shares.token:<id>"), which is
+-- configuration, never stored here.
+--
+-- Visitors never touch the tables: promptd.share_resolve() (anon) and the
+-- promptd_app-only functions below return what a visitor may see.  An
+-- unknown, expired and revoked token take the same single query.
+--
+-- Views are not written on the request path: nginx logs page loads (also
+-- those served from its cache) and the "share.views" job ingests the log
+-- in batches through promptd.share_views_ingest(), with viewers hashed
+-- under a daily rotating salt (raw addresses never reach the database).
+
+create table public.shares (
+    id             uuid primary key,
+    user_id        uuid not null default auth.uid()
+        references auth.users (id) on delete cascade,
+    prompt_id      uuid references public.prompts (id) on delete set null,
+    token_hash     text not null unique check (token_hash ~ '^[0-9a-f]{64}$'),
+    token_sealed   text not null check (length(token_sealed) <= 512),
+    public         boolean not null default false,
+    allow_fork     boolean not null default true,
+    password_hash  text check (password_hash is null or password_hash like '$argon2id$%'),
+    has_password   boolean generated always as (password_hash is not null) stored,
+    pin_version    int check (pin_version >= 1),
+    expires_at     timestamptz,
+    revoked_at     timestamptz,
+    created_at     timestamptz not null default now(),
+    updated_at     timestamptz not null default now(),
+    views          bigint not null default 0,
+    unique_viewers bigint not null default 0,
+    forks          bigint not null default 0,
+    last_viewed_at timestamptz
+);
+
+create index shares_user_created on public.shares (user_id, created_at desc, id desc);
+create index shares_prompt on public.shares (prompt_id);
+create index shares_public_created on public.shares (created_at desc, id desc)
+    where public and revoked_at is null;
+
+-- Daily views and unique viewers, and referrer hosts per day.
+create table public.share_daily (
+    share_id uuid not null references public.shares (id) on delete cascade,
+    day      date not null,
+    views    bigint not null default 0,
+    uniques  bigint not null default 0,
+    primary key (share_id, day)
+);
+create table public.share_referrers (
+    share_id uuid not null references public.shares (id) on delete cascade,
+    day      date not null,
+    host     text not null check (length(host) between 1 and 255),
+    views    bigint not null default 0,
+    primary key (share_id, day, host)
+);
+
+-- Salted viewer hashes of the current days (for unique counts), the salts
+-- (one per UTC day, deleted after two days) and the ingestion cursor.
+create table promptd.share_viewers (
+    share_id uuid not null references public.shares (id) on delete cascade,
+    day      date not null,
+    viewer   text not null check (viewer ~ '^[0-9a-f]{64}$'),
+    primary key (share_id, day, viewer)
+);
+create table promptd.share_salts (
+    day  date primary key,
+    salt bytea not null check (length(salt) = 32)
+);
+create table promptd.share_view_cursor (
+    id    int primary key check (id = 1),
+    inode bigint,
+    pos   bigint not null default 0 check (pos >= 0)
+);
+insert into promptd.share_view_cursor (id, inode, pos) values (1, null, 0);
+
+-- Wrong-password attempts per link and per client address.
+create table promptd.share_throttle (
+    kind            text not null check (kind in ('link', 'address')),
+    key             text not null,
+    failures        int not null default 0,
+    last_failure_at timestamptz,
+    locked_until    timestamptz,
+    primary key (kind, key)
+);
+
+-- A fork remembers where it came from.
+alter table public.prompts add column forked_from uuid
+    references public.prompts (id) on delete set null;
+
+alter table public.shares enable row level security;
+alter table public.shares force row level security;
+alter table public.share_daily enable row level security;
+alter table public.share_daily force row level security;
+alter table public.share_referrers enable row level security;
+alter table public.share_referrers force row level security;
+alter table promptd.share_viewers enable row level security;
+alter table promptd.share_viewers force row level security;
+alter table promptd.share_salts enable row level security;
+alter table promptd.share_salts force row level security;
+alter table promptd.share_view_cursor enable row level security;
+alter table promptd.share_view_cursor force row level security;
+alter table promptd.share_throttle enable row level security;
+alter table promptd.share_throttle force row level security;
+
+create policy shares_select_own on public.shares
+    for select to authenticated
+    using (user_id = (select auth.uid()));
+-- Only the prompt's owner may share it: the prompt must be visible to the
+-- caller (prompts' own RLS) and theirs.
+create policy shares_insert_own on public.shares
+    for insert to authenticated
+    with check (user_id = (select auth.uid())
+                and exists (select 1 from public.prompts p
+                            where p.id = prompt_id and p.user_id = (select auth.uid())));
+create policy shares_update_own on public.shares
+    for update to authenticated
+    using (user_id = (select auth.uid()))
+    with check (user_id = (select auth.uid()));
+create policy share_daily_select_own on public.share_daily
+    for select to authenticated
+    using (exists (select 1 from public.shares s where s.id = share_id));
+create policy share_referrers_select_own on public.share_referrers
+    for select to authenticated
+    using (exists (select 1 from public.shares s where s.id = share_id));
+
+revoke all on table public.shares, public.share_daily, public.share_referrers
+    from public, anon, authenticated, service_role;
+revoke all on table promptd.share_viewers, promptd.share_salts,
+    promptd.share_view_cursor, promptd.share_throttle
+    from public, anon, authenticated, service_role;
+-- Owners read their links (never the token hash nor the password hash),
+-- create them and change expiry, visibility, forking and revocation.
+grant select (id, user_id, prompt_id, token_sealed, public, allow_fork, has_password,
+              pin_version,
+              expires_at, revoked_at, created_at, updated_at, views, unique_viewers,
+              forks, last_viewed_at)
+    on table public.shares to authenticated;
+grant insert (id, prompt_id, token_hash, token_sealed, public, allow_fork,
+              password_hash, pin_version, expires_at)
+    on table public.shares to authenticated;
+grant update (public, allow_fork, expires_at, revoked_at) on table public.shares
+    to authenticated;
+grant select on table public.share_daily, public.share_referrers to authenticated;
+
+-- BEFORE UPDATE: updated_at; a link whose prompt is gone (the FK set
+-- prompt_id NULL) is revoked.  A revocation is never undone.
+create function promptd.shares_before_update() returns trigger
+language plpgsql set search_path = ''
+as $$
+begin
+    new.updated_at := now();
+    if new.prompt_id is null and old.prompt_id is not null then
+        new.revoked_at := coalesce(old.revoked_at, now());
+    end if;
+    if old.revoked_at is not null then
+        new.revoked_at := old.revoked_at;
+    end if;
+    return new;
+end
+$$;
+revoke all on function promptd.shares_before_update() from public;
+create trigger shares_before_update
+    before update on public.shares
+    for each row execute function promptd.shares_before_update();
+
+-- What a visitor of a link may see, by token hash.  state: 'ok', 'gone'
+-- (revoked, expired, prompt deleted) or 'missing' (no such link: one row
+-- all the same, from the same query).  The prompt's content comes only
+-- when the link has no password (p_unlocked: see share_resolve_unlocked).
+create function promptd.share_lookup(p_hash text, p_unlocked boolean)
+returns table (state text, share_id uuid, has_password boolean, allow_fork boolean,
+               is_public boolean, expires_at timestamptz, title text, content text,
+               tags text[], author text, version int, updated_at timestamptz,
+               prompt_id uuid)
+language sql stable security definer set search_path = ''
+as $$
+    select case when s.id is null then 'missing'
+                when s.revoked_at is not null or s.prompt_id is null
+                     or (s.expires_at is not null and s.expires_at <= now())
+                     or p.id is null then 'gone'
+                else 'ok' end,
+           s.id, s.password_hash is not null, s.allow_fork, s.public, s.expires_at,
+           case when s.password_hash is null or p_unlocked then coalesce(v.title, p.title) end,
+           case when s.password_hash is null or p_unlocked then coalesce(v.content, p.content) end,
+           case when s.password_hash is null or p_unlocked then coalesce(v.tags, p.tags) end,
+           case when s.password_hash is null or p_unlocked
+                then coalesce(nullif(btrim(pr.display_name), ''), 'a promptd user') end,
+           case when s.password_hash is null or p_unlocked then coalesce(v.version, p.version) end,
+           case when s.password_hash is null or p_unlocked then coalesce(v.created_at, p.updated_at) end,
+           case when s.password_hash is null or p_unlocked then p.id end
+    from (select p_hash as h) q
+    left join public.shares s on s.token_hash = q.h
+    left join public.prompts p on p.id = s.prompt_id
+    left join public.prompt_versions v
+           on v.prompt_id = s.prompt_id and v.version = s.pin_version
+    left join public.profiles pr on pr.id = s.user_id
+$$;
+revoke all on function promptd.share_lookup(text, boolean) from public;
+
+-- Visitors (anon): never the content of a password-protected link.
+create function promptd.share_resolve(p_hash text)
+returns table (state text, share_id uuid, has_password boolean, allow_fork boolean,
+               is_public boolean, expires_at timestamptz, title text, content text,
+               tags text[], author text, version int, updated_at timestamptz,
+               prompt_id uuid)
+language sql stable security definer set search_path = ''
+as $$ select * from promptd.share_lookup(p_hash, false) $$;
+revoke all on function promptd.share_resolve(text) from public;
+grant execute on function promptd.share_resolve(text) to anon, authenticated, promptd_app;
+
+-- The worker itself (it verified the visitor's signed unlock cookie).
+create function promptd.share_resolve_unlocked(p_hash text)
+returns table (state text, share_id uuid, has_password boolean, allow_fork boolean,
+               is_public boolean, expires_at timestamptz, title text, content text,
+               tags text[], author text, version int, updated_at timestamptz,
+               prompt_id uuid)
+language sql stable security definer set search_path = ''
+as $$ select * from promptd.share_lookup(p_hash, true) $$;
+revoke all on function promptd.share_resolve_unlocked(text) from public;
+grant execute on function promptd.share_resolve_unlocked(text) to promptd_app;
+
+-- Password form, step 1 (worker only): refuse while the link or the
+-- address is locked, else count this attempt as a failure (taken back by
+-- step 2) and return the argon2id hash.  A link locks after 10 failures,
+-- an address after 20, for 30 s doubling per further failure, at most an
+-- hour; counters restart after an hour without failures.
+create function promptd.share_password_begin(p_hash text, p_address text)
+returns table (state text, locked_seconds int, password_hash text)
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+    wait_s int := 0;
+    k record;
+    s record;
+begin
+    select l.state, l.share_id into s from promptd.share_lookup(p_hash, false) l;
+    state := s.state;
+    locked_seconds := 0;
+    if s.state <> 'ok' then
+        return next;
+        return;
+    end if;
+    for k in select * from (values ('link', s.share_id::text, 10),
+                                   ('address', p_address, 20)) as v(kind, key, threshold)
+    loop
+        insert into promptd.share_throttle as t (kind, key) values (k.kind, k.key)
+        on conflict (kind, key) do nothing;
+        select greatest(wait_s, coalesce(max(
+                   ceil(extract(epoch from t.locked_until - now()))::int), 0))
+          into wait_s
+          from promptd.share_throttle t
+         where t.kind = k.kind and t.key = k.key and t.locked_until > now();
+    end loop;
+    if wait_s > 0 then
+        locked_seconds := wait_s;
+        return next;
+        return;
+    end if;
+    for k in select * from (values ('link', s.share_id::text, 10),
+                                   ('address', p_address, 20)) as v(kind, key, threshold)
+    loop
+        update promptd.share_throttle t set
+            failures = case when t.last_failure_at < now() - interval '1 hour'
+                            then 1 else t.failures + 1 end,
+            last_failure_at = now()
+        where t.kind = k.kind and t.key = k.key;
+        update promptd.share_throttle t set
+            locked_until = case when t.failures >= k.threshold
+                then now() + make_interval(secs => least(3600,
+                    30 * power(2, least(t.failures - k.threshold, 20))))
+                end
+        where t.kind = k.kind and t.key = k.key;
+    end loop;
+    select sh.password_hash into password_hash from public.shares sh where sh.id = s.share_id;
+    return next;
+end
+$$;
+revoke all on function promptd.share_password_begin(text, text) from public;
+grant execute on function promptd.share_password_begin(text, text) to promptd_app;
+
+-- Password form, step 2 (verified): clear the link's counter, take this
+-- attempt back from the address's.
+create function promptd.share_password_ok(p_hash text, p_address text)
+returns void
+language sql volatile security definer set search_path = ''
+as $$
+    delete from promptd.share_throttle t
+     where t.kind = 'link'
+       and t.key = (select s.id::text from public.shares s where s.token_hash = p_hash);
+    update promptd.share_throttle t set
+        failures = greatest(t.failures - 1, 0),
+        locked_until = case when t.failures - 1 >= 20 then t.locked_until end
+     where t.kind = 'address' and t.key = p_address;
+$$;
+revoke all on function promptd.share_password_ok(text, text) from public;
+grant execute on function promptd.share_password_ok(text, text) to promptd_app;
+
+-- Fork (the signed-in caller, as authenticated): copy the shared state
+-- into the caller's prompts with forked_from, count the fork.  state as in
+-- share_lookup, or 'forbidden' when the link does not allow forks, or
+-- 'locked' when it has a password and p_proof is not its hash (the worker
+-- fetches it with share_unlock_proof() only after checking the visitor's
+-- signed unlock cookie; callers cannot read the hash themselves).
+create function promptd.share_fork(p_hash text, p_proof text)
+returns table (state text, prompt jsonb)
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+    l record;
+    n public.prompts;
+    uid uuid := auth.uid();
+    unlocked boolean;
+begin
+    unlocked := p_proof is not null and exists (
+        select 1 from public.shares s where s.token_hash = p_hash and s.password_hash = p_proof);
+    select * into l from promptd.share_lookup(p_hash, unlocked);
+    state := l.state;
+    if uid is null then
+        state := 'missing';
+    elsif l.state = 'ok' and not l.allow_fork then
+        state := 'forbidden';
+    elsif l.state = 'ok' and l.has_password and not unlocked then
+        state := 'locked';
+    end if;
+    if state <> 'ok' then
+        return next;
+        return;
+    end if;
+    insert into public.prompts (user_id, title, content, tags, forked_from)
+    values (uid, l.title, l.content, l.tags, l.prompt_id)
+    returning * into n;
+    update public.shares s set forks = s.forks + 1 where s.id = l.share_id;
+    prompt := jsonb_build_object('id', n.id, 'title', n.title, 'content', n.content,
+        'tags', n.tags, 'metadata', n.metadata, 'folder', n.folder,
+        'variables', n.variables, 'version', n.version, 'forked_from', n.forked_from,
+        'created_at', n.created_at, 'updated_at', n.updated_at);
+    return next;
+end
+$$;
+revoke all on function promptd.share_fork(text, text) from public;
+grant execute on function promptd.share_fork(text, text) to authenticated;
+
+-- The password hash of a link, for the worker only (proof for share_fork).
+create function promptd.share_unlock_proof(p_hash text) returns text
+language sql stable security definer set search_path = ''
+as $$ select s.password_hash from public.shares s where s.token_hash = p_hash $$;
+revoke all on function promptd.share_unlock_proof(text) from public;
+grant execute on function promptd.share_unlock_proof(text) to promptd_app;
+
+-- The public gallery (anon): live public links, newest first or by views,
+-- filtered by full-text query and tag; offset pagination (bounded by the
+-- worker).  token_sealed lets the worker build each link's URL.
+create function promptd.share_gallery(p_q text, p_tag text, p_popular boolean,
+                                      p_limit int, p_offset int)
+returns table (share_id uuid, token_sealed text, title text, excerpt text, tags text[],
+               author text, views bigint, forks bigint, created_at timestamptz)
+language sql stable security definer set search_path = ''
+as $$
+    select s.id, s.token_sealed, coalesce(v.title, p.title),
+           left(coalesce(v.content, p.content), 200), coalesce(v.tags, p.tags),
+           coalesce(nullif(btrim(pr.display_name), ''), 'a promptd user'),
+           s.views, s.forks, s.created_at
+    from public.shares s
+    join public.prompts p on p.id = s.prompt_id
+    left join public.prompt_versions v
+           on v.prompt_id = s.prompt_id and v.version = s.pin_version
+    left join public.profiles pr on pr.id = s.user_id
+    where s.public and s.revoked_at is null and s.password_hash is null
+      and (s.expires_at is null or s.expires_at > now())
+      and (p_q is null or p.search @@ websearch_to_tsquery('english', p_q))
+      and (p_tag is null or coalesce(v.tags, p.tags) @> array[p_tag])
+    order by case when p_popular then s.views end desc nulls last,
+             s.created_at desc, s.id desc
+    limit p_limit offset p_offset
+$$;
+revoke all on function promptd.share_gallery(text, text, boolean, int, int) from public;
+grant execute on function promptd.share_gallery(text, text, boolean, int, int)
+    to anon, authenticated, promptd_app;
+
+-- ----------------------------------------------------------------- views
+
+-- The salt of a UTC day: p_candidate (32 random bytes from the caller)
+-- becomes it unless the day has one; salts older than yesterday are
+-- deleted, so yesterday's viewer hashes cannot be recomputed for long.
+create function promptd.share_salt(p_day date, p_candidate bytea) returns bytea
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+    s bytea;
+begin
+    delete from promptd.share_salts t where t.day < current_date - 1;
+    delete from promptd.share_viewers v where v.day < current_date - 1;
+    if p_day < current_date - 1 then
+        return null;
+    end if;
+    insert into promptd.share_salts (day, salt) values (p_day, p_candidate)
+    on conflict (day) do nothing;
+    select t.salt into s from promptd.share_salts t where t.day = p_day;
+    return s;
+end
+$$;
+revoke all on function promptd.share_salt(date, bytea) from public;
+grant execute on function promptd.share_salt(date, bytea) to service_role;
+
+-- Housekeeping the share.views job runs with each ingestion: wrong-password
+-- counters idle for an hour and not locked.  Returns the rows deleted.
+create function promptd.share_housekeeping() returns int
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+    n int;
+begin
+    delete from promptd.share_throttle t
+     where coalesce(t.last_failure_at, '-infinity') < now() - interval '1 hour'
+       and coalesce(t.locked_until, '-infinity') < now();
+    get diagnostics n = row_count;
+    return n;
+end
+$$;
+revoke all on function promptd.share_housekeeping() from public;
+grant execute on function promptd.share_housekeeping() to service_role;
+
+-- The ingestion cursor: (inode, pos) of the view log already counted.
+create function promptd.share_view_cursor_get(out inode bigint, out pos bigint)
+language sql stable security definer set search_path = ''
+as $$ select c.inode, c.pos from promptd.share_view_cursor c where c.id = 1 $$;
+revoke all on function promptd.share_view_cursor_get() from public;
+grant execute on function promptd.share_view_cursor_get() to service_role;
+
+-- Count one batch of view-log lines and move the cursor, atomically and
+-- only when the cursor is still where the caller read it ((p_inode,
+-- p_pos)); false when another daemon moved it (nothing counted).
+-- p_rows: [{"s": share id, "d": "YYYY-MM-DD", "v": viewer hash or null,
+--           "h": referrer host or null, "t": epoch seconds}].
+create function promptd.share_views_ingest(p_inode bigint, p_pos bigint,
+                                           p_new_inode bigint, p_new_pos bigint,
+                                           p_rows jsonb)
+returns boolean
+language plpgsql volatile security definer set search_path = ''
+as $$
+begin
+    update promptd.share_view_cursor c set inode = p_new_inode, pos = p_new_pos
+     where c.id = 1 and c.inode is not distinct from p_inode and c.pos = p_pos;
+    if not found then
+        return false;
+    end if;
+    create temporary table if not exists pg_temp.share_ingest_rows (
+        share_id uuid, day date, viewer text, host text, at timestamptz
+    ) on commit drop;
+    truncate pg_temp.share_ingest_rows;
+    insert into pg_temp.share_ingest_rows
+    select (r->>'s')::uuid, (r->>'d')::date, r->>'v', left(r->>'h', 255),
+           to_timestamp((r->>'t')::double precision)
+      from jsonb_array_elements(p_rows) r
+      join public.shares s on s.id = (r->>'s')::uuid;
+
+    with fresh as (
+        insert into promptd.share_viewers (share_id, day, viewer)
+        select distinct x.share_id, x.day, x.viewer from pg_temp.share_ingest_rows x
+         where x.viewer is not null
+        on conflict do nothing
+        returning share_id, day
+    ), uniq as (
+        select f.share_id, f.day, count(*) as n from fresh f group by 1, 2
+    ), seen as (
+        select x.share_id, x.day, count(*) as n from pg_temp.share_ingest_rows x group by 1, 2
+    )
+    insert into public.share_daily as d (share_id, day, views, uniques)
+    select s.share_id, s.day, s.n, coalesce(u.n, 0)
+      from seen s left join uniq u using (share_id, day)
+    on conflict (share_id, day) do update
+       set views = d.views + excluded.views, uniques = d.uniques + excluded.uniques;
+
+    insert into public.share_referrers as r (share_id, day, host, views)
+    select x.share_id, x.day, x.host, count(*) from pg_temp.share_ingest_rows x
+     where x.host is not null and x.host <> ''
+     group by 1, 2, 3
+    on conflict (share_id, day, host) do update set views = r.views + excluded.views;
+
+    update public.shares s set
+        views = s.views + a.n,
+        unique_viewers = s.unique_viewers + a.u,
+        last_viewed_at = greatest(s.last_viewed_at, a.last)
+    from (select x.share_id, count(*) as n, max(x.at) as last,
+                 0::bigint as u
+            from pg_temp.share_ingest_rows x group by 1) a
+    where s.id = a.share_id;
+    -- unique viewers: the per-day uniques (the salt rotates daily, so one
+    -- person on two days counts twice, by design)
+    update public.shares s set unique_viewers = t.u
+    from (select d.share_id, sum(d.uniques) as u from public.share_daily d
+           where d.share_id in (select distinct x.share_id from pg_temp.share_ingest_rows x)
+           group by 1) t
+    where s.id = t.share_id;
+    return true;
+end
+$$;
+revoke all on function promptd.share_views_ingest(bigint, bigint, bigint, bigint, jsonb)
+    from public;
+grant execute on function promptd.share_views_ingest(bigint, bigint, bigint, bigint, jsonb)
+    to service_role;
+
+insert into promptd.schedules (task, job_type, every) values
+    ('share.views', 'share.views', interval '10 seconds');

@@ -1,0 +1,26 @@
+/* shareviews.h: the "share.views" job: ingest nginx's share view log into the share analytics. */
+#ifndef PROMPTD_JOBS_SHAREVIEWS_H
+#define PROMPTD_JOBS_SHAREVIEWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "jobs/registry.h"
+
+/* share.views {}: read the view log (config share_view_log) from the
+ * cursor kept in PostgreSQL (inode + offset; a new inode or a shorter file
+ * means it was rotated: start at 0), up to SHAREVIEWS_BATCH_BYTES of
+ * complete lines per batch, and hand each batch with the new cursor to
+ * promptd.share_views_ingest(), which counts it and moves the cursor in
+ * one transaction only if nobody else moved it first.  Viewers become
+ * SHA-256(daily salt, address, user agent) here; addresses never leave
+ * this process.  Also deletes idle wrong-password counters
+ * (promptd.share_housekeeping()).  result {"lines": n, "batches": b}. */
+int shareviews_ingest(job_t *j);
+
+/* The host of a Referer value, lower-cased into out (size n); false when
+ * there is none (empty, not absolute http(s), too long).  Exposed for
+ * unit tests. */
+bool shareviews_referrer_host(const char *referer, char *out, size_t n);
+
+#endif

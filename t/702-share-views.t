@@ -1,0 +1,139 @@
+#!/usr/bin/perl
+# 702-share-views.t: share analytics: page loads counted from nginx's view log (cached loads
+# included, link-preview bots, HEAD, errors and password forms excluded) by the share.views job;
+# unique viewers by salted hash (no raw address stored); referrer hosts; daily series; forks;
+# the cursor makes ingestion incremental; stats and list endpoints show it.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Digest::SHA qw(sha256_hex);
+use JSON::PP;
+use Time::HiRes qw(time sleep);
+use Promptd::Test;
+
+my $s = Promptd::Test->new;
+my $alice = $s->user_create('alice@example.com');
+my $bob = $s->user_create('bob@example.com');
+my $ta = $s->token($alice);
+my $tb = $s->token($bob);
+my $T = JSON::PP::true;
+
+sub db1 { $s->psql($_[0])->[0][0] }
+sub api { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
+sub visit {
+    my ($path, $ua, %h) = @_;
+    return $s->request(GET => $path, { headers => { 'User-Agent' => $ua, %h } });
+}
+# Run the ingestion job now (the schedule would within 10 s) and wait for it.
+sub ingest {
+    my $out = $s->promptctl('jobs', 'enqueue', 'share.views');
+    my ($id) = $out =~ /"first_id"\s*:\s*(\d+)/ or die "enqueue: $out";
+    my $ok = $s->wait_for(sub {
+        db1("select state from background_jobs where id = $id") eq 'succeeded' }, timeout => 20);
+    ok($ok, "share.views job $id succeeded")
+        or diag explain $s->psql("select state, last_error from background_jobs where id = $id");
+}
+
+my $p = api($ta, POST => '/api/v1/prompts', json => { title => 'viewed', content => 'count me' });
+my $sh = api($ta, POST => "/api/v1/prompts/$p->{json}{id}/shares", json => { public => $T })->{json};
+my $page = "/s/$sh->{token}";
+my $pw = api($ta, POST => "/api/v1/prompts/$p->{json}{id}/shares", json => { password => 'secret!!' })->{json};
+
+# Two people (A three times, B once from a news site), link-preview bots,
+# a HEAD, a password form, an unknown link.
+my @cache;
+push @cache, (visit($page, 'Mozilla/5.0 (X11; Linux) viewer-A')->{headers}{'x-cache-status'} // '') for 1 .. 3;
+my $b = visit($page, 'Mozilla/5.0 (Macintosh) viewer-B', Referer => 'https://News.Example.com:8443/item?id=1');
+is($b->{status}, 200, 'page served');
+ok((grep { $_ eq 'HIT' } @cache, $b->{headers}{'x-cache-status'}), 'some of the views were served from the edge cache')
+    or diag "@cache";
+for my $bot ('Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)', 'Twitterbot/1.0',
+             'facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)',
+             'Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)',
+             'WhatsApp/2.23.20.0', 'TelegramBot (like TwitterBot)', 'LinkedInBot/1.0') {
+    is(visit($page, $bot)->{status}, 200, "bot '$bot' gets the page");
+}
+is($s->request(HEAD => $page, { headers => { 'User-Agent' => 'Mozilla/5.0 viewer-C' } })->{status}, 200, 'HEAD');
+is(visit("/s/$pw->{token}", 'Mozilla/5.0 viewer-D')->{status}, 200, 'password form shown');
+is(visit('/s/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'Mozilla/5.0 viewer-E')->{status}, 404, 'unknown link');
+
+$s->psql("insert into promptd.share_throttle (kind, key, failures, last_failure_at) values "
+         . "('address', '192.0.2.1', 3, now() - interval '2 hours'), ('address', '192.0.2.2', 3, now())");
+ingest();
+is(db1("select views from shares where id = '$sh->{id}'"), 4, '4 views: A x3 + B; bots, HEAD not counted');
+is(db1("select string_agg(key, ',') from promptd.share_throttle"), '192.0.2.2',
+   'the job also deletes wrong-password counters idle for an hour');
+is(db1("select unique_viewers from shares where id = '$sh->{id}'"), 2, '2 unique viewers');
+ok(db1("select last_viewed_at is not null from shares where id = '$sh->{id}'") eq 't', 'last_viewed_at');
+is(db1("select views from shares where id = '$pw->{id}'"), 0, 'the password form is not a view');
+is(db1("select views || '/' || uniques from share_daily where share_id = '$sh->{id}'"), '4/2', 'daily row');
+is(db1("select host || '=' || views from share_referrers where share_id = '$sh->{id}'"),
+   'news.example.com=1', 'referrer host recorded (lower-cased, no port, no path)');
+
+# privacy: no raw address or agent anywhere; viewer hashes are salted
+is(db1("select count(*) from promptd.share_viewers v where v::text ~ '127\\.0\\.0\\.1|Mozilla|viewer-'"), 0,
+   'no address or agent in viewer rows');
+is(db1("select count(*) from share_daily d where d::text like '%127.0.0.1%'")
+   + db1("select count(*) from share_referrers r where r::text like '%127.0.0.1%'"), 0, 'nor in the counts');
+my $unsalted = sha256_hex("127.0.0.1\0Mozilla/5.0 (X11; Linux) viewer-A");
+is(db1("select count(*) from promptd.share_viewers where viewer = '$unsalted'"), 0, 'hashes are salted');
+is(db1("select count(*) from promptd.share_salts where day = (now() at time zone 'utc')::date"), 1,
+   "today's salt exists");
+is(db1("select count(*) from promptd.share_salts where day < (now() at time zone 'utc')::date - 1"), 0,
+   'no salt older than yesterday');
+
+# incremental: a second run counts nothing twice, new lines once
+ingest();
+is(db1("select views from shares where id = '$sh->{id}'"), 4, 'a second run adds nothing');
+visit($page, 'Mozilla/5.0 (X11; Linux) viewer-A') for 1 .. 2;
+ingest();
+is(db1("select views || '/' || unique_viewers from shares where id = '$sh->{id}'"), '6/2',
+   'two more views by A: 6 views, still 2 unique');
+
+# two daemons cannot count a batch twice: the cursor moves only from where
+# the caller read it
+my ($ino, $pos) = @{ $s->psql('select inode, pos from promptd.share_view_cursor')->[0] };
+ok($pos > 0, 'the cursor advanced');
+is(db1("select promptd.share_views_ingest($ino, 0, $ino, $pos, "
+       . "'[{\"s\":\"$sh->{id}\",\"d\":\"2000-01-01\",\"t\":1}]')"), 'f',
+   'a batch read from a stale cursor is refused');
+is(db1("select views from shares where id = '$sh->{id}'"), 6, 'and counts nothing');
+
+# rotation: the log renamed and reopened (USR1) -> the new file from its start
+my $vlog = $s->var_dir . '/log/share-views.log';
+rename($vlog, "$vlog.1") or die "rename: $!";
+my $ngx = do { open(my $f, '<', $s->var_dir . '/run/nginx.pid') or die; my $x = <$f>; $x =~ s/\D//g; $x };
+kill 'USR1', $ngx;
+ok($s->wait_for(sub { -e $vlog }, timeout => 10), 'nginx reopened its logs');
+visit($page, 'Mozilla/5.0 (X11; Linux) viewer-G');
+ingest();
+is(db1("select views || '/' || unique_viewers from shares where id = '$sh->{id}'"), '7/3',
+   'after rotation: the new file counted from its start');
+
+# the owner's view of it
+my $r = api($ta, GET => '/api/v1/shares');
+my ($item) = grep { $_->{id} eq $sh->{id} } @{ $r->{json}{items} };
+is($item->{views}, 7, 'GET /api/v1/shares: views');
+is($item->{unique_viewers}, 3, 'GET /api/v1/shares: unique viewers');
+ok($item->{last_viewed_at}, 'GET /api/v1/shares: last viewed');
+is(api($tb, POST => "/api/v1/shared/$sh->{token}/fork")->{status}, 201, 'bob forks');
+$r = api($ta, GET => "/api/v1/shares/$sh->{id}/stats?days=7");
+is($r->{status}, 200, 'stats -> 200');
+is($r->{json}{forks}, 1, 'fork counted at fork time');
+my $today = $r->{json}{daily}[-1];
+is($today->{views}, 7, 'daily series: today 7 views');
+is($today->{unique_viewers}, 3, 'daily series: today 3 unique');
+is_deeply($r->{json}{referrers}, [{ host => 'news.example.com', views => 1 }], 'top referrers');
+is(api($tb, GET => "/api/v1/shares/$sh->{id}/stats")->{status}, 404, "bob cannot read alice's stats");
+
+# a view line for a link deleted meanwhile is skipped, not an error
+my $p2 = api($ta, POST => '/api/v1/prompts', json => { title => 'brief', content => 'gone soon' });
+my $sh2 = api($ta, POST => "/api/v1/prompts/$p2->{json}{id}/shares", json => {})->{json};
+visit("/s/$sh2->{token}", 'Mozilla/5.0 viewer-F');
+$s->psql("delete from shares where id = '$sh2->{id}'");
+ingest();
+is(db1("select views from shares where id = '$sh->{id}'"), 7, 'other counts unchanged');
+
+done_testing;

@@ -69,25 +69,29 @@ static const char release_sql[] =
     "from unnest($1::bigint[], $2::int[]) as r(id, attempt) "
     "where j.id = r.id and j.attempt = r.attempt and j.state = 'running' and j.locked_by = $3";
 /* Expired leases (a daemon died or hung): back to pending, or dead when the
- * attempts are used up. */
+ * attempts are used up.  These and the lease statements below skip rows
+ * another statement holds (a batch's outcomes being recorded, a claim), so
+ * they never wait on, or deadlock with, the daemons' multi-row updates; a
+ * skipped row is looked at again next time. */
+#define LEASED_ROWS(cond) \
+    "from (select id from public.background_jobs where state = 'running' " \
+    "and locked_until is not null and " cond " for update skip locked) x where j.id = x.id"
 static const char reap_sql[] =
-    "update public.background_jobs set "
-    "state = case when attempt >= max_attempts then 'dead' else 'pending' end, "
-    "finished_at = case when attempt >= max_attempts then now() end, "
-    "last_error = 'lease expired (' || coalesce(locked_by, '?') || ')', "
+    "update public.background_jobs j set "
+    "state = case when j.attempt >= j.max_attempts then 'dead' else 'pending' end, "
+    "finished_at = case when j.attempt >= j.max_attempts then now() end, "
+    "last_error = 'lease expired (' || coalesce(j.locked_by, '?') || ')', "
     "run_at = now(), locked_by = null, locked_until = null, updated_at = now() "
-    "where state = 'running' and locked_until is not null and locked_until < now()";
+    LEASED_ROWS("locked_until < now()");
 /* Heartbeat connection: extend this daemon's leases, except a job past its
  * timeout. */
 static const char renew_sql[] =
-    "update public.background_jobs set locked_until = now() + make_interval(secs => $2::int) "
-    "where locked_by = $1 and state = 'running' and locked_until is not null "
-    "and id <> $3::bigint";
+    "update public.background_jobs j set locked_until = now() + make_interval(secs => $2::int) "
+    LEASED_ROWS("locked_by = $1 and id <> $3::bigint");
 static const char abandon_sql[] =
-    "update public.background_jobs set state = 'pending', attempt = attempt - 1, "
+    "update public.background_jobs j set state = 'pending', attempt = j.attempt - 1, "
     "locked_by = null, locked_until = null, updated_at = now() "
-    "where locked_by = $1 and state = 'running' and locked_until is not null "
-    "and id <> $2::bigint";
+    LEASED_ROWS("locked_by = $1 and id <> $2::bigint");
 
 static volatile sig_atomic_t stop_requested;
 

@@ -1,4 +1,4 @@
--- 0012_jobs_lease_index.sql: the lease index keyed on locked_until alone, so promptd-jobs' outcomes stay primary-key lookups.
+-- 0012_jobs_lease_index.sql: the lease index keyed on locked_until alone (outcomes stay primary-key lookups); half-empty pages for the queue's updates.
 --
 -- 0010's background_jobs_lease was partial on state = 'running'.  Every
 -- completion says "state = 'running'" too, so with statistics that counted
@@ -12,3 +12,12 @@
 drop index public.background_jobs_lease;
 create index background_jobs_lease on public.background_jobs (locked_until)
     where locked_until is not null;
+
+-- A job's row is written three times (enqueue, claim, outcome), and neither
+-- update can be HOT (state is in every partial index's predicate).  With
+-- half of each page left free at insert, both new versions usually land on
+-- the row's own page: smaller WAL records and one buffer per update.
+-- Measured with bench/jobs: 10-30% less PostgreSQL CPU per job than 80.
+-- The price: finished rows kept for the retention period take about twice
+-- the space.
+alter table public.background_jobs set (fillfactor = 50);

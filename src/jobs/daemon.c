@@ -23,45 +23,56 @@
 /* Statements of the queue connection.
  *
  * jobs_cycle is the whole per-batch exchange in one round trip and one
- * transaction: record the outcomes of the batch just run ($5..$7 succeeded,
- * $8..$11 failed: id, attempt and result / error, delay arrays), then claim
- * up to $1 jobs ($1 = 0: none) for this daemon ($2, lease $3 s), from the
- * queues $4 (NULL: all).  An outcome holds only for the attempt this daemon
- * claimed, still running (id, attempt and state must match), so a run whose
- * lease expired and was rescued cannot overwrite the newer attempt.  The
- * claim's snapshot predates the outcomes (one statement), so a job failed
- * here is not claimed again by the same statement.  Rows: the claimed jobs
- * (id, attempt, type, payload text), then one row with id NULL carrying
- * the numbers of outcomes that matched (succeeded, failed). */
-static const char cycle_sql[] =
-    "with done as ("
-    " update public.background_jobs j set state = 'succeeded', result = r.result::jsonb,"
-    " finished_at = now(), updated_at = now(), locked_by = null, locked_until = null,"
-    " last_error = null"
-    " from unnest($5::bigint[], $6::int[], $7::text[]) as r(id, attempt, result)"
-    " where j.id = r.id and j.attempt = r.attempt and j.state = 'running' returning 1),"
-    " failed as ("
-    " update public.background_jobs j set"
-    " state = case when j.attempt >= j.max_attempts then 'dead' else 'pending' end,"
-    " run_at = case when j.attempt >= j.max_attempts then j.run_at"
-    "          else now() + make_interval(secs => r.delay_ms / 1000.0) end,"
-    " finished_at = case when j.attempt >= j.max_attempts then now() end,"
-    " last_error = r.error, updated_at = now(), locked_by = null, locked_until = null"
-    " from unnest($8::bigint[], $9::int[], $10::text[], $11::bigint[])"
-    "      as r(id, attempt, error, delay_ms)"
-    " where j.id = r.id and j.attempt = r.attempt and j.state = 'running' returning 1),"
-    " c as (select id from public.background_jobs"
+ * transaction: record the outcomes of the batch just run ($4..$6 succeeded,
+ * $7..$10 failed: id, attempt and result / error, delay arrays), then claim
+ * up to $1 jobs ($1 = 0: none) for this daemon ($2, lease $3 s).  An
+ * outcome holds only for the attempt this daemon claimed, still running
+ * (id, attempt and state must match), so a run whose lease expired and was
+ * rescued cannot overwrite the newer attempt.  The claim's snapshot
+ * predates the outcomes (one statement), so a job failed here is not
+ * claimed again by the same statement.  Rows: the claimed jobs (id,
+ * attempt, type, payload text), then one row with id NULL carrying the
+ * numbers of outcomes that matched (succeeded, failed).
+ * jobs_cycle_queues claims only from the queues $11: per queue, the first
+ * $1 due jobs in order on background_jobs_claim (locked, SKIP LOCKED), then
+ * the first $1 of those; the others stay pending (their locks end with the
+ * statement's transaction). */
+#define CYCLE_SQL(claim)                                                     \
+    "with done as ("                                                         \
+    " update public.background_jobs j set state = 'succeeded', result = r.result::jsonb," \
+    " finished_at = now(), updated_at = now(), locked_by = null, locked_until = null," \
+    " last_error = null"                                                     \
+    " from unnest($4::bigint[], $5::int[], $6::text[]) as r(id, attempt, result)" \
+    " where j.id = r.id and j.attempt = r.attempt and j.state = 'running' returning 1)," \
+    " failed as ("                                                           \
+    " update public.background_jobs j set"                                   \
+    " state = case when j.attempt >= j.max_attempts then 'dead' else 'pending' end," \
+    " run_at = case when j.attempt >= j.max_attempts then j.run_at"          \
+    "          else now() + make_interval(secs => r.delay_ms / 1000.0) end," \
+    " finished_at = case when j.attempt >= j.max_attempts then now() end,"   \
+    " last_error = r.error, updated_at = now(), locked_by = null, locked_until = null" \
+    " from unnest($7::bigint[], $8::int[], $9::text[], $10::bigint[])"       \
+    "      as r(id, attempt, error, delay_ms)"                               \
+    " where j.id = r.id and j.attempt = r.attempt and j.state = 'running' returning 1)," \
+    " c as (" claim "),"                                                     \
+    " claimed as ("                                                          \
+    " update public.background_jobs j set state = 'running', attempt = j.attempt + 1," \
+    " locked_by = $2, locked_until = now() + make_interval(secs => $3::int)," \
+    " started_at = now(), updated_at = now() from c where j.id = c.id"       \
+    " returning j.id, j.attempt, j.job_type, j.payload::text as payload) "   \
+    "select id, attempt, job_type, payload, null::bigint, null::bigint from claimed " \
+    "union all select null, null, null, null, (select count(*) from done), " \
+    "(select count(*) from failed)"
+static const char cycle_sql[] = CYCLE_SQL(
+    "select id from public.background_jobs"
     " where state = 'pending' and run_at <= now()"
-    " and ($4::text[] is null or queue = any($4::text[]))"
-    " order by priority, run_at, id limit $1 for update skip locked),"
-    " claimed as ("
-    " update public.background_jobs j set state = 'running', attempt = j.attempt + 1,"
-    " locked_by = $2, locked_until = now() + make_interval(secs => $3::int),"
-    " started_at = now(), updated_at = now() from c where j.id = c.id"
-    " returning j.id, j.attempt, j.job_type, j.payload::text as payload) "
-    "select id, attempt, job_type, payload, null::bigint, null::bigint from claimed "
-    "union all select null, null, null, null, (select count(*) from done), "
-    "(select count(*) from failed)";
+    " order by priority, run_at, id limit $1 for update skip locked");
+static const char cycle_queues_sql[] = CYCLE_SQL(
+    "select l.id from unnest($11::text[]) as qn(queue) cross join lateral"
+    " (select b.id, b.priority, b.run_at from public.background_jobs b"
+    "  where b.state = 'pending' and b.queue = qn.queue and b.run_at <= now()"
+    "  order by b.priority, b.run_at, b.id limit $1 for update skip locked) l"
+    " order by l.priority, l.run_at, l.id limit $1");
 /* Claimed but never started (stop): back to pending, the attempt undone. */
 static const char release_sql[] =
     "update public.background_jobs j set state = 'pending', attempt = j.attempt - 1, "
@@ -224,6 +235,7 @@ static bool exec_ok(PGconn *conn, const char *sql)
  * planning cost is most of a small batch's database time). */
 static const struct { const char *name, *sql; } stmts[] = {
     { "jobs_cycle", cycle_sql },
+    { "jobs_cycle_queues", cycle_queues_sql },
     { "jobs_release", release_sql },
     { "jobs_reap", reap_sql },
 };
@@ -238,9 +250,19 @@ static const struct { const char *name, *sql; } stmts[] = {
  *   order and stop after the batch, and outcomes must be primary-key
  *   lookups, whatever the statistics of a table whose contents change
  *   wholesale in seconds say (stale statistics made the claim sort every
- *   pending job, and the completion loop over every running one). */
+ *   pending job, and the completion loop over every running one).
+ * - generic plans only: a custom plan sees the real length of the outcome
+ *   arrays (1,000) and, when the statistics count few running jobs, scans
+ *   the table once per outcome instead of looking each one up (half a
+ *   second per batch); the generic plan assumes short arrays and always
+ *   drives the lookups from them.  It is also planned once per connection.
+ * - jit off: a switched-off plan node that cannot be avoided (the sort of
+ *   jobs_cycle_queues' few candidates) carries a huge cost, which would
+ *   otherwise make every execution JIT-compile (a quarter second). */
 static const char *const queue_settings[] = {
     "set synchronous_commit = off",
+    "set plan_cache_mode = force_generic_plan",
+    "set jit = off",
     "set enable_sort = off",
     "set enable_bitmapscan = off",
     "set enable_hashjoin = off",
@@ -491,19 +513,21 @@ static PGresult *cycle(PGconn *conn, outcomes_t *o, int want)
 
     snprintf(batch, sizeof batch, "%d", want);
     snprintf(lease, sizeof lease, "%d", cfg->lease_s);
-    v[0] = batch, v[1] = name, v[2] = lease, v[3] = cfg->queues;
-    v[4] = arr_text(&o->done_id), v[5] = arr_text(&o->done_attempt);
-    v[6] = arr_text(&o->done_result);
-    v[7] = arr_text(&o->fail_id), v[8] = arr_text(&o->fail_attempt);
-    v[9] = arr_text(&o->fail_error), v[10] = arr_text(&o->fail_delay);
-    for (int i = 4; i < 11; i++)
+    v[0] = batch, v[1] = name, v[2] = lease;
+    v[3] = arr_text(&o->done_id), v[4] = arr_text(&o->done_attempt);
+    v[5] = arr_text(&o->done_result);
+    v[6] = arr_text(&o->fail_id), v[7] = arr_text(&o->fail_attempt);
+    v[8] = arr_text(&o->fail_error), v[9] = arr_text(&o->fail_delay);
+    v[10] = cfg->queues;
+    for (int i = 3; i < 10; i++)
         if (v[i] == NULL) {
             log_error("%s: out of memory: %d outcomes dropped", __func__,
                       o->ndone + o->nfailed);
             outcomes_reset(o);
             return NULL;
         }
-    res = PQexecPrepared(conn, "jobs_cycle", 11, v, NULL, NULL, 0);
+    res = cfg->queues ? PQexecPrepared(conn, "jobs_cycle_queues", 11, v, NULL, NULL, 0)
+                      : PQexecPrepared(conn, "jobs_cycle", 10, v, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
         log_error("%s: %s", __func__, PQerrorMessage(conn));
         PQclear(res);

@@ -36,6 +36,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function main() {
   const pool = new Pool({ max: 25 });
   const probe = new Pool({ max: 1 });
+  // An idle client's connection error must not crash the round silently.
+  for (const p of [pool, probe]) p.on("error", (e) => console.error(`pg pool: ${e.message}`));
   const worker = {
     concurrentJobs: 24,
     maxPoolSize: 25,

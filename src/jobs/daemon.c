@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/select.h>
 #include <unistd.h>
 
@@ -19,60 +20,89 @@
 #include "jobs/registry.h"
 #include "jobs/schedule.h"
 
-/* Statements of the main connection. */
-#define CLAIM_SET \
-    "update public.background_jobs j set state = 'running', attempt = j.attempt + 1, " \
-    "locked_by = $2, locked_until = now() + make_interval(secs => $3::int), " \
-    "started_at = now(), updated_at = now() from c where j.id = c.id " \
-    "returning j.id, j.attempt, j.job_type, j.payload::text"
-static const char claim_any_sql[] =
-    "with c as (select id from public.background_jobs "
-    "where state = 'pending' and run_at <= now() "
-    "order by priority, run_at, id limit $1 for update skip locked) " CLAIM_SET;
-static const char claim_queues_sql[] =
-    "with c as (select id from public.background_jobs "
-    "where state = 'pending' and run_at <= now() and queue = any($4::text[]) "
-    "order by priority, run_at, id limit $1 for update skip locked) " CLAIM_SET;
-/* Completion holds only for the attempt this daemon claimed, still running. */
-static const char done_sql[] =
-    "update public.background_jobs j set state = 'succeeded', result = r.result, "
-    "finished_at = now(), updated_at = now(), locked_by = null, locked_until = null, "
-    "last_error = null "
-    "from jsonb_to_recordset($1::jsonb) as r(id bigint, attempt int, result jsonb) "
-    "where j.id = r.id and j.attempt = r.attempt and j.state = 'running'";
-static const char failed_sql[] =
-    "update public.background_jobs j set "
-    "state = case when j.attempt >= j.max_attempts then 'dead' else 'pending' end, "
-    "run_at = case when j.attempt >= j.max_attempts then j.run_at "
-    "         else now() + make_interval(secs => r.delay_ms / 1000.0) end, "
-    "finished_at = case when j.attempt >= j.max_attempts then now() end, "
-    "last_error = r.error, updated_at = now(), locked_by = null, locked_until = null "
-    "from jsonb_to_recordset($1::jsonb) as r(id bigint, attempt int, error text, delay_ms bigint) "
-    "where j.id = r.id and j.attempt = r.attempt and j.state = 'running'";
+/* Statements of the queue connection.
+ *
+ * jobs_cycle is the whole per-batch exchange in one round trip and one
+ * transaction: record the outcomes of the batch just run ($4..$6 succeeded,
+ * $7..$10 failed: id, attempt and result / error, delay arrays), then claim
+ * up to $1 jobs ($1 = 0: none) for this daemon ($2, lease $3 s).  An
+ * outcome holds only for the attempt this daemon claimed, still running
+ * (id, attempt and state must match), so a run whose lease expired and was
+ * rescued cannot overwrite the newer attempt.  The claim's snapshot
+ * predates the outcomes (one statement), so a job failed here is not
+ * claimed again by the same statement.  Rows: the claimed jobs (id,
+ * attempt, type, payload text), then one row with id NULL carrying the
+ * numbers of outcomes that matched (succeeded, failed).
+ * jobs_cycle_queues claims only from the queues $11: per queue, the first
+ * $1 due jobs in order on background_jobs_claim (locked, SKIP LOCKED), then
+ * the first $1 of those; the others stay pending (their locks end with the
+ * statement's transaction). */
+#define CYCLE_SQL(claim)                                                     \
+    "with done as ("                                                         \
+    " update public.background_jobs j set state = 'succeeded', result = r.result::jsonb," \
+    " finished_at = now(), updated_at = now(), locked_by = null, locked_until = null," \
+    " last_error = null"                                                     \
+    " from unnest($4::bigint[], $5::int[], $6::text[]) as r(id, attempt, result)" \
+    " where j.id = r.id and j.attempt = r.attempt and j.state = 'running' returning 1)," \
+    " failed as ("                                                           \
+    " update public.background_jobs j set"                                   \
+    " state = case when j.attempt >= j.max_attempts then 'dead' else 'pending' end," \
+    " run_at = case when j.attempt >= j.max_attempts then j.run_at"          \
+    "          else now() + make_interval(secs => r.delay_ms / 1000.0) end," \
+    " finished_at = case when j.attempt >= j.max_attempts then now() end,"   \
+    " last_error = r.error, updated_at = now(), locked_by = null, locked_until = null" \
+    " from unnest($7::bigint[], $8::int[], $9::text[], $10::bigint[])"       \
+    "      as r(id, attempt, error, delay_ms)"                               \
+    " where j.id = r.id and j.attempt = r.attempt and j.state = 'running' returning 1)," \
+    " c as (" claim "),"                                                     \
+    " claimed as ("                                                          \
+    " update public.background_jobs j set state = 'running', attempt = j.attempt + 1," \
+    " locked_by = $2, locked_until = now() + make_interval(secs => $3::int)," \
+    " started_at = now(), updated_at = now() from c where j.id = c.id"       \
+    " returning j.id, j.attempt, j.job_type, j.payload::text as payload) "   \
+    "select id, attempt, job_type, payload, null::bigint, null::bigint from claimed " \
+    "union all select null, null, null, null, (select count(*) from done), " \
+    "(select count(*) from failed)"
+static const char cycle_sql[] = CYCLE_SQL(
+    "select id from public.background_jobs"
+    " where state = 'pending' and run_at <= now()"
+    " order by priority, run_at, id limit $1 for update skip locked");
+static const char cycle_queues_sql[] = CYCLE_SQL(
+    "select l.id from unnest($11::text[]) as qn(queue) cross join lateral"
+    " (select b.id, b.priority, b.run_at from public.background_jobs b"
+    "  where b.state = 'pending' and b.queue = qn.queue and b.run_at <= now()"
+    "  order by b.priority, b.run_at, b.id limit $1 for update skip locked) l"
+    " order by l.priority, l.run_at, l.id limit $1");
 /* Claimed but never started (stop): back to pending, the attempt undone. */
 static const char release_sql[] =
     "update public.background_jobs j set state = 'pending', attempt = j.attempt - 1, "
     "locked_by = null, locked_until = null, updated_at = now() "
-    "from jsonb_to_recordset($1::jsonb) as r(id bigint, attempt int) "
-    "where j.id = r.id and j.attempt = r.attempt and j.state = 'running' and j.locked_by = $2";
+    "from unnest($1::bigint[], $2::int[]) as r(id, attempt) "
+    "where j.id = r.id and j.attempt = r.attempt and j.state = 'running' and j.locked_by = $3";
 /* Expired leases (a daemon died or hung): back to pending, or dead when the
- * attempts are used up. */
+ * attempts are used up.  These and the lease statements below skip rows
+ * another statement holds (a batch's outcomes being recorded, a claim), so
+ * they never wait on, or deadlock with, the daemons' multi-row updates; a
+ * skipped row is looked at again next time. */
+#define LEASED_ROWS(cond) \
+    "from (select id from public.background_jobs where state = 'running' " \
+    "and locked_until is not null and " cond " for update skip locked) x where j.id = x.id"
 static const char reap_sql[] =
-    "update public.background_jobs set "
-    "state = case when attempt >= max_attempts then 'dead' else 'pending' end, "
-    "finished_at = case when attempt >= max_attempts then now() end, "
-    "last_error = 'lease expired (' || coalesce(locked_by, '?') || ')', "
+    "update public.background_jobs j set "
+    "state = case when j.attempt >= j.max_attempts then 'dead' else 'pending' end, "
+    "finished_at = case when j.attempt >= j.max_attempts then now() end, "
+    "last_error = 'lease expired (' || coalesce(j.locked_by, '?') || ')', "
     "run_at = now(), locked_by = null, locked_until = null, updated_at = now() "
-    "where state = 'running' and locked_until < now()";
+    LEASED_ROWS("locked_until < now()");
 /* Heartbeat connection: extend this daemon's leases, except a job past its
  * timeout. */
 static const char renew_sql[] =
-    "update public.background_jobs set locked_until = now() + make_interval(secs => $2::int) "
-    "where locked_by = $1 and state = 'running' and id <> $3::bigint";
+    "update public.background_jobs j set locked_until = now() + make_interval(secs => $2::int) "
+    LEASED_ROWS("locked_by = $1 and id <> $3::bigint");
 static const char abandon_sql[] =
-    "update public.background_jobs set state = 'pending', attempt = attempt - 1, "
+    "update public.background_jobs j set state = 'pending', attempt = j.attempt - 1, "
     "locked_by = null, locked_until = null, updated_at = now() "
-    "where locked_by = $1 and state = 'running' and id <> $2::bigint";
+    LEASED_ROWS("locked_by = $1 and id <> $2::bigint");
 
 static volatile sig_atomic_t stop_requested;
 
@@ -163,10 +193,11 @@ static char *queues_array(const char *list)
 
 int daemon_config_load(daemon_config_t *c)
 {
-    long batch, lease, poll, timeout, grace, backoff, backoff_max;
+    long batch, batch_max, lease, poll, timeout, grace, backoff, backoff_max;
     const char *q = getenv("PROMPTD_JOBS_QUEUES");
 
     if (env_long("PROMPTD_JOBS_BATCH", 100, 1, 10000, &batch) ||
+        env_long("PROMPTD_JOBS_BATCH_MAX", batch > 1000 ? batch : 1000, batch, 10000, &batch_max) ||
         env_long("PROMPTD_JOBS_LEASE", 30, 1, 86400, &lease) ||
         env_long("PROMPTD_JOBS_POLL", 1000, 10, 600000, &poll) ||
         env_long("PROMPTD_JOBS_TIMEOUT", 300, 1, 86400, &timeout) ||
@@ -175,6 +206,7 @@ int daemon_config_load(daemon_config_t *c)
         env_long("PROMPTD_JOBS_BACKOFF_MAX", 3600000, 1, 86400000L * 30, &backoff_max))
         return -1;
     c->batch = (int)batch;
+    c->batch_max = (int)batch_max;
     c->lease_s = (int)lease;
     c->poll_ms = (int)poll;
     c->timeout_s = (int)timeout;
@@ -199,21 +231,52 @@ static bool exec_ok(PGconn *conn, const char *sql)
     return ok;
 }
 
-/* The main connection's statements, prepared once per connection (the
- * planning cost is most of a 100-job batch's database time). */
+/* The queue connection's statements, prepared once per connection (the
+ * planning cost is most of a small batch's database time). */
 static const struct { const char *name, *sql; } stmts[] = {
-    { "jobs_claim_any", claim_any_sql },
-    { "jobs_claim_queues", claim_queues_sql },
-    { "jobs_done", done_sql },
-    { "jobs_failed", failed_sql },
+    { "jobs_cycle", cycle_sql },
+    { "jobs_cycle_queues", cycle_queues_sql },
     { "jobs_release", release_sql },
     { "jobs_reap", reap_sql },
+};
+
+/* Session settings of the queue connection, which runs only the statements
+ * above (handlers get a connection of their own):
+ * - synchronous_commit off: a claim or completion lost in a server crash
+ *   (the last few hundred ms of commits) is redone after the lease expires;
+ *   at-least-once is the contract anyway, and the attempt check keeps a
+ *   late completion from touching a newer attempt.
+ * - planner switches: the claim must walk background_jobs_claim_any in
+ *   order and stop after the batch, and outcomes must be primary-key
+ *   lookups, whatever the statistics of a table whose contents change
+ *   wholesale in seconds say (stale statistics made the claim sort every
+ *   pending job, and the completion loop over every running one).
+ * - generic plans only: a custom plan sees the real length of the outcome
+ *   arrays (1,000) and, when the statistics count few running jobs, scans
+ *   the table once per outcome instead of looking each one up (half a
+ *   second per batch); the generic plan assumes short arrays and always
+ *   drives the lookups from them.  It is also planned once per connection.
+ * - jit off: a switched-off plan node that cannot be avoided (the sort of
+ *   jobs_cycle_queues' few candidates) carries a huge cost, which would
+ *   otherwise make every execution JIT-compile (a quarter second). */
+static const char *const queue_settings[] = {
+    "set synchronous_commit = off",
+    "set plan_cache_mode = force_generic_plan",
+    "set jit = off",
+    "set enable_sort = off",
+    "set enable_bitmapscan = off",
+    "set enable_hashjoin = off",
+    "set enable_mergejoin = off",
+    "set enable_seqscan = off",
 };
 
 static bool prepare_all(PGconn *conn)
 {
     size_t i;
 
+    for (i = 0; i < sizeof queue_settings / sizeof queue_settings[0]; i++)
+        if (!exec_ok(conn, queue_settings[i]))
+            return false;
     for (i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
         PGresult *res = PQprepare(conn, stmts[i].name, stmts[i].sql, 0, NULL);
         bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -227,9 +290,9 @@ static bool prepare_all(PGconn *conn)
     return true;
 }
 
-/* A session as service_role (BYPASSRLS), listening (and with the main
- * loop's statements prepared) when listen. */
-static PGconn *connect_db(bool listen)
+/* A session as service_role (BYPASSRLS); when queue, also listening, with
+ * the queue settings and statements above. */
+static PGconn *connect_db(bool queue)
 {
     PGconn *conn = PQconnectdb(cfg->conninfo);
 
@@ -240,7 +303,7 @@ static PGconn *connect_db(bool listen)
     }
     if (!exec_ok(conn, "set role service_role") ||
         !exec_ok(conn, "set application_name = 'promptd-jobs'") ||
-        (listen && (!exec_ok(conn, "listen promptd_jobs") || !prepare_all(conn)))) {
+        (queue && (!exec_ok(conn, "listen promptd_jobs") || !prepare_all(conn)))) {
         PQfinish(conn);
         return NULL;
     }
@@ -347,45 +410,150 @@ static long backoff_ms(int attempt)
     return (long)(d / 2 + (d / 2) * ((double)r / UINT_MAX));
 }
 
-/* Pending outcomes, flushed in one statement each. */
+/* ------------------------------------------------------------ outcomes */
+
+/* A PostgreSQL array literal under construction ("{a,b,NULL}"), malloc'd. */
+typedef struct arr {
+    char *buf;
+    size_t len, cap;
+    bool oom;
+} arr_t;
+
+static void arr_put(arr_t *a, const char *s, size_t n)
+{
+    if (a->oom)
+        return;
+    if (a->len + n + 3 > a->cap) {
+        size_t cap = a->cap ? a->cap : 256;
+        char *p;
+
+        while (a->len + n + 3 > cap)
+            cap *= 2;
+        if ((p = realloc(a->buf, cap)) == NULL) {
+            a->oom = true;
+            return;
+        }
+        a->buf = p;
+        a->cap = cap;
+    }
+    memcpy(a->buf + a->len, s, n);
+    a->len += n;
+}
+
+/* Append one element: v quoted and escaped when quote, NULL when v is. */
+static void arr_add(arr_t *a, const char *v, bool quote)
+{
+    arr_put(a, a->len ? "," : "{", 1);
+    if (v == NULL) {
+        arr_put(a, "NULL", 4);
+    } else if (!quote) {
+        arr_put(a, v, strlen(v));
+    } else {
+        const char *p;
+
+        arr_put(a, "\"", 1);
+        for (p = v; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                arr_put(a, "\\", 1);
+            arr_put(a, p, 1);
+        }
+        arr_put(a, "\"", 1);
+    }
+}
+
+/* The literal ("{}" when empty); valid until the next arr_add/arr_reset. */
+static const char *arr_text(arr_t *a)
+{
+    if (a->len == 0)
+        return "{}";
+    arr_put(a, "}", 1);
+    arr_put(a, "", 1);      /* NUL, not counted */
+    a->len -= 2;
+    return a->oom ? NULL : a->buf;
+}
+
+static void arr_reset(arr_t *a)
+{
+    a->len = 0;
+    a->oom = false;
+}
+
+/* Outcomes of the jobs run since the last cycle, as the array parameters
+ * of jobs_cycle. */
 typedef struct outcomes {
-    cJSON *done, *failed;
+    arr_t done_id, done_attempt, done_result;
+    arr_t fail_id, fail_attempt, fail_error, fail_delay;
     int ndone, nfailed;
 } outcomes_t;
 
-static bool flush(PGconn *conn, outcomes_t *o)
+static void outcomes_reset(outcomes_t *o)
 {
-    bool ok = true;
-    char *s;
-    long n;
-
-    if (o->ndone) {
-        s = cJSON_PrintUnformatted(o->done);
-        n = command(conn, done_sql, 1, (const char *const *)&s);
-        if (n >= 0 && n < o->ndone)
-            log_warn("%s: %ld of %d completions were stale (lease lost)",
-                     __func__, o->ndone - n, o->ndone);
-        ok = ok && n >= 0;
-        free(s);
-    }
-    if (o->nfailed) {
-        s = cJSON_PrintUnformatted(o->failed);
-        n = command(conn, failed_sql, 1, (const char *const *)&s);
-        ok = ok && n >= 0;
-        free(s);
-    }
-    cJSON_Delete(o->done);
-    cJSON_Delete(o->failed);
-    o->done = cJSON_CreateArray();
-    o->failed = cJSON_CreateArray();
+    arr_reset(&o->done_id), arr_reset(&o->done_attempt), arr_reset(&o->done_result);
+    arr_reset(&o->fail_id), arr_reset(&o->fail_attempt), arr_reset(&o->fail_error);
+    arr_reset(&o->fail_delay);
     o->ndone = o->nfailed = 0;
-    return ok;
 }
 
-static void run_one(PGconn *conn, job_t *j, outcomes_t *o)
+static void outcomes_free(outcomes_t *o)
+{
+    free(o->done_id.buf), free(o->done_attempt.buf), free(o->done_result.buf);
+    free(o->fail_id.buf), free(o->fail_attempt.buf), free(o->fail_error.buf);
+    free(o->fail_delay.buf);
+}
+
+/* One jobs_cycle: send the outcomes (always consumed: on an error their jobs
+ * are redone after the lease) and claim up to want jobs.  Returns the
+ * result (claimed rows first, then the counts row), NULL on a database
+ * error. */
+static PGresult *cycle(PGconn *conn, outcomes_t *o, int want)
+{
+    char batch[16], lease[16];
+    const char *v[11];
+    PGresult *res;
+
+    snprintf(batch, sizeof batch, "%d", want);
+    snprintf(lease, sizeof lease, "%d", cfg->lease_s);
+    v[0] = batch, v[1] = name, v[2] = lease;
+    v[3] = arr_text(&o->done_id), v[4] = arr_text(&o->done_attempt);
+    v[5] = arr_text(&o->done_result);
+    v[6] = arr_text(&o->fail_id), v[7] = arr_text(&o->fail_attempt);
+    v[8] = arr_text(&o->fail_error), v[9] = arr_text(&o->fail_delay);
+    v[10] = cfg->queues;
+    for (int i = 3; i < 10; i++)
+        if (v[i] == NULL) {
+            log_error("%s: out of memory: %d outcomes dropped", __func__,
+                      o->ndone + o->nfailed);
+            outcomes_reset(o);
+            return NULL;
+        }
+    res = cfg->queues ? PQexecPrepared(conn, "jobs_cycle_queues", 11, v, NULL, NULL, 0)
+                      : PQexecPrepared(conn, "jobs_cycle", 10, v, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
+        log_error("%s: %s", __func__, PQerrorMessage(conn));
+        PQclear(res);
+        outcomes_reset(o);
+        return NULL;
+    }
+    {
+        int last = PQntuples(res) - 1;
+        long done = strtol(PQgetvalue(res, last, 4), NULL, 10);
+        long failed = strtol(PQgetvalue(res, last, 5), NULL, 10);
+
+        if (done < o->ndone)
+            log_warn("%s: %ld of %d completions were stale (lease lost)", __func__,
+                     o->ndone - done, o->ndone);
+        if (failed < o->nfailed)
+            log_warn("%s: %ld of %d failures were stale (lease lost)", __func__,
+                     o->nfailed - failed, o->nfailed);
+    }
+    outcomes_reset(o);
+    return res;
+}
+
+static void run_one(job_t *j, outcomes_t *o)
 {
     job_fn fn = registry_find(j->type);
-    cJSON *row;
+    char id[32], attempt[16];
     int rc;
 
     pthread_mutex_lock(&cur.mu);
@@ -402,23 +570,26 @@ static void run_one(PGconn *conn, job_t *j, outcomes_t *o)
     pthread_mutex_lock(&cur.mu);
     cur.job_id = 0;
     pthread_mutex_unlock(&cur.mu);
-    (void)conn;
 
-    row = cJSON_CreateObject();
-    cJSON_AddNumberToObject(row, "id", (double)j->id);
-    cJSON_AddNumberToObject(row, "attempt", j->attempt);
+    snprintf(id, sizeof id, "%lld", j->id);
+    snprintf(attempt, sizeof attempt, "%d", j->attempt);
     if (rc == 0) {
-        if (j->result)
-            cJSON_AddItemToObject(row, "result", j->result);
-        j->result = NULL;
-        cJSON_AddItemToArray(o->done, row);
+        char *result = j->result ? cJSON_PrintUnformatted(j->result) : NULL;
+
+        arr_add(&o->done_id, id, false);
+        arr_add(&o->done_attempt, attempt, false);
+        arr_add(&o->done_result, result, true);
+        free(result);
         o->ndone++;
     } else {
         long delay = j->retry_after_ms > 0 ? j->retry_after_ms : backoff_ms(j->attempt);
+        char d[32];
 
-        cJSON_AddStringToObject(row, "error", j->error ? j->error : "failed");
-        cJSON_AddNumberToObject(row, "delay_ms", (double)delay);
-        cJSON_AddItemToArray(o->failed, row);
+        snprintf(d, sizeof d, "%ld", delay);
+        arr_add(&o->fail_id, id, false);
+        arr_add(&o->fail_attempt, attempt, false);
+        arr_add(&o->fail_error, j->error ? j->error : "failed", true);
+        arr_add(&o->fail_delay, d, false);
         o->nfailed++;
         log_warn("%s: job %lld (%s) attempt %d failed: %s", __func__, j->id,
                  j->type, j->attempt, j->error ? j->error : "failed");
@@ -427,26 +598,64 @@ static void run_one(PGconn *conn, job_t *j, outcomes_t *o)
     free(j->error);
 }
 
-/* Claim up to batch jobs and run them.  Returns the number claimed, -1 on
- * a database error. */
-static int claim_and_run(PGconn *conn, outcomes_t *o)
+/* Give back the claimed jobs from row i on (stopping: never started). */
+static void release_rest(PGconn *conn, PGresult *res, int i, int n)
 {
-    char batch[16], lease[16];
-    const char *v[4] = { batch, name, lease, cfg->queues };
-    PGresult *res;
-    long long last_flush = registry_now_ms();
+    arr_t ids = {0}, attempts = {0};
+    const char *v[3];
+
+    for (; i < n; i++) {
+        arr_add(&ids, PQgetvalue(res, i, 0), false);
+        arr_add(&attempts, PQgetvalue(res, i, 1), false);
+    }
+    v[0] = arr_text(&ids), v[1] = arr_text(&attempts), v[2] = name;
+    if (v[0] && v[1])
+        command(conn, release_sql, 3, v);
+    free(ids.buf);
+    free(attempts.buf);
+}
+
+static long long now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Adaptive batch: a claim starts at PROMPTD_JOBS_BATCH jobs; while full
+ * batches run in less than this much handler time it grows 4x per batch up
+ * to PROMPTD_JOBS_BATCH_MAX, so fast jobs go by the thousand per round
+ * trip; a batch that takes longer shrinks it back towards PROMPTD_JOBS_BATCH,
+ * so slow jobs are not held under one daemon's lease behind each other. */
+#define BATCH_TARGET_US 200000.0
+
+static int next_batch(int want, int ran, long long took_us)
+{
+    double next;
+
+    if (took_us < BATCH_TARGET_US)
+        next = ran < want ? want : 4.0 * want;
+    else
+        next = want * BATCH_TARGET_US / (double)took_us;
+    if (next > cfg->batch_max)
+        next = cfg->batch_max;
+    return next < cfg->batch ? cfg->batch : (int)next;
+}
+
+/* One cycle (outcomes so far + a claim of *want), then run what it claimed
+ * on work (handlers' connection), flushing outcomes every 200 ms of a long
+ * batch.  Adjusts *want.  Returns the number claimed, -1 on a database
+ * error. */
+static int claim_and_run(PGconn *conn, PGconn *work, outcomes_t *o, int *want)
+{
+    PGresult *res = cycle(conn, o, stop_requested ? 0 : *want);
+    long long t0 = now_us(), last_flush = registry_now_ms();
     int n, i;
 
-    snprintf(batch, sizeof batch, "%d", cfg->batch);
-    snprintf(lease, sizeof lease, "%d", cfg->lease_s);
-    res = PQexecPrepared(conn, cfg->queues ? "jobs_claim_queues" : "jobs_claim_any",
-                         cfg->queues ? 4 : 3, v, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_error("%s: claim: %s", __func__, PQerrorMessage(conn));
-        PQclear(res);
+    if (res == NULL)
         return -1;
-    }
-    n = PQntuples(res);
+    n = PQntuples(res) - 1;   /* the last row holds the counts */
     for (i = 0; i < n; i++) {
         job_t j = {0};
 
@@ -456,34 +665,21 @@ static int claim_and_run(PGconn *conn, outcomes_t *o)
         j.attempt = atoi(PQgetvalue(res, i, 1));
         j.type = PQgetvalue(res, i, 2);
         j.payload = cJSON_Parse(PQgetvalue(res, i, 3));
-        j.conn = conn;
+        j.conn = work;
         j.daemon = name;
         j.deadline_ms = registry_now_ms() + (long long)cfg->timeout_s * 1000;
-        run_one(conn, &j, o);
+        run_one(&j, o);
         cJSON_Delete(j.payload);
         if (registry_now_ms() - last_flush >= 200) {
-            flush(conn, o);
+            PQclear(cycle(conn, o, 0));
             last_flush = registry_now_ms();
         }
     }
-    flush(conn, o);
-    if (i < n) {   /* stopping: give back what was not started */
-        cJSON *rel = cJSON_CreateArray();
-        const char *rv[2];
-        char *s;
-
-        for (; i < n; i++) {
-            cJSON *row = cJSON_CreateObject();
-
-            cJSON_AddNumberToObject(row, "id", strtod(PQgetvalue(res, i, 0), NULL));
-            cJSON_AddNumberToObject(row, "attempt", atoi(PQgetvalue(res, i, 1)));
-            cJSON_AddItemToArray(rel, row);
-        }
-        s = cJSON_PrintUnformatted(rel);
-        rv[0] = s, rv[1] = name;
-        command(conn, release_sql, 2, rv);
-        free(s);
-        cJSON_Delete(rel);
+    if (i > 0)
+        *want = next_batch(*want, i, now_us() - t0);
+    if (i < n) {   /* stopping: record what ran, give back the rest */
+        PQclear(cycle(conn, o, 0));
+        release_rest(conn, res, i, n);
     }
     PQclear(res);
     return n;
@@ -521,12 +717,13 @@ int daemon_run(const daemon_config_t *c)
     struct sigaction sa;
     sigset_t block, old;
     pthread_t hb;
-    PGconn *conn = NULL;
-    outcomes_t o = { cJSON_CreateArray(), cJSON_CreateArray(), 0, 0 };
+    PGconn *conn = NULL, *work = NULL;
+    outcomes_t o = {0};
     long long last_reap = 0;
     unsigned char rnd[4];
     char host[64] = "localhost";
     int n, delay_ms = 100, rc = 0;
+    int want = c->batch;   /* grows with fast jobs: next_batch() */
 
     cfg = c;
     gethostname(host, sizeof host - 1);
@@ -550,14 +747,17 @@ int daemon_run(const daemon_config_t *c)
         return 1;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    log_info("%s: started as %s (batch %d, lease %d s, poll %d ms, queues %s)",
-             __func__, name, c->batch, c->lease_s, c->poll_ms,
+    log_info("%s: started as %s (batch %d to %d, lease %d s, poll %d ms, queues %s)",
+             __func__, name, c->batch, c->batch_max, c->lease_s, c->poll_ms,
              c->queues ? c->queues : "all");
 
     while (!stop_requested) {
-        if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        if (conn == NULL || PQstatus(conn) != CONNECTION_OK ||
+            work == NULL || PQstatus(work) != CONNECTION_OK) {
             PQfinish(conn);
-            if ((conn = connect_db(true)) == NULL) {
+            PQfinish(work);
+            work = NULL;
+            if ((conn = connect_db(true)) == NULL || (work = connect_db(false)) == NULL) {
                 usleep((useconds_t)delay_ms * 1000);
                 delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
                 continue;
@@ -571,23 +771,26 @@ int daemon_run(const daemon_config_t *c)
                 log_warn("%s: %ld expired lease(s) returned to the queue", __func__, reaped);
             last_reap = registry_now_ms();
         }
-        schedules_tick(conn);
+        schedules_tick(work);
         drain_notifies(conn);
-        n = claim_and_run(conn, &o);
+        /* Records the previous batch's outcomes and claims the next. */
+        n = claim_and_run(conn, work, &o, &want);
         if (n < 0) {
             usleep(200 * 1000);
             continue;
         }
-        if (n < c->batch)
+        if (n == 0)   /* idle (outcomes all recorded): wait */
             wait_for_work(conn);
     }
+    if (o.ndone + o.nfailed > 0 && conn && PQstatus(conn) == CONNECTION_OK)
+        PQclear(cycle(conn, &o, 0));
     log_info("%s: stopping", __func__);
     pthread_mutex_lock(&cur.mu);
     cur.done = true;
     pthread_mutex_unlock(&cur.mu);
     pthread_join(hb, NULL);
-    cJSON_Delete(o.done);
-    cJSON_Delete(o.failed);
+    outcomes_free(&o);
+    PQfinish(work);
     PQfinish(conn);
     return rc;
 }

@@ -6,6 +6,8 @@
 typedef struct daemon_config {
     const char *conninfo;   /* PROMPTD_APP_DATABASE_URL (role promptd_app) */
     int batch;              /* PROMPTD_JOBS_BATCH: jobs per claim, 100 */
+    int batch_max;          /* PROMPTD_JOBS_BATCH_MAX: claims of fast jobs grow
+                             * up to this, max(1000, batch) */
     int lease_s;            /* PROMPTD_JOBS_LEASE: lease seconds, 30 */
     int poll_ms;            /* PROMPTD_JOBS_POLL: fallback poll, 1000 */
     int timeout_s;          /* PROMPTD_JOBS_TIMEOUT: per-job timeout, 300 */

@@ -10,7 +10,9 @@
  * it), retry_after_ms (a delay before the next attempt instead of the
  * backoff) and result (a cJSON tree stored in background_jobs.result on
  * success; the daemon deletes it).  conn is the daemon's connection, as
- * service_role, in autocommit: a handler's statements commit on their own.
+ * service_role, in autocommit (its handler connection, not the one claims
+ * and outcomes run on): a handler's statements commit on their own, with the
+ * server's default settings.
  * deadline_ms (CLOCK_MONOTONIC milliseconds) is the per-job timeout: past
  * it the lease is no longer renewed and the job will be retried elsewhere,
  * so long handlers should check it (registry_now_ms() >= deadline_ms). */

@@ -1,5 +1,4 @@
 /* keys.c: the keys family: create, list, show and revoke the caller's API keys. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,31 +67,6 @@ static bool scope_known(const char *s)
         if (strcmp(*n, s) == 0)
             return true;
     return false;
-}
-
-/* Strict RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM).
- * Ranges are left to PostgreSQL. */
-static bool rfc3339_shaped(const char *s)
-{
-    static const char tmpl[] = "dddd-dd-ddTdd:dd:dd";
-
-    for (size_t i = 0; i < sizeof tmpl - 1; i++, s++)
-        if (tmpl[i] == 'd' ? !isdigit((unsigned char)*s) : *s != tmpl[i])
-            return false;
-    if (*s == '.') {
-        int n = 0;
-
-        for (s++; isdigit((unsigned char)*s) && n < 10; s++, n++)
-            ;
-        if (n == 0 || n > 9)
-            return false;
-    }
-    if (*s == 'Z')
-        return s[1] == '\0';
-    return (*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
-           isdigit((unsigned char)s[2]) && s[3] == ':' &&
-           isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) &&
-           s[6] == '\0';
 }
 
 /* The scopes member: known names, no repeats, and (for an API-key caller)

@@ -235,30 +235,6 @@ static const char *share_url(req_t *r, const char *token)
     return arena_printf(r->arena, "%s/s/%s", cfg->site_url, token);
 }
 
-/* Strict RFC 3339 date-time (ranges are left to PostgreSQL). */
-static bool rfc3339_shaped(const char *s)
-{
-    static const char tmpl[] = "dddd-dd-ddTdd:dd:dd";
-
-    for (size_t i = 0; i < sizeof tmpl - 1; i++, s++)
-        if (tmpl[i] == 'd' ? !isdigit((unsigned char)*s) : *s != tmpl[i])
-            return false;
-    if (*s == '.') {
-        int n = 0;
-
-        for (s++; isdigit((unsigned char)*s) && n < 10; s++, n++)
-            ;
-        if (n == 0 || n > 9)
-            return false;
-    }
-    if (*s == 'Z')
-        return s[1] == '\0';
-    return (*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
-           isdigit((unsigned char)s[2]) && s[3] == ':' &&
-           isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) &&
-           s[6] == '\0';
-}
-
 /* expires_in | expires_at (a JSON null clears when allow_clear).  Sets
  * *at / *in_text (arena) and returns "set", "clear" or "keep"; records
  * field errors. */

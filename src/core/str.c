@@ -185,3 +185,28 @@ bool str_ieq(const char *a, const char *b)
 {
     return strcasecmp(a, b) == 0;
 }
+
+/* Strict RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM).
+ * Ranges are left to PostgreSQL. */
+bool rfc3339_shaped(const char *s)
+{
+    static const char tmpl[] = "dddd-dd-ddTdd:dd:dd";
+
+    for (size_t i = 0; i < sizeof tmpl - 1; i++, s++)
+        if (tmpl[i] == 'd' ? !isdigit((unsigned char)*s) : *s != tmpl[i])
+            return false;
+    if (*s == '.') {
+        int n = 0;
+
+        for (s++; isdigit((unsigned char)*s) && n < 10; s++, n++)
+            ;
+        if (n == 0 || n > 9)
+            return false;
+    }
+    if (*s == 'Z')
+        return s[1] == '\0';
+    return (*s == '+' || *s == '-') && isdigit((unsigned char)s[1]) &&
+           isdigit((unsigned char)s[2]) && s[3] == ':' &&
+           isdigit((unsigned char)s[4]) && isdigit((unsigned char)s[5]) &&
+           s[6] == '\0';
+}

@@ -42,4 +42,8 @@ char *hex_encode(arena_t *a, const unsigned char *p, size_t n);
 /* Case-insensitive ASCII compare. */
 bool str_ieq(const char *a, const char *b);
 
+/* Strict RFC 3339 date-time shape: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM).
+ * Ranges are left to PostgreSQL. */
+bool rfc3339_shaped(const char *s);
+
 #endif

@@ -29,7 +29,8 @@
 
 /* Everything these handlers send to PostgreSQL goes through the functions
  * of sql/0006_auth_sessions.sql (SECURITY DEFINER). */
-enum { ST_SIGNUP, ST_PW_BEGIN, ST_PW_OK, ST_REFRESH, ST_USER, ST_UPDATE, ST_LOGOUT };
+enum { ST_SIGNUP, ST_PW_BEGIN, ST_PW_OK, ST_PW_REHASH, ST_REFRESH, ST_USER, ST_UPDATE,
+       ST_LOGOUT };
 
 static const db_stmt_t stmts[] = {
     [ST_SIGNUP] = {"auth_signup",
@@ -40,6 +41,9 @@ static const db_stmt_t stmts[] = {
     [ST_PW_OK] = {"auth_password_ok",
         "select user_json, session_id from promptd.auth_password_ok("
         "$1::uuid, $2, $3, decode($4, 'hex'), $5)"},
+    /* sql/0016_password_rehash.sql */
+    [ST_PW_REHASH] = {"auth_password_rehash",
+        "select promptd.auth_password_rehash($1::uuid, $2, $3)"},
     [ST_REFRESH] = {"auth_refresh",
         "select status, user_json, session_id, user_id from promptd.auth_refresh("
         "decode($1, 'hex'), decode($2, 'hex'), $3::int)"},
@@ -423,6 +427,33 @@ static int auth_signup(req_t *r)
     return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh);
 }
 
+
+/* After a successful sign-in, replace a hash that is not argon2id with this
+ * build's parameters (bcrypt from Supabase, older argon2 settings) by a
+ * fresh one, only if it is still the hash just verified.  False once a
+ * reply is recorded. */
+static bool rehash_or_reply(req_t *r, const char *uid, const char *old, const char *password)
+{
+    char hash[PASSWORD_ENCODED_MAX];
+    const char *v[3];
+
+    if (!password_needs_rehash(old))
+        return true;
+    if (!password_hash(password, hash)) {
+        r->log_detail = "rehashing the password failed (out of memory?)";
+        resp_problem(r, 500, "Internal error; it has been logged.");
+        return false;
+    }
+    v[0] = uid;
+    v[1] = old;
+    v[2] = hash;
+    if (db_exec(r, &stmts[ST_PW_REHASH], 3, v) == NULL) {
+        db_failed(r);
+        return false;
+    }
+    return true;
+}
+
 /* grant_type=password {email, password} -> 200 session | 400
  * invalid_credentials (the same for an unknown email, after a dummy
  * argon2 verification) | 429 over_request_rate_limit (backoff). */
@@ -464,6 +495,8 @@ static int grant_password(req_t *r, const cJSON *body)
             return r->status;
         return invalid_credentials(r);
     }
+    if (!rehash_or_reply(r, uid, db_value(res, 0, 2), password))
+        return r->status;
     refresh = refresh_token_new(r, &rhash);
     v[0] = uid;
     v[1] = email;

@@ -22,6 +22,7 @@
     "json_build_object('id', p.id, 'title', p.title, 'content', p.content, " \
     "'tags', p.tags, 'metadata', p.metadata, 'folder', p.folder, "         \
     "'variables', p.variables, 'version', p.version, "                     \
+    "'forked_from', p.forked_from, "                                       \
     "'created_at', p.created_at, 'updated_at', p.updated_at)"
 #define VERSION_JSON                                                       \
     "json_build_object('version', v.version, 'title', v.title, "           \

@@ -117,7 +117,8 @@ is(db1('select count(*) from background_jobs'), $keep + 1, 'only the old finishe
 is(db1(q{select count(*) from background_jobs where state = 'pending' and job_type = 'noop'}), 1,
    'pending job kept');
 
-# --- maintenance.purge: idempotency keys, throttle rows, ended sessions, old slots.
+# --- maintenance.purge: idempotency keys, throttle rows, ended sessions, old slots,
+# expired enrichment cache entries.
 my $u = $s->user_create('m@example.com');
 $s->psql(qq{
     insert into idempotency_keys (user_id, key, request_hash, created_at) values
@@ -132,6 +133,10 @@ $s->psql(qq{
         ('$u', now() - interval '1 day', null), ('$u', null, null);
     insert into promptd.schedule_runs (task, scheduled_for) values
         ('jobs.purge', now() - interval '30 days'), ('jobs.purge', now() - interval '31 days');
+    insert into enrich_cache (user_id, key, provider, model, result, expires_at) values
+        ('$u', repeat('a', 64), 'local', 'local-2', '{}', now() - interval '1 minute'),
+        ('$u', repeat('b', 64), 'local', 'local-2', '{}', now() - interval '2 days'),
+        ('$u', repeat('c', 64), 'local', 'local-2', '{}', now() + interval '1 hour');
 });
 $id = ($s->promptctl('jobs', 'enqueue', 'maintenance.purge', '--payload', '{"batch": 1}') =~ /"first_id": (\d+)/)[0];
 @pids = daemons(1);
@@ -139,7 +144,9 @@ ok($s->wait_for(sub { db1("select state from background_jobs where id = $id") eq
                 timeout => 20), 'maintenance.purge succeeded');
 stop_all(@pids);
 is(db1("select result::text from background_jobs where id = $id"),
-   '{"sessions": 2, "auth_throttle": 1, "schedule_runs": 3, "idempotency_keys": 2}', 'result counts');
+   '{"sessions": 2, "enrich_cache": 2, "auth_throttle": 1, "schedule_runs": 3, "idempotency_keys": 2}',
+   'result counts');
+is(db1("select string_agg(left(key, 1), ',') from enrich_cache"), 'c', 'live enrichment cache entry kept');
 is(db1("select string_agg(key, ',') from idempotency_keys"), 'new', 'recent idempotency key kept');
 is(db1("select string_agg(key, ',' order by key) from promptd.auth_throttle"),
    '192.0.2.1,locked@example.com', 'recent and locked throttle rows kept');

@@ -1,10 +1,12 @@
-/* password.c: argon2id password hashing and the password policy. */
+/* password.c: argon2id password hashing (bcrypt verified for migrated accounts) and the password policy. */
 #include "auth/password.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include <argon2.h>
+#include <crypt.h>
 #include <openssl/crypto.h>
 
 #include "core/str.h"
@@ -60,17 +62,46 @@ void password_init(void)
     OPENSSL_cleanse(hex, sizeof(hex));
 }
 
+/* A bcrypt hash as Supabase's GoTrue writes them: $2a$/$2b$/$2y$, a two-digit
+ * cost, 53 characters of salt and hash. */
+static bool password_is_bcrypt(const char *encoded)
+{
+    return encoded && strlen(encoded) == 60 && encoded[0] == '$' && encoded[1] == '2' &&
+           strchr("aby", encoded[2]) != NULL && encoded[3] == '$' &&
+           encoded[6] == '$';
+}
+
+/* libxcrypt's bcrypt; the result is compared in constant time. */
+static bool password_bcrypt_verify(const char *encoded, const char *password)
+{
+    struct crypt_data data;
+    const char *out;
+
+    memset(&data, 0, sizeof data);
+    out = crypt_rn(password, encoded, &data, (int)sizeof data);
+    return out != NULL && strlen(out) == 60 && CRYPTO_memcmp(out, encoded, 60) == 0;
+}
+
 bool password_verify(const char *encoded, const char *password)
 {
-    bool real = encoded && strncmp(encoded, "$argon2id$", 10) == 0;
-
-    if (!real) {
+    if (password_is_bcrypt(encoded))
+        return password_bcrypt_verify(encoded, password);
+    if (encoded == NULL || strncmp(encoded, "$argon2id$", 10) != 0) {
         password_init();
         if (dummy_hash[0])
             (void)argon2id_verify(dummy_hash, password, strlen(password));
         return false;
     }
     return argon2id_verify(encoded, password, strlen(password)) == ARGON2_OK;
+}
+
+bool password_needs_rehash(const char *encoded)
+{
+    char prefix[64];
+
+    snprintf(prefix, sizeof prefix, "$argon2id$v=%d$m=%d,t=%d,p=%d$", ARGON2_VERSION_NUMBER,
+             PASSWORD_M_COST, PASSWORD_T_COST, PASSWORD_PARALLELISM);
+    return encoded == NULL || strncmp(encoded, prefix, strlen(prefix)) != 0;
 }
 
 const char *password_weakness(const char *password, const char **message)

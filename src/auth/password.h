@@ -1,4 +1,4 @@
-/* password.h: argon2id password hashing and the password policy. */
+/* password.h: argon2id password hashing (bcrypt verified for migrated accounts) and the password policy. */
 #ifndef PROMPTD_PASSWORD_H
 #define PROMPTD_PASSWORD_H
 
@@ -22,10 +22,17 @@
  * salt.  False only when libargon2 fails (out of memory). */
 bool password_hash(const char *password, char out[PASSWORD_ENCODED_MAX]);
 
-/* True when password matches encoded (an argon2id PHC string).  With
- * encoded NULL or not argon2id, verifies against a dummy hash of the same
- * parameters (so an unknown account costs the same time) and returns false. */
+/* True when password matches encoded: an argon2id PHC string, or a bcrypt
+ * hash ($2a$/$2b$/$2y$, as Supabase's GoTrue stores them, so accounts moved
+ * from Supabase keep their passwords).  With encoded NULL or of any other
+ * kind, verifies against a dummy argon2id hash of the same parameters (so an
+ * unknown account costs the same time) and returns false. */
 bool password_verify(const char *encoded, const char *password);
+
+/* True when encoded is not argon2id with this build's parameters (a bcrypt
+ * hash, older argon2 parameters): after a successful sign-in the caller
+ * stores a fresh password_hash() in its place. */
+bool password_needs_rehash(const char *encoded);
 
 /* Build the dummy hash now (a worker calls it at start so that the first
  * unknown-account sign-in costs no more than the others). */

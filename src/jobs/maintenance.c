@@ -79,13 +79,14 @@ int maintenance_jobs_purge(job_t *j)
     return 0;
 }
 
+/* promptd.maintenance_purge() deletes one batch of every short-lived kind and
+ * returns {kind: count}; rounds repeat while any kind filled its batch.  The
+ * kinds are the SQL function's to choose: the result sums whatever it names. */
 int maintenance_purge(job_t *j)
 {
-    static const char *const kinds[] = {
-        "idempotency_keys", "auth_throttle", "sessions", "schedule_runs", NULL};
     long n_batch = maint_payload_long(j->payload, "batch", MAINT_BATCH_DEFAULT,
                                       MAINT_BATCH_MAX);
-    double totals[4] = {0};
+    cJSON *totals = cJSON_CreateObject();
     char batch[32];
     const char *v[1] = {batch};
     bool more = true;
@@ -94,27 +95,30 @@ int maintenance_purge(job_t *j)
     for (int round = 0; more && round < MAINT_ROUNDS_MAX && maint_time_left(j); round++) {
         PGresult *res = PQexecParams(j->conn,
             "select promptd.maintenance_purge($1::int)::text", 1, NULL, v, NULL, NULL, 0);
+        const cJSON *c;
         cJSON *counts;
 
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             registry_fail(j, "maintenance purge: %s", PQresultErrorMessage(res));
             PQclear(res);
+            cJSON_Delete(totals);
             return -1;
         }
         counts = cJSON_Parse(PQgetvalue(res, 0, 0));
         PQclear(res);
         more = false;
-        for (int k = 0; kinds[k]; k++) {
-            const cJSON *c = cJSON_GetObjectItemCaseSensitive(counts, kinds[k]);
+        cJSON_ArrayForEach(c, counts) {
+            cJSON *t = cJSON_GetObjectItemCaseSensitive(totals, c->string);
             double n = cJSON_IsNumber(c) ? c->valuedouble : 0;
 
-            totals[k] += n;
+            if (t == NULL)
+                cJSON_AddNumberToObject(totals, c->string, n);
+            else
+                cJSON_SetNumberValue(t, t->valuedouble + n);
             more = more || n >= (double)n_batch;
         }
         cJSON_Delete(counts);
     }
-    j->result = cJSON_CreateObject();
-    for (int k = 0; kinds[k]; k++)
-        cJSON_AddNumberToObject(j->result, kinds[k], totals[k]);
+    j->result = totals;
     return 0;
 }

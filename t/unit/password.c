@@ -42,7 +42,21 @@ int main(void)
     ok(password_verify(h1, "correct horse battery"), "verify the right password");
     ok(!password_verify(h1, "correct horse batterY"), "refuse a wrong password");
     ok(!password_verify(NULL, "correct horse battery"), "no hash: false (dummy verify)");
-    ok(!password_verify("$2a$10$abcdefghijklmnopqrstuv", "x"), "non-argon2id hash: false");
+    ok(!password_verify("$2a$10$abcdefghijklmnopqrstuv", "x"), "truncated bcrypt hash: false");
+    /* crypt_blowfish's published vector */
+    ok(password_verify("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*U"),
+       "bcrypt $2a$ vector verifies");
+    ok(!password_verify("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW", "U*V"),
+       "bcrypt: a wrong password fails");
+    ok(!password_verify("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeX", "U*U"),
+       "bcrypt: a damaged hash fails");
+    ok(!password_verify("$1$abcdefgh$0123456789abcdefghijkl", "x"), "md5-crypt: false");
+    ok(password_needs_rehash("$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
+       "bcrypt needs a rehash");
+    ok(password_needs_rehash("$argon2id$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaA"),
+       "argon2id with other parameters needs a rehash");
+    ok(!password_needs_rehash(h1), "this build's argon2id needs none");
+    ok(password_needs_rehash(NULL), "no hash needs one");
     ok(!password_verify("$argon2id$garbage", "x"), "malformed argon2id: false");
     return done_testing();
 }

@@ -46,7 +46,7 @@ static const db_stmt_t stmts[] = {
         "select promptd.auth_password_rehash($1::uuid, $2, $3)"},
     [ST_REFRESH] = {"auth_refresh",
         "select status, user_json, session_id, user_id from promptd.auth_refresh("
-        "decode($1, 'hex'), decode($2, 'hex'), $3::int)"},
+        "decode($1, 'hex'), decode($2, 'hex'), $3::int, $4::int)"},
     [ST_USER] = {"auth_current_user", "select promptd.auth_current_user($1::uuid)"},
     [ST_UPDATE] = {"auth_update_user",
         "select promptd.auth_update_user($1::uuid, $2::jsonb, $3)"},
@@ -513,10 +513,13 @@ static int grant_password(req_t *r, const cJSON *body)
 
 /* grant_type=refresh_token {refresh_token} -> 200 new session (the old
  * token is spent) | 400 refresh_token_not_found | 400
- * refresh_token_already_used (a spent token again: its session is revoked). */
+ * refresh_token_already_used (a spent token again: its session is revoked).
+ * Within PROMPTD_REFRESH_REUSE_INTERVAL of its rotation, the token whose
+ * child is still live refreshes again (two tabs racing), as GoTrue's
+ * refresh_token_reuse_interval allows. */
 static int grant_refresh(req_t *r, const cJSON *body)
 {
-    const char *old, *rhash, *v[3], *status;
+    const char *old, *rhash, *v[4], *status;
     char *refresh;
     PGresult *res;
 
@@ -530,7 +533,8 @@ static int grant_refresh(req_t *r, const cJSON *body)
     v[0] = sha256_hex(r, old);
     v[1] = rhash;
     v[2] = arena_printf(r->arena, "%ld", cfg->refresh_ttl);
-    if ((res = db_exec(r, &stmts[ST_REFRESH], 3, v)) == NULL || PQntuples(res) != 1)
+    v[3] = arena_printf(r->arena, "%ld", cfg->refresh_reuse);
+    if ((res = db_exec(r, &stmts[ST_REFRESH], 4, v)) == NULL || PQntuples(res) != 1)
         return db_failed(r);
     status = PQgetvalue(res, 0, 0);
     if (strcmp(status, "reused") == 0) {

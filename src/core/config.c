@@ -75,8 +75,8 @@ static const char *config_env(const char *name)
     return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* Parse a positive integer variable into *out (default kept when unset). */
-static bool config_env_long(const char *name, long *out)
+/* Parse an integer variable >= min into *out (default kept when unset). */
+static bool config_env_min(const char *name, long min, long *out)
 {
     const char *v = config_env(name);
     char *end;
@@ -86,13 +86,19 @@ static bool config_env_long(const char *name, long *out)
         return true;
     errno = 0;
     n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n <= 0) {
-        fprintf(stderr, "promptd: %s must be a positive integer, not '%s'\n",
-                name, v);
+    if (errno != 0 || end == v || *end != '\0' || n < min) {
+        fprintf(stderr, "promptd: %s must be an integer >= %ld, not '%s'\n",
+                name, min, v);
         return false;
     }
     *out = n;
     return true;
+}
+
+/* A positive integer variable (default kept when unset). */
+static bool config_env_long(const char *name, long *out)
+{
+    return config_env_min(name, 1, out);
 }
 
 static const char *config_secret_lookup(const char *path)
@@ -477,6 +483,9 @@ const config_t *config_load(bool create_secrets)
     c.jwt_signing_key = v != NULL ? config_xstrdup(v) : NULL;
     c.refresh_ttl = 2592000;
     if (!config_env_long("PROMPTD_REFRESH_TTL", &c.refresh_ttl))
+        goto fail;
+    c.refresh_reuse = 10;
+    if (!config_env_min("PROMPTD_REFRESH_REUSE_INTERVAL", 0, &c.refresh_reuse))
         goto fail;
     c.api_key_pepper = config_generated(c.var_dir, "PROMPTD_API_KEY_PEPPER",
                                         "api_key_pepper", create_secrets);

@@ -21,6 +21,8 @@ typedef struct config {
     const char *jwt_signing_key;  /* PROMPTD_JWT_SIGNING_KEY: PEM EC P-256 private key path;
                                    * set: /auth/v1 signs access tokens ES256; NULL = HS256 */
     long refresh_ttl;             /* PROMPTD_REFRESH_TTL seconds, default 2592000 (30 d) */
+    long refresh_reuse;           /* PROMPTD_REFRESH_REUSE_INTERVAL seconds, default 10:
+                                   * a just-spent refresh token still refreshes */
     const char *api_key_pepper;   /* PROMPTD_API_KEY_PEPPER or var/secrets/api_key_pepper */
     const char *secrets_keys;     /* PROMPTD_SECRETS_KEYS "kid:hex64[,kid:hex64...]" (first
                                    * encrypts) or var/secrets/secrets_keys */

@@ -9,7 +9,8 @@ use Test::More;
 use Digest::SHA qw(sha256_hex);
 use Promptd::Test;
 
-my $s = Promptd::Test->new(PROMPTD_WORKERS => 1);
+my $s = Promptd::Test->new(PROMPTD_WORKERS => 1,
+                           PROMPTD_ENRICH_MODELS => 'gpt-4o-mini');
 my $alice = $s->user_create('alice@example.com');
 my $bob = $s->user_create('bob@example.com');
 my $ta = $s->token($alice);
@@ -184,6 +185,8 @@ my @bad = (
     ['providers empty', 422, { json => { prompt => 'a b c', providers => [] } }],
     ['two providers in one entry', 422, { json => { prompt => 'a b c', providers => ['local,openai'] } }],
     ['provider twice', 422, { json => { prompt => 'a b c', providers => ['local', 'local'] } }],
+    ['provider model not offered', 422, { json => { prompt => 'a b c', providers => ['openai:gpt-4o', 'local'] } }],
+    ['provider default model not offered', 422, { json => { prompt => 'a b c', providers => ['anthropic', 'local'] } }],
     ['stream a string', 422, { json => { prompt => 'a b c', stream => 'yes' } }],
     ['async a number', 422, { json => { prompt => 'a b c', async => 1 } }],
     ['stream and async', 422, { json => { prompt => 'a b c', stream => JSON::PP::true, async => JSON::PP::true } }],
@@ -209,5 +212,8 @@ is(db1('select count(*) from public.enrichments'), $count, 'no record for any ba
 my $x = post($ta, '/api/v1/enrich', { prompt => 'a b c', mode => 'shout' });
 ok((grep { $_->{field} eq 'mode' } @{ $x->{json}{errors} || [] }), 'the 422 names the field')
     or diag explain $x->{json};
+$x = post($ta, '/api/v1/enrich', { prompt => 'a b c', providers => ['openai:gpt-4o', 'local'] });
+ok((grep { $_->{field} eq 'providers' && $_->{message} =~ /does not offer/ } @{ $x->{json}{errors} || [] }),
+   'a model outside PROMPTD_ENRICH_MODELS: the 422 says so') or diag explain $x->{json};
 
 done_testing;

@@ -219,6 +219,9 @@ const char *enrich_chain(const cJSON *providers, chain_t *out)
     }
     why = settings_chain_parse(spec.ptr, out);
     arena_destroy(a);
+    for (int i = 0; why == NULL && i < out->n; i++)
+        if (out->links[i].kind != PROVIDER_LOCAL && !settings_model_offered(out->links[i].model))
+            why = "a model this server does not offer (PROMPTD_ENRICH_MODELS)";
     return why;
 }
 

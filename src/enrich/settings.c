@@ -154,6 +154,26 @@ static bool settings_prices_parse(enrich_settings_t *s, const char *spec)
     return true;
 }
 
+bool settings_model_offered(const char *model)
+{
+    const enrich_settings_t *s = enrich_settings();
+    size_t n = strlen(model);
+
+    if (s == NULL || s->models == NULL)
+        return true;
+    for (int i = 0; i < s->chain.n; i++)
+        if (strcmp(s->chain.links[i].model, model) == 0)
+            return true;
+    for (const char *p = s->models; *p; p += *p == ',') {
+        size_t len = strcspn(p, ",");
+
+        if (len == n && memcmp(p, model, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
 const price_t *settings_price(const char *model)
 {
     const enrich_settings_t *s = enrich_settings();
@@ -225,6 +245,7 @@ const enrich_settings_t *enrich_settings(void)
         s->timeout_ms = 100;
     if (s->breaker_threshold < 1)
         s->breaker_threshold = 1;
+    s->models = settings_env("PROMPTD_ENRICH_MODELS");
     v = settings_env("PROMPTD_ENRICH_PRICES");
     if (v && !settings_prices_parse(s, v)) {
         fprintf(stderr, "promptd: PROMPTD_ENRICH_PRICES must be "

@@ -43,6 +43,8 @@ typedef struct enrich_settings {
     long breaker_cooldown_s;       /* PROMPTD_ENRICH_BREAKER_COOLDOWN seconds, 30 */
     long cache_ttl_s;              /* PROMPTD_ENRICH_CACHE_TTL seconds, 86400; 0 disables */
     long max_tokens;               /* PROMPTD_ENRICH_MAX_TOKENS asked of providers, 2048 */
+    const char *models;            /* PROMPTD_ENRICH_MODELS "m1,m2": the only remote models a
+                                    * request's providers may name (NULL: any) */
     int nprices;                   /* PROMPTD_ENRICH_PRICES over the defaults */
     price_t prices[SETTINGS_MAX_PRICES];
 } enrich_settings_t;
@@ -53,6 +55,10 @@ const enrich_settings_t *enrich_settings(void);
 /* Parse a chain spec "kind[:model],..." into out.  Returns NULL, or a short
  * static reason for the first bad entry (unknown provider, too many). */
 const char *settings_chain_parse(const char *spec, chain_t *out);
+
+/* True when a request may name model: PROMPTD_ENRICH_MODELS is unset, lists
+ * it, or the configured chain uses it. */
+bool settings_model_offered(const char *model);
 
 /* The price of model (exact, else the longest configured prefix), or NULL. */
 const price_t *settings_price(const char *model);

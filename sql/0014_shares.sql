@@ -80,14 +80,78 @@ create table promptd.share_view_cursor (
 insert into promptd.share_view_cursor (id, inode, pos) values (1, null, 0);
 
 -- Wrong-password attempts per link and per client address.
-create table promptd.share_throttle (
-    kind            text not null check (kind in ('link', 'address')),
-    key             text not null,
-    failures        int not null default 0,
-    last_failure_at timestamptz,
-    locked_until    timestamptz,
-    primary key (kind, key)
-);
+-- Wrong share passwords count in the sign-in throttle (0006), under their
+-- own kinds: a share link, and an address guessing share passwords (kept
+-- apart from the address's sign-in counter).  promptd.throttle_attempt()
+-- and promptd.throttle_success() are that policy, shared with sign-in
+-- (0018 moves sign-in onto them).
+alter table promptd.auth_throttle drop constraint auth_throttle_kind_check;
+alter table promptd.auth_throttle add constraint auth_throttle_kind_check
+    check (kind in ('account', 'address', 'share_link', 'share_address'));
+
+-- One attempt against the counters (kinds[i], keys[i]) with lock thresholds
+-- thresholds[i]: while any is locked, the seconds left (nothing counted);
+-- else 0, and the attempt is counted as a failure on each (taken back by
+-- throttle_success).  A counter locks at its threshold for 30 s, doubling
+-- per further failure, at most an hour; counts restart after an hour
+-- without failures.
+create function promptd.throttle_attempt(p_kinds text[], p_keys text[], p_thresholds int[])
+returns int
+language plpgsql volatile security definer set search_path = ''
+as $$
+declare
+    wait_s int := 0;
+    k record;
+begin
+    for k in select * from unnest(p_kinds, p_keys, p_thresholds) as v(kind, key, threshold)
+    loop
+        insert into promptd.auth_throttle as t (kind, key) values (k.kind, k.key)
+        on conflict (kind, key) do nothing;
+        perform 1 from promptd.auth_throttle t
+          where t.kind = k.kind and t.key = k.key for update;
+        select greatest(wait_s, coalesce(max(
+                   ceil(extract(epoch from t.locked_until - now()))::int), 0))
+          into wait_s
+          from promptd.auth_throttle t
+         where t.kind = k.kind and t.key = k.key and t.locked_until > now();
+    end loop;
+    if wait_s > 0 then
+        return wait_s;
+    end if;
+    for k in select * from unnest(p_kinds, p_keys, p_thresholds) as v(kind, key, threshold)
+    loop
+        update promptd.auth_throttle t set
+            failures = case when t.last_failure_at < now() - interval '1 hour'
+                            then 1 else t.failures + 1 end,
+            last_failure_at = now()
+        where t.kind = k.kind and t.key = k.key;
+        update promptd.auth_throttle t set
+            locked_until = case when t.failures >= k.threshold
+                then now() + make_interval(secs => least(3600,
+                    30 * power(2, least(t.failures - k.threshold, 20))))
+                end
+        where t.kind = k.kind and t.key = k.key;
+    end loop;
+    return 0;
+end
+$$;
+revoke all on function promptd.throttle_attempt(text[], text[], int[]) from public;
+
+-- The attempt was right: clear the (p_kind, p_key) counter and take the
+-- attempt back from the address counter (p_address_kind, p_address), which
+-- stays locked only if it is still at or past p_address_threshold.
+create function promptd.throttle_success(p_kind text, p_key text, p_address_kind text,
+                                         p_address text, p_address_threshold int)
+returns void
+language sql volatile security definer set search_path = ''
+as $$
+    delete from promptd.auth_throttle t where t.kind = p_kind and t.key = p_key;
+    update promptd.auth_throttle t set
+        failures = greatest(t.failures - 1, 0),
+        locked_until = case when t.failures - 1 >= p_address_threshold then t.locked_until end
+    where t.kind = p_address_kind and t.key = p_address;
+$$;
+revoke all on function promptd.throttle_success(text, text, text, text, int) from public;
 
 -- A fork remembers where it came from.
 alter table public.prompts add column forked_from uuid
@@ -105,8 +169,6 @@ alter table promptd.share_salts enable row level security;
 alter table promptd.share_salts force row level security;
 alter table promptd.share_view_cursor enable row level security;
 alter table promptd.share_view_cursor force row level security;
-alter table promptd.share_throttle enable row level security;
-alter table promptd.share_throttle force row level security;
 
 create policy shares_select_own on public.shares
     for select to authenticated
@@ -132,7 +194,7 @@ create policy share_referrers_select_own on public.share_referrers
 revoke all on table public.shares, public.share_daily, public.share_referrers
     from public, anon, authenticated, service_role;
 revoke all on table promptd.share_viewers, promptd.share_salts,
-    promptd.share_view_cursor, promptd.share_throttle
+    promptd.share_view_cursor
     from public, anon, authenticated, service_role;
 -- Owners read their links (never the token hash nor the password hash),
 -- create them and change expiry, visibility, forking and revocation.
@@ -235,8 +297,6 @@ returns table (state text, locked_seconds int, password_hash text)
 language plpgsql volatile security definer set search_path = ''
 as $$
 declare
-    wait_s int := 0;
-    k record;
     s record;
 begin
     select l.state, l.share_id into s from promptd.share_lookup(p_hash, false) l;
@@ -246,38 +306,12 @@ begin
         return next;
         return;
     end if;
-    for k in select * from (values ('link', s.share_id::text, 10),
-                                   ('address', p_address, 20)) as v(kind, key, threshold)
-    loop
-        insert into promptd.share_throttle as t (kind, key) values (k.kind, k.key)
-        on conflict (kind, key) do nothing;
-        select greatest(wait_s, coalesce(max(
-                   ceil(extract(epoch from t.locked_until - now()))::int), 0))
-          into wait_s
-          from promptd.share_throttle t
-         where t.kind = k.kind and t.key = k.key and t.locked_until > now();
-    end loop;
-    if wait_s > 0 then
-        locked_seconds := wait_s;
-        return next;
-        return;
+    locked_seconds := promptd.throttle_attempt(array['share_link', 'share_address'],
+                                               array[s.share_id::text, p_address],
+                                               array[10, 20]);
+    if locked_seconds = 0 then
+        select sh.password_hash into password_hash from public.shares sh where sh.id = s.share_id;
     end if;
-    for k in select * from (values ('link', s.share_id::text, 10),
-                                   ('address', p_address, 20)) as v(kind, key, threshold)
-    loop
-        update promptd.share_throttle t set
-            failures = case when t.last_failure_at < now() - interval '1 hour'
-                            then 1 else t.failures + 1 end,
-            last_failure_at = now()
-        where t.kind = k.kind and t.key = k.key;
-        update promptd.share_throttle t set
-            locked_until = case when t.failures >= k.threshold
-                then now() + make_interval(secs => least(3600,
-                    30 * power(2, least(t.failures - k.threshold, 20))))
-                end
-        where t.kind = k.kind and t.key = k.key;
-    end loop;
-    select sh.password_hash into password_hash from public.shares sh where sh.id = s.share_id;
     return next;
 end
 $$;
@@ -290,13 +324,9 @@ create function promptd.share_password_ok(p_hash text, p_address text)
 returns void
 language sql volatile security definer set search_path = ''
 as $$
-    delete from promptd.share_throttle t
-     where t.kind = 'link'
-       and t.key = (select s.id::text from public.shares s where s.token_hash = p_hash);
-    update promptd.share_throttle t set
-        failures = greatest(t.failures - 1, 0),
-        locked_until = case when t.failures - 1 >= 20 then t.locked_until end
-     where t.kind = 'address' and t.key = p_address;
+    select promptd.throttle_success(
+        'share_link', (select s.id::text from public.shares s where s.token_hash = p_hash),
+        'share_address', p_address, 20);
 $$;
 revoke all on function promptd.share_password_ok(text, text) from public;
 grant execute on function promptd.share_password_ok(text, text) to promptd_app;
@@ -407,24 +437,6 @@ end
 $$;
 revoke all on function promptd.share_salt(date, bytea) from public;
 grant execute on function promptd.share_salt(date, bytea) to service_role;
-
--- Housekeeping the share.views job runs with each ingestion: wrong-password
--- counters idle for an hour and not locked.  Returns the rows deleted.
-create function promptd.share_housekeeping() returns int
-language plpgsql volatile security definer set search_path = ''
-as $$
-declare
-    n int;
-begin
-    delete from promptd.share_throttle t
-     where coalesce(t.last_failure_at, '-infinity') < now() - interval '1 hour'
-       and coalesce(t.locked_until, '-infinity') < now();
-    get diagnostics n = row_count;
-    return n;
-end
-$$;
-revoke all on function promptd.share_housekeeping() from public;
-grant execute on function promptd.share_housekeeping() to service_role;
 
 -- The ingestion cursor: (inode, pos) of the view log already counted.
 create function promptd.share_view_cursor_get(out inode bigint, out pos bigint)

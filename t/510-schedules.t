@@ -127,7 +127,9 @@ $s->psql(qq{
     insert into promptd.auth_throttle (kind, key, failures, last_failure_at, locked_until) values
         ('account', 'idle\@example.com', 2, now() - interval '2 hours', null),
         ('account', 'locked\@example.com', 9, now() - interval '2 hours', now() + interval '1 hour'),
-        ('address', '192.0.2.1', 1, now() - interval '5 minutes', null);
+        ('address', '192.0.2.1', 1, now() - interval '5 minutes', null),
+        ('share_address', '192.0.2.9', 3, now() - interval '2 hours', null),
+        ('share_link', 'a-share', 4, now() - interval '3 hours', null);
     insert into promptd.sessions (user_id, revoked_at, not_after) values
         ('$u', now() - interval '8 days', null), ('$u', null, now() - interval '10 days'),
         ('$u', now() - interval '1 day', null), ('$u', null, null);
@@ -144,7 +146,7 @@ ok($s->wait_for(sub { db1("select state from background_jobs where id = $id") eq
                 timeout => 20), 'maintenance.purge succeeded');
 stop_all(@pids);
 is(db1("select result::text from background_jobs where id = $id"),
-   '{"sessions": 2, "enrich_cache": 2, "auth_throttle": 1, "schedule_runs": 3, "idempotency_keys": 2}',
+   '{"sessions": 2, "enrich_cache": 2, "auth_throttle": 3, "schedule_runs": 3, "idempotency_keys": 2}',
    'result counts');
 is(db1("select string_agg(left(key, 1), ',') from enrich_cache"), 'c', 'live enrichment cache entry kept');
 is(db1("select string_agg(key, ',') from idempotency_keys"), 'new', 'recent idempotency key kept');

@@ -188,18 +188,6 @@ static bool line_row(const struct salts *s, const char *line, cJSON *rows)
     return ok;
 }
 
-/* promptd.share_housekeeping(): idle wrong-password counters. */
-static bool housekeeping(job_t *j)
-{
-    PGresult *res = PQexec(j->conn, "select promptd.share_housekeeping()");
-    bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
-
-    if (!ok)
-        registry_fail(j, "share housekeeping: %s", PQresultErrorMessage(res));
-    PQclear(res);
-    return ok;
-}
-
 static const char *view_log_path(void)
 {
     const config_t *cfg = config_load(false);
@@ -270,7 +258,7 @@ int shareviews_ingest(job_t *j)
     int fd = -1, rc = -1;
     struct stat st;
 
-    if (!salts_load(j, &salts) || !housekeeping(j))
+    if (!salts_load(j, &salts))
         goto out;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
         if (errno == ENOENT) {   /* nothing viewed yet */

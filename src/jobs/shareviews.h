@@ -14,8 +14,7 @@
  * promptd.share_views_ingest(), which counts it and moves the cursor in
  * one transaction only if nobody else moved it first.  Viewers become
  * SHA-256(daily salt, address, user agent) here; addresses never leave
- * this process.  Also deletes idle wrong-password counters
- * (promptd.share_housekeeping()).  result {"lines": n, "batches": b}. */
+ * this process.  result {"lines": n, "batches": b}. */
 int shareviews_ingest(job_t *j);
 
 /* The host of a Referer value, lower-cased into out (size n); false when

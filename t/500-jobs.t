@@ -149,11 +149,12 @@ is(one("select count(*) from promptd.job_trace where job_id = $l"), 0,
 is(job($l)->{state}, 'running', 'the job keeps its lease (it will expire and be retried)');
 
 # ------------------------------------------------------------ per-job timeout, stale completion
-# A daemon with a 1 s timeout stops renewing the lease of a 5 s job; the
+# A daemon with a 1 s timeout stops renewing the lease of a 9 s job; the
 # lease lapses, another daemon reaps and re-runs it (attempt 2), and the first run's
-# late completion (attempt 1) is ignored.
+# late outcome (attempt 1) is ignored.  (9 s leaves the rescuer several seconds
+# to start and reap, even on a loaded machine.)
 my $slow = $s->start_jobs_daemon(%D, PROMPTD_JOBS_TIMEOUT => 1, PROMPTD_JOBS_QUEUES => 'timeout');
-my $to = one("select promptd.enqueue('sleep', '{\"ms\":5000}', 'timeout', now(), 0, 2)");
+my $to = one("select promptd.enqueue('sleep', '{\"ms\":9000}', 'timeout', now(), 0, 2)");
 ok($s->wait_for(sub { job($to)->{state} eq 'running' }), 'the slow daemon runs the job');
 like(job($to)->{locked_by}, qr/:$slow:/, '... it holds the lease');
 my $rescuer = $s->start_jobs_daemon(%D);
@@ -167,8 +168,19 @@ ok(wait_state($to, 'succeeded', 15), 'attempt 2 completes the job');
 is_deeply($s->psql("select attempt, daemon ~ ':$rescuer:' from promptd.job_trace where job_id = $to order by attempt"),
           [[1, 'f'], [2, 't']], 'attempt 1 on the slow daemon, attempt 2 on the rescuer');
 like($s->log_tail("jobs-$slow", 50), qr/passed its 1 s timeout/, 'the timeout is logged');
-like($s->log_tail("jobs-$slow", 50), qr/1 of 1 completions were stale/, 'the stale completion is logged');
+like($s->log_tail("jobs-$slow", 50), qr/1 of 1 failures were stale/,
+     'the late run counts as failed (past its timeout), and that stale outcome is ignored');
 is($s->stop_pid($_, 'TERM', timeout => 10), 0, "daemon $_ stops") for $slow, $rescuer;
+
+# Nobody rescues it (a 30 s lease): the run that passed its timeout and then
+# returned success is recorded as a failure, not a success.
+my $late = $s->start_jobs_daemon(%D, PROMPTD_JOBS_TIMEOUT => 1, PROMPTD_JOBS_LEASE => 30,
+                                 PROMPTD_JOBS_QUEUES => 'overrun');
+my $ov = one("select promptd.enqueue('sleep', '{\"ms\":2000}', 'overrun', now(), 0, 1)");
+ok(wait_state($ov, 'dead', 20), 'a job that returns after its timeout is not a success');
+is(job($ov)->{error}, 'passed its 1 s timeout', '... last_error says why');
+is(one("select count(*) from promptd.job_trace where job_id = $ov"), 1, '... its one run did finish');
+is($s->stop_pid($late, 'TERM', timeout => 10), 0, 'that daemon stops');
 
 # ------------------------------------------------------------ database outage
 my $o = $s->start_jobs_daemon(%D);

@@ -570,6 +570,14 @@ static void run_one(job_t *j, outcomes_t *o)
     pthread_mutex_lock(&cur.mu);
     cur.job_id = 0;
     pthread_mutex_unlock(&cur.mu);
+    /* Past its timeout the job's lease was no longer renewed: a late
+     * success is not one (it may already run elsewhere as a new attempt,
+     * and if not, it is retried like any failure). */
+    if (rc == 0 && registry_now_ms() > j->deadline_ms) {
+        cJSON_Delete(j->result);
+        j->result = NULL;
+        rc = registry_fail(j, "passed its %d s timeout", cfg->timeout_s);
+    }
 
     snprintf(id, sizeof id, "%lld", j->id);
     snprintf(attempt, sizeof attempt, "%d", j->attempt);

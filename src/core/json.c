@@ -104,6 +104,32 @@ char *json_print(arena_t *a, const cJSON *item)
     return sb.ptr;
 }
 
+char *json_compact(arena_t *a, const char *json, size_t len, size_t *out_len)
+{
+    char *out = arena_alloc(a, len + 1), *o = out;
+    bool in_string = false;
+
+    for (size_t i = 0; i < len; i++) {
+        char ch = json[i];
+
+        if (in_string) {
+            *o++ = ch;
+            if (ch == '\\' && i + 1 < len)
+                *o++ = json[++i];
+            else if (ch == '"')
+                in_string = false;
+        } else if (ch == '"') {
+            in_string = true;
+            *o++ = ch;
+        } else if (ch != ' ' && ch != '\n' && ch != '\t' && ch != '\r') {
+            *o++ = ch;
+        }
+    }
+    *o = '\0';
+    *out_len = (size_t)(o - out);
+    return out;
+}
+
 bool json_has_duplicate_keys(const cJSON *item)
 {
     for (const cJSON *c = item ? item->child : NULL; c; c = c->next) {

@@ -23,6 +23,10 @@ cJSON *json_own(arena_t *a, cJSON *item);
 
 /* Print item unformatted into the arena (integral numbers as integers). */
 char *json_print(arena_t *a, const cJSON *item);
+/* A copy of JSON text (len bytes, valid JSON) without the whitespace
+ * between tokens (PostgreSQL's json_build_object writes "k" : v), from the
+ * arena; *out_len gets its length. */
+char *json_compact(arena_t *a, const char *json, size_t len, size_t *out_len);
 /* Append item, or a string as a quoted JSON string, to sb. */
 void json_append(strbuf_t *sb, const cJSON *item);
 void json_append_string(strbuf_t *sb, const char *s);

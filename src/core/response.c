@@ -52,16 +52,17 @@ int resp_json_text(req_t *r, int status, const char *json, size_t len)
 {
     r->status = status;
     r->content_type = "application/json";
-    r->resp_body = json;
-    r->resp_len = len;
+    r->resp_body = json_compact(r->arena, json, len, &r->resp_len);
     return status;
 }
 
 int resp_json(req_t *r, int status, const cJSON *obj)
 {
-    const char *s = json_print(r->arena, obj);
-
-    return resp_json_text(r, status, s, strlen(s));
+    r->status = status;
+    r->content_type = "application/json";
+    r->resp_body = json_print(r->arena, obj);   /* compact already */
+    r->resp_len = strlen(r->resp_body);
+    return status;
 }
 
 int resp_empty(req_t *r, int status)

@@ -21,7 +21,8 @@ void resp_location(req_t *r, const char *url);
 
 /* Serialise obj (the caller keeps ownership) as application/json. */
 int resp_json(req_t *r, int status, const cJSON *obj);
-/* A body that is already JSON text (e.g. built by PostgreSQL). */
+/* A body that is already JSON text (e.g. built by PostgreSQL); sent
+ * without the whitespace between tokens. */
 int resp_json_text(req_t *r, int status, const char *json, size_t len);
 /* No body (204, 304). */
 int resp_empty(req_t *r, int status);

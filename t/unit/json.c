@@ -87,6 +87,17 @@ int main(void)
                "\"f\":0.1,\"big\":1e+300,\"t\":true,\"n\":null,\"a\":[1,\"x\",{}],\"o\":{}}",
                "json_print: escapes, integers as integers, shortest doubles");
     }
+    {
+        const char *src = "{\"id\" : \"a b\", \"q\" : \"say \\\" x \\\\\" ,\n \"t\" :\t[1, 2,\r\n 3]}";
+        size_t n_out = 0;
+        const char *c = json_compact(a, src, strlen(src), &n_out);
+
+        is_str(c, "{\"id\":\"a b\",\"q\":\"say \\\" x \\\\\",\"t\":[1,2,3]}",
+               "json_compact: whitespace between tokens goes, inside strings stays (escapes too)");
+        ok(n_out == strlen(c), "json_compact: length");
+        c = json_compact(a, "", 0, &n_out);
+        ok(n_out == 0 && *c == '\0', "json_compact: empty input");
+    }
     arena_destroy(a);
     return done_testing();
 }

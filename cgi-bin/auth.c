@@ -688,7 +688,7 @@ static const route_t routes[] = {
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "auth", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+        "auth", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
 
     if (argc > 1 && strcmp(argv[1], "--routes") == 0)
         return server_main(argc, argv, &family);

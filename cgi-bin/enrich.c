@@ -58,6 +58,7 @@ static const db_stmt_t family_stmts[] = {
         "where name in ('openai_api_key', 'anthropic_api_key') order by name"},
     [ST_KEY_DELETE] = {"enrich_key_delete",
         "delete from public.user_secrets where name = $1 returning id"},
+    {NULL, NULL},
 };
 
 static const char *const enrich_fields[] = {
@@ -501,14 +502,9 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
-    static db_stmt_t stmts[40];
-    static family_t family = {"enrich", routes, sizeof(routes) / sizeof(routes[0]), stmts};
-    size_t n = 0;
+    static const family_t family = {"enrich", routes, sizeof(routes) / sizeof(routes[0]),
+                                     family_stmts, enrich_stmts};
 
-    for (const db_stmt_t *s = enrich_stmts; s->name; s++)
-        stmts[n++] = *s;
-    for (size_t i = 0; i < sizeof(family_stmts) / sizeof(family_stmts[0]); i++)
-        stmts[n++] = family_stmts[i];
     if (argc < 2 && enrich_settings() == NULL)
         return 1;
     return server_main(argc, argv, &family);

@@ -443,7 +443,7 @@ static const route_t routes[] = {
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "me", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+        "me", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
 
     return server_main(argc, argv, &family);
 }

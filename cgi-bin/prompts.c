@@ -581,7 +581,7 @@ static const route_t routes[] = {
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "prompts", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+        "prompts", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
 
     return server_main(argc, argv, &family);
 }

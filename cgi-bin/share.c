@@ -998,7 +998,7 @@ static const route_t routes[] = {
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "share", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+        "share", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
 
     if (argc == 1)
         password_init();

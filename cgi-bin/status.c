@@ -85,7 +85,7 @@ static const route_t routes[] = {
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "status", routes, sizeof(routes) / sizeof(routes[0]), stmts};
+        "status", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
 
     return server_main(argc, argv, &family);
 }

@@ -377,9 +377,23 @@ static void print_routes(const family_t *fam)
         printf("%s %s\n", fam->routes[i].method, fam->routes[i].pattern);
 }
 
+#define SERVER_STMTS_MAX 64
+
+/* Append src (ending with a {NULL} row) to dst[*n]; false when dst (which
+ * keeps one {NULL} row at its end) is full. */
+static bool stmts_append(db_stmt_t *dst, size_t *n, const db_stmt_t *src)
+{
+    for (const db_stmt_t *s = src; s && s->name; s++) {
+        if (*n + 1 >= SERVER_STMTS_MAX)
+            return false;
+        dst[(*n)++] = *s;
+    }
+    return true;
+}
+
 int server_main(int argc, char **argv, const family_t *fam)
 {
-    static db_stmt_t stmts[64];
+    static db_stmt_t stmts[SERVER_STMTS_MAX];
     FCGX_Request fr;
     arena_t *arena;
     size_t n = 0;
@@ -397,8 +411,10 @@ int server_main(int argc, char **argv, const family_t *fam)
     stmts[n++] = idem_store;
     stmts[n++] = auth_apikey_stmt;
     stmts[n++] = audit_stmt;
-    for (const db_stmt_t *s = fam->stmts; s && s->name && n < 63; s++)
-        stmts[n++] = *s;
+    if (!stmts_append(stmts, &n, fam->stmts) || !stmts_append(stmts, &n, fam->lib_stmts)) {
+        log_error("%s: more than %d prepared statements", __func__, SERVER_STMTS_MAX - 1);
+        return 1;
+    }
     if (!auth_init(cfg))
         return 1;   /* logged; the stack's readiness check then fails */
     db_init(cfg->app_database_url, stmts);

@@ -12,6 +12,9 @@ typedef struct family {
     const route_t *routes;
     size_t nroutes;
     const db_stmt_t *stmts;    /* prepared on each connection, or NULL */
+    const db_stmt_t *lib_stmts;/* a shared module's statements, prepared too
+                                * (enrich_stmts), or NULL; both tables end
+                                * with a {NULL} row */
 } family_t;
 
 /* Run the accept loop until SIGTERM/SIGINT; returns the exit status.

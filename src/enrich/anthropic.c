@@ -1,21 +1,8 @@
 /* anthropic.c: the Anthropic messages wire format (anthropic-version 2023-06-01). */
-#include <curl/curl.h>
 #include <string.h>
 
 #include "core/json.h"
 #include "enrich/wire.h"
-
-static struct curl_slist *anthropic_headers(struct curl_slist *l, const char *key)
-{
-    char buf[1024];
-
-    l = curl_slist_append(l, "anthropic-version: 2023-06-01");
-    if (key && *key && strlen(key) < 900) {
-        snprintf(buf, sizeof buf, "x-api-key: %s", key);
-        l = curl_slist_append(l, buf);
-    }
-    return l;
-}
 
 /* {model, system, messages:[user], max_tokens, temperature:0, stream?} */
 static char *anthropic_body(arena_t *a, const provider_call_t *c)
@@ -125,5 +112,6 @@ static void anthropic_event(wire_state_t *st, const char *event, const char *dat
 }
 
 const wire_format_t wire_anthropic = {
-    "/v1/messages", anthropic_headers, anthropic_body, anthropic_answer, anthropic_event,
+    "/v1/messages", "x-api-key: ", "anthropic-version: 2023-06-01",
+    anthropic_body, anthropic_answer, anthropic_event,
 };

@@ -1,20 +1,8 @@
 /* openai.c: the OpenAI chat-completions wire format (also vLLM, llama.cpp, Ollama by base URL). */
-#include <curl/curl.h>
 #include <string.h>
 
 #include "core/json.h"
 #include "enrich/wire.h"
-
-static struct curl_slist *openai_headers(struct curl_slist *l, const char *key)
-{
-    char buf[1024];
-
-    if (key && *key && strlen(key) < 900) {
-        snprintf(buf, sizeof buf, "Authorization: Bearer %s", key);
-        l = curl_slist_append(l, buf);
-    }
-    return l;
-}
 
 /* {model, messages:[system,user], max_tokens, temperature:0, stream?} */
 static char *openai_body(arena_t *a, const provider_call_t *c)
@@ -106,5 +94,6 @@ static void openai_event(wire_state_t *st, const char *event, const char *data)
 }
 
 const wire_format_t wire_openai = {
-    "/chat/completions", openai_headers, openai_body, openai_answer, openai_event,
+    "/chat/completions", "Authorization: Bearer ", NULL,
+    openai_body, openai_answer, openai_event,
 };

@@ -265,7 +265,10 @@ enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
     h = curl_slist_append(h, call->on_delta ? "Accept: text/event-stream"
                                             : "Accept: application/json");
     h = curl_slist_append(h, "Expect:");
-    h = wf->headers(h, call->api_key);
+    if (wf->fixed_header)
+        h = curl_slist_append(h, wf->fixed_header);
+    if (call->api_key && *call->api_key)
+        h = curl_slist_append(h, arena_printf(a, "%s%s", wf->key_header, call->api_key));
     arena_cleanup_add(a, provider_slist_cleanup, h);
     curl_easy_setopt(x->curl, CURLOPT_URL, url);
     curl_easy_setopt(x->curl, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -26,8 +26,10 @@ typedef struct wire_state {
 typedef struct wire_format {
     /* URL path after the base URL */
     const char *path;
-    /* extra headers (auth, version) into list; key may be NULL */
-    struct curl_slist *(*headers)(struct curl_slist *list, const char *key);
+    /* the API key's header, up to the key ("Authorization: Bearer ") */
+    const char *key_header;
+    /* one more fixed header ("anthropic-version: ..."), or NULL */
+    const char *fixed_header;
     /* the request body, from the arena */
     char *(*body)(arena_t *a, const provider_call_t *call);
     /* a whole (non-streamed) answer */

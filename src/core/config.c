@@ -75,30 +75,30 @@ static const char *config_env(const char *name)
     return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* Parse an integer variable >= min into *out (default kept when unset). */
-static bool config_env_min(const char *name, long min, long *out)
+bool config_env_int(const char *name, long dflt, long min, long max, long *out)
 {
     const char *v = config_env(name);
     char *end;
     long n;
 
+    *out = dflt;
     if (v == NULL)
         return true;
     errno = 0;
     n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n < min) {
-        fprintf(stderr, "promptd: %s must be an integer >= %ld, not '%s'\n",
-                name, min, v);
+    if (errno != 0 || end == v || *end != '\0' || n < min || n > max) {
+        fprintf(stderr, "promptd: %s must be an integer in %ld..%ld, not '%s'\n",
+                name, min, max, v);
         return false;
     }
     *out = n;
     return true;
 }
 
-/* A positive integer variable (default kept when unset). */
+/* A positive integer variable (the default is *out's value). */
 static bool config_env_long(const char *name, long *out)
 {
-    return config_env_min(name, 1, out);
+    return config_env_int(name, *out, 1, LONG_MAX, out);
 }
 
 static const char *config_secret_lookup(const char *path)
@@ -484,8 +484,7 @@ const config_t *config_load(bool create_secrets)
     c.refresh_ttl = 2592000;
     if (!config_env_long("PROMPTD_REFRESH_TTL", &c.refresh_ttl))
         goto fail;
-    c.refresh_reuse = 10;
-    if (!config_env_min("PROMPTD_REFRESH_REUSE_INTERVAL", 0, &c.refresh_reuse))
+    if (!config_env_int("PROMPTD_REFRESH_REUSE_INTERVAL", 10, 0, LONG_MAX, &c.refresh_reuse))
         goto fail;
     c.api_key_pepper = config_generated(c.var_dir, "PROMPTD_API_KEY_PEPPER",
                                         "api_key_pepper", create_secrets);

@@ -44,4 +44,9 @@ char *config_read_secret(const char *var_dir, const char *name);
  * unless the file exists; returns the secret. */
 char *config_make_secret(const char *var_dir, const char *name, int nbytes);
 
+/* An integer environment variable in min..max: dflt when unset or empty;
+ * otherwise malformed or out of range prints why on stderr, leaves dflt in
+ * *out and returns false. */
+bool config_env_int(const char *name, long dflt, long min, long max, long *out);
+
 #endif

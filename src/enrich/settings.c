@@ -1,11 +1,11 @@
 /* settings.c: the enrichment configuration (PROMPTD_ENRICH_*, provider URLs, keys, prices). */
 #include "enrich/settings.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "enrich/engine.h"
 
 static enrich_settings_t settings_current;
@@ -29,27 +29,6 @@ static const char *settings_env(const char *name)
     const char *v = getenv(name);
 
     return v != NULL && *v != '\0' ? v : NULL;
-}
-
-/* A non-negative integer variable (dflt when unset); false when malformed. */
-static bool settings_long(const char *name, long dflt, long max, long *out)
-{
-    const char *v = settings_env(name);
-    char *end;
-    long n;
-
-    *out = dflt;
-    if (v == NULL)
-        return true;
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno || end == v || *end || n < 0 || n > max) {
-        fprintf(stderr, "promptd: %s must be an integer 0..%ld, not '%s'\n",
-                name, max, v);
-        return false;
-    }
-    *out = n;
-    return true;
 }
 
 const char *settings_chain_parse(const char *spec, chain_t *out)
@@ -230,16 +209,16 @@ const enrich_settings_t *enrich_settings(void)
     v = settings_env("PROMPTD_ANTHROPIC_BASE_URL");
     s->anthropic_base_url = settings_strip_slash(v ? v : "https://api.anthropic.com");
     s->anthropic_api_key = settings_env("PROMPTD_ANTHROPIC_API_KEY");
-    if (!settings_long("PROMPTD_ENRICH_TIMEOUT_MS", 20000, 600000, &s->timeout_ms) ||
-        !settings_long("PROMPTD_ENRICH_CONNECT_TIMEOUT_MS", 3000, 60000,
+    if (!config_env_int("PROMPTD_ENRICH_TIMEOUT_MS", 20000, 0, 600000, &s->timeout_ms) ||
+        !config_env_int("PROMPTD_ENRICH_CONNECT_TIMEOUT_MS", 3000, 0, 60000,
                        &s->connect_timeout_ms) ||
-        !settings_long("PROMPTD_ENRICH_RETRIES", 2, 10, &s->retries) ||
-        !settings_long("PROMPTD_ENRICH_BACKOFF_MS", 200, 60000, &s->backoff_ms) ||
-        !settings_long("PROMPTD_ENRICH_BACKOFF_MAX_MS", 5000, 120000, &s->backoff_max_ms) ||
-        !settings_long("PROMPTD_ENRICH_BREAKER_THRESHOLD", 5, 1000, &s->breaker_threshold) ||
-        !settings_long("PROMPTD_ENRICH_BREAKER_COOLDOWN", 30, 86400, &s->breaker_cooldown_s) ||
-        !settings_long("PROMPTD_ENRICH_CACHE_TTL", 86400, 31536000, &s->cache_ttl_s) ||
-        !settings_long("PROMPTD_ENRICH_MAX_TOKENS", 2048, 200000, &s->max_tokens))
+        !config_env_int("PROMPTD_ENRICH_RETRIES", 2, 0, 10, &s->retries) ||
+        !config_env_int("PROMPTD_ENRICH_BACKOFF_MS", 200, 0, 60000, &s->backoff_ms) ||
+        !config_env_int("PROMPTD_ENRICH_BACKOFF_MAX_MS", 5000, 0, 120000, &s->backoff_max_ms) ||
+        !config_env_int("PROMPTD_ENRICH_BREAKER_THRESHOLD", 5, 0, 1000, &s->breaker_threshold) ||
+        !config_env_int("PROMPTD_ENRICH_BREAKER_COOLDOWN", 30, 0, 86400, &s->breaker_cooldown_s) ||
+        !config_env_int("PROMPTD_ENRICH_CACHE_TTL", 86400, 0, 31536000, &s->cache_ttl_s) ||
+        !config_env_int("PROMPTD_ENRICH_MAX_TOKENS", 2048, 0, 200000, &s->max_tokens))
         return NULL;
     if (s->timeout_ms < 100)
         s->timeout_ms = 100;

@@ -1,5 +1,4 @@
 /* daemon.c: the promptd-jobs loop: batch claim (SKIP LOCKED), run, batch complete; lease renewal and the reaper. */
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "crypto/random.h"
 #include "jobs/daemon.h"
@@ -126,27 +126,6 @@ static void on_signal(int sig)
 
 /* ------------------------------------------------------------ config */
 
-static int env_long(const char *var, long dflt, long min, long max, long *out)
-{
-    const char *v = getenv(var);
-    char *end;
-    long n;
-
-    if (v == NULL || *v == '\0') {
-        *out = dflt;
-        return 0;
-    }
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno || *end != '\0' || n < min || n > max) {
-        fprintf(stderr, "promptd-jobs: %s=%s: expected an integer in %ld..%ld\n",
-                var, v, min, max);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
 /* "a, b" -> "{"a","b"}" (array text, each element quoted). */
 static char *queues_array(const char *list)
 {
@@ -196,14 +175,15 @@ int daemon_config_load(daemon_config_t *c)
     long batch, batch_max, lease, poll, timeout, grace, backoff, backoff_max;
     const char *q = getenv("PROMPTD_JOBS_QUEUES");
 
-    if (env_long("PROMPTD_JOBS_BATCH", 100, 1, 10000, &batch) ||
-        env_long("PROMPTD_JOBS_BATCH_MAX", batch > 1000 ? batch : 1000, batch, 10000, &batch_max) ||
-        env_long("PROMPTD_JOBS_LEASE", 30, 1, 86400, &lease) ||
-        env_long("PROMPTD_JOBS_POLL", 1000, 10, 600000, &poll) ||
-        env_long("PROMPTD_JOBS_TIMEOUT", 300, 1, 86400, &timeout) ||
-        env_long("PROMPTD_JOBS_GRACE", 30, 0, 3600, &grace) ||
-        env_long("PROMPTD_JOBS_BACKOFF", 1000, 1, 86400000, &backoff) ||
-        env_long("PROMPTD_JOBS_BACKOFF_MAX", 3600000, 1, 86400000L * 30, &backoff_max))
+    if (!config_env_int("PROMPTD_JOBS_BATCH", 100, 1, 10000, &batch) ||
+        !config_env_int("PROMPTD_JOBS_BATCH_MAX", batch > 1000 ? batch : 1000, batch, 10000,
+                        &batch_max) ||
+        !config_env_int("PROMPTD_JOBS_LEASE", 30, 1, 86400, &lease) ||
+        !config_env_int("PROMPTD_JOBS_POLL", 1000, 10, 600000, &poll) ||
+        !config_env_int("PROMPTD_JOBS_TIMEOUT", 300, 1, 86400, &timeout) ||
+        !config_env_int("PROMPTD_JOBS_GRACE", 30, 0, 3600, &grace) ||
+        !config_env_int("PROMPTD_JOBS_BACKOFF", 1000, 1, 86400000, &backoff) ||
+        !config_env_int("PROMPTD_JOBS_BACKOFF_MAX", 3600000, 1, 86400000L * 30, &backoff_max))
         return -1;
     c->batch = (int)batch;
     c->batch_max = (int)batch_max;

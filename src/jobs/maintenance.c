@@ -6,11 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
+
 #define MAINT_BATCH_DEFAULT 1000
 #define MAINT_BATCH_MAX 100000
 #define MAINT_ROUNDS_MAX 10000           /* batches per run, whatever happens */
 #define MAINT_DEADLINE_SLACK_MS 2000     /* stop this long before the deadline */
 #define MAINT_RETENTION_DEFAULT (7L * 24 * 3600)
+#define MAINT_RETENTION_MAX (10L * 365 * 24 * 3600)
 
 /* payload[key] as a positive integer <= max, else dflt. */
 static long maint_payload_long(const cJSON *p, const char *key, long dflt, long max)
@@ -21,19 +24,15 @@ static long maint_payload_long(const cJSON *p, const char *key, long dflt, long 
         ? (long)v->valuedouble : dflt;
 }
 
+/* PROMPTD_JOBS_RETENTION (a malformed value is reported and the default
+ * kept), overridden by the payload's retention_s. */
 static long maint_retention(const cJSON *payload)
 {
-    const char *e = getenv("PROMPTD_JOBS_RETENTION");
-    long dflt = MAINT_RETENTION_DEFAULT;
-    char *end;
+    long dflt;
 
-    if (e != NULL && *e != '\0') {
-        long v = strtol(e, &end, 10);
-
-        if (*end == '\0' && v >= 0)
-            dflt = v;
-    }
-    return maint_payload_long(payload, "retention_s", dflt, 10L * 365 * 24 * 3600);
+    (void)config_env_int("PROMPTD_JOBS_RETENTION", MAINT_RETENTION_DEFAULT, 0,
+                         MAINT_RETENTION_MAX, &dflt);
+    return maint_payload_long(payload, "retention_s", dflt, MAINT_RETENTION_MAX);
 }
 
 /* Time left before the job's deadline (or unbounded without one). */

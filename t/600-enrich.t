@@ -9,8 +9,12 @@ use Test::More;
 use Digest::SHA qw(sha256_hex);
 use Promptd::Test;
 
+# OpenAI points at a closed loopback port: a request that names it fails
+# over to the local engine at once.
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1,
-                           PROMPTD_ENRICH_MODELS => 'gpt-4o-mini');
+                           PROMPTD_ENRICH_MODELS => 'gpt-4o-mini',
+                           PROMPTD_OPENAI_BASE_URL => 'http://127.0.0.1:9/v1',
+                           PROMPTD_ENRICH_RETRIES => 0);
 my $alice = $s->user_create('alice@example.com');
 my $bob = $s->user_create('bob@example.com');
 my $ta = $s->token($alice);
@@ -215,5 +219,10 @@ ok((grep { $_->{field} eq 'mode' } @{ $x->{json}{errors} || [] }), 'the 422 name
 $x = post($ta, '/api/v1/enrich', { prompt => 'a b c', providers => ['openai:gpt-4o', 'local'] });
 ok((grep { $_->{field} eq 'providers' && $_->{message} =~ /does not offer/ } @{ $x->{json}{errors} || [] }),
    'a model outside PROMPTD_ENRICH_MODELS: the 422 says so') or diag explain $x->{json};
+$x = post($ta, '/api/v1/enrich', { prompt => 'list three colours', providers => ['openai:gpt-4o-mini', 'local'] });
+is($x->{status}, 200, 'a model PROMPTD_ENRICH_MODELS lists is accepted') or diag explain $x->{json};
+my @tried = map { "$_->{provider}:$_->{model}" } @{ $x->{json}{attempts} || [] };
+is($tried[0], 'openai:gpt-4o-mini', '... and tried first') or diag explain $x->{json}{attempts};
+is($x->{json}{provider}, 'local', '... the local engine answered');
 
 done_testing;

@@ -187,6 +187,23 @@ sub _read_request {
     return ($method, $path, \%hdr, $body);
 }
 
+# A whole JSON answer; a "drop" step sends half of it and closes.
+sub _answer {
+    my ($c, $step, $b) = @_;
+    if ($step->{drop}) {
+        syswrite($c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                 . length($b) . "\r\nConnection: close\r\n\r\n" . substr($b, 0, length($b) / 2));
+        return;
+    }
+    return _send($c, 200, { 'Content-Type' => 'application/json' }, $b);
+}
+
+# The head of a server-sent-events answer.
+sub _sse_head {
+    syswrite($_[0], "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+             . "Cache-Control: no-cache\r\nConnection: close\r\n\r\n");
+}
+
 sub _send {
     my ($c, $status, $headers, $body) = @_;
     my %reason = (200 => 'OK', 400 => 'Bad Request', 401 => 'Unauthorized',
@@ -257,15 +274,9 @@ sub _serve {
                 message => { role => 'assistant', content => $text } }],
                 usage => { prompt_tokens => $tin, completion_tokens => $tout,
                            total_tokens => $tin + $tout } });
-            if ($step->{drop}) {
-                syswrite($c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                         . length($b) . "\r\nConnection: close\r\n\r\n" . substr($b, 0, length($b) / 2));
-                return;
-            }
-            return _send($c, 200, { 'Content-Type' => 'application/json' }, $b);
+            return _answer($c, $step, $b);
         }
-        syswrite($c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                 . "Cache-Control: no-cache\r\nConnection: close\r\n\r\n");
+        _sse_head($c);
         my $i = 0;
         for my $ch (@chunks) {
             syswrite($c, 'data: ' . $JSON->encode({ id => 'chatcmpl-fake', object => 'chat.completion.chunk',
@@ -292,15 +303,9 @@ sub _serve {
             model => $model, content => [{ type => 'text', text => $text }],
             stop_reason => $stop, stop_sequence => undef,
             usage => { input_tokens => $tin, output_tokens => $tout } });
-        if ($step->{drop}) {
-            syswrite($c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                     . length($b) . "\r\nConnection: close\r\n\r\n" . substr($b, 0, length($b) / 2));
-            return;
-        }
-        return _send($c, 200, { 'Content-Type' => 'application/json' }, $b);
+        return _answer($c, $step, $b);
     }
-    syswrite($c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-             . "Cache-Control: no-cache\r\nConnection: close\r\n\r\n");
+    _sse_head($c);
     my $ev = sub { syswrite($c, "event: $_[0]\ndata: " . $JSON->encode({ type => $_[0], %{ $_[1] } }) . "\n\n") };
     $ev->('message_start', { message => { id => 'msg_fake', type => 'message', role => 'assistant',
         model => $model, content => [], stop_reason => undef,

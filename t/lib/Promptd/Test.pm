@@ -51,14 +51,15 @@ sub new {
     for my $attempt (1 .. 3) {
         $self->{var} = tempdir('promptd-test-XXXXXX', TMPDIR => 1, CLEANUP => 0);
         chmod 0755, $self->{var};    # postgres and nobody must traverse it
+        my ($http, $https, $pg) = _free_ports(3);
         my %env = (
             PROMPTD_BUILD_DIR   => $build,
             PROMPTD_SRC_DIR     => $src,
             PG_BINDIR           => $pgbin,
             PROMPTD_VAR_DIR     => $self->{var},
-            PROMPTD_HTTP_PORT   => _free_port(),
-            PROMPTD_HTTPS_PORT  => _free_port(),
-            PROMPTD_PG_PORT     => _free_port(),
+            PROMPTD_HTTP_PORT   => $http,
+            PROMPTD_HTTPS_PORT  => $https,
+            PROMPTD_PG_PORT     => $pg,
             PROMPTD_PG_FAST     => 1,
             PROMPTD_PG_TEMPLATE => _template_dir($build),
             PROMPTD_NGINX_WORKERS => 1,
@@ -84,10 +85,12 @@ sub new {
             return $self;
         }
         $err = "promptd-stack start failed (exit $rc):\n$out\n" . $self->_log_tails;
-        my $busy = $self->log_tail('nginx-error', 50) =~ /Address already in use/;
+        # A port taken by someone else between probe and bind.
+        my $busy = join("\n", map { $self->log_tail($_, 50) } qw(nginx-error nginx-test postgresql))
+            =~ /Address already in use|could not bind/;
         $self->_run([$self->{stack}, 'stop']);
         $self->{stopped} = 1;
-        if ($busy && $attempt < 3) {    # a port taken between probe and bind
+        if ($busy && $attempt < 3) {
             remove_tree($self->{var});
             delete $self->{stopped};
             next;
@@ -394,12 +397,15 @@ sub _capture {
     return ($rc, $out, $err);
 }
 
-sub _free_port {
-    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-        Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+# _free_ports($n) -> $n distinct loopback ports free right now.  All $n
+# sockets stay open until every port is chosen, so no two can coincide.
+sub _free_ports {
+    my ($n) = @_;
+    my @s = map {
+        IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+            Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die "no free port: $!"
+    } 1 .. $n;
+    return map { $_->sockport } @s;
 }
 
 sub _default_pg_bindir {

@@ -97,7 +97,9 @@ is(db1("select promptd.share_views_ingest($ino, 0, $ino, $pos, "
    'a batch read from a stale cursor is refused');
 is(db1("select views from shares where id = '$sh->{id}'"), 6, 'and counts nothing');
 
-# rotation: the log renamed and reopened (USR1) -> the new file from its start
+# rotation: a view not yet ingested, then the log renamed and reopened
+# (USR1) -> the rest of the renamed file first, then the new file
+visit($page, 'Mozilla/5.0 (X11; Linux) viewer-H');
 my $vlog = $s->var_dir . '/log/share-views.log';
 rename($vlog, "$vlog.1") or die "rename: $!";
 my $ngx = do { open(my $f, '<', $s->var_dir . '/run/nginx.pid') or die; my $x = <$f>; $x =~ s/\D//g; $x };
@@ -105,22 +107,38 @@ kill 'USR1', $ngx;
 ok($s->wait_for(sub { -e $vlog }, timeout => 10), 'nginx reopened its logs');
 visit($page, 'Mozilla/5.0 (X11; Linux) viewer-G');
 ingest();
-is(db1("select views || '/' || unique_viewers from shares where id = '$sh->{id}'"), '7/3',
-   'after rotation: the new file counted from its start');
+is(db1("select views || '/' || unique_viewers from shares where id = '$sh->{id}'"), '8/4',
+   'after rotation: the view left in the renamed file and the new one both counted');
+ok(-s "$vlog.1" && -s $vlog, '  (one line in each file)');
+ingest();
+is(db1("select views from shares where id = '$sh->{id}'"), 8, '  a second run counts neither again');
+
+# a renamed file ending in a torn line: the torn tail is skipped, the new
+# file still read
+{ open(my $f, '>>', $vlog) or die "$vlog: $!"; print $f '{"s":"torn'; close $f; }
+rename($vlog, "$vlog.1") or die "rename: $!";
+kill 'USR1', $ngx;
+ok($s->wait_for(sub { -e $vlog }, timeout => 10), 'nginx reopened its logs again');
+visit($page, 'Mozilla/5.0 (X11; Linux) viewer-A');
+ingest();
+is(db1("select views from shares where id = '$sh->{id}'"), 9, 'torn tail skipped, the new view counted');
+my ($ino2, $pos2) = @{ $s->psql('select inode, pos from promptd.share_view_cursor')->[0] };
+is($ino2, (stat $vlog)[1], '  the cursor is on the new file');
+is($pos2, -s $vlog, '  at its end');
 
 # the owner's view of it
 my $r = api($ta, GET => '/api/v1/shares');
 my ($item) = grep { $_->{id} eq $sh->{id} } @{ $r->{json}{items} };
-is($item->{views}, 7, 'GET /api/v1/shares: views');
-is($item->{unique_viewers}, 3, 'GET /api/v1/shares: unique viewers');
+is($item->{views}, 9, 'GET /api/v1/shares: views');
+is($item->{unique_viewers}, 4, 'GET /api/v1/shares: unique viewers');
 ok($item->{last_viewed_at}, 'GET /api/v1/shares: last viewed');
 is(api($tb, POST => "/api/v1/shared/$sh->{token}/fork")->{status}, 201, 'bob forks');
 $r = api($ta, GET => "/api/v1/shares/$sh->{id}/stats?days=7");
 is($r->{status}, 200, 'stats -> 200');
 is($r->{json}{forks}, 1, 'fork counted at fork time');
 my $today = $r->{json}{daily}[-1];
-is($today->{views}, 7, 'daily series: today 7 views');
-is($today->{unique_viewers}, 3, 'daily series: today 3 unique');
+is($today->{views}, 9, 'daily series: today 9 views');
+is($today->{unique_viewers}, 4, 'daily series: today 4 unique');
 is_deeply($r->{json}{referrers}, [{ host => 'news.example.com', views => 1 }], 'top referrers');
 is(api($tb, GET => "/api/v1/shares/$sh->{id}/stats")->{status}, 404, "bob cannot read alice's stats");
 
@@ -130,6 +148,6 @@ my $sh2 = api($ta, POST => "/api/v1/prompts/$p2->{json}{id}/shares", json => {})
 visit("/s/$sh2->{token}", 'Mozilla/5.0 viewer-F');
 $s->psql("delete from shares where id = '$sh2->{id}'");
 ingest();
-is(db1("select views from shares where id = '$sh->{id}'"), 7, 'other counts unchanged');
+is(db1("select views from shares where id = '$sh->{id}'"), 9, 'other counts unchanged');
 
 done_testing;

@@ -249,13 +249,34 @@ static int ingest(job_t *j, long long inode, long long pos, long long new_inode,
     return rc;
 }
 
+/* The rotated file ("<log>.1") when it is the one the cursor points into
+ * with lines left to read: its descriptor (the caller closes it), else -1. */
+static int rotated_open(const char *path, long long inode, long long pos,
+                        const struct stat *current)
+{
+    char old[4096 + 3];
+    struct stat st;
+    int fd;
+
+    if (inode == (long long)current->st_ino)
+        return -1;
+    snprintf(old, sizeof old, "%s.1", path);
+    if ((fd = open(old, O_RDONLY | O_CLOEXEC)) < 0)
+        return -1;
+    if (fstat(fd, &st) != 0 || (long long)st.st_ino != inode || pos >= (long long)st.st_size) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int shareviews_ingest(job_t *j)
 {
     const char *path = view_log_path();
     struct salts salts;
     long long inode, pos, lines = 0, batches = 0;
     char *buf = NULL;
-    int fd = -1, rc = -1;
+    int fd = -1, rotated_fd = -1, rc = -1;
     struct stat st;
 
     if (!salts_load(j, &salts))
@@ -274,19 +295,32 @@ int shareviews_ingest(job_t *j)
         goto out;
     }
     for (; batches < SHAREVIEWS_BATCHES_MAX; batches++) {
-        long long from, used;
+        long long from, used, src_ino;
         ssize_t n;
         cJSON *rows;
         char *p, *nl, *last;
-        int done;
+        int done, src;
 
         if (j->deadline_ms > 0 && registry_now_ms() >= j->deadline_ms - SHAREVIEWS_SLACK_MS)
             break;
         if (!cursor_get(j, &inode, &pos))
             goto out;
-        /* another file (rotated) or a truncated one: from its start */
-        from = inode == (long long)st.st_ino && pos <= (long long)st.st_size ? pos : 0;
-        n = pread(fd, buf, SHAREVIEWS_BATCH_BYTES, (off_t)from);
+        /* Lines the rotated file still holds come first; then the current
+         * file, from the cursor, or from its start when the cursor is for
+         * another file (rotated) or past its end (truncated). */
+        if (rotated_fd >= 0)
+            close(rotated_fd);
+        rotated_fd = rotated_open(path, inode, pos, &st);
+        if (rotated_fd >= 0) {
+            src = rotated_fd;
+            src_ino = inode;
+            from = pos;
+        } else {
+            src = fd;
+            src_ino = (long long)st.st_ino;
+            from = inode == src_ino && pos <= (long long)st.st_size ? pos : 0;
+        }
+        n = pread(src, buf, SHAREVIEWS_BATCH_BYTES, (off_t)from);
         if (n < 0) {
             registry_fail(j, "read %s: %s", path, strerror(errno));
             goto out;
@@ -296,9 +330,9 @@ int shareviews_ingest(job_t *j)
         for (p = buf; (nl = memchr(p, '\n', (size_t)(buf + n - p))) != NULL; p = nl + 1)
             last = nl;
         if (last == NULL) {
-            if (n == SHAREVIEWS_BATCH_BYTES) {   /* one absurd line: skip it */
-                used = n;
-            } else if (from != pos || inode != (long long)st.st_ino) {
+            if (n == SHAREVIEWS_BATCH_BYTES || src == rotated_fd) {
+                used = n;                         /* one absurd line, or a rotated file's torn tail: skip it */
+            } else if (from != pos || inode != src_ino) {
                 used = 0;                         /* record the new file */
             } else {
                 break;                            /* caught up */
@@ -314,7 +348,7 @@ int shareviews_ingest(job_t *j)
             *nl = '\0';
             lines += line_row(&salts, p, rows);
         }
-        done = ingest(j, inode, pos, (long long)st.st_ino, from + used, rows);
+        done = ingest(j, inode, pos, src_ino, from + used, rows);
         cJSON_Delete(rows);
         if (done < 0)
             goto out;
@@ -328,6 +362,8 @@ done:
     cJSON_AddNumberToObject(j->result, "lines", (double)lines);
     cJSON_AddNumberToObject(j->result, "batches", (double)batches);
 out:
+    if (rotated_fd >= 0)
+        close(rotated_fd);
     if (fd >= 0)
         close(fd);
     free(buf);

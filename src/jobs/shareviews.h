@@ -8,8 +8,11 @@
 #include "jobs/registry.h"
 
 /* share.views {}: read the view log (config share_view_log) from the
- * cursor kept in PostgreSQL (inode + offset; a new inode or a shorter file
- * means it was rotated: start at 0), up to SHAREVIEWS_BATCH_BYTES of
+ * cursor kept in PostgreSQL (inode + offset).  When the cursor names
+ * another file and "<log>.1" is that file (renamed by log rotation), its
+ * remaining lines are read first; then the current file from its start (as
+ * also when it is shorter than the cursor: truncated).  Up to
+ * SHAREVIEWS_BATCH_BYTES of
  * complete lines per batch, and hand each batch with the new cursor to
  * promptd.share_views_ingest(), which counts it and moves the cursor in
  * one transaction only if nobody else moved it first.  Viewers become

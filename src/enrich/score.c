@@ -24,6 +24,23 @@ static const struct {
 #define SCORE_SUGGEST_BELOW 70
 #define SCORE_MAX_SUGGESTIONS 5
 
+/* Guards against prompts written for the scorer.  A prompt of at least
+ * STUFFED_MIN_WORDS words whose scoring cue words are more than
+ * STUFFED_PERCENT of all its words is a keyword list, not instructions (the
+ * hand-improved test prompts stay at or under 30%); its total is capped.
+ * So is the total of a prompt with no instruction at all (no task,
+ * question or output sentence): cues around nothing to do earn little. */
+#define SCORE_STUFFED_MIN_WORDS 12
+#define SCORE_STUFFED_PERCENT 40
+#define SCORE_STUFFED_CAP 45
+#define SCORE_NO_TASK_CAP 40
+
+/* The cue classes the dimensions below reward. */
+static const enum lex_cue score_rewarded_cues[] = {
+    CUE_AUDIENCE, CUE_ROLE, CUE_BACKGROUND, CUE_FORMAT, CUE_LENGTHWORD,
+    CUE_CONSTRAINT, CUE_TONE, CUE_EXAMPLE,
+};
+
 static int clamp100(int v)
 {
     return v < 0 ? 0 : v > 100 ? 100 : v;
@@ -32,6 +49,23 @@ static int clamp100(int v)
 static int min_int(int a, int b)
 {
     return a < b ? a : b;
+}
+
+static bool score_has_task(const lex_stats_t *st)
+{
+    return st->task_sentences || st->questions || st->format_sentences;
+}
+
+/* True when the rewarded cue words crowd out everything else. */
+static bool score_stuffed(const lex_stats_t *st)
+{
+    int hits = 0;
+
+    if (st->words < SCORE_STUFFED_MIN_WORDS)
+        return false;
+    for (size_t i = 0; i < sizeof(score_rewarded_cues) / sizeof(score_rewarded_cues[0]); i++)
+        hits += st->cue[score_rewarded_cues[i]];
+    return hits * 100 > SCORE_STUFFED_PERCENT * st->words;
 }
 
 /* The first vague word of the prompt, quoted, for a reason line. */
@@ -48,11 +82,11 @@ static const char *vague_word(arena_t *a, const char *p, size_t len,
 }
 
 static void score_clarity(arena_t *a, const char *p, size_t len,
-                          const lex_stats_t *st, score_dim_t *d)
+                          const lex_stats_t *st, bool stuffed, score_dim_t *d)
 {
     int v = 40, vague = st->cue[CUE_VAGUE];
     int soft = st->cue[CUE_FILLER] + st->cue[CUE_HEDGE];
-    bool task = st->task_sentences || st->questions || st->format_sentences;
+    bool task = score_has_task(st);
 
     if (st->task_sentences)
         v += 30;
@@ -63,12 +97,17 @@ static void score_clarity(arena_t *a, const char *p, size_t len,
     v -= min_int(30, 8 * vague);
     v -= min_int(20, 4 * soft);
     v -= min_int(20, 10 * st->long_sentences);
-    if (task && !vague && !soft && !st->long_sentences)
+    if (task && !vague && !soft && !st->long_sentences && !stuffed)
         v += 15;
+    if (stuffed)
+        v -= 40;
     d->value = clamp100(v);
     if (!task)
         d->reason = "State the task as one direct instruction that starts "
                     "with a verb, e.g. \"Summarise the report in 5 bullets\".";
+    else if (stuffed)
+        d->reason = "Write the prompt as instructions in full sentences, not "
+                    "a list of keywords.";
     else if (vague)
         d->reason = arena_printf(a, "Replace vague wording such as %s with "
                                  "the exact result you want.",
@@ -236,14 +275,16 @@ int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
     lex_span_t *spans;
     lex_stats_t st;
     int nspans, sum = 0, order[SCORE_DIMENSION_COUNT], n = 0;
+    bool stuffed;
 
     if (!prompt || !len || !utf8_valid(prompt, len))
         return -1;
     memset(out, 0, sizeof(*out));
     nspans = lex_spans(a, prompt, len, &spans);
     lex_scan(prompt, 0, len, spans, nspans, &st);
+    stuffed = score_stuffed(&st);
 
-    score_clarity(a, prompt, len, &st, &out->dims[SCORE_CLARITY]);
+    score_clarity(a, prompt, len, &st, stuffed, &out->dims[SCORE_CLARITY]);
     score_specificity(a, prompt, len, &st, &out->dims[SCORE_SPECIFICITY]);
     score_context(&st, &out->dims[SCORE_CONTEXT]);
     score_structure(&st, &out->dims[SCORE_STRUCTURE]);
@@ -256,6 +297,10 @@ int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
         sum += score_dims[i].weight * out->dims[i].value;
     }
     out->total = clamp100((sum + 50) / 100);
+    if (stuffed)
+        out->total = min_int(out->total, SCORE_STUFFED_CAP);
+    if (!score_has_task(&st))
+        out->total = min_int(out->total, SCORE_NO_TASK_CAP);
 
     /* Suggestions: the weak dimensions' reasons, largest weighted gap first
      * (insertion sort on seven items; ties keep dimension order). */

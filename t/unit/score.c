@@ -153,6 +153,33 @@ static void test_role_first(arena_t *a)
        s1.dims[SCORE_CLARITY].value, s2.dims[SCORE_CLARITY].value);
 }
 
+/* Prompts written for the scorer: a keyword list with no instruction, and
+ * terse keyword sentences, score below a plain good prompt. */
+static void test_keyword_stuffing(arena_t *a)
+{
+    const char *plain = "Summarise the attached quarterly report for the board "
+                        "in 5 bullet points of under 20 words each, in a "
+                        "neutral tone. Example: - Revenue rose 4% to $2.1M.";
+    const char *salad = "json table bullets example tone audience role purpose "
+                        "format words 5 10 \"x\" {{y}} Task: Context: Output: "
+                        "avoid formal concise expert";
+    const char *terse = "Write json. Write json. Write json table. For example "
+                        "json. Audience: experts. You are an expert. Purpose: "
+                        "because. Tone: formal. Avoid x. Only y. Must z. 5 "
+                        "words. 10 items. \"a\" \"b\" {{c}}";
+    score_t s;
+    int good = score_of(a, plain), rc = score_prompt(a, terse, strlen(terse), &s);
+
+    ok(good > 60, "a plain good prompt scores well (%d)", good);
+    ok(score_of(a, salad) <= 40 && score_of(a, salad) < good,
+       "a keyword list without an instruction stays weak (%d)", score_of(a, salad));
+    ok(rc == 0 && s.total <= 45 && s.total < good, "terse keyword sentences stay weak (%d < %d)", s.total, good);
+    ok(strstr(s.dims[SCORE_CLARITY].reason, "not a list of keywords") != NULL,
+       "  and clarity says why: %s", s.dims[SCORE_CLARITY].reason);
+    ok(s.nsuggestions > 0 && strcmp(s.suggestions[0], s.dims[SCORE_CLARITY].reason) == 0,
+       "  as the first suggestion");
+}
+
 static void test_json_and_determinism(arena_t *a)
 {
     const char *p = "Can you summarise this article for me? Make it good.";
@@ -220,6 +247,7 @@ int main(void)
     test_pairs(a);
     test_length_not_rewarded(a);
     test_role_first(a);
+    test_keyword_stuffing(a);
     test_json_and_determinism(a);
     test_inputs(a);
     arena_destroy(a);

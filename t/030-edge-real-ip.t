@@ -35,7 +35,7 @@ sub statuses {
 my $s = Promptd::Test->new(PROMPTD_TRUSTED_PROXIES => ' 127.0.0.1 , ::1/128', %slow);
 my $alice = $s->user_create('alice@example.com');
 my $tok = $s->token($alice);
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 
 my $r = $s->request(GET => '/healthz', { headers => {
     'X-Forwarded-For' => '198.51.100.7, 203.0.113.9', 'User-Agent' => 'realip-test/1' } });

@@ -11,10 +11,10 @@ use Promptd::Test;
 my $s = Promptd::Test->new;
 my $alice = $s->user_create('alice@example.com');
 my $tok = $s->token($alice);
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+my $UUID = $Promptd::Test::UUID;
 
 sub req { my ($m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 
 # --- create
 my $r = req(POST => '/api/v1/prompts', json => {

@@ -13,13 +13,13 @@ use Digest::SHA qw(sha256);
 use Promptd::Test;
 use Time::HiRes ();
 
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+my $UUID = $Promptd::Test::UUID;
 my $PW = 'correct horse battery';
 
 # Reuse of a spent refresh token is tested without the grace window here
 # (t/250-auth-refresh-reuse.t tests the window).
 my $s = Promptd::Test->new(PROMPTD_REFRESH_REUSE_INTERVAL => 0);
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub post { my ($p, $j, %o) = @_; $s->request(POST => $p, { json => $j, %o }) }
 sub claims { JSON::PP->new->decode(decode_base64url((split /\./, $_[0])[1])) }
 sub gotrue_err {

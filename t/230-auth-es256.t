@@ -21,7 +21,7 @@ my $dir = tempdir('promptd-es256-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $dir;    # the workers (nobody when root) read the PEM
 my $JSON = JSON::PP->new->canonical;
 my $PW = 'correct horse battery';
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+my $UUID = $Promptd::Test::UUID;
 
 sub slurp { local $/; open my $fh, '<:raw', $_[0] or die "$_[0]: $!"; my $d = <$fh>; $d }
 sub spew  { open my $fh, '>:raw', $_[0] or die "$_[0]: $!"; print $fh $_[1]; close $fh; chmod 0644, $_[0] }
@@ -67,7 +67,7 @@ sub reheader {
 }
 
 my $s = Promptd::Test->new(PROMPTD_JWT_SIGNING_KEY => "$dir/ec.pem");
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 
 like($s->log_tail('auth', 200), qr/PROMPTD_JWT_SIGNING_KEY .*ES256 with kid \Q$thumb\E/,
      'auth.log names the signing key and its kid');

@@ -9,7 +9,7 @@ use Test::More;
 use Promptd::Test;
 
 my $s = Promptd::Test->new;
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub signin {
     my ($email, $pw) = @_;
     return $s->request(POST => '/auth/v1/token?grant_type=password',

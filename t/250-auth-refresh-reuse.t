@@ -15,7 +15,7 @@ use Promptd::Test;
 
 my $WINDOW = 2;
 my $s = Promptd::Test->new(PROMPTD_REFRESH_REUSE_INTERVAL => $WINDOW);
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub sid { JSON::PP->new->decode(decode_base64url((split /\./, $_[0])[1]))->{session_id} }
 sub refresh {
     $s->request(POST => '/auth/v1/token?grant_type=refresh_token',

@@ -14,7 +14,7 @@ my $bob = $s->user_create('bob@example.com');
 my $atok = $s->token($alice);
 my $btok = $s->token($bob);
 sub req { my ($t, $m, $p, %o) = @_; $s->request($m, $p, { token => $t, %o }) }
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 
 # --- GET /me
 my $r = req($atok, GET => '/api/v1/me');

@@ -12,7 +12,7 @@ use Promptd::Test;
 my $s = Promptd::Test->new;
 my $alice = $s->user_create('alice@example.com');
 my $tok = $s->token($alice);
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub verify {
     my ($rc, $out, $err) = $s->_run([$s->{promptctl}, 'audit', 'verify'], separate => 1);
     return ($rc, $out . $err);

@@ -12,13 +12,10 @@ use Digest::SHA qw(hmac_sha256_hex);
 use Promptd::Test;
 
 my $s = Promptd::Test->new;
-my $alice = $s->user_create('alice@example.com');
-my $bob = $s->user_create('bob@example.com');
-my $ta = $s->token($alice);
-my $tb = $s->token($bob);
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
+my $UUID = $Promptd::Test::UUID;
 
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub jwt { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
 sub withkey { my ($key, $m, $p, %o) = @_; $s->request($m, $p, { token => $key, %o }) }
 sub xkey {

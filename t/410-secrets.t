@@ -13,7 +13,7 @@ my $s = Promptd::Test->new(PROMPTD_WORKERS => 1);
 my $alice = $s->user_create('alice@example.com');
 my $bob = $s->user_create('bob@example.com');
 
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 
 # ctl({stdin => ..., keys => ...}, @args) -> ($rc, $stdout, $stderr)
 sub ctl {

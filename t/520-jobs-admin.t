@@ -12,7 +12,7 @@ use Promptd::Test;
 
 my $s = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0);
 my $J = JSON::PP->new->canonical;
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub ctl { my ($rc, $out, $err) = $s->_run([$s->{promptctl}, 'jobs', @_], separate => 1); ($rc, $out, $err) }
 
 # --- enqueue: N jobs in one statement

@@ -15,14 +15,11 @@ my $s = Promptd::Test->new(PROMPTD_WORKERS => 1,
                            PROMPTD_ENRICH_MODELS => 'gpt-4o-mini',
                            PROMPTD_OPENAI_BASE_URL => 'http://127.0.0.1:9/v1',
                            PROMPTD_ENRICH_RETRIES => 0);
-my $alice = $s->user_create('alice@example.com');
-my $bob = $s->user_create('bob@example.com');
-my $ta = $s->token($alice);
-my $tb = $s->token($bob);
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
+my $UUID = $Promptd::Test::UUID;
 my @DIMS = qw(clarity specificity context structure output_format constraints examples);
 
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub post { my ($tok, $path, $json, %o) = @_; $s->request(POST => $path, { token => $tok, json => $json, %o }) }
 sub get { my ($tok, $path) = @_; $s->request(GET => $path, { token => $tok }) }
 

@@ -26,12 +26,9 @@ my $s = Promptd::Test->new(
     PROMPTD_ENRICH_BREAKER_THRESHOLD => 3,
     PROMPTD_ENRICH_BREAKER_COOLDOWN => 300,
 );
-my $alice = $s->user_create('alice@example.com');
-my $bob = $s->user_create('bob@example.com');
-my $ta = $s->token($alice);
-my $tb = $s->token($bob);
+my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 my $n = 0;
 # enrich(%opt): a fresh prompt each time (unless given), cache bypassed unless cache => 1.
 sub enrich {

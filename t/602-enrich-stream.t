@@ -28,7 +28,7 @@ my $alice = $s->user_create('alice@example.com');
 my $ta = $s->token($alice);
 my $JSON = JSON::PP->new->utf8;
 
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 my $n = 0;
 sub body { my (%o) = @_; { prompt => 'Explain {{concept}} to new engineers in 3 short paragraphs #' . ++$n, %o } }
 

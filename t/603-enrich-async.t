@@ -22,13 +22,10 @@ my $s = Promptd::Test->new(
     PROMPTD_ANTHROPIC_API_KEY => 'sk-ant-server',
     PROMPTD_ENRICH_BACKOFF_MS => 10,
 );
-my $alice = $s->user_create('alice@example.com');
-my $bob = $s->user_create('bob@example.com');
-my $ta = $s->token($alice);
-my $tb = $s->token($bob);
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
+my $UUID = $Promptd::Test::UUID;
 
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub post { my ($tok, $json) = @_; $s->request(POST => '/api/v1/enrich', { token => $tok, json => $json }) }
 sub job { my ($tok, $id) = @_; $s->request(GET => "/api/v1/enrich/jobs/$id", { token => $tok }) }
 my $T = JSON::PP::true;

@@ -27,7 +27,7 @@ my $ta = $s->token($alice);
 my $tb = $s->token($bob);
 my $tc = $s->token($carol);
 
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub req { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
 my $n = 0;
 sub enrich { my ($tok, %o) = @_; req($tok, POST => '/api/v1/enrich', json => { prompt => 'Classify {{ticket}} by urgency #' . ++$n, %o }) }

@@ -14,15 +14,12 @@ use Time::HiRes qw(time sleep);
 use Promptd::Test;
 
 my $s = Promptd::Test->new;
-my $alice = $s->user_create('alice@example.com');
-my $bob = $s->user_create('bob@example.com');
-my $ta = $s->token($alice);
-my $tb = $s->token($bob);
-my $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
+my $UUID = $Promptd::Test::UUID;
 my $T = JSON::PP::true;
 my $F = JSON::PP::false;
 
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub api { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
 # Public reads with an Authorization header bypass the edge cache, so these
 # assertions see the worker's answer of the moment (the cache has its own test).

@@ -14,13 +14,10 @@ use Time::HiRes qw(time sleep);
 use Promptd::Test;
 
 my $s = Promptd::Test->new;
-my $alice = $s->user_create('alice@example.com');
-my $bob = $s->user_create('bob@example.com');
-my $ta = $s->token($alice);
-my $tb = $s->token($bob);
+my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 my $T = JSON::PP::true;
 
-sub db1 { $s->psql($_[0])->[0][0] }
+sub db1 { $s->db1(@_) }
 sub api { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
 sub visit {
     my ($path, $ua, %h) = @_;

@@ -26,6 +26,9 @@ use Time::HiRes qw(sleep time);
 #   PROMPTD_BUILD_DIR PROMPTD_SRC_DIR PG_BINDIR NGINX SPAWN_FCGI MULTIWATCH
 #   PROMPTD_KEEP=1  keep the stack's VAR directory (its path is printed)
 
+# A lower-case UUID, whole string (ids in answers).
+our $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 my $TOP = abs_path(dirname(abs_path(__FILE__)) . '/../../..');
 my %LIVE;    # every stack not yet stopped, stopped at END even when a test dies
 my $JSON = JSON::PP->new->utf8->canonical;
@@ -193,6 +196,20 @@ sub user_create {
     my ($id) = $out =~ /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/i;
     die "promptctl user create $email: no id in output: $out\n" unless $id;
     return $id;
+}
+
+# users(@names) -> ($id, $token) for each name, in order: a user
+# "<name>@example.com" and a token for it.
+sub users {
+    my ($self, @names) = @_;
+    return map { my $id = $self->user_create("$_\@example.com"); ($id, $self->token($id)) } @names;
+}
+
+# db1($sql) -> the first column of the first row (undef when none).
+sub db1 {
+    my ($self, $sql) = @_;
+    my $rows = $self->psql($sql);
+    return @$rows ? $rows->[0][0] : undef;
 }
 
 # token($user_id_or_email, ttl => SECONDS) -> JWT (promptctl token).

@@ -94,29 +94,54 @@ is(db1("select promptd.share_views_ingest($ino, 0, $ino, $pos, "
    'a batch read from a stale cursor is refused');
 is(db1("select views from shares where id = '$sh->{id}'"), 6, 'and counts nothing');
 
-# rotation: a view not yet ingested, then the log renamed and reopened
-# (USR1) -> the rest of the renamed file first, then the new file
-visit($page, 'Mozilla/5.0 (X11; Linux) viewer-H');
+# rotate_view_log(): rename the view log to .1 and send nginx USR1; true once
+# every nginx worker writes the new file.  (The master creates the new file
+# first; each worker reopens on its own turn and until then still appends
+# to the renamed one.)
 my $vlog = $s->var_dir . '/log/share-views.log';
-rename($vlog, "$vlog.1") or die "rename: $!";
 my $ngx = do { open(my $f, '<', $s->var_dir . '/run/nginx.pid') or die; my $x = <$f>; $x =~ s/\D//g; $x };
-kill 'USR1', $ngx;
-ok($s->wait_for(sub { -e $vlog }, timeout => 10), 'nginx reopened its logs');
+sub nginx_workers {
+    my @w;
+    for my $pid (map { m{/proc/(\d+)$} ? $1 : () } glob '/proc/[0-9]*') {
+        open(my $st, '<', "/proc/$pid/stat") or next;
+        my $line = <$st> // next;
+        push @w, $pid if $line =~ /\)\s+\S+\s+(\d+)/ && $1 == $ngx;   # field 4: the parent
+    }
+    return @w;
+}
+sub rotate_view_log {
+    rename($vlog, "$vlog.1") or die "rename: $!";
+    kill 'USR1', $ngx;
+    return $s->wait_for(sub {
+        return 0 unless -e $vlog;
+        my @w = nginx_workers() or return 0;
+        for my $w (@w) {
+            return 0 if grep { (readlink($_) // '') eq "$vlog.1" } glob "/proc/$w/fd/*";
+        }
+        return 1;
+    }, timeout => 10);
+}
+sub logged { my ($ua) = @_; $s->wait_for(sub { (Promptd::Test::_slurp($vlog) // '') =~ /\Q$ua\E/ }) }
+
+# rotation: a view not yet ingested is in the file when it is renamed ->
+# the rest of the renamed file first, then the new file
+visit($page, 'Mozilla/5.0 (X11; Linux) viewer-H');
+ok(logged('viewer-H'), 'the view is logged before the rotation');
+ok(rotate_view_log(), 'nginx reopened its logs');
 visit($page, 'Mozilla/5.0 (X11; Linux) viewer-G');
+ok(logged('viewer-G'), '  the next view goes to the new file');
 ingest();
 is(db1("select views || '/' || unique_viewers from shares where id = '$sh->{id}'"), '8/4',
    'after rotation: the view left in the renamed file and the new one both counted');
-ok(-s "$vlog.1" && -s $vlog, '  (one line in each file)');
 ingest();
 is(db1("select views from shares where id = '$sh->{id}'"), 8, '  a second run counts neither again');
 
 # a renamed file ending in a torn line: the torn tail is skipped, the new
 # file still read
 { open(my $f, '>>', $vlog) or die "$vlog: $!"; print $f '{"s":"torn'; close $f; }
-rename($vlog, "$vlog.1") or die "rename: $!";
-kill 'USR1', $ngx;
-ok($s->wait_for(sub { -e $vlog }, timeout => 10), 'nginx reopened its logs again');
+ok(rotate_view_log(), 'nginx reopened its logs again');
 visit($page, 'Mozilla/5.0 (X11; Linux) viewer-A');
+ok(logged('viewer-A'), '  the view is in the new file');
 ingest();
 is(db1("select views from shares where id = '$sh->{id}'"), 9, 'torn tail skipped, the new view counted');
 my ($ino2, $pos2) = @{ $s->psql('select inode, pos from promptd.share_view_cursor')->[0] };

@@ -24,7 +24,11 @@ sub visit {
     return $s->request(GET => $path, { headers => { 'User-Agent' => $ua, %h } });
 }
 # Run the ingestion job now (the schedule would within 10 s) and wait for it.
+# nginx logs a request after answering it, but reads the next request on a
+# kept-alive connection only after that: one more round trip on the same
+# connection first makes sure every earlier view is in the log.
 sub ingest {
+    $s->request(GET => '/healthz');
     my $out = $s->promptctl('jobs', 'enqueue', 'share.views');
     my ($id) = $out =~ /"first_id"\s*:\s*(\d+)/ or die "enqueue: $out";
     my $ok = $s->wait_for(sub {

@@ -77,6 +77,8 @@ is(outcomes($r), 'openai:server_error,openai:server_error,openai:server_error,an
 is($r->{json}{provider}, 'anthropic', 'anthropic answered');
 is($r->{json}{model}, 'claude-3-5-haiku-latest', 'anthropic model');
 like($r->{json}{enriched}, qr/^\[fake-anthropic\]/, "anthropic's text");
+ok($r->{json}{usage}{tokens_in} > 0 && $r->{json}{usage}{tokens_out} > 0,
+   "anthropic's usage (input_tokens, output_tokens)");
 is_deeply([map { $_->{http_status} } @{ $r->{json}{attempts} }[0 .. 2]], [500, 502, 503], 'statuses recorded');
 ($q) = $llm->requests('anthropic');
 is($q->{path}, '/v1/messages', 'POST /v1/messages');

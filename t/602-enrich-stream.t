@@ -100,6 +100,8 @@ ok($ev->[-1][1]{usage}{tokens_in} > 0, 'usage from the stream');
 is($ev->[-1][0], 'done', 'anthropic stream ends with done') or diag $r->{body};
 is($ev->[-1][1]{provider}, 'anthropic', 'provider anthropic');
 is(text_after($ev), $ev->[-1][1]{enriched}, 'deltas add up');
+ok($ev->[-1][1]{usage}{tokens_in} > 0, 'usage: input tokens from message_start');
+ok($ev->[-1][1]{usage}{tokens_out} > 1, 'usage: output tokens from message_delta (message_start says 1)');
 
 # --- a provider drops mid-stream: fallback event, then the next provider
 $llm->reset;

@@ -23,17 +23,6 @@ static char *anthropic_body(arena_t *a, const provider_call_t *c)
     return json_print(a, o);
 }
 
-static void anthropic_usage(wire_state_t *st, const cJSON *u)
-{
-    const cJSON *in = cJSON_GetObjectItemCaseSensitive(u, "input_tokens");
-    const cJSON *out = cJSON_GetObjectItemCaseSensitive(u, "output_tokens");
-
-    if (cJSON_IsNumber(in))
-        st->tokens_in = (long)in->valuedouble;
-    if (cJSON_IsNumber(out))
-        st->tokens_out = (long)out->valuedouble;
-}
-
 static void anthropic_stop(wire_state_t *st, const cJSON *stop)
 {
     if (cJSON_IsString(stop) && strcmp(stop->valuestring, "max_tokens") == 0)
@@ -61,7 +50,8 @@ static void anthropic_answer(wire_state_t *st, const cJSON *root)
     if (!any && cJSON_GetArraySize(content) > 0)
         st->garbage = true;
     anthropic_stop(st, cJSON_GetObjectItemCaseSensitive(root, "stop_reason"));
-    anthropic_usage(st, cJSON_GetObjectItemCaseSensitive(root, "usage"));
+    wire_usage(st, cJSON_GetObjectItemCaseSensitive(root, "usage"), "input_tokens",
+               "output_tokens");
     if (cJSON_IsString(model))
         st->model = arena_strdup(st->arena, model->valuestring);
     st->finished = true;
@@ -90,7 +80,8 @@ static void anthropic_event(wire_state_t *st, const char *event, const char *dat
         x = cJSON_GetObjectItemCaseSensitive(msg, "model");
         if (cJSON_IsString(x))
             st->model = arena_strdup(st->arena, x->valuestring);
-        anthropic_usage(st, cJSON_GetObjectItemCaseSensitive(msg, "usage"));
+        wire_usage(st, cJSON_GetObjectItemCaseSensitive(msg, "usage"), "input_tokens",
+                   "output_tokens");
     } else if (strcmp(type->valuestring, "content_block_delta") == 0) {
         x = cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(root, "delta"), "text");
@@ -99,10 +90,8 @@ static void anthropic_event(wire_state_t *st, const char *event, const char *dat
     } else if (strcmp(type->valuestring, "message_delta") == 0) {
         anthropic_stop(st, cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(root, "delta"), "stop_reason"));
-        x = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "usage"),
-                                             "output_tokens");
-        if (cJSON_IsNumber(x))
-            st->tokens_out = (long)x->valuedouble;
+        wire_usage(st, cJSON_GetObjectItemCaseSensitive(root, "usage"), "input_tokens",
+                   "output_tokens");
     } else if (strcmp(type->valuestring, "message_stop") == 0) {
         st->finished = true;
     } else if (strcmp(type->valuestring, "error") == 0) {

@@ -31,15 +31,10 @@ static char *openai_body(arena_t *a, const provider_call_t *c)
 
 static void openai_usage(wire_state_t *st, const cJSON *root)
 {
-    const cJSON *u = cJSON_GetObjectItemCaseSensitive(root, "usage");
-    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
-    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
 
-    if (cJSON_IsNumber(pt))
-        st->tokens_in = (long)pt->valuedouble;
-    if (cJSON_IsNumber(ct))
-        st->tokens_out = (long)ct->valuedouble;
+    wire_usage(st, cJSON_GetObjectItemCaseSensitive(root, "usage"),
+               "prompt_tokens", "completion_tokens");
     if (cJSON_IsString(model) && st->model == NULL)
         st->model = arena_strdup(st->arena, model->valuestring);
 }

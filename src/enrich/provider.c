@@ -60,6 +60,18 @@ void wire_text(wire_state_t *st, const char *s)
     }
 }
 
+void wire_usage(wire_state_t *st, const cJSON *usage, const char *in_key,
+                const char *out_key)
+{
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(usage, in_key);
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(usage, out_key);
+
+    if (cJSON_IsNumber(in))
+        st->tokens_in = (long)in->valuedouble;
+    if (cJSON_IsNumber(out))
+        st->tokens_out = (long)out->valuedouble;
+}
+
 /* Retry-After: delta-seconds or an HTTP date. */
 static long provider_retry_after(const char *v)
 {

@@ -44,4 +44,9 @@ extern const wire_format_t wire_anthropic;
 /* Append s to the answer and hand it to the stream's delta callback. */
 void wire_text(wire_state_t *st, const char *s);
 
+/* Token counts from a usage object (NULL or partial: what it has), under
+ * the format's names for input and output tokens. */
+void wire_usage(wire_state_t *st, const cJSON *usage, const char *in_key,
+                const char *out_key);
+
 #endif

@@ -312,13 +312,9 @@ static int score_post(req_t *r)
 static int job_get(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
-    PGresult *res = db_exec(r, &family_stmts[ST_JOB], 1, v);
 
-    if (res == NULL)
-        return db_error_reply(r);
-    if (PQntuples(res) != 1)
-        return resp_problem(r, 404, "No such enrichment job.");
-    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    return db_object_reply(r, db_exec(r, &family_stmts[ST_JOB], 1, v),
+                           "No such enrichment job.");
 }
 
 /* GET /api/v1/enrichments?limit&cursor -> 200 {items, next_cursor} | 400 | 422 */
@@ -347,13 +343,8 @@ static int history_list(req_t *r)
 static int history_get(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
-    PGresult *res = db_exec(r, &family_stmts[ST_GET], 1, v);
 
-    if (res == NULL)
-        return db_error_reply(r);
-    if (PQntuples(res) != 1)
-        return resp_problem(r, 404, "No such enrichment.");
-    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    return db_object_reply(r, db_exec(r, &family_stmts[ST_GET], 1, v), "No such enrichment.");
 }
 
 /* "openai" -> "openai_api_key"; NULL for any other provider. */

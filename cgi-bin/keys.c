@@ -187,14 +187,8 @@ static int key_list(req_t *r)
 static int key_get(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
-    PGresult *res = db_exec(r, &stmts[ST_GET], 1, v);
 
-    if (res == NULL)
-        return db_error_reply(r);
-    if (PQntuples(res) != 1)
-        return resp_problem(r, 404, "No such API key.");
-    return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
-                          (size_t)PQgetlength(res, 0, 0));
+    return db_object_reply(r, db_exec(r, &stmts[ST_GET], 1, v), "No such API key.");
 }
 
 /* DELETE /api/v1/keys/{id} -> 204 (revoked; again: still 204) | 404 */

@@ -421,16 +421,10 @@ static int version_list(req_t *r)
 static int version_get(req_t *r)
 {
     const char *v[2] = {req_param(r, "id"), version_param_or_reply(r)};
-    PGresult *res;
 
     if (v[1] == NULL)
         return r->status;
-    if ((res = db_exec(r, &stmts[ST_VERSION], 2, v)) == NULL)
-        return db_error_reply(r);
-    if (PQntuples(res) == 0)
-        return resp_problem(r, 404, "No such prompt version.");
-    return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
-                          (size_t)PQgetlength(res, 0, 0));
+    return db_object_reply(r, db_exec(r, &stmts[ST_VERSION], 2, v), "No such prompt version.");
 }
 
 /* POST /api/v1/prompts/{id}/versions/{version}/restore [If-Match]

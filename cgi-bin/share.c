@@ -730,17 +730,12 @@ static int share_stats(req_t *r)
 {
     long days = req_query_int(r, "days", STATS_DAYS_DEFAULT, STATS_DAYS_MAX);
     const char *v[2];
-    PGresult *res;
 
     if (r->errors)
         return resp_validation(r);
     v[0] = req_param(r, "id");
     v[1] = arena_printf(r->arena, "%ld", days);
-    if ((res = db_exec(r, &stmts[ST_STATS], 2, v)) == NULL)
-        return db_error_reply(r);
-    if (PQntuples(res) != 1)
-        return resp_problem(r, 404, "No such share link.");
-    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    return db_object_reply(r, db_exec(r, &stmts[ST_STATS], 2, v), "No such share link.");
 }
 
 /* -------------------------------------------------------- public routes */

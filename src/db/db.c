@@ -421,6 +421,15 @@ int db_list_reply(req_t *r, const PGresult *res, long limit, const char *next)
     return resp_json_text(r, 200, sb.ptr, sb.len);
 }
 
+int db_object_reply(req_t *r, const PGresult *res, const char *not_found)
+{
+    if (res == NULL)
+        return db_error_reply(r);
+    if (PQntuples(res) != 1)
+        return resp_problem(r, 404, not_found);
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
 const char *db_value(const PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);

@@ -59,6 +59,11 @@ int db_error_reply(req_t *r);
  * than limit means another page exists: callers pass its cursor as next. */
 int db_list_reply(req_t *r, const PGresult *res, long limit, const char *next);
 
+/* The reply for a query of at most one row whose column 0 is a JSON
+ * document: res NULL (the query failed) -> db_error_reply(); no row -> 404
+ * problem+json with detail not_found; else 200 with that document. */
+int db_object_reply(req_t *r, const PGresult *res, const char *not_found);
+
 /* The value at (row, col) or NULL for SQL NULL. */
 const char *db_value(const PGresult *res, int row, int col);
 

@@ -135,7 +135,10 @@ static char *outbound_part(arena_t *a, CURLU *u, CURLUPart what, unsigned flags)
 }
 
 /* Resolve and check host; pin the addresses that passed for host:port.
- * False when none passes (*why set). */
+ * False when none passes (*why set).  The pin lands in the DNS cache the
+ * handle uses (a multi handle's is shared by its transfers): harmless, as
+ * it holds only checked addresses, and the socket callback re-checks
+ * every connection anyway. */
 static bool outbound_pin(outbound_t *ob, CURL *c, const char *host, const char *port,
                          const char **why)
 {

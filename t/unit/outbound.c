@@ -189,7 +189,8 @@ static pid_t plain_server(void)
     }
 }
 
-/* A throwaway self-signed certificate for 127.0.0.1. */
+/* A throwaway self-signed certificate for 127.0.0.1 (the context holds
+ * references to both). */
 static SSL_CTX *tls_context(void)
 {
     EVP_PKEY *k = EVP_EC_gen("P-256");
@@ -207,6 +208,8 @@ static SSL_CTX *tls_context(void)
     X509_sign(x, k, EVP_sha256());
     if (SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, k) != 1)
         abort();
+    X509_free(x);
+    EVP_PKEY_free(k);
     return ctx;
 }
 
@@ -221,6 +224,7 @@ static pid_t tls_server(void)
     fflush(stdout);
     if ((pid = fork()) != 0) {
         close(l);
+        SSL_CTX_free(ctx);
         return pid;
     }
     for (;;) {

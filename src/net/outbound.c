@@ -202,7 +202,7 @@ static char *outbound_parse(outbound_t *ob, CURL *c, const char *url, const char
     port = outbound_part(ob->arena, u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
     norm = outbound_part(ob->arena, u, CURLUPART_URL, flags);
     if (host == NULL || *host == '\0' || port == NULL || norm == NULL) {
-        *why = "the URL has no host";
+        *why = "the URL has no usable host";   /* none, or an IDN name curl cannot convert */
         return NULL;
     }
     if (ob->origin == OUTBOUND_USER_URL) {

@@ -306,6 +306,12 @@ static const struct {
     {"http://10.0.0.1/", true, "private"},
     {"http://100.64.0.1/", true, "carrier-grade NAT"},
     {"http://localhost/", true, "loopback"},
+    {"http://%31%32%37.0.0.1/", true, "loopback"},
+    {"http://127.000.000.001/", true, "loopback"},
+    {"http://[0:0:0:0:0:ffff:127.0.0.1]/", true, "loopback"},
+    {"http://8.8.8.8\\@127.0.0.1/", true, "loopback"},   /* curl's host is the one checked */
+    {"http://8.8.8.8#@127.0.0.1/", false, NULL},
+    {"http://127.0.0.1%00.example.com/", true, ""},
     {"http://LOCALHOST/", true, "loopback"},
     {"http://localhost./", true, ""},
     {"ftp://8.8.8.8/", true, "http and https"},

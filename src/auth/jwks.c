@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -20,8 +19,10 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include "core/arena.h"
 #include "core/log.h"
 #include "crypto/b64url.h"
+#include "net/outbound.h"
 
 #define JWKS_P256_LEN 32
 #define JWKS_RSA_MIN_BYTES 256    /* 2048 bits */
@@ -324,49 +325,31 @@ jwks_buf_add(struct jwks_buf *b, const void *p, size_t n)
     return true;
 }
 
-static size_t
-jwks_curl_write(char *p, size_t size, size_t nmemb, void *ud)
-{
-    return jwks_buf_add(ud, p, size * nmemb) ? size * nmemb : 0;
-}
-
-/* GET url: only http(s), a few redirects, bounded time and size, 200. */
+/* GET url through the outbound client: the operator's URL, so any address,
+ * but http(s) only, at most 3 redirects and never from https to http,
+ * bounded time and size; 200 only. */
 static bool
 jwks_fetch_url(const char *url, struct jwks_buf *b)
 {
-    static bool curl_ready;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    long status = 0;
-    CURLcode rc;
-    CURL *c;
+    arena_t *a = arena_create(4096);
+    outbound_opts_t o = {
+        .origin = OUTBOUND_OPERATOR_URL,
+        .timeout_ms = JWKS_FETCH_TIMEOUT * 1000L,
+        .max_body = JWKS_MAX_BYTES,
+        .max_redirects = 3,
+        .user_agent = "promptd-jwks/1",
+    };
+    outbound_reply_t rep;
+    bool ok;
 
-    if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return false;
-    curl_ready = true;
-    if ((c = curl_easy_init()) == NULL)
-        return false;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)JWKS_FETCH_TIMEOUT);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "promptd-jwks/1");
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, jwks_curl_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
-    rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    if (rc != CURLE_OK || status != 200) {
+    ok = outbound_get(a, url, &o, &rep) && rep.status == 200 &&
+         jwks_buf_add(b, rep.body, rep.len);
+    if (!ok)
         log_warn("%s: %s: %s", __func__, url,
-                 b->too_big ? "document too large"
-                 : rc != CURLE_OK ? (errbuf[0] ? errbuf : curl_easy_strerror(rc))
-                                  : "status is not 200");
-        return false;
-    }
-    return true;
+                 rep.error ? rep.error
+                 : rep.status != 200 ? "status is not 200" : "document too large");
+    arena_destroy(a);
+    return ok;
 }
 
 /* Read a whole (regular, <= JWKS_MAX_BYTES) file. */

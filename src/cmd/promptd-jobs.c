@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "jobs/daemon.h"
+#include "net/outbound.h"
 
 /* usage: promptd-jobs   (configuration from the environment: see README) */
 int main(int argc, char **argv)
@@ -19,6 +20,8 @@ int main(int argc, char **argv)
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
     log_set_family("jobs");
+    if (!outbound_init())   /* before the worker threads */
+        return 1;
     if (url == NULL || *url == '\0') {
         const config_t *cfg = config_load(false);
 

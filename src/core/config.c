@@ -14,6 +14,8 @@
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 
+#include "net/outbound.h"
+
 #ifndef PROMPTD_DEFAULT_VAR_DIR
 #define PROMPTD_DEFAULT_VAR_DIR "var"
 #endif
@@ -438,6 +440,8 @@ const config_t *config_load(bool create_secrets)
 
     if (config_loaded)
         return &config_current;
+    if (!outbound_init())   /* PROMPTD_OUTBOUND_ALLOW */
+        return NULL;
     v = config_env("PROMPTD_VAR_DIR");
     c.var_dir = config_xstrdup(v != NULL ? v : PROMPTD_DEFAULT_VAR_DIR);
     v = config_env("PROMPTD_SQL_DIR");

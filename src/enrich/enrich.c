@@ -464,6 +464,7 @@ static int enrich_run_remote(run_t *x, const chain_link_t *l)
     memset(&call, 0, sizeof call);
     call.link = l;
     call.base_url = base;
+    call.origin = OUTBOUND_OPERATOR_URL;   /* PROMPTD_*_BASE_URL */
     call.api_key = key;
     call.system = enrich_system_prompt(x->d->arena, x->in);
     call.user = x->norm;

@@ -11,12 +11,14 @@
 
 #include "core/json.h"
 #include "enrich/wire.h"
+#include "net/outbound.h"
 
 #define PROVIDER_MAX_BODY (4u << 20)   /* an answer bigger than this is garbage */
 
 /* The transfer's state, shared by the curl callbacks. */
 typedef struct xfer {
     CURL *curl;
+    outbound_t *ob;            /* the outbound guard's state */
     wire_state_t st;
     const wire_format_t *wf;
     bool streaming;            /* a 200 to a stream request: parse SSE */
@@ -185,17 +187,22 @@ static void provider_slist_cleanup(void *p)
 static enum provider_outcome provider_classify(xfer_t *x, CURLcode rc, long code,
                                                provider_answer_t *out)
 {
+    /* a cap of ours (the provider's or the outbound guard's) cut the answer */
+    bool too_big = x->overflow || rc == CURLE_FILESIZE_EXCEEDED ||
+                   (rc == CURLE_WRITE_ERROR && outbound_stopped(x->ob));
+
     if (rc == CURLE_OPERATION_TIMEDOUT) {
         out->detail = "timed out";
         return PROVIDER_TIMEOUT;
     }
-    if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && x->overflow)) {
-        out->detail = curl_easy_strerror(rc);
+    if (rc != CURLE_OK && !too_big) {
+        out->detail = outbound_error(x->ob, rc);
         /* an answer had begun: the connection dropped mid-way */
         return code > 0 ? PROVIDER_DROPPED : PROVIDER_CONNECT;
     }
-    if (x->overflow) {
-        out->detail = "the answer is too large";
+    if (too_big) {
+        out->detail = outbound_stopped(x->ob) ? outbound_stopped(x->ob)
+                                              : "the answer is too large";
         return PROVIDER_GARBAGE;
     }
     if (code == 429) {
@@ -282,21 +289,26 @@ enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
     if (call->api_key && *call->api_key)
         h = curl_slist_append(h, arena_printf(a, "%s%s", wf->key_header, call->api_key));
     arena_cleanup_add(a, provider_slist_cleanup, h);
-    curl_easy_setopt(x->curl, CURLOPT_URL, url);
-    curl_easy_setopt(x->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    {
+        outbound_opts_t o = {
+            .origin = call->origin,
+            .timeout_ms = call->timeout_ms,
+            .connect_timeout_ms = call->connect_timeout_ms,
+            .max_body = PROVIDER_MAX_BODY,
+            .user_agent = "promptd-enrich/1",
+            .on_body = on_body, .body_ctx = x,
+            .on_header = on_header, .header_ctx = x,
+        };
+        const char *why;
+
+        if ((x->ob = outbound_prepare(a, x->curl, url, &o, &why)) == NULL) {
+            out->detail = why;
+            return out->outcome = PROVIDER_CONNECT;
+        }
+    }
     curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(x->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(x->curl, CURLOPT_TIMEOUT_MS, call->timeout_ms);
-    curl_easy_setopt(x->curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     call->connect_timeout_ms < call->timeout_ms
-                         ? call->connect_timeout_ms : call->timeout_ms);
-    curl_easy_setopt(x->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(x->curl, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(x->curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(x->curl, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(x->curl, CURLOPT_USERAGENT, "promptd-enrich/1");
     rc = curl_easy_perform(x->curl);
     curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
     out->http_status = (int)code;

@@ -7,6 +7,7 @@
 
 #include "core/arena.h"
 #include "enrich/settings.h"
+#include "net/outbound.h"
 
 /* Receives each text chunk of a streamed answer as it arrives. */
 typedef void (*provider_delta_fn)(void *ctx, const char *text, size_t len);
@@ -15,6 +16,7 @@ typedef void (*provider_delta_fn)(void *ctx, const char *text, size_t len);
 typedef struct provider_call {
     const chain_link_t *link;
     const char *base_url;      /* OpenAI: ".../v1"; Anthropic: the origin */
+    enum outbound_origin origin;/* who chose base_url: a user's is guarded (the zero value) */
     const char *api_key;       /* may be NULL (a local OpenAI-compatible server) */
     const char *system;        /* instructions */
     const char *user;          /* the prompt to enrich */

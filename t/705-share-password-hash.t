@@ -21,7 +21,8 @@ sub unlock {
     my ($token, $pw) = @_;
     my $res = $noredir->request(POST => $s->url("/s/$token"), {
         headers => { 'Content-Type' => 'application/x-www-form-urlencoded' }, content => "password=$pw" });
-    return { status => $res->{status}, headers => $res->{headers}, body => $res->{content} // '' };
+    return { status => $res->{status}, reason => $res->{reason}, headers => $res->{headers},
+             body => $res->{content} // '' };
 }
 # as_role(role, user id, sql): raw SQL under a request role and its claims, as PostgREST runs it.
 sub as_role {
@@ -51,6 +52,7 @@ $r = unlock($sh->{token}, 'wrong');
 is($r->{status}, 401, 'wrong password -> 401');
 $r = unlock($sh->{token}, 'open%20sesame');
 is($r->{status}, 303, 'right password -> 303');
+is($r->{reason}, 'See Other', 'the status line reads "303 See Other"');
 my ($cookie) = ($r->{headers}{'set-cookie'} // '') =~ /^(pd_share_[^;]+)/;
 ok($cookie, 'unlock cookie set');
 $r = $s->request(GET => "/s/$sh->{token}", { headers => { Cookie => $cookie } });
@@ -91,6 +93,7 @@ for my $case (['cheaper', $CHEAP, 'cheap-pass'], ['costlier', $COSTLY, 'cheap-pa
     $s->psql("update public.shares set password_hash = '$hash' where id = '$sh->{id}'");
     $r = unlock($sh->{token}, $pw);
     is($r->{status}, 409, "$name hash planted: unlock -> 409, without hashing") or diag explain $r;
+    is($r->{reason}, 'Conflict', "$name: 409 Conflict");
     like($r->{body}, qr/cannot be unlocked/, "$name: says the link cannot be unlocked");
     ok(!$r->{headers}{'set-cookie'}, "$name: no unlock cookie");
     $r = $s->request(GET => "/s/$sh->{token}");

@@ -75,7 +75,7 @@
 enum {
     ST_PROMPT_CHECK, ST_INSERT, ST_LIST, ST_GET, ST_PATCH, ST_REVOKE, ST_STATS,
     ST_RESOLVE, ST_RESOLVE_UNLOCKED, ST_PW_BEGIN, ST_PW_OK, ST_PROOF, ST_FORK,
-    ST_GALLERY,
+    ST_GALLERY, ST_SET_PASSWORD, ST_COUNT,
 };
 
 static const db_stmt_t stmts[] = {
@@ -85,14 +85,18 @@ static const db_stmt_t stmts[] = {
         "$2::int is null or exists (select 1 from public.prompt_versions v "
         "where v.prompt_id = $1 and v.version = $2::int)"},
     /* $1 id, $2 expires_at, $3 expires_in, $4 prompt, $5 token hash,
-     * $6 sealed token, $7 public, $8 allow_fork, $9 password hash,
-     * $10 pin_version; no row when the expiry is not in the future */
+     * $6 sealed token, $7 public, $8 allow_fork, $9 pin_version; no row
+     * when the expiry is not in the future */
     [ST_INSERT] = {"share_insert",
         "insert into public.shares as s (id, prompt_id, token_hash, token_sealed, "
-        "public, allow_fork, password_hash, pin_version, expires_at) "
+        "public, allow_fork, pin_version, expires_at) "
         "select $1, $4, $5, $6, coalesce($7::boolean, false), "
-        "coalesce($8::boolean, true), $9, $10::int, e.at from " EXPIRY_AT " e "
+        "coalesce($8::boolean, true), $9::int, e.at from " EXPIRY_AT " e "
         "where e.at is null or e.at > now() returning " SHARE_COLS},
+    /* $1 id, $2 argon2id hash: request roles cannot write the column; the
+     * definer function takes only the server's parameters (sql/0020) */
+    [ST_SET_PASSWORD] = {"share_set_password",
+        "select promptd.share_set_password($1, $2)"},
     /* $1 cursor id, $2 limit */
     [ST_LIST] = {"share_list",
         "select " SHARE_COLS " from public.shares s "
@@ -148,7 +152,7 @@ static const db_stmt_t stmts[] = {
         "'tags', g.tags, 'author', g.author, 'views', g.views, 'forks', g.forks, "
         "'created_at', g.created_at), g.share_id, g.token_sealed "
         "from promptd.share_gallery($1, $2, $3::boolean, $4::int, $5::int) g"},
-    {NULL, NULL},
+    [ST_COUNT] = {NULL, NULL},
 };
 
 /* The columns of a resolve row. */
@@ -555,12 +559,29 @@ static const char *bool_text(bool present, bool v)
     return present ? (v ? "true" : "false") : NULL;
 }
 
+/* Store the link's password hash through the definer function, then the
+ * owner row again (has_password now true); NULL on a database error. */
+static PGresult *share_password_set(req_t *r, const char *id, const char *hash)
+{
+    const char *v[2] = {id, hash};
+    PGresult *res = db_exec(r, &stmts[ST_SET_PASSWORD], 2, v);
+
+    if (res == NULL)
+        return NULL;
+    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+        r->db_sqlstate = "XX000";
+        r->log_detail = "share_set_password: the new link was not found";
+        return NULL;
+    }
+    return db_exec(r, &stmts[ST_GET], 1, v);
+}
+
 /* POST /api/v1/prompts/{id}/shares {expires_in? | expires_at?, public?,
  *   password?, allow_fork?, pin_version?}
  *   -> 201 {id, token, url, expires_at, ...} + Location | 404 | 422 */
 static int share_create(req_t *r)
 {
-    const char *at, *in_text, *pw = NULL, *pin_text = NULL, *token_sealed, *v[10];
+    const char *at, *in_text, *pw = NULL, *pin_text = NULL, *token_sealed, *v[9];
     unsigned char raw[SHARE_TOKEN_BYTES];
     char token[B64URL_ENCODED_SIZE(SHARE_TOKEN_BYTES)], id[37];
     char pwhash[PASSWORD_ENCODED_MAX];
@@ -612,8 +633,8 @@ static int share_create(req_t *r)
     free(sealed);
     v[0] = id, v[1] = at, v[2] = in_text, v[3] = prompt, v[4] = token_hash(r, token);
     v[5] = token_sealed, v[6] = bool_text(pr == FIELD_OK, pub);
-    v[7] = bool_text(fr == FIELD_OK, fork), v[8] = pw ? pwhash : NULL, v[9] = pin_text;
-    res = db_exec(r, &stmts[ST_INSERT], 10, v);
+    v[7] = bool_text(fr == FIELD_OK, fork), v[8] = pin_text;
+    res = db_exec(r, &stmts[ST_INSERT], 9, v);
     OPENSSL_cleanse(token, sizeof token);
     if (res == NULL)
         return db_error_reply(r);
@@ -621,6 +642,8 @@ static int share_create(req_t *r)
         req_field_error(r, "expires_at", "must be in the future");
         return resp_validation(r);
     }
+    if (pw && (res = share_password_set(r, id, pwhash)) == NULL)
+        return db_error_reply(r);
     if (!audit_record(r, "share.create", id, "success",
                       arena_printf(r->arena, "{\"prompt_id\":\"%s\"}", prompt), NULL))
         return db_error_reply(r);
@@ -808,7 +831,8 @@ static const char *form_password(req_t *r)
 }
 
 /* POST /s/{token} password=... (form) -> 303 to /s/{token} + unlock cookie
- *   | 401 (the form again) | 404 | 410 | 429 (locked for a while) */
+ *   | 401 (the form again) | 404 | 409 (a stored hash this server did not
+ *   write: refused without hashing) | 410 | 429 (locked for a while) */
 static int page_unlock(req_t *r)
 {
     const char *token = req_param(r, "token"), *hash = token_hash(r, token);
@@ -829,6 +853,13 @@ static int page_unlock(req_t *r)
     if (PQgetisnull(res, 0, 2)) {   /* no password: nothing to unlock */
         resp_location(r, arena_printf(r->arena, "/s/%s", token));
         return message_page(r, 303, "Open the prompt", "This link has no password.");
+    }
+    if (!password_is_current(PQgetvalue(res, 0, 2))) {
+        /* not written by this server (sql/0020): never run argon2 at a
+         * cost someone else chose; the owner must set the password again */
+        r->log_detail = "share password hash with foreign argon2 parameters: refused unverified";
+        return message_page(r, 409, "This link cannot be unlocked",
+                            "Its password must be set again by its owner.");
     }
     if (pw == NULL || *pw == '\0' || strlen(pw) > PASSWORD_MAX_BYTES ||
         !password_verify(PQgetvalue(res, 0, 2), pw))

@@ -34,9 +34,11 @@ ok(!eval { $s->psql('set role authenticated; select count(*) from public.backgro
 $s->psql("begin; select promptd.enqueue('noop', '{\"t\":1}', 'tx'); rollback;");
 is(one("select count(*) from public.background_jobs where queue = 'tx'"), 0,
    'enqueue in a rolled-back transaction leaves no job');
-$s->psql("begin; set local role authenticated; select promptd.enqueue('noop', '{}', 'tx'); commit;");
+$s->psql("begin; set local role promptd_app; select promptd.enqueue('noop', '{}', 'tx'); commit;");
 is(one("select count(*) from public.background_jobs where queue = 'tx' and state = 'pending' and attempt = 0"), 1,
-   'enqueue as authenticated in a committed transaction adds one pending job');
+   'enqueue as the worker role in a committed transaction adds one pending job');
+ok(!eval { $s->psql("begin; set local role authenticated; select promptd.enqueue('noop', '{}', 'tx'); commit;"); 1 },
+   'a request role cannot enqueue (sql/0021; t/507 walks it)');
 ok(!eval { $s->psql("select promptd.enqueue('')"); 1 }, 'an empty job type is refused');
 
 # ------------------------------------------------------------ dedup

@@ -1,8 +1,9 @@
 #!/usr/bin/perl
 # 701-share-cache.t: the share edge micro-cache: a second request within the TTL is a HIT,
 # 200 concurrent requests for a cold link reach the worker once, revocation and expiry are
-# seen through the cache within 2 s, authenticated and password-protected requests are never
-# cached, and browsers revalidate against the cache (304).
+# seen through the cache within 2 s, no request header (Authorization, a cookie) bypasses it,
+# answers that depend on the caller (password form, unlocked content) are never stored, and
+# browsers revalidate against the cache (304).
 use strict;
 use warnings;
 use FindBin;
@@ -10,6 +11,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use IO::Select;
 use IO::Socket::INET;
+use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
 use Promptd::Test;
@@ -114,19 +116,74 @@ my $idle = $s->request(GET => $page);
 is($idle->{status}, 200, 'after two idle seconds -> 200');
 is(cache_status($idle), 'EXPIRED', 'refetched, not served stale');
 
-# ------------------------------------------------------------ never cached
-my $r = $s->request(GET => $page, { token => $ta });
-is(cache_status($r), 'BYPASS', 'with Authorization: BYPASS');
-$r = $s->request(GET => $page, { headers => { Cookie => 'pd_share_0123456789abcdef=1.x' } });
-is(cache_status($r), 'BYPASS', 'with a share unlock cookie: BYPASS');
+# ------------------------------------------------------------ no header bypasses the cache
+# An Authorization header (a signed-in app, or anyone adding one) or a cookie does not push a
+# public link past the cache: the answer is the same for every caller.
+# hit_with(path, %request) -> the request's answer once it is a HIT (the entry filled by an
+# anonymous request just before; retried if the machine stalls across a second).
+sub hit_with {
+    my ($path, %o) = @_;
+    my ($a, $b);
+    for (1 .. 5) {
+        $a = $s->request(GET => $path);
+        $b = $s->request(GET => $path, {%o});
+        last if cache_status($b) eq 'HIT';
+        sleep 1.1;
+    }
+    return ($a, $b);
+}
+my $irrelevant = [
+    ['a user access token', token => $ta],
+    ['a malformed Authorization header', headers => { Authorization => 'Bearer x' }],
+    ['a forged unlock cookie', headers => { Cookie => 'pd_share_0123456789abcdef=1.x' }],
+];
+for my $path ($page, "/api/v1/shared/$sh->{token}", '/api/v1/public/prompts?sort=recent') {
+    for my $c (@$irrelevant) {
+        my ($name, %o) = @$c;
+        my ($anon, $r) = hit_with($path, %o);
+        is($r->{status}, 200, "$path with $name -> 200");
+        is(cache_status($r), 'HIT', "$path with $name: served from the cache");
+        is($r->{body}, $anon->{body}, "$path with $name: the same answer as anyone's");
+    }
+}
+my $before_hits = worker_hits_settled($page, 0);
+$s->request(GET => $page);
+my @auth = map { $s->request(GET => $page, { token => $ta }) } 1 .. 5;
+ok(worker_hits_settled($page, $before_hits) <= $before_hits + 3,
+   'five requests with Authorization within the TTL: the worker saw at most the refills');
+
+# ------------------------------------------------------------ what depends on the caller is never stored
 my $pw = new_share(password => 'letmein!');
 my $form = "/s/$pw->{token}";
 my @st = map { cache_status($s->request(GET => $form)) } 1 .. 3;
 is_deeply(\@st, [qw(MISS MISS MISS)], 'password form: never stored (MISS every time)');
 is(worker_hits_settled($form, 3), 3, 'every password form request reached the worker');
-$r = $s->request(GET => "/api/v1/shared/$pw->{token}");
+my $r = $s->request(GET => "/api/v1/shared/$pw->{token}");
 is($r->{status}, 401, 'locked JSON -> 401');
 isnt(cache_status($s->request(GET => "/api/v1/shared/$pw->{token}")), 'HIT', 'a 401 is not cached');
+# unlock: the visitor's cookie reaches the worker every time, and its answer is never stored
+my $noredir = HTTP::Tiny->new(max_redirect => 0, timeout => 30, agent => 'promptd-test/1');
+my $un = $noredir->request(POST => $s->url($form), {
+    headers => { 'Content-Type' => 'application/x-www-form-urlencoded' }, content => 'password=letmein%21' });
+is($un->{status}, 303, 'unlocked -> 303');
+my ($cookie) = ($un->{headers}{'set-cookie'} // '') =~ /^(pd_share_[^;]+)/;
+ok($cookie, 'with an unlock cookie');
+my $seen = worker_hits_settled($form, 3);
+for my $i (1 .. 3) {
+    my $u = $s->request(GET => $form, { headers => { Cookie => $cookie } });
+    is($u->{status}, 200, "with the unlock cookie ($i) -> 200");
+    like($u->{body}, qr/hello cache/, "($i) the content");
+    isnt(cache_status($u), 'HIT', "($i) never from the cache");
+    like($u->{headers}{'cache-control'} // '', qr/private, no-store/, "($i) private, no-store");
+    my $f = $s->request(GET => $form);
+    unlike($f->{body}, qr/hello cache/, "($i) right after, without the cookie: no content");
+    like($f->{body}, qr/<form method="post"/, "($i) the form");
+}
+is(worker_hits_settled($form, $seen + 6), $seen + 6, 'every request for the locked link reached the worker');
+my $j = $s->request(GET => "/api/v1/shared/$pw->{token}", { headers => { Cookie => $cookie } });
+is($j->{status}, 200, 'JSON with the unlock cookie -> 200');
+isnt(cache_status($j), 'HIT', 'not from the cache');
+is($s->request(GET => "/api/v1/shared/$pw->{token}")->{status}, 401, 'and without it still 401');
 
 # ------------------------------------------------------------ 200 concurrent cold requests
 my $cold = new_share();

@@ -95,13 +95,47 @@ bool password_verify(const char *encoded, const char *password)
     return argon2id_verify(encoded, password, strlen(password)) == ARGON2_OK;
 }
 
+/* "$argon2id$v=19$m=65536,t=3,p=1$": this build's PHC prefix. */
+static const char *password_prefix(void)
+{
+    static char prefix[64];
+
+    if (prefix[0] == '\0')
+        snprintf(prefix, sizeof prefix, "$argon2id$v=%d$m=%d,t=%d,p=%d$",
+                 ARGON2_VERSION_NUMBER, PASSWORD_M_COST, PASSWORD_T_COST,
+                 PASSWORD_PARALLELISM);
+    return prefix;
+}
+
 bool password_needs_rehash(const char *encoded)
 {
-    char prefix[64];
+    const char *prefix = password_prefix();
 
-    snprintf(prefix, sizeof prefix, "$argon2id$v=%d$m=%d,t=%d,p=%d$", ARGON2_VERSION_NUMBER,
-             PASSWORD_M_COST, PASSWORD_T_COST, PASSWORD_PARALLELISM);
     return encoded == NULL || strncmp(encoded, prefix, strlen(prefix)) != 0;
+}
+
+/* n characters of the unpadded base64 alphabet (PHC strings) at s. */
+static bool password_b64_run(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '+' || s[i] == '/'))
+            return false;
+    return true;
+}
+
+bool password_is_current(const char *encoded)
+{
+    /* unpadded base64 lengths of the salt and the hash */
+    const size_t salt = (PASSWORD_SALT_LEN * 4 + 2) / 3;
+    const size_t hash = (PASSWORD_HASH_LEN * 4 + 2) / 3;
+    const char *rest;
+
+    if (password_needs_rehash(encoded))
+        return false;
+    rest = encoded + strlen(password_prefix());
+    return strlen(rest) == salt + 1 + hash && rest[salt] == '$' &&
+           password_b64_run(rest, salt) && password_b64_run(rest + salt + 1, hash);
 }
 
 const char *password_weakness(const char *password, const char **message)

@@ -34,6 +34,13 @@ bool password_verify(const char *encoded, const char *password);
  * stores a fresh password_hash() in its place. */
 bool password_needs_rehash(const char *encoded);
 
+/* True when encoded is an argon2id PHC string with exactly this build's
+ * parameters, salt and hash lengths (what password_hash() writes).  Where
+ * anyone but this server may have written a hash (share links), check it
+ * before password_verify(): a hash with other parameters would make the
+ * verifier run at its writer's cost. */
+bool password_is_current(const char *encoded);
+
 /* Build the dummy hash now (a worker calls it at start so that the first
  * unknown-account sign-in costs no more than the others). */
 void password_init(void);

@@ -28,5 +28,5 @@ bool audit_record(req_t *r, const char *action, const char *target,
     v[5] = r->request_id;
     v[6] = addr;
     v[7] = req_header(r, "User-Agent");
-    return db_exec(r, &audit_stmt, 8, v) != NULL;
+    return db_exec_app(r, &audit_stmt, 8, v) != NULL;
 }

@@ -25,6 +25,15 @@
 static const db_stmt_t claims_ensure_stmt = {
     "promptd_claims_ensure", CLAIMS_SQL("promptd.ensure_profile(), ")};
 static const db_stmt_t claims_stmt = {"promptd_claims", CLAIMS_SQL("")};
+/* Inside a request's transaction: become the worker's own login role ('none'
+ * resets the role to the session user) for one statement, then the
+ * request's role again (db_exec_app).  A function's EXECUTE privilege is
+ * checked when its statement starts, so the switch is a statement of its
+ * own. */
+static const db_stmt_t role_app_stmt = {
+    "promptd_role_app", "select set_config('role', 'none', true)"};
+static const db_stmt_t role_back_stmt = {
+    "promptd_role_back", "select set_config('role', $1, true)"};
 
 /* User ids whose profile this process has seen committed, so later
  * requests skip promptd.ensure_profile().  Only an optimisation: losing it
@@ -133,7 +142,8 @@ static bool db_connect(void)
         db_disconnect();
         return false;
     }
-    if (!prepare(&claims_stmt) || !prepare(&claims_ensure_stmt))
+    if (!prepare(&claims_stmt) || !prepare(&claims_ensure_stmt) ||
+        !prepare(&role_app_stmt) || !prepare(&role_back_stmt))
         goto fail;
     for (const db_stmt_t *s = db.stmts; s && s->name; s++)
         if (!prepare(s))
@@ -245,11 +255,14 @@ static bool send_query(const db_stmt_t *stmt, const char *sql, int n,
  * query also opens its transaction (BEGIN ... COMMIT in db_finish).  A
  * read-only request sends no BEGIN: the pipeline up to its Sync is one
  * implicit transaction, so each of its queries is sent with the claims and
- * needs no COMMIT.  Returns the query's result or NULL (r->db_sqlstate). */
-static PGresult *exec_pipelined(req_t *r, const db_stmt_t *stmt,
-                                const char *sql, int n, const char *const *v)
+ * needs no COMMIT.  With as_app the query runs as the worker's own role,
+ * between role_app_stmt and role_back_stmt in the same pipeline.  Returns
+ * the query's result or NULL (r->db_sqlstate). */
+static PGresult *exec_pipelined(req_t *r, const db_stmt_t *stmt, const char *sql,
+                                int n, const char *const *v, bool as_app)
 {
     bool readonly = r->route && (r->route->flags & R_READONLY);
+    bool first = !r->tx_open;
     const char *claims[4] = {
         r->role ? r->role : "anon",
         r->claims ? r->claims : "{\"role\":\"anon\"}",
@@ -257,22 +270,35 @@ static PGresult *exec_pipelined(req_t *r, const db_stmt_t *stmt,
         r->user_id ? r->user_id : "",
     };
     const db_stmt_t *cs = &claims_stmt;
-    PGresult *res[3] = {NULL, NULL, NULL}, *sync, *out = NULL;
-    int i, nres = readonly ? 2 : 3;
+    PGresult *res[5] = {NULL, NULL, NULL, NULL, NULL}, *sync, *out = NULL;
+    int i, nres = 0, q;
+    bool sent;
 
-    if (r->user_id && !profile_cache(r->user_id, false)) {
+    if (first && r->user_id && !profile_cache(r->user_id, false)) {
         cs = &claims_ensure_stmt;
         r->profile_unconfirmed = true;
     }
-    if (!PQenterPipelineMode(db.conn) ||
-        (!readonly &&
-         !PQsendQueryParams(db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) ||
-        !PQsendQueryPrepared(db.conn, cs->name, 4, claims, NULL, NULL, 0) ||
-        !send_query(stmt, sql, n, v) || !PQpipelineSync(db.conn)) {
+    sent = PQenterPipelineMode(db.conn);
+    if (sent && first && !readonly && (sent = PQsendQueryParams(
+            db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)))
+        nres++;
+    if (sent && first && (sent = PQsendQueryPrepared(db.conn, cs->name, 4, claims,
+                                                     NULL, NULL, 0)))
+        nres++;
+    if (sent && as_app && (sent = PQsendQueryPrepared(db.conn, role_app_stmt.name, 0,
+                                                      NULL, NULL, NULL, 0)))
+        nres++;
+    q = nres++;
+    sent = sent && send_query(stmt, sql, n, v);
+    if (sent && as_app && (sent = PQsendQueryPrepared(db.conn, role_back_stmt.name, 1,
+                                                      claims, NULL, NULL, 0)))
+        nres++;
+    if (!sent || !PQpipelineSync(db.conn)) {
         db_disconnect();   /* a failed send leaves the pipeline unusable */
         return fail_result(r, NULL);
     }
-    r->tx_open = !readonly;
+    if (first)
+        r->tx_open = !readonly;
     for (i = 0; i < nres; i++)
         res[i] = next_result();
     sync = PQgetResult(db.conn);
@@ -286,8 +312,8 @@ static PGresult *exec_pipelined(req_t *r, const db_stmt_t *stmt,
             goto out;
         }
     }
-    out = own(r, res[nres - 1]);
-    res[nres - 1] = NULL;
+    out = own(r, res[q]);
+    res[q] = NULL;
     if (readonly && r->profile_unconfirmed) {   /* committed at the Sync */
         profile_cache(r->user_id, true);
         r->profile_unconfirmed = false;
@@ -300,7 +326,7 @@ out:
 }
 
 static PGresult *exec_any(req_t *r, const db_stmt_t *stmt, const char *sql,
-                          int n, const char *const *v)
+                          int n, const char *const *v, bool as_app)
 {
     double t0 = now_monotonic();
     PGresult *res;
@@ -309,8 +335,8 @@ static PGresult *exec_any(req_t *r, const db_stmt_t *stmt, const char *sql,
         r->db_sqlstate = "08006";
         return NULL;
     }
-    if (!r->tx_open) {
-        res = exec_pipelined(r, stmt, sql, n, v);
+    if (!r->tx_open || as_app) {
+        res = exec_pipelined(r, stmt, sql, n, v, as_app);
     } else {
         res = stmt ? PQexecPrepared(db.conn, stmt->name, n, v, NULL, NULL, 0)
                    : PQexecParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
@@ -323,13 +349,25 @@ static PGresult *exec_any(req_t *r, const db_stmt_t *stmt, const char *sql,
 PGresult *db_exec(req_t *r, const db_stmt_t *stmt, int nparams,
                   const char *const *values)
 {
-    return exec_any(r, stmt, NULL, nparams, values);
+    return exec_any(r, stmt, NULL, nparams, values, false);
 }
 
 PGresult *db_exec_sql(req_t *r, const char *sql, int nparams,
                       const char *const *values)
 {
-    return exec_any(r, NULL, sql, nparams, values);
+    return exec_any(r, NULL, sql, nparams, values, false);
+}
+
+PGresult *db_exec_app(req_t *r, const db_stmt_t *stmt, int nparams,
+                      const char *const *values)
+{
+    return exec_any(r, stmt, NULL, nparams, values, true);
+}
+
+PGresult *db_exec_sql_app(req_t *r, const char *sql, int nparams,
+                          const char *const *values)
+{
+    return exec_any(r, NULL, sql, nparams, values, true);
 }
 
 PGresult *db_exec_unscoped(req_t *r, const db_stmt_t *stmt, int nparams,

@@ -37,6 +37,18 @@ PGresult *db_exec(req_t *r, const db_stmt_t *stmt, int nparams,
 PGresult *db_exec_sql(req_t *r, const char *sql, int nparams,
                       const char *const *values);
 
+/* db_exec / db_exec_sql, but the statement runs as the worker's own login
+ * role (promptd_app), still inside the request's transaction and with its
+ * claims (auth.uid() is the caller), then the request's role is restored;
+ * one round trip.  For the functions no request role may call
+ * (promptd.audit(), promptd.enqueue(): sql/0021), so raw SQL under a
+ * request role (PostgREST, as on Supabase) cannot forge audit rows or
+ * enqueue jobs that the daemon would trust. */
+PGresult *db_exec_app(req_t *r, const db_stmt_t *stmt, int nparams,
+                      const char *const *values);
+PGresult *db_exec_sql_app(req_t *r, const char *sql, int nparams,
+                          const char *const *values);
+
 /* Run a prepared statement as the worker role itself: no role switch, no
  * claims, its own implicit transaction.  Only before the request's
  * transaction exists (authentication: promptd.api_key_auth(), a SECURITY

@@ -77,8 +77,10 @@ static void anthropic_event(wire_state_t *st, const char *event, const char *dat
     if (strcmp(type->valuestring, "message_start") == 0) {
         const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
 
+        /* the first one only: a copy per repeated event would grow
+         * the arena past the reader's cap */
         x = cJSON_GetObjectItemCaseSensitive(msg, "model");
-        if (cJSON_IsString(x))
+        if (cJSON_IsString(x) && st->model == NULL)
             st->model = arena_strdup(st->arena, x->valuestring);
         wire_usage(st, cJSON_GetObjectItemCaseSensitive(msg, "usage"), "input_tokens",
                    "output_tokens");

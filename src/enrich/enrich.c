@@ -20,7 +20,7 @@
 enum {
     ST_CACHE_GET, ST_CACHE_PUT, ST_BREAKER_ALLOW, ST_BREAKER_REPORT,
     ST_RECORD_INSERT, ST_RECORD_FINISH, ST_PROMPT_SAVE, ST_USER_KEYS,
-    ST_RECORD_PENDING, ST_RECORD_START, ST_PROMPT_EXISTS,
+    ST_RECORD_PENDING, ST_RECORD_START, ST_PROMPT_EXISTS, ST_BREAKER_RELEASE,
 };
 
 #define RECORD_COLUMNS                                                      \
@@ -80,6 +80,8 @@ const db_stmt_t enrich_stmts[] = {
         "where id = $1 and status in ('pending', 'running') returning id"},
     [ST_PROMPT_EXISTS] = {"enrich_prompt_exists",
         "select 1 from public.prompts where id = $1::uuid"},
+    [ST_BREAKER_RELEASE] = {"enrich_breaker_release",
+        "select promptd.enrich_breaker_release($1)"},
     {NULL, NULL},
 };
 
@@ -417,6 +419,16 @@ static bool enrich_breaker_report(run_t *x, const chain_link_t *l, bool ok)
     return edb_unscoped(x->d, &enrich_stmts[ST_BREAKER_REPORT], 3, v) != NULL;
 }
 
+/* A step that failed in a way that says nothing about the provider's
+ * health: report nothing, but hand back the half-open probe if this step
+ * was it, so the next caller probes at once. */
+static bool enrich_breaker_neutral(run_t *x, const chain_link_t *l, bool probe)
+{
+    const char *v[1] = {l->name};
+
+    return !probe || edb_unscoped(x->d, &enrich_stmts[ST_BREAKER_RELEASE], 1, v) != NULL;
+}
+
 /* The jittered exponential backoff before retry number n (1-based), or the
  * provider's Retry-After; -1 when Retry-After asks for longer than the cap
  * (give up on this provider for now). */
@@ -535,12 +547,20 @@ static int enrich_run_remote(run_t *x, const chain_link_t *l)
         cJSON_AddNumberToObject(att, "retry_in_ms", (double)wait);
         enrich_sleep_ms(wait);
     }
-    /* the breaker counts providers that failed a whole step (every retry),
+    /* The breaker counts providers that failed a whole step (every retry),
      * not single attempts: a provider failing some calls at random is
-     * served by the retries; one failing them all is skipped.  A client
-     * error (bad key, unknown model) says nothing about its health. */
-    if (last != PROVIDER_CLIENT && !enrich_breaker_report(x, l, false))
+     * served by the retries; one failing them all is skipped.  It is shared
+     * by every tenant, so it counts only what says the provider is unwell
+     * (provider_breaker_counts: transport, timeout, 5xx, 429) and only on
+     * the server's key: a bad answer to one user's prompt, or a user's own
+     * key refused or rate limited, must not switch the provider off for
+     * everyone. */
+    if (strcmp(source, "server") == 0 && provider_breaker_counts(last)) {
+        if (!enrich_breaker_report(x, l, false))
+            return -1;
+    } else if (!enrich_breaker_neutral(x, l, strcmp(allow, "probe") == 0)) {
         return -1;
+    }
     return 0;
 }
 

@@ -13,7 +13,10 @@
 #include "enrich/wire.h"
 #include "net/outbound.h"
 
-#define PROVIDER_MAX_BODY (4u << 20)   /* an answer bigger than this is garbage */
+/* What one transfer may keep in memory, every buffer counted (the raw
+ * body, the SSE line, event name and data being assembled, the answer's
+ * text): an answer bigger than this is garbage. */
+#define PROVIDER_MAX_BODY (4u << 20)
 
 /* The transfer's state, shared by the curl callbacks. */
 typedef struct xfer {
@@ -26,7 +29,7 @@ typedef struct xfer {
     strbuf_t raw;              /* a non-streamed body (or an error body) */
     strbuf_t line;             /* the SSE line being assembled */
     strbuf_t data;             /* the SSE event's data lines */
-    const char *event;         /* the SSE event's name */
+    strbuf_t event;            /* the SSE event's name (empty: none) */
     long retry_after_ms;
     bool overflow;
 } xfer_t;
@@ -40,6 +43,13 @@ const char *provider_outcome_name(enum provider_outcome o)
     };
 
     return (size_t)o < sizeof(names) / sizeof(names[0]) ? names[o] : "error";
+}
+
+bool provider_breaker_counts(enum provider_outcome o)
+{
+    return o == PROVIDER_TIMEOUT || o == PROVIDER_CONNECT ||
+           o == PROVIDER_RATE_LIMITED || o == PROVIDER_SERVER ||
+           o == PROVIDER_DROPPED;
 }
 
 bool provider_retryable(enum provider_outcome o)
@@ -116,10 +126,11 @@ static void sse_line(xfer_t *x, const char *l, size_t n)
 {
     if (n == 0) {                      /* dispatch */
         if (x->data.len > 0)
-            x->wf->event(&x->st, x->event, x->data.ptr);
+            x->wf->event(&x->st, x->event.len ? x->event.ptr : NULL, x->data.ptr);
         x->data.len = 0;
         x->data.ptr[0] = '\0';
-        x->event = NULL;
+        x->event.len = 0;
+        x->event.ptr[0] = '\0';
         return;
     }
     if (l[0] == ':')
@@ -133,8 +144,15 @@ static void sse_line(xfer_t *x, const char *l, size_t n)
     } else if (n >= 6 && strncmp(l, "event:", 6) == 0) {
         size_t off = n > 6 && l[6] == ' ' ? 7 : 6;
 
-        x->event = arena_strndup(x->st.arena, l + off, n - off);
+        x->event.len = 0;
+        strbuf_append(&x->event, l + off, n - off);
     }
+}
+
+/* Bytes the transfer keeps: every buffer that grows with the answer. */
+static size_t xfer_kept(const xfer_t *x)
+{
+    return x->raw.len + x->line.len + x->data.len + x->event.len + x->st.text.len;
 }
 
 static size_t on_body(char *buf, size_t size, size_t n, void *ud)
@@ -149,7 +167,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
         x->streaming = x->st.call->on_delta != NULL && code == 200;
         x->checked = true;
     }
-    if (x->raw.len + x->line.len + len > PROVIDER_MAX_BODY) {
+    if (xfer_kept(x) + len > PROVIDER_MAX_BODY) {
         x->overflow = true;
         return 0;
     }
@@ -169,6 +187,10 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
         } else {
             strbuf_putc(&x->line, buf[i]);
         }
+    }
+    if (xfer_kept(x) > PROVIDER_MAX_BODY) {   /* an event's text landed */
+        x->overflow = true;
+        return 0;
     }
     return len;
 }
@@ -229,6 +251,10 @@ static enum provider_outcome provider_classify(xfer_t *x, CURLcode rc, long code
     } else if (x->line.len > 0) {
         sse_line(x, x->line.ptr, x->line.len);
         sse_line(x, "", 0);
+        if (xfer_kept(x) > PROVIDER_MAX_BODY) {
+            out->detail = "the answer is too large";
+            return PROVIDER_GARBAGE;
+        }
     }
     if (x->st.error) {
         out->detail = x->st.error;
@@ -273,6 +299,7 @@ enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
     strbuf_init(&x->raw, a, 1024);
     strbuf_init(&x->line, a, 256);
     strbuf_init(&x->data, a, 256);
+    strbuf_init(&x->event, a, 32);
     if ((x->curl = curl_easy_init()) == NULL) {
         out->detail = "no curl handle";
         return out->outcome = PROVIDER_CONNECT;

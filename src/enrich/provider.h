@@ -62,6 +62,12 @@ enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
 
 /* "timeout", "rate_limited", ... (static). */
 const char *provider_outcome_name(enum provider_outcome o);
+/* True for the outcomes that say the provider itself is unwell (transport
+ * errors, timeouts, 5xx, 429, a dropped stream): only these, on the
+ * server's key, count against the shared circuit breaker.  A bad answer to
+ * one prompt (truncated, refused, empty, lost variable, garbage) or a
+ * client error says nothing about the provider's health for others. */
+bool provider_breaker_counts(enum provider_outcome o);
 /* True for the outcomes worth another attempt at the same provider. */
 bool provider_retryable(enum provider_outcome o);
 

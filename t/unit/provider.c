@@ -1,6 +1,12 @@
-/* provider.c: unit tests for the enrichment chain parser, price table and provider answer validation. */
+/* provider.c: unit tests for the enrichment chain parser, price table, answer validation, breaker outcomes and the stream reader's memory cap. */
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "enrich/provider.h"
 #include "enrich/settings.h"
@@ -83,6 +89,125 @@ static void test_outcomes(void)
     is_str(provider_outcome_name(PROVIDER_DROPPED), "dropped", "dropped");
 }
 
+static void test_breaker_outcomes(void)
+{
+    ok(provider_breaker_counts(PROVIDER_TIMEOUT) && provider_breaker_counts(PROVIDER_CONNECT) &&
+       provider_breaker_counts(PROVIDER_SERVER) && provider_breaker_counts(PROVIDER_RATE_LIMITED) &&
+       provider_breaker_counts(PROVIDER_DROPPED),
+       "transport, timeout, 5xx, 429, dropped stream: the provider's health");
+    ok(!provider_breaker_counts(PROVIDER_OK) && !provider_breaker_counts(PROVIDER_CLIENT) &&
+       !provider_breaker_counts(PROVIDER_TRUNCATED) && !provider_breaker_counts(PROVIDER_REFUSED) &&
+       !provider_breaker_counts(PROVIDER_EMPTY) && !provider_breaker_counts(PROVIDER_INVALID) &&
+       !provider_breaker_counts(PROVIDER_GARBAGE),
+       "bad answers and client errors never count against the shared breaker");
+}
+
+/* A one-shot loopback HTTP server: answers the first connection with a
+ * 200 text/event-stream whose body is `repeat` copies of chunk, then tail,
+ * then closes.  Returns the port; *pid is the child's. */
+static int stream_server(const char *chunk, long repeat, const char *tail, pid_t *pid)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(ls, 1) != 0 ||
+        getsockname(ls, (struct sockaddr *)&sa, &sl) != 0)
+        return -1;
+    if ((*pid = fork()) == 0) {
+        static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                   "Connection: close\r\n\r\n";
+        char req[65536];
+        int c = accept(ls, NULL, NULL);
+        size_t cl = strlen(chunk);
+
+        signal(SIGPIPE, SIG_IGN);
+        (void)!read(c, req, sizeof req);
+        if (write(c, head, sizeof head - 1) < 0)
+            _exit(0);
+        for (long i = 0; i < repeat; i++)
+            if (write(c, chunk, cl) != (ssize_t)cl)
+                _exit(0);
+        (void)!write(c, tail, strlen(tail));
+        close(c);
+        _exit(0);
+    }
+    close(ls);
+    return ntohs(sa.sin_port);
+}
+
+static void count_delta(void *ctx, const char *text, size_t len)
+{
+    (void)text;
+    *(size_t *)ctx += len;
+}
+
+/* Stream body through provider_call; the outcome, detail and bytes streamed. */
+static enum provider_outcome stream_through(const char *chunk, long repeat, const char *tail,
+                                            const char **detail, size_t *streamed)
+{
+    chain_link_t link = {PROVIDER_OPENAI, "openai", "gpt-4o-mini"};
+    arena_t *a = arena_create(65536);
+    provider_call_t call;
+    provider_answer_t ans;
+    pid_t pid = -1;
+    int port = stream_server(chunk, repeat, tail, &pid);
+    enum provider_outcome o;
+
+    memset(&call, 0, sizeof call);
+    call.link = &link;
+    call.base_url = arena_printf(a, "http://127.0.0.1:%d/v1", port);
+    call.system = "s";
+    call.user = "u";
+    call.max_tokens = 10;
+    call.timeout_ms = 20000;
+    call.connect_timeout_ms = 5000;
+    call.on_delta = count_delta;
+    *streamed = 0;
+    call.ctx = streamed;
+    o = provider_call(a, &call, &ans);
+    *detail = ans.detail ? strdup(ans.detail) : NULL;
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    arena_destroy(a);
+    return o;
+}
+
+static void test_stream_cap(void)
+{
+    char delta[1200], line[1100];
+    const char *detail;
+    size_t streamed;
+    enum provider_outcome o;
+
+    /* many small events: no one buffer is big, but the text they add up to is */
+    memset(line, 'x', 1000);
+    line[1000] = '\0';
+    snprintf(delta, sizeof delta, "data: {\"choices\":[{\"delta\":{\"content\":\"%s\"}}]}\n\n", line);
+    o = stream_through(delta, 5000, "data: [DONE]\n\n", &detail, &streamed);
+    is_int(o, PROVIDER_GARBAGE, "5 MB of answer text in 1 KB events -> garbage");
+    is_str(detail ? detail : "", "the answer is too large", "refused as too large");
+    ok(streamed <= 4u << 20, "no more than 4 MiB handed on (%zu bytes)", streamed);
+    free((void *)detail);
+
+    /* one event of many data lines: the event's buffer grows, the line's does not */
+    snprintf(delta, sizeof delta, "data: %s\n", line);
+    o = stream_through(delta, 5000, "\ndata: [DONE]\n\n", &detail, &streamed);
+    is_int(o, PROVIDER_GARBAGE, "one event of 5 MB in 1 KB data lines -> garbage");
+    is_str(detail ? detail : "", "the answer is too large", "refused as too large, before parsing");
+    free((void *)detail);
+
+    /* under the cap, the same shape is an answer */
+    snprintf(delta, sizeof delta, "data: {\"choices\":[{\"delta\":{\"content\":\"%s\"}}]}\n\n", line);
+    o = stream_through(delta, 100, "data: [DONE]\n\n", &detail, &streamed);
+    is_int(o, PROVIDER_OK, "100 KB of text in 1 KB events -> ok");
+    ok(streamed == 100000, "all of it streamed (%zu bytes)", streamed);
+    free((void *)detail);
+}
+
 int main(void)
 {
     unsetenv("PROMPTD_ENRICH_PRICES");
@@ -90,5 +215,7 @@ int main(void)
     test_prices();
     test_validate();
     test_outcomes();
+    test_breaker_outcomes();
+    test_stream_cap();
     return done_testing();
 }

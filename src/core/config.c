@@ -22,6 +22,10 @@
 #define PROMPTD_DEFAULT_SQL_DIR "sql"
 #endif
 
+/* root's default state directory: where PostgreSQL and the service user
+ * can reach it whatever the checkout's permissions (as promptd-stack). */
+#define CONFIG_ROOT_VAR_DIR "/var/lib/promptd"
+
 #define CONFIG_SECRET_MAX 4096      /* secret files are small; refuse more */
 #define CONFIG_JWT_SECRET_MIN 32    /* RFC 7518 3.2: HS256 key >= 256 bits */
 
@@ -201,6 +205,12 @@ char *config_read_secret(const char *var_dir, const char *name)
     return value;
 }
 
+/* PROMPTD_VAR_DIR's default: /var/lib/promptd for root, else the build's. */
+static const char *config_default_var_dir(void)
+{
+    return geteuid() == 0 ? CONFIG_ROOT_VAR_DIR : PROMPTD_DEFAULT_VAR_DIR;
+}
+
 /* The directory a process reads its secrets from. */
 static char *config_secrets_dir_of(const char *var_dir)
 {
@@ -219,7 +229,7 @@ const char *config_secret(const char *env, const char *name)
     if (config_loaded)
         return config_read_in(config_current.secrets_dir, name);
     var = config_env("PROMPTD_VAR_DIR");
-    dir = config_secrets_dir_of(var != NULL ? var : PROMPTD_DEFAULT_VAR_DIR);
+    dir = config_secrets_dir_of(var != NULL ? var : config_default_var_dir());
     v = config_read_in(dir, name);
     free(dir);
     return v;
@@ -554,7 +564,7 @@ const config_t *config_load(bool create_secrets)
     if (config_loaded)
         return &config_current;
     v = config_env("PROMPTD_VAR_DIR");
-    c.var_dir = config_xstrdup(v != NULL ? v : PROMPTD_DEFAULT_VAR_DIR);
+    c.var_dir = config_xstrdup(v != NULL ? v : config_default_var_dir());
     v = config_env("PROMPTD_SQL_DIR");
     c.sql_dir = config_xstrdup(v != NULL ? v : PROMPTD_DEFAULT_SQL_DIR);
     c.secrets_dir = config_secrets_dir_of(c.var_dir);

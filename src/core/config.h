@@ -6,7 +6,8 @@
 
 /* Resolved configuration.  Strings are owned by the process (static). */
 typedef struct config {
-    const char *var_dir;          /* PROMPTD_VAR_DIR, default <builddir>/var */
+    const char *var_dir;          /* PROMPTD_VAR_DIR, default <builddir>/var
+                                   * (root: /var/lib/promptd) */
     const char *sql_dir;          /* PROMPTD_SQL_DIR, default <srcdir>/sql */
     const char *secrets_dir;      /* PROMPTD_SECRETS_DIR, default <var_dir>/secrets: where
                                    * a process reads its secret files (the stack gives

@@ -140,7 +140,7 @@ for my $pid (@nw) {
 my ($pm) = (slurp("$var/pg/postmaster.pid") // '') =~ /^(\d+)/;
 env_clean($pm, 'postgres') if $ROOT && $pm;
 
-# nginx reaches the sockets through their group; nobody else can.
+# nginx reaches the sockets through their group; other users cannot.
 for my $fam (@families) {
     my @st = stat "$var/run/$fam.sock";
     is(sprintf('%04o', $st[2] & 0777), '0660', "$fam.sock: mode 0660");

@@ -15,7 +15,7 @@ use Promptd::JWT qw(sign_jwt b64u jwt_secret);
 plan skip_all => 'openssl CLI not found' if system('openssl version >/dev/null 2>&1') != 0;
 
 my $dir = tempdir('promptd-jwks-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-chmod 0755, $dir;    # the workers (nobody) read the file JWKS
+chmod 0755, $dir;    # the workers (promptd when root) read the file JWKS
 my $JSON = JSON::PP->new->canonical;
 
 sub slurp { local $/; open my $fh, '<:raw', $_[0] or die "$_[0]: $!"; my $d = <$fh>; $d }

@@ -1,4 +1,4 @@
-/* config.c: PROMPTD_* environment, with the embedded defaults under var/. */
+/* config.c: PROMPTD_* environment and secret files, with the embedded defaults under var/. */
 #include "core/config.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +23,10 @@
 #ifndef PROMPTD_DEFAULT_SQL_DIR
 #define PROMPTD_DEFAULT_SQL_DIR "sql"
 #endif
+
+/* root's default state directory: where PostgreSQL and the service user
+ * can reach it whatever the checkout's permissions (as promptd-stack). */
+#define CONFIG_ROOT_VAR_DIR "/var/lib/promptd"
 
 #define CONFIG_SECRET_MAX 4096      /* secret files are small; refuse more */
 #define CONFIG_JWT_SECRET_MIN 32    /* RFC 7518 3.2: HS256 key >= 256 bits */
@@ -174,9 +179,10 @@ static char *config_read_file(const char *path, bool *err)
     return config_xstrdup(buf);
 }
 
-char *config_read_secret(const char *var_dir, const char *name)
+/* <dir>/<name> as a secret (remembered by path); NULL when absent. */
+static char *config_read_in(const char *dir, const char *name)
 {
-    char *path = config_xprintf("%s/secrets/%s", var_dir, name);
+    char *path = config_xprintf("%s/%s", dir, name);
     const char *known = config_secret_lookup(path);
     char *value;
     bool err;
@@ -190,6 +196,45 @@ char *config_read_secret(const char *var_dir, const char *name)
         config_secret_keep(path, value);
     free(path);
     return value;
+}
+
+char *config_read_secret(const char *var_dir, const char *name)
+{
+    char *dir = config_xprintf("%s/secrets", var_dir);
+    char *value = config_read_in(dir, name);
+
+    free(dir);
+    return value;
+}
+
+/* PROMPTD_VAR_DIR's default: /var/lib/promptd for root, else the build's. */
+static const char *config_default_var_dir(void)
+{
+    return geteuid() == 0 ? CONFIG_ROOT_VAR_DIR : PROMPTD_DEFAULT_VAR_DIR;
+}
+
+/* The directory a process reads its secrets from. */
+static char *config_secrets_dir_of(const char *var_dir)
+{
+    const char *v = config_env("PROMPTD_SECRETS_DIR");
+
+    return v != NULL ? config_xstrdup(v) : config_xprintf("%s/secrets", var_dir);
+}
+
+const char *config_secret(const char *env, const char *name)
+{
+    const char *v = config_env(env), *var;
+    char *dir;
+
+    if (v != NULL)
+        return v;
+    if (config_loaded)
+        return config_read_in(config_current.secrets_dir, name);
+    var = config_env("PROMPTD_VAR_DIR");
+    dir = config_secrets_dir_of(var != NULL ? var : config_default_var_dir());
+    v = config_read_in(dir, name);
+    free(dir);
+    return v;
 }
 
 /* mkdir path with mode unless it exists as a directory. */
@@ -324,11 +369,13 @@ static char *config_conninfo_add(char *ci, const char *key, const char *value)
     return p;
 }
 
-/* The embedded cluster's admin conninfo. */
-static char *config_embedded_url(const char *var_dir)
+/* The embedded cluster's admin conninfo; with_password: with the
+ * superuser's password (the operator tools; workers cannot read it). */
+static char *config_embedded_url(const char *var_dir, bool with_password)
 {
     const char *port = config_env("PROMPTD_PG_PORT");
-    const char *password = config_read_secret(var_dir, "pg_superuser_password");
+    const char *password = with_password
+        ? config_read_secret(var_dir, "pg_superuser_password") : NULL;
     char *host = config_xprintf("%s/run", var_dir);
     char *ci = NULL;
 
@@ -371,17 +418,23 @@ static char *config_derive_app_url(const char *admin_url, const char *password)
     return ci;
 }
 
-/* The HS256 secret from the environment or var/secrets/jwt_secret. */
-static const char *config_jwt_secret(const char *var_dir, bool create)
+/* The HS256 secret from the environment or the secrets directory.  A
+ * worker may have none (the status family): it then refuses every HS256
+ * token.  *ok false when the configuration is unusable. */
+static const char *config_jwt_secret(const config_t *c, bool create, bool *ok)
 {
     const char *s = config_env("PROMPTD_JWT_SECRET");
 
+    *ok = true;
     if (s == NULL)
-        s = create ? config_make_secret(var_dir, "jwt_secret", 32)
-                   : config_read_secret(var_dir, "jwt_secret");
+        s = create ? config_make_secret(c->var_dir, "jwt_secret", 32)
+                   : config_read_in(c->secrets_dir, "jwt_secret");
+    if (s == NULL && !create)
+        return NULL;
+    *ok = false;
     if (s == NULL) {
         fprintf(stderr, "promptd: no JWT secret: set PROMPTD_JWT_SECRET "
-                "or create %s/secrets/jwt_secret (promptctl env)\n", var_dir);
+                "or create %s/secrets/jwt_secret (promptctl env)\n", c->var_dir);
         return NULL;
     }
     if (strlen(s) < CONFIG_JWT_SECRET_MIN) {
@@ -389,33 +442,39 @@ static const char *config_jwt_secret(const char *var_dir, bool create)
                 CONFIG_JWT_SECRET_MIN);
         return NULL;
     }
+    *ok = true;
     return s;
 }
 
-/* A generated secret: the environment, else var/secrets/<name> (created
- * when allowed).  NULL when neither exists. */
-static const char *config_generated(const char *var_dir, const char *env,
+/* A generated secret: the environment, else <secrets dir>/<name>; with
+ * create, var/secrets/<name> (made when missing).  NULL when none. */
+static const char *config_generated(const config_t *c, const char *env,
                                     const char *name, bool create)
 {
     const char *s = config_env(env);
 
     if (s != NULL)
         return s;
-    return create ? config_make_secret(var_dir, name, 32)
-                  : config_read_secret(var_dir, name);
+    return create ? config_make_secret(c->var_dir, name, 32)
+                  : config_read_in(c->secrets_dir, name);
 }
 
-/* The secrets-at-rest key ring: PROMPTD_SECRETS_KEYS, else one generated
- * key "k1:<64 hex>" kept in var/secrets/secrets_keys. */
-static const char *config_secrets_keys(const char *var_dir, bool create)
+/* The secrets-at-rest key ring: PROMPTD_SECRETS_KEYS, else the secrets
+ * directory's secrets_keys; with create, one generated key "k1:<64 hex>"
+ * kept in var/secrets/secrets_keys. */
+static const char *config_secrets_keys(const config_t *c, bool create)
 {
     const char *s = config_env("PROMPTD_SECRETS_KEYS");
+    const char *var_dir = c->var_dir;
     char *path, *ring;
     const char *key;
     FILE *fp;
 
-    if (s != NULL || (s = config_read_secret(var_dir, "secrets_keys")) != NULL ||
-        !create)
+    if (s != NULL)
+        return s;
+    if (!create)
+        return config_read_in(c->secrets_dir, "secrets_keys");
+    if ((s = config_read_secret(var_dir, "secrets_keys")) != NULL)
         return s;
     if ((key = config_make_secret(var_dir, "secrets_key_k1", 32)) == NULL)
         return NULL;
@@ -432,50 +491,100 @@ static const char *config_secrets_keys(const char *var_dir, bool create)
     return config_read_secret(var_dir, "secrets_keys");
 }
 
+/* The admin and application conninfos.  A worker (no create) never sees
+ * the admin one: its application URL comes from PROMPTD_APP_DATABASE_URL,
+ * the secrets directory's app_database_url, or the embedded cluster with
+ * app_db_password. */
+static bool config_database(config_t *c, bool create)
+{
+    const char *v = config_env("PROMPTD_DATABASE_URL");
+    const char *pw;
+
+    if (v != NULL)
+        c->database_url = config_xstrdup(v);
+    else if (create)
+        c->database_url = config_embedded_url(c->var_dir, true);
+    if ((v = config_env("PROMPTD_APP_DATABASE_URL")) != NULL ||
+        (!create && (v = config_read_in(c->secrets_dir, "app_database_url")) != NULL)) {
+        c->app_database_url = config_xstrdup(v);
+        return true;
+    }
+    pw = create ? config_read_secret(c->var_dir, "app_db_password")
+                : config_read_in(c->secrets_dir, "app_db_password");
+    if (c->database_url != NULL) {
+        c->app_database_url = config_derive_app_url(c->database_url, pw);
+    } else {
+        char *embedded = config_embedded_url(c->var_dir, false);
+
+        c->app_database_url = config_derive_app_url(embedded, pw);
+        free(embedded);
+    }
+    return c->app_database_url != NULL;
+}
+
+/* PROMPTD_SITE_URL, else http://127.0.0.1:<PROMPTD_HTTP_PORT, 8080>: the
+ * links we hand out point at the port the stack listens on. */
+static bool config_site_url(config_t *c)
+{
+    const char *v = config_env("PROMPTD_SITE_URL");
+    long port;
+
+    if (v != NULL) {
+        c->site_url = config_xstrdup(v);
+        return true;
+    }
+    if (!config_env_int("PROMPTD_HTTP_PORT", 8080, 1, 65535, &port))
+        return false;
+    c->site_url = config_xprintf("http://127.0.0.1:%ld", port);
+    return true;
+}
+
+/* PROMPTD_JWKS as a file: it must be readable now, or the process refuses
+ * to start (else every ES256/RS256 token would fail later, silently). */
+static bool config_jwks_readable(const char *jwks)
+{
+    int fd;
+
+    if (jwks == NULL || strncasecmp(jwks, "http://", 7) == 0 ||
+        strncasecmp(jwks, "https://", 8) == 0)
+        return true;
+    if ((fd = open(jwks, O_RDONLY | O_CLOEXEC)) < 0) {
+        fprintf(stderr, "promptd: PROMPTD_JWKS %s: %s; the process refuses "
+                "to start\n", jwks, strerror(errno));
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
 const config_t *config_load(bool create_secrets)
 {
     config_t c = {0};
     const char *v;
-    char *admin;
+    bool ok;
 
     if (config_loaded)
         return &config_current;
     if (!outbound_init())   /* PROMPTD_OUTBOUND_ALLOW */
         return NULL;
     v = config_env("PROMPTD_VAR_DIR");
-    c.var_dir = config_xstrdup(v != NULL ? v : PROMPTD_DEFAULT_VAR_DIR);
+    c.var_dir = config_xstrdup(v != NULL ? v : config_default_var_dir());
     v = config_env("PROMPTD_SQL_DIR");
     c.sql_dir = config_xstrdup(v != NULL ? v : PROMPTD_DEFAULT_SQL_DIR);
-
-    v = config_env("PROMPTD_DATABASE_URL");
-    if (v != NULL)
-        admin = config_xstrdup(v);
-    else if (config_env("PROMPTD_APP_DATABASE_URL") != NULL && !create_secrets)
-        admin = NULL;   /* a worker: it never touches the privileged URL */
-    else
-        admin = config_embedded_url(c.var_dir);
-    c.database_url = admin;
-    v = config_env("PROMPTD_APP_DATABASE_URL");
-    if (v != NULL)
-        c.app_database_url = config_xstrdup(v);
-    else
-        c.app_database_url = config_derive_app_url(admin,
-            config_read_secret(c.var_dir, "app_db_password"));
-    if (c.app_database_url == NULL)
+    c.secrets_dir = config_secrets_dir_of(c.var_dir);
+    if (!config_database(&c, create_secrets))
         goto fail;
 
-    if ((c.jwt_secret = config_jwt_secret(c.var_dir, create_secrets)) == NULL)
+    c.jwt_secret = config_jwt_secret(&c, create_secrets, &ok);
+    if (!ok)
         goto fail;
     v = config_env("PROMPTD_JWT_AUDIENCE");
     c.jwt_audience = config_xstrdup(v != NULL ? v : "authenticated");
     c.jwt_ttl = 3600;
     c.max_body = 262144;
     if (!config_env_long("PROMPTD_JWT_TTL", &c.jwt_ttl) ||
-        !config_env_long("PROMPTD_MAX_BODY", &c.max_body))
+        !config_env_long("PROMPTD_MAX_BODY", &c.max_body) || !config_site_url(&c))
         goto fail;
-
-    v = config_env("PROMPTD_SITE_URL");
-    c.site_url = config_xstrdup(v != NULL ? v : "http://127.0.0.1:8080");
     v = config_env("PROMPTD_JWT_ISSUER");
     c.jwt_issuer = v != NULL ? config_xstrdup(v)
                              : config_xprintf("%s/auth/v1", c.site_url);
@@ -483,6 +592,8 @@ const config_t *config_load(bool create_secrets)
     c.anon_key = v != NULL ? config_xstrdup(v) : NULL;
     v = config_env("PROMPTD_JWKS");
     c.jwks = v != NULL ? config_xstrdup(v) : NULL;
+    if (!config_jwks_readable(c.jwks))
+        goto fail;
     v = config_env("PROMPTD_JWT_SIGNING_KEY");
     c.jwt_signing_key = v != NULL ? config_xstrdup(v) : NULL;
     c.refresh_ttl = 2592000;
@@ -490,10 +601,10 @@ const config_t *config_load(bool create_secrets)
         goto fail;
     if (!config_env_int("PROMPTD_REFRESH_REUSE_INTERVAL", 10, 0, LONG_MAX, &c.refresh_reuse))
         goto fail;
-    c.api_key_pepper = config_generated(c.var_dir, "PROMPTD_API_KEY_PEPPER",
+    c.api_key_pepper = config_generated(&c, "PROMPTD_API_KEY_PEPPER",
                                         "api_key_pepper", create_secrets);
-    c.secrets_keys = config_secrets_keys(c.var_dir, create_secrets);
-    c.share_cookie_key = config_generated(c.var_dir, "PROMPTD_SHARE_COOKIE_KEY",
+    c.secrets_keys = config_secrets_keys(&c, create_secrets);
+    c.share_cookie_key = config_generated(&c, "PROMPTD_SHARE_COOKIE_KEY",
                                           "share_cookie_key", create_secrets);
     v = config_env("PROMPTD_SHARE_VIEW_LOG");
     c.share_view_log = v != NULL ? config_xstrdup(v)
@@ -505,8 +616,11 @@ const config_t *config_load(bool create_secrets)
 fail:
     free((char *)c.var_dir);
     free((char *)c.sql_dir);
+    free((char *)c.secrets_dir);
     free((char *)c.database_url);
     free((char *)c.app_database_url);
     free((char *)c.jwt_audience);
+    free((char *)c.site_url);
+    free((char *)c.jwks);
     return NULL;
 }

@@ -1,4 +1,4 @@
-/* config.h: PROMPTD_* environment, with the embedded defaults under var/. */
+/* config.h: PROMPTD_* environment and secret files, with the embedded defaults under var/. */
 #ifndef PROMPTD_CONFIG_H
 #define PROMPTD_CONFIG_H
 
@@ -6,36 +6,53 @@
 
 /* Resolved configuration.  Strings are owned by the process (static). */
 typedef struct config {
-    const char *var_dir;          /* PROMPTD_VAR_DIR, default <builddir>/var */
+    const char *var_dir;          /* PROMPTD_VAR_DIR, default <builddir>/var
+                                   * (root: /var/lib/promptd) */
     const char *sql_dir;          /* PROMPTD_SQL_DIR, default <srcdir>/sql */
+    const char *secrets_dir;      /* PROMPTD_SECRETS_DIR, default <var_dir>/secrets: where
+                                   * a process reads its secret files (the stack gives
+                                   * each family its own, holding only what it needs) */
     const char *database_url;     /* PROMPTD_DATABASE_URL or the embedded one */
-    const char *app_database_url; /* PROMPTD_APP_DATABASE_URL or derived */
-    const char *jwt_secret;       /* PROMPTD_JWT_SECRET or var/secrets/jwt_secret */
+    const char *app_database_url; /* PROMPTD_APP_DATABASE_URL, <secrets>/app_database_url,
+                                   * or derived (+ <secrets>/app_db_password) */
+    const char *jwt_secret;       /* PROMPTD_JWT_SECRET or <secrets>/jwt_secret; NULL in
+                                   * a worker without one (HS256 tokens refused) */
     const char *jwt_audience;     /* PROMPTD_JWT_AUDIENCE, default authenticated */
     long jwt_ttl;                 /* PROMPTD_JWT_TTL seconds, default 3600 */
     long max_body;                /* PROMPTD_MAX_BODY bytes, default 262144 */
-    const char *site_url;         /* PROMPTD_SITE_URL, default http://127.0.0.1:8080 */
+    const char *site_url;         /* PROMPTD_SITE_URL, default http://127.0.0.1:<port>,
+                                   * port = PROMPTD_HTTP_PORT (8080) */
     const char *jwt_issuer;       /* PROMPTD_JWT_ISSUER, default <site_url>/auth/v1 */
     const char *anon_key;         /* PROMPTD_ANON_KEY: the apikey header must match; NULL = any */
-    const char *jwks;             /* PROMPTD_JWKS: JWKS file path or URL; NULL = none */
+    const char *jwks;             /* PROMPTD_JWKS: JWKS file path or URL; NULL = none.
+                                   * A file must be readable at load time */
     const char *jwt_signing_key;  /* PROMPTD_JWT_SIGNING_KEY: PEM EC P-256 private key path;
                                    * set: /auth/v1 signs access tokens ES256; NULL = HS256 */
     long refresh_ttl;             /* PROMPTD_REFRESH_TTL seconds, default 2592000 (30 d) */
     long refresh_reuse;           /* PROMPTD_REFRESH_REUSE_INTERVAL seconds, default 10:
                                    * a just-spent refresh token still refreshes */
-    const char *api_key_pepper;   /* PROMPTD_API_KEY_PEPPER or var/secrets/api_key_pepper */
+    const char *api_key_pepper;   /* PROMPTD_API_KEY_PEPPER or <secrets>/api_key_pepper */
     const char *secrets_keys;     /* PROMPTD_SECRETS_KEYS "kid:hex64[,kid:hex64...]" (first
-                                   * encrypts) or var/secrets/secrets_keys */
-    const char *share_cookie_key; /* PROMPTD_SHARE_COOKIE_KEY or var/secrets/share_cookie_key:
+                                   * encrypts) or <secrets>/secrets_keys */
+    const char *share_cookie_key; /* PROMPTD_SHARE_COOKIE_KEY or <secrets>/share_cookie_key:
                                    * signs share-link unlock cookies */
     const char *share_view_log;   /* PROMPTD_SHARE_VIEW_LOG, default var/log/share-views.log:
                                    * the nginx view log the share.views job ingests */
 } config_t;
 
-/* Load from the environment.  With create_secrets, missing generated
- * secrets (JWT secret) are created under var/secrets (0600).  Returns NULL
- * and prints the reason on stderr when the configuration is unusable. */
+/* Load from the environment and the secrets directory (<secrets> above:
+ * PROMPTD_SECRETS_DIR, default var/secrets); an environment variable, when
+ * set, overrides its file.  With create_secrets (the operator tools),
+ * missing generated secrets are created under var/secrets (0600) and the
+ * admin URL is built; without (workers, promptd-jobs), nothing is created
+ * and the superuser's password is never read.  Returns NULL and prints the
+ * reason on stderr when the configuration is unusable. */
 const config_t *config_load(bool create_secrets);
+
+/* A secret that is not part of config_t (e.g. a provider API key): the
+ * environment variable env when set, else the file <secrets>/<name>.
+ * NULL when neither exists.  Static string. */
+const char *config_secret(const char *env, const char *name);
 
 /* Read a whole secret file (trailing newline stripped) into a static
  * string; NULL when absent. */

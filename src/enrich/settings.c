@@ -205,10 +205,10 @@ const enrich_settings_t *enrich_settings(void)
     }
     v = settings_env("PROMPTD_OPENAI_BASE_URL");
     s->openai_base_url = settings_strip_slash(v ? v : "https://api.openai.com/v1");
-    s->openai_api_key = settings_env("PROMPTD_OPENAI_API_KEY");
+    s->openai_api_key = config_secret("PROMPTD_OPENAI_API_KEY", "openai_api_key");
     v = settings_env("PROMPTD_ANTHROPIC_BASE_URL");
     s->anthropic_base_url = settings_strip_slash(v ? v : "https://api.anthropic.com");
-    s->anthropic_api_key = settings_env("PROMPTD_ANTHROPIC_API_KEY");
+    s->anthropic_api_key = config_secret("PROMPTD_ANTHROPIC_API_KEY", "anthropic_api_key");
     if (!config_env_int("PROMPTD_ENRICH_TIMEOUT_MS", 20000, 0, 600000, &s->timeout_ms) ||
         !config_env_int("PROMPTD_ENRICH_CONNECT_TIMEOUT_MS", 3000, 0, 60000,
                        &s->connect_timeout_ms) ||

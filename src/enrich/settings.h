@@ -31,9 +31,9 @@ typedef struct price {
 typedef struct enrich_settings {
     chain_t chain;                 /* PROMPTD_ENRICH_PROVIDERS, default "local" */
     const char *openai_base_url;   /* PROMPTD_OPENAI_BASE_URL, default https://api.openai.com/v1 */
-    const char *openai_api_key;    /* PROMPTD_OPENAI_API_KEY or NULL */
+    const char *openai_api_key;    /* PROMPTD_OPENAI_API_KEY, <secrets>/openai_api_key or NULL */
     const char *anthropic_base_url;/* PROMPTD_ANTHROPIC_BASE_URL, default https://api.anthropic.com */
-    const char *anthropic_api_key; /* PROMPTD_ANTHROPIC_API_KEY or NULL */
+    const char *anthropic_api_key; /* PROMPTD_ANTHROPIC_API_KEY, <secrets>/anthropic_api_key or NULL */
     long timeout_ms;               /* PROMPTD_ENRICH_TIMEOUT_MS per attempt, 20000 */
     long connect_timeout_ms;       /* PROMPTD_ENRICH_CONNECT_TIMEOUT_MS, 3000 */
     long retries;                  /* PROMPTD_ENRICH_RETRIES after the first try, 2 */

@@ -53,7 +53,7 @@ sub new {
     my $err;
     for my $attempt (1 .. 3) {
         $self->{var} = tempdir('promptd-test-XXXXXX', TMPDIR => 1, CLEANUP => 0);
-        chmod 0755, $self->{var};    # postgres and nobody must traverse it
+        chmod 0755, $self->{var};    # postgres, nginx and the workers traverse it
         my ($http, $https, $pg) = _free_ports(3);
         my %env = (
             PROMPTD_BUILD_DIR   => $build,

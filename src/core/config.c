@@ -504,5 +504,7 @@ fail:
     free((char *)c.database_url);
     free((char *)c.app_database_url);
     free((char *)c.jwt_audience);
+    free((char *)c.jwks);
+    free((char *)c.jwt_signing_key);
     return NULL;
 }

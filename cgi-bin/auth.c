@@ -650,7 +650,8 @@ static int auth_logout(req_t *r)
         return r->status;
     if (scope == NULL || *scope == '\0')
         scope = "global";
-    if (strcmp(scope, "global") && strcmp(scope, "local") && strcmp(scope, "others"))
+    if (strcmp(scope, "global") != 0 && strcmp(scope, "local") != 0 &&
+        strcmp(scope, "others") != 0)
         return gotrue_error(r, 400, "validation_failed",
                             "Unsupported logout scope, must be one of global, local, others");
     v[0] = sid;

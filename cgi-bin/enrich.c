@@ -291,7 +291,7 @@ static int score_post(req_t *r)
         return resp_problemf(r, 413, "The prompt exceeds %d bytes.", ENRICH_MAX_PROMPT);
     if (prompt && prompt[strspn(prompt, " \t\r\n")] == '\0')
         req_field_error(r, "prompt", "must not be empty");
-    if (r->errors)
+    if (r->errors || prompt == NULL)
         return resp_validation(r);
     if (score_prompt(r->arena, prompt, strlen(prompt), &sc) != 0) {
         req_field_error(r, "prompt", "cannot be scored");
@@ -392,7 +392,7 @@ static int key_put(req_t *r)
     if (key && (strlen(key) < KEY_MIN_CHARS || strcspn(key, " \t\r\n") != strlen(key)))
         req_field_error(r, "api_key", "must be %d to %d characters without spaces",
                         KEY_MIN_CHARS, KEY_MAX_CHARS);
-    if (r->errors)
+    if (r->errors || key == NULL)
         return resp_validation(r);
     v[0] = name;
     if ((res = db_exec(r, &family_stmts[ST_KEY_FIND], 1, v)) == NULL)

@@ -217,10 +217,10 @@ jwks_key_from_json(const cJSON *jwk, struct jwks_key *k)
     }
     if (why != NULL) {
         log_warn("%s: key %s skipped: %s", __func__,
-                 cJSON_IsString(kid) ? kid->valuestring : "(no kid)", why);
+                 kid != NULL && cJSON_IsString(kid) ? kid->valuestring : "(no kid)", why);
         return false;
     }
-    k->kid = cJSON_IsString(kid) ? strdup(kid->valuestring) : NULL;
+    k->kid = kid != NULL && cJSON_IsString(kid) ? strdup(kid->valuestring) : NULL;
     if (cJSON_IsString(kid) && k->kid == NULL) {
         EVP_PKEY_free(k->pkey);
         return false;

@@ -85,6 +85,8 @@ static const char *jobsctl_opt(int argc, char **argv, int *i, const char *name)
 {
     size_t n = strlen(name);
 
+    /* argv[i] is never NULL for i < argc; the analyzer cannot know it. */
+    /* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
     if (strcmp(argv[*i], name) == 0)
         return *i + 1 < argc ? argv[++*i] : "";
     if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=')

@@ -292,6 +292,7 @@ int migrate_run(const config_t *cfg)
     migrate_file_t *files = NULL;
     PGconn *conn = NULL;
     bool *applied, locked = false;
+    const char *app_url;
     char lock_sql[64];
     size_t n = 0, i;
     int rc = 1;
@@ -319,8 +320,8 @@ int migrate_run(const config_t *cfg)
     for (i = 0; i < n; i++)
         if (!applied[i] && !migrate_apply(conn, &files[i]))
             goto out;
-    if (getenv("PROMPTD_APP_DATABASE_URL") == NULL ||
-        *getenv("PROMPTD_APP_DATABASE_URL") == '\0')
+    app_url = getenv("PROMPTD_APP_DATABASE_URL");
+    if (app_url == NULL || *app_url == '\0')
         if (!migrate_app_password(conn, cfg))
             goto out;
     rc = 0;

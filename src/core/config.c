@@ -622,5 +622,6 @@ fail:
     free((char *)c.jwt_audience);
     free((char *)c.site_url);
     free((char *)c.jwks);
+    free((char *)c.jwt_signing_key);
     return NULL;
 }

@@ -50,7 +50,7 @@ static bool match_pattern(const char *pattern, char **seg, int nseg,
     *bad = -1;
     for (int i = 0; i < np; i++) {
         size_t len = strlen(pseg[i]);
-        char *name = m->names[m->nparams];
+        char *name;
         bool typed_uuid;
 
         if (len < 2 || pseg[i][0] != '{' || pseg[i][len - 1] != '}') {
@@ -60,6 +60,7 @@ static bool match_pattern(const char *pattern, char **seg, int nseg,
         }
         if (seg[i][0] == '\0' || m->nparams == ROUTE_MAX_PARAMS)
             return false;
+        name = m->names[m->nparams];
         pseg[i][len - 1] = '\0';
         typed_uuid = strcmp(pseg[i] + strcspn(pseg[i], ":"), ":uuid") == 0;
         snprintf(name, sizeof(m->names[0]), "%.*s",

@@ -291,7 +291,7 @@ static void conditional_get(req_t *r)
 {
     const char *inm;
 
-    if (r->status != 200 || (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")))
+    if (r->status != 200 || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
         return;
     if (r->etag == NULL)
         r->etag = arena_printf(r->arena, "\"%.32s\"",

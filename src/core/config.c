@@ -623,5 +623,7 @@ fail:
     free((char *)c.site_url);
     free((char *)c.jwks);
     free((char *)c.jwt_signing_key);
+    free((char *)c.jwt_issuer);
+    free((char *)c.anon_key);
     return NULL;
 }

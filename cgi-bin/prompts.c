@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/json.h"
 #include "core/response.h"
 #include "core/server.h"
@@ -483,26 +484,180 @@ static size_t placeholder(arena_t *a, const char *s, const char **name)
     return (size_t)(p + 2 - s);
 }
 
-static bool name_listed(const cJSON *names, const char *name)
-{
-    const cJSON *n;
+/* One member of the render's variables object; the table is sorted by
+ * name so each placeholder costs a binary search. */
+struct render_var {
+    const char *name;
+    const cJSON *val;
+    const char *text;   /* the value as text, set at its first use */
+    size_t len;
+    bool seen;          /* first use done (text set, or the error recorded) */
+};
 
-    cJSON_ArrayForEach(n, names)
-        if (strcmp(n->valuestring, name) == 0)
-            return true;
-    return false;
+/* One placeholder of the content, in order. */
+struct render_slot {
+    const char *at;            /* where it starts in the content */
+    size_t n;                  /* its length */
+    const char *name;
+    struct render_var *var;    /* NULL: no such variable */
+};
+
+/* What the first pass over a prompt found; the text is written only once
+ * its size is known to fit. */
+struct render {
+    struct render_var *vars;
+    size_t nvars;
+    struct render_slot *slots;
+    size_t nslots, cap;
+    size_t size;               /* bytes of the rendered text, <= max */
+    bool too_big;              /* it would exceed max */
+    size_t max;
+    cJSON *used;               /* names used, in first-use order */
+};
+
+static int var_cmp(const void *x, const void *y)
+{
+    return strcmp(((const struct render_var *)x)->name,
+                  ((const struct render_var *)y)->name);
+}
+
+/* vars (NULL: none) as a sorted table.  Member names are unique: the
+ * body parser refuses duplicates. */
+static void render_index(req_t *r, struct render *rd, const cJSON *vars)
+{
+    const cJSON *v;
+    size_t i = 0;
+
+    rd->nvars = (size_t)(vars ? cJSON_GetArraySize(vars) : 0);
+    rd->vars = arena_zalloc(r->arena, (rd->nvars + 1) * sizeof(*rd->vars));
+    cJSON_ArrayForEach(v, vars) {
+        rd->vars[i].name = v->string;
+        rd->vars[i++].val = v;
+    }
+    qsort(rd->vars, rd->nvars, sizeof(*rd->vars), var_cmp);
+}
+
+/* Add n bytes to the size; past rd->max, only too_big is kept (no
+ * arithmetic beyond max, so nothing can overflow). */
+static void render_grow(struct render *rd, size_t n)
+{
+    if (rd->too_big || n > rd->max - rd->size)
+        rd->too_big = true;
+    else
+        rd->size += n;
+}
+
+/* Record the placeholder at s (n bytes) and what it will cost. */
+static void render_slot(req_t *r, struct render *rd, const char *s, size_t n,
+                        const char *name)
+{
+    struct render_var key = {.name = name}, *var;
+
+    var = bsearch(&key, rd->vars, rd->nvars, sizeof(*rd->vars), var_cmp);
+    if (rd->nslots == rd->cap) {
+        struct render_slot *grown;
+
+        rd->cap = rd->cap ? rd->cap * 2 : 64;
+        grown = arena_alloc(r->arena, rd->cap * sizeof(*grown));
+        if (rd->nslots > 0)
+            memcpy(grown, rd->slots, rd->nslots * sizeof(*grown));
+        rd->slots = grown;
+    }
+    rd->slots[rd->nslots++] = (struct render_slot){s, n, name, var};
+    if (var != NULL && !var->seen) {
+        var->seen = true;
+        if ((var->text = variable_text(r, name, var->val)) != NULL) {
+            var->len = strlen(var->text);
+            cJSON_AddItemToArray(rd->used, cJSON_CreateString(name));
+        }
+    }
+    if (var != NULL && var->text != NULL)
+        render_grow(rd, var->len);
+}
+
+static int slot_name_cmp(const void *x, const void *y)
+{
+    const struct render_slot *const *a = x, *const *b = y;
+    int c = strcmp((*a)->name, (*b)->name);
+
+    return c != 0 ? c : (*a < *b ? -1 : *a > *b);
+}
+
+/* One field error per missing variable, in order of first appearance;
+ * O(n log n) in the placeholders. */
+static void render_missing(req_t *r, const struct render *rd)
+{
+    const struct render_slot **miss;
+    bool *first;
+    size_t n = 0, i;
+
+    miss = arena_alloc(r->arena, (rd->nslots + 1) * sizeof(*miss));
+    first = arena_zalloc(r->arena, rd->nslots + 1);
+    for (i = 0; i < rd->nslots; i++)
+        if (rd->slots[i].var == NULL)
+            miss[n++] = &rd->slots[i];
+    qsort(miss, n, sizeof(*miss), slot_name_cmp);
+    for (i = 0; i < n; i++)
+        if (i == 0 || strcmp(miss[i - 1]->name, miss[i]->name) != 0)
+            first[miss[i] - rd->slots] = true;
+    for (i = 0; i < rd->nslots; i++)
+        if (first[i])
+            req_field_error(r, arena_printf(r->arena, "variables.%s", rd->slots[i].name),
+                            "is required by the prompt");
+}
+
+/* The first pass: every placeholder found and resolved, the output's size
+ * summed against rd->max. */
+static void render_plan(req_t *r, struct render *rd, const char *content)
+{
+    const char *s = content, *lit = content, *name;
+    size_t n;
+
+    while ((s = strstr(s, "{{")) != NULL) {
+        if ((n = placeholder(r->arena, s, &name)) == 0) {
+            s++;
+            continue;
+        }
+        render_grow(rd, (size_t)(s - lit));
+        render_slot(r, rd, s, n, name);
+        s += n;
+        lit = s;
+    }
+    render_grow(rd, strlen(lit));
+    render_missing(r, rd);
+}
+
+/* The second pass: exactly rd->size bytes (and a NUL) from the arena. */
+static char *render_write(req_t *r, const struct render *rd, const char *content)
+{
+    char *out = arena_alloc(r->arena, rd->size + 1), *o = out;
+    const char *lit = content;
+
+    for (size_t i = 0; i < rd->nslots; i++) {
+        const struct render_slot *sl = &rd->slots[i];
+
+        memcpy(o, lit, (size_t)(sl->at - lit));
+        o += sl->at - lit;
+        memcpy(o, sl->var->text, sl->var->len);
+        o += sl->var->len;
+        lit = sl->at + sl->n;
+    }
+    strcpy(o, lit);
+    return out;
 }
 
 /* POST /api/v1/prompts/{id}/render {variables:{name:value}}
- *   -> 200 {text,variables} | 404 | 422 (one error per missing variable) */
+ *   -> 200 {text,variables} | 404 | 413 (the text would exceed
+ *   PROMPTD_RENDER_MAX_BYTES; nothing is allocated for it) | 422 (one error
+ *   per missing variable) */
 static int prompt_render(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
     static const char *const fields[] = {"variables", NULL};
-    cJSON *vars = NULL, *used, *missing, *body;
+    struct render rd = {0};
+    cJSON *vars = NULL, *body;
     PGresult *res;
-    const char *s;
-    strbuf_t out;
+    const char *content;
 
     json_reject_unknown(r, r->json, fields);
     if (json_field_object(r, r->json, "variables", &vars) == FIELD_ABSENT)
@@ -513,42 +668,19 @@ static int prompt_render(req_t *r)
         return db_error_reply(r);
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt.");
-    used = json_own(r->arena, cJSON_CreateArray());
-    missing = json_own(r->arena, cJSON_CreateArray());
-    strbuf_init(&out, r->arena, (size_t)PQgetlength(res, 0, 0) + 256);
-    for (s = PQgetvalue(res, 0, 0); *s;) {
-        const char *name, *text;
-        size_t n = placeholder(r->arena, s, &name);
-        cJSON *val;
-
-        if (n == 0) {
-            strbuf_putc(&out, *s++);
-            continue;
-        }
-        s += n;
-        val = vars ? cJSON_GetObjectItemCaseSensitive(vars, name) : NULL;
-        if (val == NULL) {
-            if (!name_listed(missing, name)) {
-                cJSON_AddItemToArray(missing, cJSON_CreateString(name));
-                req_field_error(r, arena_printf(r->arena, "variables.%s", name),
-                                "is required by the prompt");
-            }
-            continue;
-        }
-        if (name_listed(used, name)) {
-            strbuf_puts(&out, variable_text(r, name, val));
-            continue;
-        }
-        if ((text = variable_text(r, name, val)) == NULL)
-            continue;
-        strbuf_puts(&out, text);
-        cJSON_AddItemToArray(used, cJSON_CreateString(name));
-    }
+    content = PQgetvalue(res, 0, 0);
+    rd.max = (size_t)config_load(false)->render_max_bytes;
+    rd.used = json_own(r->arena, cJSON_CreateArray());
+    render_index(r, &rd, vars);
+    render_plan(r, &rd, content);
     if (r->errors)
         return resp_validation(r);
+    if (rd.too_big)
+        return resp_problemf(r, 413, "The rendered text would exceed %zu bytes "
+                             "(the render limit).", rd.max);
     body = json_own(r->arena, cJSON_CreateObject());
-    cJSON_AddStringToObject(body, "text", out.ptr);
-    cJSON_AddItemReferenceToObject(body, "variables", used);
+    cJSON_AddStringToObject(body, "text", render_write(r, &rd, content));
+    cJSON_AddItemReferenceToObject(body, "variables", rd.used);
     return resp_json(r, 200, body);
 }
 

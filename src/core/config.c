@@ -469,6 +469,9 @@ const config_t *config_load(bool create_secrets)
     if (!config_env_long("PROMPTD_JWT_TTL", &c.jwt_ttl) ||
         !config_env_long("PROMPTD_MAX_BODY", &c.max_body))
         goto fail;
+    if (!config_env_int("PROMPTD_RENDER_MAX_BYTES", 1048576, 1, 1073741824,
+                        &c.render_max_bytes))
+        goto fail;
 
     v = config_env("PROMPTD_SITE_URL");
     c.site_url = config_xstrdup(v != NULL ? v : "http://127.0.0.1:8080");

@@ -491,6 +491,8 @@ struct render_var {
     const cJSON *val;
     const char *text;   /* the value as text, set at its first use */
     size_t len;
+    size_t esc_len;     /* bytes of text escaped for JSON */
+    char *esc;          /* text escaped for JSON, made by render_write */
     bool seen;          /* first use done (text set, or the error recorded) */
 };
 
@@ -508,8 +510,9 @@ struct render {
     struct render_var *vars;
     size_t nvars;
     struct render_slot *slots;
-    size_t nslots, cap;
+    size_t nslots, cap;        /* cap: "{{" in the content, + 1 */
     size_t size;               /* bytes of the rendered text, <= max */
+    size_t json_size;          /* bytes of it escaped for JSON */
     bool too_big;              /* it would exceed max */
     size_t max;
     cJSON *used;               /* names used, in first-use order */
@@ -547,6 +550,14 @@ static void render_grow(struct render *rd, size_t n)
         rd->size += n;
 }
 
+/* Literal text of n bytes at s between placeholders. */
+static void render_literal(struct render *rd, const char *s, size_t n)
+{
+    render_grow(rd, n);
+    if (!rd->too_big)
+        rd->json_size += json_escaped_len(s, n);
+}
+
 /* Record the placeholder at s (n bytes) and what it will cost. */
 static void render_slot(req_t *r, struct render *rd, const char *s, size_t n,
                         const char *name)
@@ -554,25 +565,20 @@ static void render_slot(req_t *r, struct render *rd, const char *s, size_t n,
     struct render_var key = {.name = name}, *var;
 
     var = bsearch(&key, rd->vars, rd->nvars, sizeof(*rd->vars), var_cmp);
-    if (rd->nslots == rd->cap) {
-        struct render_slot *grown;
-
-        rd->cap = rd->cap ? rd->cap * 2 : 64;
-        grown = arena_alloc(r->arena, rd->cap * sizeof(*grown));
-        if (rd->nslots > 0)
-            memcpy(grown, rd->slots, rd->nslots * sizeof(*grown));
-        rd->slots = grown;
-    }
     rd->slots[rd->nslots++] = (struct render_slot){s, n, name, var};
     if (var != NULL && !var->seen) {
         var->seen = true;
         if ((var->text = variable_text(r, name, var->val)) != NULL) {
             var->len = strlen(var->text);
+            var->esc_len = json_escaped_len(var->text, var->len);
             cJSON_AddItemToArray(rd->used, cJSON_CreateString(name));
         }
     }
-    if (var != NULL && var->text != NULL)
+    if (var != NULL && var->text != NULL) {
         render_grow(rd, var->len);
+        if (!rd->too_big)
+            rd->json_size += var->esc_len;
+    }
 }
 
 static int slot_name_cmp(const void *x, const void *y)
@@ -613,37 +619,56 @@ static void render_plan(req_t *r, struct render *rd, const char *content)
     const char *s = content, *lit = content, *name;
     size_t n;
 
-    while ((s = strstr(s, "{{")) != NULL) {
+    for (rd->cap = 1; (s = strstr(s, "{{")) != NULL; s += 2)
+        rd->cap++;   /* an upper bound on the placeholders: one allocation */
+    rd->slots = arena_alloc(r->arena, rd->cap * sizeof(*rd->slots));
+    for (s = content; (s = strstr(s, "{{")) != NULL;) {
         if ((n = placeholder(r->arena, s, &name)) == 0) {
             s++;
             continue;
         }
-        render_grow(rd, (size_t)(s - lit));
+        render_literal(rd, lit, (size_t)(s - lit));
         render_slot(r, rd, s, n, name);
         s += n;
         lit = s;
     }
-    render_grow(rd, strlen(lit));
+    render_literal(rd, lit, strlen(lit));
     render_missing(r, rd);
 }
 
-/* The second pass: exactly rd->size bytes (and a NUL) from the arena. */
-static char *render_write(req_t *r, const struct render *rd, const char *content)
+/* The second pass: the answer {"text":...,"variables":[...]} written once,
+ * escaped in place into one buffer of the size the first pass computed
+ * (a megabyte of text is not copied three times). */
+static void render_write(req_t *r, struct render *rd, const char *content)
 {
-    char *out = arena_alloc(r->arena, rd->size + 1), *o = out;
-    const char *lit = content;
+    const char *lit = content, *used = json_print(r->arena, rd->used);
+    strbuf_t sb;
+    size_t i;
 
-    for (size_t i = 0; i < rd->nslots; i++) {
+    for (i = 0; i < rd->nvars; i++) {
+        struct render_var *var = &rd->vars[i];
+
+        if (var->text == NULL)
+            continue;
+        strbuf_init(&sb, r->arena, var->esc_len + 1);
+        json_append_escaped(&sb, var->text, var->len);
+        var->esc = sb.ptr;
+    }
+    /* json_size <= 6 x size <= 6 x PROMPTD_RENDER_MAX_BYTES (at most 1 GiB) */
+    strbuf_init(&sb, r->arena, rd->json_size + strlen(used) + 32);
+    strbuf_puts(&sb, "{\"text\":\"");
+    for (i = 0; i < rd->nslots; i++) {
         const struct render_slot *sl = &rd->slots[i];
 
-        memcpy(o, lit, (size_t)(sl->at - lit));
-        o += sl->at - lit;
-        memcpy(o, sl->var->text, sl->var->len);
-        o += sl->var->len;
+        json_append_escaped(&sb, lit, (size_t)(sl->at - lit));
+        strbuf_append(&sb, sl->var->esc, sl->var->esc_len);
         lit = sl->at + sl->n;
     }
-    strcpy(o, lit);
-    return out;
+    json_append_escaped(&sb, lit, strlen(lit));
+    strbuf_puts(&sb, "\",\"variables\":");
+    strbuf_puts(&sb, used);
+    strbuf_putc(&sb, '}');
+    resp_json_raw(r, 200, sb.ptr, sb.len);
 }
 
 /* POST /api/v1/prompts/{id}/render {variables:{name:value}}
@@ -655,7 +680,7 @@ static int prompt_render(req_t *r)
     const char *v[1] = {req_param(r, "id")};
     static const char *const fields[] = {"variables", NULL};
     struct render rd = {0};
-    cJSON *vars = NULL, *body;
+    cJSON *vars = NULL;
     PGresult *res;
     const char *content;
 
@@ -678,10 +703,8 @@ static int prompt_render(req_t *r)
     if (rd.too_big)
         return resp_problemf(r, 413, "The rendered text would exceed %zu bytes "
                              "(the render limit).", rd.max);
-    body = json_own(r->arena, cJSON_CreateObject());
-    cJSON_AddStringToObject(body, "text", render_write(r, &rd, content));
-    cJSON_AddItemReferenceToObject(body, "variables", rd.used);
-    return resp_json(r, 200, body);
+    render_write(r, &rd, content);
+    return r->status;
 }
 
 static const route_t routes[] = {

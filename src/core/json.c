@@ -16,16 +16,32 @@ cJSON *json_own(arena_t *a, cJSON *item)
     return item;
 }
 
-void json_append_string(strbuf_t *sb, const char *s)
+/* Bytes of the escape for c (1: itself). */
+static size_t escape_len(unsigned char c)
+{
+    if (c >= 0x20 && c != '"' && c != '\\')
+        return 1;
+    return c != 0 && strchr("\"\\\n\r\t\b\f", c) ? 2 : 6;
+}
+
+size_t json_escaped_len(const char *s, size_t n)
+{
+    size_t len = 0;
+
+    for (size_t i = 0; i < n; i++)
+        len += escape_len((unsigned char)s[i]);
+    return len;
+}
+
+void json_append_escaped(strbuf_t *sb, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    const char *run = s;
+    const char *run = s, *end = s + n;
 
-    strbuf_putc(sb, '"');
-    for (; *s; s++) {
+    for (; s < end; s++) {
         unsigned char c = (unsigned char)*s;
         char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-        size_t n = 2;
+        size_t k = 2;
 
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
@@ -43,11 +59,17 @@ void json_append_string(strbuf_t *sb, const char *s)
             memcpy(esc + 1, "u00", 3);
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
-            n = 6;
+            k = 6;
         }
-        strbuf_append(sb, esc, n);
+        strbuf_append(sb, esc, k);
     }
     strbuf_append(sb, run, (size_t)(s - run));
+}
+
+void json_append_string(strbuf_t *sb, const char *s)
+{
+    strbuf_putc(sb, '"');
+    json_append_escaped(sb, s, strlen(s));
     strbuf_putc(sb, '"');
 }
 

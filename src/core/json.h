@@ -62,6 +62,10 @@ char *json_compact(arena_t *a, const char *json, size_t len, size_t *out_len);
 /* Append item, or a string as a quoted JSON string, to sb. */
 void json_append(strbuf_t *sb, const cJSON *item);
 void json_append_string(strbuf_t *sb, const char *s);
+/* Append s[0..n) escaped for inside a JSON string (no quotes added). */
+void json_append_escaped(strbuf_t *sb, const char *s, size_t n);
+/* The bytes json_append_escaped(s, n) appends. */
+size_t json_escaped_len(const char *s, size_t n);
 
 /* Field readers for a request body object.  Each returns FIELD_ABSENT when
  * the member is missing, FIELD_OK with the value stored, or FIELD_BAD after

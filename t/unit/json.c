@@ -167,6 +167,34 @@ static void test_nul(arena_t *a)
     }
 }
 
+static void test_escapes_and_error_cap(arena_t *a)
+{
+    char all[256];
+    strbuf_t sb;
+    req_t *r = new_req(a);
+    cJSON *last;
+
+    for (int i = 0; i < 255; i++)
+        all[i] = (char)(i + 1);
+    strbuf_init(&sb, a, 16);
+    json_append_escaped(&sb, all, 255);
+    is_int(json_escaped_len(all, 255), sb.len, "json_escaped_len matches json_append_escaped");
+    strbuf_init(&sb, a, 16);
+    json_append_escaped(&sb, "a\"b\\\n\x01", 6);
+    is_str(sb.ptr, "a\\\"b\\\\\\n\\u0001", "json_append_escaped: no quotes, escapes");
+    is_int(json_escaped_len("a\"b\\\n\x01", 6), 14, "  and its length");
+
+    for (int i = 0; i < 250; i++)
+        req_field_error(r, arena_printf(a, "f%d", i), "bad");
+    is_int(cJSON_GetArraySize(r->errors), REQ_MAX_FIELD_ERRORS + 1,
+           "field errors stop at REQ_MAX_FIELD_ERRORS, plus one");
+    last = cJSON_GetArrayItem(r->errors, REQ_MAX_FIELD_ERRORS);
+    is_str(cJSON_GetObjectItem(last, "field")->valuestring, "body", "  the last names the body");
+    like_why(cJSON_GetObjectItem(last, "message")->valuestring, "only the first 100 are listed");
+    is_str(cJSON_GetObjectItem(cJSON_GetArrayItem(r->errors, 99), "field")->valuestring, "f99",
+           "  the first 100 are kept in order");
+}
+
 int main(void)
 {
     arena_t *a = arena_create(4096);
@@ -249,6 +277,7 @@ int main(void)
     test_limits(a);
     test_duplicates(a);
     test_nul(a);
+    test_escapes_and_error_cap(a);
     arena_destroy(a);
     return done_testing();
 }

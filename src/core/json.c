@@ -293,6 +293,13 @@ static bool scan_string(struct scan *s, bool key)
     return true;
 }
 
+/* The bytes that end a number or literal (and NUL). */
+static const bool scan_delim[256] = {
+    [0] = true, [' '] = true, ['\t'] = true, ['\n'] = true, ['\r'] = true,
+    ['{'] = true, ['}'] = true, ['['] = true, [']'] = true, [','] = true,
+    [':'] = true, ['"'] = true,
+};
+
 /* O(n) pass over the text before cJSON sees it: the JSON_MAX_* limits and
  * U+0000.  Not a validator: on malformed text it stops or miscounts
  * harmlessly and cJSON refuses the text afterwards. */
@@ -335,7 +342,7 @@ static bool json_scan(struct scan *s)
         } else {
             if (!scan_value(s))
                 return false;
-            while (++s->p < s->end && !strchr(" \t\n\r{}[],:\"", *s->p))
+            while (++s->p < s->end && !scan_delim[(unsigned char)*s->p])
                 ;
         }
     }

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "core/json.h"
 #include "crypto/b64url.h"
 
 #define JWT_SIG_LEN 32   /* HMAC-SHA256 output */
@@ -136,25 +137,6 @@ jwt_json_lexically_ok(const unsigned char *s, size_t n)
     return !in_string;
 }
 
-/* True when some object at or below item repeats a key.  Quadratic per
- * object, which is fine for the few hundred members a JWT_MAX_LEN token
- * can carry. */
-static bool
-jwt_has_duplicate_keys(const cJSON *item)
-{
-    const cJSON *a, *b;
-
-    for (a = item->child; a != NULL; a = a->next) {
-        if (cJSON_IsObject(item))
-            for (b = a->next; b != NULL; b = b->next)
-                if (strcmp(a->string, b->string) == 0)
-                    return true;
-        if (jwt_has_duplicate_keys(a))
-            return true;
-    }
-    return false;
-}
-
 /* Parse buf[0..n) (NUL at buf[n]) as one JSON object, strictly.  On
  * JWT_OK *out is the object (caller owns it). */
 static enum jwt_error
@@ -173,7 +155,7 @@ jwt_parse_object(const unsigned char *buf, size_t n, cJSON **out)
         cJSON_Delete(obj);
         return JWT_MALFORMED;
     }
-    if (jwt_has_duplicate_keys(obj)) {
+    if (json_has_duplicate_keys(obj)) {
         cJSON_Delete(obj);
         return JWT_DUPLICATE_KEY;
     }

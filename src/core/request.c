@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 double now_monotonic(void)
 {
     struct timespec ts;
@@ -87,10 +90,21 @@ void req_field_error(req_t *r, const char *field, const char *fmt, ...)
 {
     va_list ap;
     cJSON *e;
+    int n;
 
     if (r->errors == NULL) {
         r->errors = cJSON_CreateArray();
         arena_cleanup_add(r->arena, (arena_cleanup_fn)cJSON_Delete, r->errors);
+    }
+    if ((n = cJSON_GetArraySize(r->errors)) >= REQ_MAX_FIELD_ERRORS) {
+        if (n == REQ_MAX_FIELD_ERRORS) {
+            e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "field", "body");
+            cJSON_AddStringToObject(e, "message", "has more errors; only the first "
+                                    STR(REQ_MAX_FIELD_ERRORS) " are listed");
+            cJSON_AddItemToArray(r->errors, e);
+        }
+        return;
     }
     e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "field", field);

@@ -79,7 +79,11 @@ long req_query_int(req_t *r, const char *name, long dflt, long max);
 /* The k-th path parameter of the matched route ({id} ...). */
 const char *req_param(req_t *r, const char *name);
 
-/* Record a per-field validation problem for a later resp_validation(). */
+/* Record a per-field validation problem for a later resp_validation().
+ * At most REQ_MAX_FIELD_ERRORS are kept, then one last error (field
+ * "body") says that more were left out: an answer's size never grows
+ * with what a client sends. */
+#define REQ_MAX_FIELD_ERRORS 100
 void req_field_error(req_t *r, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

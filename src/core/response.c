@@ -95,6 +95,15 @@ int resp_json_text(req_t *r, int status, const char *json, size_t len)
     return status;
 }
 
+int resp_json_raw(req_t *r, int status, const char *json, size_t len)
+{
+    r->status = status;
+    r->content_type = "application/json";
+    r->resp_body = json;
+    r->resp_len = len;
+    return status;
+}
+
 int resp_json(req_t *r, int status, const cJSON *obj)
 {
     r->status = status;

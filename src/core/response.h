@@ -24,6 +24,9 @@ int resp_json(req_t *r, int status, const cJSON *obj);
 /* A body that is already JSON text (e.g. built by PostgreSQL); sent
  * without the whitespace between tokens. */
 int resp_json_text(req_t *r, int status, const char *json, size_t len);
+/* A body of compact JSON text from the arena (len bytes), sent as is:
+ * no copy, for large answers built in place. */
+int resp_json_raw(req_t *r, int status, const char *json, size_t len);
 /* No body (204, 304). */
 int resp_empty(req_t *r, int status);
 

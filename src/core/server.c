@@ -144,10 +144,13 @@ static bool is_json_type(const char *ct)
             strncasecmp(ct, "application/", 12) == 0);
 }
 
+/* R_JSON: the body as a JSON object in r->json, or false after replying
+ * 415 (not JSON), 400 (malformed, duplicate key, not an object), 413
+ * (beyond a JSON_MAX_* limit) or 422 (U+0000 in a string, per field). */
 static bool parse_json_or_reply(req_t *r)
 {
     const char *ct = req_header(r, "Content-Type");
-    const char *why = NULL;
+    json_error_t err;
 
     if (ct == NULL || !is_json_type(ct)) {
         resp_problem(r, 415, "The body must be application/json.");
@@ -157,9 +160,18 @@ static bool parse_json_or_reply(req_t *r)
         resp_problem(r, 400, "A JSON object body is required.");
         return false;
     }
-    r->json = json_parse_strict(r->arena, r->body, r->body_len, &why);
+    r->json = json_parse_body(r->arena, r->body, r->body_len, &err);
+    if (err.fault == JSON_FAULT_LIMIT) {
+        resp_problemf(r, 413, "The JSON body is too large: %s.", err.why);
+        return false;
+    }
+    if (err.fault == JSON_FAULT_NUL) {
+        req_field_error(r, err.field, "%s", err.why);
+        resp_validation(r);
+        return false;
+    }
     if (r->json == NULL) {
-        resp_problemf(r, 400, "Malformed JSON: %s.", why);
+        resp_problemf(r, 400, "Malformed JSON: %s.", err.why);
         return false;
     }
     if (!cJSON_IsObject(r->json)) {

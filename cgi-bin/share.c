@@ -24,7 +24,7 @@
 #define SHARE_TOKEN_BYTES 32                 /* 256 bits from the CSPRNG */
 #define SHARE_ASSETS "/static/share/1"       /* bump when nginx/static/share changes */
 #define SHARE_UNLOCK_TTL 3600L               /* unlock cookie lifetime, seconds */
-#define SHARE_COOKIE_PREFIX "pd_share_"
+#define SHARE_COOKIE_PREFIX AUTH_SHARE_COOKIE_PREFIX  /* the share-cookie credential kind */
 #define SHARE_EXCERPT_CHARS 200
 #define EXPIRES_IN_MIN 1L
 #define EXPIRES_IN_MAX 315360000L            /* ten years */

@@ -82,7 +82,8 @@ enum router_result router_match(const route_t *routes, size_t nroutes,
  * index of the first bad row (*why says what is wrong), or -1. */
 long router_check(const route_t *routes, size_t nroutes, const char **why);
 
-/* The kinds in creds as "session,apikey" (static text). */
+/* The kinds in creds as "session,apikey": static text, valid until the
+ * next call. */
 const char *router_creds_name(unsigned creds);
 
 #endif

@@ -26,11 +26,14 @@
 #define REFRESH_TOKEN_BYTES 32
 #define REFRESH_TOKEN_MAX 512
 #define AUTH_ROLE "promptd_auth"   /* the role of sign-up / sign-in / refresh */
+#define REAUTH_WINDOW 300L          /* seconds: a sign-in this recent may change
+                                     * the password or email without the
+                                     * current password */
 
 /* Everything these handlers send to PostgreSQL goes through the functions
  * of sql/0006_auth_sessions.sql (SECURITY DEFINER). */
 enum { ST_SIGNUP, ST_PW_BEGIN, ST_PW_OK, ST_PW_REHASH, ST_REFRESH, ST_USER, ST_UPDATE,
-       ST_LOGOUT };
+       ST_LOGOUT, ST_SIGNED_IN, ST_PWHASH, ST_EMAIL };
 
 static const db_stmt_t stmts[] = {
     [ST_SIGNUP] = {"auth_signup",
@@ -51,6 +54,11 @@ static const db_stmt_t stmts[] = {
     [ST_UPDATE] = {"auth_update_user",
         "select promptd.auth_update_user($1::uuid, $2::jsonb, $3)"},
     [ST_LOGOUT] = {"auth_logout", "select promptd.auth_logout($1::uuid, $2)"},
+    /* sql/0019_reauthentication.sql */
+    [ST_SIGNED_IN] = {"auth_session_signed_in_at",
+        "select promptd.auth_session_signed_in_at($1::uuid)"},
+    [ST_PWHASH] = {"auth_password_hash", "select promptd.account_password_hash()"},
+    [ST_EMAIL] = {"auth_change_email", "select promptd.auth_change_email($1::uuid, $2)"},
     {NULL, NULL},
 };
 
@@ -69,7 +77,27 @@ static int gotrue_error(req_t *r, int status, const char *code, const char *msg)
     return resp_json(r, status, o);
 }
 
-/* 422 weak_password with {"weak_password":{"reasons":[reason]}}. */
+/* The family's problem hook (family_t.problem): the dispatcher's refusals
+ * in GoTrue's dialect.  A token that does not verify, or a credential of
+ * another kind (an API key), is GoTrue's 403 bad_jwt; a body the
+ * dispatcher refused is 400 bad_json (413 keeps its status). */
+static int gotrue_problem(req_t *r, int status, const char *code, const char *detail)
+{
+    if (strcmp(code, PROBLEM_NO_CREDENTIAL) == 0)
+        return gotrue_error(r, 401, "no_authorization",
+                            "This endpoint requires a Bearer token");
+    if (strcmp(code, PROBLEM_BAD_CREDENTIAL) == 0)
+        return gotrue_error(r, 403, "bad_jwt",
+                            "invalid JWT: unable to parse or verify signature");
+    if (strcmp(code, PROBLEM_WRONG_KIND) == 0)
+        return gotrue_error(r, 403, "bad_jwt", detail);
+    if (strcmp(code, PROBLEM_BODY) == 0)
+        return gotrue_error(r, status == 413 ? 413 : 400, "bad_json",
+                            arena_printf(r->arena,
+                                         "Could not parse request body as JSON: %s", detail));
+    return gotrue_error(r, status, code, detail);
+}
+
 /* The optional "data" member (user metadata) as JSON text in *out (left
  * unchanged when absent or null); false after answering 400. */
 static bool user_data_or_reply(req_t *r, const cJSON *body, const char **out)
@@ -87,6 +115,7 @@ static bool user_data_or_reply(req_t *r, const cJSON *body, const char **out)
     return true;
 }
 
+/* 422 weak_password with {"weak_password":{"reasons":[reason]}}. */
 static int weak_password_error(req_t *r, const char *reason, const char *msg)
 {
     cJSON *o = json_own(r->arena, cJSON_CreateObject());
@@ -140,26 +169,6 @@ static bool apikey_or_reply(req_t *r)
     r->log_detail = "apikey missing or not the configured anon key";
     resp_json(r, 401, o);
     return false;
-}
-
-/* The body as a JSON object, or NULL after a 400 bad_json. */
-static cJSON *body_or_reply(req_t *r)
-{
-    const char *why = "empty body";
-    cJSON *j = NULL;
-
-    if (r->body_len > 0)
-        j = json_parse_strict(r->arena, r->body, r->body_len, &why);
-    if (j == NULL) {
-        gotrue_error(r, 400, "bad_json", arena_printf(r->arena,
-                     "Could not parse request body as JSON: %s", why));
-        return NULL;
-    }
-    if (!cJSON_IsObject(j)) {
-        gotrue_error(r, 400, "bad_json", "Request body must be a JSON object");
-        return NULL;
-    }
-    return j;
 }
 
 /* A string member: true with *out set (NULL when absent or null); false
@@ -262,11 +271,12 @@ static void add_copy(cJSON *to, const char *name, const cJSON *from)
 }
 
 /* An access token with Supabase's claims for user (GoTrue's user object)
- * in session session_id: ES256 under the kid of PROMPTD_JWT_SIGNING_KEY
+ * in session session_id, signed in at signed_in_at (amr[0].timestamp: the
+ * session's password sign-in, kept across refreshes as GoTrue does): ES256 under the kid of PROMPTD_JWT_SIGNING_KEY
  * when one is configured, else HS256 with the JWT secret; NULL when
  * signing fails. */
 static char *access_token(req_t *r, const cJSON *user, const char *session_id,
-                          time_t now)
+                          time_t now, double signed_in_at)
 {
     cJSON *c = json_own(r->arena, cJSON_CreateObject());
     cJSON *amr = cJSON_AddArrayToObject(c, "amr"), *m = cJSON_CreateObject();
@@ -289,7 +299,7 @@ static char *access_token(req_t *r, const cJSON *user, const char *session_id,
     cJSON_AddStringToObject(c, "role", "authenticated");
     cJSON_AddStringToObject(c, "aal", "aal1");
     cJSON_AddStringToObject(m, "method", "password");
-    cJSON_AddNumberToObject(m, "timestamp", (double)now);
+    cJSON_AddNumberToObject(m, "timestamp", signed_in_at);
     cJSON_AddItemToArray(amr, m);
     cJSON_AddStringToObject(c, "session_id", session_id);
     cJSON_AddBoolToObject(c, "is_anonymous", false);
@@ -304,9 +314,10 @@ static char *access_token(req_t *r, const cJSON *user, const char *session_id,
 }
 
 /* 200 with GoTrue's session: {access_token, token_type, expires_in,
- * expires_at, refresh_token, user}. */
+ * expires_at, refresh_token, user}.  signed_in_at < 0: the session was
+ * opened now. */
 static int session_reply(req_t *r, const char *user_json, const char *session_id,
-                         const char *refresh_token)
+                         const char *refresh_token, double signed_in_at)
 {
     cJSON *user = json_own(r->arena, cJSON_Parse(user_json ? user_json : ""));
     cJSON *o;
@@ -318,7 +329,8 @@ static int session_reply(req_t *r, const char *user_json, const char *session_id
         r->log_detail = "auth function returned no user";
         return resp_problem(r, 500, "Internal error; it has been logged.");
     }
-    if ((tok = access_token(r, user, session_id, now)) == NULL) {
+    if ((tok = access_token(r, user, session_id, now,
+                            signed_in_at < 0 ? (double)now : signed_in_at)) == NULL) {
         r->log_detail = "signing the access token failed (no JWT secret?)";
         return resp_problem(r, 500, "Internal error; it has been logged.");
     }
@@ -334,32 +346,6 @@ static int session_reply(req_t *r, const char *user_json, const char *session_id
 }
 
 /* ------------------------------------------------------------ callers */
-
-/* Verify the Bearer token (auth_require) for the user routes; GoTrue's
- * 401 no_authorization / 403 bad_jwt otherwise.  *session_id gets the
- * token's session_id claim, NULL when it has none (promptctl tokens). */
-static bool bearer_or_reply(req_t *r, const char **session_id)
-{
-    const char *h = req_header(r, "Authorization");
-    const cJSON *sid;
-    cJSON *claims;
-
-    *session_id = NULL;
-    if (!auth_require(r)) {
-        if (h && strncasecmp(h, "Bearer ", 7) == 0 && h[7])
-            gotrue_error(r, 403, "bad_jwt",
-                         "invalid JWT: unable to parse or verify signature");
-        else
-            gotrue_error(r, 401, "no_authorization",
-                         "This endpoint requires a Bearer token");
-        return false;
-    }
-    claims = json_own(r->arena, cJSON_Parse(r->claims));
-    sid = cJSON_GetObjectItemCaseSensitive(claims, "session_id");
-    if (cJSON_IsString(sid) && uuid_valid(sid->valuestring))
-        *session_id = arena_strdup(r->arena, sid->valuestring);
-    return true;
-}
 
 /* The sign-in phase runs as promptd_auth (see sql/0006_auth_sessions.sql). */
 static void as_auth_role(req_t *r)
@@ -386,10 +372,10 @@ static int auth_signup(req_t *r)
 {
     const char *email_in, *password, *reason, *msg, *data = NULL, *rhash, *v[6];
     char hash[PASSWORD_ENCODED_MAX], *email, *refresh;
-    cJSON *body;
+    const cJSON *body = r->json;
     PGresult *res;
 
-    if (!apikey_or_reply(r) || !(body = body_or_reply(r)) ||
+    if (!apikey_or_reply(r) ||
         !string_or_reply(r, body, "email", &email_in) ||
         !string_or_reply(r, body, "password", &password))
         return r->status;
@@ -424,7 +410,7 @@ static int auth_signup(req_t *r)
         return gotrue_error(r, 422, "user_already_exists", "User already registered");
     if (!audit_or_reply(r, "auth.signup", "success", NULL, PQgetvalue(res, 0, 2)))
         return r->status;
-    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh);
+    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh, -1);
 }
 
 
@@ -508,7 +494,7 @@ static int grant_password(req_t *r, const cJSON *body)
     r->commit_on_error = false;
     if (!audit_or_reply(r, "auth.signin", "success", "{\"method\":\"password\"}", uid))
         return r->status;
-    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh);
+    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh, -1);
 }
 
 /* grant_type=refresh_token {refresh_token} -> 200 new session (the old
@@ -519,7 +505,7 @@ static int grant_password(req_t *r, const cJSON *body)
  * refresh_token_reuse_interval allows. */
 static int grant_refresh(req_t *r, const cJSON *body)
 {
-    const char *old, *rhash, *v[4], *status;
+    const char *old, *rhash, *v[4], *status, *user_json, *sid;
     char *refresh;
     PGresult *res;
 
@@ -549,37 +535,38 @@ static int grant_refresh(req_t *r, const cJSON *body)
     if (strcmp(status, "ok") != 0)
         return gotrue_error(r, 400, "refresh_token_not_found",
                             "Invalid Refresh Token: Refresh Token Not Found");
-    return session_reply(r, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), refresh);
+    user_json = PQgetvalue(res, 0, 1);
+    v[0] = sid = PQgetvalue(res, 0, 2);
+    if ((res = db_exec(r, &stmts[ST_SIGNED_IN], 1, v)) == NULL || db_value(res, 0, 0) == NULL)
+        return db_failed(r);
+    return session_reply(r, user_json, sid, refresh, atof(PQgetvalue(res, 0, 0)));
 }
 
-/* POST /auth/v1/token?grant_type=password|refresh_token -> see grant_* |
- * 400 unsupported_grant_type */
+/* POST /auth/v1/token?grant_type=password|refresh_token {...} -> see
+ * grant_* | 400 unsupported_grant_type */
 static int auth_token(req_t *r)
 {
     const char *grant = req_query(r, "grant_type");
-    cJSON *body;
 
     if (!apikey_or_reply(r))
         return r->status;
     if (grant == NULL ||
         (strcmp(grant, "password") != 0 && strcmp(grant, "refresh_token") != 0))
         return gotrue_error(r, 400, "validation_failed", "unsupported_grant_type");
-    if ((body = body_or_reply(r)) == NULL)
-        return r->status;
-    return strcmp(grant, "password") == 0 ? grant_password(r, body)
-                                          : grant_refresh(r, body);
+    return strcmp(grant, "password") == 0 ? grant_password(r, r->json)
+                                          : grant_refresh(r, r->json);
 }
 
-/* GET /auth/v1/user (Bearer) -> 200 user | 401 no_authorization |
- * 403 bad_jwt | 403 session_not_found (signed out) */
+/* GET /auth/v1/user (session token) -> 200 user | 401 no_authorization |
+ * 403 bad_jwt (not valid, or an API key) | 403 session_not_found */
 static int auth_user_get(req_t *r)
 {
-    const char *sid, *v[1];
+    const char *v[1];
     PGresult *res;
 
-    if (!apikey_or_reply(r) || !bearer_or_reply(r, &sid))
+    if (!apikey_or_reply(r))
         return r->status;
-    v[0] = sid;
+    v[0] = auth_session_id(r);
     if ((res = db_exec(r, &stmts[ST_USER], 1, v)) == NULL)
         return db_failed(r);
     if (db_value(res, 0, 0) == NULL)
@@ -589,42 +576,123 @@ static int auth_user_get(req_t *r)
     return resp_json_text(r, 200, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
 }
 
-/* PUT /auth/v1/user (Bearer) {data?, password?, email? (only unchanged)}
- * -> 200 user | 400 bad_json | 422 weak_password / validation_failed |
- * 403 session_not_found.  A new password revokes the other sessions. */
-static int auth_user_put(req_t *r)
+/* Re-authentication before a password or email change: the current
+ * password (member current_password, as GoTrue names it for
+ * updateUser), or a session signed in within REAUTH_WINDOW, measured from
+ * the session's sign-in time, which a refresh keeps (auth_recent_signin),
+ * never from the token's iat.  False after answering 400
+ * current_password_mismatch or reauthentication_needed (the denial is
+ * audited and committed) or a database error. */
+static bool reauth_or_reply(req_t *r, const char *current)
 {
-    const char *sid, *email_in, *password, *reason, *msg, *data = NULL, *v[3];
-    char hash[PASSWORD_ENCODED_MAX];
-    const cJSON *cur;
-    cJSON *body, *claims;
+    PGresult *res;
+    int recent;
+
+    if (current != NULL) {
+        if ((res = db_exec(r, &stmts[ST_PWHASH], 0, NULL)) == NULL) {
+            db_failed(r);
+            return false;
+        }
+        if (strlen(current) <= PASSWORD_MAX_BYTES &&
+            password_verify(db_value(res, 0, 0), current))
+            return true;
+    } else if ((recent = auth_recent_signin(r, REAUTH_WINDOW)) != 0) {
+        return recent > 0;
+    }
+    r->commit_on_error = true;   /* keep the denial's audit row only */
+    if (!audit_or_reply(r, "auth.reauthenticate", "denied", current
+                        ? "{\"reason\":\"current_password\"}"
+                        : "{\"reason\":\"stale_signin\"}", NULL))
+        return false;
+    if (current != NULL)
+        gotrue_error(r, 400, "current_password_mismatch",
+                     "The current password is incorrect");
+    else
+        gotrue_error(r, 400, "reauthentication_needed",
+                     "Changing the password or email requires the current "
+                     "password or a sign-in within the last 5 minutes");
+    return false;
+}
+
+/* The email member as a change: *to is the normalised address when it
+ * differs from the token's, else NULL.  False after 400 validation_failed. */
+static bool email_change_or_reply(req_t *r, const char *in, const char **to)
+{
+    cJSON *claims = json_own(r->arena, cJSON_Parse(r->claims));
+    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(claims, "email");
+    const char *e;
+
+    *to = NULL;
+    if (in == NULL)
+        return true;
+    if ((e = email_normalise(r, in)) == NULL) {
+        gotrue_error(r, 400, "validation_failed",
+                     "Unable to validate email address: invalid format");
+        return false;
+    }
+    if (!cJSON_IsString(cur) || strcasecmp(e, cur->valuestring) != 0)
+        *to = e;
+    return true;
+}
+
+/* The new address, confirmed at once (sign-up is autoconfirm); false
+ * after 422 email_exists, 403 session_not_found or a database error. */
+static bool email_set_or_reply(req_t *r, const char *email)
+{
+    const char *v[2] = {auth_session_id(r), email}, *status;
     PGresult *res;
 
-    if (!apikey_or_reply(r) || !bearer_or_reply(r, &sid) ||
-        !(body = body_or_reply(r)) ||
-        !string_or_reply(r, body, "email", &email_in) ||
-        !string_or_reply(r, body, "password", &password))
-        return r->status;
-    claims = json_own(r->arena, cJSON_Parse(r->claims));
-    cur = cJSON_GetObjectItemCaseSensitive(claims, "email");
-    if (email_in) {
-        const char *e = email_normalise(r, email_in);
-
-        if (e == NULL || !cJSON_IsString(cur) || strcasecmp(e, cur->valuestring) != 0)
-            return gotrue_error(r, 422, "validation_failed",
-                                "Changing the email address is not supported");
+    if ((res = db_exec(r, &stmts[ST_EMAIL], 2, v)) == NULL) {
+        db_failed(r);
+        return false;
     }
-    if (!user_data_or_reply(r, body, &data))
+    status = PQgetvalue(res, 0, 0);
+    if (strcmp(status, "ok") == 0)
+        return audit_or_reply(r, "auth.email_change", "success", NULL, NULL);
+    if (strcmp(status, "email_exists") == 0)
+        gotrue_error(r, 422, "email_exists",
+                     "A user with this email address has already been registered");
+    else
+        gotrue_error(r, 403, "session_not_found",
+                     "Session from session_id claim in JWT does not exist");
+    return false;
+}
+
+/* PUT /auth/v1/user (session token) {data?, password?, email?,
+ * current_password?} -> 200 user | 400 bad_json / validation_failed |
+ * 400 reauthentication_needed (a password or email change needs
+ * current_password or a sign-in within 5 minutes) | 400
+ * current_password_mismatch | 422 weak_password / validation_failed /
+ * email_exists | 401 | 403 bad_jwt / session_not_found.  A new password
+ * revokes the other sessions; a new email is confirmed at once. */
+static int auth_user_put(req_t *r)
+{
+    const char *email_in, *email = NULL, *password, *current, *reason, *msg;
+    const char *data = NULL, *v[3];
+    char hash[PASSWORD_ENCODED_MAX];
+    const cJSON *body = r->json;
+    PGresult *res;
+
+    if (!apikey_or_reply(r) ||
+        !string_or_reply(r, body, "email", &email_in) ||
+        !string_or_reply(r, body, "password", &password) ||
+        !string_or_reply(r, body, "current_password", &current) ||
+        !email_change_or_reply(r, email_in, &email) ||
+        !user_data_or_reply(r, body, &data))
         return r->status;
     if (password) {
         if (strlen(password) > PASSWORD_MAX_BYTES)
             return gotrue_error(r, 422, "validation_failed", "Password is too long");
         if ((reason = password_weakness(password, &msg)) != NULL)
             return weak_password_error(r, reason, msg);
-        if (!password_hash(password, hash))
-            return resp_problem(r, 503, "The server is out of memory; retry shortly.");
     }
-    v[0] = sid;
+    if ((password || email) && !reauth_or_reply(r, current))
+        return r->status;
+    if (password && !password_hash(password, hash))
+        return resp_problem(r, 503, "The server is out of memory; retry shortly.");
+    if (email && !email_set_or_reply(r, email))
+        return r->status;
+    v[0] = auth_session_id(r);
     v[1] = data;
     v[2] = password ? hash : NULL;
     if ((res = db_exec(r, &stmts[ST_UPDATE], 3, v)) == NULL)
@@ -637,16 +705,16 @@ static int auth_user_put(req_t *r)
     return resp_json_text(r, 200, PQgetvalue(res, 0, 0), strlen(PQgetvalue(res, 0, 0)));
 }
 
-/* POST /auth/v1/logout?scope=global|local|others (Bearer) -> 204 |
+/* POST /auth/v1/logout?scope=global|local|others (session token) -> 204 |
  * 400 validation_failed (scope) | 401 | 403.  Access tokens already issued
  * stay valid until they expire (as with GoTrue); their refresh tokens and
  * GET /auth/v1/user stop working at once. */
 static int auth_logout(req_t *r)
 {
-    const char *sid, *scope = req_query(r, "scope"), *v[2];
+    const char *scope = req_query(r, "scope"), *v[2];
     PGresult *res;
 
-    if (!apikey_or_reply(r) || !bearer_or_reply(r, &sid))
+    if (!apikey_or_reply(r))
         return r->status;
     if (scope == NULL || *scope == '\0')
         scope = "global";
@@ -654,7 +722,7 @@ static int auth_logout(req_t *r)
         strcmp(scope, "others") != 0)
         return gotrue_error(r, 400, "validation_failed",
                             "Unsupported logout scope, must be one of global, local, others");
-    v[0] = sid;
+    v[0] = auth_session_id(r);
     v[1] = scope;
     if ((res = db_exec(r, &stmts[ST_LOGOUT], 2, v)) == NULL)
         return db_failed(r);
@@ -676,20 +744,22 @@ static int auth_jwks(req_t *r)
     return resp_json_text(r, 200, keys, strlen(keys));
 }
 
-/* No R_AUTH / R_JSON: these routes answer GoTrue-shaped errors themselves. */
+/* The dispatcher's refusals reach clients in GoTrue's dialect through
+ * gotrue_problem.  The account routes take session tokens only. */
 static const route_t routes[] = {
-    {"POST", "/auth/v1/signup", auth_signup, R_DB, NULL},
-    {"POST", "/auth/v1/token", auth_token, R_DB, NULL},
-    {"GET", "/auth/v1/user", auth_user_get, R_DB | R_READONLY, NULL},
-    {"PUT", "/auth/v1/user", auth_user_put, R_DB, NULL},
-    {"POST", "/auth/v1/logout", auth_logout, R_DB, NULL},
-    {"GET", "/auth/v1/.well-known/jwks.json", auth_jwks, 0, NULL},
+    {"POST", "/auth/v1/signup", auth_signup, R_JSON | R_DB, CRED_NONE, NULL},
+    {"POST", "/auth/v1/token", auth_token, R_JSON | R_DB, CRED_NONE, NULL},
+    {"GET", "/auth/v1/user", auth_user_get, R_DB | R_READONLY, CRED_SESSION, NULL},
+    {"PUT", "/auth/v1/user", auth_user_put, R_JSON | R_DB, CRED_SESSION, NULL},
+    {"POST", "/auth/v1/logout", auth_logout, R_DB, CRED_SESSION, NULL},
+    {"GET", "/auth/v1/.well-known/jwks.json", auth_jwks, 0, CRED_NONE, NULL},
 };
 
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "auth", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
+        "auth", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL,
+        gotrue_problem};
 
     if (argc > 1 && strcmp(argv[1], "--routes") == 0)
         return server_main(argc, argv, &family);

@@ -481,20 +481,24 @@ static int key_delete(req_t *r)
 }
 
 static const route_t routes[] = {
-    {"POST", "/api/v1/enrich", enrich_post, R_AUTH | R_JSON | R_DB, "enrich"},
-    {"GET", "/api/v1/enrich/jobs/{id:uuid}", job_get, R_AUTH | R_DB | R_READONLY, "enrich"},
-    {"GET", "/api/v1/enrich/keys", key_list, R_AUTH | R_DB | R_READONLY, NULL},
-    {"PUT", "/api/v1/enrich/keys/{provider}", key_put, R_AUTH | R_JSON | R_DB, NULL},
-    {"DELETE", "/api/v1/enrich/keys/{provider}", key_delete, R_AUTH | R_DB, NULL},
-    {"POST", "/api/v1/score", score_post, R_AUTH | R_JSON, "enrich"},
-    {"GET", "/api/v1/enrichments", history_list, R_AUTH | R_DB | R_READONLY, "enrich"},
-    {"GET", "/api/v1/enrichments/{id:uuid}", history_get, R_AUTH | R_DB | R_READONLY, "enrich"},
+    {"POST", "/api/v1/enrich", enrich_post,
+     R_JSON | R_DB, CRED_SESSION | CRED_APIKEY, "enrich"},
+    {"GET", "/api/v1/enrich/jobs/{id:uuid}", job_get,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "enrich"},
+    {"GET", "/api/v1/enrich/keys", key_list, R_DB | R_READONLY, CRED_SESSION, NULL},
+    {"PUT", "/api/v1/enrich/keys/{provider}", key_put, R_JSON | R_DB, CRED_SESSION, NULL},
+    {"DELETE", "/api/v1/enrich/keys/{provider}", key_delete, R_DB, CRED_SESSION, NULL},
+    {"POST", "/api/v1/score", score_post, R_JSON, CRED_SESSION | CRED_APIKEY, "enrich"},
+    {"GET", "/api/v1/enrichments", history_list,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "enrich"},
+    {"GET", "/api/v1/enrichments/{id:uuid}", history_get,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "enrich"},
 };
 
 int main(int argc, char **argv)
 {
     static const family_t family = {"enrich", routes, sizeof(routes) / sizeof(routes[0]),
-                                     family_stmts, enrich_stmts};
+                                     family_stmts, enrich_stmts, NULL};
 
     if (argc < 2 && enrich_settings() == NULL)
         return 1;

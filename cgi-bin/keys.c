@@ -16,9 +16,9 @@
 #define EXPIRES_IN_MIN 60L
 #define EXPIRES_IN_MAX 315360000L   /* ten years */
 
-/* Every route is scoped "admin": JWT callers (who hold every scope) or an
- * API key carrying the admin scope may manage keys; a narrower key gets
- * 403 from the dispatcher. */
+/* Keys are managed with a user's session token only (the route rows name
+ * CRED_SESSION): no API key, whatever its scopes, can mint, list or
+ * revoke keys; the dispatcher answers it 403. */
 static const char *const scope_names[] = {
     "prompts:read", "prompts:write", "enrich", "share", "admin", NULL};
 
@@ -208,16 +208,16 @@ static int key_revoke(req_t *r)
 }
 
 static const route_t routes[] = {
-    {"POST", "/api/v1/keys", key_create, R_AUTH | R_JSON | R_DB, "admin"},
-    {"GET", "/api/v1/keys", key_list, R_AUTH | R_DB | R_READONLY, "admin"},
-    {"GET", "/api/v1/keys/{id:uuid}", key_get, R_AUTH | R_DB | R_READONLY, "admin"},
-    {"DELETE", "/api/v1/keys/{id:uuid}", key_revoke, R_AUTH | R_DB, "admin"},
+    {"POST", "/api/v1/keys", key_create, R_JSON | R_DB, CRED_SESSION, NULL},
+    {"GET", "/api/v1/keys", key_list, R_DB | R_READONLY, CRED_SESSION, NULL},
+    {"GET", "/api/v1/keys/{id:uuid}", key_get, R_DB | R_READONLY, CRED_SESSION, NULL},
+    {"DELETE", "/api/v1/keys/{id:uuid}", key_revoke, R_DB, CRED_SESSION, NULL},
 };
 
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "keys", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
+        "keys", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
 
     return server_main(argc, argv, &family);
 }

@@ -4,8 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <argon2.h>
-
+#include "auth/auth.h"
+#include "auth/password.h"
 #include "core/json.h"
 #include "core/response.h"
 #include "core/server.h"
@@ -15,7 +15,8 @@
 #define AVATAR_URL_MAX 2048
 #define PREFERENCES_MAX 16384
 #define PASSWORD_MAX 1024
-#define RECENT_SIGNIN 300 /* seconds: a token this fresh may delete the account */
+#define RECENT_SIGNIN 300L /* seconds: a session signed in this recently may
+                            * delete the account without the password */
 #define LIST_DEFAULT 20
 #define LIST_MAX 100
 
@@ -206,17 +207,6 @@ static int me_export(req_t *r)
                           (size_t)PQgetlength(res, 0, 0));
 }
 
-/* The token's iat is within RECENT_SIGNIN seconds. */
-static bool recent_signin(req_t *r)
-{
-    cJSON *claims = r->claims ? json_own(r->arena, cJSON_Parse(r->claims)) : NULL;
-    const cJSON *iat = cJSON_GetObjectItemCaseSensitive(claims, "iat");
-    double now = (double)time(NULL);
-
-    return cJSON_IsNumber(iat) && iat->valuedouble >= now - RECENT_SIGNIN &&
-           iat->valuedouble <= now + 30;
-}
-
 /* The optional body of DELETE /api/v1/me: {} or {"password": "..."}.
  * Returns false after replying. */
 static bool delete_body_or_reply(req_t *r, const char **password)
@@ -242,24 +232,24 @@ static bool delete_body_or_reply(req_t *r, const char **password)
 }
 
 /* DELETE /api/v1/me {password?} -> 204 | 403 (neither a recent sign-in
- *   nor a correct password) | 422.  Deletes the user and everything they
- *   own; their audit rows stay under a pseudonym nobody can resolve. */
+ *   nor a correct password) | 422.  "Recent" is measured from the
+ *   session's sign-in time, which a refresh keeps (auth_recent_signin),
+ *   not from the token's iat.  Deletes the user and everything they own;
+ *   their audit rows stay under a pseudonym nobody can resolve. */
 static int me_delete(req_t *r)
 {
-    const char *password, *hash;
+    const char *password;
     PGresult *res;
-    bool ok;
+    int ok;
 
     if (!delete_body_or_reply(r, &password))
         return r->status;
     if (password) {
         if ((res = db_exec(r, &stmts[ST_PWHASH], 0, NULL)) == NULL)
             return db_error_reply(r);
-        hash = db_value(res, 0, 0);
-        ok = hash && strncmp(hash, "$argon2id$", 10) == 0 &&
-             argon2_verify(hash, password, strlen(password), Argon2_id) == ARGON2_OK;
-    } else {
-        ok = recent_signin(r);
+        ok = password_verify(db_value(res, 0, 0), password);
+    } else if ((ok = auth_recent_signin(r, RECENT_SIGNIN)) < 0) {
+        return r->status;
     }
     if (!ok) {
         r->commit_on_error = true;   /* keep the failure's audit row only */
@@ -421,29 +411,29 @@ static int admin_job_cancel(req_t *r)
 }
 
 static const route_t routes[] = {
-    {"GET", "/api/v1/me", me_get, R_AUTH | R_DB | R_READONLY, NULL},
-    {"PATCH", "/api/v1/me", me_update, R_AUTH | R_JSON | R_DB, NULL},
-    {"DELETE", "/api/v1/me", me_delete, R_AUTH | R_DB, NULL},
-    {"GET", "/api/v1/me/audit", me_audit, R_AUTH | R_DB | R_READONLY, NULL},
-    {"GET", "/api/v1/me/export", me_export, R_AUTH | R_DB, NULL},
+    {"GET", "/api/v1/me", me_get, R_DB | R_READONLY, CRED_SESSION, NULL},
+    {"PATCH", "/api/v1/me", me_update, R_JSON | R_DB, CRED_SESSION, NULL},
+    {"DELETE", "/api/v1/me", me_delete, R_DB, CRED_SESSION, NULL},
+    {"GET", "/api/v1/me/audit", me_audit, R_DB | R_READONLY, CRED_SESSION, NULL},
+    {"GET", "/api/v1/me/export", me_export, R_DB, CRED_SESSION, NULL},
     {"GET", "/api/v1/admin/users", admin_users,
-     R_AUTH | R_DB | R_READONLY | R_ADMIN, "admin"},
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"PATCH", "/api/v1/admin/users/{id:uuid}", admin_user_update,
-     R_AUTH | R_JSON | R_DB | R_ADMIN, "admin"},
+     R_JSON | R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"GET", "/api/v1/admin/jobs", admin_jobs,
-     R_AUTH | R_DB | R_READONLY | R_ADMIN, "admin"},
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"GET", "/api/v1/admin/jobs/stats", admin_jobs_stats,
-     R_AUTH | R_DB | R_READONLY | R_ADMIN, "admin"},
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"POST", "/api/v1/admin/jobs/{id}/retry", admin_job_retry,
-     R_AUTH | R_DB | R_ADMIN, "admin"},
+     R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"POST", "/api/v1/admin/jobs/{id}/cancel", admin_job_cancel,
-     R_AUTH | R_DB | R_ADMIN, "admin"},
+     R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
 };
 
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "me", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
+        "me", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
 
     return server_main(argc, argv, &family);
 }

@@ -736,29 +736,30 @@ static int prompt_render(req_t *r)
 }
 
 static const route_t routes[] = {
-    {"GET", "/api/v1/prompts", prompt_list, R_AUTH | R_DB | R_READONLY, "prompts:read"},
+    {"GET", "/api/v1/prompts", prompt_list,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
     {"POST", "/api/v1/prompts", prompt_create,
-     R_AUTH | R_JSON | R_DB | R_IDEMPOTENT, "prompts:write"},
-    {"GET", "/api/v1/prompts/{id:uuid}", prompt_get, R_AUTH | R_DB | R_READONLY,
-     "prompts:read"},
-    {"PATCH", "/api/v1/prompts/{id:uuid}", prompt_update, R_AUTH | R_JSON | R_DB,
-     "prompts:write"},
-    {"DELETE", "/api/v1/prompts/{id:uuid}", prompt_delete, R_AUTH | R_DB,
-     "prompts:write"},
+     R_JSON | R_DB | R_IDEMPOTENT, CRED_SESSION | CRED_APIKEY, "prompts:write"},
+    {"GET", "/api/v1/prompts/{id:uuid}", prompt_get,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
+    {"PATCH", "/api/v1/prompts/{id:uuid}", prompt_update,
+     R_JSON | R_DB, CRED_SESSION | CRED_APIKEY, "prompts:write"},
+    {"DELETE", "/api/v1/prompts/{id:uuid}", prompt_delete,
+     R_DB, CRED_SESSION | CRED_APIKEY, "prompts:write"},
     {"GET", "/api/v1/prompts/{id:uuid}/versions", version_list,
-     R_AUTH | R_DB | R_READONLY, "prompts:read"},
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
     {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", version_get,
-     R_AUTH | R_DB | R_READONLY, "prompts:read"},
-    {"POST", "/api/v1/prompts/{id:uuid}/versions/{version}/restore",
-     version_restore, R_AUTH | R_DB | R_IDEMPOTENT, "prompts:write"},
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
+    {"POST", "/api/v1/prompts/{id:uuid}/versions/{version}/restore", version_restore,
+     R_DB | R_IDEMPOTENT, CRED_SESSION | CRED_APIKEY, "prompts:write"},
     {"POST", "/api/v1/prompts/{id:uuid}/render", prompt_render,
-     R_AUTH | R_JSON | R_DB, "prompts:read"},
+     R_JSON | R_DB, CRED_SESSION | CRED_APIKEY, "prompts:read"},
 };
 
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "prompts", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
+        "prompts", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
 
     return server_main(argc, argv, &family);
 }

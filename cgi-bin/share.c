@@ -24,7 +24,7 @@
 #define SHARE_TOKEN_BYTES 32                 /* 256 bits from the CSPRNG */
 #define SHARE_ASSETS "/static/share/1"       /* bump when nginx/static/share changes */
 #define SHARE_UNLOCK_TTL 3600L               /* unlock cookie lifetime, seconds */
-#define SHARE_COOKIE_PREFIX "pd_share_"
+#define SHARE_COOKIE_PREFIX AUTH_SHARE_COOKIE_PREFIX  /* the share-cookie credential kind */
 #define SHARE_EXCERPT_CHARS 200
 #define EXPIRES_IN_MIN 1L
 #define EXPIRES_IN_MAX 315360000L            /* ten years */
@@ -1007,24 +1007,30 @@ static int gallery(req_t *r)
 
 static const route_t routes[] = {
     {"POST", "/api/v1/prompts/{id:uuid}/shares", share_create,
-     R_AUTH | R_JSON | R_DB, "share"},
-    {"GET", "/api/v1/shares", share_list, R_AUTH | R_DB | R_READONLY, "share"},
-    {"GET", "/api/v1/shares/{id:uuid}", share_get, R_AUTH | R_DB | R_READONLY, "share"},
-    {"PATCH", "/api/v1/shares/{id:uuid}", share_patch, R_AUTH | R_JSON | R_DB, "share"},
-    {"DELETE", "/api/v1/shares/{id:uuid}", share_revoke, R_AUTH | R_DB, "share"},
+     R_JSON | R_DB, CRED_SESSION | CRED_APIKEY, "share"},
+    {"GET", "/api/v1/shares", share_list,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "share"},
+    {"GET", "/api/v1/shares/{id:uuid}", share_get,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "share"},
+    {"PATCH", "/api/v1/shares/{id:uuid}", share_patch,
+     R_JSON | R_DB, CRED_SESSION | CRED_APIKEY, "share"},
+    {"DELETE", "/api/v1/shares/{id:uuid}", share_revoke,
+     R_DB, CRED_SESSION | CRED_APIKEY, "share"},
     {"GET", "/api/v1/shares/{id:uuid}/stats", share_stats,
-     R_AUTH | R_DB | R_READONLY, "share"},
-    {"GET", "/api/v1/shared/{token}", shared_get, R_DB | R_READONLY, NULL},
-    {"POST", "/api/v1/shared/{token}/fork", shared_fork, R_AUTH | R_DB, "prompts:write"},
-    {"GET", "/api/v1/public/prompts", gallery, R_DB | R_READONLY, NULL},
-    {"GET", "/s/{token}", page_get, R_DB | R_READONLY, NULL},
-    {"POST", "/s/{token}", page_unlock, R_DB, NULL},
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "share"},
+    {"GET", "/api/v1/shared/{token}", shared_get,
+     R_DB | R_READONLY, CRED_NONE | CRED_SHARE, NULL},
+    {"POST", "/api/v1/shared/{token}/fork", shared_fork,
+     R_DB, CRED_SESSION | CRED_APIKEY, "prompts:write"},
+    {"GET", "/api/v1/public/prompts", gallery, R_DB | R_READONLY, CRED_NONE, NULL},
+    {"GET", "/s/{token}", page_get, R_DB | R_READONLY, CRED_NONE | CRED_SHARE, NULL},
+    {"POST", "/s/{token}", page_unlock, R_DB, CRED_NONE, NULL},
 };
 
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "share", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
+        "share", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
 
     if (argc == 1)
         password_init();

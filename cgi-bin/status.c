@@ -78,14 +78,14 @@ static int ready(req_t *r)
 }
 
 static const route_t routes[] = {
-    {"GET", "/healthz", health, 0, NULL},
-    {"GET", "/readyz", ready, R_DB | R_READONLY, NULL},
+    {"GET", "/healthz", health, 0, CRED_NONE, NULL},
+    {"GET", "/readyz", ready, R_DB | R_READONLY, CRED_NONE, NULL},
 };
 
 int main(int argc, char **argv)
 {
     static const family_t family = {
-        "status", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL};
+        "status", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
 
     return server_main(argc, argv, &family);
 }

@@ -26,7 +26,7 @@ sub slurp {
     return scalar <$fh>;
 }
 
-# "METHOD PATTERN" lines of `prog --routes`, as [method, openapi_path].
+# "METHOD PATTERN creds=... scope=..." lines of `prog --routes`, as [method, openapi_path].
 sub routes_of {
     my ($prog) = @_;
     open(my $fh, '-|', $prog, '--routes') or die "$prog: $!\n";
@@ -34,7 +34,7 @@ sub routes_of {
     while (my $line = <$fh>) {
         chomp $line;
         next if $line eq '';
-        my ($method, $pattern) = $line =~ m{^([A-Z]+) (/\S*)$}
+        my ($method, $pattern) = $line =~ m{^([A-Z]+) (/\S*)(?: creds=\S+(?: scope=\S+)?)?$}
             or die "$prog --routes: unexpected line '$line'\n";
         (my $path = $pattern) =~ s/\{(\w+):\w+\}/{$1}/g;   # {id:uuid} -> {id}
         push @routes, [$method, $path];

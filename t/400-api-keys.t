@@ -110,21 +110,22 @@ for my $c ([PATCH => "/api/v1/prompts/$pid", { title => 'x' }], [DELETE => "/api
 }
 is(db1("select title from prompts where id = '$pid'"), 'via key', 'prompt untouched');
 
-# --- key management needs a JWT or a key with the admin scope
+# --- key management takes a user's session token only: no API key, not even
+# one with the admin scope, can list, create or revoke keys
 $r = withkey($key, GET => '/api/v1/keys');
-is($r->{status}, 403, 'a key without admin cannot list keys');
-like($r->{json}{detail} // '', qr/'admin'/, '403 names admin');
-$r = withkey($key, POST => '/api/v1/keys', json => { name => 'escalate', scopes => ['admin'] });
-is($r->{status}, 403, 'a key without admin cannot create keys');
+is($r->{status}, 403, 'a key cannot list keys');
+like($r->{json}{detail} // '', qr/API keys cannot be used here/, '403 says keys are not accepted');
 my $adm = new_key($ta, name => 'admin', scopes => ['admin', 'prompts:read']);
-$r = withkey($adm->{key}, GET => '/api/v1/keys');
-is($r->{status}, 200, 'an admin-scoped key lists keys');
-$r = withkey($adm->{key}, POST => '/api/v1/keys', json => { name => 'wider', scopes => ['prompts:write'] });
-is($r->{status}, 403, 'an admin key cannot grant a scope it lacks');
-$r = withkey($adm->{key}, POST => '/api/v1/keys', json => { name => 'narrower' });
-is($r->{status}, 201, 'an admin key creates a narrower key');
-is(db1("select actor_key from audit_log where action = 'key.create' and target = '$r->{json}{id}'"),
-   $adm->{id}, 'audit records the acting key');
+my $nkeys_before = db1("select count(*) from api_keys where user_id = '$alice'");
+for my $c ([GET => '/api/v1/keys'], [GET => "/api/v1/keys/$k->{id}"],
+           [POST => '/api/v1/keys', { name => 'escalate', scopes => ['admin'] }],
+           [DELETE => "/api/v1/keys/$k->{id}"]) {
+    $r = withkey($adm->{key}, $c->[0], $c->[1], $c->[2] ? (json => $c->[2]) : ());
+    is($r->{status}, 403, "an admin-scoped key on $c->[0] $c->[1] -> 403");
+    is($r->{json}{status}, 403, '  problem+json');
+}
+is(db1("select count(*) from api_keys where user_id = '$alice'"), $nkeys_before, 'no key created by a key');
+is(db1("select revoked_at is null from api_keys where id = '$k->{id}'"), 't', 'no key revoked by a key');
 
 # Routes that name no scope (account: /api/v1/me...) take user tokens only.
 for my $c ([GET => '/api/v1/me'], [GET => '/api/v1/me/export'], [DELETE => '/api/v1/me']) {
@@ -140,7 +141,7 @@ for my $m (qw(GET DELETE)) {
     $r = jwt($tb, $m => "/api/v1/keys/$k->{id}");
     is($r->{status}, 404, "bob: $m alice's key -> 404");
     $r = withkey($bk->{key}, $m => "/api/v1/keys/$k->{id}");
-    is($r->{status}, 404, "bob's key: $m alice's key -> 404");
+    is($r->{status}, 403, "bob's key: $m alice's key -> 403 (keys cannot manage keys)");
 }
 is(db1("select revoked_at is null from api_keys where id = '$k->{id}'"), 't', 'alice\'s key not revoked');
 $r = jwt($tb, GET => '/api/v1/keys');

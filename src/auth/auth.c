@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -156,10 +157,36 @@ static const char *const *auth_split_scopes(req_t *r, const char *list)
     return out;
 }
 
+unsigned auth_presented(req_t *r)
+{
+    const char *h = req_header(r, "Authorization");
+
+    if (h != NULL)
+        return strncasecmp(h, "Bearer ", 7) == 0 && apikey_has_prefix(h + 7)
+               ? CRED_APIKEY : CRED_SESSION;
+    return req_header(r, "X-API-Key") != NULL ? CRED_APIKEY : 0;
+}
+
+bool auth_share_cookie_present(req_t *r)
+{
+    const char *c = req_header(r, "Cookie");
+
+    return c != NULL && strstr(c, AUTH_SHARE_COOKIE_PREFIX) != NULL;
+}
+
+/* The key behind the header (auth_presented said CRED_APIKEY). */
+static const char *auth_apikey_text(req_t *r)
+{
+    const char *h = req_header(r, "Authorization");
+
+    return h != NULL ? h + 7 : req_header(r, "X-API-Key");
+}
+
 /* The caller as the owner of an API key: format and checksum first (no
  * database), then the HMAC looked up by promptd.api_key_auth(). */
-static bool auth_api_key(req_t *r, const char *key)
+enum auth_result auth_apikey(req_t *r, const char **why)
 {
+    const char *key = auth_apikey_text(r);
     char hash[APIKEY_HMAC_HEX_LEN + 1];
     const char *v[1] = {hash};
     const char *const *sc;
@@ -167,38 +194,37 @@ static bool auth_api_key(req_t *r, const char *key)
     PGresult *res;
     cJSON *claims, *arr;
 
-    if (!apikey_valid(key)) {
+    if (key == NULL || !apikey_valid(key)) {
         r->log_detail = "API key malformed or checksum mismatch";
-        resp_unauthorized(r, true, "The API key is malformed.");
-        return false;
+        *why = "The API key is malformed.";
+        return AUTH_INVALID;
     }
     if (!apikey_hmac_hex(auth.pepper, key, hash)) {
         r->log_detail = "no API key pepper configured";
-        resp_unauthorized(r, true, "The API key cannot be verified.");
-        return false;
+        *why = "The API key cannot be verified.";
+        return AUTH_INVALID;
     }
     if (!db_ready(&retry_after)) {
         resp_header(r, "Retry-After", arena_printf(r->arena, "%d", retry_after));
         resp_problem(r, 503, "The database is unreachable; retry shortly.");
-        return false;
+        return AUTH_REPLIED;
     }
     if ((res = db_exec_unscoped(r, &auth_apikey_stmt, 1, v)) == NULL) {
         db_error_reply(r);
-        return false;
+        return AUTH_REPLIED;
     }
     if (PQntuples(res) != 1) {
         r->log_detail = "unknown API key";
-        resp_unauthorized(r, true, "The API key is not valid.");
-        return false;
+        *why = "The API key is not valid.";
+        return AUTH_INVALID;
     }
     if (strcmp(PQgetvalue(res, 0, 3), "t") == 0 ||
         strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
         bool revoked = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
 
         r->log_detail = revoked ? "API key revoked" : "API key expired";
-        resp_unauthorized(r, true, revoked ? "The API key has been revoked."
-                                           : "The API key has expired.");
-        return false;
+        *why = revoked ? "The API key has been revoked." : "The API key has expired.";
+        return AUTH_INVALID;
     }
     r->key_id = arena_strdup(r->arena, PQgetvalue(res, 0, 0));
     r->user_id = arena_strdup(r->arena, PQgetvalue(res, 0, 1));
@@ -214,10 +240,10 @@ static bool auth_api_key(req_t *r, const char *key)
     for (; *sc; sc++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(*sc));
     r->claims = json_print(r->arena, claims);
-    return true;
+    return AUTH_OK;
 }
 
-bool auth_require(req_t *r)
+enum auth_result auth_session(req_t *r, const char **why)
 {
     const char *h = req_header(r, "Authorization");
     jwt_verify_opts_t o = {
@@ -230,29 +256,21 @@ bool auth_require(req_t *r)
     };
     enum jwt_error e;
     cJSON *claims = NULL, *role;
-    const char *xkey = req_header(r, "X-API-Key");
 
-    /* API keys: "Authorization: Bearer pmtd_..." or, without an
-     * Authorization header, "X-API-Key: pmtd_...". */
-    if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 && apikey_has_prefix(h + 7))
-        return auth_api_key(r, h + 7);
-    if (h == NULL && xkey != NULL)
-        return auth_api_key(r, xkey);
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-        resp_unauthorized(r, false, "A Bearer token is required.");
-        return false;
+        *why = "A Bearer token is required.";
+        return AUTH_INVALID;
     }
     if (auth.secret_len == 0 && auth.jwks == NULL && auth.own == NULL) {
         r->log_detail = "no JWT secret configured";
-        resp_unauthorized(r, true, "The token cannot be verified.");
-        return false;
+        *why = "The token cannot be verified.";
+        return AUTH_INVALID;
     }
     e = jwt_verify(h + 7, &o, &claims);
     if (e != JWT_OK) {
         r->log_detail = jwt_strerror(e);
-        resp_unauthorized(r, true, arena_printf(r->arena,
-                          "The token is invalid: %s.", jwt_strerror(e)));
-        return false;
+        *why = arena_printf(r->arena, "The token is invalid: %s.", jwt_strerror(e));
+        return AUTH_INVALID;
     }
     json_own(r->arena, claims);
     r->user_id = arena_strdup(r->arena,
@@ -263,5 +281,66 @@ bool auth_require(req_t *r)
     r->role = cJSON_IsString(role) ? arena_strdup(r->arena, role->valuestring)
                                    : "authenticated";
     r->claims = json_print(r->arena, claims);
-    return true;
+    return AUTH_OK;
+}
+
+const char *auth_session_id(req_t *r)
+{
+    cJSON *claims;
+    const cJSON *sid;
+
+    if (r->key_id != NULL || r->claims == NULL)
+        return NULL;
+    claims = json_own(r->arena, cJSON_Parse(r->claims));
+    sid = cJSON_GetObjectItemCaseSensitive(claims, "session_id");
+    return cJSON_IsString(sid) && uuid_valid(sid->valuestring)
+           ? arena_strdup(r->arena, sid->valuestring) : NULL;
+}
+
+/* The newest amr[].timestamp of the claims, or -1. */
+static double auth_amr_time(const cJSON *claims)
+{
+    const cJSON *amr = cJSON_GetObjectItemCaseSensitive(claims, "amr"), *m;
+    double t = -1;
+
+    if (!cJSON_IsArray(amr))
+        return t;
+    cJSON_ArrayForEach(m, amr) {
+        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(m, "timestamp");
+
+        if (cJSON_IsNumber(ts) && ts->valuedouble > t)
+            t = ts->valuedouble;
+    }
+    return t;
+}
+
+int auth_recent_signin(req_t *r, long max_age)
+{
+    const char *sid = auth_session_id(r), *v[1];
+    cJSON *claims;
+    const cJSON *iat;
+    double at = -1, now = (double)time(NULL);
+    PGresult *res;
+
+    if (r->key_id != NULL || r->claims == NULL)
+        return 0;
+    claims = json_own(r->arena, cJSON_Parse(r->claims));
+    if (sid != NULL) {
+        v[0] = sid;
+        /* sql/0019_credential_kinds.sql */
+        res = db_exec_sql(r, "select signed_in_at, revoked "
+                          "from promptd.session_signed_in_at($1::uuid)", 1, v);
+        if (res == NULL) {
+            db_error_reply(r);
+            return -1;
+        }
+        if (PQntuples(res) == 1)
+            return strcmp(PQgetvalue(res, 0, 1), "t") != 0 &&
+                   atof(PQgetvalue(res, 0, 0)) >= now - (double)max_age;
+        at = auth_amr_time(claims);    /* a session another server keeps */
+    } else if ((at = auth_amr_time(claims)) < 0 &&
+               cJSON_IsNumber(iat = cJSON_GetObjectItemCaseSensitive(claims, "iat"))) {
+        at = iat->valuedouble;         /* promptctl: no session, no refresh */
+    }
+    return at >= now - (double)max_age && at <= now + 30;
 }

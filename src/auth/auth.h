@@ -10,7 +10,7 @@
 #include "core/request.h"
 #include "db/db.h"
 
-/* Keys for auth_require.  With cfg->jwt_signing_key set, the PEM is
+/* Keys for auth_session.  With cfg->jwt_signing_key set, the PEM is
  * loaded (it must be an EC P-256 private key) and its public key trusted
  * for ES256 tokens carrying its kid; false (after logging why) when it
  * cannot be: the worker must then refuse to start. */
@@ -24,16 +24,50 @@ EVP_PKEY *auth_signing_key(const char **kid);
  * the signing key's public JWK, or no keys without one.  Static text. */
 const char *auth_public_jwks(void);
 
-/* Authenticate from the Authorization header.  On success sets r->user_id,
- * r->role and r->claims (verified claims re-serialised) and returns true.
- * Otherwise records a 401 with WWW-Authenticate and returns false. */
-bool auth_require(req_t *r);
-/* API keys: "Authorization: Bearer pmtd_..." or X-API-Key (used only when
- * there is no Authorization header).  A malformed key or bad checksum is
- * a 401 before any query; then the database must be ready (503 otherwise)
- * and the key known, unrevoked and unexpired (401).  On success r->user_id
- * is the owner, r->role "authenticated", r->key_id and r->scopes are set
- * and r->claims = {sub, role, aud, key_id, scopes}. */
+/* The credential kind the request's headers present (enum route_creds):
+ * CRED_APIKEY for "Authorization: Bearer pmtd_..." or, without an
+ * Authorization header, "X-API-Key: ..."; CRED_SESSION for any other
+ * Authorization header (verified or refused by auth_session); 0 for none.
+ * Share cookies and signatures are not bearer credentials: see
+ * auth_share_cookie_present and the handlers. */
+unsigned auth_presented(req_t *r);
+
+/* A share link's unlock cookie ("pd_share_..."), unverified, is present. */
+#define AUTH_SHARE_COOKIE_PREFIX "pd_share_"
+bool auth_share_cookie_present(req_t *r);
+
+enum auth_result {
+    AUTH_OK,        /* the caller is known */
+    AUTH_INVALID,   /* the credential is not valid: *why says why (401) */
+    AUTH_REPLIED,   /* a reply is recorded (503: the database is down) */
+};
+
+/* A session token: a Bearer JWT (HS256 secret, our ES256 key, or the
+ * PROMPTD_JWKS keys) with role authenticated.  AUTH_OK sets r->user_id,
+ * r->role and r->claims (verified claims re-serialised). */
+enum auth_result auth_session(req_t *r, const char **why);
+
+/* An API key ("Authorization: Bearer pmtd_..." or X-API-Key).  A
+ * malformed key or bad checksum is AUTH_INVALID before any query; then
+ * the database must be ready (503 otherwise) and the key known, unrevoked
+ * and unexpired.  AUTH_OK: r->user_id is the owner, r->role
+ * "authenticated", r->key_id and r->scopes are set and r->claims =
+ * {sub, role, aud, key_id, scopes}. */
+enum auth_result auth_apikey(req_t *r, const char **why);
+
+/* The session_id claim of a session token (a UUID), or NULL (API keys,
+ * promptctl tokens). */
+const char *auth_session_id(req_t *r);
+
+/* Re-authentication by time: whether the caller's sign-in happened within
+ * max_age seconds.  The sign-in time is that of the token's session row
+ * (promptd.sessions.created_at: a refresh keeps it); for a session we do
+ * not keep (a Supabase-issued token) the newest "amr" timestamp, which
+ * GoTrue also keeps across refreshes; for a token with neither session_id
+ * nor amr (promptctl's, which nothing refreshes) its iat.  API keys never
+ * count as recent.  Runs inside the request's transaction.  1 recent, 0
+ * not, -1 after replying (database error). */
+int auth_recent_signin(req_t *r, long max_age);
 
 /* True when the caller may use a route needing scope: JWT callers have
  * every scope; API-key callers only their key's. */

@@ -32,7 +32,7 @@ struct req {
     size_t body_len;
     cJSON *json;              /* R_JSON routes: the parsed body object */
 
-    /* who asked (R_AUTH routes; NULL otherwise) */
+    /* who asked (admitted with a credential; NULL/anon otherwise) */
     const char *user_id;      /* the token's sub, a UUID */
     const char *role;         /* "authenticated" or "anon" */
     const char *claims;       /* verified claims, re-serialised JSON */

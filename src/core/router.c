@@ -127,3 +127,39 @@ enum router_result router_match(const route_t *routes, size_t nroutes,
         return m->bad_param ? ROUTER_BAD_PARAM : ROUTER_MATCH;
     return shape ? ROUTER_METHOD_NOT_ALLOWED : ROUTER_NOT_FOUND;
 }
+
+long router_check(const route_t *routes, size_t nroutes, const char **why)
+{
+    for (size_t i = 0; i < nroutes; i++) {
+        const route_t *rt = &routes[i];
+
+        *why = NULL;
+        if (rt->creds == 0)
+            *why = "states no credential kinds (creds is 0)";
+        else if (rt->creds & ~(unsigned)CRED_ALL)
+            *why = "names an unknown credential kind";
+        else if ((rt->creds & CRED_APIKEY) && (rt->scope == NULL || *rt->scope == '\0'))
+            *why = "accepts API keys but names no scope";
+        else if (!(rt->creds & CRED_APIKEY) && rt->scope != NULL)
+            *why = "names a scope but does not accept API keys";
+        else if ((rt->creds & CRED_NONE) && (rt->flags & R_ADMIN))
+            *why = "is for administrators but admits anonymous callers";
+        if (*why != NULL)
+            return (long)i;
+    }
+    return -1;
+}
+
+const char *router_creds_name(unsigned creds)
+{
+    static const char *const names[] = {"none", "session", "apikey", "share", "signature"};
+    static char buf[64];
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (creds & (1u << i))
+            len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s",
+                                    len ? "," : "", names[i]);
+    return buf;
+}

@@ -12,13 +12,33 @@ typedef int (*handler_fn)(req_t *r);
 
 /* Preconditions the dispatcher checks once, before the handler runs. */
 enum route_flags {
-    R_AUTH = 1u << 0,       /* a verified bearer token is required (401) */
-    R_JSON = 1u << 1,       /* body must be a JSON object -> r->json (400/415) */
+    R_JSON = 1u << 1,       /* body must be a JSON object -> r->json (400/415);
+                             * parsed only once the caller is admitted */
     R_DB = 1u << 2,         /* runs inside one transaction with claims set */
     R_READONLY = 1u << 3,   /* ... and that transaction is READ ONLY */
     R_IDEMPOTENT = 1u << 4, /* honours Idempotency-Key (POST) */
     R_ADMIN = 1u << 5,      /* the caller must be an admin (403) */
 };
+
+/* The credential kinds a route accepts (route_t.creds, never 0).  The
+ * dispatcher finds which kind the request presents and admits it only if
+ * the row names that kind: no credential where one is required is a 401,
+ * a credential of another kind (or an API key without the row's scope) a
+ * 403, both before the body is parsed and before the handler runs.  See
+ * README "Credential kinds". */
+enum route_creds {
+    CRED_NONE = 1u << 0,      /* anonymous callers (a bearer token is then not
+                               * verified; the request runs as anon) */
+    CRED_SESSION = 1u << 1,   /* a user's access token: a JWT (ours or
+                               * Supabase's) with role authenticated */
+    CRED_APIKEY = 1u << 2,    /* an API key holding the row's scope (the row
+                               * must name one) */
+    CRED_SHARE = 1u << 3,     /* a share link's unlock cookie; the handler
+                               * checks it against the link in the path */
+    CRED_SIGNATURE = 1u << 4, /* a signed request (Stripe-Signature); the
+                               * handler checks it against the raw body */
+};
+#define CRED_ALL (CRED_NONE | CRED_SESSION | CRED_APIKEY | CRED_SHARE | CRED_SIGNATURE)
 
 #define ROUTE_MAX_PARAMS 4
 
@@ -29,7 +49,9 @@ typedef struct route {
     const char *pattern;
     handler_fn handler;
     unsigned flags;
-    const char *scope;      /* API-key scope required ("prompts:read"), or NULL */
+    unsigned creds;         /* CRED_* accepted; never 0 (router_check) */
+    const char *scope;      /* the API-key scope required ("prompts:read"):
+                             * set exactly when creds has CRED_APIKEY */
 } route_t;
 
 enum router_result {
@@ -54,5 +76,14 @@ typedef struct {
 enum router_result router_match(const route_t *routes, size_t nroutes,
                                 const char *method, const char *path,
                                 route_match_t *m);
+
+/* Check a table once at start: every row states its credential kinds,
+ * only known ones, a scope exactly when it accepts API keys.  Returns the
+ * index of the first bad row (*why says what is wrong), or -1. */
+long router_check(const route_t *routes, size_t nroutes, const char **why);
+
+/* The kinds in creds as "session,apikey": static text, valid until the
+ * next call. */
+const char *router_creds_name(unsigned creds);
 
 #endif

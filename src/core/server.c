@@ -332,30 +332,92 @@ static bool admin_or_reply(req_t *r)
     return true;
 }
 
-/* Everything up to the handler's answer; the caller writes and commits. */
+/* The detail of the problem+json just recorded, for a family's hook. */
+static const char *recorded_detail(req_t *r)
+{
+    cJSON *o = r->resp_body ? json_own(r->arena, cJSON_Parse(r->resp_body)) : NULL;
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "detail");
+
+    return cJSON_IsString(d) ? arena_strdup(r->arena, d->valuestring) : "";
+}
+
+/* Hand the refusal just recorded to the family's dialect, if it has one. */
+static void reshape(req_t *r, const family_t *fam, const char *code)
+{
+    if (fam->problem != NULL && r->status >= 400)
+        fam->problem(r, r->status, code, recorded_detail(r));
+}
+
+/* A credential refusal: problem+json (a 401 with WWW-Authenticate), then
+ * in the family's dialect.  Returns false. */
+static bool refuse(req_t *r, const family_t *fam, int status, const char *code,
+                   const char *detail)
+{
+    if (status == 401)
+        resp_unauthorized(r, strcmp(code, PROBLEM_BAD_CREDENTIAL) == 0, detail);
+    else
+        resp_problem(r, status, detail);
+    reshape(r, fam, code);
+    return false;
+}
+
+/* Admit the caller by the route row's credential kinds (router.h, enum
+ * route_creds), before the body is read: the kind the headers present
+ * must be one the row names (403 otherwise), a required credential must
+ * be there (401) and valid (401), an API key must hold the row's scope
+ * (403).  On a row open to anonymous callers a bearer token is not
+ * verified (GoTrue clients send the anon key as one); an API key there is
+ * refused, as everywhere it is not named.  Share cookies and signatures
+ * are checked by the handler against the link or the raw body. */
+static bool admit_or_reply(req_t *r, const family_t *fam)
+{
+    unsigned want = r->route->creds, kind = auth_presented(r);
+    const char *why = NULL;
+    enum auth_result res;
+
+    auth_anon(r);
+    if (kind == CRED_SESSION && !(want & CRED_SESSION) && (want & CRED_NONE))
+        kind = 0;
+    if (kind == 0) {
+        if ((want & CRED_NONE) ||
+            ((want & CRED_SHARE) && auth_share_cookie_present(r)) ||
+            ((want & CRED_SIGNATURE) && req_header(r, "Stripe-Signature") != NULL))
+            return true;
+        return refuse(r, fam, 401, PROBLEM_NO_CREDENTIAL,
+                      want & (CRED_SESSION | CRED_APIKEY)
+                      ? "A Bearer token is required." : "A credential is required.");
+    }
+    if (!(want & kind))
+        return refuse(r, fam, 403, PROBLEM_WRONG_KIND, kind == CRED_APIKEY
+                      ? "API keys cannot be used here; use a user access token."
+                      : "A user access token cannot be used here.");
+    res = kind == CRED_APIKEY ? auth_apikey(r, &why) : auth_session(r, &why);
+    if (res == AUTH_REPLIED)
+        return false;
+    if (res == AUTH_INVALID)
+        return refuse(r, fam, 401, PROBLEM_BAD_CREDENTIAL, why);
+    if (kind == CRED_APIKEY && !auth_has_scope(r, r->route->scope))
+        return refuse(r, fam, 403, PROBLEM_SCOPE, arena_printf(r->arena,
+                      "This API key lacks the scope '%s'.", r->route->scope));
+    return true;
+}
+
+/* Everything up to the handler's answer; the caller writes and commits.
+ * The caller is admitted before the body is read or parsed, so an
+ * anonymous client cannot make the worker parse a large body. */
 static void handle(req_t *r, const family_t *fam)
 {
     int retry_after;
 
     read_request_line(r);
-    if (!route_or_reply(r, fam) || !read_body_or_reply(r))
+    if (!route_or_reply(r, fam) || !admit_or_reply(r, fam))
         return;
-    if ((r->route->flags & R_JSON) && !parse_json_or_reply(r))
-        return;
-    if (r->route->flags & R_AUTH) {
-        if (!auth_require(r))
-            return;
-    } else {
-        auth_anon(r);
-    }
-    /* API-key callers: only routes naming a scope, and only with it (fail
-     * closed: a route without a scope is for user tokens alone). */
-    if (r->scopes != NULL && r->route->scope == NULL) {
-        resp_problem(r, 403, "API keys cannot be used here; use a user access token.");
+    if (!read_body_or_reply(r)) {
+        reshape(r, fam, PROBLEM_BODY);
         return;
     }
-    if (r->route->scope && !auth_has_scope(r, r->route->scope)) {
-        resp_problemf(r, 403, "This API key lacks the scope '%s'.", r->route->scope);
+    if ((r->route->flags & R_JSON) && !parse_json_or_reply(r)) {
+        reshape(r, fam, PROBLEM_BODY);
         return;
     }
     if ((r->route->flags & R_DB) && !db_ready(&retry_after)) {
@@ -385,8 +447,14 @@ static void finish(req_t *r)
 
 static void print_routes(const family_t *fam)
 {
-    for (size_t i = 0; i < fam->nroutes; i++)
-        printf("%s %s\n", fam->routes[i].method, fam->routes[i].pattern);
+    for (size_t i = 0; i < fam->nroutes; i++) {
+        const route_t *rt = &fam->routes[i];
+
+        printf("%s %s creds=%s", rt->method, rt->pattern, router_creds_name(rt->creds));
+        if (rt->scope != NULL)
+            printf(" scope=%s", rt->scope);
+        putchar('\n');
+    }
 }
 
 #define SERVER_STMTS_MAX 64
@@ -409,7 +477,14 @@ int server_main(int argc, char **argv, const family_t *fam)
     FCGX_Request fr;
     arena_t *arena;
     size_t n = 0;
+    const char *why;
+    long bad;
 
+    if ((bad = router_check(fam->routes, fam->nroutes, &why)) >= 0) {
+        fprintf(stderr, "%s: route %s %s %s; refusing to start\n", fam->name,
+                fam->routes[bad].method, fam->routes[bad].pattern, why);
+        return 1;
+    }
     if (argc > 1 && strcmp(argv[1], "--routes") == 0) {
         print_routes(fam);
         return 0;

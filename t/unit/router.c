@@ -1,4 +1,4 @@
-/* router.c: unit tests for route matching, 404/405/Allow and typed params. */
+/* router.c: unit tests for route matching, 404/405/Allow, typed params and the table check. */
 #include <string.h>
 
 #include "core/router.h"
@@ -11,13 +11,13 @@ static int h(req_t *r)
 }
 
 static const route_t routes[] = {
-    {"GET", "/api/v1/prompts", h, 0, NULL},
-    {"POST", "/api/v1/prompts", h, 0, NULL},
-    {"GET", "/api/v1/prompts/{id:uuid}", h, 0, NULL},
-    {"PATCH", "/api/v1/prompts/{id:uuid}", h, 0, NULL},
-    {"DELETE", "/api/v1/prompts/{id:uuid}", h, 0, NULL},
-    {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", h, 0, NULL},
-    {"GET", "/s/{token}", h, 0, NULL},
+    {"GET", "/api/v1/prompts", h, 0, CRED_SESSION, NULL},
+    {"POST", "/api/v1/prompts", h, 0, CRED_SESSION, NULL},
+    {"GET", "/api/v1/prompts/{id:uuid}", h, 0, CRED_SESSION, NULL},
+    {"PATCH", "/api/v1/prompts/{id:uuid}", h, 0, CRED_SESSION, NULL},
+    {"DELETE", "/api/v1/prompts/{id:uuid}", h, 0, CRED_SESSION, NULL},
+    {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", h, 0, CRED_SESSION, NULL},
+    {"GET", "/s/{token}", h, 0, CRED_SESSION, NULL},
 };
 #define N (sizeof(routes) / sizeof(routes[0]))
 #define UUID "0b5a3c1e-2f4d-4a6b-8c9d-0e1f2a3b4c5d"
@@ -62,6 +62,40 @@ int main(void)
         longpath[0] = '/';
         longpath[sizeof(longpath) - 1] = '\0';
         is_int(router_match(routes, N, "GET", longpath, &m), ROUTER_NOT_FOUND, "an overlong path is 404");
+    }
+
+    /* router_check: every row states its credential kinds; API keys only
+     * with a scope, a scope only for API keys. */
+    {
+        static const route_t good[] = {
+            {"GET", "/a", h, 0, CRED_NONE, NULL},
+            {"GET", "/b", h, 0, CRED_SESSION | CRED_APIKEY, "prompts:read"},
+            {"GET", "/c", h, 0, CRED_NONE | CRED_SHARE, NULL},
+            {"POST", "/d", h, 0, CRED_SIGNATURE, NULL},
+        };
+        static const route_t forgot[] = {
+            {"GET", "/a", h, 0, CRED_NONE, NULL},
+            {"GET", "/b", h, 0, 0, NULL},
+        };
+        static const route_t unscoped_key[] = {{"GET", "/a", h, 0, CRED_APIKEY, NULL}};
+        static const route_t empty_scope[] = {{"GET", "/a", h, 0, CRED_APIKEY, ""}};
+        static const route_t scope_no_key[] = {{"GET", "/a", h, 0, CRED_SESSION, "admin"}};
+        static const route_t unknown[] = {{"GET", "/a", h, 0, 1u << 9, NULL}};
+        static const route_t anon_admin[] = {{"GET", "/a", h, R_ADMIN, CRED_NONE, NULL}};
+        const char *why = NULL;
+
+        is_int(router_check(good, 4, &why), -1, "a table stating every row's kinds passes");
+        is_int(router_check(routes, N, &why), -1, "the matcher's table passes");
+        is_int(router_check(forgot, 2, &why), 1, "a row with creds 0 is refused");
+        ok(why && strstr(why, "no credential kinds"), "  saying so");
+        is_int(router_check(unscoped_key, 1, &why), 0, "API keys without a scope are refused");
+        ok(why && strstr(why, "names no scope"), "  saying so");
+        is_int(router_check(empty_scope, 1, &why), 0, "an empty scope is no scope");
+        is_int(router_check(scope_no_key, 1, &why), 0, "a scope without API keys is refused");
+        is_int(router_check(unknown, 1, &why), 0, "an unknown kind is refused");
+        is_int(router_check(anon_admin, 1, &why), 0, "an admin route open to anon is refused");
+        is_str(router_creds_name(CRED_NONE | CRED_SHARE), "none,share", "kinds by name");
+        is_str(router_creds_name(CRED_SESSION | CRED_APIKEY), "session,apikey", "  in bit order");
     }
     return done_testing();
 }

@@ -13,19 +13,19 @@ static int fuzz_handler(req_t *r)
 /* Shaped like the families' tables: literals, {name}, typed {id:uuid},
  * several methods on one path, a route with the maximum of parameters. */
 static const route_t fuzz_routes[] = {
-    {"GET", "/api/v1/prompts", fuzz_handler, R_AUTH, "prompts:read"},
-    {"POST", "/api/v1/prompts", fuzz_handler, R_AUTH | R_JSON, "prompts:write"},
-    {"GET", "/api/v1/prompts/{id:uuid}", fuzz_handler, R_AUTH, NULL},
-    {"PATCH", "/api/v1/prompts/{id:uuid}", fuzz_handler, R_AUTH | R_JSON, NULL},
-    {"DELETE", "/api/v1/prompts/{id:uuid}", fuzz_handler, R_AUTH, NULL},
-    {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", fuzz_handler, 0, NULL},
-    {"POST", "/api/v1/prompts/{id:uuid}/render", fuzz_handler, 0, NULL},
-    {"GET", "/api/v1/keys/{id:uuid}", fuzz_handler, 0, NULL},
-    {"PUT", "/api/v1/enrich/keys/{provider}", fuzz_handler, 0, NULL},
-    {"GET", "/s/{token}", fuzz_handler, 0, NULL},
-    {"POST", "/s/{token}", fuzz_handler, 0, NULL},
-    {"GET", "/a/{w}/{x:uuid}/{y}/{z:uuid}", fuzz_handler, 0, NULL},
-    {"GET", "/", fuzz_handler, 0, NULL},
+    {"GET", "/api/v1/prompts", fuzz_handler, 0, CRED_SESSION | CRED_APIKEY, "prompts:read"},
+    {"POST", "/api/v1/prompts", fuzz_handler, R_JSON, CRED_SESSION | CRED_APIKEY, "prompts:write"},
+    {"GET", "/api/v1/prompts/{id:uuid}", fuzz_handler, 0, CRED_SESSION, NULL},
+    {"PATCH", "/api/v1/prompts/{id:uuid}", fuzz_handler, R_JSON, CRED_SESSION, NULL},
+    {"DELETE", "/api/v1/prompts/{id:uuid}", fuzz_handler, 0, CRED_SESSION, NULL},
+    {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", fuzz_handler, 0, CRED_NONE, NULL},
+    {"POST", "/api/v1/prompts/{id:uuid}/render", fuzz_handler, 0, CRED_NONE, NULL},
+    {"GET", "/api/v1/keys/{id:uuid}", fuzz_handler, 0, CRED_NONE, NULL},
+    {"PUT", "/api/v1/enrich/keys/{provider}", fuzz_handler, 0, CRED_NONE, NULL},
+    {"GET", "/s/{token}", fuzz_handler, 0, CRED_NONE | CRED_SHARE, NULL},
+    {"POST", "/s/{token}", fuzz_handler, 0, CRED_NONE, NULL},
+    {"GET", "/a/{w}/{x:uuid}/{y}/{z:uuid}", fuzz_handler, 0, CRED_NONE, NULL},
+    {"GET", "/", fuzz_handler, 0, CRED_NONE, NULL},
 };
 #define FUZZ_NROUTES (sizeof(fuzz_routes) / sizeof(fuzz_routes[0]))
 

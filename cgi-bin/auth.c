@@ -80,7 +80,8 @@ static int gotrue_error(req_t *r, int status, const char *code, const char *msg)
 /* The family's problem hook (family_t.problem): the dispatcher's refusals
  * in GoTrue's dialect.  A token that does not verify, or a credential of
  * another kind (an API key), is GoTrue's 403 bad_jwt; a body the
- * dispatcher refused is 400 bad_json (413 keeps its status). */
+ * dispatcher refused is 400 bad_json (413 keeps its status; a field the
+ * JSON reader refused, e.g. U+0000 in the password, is named). */
 static int gotrue_problem(req_t *r, int status, const char *code, const char *detail)
 {
     if (strcmp(code, PROBLEM_NO_CREDENTIAL) == 0)
@@ -299,7 +300,7 @@ static char *access_token(req_t *r, const cJSON *user, const char *session_id,
     cJSON_AddStringToObject(c, "role", "authenticated");
     cJSON_AddStringToObject(c, "aal", "aal1");
     cJSON_AddStringToObject(m, "method", "password");
-    cJSON_AddNumberToObject(m, "timestamp", signed_in_at);
+    cJSON_AddNumberToObject(m, "timestamp", (double)(long long)signed_in_at); /* whole seconds, as GoTrue */
     cJSON_AddItemToArray(amr, m);
     cJSON_AddStringToObject(c, "session_id", session_id);
     cJSON_AddBoolToObject(c, "is_anonymous", false);
@@ -642,7 +643,7 @@ static bool email_set_or_reply(req_t *r, const char *email)
     const char *v[2] = {auth_session_id(r), email}, *status;
     PGresult *res;
 
-    if ((res = db_exec(r, &stmts[ST_EMAIL], 2, v)) == NULL) {
+    if ((res = db_exec_app(r, &stmts[ST_EMAIL], 2, v)) == NULL) {
         db_failed(r);
         return false;
     }
@@ -695,7 +696,7 @@ static int auth_user_put(req_t *r)
     v[0] = auth_session_id(r);
     v[1] = data;
     v[2] = password ? hash : NULL;
-    if ((res = db_exec(r, &stmts[ST_UPDATE], 3, v)) == NULL)
+    if ((res = db_exec_app(r, &stmts[ST_UPDATE], 3, v)) == NULL)
         return db_failed(r);
     if (db_value(res, 0, 0) == NULL)
         return gotrue_error(r, 403, "session_not_found",

@@ -264,7 +264,7 @@ static int me_delete(req_t *r)
     if (!audit_record(r, "account.delete", "account", "success",
                       password ? "{\"via\":\"password\"}" : "{\"via\":\"recent_signin\"}",
                       NULL) ||
-        (res = db_exec(r, &stmts[ST_DELETE], 0, NULL)) == NULL)
+        (res = db_exec_app(r, &stmts[ST_DELETE], 0, NULL)) == NULL)
         return db_error_reply(r);
     return resp_empty(r, 204);
 }

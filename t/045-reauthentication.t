@@ -56,7 +56,7 @@ sub denials { db1("select count(*) from audit_log where action = '$_[0]' and out
 # --- amr: the sign-in time, kept across refreshes
 my $bob = signup('bob@example.com');
 my $sid = claims($bob->{access_token})->{session_id};
-my $signed_in = db1("select extract(epoch from created_at)::bigint from promptd.sessions where id = '$sid'");
+my $signed_in = db1("select floor(extract(epoch from created_at))::bigint from promptd.sessions where id = '$sid'");
 my $amr = claims($bob->{access_token})->{amr};
 is($amr->[0]{method}, 'password', 'amr method password');
 ok(abs($amr->[0]{timestamp} - $signed_in) <= 1, 'amr timestamp = the session\'s sign-in time');
@@ -148,5 +148,25 @@ my $erin = signup('erin@example.com');
 $r = req(DELETE => '/api/v1/me', token => signin('erin@example.com')->{json}{access_token});
 is($r->{status}, 204, 'delete with a session signed in just now -> 204') or diag $r->{body};
 is(db1("select count(*) from auth.users where id = '$erin->{user}{id}'"), 0, '  erin deleted');
+
+# --- the SQL behind these routes is the workers' alone: raw SQL under
+# authenticated (PostgREST on Supabase) cannot skip re-authentication
+my $frank = signup('frank@example.com');
+my $fid = $frank->{user}{id};
+my $fsid = claims($frank->{access_token})->{session_id};
+my $hash_before = db1("select encrypted_password from auth.users where id = '$fid'");
+for my $c (["select promptd.auth_update_user('$fsid', null, '\$argon2id\$v=19\$m=8,t=1,p=1\$c2FsdHNhbHQ\$aGFzaGhhc2g')",
+            'auth_update_user', 'set a password hash'],
+           ["select promptd.auth_change_email('$fsid', 'mallory\@example.com')", 'auth_change_email', 'change the email'],
+           ["select promptd.delete_account()", 'delete_account', 'delete the account']) {
+    my ($sql, $fn, $what) = @$c;
+    ok(!eval { $s->as_role('authenticated', $fid, $sql); 1 }, "raw SQL as authenticated cannot $what");
+    like($@, qr/permission denied for function $fn/, "  $fn: permission denied");
+}
+is(db1("select encrypted_password from auth.users where id = '$fid'"), $hash_before, '  password hash unchanged');
+is(db1("select email from auth.users where id = '$fid'"), 'frank@example.com', '  email unchanged');
+$r = req(PUT => '/auth/v1/user', token => $frank->{access_token}, json => { data => { plan => 'x' } });
+is($r->{status}, 200, 'the worker still updates the user (as its own role, with the caller\'s claims)') or diag $r->{body};
+is(db1("select raw_user_meta_data->>'plan' from auth.users where id = '$fid'"), 'x', '  metadata written');
 
 done_testing;

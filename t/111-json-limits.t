@@ -76,7 +76,8 @@ is(snapshot(), $before, 'no bad body wrote anything');
 # The GoTrue-shaped routes parse with the same limits (their own error shape).
 $r = $s->request(POST => '/auth/v1/signup', { body => members(1001, '"email":"mallory@example.com","password":"correct horse battery"'),
     headers => { 'Content-Type' => 'application/json' } });
-is($r->{status}, 400, 'signup with 1001 members -> 400');
+is($r->{status}, 413, 'signup with 1001 members -> 413 (as every route)');
+is($r->{json}{error_code}, 'bad_json', '  in GoTrue\'s dialect');
 like($r->{json}{msg} // $r->{body}, qr/more than 1000 members/, '  says why');
 $r = $s->request(POST => '/auth/v1/signup', { body => '{"email":"mallory@example.com","password":"correct horse\u0000 battery"}',
     headers => { 'Content-Type' => 'application/json' } });

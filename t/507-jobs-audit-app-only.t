@@ -15,13 +15,7 @@ my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0,
                            PROMPTD_ENRICH_PROVIDERS => 'local');
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 sub db1 { $s->db1(@_) }
-# as_role(role, user id, sql): raw SQL under a request role and its claims.
-sub as_role {
-    my ($role, $sub, $sql) = @_;
-    my $claims = $sub ? qq({"sub":"$sub","role":"$role"}) : qq({"role":"$role"});
-    $s->psql("begin; do \$\$ begin perform set_config('role', '$role', true); "
-           . "perform set_config('request.jwt.claims', '$claims', true); end \$\$; $sql; commit;");
-}
+sub as_role { $s->as_role(@_) }
 
 # --- request roles cannot call them
 my $jobs = db1('select count(*) from public.background_jobs');

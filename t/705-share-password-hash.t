@@ -24,13 +24,7 @@ sub unlock {
     return { status => $res->{status}, reason => $res->{reason}, headers => $res->{headers},
              body => $res->{content} // '' };
 }
-# as_role(role, user id, sql): raw SQL under a request role and its claims, as PostgREST runs it.
-sub as_role {
-    my ($role, $sub, $sql) = @_;
-    my $claims = $sub ? qq({"sub":"$sub","role":"$role"}) : qq({"role":"$role"});
-    $s->psql("begin; do \$\$ begin perform set_config('role', '$role', true); "
-           . "perform set_config('request.jwt.claims', '$claims', true); end \$\$; $sql; commit;");
-}
+sub as_role { $s->as_role(@_) }
 sub refused { my ($sql, $who) = @_; my $ok = eval { as_role('authenticated', $who // $alice, $sql); 1 }; return (!$ok, $@) }
 
 my $SERVER = qr/^\$argon2id\$v=19\$m=65536,t=3,p=1\$[A-Za-z0-9+\/]{22}\$[A-Za-z0-9+\/]{43}$/;

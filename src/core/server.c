@@ -337,7 +337,13 @@ static const char *recorded_detail(req_t *r)
 {
     cJSON *o = r->resp_body ? json_own(r->arena, cJSON_Parse(r->resp_body)) : NULL;
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "detail");
+    const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "errors"), 0);
+    const cJSON *field = cJSON_GetObjectItemCaseSensitive(e, "field");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
 
+    /* a dialect with one message per answer gets the first field's */
+    if (cJSON_IsString(field) && cJSON_IsString(msg))
+        return arena_printf(r->arena, "%s %s", field->valuestring, msg->valuestring);
     return cJSON_IsString(d) ? arena_strdup(r->arena, d->valuestring) : "";
 }
 

@@ -212,6 +212,16 @@ sub db1 {
     return @$rows ? $rows->[0][0] : undef;
 }
 
+# as_role($role, $user_id, $sql) -> rows: raw SQL under a request role and
+# its claims (no sub when $user_id is undef), as PostgREST runs it on
+# Supabase.  Dies on error (e.g. "permission denied").
+sub as_role {
+    my ($self, $role, $sub, $sql) = @_;
+    my $claims = $sub ? qq({"sub":"$sub","role":"$role"}) : qq({"role":"$role"});
+    return $self->psql("begin; do \$\$ begin perform set_config('role', '$role', true); "
+                     . "perform set_config('request.jwt.claims', '$claims', true); end \$\$; $sql; commit;");
+}
+
 # token($user_id_or_email, ttl => SECONDS) -> JWT (promptctl token).
 sub token {
     my ($self, $user, %opt) = @_;

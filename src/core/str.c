@@ -33,7 +33,8 @@ static void strbuf_reserve(strbuf_t *sb, size_t extra)
 void strbuf_append(strbuf_t *sb, const char *s, size_t n)
 {
     strbuf_reserve(sb, n);
-    memcpy(sb->ptr + sb->len, s, n);
+    if (n > 0)   /* s may be NULL when there is nothing to append */
+        memcpy(sb->ptr + sb->len, s, n);
     sb->len += n;
     sb->ptr[sb->len] = '\0';
 }

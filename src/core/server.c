@@ -347,11 +347,13 @@ static const char *recorded_detail(req_t *r)
     return cJSON_IsString(d) ? arena_strdup(r->arena, d->valuestring) : "";
 }
 
-/* Hand the refusal just recorded to the family's dialect, if it has one. */
-static void reshape(req_t *r, const family_t *fam, const char *code)
+/* Hand the refusal just recorded to the family's dialect, if it has one;
+ * detail NULL: read back from the recorded problem (body refusals). */
+static void reshape(req_t *r, const family_t *fam, const char *code,
+                    const char *detail)
 {
     if (fam->problem != NULL && r->status >= 400)
-        fam->problem(r, r->status, code, recorded_detail(r));
+        fam->problem(r, r->status, code, detail ? detail : recorded_detail(r));
 }
 
 /* A credential refusal: problem+json (a 401 with WWW-Authenticate), then
@@ -363,7 +365,7 @@ static bool refuse(req_t *r, const family_t *fam, int status, const char *code,
         resp_unauthorized(r, strcmp(code, PROBLEM_BAD_CREDENTIAL) == 0, detail);
     else
         resp_problem(r, status, detail);
-    reshape(r, fam, code);
+    reshape(r, fam, code, detail);
     return false;
 }
 
@@ -419,11 +421,11 @@ static void handle(req_t *r, const family_t *fam)
     if (!route_or_reply(r, fam) || !admit_or_reply(r, fam))
         return;
     if (!read_body_or_reply(r)) {
-        reshape(r, fam, PROBLEM_BODY);
+        reshape(r, fam, PROBLEM_BODY, NULL);
         return;
     }
     if ((r->route->flags & R_JSON) && !parse_json_or_reply(r)) {
-        reshape(r, fam, PROBLEM_BODY);
+        reshape(r, fam, PROBLEM_BODY, NULL);
         return;
     }
     if ((r->route->flags & R_DB) && !db_ready(&retry_after)) {

@@ -8,6 +8,7 @@
 #include "core/response.h"
 #include "core/config.h"
 #include "core/server.h"
+#include "crypto/random.h"
 #include "crypto/secretbox.h"
 #include "db/audit.h"
 #include "enrich/enrich.h"
@@ -170,7 +171,7 @@ static int enrich_async(req_t *r, edb_t *d, enrich_input_t *in, const cJSON *pro
     long long job;
     int own;
 
-    enrich_uuid(id);
+    random_uuid(id);
     cJSON_AddStringToObject(p, "enrichment_id", id);
     cJSON_AddStringToObject(p, "user_id", r->user_id);
     cJSON_AddStringToObject(p, "prompt", in->prompt);
@@ -400,7 +401,7 @@ static int key_put(req_t *r)
     if (PQntuples(res) == 1)
         snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     else
-        enrich_uuid(id);
+        random_uuid(id);
     if (!key_ring_or_reply(r, &ring))
         return r->status;
     aad = arena_printf(r->arena, "user_secrets.value:%s", id);

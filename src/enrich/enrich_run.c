@@ -228,6 +228,108 @@ static long enrich_backoff_ms(const enrich_settings_t *cfg, int n, long retry_af
     return clock_backoff_ms(cfg->backoff_ms, cfg->backoff_max_ms, n);
 }
 
+/* The key for link l: the user's own, else the server's (*source says
+ * whose), or NULL. */
+static const char *enrich_remote_key(run_t *x, const chain_link_t *l,
+                                     const char **source)
+{
+    const enrich_settings_t *cfg = x->cfg;
+    const char *key;
+
+    key = l->kind == PROVIDER_ANTHROPIC ? x->in->anthropic_key : x->in->openai_key;
+    *source = "user";
+    if (key == NULL) {
+        key = l->kind == PROVIDER_ANTHROPIC ? cfg->anthropic_api_key : cfg->openai_api_key;
+        *source = "server";
+    }
+    return key;
+}
+
+static void enrich_call_init(run_t *x, const chain_link_t *l, const char *base,
+                             const char *key, provider_call_t *call)
+{
+    const enrich_settings_t *cfg = x->cfg;
+
+    memset(call, 0, sizeof *call);
+    call->link = l;
+    call->base_url = base;
+    call->origin = OUTBOUND_OPERATOR_URL;   /* PROMPTD_*_BASE_URL */
+    call->api_key = key;
+    call->system = enrich_system_prompt(x->d->arena, x->in);
+    call->user = x->norm;
+    call->max_tokens = cfg->max_tokens;
+    call->timeout_ms = cfg->timeout_ms;
+    call->connect_timeout_ms = cfg->connect_timeout_ms;
+    call->on_delta = x->in->on_event ? enrich_delta : NULL;
+    call->ctx = x;
+}
+
+/* A valid answer becomes the result: text, model, tokens (estimated when
+ * the provider reports none) and their cost from the price table. */
+static void enrich_answered(run_t *x, const chain_link_t *l,
+                            const provider_call_t *call, const provider_answer_t *ans)
+{
+    const price_t *p = settings_price(ans->model);
+
+    x->res->text = ans->text;
+    x->res->provider = l->name;
+    x->res->model = ans->model;
+    x->res->tokens_in = ans->tokens_in >= 0 ? ans->tokens_in
+        : (long)(strlen(call->system) + x->norm_len + 3) / 4;
+    x->res->tokens_out = ans->tokens_out >= 0 ? ans->tokens_out
+        : (long)(ans->len + 3) / 4;
+    x->res->cost_usd = p ? ((double)x->res->tokens_in * p->in_per_m +
+                            (double)x->res->tokens_out * p->out_per_m) / 1e6
+                         : 0;
+}
+
+/* The client saw part of an answer that failed: say it is withdrawn. */
+static void enrich_withdraw(run_t *x, const chain_link_t *l, enum provider_outcome o)
+{
+    cJSON *ev = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(ev, "from", l->name);
+    cJSON_AddStringToObject(ev, "reason", provider_outcome_name(o));
+    cJSON_AddTrueToObject(ev, "discard");
+    enrich_event(x, "fallback", ev);
+}
+
+/* The breaker counts providers that failed a whole step (every retry),
+ * not single attempts: a provider failing some calls at random is
+ * served by the retries; one failing them all is skipped.  It is shared
+ * by every tenant, so it counts only what says the provider is unwell
+ * (provider_breaker_counts: transport, timeout, 5xx, 429) and only on
+ * the server's key: a bad answer to one user's prompt, or a user's own
+ * key refused or rate limited, must not switch the provider off for
+ * everyone.  False on a database error. */
+static bool enrich_step_failed(run_t *x, const chain_link_t *l, const char *source,
+                               enum provider_outcome last, bool probe)
+{
+    if (strcmp(source, "server") == 0 && provider_breaker_counts(last))
+        return enrich_breaker_report(x, l, false);
+    return enrich_breaker_neutral(x, l, probe);
+}
+
+/* One attempt's entry in attempts[]: outcome, latency, whose key, HTTP
+ * status, detail, probe. */
+static cJSON *enrich_remote_attempt(run_t *x, const chain_link_t *l, int n,
+                                    enum provider_outcome o, double t0,
+                                    const char *source, const provider_answer_t *ans,
+                                    const char *detail, bool probe)
+{
+    cJSON *att = enrich_attempt(x, l, n, provider_outcome_name(o),
+                                1000.0 * (clock_now() - t0));
+
+    cJSON_AddStringToObject(att, "key", source);
+    if (ans->http_status)
+        cJSON_AddNumberToObject(att, "http_status", ans->http_status);
+    if (detail)
+        cJSON_AddStringToObject(att, "detail", detail);
+    if (probe)
+        cJSON_AddTrueToObject(att, "probe");
+    return att;
+}
+
 /* Try one remote link with retries.  1 answered, 0 failed (next link),
  * -1 database error. */
 static int enrich_run_remote(run_t *x, const chain_link_t *l)
@@ -237,14 +339,10 @@ static int enrich_run_remote(run_t *x, const chain_link_t *l)
     provider_call_t call;
     enum provider_outcome last = PROVIDER_CLIENT;
     int attempts;
+    bool probe;
 
     base = l->kind == PROVIDER_ANTHROPIC ? cfg->anthropic_base_url : cfg->openai_base_url;
-    key = l->kind == PROVIDER_ANTHROPIC ? x->in->anthropic_key : x->in->openai_key;
-    source = "user";
-    if (key == NULL) {
-        key = l->kind == PROVIDER_ANTHROPIC ? cfg->anthropic_api_key : cfg->openai_api_key;
-        source = "server";
-    }
+    key = enrich_remote_key(x, l, &source);
     if (key == NULL && (strcmp(base, "https://api.openai.com/v1") == 0 ||
                         strcmp(base, "https://api.anthropic.com") == 0)) {
         enrich_attempt(x, l, 0, "not_configured", 0);
@@ -256,19 +354,9 @@ static int enrich_run_remote(run_t *x, const chain_link_t *l)
         enrich_attempt(x, l, 0, "breaker_open", 0);
         return 0;
     }
-    memset(&call, 0, sizeof call);
-    call.link = l;
-    call.base_url = base;
-    call.origin = OUTBOUND_OPERATOR_URL;   /* PROMPTD_*_BASE_URL */
-    call.api_key = key;
-    call.system = enrich_system_prompt(x->d->arena, x->in);
-    call.user = x->norm;
-    call.max_tokens = cfg->max_tokens;
-    call.timeout_ms = cfg->timeout_ms;
-    call.connect_timeout_ms = cfg->connect_timeout_ms;
-    call.on_delta = x->in->on_event ? enrich_delta : NULL;
-    call.ctx = x;
-    attempts = strcmp(allow, "probe") == 0 ? 1 : (int)cfg->retries + 1;
+    enrich_call_init(x, l, base, key, &call);
+    probe = strcmp(allow, "probe") == 0;
+    attempts = probe ? 1 : (int)cfg->retries + 1;
     for (int n = 1; n <= attempts; n++) {
         provider_answer_t ans;
         double t0 = clock_now();
@@ -282,43 +370,18 @@ static int enrich_run_remote(run_t *x, const chain_link_t *l)
         detail = ans.detail;
         if (o == PROVIDER_OK)
             o = provider_validate(x->norm, ans.text, &detail);
-        att = enrich_attempt(x, l, n, provider_outcome_name(o),
-                             1000.0 * (clock_now() - t0));
-        cJSON_AddStringToObject(att, "key", source);
-        if (ans.http_status)
-            cJSON_AddNumberToObject(att, "http_status", ans.http_status);
-        if (detail)
-            cJSON_AddStringToObject(att, "detail", detail);
-        if (strcmp(allow, "probe") == 0)
-            cJSON_AddTrueToObject(att, "probe");
+        att = enrich_remote_attempt(x, l, n, o, t0, source, &ans, detail, probe);
         last = o;
         if (o == PROVIDER_OK) {
             if (!enrich_breaker_report(x, l, true))
                 return -1;
-            const price_t *p = settings_price(ans.model);
-
-            x->res->text = ans.text;
-            x->res->provider = l->name;
-            x->res->model = ans.model;
-            x->res->tokens_in = ans.tokens_in >= 0 ? ans.tokens_in
-                : (long)(strlen(call.system) + x->norm_len + 3) / 4;
-            x->res->tokens_out = ans.tokens_out >= 0 ? ans.tokens_out
-                : (long)(ans.len + 3) / 4;
-            x->res->cost_usd = p ? ((double)x->res->tokens_in * p->in_per_m +
-                                    (double)x->res->tokens_out * p->out_per_m) / 1e6
-                                 : 0;
+            enrich_answered(x, l, &call, &ans);
             return 1;
         }
         log_warn("%s: %s %s attempt %d: %s (%s)", __func__, l->name, l->model, n,
                  provider_outcome_name(o), detail ? detail : "");
         if (x->streamed_any) {
-            /* the client saw part of this answer: say it is withdrawn */
-            cJSON *ev = cJSON_CreateObject();
-
-            cJSON_AddStringToObject(ev, "from", l->name);
-            cJSON_AddStringToObject(ev, "reason", provider_outcome_name(o));
-            cJSON_AddTrueToObject(ev, "discard");
-            enrich_event(x, "fallback", ev);
+            enrich_withdraw(x, l, o);
             break;
         }
         if (!provider_retryable(o) || n == attempts)
@@ -331,21 +394,7 @@ static int enrich_run_remote(run_t *x, const chain_link_t *l)
         cJSON_AddNumberToObject(att, "retry_in_ms", (double)wait);
         clock_sleep_ms(wait);
     }
-    /* The breaker counts providers that failed a whole step (every retry),
-     * not single attempts: a provider failing some calls at random is
-     * served by the retries; one failing them all is skipped.  It is shared
-     * by every tenant, so it counts only what says the provider is unwell
-     * (provider_breaker_counts: transport, timeout, 5xx, 429) and only on
-     * the server's key: a bad answer to one user's prompt, or a user's own
-     * key refused or rate limited, must not switch the provider off for
-     * everyone. */
-    if (strcmp(source, "server") == 0 && provider_breaker_counts(last)) {
-        if (!enrich_breaker_report(x, l, false))
-            return -1;
-    } else if (!enrich_breaker_neutral(x, l, strcmp(allow, "probe") == 0)) {
-        return -1;
-    }
-    return 0;
+    return enrich_step_failed(x, l, source, last, probe) ? 0 : -1;
 }
 
 bool enrich_run(edb_t *d, const enrich_input_t *in, enrich_result_t *res)

@@ -179,6 +179,34 @@ static bool capital_ok(const char *phrase)
            !strcmp(phrase, "essentially");
 }
 
+/* The filler phrase at the word t[i] (at_start: it would open the output)
+ * and its length in *m, or lexicon_fillers_end and *m = 0.  Only a
+ * free-standing filler goes: white space (or the start) before it, so
+ * "Acme-'very" keeps its tail. */
+static int filler_at(const char *t, size_t n, size_t i, bool at_start, size_t *m)
+{
+    int f;
+
+    for (f = i > 0 && !is_space(t[i - 1]) ? lexicon_fillers_end : 0;
+         lexicon_fillers[f].phrase; f++) {
+        size_t pl = strlen(lexicon_fillers[f].phrase);
+        bool ok = true;
+        if (!has_prefix(t + i, n - i, lexicon_fillers[f].phrase) ||
+            (i + pl < n && lex_word_len(t, n, i + pl) &&
+             lex_word_len(t, n, i + pl - 1) > 1))
+            continue;
+        for (size_t k = 0; k < pl; k++)
+            if (t[i + k] >= 'A' && t[i + k] <= 'Z' &&
+                !(k == 0 && at_start && capital_ok(lexicon_fillers[f].phrase)))
+                ok = false;
+        if (ok) {
+            *m = pl;
+            return f;
+        }
+    }
+    return f;
+}
+
 /* Append t[0..n) to sb without its fillers (never inside a span). */
 static void put_without_fillers(arena_t *a, strbuf_t *sb, const char *t,
                                 size_t n)
@@ -206,26 +234,7 @@ static void put_without_fillers(arena_t *a, strbuf_t *sb, const char *t,
             i++;
             continue;
         }
-        /* only a free-standing filler goes: white space (or the start)
-         * before it, so "Acme-'very" keeps its tail */
-        for (f = i > 0 && !is_space(t[i - 1]) ? lexicon_fillers_end : 0;
-             lexicon_fillers[f].phrase; f++) {
-            size_t pl = strlen(lexicon_fillers[f].phrase);
-            bool ok = true;
-            if (!has_prefix(t + i, n - i, lexicon_fillers[f].phrase) ||
-                (i + pl < n && lex_word_len(t, n, i + pl) &&
-                 lex_word_len(t, n, i + pl - 1) > 1))
-                continue;
-            for (size_t k = 0; k < pl; k++)
-                if (t[i + k] >= 'A' && t[i + k] <= 'Z' &&
-                    !(k == 0 && sb->len == base &&
-                      capital_ok(lexicon_fillers[f].phrase)))
-                    ok = false;
-            if (ok) {
-                m = pl;
-                break;
-            }
-        }
+        f = filler_at(t, n, i, sb->len == base, &m);
         if (!m) { /* an ordinary word */
             if (cap_next && t[i] >= 'a' && t[i] <= 'z') {
                 strbuf_putc(sb, (char)(t[i] - 32));

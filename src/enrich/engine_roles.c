@@ -54,6 +54,36 @@ static bool opens_instruction(const eng_t *e, const unit_t *u,
            has_prefix(p, n, "only ");
 }
 
+/* The role of a unit that is no material, from its own words (st: its
+ * scan; have_task: an earlier unit is the task). */
+static int unit_role(const eng_t *e, const unit_t *u, const lex_stats_t *st,
+                     bool have_task)
+{
+    const char *p = e->s + u->start;
+    size_t n = u->end - u->start;
+
+    if (u->kind == U_TEXT && pleasantry(p, n))
+        return R_DROP;
+    if (u->kind == U_TEXT && bare_label(p, n))
+        return R_LABEL;
+    if (u->kind == U_HEADING)
+        return R_CONTEXT;
+    if ((st->task_sentences && !has_prefix(p, n, "make it ") &&
+         !has_prefix(p, n, "make sure") && !has_prefix(p, n, "keep ")) ||
+        (!have_task && st->questions))
+        return R_TASK;
+    if (has_prefix(p, n, "for example") || has_prefix(p, n, "e.g") ||
+        has_prefix(p, n, "example") || has_prefix(p, n, "for instance") ||
+        has_prefix(p, n, "input:") || has_prefix(p, n, "output:"))
+        return R_EXAMPLE;
+    if (st->format_sentences || st->length_specs || st->cue[CUE_LENGTHWORD] ||
+        (st->cue[CUE_FORMAT] && !st->cue[CUE_ROLE]))
+        return R_FORMAT;
+    if (st->neg_sentences || st->cue[CUE_CONSTRAINT] || st->cue[CUE_TONE])
+        return R_CONSTRAINT;
+    return st->questions ? R_TASK : R_CONTEXT;
+}
+
 void engine_classify(eng_t *e)
 {
     bool have_task = false;
@@ -63,8 +93,6 @@ void engine_classify(eng_t *e)
     for (int k = 0; k < e->nu; k++) {
         unit_t *u = &e->u[k];
         lex_stats_t st;
-        const char *p = e->s + u->start;
-        size_t n = u->end - u->start;
 
         lex_scan(e->s, u->start, u->end, e->spans, e->nspans, &st);
         if (material_open && u->para != material_para &&
@@ -75,35 +103,10 @@ void engine_classify(eng_t *e)
             material_open = false;
         if (u->kind == U_CODE || material_open) {
             u->role = R_MATERIAL;
-        } else if (u->kind == U_TEXT && pleasantry(p, n)) {
-            u->role = R_DROP;
-            continue;
-        } else if (u->kind == U_TEXT && bare_label(p, n)) {
-            u->role = R_LABEL;
-            continue;
-        } else if (u->kind == U_HEADING) {
-            u->role = R_CONTEXT;
-        } else if ((st.task_sentences && !has_prefix(p, n, "make it ") &&
-                    !has_prefix(p, n, "make sure") &&
-                    !has_prefix(p, n, "keep ")) ||
-                   (!have_task && st.questions)) {
-            u->role = R_TASK;
-        } else if (has_prefix(p, n, "for example") ||
-                   has_prefix(p, n, "e.g") || has_prefix(p, n, "example") ||
-                   has_prefix(p, n, "for instance") ||
-                   has_prefix(p, n, "input:") ||
-                   has_prefix(p, n, "output:")) {
-            u->role = R_EXAMPLE;
-        } else if (st.format_sentences || st.length_specs || st.cue[CUE_LENGTHWORD] ||
-                   (st.cue[CUE_FORMAT] && !st.cue[CUE_ROLE])) {
-            u->role = R_FORMAT;
-        } else if (st.neg_sentences || st.cue[CUE_CONSTRAINT] ||
-                   st.cue[CUE_TONE]) {
-            u->role = R_CONSTRAINT;
-        } else if (st.questions) {
-            u->role = R_TASK;
         } else {
-            u->role = R_CONTEXT;
+            u->role = unit_role(e, u, &st, have_task);
+            if (u->role == R_DROP || u->role == R_LABEL)
+                continue;
         }
         if (u->role == R_TASK)
             have_task = true;

@@ -6,7 +6,6 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/response.h"
-#include "core/config.h"
 #include "core/server.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
@@ -358,13 +357,12 @@ static const char *key_secret_name(const char *provider)
     return NULL;
 }
 
-/* The secrets key ring, or NULL after replying 500 (not configured). */
+/* The secrets key ring into *ring (true), or false after replying 500 (not configured). */
 static bool key_ring_or_reply(req_t *r, secretbox_ring_t *ring)
 {
-    const config_t *cfg = config_load(false);
     const char *why = NULL;
 
-    if (cfg && cfg->secrets_keys && secretbox_ring_parse(ring, cfg->secrets_keys, &why))
+    if (enrich_userkeys_ring(ring, &why))
         return true;
     r->log_detail = why ? why : "no secrets key ring";
     resp_problem(r, 500, "Stored keys are not configured on this server.");

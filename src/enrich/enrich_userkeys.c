@@ -7,10 +7,7 @@
 #include "core/log.h"
 #include "crypto/secretbox.h"
 
-/* The secrets key ring, parsed into *ring: the one place user keys reach
- * it.  False (and *why set, or NULL when unset) when there is none usable;
- * on true the caller clears it with secretbox_ring_clear(). */
-static bool userkeys_ring(secretbox_ring_t *ring, const char **why)
+bool enrich_userkeys_ring(secretbox_ring_t *ring, const char **why)
 {
     const config_t *cfg = config_load(false);
 
@@ -63,7 +60,7 @@ bool enrich_user_keys(edb_t *d, enrich_input_t *in)
         return false;
     if (PQntuples(pr) == 0)
         return true;
-    if (!userkeys_ring(&ring, &why)) {
+    if (!enrich_userkeys_ring(&ring, &why)) {
         log_warn("%s: no usable secrets key ring (%s)", __func__, why ? why : "unset");
         return true;
     }

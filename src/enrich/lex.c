@@ -284,13 +284,90 @@ static void count_cues(const char *s, size_t len, size_t i, int *cue)
     }
 }
 
-/* Classify the line starting at s[i] (after indentation). */
+/* A line opening with '#' at s[i]: a heading ("## Title", one to six '#'
+ * then a space) breaks and is muted; three or more '#' otherwise are a
+ * delimiter. */
+static void line_hashes(const char *s, size_t len, size_t i, lex_stats_t *st,
+                        bool *breaks, bool *mute)
+{
+    size_t j = i;
+
+    while (j < len && s[j] == '#')
+        j++;
+    if (j < len && s[j] == ' ' && j - i <= 6)
+        st->headings++, *breaks = true, *mute = true;
+    else if (j - i >= 3)
+        st->delimiters++, *breaks = true;
+}
+
+/* A bullet at s[i] ("- ", "* ", "+ ", "\u2022 "): where its text starts,
+ * or 0 when there is none. */
+static size_t line_bullet(const char *s, size_t len, size_t i)
+{
+    if ((s[i] == '-' || s[i] == '*' || s[i] == '+') && i + 1 < len && s[i + 1] == ' ')
+        return i + 2;
+    if (len - i >= 4 && memcmp(s + i, "\xe2\x80\xa2 ", 4) == 0)
+        return i + 4;
+    return 0;
+}
+
+/* A delimiter line at s[i]: "---", three double quotes or "===". */
+static bool line_rule(const char *s, size_t len, size_t i)
+{
+    return len - i >= 3 && (memcmp(s + i, "---", 3) == 0 ||
+                            memcmp(s + i, "\"\"\"", 3) == 0 ||
+                            memcmp(s + i, "===", 3) == 0);
+}
+
+/* A numbered item at s[i] (a digit): up to three digits, then ". " or ") ":
+ * where its text starts, or 0 when it is not one. */
+static size_t line_number(const char *s, size_t len, size_t i)
+{
+    size_t j = i;
+
+    while (j < len && j - i < 3 && s[j] >= '0' && s[j] <= '9')
+        j++;
+    if (j + 1 < len && (s[j] == '.' || s[j] == ')') && s[j + 1] == ' ')
+        return j + 2;
+    return 0;
+}
+
+/* A tag at s[i] ('<'): "<word>" or "</word>". */
+static bool line_tag(const char *s, size_t len, size_t i)
+{
+    size_t j = i + 1 + (i + 1 < len && s[i + 1] == '/');
+    size_t w = lex_word_len(s, len, j);
+
+    return w && j + w < len && s[j + w] == '>';
+}
+
+/* A label at s[i] (a capital): "Task:", "Output format:", "Audience:" --
+ * up to three words, then ':'. */
+static bool line_label(const char *s, size_t len, size_t i)
+{
+    size_t j = i, w;
+
+    for (int words = 0; words < 3 && j < len; words++) {
+        if (!(w = lex_word_len(s, len, j)))
+            return false;
+        j += w;
+        if (j < len && s[j] == ':')
+            return true;
+        if (j < len && s[j] == ' ')
+            j++;
+    }
+    return false;
+}
+
+/* Classify the line starting at s[i] (after indentation): whether it
+ * breaks the sentence, where its text starts, and whether it is muted
+ * (structure, not content). */
 static void scan_line_start(const char *s, size_t len, size_t i,
                             lex_stats_t *st, bool *breaks, size_t *skip,
                             bool *mute)
 {
-    size_t j = i, w;
     unsigned char c;
+    size_t item;
 
     *breaks = false;
     *skip = i;
@@ -299,55 +376,19 @@ static void scan_line_start(const char *s, size_t len, size_t i,
         return;
     c = (unsigned char)s[i];
     if (c == '#') {
-        while (j < len && s[j] == '#')
-            j++;
-        if (j < len && s[j] == ' ' && j - i <= 6)
-            st->headings++, *breaks = true, *mute = true;
-        else if (j - i >= 3)
-            st->delimiters++, *breaks = true;
-        return;
-    }
-    if ((c == '-' || c == '*' || c == '+') && i + 1 < len && s[i + 1] == ' ') {
-        st->list_items++, *breaks = true, *skip = i + 2;
-        return;
-    }
-    if (len - i >= 4 && memcmp(s + i, "\xe2\x80\xa2 ", 4) == 0) {
-        st->list_items++, *breaks = true, *skip = i + 4;
-        return;
-    }
-    if (len - i >= 3 && (memcmp(s + i, "---", 3) == 0 ||
-                         memcmp(s + i, "\"\"\"", 3) == 0 ||
-                         memcmp(s + i, "===", 3) == 0)) {
+        line_hashes(s, len, i, st, breaks, mute);
+    } else if ((item = line_bullet(s, len, i)) != 0) {
+        st->list_items++, *breaks = true, *skip = item;
+    } else if (line_rule(s, len, i)) {
         st->delimiters++, *breaks = true;
-        return;
-    }
-    if (c >= '0' && c <= '9') {
-        while (j < len && j - i < 3 && s[j] >= '0' && s[j] <= '9')
-            j++;
-        if (j + 1 < len && (s[j] == '.' || s[j] == ')') && s[j + 1] == ' ')
-            st->list_items++, *breaks = true, *skip = j + 2;
-        return;
-    }
-    if (c == '<') {
-        j = i + 1 + (i + 1 < len && s[i + 1] == '/');
-        w = lex_word_len(s, len, j);
-        if (w && j + w < len && s[j + w] == '>')
+    } else if (c >= '0' && c <= '9') {
+        if ((item = line_number(s, len, i)) != 0)
+            st->list_items++, *breaks = true, *skip = item;
+    } else if (c == '<') {
+        if (line_tag(s, len, i))
             st->xml_tags++, *breaks = true, *mute = true;
-        return;
-    }
-    if (c >= 'A' && c <= 'Z') {
-        /* "Task:", "Output format:", "Audience:" -- up to three words */
-        for (int words = 0; words < 3 && j < len; words++) {
-            if (!(w = lex_word_len(s, len, j)))
-                return;
-            j += w;
-            if (j < len && s[j] == ':') {
-                st->labels++, *breaks = true;
-                return;
-            }
-            if (j < len && s[j] == ' ')
-                j++;
-        }
+    } else if (c >= 'A' && c <= 'Z' && line_label(s, len, i)) {
+        st->labels++, *breaks = true;
     }
 }
 

@@ -53,7 +53,7 @@ static bool edb_job_begin(edb_t *d)
 PGresult *edb_scoped(edb_t *d, const db_stmt_t *stmt, int n, const char *const *v)
 {
     if (d->r)
-        return db_exec(d->r, stmt, n, v);
+        return db_exec(&d->r->tx, stmt, n, v);
     if (!d->in_tx && !edb_job_begin(d))
         return NULL;
     return edb_job_exec(d, stmt->sql, n, v);
@@ -64,14 +64,14 @@ PGresult *edb_unscoped(edb_t *d, const db_stmt_t *stmt, int n, const char *const
     if (!edb_commit(d))
         return NULL;
     if (d->r)
-        return db_exec_unscoped(d->r, stmt, n, v);
+        return db_exec_unscoped(&d->r->tx, stmt, n, v);
     return edb_job_exec(d, stmt->sql, n, v);
 }
 
 bool edb_commit(edb_t *d)
 {
     if (d->r)
-        return !d->r->tx_open || db_finish(d->r, true);
+        return !d->r->tx.open || db_finish(&d->r->tx, true);
     if (!d->in_tx)
         return true;
     d->in_tx = false;

@@ -8,6 +8,7 @@
 
 #include "core/arena.h"
 #include "db/db.h"
+#include "http/request.h"
 
 /* Two kinds of statement:
  *   scoped   - as the caller (role authenticated, their claims, RLS), in a
@@ -28,7 +29,7 @@ typedef struct edb {
     const char *error;      /* last failure (job mode), for the log */
 } edb_t;
 
-/* Results are owned by the arena.  NULL on failure (request: r->db_sqlstate). */
+/* Results are owned by the arena.  NULL on failure (request: r->tx.sqlstate). */
 PGresult *edb_scoped(edb_t *d, const db_stmt_t *stmt, int n, const char *const *v);
 PGresult *edb_unscoped(edb_t *d, const db_stmt_t *stmt, int n, const char *const *v);
 /* Commit an open scoped transaction (no-op when none); false on failure. */

@@ -62,7 +62,7 @@ const char *enrich_chain(const cJSON *providers, chain_t *out);
 
 /* Run the enrichment: cache, providers, scores.  Nothing durable is
  * written but breaker state (see edb.h); call enrich_store() next.
- * Returns false only on a database failure (request: r->db_sqlstate). */
+ * Returns false only on a database failure (request: r->tx.sqlstate). */
 bool enrich_run(edb_t *d, const enrich_input_t *in, enrich_result_t *res);
 
 /* Save the prompt version (if asked), the cache entry and the record, in

@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
 #include "core/json.h"
 #include "http/dbreply.h"
 #include "http/response.h"
 #include "http/server.h"
 #include "crypto/b64url.h"
+#include "prompts/settings.h"
 
 #define TITLE_MAX 200
 #define CONTENT_MAX_BYTES 102400
@@ -47,6 +47,9 @@ enum {
     ST_LIST_UPDATED, ST_LIST_CREATED, ST_LIST_RANK,
     ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_RENDER_SOURCE,
 };
+
+/* Read at start (main). */
+static prompts_settings_t settings;
 
 static const db_stmt_t stmts[] = {
     [ST_GET] = {"prompt_get",
@@ -722,7 +725,7 @@ static int prompt_render(req_t *r)
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt.");
     rd.content = PQgetvalue(res, 0, 0);
-    rd.max = (size_t)config_load(false)->render_max_bytes;
+    rd.max = (size_t)settings.render_max_bytes;
     rd.used = json_own(r->arena, cJSON_CreateArray());
     render_index(r, &rd, vars);
     render_plan(r, &rd);
@@ -763,5 +766,7 @@ int main(int argc, char **argv)
     static const family_t family = {
         "prompts", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 
+    if (argc < 2 && !prompts_settings_load(&settings))
+        return 1;
     return server_main(argc, argv, &family);
 }

@@ -163,7 +163,7 @@ static bool wants_no_cache(req_t *r)
 }
 
 /* 202: the record (pending) and its job, both in this transaction. */
-static int enrich_async(req_t *r, edb_t *d, enrich_input_t *in, const cJSON *providers)
+static int enrich_async(req_t *r, db_tx_t *d, enrich_input_t *in, const cJSON *providers)
 {
     char id[37];
     cJSON *p = json_own(r->arena, cJSON_CreateObject()), *out;
@@ -230,7 +230,7 @@ static int enrich_post(req_t *r)
 {
     enrich_input_t in;
     enrich_result_t res;
-    edb_t d = {r->arena, r, NULL, NULL, false, NULL};
+    db_tx_t *d = &r->tx;
     bool stream = false, async = false;
     sse_t sse = {r, false};
     int rc;
@@ -242,23 +242,23 @@ static int enrich_post(req_t *r)
     in.no_cache = wants_no_cache(r);
     stream = stream || (!async && accepts_event_stream(r));
     if (async)
-        return enrich_async(r, &d, &in, cJSON_GetObjectItemCaseSensitive(r->json, "providers"));
-    if (in.prompt_id && (rc = enrich_prompt_exists(&d, in.prompt_id)) <= 0)
+        return enrich_async(r, d, &in, cJSON_GetObjectItemCaseSensitive(r->json, "providers"));
+    if (in.prompt_id && (rc = enrich_prompt_exists(d, in.prompt_id)) <= 0)
         return rc < 0 ? dbreply_error(r) : resp_problem(r, 404, "No such prompt.");
-    if (!enrich_user_keys(&d, &in))
+    if (!enrich_user_keys(d, &in))
         return dbreply_error(r);
     if (stream) {
         resp_stream_begin(r, 200, "text/event-stream");
         in.on_event = sse_event;
         in.ctx = &sse;
     }
-    if (!enrich_run(&d, &in, &res)) {
+    if (!enrich_run(d, &in, &res)) {
         log_error("%s: database: %s", __func__, r->tx.detail ? r->tx.detail : "");
         return stream ? sse_error(&sse, 503, "The database is busy or unreachable; "
                                   "retry shortly.") : dbreply_error(r);
     }
-    rc = enrich_store(&d, &in, &res, false);
-    if (rc <= 0 || (stream && !edb_commit(&d))) {
+    rc = enrich_store(d, &in, &res, false);
+    if (rc <= 0 || (stream && !db_tx_commit(d))) {
         if (!stream)
             return rc == 0 ? resp_problem(r, 404, "No such prompt.") : dbreply_error(r);
         return sse_error(&sse, rc == 0 ? 404 : 503, rc == 0 ? "No such prompt." :

@@ -87,7 +87,7 @@ const db_stmt_t enrich_stmts[] = {
 
 /* The run's working state. */
 typedef struct run {
-    edb_t *d;
+    db_tx_t *d;
     const enrich_input_t *in;
     enrich_result_t *res;
     const enrich_settings_t *cfg;
@@ -347,7 +347,7 @@ static int enrich_cache_get(run_t *x, const chain_link_t *l, const char *key)
 
     if (x->in->no_cache || x->cfg->cache_ttl_s == 0)
         return 0;
-    if ((pr = edb_scoped(x->d, &enrich_stmts[ST_CACHE_GET], 1, v)) == NULL)
+    if ((pr = db_exec(x->d, &enrich_stmts[ST_CACHE_GET], 1, v)) == NULL)
         return -1;
     if (PQntuples(pr) != 1)
         return 0;
@@ -405,7 +405,7 @@ static const char *enrich_breaker_allow(run_t *x, const chain_link_t *l)
     PGresult *pr;
 
     snprintf(cool, sizeof cool, "%ld", x->cfg->breaker_cooldown_s);
-    pr = edb_unscoped(x->d, &enrich_stmts[ST_BREAKER_ALLOW], 2, v);
+    pr = db_exec_autocommit(x->d, &enrich_stmts[ST_BREAKER_ALLOW], 2, v);
     return pr && PQntuples(pr) == 1 ? arena_strdup(x->d->arena, PQgetvalue(pr, 0, 0))
                                      : NULL;
 }
@@ -416,7 +416,7 @@ static bool enrich_breaker_report(run_t *x, const chain_link_t *l, bool ok)
     const char *v[3] = {l->name, ok ? "true" : "false", thr};
 
     snprintf(thr, sizeof thr, "%ld", x->cfg->breaker_threshold);
-    return edb_unscoped(x->d, &enrich_stmts[ST_BREAKER_REPORT], 3, v) != NULL;
+    return db_exec_autocommit(x->d, &enrich_stmts[ST_BREAKER_REPORT], 3, v) != NULL;
 }
 
 /* A step that failed in a way that says nothing about the provider's
@@ -426,7 +426,7 @@ static bool enrich_breaker_neutral(run_t *x, const chain_link_t *l, bool probe)
 {
     const char *v[1] = {l->name};
 
-    return !probe || edb_unscoped(x->d, &enrich_stmts[ST_BREAKER_RELEASE], 1, v) != NULL;
+    return !probe || db_exec_autocommit(x->d, &enrich_stmts[ST_BREAKER_RELEASE], 1, v) != NULL;
 }
 
 /* The jittered exponential backoff before retry number n (1-based), or the
@@ -564,7 +564,7 @@ static int enrich_run_remote(run_t *x, const chain_link_t *l)
     return 0;
 }
 
-bool enrich_run(edb_t *d, const enrich_input_t *in, enrich_result_t *res)
+bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
 {
     run_t x = {d, in, res, enrich_settings(), NULL, 0, false};
     double t0 = enrich_now_ms();
@@ -687,7 +687,7 @@ static char *enrich_options_json(arena_t *a, const enrich_input_t *in)
     return json_print(a, o);
 }
 
-int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
+int enrich_store(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res,
                  bool update_pending)
 {
     arena_t *a = d->arena;
@@ -698,7 +698,7 @@ int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
     if (res->ok && in->prompt_id) {
         const char *v[2] = {in->prompt_id, res->text};
 
-        if ((pr = edb_scoped(d, &enrich_stmts[ST_PROMPT_SAVE], 2, v)) == NULL)
+        if ((pr = db_exec(d, &enrich_stmts[ST_PROMPT_SAVE], 2, v)) == NULL)
             return -1;
         if (PQntuples(pr) != 1)
             return 0;
@@ -727,7 +727,7 @@ int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
         v[2] = res->model;
         v[3] = json_print(a, c);
         v[4] = ttl;
-        if (edb_scoped(d, &enrich_stmts[ST_CACHE_PUT], 5, v) == NULL)
+        if (db_exec(d, &enrich_stmts[ST_CACHE_PUT], 5, v) == NULL)
             return -1;
     }
     snprintf(lat, sizeof lat, "%ld", res->latency_ms);
@@ -744,7 +744,7 @@ int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
             result_text, res->ok ? NULL : res->error,
         };
 
-        if ((pr = edb_scoped(d, &enrich_stmts[ST_RECORD_FINISH], 13, v)) == NULL)
+        if ((pr = db_exec(d, &enrich_stmts[ST_RECORD_FINISH], 13, v)) == NULL)
             return -1;
         return 1;
     } else {
@@ -758,13 +758,13 @@ int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
             res->ok ? NULL : res->error, res->ok ? "done" : "failed", "false",
         };
 
-        if (edb_scoped(d, &enrich_stmts[ST_RECORD_INSERT], 20, v) == NULL)
+        if (db_exec(d, &enrich_stmts[ST_RECORD_INSERT], 20, v) == NULL)
             return -1;
     }
     return 1;
 }
 
-bool enrich_user_keys(edb_t *d, enrich_input_t *in)
+bool enrich_user_keys(db_tx_t *d, enrich_input_t *in)
 {
     const config_t *cfg = config_load(false);
     secretbox_ring_t ring;
@@ -776,7 +776,7 @@ bool enrich_user_keys(edb_t *d, enrich_input_t *in)
         remote = remote || in->chain.links[i].kind != PROVIDER_LOCAL;
     if (!remote)
         return true;    /* no key needed: spare the round trip */
-    if ((pr = edb_scoped(d, &enrich_stmts[ST_USER_KEYS], 0, NULL)) == NULL)
+    if ((pr = db_exec(d, &enrich_stmts[ST_USER_KEYS], 0, NULL)) == NULL)
         return false;
     if (PQntuples(pr) == 0)
         return true;
@@ -812,15 +812,15 @@ bool enrich_user_keys(edb_t *d, enrich_input_t *in)
     return true;
 }
 
-int enrich_prompt_exists(edb_t *d, const char *prompt_id)
+int enrich_prompt_exists(db_tx_t *d, const char *prompt_id)
 {
     const char *v[1] = {prompt_id};
-    PGresult *pr = edb_scoped(d, &enrich_stmts[ST_PROMPT_EXISTS], 1, v);
+    PGresult *pr = db_exec(d, &enrich_stmts[ST_PROMPT_EXISTS], 1, v);
 
     return pr == NULL ? -1 : PQntuples(pr) == 1;
 }
 
-bool enrich_store_pending(edb_t *d, const enrich_input_t *in, const char *id,
+bool enrich_store_pending(db_tx_t *d, const enrich_input_t *in, const char *id,
                           long long job_id)
 {
     arena_t *a = d->arena;
@@ -830,13 +830,13 @@ bool enrich_store_pending(edb_t *d, const enrich_input_t *in, const char *id,
         enrich_options_json(a, in), arena_printf(a, "%lld", job_id), in->prompt_id,
     };
 
-    return edb_scoped(d, &enrich_stmts[ST_RECORD_PENDING], 7, v) != NULL;
+    return db_exec(d, &enrich_stmts[ST_RECORD_PENDING], 7, v) != NULL;
 }
 
-int enrich_mark_running(edb_t *d, const char *id)
+int enrich_mark_running(db_tx_t *d, const char *id)
 {
     const char *v[1] = {id};
-    PGresult *pr = edb_scoped(d, &enrich_stmts[ST_RECORD_START], 1, v);
+    PGresult *pr = db_exec(d, &enrich_stmts[ST_RECORD_START], 1, v);
 
     return pr == NULL ? -1 : PQntuples(pr) == 1;
 }

@@ -15,11 +15,12 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/response.h"
-#include "core/server.h"
+#include "http/dbreply.h"
+#include "http/response.h"
+#include "http/server.h"
 #include "crypto/b64url.h"
 #include "crypto/random.h"
-#include "db/audit.h"
+#include "http/audit.h"
 
 #define EMAIL_MAX 254
 #define EMAIL_LOCAL_MAX 64
@@ -139,7 +140,7 @@ static int invalid_credentials(req_t *r)
 /* A failed query: GoTrue clients retry 5xx; the log gets the cause. */
 static int db_failed(req_t *r)
 {
-    return db_error_reply(r);
+    return dbreply_error(r);
 }
 
 /* ------------------------------------------------------------ checks */
@@ -167,7 +168,7 @@ static bool apikey_or_reply(req_t *r)
         return true;
     o = json_own(r->arena, cJSON_CreateObject());
     cJSON_AddStringToObject(o, "message", "Invalid API key");
-    r->log_detail = "apikey missing or not the configured anon key";
+    r->tx.detail = "apikey missing or not the configured anon key";
     resp_json(r, 401, o);
     return false;
 }
@@ -327,12 +328,12 @@ static int session_reply(req_t *r, const char *user_json, const char *session_id
 
     if (!cJSON_IsObject(user) || !session_id ||
         !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(user, "id"))) {
-        r->log_detail = "auth function returned no user";
+        r->tx.detail = "auth function returned no user";
         return resp_problem(r, 500, "Internal error; it has been logged.");
     }
     if ((tok = access_token(r, user, session_id, now,
                             signed_in_at < 0 ? (double)now : signed_in_at)) == NULL) {
-        r->log_detail = "signing the access token failed (no JWT secret?)";
+        r->tx.detail = "signing the access token failed (no JWT secret?)";
         return resp_problem(r, 500, "Internal error; it has been logged.");
     }
     o = json_own(r->arena, cJSON_CreateObject());
@@ -351,8 +352,8 @@ static int session_reply(req_t *r, const char *user_json, const char *session_id
 /* The sign-in phase runs as promptd_auth (see sql/0006_auth_sessions.sql). */
 static void as_auth_role(req_t *r)
 {
-    r->role = AUTH_ROLE;
-    r->claims = "{\"role\":\"" AUTH_ROLE "\"}";
+    r->tx.role = AUTH_ROLE;
+    r->tx.claims = "{\"role\":\"" AUTH_ROLE "\"}";
 }
 
 static bool audit_or_reply(req_t *r, const char *action, const char *outcome,
@@ -405,7 +406,7 @@ static int auth_signup(req_t *r)
     v[3] = rhash;
     v[4] = req_header(r, "User-Agent");
     v[5] = r->remote_addr;
-    if ((res = db_exec(r, &stmts[ST_SIGNUP], 6, v)) == NULL)
+    if ((res = db_exec(&r->tx, &stmts[ST_SIGNUP], 6, v)) == NULL)
         return db_failed(r);
     if (PQntuples(res) != 1)
         return gotrue_error(r, 422, "user_already_exists", "User already registered");
@@ -427,14 +428,14 @@ static bool rehash_or_reply(req_t *r, const char *uid, const char *old, const ch
     if (!password_needs_rehash(old))
         return true;
     if (!password_hash(password, hash)) {
-        r->log_detail = "rehashing the password failed (out of memory?)";
+        r->tx.detail = "rehashing the password failed (out of memory?)";
         resp_problem(r, 500, "Internal error; it has been logged.");
         return false;
     }
     v[0] = uid;
     v[1] = old;
     v[2] = hash;
-    if (db_exec(r, &stmts[ST_PW_REHASH], 3, v) == NULL) {
+    if (db_exec(&r->tx, &stmts[ST_PW_REHASH], 3, v) == NULL) {
         db_failed(r);
         return false;
     }
@@ -463,9 +464,9 @@ static int grant_password(req_t *r, const cJSON *body)
     as_auth_role(r);
     v[0] = email;
     v[1] = r->remote_addr;
-    if ((res = db_exec(r, &stmts[ST_PW_BEGIN], 2, v)) == NULL || PQntuples(res) != 1)
+    if ((res = db_exec(&r->tx, &stmts[ST_PW_BEGIN], 2, v)) == NULL || PQntuples(res) != 1)
         return db_failed(r);
-    r->commit_on_error = true;   /* keep the attempt counted, and the audit row */
+    r->tx.commit_on_error = true;   /* keep the attempt counted, and the audit row */
     locked = PQgetvalue(res, 0, 0);
     uid = db_value(res, 0, 1);
     if (atoi(locked) > 0) {
@@ -490,9 +491,9 @@ static int grant_password(req_t *r, const cJSON *body)
     v[2] = r->remote_addr;
     v[3] = rhash;
     v[4] = req_header(r, "User-Agent");
-    if ((res = db_exec(r, &stmts[ST_PW_OK], 5, v)) == NULL || PQntuples(res) != 1)
+    if ((res = db_exec(&r->tx, &stmts[ST_PW_OK], 5, v)) == NULL || PQntuples(res) != 1)
         return db_failed(r);
-    r->commit_on_error = false;
+    r->tx.commit_on_error = false;
     if (!audit_or_reply(r, "auth.signin", "success", "{\"method\":\"password\"}", uid))
         return r->status;
     return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh, -1);
@@ -521,11 +522,11 @@ static int grant_refresh(req_t *r, const cJSON *body)
     v[1] = rhash;
     v[2] = arena_printf(r->arena, "%ld", cfg->refresh_ttl);
     v[3] = arena_printf(r->arena, "%ld", cfg->refresh_reuse);
-    if ((res = db_exec(r, &stmts[ST_REFRESH], 4, v)) == NULL || PQntuples(res) != 1)
+    if ((res = db_exec(&r->tx, &stmts[ST_REFRESH], 4, v)) == NULL || PQntuples(res) != 1)
         return db_failed(r);
     status = PQgetvalue(res, 0, 0);
     if (strcmp(status, "reused") == 0) {
-        r->commit_on_error = true;   /* the revocation must land */
+        r->tx.commit_on_error = true;   /* the revocation must land */
         if (!audit_or_reply(r, "auth.refresh_reuse", "denied",
                 arena_printf(r->arena, "{\"session_id\":\"%s\"}", PQgetvalue(res, 0, 2)),
                 db_value(res, 0, 3)))
@@ -538,7 +539,7 @@ static int grant_refresh(req_t *r, const cJSON *body)
                             "Invalid Refresh Token: Refresh Token Not Found");
     user_json = PQgetvalue(res, 0, 1);
     v[0] = sid = PQgetvalue(res, 0, 2);
-    if ((res = db_exec(r, &stmts[ST_SIGNED_IN], 1, v)) == NULL || db_value(res, 0, 0) == NULL)
+    if ((res = db_exec(&r->tx, &stmts[ST_SIGNED_IN], 1, v)) == NULL || db_value(res, 0, 0) == NULL)
         return db_failed(r);
     return session_reply(r, user_json, sid, refresh, atof(PQgetvalue(res, 0, 0)));
 }
@@ -568,7 +569,7 @@ static int auth_user_get(req_t *r)
     if (!apikey_or_reply(r))
         return r->status;
     v[0] = auth_session_id(r);
-    if ((res = db_exec(r, &stmts[ST_USER], 1, v)) == NULL)
+    if ((res = db_exec(&r->tx, &stmts[ST_USER], 1, v)) == NULL)
         return db_failed(r);
     if (db_value(res, 0, 0) == NULL)
         return gotrue_error(r, 403, "session_not_found",
@@ -590,7 +591,7 @@ static bool reauth_or_reply(req_t *r, const char *current)
     int recent;
 
     if (current != NULL) {
-        if ((res = db_exec(r, &stmts[ST_PWHASH], 0, NULL)) == NULL) {
+        if ((res = db_exec(&r->tx, &stmts[ST_PWHASH], 0, NULL)) == NULL) {
             db_failed(r);
             return false;
         }
@@ -600,7 +601,7 @@ static bool reauth_or_reply(req_t *r, const char *current)
     } else if ((recent = auth_recent_signin(r, REAUTH_WINDOW)) != 0) {
         return recent > 0;
     }
-    r->commit_on_error = true;   /* keep the denial's audit row only */
+    r->tx.commit_on_error = true;   /* keep the denial's audit row only */
     if (!audit_or_reply(r, "auth.reauthenticate", "denied", current
                         ? "{\"reason\":\"current_password\"}"
                         : "{\"reason\":\"stale_signin\"}", NULL))
@@ -619,7 +620,7 @@ static bool reauth_or_reply(req_t *r, const char *current)
  * differs from the token's, else NULL.  False after 400 validation_failed. */
 static bool email_change_or_reply(req_t *r, const char *in, const char **to)
 {
-    cJSON *claims = json_own(r->arena, cJSON_Parse(r->claims));
+    cJSON *claims = json_own(r->arena, cJSON_Parse(r->tx.claims));
     const cJSON *cur = cJSON_GetObjectItemCaseSensitive(claims, "email");
     const char *e;
 
@@ -643,7 +644,7 @@ static bool email_set_or_reply(req_t *r, const char *email)
     const char *v[2] = {auth_session_id(r), email}, *status;
     PGresult *res;
 
-    if ((res = db_exec_app(r, &stmts[ST_EMAIL], 2, v)) == NULL) {
+    if ((res = db_exec_app(&r->tx, &stmts[ST_EMAIL], 2, v)) == NULL) {
         db_failed(r);
         return false;
     }
@@ -696,7 +697,7 @@ static int auth_user_put(req_t *r)
     v[0] = auth_session_id(r);
     v[1] = data;
     v[2] = password ? hash : NULL;
-    if ((res = db_exec_app(r, &stmts[ST_UPDATE], 3, v)) == NULL)
+    if ((res = db_exec_app(&r->tx, &stmts[ST_UPDATE], 3, v)) == NULL)
         return db_failed(r);
     if (db_value(res, 0, 0) == NULL)
         return gotrue_error(r, 403, "session_not_found",
@@ -725,7 +726,7 @@ static int auth_logout(req_t *r)
                             "Unsupported logout scope, must be one of global, local, others");
     v[0] = auth_session_id(r);
     v[1] = scope;
-    if ((res = db_exec(r, &stmts[ST_LOGOUT], 2, v)) == NULL)
+    if ((res = db_exec(&r->tx, &stmts[ST_LOGOUT], 2, v)) == NULL)
         return db_failed(r);
     if (!audit_or_reply(r, "auth.signout", "success",
             arena_printf(r->arena, "{\"scope\":\"%s\",\"sessions\":%s}", scope,
@@ -758,8 +759,9 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
+    static const db_stmt_t *const tables[] = {stmts, NULL};
     static const family_t family = {
-        "auth", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL,
+        "auth", routes, sizeof(routes) / sizeof(routes[0]), tables,
         gotrue_problem};
 
     if (argc > 1 && strcmp(argv[1], "--routes") == 0)

@@ -5,11 +5,12 @@
 
 #include "core/json.h"
 #include "core/log.h"
-#include "core/response.h"
-#include "core/server.h"
+#include "http/dbreply.h"
+#include "http/response.h"
+#include "http/server.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
-#include "db/audit.h"
+#include "http/audit.h"
 #include "enrich/enrich.h"
 #include "jobs/jobs.h"
 
@@ -107,9 +108,9 @@ static bool read_input(req_t *r, enrich_input_t *in, bool *stream, bool *async)
     enum field_result fr;
 
     memset(in, 0, sizeof(*in));
-    in->user_id = r->user_id;
-    json_reject_unknown(r, r->json, enrich_fields);
-    fr = json_field_string(r, r->json, "prompt", (size_t)ENRICH_MAX_PROMPT * 4, true, &prompt);
+    in->user_id = r->tx.user_id;
+    req_reject_unknown(r, r->json, enrich_fields);
+    fr = req_field_string(r, r->json, "prompt", (size_t)ENRICH_MAX_PROMPT * 4, true, &prompt);
     if (fr == FIELD_ABSENT)
         req_field_error(r, "prompt", "is required");
     if (fr == FIELD_OK && strlen(prompt) > ENRICH_MAX_PROMPT) {
@@ -123,21 +124,21 @@ static bool read_input(req_t *r, enrich_input_t *in, bool *stream, bool *async)
         in->len = strlen(prompt);
     }
     in->mode = ENGINE_IMPROVE;
-    if (json_field_string(r, r->json, "mode", 32, false, &mode) == FIELD_OK &&
+    if (req_field_string(r, r->json, "mode", 32, false, &mode) == FIELD_OK &&
         engine_mode_parse(mode, &in->mode) != 0)
         req_field_error(r, "mode", "must be one of improve, structure, clarify, "
                         "expand, concise");
-    json_field_string(r, r->json, "goal", ENRICH_MAX_GOAL, false, &in->goal);
-    json_field_string(r, r->json, "target_model", 200, false, &in->target_model);
-    if (json_field_string_array(r, r->json, "providers", SETTINGS_MAX_CHAIN, 150,
+    req_field_string(r, r->json, "goal", ENRICH_MAX_GOAL, false, &in->goal);
+    req_field_string(r, r->json, "target_model", 200, false, &in->target_model);
+    if (req_field_string_array(r, r->json, "providers", SETTINGS_MAX_CHAIN, 150,
                                 &providers) == FIELD_OK &&
         cJSON_GetArraySize(providers) == 0)
         req_field_error(r, "providers", "must name at least one provider");
     else if ((why = enrich_chain(providers, &in->chain)) != NULL)
         req_field_error(r, "providers", "has %s", why);
-    json_field_bool(r, r->json, "stream", stream);
-    json_field_bool(r, r->json, "async", async);
-    if (json_field_string(r, r->json, "prompt_id", 36, false, &in->prompt_id) ==
+    req_field_bool(r, r->json, "stream", stream);
+    req_field_bool(r, r->json, "async", async);
+    if (req_field_string(r, r->json, "prompt_id", 36, false, &in->prompt_id) ==
             FIELD_OK && !uuid_valid(in->prompt_id))
         req_field_error(r, "prompt_id", "must be a UUID");
     if (*stream && *async)
@@ -162,7 +163,7 @@ static bool wants_no_cache(req_t *r)
 }
 
 /* 202: the record (pending) and its job, both in this transaction. */
-static int enrich_async(req_t *r, edb_t *d, enrich_input_t *in, const cJSON *providers)
+static int enrich_async(req_t *r, db_tx_t *d, enrich_input_t *in, const cJSON *providers)
 {
     char id[37];
     cJSON *p = json_own(r->arena, cJSON_CreateObject()), *out;
@@ -172,7 +173,7 @@ static int enrich_async(req_t *r, edb_t *d, enrich_input_t *in, const cJSON *pro
 
     random_uuid(id);
     cJSON_AddStringToObject(p, "enrichment_id", id);
-    cJSON_AddStringToObject(p, "user_id", r->user_id);
+    cJSON_AddStringToObject(p, "user_id", r->tx.user_id);
     cJSON_AddStringToObject(p, "prompt", in->prompt);
     cJSON_AddStringToObject(p, "mode", engine_mode_name(in->mode));
     if (in->goal)
@@ -187,10 +188,10 @@ static int enrich_async(req_t *r, edb_t *d, enrich_input_t *in, const cJSON *pro
         cJSON_AddStringToObject(p, "prompt_id", in->prompt_id);
     if ((job = jobs_enqueue(r, "enrich", json_print(r->arena, p), NULL)) < 0 ||
         !enrich_store_pending(d, in, id, job))
-        return db_error_reply(r);
+        return dbreply_error(r);
     /* last: a prompt that is not the caller's rolls back the job with it */
     if (in->prompt_id && (own = enrich_prompt_exists(d, in->prompt_id)) <= 0)
-        return own < 0 ? db_error_reply(r) : resp_problem(r, 404, "No such prompt.");
+        return own < 0 ? dbreply_error(r) : resp_problem(r, 404, "No such prompt.");
     out = json_own(r->arena, cJSON_CreateObject());
     url = arena_printf(r->arena, "/api/v1/enrich/jobs/%s", id);
     cJSON_AddStringToObject(out, "id", id);
@@ -212,7 +213,7 @@ static int enrich_failed(req_t *r, const enrich_input_t *in, const enrich_result
     cJSON_AddNumberToObject(o, "status", 502);
     cJSON_AddStringToObject(o, "detail", res->error);
     cJSON_AddStringToObject(o, "request_id", r->request_id);
-    r->commit_on_error = true;   /* the failed attempt is still recorded */
+    r->tx.commit_on_error = true;   /* the failed attempt is still recorded */
     s = json_print(r->arena, o);
     resp_json_text(r, 502, s, strlen(s));
     r->content_type = "application/problem+json";
@@ -229,7 +230,7 @@ static int enrich_post(req_t *r)
 {
     enrich_input_t in;
     enrich_result_t res;
-    edb_t d = {r->arena, r, NULL, NULL, false, NULL};
+    db_tx_t *d = &r->tx;
     bool stream = false, async = false;
     sse_t sse = {r, false};
     int rc;
@@ -241,25 +242,25 @@ static int enrich_post(req_t *r)
     in.no_cache = wants_no_cache(r);
     stream = stream || (!async && accepts_event_stream(r));
     if (async)
-        return enrich_async(r, &d, &in, cJSON_GetObjectItemCaseSensitive(r->json, "providers"));
-    if (in.prompt_id && (rc = enrich_prompt_exists(&d, in.prompt_id)) <= 0)
-        return rc < 0 ? db_error_reply(r) : resp_problem(r, 404, "No such prompt.");
-    if (!enrich_user_keys(&d, &in))
-        return db_error_reply(r);
+        return enrich_async(r, d, &in, cJSON_GetObjectItemCaseSensitive(r->json, "providers"));
+    if (in.prompt_id && (rc = enrich_prompt_exists(d, in.prompt_id)) <= 0)
+        return rc < 0 ? dbreply_error(r) : resp_problem(r, 404, "No such prompt.");
+    if (!enrich_user_keys(d, &in))
+        return dbreply_error(r);
     if (stream) {
         resp_stream_begin(r, 200, "text/event-stream");
         in.on_event = sse_event;
         in.ctx = &sse;
     }
-    if (!enrich_run(&d, &in, &res)) {
-        log_error("%s: database: %s", __func__, r->log_detail ? r->log_detail : "");
+    if (!enrich_run(d, &in, &res)) {
+        log_error("%s: database: %s", __func__, r->tx.detail ? r->tx.detail : "");
         return stream ? sse_error(&sse, 503, "The database is busy or unreachable; "
-                                  "retry shortly.") : db_error_reply(r);
+                                  "retry shortly.") : dbreply_error(r);
     }
-    rc = enrich_store(&d, &in, &res, false);
-    if (rc <= 0 || (stream && !edb_commit(&d))) {
+    rc = enrich_store(d, &in, &res, false);
+    if (rc <= 0 || (stream && !db_tx_commit(d))) {
         if (!stream)
-            return rc == 0 ? resp_problem(r, 404, "No such prompt.") : db_error_reply(r);
+            return rc == 0 ? resp_problem(r, 404, "No such prompt.") : dbreply_error(r);
         return sse_error(&sse, rc == 0 ? 404 : 503, rc == 0 ? "No such prompt." :
                          "The result could not be stored; retry shortly.");
     }
@@ -283,8 +284,8 @@ static int score_post(req_t *r)
     strbuf_t sb;
     cJSON *o, *sug;
 
-    json_reject_unknown(r, r->json, fields);
-    if (json_field_string(r, r->json, "prompt", (size_t)ENRICH_MAX_PROMPT * 4, true,
+    req_reject_unknown(r, r->json, fields);
+    if (req_field_string(r, r->json, "prompt", (size_t)ENRICH_MAX_PROMPT * 4, true,
                           &prompt) == FIELD_ABSENT)
         req_field_error(r, "prompt", "is required");
     if (prompt && strlen(prompt) > ENRICH_MAX_PROMPT)
@@ -313,7 +314,7 @@ static int job_get(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
 
-    return db_object_reply(r, db_exec(r, &family_stmts[ST_JOB], 1, v),
+    return dbreply_object(r, db_exec(&r->tx, &family_stmts[ST_JOB], 1, v),
                            "No such enrichment job.");
 }
 
@@ -333,9 +334,9 @@ static int history_list(req_t *r)
     snprintf(lim, sizeof lim, "%ld", limit + 1);
     v[0] = cursor;
     v[1] = lim;
-    if ((res = db_exec(r, &family_stmts[ST_LIST], 2, v)) == NULL)
-        return db_error_reply(r);
-    return db_list_reply(r, res, limit, PQntuples(res) > limit
+    if ((res = db_exec(&r->tx, &family_stmts[ST_LIST], 2, v)) == NULL)
+        return dbreply_error(r);
+    return dbreply_list(r, res, limit, PQntuples(res) > limit
                          ? PQgetvalue(res, (int)limit - 1, 1) : NULL);
 }
 
@@ -344,7 +345,7 @@ static int history_get(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
 
-    return db_object_reply(r, db_exec(r, &family_stmts[ST_GET], 1, v), "No such enrichment.");
+    return dbreply_object(r, db_exec(&r->tx, &family_stmts[ST_GET], 1, v), "No such enrichment.");
 }
 
 /* "openai" -> "openai_api_key"; NULL for any other provider. */
@@ -364,7 +365,7 @@ static bool key_ring_or_reply(req_t *r, secretbox_ring_t *ring)
 
     if (enrich_userkeys_ring(ring, &why))
         return true;
-    r->log_detail = why ? why : "no secrets key ring";
+    r->tx.detail = why ? why : "no secrets key ring";
     resp_problem(r, 500, "Stored keys are not configured on this server.");
     return false;
 }
@@ -385,8 +386,8 @@ static int key_put(req_t *r)
 
     if (name == NULL)
         return resp_problem(r, 404, "No such provider (openai or anthropic).");
-    json_reject_unknown(r, r->json, fields);
-    if (json_field_string(r, r->json, "api_key", KEY_MAX_CHARS, false, &key) == FIELD_ABSENT)
+    req_reject_unknown(r, r->json, fields);
+    if (req_field_string(r, r->json, "api_key", KEY_MAX_CHARS, false, &key) == FIELD_ABSENT)
         req_field_error(r, "api_key", "is required");
     if (key && (strlen(key) < KEY_MIN_CHARS || strcspn(key, " \t\r\n") != strlen(key)))
         req_field_error(r, "api_key", "must be %d to %d characters without spaces",
@@ -394,8 +395,8 @@ static int key_put(req_t *r)
     if (r->errors || key == NULL)
         return resp_validation(r);
     v[0] = name;
-    if ((res = db_exec(r, &family_stmts[ST_KEY_FIND], 1, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &family_stmts[ST_KEY_FIND], 1, v)) == NULL)
+        return dbreply_error(r);
     if (PQntuples(res) == 1)
         snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     else
@@ -412,10 +413,10 @@ static int key_put(req_t *r)
     secretbox_ring_clear(&ring);
     if (v[2] == NULL)
         return resp_problem(r, 500, "Internal error; it has been logged.");
-    if ((res = db_exec(r, &family_stmts[ST_KEY_PUT], 4, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &family_stmts[ST_KEY_PUT], 4, v)) == NULL)
+        return dbreply_error(r);
     if (!audit_record(r, "enrich.key.set", provider, "success", NULL, NULL))
-        return db_error_reply(r);
+        return dbreply_error(r);
     out = json_own(r->arena, cJSON_CreateObject());
     cJSON_AddStringToObject(out, "provider", provider);
     cJSON_AddStringToObject(out, "last_four", key + strlen(key) - 4);
@@ -426,12 +427,12 @@ static int key_put(req_t *r)
 /* GET /api/v1/enrich/keys -> 200 {items: [{provider, last_four, updated_at}]} */
 static int key_list(req_t *r)
 {
-    PGresult *res = db_exec(r, &family_stmts[ST_KEY_LIST], 0, NULL);
+    PGresult *res = db_exec(&r->tx, &family_stmts[ST_KEY_LIST], 0, NULL);
     secretbox_ring_t ring;
     cJSON *out, *items;
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     out = json_own(r->arena, cJSON_CreateObject());
     items = cJSON_AddArrayToObject(out, "items");
     if (PQntuples(res) > 0 && !key_ring_or_reply(r, &ring))
@@ -470,12 +471,12 @@ static int key_delete(req_t *r)
 
     if (name == NULL)
         return resp_problem(r, 404, "No such provider (openai or anthropic).");
-    if ((res = db_exec(r, &family_stmts[ST_KEY_DELETE], 1, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &family_stmts[ST_KEY_DELETE], 1, v)) == NULL)
+        return dbreply_error(r);
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No key stored for this provider.");
     if (!audit_record(r, "enrich.key.delete", provider, "success", NULL, NULL))
-        return db_error_reply(r);
+        return dbreply_error(r);
     return resp_empty(r, 204);
 }
 
@@ -496,8 +497,9 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
+    static const db_stmt_t *const tables[] = {family_stmts, enrich_stmts, NULL};
     static const family_t family = {"enrich", routes, sizeof(routes) / sizeof(routes[0]),
-                                     family_stmts, enrich_stmts, NULL};
+                                     tables, NULL};
 
     if (argc < 2 && enrich_settings() == NULL)
         return 1;

@@ -8,9 +8,10 @@
 #include "auth/auth.h"
 #include "core/config.h"
 #include "core/json.h"
-#include "core/response.h"
-#include "core/server.h"
-#include "db/audit.h"
+#include "http/dbreply.h"
+#include "http/response.h"
+#include "http/server.h"
+#include "http/audit.h"
 
 #define NAME_MAX_CHARS 100
 #define EXPIRES_IN_MIN 60L
@@ -76,7 +77,7 @@ static const char *read_scopes(req_t *r, bool *forbidden)
 {
     cJSON *arr = NULL, *it;
 
-    if (json_field_string_array(r, r->json, "scopes", 5, 32, &arr) != FIELD_OK)
+    if (req_field_string_array(r, r->json, "scopes", 5, 32, &arr) != FIELD_OK)
         return NULL;
     if (cJSON_GetArraySize(arr) == 0) {
         req_field_error(r, "scopes", "must name at least one scope");
@@ -114,14 +115,14 @@ static int key_create(req_t *r)
     cJSON *out;
     enum field_result in_res;
 
-    json_reject_unknown(r, r->json, create_fields);
-    if (json_field_string(r, r->json, "name", NAME_MAX_CHARS, false, &name) ==
+    req_reject_unknown(r, r->json, create_fields);
+    if (req_field_string(r, r->json, "name", NAME_MAX_CHARS, false, &name) ==
         FIELD_ABSENT)
         req_field_error(r, "name", "is required");
     scopes = read_scopes(r, &forbidden);
-    in_res = json_field_int(r, r->json, "expires_in", EXPIRES_IN_MIN,
+    in_res = req_field_int(r, r->json, "expires_in", EXPIRES_IN_MIN,
                             EXPIRES_IN_MAX, &expires_in);
-    if (json_field_string(r, r->json, "expires_at", 64, false, &expires_at) ==
+    if (req_field_string(r, r->json, "expires_at", 64, false, &expires_at) ==
             FIELD_OK && !rfc3339_shaped(expires_at)) {
         req_field_error(r, "expires_at", "must be an RFC 3339 date-time");
         expires_at = NULL;
@@ -138,18 +139,18 @@ static int key_create(req_t *r)
     apikey_generate(key);
     if (cfg == NULL || !apikey_hmac_hex(cfg->api_key_pepper, key, hash)) {
         OPENSSL_cleanse(key, sizeof key);
-        r->log_detail = "no API key pepper configured";
+        r->tx.detail = "no API key pepper configured";
         return resp_problem(r, 500, "API keys are not configured on this server.");
     }
     apikey_display(key, prefix, last4);
     {
         const char *v[7] = {name, hash, prefix, last4, scopes, expires_at, in_text};
 
-        res = db_exec(r, &stmts[ST_INSERT], 7, v);
+        res = db_exec(&r->tx, &stmts[ST_INSERT], 7, v);
     }
     if (res == NULL) {
         OPENSSL_cleanse(key, sizeof key);
-        return db_error_reply(r);
+        return dbreply_error(r);
     }
     if (PQntuples(res) != 1) {
         OPENSSL_cleanse(key, sizeof key);
@@ -167,7 +168,7 @@ static int key_create(req_t *r)
                       arena_printf(r->arena, "{\"prefix\":\"%s\",\"scopes\":%s}",
                                    prefix, scopes ? scopes : "[\"prompts:read\"]"),
                       NULL))
-        return db_error_reply(r);
+        return dbreply_error(r);
     resp_location(r, arena_printf(r->arena, "/api/v1/keys/%s", PQgetvalue(res, 0, 1)));
     return resp_json(r, 201, out);
 }
@@ -175,10 +176,10 @@ static int key_create(req_t *r)
 /* GET /api/v1/keys -> 200 {items: [key without secret, newest first]} */
 static int key_list(req_t *r)
 {
-    PGresult *res = db_exec(r, &stmts[ST_LIST], 0, NULL);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_LIST], 0, NULL);
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
                           (size_t)PQgetlength(res, 0, 0));
 }
@@ -188,22 +189,22 @@ static int key_get(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
 
-    return db_object_reply(r, db_exec(r, &stmts[ST_GET], 1, v), "No such API key.");
+    return dbreply_object(r, db_exec(&r->tx, &stmts[ST_GET], 1, v), "No such API key.");
 }
 
 /* DELETE /api/v1/keys/{id} -> 204 (revoked; again: still 204) | 404 */
 static int key_revoke(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
-    PGresult *res = db_exec(r, &stmts[ST_REVOKE], 1, v);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_REVOKE], 1, v);
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     if (PQntuples(res) != 1)
         return resp_problem(r, 404, "No such API key.");
     if (strcmp(PQgetvalue(res, 0, 0), "t") == 0 &&
         !audit_record(r, "key.revoke", v[0], "success", NULL, NULL))
-        return db_error_reply(r);
+        return dbreply_error(r);
     return resp_empty(r, 204);
 }
 
@@ -216,8 +217,9 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
+    static const db_stmt_t *const tables[] = {stmts, NULL};
     static const family_t family = {
-        "keys", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
+        "keys", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 
     return server_main(argc, argv, &family);
 }

@@ -7,9 +7,10 @@
 #include "auth/auth.h"
 #include "auth/password.h"
 #include "core/json.h"
-#include "core/response.h"
-#include "core/server.h"
-#include "db/audit.h"
+#include "http/dbreply.h"
+#include "http/response.h"
+#include "http/server.h"
+#include "http/audit.h"
 
 #define DISPLAY_NAME_MAX 100
 #define AVATAR_URL_MAX 2048
@@ -66,16 +67,16 @@ static const db_stmt_t stmts[] = {
 /* A page of rows (column 0 JSON, column 1 the cursor of that row). */
 static int list_reply(req_t *r, PGresult *res, long limit)
 {
-    return db_list_reply(r, res, limit, PQntuples(res) > limit
+    return dbreply_list(r, res, limit, PQntuples(res) > limit
                          ? PQgetvalue(res, (int)limit - 1, 1) : NULL);
 }
 
 static int me_reply(req_t *r, int status)
 {
-    PGresult *res = db_exec(r, &stmts[ST_ME], 0, NULL);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_ME], 0, NULL);
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
         return resp_problem(r, 404, "No profile for this account.");
     return resp_json_text(r, status, PQgetvalue(res, 0, 0),
@@ -121,7 +122,7 @@ static enum field_result nullable_string(req_t *r, const char *name,
         *out = NULL;
         return FIELD_OK;
     }
-    return json_field_string(r, r->json, name, max_chars, false, out);
+    return req_field_string(r, r->json, name, max_chars, false, out);
 }
 
 /* PATCH /api/v1/me {display_name?, avatar_url?, preferences?}
@@ -135,13 +136,13 @@ static int me_update(req_t *r)
     enum field_result fn, fu, fp;
     cJSON *prefs = NULL, *fields;
 
-    json_reject_unknown(r, r->json, allowed);
+    req_reject_unknown(r, r->json, allowed);
     fn = nullable_string(r, "display_name", DISPLAY_NAME_MAX, &name);
     fu = nullable_string(r, "avatar_url", AVATAR_URL_MAX, &url);
     if (fu == FIELD_OK && url && !avatar_url_valid(url))
         req_field_error(r, "avatar_url", "must be an http(s) URL of at most %d bytes",
                         AVATAR_URL_MAX);
-    fp = json_field_object(r, r->json, "preferences", &prefs);
+    fp = req_field_object(r, r->json, "preferences", &prefs);
     if (fp == FIELD_OK && strlen(prefs_s = json_print(r->arena, prefs)) > PREFERENCES_MAX)
         req_field_error(r, "preferences", "must serialise to at most %d bytes",
                         PREFERENCES_MAX);
@@ -155,8 +156,8 @@ static int me_update(req_t *r)
     v[3] = name;
     v[4] = url;
     v[5] = prefs_s;
-    if (db_exec(r, &stmts[ST_ME_UPDATE], 6, v) == NULL)
-        return db_error_reply(r);
+    if (db_exec(&r->tx, &stmts[ST_ME_UPDATE], 6, v) == NULL)
+        return dbreply_error(r);
     fields = json_own(r->arena, cJSON_CreateArray());
     if (fn == FIELD_OK)
         cJSON_AddItemToArray(fields, cJSON_CreateString("display_name"));
@@ -167,7 +168,7 @@ static int me_update(req_t *r)
     if (!audit_record(r, "profile.update", "profile", "success",
                       arena_printf(r->arena, "{\"fields\":%s}",
                                    json_print(r->arena, fields)), NULL))
-        return db_error_reply(r);
+        return dbreply_error(r);
     return me_reply(r, 200);
 }
 
@@ -186,8 +187,8 @@ static int me_audit(req_t *r)
         return resp_validation(r);
     v[0] = cursor;
     v[1] = arena_printf(r->arena, "%ld", limit + 1);
-    if ((res = db_exec(r, &stmts[ST_AUDIT], 2, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_AUDIT], 2, v)) == NULL)
+        return dbreply_error(r);
     return list_reply(r, res, limit);
 }
 
@@ -199,8 +200,8 @@ static int me_export(req_t *r)
     PGresult *res;
 
     if (!audit_record(r, "account.export", "account", "success", NULL, NULL) ||
-        (res = db_exec(r, &stmts[ST_EXPORT], 0, NULL)) == NULL)
-        return db_error_reply(r);
+        (res = db_exec(&r->tx, &stmts[ST_EXPORT], 0, NULL)) == NULL)
+        return dbreply_error(r);
     resp_header(r, "Content-Disposition", "attachment; filename=\"promptd-export.json\"");
     resp_header(r, "Cache-Control", "no-store");
     return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
@@ -222,8 +223,8 @@ static bool delete_body_or_reply(req_t *r, const char **password)
         resp_problem(r, 400, "The body must be a JSON object.");
         return false;
     }
-    json_reject_unknown(r, r->json, allowed);
-    json_field_string(r, r->json, "password", PASSWORD_MAX, false, password);
+    req_reject_unknown(r, r->json, allowed);
+    req_field_string(r, r->json, "password", PASSWORD_MAX, false, password);
     if (r->errors) {
         resp_validation(r);
         return false;
@@ -245,18 +246,18 @@ static int me_delete(req_t *r)
     if (!delete_body_or_reply(r, &password))
         return r->status;
     if (password) {
-        if ((res = db_exec(r, &stmts[ST_PWHASH], 0, NULL)) == NULL)
-            return db_error_reply(r);
+        if ((res = db_exec(&r->tx, &stmts[ST_PWHASH], 0, NULL)) == NULL)
+            return dbreply_error(r);
         ok = password_verify(db_value(res, 0, 0), password);
     } else if ((ok = auth_recent_signin(r, RECENT_SIGNIN)) < 0) {
         return r->status;
     }
     if (!ok) {
-        r->commit_on_error = true;   /* keep the failure's audit row only */
+        r->tx.commit_on_error = true;   /* keep the failure's audit row only */
         if (!audit_record(r, "account.delete", "account", "denied",
                           password ? "{\"reason\":\"password\"}"
                                    : "{\"reason\":\"stale_signin\"}", NULL))
-            return db_error_reply(r);
+            return dbreply_error(r);
         return resp_problem(r, 403, password
             ? "The password is incorrect."
             : "Sign in again (within 5 minutes) or give your password to delete the account.");
@@ -264,8 +265,8 @@ static int me_delete(req_t *r)
     if (!audit_record(r, "account.delete", "account", "success",
                       password ? "{\"via\":\"password\"}" : "{\"via\":\"recent_signin\"}",
                       NULL) ||
-        (res = db_exec_app(r, &stmts[ST_DELETE], 0, NULL)) == NULL)
-        return db_error_reply(r);
+        (res = db_exec_app(&r->tx, &stmts[ST_DELETE], 0, NULL)) == NULL)
+        return dbreply_error(r);
     return resp_empty(r, 204);
 }
 
@@ -283,8 +284,8 @@ static int admin_users(req_t *r)
         return resp_validation(r);
     v[0] = arena_printf(r->arena, "%ld", limit + 1);
     v[1] = cursor;
-    if ((res = db_exec(r, &stmts[ST_ADMIN_USERS], 2, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_ADMIN_USERS], 2, v)) == NULL)
+        return dbreply_error(r);
     return list_reply(r, res, limit);
 }
 
@@ -298,8 +299,8 @@ static int admin_user_update(req_t *r)
     PGresult *res;
     bool known = false;
 
-    json_reject_unknown(r, r->json, allowed);
-    if (json_field_string(r, r->json, "subscription_tier", 32, false, &tier) ==
+    req_reject_unknown(r, r->json, allowed);
+    if (req_field_string(r, r->json, "subscription_tier", 32, false, &tier) ==
         FIELD_ABSENT)
         req_field_error(r, "subscription_tier", "is required");
     for (int i = 0; tier && tiers[i]; i++)
@@ -310,8 +311,8 @@ static int admin_user_update(req_t *r)
         return resp_validation(r);
     v[0] = req_param(r, "id");
     v[1] = tier;
-    if ((res = db_exec(r, &stmts[ST_ADMIN_TIER], 2, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_ADMIN_TIER], 2, v)) == NULL)
+        return dbreply_error(r);
     if (PQgetisnull(res, 0, 0))
         return resp_problem(r, 404, "No such user.");
     return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
@@ -352,8 +353,8 @@ static int admin_jobs(req_t *r)
     v[1] = queue;
     v[2] = arena_printf(r->arena, "%ld", limit + 1);
     v[3] = cursor;
-    if ((res = db_exec(r, &stmts[ST_ADMIN_JOBS], 4, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_ADMIN_JOBS], 4, v)) == NULL)
+        return dbreply_error(r);
     return list_reply(r, res, limit);
 }
 
@@ -362,10 +363,10 @@ static int admin_jobs(req_t *r)
  *   total} | 403 */
 static int admin_jobs_stats(req_t *r)
 {
-    PGresult *res = db_exec(r, &stmts[ST_ADMIN_JOBS_STATS], 0, NULL);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_ADMIN_JOBS_STATS], 0, NULL);
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
                           (size_t)PQgetlength(res, 0, 0));
 }
@@ -380,8 +381,8 @@ static int admin_job_change(req_t *r, int stmt, const char *action)
 
     if (!job_id_valid(id))
         return resp_problem(r, 400, "The job id must be a positive integer.");
-    if ((res = db_exec(r, &stmts[stmt], 1, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[stmt], 1, v)) == NULL)
+        return dbreply_error(r);
     status = PQgetvalue(res, 0, 0);
     if (strcmp(status, "not_found") == 0)
         return resp_problem(r, 404, "No such job.");
@@ -391,7 +392,7 @@ static int admin_job_change(req_t *r, int stmt, const char *action)
             strcmp(action, "job.retry") == 0 ? "retried" : "cancelled"));
     if (!audit_record(r, action, arena_printf(r->arena, "job:%s", id), "success",
                       NULL, NULL))
-        return db_error_reply(r);
+        return dbreply_error(r);
     return resp_json_text(r, 200, PQgetvalue(res, 0, 1),
                           (size_t)PQgetlength(res, 0, 1));
 }
@@ -432,8 +433,9 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
+    static const db_stmt_t *const tables[] = {stmts, NULL};
     static const family_t family = {
-        "me", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
+        "me", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 
     return server_main(argc, argv, &family);
 }

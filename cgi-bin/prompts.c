@@ -4,11 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
 #include "core/json.h"
-#include "core/response.h"
-#include "core/server.h"
+#include "http/dbreply.h"
+#include "http/response.h"
+#include "http/server.h"
 #include "crypto/b64url.h"
+#include "prompts/settings.h"
 
 #define TITLE_MAX 200
 #define CONTENT_MAX_BYTES 102400
@@ -46,6 +47,9 @@ enum {
     ST_LIST_UPDATED, ST_LIST_CREATED, ST_LIST_RANK,
     ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_RENDER_SOURCE,
 };
+
+/* Read at start (main). */
+static prompts_settings_t settings;
 
 static const db_stmt_t stmts[] = {
     [ST_GET] = {"prompt_get",
@@ -133,23 +137,23 @@ static void read_prompt_input(req_t *r, bool create, struct prompt_input *in)
     cJSON *tags = NULL, *meta = NULL;
 
     memset(in, 0, sizeof(*in));
-    json_reject_unknown(r, r->json, prompt_fields);
-    if (json_field_string(r, r->json, "title", TITLE_MAX, false, &in->title) ==
+    req_reject_unknown(r, r->json, prompt_fields);
+    if (req_field_string(r, r->json, "title", TITLE_MAX, false, &in->title) ==
             FIELD_ABSENT && create)
         req_field_error(r, "title", "is required");
-    if (json_field_string(r, r->json, "content", CONTENT_MAX_BYTES, false,
+    if (req_field_string(r, r->json, "content", CONTENT_MAX_BYTES, false,
                           &in->content) == FIELD_ABSENT && create)
         req_field_error(r, "content", "is required");
     if (in->content && strlen(in->content) > CONTENT_MAX_BYTES) {
         req_field_error(r, "content", "must be at most %d bytes", CONTENT_MAX_BYTES);
         in->content = NULL;
     }
-    if (json_field_string_array(r, r->json, "tags", TAGS_MAX, TAG_MAX, &tags) ==
+    if (req_field_string_array(r, r->json, "tags", TAGS_MAX, TAG_MAX, &tags) ==
         FIELD_OK)
         in->tags = json_print(r->arena, tags);
-    if (json_field_object(r, r->json, "metadata", &meta) == FIELD_OK)
+    if (req_field_object(r, r->json, "metadata", &meta) == FIELD_OK)
         in->metadata = json_print(r->arena, meta);
-    if (json_field_string(r, r->json, "folder", FOLDER_MAX, false, &in->folder) ==
+    if (req_field_string(r, r->json, "folder", FOLDER_MAX, false, &in->folder) ==
             FIELD_OK && !folder_valid(in->folder))
         req_field_error(r, "folder", "must be a path like /team/marketing");
     if (!create && !r->errors && !in->title && !in->content && !in->tags &&
@@ -196,10 +200,10 @@ static const char *if_match_versions(req_t *r)
 static int missing_or_precondition(req_t *r, const char *id)
 {
     const char *v[1] = {id};
-    PGresult *res = db_exec(r, &stmts[ST_VERSION_OF], 1, v);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_VERSION_OF], 1, v);
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt.");
     set_prompt_etag(r, PQgetvalue(res, 0, 0));
@@ -229,8 +233,8 @@ static int prompt_create(req_t *r)
     {
         const char *v[5] = {in.title, in.content, in.tags, in.metadata, in.folder};
 
-        if ((res = db_exec(r, &stmts[ST_INSERT], 5, v)) == NULL)
-            return db_error_reply(r);
+        if ((res = db_exec(&r->tx, &stmts[ST_INSERT], 5, v)) == NULL)
+            return dbreply_error(r);
     }
     resp_location(r, arena_printf(r->arena, "/api/v1/prompts/%s",
                                   PQgetvalue(res, 0, 1)));
@@ -241,10 +245,10 @@ static int prompt_create(req_t *r)
 static int prompt_get(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
-    PGresult *res = db_exec(r, &stmts[ST_GET], 1, v);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_GET], 1, v);
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt.");
     return prompt_reply(r, 200, res, 1);
@@ -265,8 +269,8 @@ static int prompt_update(req_t *r)
         const char *v[7] = {id, in.title, in.content, in.tags, in.metadata,
                             in.folder, if_match_versions(r)};
 
-        if ((res = db_exec(r, &stmts[ST_UPDATE], 7, v)) == NULL)
-            return db_error_reply(r);
+        if ((res = db_exec(&r->tx, &stmts[ST_UPDATE], 7, v)) == NULL)
+            return dbreply_error(r);
     }
     if (PQntuples(res) == 0)
         return missing_or_precondition(r, id);
@@ -278,10 +282,10 @@ static int prompt_delete(req_t *r)
 {
     const char *id = req_param(r, "id");
     const char *v[2] = {id, if_match_versions(r)};
-    PGresult *res = db_exec(r, &stmts[ST_DELETE], 2, v);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_DELETE], 2, v);
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     if (PQntuples(res) == 0)
         return missing_or_precondition(r, id);
     return resp_empty(r, 204);
@@ -356,15 +360,15 @@ static int prompt_list(req_t *r)
         return resp_problem(r, 400, "The cursor is invalid for this query.");
     limit_s = arena_printf(r->arena, "%ld", limit + 1);
     v[0] = q; v[1] = tag; v[2] = folder; v[3] = key; v[4] = after; v[5] = limit_s;
-    if ((res = db_exec(r, &stmts[st], 6, v)) == NULL) {
-        if (cursor && r->db_sqlstate && strncmp(r->db_sqlstate, "22", 2) == 0)
+    if ((res = db_exec(&r->tx, &stmts[st], 6, v)) == NULL) {
+        if (cursor && r->tx.sqlstate && strncmp(r->tx.sqlstate, "22", 2) == 0)
             return resp_problem(r, 400, "The cursor is invalid for this query.");
-        return db_error_reply(r);
+        return dbreply_error(r);
     }
     if (PQntuples(res) > limit)
         next = cursor_encode(r, mark, PQgetvalue(res, (int)limit - 1, 1),
                              PQgetvalue(res, (int)limit - 1, 2));
-    return db_list_reply(r, res, limit, next);
+    return dbreply_list(r, res, limit, next);
 }
 
 /* A {version} path parameter: a positive integer, else 400 (NULL). */
@@ -403,19 +407,19 @@ static int version_list(req_t *r)
     v[0] = id;
     v[1] = cursor;
     v[2] = arena_printf(r->arena, "%ld", limit + 1);
-    if ((res = db_exec(r, &stmts[ST_VERSIONS], 3, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_VERSIONS], 3, v)) == NULL)
+        return dbreply_error(r);
     if (PQntuples(res) == 0) {
-        PGresult *p = db_exec(r, &stmts[ST_VERSION_OF], 1, v);
+        PGresult *p = db_exec(&r->tx, &stmts[ST_VERSION_OF], 1, v);
 
         if (p == NULL)
-            return db_error_reply(r);
+            return dbreply_error(r);
         if (PQntuples(p) == 0)
             return resp_problem(r, 404, "No such prompt.");
     }
     if (PQntuples(res) > limit)
         next = arena_strdup(r->arena, PQgetvalue(res, (int)limit - 1, 1));
-    return db_list_reply(r, res, limit, next);
+    return dbreply_list(r, res, limit, next);
 }
 
 /* GET /api/v1/prompts/{id}/versions/{version} -> 200 | 400 | 404 */
@@ -425,7 +429,7 @@ static int version_get(req_t *r)
 
     if (v[1] == NULL)
         return r->status;
-    return db_object_reply(r, db_exec(r, &stmts[ST_VERSION], 2, v), "No such prompt version.");
+    return dbreply_object(r, db_exec(&r->tx, &stmts[ST_VERSION], 2, v), "No such prompt version.");
 }
 
 /* POST /api/v1/prompts/{id}/versions/{version}/restore [If-Match]
@@ -438,12 +442,12 @@ static int version_restore(req_t *r)
 
     if (v[1] == NULL)
         return r->status;
-    if ((res = db_exec(r, &stmts[ST_RESTORE], 3, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_RESTORE], 3, v)) == NULL)
+        return dbreply_error(r);
     if (PQntuples(res) == 1)
         return prompt_reply(r, 200, res, 1);
-    if ((res = db_exec(r, &stmts[ST_VERSION], 2, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_VERSION], 2, v)) == NULL)
+        return dbreply_error(r);
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt version.");
     return missing_or_precondition(r, id);
@@ -711,17 +715,17 @@ static int prompt_render(req_t *r)
     cJSON *vars = NULL;
     PGresult *res;
 
-    json_reject_unknown(r, r->json, fields);
-    if (json_field_object(r, r->json, "variables", &vars) == FIELD_ABSENT)
+    req_reject_unknown(r, r->json, fields);
+    if (req_field_object(r, r->json, "variables", &vars) == FIELD_ABSENT)
         vars = NULL;
     if (r->errors)
         return resp_validation(r);
-    if ((res = db_exec(r, &stmts[ST_RENDER_SOURCE], 1, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_RENDER_SOURCE], 1, v)) == NULL)
+        return dbreply_error(r);
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt.");
     rd.content = PQgetvalue(res, 0, 0);
-    rd.max = (size_t)config_load(false)->render_max_bytes;
+    rd.max = (size_t)settings.render_max_bytes;
     rd.used = json_own(r->arena, cJSON_CreateArray());
     render_index(r, &rd, vars);
     render_plan(r, &rd);
@@ -758,8 +762,11 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
+    static const db_stmt_t *const tables[] = {stmts, NULL};
     static const family_t family = {
-        "prompts", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
+        "prompts", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 
+    if (argc < 2 && !prompts_settings_load(&settings))
+        return 1;
     return server_main(argc, argv, &family);
 }

@@ -14,12 +14,13 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/response.h"
-#include "core/server.h"
+#include "http/dbreply.h"
+#include "http/response.h"
+#include "http/server.h"
 #include "crypto/b64url.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
-#include "db/audit.h"
+#include "http/audit.h"
 
 #define SHARE_TOKEN_BYTES 32                 /* 256 bits from the CSPRNG */
 #define SHARE_ASSETS "/static/share/1"       /* bump when nginx/static/share changes */
@@ -251,7 +252,7 @@ static const char *read_expiry(req_t *r, bool allow_clear, const char **at,
 
     *at = NULL;
     *in_text = NULL;
-    ir = json_field_int(r, r->json, "expires_in", EXPIRES_IN_MIN, EXPIRES_IN_MAX, &in);
+    ir = req_field_int(r, r->json, "expires_in", EXPIRES_IN_MIN, EXPIRES_IN_MAX, &in);
     if (cJSON_IsNull(e)) {
         if (!allow_clear) {
             req_field_error(r, "expires_at", "must be an RFC 3339 date-time");
@@ -261,7 +262,7 @@ static const char *read_expiry(req_t *r, bool allow_clear, const char **at,
             req_field_error(r, "expires_at", "give expires_in or expires_at, not both");
         return "clear";
     }
-    if (json_field_string(r, r->json, "expires_at", 64, false, at) == FIELD_OK &&
+    if (req_field_string(r, r->json, "expires_at", 64, false, at) == FIELD_OK &&
         !rfc3339_shaped(*at)) {
         req_field_error(r, "expires_at", "must be an RFC 3339 date-time");
         *at = NULL;
@@ -564,16 +565,16 @@ static const char *bool_text(bool present, bool v)
 static PGresult *share_password_set(req_t *r, const char *id, const char *hash)
 {
     const char *v[2] = {id, hash};
-    PGresult *res = db_exec(r, &stmts[ST_SET_PASSWORD], 2, v);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_SET_PASSWORD], 2, v);
 
     if (res == NULL)
         return NULL;
     if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-        r->db_sqlstate = "XX000";
-        r->log_detail = "share_set_password: the new link was not found";
+        r->tx.sqlstate = "XX000";
+        r->tx.detail = "share_set_password: the new link was not found";
         return NULL;
     }
-    return db_exec(r, &stmts[ST_GET], 1, v);
+    return db_exec(&r->tx, &stmts[ST_GET], 1, v);
 }
 
 /* POST /api/v1/prompts/{id}/shares {expires_in? | expires_at?, public?,
@@ -593,22 +594,22 @@ static int share_create(req_t *r)
     char *sealed;
     const char *const prompt = req_param(r, "id");
 
-    json_reject_unknown(r, r->json, create_fields);
+    req_reject_unknown(r, r->json, create_fields);
     read_expiry(r, false, &at, &in_text);
-    pr = json_field_bool(r, r->json, "public", &pub);
-    fr = json_field_bool(r, r->json, "allow_fork", &fork);
-    if (json_field_string(r, r->json, "password", 1024, false, &pw) == FIELD_OK &&
+    pr = req_field_bool(r, r->json, "public", &pub);
+    fr = req_field_bool(r, r->json, "allow_fork", &fork);
+    if (req_field_string(r, r->json, "password", 1024, false, &pw) == FIELD_OK &&
         (utf8_length(pw) < 4 || strlen(pw) > PASSWORD_MAX_BYTES))
         req_field_error(r, "password", "must be 4 to %d characters", PASSWORD_MAX_BYTES);
-    if (json_field_int(r, r->json, "pin_version", 1, 2147483647L, &pin) == FIELD_OK)
+    if (req_field_int(r, r->json, "pin_version", 1, 2147483647L, &pin) == FIELD_OK)
         pin_text = arena_printf(r->arena, "%ld", pin);
     if (r->errors)
         return resp_validation(r);
     {
         const char *cv[2] = {prompt, pin_text};
 
-        if ((res = db_exec(r, &stmts[ST_PROMPT_CHECK], 2, cv)) == NULL)
-            return db_error_reply(r);
+        if ((res = db_exec(&r->tx, &stmts[ST_PROMPT_CHECK], 2, cv)) == NULL)
+            return dbreply_error(r);
     }
     if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
         return resp_problem(r, 404, "No such prompt.");
@@ -617,7 +618,7 @@ static int share_create(req_t *r)
         return resp_validation(r);
     }
     if ((ring = share_ring()) == NULL) {
-        r->log_detail = "no secrets key ring configured";
+        r->tx.detail = "no secrets key ring configured";
         return resp_problem(r, 500, "Share links are not configured on this server.");
     }
     if (pw && !password_hash(pw, pwhash))
@@ -634,19 +635,19 @@ static int share_create(req_t *r)
     v[0] = id, v[1] = at, v[2] = in_text, v[3] = prompt, v[4] = token_hash(r, token);
     v[5] = token_sealed, v[6] = bool_text(pr == FIELD_OK, pub);
     v[7] = bool_text(fr == FIELD_OK, fork), v[8] = pin_text;
-    res = db_exec(r, &stmts[ST_INSERT], 9, v);
+    res = db_exec(&r->tx, &stmts[ST_INSERT], 9, v);
     OPENSSL_cleanse(token, sizeof token);
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     if (PQntuples(res) != 1) {
         req_field_error(r, "expires_at", "must be in the future");
         return resp_validation(r);
     }
     if (pw && (res = share_password_set(r, id, pwhash)) == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     if (!audit_record(r, "share.create", id, "success",
                       arena_printf(r->arena, "{\"prompt_id\":\"%s\"}", prompt), NULL))
-        return db_error_reply(r);
+        return dbreply_error(r);
     resp_location(r, arena_printf(r->arena, "/api/v1/shares/%s", id));
     return owner_reply(r, 201, res);
 }
@@ -667,8 +668,8 @@ static int share_list(req_t *r)
         return resp_validation(r);
     v[0] = cursor;
     v[1] = arena_printf(r->arena, "%ld", limit + 1);
-    if ((res = db_exec(r, &stmts[ST_LIST], 2, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_LIST], 2, v)) == NULL)
+        return dbreply_error(r);
     out = json_own(r->arena, cJSON_CreateObject());
     items = cJSON_AddArrayToObject(out, "items");
     n = PQntuples(res);
@@ -690,10 +691,10 @@ static int share_list(req_t *r)
 static int share_get(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
-    PGresult *res = db_exec(r, &stmts[ST_GET], 1, v);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_GET], 1, v);
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     if (PQntuples(res) != 1)
         return resp_problem(r, 404, "No such share link.");
     return owner_reply(r, 200, res);
@@ -708,10 +709,10 @@ static int share_patch(req_t *r)
     enum field_result pr, fr;
     PGresult *res;
 
-    json_reject_unknown(r, r->json, patch_fields);
+    req_reject_unknown(r, r->json, patch_fields);
     mode = read_expiry(r, true, &at, &in_text);
-    pr = json_field_bool(r, r->json, "public", &pub);
-    fr = json_field_bool(r, r->json, "allow_fork", &fork);
+    pr = req_field_bool(r, r->json, "public", &pub);
+    fr = req_field_bool(r, r->json, "allow_fork", &fork);
     if (!r->errors && strcmp(mode, "keep") == 0 && pr != FIELD_OK && fr != FIELD_OK)
         req_field_error(r, "body", "must change at least one field");
     if (r->errors)
@@ -719,12 +720,12 @@ static int share_patch(req_t *r)
     v[0] = req_param(r, "id"), v[1] = at, v[2] = in_text;
     v[3] = bool_text(pr == FIELD_OK, pub), v[4] = bool_text(fr == FIELD_OK, fork);
     v[5] = mode;
-    if ((res = db_exec(r, &stmts[ST_PATCH], 6, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_PATCH], 6, v)) == NULL)
+        return dbreply_error(r);
     if (PQntuples(res) == 1)
         return owner_reply(r, 200, res);
-    if ((res = db_exec(r, &stmts[ST_GET], 1, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_GET], 1, v)) == NULL)
+        return dbreply_error(r);
     if (PQntuples(res) != 1)
         return resp_problem(r, 404, "No such share link.");
     req_field_error(r, "expires_at", "must be in the future");
@@ -735,14 +736,14 @@ static int share_patch(req_t *r)
 static int share_revoke(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
-    PGresult *res = db_exec(r, &stmts[ST_REVOKE], 1, v);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_REVOKE], 1, v);
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     if (PQntuples(res) != 1)
         return resp_problem(r, 404, "No such share link.");
     if (!audit_record(r, "share.revoke", v[0], "success", NULL, NULL))
-        return db_error_reply(r);
+        return dbreply_error(r);
     return resp_empty(r, 204);
 }
 
@@ -758,7 +759,7 @@ static int share_stats(req_t *r)
         return resp_validation(r);
     v[0] = req_param(r, "id");
     v[1] = arena_printf(r->arena, "%ld", days);
-    return db_object_reply(r, db_exec(r, &stmts[ST_STATS], 2, v), "No such share link.");
+    return dbreply_object(r, db_exec(&r->tx, &stmts[ST_STATS], 2, v), "No such share link.");
 }
 
 /* -------------------------------------------------------- public routes */
@@ -769,18 +770,18 @@ static int share_stats(req_t *r)
 static PGresult *resolve(req_t *r, const char *hash, bool *unlocked)
 {
     const char *v[1] = {hash};
-    PGresult *res = db_exec(r, &stmts[ST_RESOLVE], 1, v);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_RESOLVE], 1, v);
 
     *unlocked = false;
     if (res == NULL || PQntuples(res) != 1) {
-        db_error_reply(r);
+        dbreply_error(r);
         return NULL;
     }
     if (strcmp(PQgetvalue(res, 0, RS_STATE), "ok") == 0 &&
         strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0 && cookie_unlocked(r, hash)) {
-        res = db_exec_unscoped(r, &stmts[ST_RESOLVE_UNLOCKED], 1, v);
+        res = db_exec_unscoped(&r->tx, &stmts[ST_RESOLVE_UNLOCKED], 1, v);
         if (res == NULL || PQntuples(res) != 1) {
-            db_error_reply(r);
+            dbreply_error(r);
             return NULL;
         }
         *unlocked = true;
@@ -839,9 +840,9 @@ static int page_unlock(req_t *r)
     const char *pw = form_password(r), *v[2] = {hash, r->remote_addr}, *state;
     PGresult *res;
 
-    if ((res = db_exec_unscoped(r, &stmts[ST_PW_BEGIN], 2, v)) == NULL ||
+    if ((res = db_exec_unscoped(&r->tx, &stmts[ST_PW_BEGIN], 2, v)) == NULL ||
         PQntuples(res) != 1)
-        return db_error_reply(r);
+        return dbreply_error(r);
     state = PQgetvalue(res, 0, 0);
     if (strcmp(state, "ok") != 0)
         return state_page(r, state);
@@ -857,17 +858,17 @@ static int page_unlock(req_t *r)
     if (!password_is_current(PQgetvalue(res, 0, 2))) {
         /* not written by this server (sql/0020): never run argon2 at a
          * cost someone else chose; the owner must set the password again */
-        r->log_detail = "share password hash with foreign argon2 parameters: refused unverified";
+        r->tx.detail = "share password hash with foreign argon2 parameters: refused unverified";
         return message_page(r, 409, "This link cannot be unlocked",
                             "Its password must be set again by its owner.");
     }
     if (pw == NULL || *pw == '\0' || strlen(pw) > PASSWORD_MAX_BYTES ||
         !password_verify(PQgetvalue(res, 0, 2), pw))
         return password_page(r, 401, token, true);
-    if (db_exec_unscoped(r, &stmts[ST_PW_OK], 2, v) == NULL)
-        return db_error_reply(r);
+    if (db_exec_unscoped(&r->tx, &stmts[ST_PW_OK], 2, v) == NULL)
+        return dbreply_error(r);
     if (!cookie_set(r, hash)) {
-        r->log_detail = "no share cookie key configured";
+        r->tx.detail = "no share cookie key configured";
         return resp_problem(r, 500, "Password-protected links are not configured here.");
     }
     resp_location(r, arena_printf(r->arena, "/s/%s", token));
@@ -930,13 +931,13 @@ static int shared_fork(req_t *r)
 
     if (cookie_unlocked(r, hash)) {
         v[0] = hash;
-        if ((res = db_exec_unscoped(r, &stmts[ST_PROOF], 1, v)) == NULL)
-            return db_error_reply(r);
+        if ((res = db_exec_unscoped(&r->tx, &stmts[ST_PROOF], 1, v)) == NULL)
+            return dbreply_error(r);
         proof = PQntuples(res) == 1 ? db_value(res, 0, 0) : NULL;
     }
     v[0] = hash, v[1] = proof;
-    if ((res = db_exec(r, &stmts[ST_FORK], 2, v)) == NULL || PQntuples(res) != 1)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_FORK], 2, v)) == NULL || PQntuples(res) != 1)
+        return dbreply_error(r);
     state = PQgetvalue(res, 0, 0);
     if (strcmp(state, "gone") == 0)
         return resp_problem(r, 410, "This share link was revoked or has expired.");
@@ -980,8 +981,8 @@ static int gallery(req_t *r)
     v[0] = q, v[1] = tag, v[2] = sort && strcmp(sort, "popular") == 0 ? "true" : "false";
     v[3] = arena_printf(r->arena, "%ld", limit + 1);
     v[4] = arena_printf(r->arena, "%ld", offset);
-    if ((res = db_exec(r, &stmts[ST_GALLERY], 5, v)) == NULL)
-        return db_error_reply(r);
+    if ((res = db_exec(&r->tx, &stmts[ST_GALLERY], 5, v)) == NULL)
+        return dbreply_error(r);
     out = json_own(r->arena, cJSON_CreateObject());
     items = cJSON_AddArrayToObject(out, "items");
     n = PQntuples(res);
@@ -1029,8 +1030,9 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
+    static const db_stmt_t *const tables[] = {stmts, NULL};
     static const family_t family = {
-        "share", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
+        "share", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 
     if (argc == 1)
         password_init();

@@ -5,8 +5,9 @@
 
 #include "core/config.h"
 #include "core/json.h"
-#include "core/response.h"
-#include "core/server.h"
+#include "http/dbreply.h"
+#include "http/response.h"
+#include "http/server.h"
 
 static const db_stmt_t stmts[] = {
 #define STMT_MIGRATIONS (&stmts[0])
@@ -54,13 +55,13 @@ static int ready(req_t *r)
 {
     char latest[256];
     int expected = expected_migrations(latest, sizeof(latest));
-    PGresult *res = db_exec(r, STMT_MIGRATIONS, 0, NULL);
+    PGresult *res = db_exec(&r->tx, STMT_MIGRATIONS, 0, NULL);
     cJSON *body, *m;
     int applied;
     const char *have;
 
     if (res == NULL)
-        return db_error_reply(r);
+        return dbreply_error(r);
     applied = atoi(PQgetvalue(res, 0, 0));
     have = PQgetvalue(res, 0, 1);
     body = json_own(r->arena, cJSON_CreateObject());
@@ -84,8 +85,9 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
+    static const db_stmt_t *const tables[] = {stmts, NULL};
     static const family_t family = {
-        "status", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
+        "status", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 
     return server_main(argc, argv, &family);
 }

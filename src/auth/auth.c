@@ -14,7 +14,8 @@
 #include "auth/jwt.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/response.h"
+#include "http/dbreply.h"
+#include "http/response.h"
 #include "db/db.h"
 
 static const char *const allowed_roles[] = {"authenticated", NULL};
@@ -35,10 +36,12 @@ static struct {
 
 /* The key behind an HMAC (run as the worker role, before the request's
  * transaction; see sql/0007_api_keys.sql). */
-const db_stmt_t auth_apikey_stmt = {
+const db_stmt_t auth_stmts[] = {{
     "promptd_api_key_auth",
     "select key_id, user_id, array_to_string(scopes, ','), revoked, expired "
-    "from promptd.api_key_auth($1)"};
+    "from promptd.api_key_auth($1)"},
+    {NULL, NULL},
+};
 
 /* Drop our signing key and the JWKS published for it (idempotent). */
 static void auth_forget_signing_key(void)
@@ -126,9 +129,9 @@ static EVP_PKEY *auth_key_lookup(void *ctx, const char *kid, enum jwt_alg alg,
 
 void auth_anon(req_t *r)
 {
-    r->user_id = NULL;
-    r->role = "anon";
-    r->claims = "{\"role\":\"anon\"}";
+    r->tx.user_id = NULL;
+    r->tx.role = "anon";
+    r->tx.claims = "{\"role\":\"anon\"}";
 }
 
 bool auth_has_scope(const req_t *r, const char *scope)
@@ -195,12 +198,12 @@ enum auth_result auth_apikey(req_t *r, const char **why)
     cJSON *claims, *arr;
 
     if (key == NULL || !apikey_valid(key)) {
-        r->log_detail = "API key malformed or checksum mismatch";
+        r->tx.detail = "API key malformed or checksum mismatch";
         *why = "The API key is malformed.";
         return AUTH_INVALID;
     }
     if (!apikey_hmac_hex(auth.pepper, key, hash)) {
-        r->log_detail = "no API key pepper configured";
+        r->tx.detail = "no API key pepper configured";
         *why = "The API key cannot be verified.";
         return AUTH_INVALID;
     }
@@ -209,12 +212,12 @@ enum auth_result auth_apikey(req_t *r, const char **why)
         resp_problem(r, 503, "The database is unreachable; retry shortly.");
         return AUTH_REPLIED;
     }
-    if ((res = db_exec_unscoped(r, &auth_apikey_stmt, 1, v)) == NULL) {
-        db_error_reply(r);
+    if ((res = db_exec_unscoped(&r->tx, &auth_stmts[0], 1, v)) == NULL) {
+        dbreply_error(r);
         return AUTH_REPLIED;
     }
     if (PQntuples(res) != 1) {
-        r->log_detail = "unknown API key";
+        r->tx.detail = "unknown API key";
         *why = "The API key is not valid.";
         return AUTH_INVALID;
     }
@@ -222,24 +225,24 @@ enum auth_result auth_apikey(req_t *r, const char **why)
         strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
         bool revoked = strcmp(PQgetvalue(res, 0, 3), "t") == 0;
 
-        r->log_detail = revoked ? "API key revoked" : "API key expired";
+        r->tx.detail = revoked ? "API key revoked" : "API key expired";
         *why = revoked ? "The API key has been revoked." : "The API key has expired.";
         return AUTH_INVALID;
     }
     r->key_id = arena_strdup(r->arena, PQgetvalue(res, 0, 0));
-    r->user_id = arena_strdup(r->arena, PQgetvalue(res, 0, 1));
+    r->tx.user_id = arena_strdup(r->arena, PQgetvalue(res, 0, 1));
     r->scopes = sc = auth_split_scopes(r, PQgetvalue(res, 0, 2));
-    r->role = "authenticated";
+    r->tx.role = "authenticated";
     claims = json_own(r->arena, cJSON_CreateObject());
-    cJSON_AddStringToObject(claims, "sub", r->user_id);
-    cJSON_AddStringToObject(claims, "role", r->role);
+    cJSON_AddStringToObject(claims, "sub", r->tx.user_id);
+    cJSON_AddStringToObject(claims, "role", r->tx.role);
     cJSON_AddStringToObject(claims, "aud", auth.audience ? auth.audience
                                                          : "authenticated");
     cJSON_AddStringToObject(claims, "key_id", r->key_id);
     arr = cJSON_AddArrayToObject(claims, "scopes");
     for (; *sc; sc++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(*sc));
-    r->claims = json_print(r->arena, claims);
+    r->tx.claims = json_print(r->arena, claims);
     return AUTH_OK;
 }
 
@@ -262,25 +265,25 @@ enum auth_result auth_session(req_t *r, const char **why)
         return AUTH_INVALID;
     }
     if (auth.secret_len == 0 && auth.jwks == NULL && auth.own == NULL) {
-        r->log_detail = "no JWT secret configured";
+        r->tx.detail = "no JWT secret configured";
         *why = "The token cannot be verified.";
         return AUTH_INVALID;
     }
     e = jwt_verify(h + 7, &o, &claims);
     if (e != JWT_OK) {
-        r->log_detail = jwt_strerror(e);
+        r->tx.detail = jwt_strerror(e);
         *why = arena_printf(r->arena, "The token is invalid: %s.", jwt_strerror(e));
         return AUTH_INVALID;
     }
     json_own(r->arena, claims);
-    r->user_id = arena_strdup(r->arena,
+    r->tx.user_id = arena_strdup(r->arena,
         cJSON_GetObjectItemCaseSensitive(claims, "sub")->valuestring);
-    for (char *p = (char *)r->user_id; *p; p++)
+    for (char *p = (char *)r->tx.user_id; *p; p++)
         *p = (char)tolower((unsigned char)*p);   /* as PostgreSQL prints it */
     role = cJSON_GetObjectItemCaseSensitive(claims, "role");
-    r->role = cJSON_IsString(role) ? arena_strdup(r->arena, role->valuestring)
+    r->tx.role = cJSON_IsString(role) ? arena_strdup(r->arena, role->valuestring)
                                    : "authenticated";
-    r->claims = json_print(r->arena, claims);
+    r->tx.claims = json_print(r->arena, claims);
     return AUTH_OK;
 }
 
@@ -289,9 +292,9 @@ const char *auth_session_id(req_t *r)
     cJSON *claims;
     const cJSON *sid;
 
-    if (r->key_id != NULL || r->claims == NULL)
+    if (r->key_id != NULL || r->tx.claims == NULL)
         return NULL;
-    claims = json_own(r->arena, cJSON_Parse(r->claims));
+    claims = json_own(r->arena, cJSON_Parse(r->tx.claims));
     sid = cJSON_GetObjectItemCaseSensitive(claims, "session_id");
     return cJSON_IsString(sid) && uuid_valid(sid->valuestring)
            ? arena_strdup(r->arena, sid->valuestring) : NULL;
@@ -322,16 +325,16 @@ int auth_recent_signin(req_t *r, long max_age)
     double at = -1, now = (double)time(NULL);
     PGresult *res;
 
-    if (r->key_id != NULL || r->claims == NULL)
+    if (r->key_id != NULL || r->tx.claims == NULL)
         return 0;
-    claims = json_own(r->arena, cJSON_Parse(r->claims));
+    claims = json_own(r->arena, cJSON_Parse(r->tx.claims));
     if (sid != NULL) {
         v[0] = sid;
         /* sql/0019_credential_kinds.sql */
-        res = db_exec_sql(r, "select signed_in_at, revoked "
+        res = db_exec_sql(&r->tx, "select signed_in_at, revoked "
                           "from promptd.session_signed_in_at($1::uuid)", 1, v);
         if (res == NULL) {
-            db_error_reply(r);
+            dbreply_error(r);
             return -1;
         }
         if (PQntuples(res) == 1)

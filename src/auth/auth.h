@@ -1,4 +1,4 @@
-/* auth.h: who is calling: Bearer JWT -> r->user_id, r->role, r->claims. */
+/* auth.h: who is calling: Bearer JWT -> r->tx.user_id, r->tx.role, r->tx.claims. */
 #ifndef PROMPTD_AUTH_H
 #define PROMPTD_AUTH_H
 
@@ -7,7 +7,7 @@
 #include <openssl/types.h>
 
 #include "core/config.h"
-#include "core/request.h"
+#include "http/request.h"
 #include "db/db.h"
 
 /* Keys for auth_session.  With cfg->jwt_signing_key set, the PEM is
@@ -43,15 +43,15 @@ enum auth_result {
 };
 
 /* A session token: a Bearer JWT (HS256 secret, our ES256 key, or the
- * PROMPTD_JWKS keys) with role authenticated.  AUTH_OK sets r->user_id,
- * r->role and r->claims (verified claims re-serialised). */
+ * PROMPTD_JWKS keys) with role authenticated.  AUTH_OK sets r->tx.user_id,
+ * r->tx.role and r->tx.claims (verified claims re-serialised). */
 enum auth_result auth_session(req_t *r, const char **why);
 
 /* An API key ("Authorization: Bearer pmtd_..." or X-API-Key).  A
  * malformed key or bad checksum is AUTH_INVALID before any query; then
  * the database must be ready (503 otherwise) and the key known, unrevoked
- * and unexpired.  AUTH_OK: r->user_id is the owner, r->role
- * "authenticated", r->key_id and r->scopes are set and r->claims =
+ * and unexpired.  AUTH_OK: r->tx.user_id is the owner, r->tx.role
+ * "authenticated", r->key_id and r->scopes are set and r->tx.claims =
  * {sub, role, aud, key_id, scopes}. */
 enum auth_result auth_apikey(req_t *r, const char **why);
 
@@ -73,8 +73,9 @@ int auth_recent_signin(req_t *r, long max_age);
  * every scope; API-key callers only their key's. */
 bool auth_has_scope(const req_t *r, const char *scope);
 
-/* The API-key lookup statement; server.c prepares it on every connection. */
-extern const db_stmt_t auth_apikey_stmt;
+/* auth's statements (the API-key lookup), {NULL}-terminated; http/server.c
+ * prepares them on every connection. */
+extern const db_stmt_t auth_stmts[];
 
 /* Claims for unauthenticated routes: role anon. */
 void auth_anon(req_t *r);

@@ -585,9 +585,6 @@ const config_t *config_load(bool create_secrets)
     if (!config_env_long("PROMPTD_JWT_TTL", &c.jwt_ttl) ||
         !config_env_long("PROMPTD_MAX_BODY", &c.max_body) || !config_site_url(&c))
         goto fail;
-    if (!config_env_int("PROMPTD_RENDER_MAX_BYTES", 1048576, 1, 1073741824,
-                        &c.render_max_bytes))
-        goto fail;
     v = config_env("PROMPTD_JWT_ISSUER");
     c.jwt_issuer = v != NULL ? config_xstrdup(v)
                              : config_xprintf("%s/auth/v1", c.site_url);

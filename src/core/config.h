@@ -20,8 +20,6 @@ typedef struct config {
     const char *jwt_audience;     /* PROMPTD_JWT_AUDIENCE, default authenticated */
     long jwt_ttl;                 /* PROMPTD_JWT_TTL seconds, default 3600 */
     long max_body;                /* PROMPTD_MAX_BODY bytes, default 262144 */
-    long render_max_bytes;        /* PROMPTD_RENDER_MAX_BYTES: largest text a prompt
-                                   * render may produce, default 1048576 (1 MiB) */
     const char *site_url;         /* PROMPTD_SITE_URL, default http://127.0.0.1:<port>,
                                    * port = PROMPTD_HTTP_PORT (8080) */
     const char *jwt_issuer;       /* PROMPTD_JWT_ISSUER, default <site_url>/auth/v1 */

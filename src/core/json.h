@@ -1,4 +1,4 @@
-/* json.h: strict JSON parsing and typed field readers for request bodies. */
+/* json.h: strict JSON parsing, duplicate-key checks and printing into an arena. */
 #ifndef PROMPTD_JSON_H
 #define PROMPTD_JSON_H
 
@@ -7,7 +7,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/request.h"
+#include "core/arena.h"
+#include "core/str.h"
 
 /* Structural limits on every JSON document json_parse_body reads, checked
  * by an O(n) scan of the text before cJSON builds a tree (README, "Limits
@@ -66,31 +67,5 @@ void json_append_string(strbuf_t *sb, const char *s);
 void json_append_escaped(strbuf_t *sb, const char *s, size_t n);
 /* The bytes json_append_escaped(s, n) appends. */
 size_t json_escaped_len(const char *s, size_t n);
-
-/* Field readers for a request body object.  Each returns FIELD_ABSENT when
- * the member is missing, FIELD_OK with the value stored, or FIELD_BAD after
- * recording a field error on r (a JSON null is a wrong type). */
-enum field_result { FIELD_ABSENT, FIELD_OK, FIELD_BAD };
-
-/* A string of 1..max_chars code points (min 0 when allow_empty). */
-enum field_result json_field_string(req_t *r, const cJSON *obj,
-                                    const char *name, size_t max_chars,
-                                    bool allow_empty, const char **out);
-/* An array of at most max_items strings, each 1..max_chars code points. */
-enum field_result json_field_string_array(req_t *r, const cJSON *obj,
-                                          const char *name, size_t max_items,
-                                          size_t max_chars, cJSON **out);
-/* A JSON object (any members). */
-enum field_result json_field_object(req_t *r, const cJSON *obj,
-                                    const char *name, cJSON **out);
-enum field_result json_field_bool(req_t *r, const cJSON *obj,
-                                  const char *name, bool *out);
-enum field_result json_field_int(req_t *r, const cJSON *obj, const char *name,
-                                 long min, long max, long *out);
-
-/* Record a field error for every member of obj not named in allowed[]
- * (NULL-terminated). */
-void json_reject_unknown(req_t *r, const cJSON *obj,
-                         const char *const *allowed);
 
 #endif

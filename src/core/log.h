@@ -2,7 +2,7 @@
 #ifndef PROMPTD_LOG_H
 #define PROMPTD_LOG_H
 
-#include "core/request.h"
+#include <stddef.h>
 
 void log_set_family(const char *family);
 /* {"ts":..,"level":..,"family":..,"msg":..} */
@@ -11,7 +11,9 @@ void log_msg(const char *level, const char *fmt, ...)
 #define log_error(...) log_msg("error", __VA_ARGS__)
 #define log_warn(...) log_msg("warn", __VA_ARGS__)
 #define log_info(...) log_msg("info", __VA_ARGS__)
-/* The access line: request id, family, route, user, status, durations. */
-void log_request(const req_t *r);
+/* The family set by log_set_family(), "-" before. */
+const char *log_family_name(void);
+/* The current UTC time as "2026-01-02T03:04:05.678Z" into buf. */
+void log_timestamp(char *buf, size_t n);
 
 #endif

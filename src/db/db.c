@@ -1,4 +1,4 @@
-/* db.c: the worker's one PostgreSQL connection and per-request transactions. */
+/* db.c: the worker's one PostgreSQL connection and transactions with RLS claims (db_tx_t). */
 #include "db/db.h"
 
 #include <math.h>
@@ -6,9 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
+#include "core/clock.h"
 #include "core/log.h"
-#include "core/response.h"
 
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 5.0
@@ -25,6 +24,11 @@
 static const db_stmt_t claims_ensure_stmt = {
     "promptd_claims_ensure", CLAIMS_SQL("promptd.ensure_profile(), ")};
 static const db_stmt_t claims_stmt = {"promptd_claims", CLAIMS_SQL("")};
+/* A job's claims, sent as text on its own connection after BEGIN. */
+#define JOB_CLAIMS_SQL                                                      \
+    "select set_config('role', $1, true), "                                 \
+    "set_config('request.jwt.claims', $2, true), "                          \
+    "set_config('request.jwt.claim.sub', $3, true)"
 /* Inside a request's transaction: become the worker's own login role ('none'
  * resets the role to the session user) for one statement, then the
  * request's role again (db_exec_app).  A function's EXECUTE privilege is
@@ -179,7 +183,7 @@ static void db_reset_transaction(void)
 
 bool db_ready(int *retry_after)
 {
-    double now = now_monotonic();
+    double now = clock_now();
 
     db_reset_transaction();
     if (db.conn != NULL)
@@ -198,29 +202,45 @@ bool db_ready(int *retry_after)
     return false;
 }
 
-/* Record why a result failed, keeping the result on the arena.  Returns
- * NULL so callers can `return fail_result(...)`. */
-static PGresult *fail_result(req_t *r, PGresult *res)
+void db_tx_as_user(db_tx_t *tx, const char *user_id)
 {
+    tx->user_id = user_id;
+    tx->role = "authenticated";
+    tx->claims = arena_printf(tx->arena, "{\"sub\":\"%s\",\"role\":\"authenticated\","
+                              "\"aud\":\"authenticated\"}", user_id ? user_id : "");
+}
+
+/* The connection tx runs on: a job's, or the worker's (may be NULL). */
+static PGconn *tx_conn(const db_tx_t *tx)
+{
+    return tx->conn ? tx->conn : db.conn;
+}
+
+/* Record why a result failed.  Returns NULL so callers can
+ * `return fail_result(...)`.  A lost worker connection is dropped (a job's
+ * belongs to its daemon). */
+static PGresult *fail_result(db_tx_t *tx, PGresult *res)
+{
+    PGconn *c = tx_conn(tx);
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : NULL;
 
-    if (db.conn == NULL || PQstatus(db.conn) != CONNECTION_OK) {
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
         state = "08006";
-        msg = db.conn ? PQerrorMessage(db.conn) : "no connection";
+        msg = c ? PQerrorMessage(c) : "no connection";
     }
-    r->db_sqlstate = arena_strdup(r->arena, state ? state : "XX000");
-    r->log_detail = arena_strdup(r->arena, msg && *msg ? msg : "query failed");
+    tx->sqlstate = arena_strdup(tx->arena, state ? state : "XX000");
+    tx->detail = arena_strdup(tx->arena, msg && *msg ? msg : "query failed");
     if (res)
         PQclear(res);
-    if (db.conn && PQstatus(db.conn) != CONNECTION_OK)
+    if (tx->conn == NULL && db.conn && PQstatus(db.conn) != CONNECTION_OK)
         db_disconnect();
     return NULL;
 }
 
-static PGresult *own(req_t *r, PGresult *res)
+static PGresult *own(db_tx_t *tx, PGresult *res)
 {
-    arena_cleanup_add(r->arena, (arena_cleanup_fn)PQclear, res);
+    arena_cleanup_add(tx->arena, (arena_cleanup_fn)PQclear, res);
     return res;
 }
 
@@ -251,35 +271,24 @@ static bool send_query(const db_stmt_t *stmt, const char *sql, int n,
     return PQsendQueryParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
 }
 
-/* Claims and the query in one round trip.  A read-write request's first
- * query also opens its transaction (BEGIN ... COMMIT in db_finish).  A
- * read-only request sends no BEGIN: the pipeline up to its Sync is one
- * implicit transaction, so each of its queries is sent with the claims and
- * needs no COMMIT.  With as_app the query runs as the worker's own role,
- * between role_app_stmt and role_back_stmt in the same pipeline.  Returns
- * the query's result or NULL (r->db_sqlstate). */
-static PGresult *exec_pipelined(req_t *r, const db_stmt_t *stmt, const char *sql,
-                                int n, const char *const *v, bool as_app)
+/* Queue BEGIN (a read-write tx's first statement), the claims, the role
+ * switch and the statement; *q gets the statement's result index.
+ * Returns the number of results to read, or -1 when a send failed. */
+static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
+                         int n, const char *const *v, bool as_app,
+                         const char *const *claims, int *q)
 {
-    bool readonly = r->route && (r->route->flags & R_READONLY);
-    bool first = !r->tx_open;
-    const char *claims[4] = {
-        r->role ? r->role : "anon",
-        r->claims ? r->claims : "{\"role\":\"anon\"}",
-        readonly ? "on" : "off",
-        r->user_id ? r->user_id : "",
-    };
+    bool first = !tx->open;
     const db_stmt_t *cs = &claims_stmt;
-    PGresult *res[5] = {NULL, NULL, NULL, NULL, NULL}, *sync, *out = NULL;
-    int i, nres = 0, q;
+    int nres = 0;
     bool sent;
 
-    if (first && r->user_id && !profile_cache(r->user_id, false)) {
+    if (first && tx->user_id && !profile_cache(tx->user_id, false)) {
         cs = &claims_ensure_stmt;
-        r->profile_unconfirmed = true;
+        tx->profile_unconfirmed = true;
     }
     sent = PQenterPipelineMode(db.conn);
-    if (sent && first && !readonly && (sent = PQsendQueryParams(
+    if (sent && first && !tx->readonly && (sent = PQsendQueryParams(
             db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)))
         nres++;
     if (sent && first && (sent = PQsendQueryPrepared(db.conn, cs->name, 4, claims,
@@ -288,17 +297,39 @@ static PGresult *exec_pipelined(req_t *r, const db_stmt_t *stmt, const char *sql
     if (sent && as_app && (sent = PQsendQueryPrepared(db.conn, role_app_stmt.name, 0,
                                                       NULL, NULL, NULL, 0)))
         nres++;
-    q = nres++;
+    *q = nres++;
     sent = sent && send_query(stmt, sql, n, v);
     if (sent && as_app && (sent = PQsendQueryPrepared(db.conn, role_back_stmt.name, 1,
                                                       claims, NULL, NULL, 0)))
         nres++;
-    if (!sent || !PQpipelineSync(db.conn)) {
+    return sent && PQpipelineSync(db.conn) ? nres : -1;
+}
+
+/* Claims and the query in one round trip.  A read-write tx's first
+ * query also opens its transaction (BEGIN ... COMMIT in db_finish).  A
+ * read-only tx sends no BEGIN: the pipeline up to its Sync is one
+ * implicit transaction, so each of its queries is sent with the claims and
+ * needs no COMMIT.  With as_app the query runs as the worker's own role,
+ * between role_app_stmt and role_back_stmt in the same pipeline.  Returns
+ * the query's result or NULL (tx->sqlstate). */
+static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
+                                int n, const char *const *v, bool as_app)
+{
+    const char *claims[4] = {
+        tx->role ? tx->role : "anon",
+        tx->claims ? tx->claims : "{\"role\":\"anon\"}",
+        tx->readonly ? "on" : "off",
+        tx->user_id ? tx->user_id : "",
+    };
+    PGresult *res[5] = {NULL, NULL, NULL, NULL, NULL}, *sync, *out = NULL;
+    int i, nres, q;
+
+    if ((nres = send_pipeline(tx, stmt, sql, n, v, as_app, claims, &q)) < 0) {
         db_disconnect();   /* a failed send leaves the pipeline unusable */
-        return fail_result(r, NULL);
+        return fail_result(tx, NULL);
     }
-    if (first)
-        r->tx_open = !readonly;
+    if (!tx->open)
+        tx->open = !tx->readonly;
     for (i = 0; i < nres; i++)
         res[i] = next_result();
     sync = PQgetResult(db.conn);
@@ -307,16 +338,16 @@ static PGresult *exec_pipelined(req_t *r, const db_stmt_t *stmt, const char *sql
     PQexitPipelineMode(db.conn);
     for (i = 0; i < nres; i++) {
         if (res[i] == NULL || !result_ok(res[i])) {
-            out = fail_result(r, res[i]);
+            out = fail_result(tx, res[i]);
             res[i] = NULL;
             goto out;
         }
     }
-    out = own(r, res[q]);
+    out = own(tx, res[q]);
     res[q] = NULL;
-    if (readonly && r->profile_unconfirmed) {   /* committed at the Sync */
-        profile_cache(r->user_id, true);
-        r->profile_unconfirmed = false;
+    if (tx->readonly && tx->profile_unconfirmed) {   /* committed at the Sync */
+        profile_cache(tx->user_id, true);
+        tx->profile_unconfirmed = false;
     }
 out:
     for (i = 0; i < nres; i++)
@@ -325,147 +356,149 @@ out:
     return out;
 }
 
-static PGresult *exec_any(req_t *r, const db_stmt_t *stmt, const char *sql,
+/* One statement on a job's connection (SQL text); owned by the arena. */
+static PGresult *job_run(db_tx_t *tx, const char *sql, int n, const char *const *v)
+{
+    PGresult *res = PQexecParams(tx->conn, sql, n, NULL, v, NULL, NULL, 0);
+
+    return res && result_ok(res) ? own(tx, res) : fail_result(tx, res);
+}
+
+/* A job's scoped statement: BEGIN and the claims first, one by one. */
+static PGresult *exec_job(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
+                          int n, const char *const *v)
+{
+    const char *claims[3] = {
+        tx->role ? tx->role : "anon",
+        tx->claims ? tx->claims : "{\"role\":\"anon\"}",
+        tx->user_id ? tx->user_id : "",
+    };
+
+    if (!tx->open) {
+        if (job_run(tx, "begin", 0, NULL) == NULL)
+            return NULL;
+        tx->open = true;
+        if (job_run(tx, JOB_CLAIMS_SQL, 3, claims) == NULL) {
+            db_tx_rollback(tx);
+            return NULL;
+        }
+    }
+    return job_run(tx, stmt ? stmt->sql : sql, n, v);
+}
+
+static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                           int n, const char *const *v, bool as_app)
 {
-    double t0 = now_monotonic();
+    double t0 = clock_now();
     PGresult *res;
 
-    if (db.conn == NULL) {
-        r->db_sqlstate = "08006";
+    if (tx->conn != NULL) {
+        if (as_app) {
+            tx->sqlstate = "0A000";
+            return NULL;
+        }
+        res = exec_job(tx, stmt, sql, n, v);
+    } else if (db.conn == NULL) {
+        tx->sqlstate = "08006";
         return NULL;
-    }
-    if (!r->tx_open || as_app) {
-        res = exec_pipelined(r, stmt, sql, n, v, as_app);
+    } else if (!tx->open || as_app) {
+        res = exec_pipelined(tx, stmt, sql, n, v, as_app);
     } else {
         res = stmt ? PQexecPrepared(db.conn, stmt->name, n, v, NULL, NULL, 0)
                    : PQexecParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
-        res = res && result_ok(res) ? own(r, res) : fail_result(r, res);
+        res = res && result_ok(res) ? own(tx, res) : fail_result(tx, res);
     }
-    r->db_ms += (now_monotonic() - t0) * 1000.0;
+    tx->ms += (clock_now() - t0) * 1000.0;
     return res;
 }
 
-PGresult *db_exec(req_t *r, const db_stmt_t *stmt, int nparams,
+PGresult *db_exec(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                   const char *const *values)
 {
-    return exec_any(r, stmt, NULL, nparams, values, false);
+    return exec_any(tx, stmt, NULL, nparams, values, false);
 }
 
-PGresult *db_exec_sql(req_t *r, const char *sql, int nparams,
+PGresult *db_exec_sql(db_tx_t *tx, const char *sql, int nparams,
                       const char *const *values)
 {
-    return exec_any(r, NULL, sql, nparams, values, false);
+    return exec_any(tx, NULL, sql, nparams, values, false);
 }
 
-PGresult *db_exec_app(req_t *r, const db_stmt_t *stmt, int nparams,
+PGresult *db_exec_app(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                       const char *const *values)
 {
-    return exec_any(r, stmt, NULL, nparams, values, true);
+    return exec_any(tx, stmt, NULL, nparams, values, true);
 }
 
-PGresult *db_exec_sql_app(req_t *r, const char *sql, int nparams,
+PGresult *db_exec_sql_app(db_tx_t *tx, const char *sql, int nparams,
                           const char *const *values)
 {
-    return exec_any(r, NULL, sql, nparams, values, true);
+    return exec_any(tx, NULL, sql, nparams, values, true);
 }
 
-PGresult *db_exec_unscoped(req_t *r, const db_stmt_t *stmt, int nparams,
+PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                            const char *const *values)
 {
-    double t0 = now_monotonic();
+    PGconn *c = tx_conn(tx);
+    double t0 = clock_now();
     PGresult *res;
 
-    if (db.conn == NULL || r->tx_open) {
-        r->db_sqlstate = db.conn == NULL ? "08006" : "25001";
+    if (c == NULL || tx->open) {
+        tx->sqlstate = c == NULL ? "08006" : "25001";
         return NULL;
     }
-    res = PQexecPrepared(db.conn, stmt->name, nparams, values, NULL, NULL, 0);
-    res = res && result_ok(res) ? own(r, res) : fail_result(r, res);
-    r->db_ms += (now_monotonic() - t0) * 1000.0;
+    res = tx->conn ? PQexecParams(c, stmt->sql, nparams, NULL, values, NULL, NULL, 0)
+                   : PQexecPrepared(c, stmt->name, nparams, values, NULL, NULL, 0);
+    res = res && result_ok(res) ? own(tx, res) : fail_result(tx, res);
+    tx->ms += (clock_now() - t0) * 1000.0;
     return res;
 }
 
-bool db_finish(req_t *r, bool commit)
+PGresult *db_exec_autocommit(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
+                             const char *const *values)
 {
-    double t0 = now_monotonic();
+    if (!db_tx_commit(tx))
+        return NULL;
+    return db_exec_unscoped(tx, stmt, nparams, values);
+}
+
+bool db_finish(db_tx_t *tx, bool commit)
+{
+    PGconn *c = tx_conn(tx);
+    double t0 = clock_now();
     PGresult *res;
     bool ok;
 
-    if (!r->tx_open)
+    if (!tx->open)
         return true;
-    r->tx_open = false;
-    if (db.conn == NULL)
+    tx->open = false;
+    if (c == NULL)
         return !commit;
-    res = PQexec(db.conn, commit ? "COMMIT" : "ROLLBACK");
+    res = PQexec(c, commit ? "COMMIT" : "ROLLBACK");
     ok = PQresultStatus(res) == PGRES_COMMAND_OK &&
          (!commit || strcmp(PQcmdStatus(res), "COMMIT") == 0);
     if (!ok && commit) {
-        r->log_detail = arena_strdup(r->arena, PQresultErrorMessage(res));
-        r->db_sqlstate = "40000";
+        tx->detail = arena_strdup(tx->arena, PQresultErrorMessage(res));
+        tx->sqlstate = "40000";
     }
-    if (ok && commit && r->profile_unconfirmed)
-        profile_cache(r->user_id, true);
-    r->profile_unconfirmed = false;
+    if (ok && commit && tx->profile_unconfirmed)
+        profile_cache(tx->user_id, true);
+    tx->profile_unconfirmed = false;
     PQclear(res);
-    if (PQstatus(db.conn) != CONNECTION_OK)
+    if (tx->conn == NULL && PQstatus(db.conn) != CONNECTION_OK)
         db_disconnect();
-    r->db_ms += (now_monotonic() - t0) * 1000.0;
+    tx->ms += (clock_now() - t0) * 1000.0;
     return ok;
 }
 
-int db_error_reply(req_t *r)
+bool db_tx_commit(db_tx_t *tx)
 {
-    const char *s = r->db_sqlstate ? r->db_sqlstate : "XX000";
-
-    if (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 ||
-        strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 ||
-        strcmp(s, "57014") == 0) {
-        resp_header(r, "Retry-After", "1");
-        return resp_problem(r, 503, "The database is busy or unreachable; retry shortly.");
-    }
-    if (strcmp(s, "23505") == 0)
-        return resp_problem(r, 409, "The resource already exists.");
-    if (strcmp(s, "23503") == 0)
-        return resp_problem(r, 409, "A referenced resource does not exist.");
-    if (strcmp(s, "23514") == 0 || strcmp(s, "23502") == 0 ||
-        strncmp(s, "22", 2) == 0)
-        return resp_problem(r, 422, "The request violates a data constraint.");
-    if (strcmp(s, "42501") == 0)
-        return resp_problem(r, 403, "You are not allowed to do that.");
-    log_error("%s: sqlstate %s: %s", __func__, s,
-              r->log_detail ? r->log_detail : "");
-    return resp_problem(r, 500, "Internal error; it has been logged.");
+    return db_finish(tx, true);
 }
 
-int db_list_reply(req_t *r, const PGresult *res, long limit, const char *next)
+void db_tx_rollback(db_tx_t *tx)
 {
-    int rows = PQntuples(res) < limit ? PQntuples(res) : (int)limit;
-    strbuf_t sb;
-
-    strbuf_init(&sb, r->arena, 4096);
-    strbuf_puts(&sb, "{\"items\":[");
-    for (int i = 0; i < rows; i++) {
-        if (i)
-            strbuf_putc(&sb, ',');
-        strbuf_append(&sb, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
-    }
-    strbuf_puts(&sb, "],\"next_cursor\":");
-    if (next)
-        json_append_string(&sb, next);
-    else
-        strbuf_puts(&sb, "null");
-    strbuf_putc(&sb, '}');
-    return resp_json_text(r, 200, sb.ptr, sb.len);
-}
-
-int db_object_reply(req_t *r, const PGresult *res, const char *not_found)
-{
-    if (res == NULL)
-        return db_error_reply(r);
-    if (PQntuples(res) != 1)
-        return resp_problem(r, 404, not_found);
-    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+    db_finish(tx, false);
 }
 
 const char *db_value(const PGresult *res, int row, int col)

@@ -1,4 +1,4 @@
-/* db.h: the worker's one PostgreSQL connection and per-request transactions. */
+/* db.h: the worker's one PostgreSQL connection and transactions with RLS claims (db_tx_t). */
 #ifndef PROMPTD_DB_H
 #define PROMPTD_DB_H
 
@@ -6,13 +6,37 @@
 
 #include <libpq-fe.h>
 
-#include "core/request.h"
+#include "core/arena.h"
 
 /* A statement prepared on every (re)connection under its name. */
 typedef struct db_stmt {
     const char *name;
     const char *sql;
 } db_stmt_t;
+
+/* One transaction's state, embedded in a request (r->tx) or a job.  Zero
+ * it, set arena (and conn for a job), then the claims.  Strings are owned
+ * by the arena or static. */
+typedef struct db_tx {
+    arena_t *arena;           /* owns results and recorded strings */
+    PGconn *conn;             /* a job's own connection, where statements
+                               * are sent as SQL text; NULL: the worker's
+                               * connection (db_init), statements prepared */
+    /* the claims to set (PostgREST style) */
+    const char *user_id;      /* request.jwt.claim.sub: the caller, a UUID */
+    const char *role;         /* "authenticated" ...; NULL: "anon" */
+    const char *claims;       /* request.jwt.claims JSON; NULL: anon's */
+    bool readonly;            /* R_READONLY: claims + query as one implicit
+                               * transaction each, no BEGIN or COMMIT */
+    /* state */
+    bool open;                /* BEGIN sent; db_finish() pending */
+    bool commit_on_error;     /* commit even when answering >= 400: the
+                               * handler wrote only audit or throttle rows */
+    bool profile_unconfirmed; /* ensure_profile() ran; not yet committed */
+    const char *sqlstate;     /* last failed statement's SQLSTATE */
+    const char *detail;       /* the cause, for the log line only */
+    double ms;                /* time spent waiting for PostgreSQL */
+} db_tx_t;
 
 /* Remember the connection string and statements; connects lazily (after
  * fork).  stmts is a NULL-name-terminated array, or NULL. */
@@ -24,57 +48,55 @@ void db_shutdown(void);
  * spaced 100 ms .. 5 s apart; *retry_after gets the seconds to advertise. */
 bool db_ready(int *retry_after);
 
-/* Run a prepared statement inside the request's transaction.  The first
- * query of a request pipelines BEGIN, the claims (role, request.jwt.claims,
- * read-only) and the query itself in one round trip; a R_READONLY route's
- * queries each run with the claims in an implicit transaction (no BEGIN,
- * no COMMIT).  The result is owned
- * by the arena.  Returns NULL on error with r->db_sqlstate set (and
- * r->log_detail the server's message). */
-PGresult *db_exec(req_t *r, const db_stmt_t *stmt, int nparams,
+/* A job's claims: user_id as role authenticated ({"sub", "role", "aud"}),
+ * as a request of that user would have. */
+void db_tx_as_user(db_tx_t *tx, const char *user_id);
+
+/* Run a statement inside tx with its claims.  On the worker's connection
+ * the first statement pipelines BEGIN, the claims (role,
+ * request.jwt.claims, read-only) and the statement in one round trip; a
+ * readonly tx's statements each run with the claims in an implicit
+ * transaction (no BEGIN, no COMMIT).  On a job's connection BEGIN, the
+ * claims and the statement are sent one after another.  The result is
+ * owned by tx->arena.  Returns NULL on error with tx->sqlstate set (and
+ * tx->detail the server's message). */
+PGresult *db_exec(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                   const char *const *values);
 /* Same with SQL text (unnamed statement, planned each time). */
-PGresult *db_exec_sql(req_t *r, const char *sql, int nparams,
+PGresult *db_exec_sql(db_tx_t *tx, const char *sql, int nparams,
                       const char *const *values);
 
 /* db_exec / db_exec_sql, but the statement runs as the worker's own login
- * role (promptd_app), still inside the request's transaction and with its
- * claims (auth.uid() is the caller), then the request's role is restored;
- * one round trip.  For the functions no request role may call
- * (promptd.audit(), promptd.enqueue(): sql/0021), so raw SQL under a
- * request role (PostgREST, as on Supabase) cannot forge audit rows or
- * enqueue jobs that the daemon would trust. */
-PGresult *db_exec_app(req_t *r, const db_stmt_t *stmt, int nparams,
+ * role (promptd_app), still inside the transaction and with its claims
+ * (auth.uid() is the caller), then tx's role is restored; one round trip.
+ * For the functions no request role may call (promptd.audit(),
+ * promptd.enqueue(): sql/0021), so raw SQL under a request role
+ * (PostgREST, as on Supabase) cannot forge audit rows or enqueue jobs that
+ * the daemon would trust.  Worker's connection only (0A000 on a job's). */
+PGresult *db_exec_app(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                       const char *const *values);
-PGresult *db_exec_sql_app(req_t *r, const char *sql, int nparams,
+PGresult *db_exec_sql_app(db_tx_t *tx, const char *sql, int nparams,
                           const char *const *values);
 
-/* Run a prepared statement as the worker role itself: no role switch, no
- * claims, its own implicit transaction.  Only before the request's
- * transaction exists (authentication: promptd.api_key_auth(), a SECURITY
- * DEFINER function granted to the worker role); db_ready() must have
- * returned true.  NULL on error with r->db_sqlstate set. */
-PGresult *db_exec_unscoped(req_t *r, const db_stmt_t *stmt, int nparams,
+/* Run a statement as the connection's login role itself: no role switch,
+ * no claims, its own implicit transaction.  Only while tx has no open
+ * transaction (25001 otherwise): authentication (promptd.api_key_auth(), a
+ * SECURITY DEFINER function granted to the worker role; db_ready() must
+ * have returned true), or a job's definer functions.  NULL on error with
+ * tx->sqlstate set. */
+PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                            const char *const *values);
+/* db_exec_unscoped after committing tx's open transaction, if any: for
+ * work that must hold no lock across what follows (a provider call). */
+PGresult *db_exec_autocommit(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
+                             const char *const *values);
 
-/* Commit (commit=true) or roll back the request's transaction, if one was
- * opened.  Returns false when COMMIT failed. */
-bool db_finish(req_t *r, bool commit);
-
-/* Reply for a failed query, mapping SQLSTATE: 23505 -> 409,
- * 23514/22xxx -> 422, 40001/40P01 -> 503, connection loss -> 503,
- * 42501 -> 403, anything else -> 500 (logged). */
-int db_error_reply(req_t *r);
-
-/* 200 {"items":[column 0 of the first `limit` rows, each JSON text],
- * "next_cursor": next or null}.  Queries fetch limit + 1 rows, so more rows
- * than limit means another page exists: callers pass its cursor as next. */
-int db_list_reply(req_t *r, const PGresult *res, long limit, const char *next);
-
-/* The reply for a query of at most one row whose column 0 is a JSON
- * document: res NULL (the query failed) -> db_error_reply(); no row -> 404
- * problem+json with detail not_found; else 200 with that document. */
-int db_object_reply(req_t *r, const PGresult *res, const char *not_found);
+/* Commit (commit=true) or roll back tx's transaction, if one was opened.
+ * Returns false when COMMIT failed (tx->sqlstate 40000). */
+bool db_finish(db_tx_t *tx, bool commit);
+/* db_finish(tx, true) / db_finish(tx, false). */
+bool db_tx_commit(db_tx_t *tx);
+void db_tx_rollback(db_tx_t *tx);
 
 /* The value at (row, col) or NULL for SQL NULL. */
 const char *db_value(const PGresult *res, int row, int col);

@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "crypto/secretbox.h"
-#include "enrich/edb.h"
+#include "db/db.h"
 #include "enrich/engine.h"
 #include "enrich/score.h"
 #include "enrich/settings.h"
@@ -62,25 +62,25 @@ typedef struct enrich_result {
 const char *enrich_chain(const cJSON *providers, chain_t *out);
 
 /* Run the enrichment: cache, providers, scores.  Nothing durable is
- * written but breaker state (see edb.h); call enrich_store() next.
- * Returns false only on a database failure (request: r->db_sqlstate). */
-bool enrich_run(edb_t *d, const enrich_input_t *in, enrich_result_t *res);
+ * written but breaker state (see db_exec_autocommit); call enrich_store() next.
+ * Returns false only on a database failure (request: r->tx.sqlstate). */
+bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res);
 
 /* Save the prompt version (if asked), the cache entry and the record, in
  * one scoped transaction (left open for the caller to commit).  Returns 1,
  * 0 when prompt_id names no prompt of the user's, -1 on a database error. */
-int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
+int enrich_store(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res,
                  bool update_pending);
 
 /* Async requests: the record of a queued enrichment (status pending, the
  * job's id), in the scoped transaction.  False on a database error. */
-bool enrich_store_pending(edb_t *d, const enrich_input_t *in, const char *id,
+bool enrich_store_pending(db_tx_t *d, const enrich_input_t *in, const char *id,
                           long long job_id);
 /* The job taking up a pending (or interrupted running) record: 1, or 0
  * when it is already finished, -1 on a database error. */
-int enrich_mark_running(edb_t *d, const char *id);
+int enrich_mark_running(db_tx_t *d, const char *id);
 /* 1 when the caller owns prompt prompt_id (RLS), 0 not, -1 error. */
-int enrich_prompt_exists(edb_t *d, const char *prompt_id);
+int enrich_prompt_exists(db_tx_t *d, const char *prompt_id);
 
 /* The API's answer object (owned by the arena). */
 cJSON *enrich_result_json(arena_t *a, const enrich_input_t *in,
@@ -92,7 +92,7 @@ char *enrich_input_hash(arena_t *a, const char *prompt, size_t len);
 /* Read and decrypt the user's own provider keys (user_secrets named
  * openai_api_key / anthropic_api_key) into in.  False on a database error;
  * a key that does not decrypt is ignored (and logged). */
-bool enrich_user_keys(edb_t *d, enrich_input_t *in);
+bool enrich_user_keys(db_tx_t *d, enrich_input_t *in);
 
 /* The secrets key ring, parsed into *ring: the one place the enrich family
  * (its library and cgi-bin/enrich.c) reads it.  False (ring empty, *why a

@@ -79,7 +79,7 @@ int enrich_cache_get(run_t *x, const chain_link_t *l, const char *key)
 
     if (x->in->no_cache || x->cfg->cache_ttl_s == 0)
         return 0;
-    if ((pr = edb_scoped(x->d, &enrich_stmts[ST_CACHE_GET], 1, v)) == NULL)
+    if ((pr = db_exec(x->d, &enrich_stmts[ST_CACHE_GET], 1, v)) == NULL)
         return -1;
     if (PQntuples(pr) != 1)
         return 0;
@@ -106,7 +106,7 @@ int enrich_cache_get(run_t *x, const chain_link_t *l, const char *key)
     return 1;
 }
 
-bool enrich_cache_put(edb_t *d, const enrich_input_t *in, enrich_result_t *res)
+bool enrich_cache_put(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
 {
     arena_t *a = d->arena;
     run_t x = {d, in, res, enrich_settings(), NULL, 0, false};
@@ -131,7 +131,7 @@ bool enrich_cache_put(edb_t *d, const enrich_input_t *in, enrich_result_t *res)
     v[2] = res->model;
     v[3] = json_print(a, c);
     v[4] = ttl;
-    if (edb_scoped(d, &enrich_stmts[ST_CACHE_PUT], 5, v) == NULL)
+    if (db_exec(d, &enrich_stmts[ST_CACHE_PUT], 5, v) == NULL)
         return false;
     return true;
 }

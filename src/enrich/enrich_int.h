@@ -18,7 +18,7 @@ enum {
 
 /* The run's working state. */
 typedef struct run {
-    edb_t *d;
+    db_tx_t *d;
     const enrich_input_t *in;
     enrich_result_t *res;
     const enrich_settings_t *cfg;
@@ -37,7 +37,7 @@ char *enrich_cache_key(run_t *x, const chain_link_t *l);
 /* A cached answer for this link?  1 hit (res filled), 0 miss, -1 error. */
 int enrich_cache_get(run_t *x, const chain_link_t *l, const char *key);
 /* Cache a fresh successful result (scoped); false on a database error. */
-bool enrich_cache_put(edb_t *d, const enrich_input_t *in, enrich_result_t *res);
+bool enrich_cache_put(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res);
 
 /* enrich_run.c */
 

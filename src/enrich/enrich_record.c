@@ -79,7 +79,7 @@ char *enrich_options_json(arena_t *a, const enrich_input_t *in)
     return json_print(a, o);
 }
 
-int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
+int enrich_store(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res,
                  bool update_pending)
 {
     arena_t *a = d->arena;
@@ -90,7 +90,7 @@ int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
     if (res->ok && in->prompt_id) {
         const char *v[2] = {in->prompt_id, res->text};
 
-        if ((pr = edb_scoped(d, &enrich_stmts[ST_PROMPT_SAVE], 2, v)) == NULL)
+        if ((pr = db_exec(d, &enrich_stmts[ST_PROMPT_SAVE], 2, v)) == NULL)
             return -1;
         if (PQntuples(pr) != 1)
             return 0;
@@ -113,7 +113,7 @@ int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
             result_text, res->ok ? NULL : res->error,
         };
 
-        if ((pr = edb_scoped(d, &enrich_stmts[ST_RECORD_FINISH], 13, v)) == NULL)
+        if ((pr = db_exec(d, &enrich_stmts[ST_RECORD_FINISH], 13, v)) == NULL)
             return -1;
         return 1;
     } else {
@@ -127,21 +127,21 @@ int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
             res->ok ? NULL : res->error, res->ok ? "done" : "failed", "false",
         };
 
-        if (edb_scoped(d, &enrich_stmts[ST_RECORD_INSERT], 20, v) == NULL)
+        if (db_exec(d, &enrich_stmts[ST_RECORD_INSERT], 20, v) == NULL)
             return -1;
     }
     return 1;
 }
 
-int enrich_prompt_exists(edb_t *d, const char *prompt_id)
+int enrich_prompt_exists(db_tx_t *d, const char *prompt_id)
 {
     const char *v[1] = {prompt_id};
-    PGresult *pr = edb_scoped(d, &enrich_stmts[ST_PROMPT_EXISTS], 1, v);
+    PGresult *pr = db_exec(d, &enrich_stmts[ST_PROMPT_EXISTS], 1, v);
 
     return pr == NULL ? -1 : PQntuples(pr) == 1;
 }
 
-bool enrich_store_pending(edb_t *d, const enrich_input_t *in, const char *id,
+bool enrich_store_pending(db_tx_t *d, const enrich_input_t *in, const char *id,
                           long long job_id)
 {
     arena_t *a = d->arena;
@@ -151,13 +151,13 @@ bool enrich_store_pending(edb_t *d, const enrich_input_t *in, const char *id,
         enrich_options_json(a, in), arena_printf(a, "%lld", job_id), in->prompt_id,
     };
 
-    return edb_scoped(d, &enrich_stmts[ST_RECORD_PENDING], 7, v) != NULL;
+    return db_exec(d, &enrich_stmts[ST_RECORD_PENDING], 7, v) != NULL;
 }
 
-int enrich_mark_running(edb_t *d, const char *id)
+int enrich_mark_running(db_tx_t *d, const char *id)
 {
     const char *v[1] = {id};
-    PGresult *pr = edb_scoped(d, &enrich_stmts[ST_RECORD_START], 1, v);
+    PGresult *pr = db_exec(d, &enrich_stmts[ST_RECORD_START], 1, v);
 
     return pr == NULL ? -1 : PQntuples(pr) == 1;
 }

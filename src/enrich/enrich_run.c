@@ -194,7 +194,7 @@ static const char *enrich_breaker_allow(run_t *x, const chain_link_t *l)
     PGresult *pr;
 
     snprintf(cool, sizeof cool, "%ld", x->cfg->breaker_cooldown_s);
-    pr = edb_unscoped(x->d, &enrich_stmts[ST_BREAKER_ALLOW], 2, v);
+    pr = db_exec_autocommit(x->d, &enrich_stmts[ST_BREAKER_ALLOW], 2, v);
     return pr && PQntuples(pr) == 1 ? arena_strdup(x->d->arena, PQgetvalue(pr, 0, 0))
                                      : NULL;
 }
@@ -205,7 +205,7 @@ static bool enrich_breaker_report(run_t *x, const chain_link_t *l, bool ok)
     const char *v[3] = {l->name, ok ? "true" : "false", thr};
 
     snprintf(thr, sizeof thr, "%ld", x->cfg->breaker_threshold);
-    return edb_unscoped(x->d, &enrich_stmts[ST_BREAKER_REPORT], 3, v) != NULL;
+    return db_exec_autocommit(x->d, &enrich_stmts[ST_BREAKER_REPORT], 3, v) != NULL;
 }
 
 /* A step that failed in a way that says nothing about the provider's
@@ -215,7 +215,7 @@ static bool enrich_breaker_neutral(run_t *x, const chain_link_t *l, bool probe)
 {
     const char *v[1] = {l->name};
 
-    return !probe || edb_unscoped(x->d, &enrich_stmts[ST_BREAKER_RELEASE], 1, v) != NULL;
+    return !probe || db_exec_autocommit(x->d, &enrich_stmts[ST_BREAKER_RELEASE], 1, v) != NULL;
 }
 
 /* The jittered exponential backoff before retry number n (1-based), or the
@@ -397,7 +397,7 @@ static int enrich_run_remote(run_t *x, const chain_link_t *l)
     return enrich_step_failed(x, l, source, last, probe) ? 0 : -1;
 }
 
-bool enrich_run(edb_t *d, const enrich_input_t *in, enrich_result_t *res)
+bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
 {
     run_t x = {d, in, res, enrich_settings(), NULL, 0, false};
     double t0 = clock_now();

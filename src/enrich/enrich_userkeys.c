@@ -17,7 +17,7 @@ bool enrich_userkeys_ring(secretbox_ring_t *ring, const char **why)
 
 /* Decrypt each row (id, name, value_enc) of pr with ring into in's keys;
  * a key that does not decrypt is logged and skipped. */
-static void userkeys_decrypt(edb_t *d, PGresult *pr, const secretbox_ring_t *ring,
+static void userkeys_decrypt(db_tx_t *d, PGresult *pr, const secretbox_ring_t *ring,
                              enrich_input_t *in)
 {
     for (int i = 0; i < PQntuples(pr); i++) {
@@ -45,7 +45,7 @@ static void userkeys_decrypt(edb_t *d, PGresult *pr, const secretbox_ring_t *rin
     }
 }
 
-bool enrich_user_keys(edb_t *d, enrich_input_t *in)
+bool enrich_user_keys(db_tx_t *d, enrich_input_t *in)
 {
     secretbox_ring_t ring;
     const char *why = NULL;
@@ -56,7 +56,7 @@ bool enrich_user_keys(edb_t *d, enrich_input_t *in)
         remote = remote || in->chain.links[i].kind != PROVIDER_LOCAL;
     if (!remote)
         return true;    /* no key needed: spare the round trip */
-    if ((pr = edb_scoped(d, &enrich_stmts[ST_USER_KEYS], 0, NULL)) == NULL)
+    if ((pr = db_exec(d, &enrich_stmts[ST_USER_KEYS], 0, NULL)) == NULL)
         return false;
     if (PQntuples(pr) == 0)
         return true;

@@ -21,7 +21,7 @@ static const char *job_string(const cJSON *p, const char *key)
 int enrich_job(job_t *j)
 {
     arena_t *a = arena_create(16384);
-    edb_t d = {a, NULL, j->conn, NULL, false, NULL};
+    db_tx_t d = {.arena = a, .conn = j->conn};
     enrich_input_t in;
     enrich_result_t res;
     const char *id = job_string(j->payload, "enrichment_id");
@@ -36,7 +36,7 @@ int enrich_job(job_t *j)
     in.target_model = job_string(j->payload, "target_model");
     in.prompt_id = job_string(j->payload, "prompt_id");
     in.no_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j->payload, "no_cache"));
-    d.user_id = in.user_id;
+    db_tx_as_user(&d, in.user_id);
     if (id == NULL || !uuid_valid(id) || in.user_id == NULL || !uuid_valid(in.user_id) ||
         in.prompt == NULL || mode == NULL || engine_mode_parse(mode, &in.mode) != 0) {
         registry_fail(j, "enrich: malformed payload");
@@ -49,7 +49,7 @@ int enrich_job(job_t *j)
         registry_fail(j, "enrich: providers %s", why);
         goto out;
     }
-    if ((st = enrich_mark_running(&d, id)) < 0 || !edb_commit(&d))
+    if ((st = enrich_mark_running(&d, id)) < 0 || !db_tx_commit(&d))
         goto db_fail;
     if (st == 0) {            /* finished by an earlier attempt */
         rc = 0;
@@ -61,14 +61,14 @@ int enrich_job(job_t *j)
     if ((st = enrich_store(&d, &in, &res, true)) < 0)
         goto db_fail;
     if (st == 0) {            /* the prompt was deleted meanwhile */
-        edb_rollback(&d);
+        db_tx_rollback(&d);
         res.ok = false;
         res.error = "The prompt no longer exists.";
         in.prompt_id = NULL;
         if (enrich_store(&d, &in, &res, true) < 0)
             goto db_fail;
     }
-    if (!edb_commit(&d))
+    if (!db_tx_commit(&d))
         goto db_fail;
     j->result = cJSON_CreateObject();
     cJSON_AddStringToObject(j->result, "enrichment_id", id);
@@ -76,8 +76,8 @@ int enrich_job(job_t *j)
     rc = 0;
     goto out;
 db_fail:
-    registry_fail(j, "enrich: database: %s", d.error ? d.error : "failed");
-    edb_rollback(&d);
+    registry_fail(j, "enrich: database: %s", d.detail ? d.detail : "failed");
+    db_tx_rollback(&d);
 out:
     arena_destroy(a);
     return rc;

@@ -26,13 +26,13 @@ long long jobs_enqueue(req_t *r, const char *type, const char *payload_json,
     v[4] = prio;
     v[5] = attempts;
     v[6] = opts->dedup_key;
-    res = db_exec_sql_app(r, "select promptd.enqueue($1, $2::jsonb, $3, "
+    res = db_exec_sql_app(&r->tx, "select promptd.enqueue($1, $2::jsonb, $3, "
                       "$4::timestamptz, $5::int, $6::int, $7)", 7, v);
     if (res == NULL)
         return -1;
     id = db_value(res, 0, 0);
     if (id == NULL) {
-        r->db_sqlstate = "XX000";
+        r->tx.sqlstate = "XX000";
         return -1;
     }
     return strtoll(id, NULL, 10);

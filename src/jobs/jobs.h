@@ -2,7 +2,7 @@
 #ifndef PROMPTD_JOBS_H
 #define PROMPTD_JOBS_H
 
-#include "core/request.h"
+#include "http/request.h"
 
 /* Options of one enqueue; zero/NULL fields take the defaults. */
 typedef struct jobs_opts {
@@ -16,8 +16,8 @@ typedef struct jobs_opts {
 /* Add a job of type with payload_json (a JSON object text; NULL = {}) via
  * promptd.enqueue() in r's transaction: it exists iff the request commits.
  * With a dedup key an active job already holds, returns that job's id and
- * adds nothing.  Returns the id, or -1 with r->db_sqlstate set (reply with
- * db_error_reply()).  Not for R_READONLY routes (their implicit
+ * adds nothing.  Returns the id, or -1 with r->tx.sqlstate set (reply with
+ * dbreply_error()).  Not for R_READONLY routes (their implicit
  * transactions are read only). */
 long long jobs_enqueue(req_t *r, const char *type, const char *payload_json,
                        const jobs_opts_t *opts);

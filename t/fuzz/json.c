@@ -3,7 +3,7 @@
 
 #include "core/arena.h"
 #include "core/json.h"
-#include "core/request.h"
+#include "http/request.h"
 #include "core/str.h"
 #include "fuzz.h"
 
@@ -23,20 +23,20 @@ static void fuzz_fields(req_t *r, const cJSON *obj)
         int nerr = before ? cJSON_GetArraySize(before) : 0;
         enum field_result fr;
 
-        fr = json_field_string(r, obj, c->string, 50, c->string[0] == 'e', &s);
+        fr = req_field_string(r, obj, c->string, 50, c->string[0] == 'e', &s);
         FUZZ_ASSERT(fr != FIELD_ABSENT);
         FUZZ_ASSERT((fr == FIELD_OK) == (s != NULL));
         FUZZ_ASSERT((fr == FIELD_BAD) ==
                     (r->errors && cJSON_GetArraySize(r->errors) == nerr + 1));
         if (s != NULL)
             FUZZ_ASSERT(utf8_length(s) <= 50);
-        json_field_string_array(r, obj, c->string, 3, 20, &v);
-        json_field_object(r, obj, c->string, &v);
-        json_field_bool(r, obj, c->string, &b);
-        if (json_field_int(r, obj, c->string, -5, 1000, &l) == FIELD_OK)
+        req_field_string_array(r, obj, c->string, 3, 20, &v);
+        req_field_object(r, obj, c->string, &v);
+        req_field_bool(r, obj, c->string, &b);
+        if (req_field_int(r, obj, c->string, -5, 1000, &l) == FIELD_OK)
             FUZZ_ASSERT(l >= -5 && l <= 1000);
     }
-    json_reject_unknown(r, obj, allowed);
+    req_reject_unknown(r, obj, allowed);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -5,7 +5,7 @@
 #include <fcgiapp.h>
 
 #include "core/arena.h"
-#include "core/request.h"
+#include "http/request.h"
 #include "core/str.h"
 #include "fuzz.h"
 

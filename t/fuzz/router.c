@@ -1,7 +1,7 @@
 /* router.c (fuzz): the path matcher on any method and path against a fixed table. */
 #include <stdbool.h>
 
-#include "core/router.h"
+#include "http/router.h"
 #include "core/str.h"
 #include "fuzz.h"
 

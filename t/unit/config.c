@@ -133,19 +133,6 @@ int main(void)
         const char *env[] = {var, "PROMPTD_HTTP_PORT=80x", NULL};
         ok(!load(env, got), "a malformed port is refused");
     }
-    {
-        static const char *const bad[] = {"PROMPTD_RENDER_MAX_BYTES=1MiB",
-            "PROMPTD_RENDER_MAX_BYTES=0", "PROMPTD_RENDER_MAX_BYTES=1073741825", NULL};
-
-        for (const char *const *b = bad; *b != NULL; b++) {
-            const char *env[] = {var, *b, NULL};
-            ok(!load(env, got), "%s is refused", *b);
-        }
-    }
-    {
-        const char *env[] = {var, "PROMPTD_RENDER_MAX_BYTES=1000", NULL};
-        ok(load(env, got), "PROMPTD_RENDER_MAX_BYTES=1000 loads");
-    }
 
     /* A worker: the master files under VAR/secrets, the superuser's
      * password never read. */

@@ -5,7 +5,7 @@
 
 #include "core/arena.h"
 #include "core/config.h"
-#include "core/request.h"
+#include "http/request.h"
 #include "db/db.h"
 #include "jobs/jobs.h"
 #include "tap.h"
@@ -18,16 +18,17 @@ static req_t *request(void)
     req_t *r = arena_zalloc(a, sizeof *r);
 
     r->arena = a;
+    r->tx.arena = a;
     r->family = "test";
-    r->role = "authenticated";
-    r->claims = "{\"role\":\"authenticated\"}";
+    r->tx.role = "authenticated";
+    r->tx.claims = "{\"role\":\"authenticated\"}";
     return r;
 }
 
 /* Ends r's transaction (commit or roll back) and frees it. */
 static bool finish(req_t *r, bool commit)
 {
-    bool ok = db_finish(r, commit);
+    bool ok = db_finish(&r->tx, commit);
 
     arena_destroy(r->arena);
     return ok;
@@ -61,7 +62,7 @@ int main(void)
     opts.max_attempts = 7;
     id = jobs_enqueue(r, "noop", "{\"from\":\"c\",\"n\":1}", &opts);
     ok(id > 0, "enqueue in a request transaction returns an id (%lld)", id);
-    ok(r->tx_open, "... inside the request's transaction");
+    ok(r->tx.open, "... inside the request's transaction");
     ok(finish(r, true), "... which commits");
     printf("# committed %lld\n", id);
 
@@ -91,12 +92,12 @@ int main(void)
     r = request();
     id = jobs_enqueue(r, "", NULL, NULL);
     ok(id == -1, "an empty job type fails");
-    is_str(r->db_sqlstate ? r->db_sqlstate : "(none)", "22023", "... with SQLSTATE 22023");
+    is_str(r->tx.sqlstate ? r->tx.sqlstate : "(none)", "22023", "... with SQLSTATE 22023");
     finish(r, false);
     r = request();
     id = jobs_enqueue(r, "noop", "[not json", NULL);
     ok(id == -1, "a payload that is not JSON fails");
-    is_str(r->db_sqlstate ? r->db_sqlstate : "(none)", "22P02", "... with SQLSTATE 22P02");
+    is_str(r->tx.sqlstate ? r->tx.sqlstate : "(none)", "22P02", "... with SQLSTATE 22P02");
     finish(r, false);
 
     db_shutdown();

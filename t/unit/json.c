@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "http/request.h"
 #include "tap.h"
 
 static req_t *new_req(arena_t *a)
@@ -222,25 +223,25 @@ int main(void)
                                  "\"arr\":[\"x\",\"y\"],\"bad\":[1],\"nul\":null,\"long\":\"abcdef\"}"),
                           &why);
     ok(o != NULL, "fixture parses");
-    is_int(json_field_string(r, o, "t", 10, false, &s), FIELD_OK, "string ok");
+    is_int(req_field_string(r, o, "t", 10, false, &s), FIELD_OK, "string ok");
     is_str(s, "hi", "string value");
-    is_int(json_field_string(r, o, "missing", 10, false, &s), FIELD_ABSENT, "absent");
+    is_int(req_field_string(r, o, "missing", 10, false, &s), FIELD_ABSENT, "absent");
     ok(r->errors == NULL, "no errors so far");
-    is_int(json_field_string(r, o, "e", 10, false, &s), FIELD_BAD, "empty refused");
-    is_int(json_field_string(r, o, "e", 10, true, &s), FIELD_OK, "empty allowed when asked");
-    is_int(json_field_string(r, o, "long", 5, false, &s), FIELD_BAD, "too long refused");
-    is_int(json_field_string(r, o, "n", 5, false, &s), FIELD_BAD, "number is not a string");
-    is_int(json_field_string(r, o, "nul", 5, false, &s), FIELD_BAD, "null is not a string");
-    is_int(json_field_int(r, o, "n", 1, 5, &n), FIELD_OK, "int ok");
+    is_int(req_field_string(r, o, "e", 10, false, &s), FIELD_BAD, "empty refused");
+    is_int(req_field_string(r, o, "e", 10, true, &s), FIELD_OK, "empty allowed when asked");
+    is_int(req_field_string(r, o, "long", 5, false, &s), FIELD_BAD, "too long refused");
+    is_int(req_field_string(r, o, "n", 5, false, &s), FIELD_BAD, "number is not a string");
+    is_int(req_field_string(r, o, "nul", 5, false, &s), FIELD_BAD, "null is not a string");
+    is_int(req_field_int(r, o, "n", 1, 5, &n), FIELD_OK, "int ok");
     is_int(n, 3, "int value");
-    is_int(json_field_int(r, o, "f", 1, 5, &n), FIELD_BAD, "fraction refused");
-    is_int(json_field_int(r, o, "n", 4, 5, &n), FIELD_BAD, "out of range refused");
-    is_int(json_field_bool(r, o, "b", &b), FIELD_OK, "bool ok");
+    is_int(req_field_int(r, o, "f", 1, 5, &n), FIELD_BAD, "fraction refused");
+    is_int(req_field_int(r, o, "n", 4, 5, &n), FIELD_BAD, "out of range refused");
+    is_int(req_field_bool(r, o, "b", &b), FIELD_OK, "bool ok");
     ok(b, "bool value");
-    is_int(json_field_string_array(r, o, "arr", 2, 5, &arr), FIELD_OK, "array ok");
-    is_int(json_field_string_array(r, o, "arr", 1, 5, &arr), FIELD_BAD, "too many items");
-    is_int(json_field_string_array(r, o, "bad", 2, 5, &arr), FIELD_BAD, "non-string item");
-    is_int(json_field_object(r, o, "t", &arr), FIELD_BAD, "string is not an object");
+    is_int(req_field_string_array(r, o, "arr", 2, 5, &arr), FIELD_OK, "array ok");
+    is_int(req_field_string_array(r, o, "arr", 1, 5, &arr), FIELD_BAD, "too many items");
+    is_int(req_field_string_array(r, o, "bad", 2, 5, &arr), FIELD_BAD, "non-string item");
+    is_int(req_field_object(r, o, "t", &arr), FIELD_BAD, "string is not an object");
     ok(cJSON_GetArraySize(r->errors) == 9, "every failure recorded a field error");
     is_str(cJSON_GetObjectItem(cJSON_GetArrayItem(r->errors, 0), "field")->valuestring,
            "e", "errors name the field");
@@ -250,7 +251,7 @@ int main(void)
         static const char *const allowed[] = {"t", "e", NULL};
         req_t *r2 = new_req(a);
 
-        json_reject_unknown(r2, o, allowed);
+        req_reject_unknown(r2, o, allowed);
         is_int(cJSON_GetArraySize(r2->errors), 7, "unknown fields are each reported");
     }
     {

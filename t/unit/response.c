@@ -1,7 +1,7 @@
 /* response.c: unit tests for the status lines' reason phrases (http_reason). */
 #include <string.h>
 
-#include "core/response.h"
+#include "http/response.h"
 #include "tap.h"
 
 int main(void)

@@ -1,7 +1,7 @@
 /* router.c: unit tests for route matching, 404/405/Allow, typed params and the table check. */
 #include <string.h>
 
-#include "core/router.h"
+#include "http/router.h"
 #include "tap.h"
 
 static int h(req_t *r)

@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
-#include "core/router.h"
 #include "db/db.h"
+#include "http/router.h"
 
 /* Codes the dispatcher passes to a family's problem hook with its
  * refusals (and the status it chose). */
@@ -19,10 +19,11 @@ typedef struct family {
     const char *name;          /* "prompts" */
     const route_t *routes;
     size_t nroutes;
-    const db_stmt_t *stmts;    /* prepared on each connection, or NULL */
-    const db_stmt_t *lib_stmts;/* a shared module's statements, prepared too
-                                * (enrich_stmts), or NULL; both tables end
-                                * with a {NULL} row */
+    /* The statement tables of the family and of the modules it uses
+     * (enrich_stmts ...), each ending with a {NULL} row; the list ends
+     * with NULL, or is NULL.  Prepared on each connection together with
+     * the http layer's own (server_stmts). */
+    const db_stmt_t *const *stmts;
     /* The family's error dialect, or NULL for problem+json.  Called after
      * the dispatcher recorded its problem+json refusal (credential, body),
      * with that status, a PROBLEM_* code and the detail; it may record

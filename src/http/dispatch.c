@@ -1,62 +1,18 @@
-/* server.c: the FastCGI accept loop: parse, route, authenticate, run, answer. */
-#include "core/server.h"
+/* dispatch.c: admit a request by its route row, read its body, run its handler. */
+#include "http/dispatch.h"
 
 #include <errno.h>
-#include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
 #include "auth/auth.h"
-#include "core/config.h"
 #include "core/json.h"
-#include "core/log.h"
-#include "core/response.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
-#include "db/audit.h"
-
-#define IDEMPOTENCY_KEY_MAX 255
-
-static volatile sig_atomic_t stopping;
-static const config_t *cfg;
-
-/* Idempotency-Key bookkeeping, inside the request's transaction: the
- * INSERT waits for a concurrent holder of the same key to finish. */
-static const db_stmt_t idem_claim = {
-    "promptd_idem_claim",
-    "insert into public.idempotency_keys (user_id, key, request_hash) "
-    "values (auth.uid(), $1, $2) on conflict do nothing returning 1"};
-static const db_stmt_t idem_get = {
-    "promptd_idem_get",
-    "select request_hash, status, location, etag, body "
-    "from public.idempotency_keys where user_id = auth.uid() and key = $1"};
-static const db_stmt_t idem_store = {
-    "promptd_idem_store",
-    "update public.idempotency_keys set status = $2, location = $3, "
-    "etag = $4, body = $5 where user_id = auth.uid() and key = $1"};
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stopping = 1;
-    FCGX_ShutdownPending();
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;   /* no SA_RESTART: accept() returns EINTR */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
+#include "http/dbreply.h"
+#include "http/idempotency.h"
+#include "http/response.h"
 
 /* A FastCGI parameter copied into the arena: libfcgi frees its own copy at
  * FCGX_Finish_r, before the request is logged. */
@@ -65,22 +21,6 @@ static const char *param_or(req_t *r, const char *name, const char *dflt)
     const char *v = FCGX_GetParam(name, r->fcgx->envp);
 
     return v && *v ? arena_strdup(r->arena, v) : dflt;
-}
-
-static char *sha256_hex(arena_t *a, const char *s1, const char *s2,
-                        const char *data, size_t len)
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    EVP_DigestUpdate(ctx, s1, strlen(s1) + 1);
-    EVP_DigestUpdate(ctx, s2, strlen(s2) + 1);
-    EVP_DigestUpdate(ctx, data, len);
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
-    return hex_encode(a, md, mdlen);
 }
 
 static void read_request_line(req_t *r)
@@ -107,7 +47,7 @@ static void read_request_line(req_t *r)
 
 /* Read exactly CONTENT_LENGTH bytes (capped).  Replies and returns false
  * on a bad length, an oversize body or a short read. */
-static bool read_body_or_reply(req_t *r)
+static bool read_body_or_reply(req_t *r, const config_t *cfg)
 {
     const char *cl = param_or(r, "CONTENT_LENGTH", "0");
     char *end;
@@ -187,6 +127,7 @@ static bool route_or_reply(req_t *r, const family_t *fam)
                          &r->match)) {
     case ROUTER_MATCH:
         r->route = r->match.route;
+        r->tx.readonly = (r->route->flags & R_READONLY) != 0;
         return true;
     case ROUTER_METHOD_NOT_ALLOWED:
         resp_header(r, "Allow", r->match.allow);
@@ -194,6 +135,7 @@ static bool route_or_reply(req_t *r, const family_t *fam)
         return false;
     case ROUTER_BAD_PARAM:
         r->route = r->match.route;
+        r->tx.readonly = (r->route->flags & R_READONLY) != 0;
         resp_problemf(r, 400, "Path parameter '%s' must be a UUID.",
                       r->match.bad_param);
         return false;
@@ -203,74 +145,14 @@ static bool route_or_reply(req_t *r, const family_t *fam)
     }
 }
 
-/* Replay an earlier answer for the same Idempotency-Key, or claim the key.
- * Returns true when the handler should run. */
-static bool idempotency_begin(req_t *r, const char *key, const char *hash)
-{
-    const char *v[2] = {key, hash};
-    PGresult *res = db_exec(r, &idem_claim, 2, v);
-    const char *status;
-
-    if (res == NULL) {
-        db_error_reply(r);
-        return false;
-    }
-    if (PQntuples(res) == 1)
-        return true;
-    if ((res = db_exec(r, &idem_get, 1, v)) == NULL || PQntuples(res) != 1) {
-        db_error_reply(r);
-        return false;
-    }
-    if (strcmp(PQgetvalue(res, 0, 0), hash) != 0) {
-        resp_problem(r, 422, "This Idempotency-Key was used with a different request.");
-        return false;
-    }
-    status = db_value(res, 0, 1);
-    resp_json_text(r, status ? atoi(status) : 409, PQgetvalue(res, 0, 4),
-                   strlen(PQgetvalue(res, 0, 4)));
-    r->location = db_value(res, 0, 2);
-    r->etag = db_value(res, 0, 3);
-    resp_header(r, "Idempotent-Replayed", "true");
-    return false;
-}
-
-static void idempotency_store(req_t *r, const char *key)
-{
-    char status[16];
-    const char *v[5];
-
-    if (r->status >= 400)
-        return;   /* the transaction rolls back and takes the key with it */
-    snprintf(status, sizeof(status), "%d", r->status);
-    v[0] = key;
-    v[1] = status;
-    v[2] = r->location;
-    v[3] = r->etag;
-    v[4] = r->resp_body ? r->resp_body : "";
-    if (db_exec(r, &idem_store, 5, v) == NULL)
-        db_error_reply(r);
-}
-
 static void run_handler(req_t *r)
 {
     const char *key = NULL;
 
-    if ((r->route->flags & R_IDEMPOTENT) &&
-        (key = req_header(r, "Idempotency-Key")) != NULL) {
-        const char *hash;
-
-        if (*key == '\0' || strlen(key) > IDEMPOTENCY_KEY_MAX ||
-            !utf8_valid(key, strlen(key))) {
-            resp_problemf(r, 400, "Idempotency-Key must be 1 to %d characters.",
-                          IDEMPOTENCY_KEY_MAX);
-            return;
-        }
-        hash = sha256_hex(r->arena, r->method, r->path, r->body, r->body_len);
-        if (!idempotency_begin(r, key, hash))
-            return;
-    }
+    if ((r->route->flags & R_IDEMPOTENT) && !idempotency_begin(r, &key))
+        return;
     if (r->route->handler(r) == 0 || r->status == 0) {
-        r->log_detail = "handler recorded no response";
+        r->tx.detail = "handler recorded no response";
         resp_problem(r, 500, "Internal error; it has been logged.");
     }
     if (key)
@@ -305,9 +187,13 @@ static void conditional_get(req_t *r)
 
     if (r->status != 200 || (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0))
         return;
-    if (r->etag == NULL)
-        r->etag = arena_printf(r->arena, "\"%.32s\"",
-            sha256_hex(r->arena, "", "", r->resp_body, r->resp_len));
+    if (r->etag == NULL) {
+        hash_part_t parts[3] = {{"", 1}, {"", 1}, {r->resp_body, r->resp_len}};
+        char hex[HASH_SHA256_HEX];
+
+        hash_sha256_parts_hex(parts, 3, hex);
+        r->etag = arena_printf(r->arena, "\"%.32s\"", hex);
+    }
     inm = req_header(r, "If-None-Match");
     if (inm && etag_listed(inm, r->etag))
         resp_empty(r, 304);
@@ -319,10 +205,10 @@ static void conditional_get(req_t *r)
  * admin SQL functions check again. */
 static bool admin_or_reply(req_t *r)
 {
-    PGresult *res = db_exec_sql(r, "select promptd.is_admin()", 0, NULL);
+    PGresult *res = db_exec_sql(&r->tx, "select promptd.is_admin()", 0, NULL);
 
     if (res == NULL) {
-        db_error_reply(r);
+        dbreply_error(r);
         return false;
     }
     if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
@@ -410,17 +296,14 @@ static bool admit_or_reply(req_t *r, const family_t *fam)
     return true;
 }
 
-/* Everything up to the handler's answer; the caller writes and commits.
- * The caller is admitted before the body is read or parsed, so an
- * anonymous client cannot make the worker parse a large body. */
-static void handle(req_t *r, const family_t *fam)
+void dispatch_request(req_t *r, const family_t *fam, const config_t *cfg)
 {
     int retry_after;
 
     read_request_line(r);
     if (!route_or_reply(r, fam) || !admit_or_reply(r, fam))
         return;
-    if (!read_body_or_reply(r)) {
+    if (!read_body_or_reply(r, cfg)) {
         reshape(r, fam, PROBLEM_BODY, NULL);
         return;
     }
@@ -437,102 +320,4 @@ static void handle(req_t *r, const family_t *fam)
         return;
     run_handler(r);
     conditional_get(r);
-}
-
-/* Commit (or roll back a failed request) before answering: a client never
- * sees success for a write that did not land.  Read-only requests have no
- * open transaction (see db_exec). */
-static void finish(req_t *r)
-{
-    bool commit = r->status < 400 || r->commit_on_error;
-
-    if (r->tx_open && !db_finish(r, commit) && r->status < 400)
-        db_error_reply(r);
-    resp_write(r);
-    FCGX_Finish_r(r->fcgx);
-    log_request(r);
-}
-
-static void print_routes(const family_t *fam)
-{
-    for (size_t i = 0; i < fam->nroutes; i++) {
-        const route_t *rt = &fam->routes[i];
-
-        printf("%s %s creds=%s", rt->method, rt->pattern, router_creds_name(rt->creds));
-        if (rt->scope != NULL)
-            printf(" scope=%s", rt->scope);
-        putchar('\n');
-    }
-}
-
-#define SERVER_STMTS_MAX 64
-
-/* Append src (ending with a {NULL} row) to dst[*n]; false when dst (which
- * keeps one {NULL} row at its end) is full. */
-static bool stmts_append(db_stmt_t *dst, size_t *n, const db_stmt_t *src)
-{
-    for (const db_stmt_t *s = src; s && s->name; s++) {
-        if (*n + 1 >= SERVER_STMTS_MAX)
-            return false;
-        dst[(*n)++] = *s;
-    }
-    return true;
-}
-
-int server_main(int argc, char **argv, const family_t *fam)
-{
-    static db_stmt_t stmts[SERVER_STMTS_MAX];
-    FCGX_Request fr;
-    arena_t *arena;
-    size_t n = 0;
-    const char *why;
-    long bad;
-
-    if ((bad = router_check(fam->routes, fam->nroutes, &why)) >= 0) {
-        fprintf(stderr, "%s: route %s %s %s; refusing to start\n", fam->name,
-                fam->routes[bad].method, fam->routes[bad].pattern, why);
-        return 1;
-    }
-    if (argc > 1 && strcmp(argv[1], "--routes") == 0) {
-        print_routes(fam);
-        return 0;
-    }
-    log_set_family(fam->name);
-    install_signals();
-    if ((cfg = config_load(false)) == NULL)
-        return 1;
-    stmts[n++] = idem_claim;
-    stmts[n++] = idem_get;
-    stmts[n++] = idem_store;
-    stmts[n++] = auth_apikey_stmt;
-    stmts[n++] = audit_stmt;
-    if (!stmts_append(stmts, &n, fam->stmts) || !stmts_append(stmts, &n, fam->lib_stmts)) {
-        log_error("%s: more than %d prepared statements", __func__, SERVER_STMTS_MAX - 1);
-        return 1;
-    }
-    if (!auth_init(cfg))
-        return 1;   /* logged; the stack's readiness check then fails */
-    db_init(cfg->app_database_url, stmts);
-    if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {
-        log_error("%s: FastCGI initialisation failed", __func__);
-        return 1;
-    }
-    arena = arena_create(16384);
-    log_info("worker started");
-    while (!stopping && FCGX_Accept_r(&fr) >= 0) {
-        req_t *r = arena_zalloc(arena, sizeof(*r));
-
-        r->arena = arena;
-        r->fcgx = &fr;
-        r->family = fam->name;
-        r->started = now_monotonic();
-        strbuf_init(&r->headers, arena, 256);
-        handle(r, fam);
-        finish(r);
-        arena_reset(arena);
-    }
-    log_info("worker stopping");
-    arena_destroy(arena);
-    db_shutdown();
-    return 0;
 }

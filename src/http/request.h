@@ -9,10 +9,9 @@
 #include <fcgiapp.h>
 
 #include "core/arena.h"
-#include "core/router.h"
 #include "core/str.h"
-
-struct db;
+#include "db/db.h"
+#include "http/router.h"
 
 /* Everything here is owned by r->arena and valid until the request ends. */
 struct req {
@@ -32,10 +31,9 @@ struct req {
     size_t body_len;
     cJSON *json;              /* R_JSON routes: the parsed body object */
 
-    /* who asked (admitted with a credential; NULL/anon otherwise) */
-    const char *user_id;      /* the token's sub, a UUID */
-    const char *role;         /* "authenticated" or "anon" */
-    const char *claims;       /* verified claims, re-serialised JSON */
+    /* who asked (admitted with a credential; NULL/anon otherwise): the
+     * token's sub, role and verified claims are tx.user_id, tx.role and
+     * tx.claims, the claims every statement of the request runs with */
     const char *key_id;       /* API-key callers: the key's id; NULL for JWT */
     const char *const *scopes;/* API-key callers: the key's scopes, NULL-
                                * terminated; NULL = every scope (JWT) */
@@ -53,15 +51,10 @@ struct req {
                                * itself (resp_stream_begin) as it went */
 
     /* bookkeeping */
-    double started;           /* monotonic seconds */
-    double db_ms;             /* time spent waiting for PostgreSQL */
-    struct db *db;
-    bool tx_open;
-    bool commit_on_error;     /* commit even when answering >= 400: the
-                               * handler wrote only audit or throttle rows */
-    bool profile_unconfirmed; /* ensure_profile() ran; not yet committed */
-    const char *db_sqlstate;  /* last failed query's SQLSTATE */
-    const char *log_detail;   /* the cause, for the log line only */
+    double started;           /* monotonic seconds (clock_now) */
+    db_tx_t tx;               /* the request's transaction and claims;
+                               * tx.detail is the log line's cause, tx.ms
+                               * its database time */
 };
 
 /* A request header by its HTTP name ("If-Match"); NULL when absent. */
@@ -87,6 +80,30 @@ const char *req_param(req_t *r, const char *name);
 void req_field_error(req_t *r, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-double now_monotonic(void);
+/* Field readers for a request body object.  Each returns FIELD_ABSENT when
+ * the member is missing, FIELD_OK with the value stored, or FIELD_BAD after
+ * recording a field error on r (a JSON null is a wrong type). */
+enum field_result { FIELD_ABSENT, FIELD_OK, FIELD_BAD };
+
+/* A string of 1..max_chars code points (min 0 when allow_empty). */
+enum field_result req_field_string(req_t *r, const cJSON *obj,
+                                   const char *name, size_t max_chars,
+                                   bool allow_empty, const char **out);
+/* An array of at most max_items strings, each 1..max_chars code points. */
+enum field_result req_field_string_array(req_t *r, const cJSON *obj,
+                                         const char *name, size_t max_items,
+                                         size_t max_chars, cJSON **out);
+/* A JSON object (any members). */
+enum field_result req_field_object(req_t *r, const cJSON *obj,
+                                   const char *name, cJSON **out);
+enum field_result req_field_bool(req_t *r, const cJSON *obj,
+                                 const char *name, bool *out);
+enum field_result req_field_int(req_t *r, const cJSON *obj, const char *name,
+                                long min, long max, long *out);
+
+/* Record a field error for every member of obj not named in allowed[]
+ * (NULL-terminated). */
+void req_reject_unknown(req_t *r, const cJSON *obj,
+                         const char *const *allowed);
 
 #endif

@@ -1,5 +1,5 @@
 /* router.c: match a request against a family's static route table. */
-#include "core/router.h"
+#include "http/router.h"
 
 #include <stdbool.h>
 #include <stdio.h>

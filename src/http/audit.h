@@ -4,12 +4,12 @@
 
 #include <stdbool.h>
 
-#include "core/request.h"
 #include "db/db.h"
+#include "http/request.h"
 
-/* The statement audit_record() runs; server.c prepares it on every
- * connection of every family. */
-extern const db_stmt_t audit_stmt;
+/* The statement audit_record() runs ({NULL}-terminated); server.c
+ * prepares it on every connection of every family. */
+extern const db_stmt_t audit_stmts[];
 
 /* Append one audit row inside the request's transaction (opening it if
  * needed; not on R_READONLY routes, whose transaction is read-only):
@@ -17,10 +17,10 @@ extern const db_stmt_t audit_stmt;
  * name or NULL, outcome "success" | "failure" | "denied", detail_json a
  * JSON object text or NULL, actor a user id or NULL for the caller
  * (auth.uid()).  The request id, remote address and User-Agent come from r.
- * Returns false (r->db_sqlstate set, nothing replied) when the insert
- * failed; the caller then answers with db_error_reply(r).  For failures
+ * Returns false (r->tx.sqlstate set, nothing replied) when the insert
+ * failed; the caller then answers with dbreply_error(r).  For failures
  * that must be kept although the answer is >= 400, set
- * r->commit_on_error. */
+ * r->tx.commit_on_error. */
 bool audit_record(req_t *r, const char *action, const char *target,
                   const char *outcome, const char *detail_json,
                   const char *actor);

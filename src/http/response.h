@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "core/request.h"
+#include "http/request.h"
 
 /* All resp_* functions record the response on r (nothing is written until
  * the request ends, after the transaction commits) and return the status,

@@ -1,5 +1,5 @@
 /* response.c: record the answer and write it to FastCGI at the end. */
-#include "core/response.h"
+#include "http/response.h"
 
 #include <stdarg.h>
 #include <stdio.h>

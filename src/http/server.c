@@ -1,0 +1,212 @@
+/* server.c: the FastCGI accept loop: one arena per request, commit, answer, log. */
+#include "http/server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth/auth.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "http/audit.h"
+#include "http/dbreply.h"
+#include "http/dispatch.h"
+#include "http/idempotency.h"
+#include "http/response.h"
+
+#define SERVER_STMTS_MAX 64
+
+static volatile sig_atomic_t stopping;
+
+/* The http layer's own statements, prepared for every family: API-key
+ * authentication, audit rows, Idempotency-Key bookkeeping.
+ * (promptd.is_admin() stays unprepared: only admin routes pay for it.) */
+static const db_stmt_t *const server_stmts[] = {
+    auth_stmts, audit_stmts, idempotency_stmts, NULL};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    FCGX_ShutdownPending();
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;   /* no SA_RESTART: accept() returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static void append_field(strbuf_t *sb, const char *name, const char *value)
+{
+    strbuf_printf(sb, ",\"%s\":", name);
+    json_append_string(sb, value);
+}
+
+/* Milliseconds with microsecond precision, without float formatting. */
+static void append_ms(strbuf_t *sb, const char *name, double ms)
+{
+    long us = (long)(ms * 1000.0 + 0.5);
+
+    strbuf_printf(sb, ",\"%s\":%ld.%03ld", name, us / 1000, us % 1000);
+}
+
+/* The request path for the log.  A path parameter named {token} is a live
+ * secret (a share link): only its first 6 characters are kept
+ * ("/s/AbCdEf***"). */
+static const char *log_path(const req_t *r)
+{
+    for (int i = 0; r->route && i < r->match.nparams; i++) {
+        const char *tok = r->match.params[i], *at;
+
+        if (strcmp(r->match.names[i], "token") != 0 || tok == NULL ||
+            (at = strstr(r->path, tok)) == NULL)
+            continue;
+        return arena_printf(r->arena, "%.*s%.6s***%s", (int)(at - r->path), r->path,
+                            tok, at + strlen(tok));
+    }
+    return r->path;
+}
+
+/* The access line: request id, family, route, user, status, durations. */
+static void log_request(const req_t *r)
+{
+    char ts[40];
+    strbuf_t sb;
+
+    log_timestamp(ts, sizeof(ts));
+    strbuf_init(&sb, r->arena, 512);
+    strbuf_printf(&sb, "{\"ts\":\"%s\",\"level\":\"%s\"", ts,
+                  r->status >= 500 ? "error" : "info");
+    append_field(&sb, "request_id", r->request_id);
+    append_field(&sb, "family", log_family_name());
+    append_field(&sb, "method", r->method);
+    append_field(&sb, "path", log_path(r));
+    if (r->route)
+        append_field(&sb, "route", r->route->pattern);
+    if (r->tx.user_id)
+        append_field(&sb, "user", r->tx.user_id);
+    strbuf_printf(&sb, ",\"status\":%d", r->status);
+    append_ms(&sb, "duration_ms", (clock_now() - r->started) * 1000.0);
+    append_ms(&sb, "db_ms", r->tx.ms);
+    if (r->tx.detail)
+        append_field(&sb, "detail", r->tx.detail);
+    strbuf_puts(&sb, "}\n");
+    if (write(STDERR_FILENO, sb.ptr, sb.len) < 0) {
+        /* nowhere left to report it */
+    }
+}
+
+/* Commit (or roll back a failed request) before answering: a client never
+ * sees success for a write that did not land.  Read-only requests have no
+ * open transaction (see db_exec). */
+static void finish(req_t *r)
+{
+    bool commit = r->status < 400 || r->tx.commit_on_error;
+
+    if (r->tx.open && !db_finish(&r->tx, commit) && r->status < 400)
+        dbreply_error(r);
+    resp_write(r);
+    FCGX_Finish_r(r->fcgx);
+    log_request(r);
+}
+
+static void print_routes(const family_t *fam)
+{
+    for (size_t i = 0; i < fam->nroutes; i++) {
+        const route_t *rt = &fam->routes[i];
+
+        printf("%s %s creds=%s", rt->method, rt->pattern, router_creds_name(rt->creds));
+        if (rt->scope != NULL)
+            printf(" scope=%s", rt->scope);
+        putchar('\n');
+    }
+}
+
+/* Append each table of list (each ending with a {NULL} row) to dst[*n];
+ * false when dst (which keeps one {NULL} row at its end) is full. */
+static bool stmts_append(db_stmt_t *dst, size_t *n, const db_stmt_t *const *list)
+{
+    for (; list && *list; list++)
+        for (const db_stmt_t *s = *list; s->name; s++) {
+            if (*n + 1 >= SERVER_STMTS_MAX)
+                return false;
+            dst[(*n)++] = *s;
+        }
+    return true;
+}
+
+/* Routes, settings, statements, authentication, FastCGI: false (logged)
+ * when the worker cannot serve. */
+static bool server_start(const family_t *fam, const config_t **cfg, FCGX_Request *fr)
+{
+    static db_stmt_t stmts[SERVER_STMTS_MAX];
+    size_t n = 0;
+
+    log_set_family(fam->name);
+    install_signals();
+    if ((*cfg = config_load(false)) == NULL)
+        return false;
+    if (!stmts_append(stmts, &n, server_stmts) || !stmts_append(stmts, &n, fam->stmts)) {
+        log_error("%s: more than %d prepared statements", __func__, SERVER_STMTS_MAX - 1);
+        return false;
+    }
+    if (!auth_init(*cfg))
+        return false;   /* logged; the stack's readiness check then fails */
+    db_init((*cfg)->app_database_url, stmts);
+    if (FCGX_Init() != 0 || FCGX_InitRequest(fr, 0, 0) != 0) {
+        log_error("%s: FastCGI initialisation failed", __func__);
+        return false;
+    }
+    return true;
+}
+
+int server_main(int argc, char **argv, const family_t *fam)
+{
+    const config_t *cfg;
+    FCGX_Request fr;
+    arena_t *arena;
+    const char *why;
+    long bad;
+
+    if ((bad = router_check(fam->routes, fam->nroutes, &why)) >= 0) {
+        fprintf(stderr, "%s: route %s %s %s; refusing to start\n", fam->name,
+                fam->routes[bad].method, fam->routes[bad].pattern, why);
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "--routes") == 0) {
+        print_routes(fam);
+        return 0;
+    }
+    if (!server_start(fam, &cfg, &fr))
+        return 1;
+    arena = arena_create(16384);
+    log_info("worker started");
+    while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+        req_t *r = arena_zalloc(arena, sizeof(*r));
+
+        r->arena = arena;
+        r->tx.arena = arena;
+        r->fcgx = &fr;
+        r->family = fam->name;
+        r->started = clock_now();
+        strbuf_init(&r->headers, arena, 256);
+        dispatch_request(r, fam, cfg);
+        finish(r);
+        arena_reset(arena);
+    }
+    log_info("worker stopping");
+    arena_destroy(arena);
+    db_shutdown();
+    return 0;
+}

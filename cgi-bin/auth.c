@@ -1,5 +1,6 @@
 /* auth.c: the auth family: GoTrue-compatible sign-up, sign-in, refresh, user and logout (/auth/v1). */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "core/response.h"
 #include "core/server.h"
 #include "crypto/b64url.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
 #include "db/audit.h"
 
@@ -63,6 +65,22 @@ static const db_stmt_t stmts[] = {
 };
 
 static const config_t *cfg;
+
+/* The family's own settings, read at start by auth_settings_load. */
+static struct {
+    long refresh_ttl;       /* PROMPTD_REFRESH_TTL seconds, default 2592000 (30 d) */
+    long refresh_reuse;     /* PROMPTD_REFRESH_REUSE_INTERVAL seconds, default 10:
+                             * a just-spent refresh token still refreshes */
+} settings;
+
+/* Read and check the settings above; false after printing why. */
+static bool auth_settings_load(void)
+{
+    return config_env_int("PROMPTD_REFRESH_TTL", 2592000, 1, LONG_MAX,
+                          &settings.refresh_ttl) &&
+           config_env_int("PROMPTD_REFRESH_REUSE_INTERVAL", 10, 0, LONG_MAX,
+                          &settings.refresh_reuse);
+}
 
 /* ------------------------------------------------------------ answers */
 
@@ -240,13 +258,13 @@ static char *email_normalise(req_t *r, const char *in)
 
 /* ------------------------------------------------------------ tokens */
 
+/* The hex SHA-256 of s, in the arena. */
 static char *sha256_hex(req_t *r, const char *s)
 {
-    unsigned char md[32];
-    unsigned int len = 0;
+    char *out = arena_alloc(r->arena, HASH_SHA256_HEX);
 
-    EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
-    return hex_encode(r->arena, md, len);
+    hash_sha256_hex(s, strlen(s), out);
+    return out;
 }
 
 /* A fresh refresh token (base64url of 32 random bytes); *hash_hex gets the
@@ -519,8 +537,8 @@ static int grant_refresh(req_t *r, const cJSON *body)
     as_auth_role(r);
     v[0] = sha256_hex(r, old);
     v[1] = rhash;
-    v[2] = arena_printf(r->arena, "%ld", cfg->refresh_ttl);
-    v[3] = arena_printf(r->arena, "%ld", cfg->refresh_reuse);
+    v[2] = arena_printf(r->arena, "%ld", settings.refresh_ttl);
+    v[3] = arena_printf(r->arena, "%ld", settings.refresh_reuse);
     if ((res = db_exec(r, &stmts[ST_REFRESH], 4, v)) == NULL || PQntuples(res) != 1)
         return db_failed(r);
     status = PQgetvalue(res, 0, 0);
@@ -764,7 +782,7 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "--routes") == 0)
         return server_main(argc, argv, &family);
-    if ((cfg = config_load(false)) == NULL)
+    if ((cfg = config_load(false)) == NULL || !auth_settings_load())
         return 1;
     password_init();
     return server_main(argc, argv, &family);

@@ -109,7 +109,6 @@ static int key_create(req_t *r)
     char prefix[APIKEY_DISPLAY_LEN + 1], last4[5];
     bool forbidden = false;
     long expires_in = 0;
-    const config_t *cfg = config_load(false);
     PGresult *res;
     cJSON *out;
     enum field_result in_res;
@@ -136,7 +135,7 @@ static int key_create(req_t *r)
         in_text = arena_printf(r->arena, "%ld", expires_in);
 
     apikey_generate(key);
-    if (cfg == NULL || !apikey_hmac_hex(cfg->api_key_pepper, key, hash)) {
+    if (!apikey_hmac_hex(apikey_pepper(), key, hash)) {
         OPENSSL_cleanse(key, sizeof key);
         r->log_detail = "no API key pepper configured";
         return resp_problem(r, 500, "API keys are not configured on this server.");

@@ -47,6 +47,8 @@ enum {
     ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_RENDER_SOURCE,
 };
 
+static long render_max_bytes;   /* PROMPTD_RENDER_MAX_BYTES, read in main */
+
 static const db_stmt_t stmts[] = {
     [ST_GET] = {"prompt_get",
         "select " PROMPT_JSON ", p.version from public.prompts p where p.id = $1"},
@@ -721,7 +723,7 @@ static int prompt_render(req_t *r)
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt.");
     rd.content = PQgetvalue(res, 0, 0);
-    rd.max = (size_t)config_load(false)->render_max_bytes;
+    rd.max = (size_t)render_max_bytes;
     rd.used = json_own(r->arena, cJSON_CreateArray());
     render_index(r, &rd, vars);
     render_plan(r, &rd);
@@ -761,5 +763,9 @@ int main(int argc, char **argv)
     static const family_t family = {
         "prompts", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
 
+    /* PROMPTD_RENDER_MAX_BYTES: largest text a render may produce (1 MiB) */
+    if (argc == 1 && !config_env_int("PROMPTD_RENDER_MAX_BYTES", 1048576, 1,
+                                     1073741824, &render_max_bytes))
+        return 1;
     return server_main(argc, argv, &family);
 }

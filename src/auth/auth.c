@@ -23,7 +23,6 @@ static struct {
     const unsigned char *secret;
     size_t secret_len;
     const char *audience;
-    const char *pepper;       /* HMAC key for API keys; NULL = keys refused */
     jwks_source_t *jwks;      /* ES256/RS256 keys (PROMPTD_JWKS); NULL = none */
     /* PROMPTD_JWT_SIGNING_KEY: the private key, its kid, the public JWKS
      * we publish, and that document parsed back (what we verify with). */
@@ -86,17 +85,19 @@ fail:
 
 bool auth_init(const config_t *cfg)
 {
+    const char *signing_key = config_env("PROMPTD_JWT_SIGNING_KEY");
+
     auth.secret = (const unsigned char *)cfg->jwt_secret;
     auth.secret_len = cfg->jwt_secret ? strlen(cfg->jwt_secret) : 0;
     auth.audience = cfg->jwt_audience;
-    auth.pepper = cfg->api_key_pepper;
+    apikey_settings_load();
     /* Loaded on the first ES256/RS256 token, cached for the process. */
     jwks_source_free(auth.jwks);
     auth.jwks = jwks_source_new(cfg->jwks);
     auth_forget_signing_key();
-    if (cfg->jwt_signing_key == NULL)
+    if (signing_key == NULL)
         return true;
-    return auth_load_signing_key(cfg->jwt_signing_key);
+    return auth_load_signing_key(signing_key);
 }
 
 EVP_PKEY *auth_signing_key(const char **kid)
@@ -199,7 +200,7 @@ enum auth_result auth_apikey(req_t *r, const char **why)
         *why = "The API key is malformed.";
         return AUTH_INVALID;
     }
-    if (!apikey_hmac_hex(auth.pepper, key, hash)) {
+    if (!apikey_hmac_hex(apikey_pepper(), key, hash)) {
         r->log_detail = "no API key pepper configured";
         *why = "The API key cannot be verified.";
         return AUTH_INVALID;

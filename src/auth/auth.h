@@ -10,10 +10,12 @@
 #include "core/request.h"
 #include "db/db.h"
 
-/* Keys for auth_session.  With cfg->jwt_signing_key set, the PEM is
- * loaded (it must be an EC P-256 private key) and its public key trusted
- * for ES256 tokens carrying its kid; false (after logging why) when it
- * cannot be: the worker must then refuse to start. */
+/* Keys for auth_session and auth_apikey, read at start after config_load:
+ * cfg's JWT settings, the API key pepper (auth/apikey), and
+ * PROMPTD_JWT_SIGNING_KEY (every family verifies our ES256 tokens): when
+ * set, that PEM is loaded (it must be an EC P-256 private key) and its
+ * public key trusted for ES256 tokens carrying its kid; false (after
+ * logging why) when it cannot be: the worker must then refuse to start. */
 bool auth_init(const config_t *cfg);
 
 /* The configured ES256 signing key and its kid (RFC 7638 thumbprint), or

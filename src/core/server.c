@@ -17,6 +17,7 @@
 #include "core/response.h"
 #include "crypto/random.h"
 #include "db/audit.h"
+#include "net/outbound.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
 
@@ -499,8 +500,8 @@ int server_main(int argc, char **argv, const family_t *fam)
     }
     log_set_family(fam->name);
     install_signals();
-    if ((cfg = config_load(false)) == NULL)
-        return 1;
+    if (!outbound_init() || (cfg = config_load(false)) == NULL)
+        return 1;   /* PROMPTD_OUTBOUND_ALLOW or the configuration: said why */
     stmts[n++] = idem_claim;
     stmts[n++] = idem_get;
     stmts[n++] = idem_store;

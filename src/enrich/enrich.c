@@ -14,6 +14,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "crypto/random.h"
+#include "crypto/keyring.h"
 #include "crypto/secretbox.h"
 #include "enrich/provider.h"
 
@@ -766,8 +767,7 @@ int enrich_store(edb_t *d, const enrich_input_t *in, enrich_result_t *res,
 
 bool enrich_user_keys(edb_t *d, enrich_input_t *in)
 {
-    const config_t *cfg = config_load(false);
-    secretbox_ring_t ring;
+    const secretbox_ring_t *ring;
     const char *why = NULL;
     PGresult *pr;
     bool remote = false;
@@ -780,8 +780,7 @@ bool enrich_user_keys(edb_t *d, enrich_input_t *in)
         return false;
     if (PQntuples(pr) == 0)
         return true;
-    if (cfg == NULL || cfg->secrets_keys == NULL ||
-        !secretbox_ring_parse(&ring, cfg->secrets_keys, &why)) {
+    if ((ring = keyring_get(&why)) == NULL) {
         log_warn("%s: no usable secrets key ring (%s)", __func__, why ? why : "unset");
         return true;
     }
@@ -789,7 +788,7 @@ bool enrich_user_keys(edb_t *d, enrich_input_t *in)
         char *aad = arena_printf(d->arena, "user_secrets.value:%s", PQgetvalue(pr, i, 0));
         unsigned char *pt = NULL;
         size_t len = 0;
-        enum secretbox_error e = secretbox_decrypt(&ring, PQgetvalue(pr, i, 2),
+        enum secretbox_error e = secretbox_decrypt(ring, PQgetvalue(pr, i, 2),
                                                    aad, &pt, &len);
 
         if (e != SECRETBOX_OK) {
@@ -808,7 +807,6 @@ bool enrich_user_keys(edb_t *d, enrich_input_t *in)
         }
         secretbox_free(pt, len);
     }
-    secretbox_ring_clear(&ring);
     return true;
 }
 

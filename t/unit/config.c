@@ -1,4 +1,4 @@
-/* config.c: unit tests for config_load: secrets from the secrets directory, the environment's override, the site URL's port, an unreadable JWKS. */
+/* config.c: unit tests for config_load and the modules' settings read at start: secrets from the secrets directory, the environment's override, the site URL's port, an unreadable JWKS. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "auth/apikey.h"
 #include "core/config.h"
 #include "tap.h"
 
@@ -32,8 +33,11 @@ static void spew(const char *rel, const char *data)
 }
 
 /* Load the configuration in a child with exactly env (NAME=value, NULL
- * terminated) as its environment; got[] receives each field ("(null)" when
- * NULL); returns false when config_load failed. */
+ * terminated) as its environment, then the modules' settings as their
+ * programs do at start (the API key pepper of auth/apikey, the share
+ * family's cookie key, the prompts family's PROMPTD_RENDER_MAX_BYTES,
+ * 1..1073741824); got[] receives each field ("(null)" when NULL); returns
+ * false when a load failed. */
 static bool load(const char *const *env, char got[FIELDS][256])
 {
     int fd[2], status, i;
@@ -47,20 +51,24 @@ static bool load(const char *const *env, char got[FIELDS][256])
     if (pid == 0) {
         const config_t *c;
         const char *v[FIELDS];
+        long render_max;
 
         close(fd[0]);
         clearenv();
         for (; *env != NULL; env++)
             putenv((char *)*env);
-        if ((c = config_load(false)) == NULL)
+        if ((c = config_load(false)) == NULL ||
+            !config_env_int("PROMPTD_RENDER_MAX_BYTES", 1048576, 1, 1073741824,
+                            &render_max))
             _exit(1);
+        apikey_settings_load();
         v[0] = c->site_url;
         v[1] = c->jwt_secret;
-        v[2] = c->api_key_pepper;
+        v[2] = apikey_pepper();
         v[3] = c->app_database_url;
         v[4] = config_secret("PROMPTD_OPENAI_API_KEY", "openai_api_key");
         v[5] = c->database_url;
-        v[6] = c->share_cookie_key;
+        v[6] = config_secret("PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key");
         for (i = 0; i < FIELDS; i++)
             dprintf(fd[1], "%s\n", v[i] != NULL ? v[i] : "(null)");
         _exit(0);

@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "auth/auth.h"
+#include "auth/credential.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "core/config.h"
@@ -301,7 +301,7 @@ static char *access_token(req_t *r, const cJSON *user, const char *session_id,
     cJSON *amr = cJSON_AddArrayToObject(c, "amr"), *m = cJSON_CreateObject();
     const cJSON *email = cJSON_GetObjectItemCaseSensitive(user, "email");
     const char *secret = cfg->jwt_secret ? cfg->jwt_secret : "", *kid;
-    EVP_PKEY *key = auth_signing_key(&kid);
+    EVP_PKEY *key = credential_signing_key(&kid);
     char *tok, *out;
 
     cJSON_AddStringToObject(c, "iss", cfg->jwt_issuer ? cfg->jwt_issuer : "");
@@ -585,7 +585,7 @@ static int auth_user_get(req_t *r)
 
     if (!apikey_or_reply(r))
         return r->status;
-    v[0] = auth_session_id(r);
+    v[0] = credential_session_id(r);
     if ((res = db_exec(r, &stmts[ST_USER], 1, v)) == NULL)
         return db_failed(r);
     if (db_value(res, 0, 0) == NULL)
@@ -598,7 +598,7 @@ static int auth_user_get(req_t *r)
 /* Re-authentication before a password or email change: the current
  * password (member current_password, as GoTrue names it for
  * updateUser), or a session signed in within REAUTH_WINDOW, measured from
- * the session's sign-in time, which a refresh keeps (auth_recent_signin),
+ * the session's sign-in time, which a refresh keeps (credential_recent_signin),
  * never from the token's iat.  False after answering 400
  * current_password_mismatch or reauthentication_needed (the denial is
  * audited and committed) or a database error. */
@@ -615,7 +615,7 @@ static bool reauth_or_reply(req_t *r, const char *current)
         if (strlen(current) <= PASSWORD_MAX_BYTES &&
             password_verify(db_value(res, 0, 0), current))
             return true;
-    } else if ((recent = auth_recent_signin(r, REAUTH_WINDOW)) != 0) {
+    } else if ((recent = credential_recent_signin(r, REAUTH_WINDOW)) != 0) {
         return recent > 0;
     }
     r->commit_on_error = true;   /* keep the denial's audit row only */
@@ -658,7 +658,7 @@ static bool email_change_or_reply(req_t *r, const char *in, const char **to)
  * after 422 email_exists, 403 session_not_found or a database error. */
 static bool email_set_or_reply(req_t *r, const char *email)
 {
-    const char *v[2] = {auth_session_id(r), email}, *status;
+    const char *v[2] = {credential_session_id(r), email}, *status;
     PGresult *res;
 
     if ((res = db_exec_app(r, &stmts[ST_EMAIL], 2, v)) == NULL) {
@@ -711,7 +711,7 @@ static int auth_user_put(req_t *r)
         return resp_problem(r, 503, "The server is out of memory; retry shortly.");
     if (email && !email_set_or_reply(r, email))
         return r->status;
-    v[0] = auth_session_id(r);
+    v[0] = credential_session_id(r);
     v[1] = data;
     v[2] = password ? hash : NULL;
     if ((res = db_exec_app(r, &stmts[ST_UPDATE], 3, v)) == NULL)
@@ -741,7 +741,7 @@ static int auth_logout(req_t *r)
         strcmp(scope, "others") != 0)
         return gotrue_error(r, 400, "validation_failed",
                             "Unsupported logout scope, must be one of global, local, others");
-    v[0] = auth_session_id(r);
+    v[0] = credential_session_id(r);
     v[1] = scope;
     if ((res = db_exec(r, &stmts[ST_LOGOUT], 2, v)) == NULL)
         return db_failed(r);
@@ -757,7 +757,7 @@ static int auth_logout(req_t *r)
  * are HS256 (a shared secret is never published). */
 static int auth_jwks(req_t *r)
 {
-    const char *keys = auth_public_jwks();
+    const char *keys = credential_public_jwks();
 
     resp_header(r, "Cache-Control", "public, max-age=600");
     return resp_json_text(r, 200, keys, strlen(keys));

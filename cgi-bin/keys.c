@@ -5,7 +5,7 @@
 #include <openssl/crypto.h>
 
 #include "auth/apikey.h"
-#include "auth/auth.h"
+#include "auth/credential.h"
 #include "core/config.h"
 #include "core/json.h"
 #include "core/response.h"
@@ -93,7 +93,7 @@ static const char *read_scopes(req_t *r, bool *forbidden)
                             "prompts:write, enrich, share, admin)", it->valuestring);
             return NULL;
         }
-        if (!auth_has_scope(r, it->valuestring))
+        if (!credential_has_scope(r, it->valuestring))
             *forbidden = true;
     }
     return json_print(r->arena, arr);

@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "auth/auth.h"
+#include "auth/credential.h"
 #include "auth/password.h"
 #include "core/config.h"
 #include "core/json.h"
@@ -25,7 +25,7 @@
 #define SHARE_TOKEN_BYTES 32                 /* 256 bits from the CSPRNG */
 #define SHARE_ASSETS "/static/share/1"       /* bump when nginx/static/share changes */
 #define SHARE_UNLOCK_TTL 3600L               /* unlock cookie lifetime, seconds */
-#define SHARE_COOKIE_PREFIX AUTH_SHARE_COOKIE_PREFIX  /* the share-cookie credential kind */
+#define SHARE_COOKIE_PREFIX CREDENTIAL_SHARE_COOKIE_PREFIX  /* the share-cookie credential kind */
 #define SHARE_EXCERPT_CHARS 200
 #define EXPIRES_IN_MIN 1L
 #define EXPIRES_IN_MAX 315360000L            /* ten years */

@@ -40,7 +40,7 @@ bool apikey_hmac_hex(const char *pepper, const char *key,
                      char out[APIKEY_HMAC_HEX_LEN + 1]);
 
 /* The server's pepper (PROMPTD_API_KEY_PEPPER or <secrets>/api_key_pepper),
- * read once at start by apikey_settings_load (auth_init runs it, after
+ * read once at start by apikey_settings_load (credential_init runs it, after
  * config_load).  apikey_pepper: NULL when none (keys are then refused). */
 void apikey_settings_load(void);
 const char *apikey_pepper(void);

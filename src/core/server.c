@@ -10,7 +10,7 @@
 
 #include <openssl/evp.h>
 
-#include "auth/auth.h"
+#include "auth/credential.h"
 #include "core/config.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -380,16 +380,16 @@ static bool refuse(req_t *r, const family_t *fam, int status, const char *code,
  * are checked by the handler against the link or the raw body. */
 static bool admit_or_reply(req_t *r, const family_t *fam)
 {
-    unsigned want = r->route->creds, kind = auth_presented(r);
+    unsigned want = r->route->creds, kind = credential_presented(r);
     const char *why = NULL;
-    enum auth_result res;
+    enum credential_result res;
 
-    auth_anon(r);
+    credential_anon(r);
     if (kind == CRED_SESSION && !(want & CRED_SESSION) && (want & CRED_NONE))
         kind = 0;
     if (kind == 0) {
         if ((want & CRED_NONE) ||
-            ((want & CRED_SHARE) && auth_share_cookie_present(r)) ||
+            ((want & CRED_SHARE) && credential_share_cookie_present(r)) ||
             ((want & CRED_SIGNATURE) && req_header(r, "Stripe-Signature") != NULL))
             return true;
         return refuse(r, fam, 401, PROBLEM_NO_CREDENTIAL,
@@ -400,12 +400,12 @@ static bool admit_or_reply(req_t *r, const family_t *fam)
         return refuse(r, fam, 403, PROBLEM_WRONG_KIND, kind == CRED_APIKEY
                       ? "API keys cannot be used here; use a user access token."
                       : "A user access token cannot be used here.");
-    res = kind == CRED_APIKEY ? auth_apikey(r, &why) : auth_session(r, &why);
-    if (res == AUTH_REPLIED)
+    res = kind == CRED_APIKEY ? credential_apikey(r, &why) : credential_session(r, &why);
+    if (res == CREDENTIAL_REPLIED)
         return false;
-    if (res == AUTH_INVALID)
+    if (res == CREDENTIAL_INVALID)
         return refuse(r, fam, 401, PROBLEM_BAD_CREDENTIAL, why);
-    if (kind == CRED_APIKEY && !auth_has_scope(r, r->route->scope))
+    if (kind == CRED_APIKEY && !credential_has_scope(r, r->route->scope))
         return refuse(r, fam, 403, PROBLEM_SCOPE, arena_printf(r->arena,
                       "This API key lacks the scope '%s'.", r->route->scope));
     return true;
@@ -505,13 +505,13 @@ int server_main(int argc, char **argv, const family_t *fam)
     stmts[n++] = idem_claim;
     stmts[n++] = idem_get;
     stmts[n++] = idem_store;
-    stmts[n++] = auth_apikey_stmt;
+    stmts[n++] = credential_apikey_stmt;
     stmts[n++] = audit_stmt;
     if (!stmts_append(stmts, &n, fam->stmts) || !stmts_append(stmts, &n, fam->lib_stmts)) {
         log_error("%s: more than %d prepared statements", __func__, SERVER_STMTS_MAX - 1);
         return 1;
     }
-    if (!auth_init(cfg))
+    if (!credential_init(cfg))
         return 1;   /* logged; the stack's readiness check then fails */
     db_init(cfg->app_database_url, stmts);
     if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, 0, 0) != 0) {

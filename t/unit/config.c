@@ -8,12 +8,13 @@
 
 #include "auth/apikey.h"
 #include "core/config.h"
+#include "crypto/keyring.h"
 #include "tap.h"
 
-#define FIELDS 7
+#define FIELDS 8
 static const char *names[FIELDS] = {
     "site_url", "jwt_secret", "api_key_pepper", "app_database_url",
-    "openai_api_key", "database_url", "share_cookie_key",
+    "openai_api_key", "database_url", "share_cookie_key", "keyring",
 };
 
 static char dir[] = "/tmp/promptd-config-XXXXXX";
@@ -50,7 +51,8 @@ static bool load(const char *const *env, char got[FIELDS][256])
         exit(2);
     if (pid == 0) {
         const config_t *c;
-        const char *v[FIELDS];
+        const char *v[FIELDS], *why = NULL;
+        const secretbox_ring_t *ring;
         long render_max;
 
         close(fd[0]);
@@ -69,6 +71,8 @@ static bool load(const char *const *env, char got[FIELDS][256])
         v[4] = config_secret("PROMPTD_OPENAI_API_KEY", "openai_api_key");
         v[5] = c->database_url;
         v[6] = config_secret("PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key");
+        ring = keyring_get(&why);   /* the current kid, or why not */
+        v[7] = ring != NULL ? secretbox_current_kid(ring) : why;
         for (i = 0; i < FIELDS; i++)
             dprintf(fd[1], "%s\n", v[i] != NULL ? v[i] : "(null)");
         _exit(0);
@@ -198,6 +202,27 @@ int main(void)
         snprintf(status_dir, sizeof status_dir, "PROMPTD_SECRETS_DIR=%s", fam);
         ok(load(env, got), "a family without a JWT secret (status) still starts");
         is_str(field(got, "jwt_secret"), "(null)", "  with none");
+    }
+
+    /* The secrets key ring: parsed at load from the environment or the
+     * family's file; a malformed one does not stop the start, keyring_get
+     * says why wherever a ring is needed. */
+    {
+        const char *env[] = {var, famdir, NULL};
+
+        ok(load(env, got), "no ring: loads");
+        is_str(field(got, "keyring"), "(null)", "  keyring_get: none, no reason");
+        spew("secrets/share/secrets_keys",
+             "k7:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
+        ok(load(env, got), "a ring in the family's secrets_keys: loads");
+        is_str(field(got, "keyring"), "k7", "  keyring_get: that ring");
+    }
+    {
+        const char *env[] = {var, famdir, "PROMPTD_SECRETS_KEYS=k8:00", NULL};
+
+        ok(load(env, got), "a malformed PROMPTD_SECRETS_KEYS does not stop the start");
+        is_str(field(got, "keyring"), "a key must be 64 hexadecimal characters",
+               "  keyring_get gives the reason");
     }
 
     /* A JWKS file it cannot read: refused at load, not at the first token. */

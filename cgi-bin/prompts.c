@@ -764,8 +764,9 @@ int main(int argc, char **argv)
         "prompts", routes, sizeof(routes) / sizeof(routes[0]), stmts, NULL, NULL};
 
     /* PROMPTD_RENDER_MAX_BYTES: largest text a render may produce (1 MiB) */
-    if (argc == 1 && !config_env_int("PROMPTD_RENDER_MAX_BYTES", 1048576, 1,
-                                     1073741824, &render_max_bytes))
+    if (!(argc > 1 && strcmp(argv[1], "--routes") == 0) &&
+        !config_env_int("PROMPTD_RENDER_MAX_BYTES", 1048576, 1, 1073741824,
+                        &render_max_bytes))
         return 1;
     return server_main(argc, argv, &family);
 }

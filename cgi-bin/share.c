@@ -306,11 +306,16 @@ static const char *cookie_name(req_t *r, const char *hash)
  * without a key. */
 static const char *cookie_mac(req_t *r, const char *hash, long long exp)
 {
-    const char *key = config_secret("PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key");
+    static const char *key;     /* read once: PROMPTD_SHARE_COOKIE_KEY or the file */
+    static bool key_read;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     const char *msg;
 
+    if (!key_read) {
+        key = config_secret("PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key");
+        key_read = true;
+    }
     if (key == NULL)
         return NULL;
     msg = arena_printf(r->arena, "share-unlock|%s|%lld", hash, exp);

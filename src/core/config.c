@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 
+#include "crypto/hash.h"
 #include "crypto/keyring.h"
 
 #ifndef PROMPTD_DEFAULT_VAR_DIR
@@ -312,12 +313,10 @@ out:
 
 char *config_make_secret(const char *var_dir, const char *name, int nbytes)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char raw[CONFIG_SECRET_MAX / 2];
     char text[CONFIG_SECRET_MAX + 2];
     char *dir = NULL, *path = NULL, *value = NULL;
     bool raced;
-    int i;
 
     if ((value = config_read_secret(var_dir, name)) != NULL)
         return value;
@@ -333,10 +332,7 @@ char *config_make_secret(const char *var_dir, const char *name, int nbytes)
         fprintf(stderr, "promptd: RAND_bytes failed\n");
         goto out;
     }
-    for (i = 0; i < nbytes; i++) {
-        text[2 * i] = hex[raw[i] >> 4];
-        text[2 * i + 1] = hex[raw[i] & 15];
-    }
+    hash_hex(raw, (size_t)nbytes, text);
     text[2 * nbytes] = '\n';
     text[2 * nbytes + 1] = '\0';
     OPENSSL_cleanse(raw, sizeof raw);

@@ -6,9 +6,9 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/response.h"
-#include "core/config.h"
 #include "core/server.h"
 #include "crypto/keyring.h"
+#include "crypto/random.h"
 #include "crypto/secretbox.h"
 #include "db/audit.h"
 #include "enrich/enrich.h"
@@ -171,7 +171,7 @@ static int enrich_async(req_t *r, edb_t *d, enrich_input_t *in, const cJSON *pro
     long long job;
     int own;
 
-    enrich_uuid(id);
+    random_uuid(id);
     cJSON_AddStringToObject(p, "enrichment_id", id);
     cJSON_AddStringToObject(p, "user_id", r->user_id);
     cJSON_AddStringToObject(p, "prompt", in->prompt);
@@ -358,7 +358,8 @@ static const char *key_secret_name(const char *provider)
     return NULL;
 }
 
-/* The secrets key ring, or NULL after replying 500 (not configured). */
+/* The process's secrets key ring (crypto/keyring), or NULL after replying
+ * 500 (not configured). */
 static const secretbox_ring_t *key_ring_or_reply(req_t *r)
 {
     const char *why = NULL;
@@ -401,7 +402,7 @@ static int key_put(req_t *r)
     if (PQntuples(res) == 1)
         snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     else
-        enrich_uuid(id);
+        random_uuid(id);
     if ((ring = key_ring_or_reply(r)) == NULL)
         return r->status;
     aad = arena_printf(r->arena, "user_secrets.value:%s", id);

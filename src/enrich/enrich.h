@@ -93,9 +93,6 @@ char *enrich_input_hash(arena_t *a, const char *prompt, size_t len);
  * a key that does not decrypt is ignored (and logged). */
 bool enrich_user_keys(edb_t *d, enrich_input_t *in);
 
-/* Random v4 UUID into out[37]. */
-void enrich_uuid(char out[37]);
-
 /* The statements enrich_* run; a family prepares them (NULL-terminated). */
 extern const db_stmt_t enrich_stmts[];
 

@@ -1,5 +1,6 @@
 /* auth.c: the auth family: GoTrue-compatible sign-up, sign-in, refresh, user and logout (/auth/v1). */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "auth/auth.h"
+#include "auth/credential.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "core/config.h"
@@ -19,6 +20,7 @@
 #include "http/response.h"
 #include "http/server.h"
 #include "crypto/b64url.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
 #include "http/audit.h"
 
@@ -64,6 +66,22 @@ static const db_stmt_t stmts[] = {
 };
 
 static const config_t *cfg;
+
+/* The family's own settings, read at start by auth_settings_load. */
+static struct {
+    long refresh_ttl;       /* PROMPTD_REFRESH_TTL seconds, default 2592000 (30 d) */
+    long refresh_reuse;     /* PROMPTD_REFRESH_REUSE_INTERVAL seconds, default 10:
+                             * a just-spent refresh token still refreshes */
+} settings;
+
+/* Read and check the settings above; false after printing why. */
+static bool auth_settings_load(void)
+{
+    return config_env_int("PROMPTD_REFRESH_TTL", 2592000, 1, LONG_MAX,
+                          &settings.refresh_ttl) &&
+           config_env_int("PROMPTD_REFRESH_REUSE_INTERVAL", 10, 0, LONG_MAX,
+                          &settings.refresh_reuse);
+}
 
 /* ------------------------------------------------------------ answers */
 
@@ -241,13 +259,13 @@ static char *email_normalise(req_t *r, const char *in)
 
 /* ------------------------------------------------------------ tokens */
 
+/* The hex SHA-256 of s, in the arena. */
 static char *sha256_hex(req_t *r, const char *s)
 {
-    unsigned char md[32];
-    unsigned int len = 0;
+    char *out = arena_alloc(r->arena, HASH_SHA256_HEX);
 
-    EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL);
-    return hex_encode(r->arena, md, len);
+    hash_sha256_hex(s, strlen(s), out);
+    return out;
 }
 
 /* A fresh refresh token (base64url of 32 random bytes); *hash_hex gets the
@@ -284,7 +302,7 @@ static char *access_token(req_t *r, const cJSON *user, const char *session_id,
     cJSON *amr = cJSON_AddArrayToObject(c, "amr"), *m = cJSON_CreateObject();
     const cJSON *email = cJSON_GetObjectItemCaseSensitive(user, "email");
     const char *secret = cfg->jwt_secret ? cfg->jwt_secret : "", *kid;
-    EVP_PKEY *key = auth_signing_key(&kid);
+    EVP_PKEY *key = credential_signing_key(&kid);
     char *tok, *out;
 
     cJSON_AddStringToObject(c, "iss", cfg->jwt_issuer ? cfg->jwt_issuer : "");
@@ -520,8 +538,8 @@ static int grant_refresh(req_t *r, const cJSON *body)
     as_auth_role(r);
     v[0] = sha256_hex(r, old);
     v[1] = rhash;
-    v[2] = arena_printf(r->arena, "%ld", cfg->refresh_ttl);
-    v[3] = arena_printf(r->arena, "%ld", cfg->refresh_reuse);
+    v[2] = arena_printf(r->arena, "%ld", settings.refresh_ttl);
+    v[3] = arena_printf(r->arena, "%ld", settings.refresh_reuse);
     if ((res = db_exec(&r->tx, &stmts[ST_REFRESH], 4, v)) == NULL || PQntuples(res) != 1)
         return db_failed(r);
     status = PQgetvalue(res, 0, 0);
@@ -568,7 +586,7 @@ static int auth_user_get(req_t *r)
 
     if (!apikey_or_reply(r))
         return r->status;
-    v[0] = auth_session_id(r);
+    v[0] = credential_session_id(r);
     if ((res = db_exec(&r->tx, &stmts[ST_USER], 1, v)) == NULL)
         return db_failed(r);
     if (db_value(res, 0, 0) == NULL)
@@ -581,7 +599,7 @@ static int auth_user_get(req_t *r)
 /* Re-authentication before a password or email change: the current
  * password (member current_password, as GoTrue names it for
  * updateUser), or a session signed in within REAUTH_WINDOW, measured from
- * the session's sign-in time, which a refresh keeps (auth_recent_signin),
+ * the session's sign-in time, which a refresh keeps (credential_recent_signin),
  * never from the token's iat.  False after answering 400
  * current_password_mismatch or reauthentication_needed (the denial is
  * audited and committed) or a database error. */
@@ -598,7 +616,7 @@ static bool reauth_or_reply(req_t *r, const char *current)
         if (strlen(current) <= PASSWORD_MAX_BYTES &&
             password_verify(db_value(res, 0, 0), current))
             return true;
-    } else if ((recent = auth_recent_signin(r, REAUTH_WINDOW)) != 0) {
+    } else if ((recent = credential_recent_signin(r, REAUTH_WINDOW)) != 0) {
         return recent > 0;
     }
     r->tx.commit_on_error = true;   /* keep the denial's audit row only */
@@ -641,7 +659,7 @@ static bool email_change_or_reply(req_t *r, const char *in, const char **to)
  * after 422 email_exists, 403 session_not_found or a database error. */
 static bool email_set_or_reply(req_t *r, const char *email)
 {
-    const char *v[2] = {auth_session_id(r), email}, *status;
+    const char *v[2] = {credential_session_id(r), email}, *status;
     PGresult *res;
 
     if ((res = db_exec_app(&r->tx, &stmts[ST_EMAIL], 2, v)) == NULL) {
@@ -694,7 +712,7 @@ static int auth_user_put(req_t *r)
         return resp_problem(r, 503, "The server is out of memory; retry shortly.");
     if (email && !email_set_or_reply(r, email))
         return r->status;
-    v[0] = auth_session_id(r);
+    v[0] = credential_session_id(r);
     v[1] = data;
     v[2] = password ? hash : NULL;
     if ((res = db_exec_app(&r->tx, &stmts[ST_UPDATE], 3, v)) == NULL)
@@ -724,7 +742,7 @@ static int auth_logout(req_t *r)
         strcmp(scope, "others") != 0)
         return gotrue_error(r, 400, "validation_failed",
                             "Unsupported logout scope, must be one of global, local, others");
-    v[0] = auth_session_id(r);
+    v[0] = credential_session_id(r);
     v[1] = scope;
     if ((res = db_exec(&r->tx, &stmts[ST_LOGOUT], 2, v)) == NULL)
         return db_failed(r);
@@ -740,7 +758,7 @@ static int auth_logout(req_t *r)
  * are HS256 (a shared secret is never published). */
 static int auth_jwks(req_t *r)
 {
-    const char *keys = auth_public_jwks();
+    const char *keys = credential_public_jwks();
 
     resp_header(r, "Cache-Control", "public, max-age=600");
     return resp_json_text(r, 200, keys, strlen(keys));
@@ -766,7 +784,7 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "--routes") == 0)
         return server_main(argc, argv, &family);
-    if ((cfg = config_load(false)) == NULL)
+    if ((cfg = config_load(false)) == NULL || !auth_settings_load())
         return 1;
     password_init();
     return server_main(argc, argv, &family);

@@ -8,6 +8,7 @@
 #include "http/dbreply.h"
 #include "http/response.h"
 #include "http/server.h"
+#include "crypto/keyring.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
 #include "http/audit.h"
@@ -358,16 +359,18 @@ static const char *key_secret_name(const char *provider)
     return NULL;
 }
 
-/* The secrets key ring into *ring (true), or false after replying 500 (not configured). */
-static bool key_ring_or_reply(req_t *r, secretbox_ring_t *ring)
+/* The process's secrets key ring (crypto/keyring), or NULL after replying
+ * 500 (not configured). */
+static const secretbox_ring_t *key_ring_or_reply(req_t *r)
 {
     const char *why = NULL;
+    const secretbox_ring_t *ring = keyring_get(&why);
 
-    if (enrich_userkeys_ring(ring, &why))
-        return true;
+    if (ring != NULL)
+        return ring;
     r->tx.detail = why ? why : "no secrets key ring";
     resp_problem(r, 500, "Stored keys are not configured on this server.");
-    return false;
+    return NULL;
 }
 
 /* PUT /api/v1/enrich/keys/{provider} {api_key} -> 200 {provider, last_four,
@@ -380,7 +383,7 @@ static int key_put(req_t *r)
     const char *provider = req_param(r, "provider"), *name = key_secret_name(provider);
     const char *key = NULL, *v[4];
     char id[37], *aad, *enc;
-    secretbox_ring_t ring;
+    const secretbox_ring_t *ring;
     PGresult *res;
     cJSON *out;
 
@@ -401,16 +404,15 @@ static int key_put(req_t *r)
         snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     else
         random_uuid(id);
-    if (!key_ring_or_reply(r, &ring))
+    if ((ring = key_ring_or_reply(r)) == NULL)
         return r->status;
     aad = arena_printf(r->arena, "user_secrets.value:%s", id);
-    enc = secretbox_encrypt(&ring, key, strlen(key), aad);
+    enc = secretbox_encrypt(ring, key, strlen(key), aad);
     v[0] = id;
     v[1] = name;
     v[2] = enc ? arena_strdup(r->arena, enc) : NULL;
-    v[3] = arena_strdup(r->arena, secretbox_current_kid(&ring));
+    v[3] = arena_strdup(r->arena, secretbox_current_kid(ring));
     free(enc);
-    secretbox_ring_clear(&ring);
     if (v[2] == NULL)
         return resp_problem(r, 500, "Internal error; it has been logged.");
     if ((res = db_exec(&r->tx, &family_stmts[ST_KEY_PUT], 4, v)) == NULL)
@@ -428,14 +430,14 @@ static int key_put(req_t *r)
 static int key_list(req_t *r)
 {
     PGresult *res = db_exec(&r->tx, &family_stmts[ST_KEY_LIST], 0, NULL);
-    secretbox_ring_t ring;
+    const secretbox_ring_t *ring = NULL;
     cJSON *out, *items;
 
     if (res == NULL)
         return dbreply_error(r);
     out = json_own(r->arena, cJSON_CreateObject());
     items = cJSON_AddArrayToObject(out, "items");
-    if (PQntuples(res) > 0 && !key_ring_or_reply(r, &ring))
+    if (PQntuples(res) > 0 && (ring = key_ring_or_reply(r)) == NULL)
         return r->status;
     for (int i = 0; i < PQntuples(res); i++) {
         cJSON *it = cJSON_CreateObject();
@@ -445,7 +447,7 @@ static int key_list(req_t *r)
 
         cJSON_AddStringToObject(it, "provider",
                                 strncmp(name, "openai", 6) == 0 ? "openai" : "anthropic");
-        if (secretbox_decrypt(&ring, PQgetvalue(res, i, 2),
+        if (secretbox_decrypt(ring, PQgetvalue(res, i, 2),
                               arena_printf(r->arena, "user_secrets.value:%s",
                                            PQgetvalue(res, i, 0)), &pt, &len) == SECRETBOX_OK &&
             len >= 4)
@@ -457,8 +459,6 @@ static int key_list(req_t *r)
         cJSON_AddStringToObject(it, "updated_at", PQgetvalue(res, i, 3));
         cJSON_AddItemToArray(items, it);
     }
-    if (PQntuples(res) > 0)
-        secretbox_ring_clear(&ring);
     return resp_json(r, 200, out);
 }
 

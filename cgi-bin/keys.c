@@ -5,7 +5,7 @@
 #include <openssl/crypto.h>
 
 #include "auth/apikey.h"
-#include "auth/auth.h"
+#include "auth/credential.h"
 #include "core/config.h"
 #include "core/json.h"
 #include "http/dbreply.h"
@@ -94,7 +94,7 @@ static const char *read_scopes(req_t *r, bool *forbidden)
                             "prompts:write, enrich, share, admin)", it->valuestring);
             return NULL;
         }
-        if (!auth_has_scope(r, it->valuestring))
+        if (!credential_has_scope(r, it->valuestring))
             *forbidden = true;
     }
     return json_print(r->arena, arr);
@@ -110,7 +110,6 @@ static int key_create(req_t *r)
     char prefix[APIKEY_DISPLAY_LEN + 1], last4[5];
     bool forbidden = false;
     long expires_in = 0;
-    const config_t *cfg = config_load(false);
     PGresult *res;
     cJSON *out;
     enum field_result in_res;
@@ -137,7 +136,7 @@ static int key_create(req_t *r)
         in_text = arena_printf(r->arena, "%ld", expires_in);
 
     apikey_generate(key);
-    if (cfg == NULL || !apikey_hmac_hex(cfg->api_key_pepper, key, hash)) {
+    if (!apikey_hmac_hex(apikey_pepper(), key, hash)) {
         OPENSSL_cleanse(key, sizeof key);
         r->tx.detail = "no API key pepper configured";
         return resp_problem(r, 500, "API keys are not configured on this server.");

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/auth.h"
+#include "auth/credential.h"
 #include "auth/password.h"
 #include "core/json.h"
 #include "http/dbreply.h"
@@ -234,7 +234,7 @@ static bool delete_body_or_reply(req_t *r, const char **password)
 
 /* DELETE /api/v1/me {password?} -> 204 | 403 (neither a recent sign-in
  *   nor a correct password) | 422.  "Recent" is measured from the
- *   session's sign-in time, which a refresh keeps (auth_recent_signin),
+ *   session's sign-in time, which a refresh keeps (credential_recent_signin),
  *   not from the token's iat.  Deletes the user and everything they own;
  *   their audit rows stay under a pseudonym nobody can resolve. */
 static int me_delete(req_t *r)
@@ -249,7 +249,7 @@ static int me_delete(req_t *r)
         if ((res = db_exec(&r->tx, &stmts[ST_PWHASH], 0, NULL)) == NULL)
             return dbreply_error(r);
         ok = password_verify(db_value(res, 0, 0), password);
-    } else if ((ok = auth_recent_signin(r, RECENT_SIGNIN)) < 0) {
+    } else if ((ok = credential_recent_signin(r, RECENT_SIGNIN)) < 0) {
         return r->status;
     }
     if (!ok) {

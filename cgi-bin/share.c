@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "auth/auth.h"
+#include "auth/credential.h"
 #include "auth/password.h"
 #include "core/config.h"
 #include "core/json.h"
@@ -19,13 +19,14 @@
 #include "http/server.h"
 #include "crypto/b64url.h"
 #include "crypto/random.h"
+#include "crypto/keyring.h"
 #include "crypto/secretbox.h"
 #include "http/audit.h"
 
 #define SHARE_TOKEN_BYTES 32                 /* 256 bits from the CSPRNG */
 #define SHARE_ASSETS "/static/share/1"       /* bump when nginx/static/share changes */
 #define SHARE_UNLOCK_TTL 3600L               /* unlock cookie lifetime, seconds */
-#define SHARE_COOKIE_PREFIX AUTH_SHARE_COOKIE_PREFIX  /* the share-cookie credential kind */
+#define SHARE_COOKIE_PREFIX CREDENTIAL_SHARE_COOKIE_PREFIX  /* the share-cookie credential kind */
 #define SHARE_EXCERPT_CHARS 200
 #define EXPIRES_IN_MIN 1L
 #define EXPIRES_IN_MAX 315360000L            /* ten years */
@@ -188,22 +189,20 @@ static const char *token_hash(req_t *r, const char *token)
     return share_sha256_hex(r->arena, token, strlen(token));
 }
 
-/* The secretbox ring, parsed once per process; NULL without keys. */
+/* The process's secretbox ring (crypto/keyring); NULL without keys,
+ * logged once. */
 static const secretbox_ring_t *share_ring(void)
 {
-    static secretbox_ring_t ring;
-    static int state;   /* 0 unparsed, 1 ok, -1 unusable */
-    const config_t *cfg = config_load(false);
+    static bool logged;
     const char *why = NULL;
+    const secretbox_ring_t *ring = keyring_get(&why);
 
-    if (state == 0) {
-        state = cfg && cfg->secrets_keys &&
-                secretbox_ring_parse(&ring, cfg->secrets_keys, &why) ? 1 : -1;
-        if (state < 0)
-            log_error("%s: no usable secrets key ring (%s)", __func__,
-                      why ? why : "PROMPTD_SECRETS_KEYS unset");
+    if (ring == NULL && !logged) {
+        logged = true;
+        log_error("%s: no usable secrets key ring (%s)", __func__,
+                  why ? why : "PROMPTD_SECRETS_KEYS unset");
     }
-    return state > 0 ? &ring : NULL;
+    return ring;
 }
 
 static const char *sealed_aad(req_t *r, const char *id)
@@ -308,15 +307,20 @@ static const char *cookie_name(req_t *r, const char *hash)
  * without a key. */
 static const char *cookie_mac(req_t *r, const char *hash, long long exp)
 {
-    const config_t *cfg = config_load(false);
+    static const char *key;     /* read once: PROMPTD_SHARE_COOKIE_KEY or the file */
+    static bool key_read;
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     const char *msg;
 
-    if (cfg == NULL || cfg->share_cookie_key == NULL)
+    if (!key_read) {
+        key = config_secret("PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key");
+        key_read = true;
+    }
+    if (key == NULL)
         return NULL;
     msg = arena_printf(r->arena, "share-unlock|%s|%lld", hash, exp);
-    if (HMAC(EVP_sha256(), cfg->share_cookie_key, (int)strlen(cfg->share_cookie_key),
+    if (HMAC(EVP_sha256(), key, (int)strlen(key),
              (const unsigned char *)msg, strlen(msg), md, &mdlen) == NULL)
         return NULL;
     return hex_encode(r->arena, md, mdlen);

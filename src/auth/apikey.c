@@ -9,7 +9,11 @@
 #include <openssl/hmac.h>
 #include <zlib.h>
 
+#include "core/config.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
+
+static const char *apikey_pepper_value;   /* static string, or NULL */
 
 static const char apikey_alphabet[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -73,10 +77,19 @@ bool apikey_valid(const char *s)
     return memcmp(check, rnd + APIKEY_RANDOM_LEN, APIKEY_CHECK_LEN) == 0;
 }
 
+void apikey_settings_load(void)
+{
+    apikey_pepper_value = config_secret("PROMPTD_API_KEY_PEPPER", "api_key_pepper");
+}
+
+const char *apikey_pepper(void)
+{
+    return apikey_pepper_value;
+}
+
 bool apikey_hmac_hex(const char *pepper, const char *key,
                      char out[APIKEY_HMAC_HEX_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
 
@@ -86,11 +99,7 @@ bool apikey_hmac_hex(const char *pepper, const char *key,
              (const unsigned char *)key, strlen(key), md, &len) == NULL ||
         len != 32)
         return false;
-    for (unsigned int i = 0; i < len; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[2 * len] = '\0';
+    hash_hex(md, len, out);
     return true;
 }
 

@@ -39,6 +39,12 @@ void apikey_checksum(const char *random, size_t n, char out[APIKEY_CHECK_LEN]);
 bool apikey_hmac_hex(const char *pepper, const char *key,
                      char out[APIKEY_HMAC_HEX_LEN + 1]);
 
+/* The server's pepper (PROMPTD_API_KEY_PEPPER or <secrets>/api_key_pepper),
+ * read once at start by apikey_settings_load (credential_init runs it, after
+ * config_load).  apikey_pepper: NULL when none (keys are then refused). */
+void apikey_settings_load(void);
+const char *apikey_pepper(void);
+
 /* The parts of a valid key that may be shown again: "pmtd_" + its first
  * APIKEY_SHOWN_LEN random characters, and its last four characters. */
 void apikey_display(const char *key, char prefix[APIKEY_DISPLAY_LEN + 1],

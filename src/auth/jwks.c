@@ -22,6 +22,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "crypto/b64url.h"
+#include "crypto/hash.h"
 #include "net/outbound.h"
 
 #define JWKS_P256_LEN 32
@@ -531,8 +532,8 @@ bool
 jwks_ec_thumbprint(EVP_PKEY *key, char *out)
 {
     char x[B64URL_ENCODED_SIZE(JWKS_P256_LEN)], y[sizeof x], json[160];
-    unsigned char md[32];
-    unsigned int mdlen = 0;
+    unsigned char md[HASH_SHA256_LEN];
+    hash_part_t part;
     int n;
 
     if (!jwks_ec_xy(key, x, y))
@@ -540,10 +541,10 @@ jwks_ec_thumbprint(EVP_PKEY *key, char *out)
     n = snprintf(json, sizeof json,
                  "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
                  x, y);
-    if (n < 0 || (size_t)n >= sizeof json ||
-        EVP_Digest(json, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-        mdlen != sizeof md)
+    if (n < 0 || (size_t)n >= sizeof json)
         return false;
+    part = (hash_part_t){json, (size_t)n};
+    hash_sha256(&part, 1, md);
     out[b64url_encode(md, sizeof md, out)] = '\0';
     return true;
 }

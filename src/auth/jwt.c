@@ -261,43 +261,46 @@ jwt_p256_scalar_ok(const unsigned char *v)
     return any != 0 && memcmp(v, jwt_p256_order, JWT_P256_LEN) < 0;
 }
 
-/* Minimal DER INTEGER of the unsigned big-endian v[JWT_P256_LEN] (not
- * zero) into out (room for JWT_P256_LEN + 3); returns bytes written. */
-static size_t
-jwt_der_integer(const unsigned char *v, unsigned char *out)
+/* The DER form OpenSSL verifies (i2d_ECDSA_SIG) of raw R||S (2 *
+ * JWT_P256_LEN bytes) into *der, which the caller releases with
+ * OPENSSL_free; its length, or 0 (out of memory). */
+static int
+jwt_raw_to_der(const unsigned char *raw, unsigned char **der)
 {
-    size_t i = 0, n, pad;
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(raw, JWT_P256_LEN, NULL);
+    BIGNUM *s = BN_bin2bn(raw + JWT_P256_LEN, JWT_P256_LEN, NULL);
+    int n = 0;
 
-    while (i < JWT_P256_LEN - 1 && v[i] == 0)
-        i++;
-    n = JWT_P256_LEN - i;
-    pad = (v[i] & 0x80) != 0;
-    out[0] = 0x02;
-    out[1] = (unsigned char)(n + pad);
-    out[2] = 0x00;
-    memcpy(out + 2 + pad, v + i, n);
-    return 2 + pad + n;
+    *der = NULL;
+    if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1)
+        goto out;
+    r = s = NULL;   /* es owns them */
+    if ((n = i2d_ECDSA_SIG(es, der)) <= 0)
+        n = 0;
+out:
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(es);
+    return n;
 }
 
 bool
 jwt_es256_verify_raw(EVP_PKEY *pub, const unsigned char *msg, size_t msglen,
                      const unsigned char *sig, size_t siglen)
 {
-    /* SEQUENCE { INTEGER r, INTEGER s }: at most 2 + 2 * (2 + 33) = 72
-     * bytes, so every length fits the short form. */
-    unsigned char der[2 + 2 * (JWT_P256_LEN + 3)];
-    size_t n;
+    unsigned char *der = NULL;
+    bool ok;
+    int n;
 
     if (pub == NULL || sig == NULL || siglen != 2 * JWT_P256_LEN ||
         (msg == NULL && msglen != 0) || !jwt_is_p256(pub) ||
-        !jwt_p256_scalar_ok(sig) || !jwt_p256_scalar_ok(sig + JWT_P256_LEN))
+        !jwt_p256_scalar_ok(sig) || !jwt_p256_scalar_ok(sig + JWT_P256_LEN) ||
+        (n = jwt_raw_to_der(sig, &der)) == 0)
         return false;
-    n = 2;
-    n += jwt_der_integer(sig, der + n);
-    n += jwt_der_integer(sig + JWT_P256_LEN, der + n);
-    der[0] = 0x30;
-    der[1] = (unsigned char)(n - 2);
-    return jwt_evp_verify(pub, der, n, msg, msglen);
+    ok = jwt_evp_verify(pub, der, (size_t)n, msg, msglen);
+    OPENSSL_free(der);
+    return ok;
 }
 
 bool
@@ -571,7 +574,8 @@ out:
     return token;
 }
 
-/* IEEE P1363 R||S (2 * JWT_P256_LEN bytes) from OpenSSL's DER form. */
+/* IEEE P1363 R||S (2 * JWT_P256_LEN bytes) from OpenSSL's DER form
+ * (d2i_ECDSA_SIG, all of it); false when r or s does not fit. */
 static bool
 jwt_der_to_raw(const unsigned char *der, size_t der_len, unsigned char *raw)
 {

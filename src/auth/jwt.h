@@ -93,8 +93,8 @@ char *jwt_sign_hs256(const cJSON *claims, const unsigned char *secret,
 
 /* ES256 signature check: sig is IEEE P1363 raw R||S, exactly 64 bytes,
  * over msg with SHA-256; pub must be a P-256 EC key.  r and s must lie
- * in [1, n-1] (n the group order); they are re-encoded as minimal DER
- * for OpenSSL.  True only for a valid signature. */
+ * in [1, n-1] (n the group order); they are handed to OpenSSL as DER
+ * (i2d_ECDSA_SIG).  True only for a valid signature. */
 bool jwt_es256_verify_raw(EVP_PKEY *pub, const unsigned char *msg,
                           size_t msglen, const unsigned char *sig,
                           size_t siglen);

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "core/str.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
 
 /* Very common passwords of PASSWORD_MIN_CHARS or more characters (from the
@@ -52,11 +53,7 @@ void password_init(void)
     if (dummy_hash[0])
         return;
     random_bytes(pw, sizeof(pw));
-    for (size_t i = 0; i < sizeof(pw); i++) {
-        hex[2 * i] = "0123456789abcdef"[pw[i] >> 4];
-        hex[2 * i + 1] = "0123456789abcdef"[pw[i] & 15];
-    }
-    hex[32] = '\0';
+    hash_hex(pw, sizeof(pw), hex);
     if (!password_hash(hex, dummy_hash))
         dummy_hash[0] = '\0';
     OPENSSL_cleanse(hex, sizeof(hex));

@@ -18,6 +18,7 @@
 #include "cmd/promptctl.h"
 #include "core/config.h"
 #include "core/str.h"
+#include "net/outbound.h"
 
 #define PROMPTCTL_EMAIL_MAX 254
 
@@ -219,6 +220,11 @@ static void promptctl_shell_quote(FILE *fp, const char *s)
 /* promptctl env: the worker environment, as shell export lines. */
 static int promptctl_env(const config_t *cfg)
 {
+    /* The secrets config_load(true) generated, each module's own. */
+    static const char *const generated[][2] = {
+        {"PROMPTD_API_KEY_PEPPER", "api_key_pepper"},
+        {"PROMPTD_SECRETS_KEYS", "secrets_keys"},
+        {"PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key"}};
     const char *app = getenv("PROMPTD_APP_DATABASE_URL");
 
     if ((app == NULL || *app == '\0') &&
@@ -231,17 +237,13 @@ static int promptctl_env(const config_t *cfg)
     promptctl_shell_quote(stdout, cfg->app_database_url);
     fputs("\nexport PROMPTD_JWT_SECRET=", stdout);
     promptctl_shell_quote(stdout, cfg->jwt_secret);
-    if (cfg->api_key_pepper) {
-        fputs("\nexport PROMPTD_API_KEY_PEPPER=", stdout);
-        promptctl_shell_quote(stdout, cfg->api_key_pepper);
-    }
-    if (cfg->secrets_keys) {
-        fputs("\nexport PROMPTD_SECRETS_KEYS=", stdout);
-        promptctl_shell_quote(stdout, cfg->secrets_keys);
-    }
-    if (cfg->share_cookie_key) {
-        fputs("\nexport PROMPTD_SHARE_COOKIE_KEY=", stdout);
-        promptctl_shell_quote(stdout, cfg->share_cookie_key);
+    for (size_t i = 0; i < sizeof generated / sizeof generated[0]; i++) {
+        const char *v = config_secret(generated[i][0], generated[i][1]);
+
+        if (v != NULL) {
+            fprintf(stdout, "\nexport %s=", generated[i][0]);
+            promptctl_shell_quote(stdout, v);
+        }
     }
     fputc('\n', stdout);
     return fflush(stdout) == 0 ? 0 : 1;
@@ -277,7 +279,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "token") == 0 && argc < 3)
         return promptctl_usage_error("expected: token USER [--ttl SECONDS]");
 
-    if ((cfg = config_load(true)) == NULL)
+    if (!outbound_init() || (cfg = config_load(true)) == NULL)
         return 1;
     if (strcmp(cmd, "migrate") == 0)
         return migrate_run(cfg);

@@ -12,6 +12,7 @@
 int main(int argc, char **argv)
 {
     daemon_config_t c;
+    const config_t *cfg;
     const char *url = getenv("PROMPTD_APP_DATABASE_URL");
 
     if (argc > 1) {
@@ -22,9 +23,10 @@ int main(int argc, char **argv)
     log_set_family("jobs");
     if (!outbound_init())   /* before the worker threads */
         return 1;
+    /* The configuration (and the secrets key ring the jobs decrypt user
+     * keys with) before the worker threads; needed only without a URL. */
+    cfg = config_load(false);
     if (url == NULL || *url == '\0') {
-        const config_t *cfg = config_load(false);
-
         if (cfg == NULL)
             return 1;
         url = cfg->app_database_url;

@@ -9,6 +9,7 @@
 #include <libpq-fe.h>
 
 #include "cmd/promptctl.h"
+#include "crypto/keyring.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
 
@@ -243,7 +244,7 @@ out:
 
 int secretsctl_main(const config_t *cfg, int argc, char **argv)
 {
-    secretbox_ring_t ring;
+    const secretbox_ring_t *ring;
     const char *why = NULL;
     PGconn *conn;
     int rc;
@@ -256,23 +257,21 @@ int secretsctl_main(const config_t *cfg, int argc, char **argv)
               "secrets rotate\n", stderr);
         return 2;
     }
-    if (!secretbox_ring_parse(&ring, cfg->secrets_keys, &why)) {
-        fprintf(stderr, "promptctl: PROMPTD_SECRETS_KEYS: %s\n", why);
+    if ((ring = keyring_get(&why)) == NULL) {
+        fprintf(stderr, "promptctl: PROMPTD_SECRETS_KEYS: %s\n",
+                why != NULL ? why : "no keys configured");
         return 1;
     }
-    if ((conn = promptctl_connect(cfg)) == NULL) {
-        secretbox_ring_clear(&ring);
+    if ((conn = promptctl_connect(cfg)) == NULL)
         return 1;
-    }
     if (strcmp(argv[0], "set") == 0)
-        rc = secretsctl_set(conn, &ring, argv[1], argv[2]);
+        rc = secretsctl_set(conn, ring, argv[1], argv[2]);
     else if (strcmp(argv[0], "get") == 0)
-        rc = secretsctl_get(conn, &ring, argv[1], argv[2]);
+        rc = secretsctl_get(conn, ring, argv[1], argv[2]);
     else if (strcmp(argv[0], "check") == 0)
-        rc = secretsctl_check(conn, &ring);
+        rc = secretsctl_check(conn, ring);
     else
-        rc = secretsctl_rotate(conn, &ring);
+        rc = secretsctl_rotate(conn, ring);
     PQfinish(conn);
-    secretbox_ring_clear(&ring);
     return rc;
 }

@@ -15,7 +15,8 @@
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 
-#include "net/outbound.h"
+#include "crypto/hash.h"
+#include "crypto/keyring.h"
 
 #ifndef PROMPTD_DEFAULT_VAR_DIR
 #define PROMPTD_DEFAULT_VAR_DIR "var"
@@ -42,6 +43,17 @@ typedef struct config_secret {
 static config_secret_t *config_secrets;
 static config_t config_current;
 static bool config_loaded;
+static bool config_created;     /* loaded by an operator tool (create_secrets) */
+
+/* Secrets the operator tools generate when missing (32 random bytes, hex)
+ * besides the JWT secret and the key ring: each module reads its own with
+ * config_secret() at start. */
+static const struct {
+    const char *env, *name;
+} config_generated_secrets[] = {
+    {"PROMPTD_API_KEY_PEPPER", "api_key_pepper"},
+    {"PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key"},
+};
 
 /* malloc or abort: configuration is loaded once at start-up. */
 static char *config_xstrdup(const char *s)
@@ -74,8 +86,7 @@ static char *config_xprintf(const char *fmt, ...)
     return p;
 }
 
-/* The environment variable, or NULL when unset or empty. */
-static const char *config_env(const char *name)
+const char *config_env(const char *name)
 {
     const char *v = getenv(name);
 
@@ -228,6 +239,8 @@ const char *config_secret(const char *env, const char *name)
 
     if (v != NULL)
         return v;
+    if (config_loaded && config_created)
+        return config_read_secret(config_current.var_dir, name);
     if (config_loaded)
         return config_read_in(config_current.secrets_dir, name);
     var = config_env("PROMPTD_VAR_DIR");
@@ -300,12 +313,10 @@ out:
 
 char *config_make_secret(const char *var_dir, const char *name, int nbytes)
 {
-    static const char hex[] = "0123456789abcdef";
     unsigned char raw[CONFIG_SECRET_MAX / 2];
     char text[CONFIG_SECRET_MAX + 2];
     char *dir = NULL, *path = NULL, *value = NULL;
     bool raced;
-    int i;
 
     if ((value = config_read_secret(var_dir, name)) != NULL)
         return value;
@@ -321,10 +332,7 @@ char *config_make_secret(const char *var_dir, const char *name, int nbytes)
         fprintf(stderr, "promptd: RAND_bytes failed\n");
         goto out;
     }
-    for (i = 0; i < nbytes; i++) {
-        text[2 * i] = hex[raw[i] >> 4];
-        text[2 * i + 1] = hex[raw[i] & 15];
-    }
+    hash_hex(raw, (size_t)nbytes, text);
     text[2 * nbytes] = '\n';
     text[2 * nbytes + 1] = '\0';
     OPENSSL_cleanse(raw, sizeof raw);
@@ -446,17 +454,16 @@ static const char *config_jwt_secret(const config_t *c, bool create, bool *ok)
     return s;
 }
 
-/* A generated secret: the environment, else <secrets dir>/<name>; with
- * create, var/secrets/<name> (made when missing).  NULL when none. */
-static const char *config_generated(const config_t *c, const char *env,
-                                    const char *name, bool create)
+/* The operator tools make every generated secret the environment does not
+ * give under var/secrets when missing; one that cannot be made (reason
+ * printed) stays unset, and its module then does without. */
+static void config_generate(const config_t *c)
 {
-    const char *s = config_env(env);
+    size_t i;
 
-    if (s != NULL)
-        return s;
-    return create ? config_make_secret(c->var_dir, name, 32)
-                  : config_read_in(c->secrets_dir, name);
+    for (i = 0; i < sizeof config_generated_secrets / sizeof config_generated_secrets[0]; i++)
+        if (config_env(config_generated_secrets[i].env) == NULL)
+            config_make_secret(c->var_dir, config_generated_secrets[i].name, 32);
 }
 
 /* The secrets-at-rest key ring: PROMPTD_SECRETS_KEYS, else the secrets
@@ -565,8 +572,6 @@ const config_t *config_load(bool create_secrets)
 
     if (config_loaded)
         return &config_current;
-    if (!outbound_init())   /* PROMPTD_OUTBOUND_ALLOW */
-        return NULL;
     v = config_env("PROMPTD_VAR_DIR");
     c.var_dir = config_xstrdup(v != NULL ? v : config_default_var_dir());
     v = config_env("PROMPTD_SQL_DIR");
@@ -594,23 +599,13 @@ const config_t *config_load(bool create_secrets)
     c.jwks = v != NULL ? config_xstrdup(v) : NULL;
     if (!config_jwks_readable(c.jwks))
         goto fail;
-    v = config_env("PROMPTD_JWT_SIGNING_KEY");
-    c.jwt_signing_key = v != NULL ? config_xstrdup(v) : NULL;
-    c.refresh_ttl = 2592000;
-    if (!config_env_long("PROMPTD_REFRESH_TTL", &c.refresh_ttl))
-        goto fail;
-    if (!config_env_int("PROMPTD_REFRESH_REUSE_INTERVAL", 10, 0, LONG_MAX, &c.refresh_reuse))
-        goto fail;
-    c.api_key_pepper = config_generated(&c, "PROMPTD_API_KEY_PEPPER",
-                                        "api_key_pepper", create_secrets);
-    c.secrets_keys = config_secrets_keys(&c, create_secrets);
-    c.share_cookie_key = config_generated(&c, "PROMPTD_SHARE_COOKIE_KEY",
-                                          "share_cookie_key", create_secrets);
-    v = config_env("PROMPTD_SHARE_VIEW_LOG");
-    c.share_view_log = v != NULL ? config_xstrdup(v)
-                                 : config_xprintf("%s/log/share-views.log", c.var_dir);
+    if (create_secrets)
+        config_generate(&c);
+    /* A malformed ring is not fatal here: whoever needs it reports why. */
+    keyring_init(config_secrets_keys(&c, create_secrets), NULL);
 
     config_current = c;
+    config_created = create_secrets;
     config_loaded = true;
     return &config_current;
 fail:
@@ -622,7 +617,6 @@ fail:
     free((char *)c.jwt_audience);
     free((char *)c.site_url);
     free((char *)c.jwks);
-    free((char *)c.jwt_signing_key);
     free((char *)c.jwt_issuer);
     free((char *)c.anon_key);
     return NULL;

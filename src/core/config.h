@@ -4,7 +4,10 @@
 
 #include <stdbool.h>
 
-/* Resolved configuration.  Strings are owned by the process (static). */
+/* The settings several modules share, resolved once at start.  A setting
+ * one module uses is read by that module at start (config_env,
+ * config_env_int, config_secret), e.g. auth/apikey's pepper, the auth
+ * family's refresh settings.  Strings are owned by the process (static). */
 typedef struct config {
     const char *var_dir;          /* PROMPTD_VAR_DIR, default <builddir>/var
                                    * (root: /var/lib/promptd) */
@@ -26,18 +29,6 @@ typedef struct config {
     const char *anon_key;         /* PROMPTD_ANON_KEY: the apikey header must match; NULL = any */
     const char *jwks;             /* PROMPTD_JWKS: JWKS file path or URL; NULL = none.
                                    * A file must be readable at load time */
-    const char *jwt_signing_key;  /* PROMPTD_JWT_SIGNING_KEY: PEM EC P-256 private key path;
-                                   * set: /auth/v1 signs access tokens ES256; NULL = HS256 */
-    long refresh_ttl;             /* PROMPTD_REFRESH_TTL seconds, default 2592000 (30 d) */
-    long refresh_reuse;           /* PROMPTD_REFRESH_REUSE_INTERVAL seconds, default 10:
-                                   * a just-spent refresh token still refreshes */
-    const char *api_key_pepper;   /* PROMPTD_API_KEY_PEPPER or <secrets>/api_key_pepper */
-    const char *secrets_keys;     /* PROMPTD_SECRETS_KEYS "kid:hex64[,kid:hex64...]" (first
-                                   * encrypts) or <secrets>/secrets_keys */
-    const char *share_cookie_key; /* PROMPTD_SHARE_COOKIE_KEY or <secrets>/share_cookie_key:
-                                   * signs share-link unlock cookies */
-    const char *share_view_log;   /* PROMPTD_SHARE_VIEW_LOG, default var/log/share-views.log:
-                                   * the nginx view log the share.views job ingests */
 } config_t;
 
 /* Load from the environment and the secrets directory (<secrets> above:
@@ -45,13 +36,18 @@ typedef struct config {
  * set, overrides its file.  With create_secrets (the operator tools),
  * missing generated secrets are created under var/secrets (0600) and the
  * admin URL is built; without (workers, promptd-jobs), nothing is created
- * and the superuser's password is never read.  Returns NULL and prints the
- * reason on stderr when the configuration is unusable. */
+ * and the superuser's password is never read.  Also parses the secrets key
+ * ring (PROMPTD_SECRETS_KEYS or <secrets>/secrets_keys; the operator tools
+ * generate one) into crypto/keyring, where a malformed one is reported by
+ * keyring_get, not here.  Returns NULL and prints the reason on stderr when
+ * the configuration is unusable. */
 const config_t *config_load(bool create_secrets);
 
-/* A secret that is not part of config_t (e.g. a provider API key): the
- * environment variable env when set, else the file <secrets>/<name>.
- * NULL when neither exists.  Static string. */
+/* A secret that is not part of config_t (e.g. a provider API key, the
+ * API key pepper): the environment variable env when set, else the file
+ * <secrets>/<name> (in the operator tools, var/secrets/<name>, where
+ * config_load(true) generated it).  NULL when neither exists.  Static
+ * string. */
 const char *config_secret(const char *env, const char *name);
 
 /* Read a whole secret file (trailing newline stripped) into a static
@@ -60,6 +56,9 @@ char *config_read_secret(const char *var_dir, const char *name);
 /* Write a fresh random secret (hex of nbytes random bytes) with mode 0600,
  * unless the file exists; returns the secret. */
 char *config_make_secret(const char *var_dir, const char *name, int nbytes);
+
+/* The environment variable name, or NULL when unset or empty. */
+const char *config_env(const char *name);
 
 /* An integer environment variable in min..max: dflt when unset or empty;
  * otherwise malformed or out of range prints why on stderr, leaves dflt in

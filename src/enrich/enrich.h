@@ -7,7 +7,6 @@
 
 #include <cjson/cJSON.h>
 
-#include "crypto/secretbox.h"
 #include "db/db.h"
 #include "enrich/engine.h"
 #include "enrich/score.h"
@@ -93,12 +92,6 @@ char *enrich_input_hash(arena_t *a, const char *prompt, size_t len);
  * openai_api_key / anthropic_api_key) into in.  False on a database error;
  * a key that does not decrypt is ignored (and logged). */
 bool enrich_user_keys(db_tx_t *d, enrich_input_t *in);
-
-/* The secrets key ring, parsed into *ring: the one place the enrich family
- * (its library and cgi-bin/enrich.c) reads it.  False (ring empty, *why a
- * short reason, or left NULL when no ring is configured) when there is
- * none usable; on true the caller clears it with secretbox_ring_clear(). */
-bool enrich_userkeys_ring(secretbox_ring_t *ring, const char **why);
 
 /* The statements enrich_* run; a family prepares them (NULL-terminated). */
 extern const db_stmt_t enrich_stmts[];

@@ -3,17 +3,9 @@
 
 #include <string.h>
 
-#include "core/config.h"
 #include "core/log.h"
+#include "crypto/keyring.h"
 #include "crypto/secretbox.h"
-
-bool enrich_userkeys_ring(secretbox_ring_t *ring, const char **why)
-{
-    const config_t *cfg = config_load(false);
-
-    return cfg != NULL && cfg->secrets_keys != NULL &&
-           secretbox_ring_parse(ring, cfg->secrets_keys, why);
-}
 
 /* Decrypt each row (id, name, value_enc) of pr with ring into in's keys;
  * a key that does not decrypt is logged and skipped. */
@@ -47,7 +39,7 @@ static void userkeys_decrypt(db_tx_t *d, PGresult *pr, const secretbox_ring_t *r
 
 bool enrich_user_keys(db_tx_t *d, enrich_input_t *in)
 {
-    secretbox_ring_t ring;
+    const secretbox_ring_t *ring;
     const char *why = NULL;
     PGresult *pr;
     bool remote = false;
@@ -60,11 +52,10 @@ bool enrich_user_keys(db_tx_t *d, enrich_input_t *in)
         return false;
     if (PQntuples(pr) == 0)
         return true;
-    if (!enrich_userkeys_ring(&ring, &why)) {
+    if ((ring = keyring_get(&why)) == NULL) {
         log_warn("%s: no usable secrets key ring (%s)", __func__, why ? why : "unset");
         return true;
     }
-    userkeys_decrypt(d, pr, &ring, in);
-    secretbox_ring_clear(&ring);
+    userkeys_decrypt(d, pr, ring, in);
     return true;
 }

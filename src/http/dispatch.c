@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/auth.h"
+#include "auth/credential.h"
 #include "core/json.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
@@ -265,16 +265,16 @@ static bool refuse(req_t *r, const family_t *fam, int status, const char *code,
  * are checked by the handler against the link or the raw body. */
 static bool admit_or_reply(req_t *r, const family_t *fam)
 {
-    unsigned want = r->route->creds, kind = auth_presented(r);
+    unsigned want = r->route->creds, kind = credential_presented(r);
     const char *why = NULL;
-    enum auth_result res;
+    enum credential_result res;
 
-    auth_anon(r);
+    credential_anon(r);
     if (kind == CRED_SESSION && !(want & CRED_SESSION) && (want & CRED_NONE))
         kind = 0;
     if (kind == 0) {
         if ((want & CRED_NONE) ||
-            ((want & CRED_SHARE) && auth_share_cookie_present(r)) ||
+            ((want & CRED_SHARE) && credential_share_cookie_present(r)) ||
             ((want & CRED_SIGNATURE) && req_header(r, "Stripe-Signature") != NULL))
             return true;
         return refuse(r, fam, 401, PROBLEM_NO_CREDENTIAL,
@@ -285,12 +285,12 @@ static bool admit_or_reply(req_t *r, const family_t *fam)
         return refuse(r, fam, 403, PROBLEM_WRONG_KIND, kind == CRED_APIKEY
                       ? "API keys cannot be used here; use a user access token."
                       : "A user access token cannot be used here.");
-    res = kind == CRED_APIKEY ? auth_apikey(r, &why) : auth_session(r, &why);
-    if (res == AUTH_REPLIED)
+    res = kind == CRED_APIKEY ? credential_apikey(r, &why) : credential_session(r, &why);
+    if (res == CREDENTIAL_REPLIED)
         return false;
-    if (res == AUTH_INVALID)
+    if (res == CREDENTIAL_INVALID)
         return refuse(r, fam, 401, PROBLEM_BAD_CREDENTIAL, why);
-    if (kind == CRED_APIKEY && !auth_has_scope(r, r->route->scope))
+    if (kind == CRED_APIKEY && !credential_has_scope(r, r->route->scope))
         return refuse(r, fam, 403, PROBLEM_SCOPE, arena_printf(r->arena,
                       "This API key lacks the scope '%s'.", r->route->scope));
     return true;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth/auth.h"
+#include "auth/credential.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/json.h"
@@ -16,6 +16,7 @@
 #include "http/dispatch.h"
 #include "http/idempotency.h"
 #include "http/response.h"
+#include "net/outbound.h"
 
 #define SERVER_STMTS_MAX 64
 
@@ -25,7 +26,7 @@ static volatile sig_atomic_t stopping;
  * authentication, audit rows, Idempotency-Key bookkeeping.
  * (promptd.is_admin() stays unprepared: only admin routes pay for it.) */
 static const db_stmt_t *const server_stmts[] = {
-    auth_stmts, audit_stmts, idempotency_stmts, NULL};
+    credential_stmts, audit_stmts, idempotency_stmts, NULL};
 
 static void on_signal(int sig)
 {
@@ -155,13 +156,13 @@ static bool server_start(const family_t *fam, const config_t **cfg, FCGX_Request
 
     log_set_family(fam->name);
     install_signals();
-    if ((*cfg = config_load(false)) == NULL)
+    if (!outbound_init() || (*cfg = config_load(false)) == NULL)
         return false;
     if (!stmts_append(stmts, &n, server_stmts) || !stmts_append(stmts, &n, fam->stmts)) {
         log_error("%s: more than %d prepared statements", __func__, SERVER_STMTS_MAX - 1);
         return false;
     }
-    if (!auth_init(*cfg))
+    if (!credential_init(*cfg))
         return false;   /* logged; the stack's readiness check then fails */
     db_init((*cfg)->app_database_url, stmts);
     if (FCGX_Init() != 0 || FCGX_InitRequest(fr, 0, 0) != 0) {

@@ -194,10 +194,12 @@ static const char *view_log_path(void)
     const char *e = getenv("PROMPTD_SHARE_VIEW_LOG");
     static char buf[4096];
 
-    if (cfg && cfg->share_view_log)
-        return cfg->share_view_log;
     if (e && *e)
         return e;
+    if (cfg) {
+        snprintf(buf, sizeof buf, "%s/log/share-views.log", cfg->var_dir);
+        return buf;
+    }
     snprintf(buf, sizeof buf, "%s/log/share-views.log",
              getenv("PROMPTD_VAR_DIR") ? getenv("PROMPTD_VAR_DIR") : ".");
     return buf;

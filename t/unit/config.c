@@ -1,4 +1,4 @@
-/* config.c: unit tests for config_load: secrets from the secrets directory, the environment's override, the site URL's port, an unreadable JWKS. */
+/* config.c: unit tests for config_load and the modules' settings read at start: secrets from the secrets directory, the environment's override, the site URL's port, an unreadable JWKS. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,13 +6,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "auth/apikey.h"
 #include "core/config.h"
+#include "crypto/keyring.h"
 #include "tap.h"
 
-#define FIELDS 7
+#define FIELDS 8
 static const char *names[FIELDS] = {
     "site_url", "jwt_secret", "api_key_pepper", "app_database_url",
-    "openai_api_key", "database_url", "share_cookie_key",
+    "openai_api_key", "database_url", "share_cookie_key", "keyring",
 };
 
 static char dir[] = "/tmp/promptd-config-XXXXXX";
@@ -32,8 +34,11 @@ static void spew(const char *rel, const char *data)
 }
 
 /* Load the configuration in a child with exactly env (NAME=value, NULL
- * terminated) as its environment; got[] receives each field ("(null)" when
- * NULL); returns false when config_load failed. */
+ * terminated) as its environment, then the modules' settings as their
+ * programs do at start (the API key pepper of auth/apikey, the share
+ * family's cookie key, the prompts family's PROMPTD_RENDER_MAX_BYTES,
+ * 1..1073741824); got[] receives each field ("(null)" when NULL); returns
+ * false when a load failed. */
 static bool load(const char *const *env, char got[FIELDS][256])
 {
     int fd[2], status, i;
@@ -46,21 +51,28 @@ static bool load(const char *const *env, char got[FIELDS][256])
         exit(2);
     if (pid == 0) {
         const config_t *c;
-        const char *v[FIELDS];
+        const char *v[FIELDS], *why = NULL;
+        const secretbox_ring_t *ring;
+        long render_max;
 
         close(fd[0]);
         clearenv();
         for (; *env != NULL; env++)
             putenv((char *)*env);
-        if ((c = config_load(false)) == NULL)
+        if ((c = config_load(false)) == NULL ||
+            !config_env_int("PROMPTD_RENDER_MAX_BYTES", 1048576, 1, 1073741824,
+                            &render_max))
             _exit(1);
+        apikey_settings_load();
         v[0] = c->site_url;
         v[1] = c->jwt_secret;
-        v[2] = c->api_key_pepper;
+        v[2] = apikey_pepper();
         v[3] = c->app_database_url;
         v[4] = config_secret("PROMPTD_OPENAI_API_KEY", "openai_api_key");
         v[5] = c->database_url;
-        v[6] = c->share_cookie_key;
+        v[6] = config_secret("PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key");
+        ring = keyring_get(&why);   /* the current kid, or why not */
+        v[7] = ring != NULL ? secretbox_current_kid(ring) : why;
         for (i = 0; i < FIELDS; i++)
             dprintf(fd[1], "%s\n", v[i] != NULL ? v[i] : "(null)");
         _exit(0);
@@ -177,6 +189,27 @@ int main(void)
         snprintf(status_dir, sizeof status_dir, "PROMPTD_SECRETS_DIR=%s", fam);
         ok(load(env, got), "a family without a JWT secret (status) still starts");
         is_str(field(got, "jwt_secret"), "(null)", "  with none");
+    }
+
+    /* The secrets key ring: parsed at load from the environment or the
+     * family's file; a malformed one does not stop the start, keyring_get
+     * says why wherever a ring is needed. */
+    {
+        const char *env[] = {var, famdir, NULL};
+
+        ok(load(env, got), "no ring: loads");
+        is_str(field(got, "keyring"), "(null)", "  keyring_get: none, no reason");
+        spew("secrets/share/secrets_keys",
+             "k7:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
+        ok(load(env, got), "a ring in the family's secrets_keys: loads");
+        is_str(field(got, "keyring"), "k7", "  keyring_get: that ring");
+    }
+    {
+        const char *env[] = {var, famdir, "PROMPTD_SECRETS_KEYS=k8:00", NULL};
+
+        ok(load(env, got), "a malformed PROMPTD_SECRETS_KEYS does not stop the start");
+        is_str(field(got, "keyring"), "a key must be 64 hexadecimal characters",
+               "  keyring_get gives the reason");
     }
 
     /* A JWKS file it cannot read: refused at load, not at the first token. */

@@ -1,5 +1,5 @@
-/* auth.c: who is calling: a verified Bearer JWT, or anon. */
-#include "auth/auth.h"
+/* credential.c: who is calling: a verified Bearer JWT, an API key, or anon (the request-authentication library; cgi-bin/auth.c is the /auth/v1 family). */
+#include "auth/credential.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -24,7 +24,6 @@ static struct {
     const unsigned char *secret;
     size_t secret_len;
     const char *audience;
-    const char *pepper;       /* HMAC key for API keys; NULL = keys refused */
     jwks_source_t *jwks;      /* ES256/RS256 keys (PROMPTD_JWKS); NULL = none */
     /* PROMPTD_JWT_SIGNING_KEY: the private key, its kid, the public JWKS
      * we publish, and that document parsed back (what we verify with). */
@@ -32,11 +31,11 @@ static struct {
     char kid[JWKS_THUMBPRINT_LEN + 1];
     char *public_jwks;        /* cJSON_free */
     jwks_t *own;
-} auth;
+} credential;
 
 /* The key behind an HMAC (run as the worker role, before the request's
  * transaction; see sql/0007_api_keys.sql). */
-const db_stmt_t auth_stmts[] = {{
+const db_stmt_t credential_stmts[] = {{
     "promptd_api_key_auth",
     "select key_id, user_id, array_to_string(scopes, ','), revoked, expired "
     "from promptd.api_key_auth($1)"},
@@ -44,97 +43,99 @@ const db_stmt_t auth_stmts[] = {{
 };
 
 /* Drop our signing key and the JWKS published for it (idempotent). */
-static void auth_forget_signing_key(void)
+static void credential_forget_signing_key(void)
 {
-    EVP_PKEY_free(auth.signing_key);
-    auth.signing_key = NULL;
-    cJSON_free(auth.public_jwks);
-    auth.public_jwks = NULL;
-    jwks_free(auth.own);
-    auth.own = NULL;
+    EVP_PKEY_free(credential.signing_key);
+    credential.signing_key = NULL;
+    cJSON_free(credential.public_jwks);
+    credential.public_jwks = NULL;
+    jwks_free(credential.own);
+    credential.own = NULL;
 }
 
 /* Load the ES256 signing key at path, derive its kid and the public JWKS,
  * and parse that JWKS back as the key set our tokens are verified with
  * (so what we publish is exactly what verifies).  False after logging. */
-static bool auth_load_signing_key(const char *path)
+static bool credential_load_signing_key(const char *path)
 {
     const char *why = NULL;
     cJSON *doc = NULL, *keys, *jwk;
 
-    if ((auth.signing_key = jwks_load_ec_private_pem(path, &why)) == NULL)
+    if ((credential.signing_key = jwks_load_ec_private_pem(path, &why)) == NULL)
         goto fail;
     why = "cannot derive its public JWK (out of memory?)";
-    if (!jwks_ec_thumbprint(auth.signing_key, auth.kid) ||
+    if (!jwks_ec_thumbprint(credential.signing_key, credential.kid) ||
         (doc = cJSON_CreateObject()) == NULL ||
         (keys = cJSON_AddArrayToObject(doc, "keys")) == NULL ||
-        (jwk = jwks_ec_public_jwk(auth.signing_key, auth.kid)) == NULL)
+        (jwk = jwks_ec_public_jwk(credential.signing_key, credential.kid)) == NULL)
         goto fail;
     cJSON_AddItemToArray(keys, jwk);
-    if ((auth.public_jwks = cJSON_PrintUnformatted(doc)) == NULL ||
-        (auth.own = jwks_parse(auth.public_jwks, strlen(auth.public_jwks))) == NULL ||
-        jwks_count(auth.own) != 1)
+    if ((credential.public_jwks = cJSON_PrintUnformatted(doc)) == NULL ||
+        (credential.own = jwks_parse(credential.public_jwks, strlen(credential.public_jwks))) == NULL ||
+        jwks_count(credential.own) != 1)
         goto fail;
     cJSON_Delete(doc);
     log_info("PROMPTD_JWT_SIGNING_KEY %s: access tokens are signed ES256 "
-             "with kid %s", path, auth.kid);
+             "with kid %s", path, credential.kid);
     return true;
 fail:
     log_error("PROMPTD_JWT_SIGNING_KEY %s: %s; the worker refuses to start",
               path, why);
     cJSON_Delete(doc);
-    auth_forget_signing_key();
+    credential_forget_signing_key();
     return false;
 }
 
-bool auth_init(const config_t *cfg)
+bool credential_init(const config_t *cfg)
 {
-    auth.secret = (const unsigned char *)cfg->jwt_secret;
-    auth.secret_len = cfg->jwt_secret ? strlen(cfg->jwt_secret) : 0;
-    auth.audience = cfg->jwt_audience;
-    auth.pepper = cfg->api_key_pepper;
+    const char *signing_key = config_env("PROMPTD_JWT_SIGNING_KEY");
+
+    credential.secret = (const unsigned char *)cfg->jwt_secret;
+    credential.secret_len = cfg->jwt_secret ? strlen(cfg->jwt_secret) : 0;
+    credential.audience = cfg->jwt_audience;
+    apikey_settings_load();
     /* Loaded on the first ES256/RS256 token, cached for the process. */
-    jwks_source_free(auth.jwks);
-    auth.jwks = jwks_source_new(cfg->jwks);
-    auth_forget_signing_key();
-    if (cfg->jwt_signing_key == NULL)
+    jwks_source_free(credential.jwks);
+    credential.jwks = jwks_source_new(cfg->jwks);
+    credential_forget_signing_key();
+    if (signing_key == NULL)
         return true;
-    return auth_load_signing_key(cfg->jwt_signing_key);
+    return credential_load_signing_key(signing_key);
 }
 
-EVP_PKEY *auth_signing_key(const char **kid)
+EVP_PKEY *credential_signing_key(const char **kid)
 {
     if (kid != NULL)
-        *kid = auth.signing_key != NULL ? auth.kid : NULL;
-    return auth.signing_key;
+        *kid = credential.signing_key != NULL ? credential.kid : NULL;
+    return credential.signing_key;
 }
 
-const char *auth_public_jwks(void)
+const char *credential_public_jwks(void)
 {
-    return auth.public_jwks != NULL ? auth.public_jwks : "{\"keys\":[]}";
+    return credential.public_jwks != NULL ? credential.public_jwks : "{\"keys\":[]}";
 }
 
 /* ES256 / RS256 keys: our own signing key, only under its kid (the tokens
  * we sign always carry it), then the PROMPTD_JWKS set. */
-static EVP_PKEY *auth_key_lookup(void *ctx, const char *kid, enum jwt_alg alg,
+static EVP_PKEY *credential_key_lookup(void *ctx, const char *kid, enum jwt_alg alg,
                                  time_t now)
 {
     EVP_PKEY *k;
 
     (void)ctx;
-    if (kid != NULL && (k = jwks_find(auth.own, kid, alg)) != NULL)
+    if (kid != NULL && (k = jwks_find(credential.own, kid, alg)) != NULL)
         return k;
-    return jwks_source_lookup(auth.jwks, kid, alg, now);
+    return jwks_source_lookup(credential.jwks, kid, alg, now);
 }
 
-void auth_anon(req_t *r)
+void credential_anon(req_t *r)
 {
     r->tx.user_id = NULL;
     r->tx.role = "anon";
     r->tx.claims = "{\"role\":\"anon\"}";
 }
 
-bool auth_has_scope(const req_t *r, const char *scope)
+bool credential_has_scope(const req_t *r, const char *scope)
 {
     if (r->scopes == NULL)
         return true;
@@ -145,7 +146,7 @@ bool auth_has_scope(const req_t *r, const char *scope)
 }
 
 /* "a,b,c" -> NULL-terminated array in the arena. */
-static const char *const *auth_split_scopes(req_t *r, const char *list)
+static const char *const *credential_split_scopes(req_t *r, const char *list)
 {
     size_t n = 1;
     const char **out;
@@ -160,7 +161,7 @@ static const char *const *auth_split_scopes(req_t *r, const char *list)
     return out;
 }
 
-unsigned auth_presented(req_t *r)
+unsigned credential_presented(req_t *r)
 {
     const char *h = req_header(r, "Authorization");
 
@@ -170,15 +171,15 @@ unsigned auth_presented(req_t *r)
     return req_header(r, "X-API-Key") != NULL ? CRED_APIKEY : 0;
 }
 
-bool auth_share_cookie_present(req_t *r)
+bool credential_share_cookie_present(req_t *r)
 {
     const char *c = req_header(r, "Cookie");
 
-    return c != NULL && strstr(c, AUTH_SHARE_COOKIE_PREFIX) != NULL;
+    return c != NULL && strstr(c, CREDENTIAL_SHARE_COOKIE_PREFIX) != NULL;
 }
 
-/* The key behind the header (auth_presented said CRED_APIKEY). */
-static const char *auth_apikey_text(req_t *r)
+/* The key behind the header (credential_presented said CRED_APIKEY). */
+static const char *credential_apikey_text(req_t *r)
 {
     const char *h = req_header(r, "Authorization");
 
@@ -187,9 +188,9 @@ static const char *auth_apikey_text(req_t *r)
 
 /* The caller as the owner of an API key: format and checksum first (no
  * database), then the HMAC looked up by promptd.api_key_auth(). */
-enum auth_result auth_apikey(req_t *r, const char **why)
+enum credential_result credential_apikey(req_t *r, const char **why)
 {
-    const char *key = auth_apikey_text(r);
+    const char *key = credential_apikey_text(r);
     char hash[APIKEY_HMAC_HEX_LEN + 1];
     const char *v[1] = {hash};
     const char *const *sc;
@@ -200,26 +201,26 @@ enum auth_result auth_apikey(req_t *r, const char **why)
     if (key == NULL || !apikey_valid(key)) {
         r->tx.detail = "API key malformed or checksum mismatch";
         *why = "The API key is malformed.";
-        return AUTH_INVALID;
+        return CREDENTIAL_INVALID;
     }
-    if (!apikey_hmac_hex(auth.pepper, key, hash)) {
+    if (!apikey_hmac_hex(apikey_pepper(), key, hash)) {
         r->tx.detail = "no API key pepper configured";
         *why = "The API key cannot be verified.";
-        return AUTH_INVALID;
+        return CREDENTIAL_INVALID;
     }
     if (!db_ready(&retry_after)) {
         resp_header(r, "Retry-After", arena_printf(r->arena, "%d", retry_after));
         resp_problem(r, 503, "The database is unreachable; retry shortly.");
-        return AUTH_REPLIED;
+        return CREDENTIAL_REPLIED;
     }
-    if ((res = db_exec_unscoped(&r->tx, &auth_stmts[0], 1, v)) == NULL) {
+    if ((res = db_exec_unscoped(&r->tx, &credential_stmts[0], 1, v)) == NULL) {
         dbreply_error(r);
-        return AUTH_REPLIED;
+        return CREDENTIAL_REPLIED;
     }
     if (PQntuples(res) != 1) {
         r->tx.detail = "unknown API key";
         *why = "The API key is not valid.";
-        return AUTH_INVALID;
+        return CREDENTIAL_INVALID;
     }
     if (strcmp(PQgetvalue(res, 0, 3), "t") == 0 ||
         strcmp(PQgetvalue(res, 0, 4), "t") == 0) {
@@ -227,34 +228,34 @@ enum auth_result auth_apikey(req_t *r, const char **why)
 
         r->tx.detail = revoked ? "API key revoked" : "API key expired";
         *why = revoked ? "The API key has been revoked." : "The API key has expired.";
-        return AUTH_INVALID;
+        return CREDENTIAL_INVALID;
     }
     r->key_id = arena_strdup(r->arena, PQgetvalue(res, 0, 0));
     r->tx.user_id = arena_strdup(r->arena, PQgetvalue(res, 0, 1));
-    r->scopes = sc = auth_split_scopes(r, PQgetvalue(res, 0, 2));
+    r->scopes = sc = credential_split_scopes(r, PQgetvalue(res, 0, 2));
     r->tx.role = "authenticated";
     claims = json_own(r->arena, cJSON_CreateObject());
     cJSON_AddStringToObject(claims, "sub", r->tx.user_id);
     cJSON_AddStringToObject(claims, "role", r->tx.role);
-    cJSON_AddStringToObject(claims, "aud", auth.audience ? auth.audience
+    cJSON_AddStringToObject(claims, "aud", credential.audience ? credential.audience
                                                          : "authenticated");
     cJSON_AddStringToObject(claims, "key_id", r->key_id);
     arr = cJSON_AddArrayToObject(claims, "scopes");
     for (; *sc; sc++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(*sc));
     r->tx.claims = json_print(r->arena, claims);
-    return AUTH_OK;
+    return CREDENTIAL_OK;
 }
 
-enum auth_result auth_session(req_t *r, const char **why)
+enum credential_result credential_session(req_t *r, const char **why)
 {
     const char *h = req_header(r, "Authorization");
     jwt_verify_opts_t o = {
-        .secret = auth.secret,
-        .secret_len = auth.secret_len,
-        .audience = auth.audience,
+        .secret = credential.secret,
+        .secret_len = credential.secret_len,
+        .audience = credential.audience,
         .roles = allowed_roles,
-        .key_lookup = auth.jwks != NULL || auth.own != NULL ? auth_key_lookup
+        .key_lookup = credential.jwks != NULL || credential.own != NULL ? credential_key_lookup
                                                             : NULL,
     };
     enum jwt_error e;
@@ -262,18 +263,18 @@ enum auth_result auth_session(req_t *r, const char **why)
 
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
         *why = "A Bearer token is required.";
-        return AUTH_INVALID;
+        return CREDENTIAL_INVALID;
     }
-    if (auth.secret_len == 0 && auth.jwks == NULL && auth.own == NULL) {
+    if (credential.secret_len == 0 && credential.jwks == NULL && credential.own == NULL) {
         r->tx.detail = "no JWT secret configured";
         *why = "The token cannot be verified.";
-        return AUTH_INVALID;
+        return CREDENTIAL_INVALID;
     }
     e = jwt_verify(h + 7, &o, &claims);
     if (e != JWT_OK) {
         r->tx.detail = jwt_strerror(e);
         *why = arena_printf(r->arena, "The token is invalid: %s.", jwt_strerror(e));
-        return AUTH_INVALID;
+        return CREDENTIAL_INVALID;
     }
     json_own(r->arena, claims);
     r->tx.user_id = arena_strdup(r->arena,
@@ -284,10 +285,10 @@ enum auth_result auth_session(req_t *r, const char **why)
     r->tx.role = cJSON_IsString(role) ? arena_strdup(r->arena, role->valuestring)
                                    : "authenticated";
     r->tx.claims = json_print(r->arena, claims);
-    return AUTH_OK;
+    return CREDENTIAL_OK;
 }
 
-const char *auth_session_id(req_t *r)
+const char *credential_session_id(req_t *r)
 {
     cJSON *claims;
     const cJSON *sid;
@@ -301,7 +302,7 @@ const char *auth_session_id(req_t *r)
 }
 
 /* The newest amr[].timestamp of the claims, or -1. */
-static double auth_amr_time(const cJSON *claims)
+static double credential_amr_time(const cJSON *claims)
 {
     const cJSON *amr = cJSON_GetObjectItemCaseSensitive(claims, "amr"), *m;
     double t = -1;
@@ -317,9 +318,9 @@ static double auth_amr_time(const cJSON *claims)
     return t;
 }
 
-int auth_recent_signin(req_t *r, long max_age)
+int credential_recent_signin(req_t *r, long max_age)
 {
-    const char *sid = auth_session_id(r), *v[1];
+    const char *sid = credential_session_id(r), *v[1];
     cJSON *claims;
     const cJSON *iat;
     double at = -1, now = (double)time(NULL);
@@ -340,8 +341,8 @@ int auth_recent_signin(req_t *r, long max_age)
         if (PQntuples(res) == 1)
             return strcmp(PQgetvalue(res, 0, 1), "t") != 0 &&
                    atof(PQgetvalue(res, 0, 0)) >= now - (double)max_age;
-        at = auth_amr_time(claims);    /* a session another server keeps */
-    } else if ((at = auth_amr_time(claims)) < 0 &&
+        at = credential_amr_time(claims);    /* a session another server keeps */
+    } else if ((at = credential_amr_time(claims)) < 0 &&
                cJSON_IsNumber(iat = cJSON_GetObjectItemCaseSensitive(claims, "iat"))) {
         at = iat->valuedouble;         /* promptctl: no session, no refresh */
     }

@@ -1,6 +1,6 @@
-/* auth.h: who is calling: Bearer JWT -> r->tx.user_id, r->tx.role, r->tx.claims. */
-#ifndef PROMPTD_AUTH_H
-#define PROMPTD_AUTH_H
+/* credential.h: who is calling: Bearer JWT or API key -> r->tx.user_id, r->tx.role, r->tx.claims. */
+#ifndef PROMPTD_CREDENTIAL_H
+#define PROMPTD_CREDENTIAL_H
 
 #include <stdbool.h>
 
@@ -10,54 +10,56 @@
 #include "http/request.h"
 #include "db/db.h"
 
-/* Keys for auth_session.  With cfg->jwt_signing_key set, the PEM is
- * loaded (it must be an EC P-256 private key) and its public key trusted
- * for ES256 tokens carrying its kid; false (after logging why) when it
- * cannot be: the worker must then refuse to start. */
-bool auth_init(const config_t *cfg);
+/* Keys for credential_session and credential_apikey, read at start after config_load:
+ * cfg's JWT settings, the API key pepper (auth/apikey), and
+ * PROMPTD_JWT_SIGNING_KEY (every family verifies our ES256 tokens): when
+ * set, that PEM is loaded (it must be an EC P-256 private key) and its
+ * public key trusted for ES256 tokens carrying its kid; false (after
+ * logging why) when it cannot be: the worker must then refuse to start. */
+bool credential_init(const config_t *cfg);
 
 /* The configured ES256 signing key and its kid (RFC 7638 thumbprint), or
  * NULL when none is configured (tokens are then HS256).  Owned here. */
-EVP_PKEY *auth_signing_key(const char **kid);
+EVP_PKEY *credential_signing_key(const char **kid);
 
 /* The public JWKS document {"keys":[...]} for /.well-known/jwks.json:
  * the signing key's public JWK, or no keys without one.  Static text. */
-const char *auth_public_jwks(void);
+const char *credential_public_jwks(void);
 
 /* The credential kind the request's headers present (enum route_creds):
  * CRED_APIKEY for "Authorization: Bearer pmtd_..." or, without an
  * Authorization header, "X-API-Key: ..."; CRED_SESSION for any other
- * Authorization header (verified or refused by auth_session); 0 for none.
+ * Authorization header (verified or refused by credential_session); 0 for none.
  * Share cookies and signatures are not bearer credentials: see
- * auth_share_cookie_present and the handlers. */
-unsigned auth_presented(req_t *r);
+ * credential_share_cookie_present and the handlers. */
+unsigned credential_presented(req_t *r);
 
 /* A share link's unlock cookie ("pd_share_..."), unverified, is present. */
-#define AUTH_SHARE_COOKIE_PREFIX "pd_share_"
-bool auth_share_cookie_present(req_t *r);
+#define CREDENTIAL_SHARE_COOKIE_PREFIX "pd_share_"
+bool credential_share_cookie_present(req_t *r);
 
-enum auth_result {
-    AUTH_OK,        /* the caller is known */
-    AUTH_INVALID,   /* the credential is not valid: *why says why (401) */
-    AUTH_REPLIED,   /* a reply is recorded (503: the database is down) */
+enum credential_result {
+    CREDENTIAL_OK,        /* the caller is known */
+    CREDENTIAL_INVALID,   /* the credential is not valid: *why says why (401) */
+    CREDENTIAL_REPLIED,   /* a reply is recorded (503: the database is down) */
 };
 
 /* A session token: a Bearer JWT (HS256 secret, our ES256 key, or the
- * PROMPTD_JWKS keys) with role authenticated.  AUTH_OK sets r->tx.user_id,
+ * PROMPTD_JWKS keys) with role authenticated.  CREDENTIAL_OK sets r->tx.user_id,
  * r->tx.role and r->tx.claims (verified claims re-serialised). */
-enum auth_result auth_session(req_t *r, const char **why);
+enum credential_result credential_session(req_t *r, const char **why);
 
 /* An API key ("Authorization: Bearer pmtd_..." or X-API-Key).  A
- * malformed key or bad checksum is AUTH_INVALID before any query; then
+ * malformed key or bad checksum is CREDENTIAL_INVALID before any query; then
  * the database must be ready (503 otherwise) and the key known, unrevoked
- * and unexpired.  AUTH_OK: r->tx.user_id is the owner, r->tx.role
+ * and unexpired.  CREDENTIAL_OK: r->tx.user_id is the owner, r->tx.role
  * "authenticated", r->key_id and r->scopes are set and r->tx.claims =
  * {sub, role, aud, key_id, scopes}. */
-enum auth_result auth_apikey(req_t *r, const char **why);
+enum credential_result credential_apikey(req_t *r, const char **why);
 
 /* The session_id claim of a session token (a UUID), or NULL (API keys,
  * promptctl tokens). */
-const char *auth_session_id(req_t *r);
+const char *credential_session_id(req_t *r);
 
 /* Re-authentication by time: whether the caller's sign-in happened within
  * max_age seconds.  The sign-in time is that of the token's session row
@@ -67,17 +69,17 @@ const char *auth_session_id(req_t *r);
  * nor amr (promptctl's, which nothing refreshes) its iat.  API keys never
  * count as recent.  Runs inside the request's transaction.  1 recent, 0
  * not, -1 after replying (database error). */
-int auth_recent_signin(req_t *r, long max_age);
+int credential_recent_signin(req_t *r, long max_age);
 
 /* True when the caller may use a route needing scope: JWT callers have
  * every scope; API-key callers only their key's. */
-bool auth_has_scope(const req_t *r, const char *scope);
+bool credential_has_scope(const req_t *r, const char *scope);
 
 /* auth's statements (the API-key lookup), {NULL}-terminated; http/server.c
  * prepares them on every connection. */
-extern const db_stmt_t auth_stmts[];
+extern const db_stmt_t credential_stmts[];
 
 /* Claims for unauthenticated routes: role anon. */
-void auth_anon(req_t *r);
+void credential_anon(req_t *r);
 
 #endif

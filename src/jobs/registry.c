@@ -10,7 +10,7 @@
 #include "enrich/job.h"
 #include "jobs/maintenance.h"
 #include "jobs/registry.h"
-#include "jobs/shareviews.h"
+#include "share/views.h"
 
 long long registry_now_ms(void)
 {

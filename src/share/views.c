@@ -1,5 +1,5 @@
-/* shareviews.c: the "share.views" job: nginx's share view log -> daily views, unique viewers, referrers. */
-#include "jobs/shareviews.h"
+/* views.c: the "share.views" job: nginx's share view log -> daily views, unique viewers, referrers. */
+#include "share/views.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,10 +14,11 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
-#include "core/config.h"
+#include "core/clock.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
+#include "share/settings.h"
 
 #define SHAREVIEWS_BATCH_BYTES (1L << 20)   /* read per batch */
 #define SHAREVIEWS_BATCHES_MAX 1000         /* per run, whatever happens */
@@ -72,17 +73,6 @@ struct salts {
     bool have[SHAREVIEWS_DAYS];
 };
 
-static void hex_of(const unsigned char *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static bool salts_load(job_t *j, struct salts *s)
 {
     time_t now = time(NULL);
@@ -99,7 +89,7 @@ static bool salts_load(job_t *j, struct salts *s)
         gmtime_r(&t, &tm);
         strftime(s->day[i], sizeof s->day[i], "%Y-%m-%d", &tm);
         random_bytes(cand, sizeof cand);
-        hex_of(cand, sizeof cand, hex);
+        hash_hex(cand, sizeof cand, hex);
         OPENSSL_cleanse(cand, sizeof cand);
         res = PQexecParams(j->conn,
             "select encode(promptd.share_salt($1::date, decode($2, 'hex')), 'hex')",
@@ -131,20 +121,14 @@ static bool viewer_hash(const struct salts *s, const char *day, const char *addr
                         const char *ua, char out[65])
 {
     for (int i = 0; i < SHAREVIEWS_DAYS; i++) {
-        unsigned char md[32];
-        unsigned int mdlen = 0;
-        EVP_MD_CTX *ctx;
+        unsigned char md[HASH_SHA256_LEN];
+        hash_part_t parts[3] = {
+            {s->salt[i], sizeof s->salt[i]}, {addr, strlen(addr) + 1}, {ua, strlen(ua)}};
 
         if (!s->have[i] || strcmp(s->day[i], day) != 0)
             continue;
-        ctx = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        EVP_DigestUpdate(ctx, s->salt[i], sizeof s->salt[i]);
-        EVP_DigestUpdate(ctx, addr, strlen(addr) + 1);
-        EVP_DigestUpdate(ctx, ua, strlen(ua));
-        EVP_DigestFinal_ex(ctx, md, &mdlen);
-        EVP_MD_CTX_free(ctx);
-        hex_of(md, sizeof md, out);
+        hash_sha256(parts, 3, md);
+        hash_hex(md, sizeof md, out);
         return true;
     }
     return false;
@@ -186,21 +170,6 @@ static bool line_row(const struct salts *s, const char *line, cJSON *rows)
     }
     cJSON_Delete(in);
     return ok;
-}
-
-static const char *view_log_path(void)
-{
-    const config_t *cfg = config_load(false);
-    const char *e = getenv("PROMPTD_SHARE_VIEW_LOG");
-    static char buf[4096];
-
-    if (cfg && cfg->share_view_log)
-        return cfg->share_view_log;
-    if (e && *e)
-        return e;
-    snprintf(buf, sizeof buf, "%s/log/share-views.log",
-             getenv("PROMPTD_VAR_DIR") ? getenv("PROMPTD_VAR_DIR") : ".");
-    return buf;
 }
 
 /* The stored cursor: (inode or -1 when none, pos). */
@@ -272,7 +241,7 @@ static int rotated_open(const char *path, long long inode, long long pos,
 
 int shareviews_ingest(job_t *j)
 {
-    const char *path = view_log_path();
+    const char *path = share_settings()->view_log;
     struct salts salts;
     long long inode, pos, lines = 0, batches = 0;
     char *buf = NULL;
@@ -301,7 +270,7 @@ int shareviews_ingest(job_t *j)
         char *p, *nl, *last;
         int done, src;
 
-        if (j->deadline_ms > 0 && registry_now_ms() >= j->deadline_ms - SHAREVIEWS_SLACK_MS)
+        if (j->deadline_ms > 0 && clock_now_ms() >= j->deadline_ms - SHAREVIEWS_SLACK_MS)
             break;
         if (!cursor_get(j, &inode, &pos))
             goto out;

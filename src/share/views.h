@@ -1,13 +1,13 @@
-/* shareviews.h: the "share.views" job: ingest nginx's share view log into the share analytics. */
-#ifndef PROMPTD_JOBS_SHAREVIEWS_H
-#define PROMPTD_JOBS_SHAREVIEWS_H
+/* views.h: the "share.views" job: ingest nginx's share view log into the share analytics. */
+#ifndef PROMPTD_SHARE_VIEWS_H
+#define PROMPTD_SHARE_VIEWS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "jobs/registry.h"
 
-/* share.views {}: read the view log (config share_view_log) from the
+/* share.views {}: read the view log (share_settings()->view_log) from the
  * cursor kept in PostgreSQL (inode + offset).  When the cursor names
  * another file and "<log>.1" is that file (renamed by log rotation), its
  * remaining lines are read first; then the current file from its start (as

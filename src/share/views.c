@@ -339,3 +339,8 @@ out:
     OPENSSL_cleanse(&salts, sizeof salts);
     return rc;
 }
+
+const job_handler_t shareviews_handlers[] = {
+    { "share.views", shareviews_ingest },
+    { NULL, NULL }
+};

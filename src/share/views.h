@@ -20,6 +20,9 @@
  * this process.  result {"lines": n, "batches": b}. */
 int shareviews_ingest(job_t *j);
 
+/* {"share.views", shareviews_ingest}, for promptd-jobs. */
+extern const job_handler_t shareviews_handlers[];
+
 /* The host of a Referer value, lower-cased into out (size n); false when
  * there is none (empty, not absolute http(s), too long).  Exposed for
  * unit tests. */

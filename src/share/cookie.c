@@ -8,7 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "core/str.h"
+#include "crypto/hash.h"
 
 const char *share_cookie_name(arena_t *a, const char *hash)
 {
@@ -20,6 +20,7 @@ const char *share_cookie_name(arena_t *a, const char *hash)
 static const char *cookie_mac(arena_t *a, const char *key, const char *hash, long long exp)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
+    char hex[2 * EVP_MAX_MD_SIZE + 1];
     unsigned int mdlen = 0;
     const char *msg;
 
@@ -29,7 +30,8 @@ static const char *cookie_mac(arena_t *a, const char *key, const char *hash, lon
     if (HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg,
              strlen(msg), md, &mdlen) == NULL)
         return NULL;
-    return hex_encode(a, md, mdlen);
+    hash_hex(md, mdlen, hex);
+    return arena_strdup(a, hex);
 }
 
 bool share_cookie_valid(arena_t *a, const char *cookies, const char *hash,

@@ -614,25 +614,21 @@ static void drain_notifies(PGconn *conn)
         PQfreemem(n);
 }
 
-int daemon_run(const daemon_config_t *c)
+/* Name this daemon (locked_by: host:pid:random), catch SIGTERM/SIGINT in
+ * the main thread only, and start the heartbeat thread; false when the
+ * thread cannot start. */
+static bool daemon_start(pthread_t *hb)
 {
     struct sigaction sa;
     sigset_t block, old;
-    pthread_t hb;
-    PGconn *conn = NULL, *work = NULL;
-    outcomes_t o = {0};
-    long long last_reap = 0;
     unsigned char rnd[4];
     char host[64] = "localhost";
-    int n, delay_ms = 100, rc = 0;
-    int want = c->batch;   /* grows with fast jobs: next_batch() */
+    bool ok;
 
-    cfg = c;
     gethostname(host, sizeof host - 1);
     random_bytes(rnd, sizeof rnd);
     snprintf(name, sizeof name, "%s:%ld:%02x%02x%02x%02x", host, (long)getpid(),
              rnd[0], rnd[1], rnd[2], rnd[3]);
-
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;   /* no SA_RESTART: select() wakes */
     sigemptyset(&sa.sa_mask);
@@ -644,11 +640,25 @@ int daemon_run(const daemon_config_t *c)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    if (pthread_create(&hb, NULL, heartbeat, NULL) != 0) {
+    ok = pthread_create(hb, NULL, heartbeat, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return ok;
+}
+
+int daemon_run(const daemon_config_t *c)
+{
+    pthread_t hb;
+    PGconn *conn = NULL, *work = NULL;
+    outcomes_t o = {0};
+    long long last_reap = 0;
+    int n, delay_ms = 100, rc = 0;
+    int want = c->batch;   /* grows with fast jobs: next_batch() */
+
+    cfg = c;
+    if (!daemon_start(&hb)) {
         log_error("%s: pthread_create failed", __func__);
         return 1;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     log_info("%s: started as %s (batch %d to %d, lease %d s, poll %d ms, queues %s)",
              __func__, name, c->batch, c->batch_max, c->lease_s, c->poll_ms,
              c->queues ? c->queues : "all");

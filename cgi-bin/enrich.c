@@ -6,8 +6,8 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/response.h"
-#include "core/config.h"
 #include "core/server.h"
+#include "crypto/random.h"
 #include "crypto/secretbox.h"
 #include "db/audit.h"
 #include "enrich/enrich.h"
@@ -170,7 +170,7 @@ static int enrich_async(req_t *r, edb_t *d, enrich_input_t *in, const cJSON *pro
     long long job;
     int own;
 
-    enrich_uuid(id);
+    random_uuid(id);
     cJSON_AddStringToObject(p, "enrichment_id", id);
     cJSON_AddStringToObject(p, "user_id", r->user_id);
     cJSON_AddStringToObject(p, "prompt", in->prompt);
@@ -357,13 +357,12 @@ static const char *key_secret_name(const char *provider)
     return NULL;
 }
 
-/* The secrets key ring, or NULL after replying 500 (not configured). */
+/* The secrets key ring into *ring (true), or false after replying 500 (not configured). */
 static bool key_ring_or_reply(req_t *r, secretbox_ring_t *ring)
 {
-    const config_t *cfg = config_load(false);
     const char *why = NULL;
 
-    if (cfg && cfg->secrets_keys && secretbox_ring_parse(ring, cfg->secrets_keys, &why))
+    if (enrich_userkeys_ring(ring, &why))
         return true;
     r->log_detail = why ? why : "no secrets key ring";
     resp_problem(r, 500, "Stored keys are not configured on this server.");
@@ -400,7 +399,7 @@ static int key_put(req_t *r)
     if (PQntuples(res) == 1)
         snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     else
-        enrich_uuid(id);
+        random_uuid(id);
     if (!key_ring_or_reply(r, &ring))
         return r->status;
     aad = arena_printf(r->arena, "user_secrets.value:%s", id);

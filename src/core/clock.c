@@ -41,13 +41,16 @@ clock_sleep_ms(long ms)
 long
 clock_backoff_ms(long base_ms, long max_ms, int attempt)
 {
-    double d = (double)base_ms;
+    double d = (double)base_ms, v;
     unsigned int r;
 
+    if (base_ms <= 0 || max_ms <= 0)
+        return 0;
     for (int i = 1; i < attempt && d < (double)max_ms; i++)
         d *= 2;
     if (d > (double)max_ms)
         d = (double)max_ms;
     random_bytes(&r, sizeof r);
-    return (long)(d / 2 + (d / 2) * ((double)r / UINT_MAX));
+    v = d / 2 + (d / 2) * ((double)r / UINT_MAX);
+    return v >= (double)max_ms ? max_ms : (long)v;  /* no overflow near LONG_MAX */
 }

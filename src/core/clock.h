@@ -13,7 +13,8 @@ void clock_sleep_ms(long ms);
 /* The delay before retry number attempt (1-based) in milliseconds:
  * d = min(base_ms * 2^(attempt-1), max_ms), then a uniform draw in
  * [d/2, d] ("equal jitter"), so retries of many clients spread out while
- * each still waits at least half the nominal delay. */
+ * each still waits at least half the nominal delay.  A base or maximum
+ * of 0 or less gives 0. */
 long clock_backoff_ms(long base_ms, long max_ms, int attempt);
 
 #endif

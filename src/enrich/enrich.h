@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "crypto/secretbox.h"
 #include "enrich/edb.h"
 #include "enrich/engine.h"
 #include "enrich/score.h"
@@ -93,8 +94,11 @@ char *enrich_input_hash(arena_t *a, const char *prompt, size_t len);
  * a key that does not decrypt is ignored (and logged). */
 bool enrich_user_keys(edb_t *d, enrich_input_t *in);
 
-/* Random v4 UUID into out[37]. */
-void enrich_uuid(char out[37]);
+/* The secrets key ring, parsed into *ring: the one place the enrich family
+ * (its library and cgi-bin/enrich.c) reads it.  False (ring empty, *why a
+ * short reason, or left NULL when no ring is configured) when there is
+ * none usable; on true the caller clears it with secretbox_ring_clear(). */
+bool enrich_userkeys_ring(secretbox_ring_t *ring, const char **why);
 
 /* The statements enrich_* run; a family prepares them (NULL-terminated). */
 extern const db_stmt_t enrich_stmts[];

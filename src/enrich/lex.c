@@ -4,210 +4,7 @@
 #include <string.h>
 
 #include "enrich/lex.h"
-
-/* Cue phrases, lower-case ASCII, one table per class, NULL-terminated.
- * A phrase matches at a word start, case-insensitively, when it ends at a
- * word boundary (a trailing '*' matches any word ending: "summari*"). */
-static const char *const cue_task[] = {
-    "write", "rewrite", "summarise", "summarize", "explain", "create",
-    "generate", "list", "extract", "translate", "fix", "refactor",
-    "implement", "analyse", "analyze", "compare", "describe", "draft",
-    "classify", "review", "make", "give", "tell", "find", "answer",
-    "calculate", "compute", "design", "build", "convert", "identify",
-    "outline", "propose", "suggest", "plan", "debug", "optimise",
-    "optimize", "compose", "edit", "proofread", "evaluate", "assess",
-    "produce", "prepare", "develop", "add", "remove", "update", "test",
-    "check", "categorise", "categorize", "tag", "label", "rank", "sort",
-    "recommend", "estimate", "predict", "pull", "parse", "map", "detect",
-    "brainstorm", "condense", "shorten", "expand", "improve", "port",
-    "document", "name", "solve", "show", "help", "define", "investigate",
-    "research", "critique", "score", "rate", "match", "validate", "verify",
-    "simplify", "paraphrase", "structure", "organise", "organize", "create",
-    "turn", "transform", "reply", "respond to", "decide", "choose", "select",
-    "determine", "interpret", "diagnose", "migrate", "deploy", "configure",
-    "set up", "install", "count", "group", "cluster", "split", "merge",
-    "highlight", "note", "annotate", "teach", "quiz", "prioritise",
-    "prioritize", "forecast", "model", "draw", "sketch", "recap", "report",
-    "get", "fetch", "do", "look", "tldr", "summarise*", "summarize*", NULL};
-static const char *const cue_formatverb[] = {
-    "return", "output", "respond with", "respond in", "answer in",
-    "answer with", "format", "present", "reply in", "reply with",
-    "use the format", "structure the", NULL};
-static const char *const cue_vague[] = {
-    "something", "stuff", "things", "thing", "good", "nice", "better",
-    "interesting", "etc", "whatever", "somehow", "some kind", "kind of",
-    "sort of", "a bit", "various", "and so on", "or something", "maybe",
-    "great", "cool", "awesome", "proper", "appropriate", "relevant",
-    "a few", "a lot", "lots of", "anything", "everything", NULL};
-static const char *const cue_filler[] = {
-    "please", "kindly", "basically", "actually", "really", "very",
-    "literally", "totally", "just", "simply", "quite", "honestly",
-    "if possible", "if you can", "if you don't mind", "thanks", "thank you",
-    "pls", "plz", NULL};
-static const char *const cue_hedge[] = {
-    "can you", "could you", "would you", "will you", "i was wondering",
-    "i wonder", "i want you to", "i need you to", "i would like you to",
-    "i'd like you to", "do you think", "is it possible", "perhaps",
-    "maybe you could", "try to", NULL};
-static const char *const cue_audience[] = {
-    "audience", "reader", "readers", "for beginners", "for experts",
-    "beginner", "beginners", "non-technical", "technical readers",
-    "customers", "customer", "students", "executives", "stakeholders",
-    "managers", "developers", "engineers", "children", "kids", "parents",
-    "clients", "users", "subscribers", "investors", "recruiters",
-    "for a general", "aimed at", "targeted at", "intended for", "who are",
-    "who is", "who know", "who have", "level", "layperson", "laypeople",
-    "newcomers", "team", "buyers", "patients", "teachers", "fans", "board",
-    "cfo", "ceo", "cto", "manager", "boss", "colleague", "colleagues",
-    "team lead", "leadership", "executive", "client", "student", "novice",
-    "expert", "experts", "non-experts", "general public", "members",
-    "employees", "staff", "visitors", "viewers", "listeners", "voters",
-    "hiring manager", "partners", "donors", "community", NULL};
-static const char *const cue_role[] = {
-    "you are", "act as", "acting as", "as an expert", "as a senior",
-    "as an experienced", "you're", "take the role", "role:", "persona",
-    "pretend", "imagine you", NULL};
-static const char *const cue_background[] = {
-    "context", "background", "because", "the goal", "goal:", "purpose",
-    "so that", "in order to", "we are", "we're", "i am", "i'm", "our ",
-    "my ", "the reason", "currently", "situation", "we have", "i have",
-    "this is for", "it will be used", "will be used", "used in", "used for",
-    "project", "company", "startup", "business", "for our", "for my",
-    "the aim", "objective", NULL};
-static const char *const cue_format[] = {
-    "json", "table", "bullet", "bullets", "bullet points", "bulleted",
-    "numbered list", "markdown", "csv", "yaml", "xml", "html",
-    "format", "heading", "headings", "headline", "subject line", "paragraph",
-    "paragraphs", "code block", "one line", "one-line", "list of", "as a list",
-    "in a list", "template", "columns", "column", "key-value", "schema",
-    "fields", "plain text", "sections", "section", "outline", "tweet",
-    "email", "diff", "patch", "one sentence", "one word", "single word",
-    "yes or no", "true or false", "label", "score from", "score of", NULL};
-static const char *const cue_lengthunit[] = {
-    "words", "word", "sentences", "sentence", "bullets", "bullet",
-    "bullet points", "points", "paragraphs", "paragraph", "characters",
-    "chars", "lines", "line", "items", "pages", "page", "minutes", "tokens",
-    "tweets", "slides", "questions", "options", "ideas", "examples",
-    "headlines", "steps", "names", "taglines", "variants", "versions",
-    "reasons", "tips", NULL};
-static const char *const cue_lengthword[] = {
-    "brief", "briefly", "short", "concise", "concisely", "one paragraph",
-    "a paragraph", "one sentence", "a sentence", "under", "at most",
-    "no more than", "no longer than", "maximum", "max", "fewer than",
-    "less than", "up to", "limit", "exactly", "at least", NULL};
-static const char *const cue_constraint[] = {
-    "must", "should", "only", "at most", "at least", "no more than",
-    "fewer than", "limit", "within", "avoid", "exclude", "include",
-    "do not", "don't", "never", "always", "keep", "ensure", "make sure",
-    "maximum", "minimum", "required", "requires", "without", "no longer than",
-    "stay", "use only", "only use", "without using", "not exceed", "strictly",
-    "constraint", "constraints", "rule", "rules", "requirement",
-    "requirements", "preserve", "retain", "cite", "handle", "follow",
-    "compatible", "comply", "under", NULL};
-static const char *const cue_tone[] = {
-    "tone", "formal", "informal", "friendly", "professional", "casual",
-    "playful", "serious", "neutral", "persuasive", "empathetic", "witty",
-    "style", "voice", "plain language", "plain english", "jargon",
-    "warm", "upbeat", "authoritative", "conversational", NULL};
-static const char *const cue_example[] = {
-    "for example", "e.g", "example:", "examples:", "example", "examples",
-    "for instance", "such as", "like this", "input:", "output:",
-    "sample", "here is an example", NULL};
-static const char *const cue_negative[] = {
-    "don't", "do not", "never", "dont", "doesn't", "does not", "won't",
-    "not ", NULL};
-static const char *const cue_material[] = {
-    "text", "article", "email", "e-mail", "message", "transcript",
-    "document", "following", "below", "passage", "report", "notes", "note",
-    "content", "paragraph", "input", "story", "essay", "post", "snippet",
-    "function", "code", "query", "data", "dataset", "log", "logs", "review",
-    "reviews", "feedback", "comments", "thread", "paper", "chapter",
-    "letter", "draft", "description", "table", "list", "script", "file",
-    "invoice", "receipt", "contract", "resume", "cv", "survey", "answers",
-    "responses", "tickets", "ticket", "conversation", "chat", "minutes",
-    "abstract", "this", "these", "attached", "here", NULL};
-static const char *const cue_step[] = {
-    "step", "steps", "first", "then", "next", "finally", "afterwards",
-    "step-by-step", "step by step", NULL};
-static const char *const cue_code[] = {
-    "code", "function", "bug", "python", "javascript", "typescript",
-    "java", "golang", "rust", "c++", "c#", "sql", "bash", "shell", "api",
-    "refactor", "compile", "compiler", "error", "exception", "class",
-    "method", "script", "implement", "unit test", "unit tests", "regex",
-    "endpoint", "database", "query", "algorithm", "library", "framework",
-    "debug", "stack trace", "repository", "git", "docker", "kubernetes",
-    "html", "css", "react", "node", "program", "variable", "segfault",
-    "runtime", NULL};
-static const char *const cue_write[] = {
-    "write", "draft", "essay", "story", "poem", "blog", "article",
-    "letter", "rewrite", "edit", "proofread", "speech", "novel",
-    "paragraph", "cover letter", "newsletter", "bio", "chapter", "script",
-    NULL};
-static const char *const cue_summary[] = {
-    "summari*", "summary", "summaries", "tl;dr", "tldr", "key points",
-    "main points", "condense", "recap", "gist", "digest", "takeaways",
-    "key takeaways", "shorten", NULL};
-static const char *const cue_extract[] = {
-    "extract", "pull out", "find all", "list all", "parse", "entities",
-    "fields", "names and", "dates", "addresses", "phone numbers",
-    "emails from", "from the following", "from this", "identify all",
-    "every mention", "structured data", "key-value", "classify",
-    "categorise", "categorize", "sentiment", "tag each", "label each", NULL};
-static const char *const cue_qa[] = {
-    "what", "why", "how", "when", "who", "where", "which", "explain",
-    "question", "answer", "difference between", "is it", "does", "can i",
-    "should i", NULL};
-static const char *const cue_marketing[] = {
-    "marketing", "slogan", "tagline", "taglines", "campaign", "ad", "ads",
-    "advert", "landing page", "seo", "brand", "copy", "copywriting",
-    "product description", "launch", "promotion", "promote", "conversion",
-    "call to action", "cta", "instagram", "linkedin", "twitter", "tiktok",
-    "social media", "newsletter", "sales", "customers", "headline",
-    "subject line", "audience", NULL};
-static const char *const cue_analysis[] = {
-    "analy*", "compare", "comparison", "evaluate", "assess", "trend",
-    "trends", "data", "insight", "insights", "pros and cons", "metrics",
-    "kpi", "statistics", "correlation", "root cause", "swot", "risk",
-    "risks", "forecast", "breakdown", "benchmark", "performance",
-    "interpret", NULL};
-
-static const char *const cue_lang[] = {
-    "python", "javascript", "typescript", "java", "golang", "go", "rust",
-    "c++", "c#", "c", "sql", "postgresql", "postgres", "mysql", "sqlite",
-    "bash", "shell", "powershell", "ruby", "php", "kotlin", "swift", "scala",
-    "perl", "haskell", "elixir", "r", "matlab", "julia", "lua", "dart",
-    "html", "css", "react", "vue", "angular", "node", "node.js", "deno",
-    "django", "flask", "rails", "spring", ".net", "dotnet", "excel", "vba",
-    "terraform", "ansible", "docker", "kubernetes", "linux", "windows",
-    "macos", "ios", "android", "arduino", "verilog", "solidity", NULL};
-
-static const char *const cue_translate[] = {
-    "translate*", "translation", "localise", "localize", "localisation",
-    "localization", NULL};
-
-static const char *const cue_materialref[] = {
-    "the following", "below", "attached", "above", "here is", "here's",
-    "here are", "this text", "this article", "this email", "this document",
-    "this transcript", "these notes", "this passage", "this message", NULL};
-
-static const char *const *const cue_tables[CUE_COUNT] = {
-    [CUE_TASK] = cue_task, [CUE_FORMATVERB] = cue_formatverb,
-    [CUE_VAGUE] = cue_vague, [CUE_FILLER] = cue_filler,
-    [CUE_HEDGE] = cue_hedge, [CUE_AUDIENCE] = cue_audience,
-    [CUE_ROLE] = cue_role, [CUE_BACKGROUND] = cue_background,
-    [CUE_FORMAT] = cue_format, [CUE_LENGTHUNIT] = cue_lengthunit,
-    [CUE_LENGTHWORD] = cue_lengthword, [CUE_CONSTRAINT] = cue_constraint,
-    [CUE_TONE] = cue_tone, [CUE_EXAMPLE] = cue_example,
-    [CUE_NEGATIVE] = cue_negative, [CUE_MATERIAL] = cue_material,
-    [CUE_STEP] = cue_step, [CUE_CAT_CODE] = cue_code,
-    [CUE_CAT_WRITE] = cue_write, [CUE_CAT_SUMMARY] = cue_summary,
-    [CUE_CAT_EXTRACT] = cue_extract, [CUE_CAT_QA] = cue_qa,
-    [CUE_CAT_MARKETING] = cue_marketing, [CUE_CAT_ANALYSIS] = cue_analysis,
-    [CUE_LANG] = cue_lang, [CUE_CAT_TRANSLATE] = cue_translate,
-    [CUE_MATERIALREF] = cue_materialref,
-};
-
-static bool in_list(const char *w, size_t n, const char *const *list);
+#include "enrich/lexicon.h"
 
 static int lower(int c)
 {
@@ -308,7 +105,7 @@ static void cue_index_build(void)
     size_t n = 0;
 
     for (int c = 0; c < CUE_COUNT; c++)
-        for (const char *const *t = cue_tables[c]; *t; t++, n++)
+        for (const char *const *t = lexicon_cues[c]; *t; t++, n++)
             count[(unsigned char)(*t)[0] & 127]++;
     if (n > CUE_INDEX_MAX)
         abort(); /* a table grew past the index: raise CUE_INDEX_MAX */
@@ -316,7 +113,7 @@ static void cue_index_build(void)
         cue_bucket[b + 1] = (unsigned short)(cue_bucket[b] + count[b]);
     memset(count, 0, sizeof(count));
     for (int c = 0; c < CUE_COUNT; c++)
-        for (const char *const *t = cue_tables[c]; *t; t++) {
+        for (const char *const *t = lexicon_cues[c]; *t; t++) {
             int b = (unsigned char)(*t)[0] & 127;
             cue_index[cue_bucket[b] + count[b]++] = (cue_entry_t){*t, c};
         }
@@ -434,9 +231,6 @@ int lex_spans(arena_t *a, const char *s, size_t len, lex_span_t **out)
 
 bool lex_sentence_stop(const char *s, size_t len, size_t i)
 {
-    static const char *const abbrev[] = {
-        "e.g", "i.e", "etc", "vs", "mr", "mrs", "ms", "dr", "no", "approx",
-        "fig", "cf", "st", "jr", "sr", "inc", "ltd", "co", "eg", "ie", NULL};
     size_t b = i;
 
     if (s[i] != '.' && s[i] != '!' && s[i] != '?')
@@ -451,19 +245,12 @@ bool lex_sentence_stop(const char *s, size_t len, size_t i)
         b--;
     if (i - b == 1 && !(s[b] >= '0' && s[b] <= '9'))
         return false; /* "A. Smith", "e.g." ends as "g." */
-    if (i - b <= 6 && in_list(s + b, i - b, abbrev))
+    if (i - b <= 6 && lex_word_in(s + b, i - b, lexicon_abbrev))
         return false;
     return true;
 }
 
-/* Words a sentence may open with before its verb ("Could you please ..."). */
-static const char *const opener_skip[] = {
-    "please", "kindly", "can", "could", "would", "will", "you", "i", "i'd",
-    "want", "need", "like", "to", "we", "just", "now", "also", "then", "so",
-    "and", "first", "finally", "next", "ok", "okay", "hi", "hello", "hey",
-    "lastly", "additionally", "secondly", "thirdly", NULL};
-
-static bool in_list(const char *w, size_t n, const char *const *list)
+bool lex_word_in(const char *w, size_t n, const char *const *list)
 {
     for (; *list; list++) {
         size_t k = strlen(*list);
@@ -497,13 +284,90 @@ static void count_cues(const char *s, size_t len, size_t i, int *cue)
     }
 }
 
-/* Classify the line starting at s[i] (after indentation). */
+/* A line opening with '#' at s[i]: a heading ("## Title", one to six '#'
+ * then a space) breaks and is muted; three or more '#' otherwise are a
+ * delimiter. */
+static void line_hashes(const char *s, size_t len, size_t i, lex_stats_t *st,
+                        bool *breaks, bool *mute)
+{
+    size_t j = i;
+
+    while (j < len && s[j] == '#')
+        j++;
+    if (j < len && s[j] == ' ' && j - i <= 6)
+        st->headings++, *breaks = true, *mute = true;
+    else if (j - i >= 3)
+        st->delimiters++, *breaks = true;
+}
+
+/* A bullet at s[i] ("- ", "* ", "+ ", "\u2022 "): where its text starts,
+ * or 0 when there is none. */
+static size_t line_bullet(const char *s, size_t len, size_t i)
+{
+    if ((s[i] == '-' || s[i] == '*' || s[i] == '+') && i + 1 < len && s[i + 1] == ' ')
+        return i + 2;
+    if (len - i >= 4 && memcmp(s + i, "\xe2\x80\xa2 ", 4) == 0)
+        return i + 4;
+    return 0;
+}
+
+/* A delimiter line at s[i]: "---", three double quotes or "===". */
+static bool line_rule(const char *s, size_t len, size_t i)
+{
+    return len - i >= 3 && (memcmp(s + i, "---", 3) == 0 ||
+                            memcmp(s + i, "\"\"\"", 3) == 0 ||
+                            memcmp(s + i, "===", 3) == 0);
+}
+
+/* A numbered item at s[i] (a digit): up to three digits, then ". " or ") ":
+ * where its text starts, or 0 when it is not one. */
+static size_t line_number(const char *s, size_t len, size_t i)
+{
+    size_t j = i;
+
+    while (j < len && j - i < 3 && s[j] >= '0' && s[j] <= '9')
+        j++;
+    if (j + 1 < len && (s[j] == '.' || s[j] == ')') && s[j + 1] == ' ')
+        return j + 2;
+    return 0;
+}
+
+/* A tag at s[i] ('<'): "<word>" or "</word>". */
+static bool line_tag(const char *s, size_t len, size_t i)
+{
+    size_t j = i + 1 + (i + 1 < len && s[i + 1] == '/');
+    size_t w = lex_word_len(s, len, j);
+
+    return w && j + w < len && s[j + w] == '>';
+}
+
+/* A label at s[i] (a capital): "Task:", "Output format:", "Audience:" --
+ * up to three words, then ':'. */
+static bool line_label(const char *s, size_t len, size_t i)
+{
+    size_t j = i, w;
+
+    for (int words = 0; words < 3 && j < len; words++) {
+        if (!(w = lex_word_len(s, len, j)))
+            return false;
+        j += w;
+        if (j < len && s[j] == ':')
+            return true;
+        if (j < len && s[j] == ' ')
+            j++;
+    }
+    return false;
+}
+
+/* Classify the line starting at s[i] (after indentation): whether it
+ * breaks the sentence, where its text starts, and whether it is muted
+ * (structure, not content). */
 static void scan_line_start(const char *s, size_t len, size_t i,
                             lex_stats_t *st, bool *breaks, size_t *skip,
                             bool *mute)
 {
-    size_t j = i, w;
     unsigned char c;
+    size_t item;
 
     *breaks = false;
     *skip = i;
@@ -512,55 +376,19 @@ static void scan_line_start(const char *s, size_t len, size_t i,
         return;
     c = (unsigned char)s[i];
     if (c == '#') {
-        while (j < len && s[j] == '#')
-            j++;
-        if (j < len && s[j] == ' ' && j - i <= 6)
-            st->headings++, *breaks = true, *mute = true;
-        else if (j - i >= 3)
-            st->delimiters++, *breaks = true;
-        return;
-    }
-    if ((c == '-' || c == '*' || c == '+') && i + 1 < len && s[i + 1] == ' ') {
-        st->list_items++, *breaks = true, *skip = i + 2;
-        return;
-    }
-    if (len - i >= 4 && memcmp(s + i, "\xe2\x80\xa2 ", 4) == 0) {
-        st->list_items++, *breaks = true, *skip = i + 4;
-        return;
-    }
-    if (len - i >= 3 && (memcmp(s + i, "---", 3) == 0 ||
-                         memcmp(s + i, "\"\"\"", 3) == 0 ||
-                         memcmp(s + i, "===", 3) == 0)) {
+        line_hashes(s, len, i, st, breaks, mute);
+    } else if ((item = line_bullet(s, len, i)) != 0) {
+        st->list_items++, *breaks = true, *skip = item;
+    } else if (line_rule(s, len, i)) {
         st->delimiters++, *breaks = true;
-        return;
-    }
-    if (c >= '0' && c <= '9') {
-        while (j < len && j - i < 3 && s[j] >= '0' && s[j] <= '9')
-            j++;
-        if (j + 1 < len && (s[j] == '.' || s[j] == ')') && s[j + 1] == ' ')
-            st->list_items++, *breaks = true, *skip = j + 2;
-        return;
-    }
-    if (c == '<') {
-        j = i + 1 + (i + 1 < len && s[i + 1] == '/');
-        w = lex_word_len(s, len, j);
-        if (w && j + w < len && s[j + w] == '>')
+    } else if (c >= '0' && c <= '9') {
+        if ((item = line_number(s, len, i)) != 0)
+            st->list_items++, *breaks = true, *skip = item;
+    } else if (c == '<') {
+        if (line_tag(s, len, i))
             st->xml_tags++, *breaks = true, *mute = true;
-        return;
-    }
-    if (c >= 'A' && c <= 'Z') {
-        /* "Task:", "Output format:", "Audience:" -- up to three words */
-        for (int words = 0; words < 3 && j < len; words++) {
-            if (!(w = lex_word_len(s, len, j)))
-                return;
-            j += w;
-            if (j < len && s[j] == ':') {
-                st->labels++, *breaks = true;
-                return;
-            }
-            if (j < len && s[j] == ' ')
-                j++;
-        }
+    } else if (c >= 'A' && c <= 'Z' && line_label(s, len, i)) {
+        st->labels++, *breaks = true;
     }
 }
 
@@ -664,22 +492,19 @@ static size_t scan_span(scan_t *sc, const lex_span_t *p)
  * rule ("Do not"), a task verb or a wish ("I want a"), or a format verb? */
 static void scan_opening(scan_t *sc, size_t i, size_t w)
 {
-    static const char *const wants[] = {"want", "need", "like", NULL};
-    static const char *const articles[] = {"a", "an", "some", "the", "two",
-                                           "three", NULL};
     const char *word = sc->s + i;
     size_t rest = sc->len - i;
     lex_stats_t *st = sc->st;
 
-    if (in_list(word, w, wants))
+    if (lex_word_in(word, w, lexicon_wants))
         sc->wanted = true;
-    if (in_list(word, w, opener_skip))
+    if (lex_word_in(word, w, lexicon_opener_skip))
         return;
     sc->opening = false;
     if (lex_match(word, rest, CUE_NEGATIVE)) {
         st->neg_sentences++; /* "Do not" before "Do" */
     } else if (lex_match(word, rest, CUE_TASK) ||
-               (sc->wanted && in_list(word, w, articles))) {
+               (sc->wanted && lex_word_in(word, w, lexicon_articles))) {
         st->task_sentences++;
         if (st->sentences == 0)
             st->first_is_task = 1;

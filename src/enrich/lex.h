@@ -89,6 +89,10 @@ const char *lex_category_name(enum lex_category c);
  * none; the phrase must end at a word boundary. */
 size_t lex_match(const char *s, size_t len, enum lex_cue cue);
 
+/* True when w[0..n) equals, ignoring ASCII case, a phrase of the
+ * NULL-terminated lower-case list. */
+bool lex_word_in(const char *w, size_t n, const char *const *list);
+
 /* Bytes of the word starting at s[i], 0 when s[i] starts no word.  Words are
  * runs of ASCII letters, digits, '_', non-ASCII letters (anything but
  * U+0080..U+00BF and U+2000..U+206F), with inner '\'' , '-', '.' or ','

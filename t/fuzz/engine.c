@@ -8,7 +8,7 @@
 #include "fuzz.h"
 
 /* data[0]: mode (low bits), goal and target model (high bits); the rest
- * is the prompt, as enrich.c hands it over (valid UTF-8, not empty). */
+ * is the prompt, as enrich_run.c hands it over (valid UTF-8, not empty). */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data + 1;

@@ -1,0 +1,58 @@
+/* enrich_int.h: what the enrichment files (enrich_*.c) share among themselves; not for other modules. */
+#ifndef PROMPTD_ENRICH_INT_H
+#define PROMPTD_ENRICH_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "enrich/enrich.h"
+
+/* Indexes into enrich_stmts[] (enrich_stmts.c). */
+enum {
+    ST_CACHE_GET, ST_CACHE_PUT, ST_BREAKER_ALLOW, ST_BREAKER_REPORT,
+    ST_RECORD_INSERT, ST_RECORD_FINISH, ST_PROMPT_SAVE, ST_USER_KEYS,
+    ST_RECORD_PENDING, ST_RECORD_START, ST_PROMPT_EXISTS, ST_BREAKER_RELEASE,
+};
+
+/* The run's working state. */
+typedef struct run {
+    edb_t *d;
+    const enrich_input_t *in;
+    enrich_result_t *res;
+    const enrich_settings_t *cfg;
+    const char *norm;            /* normalised prompt */
+    size_t norm_len;
+    bool streamed_any;           /* deltas of the current provider were sent */
+} run_t;
+
+/* enrich_cache.c */
+
+/* Trim surrounding white space, CRLF -> LF (arena copy, its length in
+ * *out_len): prompts that differ only so share hashes and cache entries. */
+char *enrich_normalise(arena_t *a, const char *s, size_t len, size_t *out_len);
+/* The cache key of link l for the run (hex, from the arena). */
+char *enrich_cache_key(run_t *x, const chain_link_t *l);
+/* A cached answer for this link?  1 hit (res filled), 0 miss, -1 error. */
+int enrich_cache_get(run_t *x, const chain_link_t *l, const char *key);
+/* Cache a fresh successful result (scoped); false on a database error. */
+bool enrich_cache_put(edb_t *d, const enrich_input_t *in, enrich_result_t *res);
+
+/* enrich_run.c */
+
+/* Record an attempt of link l (n: attempt number, 0 for none) that took
+ * ms milliseconds in res->attempts; the object is the array's. */
+cJSON *enrich_attempt(run_t *x, const chain_link_t *l, int n,
+                      const char *outcome, double ms);
+/* Add the suggestions not yet in res->suggestions. */
+void enrich_suggestions(run_t *x, const char **s, int n);
+/* Stream text to the client as "delta" events. */
+void enrich_stream_text(run_t *x, const char *s, size_t len);
+
+/* enrich_record.c */
+
+/* The options object stored with the record (JSON text, arena). */
+char *enrich_options_json(arena_t *a, const enrich_input_t *in);
+
+#endif

@@ -19,13 +19,19 @@
 #include "jobs/registry.h"
 #include "jobs/schedule.h"
 
+/* The elements of a jsonb array, as rows: unnest over an array built from
+ * it, so that the generic plan expects a few rows, as for any array
+ * parameter, and drives primary-key lookups from them (jsonb_to_recordset's
+ * fixed estimate of 100 rows makes it scan every running job instead). */
+#define JSONB_ROWS(arr) "unnest(array(select jsonb_array_elements(" arr ")))"
+
 /* Statements of the queue connection.
  *
  * jobs_cycle is the whole per-batch exchange in one round trip and one
  * transaction: record the outcomes of the batch just run ($4, one jsonb:
  * {"done": [{id, attempt, result}], "failed": [{id, attempt, error,
- * delay_ms}]}), then claim
- * up to $1 jobs ($1 = 0: none) for this daemon ($2, lease $3 s).  An
+ * delay_ms}]}), then claim up to $1 jobs ($1 = 0: none) for this daemon
+ * ($2, lease $3 s).  An
  * outcome holds only for the attempt this daemon claimed, still running
  * (id, attempt and state must match), so a run whose lease expired and was
  * rescued cannot overwrite the newer attempt.  The claim's snapshot
@@ -34,8 +40,7 @@
  * attempt, type, payload text), then one row with id NULL carrying the
  * numbers of outcomes that matched (succeeded, failed).
  * jobs_cycle_queues claims only from the queues $5 (a jsonb array of
- * names): per queue, the first
- * $1 due jobs in order on background_jobs_claim (locked, SKIP LOCKED), then
+ * names): per queue, the first $1 due jobs in order on background_jobs_claim (locked, SKIP LOCKED), then
  * the first $1 of those; the others stay pending (their locks end with the
  * statement's transaction). */
 #define CYCLE_SQL(claim)                                                     \
@@ -43,7 +48,8 @@
     " update public.background_jobs j set state = 'succeeded', result = r.result," \
     " finished_at = now(), updated_at = now(), locked_by = null, locked_until = null," \
     " last_error = null"                                                     \
-    " from jsonb_to_recordset($4::jsonb -> 'done') as r(id bigint, attempt int, result jsonb)" \
+    " from (select (o ->> 'id')::bigint as id, (o ->> 'attempt')::int as attempt," \
+    "       o -> 'result' as result from " JSONB_ROWS("$4::jsonb -> 'done'") " as o) r" \
     " where j.id = r.id and j.attempt = r.attempt and j.state = 'running' returning 1)," \
     " failed as ("                                                           \
     " update public.background_jobs j set"                                   \
@@ -52,8 +58,9 @@
     "          else now() + make_interval(secs => r.delay_ms / 1000.0) end," \
     " finished_at = case when j.attempt >= j.max_attempts then now() end,"   \
     " last_error = r.error, updated_at = now(), locked_by = null, locked_until = null" \
-    " from jsonb_to_recordset($4::jsonb -> 'failed')"                        \
-    "      as r(id bigint, attempt int, error text, delay_ms bigint)"        \
+    " from (select (o ->> 'id')::bigint as id, (o ->> 'attempt')::int as attempt," \
+    "       o ->> 'error' as error, (o ->> 'delay_ms')::bigint as delay_ms" \
+    "       from " JSONB_ROWS("$4::jsonb -> 'failed'") " as o) r"            \
     " where j.id = r.id and j.attempt = r.attempt and j.state = 'running' returning 1)," \
     " c as (" claim "),"                                                     \
     " claimed as ("                                                          \
@@ -69,16 +76,19 @@ static const char cycle_sql[] = CYCLE_SQL(
     " where state = 'pending' and run_at <= now()"
     " order by priority, run_at, id limit $1 for update skip locked");
 static const char cycle_queues_sql[] = CYCLE_SQL(
-    "select l.id from jsonb_array_elements_text($5::jsonb) as qn(queue) cross join lateral"
+    "select l.id from unnest(array(select jsonb_array_elements_text($5::jsonb))) as qn(queue)"
+    " cross join lateral"
     " (select b.id, b.priority, b.run_at from public.background_jobs b"
     "  where b.state = 'pending' and b.queue = qn.queue and b.run_at <= now()"
     "  order by b.priority, b.run_at, b.id limit $1 for update skip locked) l"
     " order by l.priority, l.run_at, l.id limit $1");
-/* Claimed but never started (stop): back to pending, the attempt undone. */
+/* Claimed but never started (stop): back to pending, the attempt undone;
+ * $1 [{id, attempt}], $2 this daemon. */
 static const char release_sql[] =
     "update public.background_jobs j set state = 'pending', attempt = j.attempt - 1, "
     "locked_by = null, locked_until = null, updated_at = now() "
-    "from jsonb_to_recordset($1::jsonb) as r(id bigint, attempt int) "
+    "from (select (o ->> 'id')::bigint as id, (o ->> 'attempt')::int as attempt "
+    "from " JSONB_ROWS("$1::jsonb") " as o) r "
     "where j.id = r.id and j.attempt = r.attempt and j.state = 'running' and j.locked_by = $2";
 /* Expired leases (a daemon died or hung): back to pending, or dead when the
  * attempts are used up.  These and the lease statements below skip rows

@@ -6,8 +6,6 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "auth/credential.h"
 #include "auth/password.h"
@@ -17,17 +15,14 @@
 #include "http/dbreply.h"
 #include "http/response.h"
 #include "http/server.h"
-#include "crypto/b64url.h"
 #include "crypto/random.h"
-#include "crypto/keyring.h"
-#include "crypto/secretbox.h"
 #include "http/audit.h"
+#include "share/cookie.h"
+#include "share/page.h"
+#include "share/seal.h"
+#include "share/settings.h"
+#include "share/token.h"
 
-#define SHARE_TOKEN_BYTES 32                 /* 256 bits from the CSPRNG */
-#define SHARE_ASSETS "/static/share/1"       /* bump when nginx/static/share changes */
-#define SHARE_UNLOCK_TTL 3600L               /* unlock cookie lifetime, seconds */
-#define SHARE_COOKIE_PREFIX CREDENTIAL_SHARE_COOKIE_PREFIX  /* the share-cookie credential kind */
-#define SHARE_EXCERPT_CHARS 200
 #define EXPIRES_IN_MIN 1L
 #define EXPIRES_IN_MAX 315360000L            /* ten years */
 #define LIST_DEFAULT 50
@@ -50,9 +45,6 @@
  * Cache-Control comes first: nginx reads its stale-while-revalidate, then
  * X-Accel-Expires overrides the lifetime. */
 #define CACHE_PUBLIC "public, max-age=0, s-maxage=1, stale-while-revalidate=1"
-#define PAGE_CSP                                                            \
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; " \
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 #define SHARE_JSON                                                          \
     "json_build_object('id', s.id, 'prompt_id', s.prompt_id, 'public', s.public, " \
@@ -174,71 +166,6 @@ static void edge_cache(req_t *r)
     resp_header(r, "X-Accel-Expires", arena_printf(r->arena, "@%lld", (long long)ts.tv_sec));
 }
 
-static char *share_sha256_hex(arena_t *a, const void *data, size_t len)
-{
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-    return hex_encode(a, md, mdlen);
-}
-
-/* The lookup key of a token: SHA-256 of its text, in hex. */
-static const char *token_hash(req_t *r, const char *token)
-{
-    return share_sha256_hex(r->arena, token, strlen(token));
-}
-
-/* The process's secretbox ring (crypto/keyring); NULL without keys,
- * logged once. */
-static const secretbox_ring_t *share_ring(void)
-{
-    static bool logged;
-    const char *why = NULL;
-    const secretbox_ring_t *ring = keyring_get(&why);
-
-    if (ring == NULL && !logged) {
-        logged = true;
-        log_error("%s: no usable secrets key ring (%s)", __func__,
-                  why ? why : "PROMPTD_SECRETS_KEYS unset");
-    }
-    return ring;
-}
-
-static const char *sealed_aad(req_t *r, const char *id)
-{
-    return arena_printf(r->arena, "shares.token:%s", id);
-}
-
-/* The token inside a sealed column, as an arena string; NULL (logged) when
- * it cannot be opened. */
-static const char *token_unseal(req_t *r, const char *id, const char *sealed)
-{
-    const secretbox_ring_t *ring = share_ring();
-    unsigned char *pt = NULL;
-    size_t len = 0;
-    enum secretbox_error e;
-    char *out;
-
-    if (ring == NULL)
-        return NULL;
-    if ((e = secretbox_decrypt(ring, sealed, sealed_aad(r, id), &pt, &len)) !=
-        SECRETBOX_OK) {
-        log_error("%s: share %s: %s", __func__, id, secretbox_strerror(e));
-        return NULL;
-    }
-    out = arena_strndup(r->arena, (const char *)pt, len);
-    secretbox_free(pt, len);
-    return out;
-}
-
-static const char *share_url(req_t *r, const char *token)
-{
-    const config_t *cfg = config_load(false);
-
-    return arena_printf(r->arena, "%s/s/%s", cfg->site_url, token);
-}
-
 /* expires_in | expires_at (a JSON null clears when allow_clear).  Sets
  * *at / *in_text (arena) and returns "set", "clear" or "keep"; records
  * field errors. */
@@ -278,12 +205,13 @@ static const char *read_expiry(req_t *r, bool allow_clear, const char **at,
 static cJSON *owner_share(req_t *r, const PGresult *res, int row)
 {
     cJSON *o = json_own(r->arena, cJSON_Parse(PQgetvalue(res, row, 0)));
-    const char *token = token_unseal(r, PQgetvalue(res, row, 1), PQgetvalue(res, row, 2));
+    const char *token = share_unseal(r->arena, PQgetvalue(res, row, 1),
+                                     PQgetvalue(res, row, 2));
 
     if (o == NULL || token == NULL)
         return NULL;
     cJSON_AddStringToObject(o, "token", token);
-    cJSON_AddStringToObject(o, "url", share_url(r, token));
+    cJSON_AddStringToObject(o, "url", share_token_url(r->arena, token));
     return o;
 }
 
@@ -296,260 +224,40 @@ static int owner_reply(req_t *r, int status, const PGresult *res)
     return resp_json(r, status, o);
 }
 
-/* -------------------------------------------------------- unlock cookie */
-
-static const char *cookie_name(req_t *r, const char *hash)
-{
-    return arena_printf(r->arena, SHARE_COOKIE_PREFIX "%.16s", hash);
-}
-
-/* HMAC-SHA256(key, "share-unlock|<token hash>|<exp>") in hex; NULL
- * without a key. */
-static const char *cookie_mac(req_t *r, const char *hash, long long exp)
-{
-    static const char *key;     /* read once: PROMPTD_SHARE_COOKIE_KEY or the file */
-    static bool key_read;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    const char *msg;
-
-    if (!key_read) {
-        key = config_secret("PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key");
-        key_read = true;
-    }
-    if (key == NULL)
-        return NULL;
-    msg = arena_printf(r->arena, "share-unlock|%s|%lld", hash, exp);
-    if (HMAC(EVP_sha256(), key, (int)strlen(key),
-             (const unsigned char *)msg, strlen(msg), md, &mdlen) == NULL)
-        return NULL;
-    return hex_encode(r->arena, md, mdlen);
-}
-
 /* True when the request carries a valid, unexpired unlock cookie for the
  * link whose token hashes to hash. */
 static bool cookie_unlocked(req_t *r, const char *hash)
 {
-    const char *cookies = req_header(r, "Cookie"), *name = cookie_name(r, hash), *p;
-    size_t nlen = strlen(name);
-    long long exp, now = (long long)time(NULL);
-    char *end;
-    const char *mac;
-
-    for (p = cookies; p && *p; p += strcspn(p, ";"), p += *p == ';') {
-        size_t vlen;
-
-        p += strspn(p, " \t");
-        if (strncmp(p, name, nlen) != 0 || p[nlen] != '=')
-            continue;
-        p += nlen + 1;
-        vlen = strcspn(p, ";");
-        exp = strtoll(p, &end, 10);
-        if (end == p || *end != '.' || exp <= now || exp > now + SHARE_UNLOCK_TTL + 60)
-            continue;
-        mac = cookie_mac(r, hash, exp);
-        if (mac && (size_t)(p + vlen - (end + 1)) == strlen(mac) &&
-            CRYPTO_memcmp(end + 1, mac, strlen(mac)) == 0)
-            return true;
-    }
-    return false;
+    return share_cookie_valid(r->arena, req_header(r, "Cookie"), hash,
+                              share_settings()->cookie_key, (long long)time(NULL));
 }
 
+/* Set the unlock cookie for hash; false without a cookie key. */
 static bool cookie_set(req_t *r, const char *hash)
 {
-    long long exp = (long long)time(NULL) + SHARE_UNLOCK_TTL;
-    const char *mac = cookie_mac(r, hash, exp);
     const char *https = FCGX_GetParam("HTTPS", r->fcgx->envp);
+    const char *c = share_cookie_make(r->arena, hash, share_settings()->cookie_key,
+                                      (long long)time(NULL), https && *https);
 
-    if (mac == NULL)
+    if (c == NULL)
         return false;
-    resp_header(r, "Set-Cookie", arena_printf(r->arena,
-        "%s=%lld.%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s",
-        cookie_name(r, hash), exp, mac, SHARE_UNLOCK_TTL,
-        https && *https ? "; Secure" : ""));
+    resp_header(r, "Set-Cookie", c);
     return true;
-}
-
-/* ----------------------------------------------------------------- HTML */
-
-/* Append s HTML-escaped for text and double- or single-quoted attribute
- * contexts alike. */
-static void html_escape(strbuf_t *sb, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': strbuf_puts(sb, "&amp;"); break;
-        case '<': strbuf_puts(sb, "&lt;"); break;
-        case '>': strbuf_puts(sb, "&gt;"); break;
-        case '"': strbuf_puts(sb, "&quot;"); break;
-        case '\'': strbuf_puts(sb, "&#39;"); break;
-        default: strbuf_putc(sb, *s);
-        }
-    }
-}
-
-/* The first SHARE_EXCERPT_CHARS code points of s with runs of whitespace
- * made one space (for descriptions), "..." appended when cut. */
-static const char *excerpt(req_t *r, const char *s)
-{
-    strbuf_t sb;
-    size_t chars = 0;
-    bool space = false;
-
-    strbuf_init(&sb, r->arena, 256);
-    for (s += strspn(s, " \t\r\n"); *s && chars < SHARE_EXCERPT_CHARS; s++) {
-        if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n') {
-            space = true;
-            continue;
-        }
-        if (space) {
-            strbuf_putc(&sb, ' ');
-            chars++;
-            space = false;
-        }
-        strbuf_putc(&sb, *s);
-        if (((unsigned char)s[1] & 0xC0) != 0x80)
-            chars++;
-    }
-    if (*s)
-        strbuf_puts(&sb, "...");
-    return sb.ptr;
-}
-
-static void page_head(strbuf_t *sb, const char *title, bool noindex)
-{
-    strbuf_puts(sb, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
-                    "<meta charset=\"utf-8\">\n"
-                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-                    "<title>");
-    html_escape(sb, title);
-    strbuf_puts(sb, " \xc2\xb7 promptd</title>\n");
-    if (noindex)
-        strbuf_puts(sb, "<meta name=\"robots\" content=\"noindex, nofollow\">\n");
-    strbuf_puts(sb, "<link rel=\"stylesheet\" href=\"" SHARE_ASSETS "/share.css\">\n"
-                    "<link rel=\"icon\" href=\"" SHARE_ASSETS "/icon.svg\" type=\"image/svg+xml\">\n");
-}
-
-static void meta_tag(strbuf_t *sb, const char *attr, const char *name, const char *value)
-{
-    strbuf_printf(sb, "<meta %s=\"%s\" content=\"", attr, name);
-    html_escape(sb, value);
-    strbuf_puts(sb, "\">\n");
-}
-
-/* Record an HTML answer with the page's security headers. */
-static int resp_html(req_t *r, int status, strbuf_t *sb)
-{
-    r->status = status;
-    r->content_type = "text/html; charset=utf-8";
-    r->resp_body = sb->ptr;
-    r->resp_len = sb->len;
-    r->etag = NULL;
-    resp_header(r, "Content-Security-Policy", PAGE_CSP);
-    return status;
-}
-
-/* A short page (not found, gone, locked): never indexed. */
-static int message_page(req_t *r, int status, const char *title, const char *text)
-{
-    strbuf_t sb;
-
-    strbuf_init(&sb, r->arena, 1024);
-    page_head(&sb, title, true);
-    strbuf_puts(&sb, "</head>\n<body>\n<main class=\"share message\">\n<h1>");
-    html_escape(&sb, title);
-    strbuf_puts(&sb, "</h1>\n<p>");
-    html_escape(&sb, text);
-    strbuf_puts(&sb, "</p>\n</main>\n</body>\n</html>\n");
-    return resp_html(r, status, &sb);
-}
-
-static int state_page(req_t *r, const char *state)
-{
-    if (strcmp(state, "gone") == 0)
-        return message_page(r, 410, "Link no longer available",
-                            "This share link was revoked or has expired.");
-    return message_page(r, 404, "Link not found", "There is no share link at this address.");
-}
-
-/* The password form; with wrong set, it says the last password was wrong. */
-static int password_page(req_t *r, int status, const char *token, bool wrong)
-{
-    strbuf_t sb;
-
-    strbuf_init(&sb, r->arena, 2048);
-    page_head(&sb, "Password required", true);
-    strbuf_puts(&sb, "</head>\n<body>\n<main class=\"share locked\">\n"
-                     "<h1>This prompt is password-protected</h1>\n");
-    if (wrong)
-        strbuf_puts(&sb, "<p class=\"error\" role=\"alert\">Wrong password; try again.</p>\n");
-    strbuf_puts(&sb, "<form method=\"post\" action=\"/s/");
-    html_escape(&sb, token);
-    strbuf_puts(&sb, "\">\n<label for=\"password\">Password</label>\n"
-                     "<input id=\"password\" name=\"password\" type=\"password\" "
-                     "required autocomplete=\"current-password\">\n"
-                     "<button type=\"submit\">Open</button>\n</form>\n"
-                     "</main>\n</body>\n</html>\n");
-    /* never cached by nginx or anyone else */
-    resp_header(r, "X-Accel-Expires", "0");
-    if (status < 400)
-        resp_header(r, "Cache-Control", "private, no-store");
-    return resp_html(r, status, &sb);
 }
 
 /* The share page of a resolved row. */
 static int content_page(req_t *r, const PGresult *res, const char *token)
 {
-    const char *title = db_value(res, 0, RS_TITLE), *content = db_value(res, 0, RS_CONTENT);
-    const char *author = db_value(res, 0, RS_AUTHOR);
-    const char *desc = excerpt(r, content), *url = share_url(r, token);
-    bool noindex = strcmp(PQgetvalue(res, 0, RS_PUBLIC), "t") != 0 ||
-                   strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0;
-    cJSON *tags = json_own(r->arena, cJSON_Parse(PQgetvalue(res, 0, RS_TAGS))), *t;
-    const config_t *cfg = config_load(false);
-    strbuf_t sb;
+    share_page_t p = {
+        .id = PQgetvalue(res, 0, RS_ID), .token = token,
+        .title = db_value(res, 0, RS_TITLE), .content = db_value(res, 0, RS_CONTENT),
+        .author = db_value(res, 0, RS_AUTHOR), .tags_json = PQgetvalue(res, 0, RS_TAGS),
+        .allow_fork = strcmp(PQgetvalue(res, 0, RS_FORK), "t") == 0,
+        .noindex = strcmp(PQgetvalue(res, 0, RS_PUBLIC), "t") != 0 ||
+                   strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0,
+    };
 
-    strbuf_init(&sb, r->arena, 4096 + strlen(content) * 2);
-    page_head(&sb, title, noindex);
-    meta_tag(&sb, "name", "description", desc);
-    meta_tag(&sb, "property", "og:type", "article");
-    meta_tag(&sb, "property", "og:site_name", "promptd");
-    meta_tag(&sb, "property", "og:title", title);
-    meta_tag(&sb, "property", "og:description", desc);
-    meta_tag(&sb, "property", "og:url", url);
-    meta_tag(&sb, "name", "twitter:card", "summary");
-    meta_tag(&sb, "name", "twitter:title", title);
-    meta_tag(&sb, "name", "twitter:description", desc);
-    strbuf_puts(&sb, "<script src=\"" SHARE_ASSETS "/share.js\" defer></script>\n"
-                     "</head>\n<body>\n<main class=\"share\">\n<header>\n<h1>");
-    html_escape(&sb, title);
-    strbuf_puts(&sb, "</h1>\n<p class=\"by\">Shared by <span class=\"author\">");
-    html_escape(&sb, author);
-    strbuf_puts(&sb, "</span></p>\n");
-    if (cJSON_GetArraySize(tags) > 0) {
-        strbuf_puts(&sb, "<ul class=\"tags\">");
-        cJSON_ArrayForEach(t, tags) {
-            strbuf_puts(&sb, "<li>");
-            html_escape(&sb, cJSON_IsString(t) ? t->valuestring : "");
-            strbuf_puts(&sb, "</li>");
-        }
-        strbuf_puts(&sb, "</ul>\n");
-    }
-    strbuf_puts(&sb, "</header>\n<pre id=\"prompt-content\" class=\"content\">");
-    html_escape(&sb, content);
-    strbuf_puts(&sb, "</pre>\n<p class=\"actions\">"
-                     "<button type=\"button\" id=\"copy\" class=\"copy\" hidden>Copy</button>");
-    if (strcmp(PQgetvalue(res, 0, RS_FORK), "t") == 0) {
-        strbuf_puts(&sb, " <a class=\"fork\" href=\"");
-        html_escape(&sb, arena_printf(r->arena, "%s/?fork=%s", cfg->site_url, token));
-        strbuf_puts(&sb, "\">Fork this prompt</a>");
-    }
-    strbuf_puts(&sb, "</p>\n</main>\n</body>\n</html>\n");
-    /* the view log's key: nginx logs page loads carrying it (cached too) */
-    resp_header(r, "X-Share-Id", PQgetvalue(res, 0, RS_ID));
-    if (noindex)
-        resp_header(r, "X-Robots-Tag", "noindex");
-    return resp_html(r, 200, &sb);
+    return share_page_content(r, &p);
 }
 
 /* --------------------------------------------------------- owner routes */
@@ -581,64 +289,80 @@ static PGresult *share_password_set(req_t *r, const char *id, const char *hash)
     return db_exec(&r->tx, &stmts[ST_GET], 1, v);
 }
 
-/* POST /api/v1/prompts/{id}/shares {expires_in? | expires_at?, public?,
- *   password?, allow_fork?, pin_version?}
- *   -> 201 {id, token, url, expires_at, ...} + Location | 404 | 422 */
-static int share_create(req_t *r)
+/* The create body's fields as insert parameters, and the password. */
+typedef struct create_args {
+    const char *at, *in_text, *pub, *fork, *pin_text, *pw;
+} create_args_t;
+
+/* Read the create body into *a, recording field errors. */
+static void create_read(req_t *r, create_args_t *a)
 {
-    const char *at, *in_text, *pw = NULL, *pin_text = NULL, *token_sealed, *v[9];
-    unsigned char raw[SHARE_TOKEN_BYTES];
-    char token[B64URL_ENCODED_SIZE(SHARE_TOKEN_BYTES)], id[37];
-    char pwhash[PASSWORD_ENCODED_MAX];
     bool pub = false, fork = true;
     enum field_result pr, fr;
     long pin = 0;
-    PGresult *res;
-    const secretbox_ring_t *ring;
-    char *sealed;
-    const char *const prompt = req_param(r, "id");
 
+    a->pw = a->pin_text = NULL;
     req_reject_unknown(r, r->json, create_fields);
-    read_expiry(r, false, &at, &in_text);
+    read_expiry(r, false, &a->at, &a->in_text);
     pr = req_field_bool(r, r->json, "public", &pub);
     fr = req_field_bool(r, r->json, "allow_fork", &fork);
-    if (req_field_string(r, r->json, "password", 1024, false, &pw) == FIELD_OK &&
-        (utf8_length(pw) < 4 || strlen(pw) > PASSWORD_MAX_BYTES))
+    a->pub = bool_text(pr == FIELD_OK, pub);
+    a->fork = bool_text(fr == FIELD_OK, fork);
+    if (req_field_string(r, r->json, "password", 1024, false, &a->pw) == FIELD_OK &&
+        (utf8_length(a->pw) < 4 || strlen(a->pw) > PASSWORD_MAX_BYTES))
         req_field_error(r, "password", "must be 4 to %d characters", PASSWORD_MAX_BYTES);
     if (req_field_int(r, r->json, "pin_version", 1, 2147483647L, &pin) == FIELD_OK)
-        pin_text = arena_printf(r->arena, "%ld", pin);
-    if (r->errors)
-        return resp_validation(r);
-    {
-        const char *cv[2] = {prompt, pin_text};
+        a->pin_text = arena_printf(r->arena, "%ld", pin);
+}
 
-        if ((res = db_exec(&r->tx, &stmts[ST_PROMPT_CHECK], 2, cv)) == NULL)
-            return dbreply_error(r);
-    }
+/* 0 when the caller sees the prompt and it has the pinned version; else
+ * the status of the answer sent (404, 422, a database error). */
+static int create_check(req_t *r, const char *prompt, const char *pin_text)
+{
+    const char *v[2] = {prompt, pin_text};
+    PGresult *res = db_exec(&r->tx, &stmts[ST_PROMPT_CHECK], 2, v);
+
+    if (res == NULL)
+        return dbreply_error(r);
     if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
         return resp_problem(r, 404, "No such prompt.");
     if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
         req_field_error(r, "pin_version", "the prompt has no version %s", pin_text);
         return resp_validation(r);
     }
-    if ((ring = share_ring()) == NULL) {
+    return 0;
+}
+
+/* POST /api/v1/prompts/{id}/shares {expires_in? | expires_at?, public?,
+ *   password?, allow_fork?, pin_version?}
+ *   -> 201 {id, token, url, expires_at, ...} + Location | 404 | 422 */
+static int share_create(req_t *r)
+{
+    const char *const prompt = req_param(r, "id");
+    const char *token_sealed, *v[9];
+    char token[SHARE_TOKEN_SIZE], id[37], pwhash[PASSWORD_ENCODED_MAX];
+    create_args_t a;
+    PGresult *res;
+    int sent;
+
+    create_read(r, &a);
+    if (r->errors)
+        return resp_validation(r);
+    if ((sent = create_check(r, prompt, a.pin_text)) != 0)
+        return sent;
+    if (share_keyring() == NULL) {
         r->tx.detail = "no secrets key ring configured";
         return resp_problem(r, 500, "Share links are not configured on this server.");
     }
-    if (pw && !password_hash(pw, pwhash))
+    if (a.pw && !password_hash(a.pw, pwhash))
         return resp_problem(r, 500, "Internal error; it has been logged.");
-    random_bytes(raw, sizeof raw);
-    b64url_encode(raw, sizeof raw, token);
-    OPENSSL_cleanse(raw, sizeof raw);
+    share_token_new(token);
     random_uuid(id);
-    sealed = secretbox_encrypt(ring, token, strlen(token), sealed_aad(r, id));
-    if (sealed == NULL)
+    if ((token_sealed = share_seal(r->arena, id, token)) == NULL)
         return resp_problem(r, 500, "Internal error; it has been logged.");
-    token_sealed = arena_strdup(r->arena, sealed);
-    free(sealed);
-    v[0] = id, v[1] = at, v[2] = in_text, v[3] = prompt, v[4] = token_hash(r, token);
-    v[5] = token_sealed, v[6] = bool_text(pr == FIELD_OK, pub);
-    v[7] = bool_text(fr == FIELD_OK, fork), v[8] = pin_text;
+    v[0] = id, v[1] = a.at, v[2] = a.in_text, v[3] = prompt;
+    v[4] = share_token_hash(r->arena, token), v[5] = token_sealed;
+    v[6] = a.pub, v[7] = a.fork, v[8] = a.pin_text;
     res = db_exec(&r->tx, &stmts[ST_INSERT], 9, v);
     OPENSSL_cleanse(token, sizeof token);
     if (res == NULL)
@@ -647,7 +371,7 @@ static int share_create(req_t *r)
         req_field_error(r, "expires_at", "must be in the future");
         return resp_validation(r);
     }
-    if (pw && (res = share_password_set(r, id, pwhash)) == NULL)
+    if (a.pw && (res = share_password_set(r, id, pwhash)) == NULL)
         return dbreply_error(r);
     if (!audit_record(r, "share.create", id, "success",
                       arena_printf(r->arena, "{\"prompt_id\":\"%s\"}", prompt), NULL))
@@ -799,16 +523,16 @@ static int page_get(req_t *r)
 {
     const char *token = req_param(r, "token");
     bool unlocked;
-    PGresult *res = resolve(r, token_hash(r, token), &unlocked);
+    PGresult *res = resolve(r, share_token_hash(r->arena, token), &unlocked);
 
     if (res == NULL)
         return r->status;
     if (strcmp(PQgetvalue(res, 0, RS_STATE), "ok") != 0) {
         edge_cache(r);   /* a viral revoked link costs no more than a live one */
-        return state_page(r, PQgetvalue(res, 0, RS_STATE));
+        return share_page_state(r, PQgetvalue(res, 0, RS_STATE));
     }
     if (strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0 && !unlocked)
-        return password_page(r, 200, token, false);
+        return share_page_password(r, 200, token, false);
     if (unlocked) {
         resp_header(r, "X-Accel-Expires", "0");
         resp_header(r, "Cache-Control", "private, no-store");
@@ -840,7 +564,7 @@ static const char *form_password(req_t *r)
  *   write: refused without hashing) | 410 | 429 (locked for a while) */
 static int page_unlock(req_t *r)
 {
-    const char *token = req_param(r, "token"), *hash = token_hash(r, token);
+    const char *token = req_param(r, "token"), *hash = share_token_hash(r->arena, token);
     const char *pw = form_password(r), *v[2] = {hash, r->remote_addr}, *state;
     PGresult *res;
 
@@ -849,26 +573,26 @@ static int page_unlock(req_t *r)
         return dbreply_error(r);
     state = PQgetvalue(res, 0, 0);
     if (strcmp(state, "ok") != 0)
-        return state_page(r, state);
+        return share_page_state(r, state);
     if (atoi(PQgetvalue(res, 0, 1)) > 0) {
         resp_header(r, "Retry-After", PQgetvalue(res, 0, 1));
-        return message_page(r, 429, "Too many attempts",
+        return share_page_message(r, 429, "Too many attempts",
                             "Too many wrong passwords; wait a little and try again.");
     }
     if (PQgetisnull(res, 0, 2)) {   /* no password: nothing to unlock */
         resp_location(r, arena_printf(r->arena, "/s/%s", token));
-        return message_page(r, 303, "Open the prompt", "This link has no password.");
+        return share_page_message(r, 303, "Open the prompt", "This link has no password.");
     }
     if (!password_is_current(PQgetvalue(res, 0, 2))) {
         /* not written by this server (sql/0020): never run argon2 at a
          * cost someone else chose; the owner must set the password again */
         r->tx.detail = "share password hash with foreign argon2 parameters: refused unverified";
-        return message_page(r, 409, "This link cannot be unlocked",
+        return share_page_message(r, 409, "This link cannot be unlocked",
                             "Its password must be set again by its owner.");
     }
     if (pw == NULL || *pw == '\0' || strlen(pw) > PASSWORD_MAX_BYTES ||
         !password_verify(PQgetvalue(res, 0, 2), pw))
-        return password_page(r, 401, token, true);
+        return share_page_password(r, 401, token, true);
     if (db_exec_unscoped(&r->tx, &stmts[ST_PW_OK], 2, v) == NULL)
         return dbreply_error(r);
     if (!cookie_set(r, hash)) {
@@ -877,7 +601,7 @@ static int page_unlock(req_t *r)
     }
     resp_location(r, arena_printf(r->arena, "/s/%s", token));
     resp_header(r, "Cache-Control", "no-store");
-    return message_page(r, 303, "Unlocked", "Opening the prompt.");
+    return share_page_message(r, 303, "Unlocked", "Opening the prompt.");
 }
 
 /* GET /api/v1/shared/{token} -> 200 {title, content, tags, author,
@@ -887,7 +611,7 @@ static int shared_get(req_t *r)
 {
     const char *token = req_param(r, "token");
     bool unlocked;
-    PGresult *res = resolve(r, token_hash(r, token), &unlocked);
+    PGresult *res = resolve(r, share_token_hash(r->arena, token), &unlocked);
     cJSON *o;
     const char *state;
 
@@ -915,7 +639,7 @@ static int shared_get(req_t *r)
         cJSON_AddNullToObject(o, "expires_at");
     else
         cJSON_AddStringToObject(o, "expires_at", PQgetvalue(res, 0, RS_EXPIRES));
-    cJSON_AddStringToObject(o, "url", share_url(r, token));
+    cJSON_AddStringToObject(o, "url", share_token_url(r->arena, token));
     if (unlocked) {
         resp_header(r, "X-Accel-Expires", "0");
         resp_header(r, "Cache-Control", "private, no-store");
@@ -929,7 +653,7 @@ static int shared_get(req_t *r)
  *   Location | 401 | 403 (forks not allowed / password) | 404 | 410 */
 static int shared_fork(req_t *r)
 {
-    const char *hash = token_hash(r, req_param(r, "token")), *proof = NULL, *state;
+    const char *hash = share_token_hash(r->arena, req_param(r, "token")), *proof = NULL, *state;
     const char *v[2];
     PGresult *res;
 
@@ -992,13 +716,13 @@ static int gallery(req_t *r)
     n = PQntuples(res);
     for (int i = 0; i < n && i < limit; i++) {
         cJSON *o = cJSON_Parse(PQgetvalue(res, i, 0));
-        const char *token = token_unseal(r, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+        const char *token = share_unseal(r->arena, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
 
         if (o == NULL || token == NULL) {
             cJSON_Delete(o);
             continue;   /* logged; the rest of the page still serves */
         }
-        cJSON_AddStringToObject(o, "url", share_url(r, token));
+        cJSON_AddStringToObject(o, "url", share_token_url(r->arena, token));
         cJSON_AddItemToArray(items, o);
     }
     if (n > limit && offset + limit <= GALLERY_OFFSET_MAX)

@@ -12,6 +12,7 @@
 #include <libpq-fe.h>
 
 #include "cmd/promptctl.h"
+#include "cmd/jobtypes.h"
 #include "jobs/registry.h"
 
 #define JOBSCTL_COUNT_MAX 1000000
@@ -241,7 +242,7 @@ static int jobsctl_enqueue(PGconn *conn, int argc, char **argv)
         return jobsctl_usage_error("--payload must be a JSON object, not '%s'", payload);
     }
     cJSON_Delete(parsed);
-    if (registry_find(type) == NULL)
+    if (registry_find(jobtypes(), type) == NULL)
         fprintf(stderr, "promptctl: jobs: warning: no handler for type '%s' is "
                 "registered in this build; the job will fail\n", type);
     snprintf(count_s, sizeof count_s, "%ld", count);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/jobtypes.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "jobs/daemon.h"
@@ -34,5 +35,6 @@ int main(int argc, char **argv)
     if (daemon_config_load(&c) != 0)
         return 1;
     c.conninfo = url;
+    c.handlers = jobtypes();   /* every module's job types */
     return daemon_run(&c);
 }

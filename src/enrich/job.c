@@ -82,3 +82,8 @@ out:
     arena_destroy(a);
     return rc;
 }
+
+const job_handler_t enrich_job_handlers[] = {
+    { "enrich", enrich_job },
+    { NULL, NULL }
+};

@@ -1,4 +1,4 @@
-/* job.h: the "enrich" job type (async enrichments), registered in jobs/registry.c. */
+/* job.h: the "enrich" job type (async enrichments), exported as a handler table for promptd-jobs. */
 #ifndef PROMPTD_ENRICH_JOB_H
 #define PROMPTD_ENRICH_JOB_H
 
@@ -7,5 +7,8 @@
 /* Run the enrichment whose pending record the payload names, complete the
  * record (as the user, under RLS) and set j->result {enrichment_id, outcome}. */
 int enrich_job(job_t *j);
+
+/* {"enrich", enrich_job}, for promptd-jobs. */
+extern const job_handler_t enrich_job_handlers[];
 
 #endif

@@ -1,18 +1,17 @@
 /* daemon.c: the promptd-jobs loop: batch claim (SKIP LOCKED), run, batch complete; lease renewal and the reaper. */
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/select.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
 
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "crypto/random.h"
@@ -20,12 +19,19 @@
 #include "jobs/registry.h"
 #include "jobs/schedule.h"
 
+/* The elements of a jsonb array, as rows: unnest over an array built from
+ * it, so that the generic plan expects a few rows, as for any array
+ * parameter, and drives primary-key lookups from them (jsonb_to_recordset's
+ * fixed estimate of 100 rows makes it scan every running job instead). */
+#define JSONB_ROWS(arr) "unnest(array(select jsonb_array_elements(" arr ")))"
+
 /* Statements of the queue connection.
  *
  * jobs_cycle is the whole per-batch exchange in one round trip and one
- * transaction: record the outcomes of the batch just run ($4..$6 succeeded,
- * $7..$10 failed: id, attempt and result / error, delay arrays), then claim
- * up to $1 jobs ($1 = 0: none) for this daemon ($2, lease $3 s).  An
+ * transaction: record the outcomes of the batch just run ($4, one jsonb:
+ * {"done": [{id, attempt, result}], "failed": [{id, attempt, error,
+ * delay_ms}]}), then claim up to $1 jobs ($1 = 0: none) for this daemon
+ * ($2, lease $3 s).  An
  * outcome holds only for the attempt this daemon claimed, still running
  * (id, attempt and state must match), so a run whose lease expired and was
  * rescued cannot overwrite the newer attempt.  The claim's snapshot
@@ -33,16 +39,17 @@
  * claimed again by the same statement.  Rows: the claimed jobs (id,
  * attempt, type, payload text), then one row with id NULL carrying the
  * numbers of outcomes that matched (succeeded, failed).
- * jobs_cycle_queues claims only from the queues $11: per queue, the first
- * $1 due jobs in order on background_jobs_claim (locked, SKIP LOCKED), then
+ * jobs_cycle_queues claims only from the queues $5 (a jsonb array of
+ * names): per queue, the first $1 due jobs in order on background_jobs_claim (locked, SKIP LOCKED), then
  * the first $1 of those; the others stay pending (their locks end with the
  * statement's transaction). */
 #define CYCLE_SQL(claim)                                                     \
     "with done as ("                                                         \
-    " update public.background_jobs j set state = 'succeeded', result = r.result::jsonb," \
+    " update public.background_jobs j set state = 'succeeded', result = r.result," \
     " finished_at = now(), updated_at = now(), locked_by = null, locked_until = null," \
     " last_error = null"                                                     \
-    " from unnest($4::bigint[], $5::int[], $6::text[]) as r(id, attempt, result)" \
+    " from (select (o ->> 'id')::bigint as id, (o ->> 'attempt')::int as attempt," \
+    "       o -> 'result' as result from " JSONB_ROWS("$4::jsonb -> 'done'") " as o) r" \
     " where j.id = r.id and j.attempt = r.attempt and j.state = 'running' returning 1)," \
     " failed as ("                                                           \
     " update public.background_jobs j set"                                   \
@@ -51,8 +58,9 @@
     "          else now() + make_interval(secs => r.delay_ms / 1000.0) end," \
     " finished_at = case when j.attempt >= j.max_attempts then now() end,"   \
     " last_error = r.error, updated_at = now(), locked_by = null, locked_until = null" \
-    " from unnest($7::bigint[], $8::int[], $9::text[], $10::bigint[])"       \
-    "      as r(id, attempt, error, delay_ms)"                               \
+    " from (select (o ->> 'id')::bigint as id, (o ->> 'attempt')::int as attempt," \
+    "       o ->> 'error' as error, (o ->> 'delay_ms')::bigint as delay_ms" \
+    "       from " JSONB_ROWS("$4::jsonb -> 'failed'") " as o) r"            \
     " where j.id = r.id and j.attempt = r.attempt and j.state = 'running' returning 1)," \
     " c as (" claim "),"                                                     \
     " claimed as ("                                                          \
@@ -68,17 +76,20 @@ static const char cycle_sql[] = CYCLE_SQL(
     " where state = 'pending' and run_at <= now()"
     " order by priority, run_at, id limit $1 for update skip locked");
 static const char cycle_queues_sql[] = CYCLE_SQL(
-    "select l.id from unnest($11::text[]) as qn(queue) cross join lateral"
+    "select l.id from unnest(array(select jsonb_array_elements_text($5::jsonb))) as qn(queue)"
+    " cross join lateral"
     " (select b.id, b.priority, b.run_at from public.background_jobs b"
     "  where b.state = 'pending' and b.queue = qn.queue and b.run_at <= now()"
     "  order by b.priority, b.run_at, b.id limit $1 for update skip locked) l"
     " order by l.priority, l.run_at, l.id limit $1");
-/* Claimed but never started (stop): back to pending, the attempt undone. */
+/* Claimed but never started (stop): back to pending, the attempt undone;
+ * $1 [{id, attempt}], $2 this daemon. */
 static const char release_sql[] =
     "update public.background_jobs j set state = 'pending', attempt = j.attempt - 1, "
     "locked_by = null, locked_until = null, updated_at = now() "
-    "from unnest($1::bigint[], $2::int[]) as r(id, attempt) "
-    "where j.id = r.id and j.attempt = r.attempt and j.state = 'running' and j.locked_by = $3";
+    "from (select (o ->> 'id')::bigint as id, (o ->> 'attempt')::int as attempt "
+    "from " JSONB_ROWS("$1::jsonb") " as o) r "
+    "where j.id = r.id and j.attempt = r.attempt and j.state = 'running' and j.locked_by = $2";
 /* Expired leases (a daemon died or hung): back to pending, or dead when the
  * attempts are used up.  These and the lease statements below skip rows
  * another statement holds (a batch's outcomes being recorded, a claim), so
@@ -126,18 +137,15 @@ static void on_signal(int sig)
 
 /* ------------------------------------------------------------ config */
 
-/* "a, b" -> "{"a","b"}" (array text, each element quoted). */
-static char *queues_array(const char *list)
+/* "a, b" -> ["a","b"] (JSON text, malloc'd); NULL when the list names
+ * none. */
+static char *queues_json(const char *list)
 {
-    size_t n = strlen(list);
-    char *out = malloc(3 * n + 8), *o = out;
+    cJSON *a = cJSON_CreateArray();
     const char *p = list;
-    bool any = false;
+    char *out = NULL;
 
-    if (out == NULL)
-        return NULL;
-    *o++ = '{';
-    while (*p) {
+    while (a && *p) {
         const char *s, *e;
 
         while (*p == ' ' || *p == ',')
@@ -148,25 +156,16 @@ static char *queues_array(const char *list)
         e = p;
         while (e > s && e[-1] == ' ')
             e--;
-        if (e == s)
-            continue;
-        if (any)
-            *o++ = ',';
-        *o++ = '"';
-        for (; s < e; s++) {
-            if (*s == '"' || *s == '\\')
-                *o++ = '\\';
-            *o++ = *s;
+        if (e > s) {
+            char *queue = strndup(s, (size_t)(e - s));
+
+            cJSON_AddItemToArray(a, cJSON_CreateString(queue ? queue : ""));
+            free(queue);
         }
-        *o++ = '"';
-        any = true;
     }
-    *o++ = '}';
-    *o = '\0';
-    if (!any) {
-        free(out);
-        return NULL;
-    }
+    if (cJSON_GetArraySize(a) > 0)
+        out = cJSON_PrintUnformatted(a);
+    cJSON_Delete(a);
     return out;
 }
 
@@ -193,7 +192,7 @@ int daemon_config_load(daemon_config_t *c)
     c->grace_s = (int)grace;
     c->backoff_ms = backoff;
     c->backoff_max_ms = backoff_max;
-    c->queues = q && *q ? queues_array(q) : NULL;
+    c->queues = q && *q ? queues_json(q) : NULL;
     return 0;
 }
 
@@ -320,7 +319,7 @@ static long command(PGconn *conn, const char *sql, int n, const char *const *v)
 static void *heartbeat(void *arg)
 {
     PGconn *conn = NULL;
-    long long last_renew = registry_now_ms(), stop_at = 0, now;
+    long long last_renew = clock_now_ms(), stop_at = 0, now;
     char lease[16], skip[32];
 
     (void)arg;
@@ -329,8 +328,8 @@ static void *heartbeat(void *arg)
         long long id, deadline;
         bool done;
 
-        usleep(100 * 1000);
-        now = registry_now_ms();
+        clock_sleep_ms(100);
+        now = clock_now_ms();
         pthread_mutex_lock(&cur.mu);
         done = cur.done;
         id = cur.job_id;
@@ -374,111 +373,45 @@ static void *heartbeat(void *arg)
 
 /* ------------------------------------------------------------ the loop */
 
-/* Exponential backoff with jitter: base * 2^(attempt-1), capped, then a
- * uniform draw in [d/2, d]. */
-static long backoff_ms(int attempt)
-{
-    double d = (double)cfg->backoff_ms;
-    unsigned int r;
-    int i;
-
-    for (i = 1; i < attempt && d < (double)cfg->backoff_max_ms; i++)
-        d *= 2;
-    if (d > (double)cfg->backoff_max_ms)
-        d = (double)cfg->backoff_max_ms;
-    random_bytes(&r, sizeof r);
-    return (long)(d / 2 + (d / 2) * ((double)r / UINT_MAX));
-}
-
 /* ------------------------------------------------------------ outcomes */
 
-/* A PostgreSQL array literal under construction ("{a,b,NULL}"), malloc'd. */
-typedef struct arr {
-    char *buf;
-    size_t len, cap;
-    bool oom;
-} arr_t;
-
-static void arr_put(arr_t *a, const char *s, size_t n)
-{
-    if (a->oom)
-        return;
-    if (a->len + n + 3 > a->cap) {
-        size_t cap = a->cap ? a->cap : 256;
-        char *p;
-
-        while (a->len + n + 3 > cap)
-            cap *= 2;
-        if ((p = realloc(a->buf, cap)) == NULL) {
-            a->oom = true;
-            return;
-        }
-        a->buf = p;
-        a->cap = cap;
-    }
-    memcpy(a->buf + a->len, s, n);
-    a->len += n;
-}
-
-/* Append one element: v quoted and escaped when quote, NULL when v is. */
-static void arr_add(arr_t *a, const char *v, bool quote)
-{
-    arr_put(a, a->len ? "," : "{", 1);
-    if (v == NULL) {
-        arr_put(a, "NULL", 4);
-    } else if (!quote) {
-        arr_put(a, v, strlen(v));
-    } else {
-        const char *p;
-
-        arr_put(a, "\"", 1);
-        for (p = v; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                arr_put(a, "\\", 1);
-            arr_put(a, p, 1);
-        }
-        arr_put(a, "\"", 1);
-    }
-}
-
-/* The literal ("{}" when empty); valid until the next arr_add/arr_reset. */
-static const char *arr_text(arr_t *a)
-{
-    if (a->len == 0)
-        return "{}";
-    arr_put(a, "}", 1);
-    arr_put(a, "", 1);      /* NUL, not counted */
-    a->len -= 2;
-    return a->oom ? NULL : a->buf;
-}
-
-static void arr_reset(arr_t *a)
-{
-    a->len = 0;
-    a->oom = false;
-}
-
-/* Outcomes of the jobs run since the last cycle, as the array parameters
- * of jobs_cycle. */
+/* Outcomes of the jobs run since the last cycle: jobs_cycle's $4,
+ * {"done": [...], "failed": [...]}; NULL until the first one. */
 typedef struct outcomes {
-    arr_t done_id, done_attempt, done_result;
-    arr_t fail_id, fail_attempt, fail_error, fail_delay;
+    cJSON *all, *done, *failed;
     int ndone, nfailed;
 } outcomes_t;
 
+static void outcomes_free(outcomes_t *o)
+{
+    cJSON_Delete(o->all);
+    o->all = o->done = o->failed = NULL;
+}
+
 static void outcomes_reset(outcomes_t *o)
 {
-    arr_reset(&o->done_id), arr_reset(&o->done_attempt), arr_reset(&o->done_result);
-    arr_reset(&o->fail_id), arr_reset(&o->fail_attempt), arr_reset(&o->fail_error);
-    arr_reset(&o->fail_delay);
+    outcomes_free(o);
     o->ndone = o->nfailed = 0;
 }
 
-static void outcomes_free(outcomes_t *o)
+/* A new {id, attempt} row appended to done or failed (NULL: out of memory). */
+static cJSON *outcomes_add(outcomes_t *o, bool ok, const job_t *j)
 {
-    free(o->done_id.buf), free(o->done_attempt.buf), free(o->done_result.buf);
-    free(o->fail_id.buf), free(o->fail_attempt.buf), free(o->fail_error.buf);
-    free(o->fail_delay.buf);
+    char id[32], attempt[16];
+    cJSON *row;
+
+    if (o->all == NULL && (o->all = cJSON_CreateObject()) != NULL) {
+        o->done = cJSON_AddArrayToObject(o->all, "done");
+        o->failed = cJSON_AddArrayToObject(o->all, "failed");
+    }
+    if (o->done == NULL || o->failed == NULL || (row = cJSON_CreateObject()) == NULL)
+        return NULL;
+    snprintf(id, sizeof id, "%lld", j->id);
+    snprintf(attempt, sizeof attempt, "%d", j->attempt);
+    cJSON_AddRawToObject(row, "id", id);
+    cJSON_AddRawToObject(row, "attempt", attempt);
+    cJSON_AddItemToArray(ok ? o->done : o->failed, row);
+    return row;
 }
 
 /* One jobs_cycle: send the outcomes (always consumed: on an error their jobs
@@ -488,26 +421,22 @@ static void outcomes_free(outcomes_t *o)
 static PGresult *cycle(PGconn *conn, outcomes_t *o, int want)
 {
     char batch[16], lease[16];
-    const char *v[11];
+    const char *v[5];
+    char *outcomes = o->all ? cJSON_PrintUnformatted(o->all) : NULL;
     PGresult *res;
 
     snprintf(batch, sizeof batch, "%d", want);
     snprintf(lease, sizeof lease, "%d", cfg->lease_s);
     v[0] = batch, v[1] = name, v[2] = lease;
-    v[3] = arr_text(&o->done_id), v[4] = arr_text(&o->done_attempt);
-    v[5] = arr_text(&o->done_result);
-    v[6] = arr_text(&o->fail_id), v[7] = arr_text(&o->fail_attempt);
-    v[8] = arr_text(&o->fail_error), v[9] = arr_text(&o->fail_delay);
-    v[10] = cfg->queues;
-    for (int i = 3; i < 10; i++)
-        if (v[i] == NULL) {
-            log_error("%s: out of memory: %d outcomes dropped", __func__,
-                      o->ndone + o->nfailed);
-            outcomes_reset(o);
-            return NULL;
-        }
-    res = cfg->queues ? PQexecPrepared(conn, "jobs_cycle_queues", 11, v, NULL, NULL, 0)
-                      : PQexecPrepared(conn, "jobs_cycle", 10, v, NULL, NULL, 0);
+    v[3] = o->all ? outcomes : "{}", v[4] = cfg->queues;
+    if (o->all && outcomes == NULL) {
+        log_error("%s: out of memory: %d outcomes dropped", __func__, o->ndone + o->nfailed);
+        outcomes_reset(o);
+        return NULL;
+    }
+    res = cfg->queues ? PQexecPrepared(conn, "jobs_cycle_queues", 5, v, NULL, NULL, 0)
+                      : PQexecPrepared(conn, "jobs_cycle", 4, v, NULL, NULL, 0);
+    cJSON_free(outcomes);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
         log_error("%s: %s", __func__, PQerrorMessage(conn));
         PQclear(res);
@@ -532,8 +461,8 @@ static PGresult *cycle(PGconn *conn, outcomes_t *o, int want)
 
 static void run_one(job_t *j, outcomes_t *o)
 {
-    job_fn fn = registry_find(j->type);
-    char id[32], attempt[16];
+    job_fn fn = registry_find(cfg->handlers, j->type);
+    cJSON *row;
     int rc;
 
     pthread_mutex_lock(&cur.mu);
@@ -553,31 +482,28 @@ static void run_one(job_t *j, outcomes_t *o)
     /* Past its timeout the job's lease was no longer renewed: a late
      * success is not one (it may already run elsewhere as a new attempt,
      * and if not, it is retried like any failure). */
-    if (rc == 0 && registry_now_ms() > j->deadline_ms) {
+    if (rc == 0 && clock_now_ms() > j->deadline_ms) {
         cJSON_Delete(j->result);
         j->result = NULL;
         rc = registry_fail(j, "passed its %d s timeout", cfg->timeout_s);
     }
 
-    snprintf(id, sizeof id, "%lld", j->id);
-    snprintf(attempt, sizeof attempt, "%d", j->attempt);
+    if ((row = outcomes_add(o, rc == 0, j)) == NULL)
+        log_error("%s: out of memory: the outcome of job %lld is dropped", __func__, j->id);
     if (rc == 0) {
-        char *result = j->result ? cJSON_PrintUnformatted(j->result) : NULL;
-
-        arr_add(&o->done_id, id, false);
-        arr_add(&o->done_attempt, attempt, false);
-        arr_add(&o->done_result, result, true);
-        free(result);
+        if (row && j->result) {   /* the row owns it now */
+            cJSON_AddItemToObject(row, "result", j->result);
+            j->result = NULL;
+        }
         o->ndone++;
     } else {
-        long delay = j->retry_after_ms > 0 ? j->retry_after_ms : backoff_ms(j->attempt);
+        long delay = j->retry_after_ms > 0 ? j->retry_after_ms
+                   : clock_backoff_ms(cfg->backoff_ms, cfg->backoff_max_ms, j->attempt);
         char d[32];
 
         snprintf(d, sizeof d, "%ld", delay);
-        arr_add(&o->fail_id, id, false);
-        arr_add(&o->fail_attempt, attempt, false);
-        arr_add(&o->fail_error, j->error ? j->error : "failed", true);
-        arr_add(&o->fail_delay, d, false);
+        cJSON_AddStringToObject(row, "error", j->error ? j->error : "failed");
+        cJSON_AddRawToObject(row, "delay_ms", d);
         o->nfailed++;
         log_warn("%s: job %lld (%s) attempt %d failed: %s", __func__, j->id,
                  j->type, j->attempt, j->error ? j->error : "failed");
@@ -589,26 +515,23 @@ static void run_one(job_t *j, outcomes_t *o)
 /* Give back the claimed jobs from row i on (stopping: never started). */
 static void release_rest(PGconn *conn, PGresult *res, int i, int n)
 {
-    arr_t ids = {0}, attempts = {0};
-    const char *v[3];
+    cJSON *rows = cJSON_CreateArray();
+    const char *v[2];
+    char *text;
 
-    for (; i < n; i++) {
-        arr_add(&ids, PQgetvalue(res, i, 0), false);
-        arr_add(&attempts, PQgetvalue(res, i, 1), false);
+    for (; rows && i < n; i++) {
+        cJSON *row = cJSON_CreateObject();
+
+        cJSON_AddRawToObject(row, "id", PQgetvalue(res, i, 0));
+        cJSON_AddRawToObject(row, "attempt", PQgetvalue(res, i, 1));
+        cJSON_AddItemToArray(rows, row);
     }
-    v[0] = arr_text(&ids), v[1] = arr_text(&attempts), v[2] = name;
-    if (v[0] && v[1])
-        command(conn, release_sql, 3, v);
-    free(ids.buf);
-    free(attempts.buf);
-}
-
-static long long now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    if ((text = cJSON_PrintUnformatted(rows)) != NULL) {
+        v[0] = text, v[1] = name;
+        command(conn, release_sql, 2, v);
+        cJSON_free(text);
+    }
+    cJSON_Delete(rows);
 }
 
 /* Adaptive batch: a claim starts at PROMPTD_JOBS_BATCH jobs; while full
@@ -638,7 +561,8 @@ static int next_batch(int want, int ran, long long took_us)
 static int claim_and_run(PGconn *conn, PGconn *work, outcomes_t *o, int *want)
 {
     PGresult *res = cycle(conn, o, stop_requested ? 0 : *want);
-    long long t0 = now_us(), last_flush = registry_now_ms();
+    double t0 = clock_now();
+    long long last_flush = clock_now_ms();
     int n, i;
 
     if (res == NULL)
@@ -655,16 +579,16 @@ static int claim_and_run(PGconn *conn, PGconn *work, outcomes_t *o, int *want)
         j.payload = cJSON_Parse(PQgetvalue(res, i, 3));
         j.conn = work;
         j.daemon = name;
-        j.deadline_ms = registry_now_ms() + (long long)cfg->timeout_s * 1000;
+        j.deadline_ms = clock_now_ms() + (long long)cfg->timeout_s * 1000;
         run_one(&j, o);
         cJSON_Delete(j.payload);
-        if (registry_now_ms() - last_flush >= 200) {
+        if (clock_now_ms() - last_flush >= 200) {
             PQclear(cycle(conn, o, 0));
-            last_flush = registry_now_ms();
+            last_flush = clock_now_ms();
         }
     }
     if (i > 0)
-        *want = next_batch(*want, i, now_us() - t0);
+        *want = next_batch(*want, i, (long long)((clock_now() - t0) * 1e6));
     if (i < n) {   /* stopping: record what ran, give back the rest */
         PQclear(cycle(conn, o, 0));
         release_rest(conn, res, i, n);
@@ -700,25 +624,21 @@ static void drain_notifies(PGconn *conn)
         PQfreemem(n);
 }
 
-int daemon_run(const daemon_config_t *c)
+/* Name this daemon (locked_by: host:pid:random), catch SIGTERM/SIGINT in
+ * the main thread only, and start the heartbeat thread; false when the
+ * thread cannot start. */
+static bool daemon_start(pthread_t *hb)
 {
     struct sigaction sa;
     sigset_t block, old;
-    pthread_t hb;
-    PGconn *conn = NULL, *work = NULL;
-    outcomes_t o = {0};
-    long long last_reap = 0;
     unsigned char rnd[4];
     char host[64] = "localhost";
-    int n, delay_ms = 100, rc = 0;
-    int want = c->batch;   /* grows with fast jobs: next_batch() */
+    bool ok;
 
-    cfg = c;
     gethostname(host, sizeof host - 1);
     random_bytes(rnd, sizeof rnd);
     snprintf(name, sizeof name, "%s:%ld:%02x%02x%02x%02x", host, (long)getpid(),
              rnd[0], rnd[1], rnd[2], rnd[3]);
-
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;   /* no SA_RESTART: select() wakes */
     sigemptyset(&sa.sa_mask);
@@ -730,11 +650,25 @@ int daemon_run(const daemon_config_t *c)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    if (pthread_create(&hb, NULL, heartbeat, NULL) != 0) {
+    ok = pthread_create(hb, NULL, heartbeat, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return ok;
+}
+
+int daemon_run(const daemon_config_t *c)
+{
+    pthread_t hb;
+    PGconn *conn = NULL, *work = NULL;
+    outcomes_t o = {0};
+    long long last_reap = 0;
+    int n, delay_ms = 100, rc = 0;
+    int want = c->batch;   /* grows with fast jobs: next_batch() */
+
+    cfg = c;
+    if (!daemon_start(&hb)) {
         log_error("%s: pthread_create failed", __func__);
         return 1;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     log_info("%s: started as %s (batch %d to %d, lease %d s, poll %d ms, queues %s)",
              __func__, name, c->batch, c->batch_max, c->lease_s, c->poll_ms,
              c->queues ? c->queues : "all");
@@ -746,25 +680,25 @@ int daemon_run(const daemon_config_t *c)
             PQfinish(work);
             work = NULL;
             if ((conn = connect_db(true)) == NULL || (work = connect_db(false)) == NULL) {
-                usleep((useconds_t)delay_ms * 1000);
+                clock_sleep_ms(delay_ms);
                 delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
                 continue;
             }
             delay_ms = 100;
         }
-        if (registry_now_ms() - last_reap >= 1000) {
+        if (clock_now_ms() - last_reap >= 1000) {
             long reaped = command(conn, reap_sql, 0, NULL);
 
             if (reaped > 0)
                 log_warn("%s: %ld expired lease(s) returned to the queue", __func__, reaped);
-            last_reap = registry_now_ms();
+            last_reap = clock_now_ms();
         }
         schedules_tick(work);
         drain_notifies(conn);
         /* Records the previous batch's outcomes and claims the next. */
         n = claim_and_run(conn, work, &o, &want);
         if (n < 0) {
-            usleep(200 * 1000);
+            clock_sleep_ms(200);
             continue;
         }
         if (n == 0)   /* idle (outcomes all recorded): wait */

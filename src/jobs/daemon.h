@@ -2,6 +2,8 @@
 #ifndef PROMPTD_JOBS_DAEMON_H
 #define PROMPTD_JOBS_DAEMON_H
 
+#include "jobs/registry.h"
+
 /* Settings (PROMPTD_JOBS_* environment, read by daemon_config_load). */
 typedef struct daemon_config {
     const char *conninfo;   /* PROMPTD_APP_DATABASE_URL (role promptd_app) */
@@ -14,10 +16,12 @@ typedef struct daemon_config {
     int grace_s;            /* PROMPTD_JOBS_GRACE: SIGTERM grace, 30 */
     long backoff_ms;        /* PROMPTD_JOBS_BACKOFF: first retry delay, 1000 */
     long backoff_max_ms;    /* PROMPTD_JOBS_BACKOFF_MAX: cap, 3600000 */
-    const char *queues;     /* PROMPTD_JOBS_QUEUES: "{a,b}" array text; NULL = all */
+    const char *queues;     /* PROMPTD_JOBS_QUEUES: ["a","b"] JSON text; NULL = all */
+    const job_handler_t *const *handlers; /* the job types served: registry_find's
+                                           * list of tables, set by the caller */
 } daemon_config_t;
 
-/* Fill c from the environment; conninfo is left for the caller.  Returns
+/* Fill c from the environment; conninfo and handlers are left for the caller.  Returns
  * -1 (reason on stderr) when a value is malformed. */
 int daemon_config_load(daemon_config_t *c);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/config.h"
 
 #define MAINT_BATCH_DEFAULT 1000
@@ -39,7 +40,7 @@ static long maint_retention(const cJSON *payload)
 static bool maint_time_left(const job_t *j)
 {
     return j->deadline_ms <= 0 ||
-           registry_now_ms() < j->deadline_ms - MAINT_DEADLINE_SLACK_MS;
+           clock_now_ms() < j->deadline_ms - MAINT_DEADLINE_SLACK_MS;
 }
 
 int maintenance_jobs_purge(job_t *j)
@@ -121,3 +122,9 @@ int maintenance_purge(job_t *j)
     j->result = totals;
     return 0;
 }
+
+const job_handler_t maintenance_handlers[] = {
+    { "jobs.purge", maintenance_jobs_purge },
+    { "maintenance.purge", maintenance_purge },
+    { NULL, NULL }
+};

@@ -15,4 +15,7 @@ int maintenance_jobs_purge(job_t *j);
  * sessions, fired schedule slots over 7 days.  result: deleted per kind. */
 int maintenance_purge(job_t *j);
 
+/* Both, as a handler table for promptd-jobs. */
+extern const job_handler_t maintenance_handlers[];
+
 #endif

@@ -1,5 +1,4 @@
-/* registry.c: the static table of job types and the built-in handlers (noop; trace/sleep/fail for tests). */
-#include <errno.h>
+/* registry.c: handler lookup over the tables a program passes in, and the built-in handlers (noop; trace/sleep/fail for tests). */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,18 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "enrich/job.h"
-#include "jobs/maintenance.h"
+#include "core/clock.h"
 #include "jobs/registry.h"
-#include "jobs/shareviews.h"
-
-long long registry_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int registry_fail(job_t *j, const char *fmt, ...)
 {
@@ -49,15 +38,6 @@ static long payload_long(const cJSON *p, const char *key, long dflt)
         ? (long)v->valuedouble : dflt;
 }
 
-/* Sleep ms milliseconds whatever signals arrive (a running job finishes). */
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* trace {ms?, fail?, retry_after_ms?, error?}: sleeps ms, records the run in
  * promptd.job_trace (job, attempt, daemon, start, end), then succeeds or,
  * with fail, fails (with the requested delay).  "sleep" and "fail" are
@@ -75,7 +55,7 @@ static int job_trace(job_t *j)
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(started, sizeof started, "%lld.%06ld", (long long)ts.tv_sec,
              ts.tv_nsec / 1000);
-    sleep_ms(payload_long(j->payload, "ms", 0));
+    clock_sleep_ms(payload_long(j->payload, "ms", 0));
     snprintf(id, sizeof id, "%lld", j->id);
     snprintf(attempt, sizeof attempt, "%d", j->attempt);
     v[0] = id, v[1] = attempt, v[2] = j->daemon, v[3] = started;
@@ -97,37 +77,23 @@ static int job_trace(job_t *j)
                          j->attempt);
 }
 
-/* Job types.  Later subsystems add their rows here. */
-static const job_handler_t handlers[] = {
+const job_handler_t registry_handlers[] = {
     { "noop", job_noop },
-    { "jobs.purge", maintenance_jobs_purge },
-    { "maintenance.purge", maintenance_purge },
-    { "enrich", enrich_job },
-    { "share.views", shareviews_ingest },
     { NULL, NULL }
 };
 
-static const job_handler_t test_handlers[] = {
+const job_handler_t registry_test_handlers[] = {
     { "trace", job_trace },
     { "sleep", job_trace },
     { "fail", job_trace },
     { NULL, NULL }
 };
 
-job_fn registry_find(const char *type)
+job_fn registry_find(const job_handler_t *const *tables, const char *type)
 {
-    static int tests = -1;
-    const job_handler_t *h;
-
-    for (h = handlers; h->type; h++)
-        if (strcmp(h->type, type) == 0)
-            return h->fn;
-    if (tests < 0) {
-        const char *e = getenv("PROMPTD_JOBS_TEST_HANDLERS");
-        tests = e && strcmp(e, "1") == 0;
-    }
-    for (h = test_handlers; tests && h->type; h++)
-        if (strcmp(h->type, type) == 0)
-            return h->fn;
+    for (; tables && *tables; tables++)
+        for (const job_handler_t *h = *tables; h->type; h++)
+            if (strcmp(h->type, type) == 0)
+                return h->fn;
     return NULL;
 }

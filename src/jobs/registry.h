@@ -1,4 +1,4 @@
-/* registry.h: job types -> handler functions, and the job a handler receives. */
+/* registry.h: the job a handler receives, handler tables and their lookup (each module exports its own table). */
 #ifndef PROMPTD_JOBS_REGISTRY_H
 #define PROMPTD_JOBS_REGISTRY_H
 
@@ -15,7 +15,7 @@
  * server's default settings.
  * deadline_ms (CLOCK_MONOTONIC milliseconds) is the per-job timeout: past
  * it the lease is no longer renewed and the job will be retried elsewhere,
- * so long handlers should check it (registry_now_ms() >= deadline_ms). */
+ * so long handlers should check it (clock_now_ms() >= deadline_ms). */
 typedef struct job {
     long long id;
     int attempt;
@@ -37,16 +37,20 @@ typedef struct job_handler {
     job_fn fn;
 } job_handler_t;
 
-/* The handler for type, or NULL.  Test handlers ("trace", "sleep", "fail")
- * are found only when PROMPTD_JOBS_TEST_HANDLERS=1. */
-job_fn registry_find(const char *type);
+/* A module's job types: an array ending with a {NULL, NULL} row (e.g.
+ * enrich_job_handlers).  The program running jobs passes the list of the
+ * tables it serves, ending with NULL, as a cgi-bin main passes its
+ * family_t. */
+extern const job_handler_t registry_handlers[];      /* "noop" */
+extern const job_handler_t registry_test_handlers[]; /* "trace", "sleep", "fail":
+                                                      * for tests only */
+
+/* The handler for type in the NULL-terminated list of tables, or NULL. */
+job_fn registry_find(const job_handler_t *const *tables, const char *type);
 
 /* Set j->error to a formatted message (replacing any previous one);
  * returns -1 so handlers can `return registry_fail(j, "...")`. */
 int registry_fail(job_t *j, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-/* Monotonic clock in milliseconds (the deadline's clock). */
-long long registry_now_ms(void);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "jobs/cron.h"
 
@@ -36,14 +37,6 @@ long long schedule_slot(double every_s, const char *cron, long long now)
     if (cron == NULL || !cron_parse(cron, &c, &why))
         return -1;
     return (long long)cron_prev(&c, (time_t)now);
-}
-
-static long long schedule_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Fire (task, slot): true when this call enqueued the job. */
@@ -76,7 +69,7 @@ void schedules_tick(PGconn *conn)
     static long long last_ms = -SCHEDULE_TICK_MS;
     static long long warned_ms = -60000;
     const char *off = getenv("PROMPTD_JOBS_SCHEDULES");
-    long long now_ms = schedule_now_ms();
+    long long now_ms = clock_now_ms();
     PGresult *res;
 
     if ((off != NULL && strcmp(off, "0") == 0) || now_ms - last_ms < SCHEDULE_TICK_MS ||

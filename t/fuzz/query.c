@@ -1,7 +1,6 @@
 /* query.c (fuzz): the query-string reader (req_query, req_query_int,
- * url_decode) and req_header on any bytes.  The share family's unlock
- * cookie parser is static in cgi-bin/share.c, out of the library's reach;
- * it is fed only through the stack tests. */
+ * url_decode) and req_header on any bytes.  (The share link's unlock
+ * cookie parser has its own harness, share_cookie.c.) */
 #include <fcgiapp.h>
 
 #include "core/arena.h"

@@ -2,7 +2,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "jobs/shareviews.h"
+#include "share/views.h"
 #include "tap.h"
 
 static const struct {

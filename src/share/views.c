@@ -1,5 +1,5 @@
-/* shareviews.c: the "share.views" job: nginx's share view log -> daily views, unique viewers, referrers. */
-#include "jobs/shareviews.h"
+/* views.c: the "share.views" job: nginx's share view log -> daily views, unique viewers, referrers. */
+#include "share/views.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,10 +14,11 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
-#include "core/config.h"
+#include "core/clock.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
+#include "share/settings.h"
 
 #define SHAREVIEWS_BATCH_BYTES (1L << 20)   /* read per batch */
 #define SHAREVIEWS_BATCHES_MAX 1000         /* per run, whatever happens */
@@ -72,17 +73,6 @@ struct salts {
     bool have[SHAREVIEWS_DAYS];
 };
 
-static void hex_of(const unsigned char *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static bool salts_load(job_t *j, struct salts *s)
 {
     time_t now = time(NULL);
@@ -99,7 +89,7 @@ static bool salts_load(job_t *j, struct salts *s)
         gmtime_r(&t, &tm);
         strftime(s->day[i], sizeof s->day[i], "%Y-%m-%d", &tm);
         random_bytes(cand, sizeof cand);
-        hex_of(cand, sizeof cand, hex);
+        hash_hex(cand, sizeof cand, hex);
         OPENSSL_cleanse(cand, sizeof cand);
         res = PQexecParams(j->conn,
             "select encode(promptd.share_salt($1::date, decode($2, 'hex')), 'hex')",
@@ -131,20 +121,14 @@ static bool viewer_hash(const struct salts *s, const char *day, const char *addr
                         const char *ua, char out[65])
 {
     for (int i = 0; i < SHAREVIEWS_DAYS; i++) {
-        unsigned char md[32];
-        unsigned int mdlen = 0;
-        EVP_MD_CTX *ctx;
+        unsigned char md[HASH_SHA256_LEN];
+        hash_part_t parts[3] = {
+            {s->salt[i], sizeof s->salt[i]}, {addr, strlen(addr) + 1}, {ua, strlen(ua)}};
 
         if (!s->have[i] || strcmp(s->day[i], day) != 0)
             continue;
-        ctx = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        EVP_DigestUpdate(ctx, s->salt[i], sizeof s->salt[i]);
-        EVP_DigestUpdate(ctx, addr, strlen(addr) + 1);
-        EVP_DigestUpdate(ctx, ua, strlen(ua));
-        EVP_DigestFinal_ex(ctx, md, &mdlen);
-        EVP_MD_CTX_free(ctx);
-        hex_of(md, sizeof md, out);
+        hash_sha256(parts, 3, md);
+        hash_hex(md, sizeof md, out);
         return true;
     }
     return false;
@@ -186,23 +170,6 @@ static bool line_row(const struct salts *s, const char *line, cJSON *rows)
     }
     cJSON_Delete(in);
     return ok;
-}
-
-static const char *view_log_path(void)
-{
-    const config_t *cfg = config_load(false);
-    const char *e = getenv("PROMPTD_SHARE_VIEW_LOG");
-    static char buf[4096];
-
-    if (e && *e)
-        return e;
-    if (cfg) {
-        snprintf(buf, sizeof buf, "%s/log/share-views.log", cfg->var_dir);
-        return buf;
-    }
-    snprintf(buf, sizeof buf, "%s/log/share-views.log",
-             getenv("PROMPTD_VAR_DIR") ? getenv("PROMPTD_VAR_DIR") : ".");
-    return buf;
 }
 
 /* The stored cursor: (inode or -1 when none, pos). */
@@ -272,103 +239,117 @@ static int rotated_open(const char *path, long long inode, long long pos,
     return fd;
 }
 
+/* The file a run reads: the view log's descriptor and identity, the
+ * rotated file's when one is open, the salts and the read buffer. */
+struct views_run {
+    const char *path;
+    int fd, rotated_fd;
+    struct stat st;
+    struct salts salts;
+    char *buf;                 /* SHAREVIEWS_BATCH_BYTES + 1 */
+    long long lines;
+};
+
+/* One batch: re-read the cursor, read complete lines from it, and hand
+ * them with the new cursor to the database.  1 another batch may follow,
+ * 0 caught up (or the start of a new file recorded), -1 failed. */
+static int views_batch(job_t *j, struct views_run *v)
+{
+    long long inode, pos, from, used, src_ino;
+    ssize_t n;
+    cJSON *rows;
+    char *p, *nl, *last = NULL, *buf = v->buf;
+    int done, src;
+
+    if (!cursor_get(j, &inode, &pos))
+        return -1;
+    /* Lines the rotated file still holds come first; then the current
+     * file, from the cursor, or from its start when the cursor is for
+     * another file (rotated) or past its end (truncated). */
+    if (v->rotated_fd >= 0)
+        close(v->rotated_fd);
+    v->rotated_fd = rotated_open(v->path, inode, pos, &v->st);
+    if (v->rotated_fd >= 0) {
+        src = v->rotated_fd;
+        src_ino = inode;
+        from = pos;
+    } else {
+        src = v->fd;
+        src_ino = (long long)v->st.st_ino;
+        from = inode == src_ino && pos <= (long long)v->st.st_size ? pos : 0;
+    }
+    if ((n = pread(src, buf, SHAREVIEWS_BATCH_BYTES, (off_t)from)) < 0) {
+        registry_fail(j, "read %s: %s", v->path, strerror(errno));
+        return -1;
+    }
+    buf[n] = '\0';
+    for (p = buf; (nl = memchr(p, '\n', (size_t)(buf + n - p))) != NULL; p = nl + 1)
+        last = nl;
+    if (last != NULL)
+        used = (long long)(last - buf) + 1;
+    else if (n == SHAREVIEWS_BATCH_BYTES || src == v->rotated_fd)
+        used = n;                         /* one absurd line, or a rotated file's torn tail: skip it */
+    else if (from != pos || inode != src_ino)
+        used = 0;                         /* record the new file */
+    else
+        return 0;                         /* caught up */
+    rows = cJSON_CreateArray();
+    for (p = buf; p < buf + used; p = nl + 1) {
+        if ((nl = memchr(p, '\n', (size_t)(buf + used - p))) == NULL)
+            break;
+        *nl = '\0';
+        v->lines += line_row(&v->salts, p, rows);
+    }
+    done = ingest(j, inode, pos, src_ino, from + used, rows);
+    cJSON_Delete(rows);
+    if (done < 0)
+        return -1;
+    return used == 0 ? 0 : 1;   /* done == 0: another daemon moved the cursor; re-read it */
+}
+
 int shareviews_ingest(job_t *j)
 {
-    const char *path = view_log_path();
-    struct salts salts;
-    long long inode, pos, lines = 0, batches = 0;
-    char *buf = NULL;
-    int fd = -1, rotated_fd = -1, rc = -1;
-    struct stat st;
+    struct views_run v = {.path = share_settings()->view_log, .fd = -1, .rotated_fd = -1};
+    long long batches = 0;
+    int rc = -1, more = 1;
 
-    if (!salts_load(j, &salts))
+    if (!salts_load(j, &v.salts))
         goto out;
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+    if ((v.fd = open(v.path, O_RDONLY | O_CLOEXEC)) < 0) {
         if (errno == ENOENT) {   /* nothing viewed yet */
             rc = 0;
             goto done;
         }
-        registry_fail(j, "open %s: %s", path, strerror(errno));
+        registry_fail(j, "open %s: %s", v.path, strerror(errno));
         goto out;
     }
-    buf = malloc(SHAREVIEWS_BATCH_BYTES + 1);
-    if (buf == NULL || fstat(fd, &st) != 0) {
+    v.buf = malloc(SHAREVIEWS_BATCH_BYTES + 1);
+    if (v.buf == NULL || fstat(v.fd, &v.st) != 0) {
         registry_fail(j, "share views: out of memory or fstat failed");
         goto out;
     }
-    for (; batches < SHAREVIEWS_BATCHES_MAX; batches++) {
-        long long from, used, src_ino;
-        ssize_t n;
-        cJSON *rows;
-        char *p, *nl, *last;
-        int done, src;
-
-        if (j->deadline_ms > 0 && registry_now_ms() >= j->deadline_ms - SHAREVIEWS_SLACK_MS)
+    for (; more > 0 && batches < SHAREVIEWS_BATCHES_MAX; batches += more > 0) {
+        if (j->deadline_ms > 0 && clock_now_ms() >= j->deadline_ms - SHAREVIEWS_SLACK_MS)
             break;
-        if (!cursor_get(j, &inode, &pos))
+        if ((more = views_batch(j, &v)) < 0)
             goto out;
-        /* Lines the rotated file still holds come first; then the current
-         * file, from the cursor, or from its start when the cursor is for
-         * another file (rotated) or past its end (truncated). */
-        if (rotated_fd >= 0)
-            close(rotated_fd);
-        rotated_fd = rotated_open(path, inode, pos, &st);
-        if (rotated_fd >= 0) {
-            src = rotated_fd;
-            src_ino = inode;
-            from = pos;
-        } else {
-            src = fd;
-            src_ino = (long long)st.st_ino;
-            from = inode == src_ino && pos <= (long long)st.st_size ? pos : 0;
-        }
-        n = pread(src, buf, SHAREVIEWS_BATCH_BYTES, (off_t)from);
-        if (n < 0) {
-            registry_fail(j, "read %s: %s", path, strerror(errno));
-            goto out;
-        }
-        buf[n] = '\0';
-        last = NULL;
-        for (p = buf; (nl = memchr(p, '\n', (size_t)(buf + n - p))) != NULL; p = nl + 1)
-            last = nl;
-        if (last == NULL) {
-            if (n == SHAREVIEWS_BATCH_BYTES || src == rotated_fd) {
-                used = n;                         /* one absurd line, or a rotated file's torn tail: skip it */
-            } else if (from != pos || inode != src_ino) {
-                used = 0;                         /* record the new file */
-            } else {
-                break;                            /* caught up */
-            }
-        } else {
-            used = (long long)(last - buf) + 1;
-        }
-        rows = cJSON_CreateArray();
-        for (p = buf; p < buf + used; p = nl + 1) {
-            nl = memchr(p, '\n', (size_t)(buf + used - p));
-            if (nl == NULL)
-                break;
-            *nl = '\0';
-            lines += line_row(&salts, p, rows);
-        }
-        done = ingest(j, inode, pos, src_ino, from + used, rows);
-        cJSON_Delete(rows);
-        if (done < 0)
-            goto out;
-        if (used == 0)
-            break;
-        /* done == 0: another daemon moved the cursor; re-read it */
     }
     rc = 0;
 done:
     j->result = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j->result, "lines", (double)lines);
+    cJSON_AddNumberToObject(j->result, "lines", (double)v.lines);
     cJSON_AddNumberToObject(j->result, "batches", (double)batches);
 out:
-    if (rotated_fd >= 0)
-        close(rotated_fd);
-    if (fd >= 0)
-        close(fd);
-    free(buf);
-    OPENSSL_cleanse(&salts, sizeof salts);
+    if (v.rotated_fd >= 0)
+        close(v.rotated_fd);
+    if (v.fd >= 0)
+        close(v.fd);
+    free(v.buf);
+    OPENSSL_cleanse(&v.salts, sizeof v.salts);
     return rc;
 }
+
+const job_handler_t shareviews_handlers[] = {
+    { "share.views", shareviews_ingest },
+    { NULL, NULL }
+};

@@ -1,13 +1,13 @@
-/* shareviews.h: the "share.views" job: ingest nginx's share view log into the share analytics. */
-#ifndef PROMPTD_JOBS_SHAREVIEWS_H
-#define PROMPTD_JOBS_SHAREVIEWS_H
+/* views.h: the "share.views" job: ingest nginx's share view log into the share analytics. */
+#ifndef PROMPTD_SHARE_VIEWS_H
+#define PROMPTD_SHARE_VIEWS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "jobs/registry.h"
 
-/* share.views {}: read the view log (config share_view_log) from the
+/* share.views {}: read the view log (share_settings()->view_log) from the
  * cursor kept in PostgreSQL (inode + offset).  When the cursor names
  * another file and "<log>.1" is that file (renamed by log rotation), its
  * remaining lines are read first; then the current file from its start (as
@@ -19,6 +19,9 @@
  * SHA-256(daily salt, address, user agent) here; addresses never leave
  * this process.  result {"lines": n, "batches": b}. */
 int shareviews_ingest(job_t *j);
+
+/* {"share.views", shareviews_ingest}, for promptd-jobs. */
+extern const job_handler_t shareviews_handlers[];
 
 /* The host of a Referer value, lower-cased into out (size n); false when
  * there is none (empty, not absolute http(s), too long).  Exposed for

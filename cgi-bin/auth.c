@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "auth/credential.h"
+#include "http/credential.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
 #include "core/config.h"

@@ -187,7 +187,7 @@ static int enrich_async(req_t *r, db_tx_t *d, enrich_input_t *in, const cJSON *p
         cJSON_AddTrueToObject(p, "no_cache");
     if (in->prompt_id)
         cJSON_AddStringToObject(p, "prompt_id", in->prompt_id);
-    if ((job = jobs_enqueue(r, "enrich", json_print(r->arena, p), NULL)) < 0 ||
+    if ((job = jobs_enqueue(&r->tx, "enrich", json_print(r->arena, p), NULL)) < 0 ||
         !enrich_store_pending(d, in, id, job))
         return dbreply_error(r);
     /* last: a prompt that is not the caller's rolls back the job with it */

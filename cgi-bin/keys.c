@@ -5,7 +5,7 @@
 #include <openssl/crypto.h>
 
 #include "auth/apikey.h"
-#include "auth/credential.h"
+#include "http/credential.h"
 #include "core/config.h"
 #include "core/json.h"
 #include "http/dbreply.h"

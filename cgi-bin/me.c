@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth/credential.h"
+#include "http/credential.h"
 #include "auth/password.h"
 #include "core/json.h"
 #include "http/dbreply.h"

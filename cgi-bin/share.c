@@ -7,7 +7,7 @@
 
 #include <openssl/crypto.h>
 
-#include "auth/credential.h"
+#include "http/credential.h"
 #include "auth/password.h"
 #include "core/config.h"
 #include "core/json.h"

@@ -15,7 +15,12 @@ use Test::More;
 my @RULES = (
     [ 'src/crypto' => { allow => [qw(crypto)] } ],
     [ 'src/core'   => { allow => [qw(core crypto)] } ],
-    [ 'src/db'     => { deny  => [qw(http enrich jobs share cmd cgi-bin)] } ],
+    [ 'src/net'    => { allow => [qw(net core crypto)] } ],
+    [ 'src/db'     => { allow => [qw(db core crypto)] } ],
+    [ 'src/auth'   => { allow => [qw(auth core crypto db net)] } ],
+    [ 'src/jobs'   => { allow => [qw(jobs core crypto db)] } ],   # names no module
+    [ 'src/http'   => { deny  => [qw(enrich jobs share prompts cmd cgi-bin)] } ],
+    [ 'src/enrich' => { deny  => [qw(http share cmd cgi-bin)] } ],
     [ 'src/cmd'    => { deny  => [qw(cgi-bin)] } ],
     [ 'src'        => { deny  => [qw(cgi-bin cmd)] } ],   # every library folder
     [ 'cgi-bin'    => { deny  => [qw(cmd)] } ],

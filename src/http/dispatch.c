@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/credential.h"
+#include "http/credential.h"
 #include "core/json.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"

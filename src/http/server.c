@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth/credential.h"
+#include "http/credential.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/json.h"

@@ -1,11 +1,11 @@
-/* jobs.c: jobs_enqueue(), promptd.enqueue() in the request's transaction. */
+/* jobs.c: jobs_enqueue(), promptd.enqueue() in the caller's transaction. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "db/db.h"
 #include "jobs/jobs.h"
 
-long long jobs_enqueue(req_t *r, const char *type, const char *payload_json,
+long long jobs_enqueue(db_tx_t *tx, const char *type, const char *payload_json,
                        const jobs_opts_t *opts)
 {
     static const jobs_opts_t dflt;
@@ -26,13 +26,13 @@ long long jobs_enqueue(req_t *r, const char *type, const char *payload_json,
     v[4] = prio;
     v[5] = attempts;
     v[6] = opts->dedup_key;
-    res = db_exec_sql_app(&r->tx, "select promptd.enqueue($1, $2::jsonb, $3, "
+    res = db_exec_sql_app(tx, "select promptd.enqueue($1, $2::jsonb, $3, "
                       "$4::timestamptz, $5::int, $6::int, $7)", 7, v);
     if (res == NULL)
         return -1;
     id = db_value(res, 0, 0);
     if (id == NULL) {
-        r->tx.sqlstate = "XX000";
+        tx->sqlstate = "XX000";
         return -1;
     }
     return strtoll(id, NULL, 10);

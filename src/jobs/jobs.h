@@ -1,8 +1,8 @@
-/* jobs.h: enqueue a background job from a request, in the request's transaction. */
+/* jobs.h: enqueue a background job in the caller's transaction (a request's or a job's). */
 #ifndef PROMPTD_JOBS_H
 #define PROMPTD_JOBS_H
 
-#include "http/request.h"
+#include "db/db.h"
 
 /* Options of one enqueue; zero/NULL fields take the defaults. */
 typedef struct jobs_opts {
@@ -14,12 +14,13 @@ typedef struct jobs_opts {
 } jobs_opts_t;
 
 /* Add a job of type with payload_json (a JSON object text; NULL = {}) via
- * promptd.enqueue() in r's transaction: it exists iff the request commits.
+ * promptd.enqueue() in the transaction tx (a request passes &r->tx): it
+ * exists iff that transaction commits.
  * With a dedup key an active job already holds, returns that job's id and
- * adds nothing.  Returns the id, or -1 with r->tx.sqlstate set (reply with
- * dbreply_error()).  Not for R_READONLY routes (their implicit
+ * adds nothing.  Returns the id, or -1 with tx->sqlstate set (a request
+ * replies with dbreply_error()).  Not for R_READONLY routes (their implicit
  * transactions are read only). */
-long long jobs_enqueue(req_t *r, const char *type, const char *payload_json,
+long long jobs_enqueue(db_tx_t *tx, const char *type, const char *payload_json,
                        const jobs_opts_t *opts);
 
 #endif

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "auth/credential.h"
+#include "http/credential.h"
 #include "core/arena.h"
 
 #define SHARE_UNLOCK_TTL 3600L   /* unlock cookie lifetime, seconds */

@@ -60,7 +60,7 @@ int main(void)
     opts.run_at = "2030-01-02T03:04:05Z";
     opts.priority = -3;
     opts.max_attempts = 7;
-    id = jobs_enqueue(r, "noop", "{\"from\":\"c\",\"n\":1}", &opts);
+    id = jobs_enqueue(&r->tx, "noop", "{\"from\":\"c\",\"n\":1}", &opts);
     ok(id > 0, "enqueue in a request transaction returns an id (%lld)", id);
     ok(r->tx.open, "... inside the request's transaction");
     ok(finish(r, true), "... which commits");
@@ -69,20 +69,20 @@ int main(void)
     /* Rolled back: the id was handed out, the row never existed. */
     r = request();
     opts.queue = "c-rollback";
-    id = jobs_enqueue(r, "noop", NULL, &opts);
+    id = jobs_enqueue(&r->tx, "noop", NULL, &opts);
     ok(id > 0, "enqueue before a rollback returns an id (%lld)", id);
     ok(finish(r, false), "... and the transaction rolls back");
     printf("# rolledback %lld\n", id);
 
     /* Defaults (opts NULL) and the dedup key within one transaction. */
     r = request();
-    dflt = jobs_enqueue(r, "noop", NULL, NULL);
+    dflt = jobs_enqueue(&r->tx, "noop", NULL, NULL);
     ok(dflt > 0, "enqueue with default options (%lld)", dflt);
     memset(&opts, 0, sizeof opts);
     opts.queue = "c-dedup";
     opts.dedup_key = "c-key";
-    id = jobs_enqueue(r, "noop", "{\"first\":true}", &opts);
-    id2 = jobs_enqueue(r, "noop", "{\"second\":true}", &opts);
+    id = jobs_enqueue(&r->tx, "noop", "{\"first\":true}", &opts);
+    id2 = jobs_enqueue(&r->tx, "noop", "{\"second\":true}", &opts);
     ok(id > 0 && id2 == id, "the same dedup key twice gives the same job (%lld, %lld)", id, id2);
     ok(finish(r, true), "... committed");
     printf("# defaults %lld\n", dflt);
@@ -90,12 +90,12 @@ int main(void)
 
     /* Invalid input: -1 with the SQLSTATE, nothing left behind. */
     r = request();
-    id = jobs_enqueue(r, "", NULL, NULL);
+    id = jobs_enqueue(&r->tx, "", NULL, NULL);
     ok(id == -1, "an empty job type fails");
     is_str(r->tx.sqlstate ? r->tx.sqlstate : "(none)", "22023", "... with SQLSTATE 22023");
     finish(r, false);
     r = request();
-    id = jobs_enqueue(r, "noop", "[not json", NULL);
+    id = jobs_enqueue(&r->tx, "noop", "[not json", NULL);
     ok(id == -1, "a payload that is not JSON fails");
     is_str(r->tx.sqlstate ? r->tx.sqlstate : "(none)", "22P02", "... with SQLSTATE 22P02");
     finish(r, false);

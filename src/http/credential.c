@@ -1,5 +1,5 @@
 /* credential.c: who is calling: a verified Bearer JWT, an API key, or anon (the request-authentication library; cgi-bin/auth.c is the /auth/v1 family). */
-#include "auth/credential.h"
+#include "http/credential.h"
 
 #include <ctype.h>
 #include <stdlib.h>

@@ -546,17 +546,9 @@ static int page_get(req_t *r)
  * NULL when absent or malformed. */
 static const char *form_password(req_t *r)
 {
-    const char *p = r->body;
+    const char *pw;
 
-    while (p && *p) {
-        size_t len = strcspn(p, "&");
-
-        if (len >= 9 && strncmp(p, "password=", 9) == 0)
-            return url_decode(r->arena, p + 9, len - 9);
-        p += len;
-        p += *p == '&';
-    }
-    return NULL;
+    return url_form_value(r->arena, r->body, "password", &pw) > 0 ? pw : NULL;
 }
 
 /* POST /s/{token} password=... (form) -> 303 to /s/{token} + unlock cookie

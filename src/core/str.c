@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crypto/hash.h"
+
 void strbuf_init(strbuf_t *sb, arena_t *a, size_t cap)
 {
     sb->arena = a;
@@ -154,6 +156,27 @@ char *url_decode(arena_t *a, const char *s, size_t n)
     return utf8_valid(out, (size_t)(o - out)) ? out : NULL;
 }
 
+int url_form_value(arena_t *a, const char *s, const char *name, const char **out)
+{
+    size_t nlen = strlen(name);
+
+    *out = NULL;
+    while (s && *s) {
+        size_t len = strcspn(s, "&");
+
+        if (len >= nlen && strncmp(s, name, nlen) == 0 &&
+            (len == nlen || s[nlen] == '=')) {
+            size_t skip = len == nlen ? nlen : nlen + 1;
+
+            *out = url_decode(a, s + skip, len - skip);
+            return *out != NULL ? 1 : -1;
+        }
+        s += len;
+        s += *s == '&';
+    }
+    return 0;
+}
+
 bool uuid_valid(const char *s)
 {
     size_t i;
@@ -171,14 +194,9 @@ bool uuid_valid(const char *s)
 
 char *hex_encode(arena_t *a, const unsigned char *p, size_t n)
 {
-    static const char digits[] = "0123456789abcdef";
     char *out = arena_alloc(a, n * 2 + 1);
 
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[n * 2] = '\0';
+    hash_hex(p, n, out);
     return out;
 }
 

@@ -33,6 +33,13 @@ size_t utf8_length(const char *s);
  * Returns NULL when the escape is malformed or the result is not UTF-8. */
 char *url_decode(arena_t *a, const char *s, size_t n);
 
+/* The first "name=value" (or bare "name", value "") of an
+ * application/x-www-form-urlencoded string s (a query string or a form
+ * body; NULL reads as empty): 1 with *out the decoded value (an arena
+ * string), 0 when absent, -1 when its escape is malformed or it is not
+ * UTF-8 (*out NULL either way). */
+int url_form_value(arena_t *a, const char *s, const char *name, const char **out);
+
 /* True for the canonical 8-4-4-4-12 hexadecimal UUID form. */
 bool uuid_valid(const char *s);
 

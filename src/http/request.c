@@ -31,28 +31,13 @@ const char *req_header(req_t *r, const char *name)
 
 const char *req_query(req_t *r, const char *name)
 {
-    size_t nlen = strlen(name);
-    const char *p = r->query;
+    const char *v;
 
-    while (p && *p) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-
-        if (len >= nlen && strncmp(p, name, nlen) == 0 &&
-            (len == nlen || p[nlen] == '=')) {
-            const char *v = len == nlen ? "" : p + nlen + 1;
-            size_t vlen = len == nlen ? 0 : len - nlen - 1;
-            char *dec = url_decode(r->arena, v, vlen);
-
-            if (dec == NULL) {
-                req_field_error(r, name, "malformed percent-encoding");
-                return "";
-            }
-            return dec;
-        }
-        p = amp ? amp + 1 : NULL;
+    if (url_form_value(r->arena, r->query, name, &v) < 0) {
+        req_field_error(r, name, "malformed percent-encoding");
+        return "";
     }
-    return NULL;
+    return v;
 }
 
 long req_query_int(req_t *r, const char *name, long dflt, long max)

@@ -39,6 +39,20 @@ int main(void)
     ok(url_decode(a, "%4", 2) == NULL, "url_decode refuses a short escape");
     ok(url_decode(a, "%zz", 3) == NULL, "url_decode refuses bad hex");
     ok(url_decode(a, "%00", 3) == NULL, "url_decode refuses NUL");
+    {
+        const char *v = "x";
+
+        ok(url_form_value(a, "a=1&password=p%20w&password=2", "password", &v) == 1 &&
+           strcmp(v, "p w") == 0, "url_form_value: the first occurrence, decoded");
+        ok(url_form_value(a, "passwords=1&pass=2", "password", &v) == 0 && v == NULL,
+           "url_form_value: a longer or shorter name is another field");
+        ok(url_form_value(a, "x&flag&y=1", "flag", &v) == 1 && strcmp(v, "") == 0,
+           "url_form_value: a bare name reads as empty");
+        ok(url_form_value(a, "q=%zz", "q", &v) == -1 && v == NULL,
+           "url_form_value: a malformed escape is -1");
+        ok(url_form_value(a, NULL, "q", &v) == 0 && url_form_value(a, "", "q", &v) == 0,
+           "url_form_value: NULL and empty strings hold nothing");
+    }
 
     ok(uuid_valid("0b5a3c1e-2f4d-4a6b-8c9d-0e1f2a3b4c5d"), "uuid ok");
     ok(uuid_valid("0B5A3C1E-2F4D-4A6B-8C9D-0E1F2A3B4C5D"), "upper-case uuid ok");

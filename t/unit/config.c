@@ -9,6 +9,7 @@
 #include "auth/apikey.h"
 #include "core/config.h"
 #include "crypto/keyring.h"
+#include "prompts/settings.h"
 #include "tap.h"
 
 #define FIELDS 8
@@ -36,8 +37,7 @@ static void spew(const char *rel, const char *data)
 /* Load the configuration in a child with exactly env (NAME=value, NULL
  * terminated) as its environment, then the modules' settings as their
  * programs do at start (the API key pepper of auth/apikey, the share
- * family's cookie key, the prompts family's PROMPTD_RENDER_MAX_BYTES,
- * 1..1073741824); got[] receives each field ("(null)" when NULL); returns
+ * family's cookie key, the prompts family's settings); got[] receives each field ("(null)" when NULL); returns
  * false when a load failed. */
 static bool load(const char *const *env, char got[FIELDS][256])
 {
@@ -53,15 +53,14 @@ static bool load(const char *const *env, char got[FIELDS][256])
         const config_t *c;
         const char *v[FIELDS], *why = NULL;
         const secretbox_ring_t *ring;
-        long render_max;
+        prompts_settings_t prompts;
 
         close(fd[0]);
         clearenv();
         for (; *env != NULL; env++)
             putenv((char *)*env);
         if ((c = config_load(false)) == NULL ||
-            !config_env_int("PROMPTD_RENDER_MAX_BYTES", 1048576, 1, 1073741824,
-                            &render_max))
+            !prompts_settings_load(&prompts))
             _exit(1);
         apikey_settings_load();
         v[0] = c->site_url;

@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 
+#include "core/str.h"
 #include "crypto/hash.h"
 #include "crypto/keyring.h"
 
@@ -96,20 +97,15 @@ const char *config_env(const char *name)
 bool config_env_int(const char *name, long dflt, long min, long max, long *out)
 {
     const char *v = config_env(name);
-    char *end;
-    long n;
 
     *out = dflt;
     if (v == NULL)
         return true;
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n < min || n > max) {
+    if (!str_to_long(v, min, max, out)) {
         fprintf(stderr, "promptd: %s must be an integer in %ld..%ld, not '%s'\n",
                 name, min, max, v);
         return false;
     }
-    *out = n;
     return true;
 }
 

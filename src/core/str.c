@@ -2,9 +2,11 @@
 #include "core/str.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -198,6 +200,19 @@ char *hex_encode(arena_t *a, const unsigned char *p, size_t n)
 
     hash_hex(p, n, out);
     return out;
+}
+
+bool str_to_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
 }
 
 bool str_ieq(const char *a, const char *b)

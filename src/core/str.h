@@ -40,6 +40,11 @@ char *url_decode(arena_t *a, const char *s, size_t n);
  * UTF-8 (*out NULL either way). */
 int url_form_value(arena_t *a, const char *s, const char *name, const char **out);
 
+/* A whole decimal integer in min..max (strtol's syntax: leading blanks and
+ * a sign are allowed, nothing after the digits): true with *out set, else
+ * false and *out untouched. */
+bool str_to_long(const char *s, long min, long max, long *out);
+
 /* True for the canonical 8-4-4-4-12 hexadecimal UUID form. */
 bool uuid_valid(const char *s);
 

@@ -43,14 +43,11 @@ const char *req_query(req_t *r, const char *name)
 long req_query_int(req_t *r, const char *name, long dflt, long max)
 {
     const char *s = req_query(r, name);
-    char *end;
     long v;
 
     if (s == NULL)
         return dflt;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *s == '\0' || *end || v < 1 || v > max) {
+    if (!str_to_long(s, 1, max, &v)) {
         req_field_error(r, name, "must be an integer from 1 to %ld", max);
         return dflt;
     }

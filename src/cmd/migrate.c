@@ -9,9 +9,8 @@
 #include <string.h>
 
 #include <libpq-fe.h>
-#include <openssl/evp.h>
-
 #include "core/arena.h"
+#include "crypto/hash.h"
 
 #define MIGRATE_MAX_FILE (16L * 1024 * 1024)
 
@@ -22,7 +21,7 @@ typedef struct migrate_file {
     const char *name;      /* "profiles" */
     char *sql;             /* whole content, NUL-terminated */
     size_t len;
-    char checksum[2 * 32 + 1]; /* SHA-256, lower-case hex */
+    char checksum[HASH_SHA256_HEX]; /* SHA-256, lower-case hex */
 } migrate_file_t;
 
 static const char migrate_table_sql[] =
@@ -106,8 +105,6 @@ static int migrate_by_name(const struct dirent **a, const struct dirent **b)
 /* Read path into f->sql and compute its checksum. */
 static bool migrate_read(arena_t *a, const char *path, migrate_file_t *f)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0, i;
     bool ok = false;
     FILE *fp;
     long size;
@@ -137,12 +134,7 @@ static bool migrate_read(arena_t *a, const char *path, migrate_file_t *f)
         fprintf(stderr, "promptctl: %s: contains a NUL byte\n", path);
         goto out;
     }
-    if (EVP_Digest(f->sql, f->len, md, &mdlen, EVP_sha256(), NULL) != 1) {
-        fprintf(stderr, "promptctl: %s: SHA-256 failed\n", path);
-        goto out;
-    }
-    for (i = 0; i < mdlen; i++)
-        sprintf(f->checksum + 2 * i, "%02x", md[i]);
+    hash_sha256_hex(f->sql, f->len, f->checksum);
     ok = true;
 out:
     fclose(fp);
@@ -335,3 +327,14 @@ out:
     arena_destroy(a);
     return rc;
 }
+
+static int migrate_command(const config_t *cfg, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return migrate_run(cfg);
+}
+
+const ctl_cmd_t migrate_cmd = {
+    "migrate", "migrate", "too many arguments", 0, 0, NULL, migrate_command
+};

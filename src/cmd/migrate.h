@@ -2,7 +2,11 @@
 #ifndef PROMPTD_MIGRATE_H
 #define PROMPTD_MIGRATE_H
 
+#include "cmd/ctl.h"
 #include "core/config.h"
+
+/* promptctl migrate: runs migrate_run */
+extern const ctl_cmd_t migrate_cmd;
 
 /* Key of the session advisory lock held while migrating (any constant
  * shared by every promptctl; "promptd" in ASCII). */

@@ -8,7 +8,7 @@
 
 #include <libpq-fe.h>
 
-#include "cmd/promptctl.h"
+#include "cmd/ctl.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
 
@@ -260,7 +260,7 @@ int secretsctl_main(const config_t *cfg, int argc, char **argv)
         fprintf(stderr, "promptctl: PROMPTD_SECRETS_KEYS: %s\n", why);
         return 1;
     }
-    if ((conn = promptctl_connect(cfg)) == NULL) {
+    if ((conn = ctl_connect(cfg)) == NULL) {
         secretbox_ring_clear(&ring);
         return 1;
     }
@@ -276,3 +276,11 @@ int secretsctl_main(const config_t *cfg, int argc, char **argv)
     secretbox_ring_clear(&ring);
     return rc;
 }
+
+/* secretsctl_main checks its own words (exit 2 with its own message). */
+const ctl_cmd_t secretsctl_cmd = {
+    "secrets",
+    "secrets set USER NAME < value | secrets get USER NAME\n"
+    "secrets check | secrets rotate",
+    NULL, 0, -1, NULL, secretsctl_main
+};

@@ -1,4 +1,4 @@
-/* migrate.c: apply sql/NNNN_*.sql once each, in order, under an advisory lock. */
+/* migrate.c: apply sql/NNNN_*.sql once each, then re-apply sql/functions/<subject>.sql, under an advisory lock. */
 #include "cmd/migrate.h"
 
 #include <dirent.h>
@@ -251,6 +251,31 @@ fail:
     return false;
 }
 
+/* Re-apply every DIR/functions/<subject>.sql, in name order, in one transaction:
+ * the current definitions of the functions, views and policies, written
+ * to be run again (CREATE OR REPLACE, DROP POLICY IF EXISTS, REVOKE/GRANT).
+ * Quiet when it succeeds: nothing is recorded, as nothing is new. */
+static bool migrate_functions(arena_t *a, PGconn *conn, const char *dir)
+{
+    migrate_file_t *files = NULL;
+    const char *fdir = arena_printf(a, "%s/functions", dir);
+    size_t n = 0, i;
+
+    if (!migrate_list(a, fdir, &files, &n) ||
+        !migrate_exec(conn, "begin", "begin"))
+        return false;
+    for (i = 0; i < n; i++)
+        if (!migrate_exec(conn, files[i].sql,
+                          arena_printf(a, "functions/%s failed", files[i].file)))
+            goto fail;
+    if (!migrate_exec(conn, "commit", "commit"))
+        return false;
+    return true;
+fail:
+    PQclear(PQexec(conn, "rollback"));
+    return false;
+}
+
 /* Give promptd_app the password in var/secrets/app_db_password (made on
  * first use).  The password is hashed client-side, so the server log never
  * sees it. */
@@ -312,6 +337,8 @@ int migrate_run(const config_t *cfg)
     for (i = 0; i < n; i++)
         if (!applied[i] && !migrate_apply(conn, &files[i]))
             goto out;
+    if (!migrate_functions(a, conn, cfg->sql_dir))
+        goto out;
     app_url = getenv("PROMPTD_APP_DATABASE_URL");
     if (app_url == NULL || *app_url == '\0')
         if (!migrate_app_password(conn, cfg))

@@ -92,39 +92,6 @@ $function$;
 revoke all on function promptd.enrich_breaker_release(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.enrich_breaker_release(text) to promptd_app, service_role;
 
--- True when p_hash is an argon2id PHC string with this server's parameters.
-CREATE OR REPLACE FUNCTION promptd.share_password_hash_ok(p_hash text)
- RETURNS boolean
- LANGUAGE sql
- IMMUTABLE
- SET search_path TO ''
-AS $function$
-    select p_hash ~ '^\$argon2id\$v=19\$m=65536,t=3,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$'
-$function$;
-revoke all on function promptd.share_password_hash_ok(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
-
--- Set (p_hash) or clear (NULL) the password of the caller's link p_share.
--- False when the caller owns no such live link; 22023 for a hash with
--- other parameters than the server's.
-CREATE OR REPLACE FUNCTION promptd.share_set_password(p_share uuid, p_hash text)
- RETURNS boolean
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-begin
-    if p_hash is not null and not promptd.share_password_hash_ok(p_hash) then
-        raise exception 'a share password hash must use the server''s argon2id parameters'
-            using errcode = '22023';
-    end if;
-    update public.shares s set password_hash = p_hash
-     where s.id = p_share and s.user_id = (select auth.uid()) and s.revoked_at is null;
-    return found;
-end
-$function$;
-revoke all on function promptd.share_set_password(uuid,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
-grant execute on function promptd.share_set_password(uuid,text) to authenticated;
-
 -- Row level security on public.enrich_cache.
 drop policy if exists enrich_cache_delete_own on public.enrich_cache;
 create policy enrich_cache_delete_own on public.enrich_cache for delete to authenticated

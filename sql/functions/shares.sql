@@ -4,73 +4,6 @@
 -- file after the numbered migrations, every run: edit here, never in
 -- sql/NNNN_*.sql (see README, "promptctl").
 
--- One attempt against the counters (kinds[i], keys[i]) with lock thresholds
--- thresholds[i]: while any is locked, the seconds left (nothing counted);
--- else 0, and the attempt is counted as a failure on each (taken back by
--- throttle_success).  A counter locks at its threshold for 30 s, doubling
--- per further failure, at most an hour; counts restart after an hour
--- without failures.
-CREATE OR REPLACE FUNCTION promptd.throttle_attempt(p_kinds text[], p_keys text[], p_thresholds integer[])
- RETURNS integer
- LANGUAGE plpgsql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-declare
-    wait_s int := 0;
-    k record;
-begin
-    for k in select * from unnest(p_kinds, p_keys, p_thresholds) as v(kind, key, threshold)
-    loop
-        insert into promptd.auth_throttle as t (kind, key) values (k.kind, k.key)
-        on conflict (kind, key) do nothing;
-        perform 1 from promptd.auth_throttle t
-          where t.kind = k.kind and t.key = k.key for update;
-        select greatest(wait_s, coalesce(max(
-                   ceil(extract(epoch from t.locked_until - now()))::int), 0))
-          into wait_s
-          from promptd.auth_throttle t
-         where t.kind = k.kind and t.key = k.key and t.locked_until > now();
-    end loop;
-    if wait_s > 0 then
-        return wait_s;
-    end if;
-    for k in select * from unnest(p_kinds, p_keys, p_thresholds) as v(kind, key, threshold)
-    loop
-        update promptd.auth_throttle t set
-            failures = case when t.last_failure_at < now() - interval '1 hour'
-                            then 1 else t.failures + 1 end,
-            last_failure_at = now()
-        where t.kind = k.kind and t.key = k.key;
-        update promptd.auth_throttle t set
-            locked_until = case when t.failures >= k.threshold
-                then now() + make_interval(secs => least(3600,
-                    30 * power(2, least(t.failures - k.threshold, 20))))
-                end
-        where t.kind = k.kind and t.key = k.key;
-    end loop;
-    return 0;
-end
-$function$;
-revoke all on function promptd.throttle_attempt(text[],text[],integer[]) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
-
--- The attempt was right: clear the (p_kind, p_key) counter and take the
--- attempt back from the address counter (p_address_kind, p_address), which
--- stays locked only if it is still at or past p_address_threshold.
-CREATE OR REPLACE FUNCTION promptd.throttle_success(p_kind text, p_key text, p_address_kind text, p_address text, p_address_threshold integer)
- RETURNS void
- LANGUAGE sql
- SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-    delete from promptd.auth_throttle t where t.kind = p_kind and t.key = p_key;
-    update promptd.auth_throttle t set
-        failures = greatest(t.failures - 1, 0),
-        locked_until = case when t.failures - 1 >= p_address_threshold then t.locked_until end
-    where t.kind = p_address_kind and t.key = p_address;
-$function$;
-revoke all on function promptd.throttle_success(text,text,text,text,integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
-
 -- BEFORE UPDATE: updated_at; a link whose prompt is gone (the FK set
 -- prompt_id NULL) is revoked.  A revocation is never undone.
 CREATE OR REPLACE FUNCTION promptd.shares_before_update()
@@ -384,6 +317,39 @@ end
 $function$;
 revoke all on function promptd.share_views_ingest(bigint,bigint,bigint,bigint,jsonb) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.share_views_ingest(bigint,bigint,bigint,bigint,jsonb) to service_role;
+
+-- True when p_hash is an argon2id PHC string with this server's parameters.
+CREATE OR REPLACE FUNCTION promptd.share_password_hash_ok(p_hash text)
+ RETURNS boolean
+ LANGUAGE sql
+ IMMUTABLE
+ SET search_path TO ''
+AS $function$
+    select p_hash ~ '^\$argon2id\$v=19\$m=65536,t=3,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$'
+$function$;
+revoke all on function promptd.share_password_hash_ok(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
+-- Set (p_hash) or clear (NULL) the password of the caller's link p_share.
+-- False when the caller owns no such live link; 22023 for a hash with
+-- other parameters than the server's.
+CREATE OR REPLACE FUNCTION promptd.share_set_password(p_share uuid, p_hash text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+    if p_hash is not null and not promptd.share_password_hash_ok(p_hash) then
+        raise exception 'a share password hash must use the server''s argon2id parameters'
+            using errcode = '22023';
+    end if;
+    update public.shares s set password_hash = p_hash
+     where s.id = p_share and s.user_id = (select auth.uid()) and s.revoked_at is null;
+    return found;
+end
+$function$;
+revoke all on function promptd.share_set_password(uuid,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.share_set_password(uuid,text) to authenticated;
 
 -- Row level security on public.share_daily.
 drop policy if exists share_daily_select_own on public.share_daily;

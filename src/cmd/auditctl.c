@@ -7,7 +7,7 @@
 
 #include <libpq-fe.h>
 
-#include "cmd/promptctl.h"
+#include "cmd/ctl.h"
 #include "core/str.h"
 
 /* Walk promptd.audit_verify() (rows by id with the previous row's hash and
@@ -24,7 +24,7 @@ int auditctl_verify(const config_t *cfg)
     const char *last_hash = "";
     int rc = 1, n, i;
 
-    if ((conn = promptctl_connect(cfg)) == NULL)
+    if ((conn = ctl_connect(cfg)) == NULL)
         return 1;
     PQclear(PQexec(conn, "begin isolation level repeatable read read only"));
     res = PQexec(conn, "select id, prev_hash, hash, expected_prev, computed "
@@ -82,7 +82,7 @@ int auditctl_user_admin(const config_t *cfg, const char *user, bool on)
     PGresult *res;
     int rc = 1;
 
-    if ((conn = promptctl_connect(cfg)) == NULL)
+    if ((conn = ctl_connect(cfg)) == NULL)
         return 1;
     res = PQexecParams(conn, uuid_valid(user)
         ? "select promptd.set_admin(u.id, $2::boolean) from auth.users u "
@@ -103,3 +103,20 @@ int auditctl_user_admin(const config_t *cfg, const char *user, bool on)
     PQfinish(conn);
     return rc;
 }
+
+static bool auditctl_verify_words(int argc, char **argv)
+{
+    return argc == 1 && strcmp(argv[0], "verify") == 0;
+}
+
+static int auditctl_exec(const config_t *cfg, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return auditctl_verify(cfg);
+}
+
+const ctl_cmd_t auditctl_cmd = {
+    "audit", "audit verify", "expected: audit verify", 1, 1,
+    auditctl_verify_words, auditctl_exec
+};

@@ -4,7 +4,11 @@
 
 #include <stdbool.h>
 
+#include "cmd/ctl.h"
 #include "core/config.h"
+
+/* promptctl audit verify */
+extern const ctl_cmd_t auditctl_cmd;
 
 /* promptctl audit verify: recompute the audit log's hash chain as the
  * migrating (superuser) role.  Prints "ok N rows head HASH" and returns 0,

@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 #include <libpq-fe.h>
 
-#include "cmd/promptctl.h"
+#include "cmd/ctl.h"
 #include "cmd/jobtypes.h"
 #include "jobs/registry.h"
 
@@ -290,7 +290,7 @@ int jobsctl_main(const config_t *cfg, int argc, char **argv)
     if (!by_id && strcmp(sub, "list") != 0 && strcmp(sub, "enqueue") != 0 &&
         strcmp(sub, "stats") != 0)
         return jobsctl_usage_error("unknown subcommand '%s'", sub);
-    if ((conn = promptctl_connect(cfg)) == NULL)
+    if ((conn = ctl_connect(cfg)) == NULL)
         return 1;
     if (strcmp(sub, "list") == 0)
         rc = jobsctl_list(conn, argc, argv);
@@ -305,3 +305,11 @@ int jobsctl_main(const config_t *cfg, int argc, char **argv)
     PQfinish(conn);
     return rc;
 }
+
+const ctl_cmd_t jobsctl_cmd = {
+    "jobs",
+    "jobs list [--state S] [--queue Q] [--limit N] | jobs show|retry|cancel ID\n"
+    "jobs enqueue TYPE [--count N] [--payload JSON] [--queue Q] | jobs stats",
+    "expected: jobs list|show|retry|cancel|enqueue|stats", 1, -1,
+    NULL, jobsctl_main
+};

@@ -1,4 +1,4 @@
-/* migrate.c: apply sql/NNNN_*.sql once each, in order, under an advisory lock. */
+/* migrate.c: apply sql/NNNN_*.sql once each, then re-apply sql/functions/<subject>.sql, under an advisory lock. */
 #include "cmd/migrate.h"
 
 #include <dirent.h>
@@ -9,9 +9,8 @@
 #include <string.h>
 
 #include <libpq-fe.h>
-#include <openssl/evp.h>
-
 #include "core/arena.h"
+#include "crypto/hash.h"
 
 #define MIGRATE_MAX_FILE (16L * 1024 * 1024)
 
@@ -22,7 +21,7 @@ typedef struct migrate_file {
     const char *name;      /* "profiles" */
     char *sql;             /* whole content, NUL-terminated */
     size_t len;
-    char checksum[2 * 32 + 1]; /* SHA-256, lower-case hex */
+    char checksum[HASH_SHA256_HEX]; /* SHA-256, lower-case hex */
 } migrate_file_t;
 
 static const char migrate_table_sql[] =
@@ -106,8 +105,6 @@ static int migrate_by_name(const struct dirent **a, const struct dirent **b)
 /* Read path into f->sql and compute its checksum. */
 static bool migrate_read(arena_t *a, const char *path, migrate_file_t *f)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0, i;
     bool ok = false;
     FILE *fp;
     long size;
@@ -137,12 +134,7 @@ static bool migrate_read(arena_t *a, const char *path, migrate_file_t *f)
         fprintf(stderr, "promptctl: %s: contains a NUL byte\n", path);
         goto out;
     }
-    if (EVP_Digest(f->sql, f->len, md, &mdlen, EVP_sha256(), NULL) != 1) {
-        fprintf(stderr, "promptctl: %s: SHA-256 failed\n", path);
-        goto out;
-    }
-    for (i = 0; i < mdlen; i++)
-        sprintf(f->checksum + 2 * i, "%02x", md[i]);
+    hash_sha256_hex(f->sql, f->len, f->checksum);
     ok = true;
 out:
     fclose(fp);
@@ -259,6 +251,31 @@ fail:
     return false;
 }
 
+/* Re-apply every DIR/functions/<subject>.sql, in name order, in one transaction:
+ * the current definitions of the functions, views and policies, written
+ * to be run again (CREATE OR REPLACE, DROP POLICY IF EXISTS, REVOKE/GRANT).
+ * Quiet when it succeeds: nothing is recorded, as nothing is new. */
+static bool migrate_functions(arena_t *a, PGconn *conn, const char *dir)
+{
+    migrate_file_t *files = NULL;
+    const char *fdir = arena_printf(a, "%s/functions", dir);
+    size_t n = 0, i;
+
+    if (!migrate_list(a, fdir, &files, &n) ||
+        !migrate_exec(conn, "begin", "begin"))
+        return false;
+    for (i = 0; i < n; i++)
+        if (!migrate_exec(conn, files[i].sql,
+                          arena_printf(a, "functions/%s failed", files[i].file)))
+            goto fail;
+    if (!migrate_exec(conn, "commit", "commit"))
+        return false;
+    return true;
+fail:
+    PQclear(PQexec(conn, "rollback"));
+    return false;
+}
+
 /* Give promptd_app the password in var/secrets/app_db_password (made on
  * first use).  The password is hashed client-side, so the server log never
  * sees it. */
@@ -320,6 +337,8 @@ int migrate_run(const config_t *cfg)
     for (i = 0; i < n; i++)
         if (!applied[i] && !migrate_apply(conn, &files[i]))
             goto out;
+    if (!migrate_functions(a, conn, cfg->sql_dir))
+        goto out;
     app_url = getenv("PROMPTD_APP_DATABASE_URL");
     if (app_url == NULL || *app_url == '\0')
         if (!migrate_app_password(conn, cfg))
@@ -335,3 +354,14 @@ out:
     arena_destroy(a);
     return rc;
 }
+
+static int migrate_command(const config_t *cfg, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return migrate_run(cfg);
+}
+
+const ctl_cmd_t migrate_cmd = {
+    "migrate", "migrate", "too many arguments", 0, 0, NULL, migrate_command
+};

@@ -1,8 +1,12 @@
-/* migrate.h: apply sql/NNNN_*.sql once each, in order, under an advisory lock. */
+/* migrate.h: apply sql/NNNN_*.sql once each, then re-apply sql/functions/<subject>.sql, under an advisory lock. */
 #ifndef PROMPTD_MIGRATE_H
 #define PROMPTD_MIGRATE_H
 
+#include "cmd/ctl.h"
 #include "core/config.h"
+
+/* promptctl migrate: runs migrate_run */
+extern const ctl_cmd_t migrate_cmd;
 
 /* Key of the session advisory lock held while migrating (any constant
  * shared by every promptctl; "promptd" in ASCII). */
@@ -10,7 +14,9 @@
 
 /* Connect to cfg->database_url, apply every new migration of cfg->sql_dir
  * (one transaction each, one line on stdout per file applied), refuse
- * when an applied file's checksum changed, then set promptd_app's password
+ * when an applied file's checksum changed, then re-apply every
+ * cfg->sql_dir/functions/<subject>.sql in name order (one transaction, quiet;
+ * the directory must exist), then set promptd_app's password
  * unless PROMPTD_APP_DATABASE_URL is set.  Errors go to stderr.  Returns
  * the process exit status: 0 or 1. */
 int migrate_run(const config_t *cfg);

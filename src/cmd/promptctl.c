@@ -1,4 +1,4 @@
-/* promptctl.c: operator commands: migrate, user create|admin, token, env, audit verify, secrets, jobs. */
+/* promptctl.c: the operator command: its table of commands, user create|admin, token, env. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -12,49 +12,17 @@
 
 #include "auth/jwt.h"
 #include "cmd/auditctl.h"
+#include "cmd/ctl.h"
 #include "cmd/jobsctl.h"
 #include "cmd/migrate.h"
 #include "cmd/secretsctl.h"
-#include "cmd/promptctl.h"
 #include "core/config.h"
 #include "core/str.h"
 #include "net/outbound.h"
 
 #define PROMPTCTL_EMAIL_MAX 254
 
-static const char promptctl_usage[] =
-    "usage: promptctl migrate\n"
-    "       promptctl user create EMAIL\n"
-    "       promptctl user admin USER on|off   (USER: uuid or email)\n"
-    "       promptctl audit verify\n"
-    "       promptctl secrets set USER NAME < value | secrets get USER NAME\n"
-    "       promptctl secrets check | secrets rotate\n"
-    "       promptctl token USER [--ttl SECONDS]   (USER: uuid or email)\n"
-    "       promptctl jobs list [--state S] [--queue Q] [--limit N] | jobs show|retry|cancel ID\n"
-    "       promptctl jobs enqueue TYPE [--count N] [--payload JSON] [--queue Q] | jobs stats\n"
-    "       promptctl env\n"
-    "       promptctl help\n";
-
-static int promptctl_usage_error(const char *why)
-{
-    if (why != NULL)
-        fprintf(stderr, "promptctl: %s\n", why);
-    fputs(promptctl_usage, stderr);
-    return 2;
-}
-
-PGconn *promptctl_connect(const config_t *cfg)
-{
-    PGconn *conn = PQconnectdb(cfg->database_url);
-
-    if (PQstatus(conn) != CONNECTION_OK) {
-        fprintf(stderr, "promptctl: connecting to the database: %s",
-                PQerrorMessage(conn));
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
-}
+static int promptctl_usage_error(const char *why);
 
 /* Rough address check: one '@', non-empty local part, a dotted domain, no
  * spaces or control characters, at most 254 bytes. */
@@ -91,7 +59,7 @@ static int promptctl_user_create(const config_t *cfg, const char *email_arg)
         fprintf(stderr, "promptctl: invalid email address '%s'\n", email_arg);
         goto out;
     }
-    if ((conn = promptctl_connect(cfg)) == NULL)
+    if ((conn = ctl_connect(cfg)) == NULL)
         goto out;
     params[0] = email;
     res = PQexecParams(conn,
@@ -173,7 +141,7 @@ static int promptctl_token(const config_t *cfg, const char *user, long ttl)
     char *token = NULL;
     int rc = 1;
 
-    if ((conn = promptctl_connect(cfg)) == NULL)
+    if ((conn = ctl_connect(cfg)) == NULL)
         goto out;
     res = PQexecParams(conn, uuid_valid(user)
         ? "select id, email from auth.users where id = $1::uuid"
@@ -249,54 +217,104 @@ static int promptctl_env(const config_t *cfg)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
+static bool promptctl_user_words(int argc, char **argv)
+{
+    return (argc == 2 && strcmp(argv[0], "create") == 0) ||
+           (argc == 3 && strcmp(argv[0], "admin") == 0 &&
+            (strcmp(argv[2], "on") == 0 || strcmp(argv[2], "off") == 0));
+}
+
+static int promptctl_user(const config_t *cfg, int argc, char **argv)
+{
+    (void)argc;
+    if (strcmp(argv[0], "admin") == 0)
+        return auditctl_user_admin(cfg, argv[1], strcmp(argv[2], "on") == 0);
+    return promptctl_user_create(cfg, argv[1]);
+}
+
+static int promptctl_token_cmd(const config_t *cfg, int argc, char **argv)
+{
+    long ttl = cfg->jwt_ttl;
+
+    if (!promptctl_parse_ttl(argc, argv, 1, &ttl))
+        return promptctl_usage_error("--ttl takes a positive number of seconds");
+    return promptctl_token(cfg, argv[0], ttl);
+}
+
+static int promptctl_env_cmd(const config_t *cfg, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    return promptctl_env(cfg);
+}
+
+static const ctl_cmd_t promptctl_user_cmd = {
+    "user",
+    "user create EMAIL\n"
+    "user admin USER on|off   (USER: uuid or email)",
+    "expected: user create EMAIL | user admin USER on|off", 2, 3,
+    promptctl_user_words, promptctl_user
+};
+
+static const ctl_cmd_t promptctl_token_entry = {
+    "token", "token USER [--ttl SECONDS]   (USER: uuid or email)",
+    "expected: token USER [--ttl SECONDS]", 1, -1, NULL, promptctl_token_cmd
+};
+
+static const ctl_cmd_t promptctl_env_entry = {
+    "env", "env", "too many arguments", 0, 0, NULL, promptctl_env_cmd
+};
+
+/* Every command, in the order the usage text lists them. */
+static const ctl_cmd_t *const promptctl_cmds[] = {
+    &migrate_cmd, &promptctl_user_cmd, &auditctl_cmd, &secretsctl_cmd,
+    &promptctl_token_entry, &jobsctl_cmd, &promptctl_env_entry,
+};
+
+#define PROMPTCTL_NCMDS (sizeof promptctl_cmds / sizeof promptctl_cmds[0])
+
+/* The usage text: every line of every entry, then help; exit status 2. */
+static int promptctl_usage_error(const char *why)
+{
+    const char *lead = "usage: ", *p, *nl;
+    size_t i;
+
+    if (why != NULL)
+        fprintf(stderr, "promptctl: %s\n", why);
+    for (i = 0; i < PROMPTCTL_NCMDS; i++) {
+        for (p = promptctl_cmds[i]->usage; p != NULL; p = nl != NULL ? nl + 1 : NULL) {
+            nl = strchr(p, '\n');
+            fprintf(stderr, "%*spromptctl %.*s\n", 7, lead,
+                    (int)(nl != NULL ? (size_t)(nl - p) : strlen(p)), p);
+            lead = "";
+        }
+    }
+    fprintf(stderr, "%*spromptctl help\n", 7, lead);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
+    const char *name = argc > 1 ? argv[1] : NULL;
+    const ctl_cmd_t *cmd = NULL;
     const config_t *cfg;
-    const char *cmd = argc > 1 ? argv[1] : NULL;
-    long ttl;
+    int nargs = argc - 2;
+    size_t i;
 
-    if (cmd == NULL || strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
-        strcmp(cmd, "-h") == 0)
+    if (name == NULL || strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 ||
+        strcmp(name, "-h") == 0)
         return promptctl_usage_error(NULL);
-    if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "user") != 0 &&
-        strcmp(cmd, "token") != 0 && strcmp(cmd, "env") != 0 &&
-        strcmp(cmd, "audit") != 0 && strcmp(cmd, "secrets") != 0 &&
-        strcmp(cmd, "jobs") != 0) {
-        fprintf(stderr, "promptctl: unknown command '%s'\n", cmd);
+    for (i = 0; i < PROMPTCTL_NCMDS && cmd == NULL; i++)
+        if (strcmp(name, promptctl_cmds[i]->name) == 0)
+            cmd = promptctl_cmds[i];
+    if (cmd == NULL) {
+        fprintf(stderr, "promptctl: unknown command '%s'\n", name);
         return promptctl_usage_error(NULL);
     }
-    if ((strcmp(cmd, "migrate") == 0 || strcmp(cmd, "env") == 0) && argc != 2)
-        return promptctl_usage_error("too many arguments");
-    if (strcmp(cmd, "user") == 0 &&
-        !(argc == 4 && strcmp(argv[2], "create") == 0) &&
-        !(argc == 5 && strcmp(argv[2], "admin") == 0 &&
-          (strcmp(argv[4], "on") == 0 || strcmp(argv[4], "off") == 0)))
-        return promptctl_usage_error("expected: user create EMAIL | user admin USER on|off");
-    if (strcmp(cmd, "audit") == 0 && (argc != 3 || strcmp(argv[2], "verify") != 0))
-        return promptctl_usage_error("expected: audit verify");
-    if (strcmp(cmd, "jobs") == 0 && argc < 3)
-        return promptctl_usage_error("expected: jobs list|show|retry|cancel|enqueue|stats");
-    if (strcmp(cmd, "token") == 0 && argc < 3)
-        return promptctl_usage_error("expected: token USER [--ttl SECONDS]");
-
+    if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args) ||
+        (cmd->check != NULL && !cmd->check(nargs, argv + 2)))
+        return promptctl_usage_error(cmd->expected);
     if (!outbound_init() || (cfg = config_load(true)) == NULL)
         return 1;
-    if (strcmp(cmd, "migrate") == 0)
-        return migrate_run(cfg);
-    if (strcmp(cmd, "user") == 0 && strcmp(argv[2], "admin") == 0)
-        return auditctl_user_admin(cfg, argv[3], strcmp(argv[4], "on") == 0);
-    if (strcmp(cmd, "user") == 0)
-        return promptctl_user_create(cfg, argv[3]);
-    if (strcmp(cmd, "audit") == 0)
-        return auditctl_verify(cfg);
-    if (strcmp(cmd, "secrets") == 0)
-        return secretsctl_main(cfg, argc - 2, argv + 2);
-    if (strcmp(cmd, "jobs") == 0)
-        return jobsctl_main(cfg, argc - 2, argv + 2);
-    if (strcmp(cmd, "env") == 0)
-        return promptctl_env(cfg);
-    ttl = cfg->jwt_ttl;
-    if (!promptctl_parse_ttl(argc, argv, 3, &ttl))
-        return promptctl_usage_error("--ttl takes a positive number of seconds");
-    return promptctl_token(cfg, argv[2], ttl);
+    return cmd->exec(cfg, nargs, argv + 2);
 }

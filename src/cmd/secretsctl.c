@@ -8,7 +8,7 @@
 
 #include <libpq-fe.h>
 
-#include "cmd/promptctl.h"
+#include "cmd/ctl.h"
 #include "crypto/keyring.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
@@ -262,7 +262,7 @@ int secretsctl_main(const config_t *cfg, int argc, char **argv)
                 why != NULL ? why : "no keys configured");
         return 1;
     }
-    if ((conn = promptctl_connect(cfg)) == NULL)
+    if ((conn = ctl_connect(cfg)) == NULL)
         return 1;
     if (strcmp(argv[0], "set") == 0)
         rc = secretsctl_set(conn, ring, argv[1], argv[2]);
@@ -275,3 +275,11 @@ int secretsctl_main(const config_t *cfg, int argc, char **argv)
     PQfinish(conn);
     return rc;
 }
+
+/* secretsctl_main checks its own words (exit 2 with its own message). */
+const ctl_cmd_t secretsctl_cmd = {
+    "secrets",
+    "secrets set USER NAME < value | secrets get USER NAME\n"
+    "secrets check | secrets rotate",
+    NULL, 0, -1, NULL, secretsctl_main
+};

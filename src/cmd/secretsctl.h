@@ -2,7 +2,11 @@
 #ifndef PROMPTD_SECRETSCTL_H
 #define PROMPTD_SECRETSCTL_H
 
+#include "cmd/ctl.h"
 #include "core/config.h"
+
+/* promptctl secrets ...: runs secretsctl_main */
+extern const ctl_cmd_t secretsctl_cmd;
 
 /* promptctl secrets ARGS... (argv[0] is "set", "check" or "rotate"):
  *   set USER NAME  encrypt standard input (one trailing newline dropped)

@@ -1,0 +1,125 @@
+-- enrich.sql: enrichment: the provider circuit breaker; records and cache policies.
+--
+-- The one current definition of each; promptctl migrate re-applies this
+-- file after the numbered migrations, every run: edit here, never in
+-- sql/NNNN_*.sql (see README, "promptctl").
+
+-- promptd.enrich_breaker_allow(provider, cool-down seconds) -> 'call' (closed),
+-- 'probe' (this caller is the one half-open probe), or 'skip' (open and
+-- cooling down, or another caller's probe is in flight).  A probe that
+-- never reported (its worker died) is given up after another cool-down.
+CREATE OR REPLACE FUNCTION promptd.enrich_breaker_allow(p_provider text, p_cooldown integer)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+    b record;
+begin
+    select * into b from public.enrich_breakers where provider = p_provider;
+    if not found or b.state = 'closed' then
+        return 'call';
+    end if;
+    if b.state = 'open' and b.opened_at > now() - make_interval(secs => p_cooldown) then
+        return 'skip';
+    end if;
+    if b.state = 'half_open' and b.probe_started > now() - make_interval(secs => p_cooldown) then
+        return 'skip';
+    end if;
+    -- Cool-down over (or a stale probe): exactly one caller wins the probe.
+    update public.enrich_breakers
+       set state = 'half_open', probe_started = now(), updated_at = now()
+     where provider = p_provider and state = b.state
+       and coalesce(probe_started, '-infinity') = coalesce(b.probe_started, '-infinity');
+    return case when found then 'probe' else 'skip' end;
+end
+$function$;
+revoke all on function promptd.enrich_breaker_allow(text,integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.enrich_breaker_allow(text,integer) to promptd_app, service_role;
+
+-- promptd.enrich_breaker_report(provider, ok, threshold) -> the new state.
+-- Success closes the breaker; a failure in half-open, or the threshold-th
+-- consecutive failure, opens it (again) from now.
+CREATE OR REPLACE FUNCTION promptd.enrich_breaker_report(p_provider text, p_ok boolean, p_threshold integer)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+    v_state text;
+begin
+    if p_ok then
+        update public.enrich_breakers
+           set state = 'closed', failures = 0, opened_at = null,
+               probe_started = null, updated_at = now()
+         where provider = p_provider and (state <> 'closed' or failures <> 0);
+        return 'closed';
+    end if;
+    insert into public.enrich_breakers as b (provider, failures)
+    values (p_provider, 1)
+    on conflict (provider) do update
+        set failures = b.failures + 1, updated_at = now()
+    returning b.state into v_state;
+    update public.enrich_breakers
+       set state = 'open', opened_at = now(), probe_started = null
+     where provider = p_provider
+       and (state = 'half_open' or failures >= greatest(p_threshold, 1))
+    returning state into v_state;
+    return coalesce(v_state, 'closed');
+end
+$function$;
+revoke all on function promptd.enrich_breaker_report(text,boolean,integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.enrich_breaker_report(text,boolean,integer) to promptd_app, service_role;
+
+-- promptd.enrich_breaker_release
+CREATE OR REPLACE FUNCTION promptd.enrich_breaker_release(p_provider text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+    -- open again with the old opened_at: its cool-down is already over, so
+    -- the next enrich_breaker_allow() hands out a fresh probe
+    update public.enrich_breakers
+       set state = 'open', probe_started = null, updated_at = now()
+     where provider = p_provider and state = 'half_open';
+    return (select b.state from public.enrich_breakers b where b.provider = p_provider);
+end
+$function$;
+revoke all on function promptd.enrich_breaker_release(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.enrich_breaker_release(text) to promptd_app, service_role;
+
+-- Row level security on public.enrich_cache.
+drop policy if exists enrich_cache_delete_own on public.enrich_cache;
+create policy enrich_cache_delete_own on public.enrich_cache for delete to authenticated
+    using ((user_id = ( SELECT auth.uid() AS uid)));
+
+drop policy if exists enrich_cache_insert_own on public.enrich_cache;
+create policy enrich_cache_insert_own on public.enrich_cache for insert to authenticated
+    with check ((user_id = ( SELECT auth.uid() AS uid)));
+
+drop policy if exists enrich_cache_select_own on public.enrich_cache;
+create policy enrich_cache_select_own on public.enrich_cache for select to authenticated
+    using ((user_id = ( SELECT auth.uid() AS uid)));
+
+drop policy if exists enrich_cache_update_own on public.enrich_cache;
+create policy enrich_cache_update_own on public.enrich_cache for update to authenticated
+    using ((user_id = ( SELECT auth.uid() AS uid)))
+    with check ((user_id = ( SELECT auth.uid() AS uid)));
+
+-- Row level security on public.enrichments.
+drop policy if exists enrichments_insert_own on public.enrichments;
+create policy enrichments_insert_own on public.enrichments for insert to authenticated
+    with check ((user_id = ( SELECT auth.uid() AS uid)));
+
+drop policy if exists enrichments_select_own on public.enrichments;
+create policy enrichments_select_own on public.enrichments for select to authenticated
+    using ((user_id = ( SELECT auth.uid() AS uid)));
+
+drop policy if exists enrichments_update_own on public.enrichments;
+create policy enrichments_update_own on public.enrichments for update to authenticated
+    using ((user_id = ( SELECT auth.uid() AS uid)))
+    with check ((user_id = ( SELECT auth.uid() AS uid)));

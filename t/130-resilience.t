@@ -68,9 +68,21 @@ is($s->psql("select count(*) from prompts where title = 'during outage'")->[0][0
    'nothing half-written during the outage');
 
 # --- a backend killed under a worker (e.g. by an operator) is survived too.
-$s->psql("select pg_terminate_backend(pid) from pg_stat_activity where usename = 'promptd_app'");
+# pg_terminate_backend only signals: wait until those backends are gone, so
+# that every worker's connection is really dead when the requests start.
+my $killed = $s->psql("select coalesce(string_agg(pid::text, ','), '') from "
+    . "(select pid, pg_terminate_backend(pid) from pg_stat_activity where usename = 'promptd_app') t")->[0][0];
+ok($s->wait_for(sub { $killed eq '' || $s->psql("select count(*) from pg_stat_activity "
+    . "where pid = any('{$killed}'::int[])")->[0][0] == 0 }, timeout => 10),
+   'the terminated backends are gone');
+my $nworkers = () = $s->worker_pids('prompts');
 my @st = map { $s->request(GET => $path, { token => $tok })->{status} } 1 .. 6;
 ok(!grep({ $_ != 200 && $_ != 503 } @st), 'terminated connections give 200 or a retryable 503: ' . "@st");
-is($st[-1], 200, 'and then 200');
+# Each worker finds its dead connection once (one 503), then reconnects;
+# which worker takes a request is the kernel's choice, so the 200 that
+# must follow may need a few more requests.
+ok(scalar(grep { $_ == 503 } @st) <= $nworkers, "at most one 503 per worker ($nworkers)");
+ok($s->wait_for(sub { $s->request(GET => $path, { token => $tok })->{status} == 200 }, timeout => 5),
+   'and then 200');
 
 done_testing;

@@ -251,6 +251,13 @@ static bool result_ok(const PGresult *res)
     return st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
 }
 
+/* A finished statement's result: owned by the arena when it succeeded,
+ * else recorded as the transaction's failure (NULL). */
+static PGresult *checked(db_tx_t *tx, PGresult *res)
+{
+    return res && result_ok(res) ? own(tx, res) : fail_result(tx, res);
+}
+
 /* Collect one pipelined query's result (then its terminating NULL). */
 static PGresult *next_result(void)
 {
@@ -361,7 +368,7 @@ static PGresult *job_run(db_tx_t *tx, const char *sql, int n, const char *const 
 {
     PGresult *res = PQexecParams(tx->conn, sql, n, NULL, v, NULL, NULL, 0);
 
-    return res && result_ok(res) ? own(tx, res) : fail_result(tx, res);
+    return checked(tx, res);
 }
 
 /* A job's scoped statement: BEGIN and the claims first, one by one. */
@@ -406,7 +413,7 @@ static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     } else {
         res = stmt ? PQexecPrepared(db.conn, stmt->name, n, v, NULL, NULL, 0)
                    : PQexecParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
-        res = res && result_ok(res) ? own(tx, res) : fail_result(tx, res);
+        res = checked(tx, res);
     }
     tx->ms += (clock_now() - t0) * 1000.0;
     return res;
@@ -449,7 +456,7 @@ PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
     }
     res = tx->conn ? PQexecParams(c, stmt->sql, nparams, NULL, values, NULL, NULL, 0)
                    : PQexecPrepared(c, stmt->name, nparams, values, NULL, NULL, 0);
-    res = res && result_ok(res) ? own(tx, res) : fail_result(tx, res);
+    res = checked(tx, res);
     tx->ms += (clock_now() - t0) * 1000.0;
     return res;
 }

@@ -81,6 +81,7 @@ ok(schema('promptd') eq $old, 'the stack (migrated with sql/functions from the s
 ($rc, $out, $err) = migrate('t_old', sql_copy(functions => 1));
 is($rc, 0, 'migrate again: exit 0') or diag $err;
 is($out, '', 'migrate again: applies nothing new');
+is($err, '', 'migrate again: no notice or warning');
 is(schema('t_old'), $old, 'migrate again: the schema is unchanged');
 
 # (c) every function, policy and view of the promptd-owned schemas has

@@ -10,7 +10,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Temp qw(tempdir);
 use JSON::PP;
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 # 1r/m with a burst of 1: two requests pass, a third within the minute is
 # limited whatever the machine's speed.
@@ -35,7 +35,6 @@ sub statuses {
 my $s = Promptd::Test->new(PROMPTD_TRUSTED_PROXIES => ' 127.0.0.1 , ::1/128', %slow);
 my $alice = $s->user_create('alice@example.com');
 my $tok = $s->token($alice);
-sub db1 { $s->db1(@_) }
 
 my $r = $s->request(GET => '/healthz', { headers => {
     'X-Forwarded-For' => '198.51.100.7, 203.0.113.9', 'User-Agent' => 'realip-test/1' } });

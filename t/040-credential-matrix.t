@@ -11,7 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Spec;
 use Test::More;
-use Promptd::Test;
+use Promptd::Test qw(db1 req);
 
 my @SCOPES = qw(prompts:read prompts:write enrich share admin);   # sql/0007_api_keys.sql
 my $build = $ENV{PROMPTD_BUILD_DIR} || File::Spec->rel2abs("$FindBin::Bin/..");
@@ -56,8 +56,6 @@ is_deeply([sort keys %want], [], 'every account route was found in the tables');
 
 # --- a stack with a signed-up user (password, sessions) owning one of each thing
 my $s = Promptd::Test->new;
-sub db1 { $s->db1(@_) }
-sub req { my ($m, $p, %o) = @_; $s->request($m, $p, \%o) }
 
 my $r = req(POST => '/auth/v1/signup', json => { email => 'alice@example.com', password => $PW });
 is($r->{status}, 200, 'alice signs up') or BAIL_OUT($r->{body});

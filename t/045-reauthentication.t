@@ -9,15 +9,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use JSON::PP;
-use MIME::Base64 qw(decode_base64url);
-use Promptd::Test;
+use Promptd::Test qw(db1 req claims);
 
 my $PW = 'correct horse battery';
 my $s = Promptd::Test->new;
-sub db1 { $s->db1(@_) }
-sub req { my ($m, $p, %o) = @_; $s->request($m, $p, \%o) }
-sub claims { JSON::PP->new->decode(decode_base64url((split /\./, $_[0])[1])) }
 sub signup {
     my ($email) = @_;
     my $r = req(POST => '/auth/v1/signup', json => { email => $email, password => $PW });

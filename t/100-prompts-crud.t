@@ -6,7 +6,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new;
 my $alice = $s->user_create('alice@example.com');
@@ -14,7 +14,6 @@ my $tok = $s->token($alice);
 my $UUID = $Promptd::Test::UUID;
 
 sub req { my ($m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
-sub db1 { $s->db1(@_) }
 
 # --- create
 my $r = req(POST => '/api/v1/prompts', json => {

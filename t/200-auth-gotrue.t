@@ -8,9 +8,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
-use MIME::Base64 qw(decode_base64url);
 use Digest::SHA qw(sha256);
-use Promptd::Test;
+use Promptd::Test qw(db1 claims);
 use Time::HiRes ();
 
 my $UUID = $Promptd::Test::UUID;
@@ -19,9 +18,7 @@ my $PW = 'correct horse battery';
 # Reuse of a spent refresh token is tested without the grace window here
 # (t/250-auth-refresh-reuse.t tests the window).
 my $s = Promptd::Test->new(PROMPTD_REFRESH_REUSE_INTERVAL => 0);
-sub db1 { $s->db1(@_) }
 sub post { my ($p, $j, %o) = @_; $s->request(POST => $p, { json => $j, %o }) }
-sub claims { JSON::PP->new->decode(decode_base64url((split /\./, $_[0])[1])) }
 sub gotrue_err {
     my ($r, $status, $code, $name) = @_;
     is($r->{status}, $status, "$name -> $status") or diag $r->{body};

@@ -12,7 +12,7 @@ use File::Temp qw(tempdir);
 use JSON::PP;
 use MIME::Base64 qw(decode_base64url);
 use Digest::SHA qw(sha256);
-use Promptd::Test;
+use Promptd::Test qw(db1);
 use Promptd::JWT qw(sign_jwt b64u jwt_secret);
 
 plan skip_all => 'openssl CLI not found' if system('openssl version >/dev/null 2>&1') != 0;
@@ -67,7 +67,6 @@ sub reheader {
 }
 
 my $s = Promptd::Test->new(PROMPTD_JWT_SIGNING_KEY => "$dir/ec.pem");
-sub db1 { $s->db1(@_) }
 
 like($s->log_tail('auth', 200), qr/PROMPTD_JWT_SIGNING_KEY .*ES256 with kid \Q$thumb\E/,
      'auth.log names the signing key and its kid');

@@ -6,10 +6,9 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new;
-sub db1 { $s->db1(@_) }
 sub signin {
     my ($email, $pw) = @_;
     return $s->request(POST => '/auth/v1/token?grant_type=password',

@@ -11,11 +11,10 @@ use Test::More;
 use JSON::PP;
 use MIME::Base64 qw(decode_base64url);
 use Time::HiRes qw(sleep time);
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $WINDOW = 2;
 my $s = Promptd::Test->new(PROMPTD_REFRESH_REUSE_INTERVAL => $WINDOW);
-sub db1 { $s->db1(@_) }
 sub sid { JSON::PP->new->decode(decode_base64url((split /\./, $_[0])[1]))->{session_id} }
 sub refresh {
     $s->request(POST => '/auth/v1/token?grant_type=refresh_token',

@@ -6,18 +6,16 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Promptd::Test;
+use Promptd::Test qw(db1 api);
 
 my $s = Promptd::Test->new;
 my $alice = $s->user_create('alice@example.com');
 my $bob = $s->user_create('bob@example.com');
 my $atok = $s->token($alice);
 my $btok = $s->token($bob);
-sub req { my ($t, $m, $p, %o) = @_; $s->request($m, $p, { token => $t, %o }) }
-sub db1 { $s->db1(@_) }
 
 # --- GET /me
-my $r = req($atok, GET => '/api/v1/me');
+my $r = api($atok, GET => '/api/v1/me');
 is($r->{status}, 200, 'GET /me -> 200') or diag explain $r;
 is($r->{json}{id}, $alice, 'own id');
 is($r->{json}{email}, 'alice@example.com', 'email');
@@ -25,10 +23,10 @@ is($r->{json}{subscription_tier}, 'free', 'tier free');
 is($r->{json}{plan}{limits}{prompts}, 100, 'plan limits');
 is($r->{json}{is_admin}, JSON::PP::false, 'not an admin');
 is_deeply($r->{json}{preferences}, {}, 'preferences {}');
-is(req(undef, GET => '/api/v1/me')->{status}, 401, 'no token -> 401');
+is(api(undef, GET => '/api/v1/me')->{status}, 401, 'no token -> 401');
 
 # --- PATCH /me
-$r = req($atok, PATCH => '/api/v1/me', json => {
+$r = api($atok, PATCH => '/api/v1/me', json => {
     display_name => 'Alice A.', avatar_url => 'https://img.example.com/a.png',
     preferences => { theme => 'dark', n => 3 } });
 is($r->{status}, 200, 'PATCH /me -> 200') or diag explain $r;
@@ -38,7 +36,7 @@ is(db1("select display_name || ' ' || avatar_url || ' ' || (preferences->>'theme
    'Alice A. https://img.example.com/a.png dark', 'stored');
 is(db1("select count(*) from audit_log where action = 'profile.update' and detail = "
        . "'{\"fields\":[\"display_name\",\"avatar_url\",\"preferences\"]}'"), 1, 'audited profile.update');
-$r = req($atok, PATCH => '/api/v1/me', json => { avatar_url => undef });
+$r = api($atok, PATCH => '/api/v1/me', json => { avatar_url => undef });
 is($r->{status}, 200, 'null clears avatar_url');
 is(db1("select count(*) from profiles where id = '$alice' and avatar_url is null and display_name = 'Alice A.'"),
    1, 'only avatar_url cleared');
@@ -63,14 +61,14 @@ my @bad = (
 );
 for my $b (@bad) {
     my ($body, $st, $field, $name) = @$b;
-    $r = req($atok, PATCH => '/api/v1/me', json => $body);
+    $r = api($atok, PATCH => '/api/v1/me', json => $body);
     is($r->{status}, $st, "PATCH bad: $name -> $st");
     ok((grep { $_->{field} eq $field } @{ $r->{json}{errors} || [] }), "  error names $field")
         or diag explain $r->{json};
 }
-$r = req($atok, PATCH => '/api/v1/me', body => '{"display_name":', headers => { 'Content-Type' => 'application/json' });
+$r = api($atok, PATCH => '/api/v1/me', body => '{"display_name":', headers => { 'Content-Type' => 'application/json' });
 is($r->{status}, 400, 'malformed JSON -> 400');
-$r = req($atok, PATCH => '/api/v1/me', body => '[1]', headers => { 'Content-Type' => 'application/json' });
+$r = api($atok, PATCH => '/api/v1/me', body => '[1]', headers => { 'Content-Type' => 'application/json' });
 is($r->{status}, 400, 'non-object -> 400');
 is(db1("select subscription_tier || is_admin::text from profiles where id = '$alice'"), 'freefalse',
    'tier and admin flag unchanged');
@@ -89,20 +87,20 @@ eval { $s->psql("begin; set local role authenticated; select count(*) from plans
 is($@, '', 'authenticated may read plans');
 
 # --- GET /me/audit: own entries only, keyset pagination
-req($btok, PATCH => '/api/v1/me', json => { display_name => 'Bob' });
-$r = req($atok, GET => '/api/v1/me/audit?limit=1');
+api($btok, PATCH => '/api/v1/me', json => { display_name => 'Bob' });
+$r = api($atok, GET => '/api/v1/me/audit?limit=1');
 is($r->{status}, 200, 'GET /me/audit -> 200') or diag explain $r;
 is(scalar @{ $r->{json}{items} }, 1, 'limit 1');
 is($r->{json}{items}[0]{action}, 'profile.update', 'action');
 ok($r->{json}{next_cursor}, 'next_cursor');
-my $r2 = req($atok, GET => "/api/v1/me/audit?limit=1&cursor=$r->{json}{next_cursor}");
+my $r2 = api($atok, GET => "/api/v1/me/audit?limit=1&cursor=$r->{json}{next_cursor}");
 is(scalar @{ $r2->{json}{items} }, 1, 'second page');
 ok($r2->{json}{items}[0]{id} < $r->{json}{items}[0]{id}, 'older entry');
 is($r2->{json}{next_cursor}, undef, 'last page');
-$r = req($btok, GET => '/api/v1/me/audit');
+$r = api($btok, GET => '/api/v1/me/audit');
 is(scalar @{ $r->{json}{items} }, 1, 'bob sees only his one entry');
 for my $q ('limit=0', 'limit=101', 'limit=x', 'cursor=abc', 'cursor=') {
-    is(req($atok, GET => "/api/v1/me/audit?$q")->{status}, 422, "/me/audit?$q -> 422");
+    is(api($atok, GET => "/api/v1/me/audit?$q")->{status}, 422, "/me/audit?$q -> 422");
 }
 eval { $s->psql("begin; set local role authenticated; select set_config('request.jwt.claim.sub', '$bob', true); "
                 . "select count(*) from audit_log; commit") };
@@ -110,10 +108,10 @@ is($s->psql("begin; set local role authenticated; select set_config('request.jwt
             . "select count(*) from audit_log; commit")->[-1][0], 1, 'RLS: bob selects only his rows');
 
 # --- GET /me/export
-my $pr = req($atok, POST => '/api/v1/prompts', json => { title => 'T', content => 'Hello {{name}}' });
+my $pr = api($atok, POST => '/api/v1/prompts', json => { title => 'T', content => 'Hello {{name}}' });
 is($pr->{status}, 201, 'alice has a prompt');
-req($btok, POST => '/api/v1/prompts', json => { title => 'Bob secret', content => 'bob only' });
-$r = req($atok, GET => '/api/v1/me/export');
+api($btok, POST => '/api/v1/prompts', json => { title => 'Bob secret', content => 'bob only' });
+$r = api($atok, GET => '/api/v1/me/export');
 is($r->{status}, 200, 'GET /me/export -> 200') or diag explain $r;
 my $x = $r->{json};
 is($x->{profile}{id}, $alice, 'export: profile');
@@ -126,42 +124,42 @@ unlike($r->{body}, qr/Bob secret|bob\@example/, 'export: nothing of bob');
 like($r->{headers}{'content-disposition'} // '', qr/attachment/, 'export: attachment');
 
 # --- admin routes: 403 vs 200
-is(req($atok, GET => '/api/v1/admin/users')->{status}, 403, 'non-admin GET admin/users -> 403');
-is(req($atok, PATCH => "/api/v1/admin/users/$bob", json => { subscription_tier => 'pro' })->{status},
+is(api($atok, GET => '/api/v1/admin/users')->{status}, 403, 'non-admin GET admin/users -> 403');
+is(api($atok, PATCH => "/api/v1/admin/users/$bob", json => { subscription_tier => 'pro' })->{status},
    403, 'non-admin PATCH -> 403');
 is(db1("select subscription_tier from profiles where id = '$bob'"), 'free', 'tier unchanged');
 $s->promptctl('user', 'admin', 'alice@example.com', 'on');
 is(db1("select is_admin::text from profiles where id = '$alice'"), 'true', 'promptctl user admin on');
 is(db1("select count(*) from audit_log where action = 'admin.grant'"), 1, 'audited admin.grant');
-$r = req($atok, GET => '/api/v1/me');
+$r = api($atok, GET => '/api/v1/me');
 is($r->{json}{is_admin}, JSON::PP::true, 'GET /me says admin');
-$r = req($atok, GET => '/api/v1/admin/users?limit=1');
+$r = api($atok, GET => '/api/v1/admin/users?limit=1');
 is($r->{status}, 200, 'admin GET admin/users -> 200') or diag explain $r;
 is(scalar @{ $r->{json}{items} }, 1, 'one per page');
-$r2 = req($atok, GET => "/api/v1/admin/users?limit=5&cursor=$r->{json}{next_cursor}");
+$r2 = api($atok, GET => "/api/v1/admin/users?limit=5&cursor=$r->{json}{next_cursor}");
 is(scalar @{ $r2->{json}{items} }, 1, 'second page has the other user');
-$r = req($atok, PATCH => "/api/v1/admin/users/$bob", json => { subscription_tier => 'pro' });
+$r = api($atok, PATCH => "/api/v1/admin/users/$bob", json => { subscription_tier => 'pro' });
 is($r->{status}, 200, 'admin PATCH tier -> 200') or diag explain $r;
 is($r->{json}{subscription_tier}, 'pro', 'returned');
 is(db1("select subscription_tier from profiles where id = '$bob'"), 'pro', 'stored');
 is(db1("select detail->>'from' || '>' || (detail->>'to') from audit_log where action = 'tier.change'"),
    'free>pro', 'audited tier.change');
-is(req($btok, GET => '/api/v1/me')->{json}{plan}{limits}{prompts}, 5000, 'bob sees pro limits');
+is(api($btok, GET => '/api/v1/me')->{json}{plan}{limits}{prompts}, 5000, 'bob sees pro limits');
 my @abad = (
     [{ subscription_tier => 'gold' }, 422], [{}, 422], [{ subscription_tier => 1 }, 422],
     [{ subscription_tier => 'pro', is_admin => JSON::PP::true }, 422],
 );
 for my $b (@abad) {
-    is(req($atok, PATCH => "/api/v1/admin/users/$bob", json => $b->[0])->{status}, $b->[1],
+    is(api($atok, PATCH => "/api/v1/admin/users/$bob", json => $b->[0])->{status}, $b->[1],
        'admin PATCH bad body -> 422');
 }
-is(req($atok, PATCH => '/api/v1/admin/users/00000000-0000-0000-0000-000000000000',
+is(api($atok, PATCH => '/api/v1/admin/users/00000000-0000-0000-0000-000000000000',
        json => { subscription_tier => 'pro' })->{status}, 404, 'unknown user -> 404');
-is(req($atok, PATCH => '/api/v1/admin/users/nope', json => { subscription_tier => 'pro' })->{status},
+is(api($atok, PATCH => '/api/v1/admin/users/nope', json => { subscription_tier => 'pro' })->{status},
    400, 'bad uuid -> 400');
-is(req($atok, GET => '/api/v1/admin/users?cursor=zz')->{status}, 422, 'bad admin cursor -> 422');
+is(api($atok, GET => '/api/v1/admin/users?cursor=zz')->{status}, 422, 'bad admin cursor -> 422');
 $s->promptctl('user', 'admin', $alice, 'off');
-is(req($atok, GET => '/api/v1/admin/users')->{status}, 403, 'revoked: 403 again');
+is(api($atok, GET => '/api/v1/admin/users')->{status}, 403, 'revoked: 403 again');
 
 # --- DELETE /me
 my $old = $s->token($bob, ttl => 3600);
@@ -177,21 +175,21 @@ my $stale = do {
         aud => 'authenticated', iat => $now - 600, exp => $now + 3000, email => 'bob@example.com' }));
     "$h.$p." . $b64->(Digest::SHA::hmac_sha256("$h.$p", $secret));
 };
-$r = req($stale, DELETE => '/api/v1/me');
+$r = api($stale, DELETE => '/api/v1/me');
 is($r->{status}, 403, 'stale sign-in -> 403') or diag explain $r;
 is(db1("select count(*) from auth.users where id = '$bob'"), 1, 'bob still there');
 is(db1("select count(*) from audit_log where action = 'account.delete' and outcome = 'denied'"), 1,
    'denied deletion audited');
-$r = req($stale, DELETE => '/api/v1/me', json => { password => 'wrong' });
+$r = api($stale, DELETE => '/api/v1/me', json => { password => 'wrong' });
 is($r->{status}, 403, 'wrong password (no password set) -> 403');
-is(req($stale, DELETE => '/api/v1/me', json => { password => 5 })->{status}, 422, 'password not a string -> 422');
-is(req($stale, DELETE => '/api/v1/me', json => { nope => 1 })->{status}, 422, 'unknown member -> 422');
-is(req($stale, DELETE => '/api/v1/me', body => 'x', headers => { 'Content-Type' => 'application/json' })->{status},
+is(api($stale, DELETE => '/api/v1/me', json => { password => 5 })->{status}, 422, 'password not a string -> 422');
+is(api($stale, DELETE => '/api/v1/me', json => { nope => 1 })->{status}, 422, 'unknown member -> 422');
+is(api($stale, DELETE => '/api/v1/me', body => 'x', headers => { 'Content-Type' => 'application/json' })->{status},
    400, 'malformed body -> 400');
 my $pseudo = db1("select pseudonym from promptd.audit_subjects where user_id = '$bob'");
 my $bob_rows = db1("select count(*) from audit_log where actor_user = '$pseudo'");
 ok($bob_rows >= 3, "bob has $bob_rows audit rows");
-$r = req($old, DELETE => '/api/v1/me');
+$r = api($old, DELETE => '/api/v1/me');
 is($r->{status}, 204, 'recent sign-in -> 204') or diag explain $r;
 for my $t (qw(auth.users profiles prompts prompt_versions usage_tracking idempotency_keys)) {
     my $col = $t =~ /users|profiles/ ? 'id' : 'user_id';
@@ -204,10 +202,10 @@ is(db1("select count(*) from audit_log where action = 'account.delete' and outco
    1, 'account.delete audited');
 my ($rc, $out) = $s->_run([$s->{promptctl}, 'audit', 'verify'], separate => 1);
 is($rc, 0, 'chain still verifies after deletion') or diag $out;
-$r = req($old, GET => '/api/v1/me');
+$r = api($old, GET => '/api/v1/me');
 ok($r->{status} == 403 || $r->{status} == 404, "deleted user's token does not resurrect the account ($r->{status})");
 is(db1("select count(*) from auth.users where id = '$bob'"), 0, 'not recreated');
-is(req($atok, GET => '/api/v1/me')->{status}, 200, 'alice unaffected');
+is(api($atok, GET => '/api/v1/me')->{status}, 200, 'alice unaffected');
 is(db1("select count(*) from prompts where user_id = '$alice'"), 1, 'alice keeps her prompt');
 
 done_testing;

@@ -7,12 +7,11 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new;
 my $alice = $s->user_create('alice@example.com');
 my $tok = $s->token($alice);
-sub db1 { $s->db1(@_) }
 sub verify {
     my ($rc, $out, $err) = $s->_run([$s->{promptctl}, 'audit', 'verify'], separate => 1);
     return ($rc, $out . $err);

@@ -9,13 +9,12 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Compress::Zlib ();
 use Digest::SHA qw(hmac_sha256_hex);
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new;
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 my $UUID = $Promptd::Test::UUID;
 
-sub db1 { $s->db1(@_) }
 sub jwt { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
 sub withkey { my ($key, $m, $p, %o) = @_; $s->request($m, $p, { token => $key, %o }) }
 sub xkey {

@@ -7,13 +7,12 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1);
 my $alice = $s->user_create('alice@example.com');
 my $bob = $s->user_create('bob@example.com');
 
-sub db1 { $s->db1(@_) }
 
 # ctl({stdin => ..., keys => ...}, @args) -> ($rc, $stdout, $stderr)
 sub ctl {

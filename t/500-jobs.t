@@ -5,7 +5,7 @@ use warnings;
 use Test::More;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0);
 
@@ -13,13 +13,12 @@ my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0);
 my %D = (PROMPTD_JOBS_TEST_HANDLERS => 1, PROMPTD_JOBS_POLL => 100,
          PROMPTD_JOBS_LEASE => 2, PROMPTD_JOBS_BACKOFF => 200, PROMPTD_JOBS_BATCH => 20);
 
-sub one { my $r = $s->psql($_[0]); return $r->[0][0] }
 sub job { my $r = $s->psql("select state, attempt, coalesce(last_error, ''), coalesce(locked_by, '') "
                           . "from public.background_jobs where id = $_[0]");
           return { state => $r->[0][0], attempt => $r->[0][1], error => $r->[0][2], locked_by => $r->[0][3] } }
 sub wait_state {
     my ($id, $state, $timeout) = @_;
-    return $s->wait_for(sub { one("select state from public.background_jobs where id = $id") eq $state },
+    return $s->wait_for(sub { db1("select state from public.background_jobs where id = $id") eq $state },
                         timeout => $timeout // 20);
 }
 
@@ -32,54 +31,54 @@ ok(!eval { $s->psql('set role authenticated; select count(*) from public.backgro
 
 # ------------------------------------------------------------ transactions
 $s->psql("begin; select promptd.enqueue('noop', '{\"t\":1}', 'tx'); rollback;");
-is(one("select count(*) from public.background_jobs where queue = 'tx'"), 0,
+is(db1("select count(*) from public.background_jobs where queue = 'tx'"), 0,
    'enqueue in a rolled-back transaction leaves no job');
 $s->psql("begin; set local role promptd_app; select promptd.enqueue('noop', '{}', 'tx'); commit;");
-is(one("select count(*) from public.background_jobs where queue = 'tx' and state = 'pending' and attempt = 0"), 1,
+is(db1("select count(*) from public.background_jobs where queue = 'tx' and state = 'pending' and attempt = 0"), 1,
    'enqueue as the worker role in a committed transaction adds one pending job');
 ok(!eval { $s->psql("begin; set local role authenticated; select promptd.enqueue('noop', '{}', 'tx'); commit;"); 1 },
    'a request role cannot enqueue (sql/0021; t/507 walks it)');
 ok(!eval { $s->psql("select promptd.enqueue('')"); 1 }, 'an empty job type is refused');
 
 # ------------------------------------------------------------ dedup
-my $d1 = one("select promptd.enqueue('noop', '{}', 'dedup', now(), 0, 5, 'k1')");
-my $d2 = one("select promptd.enqueue('noop', '{\"other\":1}', 'dedup', now(), 0, 5, 'k1')");
+my $d1 = db1("select promptd.enqueue('noop', '{}', 'dedup', now(), 0, 5, 'k1')");
+my $d2 = db1("select promptd.enqueue('noop', '{\"other\":1}', 'dedup', now(), 0, 5, 'k1')");
 is($d2, $d1, 'second enqueue with an active dedup key returns the same id');
-is(one("select count(*) from public.background_jobs where dedup_key = 'k1'"), 1, '... and adds no row');
-isnt(one("select promptd.enqueue('noop', '{}', 'dedup2', now(), 0, 5, 'k1')"), $d1,
+is(db1("select count(*) from public.background_jobs where dedup_key = 'k1'"), 1, '... and adds no row');
+isnt(db1("select promptd.enqueue('noop', '{}', 'dedup2', now(), 0, 5, 'k1')"), $d1,
      'the same key in another queue is another job');
 
 # ------------------------------------------------------------ 3 daemons, 2,000 jobs
 my @daemons = map { $s->start_jobs_daemon(%D) } 1 .. 3;
 ok(wait_state($d1, 'succeeded'), 'a daemon ran the deduplicated noop job');
-my $d3 = one("select promptd.enqueue('noop', '{}', 'dedup', now(), 0, 5, 'k1')");
+my $d3 = db1("select promptd.enqueue('noop', '{}', 'dedup', now(), 0, 5, 'k1')");
 ok($d3 > $d1, 'after completion the same dedup key enqueues a new job');
 ok(wait_state($d3, 'succeeded'), '... which runs too');
 
 $s->psql("select promptd.enqueue('trace', '{}', 'bulk') from generate_series(1, 2000)");
-ok($s->wait_for(sub { one("select count(*) from public.background_jobs where queue = 'bulk' and state = 'succeeded'") == 2000 },
+ok($s->wait_for(sub { db1("select count(*) from public.background_jobs where queue = 'bulk' and state = 'succeeded'") == 2000 },
                 timeout => 90), '2,000 jobs succeeded with 3 daemons');
 is_deeply($s->psql("select count(*), count(distinct t.job_id), max(t.attempt) from promptd.job_trace t "
                    . "join public.background_jobs j on j.id = t.job_id where j.queue = 'bulk'"),
           [[2000, 2000, 1]], 'each job ran exactly once, on its first attempt');
-is(one("select count(*) from public.background_jobs where queue = 'bulk' and "
+is(db1("select count(*) from public.background_jobs where queue = 'bulk' and "
        . "(attempt <> 1 or locked_by is not null or finished_at is null or last_error is not null)"), 0,
    'every job: attempt 1, lease released, finished_at set, no error');
-is(one("select count(*) from promptd.job_trace a join promptd.job_trace b on a.job_id = b.job_id "
+is(db1("select count(*) from promptd.job_trace a join promptd.job_trace b on a.job_id = b.job_id "
        . "and a.ctid < b.ctid and a.started_at < b.finished_at and b.started_at < a.finished_at"), 0,
    'no job ran on two daemons at the same time');
-my $spread = one("select count(distinct t.daemon) from promptd.job_trace t "
+my $spread = db1("select count(distinct t.daemon) from promptd.job_trace t "
                  . "join public.background_jobs j on j.id = t.job_id where j.queue = 'bulk'");
 cmp_ok($spread, '>=', 2, "the jobs were shared between daemons ($spread ran some)");
 
 # ------------------------------------------------------------ a job longer than the lease
-my $long = one("select promptd.enqueue('sleep', '{\"ms\":4500}', 'long')");
+my $long = db1("select promptd.enqueue('sleep', '{\"ms\":4500}', 'long')");
 ok(wait_state($long, 'succeeded', 20), 'a 4.5 s job with a 2 s lease succeeds');
 is_deeply($s->psql("select count(*), max(attempt) from promptd.job_trace where job_id = $long"), [[1, 1]],
           '... once, on attempt 1: its lease was renewed, never reaped');
 
 # ------------------------------------------------------------ kill -9 mid-job
-my $k = one("select promptd.enqueue('sleep', '{\"ms\":3000}', 'kill')");
+my $k = db1("select promptd.enqueue('sleep', '{\"ms\":3000}', 'kill')");
 ok($s->wait_for(sub { job($k)->{state} eq 'running' }), 'the sleep job is running');
 my ($victim) = job($k)->{locked_by} =~ /:(\d+):[0-9a-f]+$/;
 ok($victim && grep({ $_ == $victim } @daemons), "it runs on one of our daemons ($victim)");
@@ -95,12 +94,12 @@ cmp_ok($kj->[0][2], '>=', $killed_at + 1.0, 'not before the lease expired');
 is(job($k)->{attempt}, 2, 'the job row says attempt 2');
 
 # ------------------------------------------------------------ retry, backoff, dead
-my $f = one("select promptd.enqueue('fail', '{}', 'retry', now(), 0, 4)");
+my $f = db1("select promptd.enqueue('fail', '{}', 'retry', now(), 0, 4)");
 ok(wait_state($f, 'dead', 30), 'a job failing every time ends dead');
 my $fj = job($f);
 is($fj->{attempt}, 4, 'after max_attempts (4) attempts');
 like($fj->{error}, qr/^failed on purpose \(attempt 4\)$/, 'with the last error');
-is(one("select count(*) from public.background_jobs where id = $f and finished_at is not null and locked_by is null"), 1,
+is(db1("select count(*) from public.background_jobs where id = $f and finished_at is not null and locked_by is null"), 1,
    'dead: finished_at set, lease released');
 my $starts = $s->psql("select attempt, extract(epoch from started_at), extract(epoch from finished_at) "
                       . "from promptd.job_trace where job_id = $f order by attempt");
@@ -113,9 +112,9 @@ for my $i (0 .. 2) {
 cmp_ok($gap[2], '>', $gap[0], 'the backoff grows');
 
 # ------------------------------------------------------------ handler-requested delay
-my $h = one("select promptd.enqueue('fail', '{\"retry_after_ms\":1500}', 'delay', now(), 0, 2)");
+my $h = db1("select promptd.enqueue('fail', '{\"retry_after_ms\":1500}', 'delay', now(), 0, 2)");
 ok($s->wait_for(sub { my $j = job($h); $j->{state} eq 'pending' && $j->{attempt} == 1 }), 'first attempt failed');
-my $delay = one("select extract(epoch from run_at - updated_at) from public.background_jobs where id = $h");
+my $delay = db1("select extract(epoch from run_at - updated_at) from public.background_jobs where id = $h");
 cmp_ok(abs($delay - 1.5), '<', 0.01, "run_at is now() + the handler's 1.5 s ($delay)");
 ok(wait_state($h, 'dead', 20), 'second attempt ran (and failed: dead)');
 my $hs = $s->psql("select extract(epoch from started_at), extract(epoch from finished_at) "
@@ -126,9 +125,9 @@ cmp_ok($hs->[1][0] - $hs->[0][1], '>=', 1.45, 'the second attempt waited the req
 is($s->stop_pid($_, 'TERM', timeout => 10), 0, "idle daemon $_ exits 0 on SIGTERM") for @daemons;
 my $g = $s->start_jobs_daemon(%D, PROMPTD_JOBS_GRACE => 10, PROMPTD_JOBS_BATCH => 10);
 $s->psql("select promptd.enqueue('sleep', '{\"ms\":1500}', 'term') from generate_series(1, 4)");
-ok($s->wait_for(sub { one("select count(*) from promptd.job_trace t join public.background_jobs j "
+ok($s->wait_for(sub { db1("select count(*) from promptd.job_trace t join public.background_jobs j "
                           . "on j.id = t.job_id where j.queue = 'term'") == 0
-                      && one("select count(*) from public.background_jobs where queue = 'term' and state = 'running'") == 4 }),
+                      && db1("select count(*) from public.background_jobs where queue = 'term' and state = 'running'") == 4 }),
    'one daemon claimed the 4 sleep jobs');
 sleep 0.3;
 my $t0 = time;
@@ -141,12 +140,12 @@ is_deeply($s->psql("select state, attempt, count(*), count(locked_by) from publi
 
 # Past the grace period the daemon gives up: exit 2, the job is left to its lease.
 my $g2 = $s->start_jobs_daemon(%D, PROMPTD_JOBS_GRACE => 1, PROMPTD_JOBS_QUEUES => 'late');
-my $l = one("select promptd.enqueue('sleep', '{\"ms\":5000}', 'late')");
+my $l = db1("select promptd.enqueue('sleep', '{\"ms\":5000}', 'late')");
 ok($s->wait_for(sub { job($l)->{state} eq 'running' }), 'a long job is running');
 $t0 = time;
 my $st = $s->stop_pid($g2, 'TERM', timeout => 10);
 is($st >> 8, 2, 'SIGTERM with a 1 s grace period: exit 2');
-is(one("select count(*) from promptd.job_trace where job_id = $l"), 0,
+is(db1("select count(*) from promptd.job_trace where job_id = $l"), 0,
    '... without waiting for the job (its run never finished)');
 is(job($l)->{state}, 'running', 'the job keeps its lease (it will expire and be retried)');
 
@@ -156,11 +155,11 @@ is(job($l)->{state}, 'running', 'the job keeps its lease (it will expire and be 
 # late outcome (attempt 1) is ignored.  (9 s leaves the rescuer several seconds
 # to start and reap, even on a loaded machine.)
 my $slow = $s->start_jobs_daemon(%D, PROMPTD_JOBS_TIMEOUT => 1, PROMPTD_JOBS_QUEUES => 'timeout');
-my $to = one("select promptd.enqueue('sleep', '{\"ms\":9000}', 'timeout', now(), 0, 2)");
+my $to = db1("select promptd.enqueue('sleep', '{\"ms\":9000}', 'timeout', now(), 0, 2)");
 ok($s->wait_for(sub { job($to)->{state} eq 'running' }), 'the slow daemon runs the job');
 like(job($to)->{locked_by}, qr/:$slow:/, '... it holds the lease');
 my $rescuer = $s->start_jobs_daemon(%D);
-ok($s->wait_for(sub { one("select count(*) from promptd.job_trace where job_id = $to and attempt = 1") == 1 },
+ok($s->wait_for(sub { db1("select count(*) from promptd.job_trace where job_id = $to and attempt = 1") == 1 },
                 timeout => 15), 'the timed-out run finished late');
 my $tj = job($to);
 ok(($tj->{state} eq 'running' && $tj->{attempt} == 2 && $tj->{locked_by} =~ /:$rescuer:/)
@@ -178,10 +177,10 @@ is($s->stop_pid($_, 'TERM', timeout => 10), 0, "daemon $_ stops") for $slow, $re
 # returned success is recorded as a failure, not a success.
 my $late = $s->start_jobs_daemon(%D, PROMPTD_JOBS_TIMEOUT => 1, PROMPTD_JOBS_LEASE => 30,
                                  PROMPTD_JOBS_QUEUES => 'overrun');
-my $ov = one("select promptd.enqueue('sleep', '{\"ms\":2000}', 'overrun', now(), 0, 1)");
+my $ov = db1("select promptd.enqueue('sleep', '{\"ms\":2000}', 'overrun', now(), 0, 1)");
 ok(wait_state($ov, 'dead', 20), 'a job that returns after its timeout is not a success');
 is(job($ov)->{error}, 'passed its 1 s timeout', '... last_error says why');
-is(one("select count(*) from promptd.job_trace where job_id = $ov"), 1, '... its one run did finish');
+is(db1("select count(*) from promptd.job_trace where job_id = $ov"), 1, '... its one run did finish');
 is($s->stop_pid($late, 'TERM', timeout => 10), 0, 'that daemon stops');
 
 # ------------------------------------------------------------ database outage
@@ -191,7 +190,7 @@ $s->stack('pg-stop');
 sleep 1.5;
 is(waitpid($o, WNOHANG), 0, 'the daemon survives a database outage');
 $s->stack('pg-start');
-my $oj = one("select promptd.enqueue('noop', '{}', 'outage')");
+my $oj = db1("select promptd.enqueue('noop', '{}', 'outage')");
 ok(wait_state($oj, 'succeeded', 20), 'it reconnects and runs jobs again');
 is($s->stop_pid($o, 'TERM', timeout => 10), 0, 'and still stops cleanly');
 

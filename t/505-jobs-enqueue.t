@@ -3,7 +3,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0);
 my $prog = "$s->{build}/t/unit/jobs_enqueue.test";
@@ -13,7 +13,6 @@ if (!-x $prog) {
         or BAIL_OUT("cannot build $prog");
 }
 
-sub one { my $r = $s->psql($_[0]); return $r->[0][0] }
 
 my ($rc, $out) = $s->_run([$prog], env => { PROMPTD_TEST_ENQUEUE => 1 });
 is($rc, 0, 'the C test program passed') or diag($out);
@@ -26,13 +25,13 @@ is_deeply($s->psql("select queue, job_type, payload::text, priority, max_attempt
                    . "from public.background_jobs where id = $id{committed}"),
           [['c-commit', 'noop', '{"n": 1, "from": "c"}', -3, 7, 'pending', 0, 't', 't']],
           'committed: the row has the queue, type, payload, priority, attempts and run_at given');
-is(one("select count(*) from public.background_jobs where id = $id{rolledback} or queue = 'c-rollback'"), 0,
+is(db1("select count(*) from public.background_jobs where id = $id{rolledback} or queue = 'c-rollback'"), 0,
    'rolled back: no row');
 is_deeply($s->psql("select queue, payload::text, priority, max_attempts, state, run_at <= now() "
                    . "from public.background_jobs where id = $id{defaults}"),
           [['default', '{}', 0, 5, 'pending', 't']], 'defaults: queue default, {}, priority 0, 5 attempts, due now');
 is_deeply($s->psql("select count(*), min(payload::text) from public.background_jobs where dedup_key = 'c-key'"),
           [[1, '{"first": true}']], 'dedup: one row, the first payload');
-is(one("select count(*) from public.background_jobs where job_type = ''"), 0, 'the failed enqueues left nothing');
+is(db1("select count(*) from public.background_jobs where job_type = ''"), 0, 'the failed enqueues left nothing');
 
 done_testing();

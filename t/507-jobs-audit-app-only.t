@@ -9,13 +9,11 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
-use Promptd::Test;
+use Promptd::Test qw(db1 as_role);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0,
                            PROMPTD_ENRICH_PROVIDERS => 'local');
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
-sub db1 { $s->db1(@_) }
-sub as_role { $s->as_role(@_) }
 
 # --- request roles cannot call them
 my $jobs = db1('select count(*) from public.background_jobs');

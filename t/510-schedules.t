@@ -8,10 +8,9 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep);
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0);
-sub db1 { $s->db1(@_) }
 sub daemons { map { $s->start_jobs_daemon(PROMPTD_JOBS_POLL => 200) } 1 .. $_[0] }
 sub stop_all { is($s->stop_pid($_), 0, "daemon $_ exits 0 on SIGTERM") for @_ }
 

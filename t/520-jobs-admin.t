@@ -8,11 +8,10 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0);
 my $J = JSON::PP->new->canonical;
-sub db1 { $s->db1(@_) }
 sub ctl { my ($rc, $out, $err) = $s->_run([$s->{promptctl}, 'jobs', @_], separate => 1); ($rc, $out, $err) }
 
 # --- enqueue: N jobs in one statement

@@ -7,7 +7,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(sha256_hex);
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 # OpenAI points at a closed loopback port: a request that names it fails
 # over to the local engine at once.
@@ -19,7 +19,6 @@ my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 my $UUID = $Promptd::Test::UUID;
 my @DIMS = qw(clarity specificity context structure output_format constraints examples);
 
-sub db1 { $s->db1(@_) }
 sub post { my ($tok, $path, $json, %o) = @_; $s->request(POST => $path, { token => $tok, json => $json, %o }) }
 sub get { my ($tok, $path) = @_; $s->request(GET => $path, { token => $tok }) }
 

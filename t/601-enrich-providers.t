@@ -8,7 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Promptd::FakeLLM;
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $llm = Promptd::FakeLLM->new;
 # Two workers: the breaker's state must hold across processes.
@@ -28,7 +28,6 @@ my $s = Promptd::Test->new(
 );
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 
-sub db1 { $s->db1(@_) }
 my $n = 0;
 # enrich(%opt): a fresh prompt each time (unless given), cache bypassed unless cache => 1.
 sub enrich {

@@ -11,7 +11,7 @@ use IO::Socket::INET;
 use IO::Select;
 use JSON::PP;
 use Promptd::FakeLLM;
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $llm = Promptd::FakeLLM->new;
 my $s = Promptd::Test->new(
@@ -28,7 +28,6 @@ my $alice = $s->user_create('alice@example.com');
 my $ta = $s->token($alice);
 my $JSON = JSON::PP->new->utf8;
 
-sub db1 { $s->db1(@_) }
 my $n = 0;
 sub body { my (%o) = @_; { prompt => 'Explain {{concept}} to new engineers in 3 short paragraphs #' . ++$n, %o } }
 

@@ -8,7 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Promptd::FakeLLM;
-use Promptd::Test;
+use Promptd::Test qw(db1);
 
 my $llm = Promptd::FakeLLM->new;
 my $s = Promptd::Test->new(
@@ -25,7 +25,6 @@ my $s = Promptd::Test->new(
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 my $UUID = $Promptd::Test::UUID;
 
-sub db1 { $s->db1(@_) }
 sub post { my ($tok, $json) = @_; $s->request(POST => '/api/v1/enrich', { token => $tok, json => $json }) }
 sub job { my ($tok, $id) = @_; $s->request(GET => "/api/v1/enrich/jobs/$id", { token => $tok }) }
 my $T = JSON::PP::true;

@@ -8,7 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Promptd::FakeLLM;
-use Promptd::Test;
+use Promptd::Test qw(db1 api);
 
 my $llm = Promptd::FakeLLM->new;
 my $s = Promptd::Test->new(
@@ -27,13 +27,11 @@ my $ta = $s->token($alice);
 my $tb = $s->token($bob);
 my $tc = $s->token($carol);
 
-sub db1 { $s->db1(@_) }
-sub req { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
 my $n = 0;
-sub enrich { my ($tok, %o) = @_; req($tok, POST => '/api/v1/enrich', json => { prompt => 'Classify {{ticket}} by urgency #' . ++$n, %o }) }
+sub enrich { my ($tok, %o) = @_; api($tok, POST => '/api/v1/enrich', json => { prompt => 'Classify {{ticket}} by urgency #' . ++$n, %o }) }
 
 # --- store alice's OpenAI key through the API
-my $r = req($ta, PUT => '/api/v1/enrich/keys/openai', json => { api_key => 'sk-alice-0000001234' });
+my $r = api($ta, PUT => '/api/v1/enrich/keys/openai', json => { api_key => 'sk-alice-0000001234' });
 is($r->{status}, 200, 'PUT key -> 200') or diag explain $r;
 is($r->{json}{provider}, 'openai', 'provider');
 is($r->{json}{last_four}, '1234', 'last four only');
@@ -43,9 +41,9 @@ like($enc, qr/^v1:/, 'stored encrypted');
 unlike($enc, qr/sk-alice/, 'not in clear');
 is(db1("select count(*) from promptd.audit_log where action = 'enrich.key.set'"), 1, 'audited')
     if db1("select to_regclass('promptd.audit_log') is not null") eq 't';
-$r = req($ta, GET => '/api/v1/enrich/keys');
+$r = api($ta, GET => '/api/v1/enrich/keys');
 is_deeply([map { "$_->{provider}:$_->{last_four}" } @{ $r->{json}{items} }], ['openai:1234'], 'GET lists it');
-is(scalar @{ req($tb, GET => '/api/v1/enrich/keys')->{json}{items} }, 0, 'bob has none');
+is(scalar @{ api($tb, GET => '/api/v1/enrich/keys')->{json}{items} }, 0, 'bob has none');
 
 # --- used for alice's requests, not bob's
 $r = enrich($ta);
@@ -59,7 +57,7 @@ $r = enrich($ta, providers => ['anthropic']);
 is(($llm->requests('anthropic'))[-1]{headers}{'x-api-key'}, 'sk-ant-server', 'no anthropic key stored: the server\'s');
 
 # --- replacing keeps one row; promptctl-stored keys work the same
-$r = req($ta, PUT => '/api/v1/enrich/keys/openai', json => { api_key => 'sk-alice-new-5678' });
+$r = api($ta, PUT => '/api/v1/enrich/keys/openai', json => { api_key => 'sk-alice-new-5678' });
 is($r->{json}{last_four}, '5678', 'replaced');
 is(db1("select count(*) from public.user_secrets where user_id = '$alice'"), 1, 'still one row');
 enrich($ta);
@@ -74,7 +72,7 @@ is(($llm->requests('anthropic'))[-1]{headers}{'x-api-key'}, 'sk-ant-carol-9999',
 $r = enrich($ta, async => JSON::PP::true);
 is($r->{status}, 202, 'async -> 202');
 my $d = $s->start_jobs_daemon(PROMPTD_JOBS_POLL => 100);
-ok($s->wait_for(sub { (req($ta, GET => $r->{json}{status_url})->{json}{status} // '') eq 'done' }, timeout => 30),
+ok($s->wait_for(sub { (api($ta, GET => $r->{json}{status_url})->{json}{status} // '') eq 'done' }, timeout => 30),
    'async done');
 is(($llm->requests('openai'))[-1]{headers}{authorization}, 'Bearer sk-alice-new-5678', "the job used alice's key");
 $s->stop_pid($d);
@@ -85,12 +83,12 @@ $s->psql("update public.user_secrets set value_enc = (select value_enc from publ
 $r = enrich($ta);
 is($r->{status}, 200, 'a swapped (undecryptable) key: still 200');
 is($r->{json}{attempts}[0]{key}, 'server', "falls back to the server's key");
-$r = req($ta, GET => '/api/v1/enrich/keys');
+$r = api($ta, GET => '/api/v1/enrich/keys');
 ok(!defined $r->{json}{items}[0]{last_four}, 'listed without last four (unusable)');
 
 # --- delete
-is(req($ta, DELETE => '/api/v1/enrich/keys/openai')->{status}, 204, 'DELETE -> 204');
-is(req($ta, DELETE => '/api/v1/enrich/keys/openai')->{status}, 404, 'again -> 404');
+is(api($ta, DELETE => '/api/v1/enrich/keys/openai')->{status}, 204, 'DELETE -> 204');
+is(api($ta, DELETE => '/api/v1/enrich/keys/openai')->{status}, 404, 'again -> 404');
 is(db1("select count(*) from public.user_secrets where user_id = '$alice'"), 0, 'gone');
 
 # --- bad input
@@ -102,18 +100,18 @@ for my $b (['unknown provider', 'PUT', '/api/v1/enrich/keys/gemini', { api_key =
            ['unknown field', 'PUT', '/api/v1/enrich/keys/openai', { api_key => 'abcdefghij', x => 1 }, 422],
            ['delete unknown provider', 'DELETE', '/api/v1/enrich/keys/gemini', undef, 404]) {
     my ($name, $m, $p, $json, $want) = @$b;
-    my $x = req($ta, $m, $p, defined $json ? (json => $json) : ());
+    my $x = api($ta, $m, $p, defined $json ? (json => $json) : ());
     is($x->{status}, $want, "$name -> $want");
     like($x->{headers}{'content-type'} // '', qr{^application/problem\+json}, "$name: problem+json");
 }
-is(req(undef, GET => '/api/v1/enrich/keys')->{status}, 401, 'no token -> 401');
-my $k = req($ta, POST => '/api/v1/keys', json => { name => 'ci', scopes => ['enrich'] });
+is(api(undef, GET => '/api/v1/enrich/keys')->{status}, 401, 'no token -> 401');
+my $k = api($ta, POST => '/api/v1/keys', json => { name => 'ci', scopes => ['enrich'] });
 is($k->{status}, 201, 'an API key with the enrich scope');
-is(req($k->{json}{key}, GET => '/api/v1/enrich/keys')->{status}, 403, 'API keys cannot manage provider keys');
-is(req($k->{json}{key}, POST => '/api/v1/score', json => { prompt => 'hello there' })->{status}, 200,
+is(api($k->{json}{key}, GET => '/api/v1/enrich/keys')->{status}, 403, 'API keys cannot manage provider keys');
+is(api($k->{json}{key}, POST => '/api/v1/score', json => { prompt => 'hello there' })->{status}, 200,
    'but can score');
-my $k2 = req($ta, POST => '/api/v1/keys', json => { name => 'ro', scopes => ['prompts:read'] });
-is(req($k2->{json}{key}, POST => '/api/v1/enrich', json => { prompt => 'hello there' })->{status}, 403,
+my $k2 = api($ta, POST => '/api/v1/keys', json => { name => 'ro', scopes => ['prompts:read'] });
+is(api($k2->{json}{key}, POST => '/api/v1/enrich', json => { prompt => 'hello there' })->{status}, 403,
    'an API key without the enrich scope -> 403');
 
 done_testing;

@@ -11,7 +11,7 @@ use Digest::SHA qw(sha256_hex);
 use JSON::PP;
 use MIME::Base64 qw(encode_base64url);
 use Time::HiRes qw(time sleep);
-use Promptd::Test;
+use Promptd::Test qw(db1 api);
 
 my $s = Promptd::Test->new;
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
@@ -19,8 +19,6 @@ my $UUID = $Promptd::Test::UUID;
 my $T = JSON::PP::true;
 my $F = JSON::PP::false;
 
-sub db1 { $s->db1(@_) }
-sub api { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
 # These assertions see the worker's answer of the moment: no request header
 # bypasses the share micro-cache (t/701 tests it), so this stack's nginx
 # serves the share locations without it (share-cache.conf emptied, reload).

@@ -14,7 +14,7 @@ use IO::Socket::INET;
 use HTTP::Tiny;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
-use Promptd::Test;
+use Promptd::Test qw(api);
 
 my $s = Promptd::Test->new;
 my $alice = $s->user_create('alice@example.com');
@@ -22,7 +22,6 @@ my $ta = $s->token($alice);
 my $T = JSON::PP::true;
 my $JSON = JSON::PP->new;
 
-sub api { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
 sub new_share {
     my (%b) = @_;
     my $p = api($ta, POST => '/api/v1/prompts', json => { title => 'cached', content => 'hello cache' });

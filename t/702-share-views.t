@@ -11,14 +11,12 @@ use Test::More;
 use Digest::SHA qw(sha256_hex);
 use JSON::PP;
 use Time::HiRes qw(time sleep);
-use Promptd::Test;
+use Promptd::Test qw(db1 api);
 
 my $s = Promptd::Test->new;
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 my $T = JSON::PP::true;
 
-sub db1 { $s->db1(@_) }
-sub api { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
 sub visit {
     my ($path, $ua, %h) = @_;
     return $s->request(GET => $path, { headers => { 'User-Agent' => $ua, %h } });

@@ -10,12 +10,10 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
 use JSON::PP;
-use Promptd::Test;
+use Promptd::Test qw(db1 as_role api);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0);
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
-sub db1 { $s->db1(@_) }
-sub api { my ($tok, $m, $p, %o) = @_; $s->request($m, $p, { token => $tok, %o }) }
 my $noredir = HTTP::Tiny->new(max_redirect => 0, timeout => 60, agent => 'promptd-test/1');
 sub unlock {
     my ($token, $pw) = @_;
@@ -24,7 +22,6 @@ sub unlock {
     return { status => $res->{status}, reason => $res->{reason}, headers => $res->{headers},
              body => $res->{content} // '' };
 }
-sub as_role { $s->as_role(@_) }
 sub refused { my ($sql, $who) = @_; my $ok = eval { as_role('authenticated', $who // $alice, $sql); 1 }; return (!$ok, $@) }
 
 my $SERVER = qr/^\$argon2id\$v=19\$m=65536,t=3,p=1\$[A-Za-z0-9+\/]{22}\$[A-Za-z0-9+\/]{43}$/;

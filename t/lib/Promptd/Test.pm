@@ -12,8 +12,21 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(WNOHANG);
-use Scalar::Util qw(weaken);
+use Scalar::Util qw(blessed weaken);
 use Time::HiRes qw(sleep time);
+use Exporter qw(import);
+use MIME::Base64 qw(decode_base64url);
+
+# Exported on request (use Promptd::Test qw(db1 api ...)): the wrappers the
+# suites used to write themselves.  Called as plain functions they act on
+# the suite's stack: the first Promptd::Test->new of the process.
+#   db1($sql)                         first column of the first row
+#   as_role($role, $user_id, $sql)    raw SQL under a request role (rows)
+#   req($method, $path, %opt)         request($method, $path, \%opt)
+#   api($token, $method, $path, %opt) the same with a bearer token
+#   claims($jwt)                      the decoded payload of a JWT
+our @EXPORT_OK = qw(db1 as_role req api claims);
+our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 # Usage:
 #   my $s = Promptd::Test->new(PROMPTD_WORKERS => 1);   # env overrides
@@ -31,6 +44,7 @@ our $UUID = qr/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 my $TOP = abs_path(dirname(abs_path(__FILE__)) . '/../../..');
 my %LIVE;    # every stack not yet stopped, stopped at END even when a test dies
+my $FIRST;   # the suite's stack for the exported functions (weak)
 my $JSON = JSON::PP->new->utf8->canonical;
 
 # The pristine initdb'd cluster copied for each stack (under var/, so never
@@ -83,6 +97,10 @@ sub new {
         if ($rc == 0) {
             $LIVE{"$self"} = $self;
             weaken($LIVE{"$self"});
+            if (!$FIRST) {
+                $FIRST = $self;
+                weaken($FIRST);
+            }
             $self->{http} = HTTP::Tiny->new(timeout => 30, keep_alive => 1,
                 agent => 'promptd-test/1', verify_SSL => 0);
             return $self;
@@ -154,6 +172,21 @@ sub request {
     return $r;
 }
 
+# req($method, $path, %opt) and api($token, $method, $path, %opt): request()
+# on the suite's stack (exported functions, not methods).
+sub req {
+    my ($method, $path, %opt) = @_;
+    return _self([])->request($method, $path, \%opt);
+}
+
+sub api {
+    my ($token, $method, $path, %opt) = @_;
+    return _self([])->request($method, $path, { token => $token, %opt });
+}
+
+# claims($jwt) -> the JWT's payload, decoded (no verification).
+sub claims { JSON::PP->new->decode(decode_base64url((split /\./, $_[0])[1])) }
+
 # TLS without IO::Socket::SSL: curl -k, headers of the last response only.
 sub _curl {
     my ($self, $method, $url, $h, $body) = @_;
@@ -207,7 +240,8 @@ sub users {
 
 # db1($sql) -> the first column of the first row (undef when none).
 sub db1 {
-    my ($self, $sql) = @_;
+    my $self = _self(\@_);
+    my ($sql) = @_;
     my $rows = $self->psql($sql);
     return @$rows ? $rows->[0][0] : undef;
 }
@@ -216,7 +250,8 @@ sub db1 {
 # its claims (no sub when $user_id is undef), as PostgREST runs it on
 # Supabase.  Dies on error (e.g. "permission denied").
 sub as_role {
-    my ($self, $role, $sub, $sql) = @_;
+    my $self = _self(\@_);
+    my ($role, $sub, $sql) = @_;
     my $claims = $sub ? qq({"sub":"$sub","role":"$role"}) : qq({"role":"$role"});
     return $self->psql("begin; do \$\$ begin perform set_config('role', '$role', true); "
                      . "perform set_config('request.jwt.claims', '$claims', true); end \$\$; $sql; commit;");
@@ -383,6 +418,14 @@ for my $sig (qw(INT TERM HUP)) {
 }
 
 # ------------------------------------------------------------------ internals
+
+# _self(\@args): the stack a dual method/function was called on, shifted
+# off @args; called as a function, the suite's (first) stack.
+sub _self {
+    my ($args) = @_;
+    return shift @$args if blessed($args->[0]) && $args->[0]->isa(__PACKAGE__);
+    return $FIRST // die "Promptd::Test: no stack started yet\n";
+}
 
 sub _log_tails {
     my ($self) = @_;

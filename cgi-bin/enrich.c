@@ -12,7 +12,9 @@
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
 #include "http/audit.h"
+#include "core/config.h"
 #include "enrich/enrich.h"
+#include "enrich/handoff.h"
 #include "jobs/jobs.h"
 
 #define ENRICH_LIST_MAX 100
@@ -25,6 +27,16 @@
     "'cost_usd', e.cost_usd, 'input_hash', e.input_hash, "                    \
     "'prompt_id', e.prompt_id, 'prompt_version', e.prompt_version, "          \
     "'created_at', e.created_at, 'finished_at', e.finished_at"
+
+/* Enrichments in flight counted for the per-user cap: those started
+ * within this window (older pending ones were interrupted). */
+#define INFLIGHT_WINDOW_S 900
+
+/* PROMPTD_ENRICH_HANDOFF (1): runs that need a provider go to
+ * promptd-gateway (0: this worker runs them, holding itself meanwhile);
+ * PROMPTD_ENRICH_MAX_INFLIGHT_USER (16): a user's enrichments in flight,
+ * sync and async, beyond which POST answers 429. */
+static long handoff_on = 1, max_inflight_user = 16;
 
 #define KEY_MIN_CHARS 8
 #define KEY_MAX_CHARS 500
@@ -168,6 +180,7 @@ static int enrich_async(req_t *r, db_tx_t *d, enrich_input_t *in, const cJSON *p
 {
     char id[37];
     cJSON *p = json_own(r->arena, cJSON_CreateObject()), *out;
+    jobs_opts_t opts = {.queue = handoff_on ? JOBS_GATEWAY_QUEUE : NULL};
     const char *url;
     long long job;
     int own;
@@ -187,7 +200,7 @@ static int enrich_async(req_t *r, db_tx_t *d, enrich_input_t *in, const cJSON *p
         cJSON_AddTrueToObject(p, "no_cache");
     if (in->prompt_id)
         cJSON_AddStringToObject(p, "prompt_id", in->prompt_id);
-    if ((job = jobs_enqueue(&r->tx, "enrich", json_print(r->arena, p), NULL)) < 0 ||
+    if ((job = jobs_enqueue(&r->tx, "enrich", json_print(r->arena, p), &opts)) < 0 ||
         !enrich_store_pending(d, in, id, job))
         return dbreply_error(r);
     /* last: a prompt that is not the caller's rolls back the job with it */
@@ -201,6 +214,39 @@ static int enrich_async(req_t *r, db_tx_t *d, enrich_input_t *in, const cJSON *p
     cJSON_AddStringToObject(out, "status_url", url);
     resp_location(r, url);
     return resp_json(r, 202, out);
+}
+
+/* The per-user cap: 0 when the caller may start one more
+ * enrichment, else the reply's status (429 with Retry-After, or the
+ * database error). */
+static int inflight_or_reply(req_t *r)
+{
+    long n = enrich_inflight(&r->tx, INFLIGHT_WINDOW_S);
+
+    if (n < 0)
+        return dbreply_error(r);
+    if (n < max_inflight_user)
+        return 0;
+    resp_header(r, "Retry-After", "1");
+    return resp_problemf(r, 429, "You have %ld enrichments in flight (the limit is "
+                         "%ld); retry when one has finished.", n, max_inflight_user);
+}
+
+/* Hand the run to promptd-gateway: its pending record (committed before
+ * nginx follows the redirect), then nginx's internal location proxies the
+ * waiting client to the gateway, and this worker is free. */
+static int enrich_handoff(req_t *r, const enrich_input_t *in, bool stream)
+{
+    char id[37];
+    int rc;
+
+    if ((rc = inflight_or_reply(r)) != 0)
+        return rc;
+    random_uuid(id);
+    if (!enrich_handoff_record(&r->tx, in, id, stream))
+        return dbreply_error(r);
+    resp_header(r, "X-Accel-Redirect", arena_printf(r->arena, "/_gateway/enrich/%s", id));
+    return resp_empty(r, 200);
 }
 
 /* 502 problem+json with the record's id and the attempts. */
@@ -242,10 +288,14 @@ static int enrich_post(req_t *r)
         return resp_validation(r);
     in.no_cache = wants_no_cache(r);
     stream = stream || (!async && accepts_event_stream(r));
+    if (async && (rc = inflight_or_reply(r)) != 0)
+        return rc;
     if (async)
         return enrich_async(r, d, &in, cJSON_GetObjectItemCaseSensitive(r->json, "providers"));
     if (in.prompt_id && (rc = enrich_prompt_exists(d, in.prompt_id)) <= 0)
         return rc < 0 ? dbreply_error(r) : resp_problem(r, 404, "No such prompt.");
+    if (handoff_on && (rc = enrich_handoff_needed(d, &in)) != 0)
+        return rc < 0 ? dbreply_error(r) : enrich_handoff(r, &in, stream);
     if (!enrich_user_keys(d, &in))
         return dbreply_error(r);
     if (stream) {
@@ -497,11 +547,15 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
-    static const db_stmt_t *const tables[] = {family_stmts, enrich_stmts, NULL};
+    static const db_stmt_t *const tables[] = {family_stmts, enrich_stmts,
+                                              enrich_handoff_stmts, NULL};
     static const family_t family = {"enrich", routes, sizeof(routes) / sizeof(routes[0]),
                                      tables, NULL};
 
-    if (argc < 2 && enrich_settings() == NULL)
+    if (argc < 2 && (enrich_settings() == NULL ||
+                     !config_env_int("PROMPTD_ENRICH_HANDOFF", 1, 0, 1, &handoff_on) ||
+                     !config_env_int("PROMPTD_ENRICH_MAX_INFLIGHT_USER", 16, 1, 100000,
+                                     &max_inflight_user)))
         return 1;
     return server_main(argc, argv, &family);
 }

@@ -20,7 +20,8 @@ my @RULES = (
     [ 'src/auth'   => { allow => [qw(auth core crypto db net)] } ],
     [ 'src/jobs'   => { allow => [qw(jobs core crypto db)] } ],   # names no module
     [ 'src/http'   => { deny  => [qw(enrich jobs share prompts cmd cgi-bin)] } ],
-    [ 'src/enrich' => { deny  => [qw(http share cmd cgi-bin)] } ],
+    [ 'src/enrich' => { deny  => [qw(http share cmd gateway cgi-bin)] } ],
+    [ 'src/gateway' => { deny => [qw(share prompts cmd cgi-bin)] } ],   # one program's
     [ 'src/cmd'    => { deny  => [qw(cgi-bin)] } ],
     [ 'src'        => { deny  => [qw(cgi-bin cmd)] } ],   # every library folder
     [ 'cgi-bin'    => { deny  => [qw(cmd)] } ],

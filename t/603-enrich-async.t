@@ -1,7 +1,8 @@
 #!/usr/bin/perl
 # 603-enrich-async.t: async enrichment: 202 with a job enqueued in the request's transaction
 # (the job row exists iff the request committed), GET /api/v1/enrich/jobs/{id} pending -> done
-# or failed once a promptd-jobs daemon runs it, prompt_id versions saved by the job, isolation.
+# or failed once promptd-gateway runs it (the "enrich" queue is the gateway's: promptd-jobs
+# leaves it alone), prompt_id versions saved by the job, isolation.
 use strict;
 use warnings;
 use FindBin;
@@ -14,6 +15,7 @@ my $llm = Promptd::FakeLLM->new;
 my $s = Promptd::Test->new(
     PROMPTD_WORKERS => 1,
     PROMPTD_JOBS_DAEMONS => 0,
+    PROMPTD_GATEWAY => 0,      # started below, once the queue holds work
     PROMPTD_ENRICH_PROVIDERS => 'openai,local',
     PROMPTD_OPENAI_BASE_URL => $llm->openai_url,
     PROMPTD_OPENAI_API_KEY => 'sk-server-openai',
@@ -39,8 +41,9 @@ like($r->{json}{job_id}, qr/^\d+$/, 'job_id');
 is($r->{json}{status}, 'pending', 'pending');
 is($r->{json}{status_url}, "/api/v1/enrich/jobs/$id", 'status_url');
 is($r->{headers}{location}, "/api/v1/enrich/jobs/$id", 'Location');
-is(db1("select job_type || ' ' || state || ' ' || (payload->>'enrichment_id') from public.background_jobs "
-       . "where id = $r->{json}{job_id}"), "enrich pending $id", 'the job row, pending, naming the record');
+is(db1("select job_type || ' ' || queue || ' ' || state || ' ' || (payload->>'enrichment_id') "
+       . "from public.background_jobs where id = $r->{json}{job_id}"), "enrich enrich pending $id",
+   "the job row, pending on the gateway's queue, naming the record");
 is(db1("select status || ' ' || async::text || ' ' || job_id from public.enrichments where id = '$id'"),
    "pending true $r->{json}{job_id}", 'the record, pending');
 is(scalar(() = $llm->requests), 0, 'no provider called by the request');
@@ -70,13 +73,22 @@ is($vr->{status}, 202, 'async with prompt_id -> 202');
 my $fr = post($ta, { prompt => 'This one will fail everywhere', async => $T, providers => ['anthropic'] });
 is($fr->{status}, 202, 'async failing later -> 202 now');
 
-# --- a daemon runs them
-my $d = $s->start_jobs_daemon(PROMPTD_JOBS_POLL => 100, PROMPTD_JOBS_BACKOFF => 200);
+# --- promptd-jobs leaves the gateway's queue alone
+my $jd = $s->start_jobs_daemon(PROMPTD_JOBS_POLL => 100);
+ok($s->wait_for(sub { db1("select count(*) from public.background_jobs where queue = 'default' "
+                          . "and state = 'pending'") == 0 }, timeout => 10), 'promptd-jobs is up');
+sleep 1;
+is(db1("select count(*) from public.background_jobs where queue = 'enrich' and state = 'pending'"), 3,
+   'promptd-jobs claimed none of the enrich queue');
+is($s->stop_pid($jd), 0, 'promptd-jobs stops cleanly');
+
+# --- the gateway runs them
+my $d = $s->start_gateway;
 my $done = $s->wait_for(sub {
     my @st = map { job($ta, $_)->{json}{status} // '' } $id, $vr->{json}{id}, $fr->{json}{id};
     return (grep { $_ eq 'done' || $_ eq 'failed' } @st) == 3;
 }, timeout => 60);
-ok($done, 'the daemon finished all three') or diag $s->log_tail("jobs-$d", 40);
+ok($done, 'the gateway finished all three') or diag $s->log_tail("gateway-$d", 40);
 $r = job($ta, $id);
 is($r->{json}{status}, 'done', 'done');
 is($r->{json}{result}{provider}, 'openai', 'result: provider');
@@ -108,6 +120,6 @@ is(db1("select state from public.background_jobs where id = $fr->{json}{job_id}"
 # --- history shows async records too
 $r = $s->request(GET => '/api/v1/enrichments', { token => $ta });
 is(scalar(grep { $_->{async} } @{ $r->{json}{items} }), 3, 'history lists the async enrichments');
-is($s->stop_pid($d), 0, 'daemon stops cleanly');
+is($s->stop_pid($d), 0, 'the gateway stops cleanly');
 
 done_testing;

@@ -11,6 +11,8 @@
 
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 5.0
+/* How long a pooled transaction waits for a free connection. */
+#define DB_POOL_WAIT_MS 10000
 
 /* Switch role and claims (PostgREST style; request.jwt.claim.sub spares
  * auth.uid() a JSON parse), then optionally make the transaction READ ONLY
@@ -393,12 +395,38 @@ static PGresult *exec_job(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     return job_run(tx, stmt ? stmt->sql : sql, n, v);
 }
 
+/* A pooled tx borrows its connection for a statement or a transaction.
+ * False (tx->sqlstate 08006) when none could be had. */
+static bool tx_borrow(db_tx_t *tx)
+{
+    const char *why = NULL;
+
+    if (tx->pool == NULL || tx->conn != NULL)
+        return true;
+    if ((tx->conn = db_pool_get(tx->pool, DB_POOL_WAIT_MS, &why)) != NULL)
+        return true;
+    tx->sqlstate = "08006";
+    tx->detail = why;
+    return false;
+}
+
+/* ... and gives it back once no transaction is open. */
+static void tx_give_back(db_tx_t *tx)
+{
+    if (tx->pool && tx->conn && !tx->open) {
+        db_pool_put(tx->pool, tx->conn);
+        tx->conn = NULL;
+    }
+}
+
 static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                           int n, const char *const *v, bool as_app)
 {
     double t0 = clock_now();
     PGresult *res;
 
+    if (!tx_borrow(tx))
+        return NULL;
     if (tx->conn != NULL) {
         if (as_app) {
             tx->sqlstate = "0A000";
@@ -415,6 +443,7 @@ static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                    : PQexecParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
         res = checked(tx, res);
     }
+    tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
     return res;
 }
@@ -446,10 +475,13 @@ PGresult *db_exec_sql_app(db_tx_t *tx, const char *sql, int nparams,
 PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                            const char *const *values)
 {
-    PGconn *c = tx_conn(tx);
+    PGconn *c;
     double t0 = clock_now();
     PGresult *res;
 
+    if (!tx->open && !tx_borrow(tx))
+        return NULL;
+    c = tx_conn(tx);
     if (c == NULL || tx->open) {
         tx->sqlstate = c == NULL ? "08006" : "25001";
         return NULL;
@@ -457,6 +489,7 @@ PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
     res = tx->conn ? PQexecParams(c, stmt->sql, nparams, NULL, values, NULL, NULL, 0)
                    : PQexecPrepared(c, stmt->name, nparams, values, NULL, NULL, 0);
     res = checked(tx, res);
+    tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
     return res;
 }
@@ -494,6 +527,7 @@ bool db_finish(db_tx_t *tx, bool commit)
     PQclear(res);
     if (tx->conn == NULL && PQstatus(db.conn) != CONNECTION_OK)
         db_disconnect();
+    tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
     return ok;
 }

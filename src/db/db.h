@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "core/arena.h"
+#include "db/pool.h"
 
 /* A statement prepared on every (re)connection under its name. */
 typedef struct db_stmt {
@@ -22,6 +23,11 @@ typedef struct db_tx {
     PGconn *conn;             /* a job's own connection, where statements
                                * are sent as SQL text; NULL: the worker's
                                * connection (db_init), statements prepared */
+    db_pool_t *pool;          /* with conn NULL: borrow a connection from the
+                               * pool for each statement outside a
+                               * transaction and for each transaction, given
+                               * back when it ends (conn is set meanwhile
+                               * and treated as a job's) */
     /* the claims to set (PostgREST style) */
     const char *user_id;      /* request.jwt.claim.sub: the caller, a UUID */
     const char *role;         /* "authenticated" ...; NULL: "anon" */

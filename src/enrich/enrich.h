@@ -22,6 +22,9 @@ typedef void (*enrich_event_fn)(void *ctx, const char *name, const char *json);
 
 /* What to enrich, for whom.  Strings belong to the caller (arena). */
 typedef struct enrich_input {
+    const char *id;              /* the record's id when it exists already (a
+                                  * hand-off, a job), else NULL: enrich_run
+                                  * chooses one */
     const char *user_id;
     const char *prompt;          /* valid UTF-8, 1..ENRICH_MAX_PROMPT bytes */
     size_t len;
@@ -80,6 +83,9 @@ bool enrich_store_pending(db_tx_t *d, const enrich_input_t *in, const char *id,
 int enrich_mark_running(db_tx_t *d, const char *id);
 /* 1 when the caller owns prompt prompt_id (RLS), 0 not, -1 error. */
 int enrich_prompt_exists(db_tx_t *d, const char *prompt_id);
+
+/* 504 when the deadline ended the run, else 502. */
+int enrich_failure_status(const enrich_result_t *res);
 
 /* The API's answer object (owned by the arena). */
 cJSON *enrich_result_json(arena_t *a, const enrich_input_t *in,

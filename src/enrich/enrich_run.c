@@ -403,7 +403,10 @@ bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
     double t0 = clock_now();
 
     memset(res, 0, sizeof(*res));
-    random_uuid(res->id);
+    if (in->id)
+        snprintf(res->id, sizeof res->id, "%s", in->id);
+    else
+        random_uuid(res->id);
     res->attempts = json_own(d->arena, cJSON_CreateArray());
     res->suggestions = json_own(d->arena, cJSON_CreateArray());
     x.norm = enrich_normalise(d->arena, in->prompt, in->len, &x.norm_len);

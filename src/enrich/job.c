@@ -18,10 +18,10 @@ static const char *job_string(const cJSON *p, const char *key)
  * providers?, no_cache?, prompt_id?}.  A database failure fails the job
  * (retried with backoff); every provider failing is a completed job whose
  * record says failed. */
-int enrich_job(job_t *j)
+int enrich_job_pooled(job_t *j, db_pool_t *pool)
 {
     arena_t *a = arena_create(16384);
-    db_tx_t d = {.arena = a, .conn = j->conn};
+    db_tx_t d = {.arena = a, .conn = pool ? NULL : j->conn, .pool = pool};
     enrich_input_t in;
     enrich_result_t res;
     const char *id = job_string(j->payload, "enrichment_id");
@@ -36,6 +36,7 @@ int enrich_job(job_t *j)
     in.target_model = job_string(j->payload, "target_model");
     in.prompt_id = job_string(j->payload, "prompt_id");
     in.no_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j->payload, "no_cache"));
+    in.id = id;
     db_tx_as_user(&d, in.user_id);
     if (id == NULL || !uuid_valid(id) || in.user_id == NULL || !uuid_valid(in.user_id) ||
         in.prompt == NULL || mode == NULL || engine_mode_parse(mode, &in.mode) != 0) {
@@ -81,6 +82,11 @@ db_fail:
 out:
     arena_destroy(a);
     return rc;
+}
+
+int enrich_job(job_t *j)
+{
+    return enrich_job_pooled(j, NULL);
 }
 
 const job_handler_t enrich_job_handlers[] = {

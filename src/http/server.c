@@ -115,8 +115,11 @@ static void finish(req_t *r)
 {
     bool commit = r->status < 400 || r->tx.commit_on_error;
 
-    if (r->tx.open && !db_finish(&r->tx, commit) && r->status < 400)
+    if (r->tx.open && !db_finish(&r->tx, commit) && r->status < 400) {
+        r->headers.len = 0;   /* they described the success (X-Accel-Redirect...) */
+        r->headers.ptr[0] = '\0';
         dbreply_error(r);
+    }
     resp_write(r);
     FCGX_Finish_r(r->fcgx);
     log_request(r);

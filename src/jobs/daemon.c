@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "crypto/random.h"
 #include "jobs/daemon.h"
+#include "jobs/jobs.h"
 #include "jobs/registry.h"
 #include "jobs/schedule.h"
 
@@ -73,7 +74,7 @@
     "(select count(*) from failed)"
 static const char cycle_sql[] = CYCLE_SQL(
     "select id from public.background_jobs"
-    " where state = 'pending' and run_at <= now()"
+    " where state = 'pending' and run_at <= now() and queue <> '" JOBS_GATEWAY_QUEUE "'"
     " order by priority, run_at, id limit $1 for update skip locked");
 static const char cycle_queues_sql[] = CYCLE_SQL(
     "select l.id from unnest(array(select jsonb_array_elements_text($5::jsonb))) as qn(queue)"

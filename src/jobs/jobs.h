@@ -4,6 +4,11 @@
 
 #include "db/db.h"
 
+/* The queue promptd-gateway serves (async enrichments, run concurrently);
+ * promptd-jobs claims from every other queue unless PROMPTD_JOBS_QUEUES
+ * names it. */
+#define JOBS_GATEWAY_QUEUE "enrich"
+
 /* Options of one enqueue; zero/NULL fields take the defaults. */
 typedef struct jobs_opts {
     const char *queue;        /* NULL: "default" */

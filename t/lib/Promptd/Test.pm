@@ -319,21 +319,35 @@ sub worker_pids {
 # Stopped with the stack if the test does not stop it (stop_pid).
 sub start_jobs_daemon {
     my ($self, %over) = @_;
+    my $name = delete $over{_program} // 'promptd-jobs';
+    my $log = delete $over{_log} // 'jobs';
     my %env = (%{ $self->{env} }, %over);
-    my $prog = "$self->{build}/src/cmd/promptd-jobs";
+    my $prog = "$self->{build}/src/cmd/$name";
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if (!$pid) {
         delete @ENV{qw(PROMPTD_DATABASE_URL PROMPTD_APP_DATABASE_URL PROMPTD_JWT_SECRET)};
         @ENV{ keys %env } = values %env;
         open(STDIN, '<', '/dev/null');
-        open(STDOUT, '>>', "$self->{var}/log/jobs-$$.log");
+        open(STDOUT, '>>', "$self->{var}/log/$log-$$.log");
         open(STDERR, '>&', \*STDOUT);
         exec { $prog } $prog or POSIX::_exit(127);
     }
     $self->{jobs_pids}{$pid} = 1;
     return $pid;
 }
+
+# start_gateway(%env) -> pid: a promptd-gateway on the stack's gateway socket
+# (for a stack started with PROMPTD_GATEWAY => 0), logging to
+# VAR/log/gateway-<pid>.log; stop it with stop_pid.
+sub start_gateway {
+    my ($self, %over) = @_;
+    return $self->start_jobs_daemon(PROMPTD_GATEWAY_SOCKET => $self->gateway_socket,
+                                    %over, _program => 'promptd-gateway', _log => 'gateway');
+}
+
+# The gateway's unix socket.
+sub gateway_socket { "$_[0]{var}/run/gateway/gateway.sock" }
 
 # stop_pid($pid, $signal = 'TERM', timeout => 60) -> the exit status ($?) or
 # undef when it did not exit in time (it is then killed).  Only for pids this

@@ -16,7 +16,7 @@
 #include "jobs/jobs.h"
 
 #define GW_CLAIM_MAX 64            /* jobs per claim */
-#define GW_SWEEP_S 30              /* between sweeps of interrupted hand-offs */
+#define GW_SWEEP_MAX_S 30          /* between sweeps of interrupted hand-offs */
 #define GW_POLL_MS 1000            /* without a notification */
 
 /* $1 how many, $2 this gateway, $3 lease seconds */
@@ -157,11 +157,17 @@ static int gw_jobs_claim(void)
     return n;
 }
 
+/* A hand-off older than twice the deadline (+5 s) has lost its gateway. */
+static long gw_sweep_age_s(void)
+{
+    return 2 * ((gw_cfg->deadline_ms + 999) / 1000) + 5;
+}
+
 static void gw_sweep(void)
 {
     arena_t *a = arena_create(1024);
     db_tx_t d = {.arena = a, .pool = gw_pool};
-    long n = enrich_handoff_sweep(&d, gw_cfg->deadline_ms / 1000 + 60);
+    long n = enrich_handoff_sweep(&d, gw_sweep_age_s());
 
     if (n > 0)
         log_warn("%s: %ld interrupted enrichments marked failed", __func__, n);
@@ -180,7 +186,7 @@ static PGconn *gw_listen_conn(void)
         PQfinish(c);
         return NULL;
     }
-    r = PQexec(c, "listen promptd_jobs");
+    r = PQexec(c, "set application_name = 'promptd-gateway'; listen promptd_jobs");
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok)
@@ -219,7 +225,8 @@ static void *gw_jobs_main(void *arg)
 
         if (clock_now_ms() >= next_sweep) {
             gw_sweep();
-            next_sweep = clock_now_ms() + GW_SWEEP_S * 1000LL;
+            next_sweep = clock_now_ms() + 1000LL * (gw_sweep_age_s() < GW_SWEEP_MAX_S
+                                                    ? gw_sweep_age_s() : GW_SWEEP_MAX_S);
         }
         if (n < GW_CLAIM_MAX || gw_slots_used() >= gw_cfg->max_inflight)
             gw_jobs_wait(&listen);

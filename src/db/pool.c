@@ -25,7 +25,7 @@ db_pool_t *db_pool_create(const char *conninfo, int size, const char *const *set
 
     if (p == NULL || size < 1)
         goto fail;
-    p->free = calloc((size_t)size, sizeof *p->free);
+    p->free = calloc((size_t)size, sizeof(PGconn *));
     p->conninfo = conninfo ? strdup(conninfo) : NULL;
     if (p->free == NULL || (conninfo && p->conninfo == NULL))
         goto fail;

@@ -1,5 +1,5 @@
 #!/usr/bin/env perl
-# 031-stack-privileges.t: the workers and promptd-jobs run as their own system user, each family holds only its secrets, in files, never in an environment.
+# 031-stack-privileges.t: the workers, promptd-jobs and promptd-gateway run as their own system user, each family holds only its secrets, in files, never in an environment.
 use strict;
 use warnings;
 use HTTP::Tiny;
@@ -65,7 +65,7 @@ isnt($svc_uid, 0, 'the service user is not root') if $ROOT;
 
 # ------------------------------------------------------------ workers
 my @families = sort map { m{/run/([a-z-]+)\.pid$} ? $1 : () }
-    grep { !m{/(?:nginx|nginx-session|jobs(?:-\d+)?)\.pid$} } glob "$var/run/*.pid";
+    grep { !m{/(?:nginx|nginx-session|jobs(?:-\d+)?|gateway)\.pid$} } glob "$var/run/*.pid";
 ok(scalar(grep { $_ eq 'share' } @families) && scalar(grep { $_ eq 'status' } @families),
    "the families run: @families");
 my %fam_env;
@@ -127,6 +127,24 @@ my $je = env_clean($jobs, 'promptd-jobs');
 is($je->{PROMPTD_SECRETS_DIR}, "$var/secrets/family/jobs", 'promptd-jobs: its own secrets directory');
 is_deeply(held('jobs'), [qw(anthropic_api_key app_database_url openai_api_key secrets_keys)],
           'promptd-jobs: no token or cookie secret');
+my $gw = pidfile('gateway.pid');
+ok($gw, 'promptd-gateway runs');
+is_deeply([uids($gw)], [($svc_uid) x 4], 'promptd-gateway runs as the service user');
+my $ge = env_clean($gw, 'promptd-gateway');
+is($ge->{PROMPTD_SECRETS_DIR}, "$var/secrets/family/gateway", 'promptd-gateway: its own secrets directory');
+is_deeply(held('gateway'), [qw(anthropic_api_key app_database_url openai_api_key secrets_keys)],
+          'promptd-gateway: no token or cookie secret');
+{
+    my @d = stat "$var/run/gateway";
+    my @k = stat "$var/run/gateway/gateway.sock";
+    if ($ROOT) {
+        is(sprintf('%04o', $d[2] & 07777), '2750', "the gateway's socket directory: setgid, none for others");
+        is($d[4], $svc_uid, '... owned by the service user');
+        is($d[5], scalar getgrnam('nogroup'), "... in nginx's group");
+    }
+    is(sprintf('%04o', $k[2] & 0777), '0660', 'gateway.sock: mode 0660');
+    is($k[4], $svc_uid, 'gateway.sock: owned by the service user') if $ROOT;
+}
 
 my $master = pidfile('nginx.pid');
 ok($master, 'nginx runs');

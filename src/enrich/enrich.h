@@ -53,6 +53,7 @@ typedef struct enrich_result {
     score_t before, after;
     int prompt_version;          /* 0 unless saved */
     const char *error;           /* !ok: a client-safe sentence */
+    bool deadline;               /* !ok: PROMPTD_ENRICH_DEADLINE_MS ended the run */
 } enrich_result_t;
 
 /* The effective chain: the request's providers (exactly; NULL = the
@@ -64,6 +65,10 @@ const char *enrich_chain(const cJSON *providers, chain_t *out);
  * written but breaker state (see db_exec_autocommit); call enrich_store() next.
  * Returns false only on a database failure (request: r->tx.sqlstate). */
 bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res);
+
+/* The HTTP status of a failed run (!res->ok): 504 when its deadline ended
+ * it, else 502 (every provider failed). */
+int enrich_failure_status(const enrich_result_t *res);
 
 /* Save the prompt version (if asked), the cache entry and the record, in
  * one scoped transaction (left open for the caller to commit).  Returns 1,

@@ -436,8 +436,8 @@ static int race_finished(race_t *r, slot_t *s, enum provider_outcome o)
 
 /* Slot s has been silent for the hedge delay: the next link of the chain
  * begins too (its breaker asked; links skipped on the way are passed), or,
- * with no remote link next, another attempt of its own link.  Once
- * something runs for it, s is never retried.  0, or -1 database error. */
+ * with no remote link next, another attempt of its own link (which is not
+ * hedged in turn).  Once something runs for it, s is never retried.  0, or -1 database error. */
 static int race_hedge(race_t *r, slot_t *s)
 {
     run_t *x = r->x;
@@ -460,6 +460,8 @@ static int race_hedge(race_t *r, slot_t *s)
     if (race_attempt(r, s->st) < 0)
         return -1;
     s->hedged = r->nlive > before;
+    if (s->hedged)      /* a link races itself once, not once per silent copy */
+        r->live[r->nlive - 1]->hedge_checked = true;
     return 0;
 }
 

@@ -2,6 +2,7 @@
 #include "enrich/provider.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,6 +36,57 @@ struct provider_xfer {
     bool overflow;
 };
 typedef struct provider_xfer xfer_t;
+
+/* DNS answers and TLS sessions, shared by every provider transfer of the
+ * process on any thread (one mutex per kind of data); created once, never
+ * freed.  Only operator URLs use it: a user URL's transfer is pinned to
+ * the addresses the outbound guard checked (CURLOPT_RESOLVE) and must
+ * neither feed nor read a shared cache.  Connections are not shared:
+ * libcurl does not support sharing its connection cache between
+ * concurrent threads (CURLSHOPT_SHARE), so a run reuses connections only
+ * within its own multi handle. */
+static pthread_once_t provider_share_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t provider_share_mutex[CURL_LOCK_DATA_LAST];
+static CURLSH *provider_share;
+
+static void provider_share_lock(CURL *c, curl_lock_data data, curl_lock_access how, void *ud)
+{
+    (void)c, (void)how, (void)ud;
+    if ((unsigned)data < CURL_LOCK_DATA_LAST)
+        pthread_mutex_lock(&provider_share_mutex[data]);
+}
+
+static void provider_share_unlock(CURL *c, curl_lock_data data, void *ud)
+{
+    (void)c, (void)ud;
+    if ((unsigned)data < CURL_LOCK_DATA_LAST)
+        pthread_mutex_unlock(&provider_share_mutex[data]);
+}
+
+static void provider_share_init(void)
+{
+    CURLSH *sh = curl_share_init();
+
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&provider_share_mutex[i], NULL);
+    if (sh == NULL)
+        return;
+    if (curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, provider_share_lock) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, provider_share_unlock) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        curl_share_cleanup(sh);
+        return;
+    }
+    provider_share = sh;
+}
+
+/* The process's share for operator URLs, or NULL (then nothing is shared). */
+static CURLSH *provider_share_get(void)
+{
+    pthread_once(&provider_share_once, provider_share_init);
+    return provider_share;
+}
 
 const char *provider_outcome_name(enum provider_outcome o)
 {
@@ -337,6 +389,8 @@ provider_xfer_t *provider_start(arena_t *a, const provider_call_t *call,
             return NULL;
         }
     }
+    if (call->origin == OUTBOUND_OPERATOR_URL && provider_share_get())
+        curl_easy_setopt(x->curl, CURLOPT_SHARE, provider_share_get());
     curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));

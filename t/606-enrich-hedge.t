@@ -134,6 +134,17 @@ is(outcomes($r->{json}), 'anthropic:ok,anthropic:server_error,openai:cancelled',
 ok(defined attempt_of($r->{json}, 'anthropic', 'server_error')->{retry_in_ms}, 'the 500 waited its backoff');
 is(scalar(() = $llm->requests('openai')), 1, 'openai asked once');
 
+# the hedge fails for good while the primary is still silent: the primary races again (no
+# remote link is left, so a second attempt of its own); the silent attempt is cancelled, not retried
+fresh();
+$llm->script(openai => [{ hang => 1 }, {}], anthropic => [{ status => 500 }, { status => 500 }, { status => 500 }]);
+$r = enrich();
+is($r->{status}, 200, 'hedge exhausted, primary raced again -> 200');
+is(outcomes($r->{json}), 'anthropic:server_error,anthropic:server_error,anthropic:server_error,'
+   . 'openai:cancelled,openai:ok', 'anthropic failed its step; openai attempt 2 won, attempt 1 cancelled');
+is(attempt_of($r->{json}, 'openai', 'ok')->{attempt}, 2, 'the winner is openai attempt 2');
+is(scalar(() = $llm->requests('openai')), 2, 'openai asked twice');
+
 # --- no next remote link: the hedge is a second attempt of the same provider
 fresh();
 $llm->script(openai => [{ hang => 1 }, {}]);

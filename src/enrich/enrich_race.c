@@ -49,7 +49,8 @@ typedef struct slot {
     long long started_ms;
     bool capped;                 /* its timeout is the deadline's */
     bool hedge_checked;          /* its silence was looked at once */
-    bool hedged;                 /* another attempt runs because of its silence */
+    bool hedged;                 /* another attempt ran because of its silence */
+    const struct step *hedge_st; /* the step its hedge began */
     bool doomed;                 /* another transfer is streamed: cancel it */
     bool streamed;               /* the client saw its deltas */
 } slot_t;
@@ -264,7 +265,9 @@ static slot_t *race_launch(race_t *r, step_t *st, slot_t **failed)
     s->call = st->call;
     s->capped = left < st->call.timeout_ms;
     s->call.timeout_ms = s->capped ? (long)left : st->call.timeout_ms;
-    if (s->call.connect_timeout_ms == 0 || s->call.connect_timeout_ms > left)
+    if (s->call.connect_timeout_ms <= 0)
+        s->call.connect_timeout_ms = OUTBOUND_CONNECT_TIMEOUT_MS;
+    if (s->call.connect_timeout_ms > left)
         s->call.connect_timeout_ms = (long)left;
     s->call.ctx = s;
     s->t0 = clock_now();
@@ -283,6 +286,7 @@ static slot_t *race_launch(race_t *r, step_t *st, slot_t **failed)
 }
 
 static int race_finished(race_t *r, slot_t *s, enum provider_outcome o);
+static void race_rearm(race_t *r, const step_t *st);
 
 /* Launch an attempt of st, accounting for one that could not start.
  * 1 launched, 0 not, -1 database error. */
@@ -389,7 +393,9 @@ static int race_finished(race_t *r, slot_t *s, enum provider_outcome o)
     run_t *x = r->x;
     step_t *st = s->st;
     const char *detail = s->ans.detail;
-    bool deadline = o == PROVIDER_TIMEOUT && s->capped;
+    /* its timeout was the deadline's and it is over (not a connect timeout) */
+    bool deadline = o == PROVIDER_TIMEOUT && s->capped &&
+                    clock_now_ms() + 10 >= x->deadline_ms;
     cJSON *att;
 
     if (o == PROVIDER_OK)
@@ -429,6 +435,7 @@ static int race_finished(race_t *r, slot_t *s, enum provider_outcome o)
     if (st->running > 0)
         return 0;
     st->state = STEP_DONE;
+    race_rearm(r, st);
     if (deadline)
         return race_breaker_neutral(x, st->l, st->probe) ? 0 : -1;
     return race_step_failed(x, st) ? 0 : -1;
@@ -437,7 +444,9 @@ static int race_finished(race_t *r, slot_t *s, enum provider_outcome o)
 /* Slot s has been silent for the hedge delay: the next link of the chain
  * begins too (its breaker asked; links skipped on the way are passed), or,
  * with no remote link next, another attempt of its own link (which is not
- * hedged in turn).  Once something runs for it, s is never retried.  0, or -1 database error. */
+ * hedged in turn).  Once something runs for it, s is never retried; if
+ * that other link fails for good while s is still silent, s races the
+ * link after it (race_rearm).  0, or -1 database error. */
 static int race_hedge(race_t *r, slot_t *s)
 {
     run_t *x = r->x;
@@ -451,6 +460,7 @@ static int race_hedge(race_t *r, slot_t *s)
             return 0;
         if (r->steps[i].state == STEP_RUNNING || r->steps[i].state == STEP_WAITING) {
             s->hedged = true;
+            s->hedge_st = &r->steps[i];
             return 0;
         }
     }
@@ -459,10 +469,21 @@ static int race_hedge(race_t *r, slot_t *s)
     before = r->nlive;
     if (race_attempt(r, s->st) < 0)
         return -1;
-    s->hedged = r->nlive > before;
-    if (s->hedged)      /* a link races itself once, not once per silent copy */
-        r->live[r->nlive - 1]->hedge_checked = true;
+    if (r->nlive > before) {
+        s->hedged = true;
+        s->hedge_st = s->st;
+        r->live[r->nlive - 1]->hedge_checked = true;   /* a link races itself once */
+    }
     return 0;
+}
+
+/* Step st failed for good: a silent transfer it was racing may race the
+ * next link now (it stays unretried). */
+static void race_rearm(race_t *r, const step_t *st)
+{
+    for (int i = 0; i < r->nlive; i++)
+        if (r->live[i]->hedge_st == st && r->live[i]->st != st)
+            r->live[i]->hedge_checked = false;
 }
 
 /* Hedge every transfer silent for PROMPTD_ENRICH_HEDGE_MS (none once a

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,11 +172,69 @@ static void test_refused(void)
     arena_destroy(a);
 }
 
+/* One thread's transfer: its own multi handle, the process's shared DNS
+ * and TLS cache (provider.c's CURLSH, under its locks). */
+typedef struct job {
+    int port;
+    enum provider_outcome o;
+    char text[64];
+} job_t;
+
+static void *thread_call(void *p)
+{
+    job_t *j = p;
+    chain_link_t link = {PROVIDER_OPENAI, "openai", "gpt-4o-mini"};
+    arena_t *a = arena_create(65536);
+    CURLM *m = curl_multi_init();
+    provider_call_t call;
+    provider_answer_t ans;
+    provider_xfer_t *x;
+    int rc;
+
+    call_init(&call, &link, a, j->port);
+    call.base_url = arena_printf(a, "http://localhost:%d/v1", j->port);   /* resolved: DNS shared */
+    j->o = PROVIDER_CONNECT;
+    if ((x = provider_start(a, &call, &ans)) != NULL) {
+        curl_multi_add_handle(m, provider_xfer_curl(x));
+        rc = run_until_done(m, 5000);
+        curl_multi_remove_handle(m, provider_xfer_curl(x));
+        j->o = provider_finish(x, (CURLcode)rc, &ans);
+        snprintf(j->text, sizeof j->text, "%s", ans.text ? ans.text : "");
+    }
+    curl_multi_cleanup(m);
+    arena_destroy(a);
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    enum { N = 6 };
+    char flag[] = "/tmp/promptd-provider-multi-XXXXXX";
+    pthread_t t[N];
+    pid_t pid[N];
+    job_t jobs[N];
+    int fd = mkstemp(flag), good = 0;
+
+    close(fd);                         /* exists: the servers answer at once */
+    for (int i = 0; i < N; i++)
+        jobs[i].port = server(flag, &pid[i]);
+    for (int i = 0; i < N; i++)
+        pthread_create(&t[i], NULL, thread_call, &jobs[i]);
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        waitpid(pid[i], NULL, 0);
+        good += jobs[i].o == PROVIDER_OK && strcmp(jobs[i].text, "A better prompt.") == 0;
+    }
+    is_int(good, N, "%d threads, each with its own multi handle, all answered", N);
+    unlink(flag);
+}
+
 int main(void)
 {
     outbound_init();
     test_answer();
     test_abandon();
     test_refused();
+    test_threads();
     return done_testing();
 }

@@ -623,7 +623,7 @@ int enrich_race(run_t *x)
         log_error("%s: no curl multi handle", __func__);
         abort();
     }
-    while (rc > 0)
+    while (rc > 0)                     /* bounded: every turn checks the deadline */
         rc = race_turn(r);
     deadline = x->res->text == NULL && x->time_up;
     while (r->nlive > 0)

@@ -249,22 +249,23 @@ static int enrich_handoff(req_t *r, const enrich_input_t *in, bool stream)
     return resp_empty(r, 200);
 }
 
-/* 502 problem+json with the record's id and the attempts. */
+/* 502 (504: the deadline) problem+json with the record's id and the attempts. */
 static int enrich_failed(req_t *r, const enrich_input_t *in, const enrich_result_t *res)
 {
     cJSON *o = enrich_result_json(r->arena, in, res);
+    int status = enrich_failure_status(res);
     const char *s;
 
     cJSON_AddStringToObject(o, "type", "about:blank");
-    cJSON_AddStringToObject(o, "title", http_reason(502));
-    cJSON_AddNumberToObject(o, "status", 502);
+    cJSON_AddStringToObject(o, "title", http_reason(status));
+    cJSON_AddNumberToObject(o, "status", status);
     cJSON_AddStringToObject(o, "detail", res->error);
     cJSON_AddStringToObject(o, "request_id", r->request_id);
     r->tx.commit_on_error = true;   /* the failed attempt is still recorded */
     s = json_print(r->arena, o);
-    resp_json_text(r, 502, s, strlen(s));
+    resp_json_text(r, status, s, strlen(s));
     r->content_type = "application/problem+json";
-    return 502;
+    return status;
 }
 
 /* POST /api/v1/enrich {prompt, mode?, goal?, target_model?, providers?,
@@ -272,7 +273,7 @@ static int enrich_failed(req_t *r, const enrich_input_t *in, const enrich_result
  *   Accept: text/event-stream streams.
  *   -> 200 result | 200 text/event-stream (start, delta..., fallback?, done | error)
  *    | 202 {id, job_id, status, status_url} | 404 (prompt_id) | 413 | 422
- *    | 502 (every provider failed: problem+json with attempts) */
+ *    | 502 (every provider failed: problem+json with attempts) | 504 (the deadline) */
 static int enrich_post(req_t *r)
 {
     enrich_input_t in;
@@ -317,7 +318,7 @@ static int enrich_post(req_t *r)
     }
     if (stream) {
         if (!res.ok)
-            return sse_error(&sse, 502, res.error);
+            return sse_error(&sse, enrich_failure_status(&res), res.error);
         sse_event(&sse, "done", json_print(r->arena, enrich_result_json(r->arena, &in, &res)));
         return 200;
     }

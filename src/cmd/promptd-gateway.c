@@ -35,17 +35,17 @@ int main(int argc, char **argv)
     if (!outbound_init())   /* before any thread */
         return 1;
     cfg = config_load(false);
+    /* read once, before the threads that share them */
+    if (enrich_settings() == NULL) {
+        fprintf(stderr, "promptd-gateway: the enrichment settings are invalid (see above)\n");
+        return 1;
+    }
     if (!gw_config_load(&c))
         return 1;
     if (c.conninfo == NULL) {
         if (cfg == NULL)
             return 1;
         c.conninfo = cfg->app_database_url;
-    }
-    /* read once, before the threads that share them */
-    if (enrich_settings() == NULL) {
-        fprintf(stderr, "promptd-gateway: the enrichment settings are invalid (see above)\n");
-        return 1;
     }
     if (keyring_get(&why) == NULL)
         log_warn("promptd-gateway: no secrets key ring (%s): users' own provider keys "

@@ -56,6 +56,7 @@ typedef struct enrich_result {
     score_t before, after;
     int prompt_version;          /* 0 unless saved */
     const char *error;           /* !ok: a client-safe sentence */
+    bool deadline;               /* !ok: PROMPTD_ENRICH_DEADLINE_MS ended the run */
 } enrich_result_t;
 
 /* The effective chain: the request's providers (exactly; NULL = the
@@ -67,6 +68,10 @@ const char *enrich_chain(const cJSON *providers, chain_t *out);
  * written but breaker state (see db_exec_autocommit); call enrich_store() next.
  * Returns false only on a database failure (request: r->tx.sqlstate). */
 bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res);
+
+/* The HTTP status of a failed run (!res->ok): 504 when its deadline ended
+ * it, else 502 (every provider failed). */
+int enrich_failure_status(const enrich_result_t *res);
 
 /* Save the prompt version (if asked), the cache entry and the record, in
  * one scoped transaction (left open for the caller to commit).  Returns 1,
@@ -83,9 +88,6 @@ bool enrich_store_pending(db_tx_t *d, const enrich_input_t *in, const char *id,
 int enrich_mark_running(db_tx_t *d, const char *id);
 /* 1 when the caller owns prompt prompt_id (RLS), 0 not, -1 error. */
 int enrich_prompt_exists(db_tx_t *d, const char *prompt_id);
-
-/* 504 when the deadline ended the run, else 502. */
-int enrich_failure_status(const enrich_result_t *res);
 
 /* The API's answer object (owned by the arena). */
 cJSON *enrich_result_json(arena_t *a, const enrich_input_t *in,

@@ -109,7 +109,7 @@ int enrich_cache_get(run_t *x, const chain_link_t *l, const char *key)
 bool enrich_cache_put(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
 {
     arena_t *a = d->arena;
-    run_t x = {d, in, res, enrich_settings(), NULL, 0, false};
+    run_t x = {d, in, res, enrich_settings(), NULL, 0, 0, false};
     chain_link_t l;
     cJSON *c = json_own(a, cJSON_CreateObject());
     char ttl[24];

@@ -24,7 +24,8 @@ typedef struct run {
     const enrich_settings_t *cfg;
     const char *norm;            /* normalised prompt */
     size_t norm_len;
-    bool streamed_any;           /* deltas of the current provider were sent */
+    long long deadline_ms;       /* clock_now_ms() when the run must end */
+    bool time_up;                /* the deadline stopped the run */
 } run_t;
 
 /* enrich_cache.c */
@@ -49,6 +50,23 @@ cJSON *enrich_attempt(run_t *x, const chain_link_t *l, int n,
 void enrich_suggestions(run_t *x, const char **s, int n);
 /* Stream text to the client as "delta" events. */
 void enrich_stream_text(run_t *x, const char *s, size_t len);
+/* One "delta" event of len bytes of text. */
+void enrich_delta(run_t *x, const char *text, size_t len);
+/* Send event name with obj (consumed) when the run streams. */
+void enrich_event(run_t *x, const char *name, cJSON *obj);
+/* The instructions for a remote model (arena). */
+char *enrich_system_prompt(arena_t *a, const enrich_input_t *in);
+/* The local engine as link l: true when it answered (res filled). */
+bool enrich_run_local(run_t *x, const chain_link_t *l);
+
+/* enrich_race.c */
+
+/* Walk the chain from its first link: cache, local engine, and the remote
+ * providers' transfers in one curl multi handle (retries, backoff,
+ * Retry-After, breaker, hedging, one streamed transfer, the deadline).
+ * Fills x->res on an answer; sets x->time_up when the deadline ended the
+ * walk.  0, or -1 on a database error. */
+int enrich_race(run_t *x);
 
 /* enrich_record.c */
 

@@ -55,7 +55,7 @@ const char *enrich_chain(const cJSON *providers, chain_t *out)
 }
 
 /* Instructions for a remote model; the prompt itself is the user message. */
-static char *enrich_system_prompt(arena_t *a, const enrich_input_t *in)
+char *enrich_system_prompt(arena_t *a, const enrich_input_t *in)
 {
     static const char *const mode_text[ENGINE_MODE_COUNT] = {
         [ENGINE_IMPROVE] = "Apply every principle the prompt is missing.",
@@ -95,20 +95,18 @@ static char *enrich_system_prompt(arena_t *a, const enrich_input_t *in)
     return sb.ptr;
 }
 
-static void enrich_event(run_t *x, const char *name, cJSON *obj)
+void enrich_event(run_t *x, const char *name, cJSON *obj)
 {
     if (x->in->on_event)
         x->in->on_event(x->in->ctx, name, json_print(x->d->arena, obj));
     cJSON_Delete(obj);
 }
 
-static void enrich_delta(void *ctx, const char *text, size_t len)
+void enrich_delta(run_t *x, const char *text, size_t len)
 {
-    run_t *x = ctx;
     cJSON *o = cJSON_CreateObject();
 
     cJSON_AddStringToObject(o, "text", arena_strndup(x->d->arena, text, len));
-    x->streamed_any = true;
     enrich_event(x, "delta", o);
 }
 
@@ -163,7 +161,7 @@ void enrich_suggestions(run_t *x, const char **s, int n)
     }
 }
 
-static bool enrich_run_local(run_t *x, const chain_link_t *l)
+bool enrich_run_local(run_t *x, const chain_link_t *l)
 {
     engine_opts_t o = {x->in->mode, x->in->goal, x->in->target_model};
     engine_result_t er;
@@ -186,220 +184,9 @@ static bool enrich_run_local(run_t *x, const chain_link_t *l)
     return true;
 }
 
-/* Breaker bookkeeping (unscoped).  allow: "call", "probe" or "skip". */
-static const char *enrich_breaker_allow(run_t *x, const chain_link_t *l)
-{
-    char cool[24];
-    const char *v[2] = {l->name, cool};
-    PGresult *pr;
-
-    snprintf(cool, sizeof cool, "%ld", x->cfg->breaker_cooldown_s);
-    pr = db_exec_autocommit(x->d, &enrich_stmts[ST_BREAKER_ALLOW], 2, v);
-    return pr && PQntuples(pr) == 1 ? arena_strdup(x->d->arena, PQgetvalue(pr, 0, 0))
-                                     : NULL;
-}
-
-static bool enrich_breaker_report(run_t *x, const chain_link_t *l, bool ok)
-{
-    char thr[24];
-    const char *v[3] = {l->name, ok ? "true" : "false", thr};
-
-    snprintf(thr, sizeof thr, "%ld", x->cfg->breaker_threshold);
-    return db_exec_autocommit(x->d, &enrich_stmts[ST_BREAKER_REPORT], 3, v) != NULL;
-}
-
-/* A step that failed in a way that says nothing about the provider's
- * health: report nothing, but hand back the half-open probe if this step
- * was it, so the next caller probes at once. */
-static bool enrich_breaker_neutral(run_t *x, const chain_link_t *l, bool probe)
-{
-    const char *v[1] = {l->name};
-
-    return !probe || db_exec_autocommit(x->d, &enrich_stmts[ST_BREAKER_RELEASE], 1, v) != NULL;
-}
-
-/* The jittered exponential backoff before retry number n (1-based), or the
- * provider's Retry-After; -1 when Retry-After asks for longer than the cap
- * (give up on this provider for now). */
-static long enrich_backoff_ms(const enrich_settings_t *cfg, int n, long retry_after)
-{
-    if (retry_after >= 0)
-        return retry_after <= cfg->backoff_max_ms ? retry_after : -1;
-    return clock_backoff_ms(cfg->backoff_ms, cfg->backoff_max_ms, n);
-}
-
-/* The key for link l: the user's own, else the server's (*source says
- * whose), or NULL. */
-static const char *enrich_remote_key(run_t *x, const chain_link_t *l,
-                                     const char **source)
-{
-    const enrich_settings_t *cfg = x->cfg;
-    const char *key;
-
-    key = l->kind == PROVIDER_ANTHROPIC ? x->in->anthropic_key : x->in->openai_key;
-    *source = "user";
-    if (key == NULL) {
-        key = l->kind == PROVIDER_ANTHROPIC ? cfg->anthropic_api_key : cfg->openai_api_key;
-        *source = "server";
-    }
-    return key;
-}
-
-static void enrich_call_init(run_t *x, const chain_link_t *l, const char *base,
-                             const char *key, provider_call_t *call)
-{
-    const enrich_settings_t *cfg = x->cfg;
-
-    memset(call, 0, sizeof *call);
-    call->link = l;
-    call->base_url = base;
-    call->origin = OUTBOUND_OPERATOR_URL;   /* PROMPTD_*_BASE_URL */
-    call->api_key = key;
-    call->system = enrich_system_prompt(x->d->arena, x->in);
-    call->user = x->norm;
-    call->max_tokens = cfg->max_tokens;
-    call->timeout_ms = cfg->timeout_ms;
-    call->connect_timeout_ms = cfg->connect_timeout_ms;
-    call->on_delta = x->in->on_event ? enrich_delta : NULL;
-    call->ctx = x;
-}
-
-/* A valid answer becomes the result: text, model, tokens (estimated when
- * the provider reports none) and their cost from the price table. */
-static void enrich_answered(run_t *x, const chain_link_t *l,
-                            const provider_call_t *call, const provider_answer_t *ans)
-{
-    const price_t *p = settings_price(ans->model);
-
-    x->res->text = ans->text;
-    x->res->provider = l->name;
-    x->res->model = ans->model;
-    x->res->tokens_in = ans->tokens_in >= 0 ? ans->tokens_in
-        : (long)(strlen(call->system) + x->norm_len + 3) / 4;
-    x->res->tokens_out = ans->tokens_out >= 0 ? ans->tokens_out
-        : (long)(ans->len + 3) / 4;
-    x->res->cost_usd = p ? ((double)x->res->tokens_in * p->in_per_m +
-                            (double)x->res->tokens_out * p->out_per_m) / 1e6
-                         : 0;
-}
-
-/* The client saw part of an answer that failed: say it is withdrawn. */
-static void enrich_withdraw(run_t *x, const chain_link_t *l, enum provider_outcome o)
-{
-    cJSON *ev = cJSON_CreateObject();
-
-    cJSON_AddStringToObject(ev, "from", l->name);
-    cJSON_AddStringToObject(ev, "reason", provider_outcome_name(o));
-    cJSON_AddTrueToObject(ev, "discard");
-    enrich_event(x, "fallback", ev);
-}
-
-/* The breaker counts providers that failed a whole step (every retry),
- * not single attempts: a provider failing some calls at random is
- * served by the retries; one failing them all is skipped.  It is shared
- * by every tenant, so it counts only what says the provider is unwell
- * (provider_breaker_counts: transport, timeout, 5xx, 429) and only on
- * the server's key: a bad answer to one user's prompt, or a user's own
- * key refused or rate limited, must not switch the provider off for
- * everyone.  False on a database error. */
-static bool enrich_step_failed(run_t *x, const chain_link_t *l, const char *source,
-                               enum provider_outcome last, bool probe)
-{
-    if (strcmp(source, "server") == 0 && provider_breaker_counts(last))
-        return enrich_breaker_report(x, l, false);
-    return enrich_breaker_neutral(x, l, probe);
-}
-
-/* One attempt's entry in attempts[]: outcome, latency, whose key, HTTP
- * status, detail, probe. */
-static cJSON *enrich_remote_attempt(run_t *x, const chain_link_t *l, int n,
-                                    enum provider_outcome o, double t0,
-                                    const char *source, const provider_answer_t *ans,
-                                    const char *detail, bool probe)
-{
-    cJSON *att = enrich_attempt(x, l, n, provider_outcome_name(o),
-                                1000.0 * (clock_now() - t0));
-
-    cJSON_AddStringToObject(att, "key", source);
-    if (ans->http_status)
-        cJSON_AddNumberToObject(att, "http_status", ans->http_status);
-    if (detail)
-        cJSON_AddStringToObject(att, "detail", detail);
-    if (probe)
-        cJSON_AddTrueToObject(att, "probe");
-    return att;
-}
-
-/* Try one remote link with retries.  1 answered, 0 failed (next link),
- * -1 database error. */
-static int enrich_run_remote(run_t *x, const chain_link_t *l)
-{
-    const enrich_settings_t *cfg = x->cfg;
-    const char *allow, *key, *source, *base;
-    provider_call_t call;
-    enum provider_outcome last = PROVIDER_CLIENT;
-    int attempts;
-    bool probe;
-
-    base = l->kind == PROVIDER_ANTHROPIC ? cfg->anthropic_base_url : cfg->openai_base_url;
-    key = enrich_remote_key(x, l, &source);
-    if (key == NULL && (strcmp(base, "https://api.openai.com/v1") == 0 ||
-                        strcmp(base, "https://api.anthropic.com") == 0)) {
-        enrich_attempt(x, l, 0, "not_configured", 0);
-        return 0;
-    }
-    if ((allow = enrich_breaker_allow(x, l)) == NULL)
-        return -1;
-    if (strcmp(allow, "skip") == 0) {
-        enrich_attempt(x, l, 0, "breaker_open", 0);
-        return 0;
-    }
-    enrich_call_init(x, l, base, key, &call);
-    probe = strcmp(allow, "probe") == 0;
-    attempts = probe ? 1 : (int)cfg->retries + 1;
-    for (int n = 1; n <= attempts; n++) {
-        provider_answer_t ans;
-        double t0 = clock_now();
-        enum provider_outcome o;
-        const char *detail = NULL;
-        cJSON *att;
-        long wait;
-
-        x->streamed_any = false;
-        o = provider_call(x->d->arena, &call, &ans);
-        detail = ans.detail;
-        if (o == PROVIDER_OK)
-            o = provider_validate(x->norm, ans.text, &detail);
-        att = enrich_remote_attempt(x, l, n, o, t0, source, &ans, detail, probe);
-        last = o;
-        if (o == PROVIDER_OK) {
-            if (!enrich_breaker_report(x, l, true))
-                return -1;
-            enrich_answered(x, l, &call, &ans);
-            return 1;
-        }
-        log_warn("%s: %s %s attempt %d: %s (%s)", __func__, l->name, l->model, n,
-                 provider_outcome_name(o), detail ? detail : "");
-        if (x->streamed_any) {
-            enrich_withdraw(x, l, o);
-            break;
-        }
-        if (!provider_retryable(o) || n == attempts)
-            break;
-        if ((wait = enrich_backoff_ms(cfg, n, ans.retry_after_ms)) < 0) {
-            cJSON_DeleteItemFromObjectCaseSensitive(att, "detail");
-            cJSON_AddStringToObject(att, "detail", "Retry-After exceeds the retry cap");
-            break;
-        }
-        cJSON_AddNumberToObject(att, "retry_in_ms", (double)wait);
-        clock_sleep_ms(wait);
-    }
-    return enrich_step_failed(x, l, source, last, probe) ? 0 : -1;
-}
-
 bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
 {
-    run_t x = {d, in, res, enrich_settings(), NULL, 0, false};
+    run_t x = {d, in, res, enrich_settings(), NULL, 0, 0, false};
     double t0 = clock_now();
 
     memset(res, 0, sizeof(*res));
@@ -410,6 +197,8 @@ bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
     res->attempts = json_own(d->arena, cJSON_CreateArray());
     res->suggestions = json_own(d->arena, cJSON_CreateArray());
     x.norm = enrich_normalise(d->arena, in->prompt, in->len, &x.norm_len);
+    if (x.cfg != NULL)
+        x.deadline_ms = clock_now_ms() + x.cfg->deadline_ms;
     if (x.cfg == NULL) {
         res->error = "Enrichment is not configured on this server.";
         return true;
@@ -423,26 +212,16 @@ bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
             cJSON_AddItemToArray(pv, cJSON_CreateString(in->chain.links[i].name));
         enrich_event(&x, "start", ev);
     }
-    for (int i = 0; i < in->chain.n && !res->text; i++) {
-        const chain_link_t *l = &in->chain.links[i];
-        const char *key = enrich_cache_key(&x, l);
-        int rc = enrich_cache_get(&x, l, key);
-
-        if (rc < 0)
-            return false;
-        if (rc > 0)
-            break;
-        if (l->kind == PROVIDER_LOCAL) {
-            enrich_run_local(&x, l);
-        } else if ((rc = enrich_run_remote(&x, l)) < 0) {
-            return false;
-        }
-    }
+    if (enrich_race(&x) < 0)
+        return false;
     res->latency_ms = lround(1000.0 * (clock_now() - t0));
     if (score_prompt(d->arena, x.norm, x.norm_len, &res->before) != 0)
         memset(&res->before, 0, sizeof res->before);
     if (res->text == NULL) {
-        res->error = "Every provider failed; see attempts.";
+        res->deadline = x.time_up;
+        res->error = x.time_up ? "The enrichment did not finish within its deadline; "
+                                 "see attempts."
+                               : "Every provider failed; see attempts.";
         return true;
     }
     res->ok = true;
@@ -450,4 +229,9 @@ bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
         memset(&res->after, 0, sizeof res->after);
     enrich_suggestions(&x, res->after.suggestions, res->after.nsuggestions);
     return true;
+}
+
+int enrich_failure_status(const enrich_result_t *res)
+{
+    return res->deadline ? 504 : 502;
 }

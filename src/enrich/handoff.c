@@ -44,7 +44,7 @@ int enrich_handoff_needed(db_tx_t *d, const enrich_input_t *in)
 {
     enrich_input_t quiet = *in;
     enrich_result_t scratch;
-    run_t x = {d, &quiet, &scratch, enrich_settings(), NULL, 0, false};
+    run_t x = {d, &quiet, &scratch, enrich_settings(), NULL, 0, 0, false};
     const chain_link_t *first = &in->chain.links[0];
 
     if (in->chain.n == 0 || x.cfg == NULL || first->kind == PROVIDER_LOCAL)
@@ -168,11 +168,4 @@ long enrich_handoff_sweep(db_tx_t *d, long older_than_s)
     if ((res = db_exec_unscoped(d, &sweep_stmt, 1, v)) == NULL)
         return -1;
     return strtol(PQcmdTuples(res), NULL, 10);
-}
-
-/* TEMP until the race branch lands (it owns this in enrich_run.c). */
-int enrich_failure_status(const enrich_result_t *res)
-{
-    (void)res;
-    return 502;
 }

@@ -2,6 +2,7 @@
 #include "enrich/provider.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,7 +20,7 @@
 #define PROVIDER_MAX_BODY (4u << 20)
 
 /* The transfer's state, shared by the curl callbacks. */
-typedef struct xfer {
+struct provider_xfer {
     CURL *curl;
     outbound_t *ob;            /* the outbound guard's state */
     wire_state_t st;
@@ -31,15 +32,68 @@ typedef struct xfer {
     strbuf_t data;             /* the SSE event's data lines */
     strbuf_t event;            /* the SSE event's name (empty: none) */
     long retry_after_ms;
+    size_t received;           /* header and body bytes so far */
     bool overflow;
-} xfer_t;
+};
+typedef struct provider_xfer xfer_t;
+
+/* DNS answers and TLS sessions, shared by every provider transfer of the
+ * process on any thread (one mutex per kind of data); created once, never
+ * freed.  Only operator URLs use it: a user URL's transfer is pinned to
+ * the addresses the outbound guard checked (CURLOPT_RESOLVE) and must
+ * neither feed nor read a shared cache.  Connections are not shared:
+ * libcurl does not support sharing its connection cache between
+ * concurrent threads (CURLSHOPT_SHARE), so a run reuses connections only
+ * within its own multi handle. */
+static pthread_once_t provider_share_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t provider_share_mutex[CURL_LOCK_DATA_LAST];
+static CURLSH *provider_share;
+
+static void provider_share_lock(CURL *c, curl_lock_data data, curl_lock_access how, void *ud)
+{
+    (void)c, (void)how, (void)ud;
+    if ((unsigned)data < CURL_LOCK_DATA_LAST)
+        pthread_mutex_lock(&provider_share_mutex[data]);
+}
+
+static void provider_share_unlock(CURL *c, curl_lock_data data, void *ud)
+{
+    (void)c, (void)ud;
+    if ((unsigned)data < CURL_LOCK_DATA_LAST)
+        pthread_mutex_unlock(&provider_share_mutex[data]);
+}
+
+static void provider_share_init(void)
+{
+    CURLSH *sh = curl_share_init();
+
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&provider_share_mutex[i], NULL);
+    if (sh == NULL)
+        return;
+    if (curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, provider_share_lock) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, provider_share_unlock) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+        curl_share_cleanup(sh);
+        return;
+    }
+    provider_share = sh;
+}
+
+/* The process's share for operator URLs, or NULL (then nothing is shared). */
+static CURLSH *provider_share_get(void)
+{
+    pthread_once(&provider_share_once, provider_share_init);
+    return provider_share;
+}
 
 const char *provider_outcome_name(enum provider_outcome o)
 {
     static const char *const names[] = {
         "ok", "timeout", "connect_error", "rate_limited", "server_error",
         "client_error", "garbage", "truncated", "refused", "empty", "invalid",
-        "dropped",
+        "dropped", "cancelled",
     };
 
     return (size_t)o < sizeof(names) / sizeof(names[0]) ? names[o] : "error";
@@ -109,6 +163,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
     xfer_t *x = ud;
     size_t len = size * n;
 
+    x->received += len;
     if (len > 12 && strncasecmp(buf, "retry-after:", 12) == 0) {
         char v[64];
         size_t vl = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
@@ -160,6 +215,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
     xfer_t *x = ud;
     size_t len = size * n;
 
+    x->received += len;
     if (!x->checked) {
         long code = 0;
 
@@ -275,16 +331,14 @@ static enum provider_outcome provider_classify(xfer_t *x, CURLcode rc, long code
     return PROVIDER_OK;
 }
 
-enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
-                                    provider_answer_t *out)
+provider_xfer_t *provider_start(arena_t *a, const provider_call_t *call,
+                                provider_answer_t *out)
 {
     const wire_format_t *wf = call->link->kind == PROVIDER_ANTHROPIC
         ? &wire_anthropic : &wire_openai;
     xfer_t *x = arena_zalloc(a, sizeof(*x));
     struct curl_slist *h = NULL;
     char *url, *body;
-    long code = 0;
-    CURLcode rc;
 
     memset(out, 0, sizeof(*out));
     out->retry_after_ms = -1;
@@ -302,7 +356,8 @@ enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
     strbuf_init(&x->event, a, 32);
     if ((x->curl = curl_easy_init()) == NULL) {
         out->detail = "no curl handle";
-        return out->outcome = PROVIDER_CONNECT;
+        out->outcome = PROVIDER_CONNECT;
+        return NULL;
     }
     arena_cleanup_add(a, provider_curl_cleanup, x->curl);
     url = arena_printf(a, "%s%s", call->base_url, wf->path);
@@ -330,13 +385,33 @@ enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
 
         if ((x->ob = outbound_prepare(a, x->curl, url, &o, &why)) == NULL) {
             out->detail = why;
-            return out->outcome = PROVIDER_CONNECT;
+            out->outcome = PROVIDER_CONNECT;
+            return NULL;
         }
     }
+    if (call->origin == OUTBOUND_OPERATOR_URL && provider_share_get())
+        curl_easy_setopt(x->curl, CURLOPT_SHARE, provider_share_get());
     curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    rc = curl_easy_perform(x->curl);
+    return x;
+}
+
+CURL *provider_xfer_curl(const provider_xfer_t *x)
+{
+    return x->curl;
+}
+
+size_t provider_xfer_received(const provider_xfer_t *x)
+{
+    return x->received;
+}
+
+enum provider_outcome provider_finish(provider_xfer_t *x, CURLcode rc,
+                                      provider_answer_t *out)
+{
+    long code = 0;
+
     curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &code);
     out->http_status = (int)code;
     out->retry_after_ms = x->retry_after_ms;
@@ -351,6 +426,16 @@ enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
         out->len = x->st.text.len;
     }
     return out->outcome;
+}
+
+enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
+                                    provider_answer_t *out)
+{
+    provider_xfer_t *x = provider_start(a, call, out);
+
+    if (x == NULL)
+        return out->outcome;
+    return provider_finish(x, curl_easy_perform(x->curl), out);
 }
 
 /* Lower-cased start of s, skipping leading space and quotes. */

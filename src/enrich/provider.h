@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <curl/curl.h>
+
 #include "core/arena.h"
 #include "enrich/settings.h"
 #include "net/outbound.h"
@@ -40,6 +42,7 @@ enum provider_outcome {
     PROVIDER_EMPTY,
     PROVIDER_INVALID,      /* lost a {{variable}} of the input */
     PROVIDER_DROPPED,      /* the stream ended before its end marker */
+    PROVIDER_CANCELLED,    /* stopped by the caller: another transfer won */
 };
 
 typedef struct provider_answer {
@@ -60,7 +63,26 @@ typedef struct provider_answer {
 enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
                                     provider_answer_t *out);
 
-/* "timeout", "rate_limited", ... (static). */
+/* The same exchange in two halves, for a curl multi handle.  Start
+ * prepares the easy handle (outbound_prepare, headers, body) in arena a,
+ * whose cleanup frees it; call and the strings it points to must outlive
+ * the transfer.  NULL, with out filled (PROVIDER_CONNECT and a detail),
+ * when the handle cannot be prepared.  The caller runs the handle
+ * (provider_xfer_curl: curl_multi_add_handle or curl_easy_perform) and,
+ * once curl reports it done with rc, calls provider_finish, which fills
+ * out and returns its outcome.  A transfer the caller abandons (removed
+ * from its multi handle) needs no finish. */
+typedef struct provider_xfer provider_xfer_t;
+provider_xfer_t *provider_start(arena_t *a, const provider_call_t *call,
+                                provider_answer_t *out);
+enum provider_outcome provider_finish(provider_xfer_t *x, CURLcode rc,
+                                      provider_answer_t *out);
+/* The transfer's easy handle (owned by the transfer's arena). */
+CURL *provider_xfer_curl(const provider_xfer_t *x);
+/* Header and body bytes received so far (0: the provider is still silent). */
+size_t provider_xfer_received(const provider_xfer_t *x);
+
+/* "timeout", "rate_limited", ..., "cancelled" (static). */
 const char *provider_outcome_name(enum provider_outcome o);
 /* True for the outcomes that say the provider itself is unwell (transport
  * errors, timeouts, 5xx, 429, a dropped stream): only these, on the

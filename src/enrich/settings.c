@@ -218,7 +218,9 @@ const enrich_settings_t *enrich_settings(void)
         !config_env_int("PROMPTD_ENRICH_BREAKER_THRESHOLD", 5, 0, 1000, &s->breaker_threshold) ||
         !config_env_int("PROMPTD_ENRICH_BREAKER_COOLDOWN", 30, 0, 86400, &s->breaker_cooldown_s) ||
         !config_env_int("PROMPTD_ENRICH_CACHE_TTL", 86400, 0, 31536000, &s->cache_ttl_s) ||
-        !config_env_int("PROMPTD_ENRICH_MAX_TOKENS", 2048, 0, 200000, &s->max_tokens))
+        !config_env_int("PROMPTD_ENRICH_MAX_TOKENS", 2048, 0, 200000, &s->max_tokens) ||
+        !config_env_int("PROMPTD_ENRICH_DEADLINE_MS", 30000, 100, 3600000, &s->deadline_ms) ||
+        !config_env_int("PROMPTD_ENRICH_HEDGE_MS", 0, 0, 600000, &s->hedge_ms))
         return NULL;
     if (s->timeout_ms < 100)
         s->timeout_ms = 100;

@@ -43,6 +43,9 @@ typedef struct enrich_settings {
     long breaker_cooldown_s;       /* PROMPTD_ENRICH_BREAKER_COOLDOWN seconds, 30 */
     long cache_ttl_s;              /* PROMPTD_ENRICH_CACHE_TTL seconds, 86400; 0 disables */
     long max_tokens;               /* PROMPTD_ENRICH_MAX_TOKENS asked of providers, 2048 */
+    long deadline_ms;              /* PROMPTD_ENRICH_DEADLINE_MS for a whole run, 30000 */
+    long hedge_ms;                 /* PROMPTD_ENRICH_HEDGE_MS of provider silence before the
+                                    * next provider starts too, 0 (off) */
     const char *models;            /* PROMPTD_ENRICH_MODELS "m1,m2": the only remote models a
                                     * request's providers may name (NULL: any) */
     int nprices;                   /* PROMPTD_ENRICH_PRICES over the defaults */

@@ -15,14 +15,14 @@ typedef struct gw_config {
     long max_inflight;        /* PROMPTD_ENRICH_MAX_INFLIGHT (1024): enrichments
                                * this node runs at once, sync and async */
     long db_conns;            /* PROMPTD_GATEWAY_DB_CONNS (4): the pool */
-    long deadline_ms;         /* PROMPTD_ENRICH_DEADLINE_MS (30000) */
+    long deadline_ms;         /* PROMPTD_ENRICH_DEADLINE_MS (enrich settings) */
     long grace_s;             /* PROMPTD_GATEWAY_GRACE (deadline + 5 s): SIGTERM
                                * waits this long for runs in flight */
     const char *conninfo;     /* PROMPTD_APP_DATABASE_URL */
 } gw_config_t;
 
-/* Fill c from the environment.  False (reason on stderr) when a value is
- * malformed. */
+/* Fill c from the environment (after enrich_settings() loaded).  False
+ * (reason on stderr) when a value is malformed. */
 bool gw_config_load(gw_config_t *c);
 
 /* The process-wide state the request and job threads share. */

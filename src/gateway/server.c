@@ -20,6 +20,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/str.h"
+#include "enrich/settings.h"
 #include "http/response.h"
 
 #define GW_REQUEST_MAX 8192        /* bytes of request head accepted */
@@ -45,7 +46,7 @@ bool gw_config_load(gw_config_t *c)
     c->conninfo = config_env("PROMPTD_APP_DATABASE_URL");
     ok &= config_env_int("PROMPTD_ENRICH_MAX_INFLIGHT", 1024, 1, 100000, &c->max_inflight);
     ok &= config_env_int("PROMPTD_GATEWAY_DB_CONNS", 4, 1, 256, &c->db_conns);
-    ok &= config_env_int("PROMPTD_ENRICH_DEADLINE_MS", 30000, 100, 3600000, &c->deadline_ms);
+    c->deadline_ms = enrich_settings()->deadline_ms;
     ok &= config_env_int("PROMPTD_GATEWAY_GRACE", c->deadline_ms / 1000 + 5, 0, 86400,
                          &c->grace_s);
     if (c->socket == NULL) {

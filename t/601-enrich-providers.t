@@ -109,16 +109,29 @@ fresh();
 $llm->script(openai => [{ drop => 1 }, {}]);
 $r = enrich();
 is(outcomes($r), 'openai:dropped,openai:ok', 'a dropped connection is retried');
-for my $case (['truncated', { truncated => 1 }], ['garbage', { garbage => 1 }],
+for my $case (['truncated', { truncated => 1 }],
               ['refused', { refusal => 1 }], ['invalid', { answer => 'A better prompt without the variable.' }],
-              ['client_error', { status => 401, body => '{"error":{"message":"bad key"}}' }],
-              ['empty', { answer => "  \n" }]) {
+              ['client_error', { status => 401, body => '{"error":{"message":"bad key"}}' }]) {
     my ($name, $step) = @$case;
     fresh();
     $llm->script(openai => [$step]);
     $r = enrich();
     is($r->{status}, 200, "$name -> still 200 (fallback)");
     is(outcomes($r), "openai:$name,anthropic:ok", "$name is a failure, not retried, next provider");
+}
+# an unparseable or empty answer is a glitch: the same provider again
+for my $case (['garbage', { garbage => 1 }], ['empty', { answer => "  \n" }]) {
+    my ($name, $step) = @$case;
+    fresh();
+    $llm->script(openai => [$step]);
+    $r = enrich();
+    is($r->{status}, 200, "$name -> 200");
+    is(outcomes($r), "openai:$name,openai:ok", "$name is retried on the same provider");
+    fresh();
+    $llm->script(openai => [$step, $step, $step]);
+    $r = enrich();
+    is(outcomes($r), "openai:$name,openai:$name,openai:$name,anthropic:ok",
+       "$name every time: the retries, then the next provider");
 }
 
 # --- every remote provider failing -> the local engine is the last resort

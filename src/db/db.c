@@ -373,25 +373,55 @@ static PGresult *job_run(db_tx_t *tx, const char *sql, int n, const char *const 
     return checked(tx, res);
 }
 
-/* A job's scoped statement: BEGIN and the claims first, one by one. */
-static PGresult *exec_job(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
-                          int n, const char *const *v)
+/* A job's first scoped statement: BEGIN, the claims and the statement in
+ * one pipeline (one round trip).  The transaction is open afterwards
+ * unless BEGIN itself failed. */
+static PGresult *job_begin(db_tx_t *tx, const char *sql, int n, const char *const *v)
 {
     const char *claims[3] = {
         tx->role ? tx->role : "anon",
         tx->claims ? tx->claims : "{\"role\":\"anon\"}",
         tx->user_id ? tx->user_id : "",
     };
+    PGconn *c = tx->conn;
+    PGresult *res[3] = {NULL, NULL, NULL}, *extra, *out = NULL;
+    bool sent;
+    int i;
 
-    if (!tx->open) {
-        if (job_run(tx, "begin", 0, NULL) == NULL)
-            return NULL;
-        tx->open = true;
-        if (job_run(tx, JOB_CLAIMS_SQL, 3, claims) == NULL) {
-            db_tx_rollback(tx);
-            return NULL;
-        }
+    sent = PQenterPipelineMode(c) &&
+           PQsendQueryParams(c, "begin", 0, NULL, NULL, NULL, NULL, 0) &&
+           PQsendQueryParams(c, JOB_CLAIMS_SQL, 3, NULL, claims, NULL, NULL, 0) &&
+           PQsendQueryParams(c, sql, n, NULL, v, NULL, NULL, 0) && PQpipelineSync(c);
+    for (i = 0; sent && i < 3; i++) {
+        res[i] = PQgetResult(c);
+        while (res[i] && (extra = PQgetResult(c)) != NULL)
+            PQclear(extra);
     }
+    while (sent && (extra = PQgetResult(c)) != NULL)   /* the Sync */
+        PQclear(extra);
+    PQexitPipelineMode(c);
+    tx->open = sent && res[0] && result_ok(res[0]);
+    for (i = 0; i < 3 && res[i] && result_ok(res[i]); i++)
+        ;
+    if (i == 3) {
+        out = own(tx, res[2]);
+        res[2] = NULL;
+    } else {
+        fail_result(tx, res[i]);
+        res[i] = NULL;
+    }
+    for (i = 0; i < 3; i++)
+        if (res[i])
+            PQclear(res[i]);
+    return out;
+}
+
+/* A job's scoped statement: the first one with BEGIN and the claims. */
+static PGresult *exec_job(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
+                          int n, const char *const *v)
+{
+    if (!tx->open)
+        return job_begin(tx, stmt ? stmt->sql : sql, n, v);
     return job_run(tx, stmt ? stmt->sql : sql, n, v);
 }
 

@@ -33,6 +33,9 @@ typedef struct enrich_input {
     const char *target_model;    /* or NULL */
     chain_t chain;               /* the providers to try, in order */
     bool no_cache;               /* Cache-Control: no-cache */
+    bool first_looked_up;        /* the first link's cache entry was just
+                                  * looked up and missed (a hand-off): not
+                                  * asked again */
     const char *prompt_id;       /* save as a new version of this prompt, or NULL */
     const char *openai_key;      /* the user's own keys, or NULL for the server's */
     const char *anthropic_key;

@@ -359,7 +359,8 @@ static int race_begin(race_t *r, int i)
     int rc;
 
     r->steps[i].state = STEP_DONE;
-    if ((rc = enrich_cache_get(x, l, enrich_cache_key(x, l))) != 0)
+    if (!(i == 0 && x->in->first_looked_up) &&
+        (rc = enrich_cache_get(x, l, enrich_cache_key(x, l))) != 0)
         return rc;
     if (l->kind == PROVIDER_LOCAL)
         return enrich_run_local(x, l) ? 1 : 0;

@@ -148,6 +148,7 @@ int enrich_handoff_take(db_tx_t *d, const char *id, enrich_input_t *in, bool *st
     in->target_model = opt_string(o, "target_model");
     in->no_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "no_cache"));
     *stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stream"));
+    in->first_looked_up = true;   /* by the worker, which handed it off on a miss */
     return 1;
 }
 

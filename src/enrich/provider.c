@@ -108,9 +108,7 @@ bool provider_breaker_counts(enum provider_outcome o)
 
 bool provider_retryable(enum provider_outcome o)
 {
-    return o == PROVIDER_TIMEOUT || o == PROVIDER_CONNECT ||
-           o == PROVIDER_RATE_LIMITED || o == PROVIDER_SERVER ||
-           o == PROVIDER_DROPPED;
+    return provider_breaker_counts(o) || o == PROVIDER_GARBAGE || o == PROVIDER_EMPTY;
 }
 
 void wire_text(wire_state_t *st, const char *s)

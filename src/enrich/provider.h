@@ -90,7 +90,10 @@ const char *provider_outcome_name(enum provider_outcome o);
  * one prompt (truncated, refused, empty, lost variable, garbage) or a
  * client error says nothing about the provider's health for others. */
 bool provider_breaker_counts(enum provider_outcome o);
-/* True for the outcomes worth another attempt at the same provider. */
+/* True for the outcomes worth another attempt at the same provider: the
+ * provider's ill health, and an answer that is unparseable or empty (a
+ * glitch a second sampling rarely repeats).  A truncated, refused or
+ * variable-losing answer, or a client error, goes to the next provider. */
 bool provider_retryable(enum provider_outcome o);
 
 /* Content checks shared by every provider: empty, refusal, and every

@@ -155,6 +155,16 @@ is(attempt_of($r->{json}, 'openai', 'ok')->{attempt}, 2, 'the winner is attempt 
 is(attempt_of($r->{json}, 'openai', 'cancelled')->{attempt}, 1, 'attempt 1 cancelled');
 is(scalar(() = $llm->requests('openai')), 2, 'two calls, no third');
 
+# the hedge fails while the silent attempt still hangs: it is retried (the silent one is given up)
+fresh();
+$llm->script(openai => [{ hang => 1 }, { status => 500 }, {}]);
+$r = enrich(providers => ['openai']);
+is($r->{status}, 200, 'a failed self-hedge beside a silent attempt -> retried -> 200');
+is(outcomes($r->{json}), 'openai:cancelled,openai:ok,openai:server_error',
+   'attempt 2 failed, attempt 3 won, the silent attempt 1 cancelled');
+is(attempt_of($r->{json}, 'openai', 'ok')->{attempt}, 3, 'the winner is attempt 3');
+is(scalar(() = $llm->requests('openai')), 3, 'three calls, within the retry budget');
+
 # --- (c) the deadline: every provider silent -> 504 problem+json, the record failed
 # (openai silent; anthropic hedges it, silent too; with no next link, anthropic races itself once)
 fresh();

@@ -385,6 +385,18 @@ static bool race_active(const race_t *r)
     return false;
 }
 
+/* Transfers of step st still in flight that nothing has been started for
+ * (a silent one that was hedged is as good as given up). */
+static int race_live_unhedged(const race_t *r, const step_t *st)
+{
+    int n = 0;
+
+    for (int i = 0; i < r->nlive; i++)
+        if (r->live[i]->st == st && !r->live[i]->hedged)
+            n++;
+    return n;
+}
+
 /* Account for slot s (out of the multi handle) that ended with outcome o,
  * its answer in s->ans: the winner, a retry after backoff (never of an
  * attempt another was hedged for), or the end of its step.  1 answered,
@@ -418,8 +430,8 @@ static int race_finished(race_t *r, slot_t *s, enum provider_outcome o)
              provider_outcome_name(o), detail ? detail : "");
     if (s->streamed) {
         race_withdraw(x, st->l, o);
-    } else if (!deadline && !s->hedged && st->running == 0 && provider_retryable(o) &&
-               st->n < st->max) {
+    } else if (!deadline && !s->hedged && race_live_unhedged(r, st) == 0 &&
+               provider_retryable(o) && st->n < st->max) {
         long wait = race_backoff_ms(x->cfg, s->n, s->ans.retry_after_ms);
         long long now = clock_now_ms();
 
@@ -433,7 +445,7 @@ static int race_finished(race_t *r, slot_t *s, enum provider_outcome o)
             return 0;
         }
     }
-    if (st->running > 0)
+    if (st->running > 0 || st->state == STEP_WAITING)   /* others run, or a retry is due */
         return 0;
     st->state = STEP_DONE;
     race_rearm(r, st);

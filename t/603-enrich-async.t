@@ -113,7 +113,7 @@ is(db1("select p.content = e.result->>'enriched' from public.prompts p, public.e
 $r = job($ta, $fr->{json}{id});
 is($r->{json}{status}, 'failed', 'every provider failing -> failed');
 like($r->{json}{error}, qr/provider/i, 'with an error');
-is(scalar @{ $r->{json}{result}{attempts} }, 3, 'and the attempts');
+is(scalar @{ $r->{json}{result}{attempts} }, 4, 'and the attempts (the first and 3 retries)');
 is(db1("select state from public.background_jobs where id = $fr->{json}{job_id}"), 'succeeded',
    'the job itself completed (no pointless retries)');
 

@@ -212,7 +212,7 @@ const enrich_settings_t *enrich_settings(void)
     if (!config_env_int("PROMPTD_ENRICH_TIMEOUT_MS", 20000, 0, 600000, &s->timeout_ms) ||
         !config_env_int("PROMPTD_ENRICH_CONNECT_TIMEOUT_MS", 3000, 0, 60000,
                        &s->connect_timeout_ms) ||
-        !config_env_int("PROMPTD_ENRICH_RETRIES", 2, 0, 10, &s->retries) ||
+        !config_env_int("PROMPTD_ENRICH_RETRIES", 3, 0, 10, &s->retries) ||
         !config_env_int("PROMPTD_ENRICH_BACKOFF_MS", 200, 0, 60000, &s->backoff_ms) ||
         !config_env_int("PROMPTD_ENRICH_BACKOFF_MAX_MS", 5000, 0, 120000, &s->backoff_max_ms) ||
         !config_env_int("PROMPTD_ENRICH_BREAKER_THRESHOLD", 5, 0, 1000, &s->breaker_threshold) ||

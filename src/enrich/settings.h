@@ -36,7 +36,7 @@ typedef struct enrich_settings {
     const char *anthropic_api_key; /* PROMPTD_ANTHROPIC_API_KEY, <secrets>/anthropic_api_key or NULL */
     long timeout_ms;               /* PROMPTD_ENRICH_TIMEOUT_MS per attempt, 20000 */
     long connect_timeout_ms;       /* PROMPTD_ENRICH_CONNECT_TIMEOUT_MS, 3000 */
-    long retries;                  /* PROMPTD_ENRICH_RETRIES after the first try, 2 */
+    long retries;                  /* PROMPTD_ENRICH_RETRIES after the first try, 3 */
     long backoff_ms;               /* PROMPTD_ENRICH_BACKOFF_MS base, 200 */
     long backoff_max_ms;           /* PROMPTD_ENRICH_BACKOFF_MAX_MS cap (also Retry-After's), 5000 */
     long breaker_threshold;        /* PROMPTD_ENRICH_BREAKER_THRESHOLD failures, 5 */

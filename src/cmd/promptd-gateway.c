@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "crypto/keyring.h"
+#include "enrich/provider.h"
 #include "enrich/settings.h"
 #include "gateway/gateway.h"
 #include "net/outbound.h"
@@ -54,6 +55,7 @@ int main(int argc, char **argv)
         return 1;
     gw_cfg = &c;
     rc = gw_serve();
+    provider_multi_cleanup();
     db_pool_destroy(gw_pool);
     keyring_cleanup();
     return rc;

@@ -632,7 +632,7 @@ int enrich_race(run_t *x)
     int rc = 1;
 
     r->x = x;
-    if ((r->multi = curl_multi_init()) == NULL) {
+    if ((r->multi = provider_multi_get()) == NULL) {
         log_error("%s: no curl multi handle", __func__);
         abort();
     }
@@ -645,6 +645,6 @@ int enrich_race(run_t *x)
     for (int i = 0; i < x->in->chain.n; i++)
         if (r->steps[i].state == STEP_WAITING && !race_step_drop(r, &r->steps[i], STEP_DONE))
             rc = -1;
-    curl_multi_cleanup(r->multi);
+    provider_multi_put(r->multi);
     return rc;
 }

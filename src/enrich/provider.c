@@ -43,8 +43,8 @@ typedef struct provider_xfer xfer_t;
  * the addresses the outbound guard checked (CURLOPT_RESOLVE) and must
  * neither feed nor read a shared cache.  Connections are not shared:
  * libcurl does not support sharing its connection cache between
- * concurrent threads (CURLSHOPT_SHARE), so a run reuses connections only
- * within its own multi handle. */
+ * concurrent threads (CURLSHOPT_SHARE): connections live in the multi
+ * handles runs borrow one at a time (provider_multi_get). */
 static pthread_once_t provider_share_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t provider_share_mutex[CURL_LOCK_DATA_LAST];
 static CURLSH *provider_share;
@@ -86,6 +86,48 @@ static CURLSH *provider_share_get(void)
 {
     pthread_once(&provider_share_once, provider_share_init);
     return provider_share;
+}
+
+/* Multi handles between runs, each with the connections its runs left
+ * open (keep-alive; HTTP/2 where the provider offers it): a run borrows
+ * one for its whole life, so a connection is used by one thread at a time,
+ * as libcurl requires, and the next run on it needs no new handshake. */
+#define PROVIDER_IDLE_MULTIS 512
+static pthread_mutex_t provider_multi_mutex = PTHREAD_MUTEX_INITIALIZER;
+static CURLM *provider_multi_idle[PROVIDER_IDLE_MULTIS];
+static int provider_multi_nidle;
+
+CURLM *provider_multi_get(void)
+{
+    CURLM *m = NULL;
+
+    pthread_mutex_lock(&provider_multi_mutex);
+    if (provider_multi_nidle > 0)
+        m = provider_multi_idle[--provider_multi_nidle];
+    pthread_mutex_unlock(&provider_multi_mutex);
+    return m ? m : curl_multi_init();
+}
+
+void provider_multi_put(CURLM *m)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&provider_multi_mutex);
+    if (provider_multi_nidle < PROVIDER_IDLE_MULTIS) {
+        provider_multi_idle[provider_multi_nidle++] = m;
+        m = NULL;
+    }
+    pthread_mutex_unlock(&provider_multi_mutex);
+    if (m)
+        curl_multi_cleanup(m);
+}
+
+void provider_multi_cleanup(void)
+{
+    pthread_mutex_lock(&provider_multi_mutex);
+    while (provider_multi_nidle > 0)
+        curl_multi_cleanup(provider_multi_idle[--provider_multi_nidle]);
+    pthread_mutex_unlock(&provider_multi_mutex);
 }
 
 const char *provider_outcome_name(enum provider_outcome o)

@@ -79,6 +79,13 @@ enum provider_outcome provider_finish(provider_xfer_t *x, CURLcode rc,
                                       provider_answer_t *out);
 /* The transfer's easy handle (owned by the transfer's arena). */
 CURL *provider_xfer_curl(const provider_xfer_t *x);
+
+/* A multi handle for one run's transfers, with the connections earlier
+ * runs left in it (NULL: out of memory); give it back with every transfer
+ * removed.  provider_multi_cleanup() closes the idle ones (at exit). */
+CURLM *provider_multi_get(void);
+void provider_multi_put(CURLM *m);
+void provider_multi_cleanup(void);
 /* Header and body bytes received so far (0: the provider is still silent). */
 size_t provider_xfer_received(const provider_xfer_t *x);
 

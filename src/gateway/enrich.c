@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "enrich/enrich.h"
@@ -119,9 +120,21 @@ db_fail:
     gw_fail(g, 503, "The database is busy or unreachable; retry shortly.");
 }
 
+/* One line per run: request id, enrichment, status, outcome, times. */
+static void gw_log(const gw_run_t *g, const char *id, double t0)
+{
+    log_msg(g->c->status >= 500 || g->c->status == 0 ? "warn" : "info",
+            "enrich %s request %s user %s: status %d%s, %s%s, %.1f ms (database %.1f ms)",
+            id, g->c->request_id, g->in.user_id ? g->in.user_id : "-",
+            g->c->status ? g->c->status : (g->stream ? 200 : 0), g->stream ? " (events)" : "",
+            g->res.provider ? g->res.provider : "no provider",
+            g->c->gone ? ", the client left" : "", 1000.0 * (clock_now() - t0), g->d.ms);
+}
+
 void gw_enrich(gw_conn_t *c, const char *id)
 {
     gw_run_t g = {.c = c, .d = {.arena = c->arena, .pool = gw_pool}};
+    double t0 = clock_now();
     int rc;
 
     if (!gw_slot_take()) {
@@ -129,6 +142,7 @@ void gw_enrich(gw_conn_t *c, const char *id)
             log_error("%s: drop %s: %s", __func__, id, g.d.detail ? g.d.detail : "");
         gw_problem(c, 503, "This server is running as many enrichments as it may; "
                    "retry shortly.", 1);
+        gw_log(&g, id, t0);
         return;
     }
     rc = enrich_handoff_take(&g.d, id, &g.in, &g.stream);
@@ -143,4 +157,5 @@ void gw_enrich(gw_conn_t *c, const char *id)
     }
     db_tx_rollback(&g.d);
     gw_slot_give();
+    gw_log(&g, id, t0);
 }

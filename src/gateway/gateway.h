@@ -44,6 +44,7 @@ typedef struct gw_conn {
     const char *method, *path, *query;
     const char *request_id;   /* X-Request-Id (nginx's $request_id) or "-" */
     bool gone;                /* a write failed: nginx (the client) left */
+    int status;               /* the answer's status (0: none yet) */
 } gw_conn_t;
 
 /* Write all of buf; false (and c->gone) once the peer is gone. */

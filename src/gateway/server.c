@@ -113,7 +113,10 @@ void gw_reply(gw_conn_t *c, int status, const char *type, const char *headers,
               const char *body)
 {
     size_t blen = body ? strlen(body) : 0;
-    char *head = arena_printf(c->arena, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+    char *head;
+
+    c->status = status;
+    head = arena_printf(c->arena, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                               "Content-Length: %zu\r\nCache-Control: no-store\r\n"
                               "%sConnection: close\r\n\r\n", status, http_reason(status),
                               type, blen, headers ? headers : "");

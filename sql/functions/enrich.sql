@@ -123,3 +123,25 @@ drop policy if exists enrichments_update_own on public.enrichments;
 create policy enrichments_update_own on public.enrichments for update to authenticated
     using ((user_id = ( SELECT auth.uid() AS uid)))
     with check ((user_id = ( SELECT auth.uid() AS uid)));
+
+-- promptd.enrich_handoff_take(id) -> the handed-off record, now running, and
+-- its owner's stored provider keys (still encrypted): one row per key, or
+-- one row with null key columns; no row when id is not a pending
+-- synchronous record.  promptd-gateway's first statement of a run, one round
+-- trip (service_role only: it may not read user_secrets itself).
+CREATE OR REPLACE FUNCTION promptd.enrich_handoff_take(p_id uuid)
+ RETURNS TABLE(user_id uuid, input text, mode text, options text, prompt_id uuid, secret_id uuid, secret_name text, value_enc text)
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+    with t as (
+        update public.enrichments e set status = 'running'
+         where e.id = p_id and e.status = 'pending' and not e.async
+        returning e.user_id, e.input, e.mode, e.options::text as options, e.prompt_id)
+    select t.user_id, t.input, t.mode, t.options, t.prompt_id, s.id, s.name, s.value_enc
+      from t left join public.user_secrets s
+        on s.user_id = t.user_id and s.name in ('openai_api_key', 'anthropic_api_key')
+$function$;
+revoke all on function promptd.enrich_handoff_take(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.enrich_handoff_take(uuid) to service_role;

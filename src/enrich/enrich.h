@@ -104,6 +104,10 @@ char *enrich_input_hash(arena_t *a, const char *prompt, size_t len);
  * a key that does not decrypt is ignored (and logged). */
 bool enrich_user_keys(db_tx_t *d, enrich_input_t *in);
 
+/* The same from rows already read: (id, name, value_enc) from column col
+ * on, rows with a NULL id ignored. */
+void enrich_user_keys_rows(db_tx_t *d, PGresult *pr, int col, enrich_input_t *in);
+
 /* The statements enrich_* run; a family prepares them (NULL-terminated). */
 extern const db_stmt_t enrich_stmts[];
 

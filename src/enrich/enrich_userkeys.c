@@ -7,28 +7,31 @@
 #include "crypto/keyring.h"
 #include "crypto/secretbox.h"
 
-/* Decrypt each row (id, name, value_enc) of pr with ring into in's keys;
- * a key that does not decrypt is logged and skipped. */
-static void userkeys_decrypt(db_tx_t *d, PGresult *pr, const secretbox_ring_t *ring,
-                             enrich_input_t *in)
+/* Decrypt each row's (id, name, value_enc) from column col on with ring
+ * into in's keys; rows with a NULL id are skipped, a key that does not
+ * decrypt is logged and skipped. */
+static void userkeys_decrypt(db_tx_t *d, PGresult *pr, int col,
+                             const secretbox_ring_t *ring, enrich_input_t *in)
 {
     for (int i = 0; i < PQntuples(pr); i++) {
-        char *aad = arena_printf(d->arena, "user_secrets.value:%s", PQgetvalue(pr, i, 0));
+        const char *id = db_value(pr, i, col);
         unsigned char *pt = NULL;
         size_t len = 0;
-        enum secretbox_error e = secretbox_decrypt(ring, PQgetvalue(pr, i, 2),
-                                                   aad, &pt, &len);
+        enum secretbox_error e;
 
+        if (id == NULL)
+            continue;
+        e = secretbox_decrypt(ring, PQgetvalue(pr, i, col + 2),
+                              arena_printf(d->arena, "user_secrets.value:%s", id), &pt, &len);
         if (e != SECRETBOX_OK) {
-            log_warn("%s: secret %s: %s", "enrich_user_keys", PQgetvalue(pr, i, 0),
-                     secretbox_strerror(e));
+            log_warn("%s: secret %s: %s", "enrich_user_keys", id, secretbox_strerror(e));
             continue;
         }
         {
             char *k = arena_strndup(d->arena, (const char *)pt, len);
 
             k[strcspn(k, "\r\n")] = '\0';
-            if (strcmp(PQgetvalue(pr, i, 1), "openai_api_key") == 0)
+            if (strcmp(PQgetvalue(pr, i, col + 1), "openai_api_key") == 0)
                 in->openai_key = k;
             else
                 in->anthropic_key = k;
@@ -37,10 +40,25 @@ static void userkeys_decrypt(db_tx_t *d, PGresult *pr, const secretbox_ring_t *r
     }
 }
 
-bool enrich_user_keys(db_tx_t *d, enrich_input_t *in)
+void enrich_user_keys_rows(db_tx_t *d, PGresult *pr, int col, enrich_input_t *in)
 {
     const secretbox_ring_t *ring;
     const char *why = NULL;
+    int i;
+
+    for (i = 0; i < PQntuples(pr) && db_value(pr, i, col) == NULL; i++)
+        ;
+    if (i == PQntuples(pr))
+        return;
+    if ((ring = keyring_get(&why)) == NULL) {
+        log_warn("%s: no usable secrets key ring (%s)", __func__, why ? why : "unset");
+        return;
+    }
+    userkeys_decrypt(d, pr, col, ring, in);
+}
+
+bool enrich_user_keys(db_tx_t *d, enrich_input_t *in)
+{
     PGresult *pr;
     bool remote = false;
 
@@ -50,12 +68,6 @@ bool enrich_user_keys(db_tx_t *d, enrich_input_t *in)
         return true;    /* no key needed: spare the round trip */
     if ((pr = db_exec(d, &enrich_stmts[ST_USER_KEYS], 0, NULL)) == NULL)
         return false;
-    if (PQntuples(pr) == 0)
-        return true;
-    if ((ring = keyring_get(&why)) == NULL) {
-        log_warn("%s: no usable secrets key ring (%s)", __func__, why ? why : "unset");
-        return true;
-    }
-    userkeys_decrypt(d, pr, ring, in);
+    enrich_user_keys_rows(d, pr, 0, in);
     return true;
 }

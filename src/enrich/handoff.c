@@ -29,9 +29,7 @@ const db_stmt_t enrich_handoff_stmts[] = {
 
 /* The gateway's statements (service role, unscoped). */
 static const db_stmt_t take_stmt = {"enrich_handoff_take",
-    "update public.enrichments set status = 'running' "
-    "where id = $1 and status = 'pending' and not async "
-    "returning user_id, input, mode, options::text, prompt_id"};
+    "select * from promptd.enrich_handoff_take($1)"};
 static const db_stmt_t drop_stmt = {"enrich_handoff_drop",
     "delete from public.enrichments where id = $1 and status = 'pending' and not async"};
 static const db_stmt_t sweep_stmt = {"enrich_handoff_sweep",
@@ -129,7 +127,7 @@ int enrich_handoff_take(db_tx_t *d, const char *id, enrich_input_t *in, bool *st
 
     if (res == NULL)
         return -1;
-    if (PQntuples(res) != 1)
+    if (PQntuples(res) == 0)
         return 0;
     memset(in, 0, sizeof *in);
     in->user_id = arena_strdup(d->arena, PQgetvalue(res, 0, 0));
@@ -149,6 +147,7 @@ int enrich_handoff_take(db_tx_t *d, const char *id, enrich_input_t *in, bool *st
     in->no_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "no_cache"));
     *stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stream"));
     in->first_looked_up = true;   /* by the worker, which handed it off on a miss */
+    enrich_user_keys_rows(d, res, 5, in);
     return 1;
 }
 

@@ -29,7 +29,8 @@ bool enrich_handoff_record(db_tx_t *d, const enrich_input_t *in, const char *id,
  * service role until enrich_handoff_take() sets the owner's claims). */
 
 /* Take up the pending synchronous record id: it becomes running, *in is
- * rebuilt from it (strings from d's arena) and d gets its owner's claims;
+ * rebuilt from it (strings from d's arena, the owner's own provider keys
+ * decrypted) and d gets its owner's claims;
  * *stream says whether the client asked for events.  1 taken, 0 no such
  * pending record (finished, taken, or not synchronous), -1 database
  * error. */

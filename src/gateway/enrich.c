@@ -97,8 +97,6 @@ static void gw_enrich_run(gw_run_t *g)
         "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
     int st;
 
-    if (!enrich_user_keys(&g->d, &g->in) || !db_tx_commit(&g->d))
-        goto db_fail;
     if (g->stream) {
         gw_write(g->c, head, sizeof head - 1);
         g->in.on_event = gw_sse_event;

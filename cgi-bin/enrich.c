@@ -216,17 +216,9 @@ static int enrich_async(req_t *r, db_tx_t *d, enrich_input_t *in, const cJSON *p
     return resp_json(r, 202, out);
 }
 
-/* The per-user cap: 0 when the caller may start one more
- * enrichment, else the reply's status (429 with Retry-After, or the
- * database error). */
-static int inflight_or_reply(req_t *r)
+/* 429 with Retry-After: the caller has n enrichments in flight, the cap. */
+static int inflight_reply(req_t *r, long n)
 {
-    long n = enrich_inflight(&r->tx, INFLIGHT_WINDOW_S);
-
-    if (n < 0)
-        return dbreply_error(r);
-    if (n < max_inflight_user)
-        return 0;
     resp_header(r, "Retry-After", "1");
     return resp_problemf(r, 429, "You have %ld enrichments in flight (the limit is "
                          "%ld); retry when one has finished.", n, max_inflight_user);
@@ -238,13 +230,14 @@ static int inflight_or_reply(req_t *r)
 static int enrich_handoff(req_t *r, const enrich_input_t *in, bool stream)
 {
     char id[37];
+    long n;
     int rc;
 
-    if ((rc = inflight_or_reply(r)) != 0)
-        return rc;
     random_uuid(id);
-    if (!enrich_handoff_record(&r->tx, in, id, stream))
-        return dbreply_error(r);
+    rc = enrich_handoff_record(&r->tx, in, id, stream, INFLIGHT_WINDOW_S,
+                               max_inflight_user, &n);
+    if (rc <= 0)
+        return rc < 0 ? dbreply_error(r) : inflight_reply(r, n);
     resp_header(r, "X-Accel-Redirect", arena_printf(r->arena, "/_gateway/enrich/%s", id));
     return resp_empty(r, 200);
 }
@@ -281,6 +274,7 @@ static int enrich_post(req_t *r)
     db_tx_t *d = &r->tx;
     bool stream = false, async = false;
     sse_t sse = {r, false};
+    long n;
     int rc;
 
     if (!read_input(r, &in, &stream, &async))
@@ -289,8 +283,10 @@ static int enrich_post(req_t *r)
         return resp_validation(r);
     in.no_cache = wants_no_cache(r);
     stream = stream || (!async && accepts_event_stream(r));
-    if (async && (rc = inflight_or_reply(r)) != 0)
-        return rc;
+    if (async && (n = enrich_inflight(d, INFLIGHT_WINDOW_S)) < 0)
+        return dbreply_error(r);
+    if (async && n >= max_inflight_user)
+        return inflight_reply(r, n);
     if (async)
         return enrich_async(r, d, &in, cJSON_GetObjectItemCaseSensitive(r->json, "providers"));
     if (in.prompt_id && (rc = enrich_prompt_exists(d, in.prompt_id)) <= 0)

@@ -9,21 +9,30 @@
 #include "core/str.h"
 #include "enrich/enrich_int.h"
 
-enum { H_INFLIGHT, H_RECORD };
+enum { H_LOCK, H_COUNT, H_RECORD };
+
+/* The caller's enrichments in flight: $1 the window in seconds. */
+#define INFLIGHT_COUNT_SQL                                                   \
+    "select count(*) from public.enrichments where user_id = auth.uid() "  \
+    "and status in ('pending', 'running') "                                 \
+    "and created_at > now() - make_interval(secs => $1::int)"
 
 const db_stmt_t enrich_handoff_stmts[] = {
-    /* $1 window seconds: the lock serialises one user's requests until
-     * their transactions end, so two cannot both see room for one */
-    [H_INFLIGHT] = {"enrich_inflight",
+    /* held to the end of the transaction: one user's requests count one
+     * after another.  A statement of its own: the count must be read by a
+     * later statement, whose snapshot sees what the lock waited for */
+    [H_LOCK] = {"enrich_inflight_lock",
         "select pg_advisory_xact_lock(hashtextextended('promptd.enrich.inflight.' "
-        "|| auth.uid()::text, 0)), (select count(*) from public.enrichments "
-        "where user_id = auth.uid() and status in ('pending', 'running') "
-        "and created_at > now() - make_interval(secs => $1::int))"},
-    /* $1 id, $2 input_hash, $3 input, $4 mode, $5 options, $6 prompt_id */
+        "|| auth.uid()::text, 0))"},
+    [H_COUNT] = {"enrich_inflight_count", INFLIGHT_COUNT_SQL},
+    /* $1 window, $2 cap, $3 id, $4 input_hash, $5 input, $6 mode,
+     * $7 options, $8 prompt_id -> (in flight before, inserted 0/1) */
     [H_RECORD] = {"enrich_handoff_record",
+        "with n as (" INFLIGHT_COUNT_SQL "), ins as ("
         "insert into public.enrichments (id, input_hash, input, mode, options, "
-        "status, async, prompt_id) values ($1, $2, $3, $4, $5::jsonb, 'pending', "
-        "false, $6::uuid)"},
+        "status, async, prompt_id) select $3, $4, $5, $6, $7::jsonb, 'pending', "
+        "false, $8::uuid from n where n.count < $2::int returning 1) "
+        "select n.count, (select count(*) from ins) from n"},
     {NULL, NULL},
 };
 
@@ -69,28 +78,40 @@ long enrich_inflight(db_tx_t *d, long window_s)
     PGresult *res;
 
     snprintf(w, sizeof w, "%ld", window_s);
-    if ((res = db_exec(d, &enrich_handoff_stmts[H_INFLIGHT], 1, v)) == NULL)
+    if (db_exec(d, &enrich_handoff_stmts[H_LOCK], 0, NULL) == NULL ||
+        (res = db_exec(d, &enrich_handoff_stmts[H_COUNT], 1, v)) == NULL)
         return -1;
-    return PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 1), NULL, 10) : 0;
+    return PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 }
 
-bool enrich_handoff_record(db_tx_t *d, const enrich_input_t *in, const char *id,
-                           bool stream)
+int enrich_handoff_record(db_tx_t *d, const enrich_input_t *in, const char *id,
+                          bool stream, long window_s, long cap, long *inflight)
 {
     cJSON *o = json_own(d->arena, cJSON_Parse(enrich_options_json(d->arena, in)));
-    const char *v[6];
+    char w[24], c[24];
+    const char *v[8];
+    PGresult *res;
 
     if (o == NULL)
-        return false;
+        return -1;
     if (stream)
         cJSON_AddTrueToObject(o, "stream");
-    v[0] = id;
-    v[1] = enrich_input_hash(d->arena, in->prompt, in->len);
-    v[2] = in->prompt;
-    v[3] = engine_mode_name(in->mode);
-    v[4] = json_print(d->arena, o);
-    v[5] = in->prompt_id;
-    return db_exec(d, &enrich_handoff_stmts[H_RECORD], 6, v) != NULL;
+    snprintf(w, sizeof w, "%ld", window_s);
+    snprintf(c, sizeof c, "%ld", cap);
+    v[0] = w;
+    v[1] = c;
+    v[2] = id;
+    v[3] = enrich_input_hash(d->arena, in->prompt, in->len);
+    v[4] = in->prompt;
+    v[5] = engine_mode_name(in->mode);
+    v[6] = json_print(d->arena, o);
+    v[7] = in->prompt_id;
+    if (db_exec(d, &enrich_handoff_stmts[H_LOCK], 0, NULL) == NULL ||
+        (res = db_exec(d, &enrich_handoff_stmts[H_RECORD], 8, v)) == NULL ||
+        PQntuples(res) != 1)
+        return -1;
+    *inflight = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    return strcmp(PQgetvalue(res, 0, 1), "1") == 0 ? 1 : 0;
 }
 
 static const char *opt_string(const cJSON *o, const char *key)

@@ -14,16 +14,18 @@
 int enrich_handoff_needed(db_tx_t *d, const enrich_input_t *in);
 
 /* The caller's enrichments in flight (pending or running, started within
- * window_s seconds), counted under a per-user transaction lock so that
- * concurrent requests of one user are counted one after another.  -1 on a
- * database error. */
+ * window_s seconds), counted after taking a per-user lock held to the end
+ * of the transaction, so that one user's concurrent requests are counted
+ * one after another.  -1 on a database error. */
 long enrich_inflight(db_tx_t *d, long window_s);
 
 /* The pending record of a synchronous enrichment (async false, no job),
  * with its options (providers, no_cache, stream), for the gateway to take
- * up.  False on a database error. */
-bool enrich_handoff_record(db_tx_t *d, const enrich_input_t *in, const char *id,
-                           bool stream);
+ * up, written only while the caller has fewer than cap enrichments in
+ * flight (counted as enrich_inflight does; *inflight gets the number).
+ * 1 written, 0 at the cap, -1 on a database error. */
+int enrich_handoff_record(db_tx_t *d, const enrich_input_t *in, const char *id,
+                          bool stream, long window_s, long cap, long *inflight);
 
 /* The gateway's side (a pooled tx with no claims: it runs as the pool's
  * service role until enrich_handoff_take() sets the owner's claims). */

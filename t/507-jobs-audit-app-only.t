@@ -11,7 +11,8 @@ use Test::More;
 use JSON::PP;
 use Promptd::Test qw(db1 as_role);
 
-my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0,
+# no job runner: the async job below must stay queued to be looked at
+my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0, PROMPTD_GATEWAY => 0,
                            PROMPTD_ENRICH_PROVIDERS => 'local');
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 

@@ -11,7 +11,7 @@ use IO::Socket::INET;
 use IO::Select;
 use JSON::PP;
 use Promptd::FakeLLM;
-use Promptd::Test qw(db1);
+use Promptd::Test qw(db1 sse_events);
 
 my $llm = Promptd::FakeLLM->new;
 my $s = Promptd::Test->new(
@@ -31,20 +31,6 @@ my $JSON = JSON::PP->new->utf8;
 my $n = 0;
 sub body { my (%o) = @_; { prompt => 'Explain {{concept}} to new engineers in 3 short paragraphs #' . ++$n, %o } }
 
-# events($raw) -> [[name, decoded data], ...]
-sub events {
-    my ($raw) = @_;
-    my @ev;
-    for my $block (split /\n\n/, $raw) {
-        my ($name, $data);
-        for (split /\n/, $block) {
-            $name = $1 if /^event: (.*)$/;
-            $data .= $1 if /^data: (.*)$/;
-        }
-        push @ev, [$name, eval { $JSON->decode($data) }] if defined $name;
-    }
-    return \@ev;
-}
 sub names { join ' ', map { $_->[0] } @{ $_[0] } }
 sub compact { my $t = names($_[0]); $t =~ s/(delta )+delta/delta*/g; $t =~ s/^(start) delta (\w)/$1 delta* $2/; $t }
 sub text_after {
@@ -60,7 +46,7 @@ sub stream {
     my ($json, %h) = @_;
     my $r = $s->request(POST => '/api/v1/enrich', { token => $ta, json => $json,
         headers => { 'Cache-Control' => 'no-cache', %h } });
-    return ($r, events($r->{body}));
+    return ($r, sse_events($r->{body}));
 }
 
 # --- local engine, stream: true

@@ -12,7 +12,7 @@ use Cwd qw(abs_path);
 use JSON::PP;
 use POSIX ();
 use Promptd::FakeLLM;
-use Promptd::Test qw(db1);
+use Promptd::Test qw(db1 sse_events);
 
 my $JSON = JSON::PP->new->utf8;
 my $build = $ENV{PROMPTD_BUILD_DIR} || abs_path("$FindBin::Bin/..");
@@ -74,19 +74,6 @@ sub fresh { $llm->reset; $s->psql('delete from public.enrich_breakers') }
 # "provider:outcome" of every attempt, sorted (concurrent attempts end in any order)
 sub outcomes { join ',', sort map { "$_->{provider}:$_->{outcome}" } @{ $_[0]{attempts} || [] } }
 sub attempt_of { my ($j, $p, $o) = @_; (grep { $_->{provider} eq $p && $_->{outcome} eq $o } @{ $j->{attempts} })[0] }
-sub events {
-    my ($raw) = @_;
-    my @ev;
-    for my $block (split /\n\n/, $raw) {
-        my ($name, $data);
-        for (split /\n/, $block) {
-            $name = $1 if /^event: (.*)$/;
-            $data .= $1 if /^data: (.*)$/;
-        }
-        push @ev, [$name, eval { $JSON->decode($data) }] if defined $name;
-    }
-    return \@ev;
-}
 # The fake's token counts for a request body and an answer (t/lib/Promptd/FakeLLM.pm).
 sub fake_tokens { (int(length($_[0]) / 4) + 1, int(length($_[1]) / 4) + 1) }
 
@@ -190,7 +177,7 @@ is(db1("select count(*) from public.enrich_breakers where failures > 0"), 0, 'th
 fresh();
 $llm->default(openai => { hang => 1 }, anthropic => { hang => 1 });
 $r = enrich(providers => ['openai', 'anthropic'], stream => JSON::PP::true);
-my $ev = events($r->{body});
+my $ev = sse_events($r->{body});
 is($ev->[-1][0], 'error', 'streamed: the last event is error');
 is($ev->[-1][1]{status}, 504, 'error status 504');
 like($ev->[-1][1]{detail}, qr/deadline/, 'error detail names the deadline');
@@ -200,7 +187,7 @@ fresh();
 $llm->script(openai => [{ hang => 1 }]);
 $r = enrich(stream => JSON::PP::true);
 is($r->{status}, 200, 'stream, silent primary -> 200');
-$ev = events($r->{body});
+$ev = sse_events($r->{body});
 my $done = $ev->[-1][1];
 is($ev->[-1][0], 'done', 'the stream ends with done');
 is($done->{provider}, 'anthropic', 'the hedge answered');
@@ -213,7 +200,7 @@ is(outcomes($done), 'anthropic:ok,openai:cancelled', 'openai cancelled');
 fresh();
 $llm->script(openai => [{ delay_ms => 900 }], anthropic => [{ chunk_ms => 100 }]);
 $r = enrich(stream => JSON::PP::true);
-$ev = events($r->{body});
+$ev = sse_events($r->{body});
 $done = $ev->[-1][1];
 is($ev->[-1][0], 'done', 'two live streams -> done');
 my $text = join('', map { $_->[1]{text} } grep { $_->[0] eq 'delta' } @$ev);
@@ -227,7 +214,7 @@ is(outcomes($done), join(',', sort("$done->{provider}:ok", "$other:cancelled")),
 fresh();
 $llm->script(openai => [{ hang => 1 }], anthropic => [{ drop => 1 }]);
 $r = enrich(stream => JSON::PP::true);
-$ev = events($r->{body});
+$ev = sse_events($r->{body});
 $done = $ev->[-1][1];
 is($ev->[-1][0], 'done', 'after a dropped stream -> done');
 my @fb = grep { $_->[0] eq 'fallback' } @$ev;

@@ -81,10 +81,13 @@ static void test_outcomes(void)
     ok(provider_retryable(PROVIDER_TIMEOUT) && provider_retryable(PROVIDER_RATE_LIMITED) &&
        provider_retryable(PROVIDER_SERVER) && provider_retryable(PROVIDER_CONNECT) &&
        provider_retryable(PROVIDER_DROPPED), "transient outcomes are retried");
+    ok(provider_retryable(PROVIDER_GARBAGE) && provider_retryable(PROVIDER_EMPTY) &&
+       !provider_breaker_counts(PROVIDER_GARBAGE) && !provider_breaker_counts(PROVIDER_EMPTY),
+       "an unparseable or empty answer is retried, and the breaker does not count it");
     ok(!provider_retryable(PROVIDER_CLIENT) && !provider_retryable(PROVIDER_TRUNCATED) &&
-       !provider_retryable(PROVIDER_REFUSED) && !provider_retryable(PROVIDER_GARBAGE) &&
-       !provider_retryable(PROVIDER_INVALID) && !provider_retryable(PROVIDER_OK),
-       "answers and client errors are not");
+       !provider_retryable(PROVIDER_REFUSED) && !provider_retryable(PROVIDER_INVALID) &&
+       !provider_retryable(PROVIDER_CANCELLED) && !provider_retryable(PROVIDER_OK),
+       "other answers, client errors and cancelled transfers are not");
     is_str(provider_outcome_name(PROVIDER_RATE_LIMITED), "rate_limited", "outcome names");
     is_str(provider_outcome_name(PROVIDER_DROPPED), "dropped", "dropped");
 }

@@ -25,7 +25,7 @@ use MIME::Base64 qw(decode_base64url);
 #   req($method, $path, %opt)         request($method, $path, \%opt)
 #   api($token, $method, $path, %opt) the same with a bearer token
 #   claims($jwt)                      the decoded payload of a JWT
-our @EXPORT_OK = qw(db1 as_role req api claims);
+our @EXPORT_OK = qw(db1 as_role req api claims sse_events);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 # Usage:
@@ -182,6 +182,21 @@ sub req {
 sub api {
     my ($token, $method, $path, %opt) = @_;
     return _self([])->request($method, $path, { token => $token, %opt });
+}
+
+# sse_events($raw) -> [[name, decoded data], ...]: a text/event-stream body.
+sub sse_events {
+    my ($raw) = @_;
+    my @ev;
+    for my $block (split /\n\n/, $raw) {
+        my ($name, $data);
+        for (split /\n/, $block) {
+            $name = $1 if /^event: (.*)$/;
+            $data .= $1 if /^data: (.*)$/;
+        }
+        push @ev, [$name, eval { $JSON->decode($data) }] if defined $name;
+    }
+    return \@ev;
 }
 
 # claims($jwt) -> the JWT's payload, decoded (no verification).

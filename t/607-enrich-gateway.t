@@ -24,7 +24,7 @@ my $s = Promptd::Test->new(
     PROMPTD_ENRICH_PROVIDERS => 'openai,local',
     PROMPTD_OPENAI_BASE_URL => $llm->openai_url,
     PROMPTD_OPENAI_API_KEY => 'sk-server-openai',
-    PROMPTD_ENRICH_TIMEOUT_MS => 10000,
+    PROMPTD_ENRICH_TIMEOUT_MS => 25000,
     PROMPTD_ENRICH_MAX_INFLIGHT_USER => 4,
 );
 my ($alice, $ta, $bob, $tb, $carol, $tc, $dave, $td) = $s->users(qw(alice bob carol dave));
@@ -92,7 +92,9 @@ sub idle_in_tx {
 sub records { db1("select count(*) from public.enrichments where user_id = '$_[0]'") }
 
 # --- a burst while the model thinks: workers free, the pool bounds connections
-$llm->default(openai => { delay_ms => 3000 });
+# (the model takes 12 s: the checks below all run while the six are in flight,
+# however slow the machine)
+$llm->default(openai => { delay_ms => 12000 });
 my @bg = ((map { enrich_bg($ta) } 1 .. 4), (map { enrich_bg($tb) } 1 .. 2));
 ok($s->wait_for(sub { (gw_get('/status') || {})->{inflight} == 6 }, timeout => 10),
    'six enrichments in flight on the gateway') or diag explain gw_get('/status');

@@ -98,8 +98,9 @@ $llm->default(openai => { delay_ms => 12000 });
 my @bg = ((map { enrich_bg($ta) } 1 .. 4), (map { enrich_bg($tb) } 1 .. 2));
 ok($s->wait_for(sub { (gw_get('/status') || {})->{inflight} == 6 }, timeout => 10),
    'six enrichments in flight on the gateway') or diag explain gw_get('/status');
-is(db1("select count(*) from public.enrichments where status = 'running' and not async"), 6,
-   'their records are running');
+ok($s->wait_for(sub { db1("select count(*) from public.enrichments where status = 'running' "
+                          . "and not async") == 6 }, timeout => 10),
+   'their records are running (each taken up once its slot is)');
 my $h = $s->request(GET => '/api/v1/enrichments', { token => $ta });
 is($h->{status}, 200, 'meanwhile the one enrich worker answers another request');
 is(scalar(grep { $_->{status} eq 'running' } @{ $h->{json}{items} || [] }), 4,
@@ -150,7 +151,7 @@ is(db1("select count(*) from public.enrichments where status = 'done' and provid
 my ($one) = grep { $_->{json}{id} } @res;
 is(db1("select result->>'id' from public.enrichments where id = '$one->{json}{id}'"), $one->{json}{id},
    "the answer's id is the stored record's");
-ok($s->wait_for(sub { (gw_get('/status') || {})->{inflight} == 0 }, timeout => 5), 'slots given back');
+ok($s->wait_for(sub { (gw_get('/status') || {})->{inflight} == 0 }, timeout => 15), 'slots given back');
 
 # --- the cache answers in the worker, with no hand-off
 $llm->default(openai => {});
@@ -174,7 +175,7 @@ ok($s->wait_for(sub { db1("select count(*) from public.enrichments where user_id
    'its enrichment was still stored, done');
 is(db1("select provider from public.enrichments where user_id = '$dave' order by created_at desc limit 1"),
    'openai', '... with the model\'s answer');
-ok($s->wait_for(sub { my $x = gw_get('/status'); $x->{inflight} == 0 && $x->{db_lent} == 0 }, timeout => 5),
+ok($s->wait_for(sub { my $x = gw_get('/status'); $x->{inflight} == 0 && $x->{db_lent} == 0 }, timeout => 15),
    'its slot and connections are free');
 
 # --- events through the hand-off

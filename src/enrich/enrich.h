@@ -82,6 +82,13 @@ int enrich_failure_status(const enrich_result_t *res);
 int enrich_store(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res,
                  bool update_pending);
 
+/* Complete a pending record (a job's or a hand-off's) with the finished
+ * run and commit.  When prompt_id's prompt was deleted meanwhile the run
+ * is stored as failed without the version (res and in say so).  1 stored,
+ * 0 stored as failed for that reason, -1 database error (the caller rolls
+ * back). */
+int enrich_finish(db_tx_t *d, enrich_input_t *in, enrich_result_t *res);
+
 /* Async requests: the record of a queued enrichment (status pending, the
  * job's id), in the scoped transaction.  False on a database error. */
 bool enrich_store_pending(db_tx_t *d, const enrich_input_t *in, const char *id,

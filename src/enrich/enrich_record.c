@@ -161,3 +161,18 @@ int enrich_mark_running(db_tx_t *d, const char *id)
 
     return pr == NULL ? -1 : PQntuples(pr) == 1;
 }
+
+int enrich_finish(db_tx_t *d, enrich_input_t *in, enrich_result_t *res)
+{
+    int st = enrich_store(d, in, res, true);
+
+    if (st == 0) {
+        db_tx_rollback(d);
+        res->ok = false;
+        res->error = "The prompt no longer exists.";
+        in->prompt_id = NULL;
+        if (enrich_store(d, in, res, true) < 0)
+            return -1;
+    }
+    return st >= 0 && db_tx_commit(d) ? st : -1;
+}

@@ -59,17 +59,7 @@ int enrich_job_pooled(job_t *j, db_pool_t *pool)
     if (!enrich_user_keys(&d, &in) || !enrich_run(&d, &in, &res))
         goto db_fail;
     memcpy(res.id, id, 37);
-    if ((st = enrich_store(&d, &in, &res, true)) < 0)
-        goto db_fail;
-    if (st == 0) {            /* the prompt was deleted meanwhile */
-        db_tx_rollback(&d);
-        res.ok = false;
-        res.error = "The prompt no longer exists.";
-        in.prompt_id = NULL;
-        if (enrich_store(&d, &in, &res, true) < 0)
-            goto db_fail;
-    }
-    if (!db_tx_commit(&d))
+    if (enrich_finish(&d, &in, &res) < 0)
         goto db_fail;
     j->result = cJSON_CreateObject();
     cJSON_AddStringToObject(j->result, "enrichment_id", id);

@@ -72,24 +72,6 @@ static void gw_answer(gw_run_t *g)
     gw_reply(g->c, status, "application/problem+json", NULL, json_print(a, o));
 }
 
-/* Store the finished run (a prompt deleted meanwhile: stored as failed,
- * without the version).  0 stored, 404 prompt gone, -1 database error. */
-static int gw_store(gw_run_t *g)
-{
-    int st = enrich_store(&g->d, &g->in, &g->res, true);
-
-    if (st == 0) {
-        db_tx_rollback(&g->d);
-        g->res.ok = false;
-        g->res.error = "The prompt no longer exists.";
-        g->in.prompt_id = NULL;
-        st = enrich_store(&g->d, &g->in, &g->res, true) > 0 ? 404 : -1;
-    } else {
-        st = st > 0 ? 0 : -1;
-    }
-    return st >= 0 && db_tx_commit(&g->d) ? st : -1;
-}
-
 /* Run the taken-up enrichment to its end and answer. */
 static void gw_enrich_run(gw_run_t *g)
 {
@@ -104,9 +86,9 @@ static void gw_enrich_run(gw_run_t *g)
     }
     if (!enrich_run(&g->d, &g->in, &g->res))
         goto db_fail;
-    if ((st = gw_store(g)) < 0)
+    if ((st = enrich_finish(&g->d, &g->in, &g->res)) < 0)
         goto db_fail;
-    if (st == 404) {
+    if (st == 0) {            /* the prompt was deleted meanwhile */
         gw_fail(g, 404, "No such prompt.");
         return;
     }

@@ -178,6 +178,22 @@ is(db1("select provider from public.enrichments where user_id = '$dave' order by
 ok($s->wait_for(sub { my $x = gw_get('/status'); $x->{inflight} == 0 && $x->{db_lent} == 0 }, timeout => 15),
    'its slot and connections are free');
 
+# --- the prompt deleted while the model thinks: 404, the run stored as failed, no version
+$llm->default(openai => { delay_ms => 2000 });
+my $pp = $s->request(POST => '/api/v1/prompts', { token => $td, json => { title => 'D', content => 'Plan a {{trip}}' } });
+is($pp->{status}, 201, "dave's prompt");
+my $pbg = enrich_bg($td, prompt_id => $pp->{json}{id});
+ok($s->wait_for(sub { db1("select count(*) from public.enrichments where prompt_id = '$pp->{json}{id}' "
+                          . "and status = 'running'") == 1 }, timeout => 10), 'its enrichment is running');
+is($s->request(DELETE => "/api/v1/prompts/$pp->{json}{id}", { token => $td })->{status}, 204,
+   'the prompt deleted meanwhile');
+my $pres = bg_result($pbg);
+is($pres->{status}, 404, 'the enrichment answers 404') or diag explain $pres;
+like($pres->{json}{detail} // '', qr/No such prompt/, '... saying so');
+is(db1("select status || ' ' || error || ' ' || (prompt_version is null)::text from public.enrichments "
+       . "where user_id = '$dave' order by created_at desc limit 1"),
+   'failed The prompt no longer exists. true', 'the run is stored as failed, with no version');
+
 # --- events through the hand-off
 $llm->default(openai => {});
 $r = enrich($tb, headers => { Accept => 'text/event-stream' });

@@ -1,4 +1,4 @@
-/* me.c: the me family: own profile, audit trail, export, deletion; admin routes (users, jobs). */
+/* me.c: the me family: own profile, audit trail, export, deletion, usage; admin routes (users, jobs, plans and limits). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "auth/password.h"
 #include "core/json.h"
 #include "http/dbreply.h"
+#include "http/quota.h"
 #include "http/response.h"
 #include "http/server.h"
 #include "http/audit.h"
@@ -429,6 +430,14 @@ static const route_t routes[] = {
      R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"POST", "/api/v1/admin/jobs/{id}/cancel", admin_job_cancel,
      R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    /* quotas: src/http/quota.c */
+    {"GET", "/api/v1/usage", quota_usage_get, R_DB | R_READONLY, CRED_SESSION, NULL},
+    {"GET", "/api/v1/admin/users/{id:uuid}/usage", quota_admin_usage_get,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"PUT", "/api/v1/admin/users/{id:uuid}/limits", quota_admin_limits_put,
+     R_JSON | R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"PATCH", "/api/v1/admin/plans/{tier}", quota_admin_plan_patch,
+     R_JSON | R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
 };
 
 int main(int argc, char **argv)

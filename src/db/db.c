@@ -280,12 +280,13 @@ static bool send_query(const db_stmt_t *stmt, const char *sql, int n,
     return PQsendQueryParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
 }
 
-/* Queue BEGIN (a read-write tx's first statement), the claims, the role
- * switch and the statement; *q gets the statement's result index.
+/* Queue BEGIN (a read-write tx's first statement), the prelude, the
+ * claims, the role switch and the statement; *q gets the statement's
+ * result index, *p the prelude's (-1 when none).
  * Returns the number of results to read, or -1 when a send failed. */
 static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                          int n, const char *const *v, bool as_app,
-                         const char *const *claims, int *q)
+                         const char *const *claims, int *q, int *p)
 {
     bool first = !tx->open;
     const db_stmt_t *cs = &claims_stmt;
@@ -300,6 +301,9 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     if (sent && first && !tx->readonly && (sent = PQsendQueryParams(
             db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)))
         nres++;
+    if (sent && tx->prelude && (sent = PQsendQueryPrepared(db.conn, tx->prelude->name,
+            tx->prelude_nparams, tx->prelude_values, NULL, NULL, 0)))
+        *p = nres++;
     if (sent && first && (sent = PQsendQueryPrepared(db.conn, cs->name, 4, claims,
                                                      NULL, NULL, 0)))
         nres++;
@@ -330,23 +334,31 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
         tx->readonly ? "on" : "off",
         tx->user_id ? tx->user_id : "",
     };
-    PGresult *res[5] = {NULL, NULL, NULL, NULL, NULL}, *sync, *out = NULL;
-    int i, nres, q;
+    PGresult *res[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, *sync, *out = NULL;
+    int i, nres, q, p = -1;
 
-    if ((nres = send_pipeline(tx, stmt, sql, n, v, as_app, claims, &q)) < 0) {
+    if ((nres = send_pipeline(tx, stmt, sql, n, v, as_app, claims, &q, &p)) < 0) {
         db_disconnect();   /* a failed send leaves the pipeline unusable */
         return fail_result(tx, NULL);
     }
     if (!tx->open)
         tx->open = !tx->readonly;
+    tx->prelude = NULL;          /* sent once, whatever its outcome */
     for (i = 0; i < nres; i++)
         res[i] = next_result();
     sync = PQgetResult(db.conn);
     if (sync)
         PQclear(sync);
     PQexitPipelineMode(db.conn);
+    if (p >= 0 && res[p] && result_ok(res[p])) {   /* kept even when the
+                                                      * statement fails */
+        tx->prelude_res = own(tx, res[p]);
+        res[p] = NULL;
+    } else {
+        p = -1;
+    }
     for (i = 0; i < nres; i++) {
-        if (res[i] == NULL || !result_ok(res[i])) {
+        if (i != p && (res[i] == NULL || !result_ok(res[i]))) {
             out = fail_result(tx, res[i]);
             res[i] = NULL;
             goto out;

@@ -34,6 +34,16 @@ typedef struct db_tx {
     const char *claims;       /* request.jwt.claims JSON; NULL: anon's */
     bool readonly;            /* R_READONLY: claims + query as one implicit
                                * transaction each, no BEGIN or COMMIT */
+    /* A statement sent once, in the pipeline of the first statement of the
+     * request, after BEGIN and before the claims: it runs as the worker's
+     * login role, may write even when the request is read-only, and its
+     * error aborts the pipeline (the first statement then fails with its
+     * SQLSTATE).  Its result is kept in prelude_res (owned by the arena).
+     * Worker's connection only (the request quota, src/http/quota.c). */
+    const db_stmt_t *prelude;
+    const char *const *prelude_values;
+    int prelude_nparams;
+    PGresult *prelude_res;
     /* state */
     bool open;                /* BEGIN sent; db_finish() pending */
     bool commit_on_error;     /* commit even when answering >= 400: the

@@ -5,6 +5,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "http/quota.h"
 #include "http/response.h"
 
 int dbreply_error(req_t *r)
@@ -17,6 +18,8 @@ int dbreply_error(req_t *r)
         resp_header(r, "Retry-After", "1");
         return resp_problem(r, 503, "The database is busy or unreachable; retry shortly.");
     }
+    if (quota_is_refusal(s))
+        return quota_reply(r);
     if (strcmp(s, "23505") == 0)
         return resp_problem(r, 409, "The resource already exists.");
     if (strcmp(s, "23503") == 0)

@@ -12,6 +12,7 @@
 #include "crypto/random.h"
 #include "http/dbreply.h"
 #include "http/idempotency.h"
+#include "http/quota.h"
 #include "http/response.h"
 
 /* A FastCGI parameter copied into the arena: libfcgi frees its own copy at
@@ -316,8 +317,9 @@ void dispatch_request(req_t *r, const family_t *fam, const config_t *cfg)
         resp_problem(r, 503, "The database is unreachable; retry shortly.");
         return;
     }
-    if ((r->route->flags & R_ADMIN) && !admin_or_reply(r))
-        return;
-    run_handler(r);
+    quota_begin(r);
+    if (!(r->route->flags & R_ADMIN) || admin_or_reply(r))
+        run_handler(r);
+    quota_finish(r);
     conditional_get(r);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "http/credential.h"
+#include "http/quota.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/json.h"
@@ -26,7 +27,7 @@ static volatile sig_atomic_t stopping;
  * authentication, audit rows, Idempotency-Key bookkeeping.
  * (promptd.is_admin() stays unprepared: only admin routes pay for it.) */
 static const db_stmt_t *const server_stmts[] = {
-    credential_stmts, audit_stmts, idempotency_stmts, NULL};
+    credential_stmts, audit_stmts, idempotency_stmts, quota_stmts, NULL};
 
 static void on_signal(int sig)
 {

@@ -53,6 +53,10 @@ sub _template_dir { "$_[0]/var/pg-template" }
 
 sub new {
     my ($class, %over) = @_;
+    # Quotas (sql/0024) are enforced only for suites that ask (quotas => 1):
+    # the others were written before plans limited anything and create
+    # more keys, prompts or requests than the free plan allows.
+    my $quotas = delete $over{quotas};
     my $build = $ENV{PROMPTD_BUILD_DIR} || $TOP;
     my $src   = $ENV{PROMPTD_SRC_DIR}   || $TOP;
     my $pgbin = $ENV{PG_BINDIR} || _default_pg_bindir();
@@ -103,6 +107,7 @@ sub new {
             }
             $self->{http} = HTTP::Tiny->new(timeout => 30, keep_alive => 1,
                 agent => 'promptd-test/1', verify_SSL => 0);
+            $self->psql('update promptd.quota_settings set enforce = false') unless $quotas;
             return $self;
         }
         $err = "promptd-stack start failed (exit $rc):\n$out\n" . $self->_log_tails;

@@ -1,0 +1,265 @@
+/* quota.c: what a client sees of quotas: the request quota, RateLimit fields, 429/409 refusals, the usage and admin limit routes. */
+#include "http/quota.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/log.h"
+#include "http/dbreply.h"
+#include "http/response.h"
+
+#define QUOTA_TYPE_BASE "https://promptd.dev/problems/quota/"
+#define USAGE_DAYS_DEFAULT 30
+#define USAGE_DAYS_MAX 366
+#define LIMITS_TEXT_MAX 4096
+
+enum { QS_HIT, QS_USAGE, QS_PLAN_SET, QS_OVERRIDE_SET };
+
+const db_stmt_t quota_stmts[] = {
+    /* $1 user, $2 API key or NULL, $3 the request is read-only */
+    [QS_HIT] = {"quota_hit",
+        "select quota, remaining, window_s, reset_s "
+        "from promptd.quota_hit($1::uuid, $2::uuid, $3::boolean)"},
+    [QS_USAGE] = {"quota_usage", "select promptd.quota_usage($1::uuid, $2::int)::text"},
+    [QS_PLAN_SET] = {"quota_plan_set", "select promptd.quota_plan_set($1, $2::jsonb)::text"},
+    [QS_OVERRIDE_SET] = {"quota_override_set",
+        "select promptd.quota_override_set($1::uuid, $2::jsonb)::text"},
+    {NULL, NULL},
+};
+
+void quota_begin(req_t *r)
+{
+    const char **v;
+
+    if (!(r->route->flags & R_DB) || r->tx.user_id == NULL ||
+        strncmp(r->path, "/api/v1/", 8) != 0)
+        return;
+    v = arena_alloc(r->arena, 3 * sizeof(*v));
+    v[0] = r->tx.user_id;
+    v[1] = r->key_id;
+    v[2] = r->tx.readonly ? "t" : "f";
+    r->tx.prelude = &quota_stmts[QS_HIT];
+    r->tx.prelude_values = v;
+    r->tx.prelude_nparams = 3;
+}
+
+bool quota_is_refusal(const char *s)
+{
+    return s && (strcmp(s, QUOTA_STATE_WINDOW) == 0 || strcmp(s, QUOTA_STATE_COUNT) == 0);
+}
+
+/* The JSON DETAIL line of the error libpq formatted into tx->detail, parsed
+ * (arena-owned), or NULL. */
+static cJSON *refusal_detail(req_t *r)
+{
+    const char *d = r->tx.detail ? strstr(r->tx.detail, "\nDETAIL:  ") : NULL;
+
+    if (d == NULL)
+        return NULL;
+    d += strlen("\nDETAIL:  ");
+    return json_own(r->arena, cJSON_ParseWithLength(d, strcspn(d, "\n")));
+}
+
+static long long num(const cJSON *o, const char *name, long long dflt)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    return cJSON_IsNumber(n) ? (long long)n->valuedouble : dflt;
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, name);
+
+    return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+/* RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers:
+ * Lists of String items with q/w and r/t parameters); window and reset
+ * omitted (< 0) for counted limits. */
+static void ratelimit_fields(req_t *r, const char *policy, long long quota,
+                             long long window, long long remaining, long long reset)
+{
+    resp_header(r, "RateLimit-Policy", window >= 0
+        ? arena_printf(r->arena, "\"%s\";q=%lld;w=%lld", policy, quota, window)
+        : arena_printf(r->arena, "\"%s\";q=%lld", policy, quota));
+    resp_header(r, "RateLimit", reset >= 0
+        ? arena_printf(r->arena, "\"%s\";r=%lld;t=%lld", policy, remaining, reset)
+        : arena_printf(r->arena, "\"%s\";r=%lld", policy, remaining));
+}
+
+/* The sentence of a refusal, e.g. "The requests_per_minute quota (600
+ * requests per minute) is spent; it resets at ...". */
+static const char *refusal_sentence(req_t *r, const cJSON *d, const char *res)
+{
+    const char *window = str(d, "window"), *unit = str(d, "unit");
+    const char *up = str(d, "upgrade_tier");
+    const char *tail = up ? arena_printf(r->arena, " The %s plan raises it.", up) : "";
+
+    if (window)
+        return arena_printf(r->arena, "The %s quota (%lld %s per %s) is spent; it resets at %s.%s",
+                            res, num(d, "limit", 0), unit ? unit : "", window,
+                            str(d, "resets_at") ? str(d, "resets_at") : "the next window", tail);
+    return arena_printf(r->arena, "The %s limit (%lld %s) is reached; remove some or "
+                        "ask for a larger plan.%s", res, num(d, "limit", 0), unit ? unit : "", tail);
+}
+
+int quota_reply(req_t *r)
+{
+    cJSON *d = refusal_detail(r), *p;
+    const char *res = str(d, "resource");
+    bool window = strcmp(r->tx.sqlstate, QUOTA_STATE_WINDOW) == 0;
+    int status = window ? 429 : 409;
+    const char *s;
+
+    if (res == NULL) {
+        log_error("%s: quota refusal without detail: %s", __func__,
+                  r->tx.detail ? r->tx.detail : "");
+        return resp_problem(r, 500, "Internal error; it has been logged.");
+    }
+    p = json_own(r->arena, cJSON_CreateObject());
+    cJSON_AddStringToObject(p, "type", arena_printf(r->arena, QUOTA_TYPE_BASE "%s", res));
+    cJSON_AddStringToObject(p, "title", window ? "Quota exceeded" : "Limit reached");
+    cJSON_AddNumberToObject(p, "status", status);
+    cJSON_AddStringToObject(p, "detail", refusal_sentence(r, d, res));
+    cJSON_AddStringToObject(p, "request_id", r->request_id);
+    for (const cJSON *m = d->child; m; m = m->next)
+        if (strcmp(m->string, "kind") != 0)
+            cJSON_AddItemToObject(p, m->string, cJSON_Duplicate(m, true));
+    if (window) {
+        resp_header(r, "Retry-After", arena_printf(r->arena, "%lld", num(d, "retry_after", 1)));
+        ratelimit_fields(r, res, num(d, "limit", 0), num(d, "window_seconds", 0), 0,
+                         num(d, "retry_after", 1));
+    } else {
+        ratelimit_fields(r, res, num(d, "limit", 0), -1, 0, -1);
+    }
+    s = json_print(r->arena, p);
+    r->status = status;
+    r->content_type = "application/problem+json";
+    r->resp_body = s;
+    r->resp_len = strlen(s);
+    r->etag = NULL;
+    return status;
+}
+
+void quota_finish(req_t *r)
+{
+    const PGresult *res = r->tx.prelude_res;
+    bool refused = quota_is_refusal(r->tx.sqlstate);
+
+    r->tx.prelude = NULL;
+    if (refused && r->status != 429 && r->status != 409)
+        quota_reply(r);
+    if (res == NULL || PQntuples(res) != 1 || r->streamed)
+        return;
+    if (refused && strcmp(r->tx.sqlstate, QUOTA_STATE_WINDOW) == 0)
+        return;    /* the refusal carries the spent policy's own fields */
+    ratelimit_fields(r, "requests_per_minute", atoll(PQgetvalue(res, 0, 0)),
+                     atoll(PQgetvalue(res, 0, 2)), atoll(PQgetvalue(res, 0, 1)),
+                     atoll(PQgetvalue(res, 0, 3)));
+}
+
+/* Usage of user as JSON text (200), 404 when no such user. */
+static int usage_reply(req_t *r, const char *user)
+{
+    long days = req_query_int(r, "days", USAGE_DAYS_DEFAULT, USAGE_DAYS_MAX);
+    const char *v[2];
+    PGresult *res;
+
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = user;
+    v[1] = arena_printf(r->arena, "%ld", days);
+    if ((res = db_exec_app(&r->tx, &quota_stmts[QS_USAGE], 2, v)) == NULL)
+        return dbreply_error(r);
+    if (PQgetisnull(res, 0, 0))
+        return resp_problem(r, 404, "No such user.");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+/* GET /api/v1/usage?days=1..366 -> 200 {user_id, tier, plan, limits,
+ *   overrides, resources: [...], history: [...]} | 401 | 403 | 422 */
+int quota_usage_get(req_t *r)
+{
+    return usage_reply(r, r->tx.user_id);
+}
+
+/* GET /api/v1/admin/users/{id}/usage?days -> 200 as /api/v1/usage | 403 | 404 */
+int quota_admin_usage_get(req_t *r)
+{
+    return usage_reply(r, req_param(r, "id"));
+}
+
+/* The body's "limits" object as JSON text, or NULL after recording a
+ * field error (the SQL function checks names and values). */
+static const char *limits_or_error(req_t *r)
+{
+    static const char *const allowed[] = {"limits", NULL};
+    cJSON *limits = NULL;
+    const char *text;
+
+    req_reject_unknown(r, r->json, allowed);
+    if (req_field_object(r, r->json, "limits", &limits) == FIELD_ABSENT)
+        req_field_error(r, "limits", "is required");
+    if (limits == NULL || r->errors)
+        return NULL;
+    text = json_print(r->arena, limits);
+    if (strlen(text) > LIMITS_TEXT_MAX) {
+        req_field_error(r, "limits", "is too large");
+        return NULL;
+    }
+    return text;
+}
+
+/* A definer function's 22023 (a bad limit): 422 naming it; else the usual. */
+static int set_error(req_t *r)
+{
+    const char *m = r->tx.detail ? strstr(r->tx.detail, "limits") : NULL;
+
+    if (r->tx.sqlstate && strcmp(r->tx.sqlstate, "22023") == 0 && m) {
+        req_field_error(r, "limits", "%.*s", (int)strcspn(m, "\n"), m);
+        return resp_validation(r);
+    }
+    return dbreply_error(r);
+}
+
+/* PUT /api/v1/admin/users/{id}/limits {limits: {resource: n|null, per_key?}}
+ *   -> 200 {user_id, overrides} | 403 | 404 | 422.  Replaces the user's
+ *   overrides ({} removes them); audited quota.override. */
+int quota_admin_limits_put(req_t *r)
+{
+    const char *v[2], *body, *limits = limits_or_error(r);
+    PGresult *res;
+
+    if (limits == NULL)
+        return resp_validation(r);
+    v[0] = req_param(r, "id");
+    v[1] = limits;
+    if ((res = db_exec_app(&r->tx, &quota_stmts[QS_OVERRIDE_SET], 2, v)) == NULL)
+        return set_error(r);
+    if (PQgetisnull(res, 0, 0))
+        return resp_problem(r, 404, "No such user.");
+    body = arena_printf(r->arena, "{\"user_id\":\"%s\",\"overrides\":%s}",
+                        v[0], PQgetvalue(res, 0, 0));
+    return resp_json_text(r, 200, body, strlen(body));
+}
+
+/* PATCH /api/v1/admin/plans/{tier} {limits: {resource: n|null, per_key?}}
+ *   -> 200 {tier, name, limits} | 403 | 404 | 422.  Merges into the plan;
+ *   audited plan.update. */
+int quota_admin_plan_patch(req_t *r)
+{
+    const char *v[2], *limits = limits_or_error(r);
+    PGresult *res;
+
+    if (limits == NULL)
+        return resp_validation(r);
+    v[0] = req_param(r, "tier");
+    v[1] = limits;
+    if ((res = db_exec_app(&r->tx, &quota_stmts[QS_PLAN_SET], 2, v)) == NULL)
+        return set_error(r);
+    if (PQgetisnull(res, 0, 0))
+        return resp_problem(r, 404, "No such plan.");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}

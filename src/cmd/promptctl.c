@@ -15,6 +15,7 @@
 #include "cmd/ctl.h"
 #include "cmd/jobsctl.h"
 #include "cmd/migrate.h"
+#include "cmd/quotactl.h"
 #include "cmd/secretsctl.h"
 #include "core/config.h"
 #include "core/str.h"
@@ -269,6 +270,7 @@ static const ctl_cmd_t promptctl_env_entry = {
 static const ctl_cmd_t *const promptctl_cmds[] = {
     &migrate_cmd, &promptctl_user_cmd, &auditctl_cmd, &secretsctl_cmd,
     &promptctl_token_entry, &jobsctl_cmd, &promptctl_env_entry,
+    &quotactl_plans_cmd, &quotactl_quota_cmd,
 };
 
 #define PROMPTCTL_NCMDS (sizeof promptctl_cmds / sizeof promptctl_cmds[0])

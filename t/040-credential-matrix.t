@@ -75,7 +75,7 @@ for my $sc (@SCOPES) {
     is($r->{status}, 201, "a key with scope $sc") or diag explain $r;
     $key{$sc} = $r->{json};
 }
-my %param = (id => $pid, token => $share_token, version => 1, provider => 'openai');
+my %param = (id => $pid, token => $share_token, version => 1, provider => 'openai', tier => 'free');
 sub path_of {
     my ($rt) = @_;
     my $p = $rt->{pattern};

@@ -28,11 +28,25 @@ const db_stmt_t quota_stmts[] = {
     {NULL, NULL},
 };
 
+/* PROMPTD_QUOTA_REQUESTS=off: the request quota is neither counted nor
+ * announced (counted limits and holds still apply); read once. */
+static bool requests_counted(void)
+{
+    static int on = -1;
+
+    if (on < 0) {
+        const char *e = getenv("PROMPTD_QUOTA_REQUESTS");
+
+        on = !(e && strcmp(e, "off") == 0);
+    }
+    return on;
+}
+
 void quota_begin(req_t *r)
 {
     const char **v;
 
-    if (!(r->route->flags & R_DB) || r->tx.user_id == NULL ||
+    if (!requests_counted() || !(r->route->flags & R_DB) || r->tx.user_id == NULL ||
         strncmp(r->path, "/api/v1/", 8) != 0)
         return;
     v = arena_alloc(r->arena, 3 * sizeof(*v));

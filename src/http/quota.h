@@ -18,7 +18,8 @@ extern const db_stmt_t quota_stmts[];
 
 /* Before the handler of a /api/v1 route with a user: one request against
  * the caller's requests_per_minute, sent as the prelude of the request's
- * first statement (db.h), so it costs no round trip. */
+ * first statement (db.h), so it costs no round trip.  Nothing when the
+ * environment has PROMPTD_QUOTA_REQUESTS=off. */
 void quota_begin(req_t *r);
 
 /* After the handler: a quota refusal raised by any statement becomes the

@@ -155,56 +155,85 @@ $function$;
 revoke all on function promptd.quota_window_start(text, timestamp with time zone) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
 -- promptd.quota_hit(user, key, async) -> (quota, remaining, window_s,
--- reset_s), or no row when the caller's plan has no request rate limit:
--- one request against requests_per_minute, counted per API key when the
--- plan's "per_key" array names the resource and key is given.  Raises
--- PDQ29 when the window is spent (nothing is counted then).  The workers
--- send it in the pipeline of a request's first statement, before the
--- claims (as their own login role); async: the request is read-only, so
--- its implicit transaction may commit without waiting for the WAL flush
--- (a crash may forget the last few hits, never grant a second window).
-create or replace function promptd.quota_hit(p_user uuid, p_key uuid, p_async boolean)
- returns table(quota bigint, remaining bigint, window_s integer, reset_s integer)
+-- reset_s), all null when the caller's plan has no request rate limit (or
+-- enforcement is off): one request against requests_per_minute, counted
+-- per API key when the effective "per_key" array names the resource and
+-- key is given.  Raises PDQ29 when the window is spent (nothing is counted
+-- then).  The workers send it in the pipeline of a request's first
+-- statement, before the claims (as their own login role); async: the
+-- request is read-only, so its implicit transaction may commit without
+-- waiting for the WAL flush (a crash may forget the last few hits, never
+-- grant a second window).
+-- Hot path: one UPDATE of the window's counter, which carries the limit it
+-- was created under (lim); the first hit of a window, a spent window or a
+-- counter whose lim was cleared (a limit changed: quota_plan_set,
+-- quota_override_set, promptctl quota enforce) read the limits and upsert.
+create or replace function promptd.quota_hit(p_user uuid, p_key uuid, p_async boolean, out quota bigint, out remaining bigint, out window_s integer, out reset_s integer)
+ returns record
  language plpgsql
  volatile
  security definer
  set search_path to ''
 as $function$
 declare
+    v_lim    jsonb;
+    v_perkey boolean;
     v_tier   text;
-    v_limits jsonb;
-    v_lim    bigint;
     v_start  timestamptz := date_trunc('minute', now(), 'UTC');
-    v_end    timestamptz := date_trunc('minute', now(), 'UTC') + interval '1 minute';
-    v_key    uuid := '00000000-0000-0000-0000-000000000000';
     v_used   bigint;
 begin
-    if p_user is null or not promptd.quota_enabled() then
+    if p_user is null then
         return;
     end if;
-    select l.tier, l.limits into v_tier, v_limits from promptd.quota_limits(p_user) l;
-    v_lim := promptd.quota_num(v_limits, 'requests_per_minute');
-    if v_lim is null then
-        return;
+    if p_key is not null then
+        update promptd.quota_counters c set used = c.used + 1
+         where c.user_id = p_user and c.resource = 'requests_per_minute'
+           and c.window_start = v_start and c.key_id = p_key and c.used < c.lim
+        returning c.used, c.lim into v_used, quota;
+    end if;
+    if v_used is null then
+        update promptd.quota_counters c set used = c.used + 1
+         where c.user_id = p_user and c.resource = 'requests_per_minute'
+           and c.window_start = v_start and c.key_id = '00000000-0000-0000-0000-000000000000'
+           and c.used < c.lim
+        returning c.used, c.lim into v_used, quota;
+    end if;
+    if v_used is null then
+        select case when o.limits ? 'requests_per_minute' then o.limits -> 'requests_per_minute'
+                    else pl.limits -> 'requests_per_minute' end,
+               coalesce(case when o.limits ? 'per_key' then o.limits -> 'per_key'
+                             else pl.limits -> 'per_key' end ? 'requests_per_minute', false),
+               pl.tier
+          into v_lim, v_perkey, v_tier
+          from public.plans pl
+          left join public.profiles p on p.id = p_user
+          left join promptd.quota_overrides o on o.user_id = p_user
+         where pl.tier = coalesce(p.subscription_tier, 'free')
+           and coalesce((select s.enforce from promptd.quota_settings s where s.id), true);
+        if jsonb_typeof(v_lim) is distinct from 'number' then
+            return;
+        end if;
+        quota := v_lim::bigint;
+        if quota > 0 then
+            insert into promptd.quota_counters as c (user_id, key_id, resource, window_start, used, lim)
+            values (p_user, case when v_perkey and p_key is not null then p_key
+                                 else '00000000-0000-0000-0000-000000000000'::uuid end,
+                    'requests_per_minute', v_start, 1, quota)
+            on conflict (user_id, resource, window_start, key_id)
+            do update set used = c.used + 1, lim = excluded.lim where c.used < excluded.lim
+            returning c.used into v_used;
+        end if;
+        if v_used is null then
+            perform promptd.quota_refuse(p_user, v_tier, 'requests_per_minute', quota, quota,
+                                         v_start + interval '1 minute');
+        end if;
     end if;
     if p_async then
         perform set_config('synchronous_commit', 'off', true);
     end if;
-    if p_key is not null and coalesce(v_limits -> 'per_key' ? 'requests_per_minute', false) then
-        v_key := p_key;
-    end if;
-    if v_lim > 0 then
-        insert into promptd.quota_counters as c (user_id, key_id, resource, window_start, used)
-        values (p_user, v_key, 'requests_per_minute', v_start, 1)
-        on conflict (user_id, resource, window_start, key_id)
-        do update set used = c.used + 1 where c.used < v_lim
-        returning c.used into v_used;
-    end if;
-    if v_used is null then
-        perform promptd.quota_refuse(p_user, v_tier, 'requests_per_minute', v_lim, v_lim, v_end);
-    end if;
-    return query select v_lim, v_lim - v_used, 60,
-        greatest(1, ceil(extract(epoch from v_end - now())))::int;
+    remaining := quota - v_used;
+    window_s := 60;
+    reset_s := greatest(1, ceil(extract(epoch from v_start + interval '1 minute' - now())))::int;
 end
 $function$;
 revoke all on function promptd.quota_hit(uuid, uuid, boolean) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
@@ -529,6 +558,10 @@ begin
     perform promptd.quota_check_limits(p_limits);
     update public.plans pl set limits = pl.limits || p_limits where pl.tier = p_tier
     returning jsonb_build_object('tier', pl.tier, 'name', pl.name, 'limits', pl.limits) into v;
+    -- counters of the current minute re-read their limit on the next hit
+    update promptd.quota_counters c set lim = null
+     where c.resource = 'requests_per_minute' and c.lim is not null
+       and c.window_start >= date_trunc('minute', now(), 'UTC');
     if v is not null then
         perform promptd.audit('plan.update', 'plan:' || p_tier, 'success',
             jsonb_build_object('limits', p_limits,
@@ -565,6 +598,9 @@ begin
         values (p_user, p_limits, now())
         on conflict (user_id) do update set limits = excluded.limits, updated_at = now();
     end if;
+    update promptd.quota_counters c set lim = null
+     where c.user_id = p_user and c.resource = 'requests_per_minute' and c.lim is not null
+       and c.window_start >= date_trunc('minute', now(), 'UTC');
     perform promptd.audit('quota.override', 'user:' || promptd.audit_subject(p_user), 'success',
         jsonb_build_object('limits', p_limits,
             'via', case when auth.uid() is null then 'promptctl' else 'api' end), null);

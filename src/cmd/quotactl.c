@@ -117,7 +117,9 @@ static int quotactl_quota(const config_t *cfg, int argc, char **argv)
 
     if (strcmp(argv[0], "enforce") == 0) {
         v[0] = strcmp(argv[1], "on") == 0 ? "t" : "f";
-        return quotactl_run(cfg, "update promptd.quota_settings set enforce = $1::boolean "
+        return quotactl_run(cfg, "with c as (update promptd.quota_counters set lim = null "
+                            "where resource = 'requests_per_minute' and lim is not null) "
+                            "update promptd.quota_settings set enforce = $1::boolean "
                             "returning 'enforce ' || case when enforce then 'on' else 'off' end",
                             1, v, "no settings row");
     }

@@ -165,7 +165,7 @@ void quota_finish(req_t *r)
     r->tx.prelude = NULL;
     if (refused && r->status != 429 && r->status != 409)
         quota_reply(r);
-    if (res == NULL || PQntuples(res) != 1 || r->streamed)
+    if (res == NULL || PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || r->streamed)
         return;
     if (refused && strcmp(r->tx.sqlstate, QUOTA_STATE_WINDOW) == 0)
         return;    /* the refusal carries the spent policy's own fields */

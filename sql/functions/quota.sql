@@ -464,8 +464,9 @@ begin
                 'used', u.used, 'reserved', u.reserved,
                 'remaining', greatest(promptd.quota_num(v_limits, r.resource) - u.used - u.reserved, 0),
                 'per_key', coalesce(v_limits -> 'per_key' ? r.resource, false),
-                'upgrade_tier', promptd.quota_upgrade(v_tier, r.resource,
-                    coalesce(promptd.quota_num(v_limits, r.resource), 0))) as o
+                'upgrade_tier', case when promptd.quota_num(v_limits, r.resource) is not null
+                    then promptd.quota_upgrade(v_tier, r.resource,
+                                               promptd.quota_num(v_limits, r.resource)) end) as o
               from (select q.*, row_number() over () as n from promptd.quota_resources() q) r
               left join lateral promptd.quota_window(r.resource, now()) w on true
               cross join lateral (

@@ -149,6 +149,12 @@ problem_ok($k[2], 409, 'api_keys', 'a third key');
 is(db1("select count(*) from api_keys where user_id = '$alice'"), 2, 'two keys stored');
 is(api($ta, DELETE => "/api/v1/keys/$k[0]{json}{id}")->{status}, 204, 'revoke one');
 is(api($ta, POST => '/api/v1/keys', json => { name => 'k4' })->{status}, 201, 'a revoked key frees its place');
+$r = $s->request(GET => '/api/v1/prompts', { token => $k[1]{json}{key} });
+is($r->{status}, 200, 'an API key caller');
+($pol, $lim) = fields($r);
+is($pol->{requests_per_minute}{q}, 600, 'an API key caller sees the fields too');
+is(db1("select count(*) from promptd.quota_counters where user_id = '$alice' and resource = 'requests_per_minute' "
+     . "and key_id <> '00000000-0000-0000-0000-000000000000'"), 0, 'counted per user (the free plan is not per key)');
 
 # share links
 $s->promptctl('quota', 'set', $alice, 'shares=1');

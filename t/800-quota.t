@@ -182,6 +182,11 @@ ok(grep({ $_->{resource} eq 'requests_per_minute' && $_->{used} > 0 } @{ $r->{js
 problem_ok(api($ta, GET => '/api/v1/usage?days=0'), 422, undef, 'days out of range');
 problem_ok(api($ta, GET => '/api/v1/usage?days=x'), 422, undef, 'days not a number');
 problem_ok($s->request(GET => '/api/v1/usage'), 401, undef, 'no credential');
+my $akey = api($tr, POST => '/api/v1/keys', json => { name => 'adm', scopes => ['admin', 'prompts:read'] })->{json}{key};
+problem_ok($s->request(GET => '/api/v1/usage', { token => $akey }), 403, undef, 'an API key on /api/v1/usage (user tokens only)');
+$r = $s->request(GET => "/api/v1/admin/users/$alice/usage", { token => $akey });
+is($r->{status}, 200, 'an admin-scoped API key reads a user\'s usage');
+is($r->{json}{user_id}, $alice, '... that user');
 
 # ------------------------------------------------ admin routes
 problem_ok(api($ta, GET => "/api/v1/admin/users/$bob/usage"), 403, undef, 'a user reads another user');

@@ -144,7 +144,8 @@ static int quality_load_file(arena_t *a, const char *dir, qsource_t *src,
             char kind[64], lang[16];
             if (sscanf(l + 4, "%63s %15s", kind, lang) != 2 ||
                 quality_kind_index(kind) < 0) {
-                s->error = arena_printf(a, "%s: bad pair line: %s", src->id, l);
+                s->error = arena_printf(a, "%s: bad pair line: %s", src->id,
+                                        quality_trim(l));
                 goto out;
             }
             p = quality_new_pair(a, s, cap);

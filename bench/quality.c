@@ -285,10 +285,10 @@ static void tokens_check(arena_t *a, const char *in, const char *out,
     memset(present, 0, T_COUNT * sizeof(bool));
     memset(lost, 0, T_COUNT * sizeof(bool));
     while (i < n) {
-        int c = token_at(in, n, i, &e);
-        if (c == T_COUNT) {
+        int c;
+        e = 0;
+        if ((c = token_at(in, n, i, &e)) == T_COUNT) {
             i = e > i ? e : i + 1;
-            e = 0;
             continue;
         }
         size_t l = e - i;
@@ -297,7 +297,6 @@ static void tokens_check(arena_t *a, const char *in, const char *out,
         present[c] = true;
         lost[c] |= strstr(out, arena_strndup(a, in + i, l)) == NULL;
         i = e;
-        e = 0;
     }
 }
 

@@ -200,6 +200,18 @@ $r = enrich();
 is(outcomes($r), 'openai:ok', 'a stale probe is taken over; success');
 is(db1("select state || ' ' || failures from public.enrich_breakers where provider = 'openai'"), 'closed 0',
    'a successful probe closes the breaker');
+is(db1("select promptd.enrich_breaker_allow('openai', 300)"), 'clean', 'closed, nothing counted: clean');
+is(db1("select promptd.enrich_breaker_allow('nobody', 300)"), 'clean', 'no row: clean');
+$s->psql("update public.enrich_breakers set failures = 2 where provider = 'openai'");
+is(db1("select promptd.enrich_breaker_allow('openai', 300)"), 'call', 'closed with failures counted: call');
+$r = enrich();
+is(outcomes($r), 'openai:ok', 'a call after failures');
+is(db1("select failures from public.enrich_breakers where provider = 'openai'"), 0,
+   'its success is reported: the failures count from zero again');
+$r = enrich();
+is(outcomes($r), 'openai:ok', 'a call on a clean breaker');
+is(db1("select state || ' ' || failures from public.enrich_breakers where provider = 'openai'"), 'closed 0',
+   'still closed with nothing counted');
 
 # --- cache: a fallback answer never poses as the primary's
 fresh();

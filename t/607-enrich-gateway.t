@@ -26,6 +26,9 @@ my $s = Promptd::Test->new(
     PROMPTD_OPENAI_API_KEY => 'sk-server-openai',
     PROMPTD_ENRICH_TIMEOUT_MS => 25000,
     PROMPTD_ENRICH_MAX_INFLIGHT_USER => 4,
+    # counts how often PostgreSQL plans each statement (prepared or not)
+    PROMPTD_PG_SETTINGS => "shared_preload_libraries = 'pg_stat_statements';"
+                         . " pg_stat_statements.track_planning = on",
 );
 my ($alice, $ta, $bob, $tb, $carol, $tc, $dave, $td) = $s->users(qw(alice bob carol dave));
 my %gw_env = (PROMPTD_GATEWAY_DB_CONNS => 2, PROMPTD_ENRICH_MAX_INFLIGHT => 6);
@@ -163,6 +166,22 @@ $r = $s->request(POST => '/api/v1/enrich', { token => $td, json => { prompt => $
 is($r->{status}, 200, 'the same again -> 200');
 ok($r->{json}{cached}, '... from the cache');
 is(gw_get('/status')->{served}, $served + 1, '... answered by the worker (the gateway saw only the status call)');
+
+# --- the pool's connections prepare each statement once: 30 runs, each
+# statement planned at most a few times per connection (text: every run)
+$s->psql('create extension if not exists pg_stat_statements');
+$s->psql('select pg_stat_statements_reset()');
+for my $i (1 .. 30) {
+    $r = $s->request(POST => '/api/v1/enrich', { token => $td, headers => { 'Cache-Control' => 'no-cache' },
+                                                 json => { prompt => "Plan sprint $i for {{team}}" } });
+    last unless $r->{status} == 200;
+}
+is($r->{status}, 200, '30 enrichments through the gateway') or diag explain $r;
+my ($calls, $plans) = split /\|/, db1("select calls || '|' || plans from pg_stat_statements "
+                                      . "where query like 'update public.enrichments set outcome%'");
+is($calls, 30, "the gateway's record statement ran 30 times");
+ok(defined $plans && $plans <= 14, "... and was planned $plans times: prepared on each of the 2 "
+   . "connections, its generic plan kept (SQL text is planned at every run)");
 
 # --- a client that leaves mid-way: the run is stored, everything freed
 $llm->default(openai => { delay_ms => 2500 });

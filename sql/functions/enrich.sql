@@ -4,8 +4,9 @@
 -- file after the numbered migrations, every run: edit here, never in
 -- sql/NNNN_*.sql (see README, "promptctl").
 
--- promptd.enrich_breaker_allow(provider, cool-down seconds) -> 'call' (closed),
--- 'probe' (this caller is the one half-open probe), or 'skip' (open and
+-- promptd.enrich_breaker_allow(provider, cool-down seconds) -> 'clean' (closed
+-- with no failure counted: a success need not be reported), 'call' (closed,
+-- some failures counted: report the outcome), 'probe' (this caller is the one half-open probe), or 'skip' (open and
 -- cooling down, or another caller's probe is in flight).  A probe that
 -- never reported (its worker died) is given up after another cool-down.
 CREATE OR REPLACE FUNCTION promptd.enrich_breaker_allow(p_provider text, p_cooldown integer)
@@ -18,7 +19,10 @@ declare
     b record;
 begin
     select * into b from public.enrich_breakers where provider = p_provider;
-    if not found or b.state = 'closed' then
+    if not found or (b.state = 'closed' and b.failures = 0) then
+        return 'clean';
+    end if;
+    if b.state = 'closed' then
         return 'call';
     end if;
     if b.state = 'open' and b.opened_at > now() - make_interval(secs => p_cooldown) then
@@ -128,20 +132,26 @@ create policy enrichments_update_own on public.enrichments for update to authent
 -- its owner's stored provider keys (still encrypted): one row per key, or
 -- one row with null key columns; no row when id is not a pending
 -- synchronous record.  promptd-gateway's first statement of a run, one round
--- trip (service_role only: it may not read user_secrets itself).
+-- trip (service_role only: it may not read user_secrets itself).  PL/pgSQL,
+-- not SQL: a SQL function with SET is planned again at every call, this
+-- one's plan is kept by each gateway connection.
 CREATE OR REPLACE FUNCTION promptd.enrich_handoff_take(p_id uuid)
  RETURNS TABLE(user_id uuid, input text, mode text, options text, prompt_id uuid, secret_id uuid, secret_name text, value_enc text)
- LANGUAGE sql
+ LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO ''
 AS $function$
+#variable_conflict use_column
+begin
+    return query
     with t as (
         update public.enrichments e set status = 'running'
          where e.id = p_id and e.status = 'pending' and not e.async
         returning e.user_id, e.input, e.mode, e.options::text as options, e.prompt_id)
     select t.user_id, t.input, t.mode, t.options, t.prompt_id, s.id, s.name, s.value_enc
       from t left join public.user_secrets s
-        on s.user_id = t.user_id and s.name in ('openai_api_key', 'anthropic_api_key')
+        on s.user_id = t.user_id and s.name in ('openai_api_key', 'anthropic_api_key');
+end
 $function$;
 revoke all on function promptd.enrich_handoff_take(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.enrich_handoff_take(uuid) to service_role;

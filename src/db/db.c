@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-events.h>
+
 #include "core/clock.h"
 #include "core/log.h"
 
@@ -377,10 +379,81 @@ out:
     return out;
 }
 
-/* One statement on a job's connection (SQL text); owned by the arena. */
-static PGresult *job_run(db_tx_t *tx, const char *sql, int n, const char *const *v)
+/* The statements prepared on one job or pooled connection, kept with the
+ * PGconn as libpq instance data (freed with it, forgotten on a reset).
+ * Keyed by the db_stmt_t's address, not its name: names are unique only
+ * within one statement table.  Prepared as "promptd_p<index>". */
+#define CONN_MAX_PREPARED 64
+typedef struct {
+    const db_stmt_t *stmt[CONN_MAX_PREPARED];
+    int n;
+} conn_prepared_t;
+
+static int conn_event(PGEventId id, void *info, void *pass)
 {
-    PGresult *res = PQexecParams(tx->conn, sql, n, NULL, v, NULL, NULL, 0);
+    (void)pass;
+    if (id == PGEVT_CONNRESET) {
+        conn_prepared_t *cp = PQinstanceData(((PGEventConnReset *)info)->conn, conn_event);
+
+        if (cp)
+            cp->n = 0;
+    } else if (id == PGEVT_CONNDESTROY) {
+        free(PQinstanceData(((PGEventConnDestroy *)info)->conn, conn_event));
+    }
+    return 1;
+}
+
+static conn_prepared_t *conn_prepared_set(PGconn *c)
+{
+    conn_prepared_t *cp = PQinstanceData(c, conn_event);
+
+    if (cp != NULL)
+        return cp;
+    (void)PQregisterEventProc(c, conn_event, "promptd_prepared", NULL);
+    if ((cp = calloc(1, sizeof *cp)) != NULL && !PQsetInstanceData(c, conn_event, cp)) {
+        free(cp);
+        cp = NULL;
+    }
+    return cp;
+}
+
+/* The name stmt runs under on a job's connection, prepared there first
+ * when new (one round trip, once per connection): each later run skips
+ * PostgreSQL's parse and plan.  NULL: send the SQL text (no stmt, no
+ * room, or PREPARE failed, in which case the statement itself reports
+ * the error). */
+static const char *conn_prepared(db_tx_t *tx, const db_stmt_t *stmt)
+{
+    conn_prepared_t *cp;
+    PGresult *res;
+    bool ok;
+    int i;
+
+    if (stmt == NULL || (cp = conn_prepared_set(tx->conn)) == NULL)
+        return NULL;
+    for (i = 0; i < cp->n && cp->stmt[i] != stmt; i++)
+        ;
+    if (i == cp->n) {
+        if (i == CONN_MAX_PREPARED)
+            return NULL;
+        res = PQprepare(tx->conn, arena_printf(tx->arena, "promptd_p%d", i), stmt->sql, 0, NULL);
+        ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok)
+            return NULL;
+        cp->stmt[cp->n++] = stmt;
+    }
+    return arena_printf(tx->arena, "promptd_p%d", i);
+}
+
+/* One statement on a job's connection; owned by the arena. */
+static PGresult *job_run(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
+                         int n, const char *const *v)
+{
+    const char *name = conn_prepared(tx, stmt);
+    PGresult *res = name ? PQexecPrepared(tx->conn, name, n, v, NULL, NULL, 0)
+                         : PQexecParams(tx->conn, stmt ? stmt->sql : sql, n, NULL, v,
+                                        NULL, NULL, 0);
 
     return checked(tx, res);
 }
@@ -388,7 +461,8 @@ static PGresult *job_run(db_tx_t *tx, const char *sql, int n, const char *const 
 /* A job's first scoped statement: BEGIN, the claims and the statement in
  * one pipeline (one round trip).  The transaction is open afterwards
  * unless BEGIN itself failed. */
-static PGresult *job_begin(db_tx_t *tx, const char *sql, int n, const char *const *v)
+static PGresult *job_begin(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
+                          int n, const char *const *v)
 {
     const char *claims[3] = {
         tx->role ? tx->role : "anon",
@@ -396,14 +470,19 @@ static PGresult *job_begin(db_tx_t *tx, const char *sql, int n, const char *cons
         tx->user_id ? tx->user_id : "",
     };
     PGconn *c = tx->conn;
+    const char *name = conn_prepared(tx, stmt);
     PGresult *res[3] = {NULL, NULL, NULL}, *extra, *out = NULL;
     bool sent;
     int i;
 
+    if (stmt)
+        sql = stmt->sql;
     sent = PQenterPipelineMode(c) &&
            PQsendQueryParams(c, "begin", 0, NULL, NULL, NULL, NULL, 0) &&
            PQsendQueryParams(c, JOB_CLAIMS_SQL, 3, NULL, claims, NULL, NULL, 0) &&
-           PQsendQueryParams(c, sql, n, NULL, v, NULL, NULL, 0) && PQpipelineSync(c);
+           (name ? PQsendQueryPrepared(c, name, n, v, NULL, NULL, 0)
+                 : PQsendQueryParams(c, sql, n, NULL, v, NULL, NULL, 0)) &&
+           PQpipelineSync(c);
     for (i = 0; sent && i < 3; i++) {
         res[i] = PQgetResult(c);
         while (res[i] && (extra = PQgetResult(c)) != NULL)
@@ -433,8 +512,8 @@ static PGresult *exec_job(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                           int n, const char *const *v)
 {
     if (!tx->open)
-        return job_begin(tx, stmt ? stmt->sql : sql, n, v);
-    return job_run(tx, stmt ? stmt->sql : sql, n, v);
+        return job_begin(tx, stmt, sql, n, v);
+    return job_run(tx, stmt, sql, n, v);
 }
 
 /* A pooled tx borrows its connection for a statement or a transaction.
@@ -528,9 +607,11 @@ PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
         tx->sqlstate = c == NULL ? "08006" : "25001";
         return NULL;
     }
-    res = tx->conn ? PQexecParams(c, stmt->sql, nparams, NULL, values, NULL, NULL, 0)
-                   : PQexecPrepared(c, stmt->name, nparams, values, NULL, NULL, 0);
-    res = checked(tx, res);
+    if (tx->conn) {
+        res = job_run(tx, stmt, NULL, nparams, values);
+    } else {
+        res = checked(tx, PQexecPrepared(c, stmt->name, nparams, values, NULL, NULL, 0));
+    }
     tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
     return res;

@@ -9,7 +9,9 @@
 #include "core/arena.h"
 #include "db/pool.h"
 
-/* A statement prepared on every (re)connection under its name. */
+/* A statement prepared on every (re)connection of a worker under its
+ * name; on a job's or pooled connection, prepared there at its first use
+ * and remembered by address: a db_stmt_t must have static storage. */
 typedef struct db_stmt {
     const char *name;
     const char *sql;
@@ -20,8 +22,9 @@ typedef struct db_stmt {
  * by the arena or static. */
 typedef struct db_tx {
     arena_t *arena;           /* owns results and recorded strings */
-    PGconn *conn;             /* a job's own connection, where statements
-                               * are sent as SQL text; NULL: the worker's
+    PGconn *conn;             /* a job's own connection, where a statement
+                               * is prepared at its first use (SQL given as
+                               * text is sent as text); NULL: the worker's
                                * connection (db_init), statements prepared */
     db_pool_t *pool;          /* with conn NULL: borrow a connection from the
                                * pool for each statement outside a
@@ -72,8 +75,8 @@ void db_tx_as_user(db_tx_t *tx, const char *user_id);
  * the first statement pipelines BEGIN, the claims (role,
  * request.jwt.claims, read-only) and the statement in one round trip; a
  * readonly tx's statements each run with the claims in an implicit
- * transaction (no BEGIN, no COMMIT).  On a job's connection BEGIN, the
- * claims and the statement are sent one after another.  The result is
+ * transaction (no BEGIN, no COMMIT).  On a job's connection too BEGIN, the
+ * claims and the first statement go in one round trip.  The result is
  * owned by tx->arena.  Returns NULL on error with tx->sqlstate set (and
  * tx->detail the server's message). */
 PGresult *db_exec(db_tx_t *tx, const db_stmt_t *stmt, int nparams,

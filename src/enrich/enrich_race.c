@@ -29,6 +29,8 @@ typedef struct step {
     provider_call_t call;        /* the question; each attempt copies it */
     const char *source;          /* whose key: "user" or "server" */
     bool probe;                  /* the breaker's half-open probe */
+    bool clean;                  /* the breaker was closed with no failure
+                                  * counted: a success changes nothing */
     int max, n;                  /* attempts allowed, begun */
     int running;                 /* transfers in flight */
     enum provider_outcome last;
@@ -65,7 +67,8 @@ struct race {
     bool doom;                   /* doomed slots wait to be cancelled */
 };
 
-/* Breaker bookkeeping (unscoped).  allow: "call", "probe" or "skip". */
+/* Breaker bookkeeping (unscoped).  allow: "clean", "call", "probe" or
+ * "skip" (promptd.enrich_breaker_allow()). */
 static const char *race_breaker_allow(run_t *x, const chain_link_t *l)
 {
     char cool[24];
@@ -345,6 +348,7 @@ static int race_begin_remote(race_t *r, int i)
     st->call.connect_timeout_ms = cfg->connect_timeout_ms;
     st->call.on_delta = x->in->on_event ? race_delta : NULL;
     st->probe = strcmp(allow, "probe") == 0;
+    st->clean = strcmp(allow, "clean") == 0;
     st->max = st->probe ? 1 : (int)cfg->retries + 1;
     st->state = STEP_RUNNING;
     return race_attempt(r, st);
@@ -420,7 +424,8 @@ static int race_finished(race_t *r, slot_t *s, enum provider_outcome o)
     att = race_attempt_json(x, s, o, detail);
     if (o == PROVIDER_OK) {
         st->state = STEP_DONE;
-        if (!race_breaker_report(x, st->l, true))
+        /* a clean breaker stays clean: one statement saved per success */
+        if (!st->clean && !race_breaker_report(x, st->l, true))
             return -1;
         race_answered(x, s);
         return 1;

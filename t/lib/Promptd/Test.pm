@@ -53,7 +53,7 @@ sub _template_dir { "$_[0]/var/pg-template" }
 
 sub new {
     my ($class, %over) = @_;
-    # Quotas (sql/0024) are enforced only for suites that ask (quotas => 1):
+    # Quotas (sql/0025) are enforced only for suites that ask (quotas => 1):
     # the others were written before plans limited anything and create
     # more keys, prompts or requests than the free plan allows.
     my $quotas = delete $over{quotas};

@@ -1,4 +1,4 @@
--- 0024_quotas.sql: quotas (issue 13): counters per user (and per API key) per resource per window, holds, overrides, daily roll-up, the enforcement switch, per-plan limits, counted-limit triggers and the purge schedule.
+-- 0025_quotas.sql: quotas (issue 13): counters per user (and per API key) per resource per window, holds, overrides, daily roll-up, the enforcement switch, per-plan limits, counted-limit triggers and the purge schedule.
 --
 -- Limits live in public.plans.limits (per tier) with per-user overrides
 -- in promptd.quota_overrides on top; a JSON null or a missing member is

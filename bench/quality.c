@@ -14,7 +14,7 @@
 #include "../t/unit/quality.h"
 
 /*
- * Usage: bench/quality [folds]
+ * Usage: bench/quality [folds] [--tune-failures]
  * Reads t/data/quality/ (quality.h) and t/unit/data/enrich-pairs.txt
  * (pairs.h), located through PROMPTD_SRC_DIR or the build's source tree.
  * Reports, per group (tune, held-out, project): how often score_prompt()
@@ -24,7 +24,9 @@
  * then, for every engine mode on every worse prompt, how often the local
  * score rises and which tokens survive; and the CPU time of score_prompt()
  * per prompt.  A report, not a test: it has no thresholds and exits 0
- * whenever the data loads.
+ * whenever the data loads.  --tune-failures lists instead the tune
+ * part's pairs not ranked strictly higher, with both prompts' dimensions
+ * (never the held-out part's: no rule is written from it).
  */
 
 enum { G_TUNE, G_HELDOUT, G_PROJECT, G_COUNT };
@@ -423,6 +425,37 @@ static void report_engine(arena_t *scratch, const sample_t *v, int n)
         }
 }
 
+/* One prompt's total and dimension values, on one line. */
+static void dims_print(arena_t *scratch, const char *label, const char *p)
+{
+    score_t s;
+
+    if (score_prompt(scratch, p, strlen(p), &s) != 0)
+        return;
+    printf("  %s %3d:", label, s.total);
+    for (int d = 0; d < SCORE_DIMENSION_COUNT; d++)
+        printf(" %s=%d", s.dims[d].name, s.dims[d].value);
+    printf("\n");
+    arena_reset(scratch);
+}
+
+/* The tune part's pairs whose better prompt is not ranked strictly
+ * higher; held-out pairs are skipped by construction. */
+static void report_tune_failures(arena_t *scratch, const sample_t *v, int n,
+                                 const qset_t *set)
+{
+    for (int i = 0; i < n; i++) {
+        if (v[i].group != G_TUNE || v[i].sb > v[i].sw)
+            continue;
+        printf("=== %s %s %s: worse %d, better %d\n",
+               set->sources[v[i].source].id, v[i].kind, v[i].lang, v[i].sw,
+               v[i].sb);
+        dims_print(scratch, "worse ", v[i].worse);
+        dims_print(scratch, "better", v[i].better);
+        printf("--- worse\n%s\n--- better\n%s\n", v[i].worse, v[i].better);
+    }
+}
+
 /* CPU time of score_prompt() on each prompt (worse and better), reps
  * times each, every call timed on its own. */
 static void report_cpu(arena_t *scratch, const sample_t *v, int n, int reps)
@@ -452,13 +485,20 @@ static void report_cpu(arena_t *scratch, const sample_t *v, int n, int reps)
 
 int main(int argc, char **argv)
 {
-    int folds = argc > 1 ? atoi(argv[1]) : 5, npp, n;
+    int folds = 5, npp, n;
+    bool failures = false;
     arena_t *a = arena_create(1 << 16), *scratch = arena_create(1 << 16);
     pair_t *pp;
     qset_t set;
     sample_t *v;
     int held = 0;
 
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--tune-failures"))
+            failures = true;
+        else
+            folds = atoi(argv[i]);
+    }
     if (quality_load(a, NULL, &set) < 0) {
         fprintf(stderr, "bench/quality: t/data/quality: %s\n", set.error);
         return 1;
@@ -473,11 +513,16 @@ int main(int argc, char **argv)
            "%.1f%%); project pairs: %d\n", set.npairs, set.nsources,
            set.npairs - held, held, pct(held, set.npairs), npp);
     v = collect(a, scratch, &set, pp, npp, &n);
+    if (failures) {
+        report_tune_failures(scratch, v, n, &set);
+        goto out;
+    }
     report_ranking(v, n);
     report_kinds(v, n);
     report_folds(v, n, &set, folds);
     report_engine(scratch, v, n);
     report_cpu(scratch, v, n, 20);
+out:
     arena_destroy(scratch);
     arena_destroy(a);
     return 0;

@@ -14,7 +14,7 @@
 
 static const char *const dim_names[SCORE_DIMENSION_COUNT] = {
     "clarity", "specificity", "context", "structure", "output_format",
-    "constraints", "examples"};
+    "constraints", "examples", "detail", "reasoning"};
 
 static int score_of(arena_t *a, const char *p)
 {
@@ -195,7 +195,7 @@ static void test_json_and_determinism(arena_t *a)
         good &= cJSON_IsNumber(cJSON_GetObjectItem(d, "value")) &&
                 cJSON_IsString(cJSON_GetObjectItem(d, "reason")) &&
                 strcmp(d->string, dim_names[nd]) == 0;
-    is_int(nd, SCORE_DIMENSION_COUNT, "seven dimensions in the JSON");
+    is_int(nd, SCORE_DIMENSION_COUNT, "nine dimensions in the JSON");
     ok(good, "each dimension has value and reason, in order");
     ok(j1 && !strstr(j1, "suggestions"), "no suggestions in the score JSON");
     cJSON_Delete(root);

@@ -1,0 +1,160 @@
+/* score_kind.c: the scorer's second scan: the prompt's kind, its distinct content words and the image, reasoning and agent vocabulary. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enrich/lexicon.h"
+#include "enrich/score_int.h"
+
+/* The phrases of lexicon_score bucketed by first byte, built once. */
+typedef struct {
+    const char *phrase;
+    int cls;
+} kind_entry_t;
+
+#define KIND_INDEX_MAX 512
+_Static_assert(LEXICON_SCORE_COUNT <= 32, "a 32-bit mask of classes per word");
+
+static kind_entry_t kind_index[KIND_INDEX_MAX];
+static unsigned short kind_bucket[129];
+static pthread_once_t kind_once = PTHREAD_ONCE_INIT;
+
+static void kind_index_build(void)
+{
+    unsigned short count[128] = {0};
+    size_t n = 0;
+
+    for (int c = 0; c < LEXICON_SCORE_COUNT; c++)
+        for (const char *const *t = lexicon_score[c]; *t; t++, n++)
+            count[(unsigned char)(*t)[0] & 127]++;
+    if (n > KIND_INDEX_MAX)
+        abort(); /* a table grew past the index: raise KIND_INDEX_MAX */
+    for (int b = 0; b < 128; b++)
+        kind_bucket[b + 1] = (unsigned short)(kind_bucket[b] + count[b]);
+    memset(count, 0, sizeof(count));
+    for (int c = 0; c < LEXICON_SCORE_COUNT; c++)
+        for (const char *const *t = lexicon_score[c]; *t; t++) {
+            int b = (unsigned char)(*t)[0] & 127;
+            kind_index[kind_bucket[b] + count[b]++] = (kind_entry_t){*t, c};
+        }
+}
+
+/* The classes whose phrases match at s (a mask), each counted once here. */
+static unsigned kind_match(const char *s, size_t len, int *hits)
+{
+    int c0 = (unsigned char)s[0];
+    unsigned seen = 0;
+
+    if (c0 >= 'A' && c0 <= 'Z')
+        c0 += 32;
+    if (c0 >= 128)
+        return 0;
+    for (size_t k = kind_bucket[c0]; k < kind_bucket[c0 + 1]; k++) {
+        int c = kind_index[k].cls;
+        if (!(seen & (1u << c)) && lex_phrase_len(s, len, kind_index[k].phrase)) {
+            seen |= 1u << c;
+            hits[c]++;
+        }
+    }
+    return seen;
+}
+
+/* Distinct words: an open-addressing set of 32-bit hashes (0 = empty). */
+#define KIND_SET_SIZE 8192 /* words past KIND_SET_SIZE / 2 are not counted */
+
+static bool set_add(uint32_t *set, int *n, const char *w, size_t len)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)w[i];
+        h = (h ^ (c >= 'A' && c <= 'Z' ? c + 32 : c)) * 16777619u;
+    }
+    if (!h)
+        h = 1;
+    if (*n >= KIND_SET_SIZE / 2)
+        return false;
+    for (uint32_t k = h & (KIND_SET_SIZE - 1);; k = (k + 1) & (KIND_SET_SIZE - 1)) {
+        if (set[k] == h)
+            return false;
+        if (!set[k]) {
+            set[k] = h;
+            (*n)++;
+            return true;
+        }
+    }
+}
+
+/* CJK code points (U+3000..U+9FFF, U+AC00..U+D7FF) in w[0..len). */
+static int cjk_chars(const char *w, size_t len)
+{
+    int n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)w[i];
+        n += c >= 0xE3 && c <= 0xED;
+    }
+    return n;
+}
+
+/* One word at s[i]: classes, and whether it is a new content word. */
+static void kind_word(const char *s, size_t len, size_t i, size_t w,
+                      uint32_t *set, int *nset, score_scan_t *k)
+{
+    unsigned cls = kind_match(s + i, len - i, k->hits);
+    int cjk = cjk_chars(s + i, w);
+
+    k->words++;
+    if (cjk) {
+        if (set_add(set, nset, s + i, w))
+            k->content += (cjk + 1) / 2; /* no spaces: characters count */
+        return;
+    }
+    if ((cls & (1u << LSC_STOPWORD)) || (cls & (1u << LSC_IMG_EMPTY)) ||
+        lex_match(s + i, len - i, CUE_VAGUE) ||
+        lex_match(s + i, len - i, CUE_FILLER))
+        return;
+    if (set_add(set, nset, s + i, w))
+        k->content++;
+}
+
+void score_kind_scan(arena_t *a, const char *s, size_t len,
+                     const lex_span_t *spans, int nspans, const lex_stats_t *st,
+                     score_scan_t *k)
+{
+    uint32_t *set = arena_zalloc(a, KIND_SET_SIZE * sizeof(*set));
+    int nset = 0, sp = 0;
+    size_t i = 0, w;
+    bool prev = false;
+
+    memset(k, 0, sizeof(*k));
+    pthread_once(&kind_once, kind_index_build);
+    while (i < len) {
+        while (sp < nspans && spans[sp].start < i)
+            sp++;
+        if (sp < nspans && spans[sp].start == i) {
+            if (spans[sp].kind == LEX_QUOTE || spans[sp].kind == LEX_VAR)
+                k->content++;
+            i = spans[sp++].end, prev = false;
+            continue;
+        }
+        if (s[i] == '-' && i + 3 < len && s[i + 1] == '-' && !prev)
+            kind_match(s + i, len - i, k->hits); /* "--ar 16:9" */
+        if (!prev && (w = lex_word_len(s, len, i))) {
+            kind_word(s, len, i, w, set, &nset, k);
+            i += w, prev = true;
+            continue;
+        }
+        prev = false;
+        i++;
+    }
+    for (int c = LSC_IMG_MEDIUM; c <= LSC_IMG_ASPECT; c++)
+        k->img_aspects += k->hits[c] > 0;
+    if (k->hits[LSC_IMG_REQUEST] || k->img_aspects >= 3)
+        k->kind = SCORE_KIND_IMAGE;
+    else if (st->questions && !st->task_sentences)
+        k->kind = SCORE_KIND_QUESTION;
+    else
+        k->kind = SCORE_KIND_TASK;
+}

@@ -360,6 +360,12 @@ static const char *const stopwords[] = {
     "then", "not", "no", "all", "any", "each", "some", "more", "also", "there",
     "here", "have", "has", "had", "up", "out", "one", "make", "get", "give",
     "tell", "write", "please", NULL};
+/* Verbs opening an instruction that are no task verbs ("Use 3 sentences",
+ * "Keep it under 100 words"). */
+static const char *const instruct[] = {
+    "use", "include", "keep", "focus", "start", "begin", "end", "avoid",
+    "limit", "mention", "cover", "stick", "refer", "cite", "quote",
+    "ensure", "state", "consider", "assume", "imagine", NULL};
 
 const char *const *const lexicon_score[LEXICON_SCORE_COUNT] = {
     [LSC_IMG_REQUEST] = img_request, [LSC_IMG_MEDIUM] = img_medium,
@@ -368,5 +374,5 @@ const char *const *const lexicon_score[LEXICON_SCORE_COUNT] = {
     [LSC_IMG_COLOUR] = img_colour, [LSC_IMG_MOOD] = img_mood,
     [LSC_IMG_ASPECT] = img_aspect, [LSC_IMG_EMPTY] = img_empty,
     [LSC_REASONING] = reasoning, [LSC_AGENT_ACTION] = agent_action,
-    [LSC_STOPWORD] = stopwords,
+    [LSC_STOPWORD] = stopwords, [LSC_INSTRUCT] = instruct,
 };

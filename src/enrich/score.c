@@ -93,24 +93,29 @@ static void score_clarity(arena_t *a, const char *p, size_t len,
     int v = 40, vague = st->cue[CUE_VAGUE];
     int soft = st->cue[CUE_FILLER] + st->cue[CUE_HEDGE];
     bool image = k->kind == SCORE_KIND_IMAGE;
-    bool task = score_has_task(st) || image;
+    bool task = score_has_task(st) || k->instructions || image || k->foreign;
     int longs = image ? 0 : st->long_sentences; /* a list of descriptors */
 
     if (st->task_sentences)
         v += 30;
-    else if (st->questions || st->format_sentences || image)
-        v += 20;
+    else if (st->questions || st->format_sentences || k->instructions ||
+             image || k->foreign)
+        v += 20; /* another language's verbs are not known: assume one */
     if (st->first_is_task || st->first_is_role || image)
         v += 10; /* a role line may come first, as the guides show */
     v -= min_int(30, 8 * vague);
     v -= min_int(20, 4 * soft);
     v -= min_int(12, 6 * longs);
-    if (task && !vague && !soft && !longs && !stuffed)
+    v -= min_int(10, 2 * k->shout);
+    if (task && !vague && !soft && !longs && !stuffed && !k->shout)
         v += 10;
     if (stuffed)
         v -= 40;
     d->value = clamp100(v);
-    if (!task)
+    if (k->foreign && !st->task_sentences && !st->questions)
+        d->reason = "Open with the task as one direct instruction (only "
+                    "English wording is checked for vague words).";
+    else if (!task)
         d->reason = "State the task as one direct instruction that starts "
                     "with a verb, e.g. \"Summarise the report in 5 bullets\".";
     else if (stuffed)
@@ -120,6 +125,9 @@ static void score_clarity(arena_t *a, const char *p, size_t len,
         d->reason = arena_printf(a, "Replace vague wording such as %s with "
                                  "the exact result you want.",
                                  vague_word(a, p, len, st));
+    else if (k->shout)
+        d->reason = "Write rules in normal case and say why they matter; "
+                    "capitals add no meaning.";
     else if (soft)
         d->reason = "Drop hedges and filler (\"can you\", \"please\", "
                     "\"basically\"); give the instruction directly.";
@@ -133,9 +141,11 @@ static void score_clarity(arena_t *a, const char *p, size_t len,
 }
 
 static void score_specificity(arena_t *a, const char *p, size_t len,
-                              const lex_stats_t *st, score_dim_t *d)
+                              const lex_stats_t *st, const score_scan_t *k,
+                              score_dim_t *d)
 {
-    int specifics = st->numbers + st->names + st->quotes + st->vars +
+    int names = st->names > k->shout ? st->names - k->shout : 0;
+    int specifics = st->numbers + names + st->quotes + st->vars +
                     st->codes + st->fences;
     int v = 15 + 10 * min_int(specifics, 6);
 
@@ -284,13 +294,14 @@ static const struct {
     const char *hint;
 } score_img_aspects[] = {
     {LSC_IMG_MEDIUM, "the medium or style, e.g. \"watercolour illustration\""},
-    {LSC_IMG_LIGHTING, "the lighting, e.g. \"soft window light from the left\""},
+    {LSC_IMG_LIGHTING, "the lighting, e.g. \"soft light from the left\""},
     {LSC_IMG_COMPOSITION, "the composition, e.g. \"close-up, centred\""},
     {LSC_IMG_COLOUR, "the colours, e.g. \"muted teal and cream palette\""},
     {LSC_IMG_MOOD, "the mood, e.g. \"calm, nostalgic\""},
     {LSC_IMG_LENS, "the camera or lens, e.g. \"35mm, shallow depth of field\""},
     {LSC_IMG_ASPECT, "the aspect ratio, e.g. \"--ar 16:9\" or \"square\""},
 };
+#define SCORE_NASPECTS (sizeof(score_img_aspects) / sizeof(score_img_aspects[0]))
 
 /* Detail: distinct content words with diminishing returns (one more word
  * always counts a little, repeating one counts nothing); for an image,
@@ -303,8 +314,15 @@ static void score_detail(arena_t *a, const lex_stats_t *st,
     if (k->kind == SCORE_KIND_IMAGE) {
         v = 8 + 10 * k->img_aspects + 22 * c / (c + 12);
         v -= min_int(20, 7 * k->hits[LSC_IMG_EMPTY]);
+        if (k->subject < 3)
+            v = min_int(v, 30 + 10 * k->subject); /* style without a subject */
         d->value = clamp100(v);
-        for (size_t i = 0; i < sizeof(score_img_aspects) / sizeof(score_img_aspects[0]); i++)
+        if (k->subject < 3) {
+            d->reason = "Describe the subject: who or what is in the image, "
+                        "doing what, where.";
+            return;
+        }
+        for (size_t i = 0; i < SCORE_NASPECTS; i++)
             if (!k->hits[score_img_aspects[i].cls]) {
                 d->reason = arena_printf(a, "Describe the image further: add "
                                          "%s.", score_img_aspects[i].hint);
@@ -347,7 +365,8 @@ static void score_reasoning(const score_scan_t *k, score_dim_t *d)
 /* An image prompt's output: the format (aspect ratio, size) and medium. */
 static void score_image_output(const score_scan_t *k, score_dim_t *d)
 {
-    bool ratio = k->hits[LSC_IMG_ASPECT] > 0, medium = k->hits[LSC_IMG_MEDIUM] > 0;
+    bool ratio = k->hits[LSC_IMG_ASPECT] > 0;
+    bool medium = k->hits[LSC_IMG_MEDIUM] > 0;
 
     d->value = 20 + 45 * ratio + 25 * medium;
     if (!ratio)
@@ -406,7 +425,7 @@ int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
     w = score_weights[k.kind];
 
     score_clarity(a, prompt, len, &st, &k, stuffed, &out->dims[SCORE_CLARITY]);
-    score_specificity(a, prompt, len, &st, &out->dims[SCORE_SPECIFICITY]);
+    score_specificity(a, prompt, len, &st, &k, &out->dims[SCORE_SPECIFICITY]);
     score_context(&st, &out->dims[SCORE_CONTEXT]);
     score_structure(&st, &out->dims[SCORE_STRUCTURE]);
     if (image)
@@ -426,7 +445,7 @@ int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
     out->total = clamp100((sum + 50) / 100);
     if (stuffed)
         out->total = min_int(out->total, SCORE_STUFFED_CAP);
-    if (!score_has_task(&st) && !image)
+    if (!score_has_task(&st) && !k.instructions && !image && !k.foreign)
         out->total = min_int(out->total, SCORE_NO_TASK_CAP);
     score_suggest(a, w, out);
     return 0;

@@ -16,7 +16,12 @@ typedef struct {
     int img_aspects;  /* image aspects named: medium .. aspect ratio (0..7) */
     int content;      /* distinct content words (CJK: characters / 2),
                          quoted strings and {{variables}} one each */
-    int words;
+    int subject;      /* distinct content words naming no image aspect */
+    int instructions; /* sentences opening with an instruction verb */
+    int shout;        /* words in runs of capitals ("DO NOT ASK") */
+    int words, cjk;   /* words; CJK characters */
+    bool foreign;     /* few English function words: the English cues
+                         cannot judge its wording */
 } score_scan_t;
 
 /* Scan s[0..len) (spans from lex_spans, st from lex_scan of the same text)

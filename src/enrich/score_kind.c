@@ -98,15 +98,45 @@ static int cjk_chars(const char *w, size_t len)
     return n;
 }
 
+/* The classes of the image aspects and of an image request. */
+#define SCORE_IMG_MASK (((1u << (LSC_IMG_ASPECT + 1)) - 1) & \
+                        ~((1u << LSC_IMG_REQUEST) - 1))
+
+/* True when w[0..n) has two or more letters, all capitals. */
+static bool all_caps(const char *w, size_t n)
+{
+    int letters = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (w[i] >= 'a' && w[i] <= 'z')
+            return false;
+        letters += w[i] >= 'A' && w[i] <= 'Z';
+    }
+    return letters >= 2;
+}
+
+/* The scan's position between words. */
+typedef struct {
+    bool start;      /* the next word opens a sentence or line */
+    int caps_run;    /* capitalised words in a row so far */
+} kind_pos_t;
+
 /* One word at s[i]: classes, and whether it is a new content word. */
 static void kind_word(const char *s, size_t len, size_t i, size_t w,
-                      uint32_t *set, int *nset, score_scan_t *k)
+                      uint32_t *set, int *nset, kind_pos_t *pos,
+                      score_scan_t *k)
 {
     unsigned cls = kind_match(s + i, len - i, k->hits);
     int cjk = cjk_chars(s + i, w);
 
     k->words++;
+    if (pos->start && (cls & (1u << LSC_INSTRUCT)))
+        k->instructions++;
+    pos->start = false;
+    pos->caps_run = all_caps(s + i, w) ? pos->caps_run + 1 : 0;
+    k->shout += pos->caps_run == 2 ? 2 : pos->caps_run > 2;
     if (cjk) {
+        k->cjk += cjk;
         if (set_add(set, nset, s + i, w))
             k->content += (cjk + 1) / 2; /* no spaces: characters count */
         return;
@@ -115,8 +145,21 @@ static void kind_word(const char *s, size_t len, size_t i, size_t w,
         lex_match(s + i, len - i, CUE_VAGUE) ||
         lex_match(s + i, len - i, CUE_FILLER))
         return;
-    if (set_add(set, nset, s + i, w))
+    if (set_add(set, nset, s + i, w)) {
         k->content++;
+        k->subject += !(cls & SCORE_IMG_MASK);
+    }
+}
+
+/* English function words and scoring cues: a keyword list in English is
+ * not another language. */
+static int english_hits(const lex_stats_t *st, const score_scan_t *k)
+{
+    int n = k->hits[LSC_STOPWORD] + st->task_sentences;
+
+    for (int c = CUE_VAGUE; c <= CUE_EXAMPLE; c++)
+        n += st->cue[c];
+    return n;
 }
 
 void score_kind_scan(arena_t *a, const char *s, size_t len,
@@ -127,6 +170,7 @@ void score_kind_scan(arena_t *a, const char *s, size_t len,
     int nset = 0, sp = 0;
     size_t i = 0, w;
     bool prev = false;
+    kind_pos_t pos = {true, 0};
 
     memset(k, 0, sizeof(*k));
     pthread_once(&kind_once, kind_index_build);
@@ -142,13 +186,19 @@ void score_kind_scan(arena_t *a, const char *s, size_t len,
         if (s[i] == '-' && i + 3 < len && s[i + 1] == '-' && !prev)
             kind_match(s + i, len - i, k->hits); /* "--ar 16:9" */
         if (!prev && (w = lex_word_len(s, len, i))) {
-            kind_word(s, len, i, w, set, &nset, k);
+            kind_word(s, len, i, w, set, &nset, &pos, k);
             i += w, prev = true;
             continue;
         }
+        if (s[i] == '\n' || lex_sentence_stop(s, len, i))
+            pos.start = true;
         prev = false;
         i++;
     }
+    /* Under one English function word in 12 (or mostly CJK): another
+     * language, whose wording the English cues cannot judge. */
+    k->foreign = (k->words >= 3 && english_hits(st, k) * 12 < k->words) ||
+                 k->cjk > k->words;
     for (int c = LSC_IMG_MEDIUM; c <= LSC_IMG_ASPECT; c++)
         k->img_aspects += k->hits[c] > 0;
     if (k->hits[LSC_IMG_REQUEST] || k->img_aspects >= 3)

@@ -25,8 +25,9 @@
  * score rises and which tokens survive; and the CPU time of score_prompt()
  * per prompt.  A report, not a test: it has no thresholds and exits 0
  * whenever the data loads.  --tune-failures lists instead the tune
- * part's pairs not ranked strictly higher, with both prompts' dimensions
- * (never the held-out part's: no rule is written from it).
+ * part's pairs not ranked strictly higher, with both prompts' dimensions,
+ * and the engine runs (all modes but concise) not raising a tune worse
+ * prompt's score (never the held-out part's: no rule is written from it).
  */
 
 enum { G_TUNE, G_HELDOUT, G_PROJECT, G_COUNT };
@@ -454,6 +455,28 @@ static void report_tune_failures(arena_t *scratch, const sample_t *v, int n,
         dims_print(scratch, "better", v[i].better);
         printf("--- worse\n%s\n--- better\n%s\n", v[i].worse, v[i].better);
     }
+    for (int i = 0; i < n; i++)
+        for (int m = 0; v[i].group == G_TUNE && m < ENGINE_MODE_COUNT; m++) {
+            engine_opts_t o = {.mode = (engine_mode_t)m};
+            engine_result_t r;
+            if (m == ENGINE_CONCISE ||
+                engine_enrich(scratch, v[i].worse, strlen(v[i].worse), &o, &r) ||
+                total_of_keep(scratch, r.text) > v[i].sw) {
+                arena_reset(scratch);
+                continue;
+            }
+            char *out = strdup(r.text);
+            if (!out)
+                abort();
+            arena_reset(scratch);
+            printf("=== engine %s does not raise %s %s (%d)\n",
+                   engine_mode_name((engine_mode_t)m), v[i].kind,
+                   set->sources[v[i].source].id, v[i].sw);
+            dims_print(scratch, "worse ", v[i].worse);
+            dims_print(scratch, "output", out);
+            printf("--- worse\n%s\n--- output\n%s\n", v[i].worse, out);
+            free(out);
+        }
 }
 
 /* CPU time of score_prompt() on each prompt (worse and better), reps

@@ -128,6 +128,28 @@ static sample_t *collect(arena_t *a, arena_t *scratch, const qset_t *set,
     return v;
 }
 
+/* How far apart the tune part's pairs are: the share won by 1-2, 3-5,
+ * 6-10 and more than 10 points (the held-out part's are not shown). */
+static void report_margins(const sample_t *v, int n)
+{
+    static const int edge[] = {0, 2, 5, 10, 100};
+    int count[5] = {0}, total = 0;
+
+    for (int i = 0; i < n; i++) {
+        int d = v[i].sb - v[i].sw, b = 0;
+        if (v[i].group != G_TUNE)
+            continue;
+        total++;
+        if (d > 0)
+            for (b = 1; b < 4 && d > edge[b]; b++)
+                ;
+        count[b]++;
+    }
+    printf("  tune margins: <=0 %.1f%%, 1-2 %.1f%%, 3-5 %.1f%%, 6-10 %.1f%%, "
+           ">10 %.1f%%\n", pct(count[0], total), pct(count[1], total),
+           pct(count[2], total), pct(count[3], total), pct(count[4], total));
+}
+
 static void report_ranking(const sample_t *v, int n)
 {
     rank_t g[G_COUNT] = {{0}}, nonen[2] = {{0}};
@@ -144,6 +166,7 @@ static void report_ranking(const sample_t *v, int n)
         rank_print(group_names[i], &g[i]);
     rank_print("tune, not English", &nonen[G_TUNE]);
     rank_print("held-out, not English", &nonen[G_HELDOUT]);
+    report_margins(v, n);
 }
 
 static void report_kinds(const sample_t *v, int n)

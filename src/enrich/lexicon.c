@@ -344,11 +344,13 @@ static const char *const reasoning[] = {
     "step by step", "think", "thinking", "reason", "reasoning", "work through",
     "before answering", "verify", "justify", "chain of thought", "first quote",
     NULL};
-/* Explicit actions and stopping rules for agents and tools. */
-static const char *const agent_action[] = {
-    "tool", "tools", "call", "use the", "if the", "when the", "if there",
-    "if you", "stop", "until", "then", "otherwise", "respond", "search",
-    "confirm", NULL};
+/* An agent's tools, and the explicit actions and stopping rules the
+ * agent guides ask for ("if the search finds nothing, ask the user"). */
+static const char *const agent_tool[] = {
+    "tool", "tools", "call", "search", "browse", "agent", NULL};
+static const char *const agent_rule[] = {
+    "if the", "when the", "if there", "if you", "if no", "stop", "until",
+    "otherwise", "respond", "confirm", "after you", NULL};
 /* Function words that carry no detail (English). */
 static const char *const stopwords[] = {
     "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for",
@@ -373,6 +375,7 @@ const char *const *const lexicon_score[LEXICON_SCORE_COUNT] = {
     [LSC_IMG_LIGHTING] = img_lighting, [LSC_IMG_LENS] = img_lens,
     [LSC_IMG_COLOUR] = img_colour, [LSC_IMG_MOOD] = img_mood,
     [LSC_IMG_ASPECT] = img_aspect, [LSC_IMG_EMPTY] = img_empty,
-    [LSC_REASONING] = reasoning, [LSC_AGENT_ACTION] = agent_action,
+    [LSC_REASONING] = reasoning, [LSC_AGENT_TOOL] = agent_tool,
+    [LSC_AGENT_RULE] = agent_rule,
     [LSC_STOPWORD] = stopwords, [LSC_INSTRUCT] = instruct,
 };

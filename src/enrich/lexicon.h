@@ -44,12 +44,12 @@ extern const char *const lexicon_determiners[];
 extern const char *const lexicon_not_nouns[];
 
 /* The scorer's own classes (score_kind.c): image vocabulary by aspect,
- * empty praise, reasoning requests, agent actions, stop words, verbs
+ * empty praise, reasoning requests, agents' tools and rules, stop words, verbs
  * opening an instruction that are no task verbs ("Use 3 sentences"). */
 enum lexicon_score_class {
     LSC_IMG_REQUEST, LSC_IMG_MEDIUM, LSC_IMG_COMPOSITION, LSC_IMG_LIGHTING,
     LSC_IMG_LENS, LSC_IMG_COLOUR, LSC_IMG_MOOD, LSC_IMG_ASPECT,
-    LSC_IMG_EMPTY, LSC_REASONING, LSC_AGENT_ACTION, LSC_STOPWORD,
+    LSC_IMG_EMPTY, LSC_REASONING, LSC_AGENT_TOOL, LSC_AGENT_RULE, LSC_STOPWORD,
     LSC_INSTRUCT,
     LEXICON_SCORE_COUNT
 };

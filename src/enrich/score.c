@@ -192,10 +192,12 @@ static void score_context(const lex_stats_t *st, score_dim_t *d)
         d->reason = "Audience, purpose and role are stated.";
 }
 
-static void score_structure(const lex_stats_t *st, score_dim_t *d)
+static void score_structure(const lex_stats_t *st, const score_scan_t *k,
+                            score_dim_t *d)
 {
     bool is_short = st->words <= 30 && st->sentences <= 2;
     bool delimited = st->xml_tags || st->delimiters || st->fences;
+    int inline_tags = k->tags - st->xml_tags; /* "answer in <answer> tags" */
     int sections = st->headings + st->labels;
     int v = is_short ? 55 : 30;
 
@@ -203,6 +205,8 @@ static void score_structure(const lex_stats_t *st, score_dim_t *d)
     v += min_int(15, 5 * st->list_items);
     if (delimited)
         v += 15;
+    if (inline_tags > 0)
+        v += min_int(10, 5 * inline_tags);
     if (st->paragraphs > 1)
         v += 5;
     if (!is_short && st->words > 120 && !sections && !st->list_items)
@@ -249,11 +253,17 @@ static void score_output_format(const lex_stats_t *st, score_dim_t *d)
         d->reason = "The output format and length are stated.";
 }
 
-static void score_constraints(const lex_stats_t *st, score_dim_t *d)
+static void score_constraints(const lex_stats_t *st, const score_scan_t *k,
+                              score_dim_t *d)
 {
     int n = st->cue[CUE_CONSTRAINT] + (st->cue[CUE_TONE] > 0) +
             (st->length_specs > 0);
-    int v = 15 + 20 * min_int(n, 3);
+    int v = 15 + 20 * min_int(n, 3), rules = k->hits[LSC_AGENT_RULE];
+    bool agent = k->hits[LSC_AGENT_TOOL] > 0;
+
+    v += min_int(10, 5 * rules); /* what to do when, when to stop */
+    if (agent && !rules)
+        v -= 10;
 
     if (st->cue[CUE_TONE])
         v += 10;
@@ -261,7 +271,10 @@ static void score_constraints(const lex_stats_t *st, score_dim_t *d)
         v += 10;
     v -= min_int(15, 5 * st->neg_sentences);
     d->value = clamp100(v);
-    if (!n)
+    if (agent && !rules)
+        d->reason = "Say what the agent does in each case (\"if the search "
+                    "finds nothing, ask the user\") and when it stops.";
+    else if (!n)
         d->reason = "Add explicit constraints: scope, tone, what to include "
                     "and what to leave out.";
     else if (st->neg_sentences)
@@ -427,12 +440,12 @@ int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
     score_clarity(a, prompt, len, &st, &k, stuffed, &out->dims[SCORE_CLARITY]);
     score_specificity(a, prompt, len, &st, &k, &out->dims[SCORE_SPECIFICITY]);
     score_context(&st, &out->dims[SCORE_CONTEXT]);
-    score_structure(&st, &out->dims[SCORE_STRUCTURE]);
+    score_structure(&st, &k, &out->dims[SCORE_STRUCTURE]);
     if (image)
         score_image_output(&k, &out->dims[SCORE_OUTPUT_FORMAT]);
     else
         score_output_format(&st, &out->dims[SCORE_OUTPUT_FORMAT]);
-    score_constraints(&st, &out->dims[SCORE_CONSTRAINTS]);
+    score_constraints(&st, &k, &out->dims[SCORE_CONSTRAINTS]);
     score_examples(&st, &out->dims[SCORE_EXAMPLES]);
     score_detail(a, &st, &k, &out->dims[SCORE_DETAIL]);
     score_reasoning(&k, &out->dims[SCORE_REASONING]);

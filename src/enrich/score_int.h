@@ -18,6 +18,7 @@ typedef struct {
                          quoted strings and {{variables}} one each */
     int subject;      /* distinct content words naming no image aspect */
     int instructions; /* sentences opening with an instruction verb */
+    int tags;         /* <tag> and </tag> anywhere, also inline */
     int shout;        /* words in runs of capitals ("DO NOT ASK") */
     int words, cjk;   /* words; CJK characters */
     bool foreign;     /* few English function words: the English cues

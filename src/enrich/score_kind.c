@@ -151,6 +151,15 @@ static void kind_word(const char *s, size_t len, size_t i, size_t w,
     }
 }
 
+/* A tag at s[i] ('<'): "<word>" or "</word>", as lex.c's line tags. */
+static bool tag_at(const char *s, size_t len, size_t i)
+{
+    size_t j = i + 1 + (i + 1 < len && s[i + 1] == '/');
+    size_t w = lex_word_len(s, len, j);
+
+    return w && j + w < len && s[j + w] == '>';
+}
+
 /* English function words and scoring cues: a keyword list in English is
  * not another language. */
 static int english_hits(const lex_stats_t *st, const score_scan_t *k)
@@ -190,6 +199,8 @@ void score_kind_scan(arena_t *a, const char *s, size_t len,
             i += w, prev = true;
             continue;
         }
+        if (s[i] == '<' && tag_at(s, len, i))
+            k->tags++;
         if (s[i] == '\n' || lex_sentence_stop(s, len, i))
             pos.start = true;
         prev = false;

@@ -314,7 +314,8 @@ static const struct {
     {LSC_IMG_LENS, "the camera or lens, e.g. \"35mm, shallow depth of field\""},
     {LSC_IMG_ASPECT, "the aspect ratio, e.g. \"--ar 16:9\" or \"square\""},
 };
-#define SCORE_NASPECTS (sizeof(score_img_aspects) / sizeof(score_img_aspects[0]))
+#define SCORE_NASPECTS \
+    (sizeof(score_img_aspects) / sizeof(score_img_aspects[0]))
 
 /* Detail: distinct content words with diminishing returns (one more word
  * always counts a little, repeating one counts nothing); for an image,

@@ -52,7 +52,8 @@ static unsigned kind_match(const char *s, size_t len, int *hits)
         return 0;
     for (size_t k = kind_bucket[c0]; k < kind_bucket[c0 + 1]; k++) {
         int c = kind_index[k].cls;
-        if (!(seen & (1u << c)) && lex_phrase_len(s, len, kind_index[k].phrase)) {
+        if (!(seen & (1u << c)) &&
+            lex_phrase_len(s, len, kind_index[k].phrase)) {
             seen |= 1u << c;
             hits[c]++;
         }
@@ -62,6 +63,7 @@ static unsigned kind_match(const char *s, size_t len, int *hits)
 
 /* Distinct words: an open-addressing set of 32-bit hashes (0 = empty). */
 #define KIND_SET_SIZE 8192 /* words past KIND_SET_SIZE / 2 are not counted */
+#define MASK (KIND_SET_SIZE - 1)
 
 static bool set_add(uint32_t *set, int *n, const char *w, size_t len)
 {
@@ -75,7 +77,7 @@ static bool set_add(uint32_t *set, int *n, const char *w, size_t len)
         h = 1;
     if (*n >= KIND_SET_SIZE / 2)
         return false;
-    for (uint32_t k = h & (KIND_SET_SIZE - 1);; k = (k + 1) & (KIND_SET_SIZE - 1)) {
+    for (uint32_t k = h & MASK;; k = (k + 1) & MASK) {
         if (set[k] == h)
             return false;
         if (!set[k]) {

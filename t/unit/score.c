@@ -270,9 +270,11 @@ static void test_kinds(arena_t *a)
     ok(rc == 0 && c.kind && strcmp(c.kind, "image") == 0,
        "\"Draw a cat.\" is an image prompt");
     ok(rc == 0 && strstr(c.dims[SCORE_OUTPUT_FORMAT].reason, "aspect ratio"),
-       "  its output is its aspect ratio: %s", c.dims[SCORE_OUTPUT_FORMAT].reason);
+       "  its output is its aspect ratio: %s",
+       c.dims[SCORE_OUTPUT_FORMAT].reason);
     ok(rc == 0 && strstr(c.dims[SCORE_DETAIL].reason, "Describe"),
-       "  its detail asks for what the image shows: %s", c.dims[SCORE_DETAIL].reason);
+       "  its detail asks for what the image shows: %s",
+       c.dims[SCORE_DETAIL].reason);
 }
 
 /* Distinct words count with diminishing returns: padding a good prompt
@@ -335,6 +337,36 @@ static void test_reasoning(arena_t *a)
        s1.dims[SCORE_REASONING].value, s2.total, s1.total);
 }
 
+/* An agent's rules for each case, and tags named inline, count. */
+static void test_agent_and_tags(arena_t *a)
+{
+    const char *bare = "You are a research agent with a web search tool. "
+                       "Find three recent papers on battery recycling.";
+    const char *rules = "You are a research agent with a web search tool. "
+                        "Find three recent papers on battery recycling. If "
+                        "the search finds nothing, ask the user for other "
+                        "keywords; stop after 5 searches.";
+    const char *plain = "Read the contract below and answer the question.";
+    const char *tags = "Read the contract below and answer the question in "
+                       "<answer> tags.";
+    score_t b = {0}, r = {0}, p = {0}, t = {0};
+    int rc = score_prompt(a, bare, strlen(bare), &b) |
+             score_prompt(a, rules, strlen(rules), &r) |
+             score_prompt(a, plain, strlen(plain), &p) |
+             score_prompt(a, tags, strlen(tags), &t);
+
+    ok(rc == 0 &&
+           r.dims[SCORE_CONSTRAINTS].value > b.dims[SCORE_CONSTRAINTS].value,
+       "an agent's rules raise constraints (%d > %d)",
+       r.dims[SCORE_CONSTRAINTS].value, b.dims[SCORE_CONSTRAINTS].value);
+    ok(rc == 0 && strstr(b.dims[SCORE_CONSTRAINTS].reason, "agent") != NULL,
+       "  and without them the reason asks for them: %s",
+       b.dims[SCORE_CONSTRAINTS].reason);
+    ok(rc == 0 && t.dims[SCORE_STRUCTURE].value > p.dims[SCORE_STRUCTURE].value,
+       "a tag named inline counts as structure (%d > %d)",
+       t.dims[SCORE_STRUCTURE].value, p.dims[SCORE_STRUCTURE].value);
+}
+
 int main(void)
 {
     arena_t *a = arena_create(1 << 16);
@@ -348,6 +380,7 @@ int main(void)
     test_kinds(a);
     test_padding(a);
     test_reasoning(a);
+    test_agent_and_tags(a);
     arena_destroy(a);
     return done_testing();
 }

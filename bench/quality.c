@@ -26,6 +26,7 @@
  * per prompt.  A report, not a test: it has no thresholds and exits 0
  * whenever the data loads.  --tune-failures lists instead the tune
  * part's pairs not ranked strictly higher, with both prompts' dimensions,
+ * the tune prompts whose kind is misjudged as image or not image,
  * and the engine runs (all modes but concise) not raising a tune worse
  * prompt's score (never the held-out part's: no rule is written from it).
  */
@@ -478,6 +479,17 @@ static void report_tune_failures(arena_t *scratch, const sample_t *v, int n,
         dims_print(scratch, "better", v[i].better);
         printf("--- worse\n%s\n--- better\n%s\n", v[i].worse, v[i].better);
     }
+    for (int i = 0; i < n; i++)
+        for (int b = 0; v[i].group == G_TUNE && b < 2; b++) {
+            const char *p = b ? v[i].better : v[i].worse;
+            score_t s;
+            if (score_prompt(scratch, p, strlen(p), &s) == 0 &&
+                (!strcmp(s.kind, "image") != !strcmp(v[i].kind, "image")))
+                printf("=== kind %s judged as %s (%s %s): %.70s\n", v[i].kind,
+                       s.kind, set->sources[v[i].source].id,
+                       b ? "better" : "worse", p);
+            arena_reset(scratch);
+        }
     for (int i = 0; i < n; i++)
         for (int m = 0; v[i].group == G_TUNE && m < ENGINE_MODE_COUNT; m++) {
             engine_opts_t o = {.mode = (engine_mode_t)m};

@@ -339,6 +339,10 @@ static const char *const img_aspect[] = {
 static const char *const img_empty[] = {
     "beautiful", "amazing", "best quality", "stunning", "awesome", "cool",
     "nice", "perfect", "epic", NULL};
+/* Verbs that may open an image request ("Create an image of"). */
+static const char *const img_verb[] = {
+    "draw", "paint", "illustrate", "render", "create", "generate", "make",
+    "design", "sketch", NULL};
 /* A request for reasoning before the answer. */
 static const char *const reasoning[] = {
     "step by step", "think", "thinking", "reason", "reasoning", "work through",
@@ -375,6 +379,7 @@ const char *const *const lexicon_score[LEXICON_SCORE_COUNT] = {
     [LSC_IMG_LIGHTING] = img_lighting, [LSC_IMG_LENS] = img_lens,
     [LSC_IMG_COLOUR] = img_colour, [LSC_IMG_MOOD] = img_mood,
     [LSC_IMG_ASPECT] = img_aspect, [LSC_IMG_EMPTY] = img_empty,
+    [LSC_IMG_VERB] = img_verb,
     [LSC_REASONING] = reasoning, [LSC_AGENT_TOOL] = agent_tool,
     [LSC_AGENT_RULE] = agent_rule,
     [LSC_STOPWORD] = stopwords, [LSC_INSTRUCT] = instruct,

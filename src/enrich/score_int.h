@@ -21,6 +21,8 @@ typedef struct {
     int tags;         /* <tag> and </tag> anywhere, also inline */
     int shout;        /* words in runs of capitals ("DO NOT ASK") */
     int words, cjk;   /* words; CJK characters */
+    bool opened;      /* the first sentence's verb has been seen */
+    bool text_first;  /* it opens with a task verb of no image request */
     bool foreign;     /* few English function words: the English cues
                          cannot judge its wording */
 } score_scan_t;

@@ -132,6 +132,11 @@ static void kind_word(const char *s, size_t len, size_t i, size_t w,
     int cjk = cjk_chars(s + i, w);
 
     k->words++;
+    if (!k->opened && !lex_word_in(s + i, w, lexicon_opener_skip)) {
+        k->opened = true;
+        k->text_first = lex_match(s + i, len - i, CUE_TASK) &&
+                        !(cls & (1u << LSC_IMG_VERB));
+    }
     if (pos->start && (cls & (1u << LSC_INSTRUCT)))
         k->instructions++;
     pos->start = false;
@@ -214,7 +219,10 @@ void score_kind_scan(arena_t *a, const char *s, size_t len,
                  k->cjk > k->words;
     for (int c = LSC_IMG_MEDIUM; c <= LSC_IMG_ASPECT; c++)
         k->img_aspects += k->hits[c] > 0;
-    if (k->hits[LSC_IMG_REQUEST] || k->img_aspects >= 3)
+    /* "Write a post about our logo" is no image request: a prompt opening
+     * with a text task verb needs most aspects of an image to be one. */
+    if (k->text_first ? k->img_aspects >= 4
+                      : k->hits[LSC_IMG_REQUEST] || k->img_aspects >= 3)
         k->kind = SCORE_KIND_IMAGE;
     else if (st->questions && !st->task_sentences)
         k->kind = SCORE_KIND_QUESTION;

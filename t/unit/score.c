@@ -272,6 +272,9 @@ static void test_kinds(arena_t *a)
     ok(rc == 0 && strstr(c.dims[SCORE_OUTPUT_FORMAT].reason, "aspect ratio"),
        "  its output is its aspect ratio: %s",
        c.dims[SCORE_OUTPUT_FORMAT].reason);
+    rc |= score_prompt(a, "Write a LinkedIn post about our new logo.", 41, &s);
+    ok(rc == 0 && strcmp(s.kind, "task") == 0,
+       "a post about a logo is no image prompt (%s)", s.kind);
     ok(rc == 0 && strstr(c.dims[SCORE_DETAIL].reason, "Describe"),
        "  its detail asks for what the image shows: %s",
        c.dims[SCORE_DETAIL].reason);

@@ -28,7 +28,7 @@ typedef struct {
 } score_scan_t;
 
 /* Scan s[0..len) (spans from lex_spans, st from lex_scan of the same text)
- * into *k.  Linear in len; a fixed 32 KB from the arena. */
+ * into *k.  Linear in len; up to 32 KB from the arena. */
 void score_kind_scan(arena_t *a, const char *s, size_t len,
                      const lex_span_t *spans, int nspans, const lex_stats_t *st,
                      score_scan_t *k);

@@ -61,11 +61,29 @@ static unsigned kind_match(const char *s, size_t len, int *hits)
     return seen;
 }
 
-/* Distinct words: an open-addressing set of 32-bit hashes (0 = empty). */
-#define KIND_SET_SIZE 8192 /* words past KIND_SET_SIZE / 2 are not counted */
-#define MASK (KIND_SET_SIZE - 1)
+/* Distinct words: an open-addressing set of 32-bit hashes (0 = empty),
+ * sized to the text: at most KIND_SET_MAX slots, filled at most half (the
+ * words past that are not counted: detail has long saturated). */
+#define KIND_SET_MAX 8192
 
-static bool set_add(uint32_t *set, int *n, const char *w, size_t len)
+typedef struct {
+    uint32_t *slot;
+    uint32_t mask;
+    int n;
+} kind_set_t;
+
+static void set_init(arena_t *a, kind_set_t *set, size_t len)
+{
+    uint32_t size = 64;
+
+    while (size < KIND_SET_MAX && size < len)
+        size *= 2;
+    set->slot = arena_zalloc(a, size * sizeof(*set->slot));
+    set->mask = size - 1;
+    set->n = 0;
+}
+
+static bool set_add(kind_set_t *set, const char *w, size_t len)
 {
     uint32_t h = 2166136261u;
 
@@ -75,14 +93,14 @@ static bool set_add(uint32_t *set, int *n, const char *w, size_t len)
     }
     if (!h)
         h = 1;
-    if (*n >= KIND_SET_SIZE / 2)
+    if ((uint32_t)set->n >= (set->mask + 1) / 2)
         return false;
-    for (uint32_t k = h & MASK;; k = (k + 1) & MASK) {
-        if (set[k] == h)
+    for (uint32_t k = h & set->mask;; k = (k + 1) & set->mask) {
+        if (set->slot[k] == h)
             return false;
-        if (!set[k]) {
-            set[k] = h;
-            (*n)++;
+        if (!set->slot[k]) {
+            set->slot[k] = h;
+            set->n++;
             return true;
         }
     }
@@ -125,7 +143,7 @@ typedef struct {
 
 /* One word at s[i]: classes, and whether it is a new content word. */
 static void kind_word(const char *s, size_t len, size_t i, size_t w,
-                      uint32_t *set, int *nset, kind_pos_t *pos,
+                      kind_set_t *set, kind_pos_t *pos,
                       score_scan_t *k)
 {
     unsigned cls = kind_match(s + i, len - i, k->hits);
@@ -144,7 +162,7 @@ static void kind_word(const char *s, size_t len, size_t i, size_t w,
     k->shout += pos->caps_run == 2 ? 2 : pos->caps_run > 2;
     if (cjk) {
         k->cjk += cjk;
-        if (set_add(set, nset, s + i, w))
+        if (set_add(set, s + i, w))
             k->content += (cjk + 1) / 2; /* no spaces: characters count */
         return;
     }
@@ -152,7 +170,7 @@ static void kind_word(const char *s, size_t len, size_t i, size_t w,
         lex_match(s + i, len - i, CUE_VAGUE) ||
         lex_match(s + i, len - i, CUE_FILLER))
         return;
-    if (set_add(set, nset, s + i, w)) {
+    if (set_add(set, s + i, w)) {
         k->content++;
         k->subject += !(cls & SCORE_IMG_MASK);
     }
@@ -182,13 +200,14 @@ void score_kind_scan(arena_t *a, const char *s, size_t len,
                      const lex_span_t *spans, int nspans, const lex_stats_t *st,
                      score_scan_t *k)
 {
-    uint32_t *set = arena_zalloc(a, KIND_SET_SIZE * sizeof(*set));
-    int nset = 0, sp = 0;
+    kind_set_t set;
+    int sp = 0;
     size_t i = 0, w;
     bool prev = false;
     kind_pos_t pos = {true, 0};
 
     memset(k, 0, sizeof(*k));
+    set_init(a, &set, len);
     pthread_once(&kind_once, kind_index_build);
     while (i < len) {
         while (sp < nspans && spans[sp].start < i)
@@ -202,7 +221,7 @@ void score_kind_scan(arena_t *a, const char *s, size_t len,
         if (s[i] == '-' && i + 3 < len && s[i + 1] == '-' && !prev)
             kind_match(s + i, len - i, k->hits); /* "--ar 16:9" */
         if (!prev && (w = lex_word_len(s, len, i))) {
-            kind_word(s, len, i, w, set, &nset, &pos, k);
+            kind_word(s, len, i, w, &set, &pos, k);
             i += w, prev = true;
             continue;
         }

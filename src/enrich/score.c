@@ -392,6 +392,28 @@ static void score_image_output(const score_scan_t *k, score_dim_t *d)
         d->reason = "The format and medium of the image are stated.";
 }
 
+/* An image prompt's reasons for the dimensions written for text requests:
+ * what helps an image, not sections or input/output examples. */
+static void score_image_reasons(score_t *out)
+{
+    if (out->dims[SCORE_STRUCTURE].value < SCORE_SUGGEST_BELOW)
+        out->dims[SCORE_STRUCTURE].reason =
+            "Describe the subject first, then style, light and framing, "
+            "separated by commas.";
+    if (out->dims[SCORE_CONTEXT].value < SCORE_SUGGEST_BELOW)
+        out->dims[SCORE_CONTEXT].reason =
+            "Optionally say what the image is for, e.g. \"a poster for a "
+            "jazz night\".";
+    if (out->dims[SCORE_CONSTRAINTS].value < SCORE_SUGGEST_BELOW)
+        out->dims[SCORE_CONSTRAINTS].reason =
+            "Say what the image must include or leave out, e.g. \"no text, "
+            "plain white background\".";
+    if (!out->dims[SCORE_EXAMPLES].reason ||
+        out->dims[SCORE_EXAMPLES].value < SCORE_SUGGEST_BELOW)
+        out->dims[SCORE_EXAMPLES].reason =
+            "Not needed for an image prompt; name a reference style instead.";
+}
+
 /* The weak dimensions' reasons, largest weighted gap first (insertion
  * sort; ties keep dimension order), into out->suggestions. */
 static void score_suggest(arena_t *a, const int *weight, score_t *out)
@@ -456,6 +478,8 @@ int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
         sum += w[i] * out->dims[i].value;
     }
     out->kind = score_kind_names[k.kind];
+    if (image)
+        score_image_reasons(out);
     out->total = clamp100((sum + 50) / 100);
     if (stuffed)
         out->total = min_int(out->total, SCORE_STUFFED_CAP);

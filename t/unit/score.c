@@ -272,6 +272,10 @@ static void test_kinds(arena_t *a)
     ok(rc == 0 && strstr(c.dims[SCORE_OUTPUT_FORMAT].reason, "aspect ratio"),
        "  its output is its aspect ratio: %s",
        c.dims[SCORE_OUTPUT_FORMAT].reason);
+    for (int d = 0; d < SCORE_DIMENSION_COUNT; d++)
+        rc |= strstr(c.dims[d].reason, "input") || strstr(c.dims[d].reason,
+                                                          "sections") ? 1 : 0;
+    ok(rc == 0, "  no reason asks an image prompt for sections or input");
     rc |= score_prompt(a, "Write a LinkedIn post about our new logo.", 41, &s);
     ok(rc == 0 && strcmp(s.kind, "task") == 0,
        "a post about a logo is no image prompt (%s)", s.kind);

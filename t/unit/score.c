@@ -317,6 +317,15 @@ static void test_padding(arena_t *a)
     strbuf_puts(&sb, pad);
     p = score_of(a, sb.ptr);
     ok(p <= g + 5, "unrelated padding gains at most 5 points (%d vs %d)", p, g);
+    strbuf_init(&sb, a, 1024);
+    strbuf_puts(&sb, good);
+    strbuf_puts(&sb, " The weather in the mountains changes quickly. Hikers "
+                     "carry maps and compasses. Eagles circle above granite "
+                     "cliffs. Pine forests surround frozen lakes. Farmers "
+                     "built stone walls centuries ago. Wooden huts shelter "
+                     "tired climbers.");
+    p = score_of(a, sb.ptr);
+    ok(p <= g + 5, "  also in short sentences (%d vs %d)", p, g);
     ok(l <= 40, "text with no instruction stays low (%d)", l);
     ok(rc == 0 && c > s.total, "capitals are no names nor emphasis (%d < %d)",
        s.total, c);

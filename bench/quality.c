@@ -14,7 +14,7 @@
 #include "../t/unit/quality.h"
 
 /*
- * Usage: bench/quality [folds]
+ * Usage: bench/quality [folds] [--tune-failures]
  * Reads t/data/quality/ (quality.h) and t/unit/data/enrich-pairs.txt
  * (pairs.h), located through PROMPTD_SRC_DIR or the build's source tree.
  * Reports, per group (tune, held-out, project): how often score_prompt()
@@ -24,7 +24,11 @@
  * then, for every engine mode on every worse prompt, how often the local
  * score rises and which tokens survive; and the CPU time of score_prompt()
  * per prompt.  A report, not a test: it has no thresholds and exits 0
- * whenever the data loads.
+ * whenever the data loads.  --tune-failures lists instead the tune
+ * part's pairs not ranked strictly higher, with both prompts' dimensions,
+ * the tune prompts whose kind is misjudged as image or not image,
+ * and the engine runs (all modes but concise) not raising a tune worse
+ * prompt's score (never the held-out part's: no rule is written from it).
  */
 
 enum { G_TUNE, G_HELDOUT, G_PROJECT, G_COUNT };
@@ -125,6 +129,28 @@ static sample_t *collect(arena_t *a, arena_t *scratch, const qset_t *set,
     return v;
 }
 
+/* How far apart the tune part's pairs are: the share won by 1-2, 3-5,
+ * 6-10 and more than 10 points (the held-out part's are not shown). */
+static void report_margins(const sample_t *v, int n)
+{
+    static const int edge[] = {0, 2, 5, 10, 100};
+    int count[5] = {0}, total = 0;
+
+    for (int i = 0; i < n; i++) {
+        int d = v[i].sb - v[i].sw, b = 0;
+        if (v[i].group != G_TUNE)
+            continue;
+        total++;
+        if (d > 0)
+            for (b = 1; b < 4 && d > edge[b]; b++)
+                ;
+        count[b]++;
+    }
+    printf("  tune margins: <=0 %.1f%%, 1-2 %.1f%%, 3-5 %.1f%%, 6-10 %.1f%%, "
+           ">10 %.1f%%\n", pct(count[0], total), pct(count[1], total),
+           pct(count[2], total), pct(count[3], total), pct(count[4], total));
+}
+
 static void report_ranking(const sample_t *v, int n)
 {
     rank_t g[G_COUNT] = {{0}}, nonen[2] = {{0}};
@@ -141,6 +167,7 @@ static void report_ranking(const sample_t *v, int n)
         rank_print(group_names[i], &g[i]);
     rank_print("tune, not English", &nonen[G_TUNE]);
     rank_print("held-out, not English", &nonen[G_HELDOUT]);
+    report_margins(v, n);
 }
 
 static void report_kinds(const sample_t *v, int n)
@@ -423,6 +450,70 @@ static void report_engine(arena_t *scratch, const sample_t *v, int n)
         }
 }
 
+/* One prompt's total and dimension values, on one line. */
+static void dims_print(arena_t *scratch, const char *label, const char *p)
+{
+    score_t s;
+
+    if (score_prompt(scratch, p, strlen(p), &s) != 0)
+        return;
+    printf("  %s %3d:", label, s.total);
+    for (int d = 0; d < SCORE_DIMENSION_COUNT; d++)
+        printf(" %s=%d", s.dims[d].name, s.dims[d].value);
+    printf("\n");
+    arena_reset(scratch);
+}
+
+/* The tune part's pairs whose better prompt is not ranked strictly
+ * higher; held-out pairs are skipped by construction. */
+static void report_tune_failures(arena_t *scratch, const sample_t *v, int n,
+                                 const qset_t *set)
+{
+    for (int i = 0; i < n; i++) {
+        if (v[i].group != G_TUNE || v[i].sb > v[i].sw)
+            continue;
+        printf("=== %s %s %s: worse %d, better %d\n",
+               set->sources[v[i].source].id, v[i].kind, v[i].lang, v[i].sw,
+               v[i].sb);
+        dims_print(scratch, "worse ", v[i].worse);
+        dims_print(scratch, "better", v[i].better);
+        printf("--- worse\n%s\n--- better\n%s\n", v[i].worse, v[i].better);
+    }
+    for (int i = 0; i < n; i++)
+        for (int b = 0; v[i].group == G_TUNE && b < 2; b++) {
+            const char *p = b ? v[i].better : v[i].worse;
+            score_t s;
+            if (score_prompt(scratch, p, strlen(p), &s) == 0 &&
+                (!strcmp(s.kind, "image") != !strcmp(v[i].kind, "image")))
+                printf("=== kind %s judged as %s (%s %s): %.70s\n", v[i].kind,
+                       s.kind, set->sources[v[i].source].id,
+                       b ? "better" : "worse", p);
+            arena_reset(scratch);
+        }
+    for (int i = 0; i < n; i++)
+        for (int m = 0; v[i].group == G_TUNE && m < ENGINE_MODE_COUNT; m++) {
+            engine_opts_t o = {.mode = (engine_mode_t)m};
+            engine_result_t r;
+            if (m == ENGINE_CONCISE ||
+                engine_enrich(scratch, v[i].worse, strlen(v[i].worse), &o, &r) ||
+                total_of_keep(scratch, r.text) > v[i].sw) {
+                arena_reset(scratch);
+                continue;
+            }
+            char *out = strdup(r.text);
+            if (!out)
+                abort();
+            arena_reset(scratch);
+            printf("=== engine %s does not raise %s %s (%d)\n",
+                   engine_mode_name((engine_mode_t)m), v[i].kind,
+                   set->sources[v[i].source].id, v[i].sw);
+            dims_print(scratch, "worse ", v[i].worse);
+            dims_print(scratch, "output", out);
+            printf("--- worse\n%s\n--- output\n%s\n", v[i].worse, out);
+            free(out);
+        }
+}
+
 /* CPU time of score_prompt() on each prompt (worse and better), reps
  * times each, every call timed on its own. */
 static void report_cpu(arena_t *scratch, const sample_t *v, int n, int reps)
@@ -452,13 +543,20 @@ static void report_cpu(arena_t *scratch, const sample_t *v, int n, int reps)
 
 int main(int argc, char **argv)
 {
-    int folds = argc > 1 ? atoi(argv[1]) : 5, npp, n;
+    int folds = 5, npp, n;
+    bool failures = false;
     arena_t *a = arena_create(1 << 16), *scratch = arena_create(1 << 16);
     pair_t *pp;
     qset_t set;
     sample_t *v;
     int held = 0;
 
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--tune-failures"))
+            failures = true;
+        else
+            folds = atoi(argv[i]);
+    }
     if (quality_load(a, NULL, &set) < 0) {
         fprintf(stderr, "bench/quality: t/data/quality: %s\n", set.error);
         return 1;
@@ -473,11 +571,16 @@ int main(int argc, char **argv)
            "%.1f%%); project pairs: %d\n", set.npairs, set.nsources,
            set.npairs - held, held, pct(held, set.npairs), npp);
     v = collect(a, scratch, &set, pp, npp, &n);
+    if (failures) {
+        report_tune_failures(scratch, v, n, &set);
+        goto out;
+    }
     report_ranking(v, n);
     report_kinds(v, n);
     report_folds(v, n, &set, folds);
     report_engine(scratch, v, n);
     report_cpu(scratch, v, n, 20);
+out:
     arena_destroy(scratch);
     arena_destroy(a);
     return 0;

@@ -85,6 +85,11 @@ static size_t match_phrase(const char *s, size_t len, const char *p)
     return k;
 }
 
+size_t lex_phrase_len(const char *s, size_t len, const char *phrase)
+{
+    return len ? match_phrase(s, len, phrase) : 0;
+}
+
 /* Every cue phrase bucketed by its first byte, built once (pthread_once:
  * the jobs daemon may enrich from several threads). */
 typedef struct {

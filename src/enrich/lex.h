@@ -89,6 +89,10 @@ const char *lex_category_name(enum lex_category c);
  * none; the phrase must end at a word boundary. */
 size_t lex_match(const char *s, size_t len, enum lex_cue cue);
 
+/* Length of phrase (lower-case, as the cue tables') matched at s, ending
+ * at a word boundary; 0 if it does not match. */
+size_t lex_phrase_len(const char *s, size_t len, const char *phrase);
+
 /* True when w[0..n) equals, ignoring ASCII case, a phrase of the
  * NULL-terminated lower-case list. */
 bool lex_word_in(const char *w, size_t n, const char *const *list);

@@ -294,3 +294,93 @@ const char *const lexicon_determiners[] = {
 const char *const lexicon_not_nouns[] = {
     "this", "these", "following", "below", "attached", "here", "list",
     "note", NULL};
+
+/* The scorer's kind and detail cues (score_kind.c), one list per class of
+ * enum lexicon_score_class.  An image prompt is judged on what the image
+ * guides teach: subject detail, medium/style, composition, lighting,
+ * lens/camera, colour, mood and aspect ratio. */
+static const char *const img_request[] = {
+    "image of", "picture of", "photo of", "an image", "a picture", "a photo",
+    "draw", "paint", "illustrate", "logo", "icon", "poster", "concept art",
+    "portrait", NULL};
+static const char *const img_medium[] = {
+    "photo", "photograph", "photography", "illustration", "watercolor",
+    "oil painting", "painting", "digital painting", "vector", "flat",
+    "minimalist", "render", "3d", "anime", "cartoon", "sketch", "pencil",
+    "cinematic", "realistic", "in the style of", "style", "concept art", "cel",
+    "documentary", "film photography", "ink", NULL};
+static const char *const img_composition[] = {
+    "close-up", "wide shot", "medium shot", "full-body", "aerial", "top-down",
+    "low angle", "low-angle", "eye-level", "centred", "centered",
+    "composition", "background", "shot", "angle", "view", "front view",
+    "side view", "wide-angle", "ultra-wide", "in the centre", "empty sky",
+    "from a distance", NULL};
+static const char *const img_lighting[] = {
+    "light", "lighting", "lit", "golden-hour", "sunlight", "daylight",
+    "rim light", "glow", "shadow", "overcast", "dusk", "dawn", "sunset",
+    "sunrise", "neon", "candlelit", "night", "lamp light", NULL};
+static const char *const img_lens[] = {
+    "lens", "35mm", "50mm", "85mm", "24mm", "mm", "depth of field", "camera",
+    "film grain", "exposure", "shot on", "f/1.8", "iso", NULL};
+static const char *const img_colour[] = {
+    "colour", "colours", "color", "colors", "palette", "muted", "pastel",
+    "monochrome", "black-and-white", "tones", "red", "blue", "green", "yellow",
+    "orange", "purple", "pink", "gold", "golden", "silver", "grey", "gray",
+    "white", "black", "brown", "cream", "teal", "magenta", "emerald",
+    "two-colour", "warm", "cool", NULL};
+static const char *const img_mood[] = {
+    "mood", "atmosphere", "calm", "moody", "nostalgic", "dramatic", "cozy",
+    "cosy", "cheerful", "quiet", "contemplative", "mysterious", "peaceful",
+    "playful", "airy", "misty", "sense of", "feeling", NULL};
+static const char *const img_aspect[] = {
+    "--ar", "16:9", "9:16", "4:3", "3:2", "2:3", "1:1", "4:5", "21:9",
+    "square", "vertical", "horizontal", "4k", "8k", "resolution", NULL};
+/* Praise that describes no image ("beautiful, best quality"). */
+static const char *const img_empty[] = {
+    "beautiful", "amazing", "best quality", "stunning", "awesome", "cool",
+    "nice", "perfect", "epic", NULL};
+/* Verbs that may open an image request ("Create an image of"). */
+static const char *const img_verb[] = {
+    "draw", "paint", "illustrate", "render", "create", "generate", "make",
+    "design", "sketch", NULL};
+/* A request for reasoning before the answer. */
+static const char *const reasoning[] = {
+    "step by step", "think", "thinking", "reason", "reasoning", "work through",
+    "before answering", "verify", "justify", "chain of thought", "first quote",
+    NULL};
+/* An agent's tools, and the explicit actions and stopping rules the
+ * agent guides ask for ("if the search finds nothing, ask the user"). */
+static const char *const agent_tool[] = {
+    "tool", "tools", "call", "search", "browse", "agent", NULL};
+static const char *const agent_rule[] = {
+    "if the", "when the", "if there", "if you", "if no", "stop", "until",
+    "otherwise", "respond", "confirm", "after you", NULL};
+/* Function words that carry no detail (English). */
+static const char *const stopwords[] = {
+    "a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for",
+    "with", "by", "from", "as", "is", "are", "was", "were", "be", "been", "it",
+    "its", "it's", "this", "that", "these", "those", "i", "me", "my", "you",
+    "your", "we", "our", "us", "he", "she", "they", "them", "his", "her",
+    "their", "what", "which", "who", "how", "do", "does", "did", "can",
+    "could", "would", "will", "should", "about", "into", "than", "so", "if",
+    "then", "not", "no", "all", "any", "each", "some", "more", "also", "there",
+    "here", "have", "has", "had", "up", "out", "one", "make", "get", "give",
+    "tell", "write", "please", NULL};
+/* Verbs opening an instruction that are no task verbs ("Use 3 sentences",
+ * "Keep it under 100 words"). */
+static const char *const instruct[] = {
+    "use", "include", "keep", "focus", "start", "begin", "end", "avoid",
+    "limit", "mention", "cover", "stick", "refer", "cite", "quote",
+    "ensure", "state", "consider", "assume", "imagine", NULL};
+
+const char *const *const lexicon_score[LEXICON_SCORE_COUNT] = {
+    [LSC_IMG_REQUEST] = img_request, [LSC_IMG_MEDIUM] = img_medium,
+    [LSC_IMG_COMPOSITION] = img_composition,
+    [LSC_IMG_LIGHTING] = img_lighting, [LSC_IMG_LENS] = img_lens,
+    [LSC_IMG_COLOUR] = img_colour, [LSC_IMG_MOOD] = img_mood,
+    [LSC_IMG_ASPECT] = img_aspect, [LSC_IMG_EMPTY] = img_empty,
+    [LSC_IMG_VERB] = img_verb,
+    [LSC_REASONING] = reasoning, [LSC_AGENT_TOOL] = agent_tool,
+    [LSC_AGENT_RULE] = agent_rule,
+    [LSC_STOPWORD] = stopwords, [LSC_INSTRUCT] = instruct,
+};

@@ -1,23 +1,28 @@
-/* score.c: the deterministic prompt-quality scorer (seven explained dimensions). */
+/* score.c: the deterministic prompt-quality scorer (nine explained dimensions, weighted by the prompt's kind). */
 #include <string.h>
 
 #include "core/json.h"
 #include "core/str.h"
 #include "enrich/lex.h"
 #include "enrich/score.h"
+#include "enrich/score_int.h"
 
-/* Dimension names (JSON keys) and their weights in the total (sum 100). */
-static const struct {
-    const char *name;
-    int weight;
-} score_dims[SCORE_DIMENSION_COUNT] = {
-    [SCORE_CLARITY] = {"clarity", 20},
-    [SCORE_SPECIFICITY] = {"specificity", 20},
-    [SCORE_CONTEXT] = {"context", 15},
-    [SCORE_STRUCTURE] = {"structure", 10},
-    [SCORE_OUTPUT_FORMAT] = {"output_format", 15},
-    [SCORE_CONSTRAINTS] = {"constraints", 10},
-    [SCORE_EXAMPLES] = {"examples", 10},
+/* Dimension names (JSON keys), and their weights in the total per kind
+ * (each column sums to 100): an image prompt is judged mostly on what it
+ * shows, a question more on its detail and context. */
+static const char *const score_names[SCORE_DIMENSION_COUNT] = {
+    [SCORE_CLARITY] = "clarity", [SCORE_SPECIFICITY] = "specificity",
+    [SCORE_CONTEXT] = "context", [SCORE_STRUCTURE] = "structure",
+    [SCORE_OUTPUT_FORMAT] = "output_format",
+    [SCORE_CONSTRAINTS] = "constraints", [SCORE_EXAMPLES] = "examples",
+    [SCORE_DETAIL] = "detail", [SCORE_REASONING] = "reasoning",
+};
+static const char *const score_kind_names[] = {"task", "question", "image"};
+static const int score_weights[3][SCORE_DIMENSION_COUNT] = {
+    /* clar spec ctx struct out cons ex detail reasoning */
+    [SCORE_KIND_TASK] = {16, 16, 12, 9, 13, 9, 7, 14, 4},
+    [SCORE_KIND_QUESTION] = {16, 16, 14, 7, 11, 8, 4, 18, 6},
+    [SCORE_KIND_IMAGE] = {12, 8, 3, 2, 8, 7, 0, 60, 0},
 };
 
 /* A dimension scoring below this gets its reason as a suggestion. */
@@ -82,27 +87,35 @@ static const char *vague_word(arena_t *a, const char *p, size_t len,
 }
 
 static void score_clarity(arena_t *a, const char *p, size_t len,
-                          const lex_stats_t *st, bool stuffed, score_dim_t *d)
+                          const lex_stats_t *st, const score_scan_t *k,
+                          bool stuffed, score_dim_t *d)
 {
     int v = 40, vague = st->cue[CUE_VAGUE];
     int soft = st->cue[CUE_FILLER] + st->cue[CUE_HEDGE];
-    bool task = score_has_task(st);
+    bool image = k->kind == SCORE_KIND_IMAGE;
+    bool task = score_has_task(st) || k->instructions || image || k->foreign;
+    int longs = image ? 0 : st->long_sentences; /* a list of descriptors */
 
     if (st->task_sentences)
         v += 30;
-    else if (st->questions || st->format_sentences)
-        v += 20;
-    if (st->first_is_task || st->first_is_role)
+    else if (st->questions || st->format_sentences || k->instructions ||
+             image || k->foreign)
+        v += 20; /* another language's verbs are not known: assume one */
+    if (st->first_is_task || st->first_is_role || image)
         v += 10; /* a role line may come first, as the guides show */
     v -= min_int(30, 8 * vague);
     v -= min_int(20, 4 * soft);
-    v -= min_int(20, 10 * st->long_sentences);
-    if (task && !vague && !soft && !st->long_sentences && !stuffed)
-        v += 15;
+    v -= min_int(12, 6 * longs);
+    v -= min_int(10, 2 * k->shout);
+    if (task && !vague && !soft && !longs && !stuffed && !k->shout)
+        v += 10;
     if (stuffed)
         v -= 40;
     d->value = clamp100(v);
-    if (!task)
+    if (k->foreign && !st->task_sentences && !st->questions)
+        d->reason = "Open with the task as one direct instruction (only "
+                    "English wording is checked for vague words).";
+    else if (!task)
         d->reason = "State the task as one direct instruction that starts "
                     "with a verb, e.g. \"Summarise the report in 5 bullets\".";
     else if (stuffed)
@@ -112,22 +125,27 @@ static void score_clarity(arena_t *a, const char *p, size_t len,
         d->reason = arena_printf(a, "Replace vague wording such as %s with "
                                  "the exact result you want.",
                                  vague_word(a, p, len, st));
+    else if (k->shout)
+        d->reason = "Write rules in normal case and say why they matter; "
+                    "capitals add no meaning.";
     else if (soft)
         d->reason = "Drop hedges and filler (\"can you\", \"please\", "
                     "\"basically\"); give the instruction directly.";
-    else if (st->long_sentences)
+    else if (longs)
         d->reason = "Split sentences longer than 35 words into separate "
                     "instructions.";
-    else if (!st->first_is_task && !st->first_is_role)
+    else if (!st->first_is_task && !st->first_is_role && !image)
         d->reason = "Open with the task itself; put background after it.";
     else
         d->reason = "The task is stated directly.";
 }
 
 static void score_specificity(arena_t *a, const char *p, size_t len,
-                              const lex_stats_t *st, score_dim_t *d)
+                              const lex_stats_t *st, const score_scan_t *k,
+                              score_dim_t *d)
 {
-    int specifics = st->numbers + st->names + st->quotes + st->vars +
+    int names = st->names > k->shout ? st->names - k->shout : 0;
+    int specifics = st->numbers + names + st->quotes + st->vars +
                     st->codes + st->fences;
     int v = 15 + 10 * min_int(specifics, 6);
 
@@ -174,10 +192,12 @@ static void score_context(const lex_stats_t *st, score_dim_t *d)
         d->reason = "Audience, purpose and role are stated.";
 }
 
-static void score_structure(const lex_stats_t *st, score_dim_t *d)
+static void score_structure(const lex_stats_t *st, const score_scan_t *k,
+                            score_dim_t *d)
 {
     bool is_short = st->words <= 30 && st->sentences <= 2;
     bool delimited = st->xml_tags || st->delimiters || st->fences;
+    int inline_tags = k->tags - st->xml_tags; /* "answer in <answer> tags" */
     int sections = st->headings + st->labels;
     int v = is_short ? 55 : 30;
 
@@ -185,6 +205,8 @@ static void score_structure(const lex_stats_t *st, score_dim_t *d)
     v += min_int(15, 5 * st->list_items);
     if (delimited)
         v += 15;
+    if (inline_tags > 0)
+        v += min_int(10, 5 * inline_tags);
     if (st->paragraphs > 1)
         v += 5;
     if (!is_short && st->words > 120 && !sections && !st->list_items)
@@ -231,11 +253,17 @@ static void score_output_format(const lex_stats_t *st, score_dim_t *d)
         d->reason = "The output format and length are stated.";
 }
 
-static void score_constraints(const lex_stats_t *st, score_dim_t *d)
+static void score_constraints(const lex_stats_t *st, const score_scan_t *k,
+                              score_dim_t *d)
 {
     int n = st->cue[CUE_CONSTRAINT] + (st->cue[CUE_TONE] > 0) +
             (st->length_specs > 0);
-    int v = 15 + 20 * min_int(n, 3);
+    int v = 15 + 20 * min_int(n, 3), rules = k->hits[LSC_AGENT_RULE];
+    bool agent = k->hits[LSC_AGENT_TOOL] > 0;
+
+    v += min_int(10, 5 * rules); /* what to do when, when to stop */
+    if (agent && !rules)
+        v -= 10;
 
     if (st->cue[CUE_TONE])
         v += 10;
@@ -243,7 +271,10 @@ static void score_constraints(const lex_stats_t *st, score_dim_t *d)
         v += 10;
     v -= min_int(15, 5 * st->neg_sentences);
     d->value = clamp100(v);
-    if (!n)
+    if (agent && !rules)
+        d->reason = "Say what the agent does in each case (\"if the search "
+                    "finds nothing, ask the user\") and when it stops.";
+    else if (!n)
         d->reason = "Add explicit constraints: scope, tone, what to include "
                     "and what to leave out.";
     else if (st->neg_sentences)
@@ -270,47 +301,132 @@ static void score_examples(const lex_stats_t *st, score_dim_t *d)
                       "expect.";
 }
 
-int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
+/* Image aspects in the order a reason names the first one missing. */
+static const struct {
+    int cls;
+    const char *hint;
+} score_img_aspects[] = {
+    {LSC_IMG_MEDIUM, "the medium or style, e.g. \"watercolour illustration\""},
+    {LSC_IMG_LIGHTING, "the lighting, e.g. \"soft light from the left\""},
+    {LSC_IMG_COMPOSITION, "the composition, e.g. \"close-up, centred\""},
+    {LSC_IMG_COLOUR, "the colours, e.g. \"muted teal and cream palette\""},
+    {LSC_IMG_MOOD, "the mood, e.g. \"calm, nostalgic\""},
+    {LSC_IMG_LENS, "the camera or lens, e.g. \"35mm, shallow depth of field\""},
+    {LSC_IMG_ASPECT, "the aspect ratio, e.g. \"--ar 16:9\" or \"square\""},
+};
+#define SCORE_NASPECTS \
+    (sizeof(score_img_aspects) / sizeof(score_img_aspects[0]))
+
+/* Detail: distinct content words with diminishing returns (one more word
+ * always counts a little, repeating one counts nothing); for an image,
+ * the aspects the image guides list. */
+static void score_detail(arena_t *a, const lex_stats_t *st,
+                         const score_scan_t *k, score_dim_t *d)
 {
-    lex_span_t *spans;
-    lex_stats_t st;
-    int nspans, sum = 0, order[SCORE_DIMENSION_COUNT], n = 0;
-    bool stuffed;
+    int c = k->content, v;
 
-    if (!prompt || !len || !utf8_valid(prompt, len))
-        return -1;
-    memset(out, 0, sizeof(*out));
-    nspans = lex_spans(a, prompt, len, &spans);
-    lex_scan(prompt, 0, len, spans, nspans, &st);
-    stuffed = score_stuffed(&st);
-
-    score_clarity(a, prompt, len, &st, stuffed, &out->dims[SCORE_CLARITY]);
-    score_specificity(a, prompt, len, &st, &out->dims[SCORE_SPECIFICITY]);
-    score_context(&st, &out->dims[SCORE_CONTEXT]);
-    score_structure(&st, &out->dims[SCORE_STRUCTURE]);
-    score_output_format(&st, &out->dims[SCORE_OUTPUT_FORMAT]);
-    score_constraints(&st, &out->dims[SCORE_CONSTRAINTS]);
-    score_examples(&st, &out->dims[SCORE_EXAMPLES]);
-
-    for (int i = 0; i < SCORE_DIMENSION_COUNT; i++) {
-        out->dims[i].name = score_dims[i].name;
-        sum += score_dims[i].weight * out->dims[i].value;
+    if (k->kind == SCORE_KIND_IMAGE) {
+        v = 8 + 10 * k->img_aspects + 22 * c / (c + 12);
+        v -= min_int(20, 7 * k->hits[LSC_IMG_EMPTY]);
+        if (k->subject < 3)
+            v = min_int(v, 30 + 10 * k->subject); /* style without a subject */
+        d->value = clamp100(v);
+        if (k->subject < 3) {
+            d->reason = "Describe the subject: who or what is in the image, "
+                        "doing what, where.";
+            return;
+        }
+        for (size_t i = 0; i < SCORE_NASPECTS; i++)
+            if (!k->hits[score_img_aspects[i].cls]) {
+                d->reason = arena_printf(a, "Describe the image further: add "
+                                         "%s.", score_img_aspects[i].hint);
+                return;
+            }
+        d->reason = k->hits[LSC_IMG_EMPTY]
+                        ? "Replace empty praise (\"beautiful\", \"best "
+                          "quality\") with what the image should show."
+                        : "Subject, style, lighting, composition, colour, "
+                          "mood and format are described.";
+        return;
     }
-    out->total = clamp100((sum + 50) / 100);
-    if (stuffed)
-        out->total = min_int(out->total, SCORE_STUFFED_CAP);
-    if (!score_has_task(&st))
-        out->total = min_int(out->total, SCORE_NO_TASK_CAP);
+    v = 100 * c / (c + 22) - min_int(25, 5 * st->cue[CUE_VAGUE]);
+    d->value = clamp100(v);
+    if (c < 12)
+        d->reason = "Add the details only you know: the subject, the "
+                    "situation, what the result is for.";
+    else if (st->cue[CUE_VAGUE])
+        d->reason = "Replace the vague words with the details you mean.";
+    else
+        d->reason = "The prompt carries the details the task needs.";
+}
 
-    /* Suggestions: the weak dimensions' reasons, largest weighted gap first
-     * (insertion sort on seven items; ties keep dimension order). */
+/* Reasoning: asking for the steps before the answer helps problems and
+ * analyses; its absence costs a little, and nothing for an image. */
+static void score_reasoning(const score_scan_t *k, score_dim_t *d)
+{
+    int r = k->hits[LSC_REASONING];
+
+    d->value = r ? min_int(100, 80 + 10 * r) : 40;
+    if (k->kind == SCORE_KIND_IMAGE)
+        d->reason = "Not needed for an image prompt.";
+    else if (r)
+        d->reason = "The prompt asks for the reasoning before the answer.";
+    else
+        d->reason = "For problems and analyses, ask for the reasoning step "
+                    "by step before the final answer.";
+}
+
+/* An image prompt's output: the format (aspect ratio, size) and medium. */
+static void score_image_output(const score_scan_t *k, score_dim_t *d)
+{
+    bool ratio = k->hits[LSC_IMG_ASPECT] > 0;
+    bool medium = k->hits[LSC_IMG_MEDIUM] > 0;
+
+    d->value = 20 + 45 * ratio + 25 * medium;
+    if (!ratio)
+        d->reason = "Give the aspect ratio or size, e.g. \"--ar 16:9\" or "
+                    "\"square\".";
+    else if (!medium)
+        d->reason = "Name the medium, e.g. \"photograph\" or \"oil painting\".";
+    else
+        d->reason = "The format and medium of the image are stated.";
+}
+
+/* An image prompt's reasons for the dimensions written for text requests:
+ * what helps an image, not sections or input/output examples. */
+static void score_image_reasons(score_t *out)
+{
+    if (out->dims[SCORE_STRUCTURE].value < SCORE_SUGGEST_BELOW)
+        out->dims[SCORE_STRUCTURE].reason =
+            "Describe the subject first, then style, light and framing, "
+            "separated by commas.";
+    if (out->dims[SCORE_CONTEXT].value < SCORE_SUGGEST_BELOW)
+        out->dims[SCORE_CONTEXT].reason =
+            "Optionally say what the image is for, e.g. \"a poster for a "
+            "jazz night\".";
+    if (out->dims[SCORE_CONSTRAINTS].value < SCORE_SUGGEST_BELOW)
+        out->dims[SCORE_CONSTRAINTS].reason =
+            "Say what the image must include or leave out, e.g. \"no text, "
+            "plain white background\".";
+    if (!out->dims[SCORE_EXAMPLES].reason ||
+        out->dims[SCORE_EXAMPLES].value < SCORE_SUGGEST_BELOW)
+        out->dims[SCORE_EXAMPLES].reason =
+            "Not needed for an image prompt; name a reference style instead.";
+}
+
+/* The weak dimensions' reasons, largest weighted gap first (insertion
+ * sort; ties keep dimension order), into out->suggestions. */
+static void score_suggest(arena_t *a, const int *weight, score_t *out)
+{
+    int order[SCORE_DIMENSION_COUNT], n = 0;
+
     for (int i = 0; i < SCORE_DIMENSION_COUNT; i++) {
-        int gap = (100 - out->dims[i].value) * score_dims[i].weight, j = n;
+        int gap = (100 - out->dims[i].value) * weight[i], j = n;
 
-        if (out->dims[i].value >= SCORE_SUGGEST_BELOW)
+        if (out->dims[i].value >= SCORE_SUGGEST_BELOW || !weight[i])
             continue;
         while (j > 0 && (100 - out->dims[order[j - 1]].value) *
-                                score_dims[order[j - 1]].weight < gap) {
+                                weight[order[j - 1]] < gap) {
             order[j] = order[j - 1];
             j--;
         }
@@ -323,6 +439,53 @@ int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
     for (int i = 0; i < n; i++)
         out->suggestions[i] = out->dims[order[i]].reason;
     out->nsuggestions = n;
+}
+
+int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
+{
+    lex_span_t *spans;
+    lex_stats_t st;
+    score_scan_t k;
+    const int *w;
+    int nspans, sum = 0;
+    bool stuffed, image;
+
+    if (!prompt || !len || !utf8_valid(prompt, len))
+        return -1;
+    memset(out, 0, sizeof(*out));
+    nspans = lex_spans(a, prompt, len, &spans);
+    lex_scan(prompt, 0, len, spans, nspans, &st);
+    score_kind_scan(a, prompt, len, spans, nspans, &st, &k);
+    stuffed = score_stuffed(&st);
+    image = k.kind == SCORE_KIND_IMAGE;
+    w = score_weights[k.kind];
+
+    score_clarity(a, prompt, len, &st, &k, stuffed, &out->dims[SCORE_CLARITY]);
+    score_specificity(a, prompt, len, &st, &k, &out->dims[SCORE_SPECIFICITY]);
+    score_context(&st, &out->dims[SCORE_CONTEXT]);
+    score_structure(&st, &k, &out->dims[SCORE_STRUCTURE]);
+    if (image)
+        score_image_output(&k, &out->dims[SCORE_OUTPUT_FORMAT]);
+    else
+        score_output_format(&st, &out->dims[SCORE_OUTPUT_FORMAT]);
+    score_constraints(&st, &k, &out->dims[SCORE_CONSTRAINTS]);
+    score_examples(&st, &out->dims[SCORE_EXAMPLES]);
+    score_detail(a, &st, &k, &out->dims[SCORE_DETAIL]);
+    score_reasoning(&k, &out->dims[SCORE_REASONING]);
+
+    for (int i = 0; i < SCORE_DIMENSION_COUNT; i++) {
+        out->dims[i].name = score_names[i];
+        sum += w[i] * out->dims[i].value;
+    }
+    out->kind = score_kind_names[k.kind];
+    if (image)
+        score_image_reasons(out);
+    out->total = clamp100((sum + 50) / 100);
+    if (stuffed)
+        out->total = min_int(out->total, SCORE_STUFFED_CAP);
+    if (!score_has_task(&st) && !k.instructions && !image && !k.foreign)
+        out->total = min_int(out->total, SCORE_NO_TASK_CAP);
+    score_suggest(a, w, out);
     return 0;
 }
 
@@ -332,7 +495,7 @@ void score_json_append(strbuf_t *sb, const score_t *s)
     for (int i = 0; i < SCORE_DIMENSION_COUNT; i++) {
         if (i)
             strbuf_putc(sb, ',');
-        json_append_string(sb, score_dims[i].name);
+        json_append_string(sb, score_names[i]);
         strbuf_printf(sb, ":{\"value\":%d,\"reason\":", s->dims[i].value);
         json_append_string(sb, s->dims[i].reason ? s->dims[i].reason : "");
         strbuf_putc(sb, '}');

@@ -15,6 +15,8 @@ enum score_dimension {
     SCORE_OUTPUT_FORMAT,
     SCORE_CONSTRAINTS,
     SCORE_EXAMPLES,
+    SCORE_DETAIL,      /* distinct content; for an image, its aspects */
+    SCORE_REASONING,   /* reasoning asked for before the answer */
     SCORE_DIMENSION_COUNT
 };
 
@@ -26,6 +28,7 @@ typedef struct {
 
 typedef struct {
     int total;                                 /* 0..100 */
+    const char *kind;                          /* "task", "question", "image" */
     score_dim_t dims[SCORE_DIMENSION_COUNT];
     const char **suggestions;                  /* from the arena */
     int nsuggestions;

@@ -14,7 +14,7 @@
 
 static const char *const dim_names[SCORE_DIMENSION_COUNT] = {
     "clarity", "specificity", "context", "structure", "output_format",
-    "constraints", "examples"};
+    "constraints", "examples", "detail", "reasoning"};
 
 static int score_of(arena_t *a, const char *p)
 {
@@ -195,7 +195,7 @@ static void test_json_and_determinism(arena_t *a)
         good &= cJSON_IsNumber(cJSON_GetObjectItem(d, "value")) &&
                 cJSON_IsString(cJSON_GetObjectItem(d, "reason")) &&
                 strcmp(d->string, dim_names[nd]) == 0;
-    is_int(nd, SCORE_DIMENSION_COUNT, "seven dimensions in the JSON");
+    is_int(nd, SCORE_DIMENSION_COUNT, "nine dimensions in the JSON");
     ok(good, "each dimension has value and reason, in order");
     ok(j1 && !strstr(j1, "suggestions"), "no suggestions in the score JSON");
     cJSON_Delete(root);
@@ -240,6 +240,149 @@ static void test_inputs(arena_t *a)
     ok(from_reasons, "suggestions are the weak dimensions' reasons");
 }
 
+/* The prompt's kind: an image prompt is judged on what the image shows;
+ * image words without a subject, empty praise and padding earn little. */
+static void test_kinds(arena_t *a)
+{
+    const char *image = "a ginger cat asleep on a stack of old books by a "
+                        "rainy window, watercolor illustration, warm lamp "
+                        "light from the left, muted palette, calm mood, "
+                        "close-up --ar 4:5";
+    const char *styles = "photo, watercolor, oil painting, sunset light, "
+                         "close-up shot, 35mm lens, muted teal palette, calm "
+                         "mood, --ar 16:9";
+    const char *praise = "portrait of a woman, beautiful, amazing, best "
+                         "quality, stunning, perfect, epic";
+    const char *plain = "close-up portrait of an elderly woman with silver "
+                        "braided hair, film photography, soft light from "
+                        "the left";
+    score_t s = {0}, c = {0};
+    int im = score_of(a, image), st = score_of(a, styles);
+    int pl = score_of(a, plain), pr = score_of(a, praise);
+    int rc = score_prompt(a, styles, strlen(styles), &s);
+
+    ok(im > st, "an image prompt beats image words without a subject "
+                "(%d > %d)", im, st);
+    ok(rc == 0 && strstr(s.dims[SCORE_DETAIL].reason, "subject") != NULL,
+       "  and detail asks for the subject: %s", s.dims[SCORE_DETAIL].reason);
+    ok(pl > pr, "an image described beats empty praise (%d > %d)", pl, pr);
+    rc = score_prompt(a, "Draw a cat.", 11, &c);
+    ok(rc == 0 && c.kind && strcmp(c.kind, "image") == 0,
+       "\"Draw a cat.\" is an image prompt");
+    ok(rc == 0 && strstr(c.dims[SCORE_OUTPUT_FORMAT].reason, "aspect ratio"),
+       "  its output is its aspect ratio: %s",
+       c.dims[SCORE_OUTPUT_FORMAT].reason);
+    for (int d = 0; d < SCORE_DIMENSION_COUNT; d++)
+        rc |= strstr(c.dims[d].reason, "input") || strstr(c.dims[d].reason,
+                                                          "sections") ? 1 : 0;
+    ok(rc == 0, "  no reason asks an image prompt for sections or input");
+    rc |= score_prompt(a, "Write a LinkedIn post about our new logo.", 41, &s);
+    ok(rc == 0 && strcmp(s.kind, "task") == 0,
+       "a post about a logo is no image prompt (%s)", s.kind);
+    ok(rc == 0 && strstr(c.dims[SCORE_DETAIL].reason, "Describe"),
+       "  its detail asks for what the image shows: %s",
+       c.dims[SCORE_DETAIL].reason);
+}
+
+/* Distinct words count with diminishing returns: padding a good prompt
+ * with unrelated text gains little, and text with no instruction, in any
+ * language, stays low. */
+static void test_padding(arena_t *a)
+{
+    const char *good = "Summarise the attached Q3 report in 5 bullet points "
+                       "for the CFO, each under 20 words.";
+    const char *pad = " The weather in the mountains changes quickly; hikers "
+                      "carry maps, compasses, water bottles, sandwiches, "
+                      "jackets, gloves, torches, whistles and spare socks "
+                      "while eagles circle above granite cliffs, pine "
+                      "forests, frozen lakes, wooden huts, narrow bridges "
+                      "and ancient stone walls built by farmers centuries "
+                      "ago.";
+    const char *lorem = "Lorem ipsum dolor sit amet consectetur adipiscing "
+                        "elit sed do eiusmod tempor incididunt ut labore et "
+                        "dolore magna aliqua enim ad minim veniam quis "
+                        "nostrud exercitation ullamco laboris nisi aliquip "
+                        "ex ea commodo consequat duis aute irure reprehenderit";
+    const char *shout = "Summarise the attached Q3 report for the CFO. DO "
+                        "NOT USE JARGON. KEEP IT SHORT AND SIMPLE.";
+    const char *calm = "Summarise the attached Q3 report for the CFO. Use "
+                       "plain words and keep it short and simple.";
+    strbuf_t sb;
+    score_t s = {0};
+    int g = score_of(a, good), p, l = score_of(a, lorem), c = score_of(a, calm);
+    int rc = score_prompt(a, shout, strlen(shout), &s);
+
+    strbuf_init(&sb, a, 1024);
+    strbuf_puts(&sb, good);
+    strbuf_puts(&sb, pad);
+    p = score_of(a, sb.ptr);
+    ok(p <= g + 5, "unrelated padding gains at most 5 points (%d vs %d)", p, g);
+    strbuf_init(&sb, a, 1024);
+    strbuf_puts(&sb, good);
+    strbuf_puts(&sb, " The weather in the mountains changes quickly. Hikers "
+                     "carry maps and compasses. Eagles circle above granite "
+                     "cliffs. Pine forests surround frozen lakes. Farmers "
+                     "built stone walls centuries ago. Wooden huts shelter "
+                     "tired climbers.");
+    p = score_of(a, sb.ptr);
+    ok(p <= g + 5, "  also in short sentences (%d vs %d)", p, g);
+    ok(l <= 40, "text with no instruction stays low (%d)", l);
+    ok(rc == 0 && c > s.total, "capitals are no names nor emphasis (%d < %d)",
+       s.total, c);
+    ok(rc == 0 && strstr(s.dims[SCORE_CLARITY].reason, "capitals") != NULL,
+       "  and clarity says so: %s", s.dims[SCORE_CLARITY].reason);
+}
+
+/* Asking for the reasoning before the answer counts, once. */
+static void test_reasoning(arena_t *a)
+{
+    const char *bare = "A train leaves at 3 pm at 60 km/h and a second at "
+                       "4 pm at 80 km/h. When does the second catch up?";
+    const char *steps = "A train leaves at 3 pm at 60 km/h and a second at "
+                        "4 pm at 80 km/h. When does the second catch up? "
+                        "Think step by step, then give the time.";
+    score_t s1 = {0}, s2 = {0};
+    int rc = score_prompt(a, bare, strlen(bare), &s1) |
+             score_prompt(a, steps, strlen(steps), &s2);
+
+    ok(rc == 0 &&
+           s2.dims[SCORE_REASONING].value > s1.dims[SCORE_REASONING].value &&
+           s2.total > s1.total,
+       "asking for the steps raises reasoning (%d > %d) and the total "
+       "(%d > %d)", s2.dims[SCORE_REASONING].value,
+       s1.dims[SCORE_REASONING].value, s2.total, s1.total);
+}
+
+/* An agent's rules for each case, and tags named inline, count. */
+static void test_agent_and_tags(arena_t *a)
+{
+    const char *bare = "You are a research agent with a web search tool. "
+                       "Find three recent papers on battery recycling.";
+    const char *rules = "You are a research agent with a web search tool. "
+                        "Find three recent papers on battery recycling. If "
+                        "the search finds nothing, ask the user for other "
+                        "keywords; stop after 5 searches.";
+    const char *plain = "Read the contract below and answer the question.";
+    const char *tags = "Read the contract below and answer the question in "
+                       "<answer> tags.";
+    score_t b = {0}, r = {0}, p = {0}, t = {0};
+    int rc = score_prompt(a, bare, strlen(bare), &b) |
+             score_prompt(a, rules, strlen(rules), &r) |
+             score_prompt(a, plain, strlen(plain), &p) |
+             score_prompt(a, tags, strlen(tags), &t);
+
+    ok(rc == 0 &&
+           r.dims[SCORE_CONSTRAINTS].value > b.dims[SCORE_CONSTRAINTS].value,
+       "an agent's rules raise constraints (%d > %d)",
+       r.dims[SCORE_CONSTRAINTS].value, b.dims[SCORE_CONSTRAINTS].value);
+    ok(rc == 0 && strstr(b.dims[SCORE_CONSTRAINTS].reason, "agent") != NULL,
+       "  and without them the reason asks for them: %s",
+       b.dims[SCORE_CONSTRAINTS].reason);
+    ok(rc == 0 && t.dims[SCORE_STRUCTURE].value > p.dims[SCORE_STRUCTURE].value,
+       "a tag named inline counts as structure (%d > %d)",
+       t.dims[SCORE_STRUCTURE].value, p.dims[SCORE_STRUCTURE].value);
+}
+
 int main(void)
 {
     arena_t *a = arena_create(1 << 16);
@@ -250,6 +393,10 @@ int main(void)
     test_keyword_stuffing(a);
     test_json_and_determinism(a);
     test_inputs(a);
+    test_kinds(a);
+    test_padding(a);
+    test_reasoning(a);
+    test_agent_and_tags(a);
     arena_destroy(a);
     return done_testing();
 }

@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "http/dbreply.h"
+#include "http/quota.h"
 #include "http/response.h"
 #include "http/server.h"
 #include "crypto/keyring.h"
@@ -196,6 +197,7 @@ static int enrich_async(req_t *r, db_tx_t *d, enrich_input_t *in, const cJSON *p
         cJSON_AddStringToObject(p, "target_model", in->target_model);
     if (providers)
         cJSON_AddItemReferenceToObject(p, "providers", (cJSON *)providers);
+    enrich_quota_json(p, in);
     if (in->no_cache)
         cJSON_AddTrueToObject(p, "no_cache");
     if (in->prompt_id)
@@ -227,7 +229,8 @@ static int inflight_reply(req_t *r, long n)
 /* Hand the run to promptd-gateway: its pending record (committed before
  * nginx follows the redirect), then nginx's internal location proxies the
  * waiting client to the gateway, and this worker is free. */
-static int enrich_handoff(req_t *r, const enrich_input_t *in, bool stream)
+static int enrich_handoff(req_t *r, const enrich_input_t *in, bool stream,
+                          const enrich_quota_t *q)
 {
     char id[37];
     long n;
@@ -238,8 +241,26 @@ static int enrich_handoff(req_t *r, const enrich_input_t *in, bool stream)
                                max_inflight_user, &n);
     if (rc <= 0)
         return rc < 0 ? dbreply_error(r) : inflight_reply(r, n);
-    resp_header(r, "X-Accel-Redirect", arena_printf(r->arena, "/_gateway/enrich/%s", id));
+    /* the gateway repeats enrich_per_day's RateLimit fields (nginx keeps
+     * none of this answer's headers) */
+    resp_header(r, "X-Accel-Redirect", q->limited
+        ? arena_printf(r->arena, "/_gateway/enrich/%s?q=%lld&w=%lld&r=%lld&t=%lld", id,
+                       q->quota, q->window_s, q->remaining, q->reset_s)
+        : arena_printf(r->arena, "/_gateway/enrich/%s", id));
     return resp_empty(r, 200);
+}
+
+/* Hold the caller's enrichment quotas (enrich_quota_reserve) and give the
+ * answer enrich_per_day's RateLimit fields.  False: answered (429). */
+static bool quota_or_reply(req_t *r, enrich_input_t *in, enrich_quota_t *q)
+{
+    if (!enrich_quota_reserve(&r->tx, r->key_id, in, q)) {
+        dbreply_error(r);
+        return false;
+    }
+    if (q->limited)
+        quota_fields(r, "enrich_per_day", q->quota, q->window_s, q->remaining, q->reset_s);
+    return true;
 }
 
 /* 502 (504: the deadline) problem+json with the record's id and the attempts. */
@@ -271,6 +292,7 @@ static int enrich_post(req_t *r)
 {
     enrich_input_t in;
     enrich_result_t res;
+    enrich_quota_t q;
     db_tx_t *d = &r->tx;
     bool stream = false, async = false;
     sse_t sse = {r, false};
@@ -287,12 +309,14 @@ static int enrich_post(req_t *r)
         return dbreply_error(r);
     if (async && n >= max_inflight_user)
         return inflight_reply(r, n);
+    if (!quota_or_reply(r, &in, &q))
+        return r->status;
     if (async)
         return enrich_async(r, d, &in, cJSON_GetObjectItemCaseSensitive(r->json, "providers"));
     if (in.prompt_id && (rc = enrich_prompt_exists(d, in.prompt_id)) <= 0)
         return rc < 0 ? dbreply_error(r) : resp_problem(r, 404, "No such prompt.");
     if (handoff_on && (rc = enrich_handoff_needed(d, &in)) != 0)
-        return rc < 0 ? dbreply_error(r) : enrich_handoff(r, &in, stream);
+        return rc < 0 ? dbreply_error(r) : enrich_handoff(r, &in, stream, &q);
     if (!enrich_user_keys(d, &in))
         return dbreply_error(r);
     if (stream) {
@@ -305,7 +329,8 @@ static int enrich_post(req_t *r)
         return stream ? sse_error(&sse, 503, "The database is busy or unreachable; "
                                   "retry shortly.") : dbreply_error(r);
     }
-    rc = enrich_store(d, &in, &res, false);
+    if ((rc = enrich_store(d, &in, &res, false)) > 0 && !enrich_quota_close(d, &in, &res, true))
+        rc = -1;
     if (rc <= 0 || (stream && !db_tx_commit(d))) {
         if (!stream)
             return rc == 0 ? resp_problem(r, 404, "No such prompt.") : dbreply_error(r);

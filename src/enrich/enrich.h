@@ -41,7 +41,15 @@ typedef struct enrich_input {
     const char *anthropic_key;
     enrich_event_fn on_event;    /* streaming, or NULL */
     void *ctx;
+    const char *quota_enrich;    /* the held enrich_per_day (1) and */
+    const char *quota_tokens;    /* tokens_per_month reservations, or NULL */
 } enrich_input_t;
+
+/* What the enrich_per_day reservation said, for the RateLimit fields. */
+typedef struct enrich_quota {
+    bool limited;                /* false: the plan sets no such limit */
+    long long quota, remaining, window_s, reset_s;
+} enrich_quota_t;
 
 /* The outcome of enrich_run(). */
 typedef struct enrich_result {
@@ -114,6 +122,28 @@ bool enrich_user_keys(db_tx_t *d, enrich_input_t *in);
 /* The same from rows already read: (id, name, value_enc) from column col
  * on, rows with a NULL id ignored. */
 void enrich_user_keys_rows(db_tx_t *d, PGresult *pr, int col, enrich_input_t *in);
+
+/* Hold the caller's quotas for one enrichment, in the request's
+ * transaction (d: the worker's, as its own role): enrich_per_day 1, and
+ * tokens_per_month an estimate (the reply's max tokens and the prompt's)
+ * when the chain has a remote provider.  The ids go to in->quota_*; *q
+ * says what enrich_per_day has left.  False on a database error or a
+ * spent quota (d->sqlstate PDQ29: the caller's quota answer). */
+bool enrich_quota_reserve(db_tx_t *d, const char *key_id, enrich_input_t *in,
+                          enrich_quota_t *q);
+/* Settle what in holds with what the run spent (1 enrichment, the tokens
+ * billed; none for a cached answer), or release it when the run failed.
+ * in_tx: inside the worker's transaction (atomic with the record); else
+ * after the record's commit, each as its own statement (a hold left by a
+ * crash in between is released by the quota.purge job).  False on a
+ * database error. */
+bool enrich_quota_close(db_tx_t *d, const enrich_input_t *in, const enrich_result_t *res,
+                        bool in_tx);
+
+/* The quota holds in a record's options or a job's payload: add
+ * {"quota": {"enrich": id, "tokens": id}} to o / read it back into in. */
+void enrich_quota_json(cJSON *o, const enrich_input_t *in);
+void enrich_quota_read(arena_t *a, const cJSON *o, enrich_input_t *in);
 
 /* The statements enrich_* run; a family prepares them (NULL-terminated). */
 extern const db_stmt_t enrich_stmts[];

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/log.h"
+#include "core/str.h"
 
 /* The score object {total, dimensions}. */
 static cJSON *enrich_score_json(arena_t *a, const score_t *s)
@@ -61,6 +63,31 @@ cJSON *enrich_result_json(arena_t *a, const enrich_input_t *in,
     return o;
 }
 
+void enrich_quota_json(cJSON *o, const enrich_input_t *in)
+{
+    cJSON *q;
+
+    if (in->quota_enrich == NULL && in->quota_tokens == NULL)
+        return;
+    q = cJSON_AddObjectToObject(o, "quota");
+    if (in->quota_enrich)
+        cJSON_AddStringToObject(q, "enrich", in->quota_enrich);
+    if (in->quota_tokens)
+        cJSON_AddStringToObject(q, "tokens", in->quota_tokens);
+}
+
+void enrich_quota_read(arena_t *a, const cJSON *o, enrich_input_t *in)
+{
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(o, "quota");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(q, "enrich");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(q, "tokens");
+
+    in->quota_enrich = cJSON_IsString(e) && uuid_valid(e->valuestring)
+        ? arena_strdup(a, e->valuestring) : NULL;
+    in->quota_tokens = cJSON_IsString(t) && uuid_valid(t->valuestring)
+        ? arena_strdup(a, t->valuestring) : NULL;
+}
+
 /* The options object stored with the record. */
 char *enrich_options_json(arena_t *a, const enrich_input_t *in)
 {
@@ -76,6 +103,7 @@ char *enrich_options_json(arena_t *a, const enrich_input_t *in)
             in->chain.links[i].name, in->chain.links[i].model)));
     if (in->no_cache)
         cJSON_AddTrueToObject(o, "no_cache");
+    enrich_quota_json(o, in);
     return json_print(a, o);
 }
 
@@ -174,5 +202,9 @@ int enrich_finish(db_tx_t *d, enrich_input_t *in, enrich_result_t *res)
         if (enrich_store(d, in, res, true) < 0)
             return -1;
     }
-    return st >= 0 && db_tx_commit(d) ? st : -1;
+    if (st < 0 || !db_tx_commit(d))
+        return -1;
+    if (!enrich_quota_close(d, in, res, false))
+        log_error("%s: quota holds of %s: %s", __func__, res->id, d->detail ? d->detail : "");
+    return st;
 }

@@ -60,5 +60,14 @@ const db_stmt_t enrich_stmts[] = {
         "select 1 from public.prompts where id = $1::uuid"},
     [ST_BREAKER_RELEASE] = {"enrich_breaker_release",
         "select promptd.enrich_breaker_release($1)"},
+    /* sql/functions/quota.sql; $1 user, $2 API key or NULL, $3 resource,
+     * $4 amount */
+    [ST_QUOTA_RESERVE] = {"enrich_quota_reserve",
+        "select reservation_id, quota, remaining, window_s, reset_s "
+        "from promptd.quota_reserve($1::uuid, $2::uuid, $3, $4::bigint)"},
+    [ST_QUOTA_SETTLE] = {"enrich_quota_settle",
+        "select promptd.quota_settle($1::uuid, $2::bigint)"},
+    [ST_QUOTA_RELEASE] = {"enrich_quota_release",
+        "select promptd.quota_release($1::uuid)"},
     {NULL, NULL},
 };

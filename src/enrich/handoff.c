@@ -39,13 +39,20 @@ const db_stmt_t enrich_handoff_stmts[] = {
 /* The gateway's statements (service role, unscoped). */
 static const db_stmt_t take_stmt = {"enrich_handoff_take",
     "select * from promptd.enrich_handoff_take($1)"};
+/* Both give back the quota holds the records carried (options.quota). */
+#define RELEASE_HOLDS(rel)                                                  \
+    "select count(*) from " rel " r, lateral (select "                     \
+    "promptd.quota_release((r.options->'quota'->>'enrich')::uuid), "       \
+    "promptd.quota_release((r.options->'quota'->>'tokens')::uuid)) q"
 static const db_stmt_t drop_stmt = {"enrich_handoff_drop",
-    "delete from public.enrichments where id = $1 and status = 'pending' and not async"};
+    "with d as (delete from public.enrichments where id = $1 and status = 'pending' "
+    "and not async returning options) " RELEASE_HOLDS("d")};
 static const db_stmt_t sweep_stmt = {"enrich_handoff_sweep",
-    "update public.enrichments set status = 'failed', outcome = 'failed', "
+    "with s as (update public.enrichments set status = 'failed', outcome = 'failed', "
     "error = 'The enrichment was interrupted; send it again.', finished_at = now() "
     "where status in ('pending', 'running') and not async "
-    "and created_at < now() - make_interval(secs => $1::int)"};
+    "and created_at < now() - make_interval(secs => $1::int) returning options) "
+    RELEASE_HOLDS("s")};
 
 int enrich_handoff_needed(db_tx_t *d, const enrich_input_t *in)
 {
@@ -167,6 +174,7 @@ int enrich_handoff_take(db_tx_t *d, const char *id, enrich_input_t *in, bool *st
     in->target_model = opt_string(o, "target_model");
     in->no_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "no_cache"));
     *stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stream"));
+    enrich_quota_read(d->arena, o, in);
     in->first_looked_up = true;   /* by the worker, which handed it off on a miss */
     enrich_user_keys_rows(d, res, 5, in);
     return 1;
@@ -186,7 +194,7 @@ long enrich_handoff_sweep(db_tx_t *d, long older_than_s)
     PGresult *res;
 
     snprintf(s, sizeof s, "%ld", older_than_s);
-    if ((res = db_exec_unscoped(d, &sweep_stmt, 1, v)) == NULL)
+    if ((res = db_exec_unscoped(d, &sweep_stmt, 1, v)) == NULL || PQntuples(res) != 1)
         return -1;
-    return strtol(PQcmdTuples(res), NULL, 10);
+    return strtol(PQgetvalue(res, 0, 0), NULL, 10);
 }

@@ -15,7 +15,7 @@ static const char *job_string(const cJSON *p, const char *key)
 }
 
 /* payload {enrichment_id, user_id, prompt, mode, goal?, target_model?,
- * providers?, no_cache?, prompt_id?}.  A database failure fails the job
+ * providers?, no_cache?, prompt_id?, quota?: {enrich?, tokens?}}.  A database failure fails the job
  * (retried with backoff); every provider failing is a completed job whose
  * record says failed. */
 int enrich_job_pooled(job_t *j, db_pool_t *pool)
@@ -36,6 +36,7 @@ int enrich_job_pooled(job_t *j, db_pool_t *pool)
     in.target_model = job_string(j->payload, "target_model");
     in.prompt_id = job_string(j->payload, "prompt_id");
     in.no_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j->payload, "no_cache"));
+    enrich_quota_read(a, j->payload, &in);
     in.id = id;
     db_tx_as_user(&d, in.user_id);
     if (id == NULL || !uuid_valid(id) || in.user_id == NULL || !uuid_valid(in.user_id) ||

@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/str.h"
 #include "enrich/enrich.h"
 #include "enrich/handoff.h"
 #include "http/response.h"
@@ -75,12 +76,14 @@ static void gw_answer(gw_run_t *g)
 /* Run the taken-up enrichment to its end and answer. */
 static void gw_enrich_run(gw_run_t *g)
 {
-    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-        "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\n";
+    const char *head;
     int st;
 
     if (g->stream) {
-        gw_write(g->c, head, sizeof head - 1);
+        head = arena_printf(g->c->arena, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                            "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n%s"
+                            "Connection: close\r\n\r\n", g->c->headers ? g->c->headers : "");
+        gw_write(g->c, head, strlen(head));
         g->in.on_event = gw_sse_event;
         g->in.ctx = g;
     }
@@ -111,12 +114,31 @@ static void gw_log(const gw_run_t *g, const char *id, double t0)
             g->c->gone ? ", the client left" : "", 1000.0 * (clock_now() - t0), g->d.ms);
 }
 
+/* enrich_per_day's RateLimit fields as the worker computed them when it
+ * held the quota (the query ?q&w&r&t of its X-Accel-Redirect), or NULL. */
+static const char *gw_ratelimit(gw_conn_t *c)
+{
+    static const char *const names[4] = {"q", "w", "r", "t"};
+    long n[4];
+
+    for (int i = 0; i < 4; i++) {
+        const char *v;
+
+        if (url_form_value(c->arena, c->query, names[i], &v) != 1 ||
+            !str_to_long(v, 0, 1L << 52, &n[i]))
+            return NULL;
+    }
+    return arena_printf(c->arena, "RateLimit-Policy: \"enrich_per_day\";q=%ld;w=%ld\r\n"
+                        "RateLimit: \"enrich_per_day\";r=%ld;t=%ld\r\n", n[0], n[1], n[2], n[3]);
+}
+
 void gw_enrich(gw_conn_t *c, const char *id)
 {
     gw_run_t g = {.c = c, .d = {.arena = c->arena, .pool = gw_pool}};
     double t0 = clock_now();
     int rc;
 
+    c->headers = gw_ratelimit(c);
     if (!gw_slot_take()) {
         if (!enrich_handoff_drop(&g.d, id))
             log_error("%s: drop %s: %s", __func__, id, g.d.detail ? g.d.detail : "");

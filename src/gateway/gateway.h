@@ -45,12 +45,14 @@ typedef struct gw_conn {
     const char *request_id;   /* X-Request-Id (nginx's $request_id) or "-" */
     bool gone;                /* a write failed: nginx (the client) left */
     int status;               /* the answer's status (0: none yet) */
+    const char *headers;      /* header lines every answer carries ("...\r\n"
+                               * each), or NULL */
 } gw_conn_t;
 
 /* Write all of buf; false (and c->gone) once the peer is gone. */
 bool gw_write(gw_conn_t *c, const char *buf, size_t len);
 /* A whole response: status, content type, extra header lines (each ending
- * "\r\n", or NULL), body. */
+ * "\r\n", or NULL; c->headers follow them), body. */
 void gw_reply(gw_conn_t *c, int status, const char *type, const char *headers,
               const char *body);
 /* An RFC 9457 problem; retry_after_s > 0 adds Retry-After. */

@@ -118,8 +118,8 @@ void gw_reply(gw_conn_t *c, int status, const char *type, const char *headers,
     c->status = status;
     head = arena_printf(c->arena, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                               "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-                              "%sConnection: close\r\n\r\n", status, http_reason(status),
-                              type, blen, headers ? headers : "");
+                              "%s%sConnection: close\r\n\r\n", status, http_reason(status),
+                              type, blen, headers ? headers : "", c->headers ? c->headers : "");
 
     if (gw_write(c, head, strlen(head)) && blen)
         gw_write(c, body, blen);

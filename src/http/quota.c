@@ -89,11 +89,8 @@ static const char *str(const cJSON *o, const char *name)
     return cJSON_IsString(s) ? s->valuestring : NULL;
 }
 
-/* RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers:
- * Lists of String items with q/w and r/t parameters); window and reset
- * omitted (< 0) for counted limits. */
-static void ratelimit_fields(req_t *r, const char *policy, long long quota,
-                             long long window, long long remaining, long long reset)
+void quota_fields(req_t *r, const char *policy, long long quota,
+                  long long window, long long remaining, long long reset)
 {
     resp_header(r, "RateLimit-Policy", window >= 0
         ? arena_printf(r->arena, "\"%s\";q=%lld;w=%lld", policy, quota, window)
@@ -143,10 +140,10 @@ int quota_reply(req_t *r)
             cJSON_AddItemToObject(p, m->string, cJSON_Duplicate(m, true));
     if (window) {
         resp_header(r, "Retry-After", arena_printf(r->arena, "%lld", num(d, "retry_after", 1)));
-        ratelimit_fields(r, res, num(d, "limit", 0), num(d, "window_seconds", 0), 0,
+        quota_fields(r, res, num(d, "limit", 0), num(d, "window_seconds", 0), 0,
                          num(d, "retry_after", 1));
     } else {
-        ratelimit_fields(r, res, num(d, "limit", 0), -1, 0, -1);
+        quota_fields(r, res, num(d, "limit", 0), -1, 0, -1);
     }
     s = json_print(r->arena, p);
     r->status = status;
@@ -169,7 +166,7 @@ void quota_finish(req_t *r)
         return;
     if (refused && strcmp(r->tx.sqlstate, QUOTA_STATE_WINDOW) == 0)
         return;    /* the refusal carries the spent policy's own fields */
-    ratelimit_fields(r, "requests_per_minute", atoll(PQgetvalue(res, 0, 0)),
+    quota_fields(r, "requests_per_minute", atoll(PQgetvalue(res, 0, 0)),
                      atoll(PQgetvalue(res, 0, 2)), atoll(PQgetvalue(res, 0, 1)),
                      atoll(PQgetvalue(res, 0, 3)));
 }

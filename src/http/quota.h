@@ -27,6 +27,13 @@ void quota_begin(req_t *r);
  * RateLimit-Policy and RateLimit fields when a quota governed it. */
 void quota_finish(req_t *r);
 
+/* RateLimit-Policy and RateLimit fields for one policy
+ * (draft-ietf-httpapi-ratelimit-headers: Lists of String items with q/w
+ * and r/t parameters); window and reset omitted (< 0) for counted limits.
+ * Several policies: one call each (the lines make one list). */
+void quota_fields(req_t *r, const char *policy, long long quota,
+                  long long window, long long remaining, long long reset);
+
 /* True when sqlstate is a quota refusal. */
 bool quota_is_refusal(const char *sqlstate);
 

@@ -160,10 +160,10 @@ revoke all on function promptd.quota_window_start(text, timestamp with time zone
 -- per API key when the effective "per_key" array names the resource and
 -- key is given.  Raises PDQ29 when the window is spent (nothing is counted
 -- then).  The workers send it in the pipeline of a request's first
--- statement, before the claims (as their own login role); async: the
--- request is read-only, so its implicit transaction may commit without
--- waiting for the WAL flush (a crash may forget the last few hits, never
--- grant a second window).
+-- statement, as an implicit transaction of its own (as their own login
+-- role); async: that transaction commits without waiting for the WAL
+-- flush (a crash may forget the last few hits, never grant a second
+-- window).
 -- Hot path: one UPDATE of the window's counter, which carries the limit it
 -- was created under (lim); the first hit of a window, a spent window or a
 -- counter whose lim was cleared (a limit changed: quota_plan_set,

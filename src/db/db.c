@@ -282,9 +282,10 @@ static bool send_query(const db_stmt_t *stmt, const char *sql, int n,
     return PQsendQueryParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
 }
 
-/* Queue BEGIN (a read-write tx's first statement), the prelude, the
- * claims, the role switch and the statement; *q gets the statement's
- * result index, *p the prelude's (-1 when none).
+/* Queue the prelude (in an implicit transaction of its own, ended by a
+ * Sync: its row locks last only as long as it), BEGIN (a read-write tx's
+ * first statement), the claims, the role switch and the statement; *q gets
+ * the statement's result index, *p the prelude's (-1 when none).
  * Returns the number of results to read, or -1 when a send failed. */
 static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                          int n, const char *const *v, bool as_app,
@@ -300,12 +301,13 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
         tx->profile_unconfirmed = true;
     }
     sent = PQenterPipelineMode(db.conn);
+    if (sent && tx->prelude && (sent = PQsendQueryPrepared(db.conn, tx->prelude->name,
+            tx->prelude_nparams, tx->prelude_values, NULL, NULL, 0) &&
+            PQpipelineSync(db.conn)))
+        *p = nres++;
     if (sent && first && !tx->readonly && (sent = PQsendQueryParams(
             db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)))
         nres++;
-    if (sent && tx->prelude && (sent = PQsendQueryPrepared(db.conn, tx->prelude->name,
-            tx->prelude_nparams, tx->prelude_values, NULL, NULL, 0)))
-        *p = nres++;
     if (sent && first && (sent = PQsendQueryPrepared(db.conn, cs->name, 4, claims,
                                                      NULL, NULL, 0)))
         nres++;
@@ -346,8 +348,11 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
     if (!tx->open)
         tx->open = !tx->readonly;
     tx->prelude = NULL;          /* sent once, whatever its outcome */
-    for (i = 0; i < nres; i++)
+    for (i = 0; i < nres; i++) {
         res[i] = next_result();
+        if (i == p && (sync = PQgetResult(db.conn)) != NULL)   /* the prelude's Sync */
+            PQclear(sync);
+    }
     sync = PQgetResult(db.conn);
     if (sync)
         PQclear(sync);

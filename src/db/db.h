@@ -38,10 +38,12 @@ typedef struct db_tx {
     bool readonly;            /* R_READONLY: claims + query as one implicit
                                * transaction each, no BEGIN or COMMIT */
     /* A statement sent once, in the pipeline of the first statement of the
-     * request, after BEGIN and before the claims: it runs as the worker's
-     * login role, may write even when the request is read-only, and its
-     * error aborts the pipeline (the first statement then fails with its
-     * SQLSTATE).  Its result is kept in prelude_res (owned by the arena).
+     * request, ahead of it as an implicit transaction of its own (committed
+     * at once, so a counter row it updates is locked only that long): it
+     * runs as the worker's login role and may write even when the request
+     * is read-only.  Its error fails the first statement with its SQLSTATE
+     * (which ran all the same; a read-write request's transaction is then
+     * rolled back).  Its result is kept in prelude_res (owned by the arena).
      * Worker's connection only (the request quota, src/http/quota.c). */
     const db_stmt_t *prelude;
     const char *const *prelude_values;

@@ -52,7 +52,8 @@ void quota_begin(req_t *r)
     v = arena_alloc(r->arena, 3 * sizeof(*v));
     v[0] = r->tx.user_id;
     v[1] = r->key_id;
-    v[2] = r->tx.readonly ? "t" : "f";
+    v[2] = "t";    /* its own implicit transaction (db.h): commit without
+                    * waiting for the WAL flush */
     r->tx.prelude = &quota_stmts[QS_HIT];
     r->tx.prelude_values = v;
     r->tx.prelude_nparams = 3;

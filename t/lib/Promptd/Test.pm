@@ -90,6 +90,7 @@ sub new {
             # (which override these) should ever see a 429.
             PROMPTD_RATE_API  => '10000r/s', PROMPTD_BURST_API  => 10000,
             PROMPTD_RATE_AUTH => '10000r/s', PROMPTD_BURST_AUTH => 10000,
+            PROMPTD_RATE_CREDENTIAL => '10000r/s', PROMPTD_BURST_CREDENTIAL => 10000,
             %over,
         );
         $self->{env} = \%env;

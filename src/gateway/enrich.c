@@ -9,6 +9,7 @@
 #include "core/str.h"
 #include "enrich/enrich.h"
 #include "enrich/handoff.h"
+#include "http/quota.h"
 #include "http/response.h"
 
 /* The one enrichment's state. */
@@ -119,6 +120,7 @@ static void gw_log(const gw_run_t *g, const char *id, double t0)
 static const char *gw_ratelimit(gw_conn_t *c)
 {
     static const char *const names[4] = {"q", "w", "r", "t"};
+    const char *pol, *lim;
     long n[4];
 
     for (int i = 0; i < 4; i++) {
@@ -128,8 +130,8 @@ static const char *gw_ratelimit(gw_conn_t *c)
             !str_to_long(v, 0, 1L << 52, &n[i]))
             return NULL;
     }
-    return arena_printf(c->arena, "RateLimit-Policy: \"enrich_per_day\";q=%ld;w=%ld\r\n"
-                        "RateLimit: \"enrich_per_day\";r=%ld;t=%ld\r\n", n[0], n[1], n[2], n[3]);
+    quota_items(c->arena, "enrich_per_day", n[0], n[1], n[2], n[3], &pol, &lim);
+    return arena_printf(c->arena, "RateLimit-Policy: %s\r\nRateLimit: %s\r\n", pol, lim);
 }
 
 void gw_enrich(gw_conn_t *c, const char *id)

@@ -90,15 +90,23 @@ static const char *str(const cJSON *o, const char *name)
     return cJSON_IsString(s) ? s->valuestring : NULL;
 }
 
+void quota_items(arena_t *a, const char *policy, long long quota, long long window,
+                 long long remaining, long long reset, const char **pol, const char **lim)
+{
+    *pol = window >= 0 ? arena_printf(a, "\"%s\";q=%lld;w=%lld", policy, quota, window)
+                       : arena_printf(a, "\"%s\";q=%lld", policy, quota);
+    *lim = reset >= 0 ? arena_printf(a, "\"%s\";r=%lld;t=%lld", policy, remaining, reset)
+                      : arena_printf(a, "\"%s\";r=%lld", policy, remaining);
+}
+
 void quota_fields(req_t *r, const char *policy, long long quota,
                   long long window, long long remaining, long long reset)
 {
-    resp_header(r, "RateLimit-Policy", window >= 0
-        ? arena_printf(r->arena, "\"%s\";q=%lld;w=%lld", policy, quota, window)
-        : arena_printf(r->arena, "\"%s\";q=%lld", policy, quota));
-    resp_header(r, "RateLimit", reset >= 0
-        ? arena_printf(r->arena, "\"%s\";r=%lld;t=%lld", policy, remaining, reset)
-        : arena_printf(r->arena, "\"%s\";r=%lld", policy, remaining));
+    const char *pol, *lim;
+
+    quota_items(r->arena, policy, quota, window, remaining, reset, &pol, &lim);
+    resp_header(r, "RateLimit-Policy", pol);
+    resp_header(r, "RateLimit", lim);
 }
 
 /* The sentence of a refusal, e.g. "The requests_per_minute quota (600

@@ -33,6 +33,10 @@ void quota_finish(req_t *r);
  * Several policies: one call each (the lines make one list). */
 void quota_fields(req_t *r, const char *policy, long long quota,
                   long long window, long long remaining, long long reset);
+/* The two fields' values (arena strings), for answers not made as a req_t
+ * (promptd-gateway's). */
+void quota_items(arena_t *a, const char *policy, long long quota, long long window,
+                 long long remaining, long long reset, const char **pol, const char **lim);
 
 /* True when sqlstate is a quota refusal. */
 bool quota_is_refusal(const char *sqlstate);

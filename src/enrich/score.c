@@ -418,7 +418,7 @@ static void score_image_reasons(score_t *out)
  * sort; ties keep dimension order), into out->suggestions. */
 static void score_suggest(arena_t *a, const int *weight, score_t *out)
 {
-    int order[SCORE_DIMENSION_COUNT], n = 0;
+    int order[SCORE_DIMENSION_COUNT] = {0}, n = 0;
 
     for (int i = 0; i < SCORE_DIMENSION_COUNT; i++) {
         int gap = (100 - out->dims[i].value) * weight[i], j = n;

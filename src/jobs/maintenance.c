@@ -79,13 +79,9 @@ int maintenance_jobs_purge(job_t *j)
     return 0;
 }
 
-/* promptd.maintenance_purge() deletes one batch of every short-lived kind and
- * returns {kind: count}; rounds repeat while any kind filled its batch.  The
- * kinds are the SQL function's to choose: the result sums whatever it names. */
-int maintenance_purge(job_t *j)
+int maintenance_purge_rounds(job_t *j, const char *fn, long dflt_batch, long max_batch)
 {
-    long n_batch = maint_payload_long(j->payload, "batch", MAINT_BATCH_DEFAULT,
-                                      MAINT_BATCH_MAX);
+    long n_batch = maint_payload_long(j->payload, "batch", dflt_batch, max_batch);
     cJSON *totals = cJSON_CreateObject();
     char batch[32];
     const char *v[1] = {batch};
@@ -93,13 +89,12 @@ int maintenance_purge(job_t *j)
 
     snprintf(batch, sizeof batch, "%ld", n_batch);
     for (int round = 0; more && round < MAINT_ROUNDS_MAX && maint_time_left(j); round++) {
-        PGresult *res = PQexecParams(j->conn,
-            "select promptd.maintenance_purge($1::int)::text", 1, NULL, v, NULL, NULL, 0);
+        PGresult *res = PQexecParams(j->conn, fn, 1, NULL, v, NULL, NULL, 0);
         const cJSON *c;
         cJSON *counts;
 
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            registry_fail(j, "maintenance purge: %s", PQresultErrorMessage(res));
+            registry_fail(j, "%s: %s", j->type, PQresultErrorMessage(res));
             PQclear(res);
             cJSON_Delete(totals);
             return -1;
@@ -121,6 +116,14 @@ int maintenance_purge(job_t *j)
     }
     j->result = totals;
     return 0;
+}
+
+/* promptd.maintenance_purge() deletes one batch of every short-lived kind and
+ * returns {kind: count}; the kinds are the SQL function's to choose. */
+int maintenance_purge(job_t *j)
+{
+    return maintenance_purge_rounds(j, "select promptd.maintenance_purge($1::int)::text",
+                                    MAINT_BATCH_DEFAULT, MAINT_BATCH_MAX);
 }
 
 const job_handler_t maintenance_handlers[] = {

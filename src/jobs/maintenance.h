@@ -15,6 +15,12 @@ int maintenance_jobs_purge(job_t *j);
  * sessions, fired schedule slots over 7 days.  result: deleted per kind. */
 int maintenance_purge(job_t *j);
 
+/* The loop both purges share: run sql (one $1 batch parameter, one row of
+ * {kind: count} JSON text) while any kind fills its batch, up to the
+ * rounds cap and the job's deadline; j->result gets the counts summed.
+ * The payload's "batch" (1..max_batch) overrides dflt_batch. */
+int maintenance_purge_rounds(job_t *j, const char *sql, long dflt_batch, long max_batch);
+
 /* Both, as a handler table for promptd-jobs. */
 extern const job_handler_t maintenance_handlers[];
 

@@ -5,7 +5,8 @@
 #include "jobs/registry.h"
 
 /* quota.purge {batch?}: promptd.quota_purge() in batches (default 1000)
- * until every kind comes back below the batch or 1000 rounds ran: holds
+ * until every kind comes back below the batch, or the rounds cap or the
+ * job's deadline is reached (maintenance_purge_rounds): holds
  * past their ttl released, minute counters of finished days rolled up per
  * day, finished holds over 7 days and day/month counters over 400 days
  * deleted.  result: the counts per kind, summed. */

@@ -96,7 +96,7 @@ is($r->{json}{tier}, 'free', 'body: the plan');
 is($r->{json}{upgrade_tier}, 'pro', 'body: the plan that raises it');
 ($pol, $lim) = fields($r);
 is_deeply([$pol->{requests_per_minute}{q}, $lim->{requests_per_minute}{r}], [5, 0], 'the 429 carries the fields');
-is(db1("select used from promptd.quota_counters where user_id = '$bob' and resource = 'requests_per_minute'"),
+is(db1("select promptd.quota_counter_used(used, seq, base, lim) from promptd.quota_counters where user_id = '$bob' and resource = 'requests_per_minute'"),
    5, 'the counter holds exactly 5 (refusals are not counted)');
 # the next window (the database clock's minute rolls over: simulated by
 # moving the spent counter back one minute)

@@ -13,7 +13,8 @@ use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_WORKERS_PROMPTS => 8,
                            PROMPTD_WORKERS_KEYS => 8, quotas => 1);
-my ($alice, $ta, $bob, $tb, $carol, $tc, $dave, $td) = $s->users(qw(alice bob carol dave));
+my ($alice, $ta, $bob, $tb, $carol, $tc, $dave, $td, $erin, $te, $frank, $tf) =
+    $s->users(qw(alice bob carol dave erin frank));
 my $CLIENTS = 16;
 my $dir = tempdir('quota-exact-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
@@ -90,8 +91,23 @@ fresh_minute();
 $st = burst([$s], $tc, GET => '/api/v1/prompts', undef, 4);
 is(count($st, 200), 30, 'exactly 30 requests admitted');
 is(count($st, 429), 34, 'the other 34 got 429');
-is(db1("select sum(used) from promptd.quota_counters where user_id = '$carol' and resource = 'requests_per_minute'"),
+is(db1("select sum(promptd.quota_counter_used(used, seq, base, lim)) from promptd.quota_counters where user_id = '$carol' and resource = 'requests_per_minute'"),
    30, 'the counter says 30');
+
+is(db1("select count(*) from promptd.quota_counters where user_id = '$carol' "
+     . "and resource = 'requests_per_minute' and seq is not null"), 1, 'counted on a pooled sequence');
+
+# ------------------------------------------------ the same counted by UPDATE (no sequence free), N = 30
+$s->psql("update promptd.quota_settings set request_seqs = 0; delete from promptd.quota_seqs");
+$s->promptctl('quota', 'set', $erin, 'requests_per_minute=30');
+fresh_minute();
+$st = burst([$s], $te, GET => '/api/v1/prompts', undef, 4);
+is(count($st, 200), 30, 'pool empty: exactly 30 requests admitted');
+is(count($st, 429), 34, 'the other 34 got 429');
+is(db1("select coalesce(seq::text, 'none') || ' ' || sum(used) from promptd.quota_counters "
+     . "where user_id = '$erin' and resource = 'requests_per_minute' group by seq"), 'none 30',
+   'the row counted 30');
+$s->promptctl('quota', 'seqs', 100);
 
 # ------------------------------------------------ reservations, N = 10 (16 sessions x 2)
 $s->promptctl('quota', 'set', $carol, 'enrich_per_day=10');
@@ -136,7 +152,7 @@ my $s2 = eval { Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_WORKERS_PROMPTS
     PROMPTD_APP_DATABASE_URL => "$base user=promptd_app password=$app",
     PROMPTD_JWT_SECRET => $jwt) };
 SKIP: {
-    skip "a second stack did not start: $@", 5 unless $s2;
+    skip "a second stack did not start: $@", 7 unless $s2;
     is($s2->request(GET => '/api/v1/prompts', { token => $td })->{status}, 200, 'stack 2 serves stack 1\'s users');
     $s->promptctl('quota', 'set', $dave, 'prompts=25');
     $st = burst([$s, $s2], $td, POST => '/api/v1/prompts', { content => 'x', _label => 'title' }, 4);
@@ -144,6 +160,11 @@ SKIP: {
     is(count($st, 201), 25, 'exactly 25 created');
     is(count($st, 409), 39, 'the other 39 refused');
     is(db1("select count(*) from prompts where user_id = '$dave'"), 25, 'exactly 25 rows');
+    $s->promptctl('quota', 'set', $frank, 'requests_per_minute=30');
+    fresh_minute();
+    $st = burst([$s, $s2], $tf, GET => '/api/v1/prompts', undef, 4);
+    is(count($st, 200), 30, 'two stacks: exactly 30 requests admitted');
+    is(count($st, 429), 34, 'the other 34 got 429');
     $s2->stop;
 }
 

@@ -17,7 +17,7 @@ is($k->{status}, 201, "bob's API key (his token's first request)") or diag expla
 my $key = $k->{json}{key};
 like($key // '', qr/^pmtd_/, '... in the pmtd_ format');
 
-sub hits { db1("select coalesce(sum(used), 0) from promptd.quota_counters "
+sub hits { db1("select coalesce(sum(promptd.quota_counter_used(used, seq, base, lim)), 0) from promptd.quota_counters "
                . "where user_id = '$_[0]' and resource = 'requests_per_minute'") }
 
 my @st = map { api($ta, GET => '/api/v1/prompts')->{status} } 1 .. 3;

@@ -117,12 +117,14 @@ static int quotactl_quota(const config_t *cfg, int argc, char **argv)
 
     if (strcmp(argv[0], "enforce") == 0) {
         v[0] = strcmp(argv[1], "on") == 0 ? "t" : "f";
-        return quotactl_run(cfg, "with c as (update promptd.quota_counters set lim = null "
-                            "where resource = 'requests_per_minute' and lim is not null) "
-                            "update promptd.quota_settings set enforce = $1::boolean "
+        /* promptd.quota_limits_changed clears the counters' limits */
+        return quotactl_run(cfg, "update promptd.quota_settings set enforce = $1::boolean "
                             "returning 'enforce ' || case when enforce then 'on' else 'off' end",
                             1, v, "no settings row");
     }
+    if (strcmp(argv[0], "seqs") == 0)
+        return quotactl_run(cfg, "select promptd.quota_seqs_size($1::int)::text", 1, v,
+                            "no settings row");
     if (strcmp(argv[0], "show") == 0)
         return quotactl_run(cfg, "select jsonb_pretty(promptd.quota_usage(" QUOTACTL_USER_SQL
                             ", 30))", 1, v, "no such user");
@@ -141,6 +143,8 @@ static bool quotactl_quota_words(int argc, char **argv)
     return (argc == 2 && strcmp(argv[0], "enforce") == 0 &&
             (strcmp(argv[1], "on") == 0 || strcmp(argv[1], "off") == 0)) ||
            (argc == 2 && (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "clear") == 0)) ||
+           (argc == 2 && strcmp(argv[0], "seqs") == 0 && argv[1][0] != '\0' &&
+            strspn(argv[1], "0123456789") == strlen(argv[1]) && strlen(argv[1]) <= 7) ||
            (argc >= 3 && strcmp(argv[0], "set") == 0);
 }
 
@@ -157,7 +161,9 @@ const ctl_cmd_t quotactl_quota_cmd = {
     "quota show USER   (USER: uuid or email)\n"
     "quota set USER RESOURCE=N|null ... [per_key=RESOURCE,...]\n"
     "quota clear USER\n"
-    "quota enforce on|off",
-    "expected: quota show|clear USER | quota set USER RESOURCE=N|null ... | quota enforce on|off",
+    "quota enforce on|off\n"
+    "quota seqs N      (size of the request counters' sequence pool)",
+    "expected: quota show|clear USER | quota set USER RESOURCE=N|null ... | quota enforce on|off"
+    " | quota seqs N",
     2, -1, quotactl_quota_words, quotactl_quota
 };

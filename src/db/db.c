@@ -282,8 +282,8 @@ static bool send_query(const db_stmt_t *stmt, const char *sql, int n,
     return PQsendQueryParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
 }
 
-/* Queue the prelude (in an implicit transaction of its own, ended by a
- * Sync: its row locks last only as long as it), BEGIN (a read-write tx's
+/* Queue the prelude (a read-write tx's in an implicit transaction of its
+ * own, ended by a Sync: its row locks last only as long as it), BEGIN (a read-write tx's
  * first statement), the claims, the role switch and the statement; *q gets
  * the statement's result index, *p the prelude's (-1 when none).
  * Returns the number of results to read, or -1 when a send failed. */
@@ -303,7 +303,7 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     sent = PQenterPipelineMode(db.conn);
     if (sent && tx->prelude && (sent = PQsendQueryPrepared(db.conn, tx->prelude->name,
             tx->prelude_nparams, tx->prelude_values, NULL, NULL, 0) &&
-            PQpipelineSync(db.conn)))
+            (tx->readonly || PQpipelineSync(db.conn))))
         *p = nres++;
     if (sent && first && !tx->readonly && (sent = PQsendQueryParams(
             db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)))
@@ -350,13 +350,20 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
     tx->prelude = NULL;          /* sent once, whatever its outcome */
     for (i = 0; i < nres; i++) {
         res[i] = next_result();
-        if (i == p && (sync = PQgetResult(db.conn)) != NULL)   /* the prelude's Sync */
+        if (i == p && !tx->readonly && (sync = PQgetResult(db.conn)) != NULL)   /* the prelude's Sync */
             PQclear(sync);
     }
     sync = PQgetResult(db.conn);
     if (sync)
         PQclear(sync);
     PQexitPipelineMode(db.conn);
+    if (p >= 0 && tx->prelude_fallback && res[p] && PQresultStatus(res[p]) == PGRES_TUPLES_OK &&
+        PQntuples(res[p]) == 0) {   /* no row: the fallback decides (db.h) */
+        PQclear(res[p]);
+        res[p] = PQexecPrepared(db.conn, tx->prelude_fallback->name, tx->prelude_nparams,
+                                tx->prelude_values, NULL, NULL, 0);
+    }
+    tx->prelude_fallback = NULL;
     if (p >= 0 && res[p] && result_ok(res[p])) {   /* kept even when the
                                                       * statement fails */
         tx->prelude_res = own(tx, res[p]);

@@ -38,14 +38,20 @@ typedef struct db_tx {
     bool readonly;            /* R_READONLY: claims + query as one implicit
                                * transaction each, no BEGIN or COMMIT */
     /* A statement sent once, in the pipeline of the first statement of the
-     * request, ahead of it as an implicit transaction of its own (committed
-     * at once, so a counter row it updates is locked only that long): it
-     * runs as the worker's login role and may write even when the request
-     * is read-only.  Its error fails the first statement with its SQLSTATE
-     * (which ran all the same; a read-write request's transaction is then
-     * rolled back).  Its result is kept in prelude_res (owned by the arena).
+     * request and ahead of it, as the worker's login role: in a read-write
+     * request as an implicit transaction of its own (committed at once, so
+     * a row it updates is locked only that long), in a read-only one in
+     * the request's implicit transaction, before the claims make it
+     * read-only (so it may write).  Its error fails the first statement
+     * with its SQLSTATE (a read-write request's ran all the same and its
+     * transaction is rolled back; a read-only one's is skipped).  Its
+     * result is kept in prelude_res (owned by the arena).
      * Worker's connection only (the request quota, src/http/quota.c). */
     const db_stmt_t *prelude;
+    /* Read-only requests only: sent when the prelude answers no row, with
+     * the same values, as a statement of its own after the pipeline; its
+     * result or error stands for the prelude's. */
+    const db_stmt_t *prelude_fallback;
     const char *const *prelude_values;
     int prelude_nparams;
     PGresult *prelude_res;

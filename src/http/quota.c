@@ -14,13 +14,36 @@
 #define USAGE_DAYS_MAX 366
 #define LIMITS_TEXT_MAX 4096
 
-enum { QS_HIT, QS_USAGE, QS_PLAN_SET, QS_OVERRIDE_SET };
+enum { QS_HIT, QS_HIT_DIRECT, QS_USAGE, QS_PLAN_SET, QS_OVERRIDE_SET };
 
 const db_stmt_t quota_stmts[] = {
     /* $1 user, $2 API key or NULL, $3 the request is read-only */
     [QS_HIT] = {"quota_hit",
         "select quota, remaining, window_s, reset_s "
         "from promptd.quota_hit($1::uuid, $2::uuid, $3::boolean)"},
+    /* A read-only request's hit, as the worker's login role (0027): one
+     * value of the sequence of the window's counter (of the API key's own
+     * when it has one), no function call and no row written; all null
+     * when the counter marks the window unlimited (lim -1).  No row when
+     * the window has no such counter yet, its limit was cleared by a
+     * change, or it is spent: quota_hit then decides (the prelude's
+     * fallback).  At most one of the two candidate counters carries a
+     * limit: quota_hit sets it on one kind, and every change clears both. */
+    [QS_HIT_DIRECT] = {"quota_hit_direct",
+        "with h as (select c.lim, case when c.lim >= 0 then "
+        "c.lim - (nextval(c.seq) - c.base) end as remaining, c.window_start "
+        "from promptd.quota_counters c "
+        "where c.user_id = $1::uuid and c.resource = 'requests_per_minute' "
+        "and c.window_start = date_trunc('minute', now(), 'UTC') "
+        "and c.key_id in (coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'), "
+        "'00000000-0000-0000-0000-000000000000') "
+        "and (c.lim < 0 or c.lim is not null and c.seq is not null)) "
+        "select nullif(h.lim, -1), h.remaining, case when h.lim >= 0 then 60 end, "
+        "case when h.lim >= 0 then greatest(1, ceil(extract(epoch from "
+        "h.window_start + interval '1 minute' - now())))::int end, "
+        "set_config('synchronous_commit', case when $3::boolean then 'off' "
+        "else current_setting('synchronous_commit') end, true) "
+        "from h where h.lim < 0 or h.remaining >= 0"},
     [QS_USAGE] = {"quota_usage", "select promptd.quota_usage($1::uuid, $2::int)::text"},
     [QS_PLAN_SET] = {"quota_plan_set", "select promptd.quota_plan_set($1, $2::jsonb)::text"},
     [QS_OVERRIDE_SET] = {"quota_override_set",
@@ -54,7 +77,10 @@ void quota_begin(req_t *r)
     v[1] = r->key_id;
     v[2] = "t";    /* its own implicit transaction (db.h): commit without
                     * waiting for the WAL flush */
-    r->tx.prelude = &quota_stmts[QS_HIT];
+    /* a read-only request tries the plain UPDATE first: its fallback runs
+     * on its own, after the request's implicit transaction */
+    r->tx.prelude = &quota_stmts[r->tx.readonly ? QS_HIT_DIRECT : QS_HIT];
+    r->tx.prelude_fallback = r->tx.readonly ? &quota_stmts[QS_HIT] : NULL;
     r->tx.prelude_values = v;
     r->tx.prelude_nparams = 3;
 }
@@ -169,6 +195,7 @@ void quota_finish(req_t *r)
     bool refused = quota_is_refusal(r->tx.sqlstate);
 
     r->tx.prelude = NULL;
+    r->tx.prelude_fallback = NULL;
     if (refused && r->status != 429 && r->status != 409)
         quota_reply(r);
     if (res == NULL || PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || r->streamed)

@@ -1,0 +1,164 @@
+#!/usr/bin/perl
+# 805-quota-request-seqs.t: the request quota counted on pooled sequences: a read-only request writes no row, the pool is taken back and grows to its size, a full pool falls back to UPDATE counting, limit changes (tier, enforcement) take effect at once, promptctl quota seqs, what promptd_app may touch.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use Time::HiRes qw(sleep);
+use Promptd::Test qw(db1);
+use Promptd::SF qw(sf_list);
+
+my $s = Promptd::Test->new(PROMPTD_WORKERS => 2, quotas => 1,
+                           # counts each statement when it ends (failed ones not)
+                           PROMPTD_PG_SETTINGS => "shared_preload_libraries = 'pg_stat_statements'");
+my ($alice, $ta, $bob, $tb, $carol, $tc, $dave, $td, $erin, $te, $frank, $tf) =
+    $s->users(qw(alice bob carol dave erin frank));
+
+# The RateLimit-Policy quota (q) of requests_per_minute, or undef.
+sub policy_q {
+    my ($r) = @_;
+    for my $i (@{ sf_list($r->{headers}{'ratelimit-policy'}) || [] }) {
+        return $i->{params}{q}[1] if $i->{value} eq 'requests_per_minute';
+    }
+    return undef;
+}
+sub get { $s->request(GET => '/api/v1/prompts', { token => $_[0] }) }
+sub counter {    # "seq-or-none used-column counted"
+    my ($user) = @_;
+    return db1("select case when seq is null then 'none' else 'seq' end || ' ' || used || ' ' "
+        . "|| promptd.quota_counter_used(used, seq, base, lim) from promptd.quota_counters "
+        . "where user_id = '$user' and resource = 'requests_per_minute' "
+        . "and window_start = date_trunc('minute', now(), 'UTC')");
+}
+sub fresh_minute {    # bounded: the rest of a burst stays in one window
+    for (1 .. 30) {
+        return if db1("select extract(second from now())::int < 40");
+        sleep 1;
+    }
+}
+sub pool { db1("select count(*) from promptd.quota_seqs") }
+
+# ------------------------------------------------ the hot path writes no row
+$s->psql("create extension if not exists pg_stat_statements");
+$s->promptctl('quota', 'set', $alice, 'requests_per_minute=5');
+$s->psql("select pg_stat_statements_reset()");
+fresh_minute();
+is(get($ta)->{status}, 200, 'first request of the window');
+my $xmin = db1("select xmin::text from promptd.quota_counters where user_id = '$alice' "
+             . "and resource = 'requests_per_minute'");
+my @st = map { get($ta)->{status} } 1 .. 5;
+is_deeply(\@st, [200, 200, 200, 200, 429], 'four more admitted, the sixth refused');
+sub calls {
+    my ($like) = @_;
+    return db1("select coalesce(sum(calls), 0) from pg_stat_statements where query like '$like'");
+}
+is(calls('with h as (select c.lim, case when c.lim >= %nextval(c.seq)%'), 6,
+   'the one-statement hot path ran for all six (found no counter for the first, a spent one for the last)');
+is(calls('select quota, remaining, window_s, reset_s from promptd.quota_hit(%'), 1,
+   'quota_hit completed once: it made the counter (the refusal it raised is not counted)');
+is(counter($alice), 'seq 0 5', 'counted on a sequence: 5 (refusals take values, not quota)');
+is(db1("select xmin::text from promptd.quota_counters where user_id = '$alice' "
+     . "and resource = 'requests_per_minute'"), $xmin, 'the counter row was never rewritten');
+is(db1("select count(*) from promptd.quota_seqs where user_id = '$alice' "
+     . "and window_start = date_trunc('minute', now(), 'UTC')"), 1, 'its sequence is held for the window');
+is(db1("select r->>'used' || ' ' || (r->>'remaining') from jsonb_array_elements("
+     . "promptd.quota_usage('$alice', 1)->'resources') r where r->>'resource' = 'requests_per_minute'"),
+   '5 0', 'usage: 5 used, 0 remaining');
+
+# ------------------------------------------------ what promptd_app may touch
+my $app_err = sub { my ($sql) = @_; eval { $s->psql("set role promptd_app; $sql"); 1 } ? '' : $@ };
+like($app_err->("select used from promptd.quota_counters limit 1"), qr/permission denied/,
+     'promptd_app: used is not readable');
+like($app_err->("update promptd.quota_counters set base = 0"), qr/permission denied/,
+     'promptd_app: counters are not writable');
+like($app_err->("select 1 from promptd.quota_seqs"), qr/permission denied/, 'promptd_app: the pool is not readable');
+$s->psql("select promptd.quota_reserve('$alice', null, 'enrich_per_day', 1)");
+is($s->psql("set role promptd_app; select count(*) from promptd.quota_counters "
+          . "where resource <> 'requests_per_minute'")->[0][0], 0, 'promptd_app sees request counters only');
+
+# ------------------------------------------------ a tier change takes effect at once
+fresh_minute();
+my $r = get($tb);
+is(policy_q($r), 600, 'bob on free: 600 a minute');
+$s->psql("update public.profiles set subscription_tier = 'pro' where id = '$bob'");
+is(db1("select count(*) from promptd.quota_counters where user_id = '$bob' and lim is not null "
+     . "and window_start = date_trunc('minute', now(), 'UTC')"), 0, 'the tier change cleared the limit');
+$r = get($tb);
+is(policy_q($r), 3000, 'the next request counts against pro (3000)');
+like($r->{headers}{ratelimit} // '', qr/;r=2998\b/, 'the same window: 2 used');
+
+# ------------------------------------------------ enforcement off and on
+$s->promptctl('quota', 'enforce', 'off');
+$r = get($ta);
+is($r->{status}, 200, 'enforcement off: the spent window admits');
+ok(!defined $r->{headers}{'ratelimit-policy'}, 'and announces no policy');
+$s->promptctl('quota', 'enforce', 'on');
+problem_refused(get($ta), 'enforcement on again: the window is spent again');
+sub problem_refused {
+    my ($res, $name) = @_;
+    is($res->{status}, 429, $name);
+    is($res->{json}{type}, 'https://promptd.dev/problems/quota/requests_per_minute', "$name: type");
+}
+
+# ------------------------------------------------ unlimited: one call a window, then the one statement
+$s->promptctl('quota', 'set', $frank, 'requests_per_minute=null');
+fresh_minute();
+my $before = calls('select quota, remaining, window_s, reset_s from promptd.quota_hit(%');
+my @r = map { get($tf) } 1 .. 3;
+is_deeply([map { $_->{status} } @r], [200, 200, 200], 'unlimited: admitted');
+ok(!(grep { defined $_->{headers}{'ratelimit-policy'} || defined $_->{headers}{ratelimit} } @r),
+   'no RateLimit fields');
+is(calls('select quota, remaining, window_s, reset_s from promptd.quota_hit(%') - $before, 1,
+   'quota_hit ran once, to mark the window unlimited');
+is(db1("select lim || ' ' || coalesce(seq::text, 'none') from promptd.quota_counters where user_id = '$frank' "
+     . "and resource = 'requests_per_minute' and window_start = date_trunc('minute', now(), 'UTC')"),
+   '-1 none', 'the mark: lim -1, no sequence');
+$s->promptctl('quota', 'clear', $frank);
+
+# ------------------------------------------------ taken back a minute after its window
+fresh_minute();
+get($tc) for 1 .. 3;
+is(counter($carol), 'seq 0 3', 'carol: 3 on a sequence');
+my $seq = db1("select seq::text from promptd.quota_counters where user_id = '$carol' "
+            . "and resource = 'requests_per_minute'");
+# three minutes pass for carol's window (only hers: the others stay held)
+$s->psql("update promptd.quota_counters set window_start = window_start - interval '3 minutes' "
+       . "where user_id = '$carol' and resource = 'requests_per_minute'; "
+       . "update promptd.quota_seqs set window_start = window_start - interval '3 minutes' "
+       . "where user_id = '$carol'");
+my $n = pool();
+like($s->promptctl('quota', 'seqs', $n), qr/"pool": $n\b/, "promptctl quota seqs $n: no new sequence");
+is(get($td)->{status}, 200, 'dave: first request of his window');
+is(db1("select seq::text from promptd.quota_counters where user_id = '$dave' "
+     . "and resource = 'requests_per_minute'"), $seq, "dave's counter took carol's old sequence");
+is(db1("select coalesce(seq::text, 'none') || ' ' || used from promptd.quota_counters "
+     . "where user_id = '$carol' and resource = 'requests_per_minute'"), 'none 3',
+   "carol's old window keeps its count (3) in used");
+is(pool(), $n, 'the pool did not grow');
+get($td) for 1 .. 2;
+is(counter($dave), 'seq 0 3', "dave's count starts from his own base (3)");
+
+# ------------------------------------------------ a full pool counts by UPDATE
+$s->promptctl('quota', 'set', $erin, 'requests_per_minute=3');
+@st = map { get($te)->{status} } 1 .. 4;
+is_deeply(\@st, [200, 200, 200, 429], 'pool full: erin admitted 3, refused the 4th');
+is(counter($erin), 'none 3 3', 'counted in the row (no sequence free)');
+is(pool(), $n, 'the pool stayed at its size');
+
+# ------------------------------------------------ promptctl quota seqs
+like($s->promptctl('quota', 'seqs', $n + 2), qr/"pool": @{[$n + 2]}\b/, 'quota seqs N+2: two made');
+is(db1("select request_seqs from promptd.quota_settings"), $n + 2, 'the size is kept');
+is(db1("select count(*) from promptd.quota_seqs where user_id is null"), 2, 'both free');
+is(db1("select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+     . "where n.nspname = 'promptd' and c.relkind = 'S' and c.relname ~ '^quota_seq_[0-9]+\$'"),
+   $n + 2, 'one sequence each');
+for my $bad ('-1', 'abc', '', '12345678') {
+    ok(!eval { $s->promptctl('quota', 'seqs', $bad); 1 }, "quota seqs '$bad' refused");
+}
+like((eval { $s->promptctl('quota', 'seqs', '2000000'); 1 } ? '' : $@), qr/from 0 to 1000000/,
+     'quota seqs 2000000: out of range, said why');
+is(db1("select request_seqs from promptd.quota_settings"), $n + 2, 'a refused size changes nothing');
+
+$s->stop;
+done_testing;

@@ -105,6 +105,9 @@ int engine_enrich(arena_t *a, const char *prompt, size_t len,
     e.nspans = lex_spans(a, prompt, len, &e.spans);
     lex_scan(prompt, 0, len, e.spans, e.nspans, &e.all);
     e.cat = lex_category(&e.all);
+    /* the scorer's own kind detection, so both judge the same prompt */
+    score_kind_scan(a, prompt, len, e.spans, e.nspans, &e.all, &e.k);
+    e.image = e.k.kind == SCORE_KIND_IMAGE;
     e.goal = trimmed_goal(a, opts->goal);
     e.xml = opts->target_model && contains_ci(opts->target_model, "claude");
     /* OpenAI's reasoning models work best without step-by-step scaffolds */
@@ -114,7 +117,9 @@ int engine_enrich(arena_t *a, const char *prompt, size_t len,
     engine_classify(&e);
 
     strbuf_init(&sb, a, len + 1024);
-    switch (opts->mode) {
+    if (e.image)
+        engine_write_image(&e, &sb, opts->mode);
+    else switch (opts->mode) {
     case ENGINE_CLARIFY:
         engine_write_clarify(&e, &sb);
         break;

@@ -1,5 +1,6 @@
-/* engine_concise.c: the local engine's concise writer: hedges, filler, pleasantries and repeated sentences removed. */
+/* engine_concise.c: the local engine's concise writer: hedges, filler, pleasantries and repeated sentences removed, and one compact line for a missing output format or length. */
 #include <stdint.h>
+#include <string.h>
 
 #include "enrich/engine_int.h"
 
@@ -12,8 +13,77 @@ static uint64_t fnv1a(const char *p, size_t n)
     return h;
 }
 
+/* The compact output line for what the prompt leaves open, fitted to its
+ * task: the format (a placeholder unless the task fixes it, as code does)
+ * and a brevity constraint with a placeholder for the exact length.
+ * fmt_only / len_only: one of the two is already stated. */
+typedef struct {
+    const char *both, *fmt_only, *len_only;
+} concise_line_t;
+
+static const concise_line_t *concise_line(const eng_t *e)
+{
+    static const concise_line_t code = {
+        "Output: one code block, then a brief note on each change.",
+        "Output: one code block, then the notes.",
+        "Output: keep the explanation brief."};
+    static const concise_line_t extract = {
+        "Output: only the extracted items, as " PH("the format, e.g. JSON "
+        "with the field names you need") ".",
+        "Output: only the extracted items, as " PH("the format, e.g. JSON "
+        "with the field names you need") ".",
+        "Output: only the extracted items, nothing else."};
+    static const concise_line_t qa = {
+        "Output: the direct answer first, then a brief explanation "
+        "(" PH("the length, e.g. at most 3 sentences") ").",
+        "Output: the direct answer first, then the explanation.",
+        "Output: the direct answer first, kept brief."};
+    static const concise_line_t summary = {
+        "Output: a brief summary as " PH("the format and length, e.g. 5 "
+        "bullet points or one paragraph") ".",
+        "Output: " PH("the format, e.g. bullet points or one paragraph") ".",
+        "Output: kept brief, " PH("the length, e.g. under 100 words") "."};
+    static const concise_line_t general = {
+        "Output: brief, as " PH("the format and length, e.g. 3 bullet "
+        "points or one short paragraph") ".",
+        "Output: " PH("the format, e.g. a list or one paragraph") ".",
+        "Output: kept brief, " PH("the length, e.g. under 150 words") "."};
+
+    switch (e->cat) {
+    case LEX_CAT_CODE: return &code;
+    case LEX_CAT_EXTRACT: return &extract;
+    case LEX_CAT_SUMMARY: return &summary;
+    case LEX_CAT_QA: return &qa;
+    default: return e->k.kind == SCORE_KIND_QUESTION ? &qa : &general;
+    }
+}
+
+/* Append the compact output line when the format or the length is open
+ * (a translation's are the source's); record its placeholders. */
+static void concise_tighten(eng_t *e, strbuf_t *sb)
+{
+    const lex_stats_t *st = &e->all;
+    bool format = st->cue[CUE_FORMAT] || st->format_sentences ||
+                  st->pcue[CUE_FORMAT];
+    bool length = st->length_specs || st->cue[CUE_LENGTHWORD] ||
+                  st->pcue[CUE_LENGTHUNIT];
+    const concise_line_t *l;
+    const char *line, *ph;
+
+    if (e->cat == LEX_CAT_TRANSLATE || (format && length) || st->length_specs)
+        return;
+    l = concise_line(e);
+    line = !format && !length ? l->both : !format ? l->fmt_only : l->len_only;
+    strbuf_puts(sb, "\n");
+    strbuf_puts(sb, line);
+    if ((ph = strstr(line, "[[Add: ")) != NULL)
+        engine_suggest(e, arena_strndup(e->a, ph + 2,
+                                        (size_t)(strstr(ph, "]]") - ph) - 2));
+}
+
 /* concise: the prompt in its own order without lexicon_hedges, filler,
- * pleasantries and repeated sentences; every constraint stays. */
+ * pleasantries and repeated sentences; every constraint stays; then at
+ * most one compact line asking for a missing format or length. */
 void engine_write_concise(eng_t *e, strbuf_t *sb)
 {
     size_t nslots = 16;
@@ -55,4 +125,5 @@ void engine_write_concise(eng_t *e, strbuf_t *sb)
     if (!sb->len) /* only pleasantries: keep the prompt as it was */
         strbuf_append(sb, e->s + e->u[0].start,
                       e->u[e->nu - 1].end - e->u[0].start);
+    concise_tighten(e, sb);
 }

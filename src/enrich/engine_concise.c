@@ -13,41 +13,36 @@ static uint64_t fnv1a(const char *p, size_t n)
     return h;
 }
 
-/* The compact output line for what the prompt leaves open, fitted to its
- * task: the format (a placeholder unless the task fixes it, as code does)
- * and a brevity constraint with a placeholder for the exact length.
- * fmt_only / len_only: one of the two is already stated. */
+/* The compact output line for a prompt that leaves the answer's length
+ * open, fitted to its task: a brevity constraint (a placeholder for the
+ * exact length where the task does not fix it) and, in both, the format
+ * too (a placeholder unless the task fixes it, as code does); len_only
+ * when the format is already stated. */
 typedef struct {
-    const char *both, *fmt_only, *len_only;
+    const char *both, *len_only;
 } concise_line_t;
 
 static const concise_line_t *concise_line(const eng_t *e)
 {
     static const concise_line_t code = {
-        "Output: one code block, then a brief note on each change.",
-        "Output: one code block, then the notes.",
-        "Output: keep the explanation brief."};
+        "Reply with one code block, then a brief note on each change.",
+        "Keep the explanation brief."};
     static const concise_line_t extract = {
-        "Output: only the extracted items, as " PH("the format, e.g. JSON "
+        "Return only the extracted items, as " PH("the format, e.g. JSON "
         "with the field names you need") ".",
-        "Output: only the extracted items, as " PH("the format, e.g. JSON "
-        "with the field names you need") ".",
-        "Output: only the extracted items, nothing else."};
+        "Return only the extracted items, nothing else."};
     static const concise_line_t qa = {
-        "Output: the direct answer first, then a brief explanation "
+        "Answer directly first, then explain briefly "
         "(" PH("the length, e.g. at most 3 sentences") ").",
-        "Output: the direct answer first, then the explanation.",
-        "Output: the direct answer first, kept brief."};
+        "Give the direct answer first and keep it brief."};
     static const concise_line_t summary = {
-        "Output: a brief summary as " PH("the format and length, e.g. 5 "
+        "Keep the summary brief, as " PH("the format and length, e.g. 5 "
         "bullet points or one paragraph") ".",
-        "Output: " PH("the format, e.g. bullet points or one paragraph") ".",
-        "Output: kept brief, " PH("the length, e.g. under 100 words") "."};
+        "Keep it brief: " PH("the length, e.g. under 100 words") "."};
     static const concise_line_t general = {
-        "Output: brief, as " PH("the format and length, e.g. 3 bullet "
-        "points or one short paragraph") ".",
-        "Output: " PH("the format, e.g. a list or one paragraph") ".",
-        "Output: kept brief, " PH("the length, e.g. under 150 words") "."};
+        "Keep the answer brief, as " PH("the format and length, e.g. 3 "
+        "bullet points or one short paragraph") ".",
+        "Keep it brief: " PH("the length, e.g. under 150 words") "."};
 
     switch (e->cat) {
     case LEX_CAT_CODE: return &code;
@@ -58,8 +53,9 @@ static const concise_line_t *concise_line(const eng_t *e)
     }
 }
 
-/* Append the compact output line when the format or the length is open
- * (a translation's are the source's); record its placeholders. */
+/* Append the compact output line when the answer's length is open (a
+ * translation's is the source's): a stated length already makes the
+ * request tight, and concise adds nothing then.  Records its placeholder. */
 static void concise_tighten(eng_t *e, strbuf_t *sb)
 {
     const lex_stats_t *st = &e->all;
@@ -70,10 +66,10 @@ static void concise_tighten(eng_t *e, strbuf_t *sb)
     const concise_line_t *l;
     const char *line, *ph;
 
-    if (e->cat == LEX_CAT_TRANSLATE || (format && length) || st->length_specs)
+    if (e->cat == LEX_CAT_TRANSLATE || length)
         return;
     l = concise_line(e);
-    line = !format && !length ? l->both : !format ? l->fmt_only : l->len_only;
+    line = format ? l->len_only : l->both;
     strbuf_puts(sb, "\n");
     strbuf_puts(sb, line);
     if ((ph = strstr(line, "[[Add: ")) != NULL)

@@ -25,23 +25,28 @@ typedef struct {
 static const concise_line_t *concise_line(const eng_t *e)
 {
     static const concise_line_t code = {
-        "Reply with one code block, then a brief note on each change.",
+        "Reply with one code block, then a brief explanation.",
         "Keep the explanation brief."};
     static const concise_line_t extract = {
-        "Return only the extracted items, as " PH("the format, e.g. JSON "
-        "with the field names you need") ".",
-        "Return only the extracted items, nothing else."};
+        "Return only the result, in this format: " PH("e.g. JSON with the "
+        "field names you need") ".",
+        "Return only the result, nothing else."};
     static const concise_line_t qa = {
         "Answer directly first, then explain briefly "
         "(" PH("the length, e.g. at most 3 sentences") ").",
         "Give the direct answer first and keep it brief."};
     static const concise_line_t summary = {
-        "Keep the summary brief, as " PH("the format and length, e.g. 5 "
-        "bullet points or one paragraph") ".",
+        "Keep the summary brief, in this format: " PH("e.g. 5 bullet "
+        "points or one paragraph") ".",
         "Keep it brief: " PH("the length, e.g. under 100 words") "."};
+    static const concise_line_t system = { /* "You are ...": every answer */
+        "Keep every answer brief, in this format: " PH("e.g. 3 bullet "
+        "points or one short paragraph") ".",
+        "Keep every answer brief: " PH("the length, e.g. under 150 "
+        "words") "."};
     static const concise_line_t general = {
-        "Keep the answer brief, as " PH("the format and length, e.g. 3 "
-        "bullet points or one short paragraph") ".",
+        "Answer briefly, in this format: " PH("e.g. 3 bullet points or one "
+        "short paragraph") ".",
         "Keep it brief: " PH("the length, e.g. under 150 words") "."};
 
     switch (e->cat) {
@@ -49,7 +54,10 @@ static const concise_line_t *concise_line(const eng_t *e)
     case LEX_CAT_EXTRACT: return &extract;
     case LEX_CAT_SUMMARY: return &summary;
     case LEX_CAT_QA: return &qa;
-    default: return e->k.kind == SCORE_KIND_QUESTION ? &qa : &general;
+    default:
+        return e->k.kind == SCORE_KIND_QUESTION ? &qa
+               : e->all.first_is_role           ? &system
+                                                : &general;
     }
 }
 

@@ -22,7 +22,7 @@ static const struct {
      PH("who or what is in the image, doing what, where")},
     {LSC_IMG_MEDIUM, M_ALL, "Style",
      PH("the medium, e.g. photograph, watercolour or 3D render")},
-    {LSC_IMG_COMPOSITION, M_FULL | M(ENGINE_STRUCTURE), "Composition",
+    {LSC_IMG_COMPOSITION, M_ALL, "Composition",
      PH("the framing, e.g. close-up, centred, or a wide shot")},
     {LSC_IMG_LIGHTING, M_ALL, "Lighting",
      PH("e.g. soft morning light from the left")},
@@ -36,11 +36,14 @@ static const struct {
 #define IMAGE_NSLOTS (sizeof(image_slots) / sizeof(image_slots[0]))
 
 /* The description in its own order without pleasantries; rewritten
- * (hedges and filler words out) unless rewrite is false. */
+ * (hedges and filler words out) only when rewrite is true and it has
+ * hedges or filler words: an image description is often a lower-case
+ * list of phrases, and stays one. */
 static void image_body(eng_t *e, strbuf_t *sb, bool rewrite)
 {
     int prev = -1;
 
+    rewrite = rewrite && (e->all.cue[CUE_HEDGE] || e->all.cue[CUE_FILLER]);
     for (int k = 0; k < e->nu; k++) {
         const unit_t *u = &e->u[k];
         if (u->role == R_DROP)

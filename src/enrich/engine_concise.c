@@ -28,7 +28,7 @@ static const concise_line_t *concise_line(const eng_t *e)
         "Reply with one code block, then a brief explanation.",
         "Keep the explanation brief."};
     static const concise_line_t extract = {
-        "Return only the result, in this format: " PH("e.g. JSON with the "
+        "Return only the result, in the format " PH("e.g. JSON with the "
         "field names you need") ".",
         "Return only the result, nothing else."};
     static const concise_line_t qa = {
@@ -36,16 +36,16 @@ static const concise_line_t *concise_line(const eng_t *e)
         "(" PH("the length, e.g. at most 3 sentences") ").",
         "Give the direct answer first and keep it brief."};
     static const concise_line_t summary = {
-        "Keep the summary brief, in this format: " PH("e.g. 5 bullet "
+        "Keep the summary brief, in the format " PH("e.g. 5 bullet "
         "points or one paragraph") ".",
         "Keep it brief: " PH("the length, e.g. under 100 words") "."};
     static const concise_line_t system = { /* "You are ...": every answer */
-        "Keep every answer brief, in this format: " PH("e.g. 3 bullet "
+        "Keep every answer brief, in the format " PH("e.g. 3 bullet "
         "points or one short paragraph") ".",
         "Keep every answer brief: " PH("the length, e.g. under 150 "
         "words") "."};
     static const concise_line_t general = {
-        "Answer briefly, in this format: " PH("e.g. 3 bullet points or one "
+        "Answer briefly, in the format " PH("e.g. 3 bullet points or one "
         "short paragraph") ".",
         "Keep it brief: " PH("the length, e.g. under 150 words") "."};
 

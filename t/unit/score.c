@@ -240,6 +240,32 @@ static void test_inputs(arena_t *a)
     ok(from_reasons, "suggestions are the weak dimensions' reasons");
 }
 
+/* A bare noun phrase of a few words is an image description; a clause, a
+ * sentence, a text or a format named are not. */
+static void test_bare_kinds(arena_t *a)
+{
+    static const struct {
+        const char *p, *kind;
+    } cases[] = {
+        {"an old lighthouse in a storm", "image"},
+        {"kitten", "image"},
+        {"My dog is sick", "task"},
+        {"Handle the user's order.", "task"},
+        {"blog post about dogs", "task"},
+        {"summary of the meeting", "task"},
+        {"json schema for a user", "task"},
+        {"Schreib was über Kaffee", "task"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        score_t s = {0};
+        int rc = score_prompt(a, cases[i].p, strlen(cases[i].p), &s);
+        ok(rc == 0 && s.kind && strcmp(s.kind, cases[i].kind) == 0,
+           "\"%s\" is judged %s (%s)", cases[i].p, cases[i].kind,
+           s.kind ? s.kind : "-");
+    }
+}
+
 /* The prompt's kind: an image prompt is judged on what the image shows;
  * image words without a subject, empty praise and padding earn little. */
 static void test_kinds(arena_t *a)
@@ -282,6 +308,7 @@ static void test_kinds(arena_t *a)
     ok(rc == 0 && strstr(c.dims[SCORE_DETAIL].reason, "Describe"),
        "  its detail asks for what the image shows: %s",
        c.dims[SCORE_DETAIL].reason);
+    test_bare_kinds(a);
 }
 
 /* Distinct words count with diminishing returns: padding a good prompt

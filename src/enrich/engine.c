@@ -12,7 +12,10 @@
  *   3. engine_classify() (engine_roles.c) gives each unit a role: task,
  *      context, material (text supplied to work on), constraint, format,
  *      example.
- *   4. The mode's writer (engine_sections.c, engine_clarify.c,
+ *   4. The scorer's kind scan (score_kind_scan) says whether it is an
+ *      image prompt: one of those gets engine_image.c's writer in every
+ *      mode (its description, then labelled slots for missing aspects).
+ *   5. Otherwise the mode's writer (engine_sections.c, engine_clarify.c,
  *      engine_concise.c; units put by engine_put.c, placeholders and
  *      questions from engine_ask.c) emits units verbatim (only a unit's
  *      opening hedge, "don't" or filler words may be rewritten, never a

@@ -54,8 +54,9 @@ static const concise_line_t *concise_line(const eng_t *e)
     case LEX_CAT_EXTRACT: return &extract;
     case LEX_CAT_SUMMARY: return &summary;
     case LEX_CAT_QA: return &qa;
-    default:
-        return e->k.kind == SCORE_KIND_QUESTION ? &qa
+    default: /* "Can you write ...?" is a request, not a question */
+        return e->k.kind == SCORE_KIND_QUESTION && !e->all.cue[CUE_HEDGE]
+                   ? &qa
                : e->all.first_is_role           ? &system
                                                 : &general;
     }

@@ -75,6 +75,17 @@ static void test_concise(arena_t *a)
          "Write a product description for Acme boots as a bulleted list.\n"
          "Keep it brief: [[Add: the length, e.g. under 150 words]].",
          "format stated, length open: only the length"},
+        {"Can you please, basically, write a haiku about rain?",
+         "Write a haiku about rain.\nAnswer briefly, in the format [[Add: "
+         "e.g. 3 bullet points or one short paragraph]].",
+         "hedges with commas go: a sharp imperative, not a question"},
+        {"Could you please, if you don't mind, tell me about machine "
+         "learning?",
+         "Tell me about machine learning.\nAnswer directly first, then "
+         "explain briefly ([[Add: the length, e.g. at most 3 sentences]]).",
+         "\"if you don't mind\" between hedges goes too"},
+        {"Could you, Anna, check the Q3 figures?",
+         NULL, "a name after a hedge stops the rewrite"},
         {"Summarise the report in 3 bullet points.",
          "Summarise the report in 3 bullet points.",
          "length stated: nothing added"},
@@ -87,10 +98,13 @@ static void test_concise(arena_t *a)
         const char *out = run(a, cases[i].in, ENGINE_CONCISE);
         if (cases[i].want)
             is_str(out, cases[i].want, "concise: %s", cases[i].why);
+        else if (strstr(cases[i].in, "Anna"))
+            ok(strncmp(out, cases[i].in, strlen(cases[i].in)) == 0,
+               "concise: %s", cases[i].why);
         else
             ok(strstr(out, "Return only the result") &&
                    strstr(out, "\"Great fit, fast delivery\""),
-               "concise: %s: %s", cases[i].why, out);
+               "concise: %s", cases[i].why);
         ok(strcmp(run(a, out, ENGINE_CONCISE), out) == 0,
            "  concise twice adds nothing more");
         ok(!strstr(out, "##") && count(out, "\n") <= 1,

@@ -1,5 +1,8 @@
 /* engine_image.c: the local engine's writer for image-generation prompts: the description kept, then labelled slots for the image aspects it lacks. */
+#include <string.h>
+
 #include "enrich/engine_int.h"
+#include "enrich/lexicon.h"
 
 /* The aspects the image guides teach, in the order a description names
  * them (subject first, format last).  A slot is added when the prompt's
@@ -87,6 +90,37 @@ static void image_concise_line(eng_t *e, strbuf_t *sb)
         strbuf_putc(sb, '.');
 }
 
+/* clarify: one question about the first empty praise ("beautiful", "best
+ * quality") outside protected spans, which describes nothing to draw. */
+static void image_clarify_praise(eng_t *e, strbuf_t *sb, bool *first)
+{
+    const char *const *praise = lexicon_score[LSC_IMG_EMPTY];
+
+    if (!e->k.hits[LSC_IMG_EMPTY])
+        return;
+    for (size_t i = 0, w; i < e->len; i += w ? w : 1) {
+        int sp = span_at(e, i);
+        if (sp < e->nspans && e->spans[sp].start <= i) {
+            i = e->spans[sp].end;
+            w = 0;
+            continue;
+        }
+        if (!(w = lex_word_len(e->s, e->len, i)))
+            continue;
+        for (const char *const *p = praise; *p; p++) {
+            size_t m = lex_phrase_len(e->s + i, e->len - i, *p);
+            char *q;
+            if (!m)
+                continue;
+            q = arena_printf(e->a, "[[Clarify: what should the image show "
+                             "instead of \"%.*s\"?]]", (int)m, e->s + i);
+            engine_emit_line(sb, first, "", q);
+            engine_suggest(e, arena_strndup(e->a, q + 2, strlen(q) - 4));
+            return;
+        }
+    }
+}
+
 /* Every mode of an image prompt: the description first (structure keeps
  * its wording), then one "Label: [[Add: ...]]" line per missing aspect;
  * clarify also asks about its vague words; expand asks what the image is
@@ -117,8 +151,10 @@ void engine_write_image(eng_t *e, strbuf_t *sb, engine_mode_t mode)
                            PH("what the image must not show, e.g. text or "
                               "watermarks"), true);
     }
-    if (mode == ENGINE_CLARIFY)
+    if (mode == ENGINE_CLARIFY) {
         engine_clarify_vague(e, sb, &first, "", -1, true);
+        image_clarify_praise(e, sb, &first);
+    }
     if (sb->len && sb->ptr[sb->len - 1] == '\n') /* nothing was missing */
         sb->ptr[--sb->len] = '\0';
 }

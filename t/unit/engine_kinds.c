@@ -151,6 +151,11 @@ static void test_image(arena_t *a)
            "soft morning light from the left]]; aspect ratio: [[Add: e.g. "
            "16:9, 2:3 or square]].",
            "image concise: one compact line of the missing aspects");
+    ok(strstr(run(a, "portrait of a woman, beautiful, amazing, best quality",
+                  ENGINE_CLARIFY),
+              "[[Clarify: what should the image show instead of "
+              "\"beautiful\"?]]") != NULL,
+       "image clarify asks what empty praise should show");
     ok(strstr(run(a, cat, ENGINE_STRUCTURE), "Subject: [[Add:") != NULL,
        "a one-word subject is asked for");
     ok(strncmp(run(a, "Can you please draw a fox in the snow?",

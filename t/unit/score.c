@@ -198,6 +198,14 @@ static void test_json_and_determinism(arena_t *a)
     is_int(nd, SCORE_DIMENSION_COUNT, "nine dimensions in the JSON");
     ok(good, "each dimension has value and reason, in order");
     ok(j1 && !strstr(j1, "suggestions"), "no suggestions in the score JSON");
+    ok(root && cJSON_IsString(cJSON_GetObjectItem(root, "kind")) &&
+           strcmp(cJSON_GetObjectItem(root, "kind")->valuestring, "task") == 0,
+       "the JSON names the prompt's kind (task)");
+    cJSON_Delete(root);
+    root = (j1 = json_of(a, "Draw a cat.")) ? cJSON_Parse(j1) : NULL;
+    ok(root && cJSON_IsString(cJSON_GetObjectItem(root, "kind")) &&
+           strcmp(cJSON_GetObjectItem(root, "kind")->valuestring, "image") == 0,
+       "  and an image prompt's (image)");
     cJSON_Delete(root);
 
     /* quotes and control characters in reasons stay valid JSON */

@@ -265,10 +265,13 @@ void score_kind_scan(arena_t *a, const char *s, size_t len,
     for (int c = LSC_IMG_MEDIUM; c <= LSC_IMG_ASPECT; c++)
         k->img_aspects += k->hits[c] > 0;
     /* "Write a post about our logo" is no image request: a prompt opening
-     * with a text task verb needs most aspects of an image to be one. */
-    if (k->text_first ? k->img_aspects >= 4
-                      : k->hits[LSC_IMG_REQUEST] || k->img_aspects >= 3 ||
-                            bare_description(s, len, st, k))
+     * with a text task verb needs most aspects of an image to be one; one
+     * that sets a role ("You are a photography tutor") needs an explicit
+     * image request. */
+    if (st->first_is_role ? k->hits[LSC_IMG_REQUEST] > 0
+        : k->text_first   ? k->img_aspects >= 4
+                          : k->hits[LSC_IMG_REQUEST] || k->img_aspects >= 3 ||
+                                bare_description(s, len, st, k))
         k->kind = SCORE_KIND_IMAGE;
     else if (st->questions && !st->task_sentences)
         k->kind = SCORE_KIND_QUESTION;

@@ -249,7 +249,8 @@ static void test_inputs(arena_t *a)
 }
 
 /* A bare noun phrase of a few words is an image description; a clause, a
- * sentence, a text or a format named are not. */
+ * sentence, a text or a format named are not; a prompt setting a role is
+ * one only with an explicit image request. */
 static void test_bare_kinds(arena_t *a)
 {
     static const struct {
@@ -263,6 +264,9 @@ static void test_bare_kinds(arena_t *a)
         {"summary of the meeting", "task"},
         {"json schema for a user", "task"},
         {"Schreib was über Kaffee", "task"},
+        {"You are a photography tutor. Give beginners advice on lighting, "
+         "composition and colour in 5 bullet points.", "task"},
+        {"You are an illustrator. Draw a fox in soft light.", "image"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -27,7 +27,7 @@
  * whenever the data loads.  --tune-failures lists instead the tune
  * part's pairs not ranked strictly higher, with both prompts' dimensions,
  * the tune prompts whose kind is misjudged as image or not image,
- * and the engine runs (all modes but concise) not raising a tune worse
+ * and the engine runs (every mode) not raising a tune worse
  * prompt's score (never the held-out part's: no rule is written from it).
  */
 

@@ -21,8 +21,10 @@
  * ranks the better prompt strictly higher, ties, or ranks the worse one
  * higher; the same per kind; a k-fold by-source figure (sources dealt to
  * k folds in SPLIT order; each fold's rate and their mean and minimum);
- * then, for every engine mode on every worse prompt, how often the local
- * score rises and which tokens survive; and the CPU time of score_prompt()
+ * then, for every engine mode on every worse prompt, the mean total before
+ * and after, the output's length, the image prompts kept free of text
+ * sections, how often the local score rises and which tokens survive;
+ * and the CPU time of score_prompt()
  * per prompt.  A report, not a test: it has no thresholds and exits 0
  * whenever the data loads.  --tune-failures lists instead the tune
  * part's pairs not ranked strictly higher, with both prompts' dimensions,

@@ -21,13 +21,15 @@
  * ranks the better prompt strictly higher, ties, or ranks the worse one
  * higher; the same per kind; a k-fold by-source figure (sources dealt to
  * k folds in SPLIT order; each fold's rate and their mean and minimum);
- * then, for every engine mode on every worse prompt, how often the local
- * score rises and which tokens survive; and the CPU time of score_prompt()
+ * then, for every engine mode on every worse prompt, the mean total before
+ * and after, the output's length, the image prompts kept free of text
+ * sections, how often the local score rises and which tokens survive;
+ * and the CPU time of score_prompt()
  * per prompt.  A report, not a test: it has no thresholds and exits 0
  * whenever the data loads.  --tune-failures lists instead the tune
  * part's pairs not ranked strictly higher, with both prompts' dimensions,
  * the tune prompts whose kind is misjudged as image or not image,
- * and the engine runs (all modes but concise) not raising a tune worse
+ * and the engine runs (every mode) not raising a tune worse
  * prompt's score (never the held-out part's: no rule is written from it).
  */
 
@@ -390,7 +392,17 @@ static bool dup_heading(const char *in, const char *out)
 typedef struct {
     int runs, rises, fails, dups, all_kept;
     int present[T_COUNT], kept[T_COUNT];
+    long before, after;       /* sums of the totals */
+    long in_bytes, out_bytes; /* sums of the lengths */
+    int img_runs, img_clean;  /* image prompts; without text sections */
 } engine_stat_t;
+
+/* Sections written for text answers, out of place in an image prompt. */
+static bool text_sections(const char *out)
+{
+    return strstr(out, "## Task") || strstr(out, "## Output format") ||
+           strstr(out, "## Steps") || strstr(out, "<task>");
+}
 
 static void engine_run(arena_t *scratch, const sample_t *s, engine_mode_t m,
                        engine_stat_t *st)
@@ -404,7 +416,16 @@ static void engine_run(arena_t *scratch, const sample_t *s, engine_mode_t m,
         st->fails++;
         goto out;
     }
-    st->rises += total_of_keep(scratch, r.text) > s->sw;
+    int after = total_of_keep(scratch, r.text);
+    st->rises += after > s->sw;
+    st->before += s->sw;
+    st->after += after;
+    st->in_bytes += (long)strlen(s->worse);
+    st->out_bytes += (long)r.len;
+    if (!strcmp(s->kind, "image")) {
+        st->img_runs++;
+        st->img_clean += !text_sections(r.text);
+    }
     st->dups += dup_heading(s->worse, r.text);
     tokens_check(scratch, s->worse, r.text, present, lost);
     for (int c = 0; c < T_COUNT; c++) {
@@ -417,11 +438,38 @@ out:
     arena_reset(scratch);
 }
 
+/* Per group and mode: mean total before -> after, the output's mean
+ * length against the input's, and the image prompts kept free of the
+ * sections written for text answers. */
+static void report_engine_means(arena_t *scratch, const sample_t *v, int n)
+{
+    printf("  %-10s %-10s %15s %9s %13s\n", "group", "mode",
+           "mean before->after", "bytes x", "image: no text sections");
+    for (int g = 0; g < G_COUNT; g++)
+        for (int m = 0; m < ENGINE_MODE_COUNT; m++) {
+            engine_stat_t st = {0};
+            for (int i = 0; i < n; i++)
+                if (v[i].group == g)
+                    engine_run(scratch, &v[i], (engine_mode_t)m, &st);
+            printf("  %-10s %-10s %7.1f -> %5.1f %8.2fx", group_names[g],
+                   engine_mode_name((engine_mode_t)m),
+                   (double)st.before / (st.runs ? st.runs : 1),
+                   (double)st.after / (st.runs ? st.runs : 1),
+                   (double)st.out_bytes / (st.in_bytes ? st.in_bytes : 1));
+            if (st.img_runs)
+                printf(" %7.1f%% of %d", pct(st.img_clean, st.img_runs),
+                       st.img_runs);
+            printf("\n");
+        }
+    printf("\n");
+}
+
 static void report_engine(arena_t *scratch, const sample_t *v, int n)
 {
     printf("\nEngine %s on every worse prompt, every mode (%% of runs;"
            "\n  token columns: kept %% / runs whose input has such a token)\n",
            ENGINE_VERSION);
+    report_engine_means(scratch, v, n);
     printf("  %-10s %-10s %5s %7s %7s %7s", "group", "mode", "runs", "rises",
            "no-dup", "all-kept");
     for (int c = 0; c < T_COUNT; c++)
@@ -494,8 +542,7 @@ static void report_tune_failures(arena_t *scratch, const sample_t *v, int n,
         for (int m = 0; v[i].group == G_TUNE && m < ENGINE_MODE_COUNT; m++) {
             engine_opts_t o = {.mode = (engine_mode_t)m};
             engine_result_t r;
-            if (m == ENGINE_CONCISE ||
-                engine_enrich(scratch, v[i].worse, strlen(v[i].worse), &o, &r) ||
+            if (engine_enrich(scratch, v[i].worse, strlen(v[i].worse), &o, &r) ||
                 total_of_keep(scratch, r.text) > v[i].sw) {
                 arena_reset(scratch);
                 continue;

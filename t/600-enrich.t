@@ -25,6 +25,7 @@ sub get { my ($tok, $path) = @_; $s->request(GET => $path, { token => $tok }) }
 sub score_ok {
     my ($sc, $what) = @_;
     ok($sc->{total} =~ /^\d+$/ && $sc->{total} <= 100, "$what: total 0..100");
+    like($sc->{kind} // '', qr/^(task|question|image)$/, "$what: kind is task, question or image");
     for my $d (@DIMS) {
         my $x = $sc->{dimensions}{$d};
         ok(ref $x eq 'HASH' && $x->{value} =~ /^\d+$/ && $x->{value} <= 100
@@ -38,6 +39,9 @@ my $weak = 'write something about dogs';
 my $r = post($ta, '/api/v1/score', { prompt => $weak });
 is($r->{status}, 200, 'score -> 200') or diag explain $r;
 score_ok($r->{json}, 'score');
+is($r->{json}{kind}, 'task', 'score: a writing request is judged as a task');
+is(post($ta, '/api/v1/score', { prompt => 'a photo of a red fox in the snow, golden light' })->{json}{kind},
+   'image', 'score: an image prompt is judged as an image');
 is(ref $r->{json}{suggestions}, 'ARRAY', 'score has suggestions[]');
 ok(@{ $r->{json}{suggestions} } > 0, 'a weak prompt gets suggestions');
 my $again = post($ta, '/api/v1/score', { prompt => $weak });

@@ -12,7 +12,10 @@
  *   3. engine_classify() (engine_roles.c) gives each unit a role: task,
  *      context, material (text supplied to work on), constraint, format,
  *      example.
- *   4. The mode's writer (engine_sections.c, engine_clarify.c,
+ *   4. The scorer's kind scan (score_kind_scan) says whether it is an
+ *      image prompt: one of those gets engine_image.c's writer in every
+ *      mode (its description, then labelled slots for missing aspects).
+ *   5. Otherwise the mode's writer (engine_sections.c, engine_clarify.c,
  *      engine_concise.c; units put by engine_put.c, placeholders and
  *      questions from engine_ask.c) emits units verbatim (only a unit's
  *      opening hedge, "don't" or filler words may be rewritten, never a
@@ -105,6 +108,9 @@ int engine_enrich(arena_t *a, const char *prompt, size_t len,
     e.nspans = lex_spans(a, prompt, len, &e.spans);
     lex_scan(prompt, 0, len, e.spans, e.nspans, &e.all);
     e.cat = lex_category(&e.all);
+    /* the scorer's own kind detection, so both judge the same prompt */
+    score_kind_scan(a, prompt, len, e.spans, e.nspans, &e.all, &e.k);
+    e.image = e.k.kind == SCORE_KIND_IMAGE;
     e.goal = trimmed_goal(a, opts->goal);
     e.xml = opts->target_model && contains_ci(opts->target_model, "claude");
     /* OpenAI's reasoning models work best without step-by-step scaffolds */
@@ -114,7 +120,9 @@ int engine_enrich(arena_t *a, const char *prompt, size_t len,
     engine_classify(&e);
 
     strbuf_init(&sb, a, len + 1024);
-    switch (opts->mode) {
+    if (e.image)
+        engine_write_image(&e, &sb, opts->mode);
+    else switch (opts->mode) {
     case ENGINE_CLARIFY:
         engine_write_clarify(&e, &sb);
         break;

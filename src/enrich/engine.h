@@ -9,14 +9,15 @@
 
 /* Bumped whenever the engine's output for some input changes: it is part of
  * every cache key, so old cached results are never served as new ones. */
-#define ENGINE_VERSION "local-2"
+#define ENGINE_VERSION "local-3"
 
 typedef enum {
     ENGINE_IMPROVE,   /* default: apply every principle that is missing */
     ENGINE_STRUCTURE, /* sections and delimiters, little new wording */
     ENGINE_CLARIFY,   /* resolve vagueness; mark missing essentials */
     ENGINE_EXPAND,    /* add context, audience, format, examples slots */
-    ENGINE_CONCISE,   /* remove filler, keep every constraint */
+    ENGINE_CONCISE,   /* remove filler, keep every constraint; add one
+                         compact line for a missing format or length */
     ENGINE_MODE_COUNT
 } engine_mode_t;
 

@@ -8,6 +8,7 @@
 #include "core/str.h"
 #include "enrich/engine.h"
 #include "enrich/lex.h"
+#include "enrich/score_int.h"
 
 enum unit_kind {
     U_TEXT, U_LIST, U_HEADING,
@@ -37,6 +38,8 @@ typedef struct {
     unit_t *u;
     int nu;
     lex_stats_t all;             /* the whole prompt */
+    score_scan_t k;              /* the scorer's scan: kind, image aspects */
+    bool image;                  /* an image-generation prompt */
     enum lex_category cat;
     bool xml;                    /* sections as <tags> (Claude-style) */
     bool reasoning;              /* o1/o3/o4-style model: reasons itself */
@@ -122,5 +125,8 @@ void engine_clarify_vague(eng_t *e, strbuf_t *sb, bool *first,
 void engine_write_sections(eng_t *e, strbuf_t *sb, engine_mode_t mode);
 void engine_write_clarify(eng_t *e, strbuf_t *sb);
 void engine_write_concise(eng_t *e, strbuf_t *sb);
+/* engine_image.c: every mode of an image prompt: the description, then
+ * labelled slots for the image aspects it lacks (never task sections). */
+void engine_write_image(eng_t *e, strbuf_t *sb, engine_mode_t mode);
 
 #endif

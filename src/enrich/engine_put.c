@@ -71,26 +71,62 @@ static size_t wish_prefix(const char *p, size_t n)
     return 0;
 }
 
-/* Offset past the opening lexicon_hedges of a task unit ("Could you please "),
- * u->start when there are none or no task verb follows them. */
+/* Bytes of phrase p (lower case, ending in ' ') at s[0..n), also when
+ * its closing space is ", " ("please, "); 0 when it does not match. */
+static size_t hedge_len(const char *s, size_t n, const char *p)
+{
+    size_t l = strlen(p);
+
+    if (has_prefix(s, n, p))
+        return l;
+    if (l < 2 || p[l - 1] != ' ' || l + 1 > n || s[l - 1] != ',' ||
+        s[l] != ' ')
+        return 0;
+    for (size_t k = 0; k + 1 < l; k++)
+        if (lower((unsigned char)s[k]) != p[k])
+            return 0;
+    return l + 1;
+}
+
+/* Bytes of a removable filler phrase and its ", " after a hedge ("if you
+ * don't mind, "), 0 when none opens s. */
+static size_t hedge_filler_len(const char *s, size_t n)
+{
+    for (int f = 0; f < lexicon_fillers_end; f++) {
+        size_t l = strlen(lexicon_fillers[f].phrase);
+        if (!lexicon_fillers[f].with[0] &&
+            lex_phrase_len(s, n, lexicon_fillers[f].phrase) == l &&
+            l + 1 < n && s[l] == ',' && s[l + 1] == ' ')
+            return l + 2;
+    }
+    return 0;
+}
+
+/* Offset past the opening lexicon_hedges of a task unit ("Could you please ",
+ * "Could you please, if you don't mind, "), u->start when there are none
+ * or no task verb follows them. */
 static size_t strip_hedges(const eng_t *e, const unit_t *u)
 {
     const char *s = e->s;
-    size_t i = u->start, end = u->end;
+    size_t i = u->start, end = u->end, hl;
     bool again = true;
 
     while (again) {
         again = false;
         for (const char *const *h = lexicon_hedges; *h; h++) {
-            size_t hl = strlen(*h);
             /* a capital after the hedge is a name ("Please Bob, ...")
              * and stops it */
-            if (has_prefix(s + i, end - i, *h) &&
+            if ((hl = hedge_len(s + i, end - i, *h)) &&
                 (i + hl >= end || s[i + hl] < 'A' || s[i + hl] > 'Z')) {
                 i += hl;
                 again = true;
                 break;
             }
+        }
+        if (!again && i > u->start && (hl = hedge_filler_len(s + i, end - i)) &&
+            (i + hl >= end || s[i + hl] < 'A' || s[i + hl] > 'Z')) {
+            i += hl;
+            again = true;
         }
     }
     if (i == u->start || i >= end || !lex_word_len(s, end, i) ||

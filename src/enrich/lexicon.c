@@ -372,6 +372,12 @@ static const char *const instruct[] = {
     "use", "include", "keep", "focus", "start", "begin", "end", "avoid",
     "limit", "mention", "cover", "stick", "refer", "cite", "quote",
     "ensure", "state", "consider", "assume", "imagine", NULL};
+/* Pronouns and auxiliaries: with one of them a short text is a clause
+ * ("my dog is sick"), without any a bare noun phrase ("an old lighthouse"). */
+static const char *const clause[] = {
+    "i", "i'm", "me", "you", "your", "we", "us", "is", "are", "was", "were",
+    "am", "be", "can", "could", "should", "will", "would", "want", "need",
+    "help", "please", "has", "have", "does", "did", NULL};
 
 const char *const *const lexicon_score[LEXICON_SCORE_COUNT] = {
     [LSC_IMG_REQUEST] = img_request, [LSC_IMG_MEDIUM] = img_medium,
@@ -383,4 +389,5 @@ const char *const *const lexicon_score[LEXICON_SCORE_COUNT] = {
     [LSC_REASONING] = reasoning, [LSC_AGENT_TOOL] = agent_tool,
     [LSC_AGENT_RULE] = agent_rule,
     [LSC_STOPWORD] = stopwords, [LSC_INSTRUCT] = instruct,
+    [LSC_CLAUSE] = clause,
 };

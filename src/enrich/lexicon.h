@@ -45,12 +45,13 @@ extern const char *const lexicon_not_nouns[];
 
 /* The scorer's own classes (score_kind.c): image vocabulary by aspect,
  * empty praise, reasoning requests, agents' tools and rules, stop words, verbs
- * opening an instruction that are no task verbs ("Use 3 sentences"). */
+ * opening an instruction that are no task verbs ("Use 3 sentences"),
+ * pronouns and auxiliaries that make a clause of a noun phrase. */
 enum lexicon_score_class {
     LSC_IMG_REQUEST, LSC_IMG_MEDIUM, LSC_IMG_COMPOSITION, LSC_IMG_LIGHTING,
     LSC_IMG_LENS, LSC_IMG_COLOUR, LSC_IMG_MOOD, LSC_IMG_ASPECT,
     LSC_IMG_EMPTY, LSC_IMG_VERB, LSC_REASONING, LSC_AGENT_TOOL, LSC_AGENT_RULE, LSC_STOPWORD,
-    LSC_INSTRUCT,
+    LSC_INSTRUCT, LSC_CLAUSE,
     LEXICON_SCORE_COUNT
 };
 extern const char *const *const lexicon_score[LEXICON_SCORE_COUNT];

@@ -491,7 +491,10 @@ int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out)
 
 void score_json_append(strbuf_t *sb, const score_t *s)
 {
-    strbuf_printf(sb, "{\"total\":%d,\"dimensions\":{", s->total);
+    strbuf_printf(sb, "{\"total\":%d,", s->total);
+    if (s->kind)
+        strbuf_printf(sb, "\"kind\":\"%s\",", s->kind); /* static names */
+    strbuf_puts(sb, "\"dimensions\":{");
     for (int i = 0; i < SCORE_DIMENSION_COUNT; i++) {
         if (i)
             strbuf_putc(sb, ',');

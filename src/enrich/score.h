@@ -38,7 +38,7 @@ typedef struct {
  * length for its own sake.  Returns 0, or -1 on bad input. */
 int score_prompt(arena_t *a, const char *prompt, size_t len, score_t *out);
 
-/* Append {"total":N,"dimensions":{"clarity":{"value":N,"reason":"..."},...}}
+/* Append {"total":N,"kind":"task","dimensions":{"clarity":{"value":N,"reason":"..."},...}}
  * (no suggestions: callers place those where their answer wants them). */
 void score_json_append(strbuf_t *sb, const score_t *s);
 

@@ -22,6 +22,7 @@ typedef struct {
     int shout;        /* words in runs of capitals ("DO NOT ASK") */
     int words, cjk;   /* words; CJK characters */
     bool opened;      /* the first sentence's verb has been seen */
+    bool opened_verb; /* it opens with a task verb */
     bool text_first;  /* it opens with a task verb of no image request */
     bool foreign;     /* few English function words: the English cues
                          cannot judge its wording */

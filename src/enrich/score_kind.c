@@ -152,8 +152,8 @@ static void kind_word(const char *s, size_t len, size_t i, size_t w,
     k->words++;
     if (!k->opened && !lex_word_in(s + i, w, lexicon_opener_skip)) {
         k->opened = true;
-        k->text_first = lex_match(s + i, len - i, CUE_TASK) &&
-                        !(cls & (1u << LSC_IMG_VERB));
+        k->opened_verb = lex_match(s + i, len - i, CUE_TASK) > 0;
+        k->text_first = k->opened_verb && !(cls & (1u << LSC_IMG_VERB));
     }
     if (pos->start && (cls & (1u << LSC_INSTRUCT)))
         k->instructions++;
@@ -194,6 +194,32 @@ static int english_hits(const lex_stats_t *st, const score_scan_t *k)
     for (int c = CUE_VAGUE; c <= CUE_EXAMPLE; c++)
         n += st->cue[c];
     return n;
+}
+
+/* A bare noun phrase of a few words ("an old lighthouse in a storm"):
+ * no sentence stop at its end ("Handle the user's order." is a sentence
+ * whatever its verb), no verb opening it, no question, no pronoun or
+ * auxiliary, and no word naming a text, a task category or an output
+ * format.  Stored as a prompt, it describes a picture. */
+#define KIND_BARE_MAX_WORDS 12
+
+static bool bare_description(const char *s, size_t len, const lex_stats_t *st,
+                             const score_scan_t *k)
+{
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\n' ||
+                   s[len - 1] == '\r' || s[len - 1] == '\t'))
+        len--;
+    if (!len || s[len - 1] == '.' || s[len - 1] == '!')
+        return false;
+    int text_cues = st->cue[CUE_MATERIAL] + st->cue[CUE_FORMAT] +
+                    st->cue[CUE_ROLE] + st->cue[CUE_FORMATVERB];
+
+    for (int c = CUE_CAT_CODE; c <= CUE_MATERIALREF; c++)
+        text_cues += st->cue[c];
+    return k->words && k->words <= KIND_BARE_MAX_WORDS && !k->foreign &&
+           !k->opened_verb && !st->task_sentences && !st->questions &&
+           !k->instructions && !k->hits[LSC_CLAUSE] && !text_cues &&
+           st->sentences <= 1 && !st->codes && !st->fences && !st->vars;
 }
 
 void score_kind_scan(arena_t *a, const char *s, size_t len,
@@ -239,9 +265,13 @@ void score_kind_scan(arena_t *a, const char *s, size_t len,
     for (int c = LSC_IMG_MEDIUM; c <= LSC_IMG_ASPECT; c++)
         k->img_aspects += k->hits[c] > 0;
     /* "Write a post about our logo" is no image request: a prompt opening
-     * with a text task verb needs most aspects of an image to be one. */
-    if (k->text_first ? k->img_aspects >= 4
-                      : k->hits[LSC_IMG_REQUEST] || k->img_aspects >= 3)
+     * with a text task verb needs most aspects of an image to be one; one
+     * that sets a role ("You are a photography tutor") needs an explicit
+     * image request. */
+    if (st->first_is_role ? k->hits[LSC_IMG_REQUEST] > 0
+        : k->text_first   ? k->img_aspects >= 4
+                          : k->hits[LSC_IMG_REQUEST] || k->img_aspects >= 3 ||
+                                bare_description(s, len, st, k))
         k->kind = SCORE_KIND_IMAGE;
     else if (st->questions && !st->task_sentences)
         k->kind = SCORE_KIND_QUESTION;

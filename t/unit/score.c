@@ -198,6 +198,14 @@ static void test_json_and_determinism(arena_t *a)
     is_int(nd, SCORE_DIMENSION_COUNT, "nine dimensions in the JSON");
     ok(good, "each dimension has value and reason, in order");
     ok(j1 && !strstr(j1, "suggestions"), "no suggestions in the score JSON");
+    ok(root && cJSON_IsString(cJSON_GetObjectItem(root, "kind")) &&
+           strcmp(cJSON_GetObjectItem(root, "kind")->valuestring, "task") == 0,
+       "the JSON names the prompt's kind (task)");
+    cJSON_Delete(root);
+    root = (j1 = json_of(a, "Draw a cat.")) ? cJSON_Parse(j1) : NULL;
+    ok(root && cJSON_IsString(cJSON_GetObjectItem(root, "kind")) &&
+           strcmp(cJSON_GetObjectItem(root, "kind")->valuestring, "image") == 0,
+       "  and an image prompt's (image)");
     cJSON_Delete(root);
 
     /* quotes and control characters in reasons stay valid JSON */
@@ -238,6 +246,36 @@ static void test_inputs(arena_t *a)
         from_reasons &= found;
     }
     ok(from_reasons, "suggestions are the weak dimensions' reasons");
+}
+
+/* A bare noun phrase of a few words is an image description; a clause, a
+ * sentence, a text or a format named are not; a prompt setting a role is
+ * one only with an explicit image request. */
+static void test_bare_kinds(arena_t *a)
+{
+    static const struct {
+        const char *p, *kind;
+    } cases[] = {
+        {"an old lighthouse in a storm", "image"},
+        {"kitten", "image"},
+        {"My dog is sick", "task"},
+        {"Handle the user's order.", "task"},
+        {"blog post about dogs", "task"},
+        {"summary of the meeting", "task"},
+        {"json schema for a user", "task"},
+        {"Schreib was über Kaffee", "task"},
+        {"You are a photography tutor. Give beginners advice on lighting, "
+         "composition and colour in 5 bullet points.", "task"},
+        {"You are an illustrator. Draw a fox in soft light.", "image"},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        score_t s = {0};
+        int rc = score_prompt(a, cases[i].p, strlen(cases[i].p), &s);
+        ok(rc == 0 && s.kind && strcmp(s.kind, cases[i].kind) == 0,
+           "\"%s\" is judged %s (%s)", cases[i].p, cases[i].kind,
+           s.kind ? s.kind : "-");
+    }
 }
 
 /* The prompt's kind: an image prompt is judged on what the image shows;
@@ -282,6 +320,7 @@ static void test_kinds(arena_t *a)
     ok(rc == 0 && strstr(c.dims[SCORE_DETAIL].reason, "Describe"),
        "  its detail asks for what the image shows: %s",
        c.dims[SCORE_DETAIL].reason);
+    test_bare_kinds(a);
 }
 
 /* Distinct words count with diminishing returns: padding a good prompt

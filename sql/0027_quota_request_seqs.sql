@@ -30,12 +30,12 @@ alter table promptd.quota_settings add column request_seqs integer not null defa
     check (request_seqs >= 0);
 
 -- The hot path reads the counter (never writes it) as promptd_app; the row
--- policy (sql/functions/quota.sql) limits it to requests_per_minute.
+-- policy (sql/functions/requestquota.sql) limits it to requests_per_minute.
 grant select (user_id, key_id, resource, window_start, lim, seq, base)
     on table promptd.quota_counters to promptd_app;
 
--- The functions as of this migration (sql/functions/quota.sql keeps the
--- current definitions).
+-- The functions as of this migration (sql/functions/quota.sql and
+-- requestquota.sql keep the current definitions).
 
 -- promptd.quota_counter_used(used, seq, base, lim): a counter's count:
 -- used, or for a counter on a pooled sequence the values taken since base

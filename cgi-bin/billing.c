@@ -169,6 +169,11 @@ static const char *customer_or_reply(req_t *r)
         dbreply_error(r);
         return NULL;
     }
+    if (db_value(res, 0, 0) == NULL) {   /* Stripe's id is another user's */
+        r->tx.detail = arena_printf(r->arena, "stripe customer %s is linked elsewhere", v[1]);
+        resp_problem(r, 502, "The payment provider returned another account's customer.");
+        return NULL;
+    }
     return arena_strdup(r->arena, db_value(res, 0, 0));
 }
 

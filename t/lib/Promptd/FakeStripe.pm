@@ -6,6 +6,7 @@ package Promptd::FakeStripe;
 #   PROMPTD_STRIPE_API_BASE => $st->base_url, PROMPTD_STRIPE_SECRET_KEY => 'sk_test_x'
 #   $st->script([{ status => 500 }, { status => 429 }]);   # the next answers, then normal
 #   my @reqs = $st->requests;   # [{method, path, headers (lower-case), body, form}]
+#   $st->clear_requests;        # forget them (objects stay); $st->reset: all
 #   my $sub = $st->subscription(customer => 'cus_1', price => 'price_pro_m', status => 'active');
 #   my $ev  = $st->event('customer.subscription.updated', $sub, created => 1700000000);
 #   my $hdr = $st->sign($body, $secret, $t);      # "t=...,v1=..."
@@ -30,6 +31,7 @@ use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX ();
+use Time::HiRes ();
 
 my $JSON = JSON::PP->new->canonical->utf8;
 
@@ -53,6 +55,7 @@ sub new {
             if (defined $child && $child == 0) {
                 close $listen;
                 eval { $self->_serve($c) };
+                if ($@ && open(my $e, '>>', "$self->{dir}/errors.log")) { print $e $@; close $e }
                 POSIX::_exit(0);
             }
             close $c;
@@ -64,6 +67,8 @@ sub new {
 }
 
 sub port     { $_[0]{port} }
+# errors() -> what the fake itself died of (a bug in the fake, not in promptd).
+sub errors { open(my $fh, '<', "$_[0]{dir}/errors.log") or return ''; local $/; return <$fh> }
 sub base_url { "http://127.0.0.1:$_[0]{port}" }
 sub key      { $_[0]{key} }
 
@@ -73,9 +78,16 @@ sub script {
     $self->_update(sub { push @{ $_[0]{queue} }, @$steps });
 }
 
+# reset(): forget everything but the id sequence (ids are never reused).
 sub reset {
     my ($self) = @_;
-    $self->_update(sub { %{ $_[0] } = (queue => [], objects => {}, idem => {}, seq => 0) });
+    $self->_update(sub { %{ $_[0] } = (queue => [], objects => {}, idem => {}, seq => $_[0]{seq} // 0) });
+    $self->clear_requests;
+}
+
+# clear_requests(): forget the requests seen (objects and keys stay).
+sub clear_requests {
+    my ($self) = @_;
     open(my $fh, '>', "$self->{dir}/requests.jsonl") or die $!;
     close $fh;
 }
@@ -222,7 +234,8 @@ sub _form {
     my %top;
     for my $pair (grep { length } split /&/, $text // '') {
         my ($k, $v) = map { _unescape($_) } split /=/, $pair, 2;
-        my ($head, @path) = $k =~ /^([^\[]+)((?:\[[^\]]*\])*)$/ ? ($1, $2 =~ /\[([^\]]*)\]/g) : ($k);
+        my ($head, $rest) = $k =~ /^([^\[]+)((?:\[[^\]]*\])*)$/ ? ($1, $2) : ($k, '');
+        my @path = $rest =~ /\[([^\]]*)\]/g;
         my $ref = \$top{$head};
         for my $p (@path) {
             if ($p =~ /^\d+$/) { $$ref //= []; $ref = \$$ref->[$p] }
@@ -289,7 +302,7 @@ sub _serve {
         close $fh;
     });
     if ($step) {
-        POSIX::usleep($step->{delay_ms} * 1000) if $step->{delay_ms};
+        Time::HiRes::sleep($step->{delay_ms} / 1000) if $step->{delay_ms};
         return _send($c, $step->{status}, $step->{body} // { error => {
             type => 'api_error', message => 'Scripted failure.' } });
     }
@@ -325,7 +338,6 @@ sub _serve {
     });
     %h = ('Idempotent-Replayed' => 'true') if $replay;
     $h{'Idempotency-Key'} = $hdr->{'idempotency-key'} if $method eq 'POST';
-    POSIX::usleep(($self->{delay_ms} // 0) * 1000);
     return _send($c, $status, $out, %h);
 }
 

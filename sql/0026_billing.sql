@@ -369,7 +369,7 @@ begin
         update promptd.billing_subscriptions s
            set status = 'past_due', past_due_since = coalesce(s.past_due_since, to_timestamp(p_event.created)),
                event_created = p_event.created, updated_at = now()
-         where s.id = v_sub and s.status in ('active', 'trialing') and s.event_created < p_event.created;
+         where s.id = v_sub and s.status in ('active', 'trialing') and s.event_created <= p_event.created;
     end if;
     if p_event.type in ('invoice.payment_failed', 'invoice.payment_action_required') then
         insert into promptd.account_activity (user_id, kind, event_id, detail)
@@ -552,3 +552,43 @@ as $function$
 $function$;
 revoke all on function promptd.billing_state(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.billing_state(uuid) to service_role, promptd_app;
+
+-- promptd.billing_export(): the caller's billing records for GET
+-- /api/v1/me/export: customer, every subscription, invoice, notice, and
+-- the Stripe events applied to the account (id, type, created, outcome).
+create or replace function promptd.billing_export()
+ returns jsonb
+ language sql
+ stable security definer
+ set search_path to ''
+as $function$
+    select jsonb_build_object(
+        'customers', coalesce((select jsonb_agg(to_jsonb(c) - 'user_id' order by c.created_at)
+                                 from promptd.billing_customers c where c.user_id = auth.uid()), '[]'::jsonb),
+        'subscriptions', coalesce((select jsonb_agg(to_jsonb(s) - 'user_id' order by s.updated_at)
+                                     from promptd.billing_subscriptions s where s.user_id = auth.uid()), '[]'::jsonb),
+        'invoices', coalesce((select jsonb_agg(to_jsonb(i) - 'user_id' order by i.created)
+                                from promptd.billing_invoices i where i.user_id = auth.uid()), '[]'::jsonb),
+        'notices', coalesce((select jsonb_agg(to_jsonb(a) - 'user_id' order by a.id)
+                               from promptd.account_activity a where a.user_id = auth.uid()), '[]'::jsonb),
+        'events', coalesce((select jsonb_agg(jsonb_build_object('id', e.id, 'type', e.type,
+                                'created', e.created, 'outcome', e.outcome) order by e.created, e.id)
+                              from promptd.stripe_events e where e.user_id = auth.uid()), '[]'::jsonb))
+$function$;
+revoke all on function promptd.billing_export() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.billing_export() to authenticated;
+
+-- promptd.billing_live_subscriptions(): the caller's subscriptions Stripe
+-- may still charge (DELETE /api/v1/me cancels them first).
+create or replace function promptd.billing_live_subscriptions()
+ returns setof text
+ language sql
+ stable security definer
+ set search_path to ''
+as $function$
+    select s.id from promptd.billing_subscriptions s
+     where s.user_id = auth.uid() and s.status not in ('canceled', 'incomplete_expired')
+     order by s.id
+$function$;
+revoke all on function promptd.billing_live_subscriptions() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.billing_live_subscriptions() to authenticated;

@@ -171,6 +171,24 @@ bool stripe_call(arena_t *a, const char *method, const char *path,
     return false;
 }
 
+bool stripe_subscription_cancel(arena_t *a, const char *id, const char **why)
+{
+    stripe_reply_t sr;
+    char *path = arena_printf(a, "/v1/subscriptions/%s", id);
+
+    if (*id == '\0' || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                   "0123456789_") != strlen(id)) {
+        *why = "not a Stripe subscription id";
+        return false;
+    }
+    if (stripe_call(a, "DELETE", path, NULL, NULL, &sr) ||
+        (sr.status == 404 && sr.error_code && strcmp(sr.error_code, "resource_missing") == 0))
+        return true;
+    *why = arena_printf(a, "status %ld after %d attempt(s): %s", sr.status, sr.attempts,
+                        sr.error ? sr.error : "?");
+    return false;
+}
+
 /* The next "key=value" item of a Stripe-Signature header: *k, *klen,
  * *v, *vlen; returns the rest, or NULL at the end. */
 static const char *sig_item(const char *p, const char **k, size_t *klen,

@@ -62,6 +62,11 @@ typedef struct stripe_reply {
 bool stripe_call(arena_t *a, const char *method, const char *path,
                  const char *form, const char *idem_key, stripe_reply_t *out);
 
+/* Cancel subscription id now (DELETE /v1/subscriptions/{id}).  True when
+ * Stripe canceled it or no longer has it (resource_missing); false with
+ * *why (arena or static) otherwise, e.g. billing not configured. */
+bool stripe_subscription_cancel(arena_t *a, const char *id, const char **why);
+
 /* Webhook signature (Stripe-Signature: t=...,v1=...[,v1=...][,v0=...]):
  * HMAC-SHA256 of "t." + the raw body under any of the comma-separated
  * secrets must equal any v1 (constant time); v0 and unknown keys are

@@ -17,7 +17,8 @@
 #define URL_MAX_CHARS 2048
 #define EVENT_ID_MAX 255
 
-enum { ST_PLANS, ST_PRICE, ST_CUSTOMER_GET, ST_CUSTOMER_SET, ST_STATE, ST_STORE };
+enum { ST_PLANS, ST_PRICE, ST_CUSTOMER_GET, ST_CUSTOMER_SET, ST_STATE, ST_STORE,
+       ST_PLAN_UPDATE };
 
 static const db_stmt_t stmts[] = {
     [ST_PLANS] = {"billing_plans", "select promptd.billing_plans()::text"},
@@ -36,6 +37,9 @@ static const db_stmt_t stmts[] = {
     /* $1 id, $2 type, $3 created, $4 the event: 'stored' | 'duplicate' */
     [ST_STORE] = {"billing_event_store",
         "select promptd.billing_event_store($1, $2, $3::bigint, $4::jsonb)"},
+    /* as the worker: $1 tier, $2 patch; the function checks is_admin */
+    [ST_PLAN_UPDATE] = {"billing_plan_update",
+        "select promptd.billing_plan_update($1, $2::jsonb)::text"},
     {NULL, NULL},
 };
 
@@ -354,12 +358,56 @@ static int billing_webhook(req_t *r)
     return resp_json(r, 200, out);
 }
 
+static const char *const plan_fields[] = {"monthly", "yearly", "purchasable", NULL};
+
+/* A price member of the plan patch: absent, null, or a Stripe price id. */
+static void plan_price_field(req_t *r, const char *name)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->json, name);
+    const char *id = NULL;
+
+    if (it == NULL || cJSON_IsNull(it))
+        return;
+    if (req_field_string(r, r->json, name, 255, false, &id) == FIELD_OK &&
+        strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != strlen(id))
+        req_field_error(r, name, "must be a Stripe price id (letters, digits, _) or null");
+}
+
+/* PATCH /api/v1/admin/plans/{tier}/billing {monthly?: price|null,
+ *   yearly?: price|null, purchasable?: bool} (admins) -> 200 {tier,
+ *   purchasable, monthly, yearly} | 403 | 404 | 409 (a price another plan
+ *   has) | 422.  Audited plan.billing. */
+static int billing_plan_patch(req_t *r)
+{
+    const char *v[2] = {req_param(r, "tier"), NULL};
+    bool on;
+    PGresult *res;
+
+    req_reject_unknown(r, r->json, plan_fields);
+    plan_price_field(r, "monthly");
+    plan_price_field(r, "yearly");
+    req_field_bool(r, r->json, "purchasable", &on);
+    if (r->errors)
+        return resp_validation(r);
+    v[1] = json_print(r->arena, r->json);
+    if ((res = db_exec_app(&r->tx, &stmts[ST_PLAN_UPDATE], 2, v)) == NULL) {
+        if (r->tx.sqlstate && strcmp(r->tx.sqlstate, "23505") == 0)
+            return resp_problem(r, 409, "That Stripe price belongs to another plan.");
+        return dbreply_error(r);
+    }
+    if (db_value(res, 0, 0) == NULL)
+        return resp_problem(r, 404, "No such plan.");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
 static const route_t routes[] = {
     {"GET", "/api/v1/billing/plans", billing_plans, R_DB | R_READONLY, CRED_NONE, NULL},
     {"GET", "/api/v1/billing", billing_get, R_DB, CRED_SESSION, NULL},
     {"POST", "/api/v1/billing/checkout", billing_checkout, R_JSON | R_DB, CRED_SESSION, NULL},
     {"POST", "/api/v1/billing/portal", billing_portal, R_JSON | R_DB, CRED_SESSION, NULL},
     {"POST", "/webhooks/stripe", billing_webhook, R_DB, CRED_SIGNATURE, NULL},
+    {"PATCH", "/api/v1/admin/plans/{tier}/billing", billing_plan_patch,
+     R_JSON | R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
 };
 
 int main(int argc, char **argv)

@@ -113,10 +113,14 @@ $function$;
 revoke all on function promptd.billing_plans() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.billing_plans() to anon, authenticated, service_role, promptd_app;
 
--- promptd.billing_plan_price(tier, interval, price): the plan's Stripe
--- price for 'monthly' or 'yearly' (null clears it); the plan as JSON, or
--- null when there is no such plan.  Operators only (promptctl).
-create or replace function promptd.billing_plan_price(p_tier text, p_interval text, p_price text)
+-- promptd.billing_plan_update(tier, patch): set a plan's Stripe prices
+-- and whether it is on sale from {monthly?: price|null, yearly?:
+-- price|null, purchasable?: bool}; the plan's billing {tier, purchasable,
+-- monthly, yearly}, or null when there is no such plan.  Admins (the API,
+-- through the worker role) or the operator (promptctl, no claims);
+-- audited plan.billing.  22023 for a bad patch, 23505 for a price another
+-- plan has.
+create or replace function promptd.billing_plan_update(p_tier text, p_patch jsonb)
  returns jsonb
  language plpgsql
  security definer
@@ -124,27 +128,46 @@ create or replace function promptd.billing_plan_price(p_tier text, p_interval te
 as $function$
 declare
     v_plan public.plans;
+    v_key  text;
 begin
-    if p_interval not in ('monthly', 'yearly') then
-        raise exception 'interval must be monthly or yearly' using errcode = '22023';
+    if auth.uid() is not null and not promptd.is_admin() then
+        raise exception 'billing_plan_update: admins only' using errcode = '42501';
     end if;
-    if p_price is not null and p_price !~ '^[A-Za-z0-9_]{1,255}$' then
-        raise exception 'a Stripe price id is letters, digits and _' using errcode = '22023';
+    if jsonb_typeof(p_patch) is distinct from 'object' then
+        raise exception 'the patch must be an object' using errcode = '22023';
     end if;
+    for v_key in select jsonb_object_keys(p_patch) loop
+        if v_key not in ('monthly', 'yearly', 'purchasable') then
+            raise exception '% is not monthly, yearly or purchasable', v_key using errcode = '22023';
+        elsif v_key = 'purchasable' and jsonb_typeof(p_patch -> v_key) <> 'boolean' then
+            raise exception 'purchasable must be true or false' using errcode = '22023';
+        elsif v_key <> 'purchasable' and jsonb_typeof(p_patch -> v_key) <> 'null'
+              and (jsonb_typeof(p_patch -> v_key) <> 'string'
+                   or p_patch ->> v_key !~ '^[A-Za-z0-9_]{1,255}$') then
+            raise exception '% must be a Stripe price id (letters, digits, _) or null', v_key
+                using errcode = '22023';
+        end if;
+    end loop;
     update public.plans pl
-       set stripe_price_monthly = case when p_interval = 'monthly' then p_price else pl.stripe_price_monthly end,
-           stripe_price_yearly = case when p_interval = 'yearly' then p_price else pl.stripe_price_yearly end
+       set stripe_price_monthly = case when p_patch ? 'monthly' then p_patch ->> 'monthly'
+                                       else pl.stripe_price_monthly end,
+           stripe_price_yearly = case when p_patch ? 'yearly' then p_patch ->> 'yearly'
+                                      else pl.stripe_price_yearly end,
+           purchasable = coalesce((p_patch ->> 'purchasable')::boolean, pl.purchasable)
      where pl.tier = p_tier
     returning * into v_plan;
     if v_plan.tier is null then
         return null;
     end if;
+    perform promptd.audit('plan.billing', 'plan:' || p_tier, 'success',
+        jsonb_build_object('patch', p_patch,
+            'via', case when auth.uid() is null then 'promptctl' else 'api' end), null);
     return jsonb_build_object('tier', v_plan.tier, 'purchasable', v_plan.purchasable,
         'monthly', v_plan.stripe_price_monthly, 'yearly', v_plan.stripe_price_yearly);
 end
 $function$;
-revoke all on function promptd.billing_plan_price(text,text,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
-grant execute on function promptd.billing_plan_price(text,text,text) to service_role;
+revoke all on function promptd.billing_plan_update(text,jsonb) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.billing_plan_update(text,jsonb) to service_role, promptd_app;
 
 -- promptd.billing_price_tier(price) -> (tier, interval) of a Stripe
 -- price, no row when no plan sells it.

@@ -96,15 +96,14 @@ static int quotactl_plans(const config_t *cfg, int argc, char **argv)
     if (strcmp(argv[0], "price") == 0) {
         const char *pv[3] = {argv[1], argv[2], strcmp(argv[3], "none") == 0 ? NULL : argv[3]};
 
-        return quotactl_run(cfg, "select promptd.billing_plan_price($1, $2, $3)::text", 3, pv,
-                            "no such plan");
+        return quotactl_run(cfg, "select promptd.billing_plan_update($1, "
+                            "jsonb_build_object($2::text, $3::text))::text", 3, pv, "no such plan");
     }
     if (strcmp(argv[0], "purchasable") == 0) {
         v[0] = argv[1];
         v[1] = strcmp(argv[2], "on") == 0 ? "t" : "f";
-        return quotactl_run(cfg, "update public.plans set purchasable = $2::boolean "
-                            "where tier = $1 returning tier || ' purchasable ' || "
-                            "case when purchasable then 'on' else 'off' end", 2, v,
+        return quotactl_run(cfg, "select promptd.billing_plan_update($1, "
+                            "jsonb_build_object('purchasable', $2::boolean))::text", 2, v,
                             "no such plan");
     }
     if ((limits = quotactl_limits(argc - 2, argv + 2)) == NULL)

@@ -126,7 +126,9 @@ static int stripe_failed(req_t *r, const stripe_reply_t *sr)
 }
 
 /* The client's Idempotency-Key (prefixed with the user, so two users'
- * keys never meet at Stripe) or a fresh random one. */
+ * keys never meet at Stripe) or a fresh random one.  promptd replays a
+ * stored answer for the key itself (R_IDEMPOTENT); Stripe's replay covers
+ * an answer promptd lost (its transaction rolled back after the call). */
 static const char *idem_key(req_t *r, const char *what)
 {
     const char *k = req_header(r, "Idempotency-Key");
@@ -403,8 +405,10 @@ static int billing_plan_patch(req_t *r)
 static const route_t routes[] = {
     {"GET", "/api/v1/billing/plans", billing_plans, R_DB | R_READONLY, CRED_NONE, NULL},
     {"GET", "/api/v1/billing", billing_get, R_DB, CRED_SESSION, NULL},
-    {"POST", "/api/v1/billing/checkout", billing_checkout, R_JSON | R_DB, CRED_SESSION, NULL},
-    {"POST", "/api/v1/billing/portal", billing_portal, R_JSON | R_DB, CRED_SESSION, NULL},
+    {"POST", "/api/v1/billing/checkout", billing_checkout, R_JSON | R_DB | R_IDEMPOTENT,
+     CRED_SESSION, NULL},
+    {"POST", "/api/v1/billing/portal", billing_portal, R_JSON | R_DB | R_IDEMPOTENT,
+     CRED_SESSION, NULL},
     {"POST", "/webhooks/stripe", billing_webhook, R_DB, CRED_SIGNATURE, NULL},
     {"PATCH", "/api/v1/admin/plans/{tier}/billing", billing_plan_patch,
      R_JSON | R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},

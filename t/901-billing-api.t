@@ -145,7 +145,13 @@ is($req[1]{form}{success_url}, $good{success_url}, 'success_url round-trips the 
 is($req[1]{form}{subscription_data}{metadata}{promptd_user_id}, $u1, 'subscription metadata');
 
 my $again = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => \%good, headers => { 'Idempotency-Key' => 'click-1' } });
-is($again->{json}{id}, $r->{json}{id}, 'the same Idempotency-Key: the same session (Stripe replayed it)');
+is($again->{json}{id}, $r->{json}{id}, 'the same Idempotency-Key: the same session');
+is(scalar(my @n = $st->requests), 2, '... replayed by promptd, without calling Stripe again');
+$again = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => { %good, interval => 'yearly' }, headers => { 'Idempotency-Key' => 'click-1' } });
+is($again->{status}, 422, 'the same Idempotency-Key for another body: 422');
+$s->psql("delete from public.idempotency_keys");
+$again = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => \%good, headers => { 'Idempotency-Key' => 'click-1' } });
+is($again->{json}{id}, $r->{json}{id}, 'promptd forgot the answer: Stripe replays the same session for the key');
 $again = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => { %good, interval => 'yearly' } });
 is($again->{status}, 200, 'yearly checkout: 200');
 isnt($again->{json}{id}, $r->{json}{id}, 'a new session');

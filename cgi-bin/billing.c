@@ -18,7 +18,7 @@
 #define EVENT_ID_MAX 255
 
 enum { ST_PLANS, ST_PRICE, ST_CUSTOMER_GET, ST_CUSTOMER_SET, ST_STATE, ST_STORE,
-       ST_PLAN_UPDATE };
+       ST_PLAN_UPDATE, ST_SUBSCRIBED };
 
 static const db_stmt_t stmts[] = {
     [ST_PLANS] = {"billing_plans", "select promptd.billing_plans()::text"},
@@ -40,6 +40,8 @@ static const db_stmt_t stmts[] = {
     /* as the worker: $1 tier, $2 patch; the function checks is_admin */
     [ST_PLAN_UPDATE] = {"billing_plan_update",
         "select promptd.billing_plan_update($1, $2::jsonb)::text"},
+    [ST_SUBSCRIBED] = {"billing_subscribed",
+        "select promptd.billing_subscribed($1::uuid)"},
     {NULL, NULL},
 };
 
@@ -201,8 +203,9 @@ static const char *const checkout_fields[] = {
     "plan", "interval", "success_url", "cancel_url", NULL};
 
 /* POST /api/v1/billing/checkout {plan, interval (monthly|yearly),
- *   success_url, cancel_url} Idempotency-Key? -> 200 {url, id} | 422 |
- *   502 (Stripe refused) | 503 (not configured / Stripe unreachable) */
+ *   success_url, cancel_url} Idempotency-Key? -> 200 {url, id} | 409
+ *   (already subscribed: the portal changes plans) | 422 | 502 (Stripe
+ *   refused) | 503 (not configured / Stripe unreachable) */
 static int billing_checkout(req_t *r)
 {
     const char *plan = NULL, *interval = NULL, *ok_url, *cancel_url, *price, *cust;
@@ -232,6 +235,11 @@ static int billing_checkout(req_t *r)
         req_field_error(r, "plan", "'%s' is not on sale %s", plan, interval);
         return resp_validation(r);
     }
+    v[0] = r->tx.user_id;
+    if ((res = db_exec_app(&r->tx, &stmts[ST_SUBSCRIBED], 1, v)) == NULL)
+        return dbreply_error(r);
+    if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+        return resp_problem(r, 409, "You already have a subscription; change it in the billing portal.");
     if ((cust = customer_or_reply(r)) == NULL)
         return r->status;
     stripe_form_add(&f, "mode", "subscription");

@@ -615,3 +615,19 @@ as $function$
 $function$;
 revoke all on function promptd.billing_live_subscriptions() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.billing_live_subscriptions() to authenticated;
+
+-- promptd.billing_subscribed(user): does the user have a subscription
+-- Stripe may still charge?  (A second checkout would bill twice: the
+-- portal changes plans.)
+create or replace function promptd.billing_subscribed(p_user uuid)
+ returns boolean
+ language sql
+ stable security definer
+ set search_path to ''
+as $function$
+    select exists (select 1 from promptd.billing_subscriptions s
+                    where s.user_id = p_user
+                      and s.status in ('active', 'trialing', 'past_due', 'unpaid', 'paused'))
+$function$;
+revoke all on function promptd.billing_subscribed(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.billing_subscribed(uuid) to service_role, promptd_app;

@@ -215,6 +215,17 @@ is($req[0]{form}{customer}, $cus, 'for the user\'s customer');
 is($req[0]{form}{return_url}, 'https://app.example.com/account', 'the return URL');
 is($req[0]{headers}{'idempotency-key'}, "promptd-portal-$u1-p-1", 'with an Idempotency-Key');
 
+# --- already subscribed: no second subscription
+$s->psql("insert into promptd.billing_subscriptions (id, user_id, customer_id, status, tier, event_created) values ('sub_live', '$u1', '$cus', 'active', 'pro', 1)");
+$st->clear_requests;
+$r = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => \%good });
+is($r->{status}, 409, 'checkout while subscribed: 409');
+like($r->{json}{detail}, qr/already have a subscription; change it in the billing portal/, '... pointing to the portal');
+is(scalar(my @none = $st->requests), 0, '... without calling Stripe');
+$s->psql("update promptd.billing_subscriptions set status = 'canceled' where id = 'sub_live'");
+is($s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => \%good })->{status}, 200,
+   'once it is canceled: checkout again');
+
 # --- GET /api/v1/billing
 $r = $s->request(GET => '/api/v1/billing', { token => $t3 });
 is($r->{status}, 200, 'GET /api/v1/billing: 200');

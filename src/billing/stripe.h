@@ -29,9 +29,11 @@ typedef struct stripe_settings {
     long grace_s;
 } stripe_settings_t;
 
-/* Load (first call) and return the settings; false from *ok (message on
- * stderr) when a number is malformed. */
+/* The settings, loaded on first use (after config_load: the secrets
+ * directory is the process's). */
 const stripe_settings_t *stripe_settings(void);
+/* (Re)load them; false (message on stderr, the default kept) when a
+ * number is malformed or out of range. */
 bool stripe_settings_load(void);
 
 /* A form body being built: "a=1&b%5Bc%5D=2", in the arena. */

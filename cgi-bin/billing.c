@@ -79,7 +79,8 @@ static const char *url_origin(arena_t *a, const char *url)
 static bool origin_allowed(req_t *r, const char *origin)
 {
     const char *list = config_env("PROMPTD_CORS_ORIGINS");
-    const char *site = config_env("PROMPTD_SITE_URL");
+    const config_t *cfg = config_load(false);   /* loaded at start: cached */
+    const char *site = cfg ? cfg->site_url : NULL;
     char *copy, *save = NULL;
 
     if (site && (site = url_origin(r->arena, site)) && strcmp(site, origin) == 0)

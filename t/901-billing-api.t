@@ -215,6 +215,9 @@ is($req[0]{form}{customer}, $cus, 'for the user\'s customer');
 is($req[0]{form}{return_url}, 'https://app.example.com/account', 'the return URL');
 is($req[0]{headers}{'idempotency-key'}, "promptd-portal-$u1-p-1", 'with an Idempotency-Key');
 
+$r = $s->request(POST => '/api/v1/billing/portal', { token => $t1, json => { return_url => $s->url('/account') } });
+is($r->{status}, 200, 'portal, return_url on the site URL (not in PROMPTD_CORS_ORIGINS): 200') or diag $r->{body};
+
 # --- already subscribed: no second subscription
 $s->psql("insert into promptd.billing_subscriptions (id, user_id, customer_id, status, tier, event_created) values ('sub_live', '$u1', '$cus', 'active', 'pro', 1)");
 $st->clear_requests;

@@ -8,6 +8,7 @@ use JSON::PP;
 use Test::More;
 use Promptd::Test qw(db1);
 use Promptd::FakeStripe;
+use Promptd::JWT qw(sign_jwt jwt_secret);
 
 my $JSON = JSON::PP->new->canonical->utf8;
 my $st = Promptd::FakeStripe->new(key => 'sk_test_hook');
@@ -215,6 +216,28 @@ ok(db1("select deleted_at is not null from promptd.billing_customers where custo
 (undef, $out) = apply_event($st->event('customer.subscription.created',
     $st->subscription(customer => 'cus_nobody', price => 'price_pro_m'), created => $T));
 is($out, 'unknown user', 'unknown customer: recorded, nothing changed');
+
+# a Supabase-migrated user: a token whose subject promptd first sees now
+{
+    my $sub_id = 'a0b1c2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d';
+    my $tok = sign_jwt(jwt_secret($s), { sub => $sub_id, email => 'migrated@example.com' });
+    my $r = $s->request(GET => '/api/v1/billing', { token => $tok });
+    is($r->{status}, 200, 'a Supabase user: GET /api/v1/billing 200') or diag $r->{body};
+    is($r->{json}{tier}, 'free', '... free');
+    apply_event($st->event('customer.subscription.created',
+        $st->subscription(customer => 'cus_migrated', price => 'price_pro_m', status => 'active',
+                          metadata => { promptd_user_id => $sub_id }), created => $T));
+    is($tier->($sub_id), 'pro', 'a Supabase user subscribes: pro');
+    is($s->request(GET => '/api/v1/billing', { token => $tok })->{json}{subscription}{status}, 'active', '... and sees it');
+    # known to auth.users only (no profile yet): the tier still lands
+    my $bare = '0f1e2d3c-4b5a-4968-8776-655443322110';
+    $s->psql("insert into auth.users (id, email) values ('$bare', 'bare\@example.com')");
+    $s->psql("delete from public.profiles where id = '$bare'");
+    apply_event($st->event('customer.subscription.created',
+        $st->subscription(customer => 'cus_bare', price => 'price_pro_m', status => 'active',
+                          metadata => { promptd_user_id => $bare }), created => $T));
+    is($tier->($bare), 'pro', 'a user without a profile row gets one, with the tier');
+}
 
 # every statuses' tier
 for my $c (['unpaid', 'free'], ['paused', 'free'], ['incomplete_expired', 'free'], ['incomplete', 'free'], ['active', 'pro']) {

@@ -178,6 +178,11 @@ declare
     v_old text;
     v_new text := promptd.billing_user_tier(p_user, p_grace);
 begin
+    -- a user known only to auth.users (e.g. migrated from Supabase) gets
+    -- the profile the tier lives on
+    insert into public.profiles (id, email)
+    select u.id, u.email from auth.users u where u.id = p_user
+    on conflict (id) do nothing;
     select p.subscription_tier into v_old from public.profiles p where p.id = p_user for update;
     if not found or v_old = v_new then
         return v_new;

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# 902-billing-account.t: the account lifecycle with billing: DELETE /api/v1/me cancels the Stripe subscription first (and refuses, deleting nothing, while Stripe fails); the export includes the billing records.
+# 902-billing-account.t: the account lifecycle with billing (and a configured webhook tolerance): DELETE /api/v1/me cancels the Stripe subscription first (and refuses, deleting nothing, while Stripe fails); the export includes the billing records.
 use strict;
 use warnings;
 use FindBin;
@@ -13,7 +13,7 @@ my $PW = 'correct horse battery';
 my $st = Promptd::FakeStripe->new(key => 'sk_test_acct');
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1,
     PROMPTD_STRIPE_SECRET_KEY => 'sk_test_acct', PROMPTD_STRIPE_API_BASE => $st->base_url,
-    PROMPTD_STRIPE_WEBHOOK_SECRET => 'whsec_acct');
+    PROMPTD_STRIPE_WEBHOOK_SECRET => 'whsec_acct', PROMPTD_STRIPE_WEBHOOK_TOLERANCE => 600);
 $s->promptctl(qw(plans price pro monthly price_pro_m));
 
 # A signed-up user with a live pro subscription (as the webhooks left it).
@@ -34,6 +34,17 @@ sub subscriber {
     return ($uid, $tok, $sub);
 }
 sub claims { Promptd::Test::claims(@_) }
+
+# the tolerance is the operator's: 600 s here (300 by default, t/900)
+{
+    my $ev = $st->event('customer.updated', { id => 'cus_none', object => 'customer' });
+    my $r = $st->deliver($s, $ev, secret => 'whsec_acct', t => time - 400);
+    is($r->{status}, 200, 'PROMPTD_STRIPE_WEBHOOK_TOLERANCE=600: signed 400 s ago is accepted');
+    $ev = $st->event('customer.updated', { id => 'cus_none', object => 'customer' });
+    $r = $st->deliver($s, $ev, secret => 'whsec_acct', t => time - 700);
+    is($r->{status}, 400, '... 700 s ago is not');
+    is(db1("select count(*) from promptd.stripe_events where id = '$ev->{id}'"), 0, '... and is not stored');
+}
 
 my ($u1, $t1, $sub1) = subscriber('leaver');
 is(db1("select subscription_tier from public.profiles where id = '$u1'"), 'pro', 'the subscriber is pro');

@@ -5,6 +5,7 @@ package Promptd::FakeStripe;
 #   my $st = Promptd::FakeStripe->new(key => 'sk_test_x');
 #   PROMPTD_STRIPE_API_BASE => $st->base_url, PROMPTD_STRIPE_SECRET_KEY => 'sk_test_x'
 #   $st->script([{ status => 500 }, { status => 429 }]);   # the next answers, then normal
+#   $st->script([{ close => 1 }]);                          # close without answering
 #   my @reqs = $st->requests;   # [{method, path, headers (lower-case), body, form}]
 #   $st->clear_requests;        # forget them (objects stay); $st->reset: all
 #   my $sub = $st->subscription(customer => 'cus_1', price => 'price_pro_m', status => 'active');
@@ -303,6 +304,7 @@ sub _serve {
     });
     if ($step) {
         Time::HiRes::sleep($step->{delay_ms} / 1000) if $step->{delay_ms};
+        return if $step->{close};    # a network error: no answer at all
         return _send($c, $step->{status}, $step->{body} // { error => {
             type => 'api_error', message => 'Scripted failure.' } });
     }

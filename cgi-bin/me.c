@@ -6,6 +6,7 @@
 
 #include "http/credential.h"
 #include "auth/password.h"
+#include "billing/stripe.h"
 #include "core/json.h"
 #include "http/dbreply.h"
 #include "http/quota.h"
@@ -23,7 +24,7 @@
 #define LIST_MAX 100
 
 enum {
-    ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_PWHASH, ST_DELETE,
+    ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_PWHASH, ST_DELETE, ST_BILLING_LIVE,
     ST_ADMIN_USERS, ST_ADMIN_TIER,
     ST_ADMIN_JOBS, ST_ADMIN_JOBS_STATS, ST_ADMIN_JOB_RETRY, ST_ADMIN_JOB_CANCEL,
 };
@@ -47,7 +48,9 @@ static const db_stmt_t stmts[] = {
         "where a.actor_user = (select promptd.audit_pseudonym()) "
         "and ($1::bigint is null or a.id < $1::bigint) "
         "order by a.id desc limit $2::int"},
-    [ST_EXPORT] = {"me_export", "select promptd.account_export()::text"},
+    [ST_EXPORT] = {"me_export", "select (promptd.account_export() || "
+        "jsonb_build_object('billing', promptd.billing_export()))::text"},
+    [ST_BILLING_LIVE] = {"me_billing_live", "select promptd.billing_live_subscriptions()"},
     [ST_PWHASH] = {"me_pwhash", "select promptd.account_password_hash()"},
     [ST_DELETE] = {"me_delete", "select promptd.delete_account()"},
     [ST_ADMIN_USERS] = {"admin_users",
@@ -233,10 +236,32 @@ static bool delete_body_or_reply(req_t *r, const char **password)
     return true;
 }
 
+/* Cancel the caller's live Stripe subscriptions, before the account
+ * goes; false after a 503 saying nothing was deleted. */
+static bool billing_cancel_or_reply(req_t *r)
+{
+    PGresult *res = db_exec(&r->tx, &stmts[ST_BILLING_LIVE], 0, NULL);
+    const char *why = NULL;
+
+    if (res == NULL) {
+        dbreply_error(r);
+        return false;
+    }
+    for (int i = 0; i < PQntuples(res); i++)
+        if (!stripe_subscription_cancel(r->arena, PQgetvalue(res, i, 0), &why)) {
+            r->tx.detail = arena_printf(r->arena, "cancel %s: %s", PQgetvalue(res, i, 0), why);
+            resp_problem(r, 503, "The subscription could not be canceled at the payment "
+                         "provider, so the account was not deleted; retry shortly.");
+            return false;
+        }
+    return true;
+}
+
 /* DELETE /api/v1/me {password?} -> 204 | 403 (neither a recent sign-in
  *   nor a correct password) | 422.  "Recent" is measured from the
  *   session's sign-in time, which a refresh keeps (credential_recent_signin),
- *   not from the token's iat.  Deletes the user and everything they own;
+ *   not from the token's iat.  A live Stripe subscription is canceled
+ *   first (503, nothing deleted, while that fails).  Deletes the user and everything they own;
  *   their audit rows stay under a pseudonym nobody can resolve. */
 static int me_delete(req_t *r)
 {
@@ -263,6 +288,8 @@ static int me_delete(req_t *r)
             ? "The password is incorrect."
             : "Sign in again (within 5 minutes) or give your password to delete the account.");
     }
+    if (!billing_cancel_or_reply(r))
+        return r->status;
     if (!audit_record(r, "account.delete", "account", "success",
                       password ? "{\"via\":\"password\"}" : "{\"via\":\"recent_signin\"}",
                       NULL) ||

@@ -10,10 +10,14 @@ use Promptd::Test;
 my $ROOT = $> == 0;
 my $OPENAI = 'sk-test-openai-' . join('', map { ('a'..'z')[rand 26] } 1 .. 24);
 my $ANTHROPIC = 'sk-ant-test-' . join('', map { ('a'..'z')[rand 26] } 1 .. 24);
+my $STRIPE = 'sk_test_stripe' . join('', map { ('a'..'z')[rand 26] } 1 .. 24);
+my $STRIPE_WH = 'whsec_' . join('', map { ('a'..'z')[rand 26] } 1 .. 24);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1,
                            PROMPTD_OPENAI_API_KEY => $OPENAI,
-                           PROMPTD_ANTHROPIC_API_KEY => $ANTHROPIC);
+                           PROMPTD_ANTHROPIC_API_KEY => $ANTHROPIC,
+                           PROMPTD_STRIPE_SECRET_KEY => $STRIPE,
+                           PROMPTD_STRIPE_WEBHOOK_SECRET => $STRIPE_WH);
 my $var = $s->var_dir;
 
 sub slurp { open(my $fh, '<:raw', $_[0]) or return undef; local $/; my $d = <$fh>; $d // '' }
@@ -41,6 +45,8 @@ my %secret = (
     pg_superuser     => chomped("$var/secrets/pg_superuser_password"),
     openai_api_key   => $OPENAI,
     anthropic_api_key => $ANTHROPIC,
+    stripe_secret_key => $STRIPE,
+    stripe_webhook_secret => $STRIPE_WH,
 );
 ok(length($secret{$_} // ''), "master secret $_ exists") for sort keys %secret;
 
@@ -52,7 +58,7 @@ sub env_clean {
     ok($env, "$name ($pid): environment readable") or return;
     my @bad = grep { my $e = $_; grep { index($e, $secret{$_}) >= 0 } keys %secret } @$env;
     is_deeply(\@bad, [], "$name ($pid): no secret value in /proc/$pid/environ");
-    my @names = grep { /^(?:PROMPTD_(?:JWT_SECRET|API_KEY_PEPPER|SECRETS_KEYS|SHARE_COOKIE_KEY|OPENAI_API_KEY|ANTHROPIC_API_KEY|DATABASE_URL|APP_DATABASE_URL)|PGPASSWORD)=/ } @$env;
+    my @names = grep { /^(?:PROMPTD_(?:JWT_SECRET|API_KEY_PEPPER|SECRETS_KEYS|SHARE_COOKIE_KEY|OPENAI_API_KEY|ANTHROPIC_API_KEY|STRIPE_SECRET_KEY|STRIPE_WEBHOOK_SECRET|DATABASE_URL|APP_DATABASE_URL)|PGPASSWORD)=/ } @$env;
     is_deeply(\@names, [], "$name ($pid): no secret variable");
     return { map { /^([^=]*)=(.*)$/s ? ($1 => $2) : () } @$env };
 }
@@ -99,6 +105,11 @@ is_deeply(held('enrich'), [qw(anthropic_api_key api_key_pepper app_database_url 
           'enrich: the provider keys');
 is_deeply(held('prompts'), [qw(api_key_pepper app_database_url jwt_secret)],
           'prompts: no provider key, no cookie key, no key ring');
+is_deeply(held('billing'), [qw(api_key_pepper app_database_url jwt_secret stripe_secret_key stripe_webhook_secret)],
+          'billing: the Stripe keys');
+is_deeply(held('me'), [qw(api_key_pepper app_database_url jwt_secret stripe_secret_key)],
+          'me: the Stripe API key (account deletion cancels the subscription), no webhook secret');
+is(chomped("$var/secrets/family/billing/stripe_webhook_secret"), $STRIPE_WH, "billing's webhook secret is the operator's");
 is(chomped("$var/secrets/family/enrich/openai_api_key"), $OPENAI, "enrich's OpenAI key is the operator's");
 is(chomped("$var/secrets/family/share/share_cookie_key"), $secret{share_cookie_key},
    "share's cookie key is the master one");

@@ -93,6 +93,19 @@ static int quotactl_plans(const config_t *cfg, int argc, char **argv)
     if (strcmp(argv[0], "list") == 0)
         return quotactl_run(cfg, "select tier || ' ' || limits::text from public.plans "
                             "order by sort_order", 0, NULL, "no plans");
+    if (strcmp(argv[0], "price") == 0) {
+        const char *pv[3] = {argv[1], argv[2], strcmp(argv[3], "none") == 0 ? NULL : argv[3]};
+
+        return quotactl_run(cfg, "select promptd.billing_plan_update($1, "
+                            "jsonb_build_object($2::text, $3::text))::text", 3, pv, "no such plan");
+    }
+    if (strcmp(argv[0], "purchasable") == 0) {
+        v[0] = argv[1];
+        v[1] = strcmp(argv[2], "on") == 0 ? "t" : "f";
+        return quotactl_run(cfg, "select promptd.billing_plan_update($1, "
+                            "jsonb_build_object('purchasable', $2::boolean))::text", 2, v,
+                            "no such plan");
+    }
     if ((limits = quotactl_limits(argc - 2, argv + 2)) == NULL)
         return 1;
     v[0] = argv[1];
@@ -106,7 +119,11 @@ static int quotactl_plans(const config_t *cfg, int argc, char **argv)
 static bool quotactl_plans_words(int argc, char **argv)
 {
     return (argc == 1 && strcmp(argv[0], "list") == 0) ||
-           (argc >= 3 && strcmp(argv[0], "set") == 0);
+           (argc >= 3 && strcmp(argv[0], "set") == 0) ||
+           (argc == 4 && strcmp(argv[0], "price") == 0 &&
+            (strcmp(argv[2], "monthly") == 0 || strcmp(argv[2], "yearly") == 0)) ||
+           (argc == 3 && strcmp(argv[0], "purchasable") == 0 &&
+            (strcmp(argv[2], "on") == 0 || strcmp(argv[2], "off") == 0));
 }
 
 static int quotactl_quota(const config_t *cfg, int argc, char **argv)
@@ -151,8 +168,11 @@ static bool quotactl_quota_words(int argc, char **argv)
 const ctl_cmd_t quotactl_plans_cmd = {
     "plans",
     "plans list\n"
-    "plans set TIER RESOURCE=N|null ... [per_key=RESOURCE,...]",
-    "expected: plans list | plans set TIER RESOURCE=N|null ...", 1, -1,
+    "plans set TIER RESOURCE=N|null ... [per_key=RESOURCE,...]\n"
+    "plans price TIER monthly|yearly PRICE_ID|none   (the plan's Stripe price)\n"
+    "plans purchasable TIER on|off                   (on sale in /api/v1/billing/plans)",
+    "expected: plans list | plans set TIER RESOURCE=N|null ... | "
+    "plans price TIER monthly|yearly PRICE_ID|none | plans purchasable TIER on|off", 1, -1,
     quotactl_plans_words, quotactl_plans
 };
 

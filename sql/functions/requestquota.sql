@@ -209,7 +209,9 @@ begin
          where pl.tier = coalesce(p.subscription_tier, 'free')
            and coalesce((select s.enforce from promptd.quota_settings s where s.id), true);
         if jsonb_typeof(v_lim) is distinct from 'number' then
-            perform promptd.quota_request_counter(p_user, v_zero, v_start, -1);
+            if exists (select 1 from auth.users u where u.id = p_user) then
+                perform promptd.quota_request_counter(p_user, v_zero, v_start, -1);
+            end if;    -- else no account (deleted, not yet made): the request's own checks answer
             return;
         end if;
         if v_lim::bigint <= 0 then

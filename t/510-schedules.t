@@ -15,10 +15,10 @@ sub daemons { map { $s->start_jobs_daemon(PROMPTD_JOBS_POLL => 200) } 1 .. $_[0]
 sub stop_all { is($s->stop_pid($_), 0, "daemon $_ exits 0 on SIGTERM") for @_ }
 
 is(db1("select string_agg(task || '=' || every::text, ',' order by task) from promptd.schedules"),
-   'jobs.purge=00:10:00,maintenance.purge=01:00:00,quota.purge=01:00:00,share.views=00:00:10', 'built-in schedules');
+   'billing.grace=00:05:00,jobs.purge=00:10:00,maintenance.purge=01:00:00,quota.purge=01:00:00,share.views=00:00:10', 'built-in schedules');
 # Off for this test (a 10-minute boundary could fall inside it); the
 # tasks below stand in for them.
-$s->psql(q{update promptd.schedules set enabled = false where task in ('jobs.purge', 'maintenance.purge', 'quota.purge', 'share.views')});
+$s->psql(q{update promptd.schedules set enabled = false where task in ('billing.grace', 'jobs.purge', 'maintenance.purge', 'quota.purge', 'share.views')});
 
 # --- 3 daemons, a 1-second schedule: each slot fires once.
 $s->psql(q{insert into promptd.schedules (task, job_type, every, payload)
@@ -117,7 +117,7 @@ is(db1(q{select count(*) from background_jobs where state = 'pending' and job_ty
    'pending job kept');
 
 # --- maintenance.purge: idempotency keys, throttle rows, ended sessions, old slots,
-# expired enrichment cache entries.
+# expired enrichment cache entries, Stripe events processed over 90 days ago.
 my $u = $s->user_create('m@example.com');
 $s->psql(qq{
     insert into idempotency_keys (user_id, key, request_hash, created_at) values
@@ -138,6 +138,11 @@ $s->psql(qq{
         ('$u', repeat('a', 64), 'local', 'local-2', '{}', now() - interval '1 minute'),
         ('$u', repeat('b', 64), 'local', 'local-2', '{}', now() - interval '2 days'),
         ('$u', repeat('c', 64), 'local', 'local-2', '{}', now() + interval '1 hour');
+    insert into promptd.stripe_events (id, type, created, payload, received_at, processed_at) values
+        ('evt_old1', 'invoice.paid', 1, '{}', now() - interval '100 days', now() - interval '99 days'),
+        ('evt_old2', 'invoice.paid', 1, '{}', now() - interval '95 days', now() - interval '91 days'),
+        ('evt_recent', 'invoice.paid', 1, '{}', now() - interval '10 days', now() - interval '10 days'),
+        ('evt_pending', 'invoice.paid', 1, '{}', now() - interval '100 days', null);
 });
 $id = ($s->promptctl('jobs', 'enqueue', 'maintenance.purge', '--payload', '{"batch": 1}') =~ /"first_id": (\d+)/)[0];
 @pids = daemons(1);
@@ -145,9 +150,11 @@ ok($s->wait_for(sub { db1("select state from background_jobs where id = $id") eq
                 timeout => 20), 'maintenance.purge succeeded');
 stop_all(@pids);
 is(db1("select result::text from background_jobs where id = $id"),
-   '{"sessions": 2, "enrich_cache": 2, "auth_throttle": 3, "schedule_runs": 3, "idempotency_keys": 2}',
+   '{"sessions": 2, "enrich_cache": 2, "auth_throttle": 3, "schedule_runs": 3, "stripe_events": 2, "idempotency_keys": 2}',
    'result counts');
 is(db1("select string_agg(left(key, 1), ',') from enrich_cache"), 'c', 'live enrichment cache entry kept');
+is(db1("select string_agg(id, ',' order by id) from promptd.stripe_events"), 'evt_pending,evt_recent',
+   'Stripe events: processed over 90 days ago deleted; recent and unprocessed kept');
 is(db1("select string_agg(key, ',') from idempotency_keys"), 'new', 'recent idempotency key kept');
 is(db1("select string_agg(key, ',' order by key) from promptd.auth_throttle"),
    '192.0.2.1,locked@example.com', 'recent and locked throttle rows kept');

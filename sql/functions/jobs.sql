@@ -90,6 +90,7 @@ declare
     n_sessions int;
     n_runs int;
     n_cache int;
+    n_stripe int;
 begin
     delete from public.idempotency_keys k
     where k.ctid = any (array(
@@ -128,9 +129,18 @@ begin
         limit p_batch);
     get diagnostics n_cache = row_count;
 
+    -- Stripe keeps an event 30 days; a processed one is kept 90 here (an
+    -- event not yet processed stays until it is)
+    delete from promptd.stripe_events e
+    where e.id in (
+        select x.id from promptd.stripe_events x
+        where x.processed_at < now() - interval '90 days'
+        limit p_batch);
+    get diagnostics n_stripe = row_count;
+
     return jsonb_build_object('idempotency_keys', n_idem, 'auth_throttle', n_throttle,
                               'sessions', n_sessions, 'schedule_runs', n_runs,
-                              'enrich_cache', n_cache);
+                              'enrich_cache', n_cache, 'stripe_events', n_stripe);
 end
 $function$;
 revoke all on function promptd.maintenance_purge(integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

@@ -163,7 +163,11 @@ SKIP: {
     $s->promptctl('quota', 'set', $frank, 'requests_per_minute=30');
     fresh_minute();
     $st = burst([$s, $s2], $tf, GET => '/api/v1/prompts', undef, 4);
-    is(count($st, 200), 30, 'two stacks: exactly 30 requests admitted');
+    is(count($st, 200), 30, 'two stacks: exactly 30 requests admitted')
+        or diag('statuses: ' . join(' ', map { "$_ x" . count($st, $_) } sort keys %{{ map { $_ => 1 } @$st }})
+                . '; counters: ' . db1("select string_agg(coalesce(seq::text, '-') || ' ' || window_start || ' ' || "
+                . "promptd.quota_counter_used(used, seq, base, lim) || '/' || coalesce(lim::text, 'null'), '; ') "
+                . "from promptd.quota_counters where user_id = '$frank' and resource = 'requests_per_minute'"));
     is(count($st, 429), 34, 'the other 34 got 429');
     $s2->stop;
 }

@@ -164,7 +164,7 @@ SKIP: {
     fresh_minute();
     $st = burst([$s, $s2], $tf, GET => '/api/v1/prompts', undef, 4);
     is(count($st, 200), 30, 'two stacks: exactly 30 requests admitted')
-        or diag('statuses: ' . join(' ', map { "$_ x" . count($st, $_) } sort keys %{{ map { $_ => 1 } @$st }})
+        or diag('statuses: ' . do { my %n; $n{$_}++ for @$st; join ' ', map { "$_ x$n{$_}" } sort keys %n }
                 . '; counters: ' . db1("select string_agg(coalesce(seq::text, '-') || ' ' || window_start || ' ' || "
                 . "promptd.quota_counter_used(used, seq, base, lim) || '/' || coalesce(lim::text, 'null'), '; ') "
                 . "from promptd.quota_counters where user_id = '$frank' and resource = 'requests_per_minute'"));

@@ -122,7 +122,7 @@ my $hs = $s->psql("select extract(epoch from started_at), extract(epoch from fin
 cmp_ok($hs->[1][0] - $hs->[0][1], '>=', 1.45, 'the second attempt waited the requested delay');
 
 # ------------------------------------------------------------ SIGTERM
-is($s->stop_pid($_, 'TERM', timeout => 10), 0, "idle daemon $_ exits 0 on SIGTERM") for @daemons;
+$s->stop_ok($_, "idle daemon $_ exits 0 on SIGTERM", timeout => 10) for @daemons;
 my $g = $s->start_jobs_daemon(%D, PROMPTD_JOBS_GRACE => 10, PROMPTD_JOBS_BATCH => 10);
 $s->psql("select promptd.enqueue('sleep', '{\"ms\":1500}', 'term') from generate_series(1, 4)");
 ok($s->wait_for(sub { db1("select count(*) from promptd.job_trace t join public.background_jobs j "
@@ -131,7 +131,7 @@ ok($s->wait_for(sub { db1("select count(*) from promptd.job_trace t join public.
    'one daemon claimed the 4 sleep jobs');
 sleep 0.3;
 my $t0 = time;
-is($s->stop_pid($g, 'TERM', timeout => 15), 0, 'SIGTERM during a job: exit 0');
+$s->stop_ok($g, 'SIGTERM during a job: exit 0', timeout => 15);
 cmp_ok(time - $t0, '>=', 0.9, 'after the running job finished');
 is_deeply($s->psql("select state, attempt, count(*), count(locked_by) from public.background_jobs "
                    . "where queue = 'term' group by 1, 2 order by 1"),
@@ -171,7 +171,7 @@ is_deeply($s->psql("select attempt, daemon ~ ':$rescuer:' from promptd.job_trace
 like($s->log_tail("jobs-$slow", 50), qr/passed its 1 s timeout/, 'the timeout is logged');
 like($s->log_tail("jobs-$slow", 50), qr/1 of 1 failures were stale/,
      'the late run counts as failed (past its timeout), and that stale outcome is ignored');
-is($s->stop_pid($_, 'TERM', timeout => 10), 0, "daemon $_ stops") for $slow, $rescuer;
+$s->stop_ok($_, "daemon $_ stops", timeout => 10) for $slow, $rescuer;
 
 # Nobody rescues it (a 30 s lease): the run that passed its timeout and then
 # returned success is recorded as a failure, not a success.
@@ -181,7 +181,7 @@ my $ov = db1("select promptd.enqueue('sleep', '{\"ms\":2000}', 'overrun', now(),
 ok(wait_state($ov, 'dead', 20), 'a job that returns after its timeout is not a success');
 is(job($ov)->{error}, 'passed its 1 s timeout', '... last_error says why');
 is(db1("select count(*) from promptd.job_trace where job_id = $ov"), 1, '... its one run did finish');
-is($s->stop_pid($late, 'TERM', timeout => 10), 0, 'that daemon stops');
+$s->stop_ok($late, 'that daemon stops', timeout => 10);
 
 # ------------------------------------------------------------ database outage
 my $o = $s->start_jobs_daemon(%D);
@@ -192,6 +192,6 @@ is(waitpid($o, WNOHANG), 0, 'the daemon survives a database outage');
 $s->stack('pg-start');
 my $oj = db1("select promptd.enqueue('noop', '{}', 'outage')");
 ok(wait_state($oj, 'succeeded', 20), 'it reconnects and runs jobs again');
-is($s->stop_pid($o, 'TERM', timeout => 10), 0, 'and still stops cleanly');
+$s->stop_ok($o, 'and still stops cleanly', timeout => 10);
 
 done_testing();

@@ -23,7 +23,7 @@ is_deeply($s->psql("select j.queue from promptd.job_trace t join public.backgrou
 is(db1("select count(*) from public.background_jobs where queue = 'qc' and state = 'pending' and attempt = 0"), 3,
    'the queue it does not serve was not touched');
 like($s->log_tail("jobs-$d", 20), qr/batch 4 to 1000\b/, 'the log names the batch range (4 growing to 1000)');
-is($s->stop_pid($d, 'TERM', timeout => 10), 0, 'the daemon stops');
+$s->stop_ok($d, 'the daemon stops', timeout => 10);
 
 # ------------------------------------------------------------ growth and outcomes of big batches
 # Statistics that count no running job (the case in which a custom plan
@@ -45,6 +45,6 @@ is(db1("select count(*) from public.background_jobs where queue = 'bulk' and sta
        . "and last_error not like 'failed on purpose (attempt 1)'"), 0, 'the failures carry their error');
 my $log = $s->log_tail("jobs-$d", 200);
 unlike($log, qr/stale|expired lease/, 'no outcome was stale and no lease expired');
-is($s->stop_pid($d, 'TERM', timeout => 10), 0, 'the daemon stops');
+$s->stop_ok($d, 'the daemon stops', timeout => 10);
 
 done_testing();

@@ -12,7 +12,7 @@ use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0);
 sub daemons { map { $s->start_jobs_daemon(PROMPTD_JOBS_POLL => 200) } 1 .. $_[0] }
-sub stop_all { is($s->stop_pid($_), 0, "daemon $_ exits 0 on SIGTERM") for @_ }
+sub stop_all { $s->stop_ok($_, "daemon $_ exits 0 on SIGTERM") for @_ }
 
 is(db1("select string_agg(task || '=' || every::text, ',' order by task) from promptd.schedules"),
    'billing.grace=00:05:00,jobs.purge=00:10:00,maintenance.purge=01:00:00,quota.purge=01:00:00,share.views=00:00:10', 'built-in schedules');

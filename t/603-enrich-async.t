@@ -80,7 +80,7 @@ ok($s->wait_for(sub { db1("select count(*) from public.background_jobs where que
 sleep 1;
 is(db1("select count(*) from public.background_jobs where queue = 'enrich' and state = 'pending'"), 3,
    'promptd-jobs claimed none of the enrich queue');
-is($s->stop_pid($jd), 0, 'promptd-jobs stops cleanly');
+$s->stop_ok($jd, 'promptd-jobs stops cleanly');
 
 # --- the gateway runs them
 my $d = $s->start_gateway;
@@ -120,6 +120,6 @@ is(db1("select state from public.background_jobs where id = $fr->{json}{job_id}"
 # --- history shows async records too
 $r = $s->request(GET => '/api/v1/enrichments', { token => $ta });
 is(scalar(grep { $_->{async} } @{ $r->{json}{items} }), 3, 'history lists the async enrichments');
-is($s->stop_pid($d), 0, 'the gateway stops cleanly');
+$s->stop_ok($d, 'the gateway stops cleanly');
 
 done_testing;

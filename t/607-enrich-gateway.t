@@ -237,7 +237,7 @@ $r = $s->request(GET => "/_gateway/enrich/$rid", { token => $tb });
 is($r->{status}, 404, 'GET /_gateway/... from a client -> 404');
 
 # --- the gateway down: 503, and the sweep of the record it never took up
-is($s->stop_pid($gw), 0, 'the gateway stops cleanly');
+$s->stop_ok($gw, 'the gateway stops cleanly');
 $r = enrich($tb);
 is($r->{status}, 503, 'gateway down -> 503') or diag explain $r;
 like($r->{headers}{'content-type'}, qr{^application/problem\+json}, '... problem+json');
@@ -249,7 +249,7 @@ $gw = $s->start_gateway(%gw_env, PROMPTD_ENRICH_DEADLINE_MS => 1000);
 ok($s->wait_for(sub { db1("select status from public.enrichments where id = '$left'") eq 'failed' },
                 timeout => 30), 'a restarted gateway sweeps it: failed');
 like(db1("select error from public.enrichments where id = '$left'"), qr/interrupted/, '... as interrupted');
-is($s->stop_pid($gw), 0, 'the gateway stops cleanly again');
+$s->stop_ok($gw, 'the gateway stops cleanly again');
 
 # --- bad settings refuse to start
 for my $bad ([PROMPTD_ENRICH_MAX_INFLIGHT => 0], [PROMPTD_GATEWAY_DB_CONNS => 'x'],

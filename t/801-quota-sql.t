@@ -125,7 +125,7 @@ my $id = ($s->promptctl('jobs', 'enqueue', 'quota.purge', '--payload', '{"batch"
 my $pid = $s->start_jobs_daemon(PROMPTD_JOBS_POLL => 200, PROMPTD_JOBS_SCHEDULES => 0);
 ok($s->wait_for(sub { (db1("select state from background_jobs where id = $id") // '') eq 'succeeded' },
                 timeout => 30), 'the quota.purge job succeeded');
-is($s->stop_pid($pid), 0, 'daemon stopped');
+$s->stop_ok($pid, 'daemon stopped');
 my $res = db1("select result::text from background_jobs where id = $id");
 like($res, qr/"rolled_up": 2\b/, 'two minute counters rolled up (in batches of 1)') or diag $res;
 like($res, qr/"reservations": $settled_old\b/, 'old finished holds deleted');

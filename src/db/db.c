@@ -2,6 +2,7 @@
 #include "db/db.h"
 
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,15 +163,31 @@ fail:
     return false;
 }
 
+/* True when the idle worker connection can no longer be trusted.  Between
+ * requests the server owes us nothing, so a readable socket means it sent
+ * its FATAL (a shutdown, pg_terminate_backend) and is hanging up: the
+ * request then gets a new connection instead of a 503.  Anything else
+ * unasked for costs one reconnect, never a failed request. */
+static bool db_conn_closed(PGconn *c)
+{
+    struct pollfd p = {PQsocket(c), POLLIN, 0};
+
+    if (p.fd >= 0 && poll(&p, 1, 0) <= 0)   /* -1: EINTR, ask again next time */
+        return false;
+    log_warn("%s: the server closed the idle connection; reconnecting", __func__);
+    return true;
+}
+
 /* A connection left inside a transaction (a crash between requests cannot
- * happen, but a handler bug can) is rolled back before reuse. */
+ * happen, but a handler bug can) is rolled back before reuse; one the
+ * server closed is dropped. */
 static void db_reset_transaction(void)
 {
     PGTransactionStatusType ts;
 
     if (db.conn == NULL)
         return;
-    if (PQstatus(db.conn) != CONNECTION_OK) {
+    if (PQstatus(db.conn) != CONNECTION_OK || db_conn_closed(db.conn)) {
         db_disconnect();
         return;
     }

@@ -391,6 +391,24 @@ sub stop_pid {
     return undef;
 }
 
+# stop_ok($pid, $name, sig => 'TERM', timeout => 60): a test that the
+# process (a daemon from start_jobs_daemon or start_gateway) stops and exits
+# 0; when not, the diagnostics say how it ended and show its log's tail.
+sub stop_ok {
+    my ($self, $pid, $name, %opt) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $st = $self->stop_pid($pid, $opt{sig}, timeout => $opt{timeout});
+    my $ok = Test::More::is($st, 0, $name);
+    unless ($ok) {
+        my $how = !defined $st ? "still running after the timeout: killed"
+                : $st & 127     ? "killed by signal " . ($st & 127)
+                :                 "exit status " . ($st >> 8);
+        my ($log) = glob("$self->{var}/log/*-$pid.log");
+        Test::More::diag("pid $pid: $how\n" . ($log ? "$log:\n" . $self->log_tail($log =~ s{.*/}{}r, 30) : ''));
+    }
+    return $ok;
+}
+
 # wait_for(sub { ... }, timeout => 10): poll until the sub returns true.
 sub wait_for {
     my ($self, $cond, %opt) = @_;

@@ -28,9 +28,9 @@ static const db_stmt_t stmts[] = {
         "else pl.stripe_price_monthly end from public.plans pl "
         "where pl.tier = $1 and pl.purchasable"},
     /* these run as the worker (db_exec_app), $1 the caller (tx.user_id);
-     * customer_get takes the caller's billing lock */
-    [ST_CUSTOMER_GET] = {"billing_customer_get",
-        "select promptd.billing_customer_get($1::uuid)"},
+     * customer_get: (customer_id, deleted), no row when none was made */
+    [ST_CUSTOMER_GET] = {"billing_customer_of",
+        "select customer_id, deleted from promptd.billing_customer_of($1::uuid)"},
     [ST_CUSTOMER_SET] = {"billing_customer_set",
         "select promptd.billing_customer_set($1::uuid, $2)"},
     [ST_STATE] = {"billing_state", "select promptd.billing_state($1::uuid)::text"},
@@ -117,21 +117,26 @@ static const char *return_url(req_t *r, const char *name)
     return url;
 }
 
-/* A Stripe failure as 502 (4xx from Stripe: the detail says why) or 503. */
+/* A Stripe failure as 502 (4xx from Stripe: the detail says why), 422
+ * (the client's Idempotency-Key was first used for another request) or
+ * 503 (unreachable, or still busy with the same key). */
 static int stripe_failed(req_t *r, const stripe_reply_t *sr)
 {
     r->tx.detail = arena_printf(r->arena, "stripe: status %ld after %d attempt(s): %s",
                                 sr->status, sr->attempts, sr->error ? sr->error : "?");
-    if (sr->status == 0 || sr->status >= 500 || sr->status == 429)
+    if (sr->status == 0 || sr->status >= 500 || sr->status == 429 || sr->status == 409)
         return resp_problem(r, 503, "The payment provider is unreachable; retry shortly.");
+    if (sr->status == 400 && sr->error_code && strcmp(sr->error_code, "idempotency_error") == 0)
+        return resp_problem(r, 422, "This Idempotency-Key was already used for another request; "
+                            "use a new key for a new request.");
     return resp_problemf(r, 502, "The payment provider refused the request: %s",
                          sr->error ? sr->error : "no reason given");
 }
 
 /* The client's Idempotency-Key (prefixed with the user, so two users'
- * keys never meet at Stripe) or a fresh random one.  promptd replays a
- * stored answer for the key itself (R_IDEMPOTENT); Stripe's replay covers
- * an answer promptd lost (its transaction rolled back after the call). */
+ * keys never meet at Stripe) or a fresh random one.  Stripe replays its
+ * answer to a repeated key (for 24 hours) and refuses the key with other
+ * parameters: that replay is this route's idempotency. */
 static const char *idem_key(req_t *r, const char *what)
 {
     const char *k = req_header(r, "Idempotency-Key");
@@ -143,28 +148,32 @@ static const char *idem_key(req_t *r, const char *what)
     return arena_printf(r->arena, "promptd-%s-%s", what, hex_encode(r->arena, b, sizeof b));
 }
 
-/* The caller's Stripe customer id: the stored one, else one created now
- * (metadata.promptd_user_id; the Idempotency-Key is the user's, so even a
- * retry after a lost answer creates no second customer).  The caller's
- * billing lock (ST_CUSTOMER_GET) is held to the end of the transaction,
- * so concurrent checkouts wait and reuse it.  NULL after replying. */
-static const char *customer_or_reply(req_t *r)
+/* Commit what the request has read, so that no transaction is open
+ * while Stripe is called (a later db_exec opens a new one); false after
+ * replying. */
+static bool commit_or_reply(req_t *r)
 {
-    const char *v[2] = {r->tx.user_id, NULL};
-    PGresult *res = db_exec_app(&r->tx, &stmts[ST_CUSTOMER_GET], 1, v);
+    if (db_tx_commit(&r->tx))
+        return true;
+    dbreply_error(r);
+    return false;
+}
+
+/* A customer Stripe created for the caller: POST /v1/customers with
+ * metadata.promptd_user_id.  The Idempotency-Key is the user's (and the
+ * deleted customer's, after customer.deleted), so concurrent checkouts,
+ * and a retry after a lost answer, get the one customer.  NULL after
+ * replying. */
+static const char *customer_create_or_reply(req_t *r, const char *deleted)
+{
     stripe_form_t f = {r->arena, NULL};
     stripe_reply_t sr;
     const cJSON *id;
 
-    if (res == NULL) {
-        dbreply_error(r);
-        return NULL;
-    }
-    if (db_value(res, 0, 0) != NULL)
-        return arena_strdup(r->arena, db_value(res, 0, 0));
     stripe_form_add(&f, "metadata[promptd_user_id]", r->tx.user_id);
     if (!stripe_call(r->arena, "POST", "/v1/customers", f.text,
-                     arena_printf(r->arena, "promptd-customer-%s", r->tx.user_id), &sr)) {
+                     deleted ? arena_printf(r->arena, "promptd-customer-%s-%s", r->tx.user_id, deleted)
+                             : arena_printf(r->arena, "promptd-customer-%s", r->tx.user_id), &sr)) {
         stripe_failed(r, &sr);
         return NULL;
     }
@@ -173,7 +182,28 @@ static const char *customer_or_reply(req_t *r)
         stripe_failed(r, &(stripe_reply_t){.status = 502, .error = "no customer id"});
         return NULL;
     }
-    v[1] = id->valuestring;
+    return id->valuestring;
+}
+
+/* The caller's Stripe customer id: the linked one, else one created now
+ * and linked (the first link wins: a concurrent checkout's is the same
+ * customer).  Commits the request's transaction before calling Stripe and
+ * leaves none open.  NULL after replying. */
+static const char *customer_or_reply(req_t *r)
+{
+    const char *v[2] = {r->tx.user_id, NULL}, *deleted = NULL;
+    PGresult *res = db_exec_app(&r->tx, &stmts[ST_CUSTOMER_GET], 1, v);
+
+    if (res == NULL) {
+        dbreply_error(r);
+        return NULL;
+    }
+    if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "f") == 0)
+        return commit_or_reply(r) ? PQgetvalue(res, 0, 0) : NULL;   /* res: the arena's */
+    if (PQntuples(res) == 1)
+        deleted = PQgetvalue(res, 0, 0);
+    if (!commit_or_reply(r) || (v[1] = customer_create_or_reply(r, deleted)) == NULL)
+        return NULL;
     if ((res = db_exec_app(&r->tx, &stmts[ST_CUSTOMER_SET], 2, v)) == NULL) {
         dbreply_error(r);
         return NULL;
@@ -183,7 +213,7 @@ static const char *customer_or_reply(req_t *r)
         resp_problem(r, 502, "The payment provider returned another account's customer.");
         return NULL;
     }
-    return arena_strdup(r->arena, db_value(res, 0, 0));
+    return commit_or_reply(r) ? db_value(res, 0, 0) : NULL;
 }
 
 /* {url, id} of a Stripe session object, 200. */
@@ -241,7 +271,7 @@ static int billing_checkout(req_t *r)
         return dbreply_error(r);
     if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
         return resp_problem(r, 409, "You already have a subscription; change it in the billing portal.");
-    if ((cust = customer_or_reply(r)) == NULL)
+    if ((cust = customer_or_reply(r)) == NULL)   /* commits: nothing open from here */
         return r->status;
     stripe_form_add(&f, "mode", "subscription");
     stripe_form_add(&f, "customer", cust);
@@ -277,8 +307,11 @@ static int billing_portal(req_t *r)
         return resp_validation(r);
     if ((res = db_exec_app(&r->tx, &stmts[ST_CUSTOMER_GET], 1, v)) == NULL)
         return dbreply_error(r);
-    if ((cust = db_value(res, 0, 0)) == NULL)
+    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 1), "t") == 0)
         return resp_problem(r, 409, "There is no billing account yet; subscribe first.");
+    cust = PQgetvalue(res, 0, 0);
+    if (!commit_or_reply(r))
+        return r->status;
     stripe_form_add(&f, "customer", cust);
     stripe_form_add(&f, "return_url", url);
     if (!stripe_call(r->arena, "POST", "/v1/billing_portal/sessions", f.text,
@@ -414,9 +447,9 @@ static int billing_plan_patch(req_t *r)
 static const route_t routes[] = {
     {"GET", "/api/v1/billing/plans", billing_plans, R_DB | R_READONLY, CRED_NONE, NULL},
     {"GET", "/api/v1/billing", billing_get, R_DB, CRED_SESSION, NULL},
-    {"POST", "/api/v1/billing/checkout", billing_checkout, R_JSON | R_DB | R_IDEMPOTENT,
+    {"POST", "/api/v1/billing/checkout", billing_checkout, R_JSON | R_DB,
      CRED_SESSION, NULL},
-    {"POST", "/api/v1/billing/portal", billing_portal, R_JSON | R_DB | R_IDEMPOTENT,
+    {"POST", "/api/v1/billing/portal", billing_portal, R_JSON | R_DB,
      CRED_SESSION, NULL},
     {"POST", "/webhooks/stripe", billing_webhook, R_DB, CRED_SIGNATURE, NULL},
     {"PATCH", "/api/v1/admin/plans/{tier}/billing", billing_plan_patch,

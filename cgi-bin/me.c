@@ -237,13 +237,15 @@ static bool delete_body_or_reply(req_t *r, const char **password)
 }
 
 /* Cancel the caller's live Stripe subscriptions, before the account
- * goes; false after a 503 saying nothing was deleted. */
+ * goes, with the request's transaction committed first (no transaction is
+ * open while Stripe is called; the deletion runs in a new one); false
+ * after a 503 saying nothing was deleted. */
 static bool billing_cancel_or_reply(req_t *r)
 {
     PGresult *res = db_exec(&r->tx, &stmts[ST_BILLING_LIVE], 0, NULL);
     const char *why = NULL;
 
-    if (res == NULL) {
+    if (res == NULL || (PQntuples(res) > 0 && !db_tx_commit(&r->tx))) {
         dbreply_error(r);
         return false;
     }

@@ -144,19 +144,26 @@ is($req[1]{form}{client_reference_id}, $u1, 'client_reference_id');
 is($req[1]{form}{success_url}, $good{success_url}, 'success_url round-trips the encoding');
 is($req[1]{form}{subscription_data}{metadata}{promptd_user_id}, $u1, 'subscription metadata');
 
+# promptd keeps no answer of its own (it would hold a transaction open
+# across the Stripe call): Stripe's replay of the forwarded key is the
+# route's idempotency.
+$st->clear_requests;
 my $again = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => \%good, headers => { 'Idempotency-Key' => 'click-1' } });
-is($again->{json}{id}, $r->{json}{id}, 'the same Idempotency-Key: the same session');
-is(scalar(my @n = $st->requests), 2, '... replayed by promptd, without calling Stripe again');
+is($again->{status}, 200, 'the same Idempotency-Key again: 200');
+is($again->{json}{id}, $r->{json}{id}, '... the same session, replayed by Stripe');
+@req = $st->requests;
+is(join(' ', map { "$_->{method} $_->{path}" } @req), 'POST /v1/checkout/sessions', '... asked once more, for the session only');
+is($req[0]{headers}{'idempotency-key'}, "promptd-checkout-$u1-click-1", '... with the same key');
+is(scalar $st->objects('cs_test_'), 1, '... and still one session at Stripe');
 $again = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => { %good, interval => 'yearly' }, headers => { 'Idempotency-Key' => 'click-1' } });
 is($again->{status}, 422, 'the same Idempotency-Key for another body: 422');
-$s->psql("delete from public.idempotency_keys");
-$again = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => \%good, headers => { 'Idempotency-Key' => 'click-1' } });
-is($again->{json}{id}, $r->{json}{id}, 'promptd forgot the answer: Stripe replays the same session for the key');
+like($again->{json}{detail}, qr/Idempotency-Key was already used for another request/, '... saying so');
+is(scalar $st->objects('cs_test_'), 1, '... and no second session');
 $again = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => { %good, interval => 'yearly' } });
 is($again->{status}, 200, 'yearly checkout: 200');
 isnt($again->{json}{id}, $r->{json}{id}, 'a new session');
 @req = $st->requests;
-is(scalar(grep { $_->{path} eq '/v1/customers' } @req), 1, 'the customer was reused: one create');
+is(scalar(grep { $_->{path} eq '/v1/customers' } @req), 0, 'the customer was reused: not asked for again');
 is($req[-1]{form}{line_items}[0]{price}, 'price_pro_y', 'the yearly price');
 
 # --- retries: 500 then 429 then success, one key
@@ -197,9 +204,63 @@ for my $i (1 .. 6) {
 my $ok = 0;
 for (@kids) { waitpid($_, 0); $ok++ if $? == 0 }
 is($ok, 6, 'six concurrent checkouts: all 200');
-is(scalar(grep { $_->{path} eq '/v1/customers' } $st->requests), 1, 'one customer created at Stripe');
+my @cr = grep { $_->{path} eq '/v1/customers' } $st->requests;
+ok(@cr >= 1, 'the customer was asked for (' . scalar(@cr) . ' time(s): the others found it linked)');
+is_deeply([ sort keys %{{ map { $_->{headers}{'idempotency-key'} => 1 } @cr }} ], ["promptd-customer-$u2"],
+          '... always under the one key of the user (Stripe makes them one customer)');
 is(scalar(grep { ($_->{metadata}{promptd_user_id} // '') eq $u2 } $st->objects('cus_')), 1, 'one customer object for the user');
 is(db1("select count(*) from promptd.billing_customers where user_id = '$u2'"), 1, 'one stored');
+
+# --- slow Stripe: two checkouts of a new user at once meet at Stripe with
+# the same customer key; the later one is Stripe's 409 while the first is in
+# flight, retries, and gets the same customer.
+my ($u5, $t5) = $s->users('racer');
+$st->latency(400);
+$st->clear_requests;
+@kids = ();
+for my $i (1 .. 2) {
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $r = $s->request(POST => '/api/v1/billing/checkout', { token => $t5, json => \%good });
+        POSIX::_exit($r->{status} == 200 ? 0 : 1);
+    }
+    push @kids, $pid;
+}
+$ok = 0;
+for (@kids) { waitpid($_, 0); $ok++ if $? == 0 }
+is($ok, 2, 'two checkouts at once against a slow Stripe: both 200');
+@cr = grep { $_->{path} eq '/v1/customers' } $st->requests;
+ok(@cr >= 3, 'the customer key was sent again after a 409 (' . scalar(@cr) . ' customer requests)');
+is(scalar(grep { ($_->{metadata}{promptd_user_id} // '') eq $u5 } $st->objects('cus_')), 1, '... one customer object');
+is(db1("select count(*) from promptd.billing_customers where user_id = '$u5'"), 1, '... one stored');
+
+# --- no transaction is held while Stripe works: the request's reads are
+# committed before each call (a slow Stripe must not pin rows or locks)
+my ($u6, $t6) = $s->users('patient');
+$st->latency(800);
+my ($status, $most) = $s->open_tx_during(sub {
+    $s->request(POST => '/api/v1/billing/checkout', { token => $t6, json => \%good }) });
+is($status, 200, 'a checkout that creates the customer against a slow Stripe: 200');
+is($most, 0, '... with no transaction open while Stripe was called');
+($status, $most) = $s->open_tx_during(sub {
+    $s->request(POST => '/api/v1/billing/portal', { token => $t6, json => { return_url => 'https://app.example.com/' } }) });
+is($status, 200, 'a portal session against a slow Stripe: 200');
+is($most, 0, '... with no transaction open while Stripe was called');
+$st->latency(0);
+
+# --- a customer Stripe deleted (customer.deleted): the next checkout
+# makes and links a new one, under a key of its own
+my $old = db1("select customer_id from promptd.billing_customers where user_id = '$u6'");
+$s->psql("update promptd.billing_customers set deleted_at = now() where user_id = '$u6'");
+$st->clear_requests;
+$r = $s->request(POST => '/api/v1/billing/checkout', { token => $t6, json => \%good });
+is($r->{status}, 200, 'checkout after the customer was deleted: 200') or diag $r->{body};
+@req = $st->requests;
+is($req[0]{headers}{'idempotency-key'}, "promptd-customer-$u6-$old", '... a new customer under a key naming the deleted one');
+my $new = db1("select customer_id || ' ' || (deleted_at is null) from promptd.billing_customers where user_id = '$u6'");
+like($new, qr/^cus_\S+ true$/, '... linked, live');
+isnt((split ' ', $new)[0], $old, '... and not the deleted one');
+is($req[1]{form}{customer}, (split ' ', $new)[0], '... the session is for it');
 
 # --- portal
 my ($u3, $t3) = $s->users('noportal');

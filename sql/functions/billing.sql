@@ -420,29 +420,31 @@ $function$;
 revoke all on function promptd.billing_grace_sweep(bigint) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.billing_grace_sweep(bigint) to service_role;
 
--- promptd.billing_customer_get(user) -> the user's live Stripe customer
--- id or null, after taking the user's billing lock for the rest of the
--- transaction (so concurrent checkouts create one customer).
-create or replace function promptd.billing_customer_get(p_user uuid)
- returns text
- language plpgsql
- security definer
+-- promptd.billing_customer_of(user) -> (customer_id, deleted): the user's
+-- Stripe customer link, live or deleted (customer.deleted); no row when
+-- none was ever made.  Takes no lock: checkout calls Stripe with no
+-- transaction open, and the customer's Idempotency-Key (the user's, and
+-- the deleted customer's id when there is one) makes concurrent creations
+-- one customer.
+drop function if exists promptd.billing_customer_get(uuid);
+create or replace function promptd.billing_customer_of(p_user uuid)
+ returns table (customer_id text, deleted boolean)
+ language sql
+ stable security definer
  set search_path to ''
 as $function$
-declare
-    v_id text;
-begin
-    perform pg_advisory_xact_lock(hashtextextended('promptd.billing:' || p_user::text, 0));
-    select c.customer_id into v_id from promptd.billing_customers c
-     where c.user_id = p_user and c.deleted_at is null;
-    return v_id;
-end
+    select c.customer_id, c.deleted_at is not null
+      from promptd.billing_customers c where c.user_id = p_user;
 $function$;
-revoke all on function promptd.billing_customer_get(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
-grant execute on function promptd.billing_customer_get(uuid) to service_role, promptd_app;
+revoke all on function promptd.billing_customer_of(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.billing_customer_of(uuid) to service_role, promptd_app;
 
 -- promptd.billing_customer_set(user, customer): link the customer Stripe
--- created for the user (the first link wins; returns the linked one).
+-- created for the user; returns the live link.  The first link wins (a
+-- concurrent checkout's same customer changes nothing); a link whose
+-- customer was deleted is replaced.  A customer id already linked to
+-- another user is not taken: the result is then that user's own link or
+-- null.
 create or replace function promptd.billing_customer_set(p_user uuid, p_customer text)
  returns text
  language plpgsql
@@ -452,8 +454,14 @@ as $function$
 declare
     v_id text;
 begin
-    insert into promptd.billing_customers (user_id, customer_id) values (p_user, p_customer)
-    on conflict do nothing;
+    begin
+        insert into promptd.billing_customers (user_id, customer_id) values (p_user, p_customer)
+        on conflict (user_id) do update
+           set customer_id = excluded.customer_id, created_at = now(), deleted_at = null
+         where promptd.billing_customers.deleted_at is not null;
+    exception when unique_violation then
+        null;   /* customer_id is another user's */
+    end;
     select c.customer_id into v_id from promptd.billing_customers c
      where c.user_id = p_user and c.deleted_at is null;
     return v_id;

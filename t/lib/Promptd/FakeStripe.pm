@@ -6,6 +6,7 @@ package Promptd::FakeStripe;
 #   PROMPTD_STRIPE_API_BASE => $st->base_url, PROMPTD_STRIPE_SECRET_KEY => 'sk_test_x'
 #   $st->script([{ status => 500 }, { status => 429 }]);   # the next answers, then normal
 #   $st->script([{ close => 1 }]);                          # close without answering
+#   $st->latency(300);          # every answer 300 ms late (same key meanwhile: 409)
 #   my @reqs = $st->requests;   # [{method, path, headers (lower-case), body, form}]
 #   $st->clear_requests;        # forget them (objects stay); $st->reset: all
 #   my $sub = $st->subscription(customer => 'cus_1', price => 'price_pro_m', status => 'active');
@@ -21,7 +22,8 @@ package Promptd::FakeStripe;
 # Every POST must carry Idempotency-Key (this fake insists, so a client
 # that forgets is caught): the same key with the same parameters replays
 # the first answer (Idempotent-Replayed: true); with other parameters it
-# is Stripe's 400 idempotency_error.  Objects are kept in a state file
+# is Stripe's 400 idempotency_error; while the first is still running, it
+# is Stripe's 409 idempotency_key_in_use.  Objects are kept in a state file
 # under a lock, so the forked children share them.
 use strict;
 use warnings;
@@ -72,6 +74,13 @@ sub port     { $_[0]{port} }
 sub errors { open(my $fh, '<', "$_[0]{dir}/errors.log") or return ''; local $/; return <$fh> }
 sub base_url { "http://127.0.0.1:$_[0]{port}" }
 sub key      { $_[0]{key} }
+
+# latency($ms): every request not scripted takes $ms before its answer
+# (a POST's Idempotency-Key is in flight meanwhile: the same key is 409).
+sub latency {
+    my ($self, $ms) = @_;
+    $self->_update(sub { $_[0]{latency_ms} = $ms });
+}
 
 # script([{status, body?, delay_ms?}, ...]): the next answers, in order.
 sub script {
@@ -318,26 +327,39 @@ sub _serve {
         return _send($c, _error(400, 'invalid_request_error',
             'This fake requires an Idempotency-Key on every POST.'));
     }
-    my $replay;
+    # A POST's key is claimed first (in flight), answered after the
+    # latency, then kept: the same key meanwhile is Stripe's 409.
+    my ($replay, $latency);
+    my $k = $method eq 'POST' ? $hdr->{'idempotency-key'} : undef;
     $self->_update(sub {
         my $st = shift;
-        if ($method eq 'POST') {
-            my $k = $hdr->{'idempotency-key'};
-            if (my $prev = $st->{idem}{$k}) {
-                if ($prev->{path} ne $path || $prev->{body} ne $body) {
-                    ($status, $out) = _error(400, 'idempotency_error',
-                        "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '$k' if you meant to execute a different request.");
-                } else {
-                    ($status, $out) = ($prev->{status}, $prev->{out});
-                }
-                $replay = 1;
-                return;
+        $latency = $st->{latency_ms};
+        return unless defined $k;
+        if (my $prev = $st->{idem}{$k}) {
+            if ($prev->{path} ne $path || $prev->{body} ne $body) {
+                ($status, $out) = _error(400, 'idempotency_error',
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '$k' if you meant to execute a different request.");
+            } elsif ($prev->{inflight}) {
+                ($status, $out) = _error(409, 'invalid_request_error',
+                    'There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): ' . $k . '. Please try again later.',
+                    code => 'idempotency_key_in_use');
+            } else {
+                ($status, $out, $replay) = ($prev->{status}, $prev->{out}, 1);
             }
+            return;
         }
-        ($status, $out) = $self->_route($st, $method, $path, $form);
-        $st->{idem}{ $hdr->{'idempotency-key'} } = { path => $path, body => $body,
-            status => $status, out => $out } if $method eq 'POST' && $status < 500;
+        $st->{idem}{$k} = { path => $path, body => $body, inflight => 1 };
     });
+    if (!defined $status) {
+        Time::HiRes::sleep($latency / 1000) if $latency;
+        $self->_update(sub {
+            my $st = shift;
+            ($status, $out) = $self->_route($st, $method, $path, $form);
+            return unless defined $k;
+            if ($status < 500) { $st->{idem}{$k} = { path => $path, body => $body, status => $status, out => $out } }
+            else { delete $st->{idem}{$k} }
+        });
+    }
     %h = ('Idempotent-Replayed' => 'true') if $replay;
     $h{'Idempotency-Key'} = $hdr->{'idempotency-key'} if $method eq 'POST';
     return _send($c, $status, $out, %h);

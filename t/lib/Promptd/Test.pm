@@ -335,7 +335,7 @@ sub worker_pids {
     return sort { $a <=> $b } @kids;
 }
 
-# start_jobs_daemon(%env) -> pid: one more promptd-jobs with the stack's
+# start_jobs_daemon(%env) -> pid, once it is up: one more promptd-jobs with the stack's
 # environment plus %env (PROMPTD_JOBS_*), logging to VAR/log/jobs-PID.log.
 # Stopped with the stack if the test does not stop it (stop_pid).
 sub start_jobs_daemon {
@@ -355,10 +355,25 @@ sub start_jobs_daemon {
         exec { $prog } $prog or POSIX::_exit(127);
     }
     $self->{jobs_pids}{$pid} = 1;
+    # Wait (30 s at most) until it is up, so that a SIGTERM sent next finds
+    # its handler (and not a process still starting: killed by the signal),
+    # or until it has exited (a start refused: stop_pid reads the status).
+    my $ready = $name eq 'promptd-gateway' ? qr/listening on/ : qr/started as/;
+    my $deadline = time + 30;
+    while (time < $deadline && $self->log_tail("$log-$pid", 50) !~ $ready && !_exited($pid)) {
+        sleep 0.02;
+    }
     return $pid;
 }
 
-# start_gateway(%env) -> pid: a promptd-gateway on the stack's gateway socket
+# A child that has exited but is not reaped yet (a zombie): Linux's /proc.
+sub _exited {
+    my ($pid) = @_;
+    my $stat = _slurp("/proc/$pid/stat") // return 1;
+    return $stat =~ /^\d+ \(.*\) [ZX] /s;
+}
+
+# start_gateway(%env) -> pid, once it listens: a promptd-gateway on the stack's gateway socket
 # (for a stack started with PROMPTD_GATEWAY => 0), logging to
 # VAR/log/gateway-<pid>.log; stop it with stop_pid.
 sub start_gateway {
@@ -407,6 +422,34 @@ sub stop_ok {
         Test::More::diag("pid $pid: $how\n" . ($log ? "$log:\n" . $self->log_tail($log =~ s{.*/}{}r, 30) : ''));
     }
     return $ok;
+}
+
+# open_tx_during(sub { $s->request(...) }) -> ($status, $most): runs the
+# request in a child while watching the workers' database sessions; $most
+# is the largest number seen at once "idle in transaction" (a transaction
+# held open while the worker waits on something else, e.g. Stripe).
+sub open_tx_during {
+    my ($self, $req) = @_;
+    pipe(my $rd, my $wr) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        close $rd;
+        my $r = $req->();
+        print $wr $r->{status};
+        close $wr;
+        POSIX::_exit(0);
+    }
+    close $wr;
+    my $most = 0;
+    while (waitpid($pid, WNOHANG) == 0) {
+        my $n = $self->db1("select count(*) from pg_stat_activity where usename = 'promptd_app' "
+                           . "and state like 'idle in transaction%'");
+        $most = $n if $n > $most;
+        sleep 0.02;
+    }
+    my $status = <$rd>;
+    close $rd;
+    return ($status, $most);
 }
 
 # wait_for(sub { ... }, timeout => 10): poll until the sub returns true.

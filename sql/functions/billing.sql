@@ -426,7 +426,6 @@ grant execute on function promptd.billing_grace_sweep(bigint) to service_role;
 -- transaction open, and the customer's Idempotency-Key (the user's, and
 -- the deleted customer's id when there is one) makes concurrent creations
 -- one customer.
-drop function if exists promptd.billing_customer_get(uuid);
 create or replace function promptd.billing_customer_of(p_user uuid)
  returns table (customer_id text, deleted boolean)
  language sql

@@ -61,7 +61,8 @@ typedef struct stripe_reply {
  * Idempotency-Key idem_key (required for POST, same on every retry).
  * Retries network errors, 409 (the same key still in flight), 429 and
  * 5xx up to STRIPE_ATTEMPTS with equal jitter backoff.  Call it with no
- * database transaction open: a retried call can take seconds.  True when Stripe answered 2xx with a JSON object. */
+ * database transaction open: a retried call can take seconds.  True when
+ * Stripe answered 2xx with a JSON object. */
 bool stripe_call(arena_t *a, const char *method, const char *path,
                  const char *form, const char *idem_key, stripe_reply_t *out);
 

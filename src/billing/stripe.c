@@ -160,7 +160,7 @@ bool stripe_call(arena_t *a, const char *method, const char *path,
         stripe_attempt(a, method, url, post ? form : NULL, h, out);
         if (out->status != 0 && out->status != 409 && out->status != 429 && out->status < 500)
             break;   /* 409: the same key's first request is still running */
-        if (out->attempts >= STRIPE_ATTEMPTS)
+        if (out->attempts >= (out->status == 409 ? STRIPE_CONFLICT_ATTEMPTS : STRIPE_ATTEMPTS))
             break;
         clock_sleep_ms(clock_backoff_ms(200, 2000, out->attempts));
     }

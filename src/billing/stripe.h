@@ -11,7 +11,8 @@
 
 #define STRIPE_API_VERSION "2024-06-20"         /* Stripe-Version on every call */
 #define STRIPE_API_BASE "https://api.stripe.com" /* PROMPTD_STRIPE_API_BASE's default */
-#define STRIPE_ATTEMPTS 3                        /* network errors, 409, 429, 5xx */
+#define STRIPE_ATTEMPTS 3                        /* network errors, 429, 5xx */
+#define STRIPE_CONFLICT_ATTEMPTS 5               /* 409: the key in flight (>= 1.5 s) */
 #define STRIPE_TOLERANCE_DEFAULT 300             /* webhook timestamp tolerance, s */
 #define STRIPE_GRACE_DEFAULT 604800              /* past_due grace, s (7 days) */
 
@@ -59,8 +60,9 @@ typedef struct stripe_reply {
 /* method path (e.g. "POST", "/v1/customers") with form (POST: the body;
  * GET: the query; may be NULL) under the secret key.  A POST carries
  * Idempotency-Key idem_key (required for POST, same on every retry).
- * Retries network errors, 409 (the same key still in flight), 429 and
- * 5xx up to STRIPE_ATTEMPTS with equal jitter backoff.  Call it with no
+ * Retries network errors, 429 and 5xx up to STRIPE_ATTEMPTS, and 409 (the
+ * same key's first request still in flight) up to STRIPE_CONFLICT_ATTEMPTS,
+ * with equal jitter backoff.  Call it with no
  * database transaction open: a retried call can take seconds.  True when
  * Stripe answered 2xx with a JSON object. */
 bool stripe_call(arena_t *a, const char *method, const char *path,

@@ -185,6 +185,14 @@ $st->script([{ status => 503 }, { status => 502 }, { status => 500 }]);
 $r = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => \%good });
 is($r->{status}, 503, 'Stripe down three times: 503');
 like($r->{json}{detail}, qr/payment provider is unreachable/, '... saying so');
+my $busy = { status => 409, body => { error => { type => 'invalid_request_error', code => 'idempotency_key_in_use',
+    message => 'There is currently another in-progress request using this Idempotent Key.' } } };
+$st->clear_requests;
+$st->script([ ($busy) x 5 ]);
+$r = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => \%good });
+is($r->{status}, 503, 'the key in flight at Stripe five times: 503');
+like($r->{json}{detail}, qr/payment provider is unreachable; retry shortly/, '... retryable');
+is(scalar(grep { $_->{path} eq '/v1/checkout/sessions' } $st->requests), 5, '... after five attempts');
 $st->script([{ status => 400, body => { error => { type => 'invalid_request_error', message => 'No such price: price_pro_m', code => 'resource_missing' } } }]);
 $r = $s->request(POST => '/api/v1/billing/checkout', { token => $t1, json => \%good });
 is($r->{status}, 502, 'Stripe refuses: 502');

@@ -185,23 +185,35 @@ static const char *customer_create_or_reply(req_t *r, const char *deleted)
     return id->valuestring;
 }
 
+/* The live customer of an ST_CUSTOMER_GET result (res-owned), or NULL;
+ * *deleted then names a deleted one (NULL when none was ever linked). */
+static const char *customer_live(PGresult *res, const char **deleted)
+{
+    *deleted = NULL;
+    if (PQntuples(res) != 1)
+        return NULL;
+    if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
+        *deleted = PQgetvalue(res, 0, 0);
+        return NULL;
+    }
+    return PQgetvalue(res, 0, 0);
+}
+
 /* The caller's Stripe customer id: the linked one, else one created now
  * and linked (the first link wins: a concurrent checkout's is the same
  * customer).  Commits the request's transaction before calling Stripe and
  * leaves none open.  NULL after replying. */
 static const char *customer_or_reply(req_t *r)
 {
-    const char *v[2] = {r->tx.user_id, NULL}, *deleted = NULL;
+    const char *v[2] = {r->tx.user_id, NULL}, *live, *deleted;
     PGresult *res = db_exec_app(&r->tx, &stmts[ST_CUSTOMER_GET], 1, v);
 
     if (res == NULL) {
         dbreply_error(r);
         return NULL;
     }
-    if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "f") == 0)
-        return commit_or_reply(r) ? PQgetvalue(res, 0, 0) : NULL;   /* res: the arena's */
-    if (PQntuples(res) == 1)
-        deleted = PQgetvalue(res, 0, 0);
+    if ((live = customer_live(res, &deleted)) != NULL)
+        return commit_or_reply(r) ? live : NULL;   /* res: the arena's */
     if (!commit_or_reply(r) || (v[1] = customer_create_or_reply(r, deleted)) == NULL)
         return NULL;
     if ((res = db_exec_app(&r->tx, &stmts[ST_CUSTOMER_SET], 2, v)) == NULL) {
@@ -294,7 +306,7 @@ static const char *const portal_fields[] = {"return_url", NULL};
  *   -> 200 {url, id} | 409 (no customer yet) | 422 | 502 | 503 */
 static int billing_portal(req_t *r)
 {
-    const char *url, *cust, *v[1] = {r->tx.user_id};
+    const char *url, *cust, *deleted, *v[1] = {r->tx.user_id};
     stripe_form_t f = {r->arena, NULL};
     stripe_reply_t sr;
     PGresult *res;
@@ -307,9 +319,8 @@ static int billing_portal(req_t *r)
         return resp_validation(r);
     if ((res = db_exec_app(&r->tx, &stmts[ST_CUSTOMER_GET], 1, v)) == NULL)
         return dbreply_error(r);
-    if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+    if ((cust = customer_live(res, &deleted)) == NULL)
         return resp_problem(r, 409, "There is no billing account yet; subscribe first.");
-    cust = PQgetvalue(res, 0, 0);
     if (!commit_or_reply(r))
         return r->status;
     stripe_form_add(&f, "customer", cust);

@@ -32,7 +32,7 @@ sub job { my ($tok, $id) = @_; $s->request(GET => "/api/v1/enrich/jobs/$id", { t
 my $T = JSON::PP::true;
 
 # --- 202, a pending record and its job, nothing run yet
-my $jobs0 = db1('select count(*) from public.background_jobs');
+my $jobs0 = db1("select count(*) from public.background_jobs where job_type = 'enrich'");
 my $r = post($ta, { prompt => 'List 5 risks of migrating {{service}} to "Postgres 15"', async => $T });
 is($r->{status}, 202, 'async -> 202') or diag explain $r;
 my $id = $r->{json}{id};
@@ -58,11 +58,11 @@ is(job($ta, 'nope')->{status}, 400, 'not a UUID -> 400');
 # --- the job exists iff the request committed: a refused request leaves none
 my $pr = $s->request(POST => '/api/v1/prompts', { token => $tb, json => { title => 'B', content => 'bob prompt' } });
 is($pr->{status}, 201, "bob's prompt");
-my $jobs1 = db1('select count(*) from public.background_jobs');
+my $jobs1 = db1("select count(*) from public.background_jobs where job_type = 'enrich'");
 my $recs1 = db1('select count(*) from public.enrichments');
 $r = post($ta, { prompt => 'Improve me please', async => $T, prompt_id => $pr->{json}{id} });
 is($r->{status}, 404, "async into bob's prompt -> 404 (after the job was enqueued)");
-is(db1('select count(*) from public.background_jobs'), $jobs1, 'its job was rolled back with the request');
+is(db1("select count(*) from public.background_jobs where job_type = 'enrich'"), $jobs1, 'its job was rolled back with the request');
 is(db1('select count(*) from public.enrichments'), $recs1, 'and its record');
 is($jobs1, $jobs0 + 1, 'only the committed request left a job');
 

@@ -130,12 +130,12 @@ like($r->{headers}{'content-type'}, qr{^application/problem\+json}, '429 is prob
 is($r->{headers}{'retry-after'}, '1', '429 has Retry-After');
 like($r->{json}{detail}, qr/4 enrichments in flight.*limit is 4/, '429 says why');
 is(records($alice), $before, '429 leaves no record');
-my $jobs = db1('select count(*) from public.background_jobs');
+my $jobs = db1("select count(*) from public.background_jobs where job_type = 'enrich'");
 $r = enrich($ta, async => JSON::PP::true);
 is($r->{status}, 429, "alice's fifth, async -> 429 too") or diag explain $r;
 is($r->{headers}{'retry-after'}, '1', '... with Retry-After');
 is(records($alice), $before, '... no record');
-is(db1('select count(*) from public.background_jobs'), $jobs, '... and no job queued');
+is(db1("select count(*) from public.background_jobs where job_type = 'enrich'"), $jobs, '... and no job queued');
 
 # per node: six in flight, the gateway's cap
 $r = enrich($tc);

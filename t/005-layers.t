@@ -21,6 +21,7 @@ my @RULES = (
     [ 'src/jobs'   => { allow => [qw(jobs core crypto db)] } ],   # names no module
     [ 'src/http'   => { deny  => [qw(enrich jobs share prompts cmd cgi-bin)] } ],
     [ 'src/enrich' => { deny  => [qw(http share cmd gateway cgi-bin)] } ],
+    [ 'src/mail'   => { allow => [qw(mail jobs core crypto db)] } ],
     [ 'src/gateway' => { deny => [qw(share prompts cmd cgi-bin)] } ],   # one program's
     [ 'src/cmd'    => { deny  => [qw(cgi-bin)] } ],
     [ 'src'        => { deny  => [qw(cgi-bin cmd)] } ],   # every library folder

@@ -7,6 +7,7 @@
 #include "billing/job.h"
 #include "enrich/job.h"
 #include "jobs/maintenance.h"
+#include "mail/job.h"
 #include "quota/purge.h"
 #include "share/views.h"
 
@@ -14,10 +15,11 @@ const job_handler_t *const *jobtypes(void)
 {
     static const job_handler_t *const all[] = {
         registry_handlers, maintenance_handlers, enrich_job_handlers,
-        shareviews_handlers, quota_job_handlers, billing_job_handlers, NULL, NULL};
+        shareviews_handlers, quota_job_handlers, billing_job_handlers, mail_job_handlers,
+        NULL, NULL};
     static const job_handler_t *const with_tests[] = {
         registry_handlers, maintenance_handlers, enrich_job_handlers,
-        shareviews_handlers, quota_job_handlers, billing_job_handlers,
+        shareviews_handlers, quota_job_handlers, billing_job_handlers, mail_job_handlers,
         registry_test_handlers, NULL};
     const char *e = getenv("PROMPTD_JOBS_TEST_HANDLERS");
 

@@ -155,8 +155,11 @@ int mail_send_job(job_t *j)
     rc = 0;
     if (strcmp(row.state, "pending") != 0)
         goto out;           /* delivered by an earlier attempt */
-    if ((rc = mail_build(j, a, &row, &s, &m)) == 0)
-        rc = mail_deliver(j, a, &row, &s, configured, &m);
+    if ((rc = mail_build(j, a, &row, &s, &m)) != 0) {
+        mail_finish(j, &row, "pending", j->error);   /* the reason, on the row too */
+        goto out;
+    }
+    rc = mail_deliver(j, a, &row, &s, configured, &m);
 out:
     arena_destroy(a);
     return rc;

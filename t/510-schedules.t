@@ -117,7 +117,8 @@ is(db1(q{select count(*) from background_jobs where state = 'pending' and job_ty
    'pending job kept');
 
 # --- maintenance.purge: idempotency keys, throttle rows, ended sessions, old slots,
-# expired enrichment cache entries, Stripe events processed over 90 days ago.
+# expired enrichment cache entries, Stripe events processed over 90 days ago,
+# mail in a final state after 30 days.
 my $u = $s->user_create('m@example.com');
 $s->psql(qq{
     insert into idempotency_keys (user_id, key, request_hash, created_at) values
@@ -143,6 +144,11 @@ $s->psql(qq{
         ('evt_old2', 'invoice.paid', 1, '{}', now() - interval '95 days', now() - interval '91 days'),
         ('evt_recent', 'invoice.paid', 1, '{}', now() - interval '10 days', now() - interval '10 days'),
         ('evt_pending', 'invoice.paid', 1, '{}', now() - interval '100 days', null);
+    insert into promptd.mail_outbox (kind, to_addr, state, created_at) values
+        ('recovery', 'sent-old\@example.com', 'sent', now() - interval '31 days'),
+        ('recovery', 'rejected-old\@example.com', 'rejected', now() - interval '40 days'),
+        ('recovery', 'pending-old\@example.com', 'pending', now() - interval '40 days'),
+        ('recovery', 'sent-new\@example.com', 'sent', now() - interval '29 days');
 });
 $id = ($s->promptctl('jobs', 'enqueue', 'maintenance.purge', '--payload', '{"batch": 1}') =~ /"first_id": (\d+)/)[0];
 @pids = daemons(1);
@@ -150,8 +156,10 @@ ok($s->wait_for(sub { db1("select state from background_jobs where id = $id") eq
                 timeout => 20), 'maintenance.purge succeeded');
 stop_all(@pids);
 is(db1("select result::text from background_jobs where id = $id"),
-   '{"sessions": 2, "enrich_cache": 2, "auth_throttle": 3, "schedule_runs": 3, "stripe_events": 2, "idempotency_keys": 2}',
+   '{"sessions": 2, "mail_outbox": 2, "enrich_cache": 2, "auth_throttle": 3, "schedule_runs": 3, "stripe_events": 2, "idempotency_keys": 2}',
    'result counts');
+is(db1("select string_agg(split_part(to_addr, '\@', 1), ',' order by to_addr) from promptd.mail_outbox"),
+   'pending-old,sent-new', 'mail: final rows over 30 days deleted; pending and recent kept');
 is(db1("select string_agg(left(key, 1), ',') from enrich_cache"), 'c', 'live enrichment cache entry kept');
 is(db1("select string_agg(id, ',' order by id) from promptd.stripe_events"), 'evt_pending,evt_recent',
    'Stripe events: processed over 90 days ago deleted; recent and unprocessed kept');

@@ -91,6 +91,7 @@ declare
     n_runs int;
     n_cache int;
     n_stripe int;
+    n_mail int;
 begin
     delete from public.idempotency_keys k
     where k.ctid = any (array(
@@ -138,9 +139,19 @@ begin
         limit p_batch);
     get diagnostics n_stripe = row_count;
 
+    -- a mail in a final state is kept 30 days (its values are already
+    -- cleared); a pending one stays until it is delivered
+    delete from promptd.mail_outbox o
+    where o.id in (
+        select x.id from promptd.mail_outbox x
+        where x.state <> 'pending' and x.created_at < now() - interval '30 days'
+        limit p_batch);
+    get diagnostics n_mail = row_count;
+
     return jsonb_build_object('idempotency_keys', n_idem, 'auth_throttle', n_throttle,
                               'sessions', n_sessions, 'schedule_runs', n_runs,
-                              'enrich_cache', n_cache, 'stripe_events', n_stripe);
+                              'enrich_cache', n_cache, 'stripe_events', n_stripe,
+                              'mail_outbox', n_mail);
 end
 $function$;
 revoke all on function promptd.maintenance_purge(integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

@@ -5,6 +5,7 @@
 -- sql/NNNN_*.sql (see README, "promptctl").
 
 -- promptd.handle_new_user(): AFTER INSERT on auth.users creates the profile
+-- and the personal workspace
 -- (Supabase's handle_new_user pattern; works for users created by GoTrue,
 -- by `promptctl user create` or by promptd.ensure_profile()).
 CREATE OR REPLACE FUNCTION promptd.handle_new_user()
@@ -17,6 +18,7 @@ begin
     insert into public.profiles (id, email)
     values (new.id, new.email)
     on conflict (id) do nothing;
+    perform promptd.workspace_personal_create(new.id);
     return null;
 end
 $function$;

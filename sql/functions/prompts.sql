@@ -94,22 +94,24 @@ revoke all on function promptd.prompt_versions_immutable() from public, anon, au
 -- Row level security on public.prompt_versions.
 drop policy if exists prompt_versions_select_own on public.prompt_versions;
 create policy prompt_versions_select_own on public.prompt_versions for select to authenticated
-    using ((user_id = ( SELECT auth.uid() AS uid)));
+    using ((EXISTS ( SELECT 1
+   FROM prompts p
+  WHERE (p.id = prompt_versions.prompt_id))));
 
 -- Row level security on public.prompts.
 drop policy if exists prompts_delete_own on public.prompts;
 create policy prompts_delete_own on public.prompts for delete to authenticated
-    using ((user_id = ( SELECT auth.uid() AS uid)));
+    using ((promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 3));
 
 drop policy if exists prompts_insert_own on public.prompts;
 create policy prompts_insert_own on public.prompts for insert to authenticated
-    with check ((user_id = ( SELECT auth.uid() AS uid)));
+    with check (((user_id = ( SELECT auth.uid() AS uid)) AND (promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 2)));
 
 drop policy if exists prompts_select_own on public.prompts;
 create policy prompts_select_own on public.prompts for select to authenticated
-    using ((user_id = ( SELECT auth.uid() AS uid)));
+    using ((promptd.workspace_role(workspace_id) IS NOT NULL));
 
 drop policy if exists prompts_update_own on public.prompts;
 create policy prompts_update_own on public.prompts for update to authenticated
-    using ((user_id = ( SELECT auth.uid() AS uid)))
-    with check ((user_id = ( SELECT auth.uid() AS uid)));
+    using ((promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 2))
+    with check ((promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 2));

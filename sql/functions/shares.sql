@@ -24,6 +24,20 @@ end
 $function$;
 revoke all on function promptd.shares_before_update() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
+-- BEFORE INSERT: a link belongs to its prompt's workspace.
+CREATE OR REPLACE FUNCTION promptd.shares_before_insert()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+    new.workspace_id := (select p.workspace_id from public.prompts p where p.id = new.prompt_id);
+    return new;
+end
+$function$;
+revoke all on function promptd.shares_before_insert() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
 -- What a visitor of a link may see, by token hash.  state: 'ok', 'gone'
 -- (revoked, expired, prompt deleted) or 'missing' (no such link: one row
 -- all the same, from the same query).  The prompt's content comes only
@@ -344,7 +358,8 @@ begin
             using errcode = '22023';
     end if;
     update public.shares s set password_hash = p_hash
-     where s.id = p_share and s.user_id = (select auth.uid()) and s.revoked_at is null;
+     where s.id = p_share and s.revoked_at is null
+       and promptd.workspace_role_rank(promptd.workspace_role(s.workspace_id)) >= 2;
     return found;
 end
 $function$;
@@ -368,15 +383,15 @@ create policy share_referrers_select_own on public.share_referrers for select to
 -- Row level security on public.shares.
 drop policy if exists shares_insert_own on public.shares;
 create policy shares_insert_own on public.shares for insert to authenticated
-    with check (((user_id = ( SELECT auth.uid() AS uid)) AND (EXISTS ( SELECT 1
+    with check (((user_id = ( SELECT auth.uid() AS uid)) AND (promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 2) AND (EXISTS ( SELECT 1
    FROM prompts p
-  WHERE ((p.id = shares.prompt_id) AND (p.user_id = ( SELECT auth.uid() AS uid)))))));
+  WHERE ((p.id = shares.prompt_id) AND (p.workspace_id = shares.workspace_id))))));
 
 drop policy if exists shares_select_own on public.shares;
 create policy shares_select_own on public.shares for select to authenticated
-    using ((user_id = ( SELECT auth.uid() AS uid)));
+    using ((promptd.workspace_role(workspace_id) IS NOT NULL));
 
 drop policy if exists shares_update_own on public.shares;
 create policy shares_update_own on public.shares for update to authenticated
-    using ((user_id = ( SELECT auth.uid() AS uid)))
-    with check ((user_id = ( SELECT auth.uid() AS uid)));
+    using ((promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 2))
+    with check ((promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 2));

@@ -252,6 +252,8 @@ static PGresult *fail_result(db_tx_t *tx, PGresult *res)
     }
     tx->sqlstate = arena_strdup(tx->arena, state ? state : "XX000");
     tx->detail = arena_strdup(tx->arena, msg && *msg ? msg : "query failed");
+    tx->message = res ? arena_strdup(tx->arena, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
+                      : NULL;
     if (res)
         PQclear(res);
     if (tx->conn == NULL && db.conn && PQstatus(db.conn) != CONNECTION_OK)

@@ -62,6 +62,8 @@ typedef struct db_tx {
     bool profile_unconfirmed; /* ensure_profile() ran; not yet committed */
     const char *sqlstate;     /* last failed statement's SQLSTATE */
     const char *detail;       /* the cause, for the log line only */
+    const char *message;      /* the server's primary message: shown to clients only
+                               * for the errors promptd raises itself (class PW) */
     double ms;                /* time spent waiting for PostgreSQL */
 } db_tx_t;
 

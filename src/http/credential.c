@@ -37,7 +37,7 @@ static struct {
  * transaction; see sql/0007_api_keys.sql). */
 const db_stmt_t credential_stmts[] = {{
     "promptd_api_key_auth",
-    "select key_id, user_id, array_to_string(scopes, ','), revoked, expired "
+    "select key_id, user_id, array_to_string(scopes, ','), revoked, expired, workspace_id "
     "from promptd.api_key_auth($1)"},
     {NULL, NULL},
 };
@@ -240,6 +240,7 @@ enum credential_result credential_apikey(req_t *r, const char **why)
     cJSON_AddStringToObject(claims, "aud", credential.audience ? credential.audience
                                                          : "authenticated");
     cJSON_AddStringToObject(claims, "key_id", r->key_id);
+    cJSON_AddStringToObject(claims, "workspace_id", PQgetvalue(res, 0, 5));
     arr = cJSON_AddArrayToObject(claims, "scopes");
     for (; *sc; sc++)
         cJSON_AddItemToArray(arr, cJSON_CreateString(*sc));

@@ -1,6 +1,7 @@
 /* dbreply.c: HTTP answers for database results (SQLSTATE -> status, lists, objects). */
 #include "http/dbreply.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -20,6 +21,10 @@ int dbreply_error(req_t *r)
     }
     if (quota_is_refusal(s))
         return quota_reply(r);
+    /* promptd's own refusals: PW + the HTTP status, the message for the client */
+    if (strncmp(s, "PW4", 3) == 0 && isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4]))
+        return resp_problem(r, 400 + (s[3] - '0') * 10 + (s[4] - '0'),
+                            r->tx.message ? r->tx.message : "The request was refused.");
     if (strcmp(s, "23505") == 0)
         return resp_problem(r, 409, "The resource already exists.");
     if (strcmp(s, "23503") == 0)

@@ -8,7 +8,8 @@
 
 /* Reply for a failed query, mapping r's transaction SQLSTATE: 23505 -> 409,
  * 23514/22xxx -> 422, 40001/40P01 -> 503, connection loss -> 503,
- * 42501 -> 403, anything else -> 500 (logged). */
+ * 42501 -> 403, PWnnn (raised by promptd's SQL functions) -> nnn (a 4xx)
+ * with the server's message as the detail, anything else -> 500 (logged). */
 int dbreply_error(req_t *r);
 
 /* 200 {"items":[column 0 of the first `limit` rows, each JSON text],

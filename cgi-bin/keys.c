@@ -24,7 +24,8 @@ static const char *const scope_names[] = {
     "prompts:read", "prompts:write", "enrich", "share", "admin", NULL};
 
 #define KEY_JSON                                                           \
-    "json_build_object('id', k.id, 'name', k.name, 'prefix', k.prefix, "    \
+    "json_build_object('id', k.id, 'workspace_id', k.workspace_id, "        \
+    "'name', k.name, 'prefix', k.prefix, "                                  \
     "'last_four', k.last_four, 'scopes', k.scopes, "                        \
     "'created_at', k.created_at, 'expires_at', k.expires_at, "              \
     "'revoked_at', k.revoked_at, 'last_used_at', k.last_used_at)"
@@ -33,17 +34,20 @@ enum { ST_INSERT, ST_LIST, ST_GET, ST_REVOKE };
 
 static const db_stmt_t stmts[] = {
     /* $1 name, $2 hash, $3 prefix, $4 last four, $5 scopes (JSON array or
-     * NULL), $6 expires_at text, $7 expires_in seconds; no row when the
-     * expiry is not in the future */
+     * NULL), $6 expires_at text, $7 expires_in seconds, $8 workspace (NULL:
+     * the personal one; any member's, else PW404); no row when the expiry is
+     * not in the future */
     [ST_INSERT] = {"key_insert",
         "insert into public.api_keys as k "
-        "(name, key_hash, prefix, last_four, scopes, expires_at) "
+        "(name, key_hash, prefix, last_four, scopes, expires_at, workspace_id) "
         "select $1, $2, $3, $4, case when $5::jsonb is null "
         "then '{prompts:read}'::text[] "
-        "else array(select jsonb_array_elements_text($5::jsonb)) end, e.at "
+        "else array(select jsonb_array_elements_text($5::jsonb)) end, e.at, w.id "
         "from (select case when $6::text is not null then $6::timestamptz "
         "when $7::bigint is not null then now() + $7::bigint * interval '1 second' "
-        "end as at) e where e.at is null or e.at > now() "
+        "end as at) e, (select coalesce($8::uuid, promptd.personal_workspace(auth.uid())) as id) w "
+        "where (e.at is null or e.at > now()) "
+        "and ($8::uuid is null or promptd.workspace_need($8::uuid, 'viewer') is not null) "
         "returning " KEY_JSON ", k.id"},
     [ST_LIST] = {"key_list",
         "select json_build_object('items', coalesce(json_agg(" KEY_JSON
@@ -60,7 +64,7 @@ static const db_stmt_t stmts[] = {
 };
 
 static const char *const create_fields[] = {
-    "name", "scopes", "expires_in", "expires_at", NULL};
+    "name", "scopes", "expires_in", "expires_at", "workspace_id", NULL};
 
 static bool scope_known(const char *s)
 {
@@ -100,12 +104,12 @@ static const char *read_scopes(req_t *r, bool *forbidden)
     return json_print(r->arena, arr);
 }
 
-/* POST /api/v1/keys {name, scopes?, expires_in? | expires_at?}
+/* POST /api/v1/keys {name, scopes?, expires_in? | expires_at?, workspace_id?}
  *   -> 201 {id, name, key (shown this once), prefix, last_four, scopes,
  *           created_at, expires_at, revoked_at, last_used_at} | 403 | 422 */
 static int key_create(req_t *r)
 {
-    const char *name = NULL, *scopes, *expires_at = NULL, *in_text = NULL;
+    const char *name = NULL, *scopes, *expires_at = NULL, *in_text = NULL, *ws = NULL;
     char key[APIKEY_LEN + 1], hash[APIKEY_HMAC_HEX_LEN + 1];
     char prefix[APIKEY_DISPLAY_LEN + 1], last4[5];
     bool forbidden = false;
@@ -126,6 +130,9 @@ static int key_create(req_t *r)
         req_field_error(r, "expires_at", "must be an RFC 3339 date-time");
         expires_at = NULL;
     }
+    if (req_field_string(r, r->json, "workspace_id", 36, false, &ws) == FIELD_OK &&
+        !uuid_valid(ws))
+        req_field_error(r, "workspace_id", "must be a UUID");
     if (in_res == FIELD_OK && expires_at)
         req_field_error(r, "expires_at", "give expires_in or expires_at, not both");
     if (r->errors)
@@ -143,9 +150,9 @@ static int key_create(req_t *r)
     }
     apikey_display(key, prefix, last4);
     {
-        const char *v[7] = {name, hash, prefix, last4, scopes, expires_at, in_text};
+        const char *v[8] = {name, hash, prefix, last4, scopes, expires_at, in_text, ws};
 
-        res = db_exec(&r->tx, &stmts[ST_INSERT], 7, v);
+        res = db_exec(&r->tx, &stmts[ST_INSERT], 8, v);
     }
     if (res == NULL) {
         OPENSSL_cleanse(key, sizeof key);

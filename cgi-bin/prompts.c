@@ -21,7 +21,8 @@
 #define IF_MATCH_MAX 8
 
 #define PROMPT_JSON                                                        \
-    "json_build_object('id', p.id, 'title', p.title, 'content', p.content, " \
+    "json_build_object('id', p.id, 'workspace_id', p.workspace_id, "         \
+    "'title', p.title, 'content', p.content, "                             \
     "'tags', p.tags, 'metadata', p.metadata, 'folder', p.folder, "         \
     "'variables', p.variables, 'version', p.version, "                     \
     "'forked_from', p.forked_from, "                                       \
@@ -31,9 +32,11 @@
     "'content', v.content, 'tags', v.tags, 'metadata', v.metadata, "       \
     "'folder', v.folder, 'variables', v.variables, 'created_at', v.created_at)"
 #define TAGS_FROM_JSON(n) "array(select jsonb_array_elements_text($" #n "::jsonb))"
-/* Keyset list: $1 q, $2 tag, $3 folder, $4 cursor key, $5 cursor id, $6 limit */
+/* Keyset list: $1 q, $2 tag, $3 folder, $4 cursor key, $5 cursor id, $6 limit,
+ * $7 workspace */
 #define LIST_FILTER                                                        \
     "where ($1::text is null or p.search @@ websearch_to_tsquery('english', $1)) " \
+    "and ($7::uuid is null or p.workspace_id = $7) "                        \
     "and ($2::text is null or p.tags @> array[$2::text]) "                  \
     "and ($3::text is null or p.folder = $3) "
 #define LIST_SQL(key, cast)                                                \
@@ -45,7 +48,7 @@
 enum {
     ST_GET, ST_INSERT, ST_UPDATE, ST_DELETE, ST_VERSION_OF,
     ST_LIST_UPDATED, ST_LIST_CREATED, ST_LIST_RANK,
-    ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_RENDER_SOURCE,
+    ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_RENDER_SOURCE, ST_WS_NEED,
 };
 
 /* Read at start (main). */
@@ -55,9 +58,11 @@ static const db_stmt_t stmts[] = {
     [ST_GET] = {"prompt_get",
         "select " PROMPT_JSON ", p.version from public.prompts p where p.id = $1"},
     [ST_INSERT] = {"prompt_insert",
-        "with p as (insert into public.prompts (title, content, tags, metadata, folder) "
+        "with p as (insert into public.prompts "
+        "(title, content, tags, metadata, folder, workspace_id) "
         "values ($1, $2, coalesce(" TAGS_FROM_JSON(3) ", '{}'), "
-        "coalesce($4::jsonb, '{}'), coalesce($5, '/')) returning *), "
+        "coalesce($4::jsonb, '{}'), coalesce($5, '/'), "
+        "coalesce($6::uuid, promptd.default_workspace())) returning *), "
         "u as (insert into public.usage_tracking (user_id, action, resource_id) "
         "select p.user_id, 'prompt.create', p.id from p) "
         "select " PROMPT_JSON ", p.id, p.version from p"},
@@ -71,8 +76,10 @@ static const db_stmt_t stmts[] = {
     [ST_DELETE] = {"prompt_delete",
         "delete from public.prompts p where p.id = $1 "
         "and ($2::int[] is null or p.version = any($2::int[])) returning p.id"},
+    /* the version, and the caller's role in the prompt's workspace */
     [ST_VERSION_OF] = {"prompt_version_of",
-        "select p.version from public.prompts p where p.id = $1"},
+        "select p.version, promptd.workspace_role_rank(promptd.workspace_role(p.workspace_id)) "
+        "from public.prompts p where p.id = $1"},
     [ST_LIST_UPDATED] = {"prompt_list_updated", LIST_SQL("p.updated_at", "timestamptz")},
     [ST_LIST_CREATED] = {"prompt_list_created", LIST_SQL("p.created_at", "timestamptz")},
     [ST_LIST_RANK] = {"prompt_list_rank", LIST_SQL(RANK, "real")},
@@ -93,6 +100,8 @@ static const db_stmt_t stmts[] = {
         "with u as (insert into public.usage_tracking (user_id, action, resource_id) "
         "select p.user_id, 'prompt.render', p.id from public.prompts p where p.id = $1) "
         "select p.content from public.prompts p where p.id = $1"},
+    /* the caller may create in workspace $1 (else PW404 / PW403) */
+    [ST_WS_NEED] = {"prompt_ws_need", "select promptd.workspace_need($1, 'editor')"},
     {NULL, NULL},
 };
 
@@ -103,10 +112,13 @@ struct prompt_input {
     const char *tags;      /* JSON array text */
     const char *metadata;  /* JSON object text */
     const char *folder;
+    const char *workspace_id;   /* create only */
 };
 
 static const char *const prompt_fields[] = {
     "title", "content", "tags", "metadata", "folder", NULL};
+static const char *const create_fields[] = {
+    "title", "content", "tags", "metadata", "folder", "workspace_id", NULL};
 
 static bool folder_valid(const char *f)
 {
@@ -137,7 +149,10 @@ static void read_prompt_input(req_t *r, bool create, struct prompt_input *in)
     cJSON *tags = NULL, *meta = NULL;
 
     memset(in, 0, sizeof(*in));
-    req_reject_unknown(r, r->json, prompt_fields);
+    req_reject_unknown(r, r->json, create ? create_fields : prompt_fields);
+    if (create && req_field_string(r, r->json, "workspace_id", 36, false, &in->workspace_id) ==
+            FIELD_OK && !uuid_valid(in->workspace_id))
+        req_field_error(r, "workspace_id", "must be a UUID");
     if (req_field_string(r, r->json, "title", TITLE_MAX, false, &in->title) ==
             FIELD_ABSENT && create)
         req_field_error(r, "title", "is required");
@@ -196,8 +211,9 @@ static const char *if_match_versions(req_t *r)
 }
 
 /* After a conditional write matched no row: 404 if the prompt is gone
- * (or not the caller's), else 412. */
-static int missing_or_precondition(req_t *r, const char *id)
+ * (or not in one of the caller's workspaces), 403 if the caller's role
+ * there is below need (2 editor: writes; 3 admin: deletion), else 412. */
+static int missing_or_precondition(req_t *r, const char *id, int need)
 {
     const char *v[1] = {id};
     PGresult *res = db_exec(&r->tx, &stmts[ST_VERSION_OF], 1, v);
@@ -206,6 +222,10 @@ static int missing_or_precondition(req_t *r, const char *id)
         return dbreply_error(r);
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt.");
+    if (atoi(PQgetvalue(res, 0, 1)) < need)
+        return resp_problem(r, 403, need >= 3
+            ? "Deleting a prompt needs the admin or owner role in its workspace."
+            : "Changing a prompt needs the editor role or higher in its workspace.");
     set_prompt_etag(r, PQgetvalue(res, 0, 0));
     resp_header(r, "ETag", r->etag);
     r->etag = NULL;
@@ -220,8 +240,10 @@ static int prompt_reply(req_t *r, int status, PGresult *res, int vcol)
                           (size_t)PQgetlength(res, 0, 0));
 }
 
-/* POST /api/v1/prompts {title,content,tags?,metadata?,folder?}
- *   [Idempotency-Key] -> 201 + Location + ETag | 400 | 422 */
+/* POST /api/v1/prompts {title,content,tags?,metadata?,folder?,workspace_id?}
+ *   [Idempotency-Key] -> 201 + Location + ETag | 400 | 403 (a viewer there) |
+ *   404 (not a member) | 422
+ * Without workspace_id: an API key's workspace, else the caller's personal one. */
 static int prompt_create(req_t *r)
 {
     struct prompt_input in;
@@ -230,10 +252,13 @@ static int prompt_create(req_t *r)
     read_prompt_input(r, true, &in);
     if (r->errors)
         return resp_validation(r);
+    if (in.workspace_id && db_exec(&r->tx, &stmts[ST_WS_NEED], 1, &in.workspace_id) == NULL)
+        return dbreply_error(r);
     {
-        const char *v[5] = {in.title, in.content, in.tags, in.metadata, in.folder};
+        const char *v[6] = {in.title, in.content, in.tags, in.metadata, in.folder,
+                            in.workspace_id};
 
-        if ((res = db_exec(&r->tx, &stmts[ST_INSERT], 5, v)) == NULL)
+        if ((res = db_exec(&r->tx, &stmts[ST_INSERT], 6, v)) == NULL)
             return dbreply_error(r);
     }
     resp_location(r, arena_printf(r->arena, "/api/v1/prompts/%s",
@@ -273,7 +298,7 @@ static int prompt_update(req_t *r)
             return dbreply_error(r);
     }
     if (PQntuples(res) == 0)
-        return missing_or_precondition(r, id);
+        return missing_or_precondition(r, id, 2);
     return prompt_reply(r, 200, res, 1);
 }
 
@@ -287,7 +312,7 @@ static int prompt_delete(req_t *r)
     if (res == NULL)
         return dbreply_error(r);
     if (PQntuples(res) == 0)
-        return missing_or_precondition(r, id);
+        return missing_or_precondition(r, id, 3);
     return resp_empty(r, 204);
 }
 
@@ -326,14 +351,14 @@ static bool cursor_decode(req_t *r, const char *c, char sort,
     return true;
 }
 
-/* GET /api/v1/prompts?limit&cursor&q&tag&folder&sort=updated|created
+/* GET /api/v1/prompts?limit&cursor&q&tag&folder&workspace_id&sort=updated|created
  *   -> 200 {items,next_cursor} | 400 | 422 */
 static int prompt_list(req_t *r)
 {
     const char *q = req_query(r, "q"), *tag = req_query(r, "tag");
     const char *folder = req_query(r, "folder"), *sort = req_query(r, "sort");
-    const char *cursor = req_query(r, "cursor");
-    const char *key = NULL, *after = NULL, *v[6];
+    const char *cursor = req_query(r, "cursor"), *ws = req_query(r, "workspace_id");
+    const char *key = NULL, *after = NULL, *v[7];
     long limit = req_query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
     int st = ST_LIST_UPDATED;
     char mark = 'u';
@@ -354,13 +379,16 @@ static int prompt_list(req_t *r)
     }
     if (folder && !folder_valid(folder))
         req_field_error(r, "folder", "must be a path like /team/marketing");
+    if (ws && !uuid_valid(ws))
+        req_field_error(r, "workspace_id", "must be a UUID");
     if (r->errors)
         return resp_validation(r);
     if (cursor && !cursor_decode(r, cursor, mark, &key, &after))
         return resp_problem(r, 400, "The cursor is invalid for this query.");
     limit_s = arena_printf(r->arena, "%ld", limit + 1);
     v[0] = q; v[1] = tag; v[2] = folder; v[3] = key; v[4] = after; v[5] = limit_s;
-    if ((res = db_exec(&r->tx, &stmts[st], 6, v)) == NULL) {
+    v[6] = ws;
+    if ((res = db_exec(&r->tx, &stmts[st], 7, v)) == NULL) {
         if (cursor && r->tx.sqlstate && strncmp(r->tx.sqlstate, "22", 2) == 0)
             return resp_problem(r, 400, "The cursor is invalid for this query.");
         return dbreply_error(r);
@@ -450,7 +478,7 @@ static int version_restore(req_t *r)
         return dbreply_error(r);
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt version.");
-    return missing_or_precondition(r, id);
+    return missing_or_precondition(r, id, 2);
 }
 
 /* The text a variable value renders as; NULL (error recorded) if unusable. */

@@ -75,7 +75,8 @@ for my $sc (@SCOPES) {
     is($r->{status}, 201, "a key with scope $sc") or diag explain $r;
     $key{$sc} = $r->{json};
 }
-my %param = (id => $pid, token => $share_token, version => 1, provider => 'openai', tier => 'free');
+my %param = (id => $pid, token => $share_token, version => 1, provider => 'openai', tier => 'free',
+             user_id => $alice, invitation_id => '00000000-0000-4000-8000-000000000001');
 sub path_of {
     my ($rt) = @_;
     my $p = $rt->{pattern};
@@ -102,7 +103,8 @@ my %FP = (
     api_keys => "select string_agg(concat_ws(':', id, name, revoked_at), ',' order by id) from public.api_keys",
     profiles => "select string_agg(p::text, ',' order by id) from public.profiles p",
     map({ ($_ => "select count(*) from public.$_") }
-        qw(audit_log idempotency_keys user_secrets enrichments usage_tracking)),
+        qw(audit_log idempotency_keys user_secrets enrichments usage_tracking workspaces
+           workspace_members workspace_invitations)),
     # jobs a request enqueues carry its user (schedules enqueue others meanwhile)
     background_jobs => "select count(*) from public.background_jobs where payload ? 'user_id'",
 );

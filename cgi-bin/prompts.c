@@ -98,7 +98,7 @@ static const db_stmt_t stmts[] = {
         "returning " PROMPT_JSON ", p.version"},
     [ST_RENDER_SOURCE] = {"prompt_render_source",
         "with u as (insert into public.usage_tracking (user_id, action, resource_id) "
-        "select p.user_id, 'prompt.render', p.id from public.prompts p where p.id = $1) "
+        "select auth.uid(), 'prompt.render', p.id from public.prompts p where p.id = $1) "
         "select p.content from public.prompts p where p.id = $1"},
     /* the caller may create in workspace $1 (else PW404 / PW403) */
     [ST_WS_NEED] = {"prompt_ws_need", "select promptd.workspace_need($1, 'editor')"},

@@ -365,7 +365,7 @@ begin
     insert into public.workspaces (name, created_by) values (p_name, auth.uid()) returning * into w;
     insert into public.workspace_members (workspace_id, user_id, role)
     values (w.id, auth.uid(), 'owner');
-    perform promptd.audit('workspace.create', 'workspace:' || w.id, 'ok',
+    perform promptd.audit('workspace.create', 'workspace:' || w.id, 'success',
                           jsonb_build_object('name', p_name));
     return promptd.workspace_json(w, 'owner');
 end
@@ -394,12 +394,15 @@ grant execute on function promptd.workspace_list() to authenticated;
 -- promptd.workspace_get(workspace) -> the workspace (any member).
 create or replace function promptd.workspace_get(p_ws uuid)
  returns jsonb
- language sql
+ language plpgsql
  stable security definer
  set search_path to ''
 as $function$
-    select promptd.workspace_json(w, promptd.workspace_need(p_ws, 'viewer'))
-      from public.workspaces w where w.id = p_ws
+declare
+    v_role text := promptd.workspace_need(p_ws, 'viewer');
+begin
+    return (select promptd.workspace_json(w, v_role) from public.workspaces w where w.id = p_ws);
+end
 $function$;
 revoke all on function promptd.workspace_get(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.workspace_get(uuid) to authenticated;
@@ -417,7 +420,7 @@ declare
 begin
     update public.workspaces x set name = p_name, updated_at = now()
      where x.id = p_ws returning * into w;
-    perform promptd.audit('workspace.rename', 'workspace:' || p_ws, 'ok',
+    perform promptd.audit('workspace.rename', 'workspace:' || p_ws, 'success',
                           jsonb_build_object('name', p_name));
     return promptd.workspace_json(w, v_role);
 end
@@ -439,7 +442,7 @@ begin
         raise exception 'A personal workspace is deleted only with its account.' using errcode = 'PW409';
     end if;
     delete from public.workspaces w where w.id = p_ws;
-    perform promptd.audit('workspace.delete', 'workspace:' || p_ws, 'ok', '{}'::jsonb);
+    perform promptd.audit('workspace.delete', 'workspace:' || p_ws, 'success', '{}'::jsonb);
 end
 $function$;
 revoke all on function promptd.workspace_delete(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
@@ -504,7 +507,7 @@ begin
     end if;
     update public.workspace_members m set role = p_role
      where m.workspace_id = p_ws and m.user_id = p_user;
-    perform promptd.audit('workspace.member.role', 'workspace:' || p_ws, 'ok',
+    perform promptd.audit('workspace.member.role', 'workspace:' || p_ws, 'success',
         jsonb_build_object('member', 'user:' || promptd.audit_subject(p_user),
                            'from', v_old, 'to', p_role));
     return (select jsonb_build_object('user_id', m.user_id, 'role', m.role, 'created_at', m.created_at)
@@ -545,7 +548,7 @@ begin
         end if;
     end if;
     delete from public.workspace_members m where m.workspace_id = p_ws and m.user_id = p_user;
-    perform promptd.audit('workspace.member.remove', 'workspace:' || p_ws, 'ok',
+    perform promptd.audit('workspace.member.remove', 'workspace:' || p_ws, 'success',
         jsonb_build_object('member', 'user:' || promptd.audit_subject(p_user), 'role', v_old));
 end
 $function$;
@@ -603,7 +606,7 @@ begin
         'inviter', (select coalesce(nullif(btrim(pr.display_name), ''), u.email)
                       from auth.users u left join public.profiles pr on pr.id = u.id
                      where u.id = auth.uid())), auth.uid());
-    perform promptd.audit('workspace.invitation.create', 'workspace:' || p_ws, 'ok',
+    perform promptd.audit('workspace.invitation.create', 'workspace:' || p_ws, 'success',
         jsonb_build_object('invitation', i.id, 'role', p_role));
     return promptd.invitation_json(i);
 end
@@ -650,7 +653,7 @@ begin
     end if;
     update public.workspace_invitations x set revoked_at = coalesce(x.revoked_at, now())
      where x.id = p_id returning * into i;
-    perform promptd.audit('workspace.invitation.revoke', 'workspace:' || p_ws, 'ok',
+    perform promptd.audit('workspace.invitation.revoke', 'workspace:' || p_ws, 'success',
         jsonb_build_object('invitation', p_id));
     return promptd.invitation_json(i);
 end
@@ -692,7 +695,7 @@ begin
      where promptd.workspace_role_rank(excluded.role) > promptd.workspace_role_rank(public.workspace_members.role);
     update public.workspace_invitations x set accepted_at = now(), accepted_by = u.id
      where x.id = i.id;
-    perform promptd.audit('workspace.invitation.accept', 'workspace:' || i.workspace_id, 'ok',
+    perform promptd.audit('workspace.invitation.accept', 'workspace:' || i.workspace_id, 'success',
         jsonb_build_object('invitation', i.id, 'role', i.role));
     select * into w from public.workspaces x where x.id = i.workspace_id;
     return promptd.workspace_json(w, (select m.role from public.workspace_members m

@@ -172,9 +172,12 @@ grant select (workspace_id), insert (workspace_id) on table public.api_keys to a
 
 alter table public.shares add column workspace_id uuid
     references public.workspaces (id) on delete cascade;
+-- (without shares_before_update: the move is not an edit of the link)
+alter table public.shares disable trigger shares_before_update;
 update public.shares s set workspace_id = coalesce(
     (select p.workspace_id from public.prompts p where p.id = s.prompt_id),
     promptd.personal_workspace(s.user_id));
+alter table public.shares enable trigger shares_before_update;
 alter table public.shares alter column workspace_id set not null;
 create index shares_ws_created on public.shares (workspace_id, created_at desc, id desc);
 

@@ -316,6 +316,41 @@ create policy shares_update_own on public.shares for update to authenticated
     using ((promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 2))
     with check ((promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 2));
 
+-- promptd.workspace_payer(workspace) -> whose plan the workspace consumes
+-- (the one rule, README "Teams and roles"): a personal workspace its
+-- user's; a team workspace its longest-standing owner's.
+create or replace function promptd.workspace_payer(p_ws uuid)
+ returns uuid
+ language sql
+ stable security definer
+ set search_path to ''
+as $function$
+    select coalesce(w.personal_of, (select m.user_id from public.workspace_members m
+                                     where m.workspace_id = w.id and m.role = 'owner'
+                                     order by m.created_at, m.user_id limit 1))
+      from public.workspaces w where w.id = p_ws
+$function$;
+revoke all on function promptd.workspace_payer(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.workspace_payer(uuid) to authenticated, service_role;
+
+-- promptd.workspaces_paid_by(user) -> the workspaces whose prompts and
+-- links count against the user's plan.
+create or replace function promptd.workspaces_paid_by(p_user uuid)
+ returns setof uuid
+ language sql
+ stable security definer
+ set search_path to ''
+as $function$
+    select w.id from public.workspaces w where w.personal_of = p_user
+    union all
+    select m.workspace_id from public.workspace_members m
+      join public.workspaces w on w.id = m.workspace_id and w.personal_of is null
+     where m.user_id = p_user and m.role = 'owner'
+       and promptd.workspace_payer(m.workspace_id) = p_user
+$function$;
+revoke all on function promptd.workspaces_paid_by(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.workspaces_paid_by(uuid) to service_role;
+
 -- promptd.workspace_json(workspace, role) -> the API's view of a workspace.
 create or replace function promptd.workspace_json(p_ws public.workspaces, p_role text)
  returns jsonb
@@ -707,3 +742,85 @@ end
 $function$;
 revoke all on function promptd.invitation_accept(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.invitation_accept(text) to authenticated;
+
+-- Quotas: a workspace consumes its payer's plan.
+-- promptd.quota_count_used(user, resource): how much of a counted
+-- resource the user holds now.  Prompts, their versions and links count in
+-- every workspace whose plan is the user's (promptd.workspaces_paid_by: the
+-- personal one and the team workspaces they pay for); API keys are the
+-- user's own.  versions_per_prompt: the most versions of any one prompt;
+-- storage_bytes: 0 until the files issue.
+create or replace function promptd.quota_count_used(p_user uuid, p_resource text)
+ returns bigint
+ language sql
+ stable
+ security definer
+ set search_path to ''
+as $function$
+    select case p_resource
+        when 'prompts' then (select count(*) from public.prompts p
+            where p.workspace_id in (select promptd.workspaces_paid_by(p_user)))
+        when 'versions_per_prompt' then
+            (select coalesce(max(p.version), 0) from public.prompts p
+              where p.workspace_id in (select promptd.workspaces_paid_by(p_user)))
+        when 'api_keys' then (select count(*) from public.api_keys k where k.user_id = p_user
+            and k.revoked_at is null and (k.expires_at is null or k.expires_at > now()))
+        when 'shares' then (select count(*) from public.shares s
+            where s.workspace_id in (select promptd.workspaces_paid_by(p_user))
+              and s.revoked_at is null and (s.expires_at is null or s.expires_at > now()))
+        else 0 end::bigint
+$function$;
+revoke all on function promptd.quota_count_used(uuid, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
+-- BEFORE INSERT on prompts, api_keys, shares (TG_ARGV[0] the resource) and
+-- prompt_versions ('versions_per_prompt'): refuse (PDQ09) the row that
+-- would pass the payer's limit, in the inserting transaction: for an API
+-- key its creator, for a prompt, version or link the payer of its
+-- workspace (promptd.workspace_payer).  The advisory lock per (resource,
+-- payer) is held to commit, so concurrent inserts against one plan count
+-- one after another, whatever worker or host sends them.
+create or replace function promptd.quota_count_check()
+ returns trigger
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+declare
+    v_res    text := tg_argv[0];
+    v_user   uuid;
+    v_tier   text;
+    v_limits jsonb;
+    v_lim    bigint;
+    v_used   bigint;
+begin
+    if not promptd.quota_enabled() then
+        return new;
+    end if;
+    -- one branch per table: a branch names only its table's columns
+    if v_res = 'prompts' then
+        v_user := promptd.workspace_payer(new.workspace_id);
+    elsif v_res <> 'api_keys' then
+        v_user := promptd.workspace_payer((select p.workspace_id from public.prompts p
+                                            where p.id = new.prompt_id));
+    end if;
+    v_user := coalesce(v_user, new.user_id);
+    select l.tier, l.limits into v_tier, v_limits from promptd.quota_limits(v_user) l;
+    v_lim := promptd.quota_num(v_limits, v_res);
+    if v_lim is null then
+        return new;
+    end if;
+    if v_res = 'versions_per_prompt' then
+        if new.version > v_lim then
+            perform promptd.quota_refuse(v_user, v_tier, v_res, v_lim, new.version - 1, null);
+        end if;
+        return new;
+    end if;
+    perform pg_advisory_xact_lock(hashtextextended('promptd.quota:' || v_res || ':' || v_user::text, 0));
+    v_used := promptd.quota_count_used(v_user, v_res);
+    if v_used >= v_lim then
+        perform promptd.quota_refuse(v_user, v_tier, v_res, v_lim, v_used, null);
+    end if;
+    return new;
+end
+$function$;
+revoke all on function promptd.quota_count_check() from public, anon, authenticated, service_role, promptd_app, promptd_auth;

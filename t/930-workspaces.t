@@ -244,6 +244,28 @@ is(api(tok('bob'), GET => "/api/v1/prompts/$tp")->{status}, 404, 'bob no longer 
 is(db1("select count(*) from public.audit_log where action in ('workspace.member.role', 'workspace.member.remove') "
      . "and target = 'workspace:$ws'"), 4, 'role changes and removals are audited');
 
+# ------------------------------------------------------------- quotas: the payer's plan
+# A team workspace consumes its longest-standing owner's plan (alice made Acme,
+# but dave is its only owner now: dave pays); a personal one its user's.
+{
+    $s->psql('update promptd.quota_settings set enforce = true');
+    my $used = db1("select promptd.quota_count_used('$U{dave}{id}', 'prompts')");
+    is($used, db1("select count(*) from public.prompts where workspace_id = '$ws' "
+                . "or workspace_id = (select id from public.workspaces where personal_of = '$U{dave}{id}')"),
+       "dave's prompt count covers Acme's prompts, whoever wrote them");
+    is(db1("select promptd.workspace_payer('$ws')"), $U{dave}{id}, 'the payer of Acme is its owner dave');
+    $s->promptctl('quota', 'set', $U{dave}{id}, 'prompts=' . ($used + 1));
+    my $c1 = api(tok('carol'), POST => '/api/v1/prompts', json => { title => 'q1', content => 'q', workspace_id => $ws });
+    is($c1->{status}, 201, "carol (an editor) writes into Acme within dave's limit") or diag $c1->{body};
+    my $c2 = api(tok('carol'), POST => '/api/v1/prompts', json => { title => 'q2', content => 'q', workspace_id => $ws });
+    problem_ok($c2, 409, "the next one passes dave's limit");
+    is(db1("select count(*) from public.prompts where title = 'q2'"), 0, '... nothing written');
+    is(api(tok('carol'), POST => '/api/v1/prompts', json => { title => 'mine', content => 'q' })->{status}, 201,
+       "carol's own plan is untouched: her personal workspace still takes prompts");
+    $s->promptctl('quota', 'clear', $U{dave}{id});
+    $s->psql('update promptd.quota_settings set enforce = false');
+}
+
 # ------------------------------------------------------------- rename and delete
 problem_ok(api(tok('alice'), DELETE => "/api/v1/workspaces/$ws"), 403, 'an admin deletes the workspace');
 $r = api(tok('dave'), PATCH => "/api/v1/workspaces/$ws", json => { name => 'Acme Corp' });

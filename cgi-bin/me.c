@@ -24,7 +24,7 @@
 #define LIST_MAX 100
 
 enum {
-    ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_PWHASH, ST_DELETE, ST_BILLING_LIVE,
+    ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_PWHASH, ST_DELETE_CHECK, ST_DELETE, ST_BILLING_LIVE,
     ST_ADMIN_USERS, ST_ADMIN_TIER,
     ST_ADMIN_JOBS, ST_ADMIN_JOBS_STATS, ST_ADMIN_JOB_RETRY, ST_ADMIN_JOB_CANCEL,
 };
@@ -52,6 +52,8 @@ static const db_stmt_t stmts[] = {
         "jsonb_build_object('billing', promptd.billing_export()))::text"},
     [ST_BILLING_LIVE] = {"me_billing_live", "select promptd.billing_live_subscriptions()"},
     [ST_PWHASH] = {"me_pwhash", "select promptd.account_password_hash()"},
+    /* PW409 while the caller is the last owner of a shared team workspace */
+    [ST_DELETE_CHECK] = {"me_delete_check", "select promptd.delete_account_check()"},
     [ST_DELETE] = {"me_delete", "select promptd.delete_account()"},
     [ST_ADMIN_USERS] = {"admin_users",
         "select u::text, u ->> 'id' from promptd.admin_list_users($1::int, $2::uuid) u"},
@@ -259,7 +261,8 @@ static bool billing_cancel_or_reply(req_t *r)
     return true;
 }
 
-/* DELETE /api/v1/me {password?} -> 204 | 403 (neither a recent sign-in
+/* DELETE /api/v1/me {password?} -> 204 | 409 (the last owner of a shared team
+ *   workspace) | 403 (neither a recent sign-in
  *   nor a correct password) | 422.  "Recent" is measured from the
  *   session's sign-in time, which a refresh keeps (credential_recent_signin),
  *   not from the token's iat.  A live Stripe subscription is canceled
@@ -290,6 +293,8 @@ static int me_delete(req_t *r)
             ? "The password is incorrect."
             : "Sign in again (within 5 minutes) or give your password to delete the account.");
     }
+    if (db_exec(&r->tx, &stmts[ST_DELETE_CHECK], 0, NULL) == NULL)
+        return dbreply_error(r);    /* before Stripe is told anything */
     if (!billing_cancel_or_reply(r))
         return r->status;
     if (!audit_record(r, "account.delete", "account", "success",

@@ -266,6 +266,25 @@ is(db1("select count(*) from public.audit_log where action in ('workspace.member
     $s->psql('update promptd.quota_settings set enforce = false');
 }
 
+# ------------------------------------------------------------- deleting an account
+# carol wrote prompts in Acme; she goes, they stay (passed to the owner dave).
+# dave, Acme's last owner with members, cannot go until he hands it over.
+{
+    my $carols = db1("select count(*) from public.prompts where workspace_id = '$ws' and user_id = '$U{carol}{id}'");
+    cmp_ok($carols, '>', 0, 'carol wrote prompts in Acme');
+    my $total = db1("select count(*) from public.prompts where workspace_id = '$ws'");
+    my $daves = db1("select count(*) from public.prompts where workspace_id = '$ws' and user_id = '$U{dave}{id}'");
+    $r = api(tok('carol'), DELETE => '/api/v1/me', json => {});
+    is($r->{status}, 204, 'carol deletes her account') or diag $r->{body};
+    is(db1("select count(*) from public.prompts where workspace_id = '$ws'"), $total, "Acme keeps every prompt she wrote");
+    is(db1("select count(*) from public.prompts where workspace_id = '$ws' and user_id = '$U{dave}{id}'"), $daves + $carols,
+       '... hers now held by its owner');
+    is(db1("select count(*) from public.workspace_members where user_id = '$U{carol}{id}'"), 0, 'her memberships are gone');
+    $r = api(tok('dave'), DELETE => '/api/v1/me', json => {});
+    problem_ok($r, 409, 'the last owner of a shared workspace deletes his account', qr/last owner of the workspace "Acme"/);
+    is(db1("select count(*) from auth.users where id = '$U{dave}{id}'"), 1, '... and stays');
+}
+
 # ------------------------------------------------------------- rename and delete
 problem_ok(api(tok('alice'), DELETE => "/api/v1/workspaces/$ws"), 403, 'an admin deletes the workspace');
 $r = api(tok('dave'), PATCH => "/api/v1/workspaces/$ws", json => { name => 'Acme Corp' });

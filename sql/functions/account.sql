@@ -143,9 +143,43 @@ end
 $function$;
 revoke all on function promptd.refuse_erased_user() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
+-- promptd.delete_account_check(): refuse (PW409) to delete the caller
+-- while they are the last owner of a team workspace that has other
+-- members: the workspace must keep an owner (make one, or delete it).
+CREATE OR REPLACE FUNCTION promptd.delete_account_check()
+ RETURNS void
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+    v_name text;
+begin
+    select w.name into v_name
+      from public.workspace_members m
+      join public.workspaces w on w.id = m.workspace_id and w.personal_of is null
+     where m.user_id = auth.uid() and m.role = 'owner'
+       and not exists (select 1 from public.workspace_members o where o.workspace_id = m.workspace_id
+                          and o.role = 'owner' and o.user_id <> m.user_id)
+       and exists (select 1 from public.workspace_members o where o.workspace_id = m.workspace_id
+                      and o.user_id <> m.user_id)
+     order by w.name limit 1;
+    if v_name is not null then
+        raise exception 'You are the last owner of the workspace "%", which has other members: make one of them an owner, or delete it, first.',
+            v_name using errcode = 'PW409';
+    end if;
+end
+$function$;
+revoke all on function promptd.delete_account_check() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.delete_account_check() to authenticated, service_role, promptd_app;
+
 -- promptd.delete_account(): delete the caller and everything they own (the
 -- auth.users row cascades); their audit pseudonym is forgotten by the
 -- audit trigger, so their audit rows stay but are no longer linkable.
+-- Team workspaces keep what the caller wrote there (prompts and links pass
+-- to the workspace's longest-standing other owner); a team workspace with
+-- no other member goes with the caller; the last owner of one with other
+-- members is refused first (delete_account_check).
 CREATE OR REPLACE FUNCTION promptd.delete_account()
  RETURNS boolean
  LANGUAGE plpgsql
@@ -158,6 +192,19 @@ begin
     if v_uid is null then
         return false;
     end if;
+    perform promptd.delete_account_check();
+    delete from public.workspaces w
+     where w.personal_of is null
+       and exists (select 1 from public.workspace_members m where m.workspace_id = w.id and m.user_id = v_uid)
+       and not exists (select 1 from public.workspace_members m where m.workspace_id = w.id and m.user_id <> v_uid);
+    update public.prompts p set user_id = (select m.user_id from public.workspace_members m
+                                            where m.workspace_id = p.workspace_id and m.role = 'owner'
+                                              and m.user_id <> v_uid order by m.created_at, m.user_id limit 1)
+     where p.user_id = v_uid and p.workspace_id <> promptd.personal_workspace(v_uid);
+    update public.shares s set user_id = (select m.user_id from public.workspace_members m
+                                           where m.workspace_id = s.workspace_id and m.role = 'owner'
+                                             and m.user_id <> v_uid order by m.created_at, m.user_id limit 1)
+     where s.user_id = v_uid and s.workspace_id <> promptd.personal_workspace(v_uid);
     insert into promptd.erased_users (id) values (v_uid) on conflict do nothing;
     delete from public.profiles where id = v_uid;
     delete from auth.users where id = v_uid;

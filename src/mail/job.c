@@ -81,8 +81,10 @@ static int mail_build(job_t *j, arena_t *a, const mail_row_t *row, const smtp_se
     mail_default(row->vars, "email", row->to);
     mail_default(row->vars, "expires_in", "1 hour");
     if (mail_templates_load(a, row->kind, config_env("PROMPTD_MAIL_TEMPLATES"), &t,
-                            err, sizeof err) != 0)
-        return registry_fail(j, "mail.send: %s", err);
+                            err, sizeof err) != 0) {
+        registry_fail(j, "mail.send: %s", err);
+        return -1;
+    }
     from = s->from != NULL ? s->from : "promptd <promptd@localhost>";
     at = strrchr(s->from_addr != NULL ? s->from_addr : "promptd@localhost", '@');
     random_bytes(rnd, sizeof rnd);

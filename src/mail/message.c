@@ -85,8 +85,8 @@ char *mail_message(arena_t *a, const mail_t *m)
     time_t t = (time_t)m->date;
 
     random_bytes(rnd, sizeof rnd);
-    memcpy(boundary, "=_promptd_", 10);
-    EVP_EncodeBlock((unsigned char *)boundary + 10, rnd, sizeof rnd);   /* 16 chars */
+    strcpy(boundary, "=_promptd_");
+    EVP_EncodeBlock((unsigned char *)boundary + strlen(boundary), rnd, sizeof rnd); /* 16 chars */
     for (char *c = boundary; *c; c++)
         if (*c == '/' || *c == '+')
             *c = '.';

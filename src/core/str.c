@@ -70,6 +70,20 @@ void strbuf_printf(strbuf_t *sb, const char *fmt, ...)
     sb->len += (size_t)n;
 }
 
+void strbuf_html_escape(strbuf_t *sb, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': strbuf_puts(sb, "&amp;"); break;
+        case '<': strbuf_puts(sb, "&lt;"); break;
+        case '>': strbuf_puts(sb, "&gt;"); break;
+        case '"': strbuf_puts(sb, "&quot;"); break;
+        case '\'': strbuf_puts(sb, "&#39;"); break;
+        default: strbuf_putc(sb, *s);
+        }
+    }
+}
+
 bool utf8_valid(const char *buf, size_t len)
 {
     const unsigned char *s = (const unsigned char *)buf, *end = s + len;

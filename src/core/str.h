@@ -22,6 +22,9 @@ void strbuf_puts(strbuf_t *sb, const char *s);
 void strbuf_putc(strbuf_t *sb, char c);
 void strbuf_printf(strbuf_t *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Append s (NULL: nothing) HTML-escaped (& < > " ') for text and
+ * double- or single-quoted attribute contexts alike. */
+void strbuf_html_escape(strbuf_t *sb, const char *s);
 
 /* True when buf[0..len) is well-formed UTF-8 (no overlongs, surrogates or
  * code points above U+10FFFF) and contains no NUL byte. */

@@ -164,21 +164,6 @@ int mail_templates_load(arena_t *a, const char *kind, const char *dir,
     return 0;
 }
 
-/* Append s HTML-escaped (& < > " '). */
-static void mail_escape(strbuf_t *sb, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': strbuf_puts(sb, "&amp;"); break;
-        case '<': strbuf_puts(sb, "&lt;"); break;
-        case '>': strbuf_puts(sb, "&gt;"); break;
-        case '"': strbuf_puts(sb, "&quot;"); break;
-        case '\'': strbuf_puts(sb, "&#39;"); break;
-        default: strbuf_putc(sb, *s);
-        }
-    }
-}
-
 /* The text of vars' member name[0..n) ("" when missing or not a string or
  * number); in the arena. */
 static const char *mail_value(arena_t *a, const cJSON *vars, const char *name, size_t n)
@@ -210,7 +195,7 @@ char *mail_render(arena_t *a, const char *tmpl, const cJSON *vars, bool html)
         for (end = close; end > name && end[-1] == ' '; end--)
             ;
         if (html)
-            mail_escape(&sb, mail_value(a, vars, name, (size_t)(end - name)));
+            strbuf_html_escape(&sb, mail_value(a, vars, name, (size_t)(end - name)));
         else
             strbuf_puts(&sb, mail_value(a, vars, name, (size_t)(end - name)));
         p = close + 2;

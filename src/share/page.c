@@ -15,22 +15,6 @@
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; " \
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-/* Append s HTML-escaped for text and double- or single-quoted attribute
- * contexts alike. */
-static void html_escape(strbuf_t *sb, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '&': strbuf_puts(sb, "&amp;"); break;
-        case '<': strbuf_puts(sb, "&lt;"); break;
-        case '>': strbuf_puts(sb, "&gt;"); break;
-        case '"': strbuf_puts(sb, "&quot;"); break;
-        case '\'': strbuf_puts(sb, "&#39;"); break;
-        default: strbuf_putc(sb, *s);
-        }
-    }
-}
-
 /* The first PAGE_EXCERPT_CHARS code points of s with runs of whitespace
  * made one space (for descriptions), "..." appended when cut. */
 static const char *excerpt(arena_t *a, const char *s)
@@ -65,7 +49,7 @@ static void page_head(strbuf_t *sb, const char *title, bool noindex)
                     "<meta charset=\"utf-8\">\n"
                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                     "<title>");
-    html_escape(sb, title);
+    strbuf_html_escape(sb, title);
     strbuf_puts(sb, " \xc2\xb7 promptd</title>\n");
     if (noindex)
         strbuf_puts(sb, "<meta name=\"robots\" content=\"noindex, nofollow\">\n");
@@ -76,7 +60,7 @@ static void page_head(strbuf_t *sb, const char *title, bool noindex)
 static void meta_tag(strbuf_t *sb, const char *attr, const char *name, const char *value)
 {
     strbuf_printf(sb, "<meta %s=\"%s\" content=\"", attr, name);
-    html_escape(sb, value);
+    strbuf_html_escape(sb, value);
     strbuf_puts(sb, "\">\n");
 }
 
@@ -99,9 +83,9 @@ int share_page_message(req_t *r, int status, const char *title, const char *text
     strbuf_init(&sb, r->arena, 1024);
     page_head(&sb, title, true);
     strbuf_puts(&sb, "</head>\n<body>\n<main class=\"share message\">\n<h1>");
-    html_escape(&sb, title);
+    strbuf_html_escape(&sb, title);
     strbuf_puts(&sb, "</h1>\n<p>");
-    html_escape(&sb, text);
+    strbuf_html_escape(&sb, text);
     strbuf_puts(&sb, "</p>\n</main>\n</body>\n</html>\n");
     return page_reply(r, status, &sb);
 }
@@ -126,7 +110,7 @@ int share_page_password(req_t *r, int status, const char *token, bool wrong)
     if (wrong)
         strbuf_puts(&sb, "<p class=\"error\" role=\"alert\">Wrong password; try again.</p>\n");
     strbuf_puts(&sb, "<form method=\"post\" action=\"/s/");
-    html_escape(&sb, token);
+    strbuf_html_escape(&sb, token);
     strbuf_puts(&sb, "\">\n<label for=\"password\">Password</label>\n"
                      "<input id=\"password\" name=\"password\" type=\"password\" "
                      "required autocomplete=\"current-password\">\n"
@@ -164,15 +148,15 @@ static void content_header(req_t *r, strbuf_t *sb, const share_page_t *p)
     cJSON *tags = json_own(r->arena, cJSON_Parse(p->tags_json)), *t;
 
     strbuf_puts(sb, "<body>\n<main class=\"share\">\n<header>\n<h1>");
-    html_escape(sb, p->title);
+    strbuf_html_escape(sb, p->title);
     strbuf_puts(sb, "</h1>\n<p class=\"by\">Shared by <span class=\"author\">");
-    html_escape(sb, p->author);
+    strbuf_html_escape(sb, p->author);
     strbuf_puts(sb, "</span></p>\n");
     if (cJSON_GetArraySize(tags) > 0) {
         strbuf_puts(sb, "<ul class=\"tags\">");
         cJSON_ArrayForEach(t, tags) {
             strbuf_puts(sb, "<li>");
-            html_escape(sb, cJSON_IsString(t) ? t->valuestring : "");
+            strbuf_html_escape(sb, cJSON_IsString(t) ? t->valuestring : "");
             strbuf_puts(sb, "</li>");
         }
         strbuf_puts(sb, "</ul>\n");
@@ -189,12 +173,12 @@ int share_page_content(req_t *r, const share_page_t *p)
     content_head(r, &sb, p);
     content_header(r, &sb, p);
     strbuf_puts(&sb, "<pre id=\"prompt-content\" class=\"content\">");
-    html_escape(&sb, p->content);
+    strbuf_html_escape(&sb, p->content);
     strbuf_puts(&sb, "</pre>\n<p class=\"actions\">"
                      "<button type=\"button\" id=\"copy\" class=\"copy\" hidden>Copy</button>");
     if (p->allow_fork) {
         strbuf_puts(&sb, " <a class=\"fork\" href=\"");
-        html_escape(&sb, arena_printf(r->arena, "%s/?fork=%s", cfg->site_url, p->token));
+        strbuf_html_escape(&sb, arena_printf(r->arena, "%s/?fork=%s", cfg->site_url, p->token));
         strbuf_puts(&sb, "\">Fork this prompt</a>");
     }
     strbuf_puts(&sb, "</p>\n</main>\n</body>\n</html>\n");

@@ -27,6 +27,12 @@ static const struct {
 int main(void)
 {
     arena_t *a = arena_create(4096);
+    strbuf_t esc;
+
+    strbuf_init(&esc, a, 8);
+    strbuf_html_escape(&esc, "a<b>&\"c'd");
+    strbuf_html_escape(&esc, NULL);
+    is_str(esc.ptr, "a&lt;b&gt;&amp;&quot;c&#39;d", "html escape: & < > \" ' (NULL: nothing)");
 
     for (size_t i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]); i++)
         is_int(utf8_valid(utf8_cases[i].bytes, utf8_cases[i].len),

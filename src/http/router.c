@@ -31,9 +31,18 @@ static int split_path(char *buf, char **seg, int max)
     return n;
 }
 
+/* Is a pattern segment "{name:path}" (the rest of the path)? */
+static bool rest_param(const char *pseg)
+{
+    size_t len = strlen(pseg);
+
+    return len > 6 && pseg[0] == '{' && strcmp(pseg + len - 6, ":path}") == 0;
+}
+
 /* Match one pattern against the request's segments, recording {params}.
  * *bad is the index of the first typed parameter whose value is invalid,
- * or -1. */
+ * or -1.  A last {name:path} takes every remaining segment (one or more);
+ * m->rest is then the index of its first segment, else -1. */
 static bool match_pattern(const char *pattern, char **seg, int nseg,
                           route_match_t *m, int *bad)
 {
@@ -44,7 +53,10 @@ static bool match_pattern(const char *pattern, char **seg, int nseg,
     if (strlen(pattern) >= sizeof(pat))
         return false;
     strcpy(pat, pattern);
-    if ((np = split_path(pat, pseg, MAX_SEGMENTS)) != nseg)
+    m->rest = -1;
+    if ((np = split_path(pat, pseg, MAX_SEGMENTS)) < 0)
+        return false;
+    if (np > 0 && rest_param(pseg[np - 1]) ? nseg < np : np != nseg)
         return false;
     m->nparams = 0;
     *bad = -1;
@@ -67,6 +79,8 @@ static bool match_pattern(const char *pattern, char **seg, int nseg,
                  (int)strcspn(pseg[i] + 1, ":"), pseg[i] + 1);
         if (typed_uuid && !uuid_valid(seg[i]) && *bad < 0)
             *bad = m->nparams;
+        if (i == np - 1 && rest_param(pattern + (pseg[i] - pat)))
+            m->rest = i;
         m->params[m->nparams++] = seg[i];
     }
     return true;
@@ -117,12 +131,17 @@ enum router_result router_match(const route_t *routes, size_t nroutes,
         if (strcmp(routes[i].method, want) != 0 || m->route != NULL)
             continue;
         m->route = &routes[i];
+        m->rest = cand.rest;
         m->nparams = cand.nparams;
         memcpy(m->params, cand.params, sizeof(m->params));
         memcpy(m->names, cand.names, sizeof(m->names));
         if (bad >= 0)
             m->bad_param = m->names[bad];
     }
+    /* a {name:path} value runs to the end: put its slashes back */
+    if (m->route != NULL && m->rest >= 0)
+        for (int j = m->rest; j < nseg - 1; j++)
+            seg[j][strlen(seg[j])] = '/';
     if (m->route != NULL)
         return m->bad_param ? ROUTER_BAD_PARAM : ROUTER_MATCH;
     return shape ? ROUTER_METHOD_NOT_ALLOWED : ROUTER_NOT_FOUND;

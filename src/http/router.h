@@ -43,7 +43,9 @@ enum route_creds {
 #define ROUTE_MAX_PARAMS 4
 
 /* A row of a route table.  Patterns are literal segments and {name}
- * (any one segment) or {name:uuid} (a canonical UUID, else 400). */
+ * (any one segment) or {name:uuid} (a canonical UUID, else 400); the last
+ * may be {name:path}: the rest of the path, slashes included (one or more
+ * segments; "/a//b" keeps its empty segment). */
 typedef struct route {
     const char *method;
     const char *pattern;
@@ -67,6 +69,7 @@ typedef struct {
     char names[ROUTE_MAX_PARAMS][32];     /* {name} of each parameter */
     int nparams;
     const char *bad_param;                /* ROUTER_BAD_PARAM: its name */
+    int rest;                             /* a {name:path}'s first segment, or -1 */
     char allow[64];                       /* "GET, HEAD, PATCH" */
     char path_buf[512];                   /* the split path */
 } route_match_t;

@@ -18,6 +18,7 @@ static const route_t routes[] = {
     {"DELETE", "/api/v1/prompts/{id:uuid}", h, 0, CRED_SESSION, NULL},
     {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", h, 0, CRED_SESSION, NULL},
     {"GET", "/s/{token}", h, 0, CRED_SESSION, NULL},
+    {"GET", "/api/v1/prompts/by-name/{name:path}", h, 0, CRED_SESSION, NULL},
 };
 #define N (sizeof(routes) / sizeof(routes[0]))
 #define UUID "0b5a3c1e-2f4d-4a6b-8c9d-0e1f2a3b4c5d"
@@ -55,6 +56,19 @@ int main(void)
     is_int(router_match(routes, N, "GET", "/api//v1/prompts", &m), ROUTER_NOT_FOUND,
            "empty segment does not match");
     is_int(router_match(routes, N, "GET", "/s/", &m), ROUTER_NOT_FOUND, "empty param does not match");
+    is_int(router_match(routes, N, "GET", "/api/v1/prompts/by-name/support/triage/v2", &m),
+           ROUTER_MATCH, "{name:path} takes the rest of the path");
+    is_str(m.params[0], "support/triage/v2", "... slashes included");
+    ok(m.route == &routes[N - 1], "... on its row");
+    is_int(router_match(routes, N, "GET", "/api/v1/prompts/by-name/one", &m), ROUTER_MATCH,
+           "{name:path} of one segment");
+    is_str(m.params[0], "one", "... is that segment");
+    is_int(router_match(routes, N, "GET", "/api/v1/prompts/by-name", &m), ROUTER_BAD_PARAM,
+           "{name:path} needs at least one segment (here: /prompts/{id:uuid}, a bad id)");
+    ok(m.route == &routes[2], "... not the {name:path} row");
+    is_int(router_match(routes, N, "GET", "/api/v1/prompts/" UUID, &m), ROUTER_MATCH,
+           "other rows still match after a {name:path} row was tried");
+    is_str(m.params[0], UUID, "... with their own parameters");
     {
         char longpath[2048];
 

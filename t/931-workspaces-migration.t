@@ -54,6 +54,8 @@ my $populate = join(";\n",
     (map { my $u = $users[$_ % 3];
            "insert into public.prompts (id, user_id, title, content, tags, folder) values "
          . "('10000000-0000-4000-8000-" . sprintf('%012d', $_) . "', '$u', 'p$_', 'hello {{x$_}}', '{t$_}', '/f$_')" } 1 .. 9),
+    (map { "insert into public.prompts (id, user_id, title, content, created_at) values "
+         . "('30000000-0000-4000-8000-00000000000$_', '$users[0]', 'Same  Title!', 'c', now() + interval '$_ seconds')" } 1 .. 2),
     "update public.prompts set content = content || ' v2' where title in ('p1', 'p2', 'p4')",
     "update public.prompts set title = title || '!' where title = 'p1 v2' or title = 'p1'",
     (map { "insert into public.shares (id, user_id, prompt_id, token_hash, token_sealed, public) values "
@@ -66,7 +68,7 @@ my $populate = join(";\n",
 $s->psql($populate, db => 't_mig');
 
 # Every row of every table a user's data lives in, as jsonb without the new
-# column, in primary-key order.
+# columns (0031, 0032), in primary-key order.
 my %TABLES = (
     'auth.users' => 'id', 'public.profiles' => 'id', 'public.prompts' => 'id',
     'public.prompt_versions' => 'prompt_id, version', 'public.shares' => 'id',
@@ -75,13 +77,13 @@ my %TABLES = (
 sub snapshot {
     my %snap;
     for my $t (sort keys %TABLES) {
-        $snap{$t} = [ map { $_->[0] } @{ $s->psql("select (to_jsonb(t) - 'workspace_id')::text from $t t order by $TABLES{$t}",
+        $snap{$t} = [ map { $_->[0] } @{ $s->psql("select (to_jsonb(t) - '{workspace_id,name,type,config,commit_message}'::text[])::text from $t t order by $TABLES{$t}",
                                                   db => 't_mig') } ];
     }
     return \%snap;
 }
 my $before = snapshot();
-is(scalar @{ $before->{'public.prompts'} }, 9, 'nine prompts');
+is(scalar @{ $before->{'public.prompts'} }, 11, 'eleven prompts');
 cmp_ok(scalar @{ $before->{'public.prompt_versions'} }, '>=', 12, 'with their versions');
 is(scalar @{ $before->{'public.shares'} }, 3, 'three links');
 is(scalar @{ $before->{'public.api_keys'} }, 3, 'three API keys');
@@ -101,11 +103,19 @@ is(q1("select count(*) from public.workspaces w join public.workspace_members m 
     . "and m.user_id = w.personal_of and m.role = 'owner'"), 4, '... which they own');
 is(q1("select count(*) from public.workspace_members"), 4, '... and no one else is in');
 is(q1("select count(*) from public.prompts p join public.workspaces w on w.id = p.workspace_id "
-    . "and w.personal_of = p.user_id"), 9, "every prompt is in its owner's personal workspace");
+    . "and w.personal_of = p.user_id"), 11, "every prompt is in its owner's personal workspace");
 is(q1("select count(*) from public.shares s join public.prompts p on p.id = s.prompt_id "
     . "and p.workspace_id = s.workspace_id"), 3, "every link is in its prompt's workspace");
 is(q1("select count(*) from public.api_keys k join public.workspaces w on w.id = k.workspace_id "
     . "and w.personal_of = k.user_id"), 3, "every API key is in its owner's personal workspace");
+
+# 0032: names from titles, unique per workspace; latest at every prompt's version.
+is(q1("select string_agg(name, ',' order by created_at) from public.prompts where title = 'Same  Title!'"),
+   'same-title,same-title-2', 'names come from titles, made unique in the workspace');
+is(q1("select name from public.prompts where title = 'p1 v2!' or title = 'p1!'"), 'p1', 'a name drops what a name cannot hold');
+is(q1("select count(*) from public.prompts p join public.prompt_labels l on l.prompt_id = p.id "
+    . "and l.label = 'latest' and l.version = p.version"), 11, 'every prompt has latest at its current version');
+is(q1("select count(*) from public.prompt_labels where label <> 'latest'"), 0, 'and no other label');
 
 # RLS after the move: each user sees exactly their own prompts and versions.
 for my $i (0 .. 3) {

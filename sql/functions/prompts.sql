@@ -25,9 +25,94 @@ $function$;
 revoke all on function promptd.prompt_variables(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.prompt_variables(text) to public, anon, authenticated, service_role;
 
--- BEFORE INSERT OR UPDATE: derive variables; an insert starts at version 1;
--- an update that changes title/content/tags/metadata/folder bumps version
--- and updated_at, any other update keeps both.
+-- promptd.prompt_name_valid(name): path-like, lower case: segments of
+-- [a-z0-9._-] joined by '/', at most 200 bytes, no '.' or '..' segment.
+create or replace function promptd.prompt_name_valid(p_name text)
+ returns boolean
+ language sql
+ immutable parallel safe
+ set search_path to ''
+as $function$
+    select p_name is not null and octet_length(p_name) between 1 and 200
+       and p_name ~ '^[a-z0-9._-]+(/[a-z0-9._-]+)*$'
+       and p_name !~ '(^|/)\.\.?(/|$)'
+$function$;
+revoke all on function promptd.prompt_name_valid(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_name_valid(text) to public, anon, authenticated, service_role;
+
+-- promptd.prompt_chat_valid(content): a chat prompt's content is a JSON
+-- array of messages {role: system|user|assistant|tool, content: string}
+-- and placeholders {type: "placeholder", name: string}, nothing else.
+create or replace function promptd.prompt_chat_valid(p_content text)
+ returns boolean
+ language plpgsql
+ immutable parallel safe
+ set search_path to ''
+as $function$
+declare
+    v jsonb;
+    m jsonb;
+begin
+    begin
+        v := p_content::jsonb;
+    exception when others then
+        return false;
+    end;
+    if jsonb_typeof(v) <> 'array' then
+        return false;
+    end if;
+    for m in select * from jsonb_array_elements(v) loop
+        if jsonb_typeof(m) <> 'object' then
+            return false;
+        end if;
+        if m ? 'type' then
+            if m->>'type' <> 'placeholder' or jsonb_typeof(m->'name') is distinct from 'string'
+               or (select count(*) from jsonb_object_keys(m)) <> 2 then
+                return false;
+            end if;
+        elsif (m->>'role') is null or m->>'role' not in ('system', 'user', 'assistant', 'tool')
+              or jsonb_typeof(m->'content') is distinct from 'string'
+              or (select count(*) from jsonb_object_keys(m)) <> 2 then
+            return false;
+        end if;
+    end loop;
+    return true;
+end
+$function$;
+revoke all on function promptd.prompt_chat_valid(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_chat_valid(text) to public, anon, authenticated, service_role;
+
+-- promptd.prompt_name_free(workspace, title, prompt): a name for a prompt
+-- that has none: the title made a name (lower case, runs of anything else
+-- '-'), made unique in the workspace with -2, -3, ... ("prompt" when the
+-- title leaves nothing).
+create or replace function promptd.prompt_name_free(p_ws uuid, p_title text, p_id uuid)
+ returns text
+ language plpgsql
+ stable security definer
+ set search_path to ''
+as $function$
+declare
+    v_base text := left(coalesce(nullif(btrim(regexp_replace(lower(coalesce(p_title, '')),
+                        '[^a-z0-9_-]+', '-', 'g'), '-.'), ''), 'prompt'), 180);
+    v_name text := v_base;
+    i int := 1;
+begin
+    while exists (select 1 from public.prompts p where p.workspace_id = p_ws and p.name = v_name
+                     and p.id is distinct from p_id) loop
+        i := i + 1;
+        v_name := v_base || '-' || i;
+    end loop;
+    return v_name;
+end
+$function$;
+revoke all on function promptd.prompt_name_free(uuid,text,uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
+-- BEFORE INSERT OR UPDATE: derive variables and (when none is given) the
+-- name; an insert starts at version 1; an update that changes title,
+-- content, tags, metadata, folder or config bumps version and updated_at
+-- and keeps its commit_message, any other update keeps all three.  The
+-- type is fixed at creation (22023).
 CREATE OR REPLACE FUNCTION promptd.prompts_before_write()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -37,7 +122,11 @@ begin
     if tg_op = 'INSERT' then
         new.version := 1;
         new.variables := promptd.prompt_variables(new.content);
+        new.name := coalesce(new.name, promptd.prompt_name_free(new.workspace_id, new.title, new.id));
         return new;
+    end if;
+    if new.type is distinct from old.type then
+        raise exception 'a prompt''s type is fixed at creation' using errcode = '22023';
     end if;
     if new.content is distinct from old.content then
         new.variables := promptd.prompt_variables(new.content);
@@ -45,20 +134,22 @@ begin
         new.variables := old.variables;
     end if;
     new.created_at := old.created_at;
-    if (new.title, new.content, new.tags, new.metadata, new.folder)
-       is distinct from (old.title, old.content, old.tags, old.metadata, old.folder) then
+    if (new.title, new.content, new.tags, new.metadata, new.folder, new.config)
+       is distinct from (old.title, old.content, old.tags, old.metadata, old.folder, old.config) then
         new.version := old.version + 1;
         new.updated_at := now();
     else
         new.version := old.version;
         new.updated_at := old.updated_at;
+        new.commit_message := old.commit_message;
     end if;
     return new;
 end
 $function$;
 revoke all on function promptd.prompts_before_write() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
--- AFTER INSERT / AFTER UPDATE (when version changed): record the new state.
+-- AFTER INSERT / AFTER UPDATE (when version changed): record the new state
+-- and move the label latest to it (with its history row).
 -- SECURITY DEFINER: the history is written whatever the caller may do.
 CREATE OR REPLACE FUNCTION promptd.prompts_record_version()
  RETURNS trigger
@@ -69,10 +160,16 @@ AS $function$
 begin
     insert into public.prompt_versions
         (prompt_id, version, user_id, title, content, tags, metadata,
-         folder, variables, created_at)
+         folder, variables, created_at, config, commit_message)
     values
         (new.id, new.version, new.user_id, new.title, new.content, new.tags,
-         new.metadata, new.folder, new.variables, now());
+         new.metadata, new.folder, new.variables, now(), new.config, new.commit_message);
+    insert into public.prompt_label_moves (prompt_id, label, from_version, to_version, moved_by)
+    values (new.id, 'latest', case when tg_op = 'UPDATE' then old.version end, new.version, auth.uid());
+    insert into public.prompt_labels (prompt_id, label, version, updated_by)
+    values (new.id, 'latest', new.version, auth.uid())
+    on conflict (prompt_id, label) do update
+        set version = excluded.version, updated_at = now(), updated_by = excluded.updated_by;
     return null;
 end
 $function$;
@@ -90,6 +187,20 @@ begin
 end
 $function$;
 revoke all on function promptd.prompt_versions_immutable() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
+-- Row level security on public.prompt_label_moves.
+drop policy if exists prompt_label_moves_select on public.prompt_label_moves;
+create policy prompt_label_moves_select on public.prompt_label_moves for select to authenticated
+    using ((EXISTS ( SELECT 1
+   FROM prompts p
+  WHERE (p.id = prompt_label_moves.prompt_id))));
+
+-- Row level security on public.prompt_labels.
+drop policy if exists prompt_labels_select on public.prompt_labels;
+create policy prompt_labels_select on public.prompt_labels for select to authenticated
+    using ((EXISTS ( SELECT 1
+   FROM prompts p
+  WHERE (p.id = prompt_labels.prompt_id))));
 
 -- Row level security on public.prompt_versions.
 drop policy if exists prompt_versions_select_own on public.prompt_versions;

@@ -1,0 +1,192 @@
+-- labels.sql: deployment labels (issue 21): who may move which label, setting, removing and their history; fetching a prompt by name.
+--
+-- The one current definition of each; promptctl migrate re-applies this
+-- file after the numbered migrations, every run: edit here, never in
+-- sql/NNNN_*.sql (see README, "Deploying prompts").
+
+-- promptd.prompt_label_valid(label): [a-z0-9][a-z0-9._-]{0,35}.
+create or replace function promptd.prompt_label_valid(p_label text)
+ returns boolean
+ language sql
+ immutable parallel safe
+ set search_path to ''
+as $function$
+    select p_label is not null and p_label ~ '^[a-z0-9][a-z0-9._-]{0,35}$'
+$function$;
+revoke all on function promptd.prompt_label_valid(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_label_valid(text) to public, anon, authenticated, service_role;
+
+-- promptd.prompt_label_need(prompt, label) -> the prompt's workspace, or
+-- raises: not a member PW404, a viewer PW403, a protected label (the
+-- workspace's protected_labels, production by default) below admin PW403,
+-- latest (moved only by promptd) or a bad label PW422.
+create or replace function promptd.prompt_label_need(p_prompt uuid, p_label text)
+ returns uuid
+ language plpgsql
+ stable security definer
+ set search_path to ''
+as $function$
+declare
+    v_ws uuid;
+    v_role text;
+begin
+    select p.workspace_id into v_ws from public.prompts p where p.id = p_prompt;
+    v_role := promptd.workspace_role(v_ws);
+    if v_ws is null or v_role is null then
+        raise exception 'No such prompt.' using errcode = 'PW404';
+    end if;
+    if not promptd.prompt_label_valid(p_label) then
+        raise exception 'A label is 1 to 36 of a-z, 0-9, ".", "_", "-", starting with a letter or digit.'
+            using errcode = 'PW422';
+    end if;
+    if p_label = 'latest' then
+        raise exception 'The label latest always points to the newest version; promptd moves it.'
+            using errcode = 'PW422';
+    end if;
+    if promptd.workspace_role_rank(v_role) < 2 then
+        raise exception 'Moving a label needs the editor role or higher; you are %.', v_role
+            using errcode = 'PW403';
+    end if;
+    if promptd.workspace_role_rank(v_role) < 3 and exists (select 1 from public.workspaces w
+            where w.id = v_ws and p_label = any (w.protected_labels)) then
+        raise exception 'The label % is protected in this workspace: only admins and owners move it.', p_label
+            using errcode = 'PW403';
+    end if;
+    return v_ws;
+end
+$function$;
+revoke all on function promptd.prompt_label_need(uuid,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
+-- promptd.prompt_label_set(prompt, label, version, reason) -> {label,
+-- version, from_version, updated_at}: set or move a label (audited, with
+-- its history row).  A version that does not exist is PW404.
+create or replace function promptd.prompt_label_set(p_prompt uuid, p_label text, p_version integer,
+                                                    p_reason text)
+ returns jsonb
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+declare
+    v_ws uuid := promptd.prompt_label_need(p_prompt, p_label);
+    v_from integer;
+    l public.prompt_labels;
+begin
+    if not exists (select 1 from public.prompt_versions v where v.prompt_id = p_prompt and v.version = p_version) then
+        raise exception 'The prompt has no version %.', p_version using errcode = 'PW404';
+    end if;
+    select x.version into v_from from public.prompt_labels x
+     where x.prompt_id = p_prompt and x.label = p_label for update;
+    insert into public.prompt_labels (prompt_id, label, version, updated_by)
+    values (p_prompt, p_label, p_version, auth.uid())
+    on conflict (prompt_id, label) do update
+        set version = excluded.version, updated_at = now(), updated_by = excluded.updated_by
+    returning * into l;
+    if v_from is distinct from p_version then
+        insert into public.prompt_label_moves (prompt_id, label, from_version, to_version, moved_by, reason)
+        values (p_prompt, p_label, v_from, p_version, auth.uid(), p_reason);
+        perform promptd.audit('prompt.label.set', 'prompt:' || p_prompt, 'success',
+            jsonb_build_object('workspace', v_ws, 'label', p_label, 'from', v_from, 'to', p_version));
+    end if;
+    return jsonb_build_object('label', l.label, 'version', l.version, 'from_version', v_from,
+                              'updated_at', l.updated_at);
+end
+$function$;
+revoke all on function promptd.prompt_label_set(uuid,text,integer,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_label_set(uuid,text,integer,text) to authenticated;
+
+-- promptd.prompt_label_delete(prompt, label, reason) -> whether it existed.
+create or replace function promptd.prompt_label_delete(p_prompt uuid, p_label text, p_reason text)
+ returns boolean
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+declare
+    v_ws uuid := promptd.prompt_label_need(p_prompt, p_label);
+    v_from integer;
+begin
+    delete from public.prompt_labels x where x.prompt_id = p_prompt and x.label = p_label
+    returning x.version into v_from;
+    if v_from is null then
+        return false;
+    end if;
+    insert into public.prompt_label_moves (prompt_id, label, from_version, to_version, moved_by, reason)
+    values (p_prompt, p_label, v_from, null, auth.uid(), p_reason);
+    perform promptd.audit('prompt.label.delete', 'prompt:' || p_prompt, 'success',
+        jsonb_build_object('workspace', v_ws, 'label', p_label, 'from', v_from));
+    return true;
+end
+$function$;
+revoke all on function promptd.prompt_label_delete(uuid,text,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_label_delete(uuid,text,text) to authenticated;
+
+-- promptd.prompt_label_history(prompt, label) -> {items: [{from_version,
+-- to_version (null: removed), moved_by, moved_at, reason}]}, newest first.
+-- Any member; PW404 otherwise.
+create or replace function promptd.prompt_label_history(p_prompt uuid, p_label text)
+ returns jsonb
+ language plpgsql
+ stable security definer
+ set search_path to ''
+as $function$
+begin
+    if promptd.workspace_role((select p.workspace_id from public.prompts p where p.id = p_prompt)) is null then
+        raise exception 'No such prompt.' using errcode = 'PW404';
+    end if;
+    return (select jsonb_build_object('items', coalesce(jsonb_agg(jsonb_build_object(
+                'from_version', m.from_version, 'to_version', m.to_version,
+                'moved_by', m.moved_by, 'moved_at', m.moved_at, 'reason', m.reason)
+              order by m.id desc), '[]'::jsonb))
+              from public.prompt_label_moves m where m.prompt_id = p_prompt and m.label = p_label);
+end
+$function$;
+revoke all on function promptd.prompt_label_history(uuid,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_label_history(uuid,text) to authenticated;
+
+-- promptd.prompt_by_name(workspace, name, label, version) -> the prompt as
+-- an application fetches it: the version named (version), or the one the
+-- label points to (label; neither: production), with its labels.  PW404
+-- when the workspace is not the caller's, the name unknown, or no version
+-- carries the label.
+create or replace function promptd.prompt_by_name(p_ws uuid, p_name text, p_label text, p_version integer)
+ returns jsonb
+ language plpgsql
+ stable security definer
+ set search_path to ''
+as $function$
+declare
+    p public.prompts;
+    v public.prompt_versions;
+    v_version integer := p_version;
+begin
+    if promptd.workspace_role(p_ws) is null then
+        raise exception 'No such prompt.' using errcode = 'PW404';
+    end if;
+    select * into p from public.prompts x where x.workspace_id = p_ws and x.name = p_name;
+    if p.id is null then
+        raise exception 'No prompt is named %.', p_name using errcode = 'PW404';
+    end if;
+    if v_version is null then
+        select l.version into v_version from public.prompt_labels l
+         where l.prompt_id = p.id and l.label = coalesce(p_label, 'production');
+        if v_version is null then
+            raise exception 'No version of % has the label %.', p_name, coalesce(p_label, 'production')
+                using errcode = 'PW404';
+        end if;
+    end if;
+    select * into v from public.prompt_versions x where x.prompt_id = p.id and x.version = v_version;
+    if v.prompt_id is null then
+        raise exception 'The prompt % has no version %.', p_name, v_version using errcode = 'PW404';
+    end if;
+    return jsonb_build_object('id', p.id, 'workspace_id', p.workspace_id, 'name', p.name,
+        'type', p.type, 'version', v.version, 'title', v.title,
+        'content', case when p.type = 'chat' then v.content::jsonb else to_jsonb(v.content) end,
+        'config', v.config, 'tags', v.tags, 'variables', v.variables,
+        'commit_message', v.commit_message, 'created_at', v.created_at,
+        'labels', (select coalesce(jsonb_agg(l.label order by l.label), '[]'::jsonb)
+                     from public.prompt_labels l where l.prompt_id = p.id and l.version = v.version));
+end
+$function$;
+revoke all on function promptd.prompt_by_name(uuid,text,text,integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_by_name(uuid,text,text,integer) to authenticated;

@@ -10,6 +10,8 @@
 #include "http/server.h"
 #include "crypto/b64url.h"
 #include "prompts/settings.h"
+#include "prompts/shape.h"
+#include "prompts_labels.h"
 
 #define TITLE_MAX 200
 #define CONTENT_MAX_BYTES 102400
@@ -19,17 +21,25 @@
 #define LIST_DEFAULT 20
 #define LIST_MAX 100
 #define IF_MATCH_MAX 8
+#define CONFIG_MAX_BYTES 65536
+#define COMMIT_MESSAGE_MAX 500
 
+/* content: a string, or for a chat prompt its array of messages */
 #define PROMPT_JSON                                                        \
     "json_build_object('id', p.id, 'workspace_id', p.workspace_id, "         \
-    "'title', p.title, 'content', p.content, "                             \
+    "'name', p.name, 'type', p.type, 'title', p.title, "                   \
+    "'content', case when p.type = 'chat' then p.content::json else to_json(p.content) end, " \
+    "'config', p.config, 'commit_message', p.commit_message, "             \
     "'tags', p.tags, 'metadata', p.metadata, 'folder', p.folder, "         \
     "'variables', p.variables, 'version', p.version, "                     \
     "'forked_from', p.forked_from, "                                       \
     "'created_at', p.created_at, 'updated_at', p.updated_at)"
+/* a version v of the prompt p */
 #define VERSION_JSON                                                       \
     "json_build_object('version', v.version, 'title', v.title, "           \
-    "'content', v.content, 'tags', v.tags, 'metadata', v.metadata, "       \
+    "'content', case when p.type = 'chat' then v.content::json else to_json(v.content) end, " \
+    "'tags', v.tags, 'metadata', v.metadata, 'config', v.config, "         \
+    "'commit_message', v.commit_message, "                                 \
     "'folder', v.folder, 'variables', v.variables, 'created_at', v.created_at)"
 #define TAGS_FROM_JSON(n) "array(select jsonb_array_elements_text($" #n "::jsonb))"
 /* Keyset list: $1 q, $2 tag, $3 folder, $4 cursor key, $5 cursor id, $6 limit,
@@ -59,18 +69,23 @@ static const db_stmt_t stmts[] = {
         "select " PROMPT_JSON ", p.version from public.prompts p where p.id = $1"},
     [ST_INSERT] = {"prompt_insert",
         "with p as (insert into public.prompts "
-        "(title, content, tags, metadata, folder, workspace_id) "
+        "(title, content, tags, metadata, folder, workspace_id, name, type, config, "
+        "commit_message) "
         "values ($1, $2, coalesce(" TAGS_FROM_JSON(3) ", '{}'), "
         "coalesce($4::jsonb, '{}'), coalesce($5, '/'), "
-        "coalesce($6::uuid, promptd.default_workspace())) returning *), "
+        "coalesce($6::uuid, promptd.default_workspace()), $7, coalesce($8, 'text'), "
+        "coalesce($9::jsonb, '{}'), $10) returning *), "
         "u as (insert into public.usage_tracking (user_id, action, resource_id) "
         "select p.user_id, 'prompt.create', p.id from p) "
         "select " PROMPT_JSON ", p.id, p.version from p"},
     [ST_UPDATE] = {"prompt_update",
         "update public.prompts as p set title = coalesce($2, p.title), "
-        "content = coalesce($3, p.content), "
+        "content = case when $11::text is not null and $11 <> p.type "
+        "then promptd.prompt_type_mismatch(p.type) else coalesce($3, p.content) end, "
         "tags = case when $4::jsonb is null then p.tags else " TAGS_FROM_JSON(4) " end, "
-        "metadata = coalesce($5::jsonb, p.metadata), folder = coalesce($6, p.folder) "
+        "metadata = coalesce($5::jsonb, p.metadata), folder = coalesce($6, p.folder), "
+        "name = coalesce($8, p.name), config = coalesce($9::jsonb, p.config), "
+        "commit_message = $10 "
         "where p.id = $1 and ($7::int[] is null or p.version = any($7::int[])) "
         "returning " PROMPT_JSON ", p.version"},
     [ST_DELETE] = {"prompt_delete",
@@ -85,21 +100,24 @@ static const db_stmt_t stmts[] = {
     [ST_LIST_RANK] = {"prompt_list_rank", LIST_SQL(RANK, "real")},
     [ST_VERSIONS] = {"prompt_versions",
         "select " VERSION_JSON ", v.version from public.prompt_versions v "
+        "join public.prompts p on p.id = v.prompt_id "
         "where v.prompt_id = $1 and ($2::int is null or v.version < $2) "
         "order by v.version desc limit $3"},
     [ST_VERSION] = {"prompt_version",
         "select " VERSION_JSON " from public.prompt_versions v "
+        "join public.prompts p on p.id = v.prompt_id "
         "where v.prompt_id = $1 and v.version = $2"},
     [ST_RESTORE] = {"prompt_restore",
         "update public.prompts as p set title = v.title, content = v.content, "
-        "tags = v.tags, metadata = v.metadata, folder = v.folder "
+        "tags = v.tags, metadata = v.metadata, folder = v.folder, config = v.config, "
+        "commit_message = 'Restore version ' || v.version "
         "from public.prompt_versions v where p.id = $1 and v.prompt_id = p.id "
         "and v.version = $2 and ($3::int[] is null or p.version = any($3::int[])) "
         "returning " PROMPT_JSON ", p.version"},
     [ST_RENDER_SOURCE] = {"prompt_render_source",
         "with u as (insert into public.usage_tracking (user_id, action, resource_id) "
         "select auth.uid(), 'prompt.render', p.id from public.prompts p where p.id = $1) "
-        "select p.content from public.prompts p where p.id = $1"},
+        "select p.content, p.type from public.prompts p where p.id = $1"},
     /* the caller may create in workspace $1 (else PW404 / PW403) */
     [ST_WS_NEED] = {"prompt_ws_need", "select promptd.workspace_need($1, 'editor')"},
     {NULL, NULL},
@@ -108,17 +126,24 @@ static const db_stmt_t stmts[] = {
 /* The fields a create or update may carry, validated; NULL = absent. */
 struct prompt_input {
     const char *title;
-    const char *content;
+    const char *content;   /* text, or a chat prompt's messages as JSON text */
+    const char *kind;      /* the content's type: "text" (a string), "chat" (an array) */
     const char *tags;      /* JSON array text */
     const char *metadata;  /* JSON object text */
     const char *folder;
+    const char *name;
+    const char *config;    /* JSON object text */
+    const char *commit_message;
     const char *workspace_id;   /* create only */
+    const char *type;           /* create only */
+    bool config_too_big;        /* 413 */
 };
 
 static const char *const prompt_fields[] = {
-    "title", "content", "tags", "metadata", "folder", NULL};
+    "title", "content", "tags", "metadata", "folder", "name", "config", "commit_message", NULL};
 static const char *const create_fields[] = {
-    "title", "content", "tags", "metadata", "folder", "workspace_id", NULL};
+    "title", "content", "tags", "metadata", "folder", "name", "config", "commit_message",
+    "workspace_id", "type", NULL};
 
 static bool folder_valid(const char *f)
 {
@@ -142,6 +167,52 @@ static bool folder_valid(const char *f)
     }
 }
 
+/* content: a string (text), or an array of chat messages, serialized;
+ * at most CONTENT_MAX_BYTES either way. */
+static void read_content(req_t *r, struct prompt_input *in)
+{
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(r->json, "content");
+    const char *why;
+    int at;
+
+    if (cJSON_IsArray(c)) {
+        if ((why = prompts_chat_error(c, &at)) != NULL) {
+            req_field_error(r, "content", "message %d %s", at, why);
+            return;
+        }
+        in->content = json_print(r->arena, (cJSON *)c);
+        in->kind = "chat";
+    } else if (req_field_string(r, r->json, "content", CONTENT_MAX_BYTES, false,
+                                &in->content) == FIELD_OK) {
+        in->kind = "text";
+    }
+    if (in->content && strlen(in->content) > CONTENT_MAX_BYTES) {
+        req_field_error(r, "content", "must be at most %d bytes", CONTENT_MAX_BYTES);
+        in->content = NULL;
+    }
+}
+
+/* name, config and commit_message (any write); type (create). */
+static void read_deploy_fields(req_t *r, bool create, struct prompt_input *in)
+{
+    cJSON *config = NULL;
+
+    if (req_field_string(r, r->json, "name", PROMPTS_NAME_MAX, false, &in->name) == FIELD_OK &&
+        !prompts_name_valid(in->name))
+        req_field_error(r, "name", "must be a path of a-z, 0-9, '.', '_', '-' segments, "
+                        "like support/triage");
+    if (req_field_object(r, r->json, "config", &config) == FIELD_OK) {
+        in->config = json_print(r->arena, config);
+        in->config_too_big = strlen(in->config) > CONFIG_MAX_BYTES;
+    }
+    req_field_string(r, r->json, "commit_message", COMMIT_MESSAGE_MAX, true, &in->commit_message);
+    if (create && req_field_string(r, r->json, "type", 8, false, &in->type) == FIELD_OK &&
+        strcmp(in->type, "text") != 0 && strcmp(in->type, "chat") != 0)
+        req_field_error(r, "type", "must be text or chat");
+    if (!create && cJSON_HasObjectItem(r->json, "type"))
+        req_field_error(r, "type", "is fixed at creation");
+}
+
 /* Validate the body of POST (create: title and content required) or PATCH.
  * Field errors are recorded on r; the caller checks r->errors. */
 static void read_prompt_input(req_t *r, bool create, struct prompt_input *in)
@@ -156,13 +227,13 @@ static void read_prompt_input(req_t *r, bool create, struct prompt_input *in)
     if (req_field_string(r, r->json, "title", TITLE_MAX, false, &in->title) ==
             FIELD_ABSENT && create)
         req_field_error(r, "title", "is required");
-    if (req_field_string(r, r->json, "content", CONTENT_MAX_BYTES, false,
-                          &in->content) == FIELD_ABSENT && create)
+    if (!cJSON_HasObjectItem(r->json, "content") && create)
         req_field_error(r, "content", "is required");
-    if (in->content && strlen(in->content) > CONTENT_MAX_BYTES) {
-        req_field_error(r, "content", "must be at most %d bytes", CONTENT_MAX_BYTES);
-        in->content = NULL;
-    }
+    read_content(r, in);
+    read_deploy_fields(r, create, in);
+    if (create && in->kind && strcmp(in->kind, in->type ? in->type : "text") != 0)
+        req_field_error(r, "content", strcmp(in->kind, "chat") == 0
+                        ? "is an array: give type chat" : "of a chat prompt is an array of messages");
     if (req_field_string_array(r, r->json, "tags", TAGS_MAX, TAG_MAX, &tags) ==
         FIELD_OK)
         in->tags = json_print(r->arena, tags);
@@ -172,7 +243,7 @@ static void read_prompt_input(req_t *r, bool create, struct prompt_input *in)
             FIELD_OK && !folder_valid(in->folder))
         req_field_error(r, "folder", "must be a path like /team/marketing");
     if (!create && !r->errors && !in->title && !in->content && !in->tags &&
-        !in->metadata && !in->folder)
+        !in->metadata && !in->folder && !in->name && !in->config)
         req_field_error(r, "body", "must change at least one field");
 }
 
@@ -252,13 +323,15 @@ static int prompt_create(req_t *r)
     read_prompt_input(r, true, &in);
     if (r->errors)
         return resp_validation(r);
+    if (in.config_too_big)
+        return resp_problem(r, 413, "config must be at most 64 KiB.");
     if (in.workspace_id && db_exec(&r->tx, &stmts[ST_WS_NEED], 1, &in.workspace_id) == NULL)
         return dbreply_error(r);
     {
-        const char *v[6] = {in.title, in.content, in.tags, in.metadata, in.folder,
-                            in.workspace_id};
+        const char *v[10] = {in.title, in.content, in.tags, in.metadata, in.folder,
+                             in.workspace_id, in.name, in.type, in.config, in.commit_message};
 
-        if ((res = db_exec(&r->tx, &stmts[ST_INSERT], 6, v)) == NULL)
+        if ((res = db_exec(&r->tx, &stmts[ST_INSERT], 10, v)) == NULL)
             return dbreply_error(r);
     }
     resp_location(r, arena_printf(r->arena, "/api/v1/prompts/%s",
@@ -290,11 +363,14 @@ static int prompt_update(req_t *r)
     read_prompt_input(r, false, &in);
     if (r->errors)
         return resp_validation(r);
+    if (in.config_too_big)
+        return resp_problem(r, 413, "config must be at most 64 KiB.");
     {
-        const char *v[7] = {id, in.title, in.content, in.tags, in.metadata,
-                            in.folder, if_match_versions(r)};
+        const char *v[11] = {id, in.title, in.content, in.tags, in.metadata,
+                             in.folder, if_match_versions(r), in.name, in.config,
+                             in.commit_message, in.kind};
 
-        if ((res = db_exec(&r->tx, &stmts[ST_UPDATE], 7, v)) == NULL)
+        if ((res = db_exec(&r->tx, &stmts[ST_UPDATE], 11, v)) == NULL)
             return dbreply_error(r);
     }
     if (PQntuples(res) == 0)
@@ -752,6 +828,9 @@ static int prompt_render(req_t *r)
         return dbreply_error(r);
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt.");
+    if (strcmp(PQgetvalue(res, 0, 1), "chat") == 0)
+        return resp_problem(r, 422, "Rendering a chat prompt is not supported yet; fetch it "
+                            "(GET /api/v1/prompts/by-name/...) and fill its messages.");
     rd.content = PQgetvalue(res, 0, 0);
     rd.max = (size_t)settings.render_max_bytes;
     rd.used = json_own(r->arena, cJSON_CreateArray());
@@ -768,6 +847,9 @@ static int prompt_render(req_t *r)
 }
 
 static const route_t routes[] = {
+    /* first: a name may look like another route's path ("x/versions") */
+    {"GET", "/api/v1/prompts/by-name/{name:path}", prompt_by_name,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
     {"GET", "/api/v1/prompts", prompt_list,
      R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
     {"POST", "/api/v1/prompts", prompt_create,
@@ -786,11 +868,19 @@ static const route_t routes[] = {
      R_DB | R_IDEMPOTENT, CRED_SESSION | CRED_APIKEY, "prompts:write"},
     {"POST", "/api/v1/prompts/{id:uuid}/render", prompt_render,
      R_JSON | R_DB, CRED_SESSION | CRED_APIKEY, "prompts:read"},
+    {"GET", "/api/v1/prompts/{id:uuid}/labels", label_list,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
+    {"PUT", "/api/v1/prompts/{id:uuid}/labels/{label}", label_set,
+     R_JSON | R_DB, CRED_SESSION | CRED_APIKEY, "prompts:write"},
+    {"DELETE", "/api/v1/prompts/{id:uuid}/labels/{label}", label_delete,
+     R_DB, CRED_SESSION | CRED_APIKEY, "prompts:write"},
+    {"GET", "/api/v1/prompts/{id:uuid}/labels/{label}/history", label_history,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
 };
 
 int main(int argc, char **argv)
 {
-    static const db_stmt_t *const tables[] = {stmts, NULL};
+    static const db_stmt_t *const tables[] = {stmts, labels_stmts, NULL};
     static const family_t family = {
         "prompts", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 

@@ -67,10 +67,27 @@ $function$;
 revoke all on function promptd.prompt_chat_valid(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.prompt_chat_valid(text) to public, anon, authenticated, service_role;
 
+-- promptd.prompt_type_mismatch(type) -> never returns: a PATCH gave content
+-- of the other type (PW422).
+create or replace function promptd.prompt_type_mismatch(p_type text)
+ returns text
+ language plpgsql
+ volatile
+ set search_path to ''
+as $function$
+begin
+    raise exception 'This prompt is of type %: its content is %.', p_type,
+        case when p_type = 'chat' then 'an array of messages' else 'a string' end
+        using errcode = 'PW422';
+end
+$function$;
+revoke all on function promptd.prompt_type_mismatch(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_type_mismatch(text) to authenticated, service_role;
+
 -- promptd.prompt_name_free(workspace, title, prompt): a name for a prompt
 -- that has none: the title made a name (lower case, runs of anything else
 -- '-'), made unique in the workspace with -2, -3, ... ("prompt" when the
--- title leaves nothing).
+-- title leaves nothing).  Only for a workspace of the caller's (PW404).
 create or replace function promptd.prompt_name_free(p_ws uuid, p_title text, p_id uuid)
  returns text
  language plpgsql
@@ -83,6 +100,9 @@ declare
     v_name text := v_base;
     i int := 1;
 begin
+    if auth.uid() is not null and promptd.workspace_role(p_ws) is null then
+        raise exception 'No such workspace.' using errcode = 'PW404';
+    end if;
     while exists (select 1 from public.prompts p where p.workspace_id = p_ws and p.name = v_name
                      and p.id is distinct from p_id) loop
         i := i + 1;
@@ -92,6 +112,7 @@ begin
 end
 $function$;
 revoke all on function promptd.prompt_name_free(uuid,text,uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_name_free(uuid,text,uuid) to authenticated, service_role;
 
 -- Names for the prompts there are, oldest first.
 do $$

@@ -1,0 +1,128 @@
+/* prompts_labels.c: the prompts family's deployment routes: labels (set, move, remove, list), their history, and fetching a prompt by name. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "core/str.h"
+#include "http/dbreply.h"
+#include "http/response.h"
+#include "prompts/shape.h"
+#include "prompts_labels.h"
+
+#define REASON_MAX 500
+
+/* Who may move which label, latest's rules and the label's history live in
+ * promptd.prompt_label_* (sql/functions/labels.sql), which refuse with
+ * PWnnn; a handler validates its input and calls one. */
+enum { ST_LABELS, ST_SET, ST_DELETE, ST_HISTORY, ST_BY_NAME };
+
+const db_stmt_t labels_stmts[] = {
+    /* no row when the prompt is not the caller's to see */
+    [ST_LABELS] = {"label_list",
+        "select (select json_build_object('items', coalesce(json_agg(json_build_object("
+        "'label', l.label, 'version', l.version, 'updated_at', l.updated_at) "
+        "order by l.label), '[]'::json)) from public.prompt_labels l where l.prompt_id = p.id) "
+        "from public.prompts p where p.id = $1"},
+    [ST_SET] = {"label_set", "select promptd.prompt_label_set($1, $2, $3::int, $4)"},
+    [ST_DELETE] = {"label_delete", "select promptd.prompt_label_delete($1, $2, $3)"},
+    [ST_HISTORY] = {"label_history", "select promptd.prompt_label_history($1, $2)"},
+    [ST_BY_NAME] = {"prompt_by_name",
+        "select promptd.prompt_by_name(coalesce($1::uuid, promptd.default_workspace()), "
+        "$2, $3, $4::int)"},
+    {NULL, NULL},
+};
+
+/* The {label} path parameter; NULL after a 422. */
+static const char *label_or_reply(req_t *r)
+{
+    const char *label = req_param(r, "label");
+
+    if (prompts_label_valid(label))
+        return label;
+    resp_problem(r, 422, "A label is 1 to 36 of a-z, 0-9, '.', '_', '-', "
+                 "starting with a letter or digit.");
+    return NULL;
+}
+
+/* GET /api/v1/prompts/{id}/labels -> 200 {items: [{label, version, updated_at}]} | 404 */
+int label_list(req_t *r)
+{
+    const char *v[1] = {req_param(r, "id")};
+
+    return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_LABELS], 1, v), "No such prompt.");
+}
+
+/* PUT /api/v1/prompts/{id}/labels/{label} {version, reason?}
+ *   -> 200 {label, version, from_version, updated_at} | 403 (a viewer; a
+ *   protected label below admin) | 404 (prompt or version) | 422 (a bad
+ *   label, latest) */
+int label_set(req_t *r)
+{
+    static const char *const fields[] = {"version", "reason", NULL};
+    const char *v[4] = {req_param(r, "id"), label_or_reply(r), NULL, NULL};
+    long version = 0;
+
+    if (v[1] == NULL)
+        return r->status;
+    req_reject_unknown(r, r->json, fields);
+    if (req_field_int(r, r->json, "version", 1, 2147483647L, &version) == FIELD_ABSENT)
+        req_field_error(r, "version", "is required");
+    req_field_string(r, r->json, "reason", REASON_MAX, true, &v[3]);
+    if (r->errors)
+        return resp_validation(r);
+    v[2] = arena_printf(r->arena, "%ld", version);
+    return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_SET], 4, v), "No such prompt.");
+}
+
+/* DELETE /api/v1/prompts/{id}/labels/{label}[?reason=] -> 204 | 403 | 404
+ *   (no such prompt or label) | 422 */
+int label_delete(req_t *r)
+{
+    const char *v[3] = {req_param(r, "id"), label_or_reply(r), req_query(r, "reason")};
+    PGresult *res;
+
+    if (v[1] == NULL)
+        return r->status;
+    if ((res = db_exec(&r->tx, &labels_stmts[ST_DELETE], 3, v)) == NULL)
+        return dbreply_error(r);
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+        return resp_problem(r, 404, "The prompt has no such label.");
+    return resp_empty(r, 204);
+}
+
+/* GET /api/v1/prompts/{id}/labels/{label}/history
+ *   -> 200 {items: [{from_version, to_version, moved_by, moved_at, reason}]} | 404 */
+int label_history(req_t *r)
+{
+    const char *v[2] = {req_param(r, "id"), req_param(r, "label")};
+
+    return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_HISTORY], 2, v), "No such prompt.");
+}
+
+/* GET /api/v1/prompts/by-name/{name...}?workspace_id=&label=&version=
+ *   -> 200 {id, workspace_id, name, type, version, title, content, config,
+ *   tags, variables, commit_message, created_at, labels} + ETag | 304 |
+ *   404 (no such name, version, or no version with the label: production
+ *   by default) | 422
+ * The workspace defaults to an API key's own, else the caller's personal one. */
+int prompt_by_name(req_t *r)
+{
+    const char *v[4] = {req_query(r, "workspace_id"), req_param(r, "name"),
+                        req_query(r, "label"), req_query(r, "version")};
+
+    if (v[0] && !uuid_valid(v[0]))
+        req_field_error(r, "workspace_id", "must be a UUID");
+    if (!prompts_name_valid(v[1]))
+        req_field_error(r, "name", "must be a path of a-z, 0-9, '.', '_', '-' segments");
+    if (v[2] && !prompts_label_valid(v[2]))
+        req_field_error(r, "label", "is not a label");
+    if (v[3] && (strspn(v[3], "0123456789") != strlen(v[3]) || strlen(v[3]) > 9 ||
+                 atol(v[3]) < 1))
+        req_field_error(r, "version", "must be a positive integer");
+    if (v[2] && v[3])
+        req_field_error(r, "label", "give label or version, not both");
+    if (r->errors)
+        return resp_validation(r);
+    resp_header(r, "Cache-Control", "private, no-cache");
+    return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_BY_NAME], 4, v), "No such prompt.");
+}

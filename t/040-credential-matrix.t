@@ -76,7 +76,8 @@ for my $sc (@SCOPES) {
     $key{$sc} = $r->{json};
 }
 my %param = (id => $pid, token => $share_token, version => 1, provider => 'openai', tier => 'free',
-             user_id => $alice, invitation_id => '00000000-0000-4000-8000-000000000001');
+             user_id => $alice, invitation_id => '00000000-0000-4000-8000-000000000001',
+             name => 'support/triage', label => 'staging');
 sub path_of {
     my ($rt) = @_;
     my $p = $rt->{pattern};
@@ -104,7 +105,7 @@ my %FP = (
     profiles => "select string_agg(p::text, ',' order by id) from public.profiles p",
     map({ ($_ => "select count(*) from public.$_") }
         qw(audit_log idempotency_keys user_secrets enrichments usage_tracking workspaces
-           workspace_members workspace_invitations)),
+           workspace_members workspace_invitations prompt_labels prompt_label_moves)),
     # jobs a request enqueues carry its user (schedules enqueue others meanwhile)
     background_jobs => "select count(*) from public.background_jobs where payload ? 'user_id'",
 );

@@ -876,6 +876,12 @@ static const route_t routes[] = {
      R_DB, CRED_SESSION | CRED_APIKEY, "prompts:write"},
     {"GET", "/api/v1/prompts/{id:uuid}/labels/{label}/history", label_history,
      R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
+    {"POST", "/api/v1/prompts/{id:uuid}/change-requests", change_request_open,
+     R_JSON | R_DB, CRED_SESSION | CRED_APIKEY, "prompts:write"},
+    {"POST", "/api/v1/prompts/{id:uuid}/change-requests/{cr_id:uuid}/approve",
+     change_request_approve, R_DB, CRED_SESSION, NULL},
+    {"POST", "/api/v1/prompts/{id:uuid}/change-requests/{cr_id:uuid}/reject",
+     change_request_reject, R_DB, CRED_SESSION, NULL},
 };
 
 int main(int argc, char **argv)

@@ -10,11 +10,12 @@
 #include "prompts_labels.h"
 
 #define REASON_MAX 500
+#define NOTE_MAX 2000
 
 /* Who may move which label, latest's rules and the label's history live in
  * promptd.prompt_label_* (sql/functions/labels.sql), which refuse with
  * PWnnn; a handler validates its input and calls one. */
-enum { ST_LABELS, ST_SET, ST_DELETE, ST_HISTORY, ST_BY_NAME };
+enum { ST_LABELS, ST_SET, ST_DELETE, ST_HISTORY, ST_BY_NAME, ST_CR_OPEN, ST_CR_DECIDE };
 
 const db_stmt_t labels_stmts[] = {
     /* no row when the prompt is not the caller's to see */
@@ -29,6 +30,10 @@ const db_stmt_t labels_stmts[] = {
     [ST_BY_NAME] = {"prompt_by_name",
         "select promptd.prompt_by_name(coalesce($1::uuid, promptd.default_workspace()), "
         "$2, $3, $4::int)"},
+    [ST_CR_OPEN] = {"change_request_open",
+        "select promptd.change_request_open($1, $2, $3::int, $4)"},
+    [ST_CR_DECIDE] = {"change_request_decide",
+        "select promptd.change_request_decide($1, $2, $3::boolean, $4)"},
     {NULL, NULL},
 };
 
@@ -125,4 +130,67 @@ int prompt_by_name(req_t *r)
         return resp_validation(r);
     resp_header(r, "Cache-Control", "private, no-cache");
     return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_BY_NAME], 4, v), "No such prompt.");
+}
+
+/* POST /api/v1/prompts/{id}/change-requests {label, version, note?}
+ *   -> 201 {id, label, version, from_version, state: "open", ...} | 403 (a
+ *   viewer) | 404 (prompt or version) | 422 (a bad label, latest) */
+int change_request_open(req_t *r)
+{
+    static const char *const fields[] = {"label", "version", "note", NULL};
+    const char *v[4] = {req_param(r, "id"), NULL, NULL, NULL};
+    long version = 0;
+    PGresult *res;
+
+    req_reject_unknown(r, r->json, fields);
+    if (req_field_string(r, r->json, "label", 36, false, &v[1]) == FIELD_ABSENT)
+        req_field_error(r, "label", "is required");
+    else if (v[1] && !prompts_label_valid(v[1]))
+        req_field_error(r, "label", "is not a label");
+    if (req_field_int(r, r->json, "version", 1, 2147483647L, &version) == FIELD_ABSENT)
+        req_field_error(r, "version", "is required");
+    req_field_string(r, r->json, "note", NOTE_MAX, true, &v[3]);
+    if (r->errors)
+        return resp_validation(r);
+    v[2] = arena_printf(r->arena, "%ld", version);
+    if ((res = db_exec(&r->tx, &labels_stmts[ST_CR_OPEN], 4, v)) == NULL)
+        return dbreply_error(r);
+    return resp_json_text(r, 201, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
+/* POST .../change-requests/{cr_id}/approve|reject {note?}: approve moves
+ * the label, only from where it was when the request was opened. */
+static int change_request_decide(req_t *r, bool approve)
+{
+    static const char *const fields[] = {"note", NULL};
+    const char *v[4] = {req_param(r, "id"), req_param(r, "cr_id"), approve ? "t" : "f", NULL};
+
+    const char *why = NULL;
+
+    if (r->body_len > 0) {      /* the body is optional: {} or {"note": ...} */
+        r->json = json_parse_strict(r->arena, r->body, r->body_len, &why);
+        if (r->json == NULL || !cJSON_IsObject(r->json))
+            return resp_problem(r, 400, "The body must be a JSON object.");
+        req_reject_unknown(r, r->json, fields);
+        req_field_string(r, r->json, "note", NOTE_MAX, true, &v[3]);
+    }
+    if (r->errors)
+        return resp_validation(r);
+    return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_CR_DECIDE], 4, v),
+                          "No such change request.");
+}
+
+/* POST /api/v1/prompts/{id}/change-requests/{cr_id}/approve {note?}
+ *   -> 200 the request, approved, and the label moved | 403 (below admin;
+ *   its author) | 404 | 409 (not open; the label moved meanwhile) */
+int change_request_approve(req_t *r)
+{
+    return change_request_decide(r, true);
+}
+
+/* POST /api/v1/prompts/{id}/change-requests/{cr_id}/reject {note?}
+ *   -> 200 the request, rejected | 403 | 404 | 409 (not open) */
+int change_request_reject(req_t *r)
+{
+    return change_request_decide(r, false);
 }

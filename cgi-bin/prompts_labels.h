@@ -12,5 +12,8 @@ int label_set(req_t *r);
 int label_delete(req_t *r);
 int label_history(req_t *r);
 int prompt_by_name(req_t *r);
+int change_request_open(req_t *r);
+int change_request_approve(req_t *r);
+int change_request_reject(req_t *r);
 
 #endif

@@ -27,7 +27,7 @@
 
 enum {
     ST_CREATE, ST_LIST, ST_GET, ST_RENAME, ST_DELETE, ST_MEMBERS, ST_MEMBER_SET,
-    ST_MEMBER_REMOVE, ST_INVITE, ST_INVITES, ST_INVITE_REVOKE, ST_ACCEPT,
+    ST_MEMBER_REMOVE, ST_INVITE, ST_INVITES, ST_INVITE_REVOKE, ST_ACCEPT, ST_CHANGE_REQUESTS,
 };
 
 static const db_stmt_t stmts[] = {
@@ -44,6 +44,7 @@ static const db_stmt_t stmts[] = {
     [ST_INVITES] = {"ws_invites", "select promptd.invitation_list($1)"},
     [ST_INVITE_REVOKE] = {"ws_invite_revoke", "select promptd.invitation_revoke($1, $2)"},
     [ST_ACCEPT] = {"ws_accept", "select promptd.invitation_accept($1)"},
+    [ST_CHANGE_REQUESTS] = {"ws_change_requests", "select promptd.change_request_list($1, $2)"},
     {NULL, NULL},
 };
 
@@ -257,6 +258,21 @@ static int ws_accept(req_t *r)
     return ws_call(r, ST_ACCEPT, 1, v, 200);
 }
 
+/* GET /api/v1/workspaces/{id}/change-requests?state=open|approved|rejected
+ *   -> 200 {items: [{id, prompt_id, label, version, from_version, note,
+ *   author, state, ...}]}, newest first (any member) | 404 | 422 */
+static int ws_change_requests(req_t *r)
+{
+    const char *v[2] = {req_param(r, "id"), req_query(r, "state")};
+
+    if (v[1] && strcmp(v[1], "open") != 0 && strcmp(v[1], "approved") != 0 &&
+        strcmp(v[1], "rejected") != 0)
+        req_field_error(r, "state", "must be open, approved or rejected");
+    if (r->errors)
+        return resp_validation(r);
+    return ws_call(r, ST_CHANGE_REQUESTS, 2, v, 200);
+}
+
 static const route_t routes[] = {
     {"POST", "/api/v1/workspaces", ws_create, R_JSON | R_DB, CRED_SESSION, NULL},
     {"GET", "/api/v1/workspaces", ws_list, R_DB | R_READONLY, CRED_SESSION, NULL},
@@ -276,6 +292,8 @@ static const route_t routes[] = {
     {"DELETE", "/api/v1/workspaces/{id:uuid}/invitations/{invitation_id:uuid}",
      ws_invite_revoke, R_DB, CRED_SESSION, NULL},
     {"POST", "/api/v1/invitations/{token}/accept", ws_accept, R_DB, CRED_SESSION, NULL},
+    {"GET", "/api/v1/workspaces/{id:uuid}/change-requests", ws_change_requests,
+     R_DB | R_READONLY, CRED_SESSION, NULL},
 };
 
 int main(int argc, char **argv)

@@ -77,7 +77,7 @@ for my $sc (@SCOPES) {
 }
 my %param = (id => $pid, token => $share_token, version => 1, provider => 'openai', tier => 'free',
              user_id => $alice, invitation_id => '00000000-0000-4000-8000-000000000001',
-             name => 'support/triage', label => 'staging');
+             name => 'support/triage', label => 'staging', cr_id => '00000000-0000-4000-8000-000000000002');
 sub path_of {
     my ($rt) = @_;
     my $p = $rt->{pattern};
@@ -105,7 +105,8 @@ my %FP = (
     profiles => "select string_agg(p::text, ',' order by id) from public.profiles p",
     map({ ($_ => "select count(*) from public.$_") }
         qw(audit_log idempotency_keys user_secrets enrichments usage_tracking workspaces
-           workspace_members workspace_invitations prompt_labels prompt_label_moves)),
+           workspace_members workspace_invitations prompt_labels prompt_label_moves
+           prompt_change_requests)),
     # jobs a request enqueues carry its user (schedules enqueue others meanwhile)
     background_jobs => "select count(*) from public.background_jobs where payload ? 'user_id'",
 );

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# 940-prompt-labels.t: deployable prompts: names, types (chat messages), config and commit messages; labels (latest by promptd, protected production), their history; fetch by name with ETag; every bad input.
+# 940-prompt-labels.t: deployable prompts: names, types (chat messages), config and commit messages; labels (latest by promptd, protected production), their history; change requests; fetch by name with ETag; every bad input.
 use strict;
 use warnings;
 use FindBin;
@@ -9,14 +9,14 @@ use Promptd::Test qw(db1 api);
 
 my $s = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0);
 my %U;
-for my $n (qw(alice bob carol eve)) {
+for my $n (qw(alice bob carol dave eve)) {
     my $id = $s->user_create("$n\@example.com");
     $U{$n} = { id => $id, token => $s->token($id) };
 }
 sub tok { $U{$_[0]}{token} }
 my $ws = api(tok('alice'), POST => '/api/v1/workspaces', json => { name => 'Team' })->{json}{id};
 $s->psql("insert into public.workspace_members (workspace_id, user_id, role) values "
-       . "('$ws', '$U{bob}{id}', 'editor'), ('$ws', '$U{carol}{id}', 'viewer')");
+       . "('$ws', '$U{bob}{id}', 'editor'), ('$ws', '$U{carol}{id}', 'viewer'), ('$ws', '$U{dave}{id}', 'admin')");
 
 sub problem_ok {
     my ($r, $status, $name, $detail) = @_;
@@ -165,5 +165,57 @@ problem_ok(api(tok('bob'), DELETE => "/api/v1/prompts/$p->{id}/labels/production
 problem_ok(api(tok('alice'), DELETE => "/api/v1/prompts/$p->{id}/labels/latest"), 422, 'removing latest');
 $r = api(tok('alice'), GET => "/api/v1/prompts/$p->{id}/labels/staging/history");
 is($r->{json}{items}[0]{to_version}, undef, 'the removal is in the history');
+
+# ------------------------------------------------------------- change requests
+# production is on 1; the prompt has versions 1..3.
+sub cr_open { my ($who, %b) = @_; api(tok($who), POST => "/api/v1/prompts/$p->{id}/change-requests", json => \%b) }
+sub cr_do { my ($who, $id, $what, %b) = @_;
+            api(tok($who), POST => "/api/v1/prompts/$p->{id}/change-requests/$id/$what", %b ? (json => \%b) : ()) }
+$r = cr_open('bob', label => 'production', version => 3, note => 'v3 is better');
+is($r->{status}, 201, 'an editor opens a change request for production') or diag $r->{body};
+my $cr = $r->{json};
+is_deeply([ @$cr{qw(label version from_version state author)} ], ['production', 3, 1, 'open', $U{bob}{id}],
+          '... to 3, from where production is (1), open');
+is(db1("select state from public.prompt_change_requests where id = '$cr->{id}'"), 'open', '(database)');
+problem_ok(cr_open('carol', label => 'production', version => 3), 403, 'a viewer opens one');
+problem_ok(cr_open('eve', label => 'production', version => 3), 404, 'a non-member opens one');
+problem_ok(cr_open('bob', label => 'latest', version => 3), 422, 'one for latest');
+problem_ok(cr_open('bob', label => 'Bad', version => 3), 422, 'a bad label');
+problem_ok(cr_open('bob', label => 'production', version => 99), 404, 'a version that does not exist');
+problem_ok(cr_open('bob', label => 'production'), 422, 'no version');
+problem_ok(cr_do('bob', $cr->{id}, 'approve'), 403, 'an editor approves');
+problem_ok(cr_do('carol', $cr->{id}, 'approve'), 403, 'a viewer approves');
+problem_ok(cr_do('eve', $cr->{id}, 'approve'), 404, 'a non-member approves');
+my $own = cr_open('dave', label => 'production', version => 2)->{json};
+problem_ok(cr_do('dave', $own->{id}, 'approve'), 403, 'an admin approves their own', qr/author/);
+$r = cr_do('dave', $cr->{id}, 'approve', note => 'ok');
+is($r->{status}, 200, 'another admin approves') or diag $r->{body};
+is_deeply([ @{ $r->{json} }{qw(state decided_by decision_note)} ], ['approved', $U{dave}{id}, 'ok'], '... approved, by whom, why');
+is(by_name('carol')->{json}{version}, 3, 'production now serves version 3');
+$r = api(tok('alice'), GET => "/api/v1/prompts/$p->{id}/labels/production/history");
+is_deeply([ @{ $r->{json}{items}[0] }{qw(from_version to_version change_request moved_by)} ], [1, 3, $cr->{id}, $U{dave}{id}],
+          'the move names its change request');
+problem_ok(cr_do('alice', $cr->{id}, 'approve'), 409, 'approving again', qr/already approved/);
+# stale: the label moved after the request was opened
+my $stale = cr_open('bob', label => 'production', version => 2)->{json};
+is($stale->{from_version}, 3, 'a request from 3');
+label('alice', 'production', 1, reason => 'hotfix');
+problem_ok(cr_do('dave', $stale->{id}, 'approve'), 409, 'approving after the label moved', qr/has moved/);
+is(by_name('carol')->{json}{version}, 1, '... production stays where the owner put it');
+is(db1("select state from public.prompt_change_requests where id = '$stale->{id}'"), 'open', '... and the request stays open');
+$r = cr_do('dave', $stale->{id}, 'reject', note => 'stale');
+is($r->{json}{state}, 'rejected', 'it is rejected instead');
+problem_ok(cr_do('dave', $stale->{id}, 'reject'), 409, 'rejecting again');
+problem_ok(api(tok('dave'), POST => "/api/v1/prompts/$p->{id}/change-requests/$stale->{id}/reject",
+               body => '[1]', headers => { 'Content-Type' => 'application/json' }), 400, 'a body that is no object');
+# the workspace's queue
+$r = api(tok('carol'), GET => "/api/v1/workspaces/$ws/change-requests?state=open");
+is_deeply([ map { $_->{id} } @{ $r->{json}{items} } ], [ $own->{id} ], 'open requests of the workspace (a viewer reads them)');
+$r = api(tok('carol'), GET => "/api/v1/workspaces/$ws/change-requests");
+is(scalar @{ $r->{json}{items} }, 3, 'all requests');
+problem_ok(api(tok('carol'), GET => "/api/v1/workspaces/$ws/change-requests?state=maybe"), 422, 'a bad state');
+problem_ok(api(tok('eve'), GET => "/api/v1/workspaces/$ws/change-requests"), 404, 'a non-member');
+is(db1("select count(*) from public.audit_log where action like 'prompt.change_request.%' and target = 'prompt:$p->{id}'"),
+   5, 'opening (3), approving and rejecting are audited');
 
 done_testing;

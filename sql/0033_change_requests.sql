@@ -1,0 +1,233 @@
+-- 0033_change_requests.sql: change requests: an editor asks for a (protected) label to move to a version; another admin or owner approves (the label moves atomically, only from where it was) or rejects it; label moves name the request that made them.
+
+create table public.prompt_change_requests (
+    id            uuid primary key default gen_random_uuid(),
+    workspace_id  uuid not null references public.workspaces (id) on delete cascade,
+    prompt_id     uuid not null references public.prompts (id) on delete cascade,
+    label         text not null check (label ~ '^[a-z0-9][a-z0-9._-]{0,35}$' and label <> 'latest'),
+    version       integer not null,
+    from_version  integer,
+    note          text check (char_length(note) <= 2000),
+    author        uuid references auth.users (id) on delete set null,
+    state         text not null default 'open' check (state in ('open', 'approved', 'rejected')),
+    decided_by    uuid references auth.users (id) on delete set null,
+    decided_at    timestamptz,
+    decision_note text check (char_length(decision_note) <= 2000),
+    created_at    timestamptz not null default now()
+);
+create index prompt_change_requests_ws on public.prompt_change_requests (workspace_id, state, created_at desc);
+alter table public.prompt_change_requests enable row level security;
+alter table public.prompt_change_requests force row level security;
+revoke all on table public.prompt_change_requests from public, anon, authenticated, service_role;
+grant select on table public.prompt_change_requests to service_role;
+
+alter table public.prompt_label_moves add column change_request_id uuid
+    references public.prompt_change_requests (id) on delete set null;
+
+-- promptd.change_request_json(request) -> the API's view of a change request.
+create or replace function promptd.change_request_json(p_c public.prompt_change_requests)
+ returns jsonb
+ language sql
+ stable
+ set search_path to ''
+as $function$
+    select jsonb_build_object('id', p_c.id, 'workspace_id', p_c.workspace_id,
+        'prompt_id', p_c.prompt_id, 'label', p_c.label, 'version', p_c.version,
+        'from_version', p_c.from_version, 'note', p_c.note, 'author', p_c.author,
+        'state', p_c.state, 'decided_by', p_c.decided_by, 'decided_at', p_c.decided_at,
+        'decision_note', p_c.decision_note, 'created_at', p_c.created_at)
+$function$;
+revoke all on function promptd.change_request_json(public.prompt_change_requests) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.change_request_json(public.prompt_change_requests) to authenticated;
+
+-- promptd.change_request_open(prompt, label, version, note) -> the request:
+-- an editor (or anyone above) asks for label to move to version.  It
+-- remembers where the label is now; approving moves it only from there.
+create or replace function promptd.change_request_open(p_prompt uuid, p_label text, p_version integer,
+                                                       p_note text)
+ returns jsonb
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+declare
+    v_ws uuid;
+    v_role text;
+    c public.prompt_change_requests;
+begin
+    select p.workspace_id into v_ws from public.prompts p where p.id = p_prompt;
+    v_role := promptd.workspace_role(v_ws);
+    if v_ws is null or v_role is null then
+        raise exception 'No such prompt.' using errcode = 'PW404';
+    end if;
+    if promptd.workspace_role_rank(v_role) < 2 then
+        raise exception 'Opening a change request needs the editor role or higher; you are %.', v_role
+            using errcode = 'PW403';
+    end if;
+    if not promptd.prompt_label_valid(p_label) or p_label = 'latest' then
+        raise exception 'A change request moves a label other than latest (a-z, 0-9, ".", "_", "-").'
+            using errcode = 'PW422';
+    end if;
+    if not exists (select 1 from public.prompt_versions v where v.prompt_id = p_prompt and v.version = p_version) then
+        raise exception 'The prompt has no version %.', p_version using errcode = 'PW404';
+    end if;
+    insert into public.prompt_change_requests (workspace_id, prompt_id, label, version, from_version, note, author)
+    values (v_ws, p_prompt, p_label, p_version,
+            (select l.version from public.prompt_labels l where l.prompt_id = p_prompt and l.label = p_label),
+            p_note, auth.uid())
+    returning * into c;
+    perform promptd.audit('prompt.change_request.open', 'prompt:' || p_prompt, 'success',
+        jsonb_build_object('change_request', c.id, 'label', p_label, 'to', p_version));
+    return promptd.change_request_json(c);
+end
+$function$;
+revoke all on function promptd.change_request_open(uuid,text,integer,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.change_request_open(uuid,text,integer,text) to authenticated;
+
+-- promptd.change_request_decide(prompt, request, approve, note) -> the
+-- request, approved (the label moved, atomically, in the same statement)
+-- or rejected.  Admins and owners only (PW403), never the author (PW403);
+-- a request no longer open is PW409, and so is approving one whose label
+-- has moved since it was opened (it stays open: reject it or open another).
+create or replace function promptd.change_request_decide(p_prompt uuid, p_id uuid, p_approve boolean,
+                                                         p_note text)
+ returns jsonb
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+declare
+    c public.prompt_change_requests;
+    v_role text;
+    v_now integer;
+begin
+    select * into c from public.prompt_change_requests x where x.id = p_id and x.prompt_id = p_prompt for update;
+    v_role := promptd.workspace_role(c.workspace_id);
+    if c.id is null or v_role is null then
+        raise exception 'No such change request.' using errcode = 'PW404';
+    end if;
+    if promptd.workspace_role_rank(v_role) < 3 then
+        raise exception 'Deciding a change request needs the admin or owner role; you are %.', v_role
+            using errcode = 'PW403';
+    end if;
+    if c.author = auth.uid() then
+        raise exception 'The author of a change request cannot decide it; another admin or owner must.'
+            using errcode = 'PW403';
+    end if;
+    if c.state <> 'open' then
+        raise exception 'The change request is already %.', c.state using errcode = 'PW409';
+    end if;
+    if p_approve then
+        select l.version into v_now from public.prompt_labels l
+         where l.prompt_id = p_prompt and l.label = c.label for update;
+        if v_now is distinct from c.from_version then
+            raise exception 'The label % has moved since the request was opened (from % to %); it was not moved.',
+                c.label, coalesce(c.from_version::text, 'unset'), coalesce(v_now::text, 'unset')
+                using errcode = 'PW409';
+        end if;
+        insert into public.prompt_labels (prompt_id, label, version, updated_by)
+        values (p_prompt, c.label, c.version, auth.uid())
+        on conflict (prompt_id, label) do update
+            set version = excluded.version, updated_at = now(), updated_by = excluded.updated_by;
+        insert into public.prompt_label_moves (prompt_id, label, from_version, to_version, moved_by, reason,
+                                               change_request_id)
+        values (p_prompt, c.label, v_now, c.version, auth.uid(), coalesce(p_note, c.note), c.id);
+    end if;
+    update public.prompt_change_requests x
+       set state = case when p_approve then 'approved' else 'rejected' end,
+           decided_by = auth.uid(), decided_at = now(), decision_note = p_note
+     where x.id = c.id returning * into c;
+    perform promptd.audit(case when p_approve then 'prompt.change_request.approve'
+                               else 'prompt.change_request.reject' end,
+        'prompt:' || p_prompt, 'success',
+        jsonb_build_object('change_request', c.id, 'label', c.label, 'from', v_now, 'to', c.version));
+    return promptd.change_request_json(c);
+end
+$function$;
+revoke all on function promptd.change_request_decide(uuid,uuid,boolean,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.change_request_decide(uuid,uuid,boolean,text) to authenticated;
+
+-- promptd.change_request_list(workspace, state) -> {items}: the
+-- workspace's requests in that state (null: all), newest first (members).
+create or replace function promptd.change_request_list(p_ws uuid, p_state text)
+ returns jsonb
+ language plpgsql
+ stable security definer
+ set search_path to ''
+as $function$
+begin
+    perform promptd.workspace_need(p_ws, 'viewer');
+    return (select jsonb_build_object('items', coalesce(jsonb_agg(promptd.change_request_json(c)
+                order by c.created_at desc, c.id), '[]'::jsonb))
+              from public.prompt_change_requests c
+             where c.workspace_id = p_ws and (p_state is null or c.state = p_state));
+end
+$function$;
+revoke all on function promptd.change_request_list(uuid,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.change_request_list(uuid,text) to authenticated;
+
+-- promptd.prompt_label_history(prompt, label) -> {items: [{from_version,
+-- to_version (null: removed), moved_by, moved_at, reason, change_request}]},
+-- newest first.
+-- Any member; PW404 otherwise.
+create or replace function promptd.prompt_label_history(p_prompt uuid, p_label text)
+ returns jsonb
+ language plpgsql
+ stable security definer
+ set search_path to ''
+as $function$
+begin
+    if promptd.workspace_role((select p.workspace_id from public.prompts p where p.id = p_prompt)) is null then
+        raise exception 'No such prompt.' using errcode = 'PW404';
+    end if;
+    return (select jsonb_build_object('items', coalesce(jsonb_agg(jsonb_build_object(
+                'from_version', m.from_version, 'to_version', m.to_version,
+                'moved_by', m.moved_by, 'moved_at', m.moved_at, 'reason', m.reason,
+                'change_request', m.change_request_id)
+              order by m.id desc), '[]'::jsonb))
+              from public.prompt_label_moves m where m.prompt_id = p_prompt and m.label = p_label);
+end
+$function$;
+revoke all on function promptd.prompt_label_history(uuid,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_label_history(uuid,text) to authenticated;
+
+-- promptd.prompt_label_need(prompt, label) -> the prompt's workspace, or
+-- raises: not a member PW404, a viewer PW403, a protected label (the
+-- workspace's protected_labels, production by default) below admin PW403,
+-- latest (moved only by promptd) or a bad label PW422.
+create or replace function promptd.prompt_label_need(p_prompt uuid, p_label text)
+ returns uuid
+ language plpgsql
+ stable security definer
+ set search_path to ''
+as $function$
+declare
+    v_ws uuid;
+    v_role text;
+begin
+    select p.workspace_id into v_ws from public.prompts p where p.id = p_prompt;
+    v_role := promptd.workspace_role(v_ws);
+    if v_ws is null or v_role is null then
+        raise exception 'No such prompt.' using errcode = 'PW404';
+    end if;
+    if not promptd.prompt_label_valid(p_label) then
+        raise exception 'A label is 1 to 36 of a-z, 0-9, ".", "_", "-", starting with a letter or digit.'
+            using errcode = 'PW422';
+    end if;
+    if p_label = 'latest' then
+        raise exception 'The label latest always points to the newest version; promptd moves it.'
+            using errcode = 'PW422';
+    end if;
+    if promptd.workspace_role_rank(v_role) < 2 then
+        raise exception 'Moving a label needs the editor role or higher; you are %.', v_role
+            using errcode = 'PW403';
+    end if;
+    if promptd.workspace_role_rank(v_role) < 3 and exists (select 1 from public.workspaces w
+            where w.id = v_ws and p_label = any (w.protected_labels)) then
+        raise exception 'The label % is protected in this workspace: only admins and owners move it; open a change request (POST /api/v1/prompts/%/change-requests).', p_label, p_prompt
+            using errcode = 'PW403';
+    end if;
+    return v_ws;
+end
+$function$;
+revoke all on function promptd.prompt_label_need(uuid,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

@@ -11,7 +11,8 @@ package Promptd::FakeSMTP;
 #   my @m = $smtp->wait_messages(1, 30);  # at least 1 (bounded wait), or what there is
 #   # each: {from, rcpt => [...], data (dot-unstuffed), tls (0/1), auth (user or undef),
 #   #        headers => {lc name => value (unfolded)}, parts => {'text/plain' => decoded, ...}}
-#   my @s = $smtp->sessions;              # every session: {tls, auth, commands => [...]}
+#   my @s = $smtp->sessions;              # every session: {tls, auth, commands => [...]},
+#                                         # on record before QUIT's 221 (or at hang-up)
 #   $smtp->clear;                         # forget messages and sessions
 #
 # STARTTLS is offered only with tls; without tls a STARTTLS is 502 (a
@@ -140,6 +141,12 @@ sub _serve {
     my ($self, $c) = @_;
     my $rule = $self->_update(sub { shift @{ $_[0]{script} } }) // {};
     my %s = (tls => 0, auth => undef, commands => [], from => undef, rcpt => []);
+    my $recorded;
+    my $record = sub {    # the session, once
+        return if $recorded++;
+        my %rec = (tls => $s{tls}, auth => $s{auth}, commands => $s{commands});
+        $self->_update(sub { push @{ $_[0]{sessions} }, \%rec });
+    };
     my $say = sub { print $c "$_[0]\r\n"; $c->flush };
     my $fail = sub {    # the scripted answer at this step, if any
         my ($step) = @_;
@@ -167,7 +174,7 @@ sub _serve {
             $say->('220 2.0.0 go ahead');
             require IO::Socket::SSL;
             IO::Socket::SSL->start_SSL($c, SSL_server => 1, SSL_cert_file => $self->{tls}{cert},
-                SSL_key_file => $self->{tls}{key}) or die "start_SSL: $IO::Socket::SSL::SSL_ERROR";
+                SSL_key_file => $self->{tls}{key}) or die "start_SSL: " . IO::Socket::SSL::errstr();
             $s{tls} = 1;
             @s{qw(auth from)} = (undef, undef);
         } elsif ($verb eq 'AUTH') {
@@ -219,14 +226,14 @@ sub _serve {
         } elsif ($verb eq 'NOOP') {
             $say->('250 2.0.0 ok');
         } elsif ($verb eq 'QUIT') {
+            $record->();      # before the answer: a client that saw 221 finds it
             $say->('221 2.0.0 bye');
             last;
         } else {
             $say->('500 5.5.2 unknown command');
         }
     }
-    my %rec = (tls => $s{tls}, auth => $s{auth}, commands => $s{commands});
-    $self->_update(sub { push @{ $_[0]{sessions} }, \%rec });
+    $record->();
     close $c;
 }
 

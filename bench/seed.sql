@@ -19,8 +19,11 @@ select ('00000000-0000-4000-8000-' || lpad(to_hex(u), 12, '0'))::uuid,
 from generate_series(1, :users) u
 on conflict (id) do nothing;
 
-insert into public.prompts (user_id, title, content, tags, metadata)
+-- (as the superuser there are no claims: each prompt names its owner's
+-- personal workspace, which the new-user trigger made)
+insert into public.prompts (user_id, workspace_id, title, content, tags, metadata)
 select ('00000000-0000-4000-8000-' || lpad(to_hex(u), 12, '0'))::uuid,
+       promptd.personal_workspace(('00000000-0000-4000-8000-' || lpad(to_hex(u), 12, '0'))::uuid),
        'Prompt ' || p || ' of user ' || u,
        repeat('Write a concise summary of the following text, keeping every number. ', 6),
        array['bench', 'u' || u], jsonb_build_object('n', p)

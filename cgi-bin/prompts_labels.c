@@ -96,10 +96,14 @@ int label_delete(req_t *r)
 }
 
 /* GET /api/v1/prompts/{id}/labels/{label}/history
- *   -> 200 {items: [{from_version, to_version, moved_by, moved_at, reason}]} | 404 */
+ *   -> 200 {items: [{from_version, to_version, moved_by, moved_at, reason,
+ *   change_request}]} | 404 | 422 (not a label) */
 int label_history(req_t *r)
 {
-    const char *v[2] = {req_param(r, "id"), req_param(r, "label")};
+    const char *v[2] = {req_param(r, "id"), label_or_reply(r)};
+
+    if (v[1] == NULL)
+        return r->status;
 
     return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_HISTORY], 2, v), "No such prompt.");
 }

@@ -103,6 +103,13 @@ problem_ok(label('alice', 'production', 9), 404, 'a version that does not exist'
 problem_ok(label('carol', 'staging', 1), 403, 'a viewer sets a label');
 problem_ok(label('eve', 'staging', 1), 404, 'a non-member sets a label');
 problem_ok(label('bob', 'production', 1), 403, 'an editor moves the protected production', qr/protected/);
+problem_ok(label('alice', 'staging', 1, reason => 'r' x 501), 422, 'a reason over 500 characters');
+problem_ok(label('alice', 'staging', 1, colour => 'red'), 422, 'an unknown field');
+problem_ok(api(tok('alice'), PUT => "/api/v1/prompts/$p->{id}/labels/staging", body => '{"version":',
+               headers => { 'Content-Type' => 'application/json' }), 400, 'malformed JSON');
+problem_ok(api(tok('alice'), GET => "/api/v1/prompts/$p->{id}/labels/Bad!/history"), 422, 'the history of a bad label');
+is(db1("select count(*) from public.prompt_labels where prompt_id = '$p->{id}' and label = 'staging'"), 0,
+   'refused label writes wrote nothing');
 $r = label('bob', 'staging', 2, reason => 'try it');
 is($r->{status}, 200, 'an editor sets staging') or diag $r->{body};
 is_deeply([ @{ $r->{json} }{qw(label version from_version)} ], ['staging', 2, undef], '... on version 2');
@@ -183,6 +190,7 @@ problem_ok(cr_open('bob', label => 'latest', version => 3), 422, 'one for latest
 problem_ok(cr_open('bob', label => 'Bad', version => 3), 422, 'a bad label');
 problem_ok(cr_open('bob', label => 'production', version => 99), 404, 'a version that does not exist');
 problem_ok(cr_open('bob', label => 'production'), 422, 'no version');
+problem_ok(cr_open('bob', label => 'production', version => 3, note => 'n' x 2001), 422, 'a note over 2000 characters');
 problem_ok(cr_do('bob', $cr->{id}, 'approve'), 403, 'an editor approves');
 problem_ok(cr_do('carol', $cr->{id}, 'approve'), 403, 'a viewer approves');
 problem_ok(cr_do('eve', $cr->{id}, 'approve'), 404, 'a non-member approves');

@@ -94,6 +94,11 @@ ok($s->wait_for(sub { db1("select count(*) from promptd.mail_outbox where kind =
 
 problem_ok(invite('alice', 'not-an-address', 'viewer'), 422, 'invite a bad address');
 problem_ok(invite('alice', 'x@example.com', 'king'), 422, 'invite with a bad role');
+problem_ok(invite('alice', ('a' x 250) . '@example.com', 'viewer'), 422, 'invite an address over 254 bytes');
+problem_ok(api(tok('alice'), POST => "/api/v1/workspaces/$ws/invitations", json => { email => 'x@example.com' }),
+           422, 'invite without a role');
+problem_ok(api(tok('alice'), POST => "/api/v1/workspaces/$ws/invitations",
+               json => { email => 'x@example.com', role => 'viewer', note => 'hi' }), 422, 'invite with an unknown field');
 problem_ok(invite('eve', 'x@example.com', 'viewer'), 404, 'a non-member invites');
 $r = api(tok('alice'), GET => "/api/v1/workspaces/$ws/invitations");
 is(scalar @{ $r->{json}{items} }, 3, 'admins list invitations');
@@ -228,6 +233,8 @@ problem_ok(api(tok('dave'), PATCH => "/api/v1/workspaces/$ws/members/$U{carol}{i
 problem_ok(api(tok('dave'), DELETE => "/api/v1/workspaces/$ws/members/$U{alice}{id}"), 403, 'an admin removes the owner');
 problem_ok(api(tok('dave'), PATCH => "/api/v1/workspaces/$ws/members/$U{carol}{id}", json => { role => 'god' }),
            422, 'a bad role');
+problem_ok(api(tok('dave'), PATCH => "/api/v1/workspaces/$ws/members/not-a-uuid", json => { role => 'viewer' }),
+           400, 'a member id that is no UUID');
 problem_ok(api(tok('dave'), PATCH => "/api/v1/workspaces/$ws/members/$U{eve}{id}", json => { role => 'viewer' }),
            404, 'a non-member is no member');
 problem_ok(api(tok('alice'), PATCH => "/api/v1/workspaces/$ws/members/$U{alice}{id}", json => { role => 'admin' }),

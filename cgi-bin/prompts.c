@@ -1,4 +1,4 @@
-/* prompts.c: the prompts family: CRUD, search, versions, restore, render. */
+/* prompts.c: the prompts family: CRUD, search, versions, restore; its table of routes. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include "prompts/settings.h"
 #include "prompts/shape.h"
 #include "prompts_labels.h"
+#include "prompts_render.h"
 
 #define TITLE_MAX 200
 #define CONTENT_MAX_BYTES 102400
@@ -58,11 +59,11 @@
 enum {
     ST_GET, ST_INSERT, ST_UPDATE, ST_DELETE, ST_VERSION_OF,
     ST_LIST_UPDATED, ST_LIST_CREATED, ST_LIST_RANK,
-    ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_RENDER_SOURCE, ST_WS_NEED,
+    ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_WS_NEED,
 };
 
 /* Read at start (main). */
-static prompts_settings_t settings;
+prompts_settings_t prompts_settings;
 
 static const db_stmt_t stmts[] = {
     [ST_GET] = {"prompt_get",
@@ -114,10 +115,6 @@ static const db_stmt_t stmts[] = {
         "from public.prompt_versions v where p.id = $1 and v.prompt_id = p.id "
         "and v.version = $2 and ($3::int[] is null or p.version = any($3::int[])) "
         "returning " PROMPT_JSON ", p.version"},
-    [ST_RENDER_SOURCE] = {"prompt_render_source",
-        "with u as (insert into public.usage_tracking (user_id, action, resource_id) "
-        "select auth.uid(), 'prompt.render', p.id from public.prompts p where p.id = $1) "
-        "select p.content, p.type from public.prompts p where p.id = $1"},
     /* the caller may create in workspace $1 (else PW404 / PW403) */
     [ST_WS_NEED] = {"prompt_ws_need", "select promptd.workspace_need($1, 'editor')"},
     {NULL, NULL},
@@ -557,295 +554,6 @@ static int version_restore(req_t *r)
     return missing_or_precondition(r, id, 2);
 }
 
-/* The text a variable value renders as; NULL (error recorded) if unusable. */
-static const char *variable_text(req_t *r, const char *name, const cJSON *val)
-{
-    if (cJSON_IsString(val))
-        return val->valuestring;
-    if (cJSON_IsBool(val))
-        return cJSON_IsTrue(val) ? "true" : "false";
-    if (cJSON_IsNumber(val))
-        return json_print(r->arena, val);
-    req_field_error(r, arena_printf(r->arena, "variables.%s", name),
-                    "must be a string, number or boolean");
-    return NULL;
-}
-
-/* Length of a {{ name }} placeholder at s (0 if none); the name is
- * (*name, *len), inside s.  Same grammar as the database's variable
- * extraction. */
-static size_t placeholder(const char *s, const char **name, size_t *len)
-{
-    const char *p = s + 2, *start;
-
-    if (s[0] != '{' || s[1] != '{')
-        return 0;
-    p += strspn(p, " \t\r\n\f\v");
-    start = p;
-    if (!(isalpha((unsigned char)*p) || *p == '_'))
-        return 0;
-    while (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '-')
-        p++;
-    *name = start;
-    *len = (size_t)(p - start);
-    p += strspn(p, " \t\r\n\f\v");
-    if (p[0] != '}' || p[1] != '}')
-        return 0;
-    return (size_t)(p + 2 - s);
-}
-
-/* A placeholder found by render_next. */
-struct render_hole {
-    const char *at;      /* where it starts */
-    const char *name;    /* its name, len bytes, inside the content */
-    size_t len;
-};
-
-/* The next placeholder at or after *s; *s moves past it.  False when no
- * placeholder is left. */
-static bool render_next(const char **s, struct render_hole *h)
-{
-    size_t n;
-
-    for (const char *p = *s; (p = strchr(p, '{')) != NULL; p++)
-        if (p[1] == '{' && (n = placeholder(p, &h->name, &h->len)) > 0) {
-            h->at = p;
-            *s = p + n;
-            return true;
-        }
-    return false;
-}
-
-/* One member of the render's variables object; the table is sorted by
- * name so each placeholder costs a binary search. */
-struct render_var {
-    const char *name;
-    const cJSON *val;
-    const char *text;   /* the value as text, set at its first use */
-    size_t len;
-    size_t esc_len;     /* bytes of text escaped for JSON */
-    char *esc;          /* text escaped for JSON, made by render_write */
-    bool seen;          /* first use done (text set, or the error recorded) */
-};
-
-/* What the first pass over a prompt found.  Nothing is stored per
- * placeholder: the content is walked again to write the text, once its
- * size is known to fit. */
-struct render {
-    const char *content;
-    struct render_var *vars;
-    size_t nvars;
-    size_t size;        /* bytes of the rendered text, <= max */
-    size_t json_size;   /* bytes of it escaped for JSON (<= 6 x size) */
-    size_t missing;     /* placeholders without a variable */
-    bool too_big;       /* the text would exceed max */
-    size_t max;
-    cJSON *used;        /* names used, in first-use order */
-};
-
-static int var_cmp(const void *x, const void *y)
-{
-    return strcmp(((const struct render_var *)x)->name,
-                  ((const struct render_var *)y)->name);
-}
-
-/* The variable named by a placeholder, or NULL. */
-static int hole_var_cmp(const void *x, const void *y)
-{
-    const struct render_hole *h = x;
-    const char *name = ((const struct render_var *)y)->name;
-    int c = strncmp(h->name, name, h->len);
-
-    return c != 0 ? c : -(name[h->len] != '\0');
-}
-
-static struct render_var *render_lookup(struct render *rd,
-                                        const struct render_hole *h)
-{
-    return bsearch(h, rd->vars, rd->nvars, sizeof(*rd->vars), hole_var_cmp);
-}
-
-/* vars (NULL: none) as a sorted table.  Member names are unique: the
- * body parser refuses duplicates. */
-static void render_index(req_t *r, struct render *rd, const cJSON *vars)
-{
-    const cJSON *v;
-    size_t i = 0;
-
-    rd->nvars = (size_t)(vars ? cJSON_GetArraySize(vars) : 0);
-    rd->vars = arena_zalloc(r->arena, (rd->nvars + 1) * sizeof(*rd->vars));
-    cJSON_ArrayForEach(v, vars) {
-        rd->vars[i].name = v->string;
-        rd->vars[i++].val = v;
-    }
-    qsort(rd->vars, rd->nvars, sizeof(*rd->vars), var_cmp);
-}
-
-/* Add n bytes (escaped_n for JSON) to the size; past rd->max only
- * too_big is kept (no arithmetic beyond max, so nothing can overflow). */
-static void render_grow(struct render *rd, size_t n, size_t escaped_n)
-{
-    if (rd->too_big || n > rd->max - rd->size) {
-        rd->too_big = true;
-        return;
-    }
-    rd->size += n;
-    rd->json_size += escaped_n;
-}
-
-/* A variable's first use: its text, or a field error. */
-static void render_first_use(req_t *r, struct render *rd, struct render_var *var)
-{
-    var->seen = true;
-    if ((var->text = variable_text(r, var->name, var->val)) == NULL)
-        return;
-    var->len = strlen(var->text);
-    var->esc_len = json_escaped_len(var->text, var->len);
-    cJSON_AddItemToArray(rd->used, cJSON_CreateString(var->name));
-}
-
-/* The first pass: every placeholder resolved, the text's size summed
- * against rd->max. */
-static void render_plan(req_t *r, struct render *rd)
-{
-    const char *s = rd->content, *lit = s;
-    struct render_hole h;
-    struct render_var *var;
-
-    while (render_next(&s, &h)) {
-        render_grow(rd, (size_t)(h.at - lit), json_escaped_len(lit, (size_t)(h.at - lit)));
-        lit = s;
-        if ((var = render_lookup(rd, &h)) == NULL) {
-            rd->missing++;
-            continue;
-        }
-        if (!var->seen)
-            render_first_use(r, rd, var);
-        if (var->text != NULL)
-            render_grow(rd, var->len, var->esc_len);
-    }
-    render_grow(rd, strlen(lit), json_escaped_len(lit, strlen(lit)));
-}
-
-static int hole_name_cmp(const struct render_hole *a, const struct render_hole *b)
-{
-    int c = strncmp(a->name, b->name, a->len < b->len ? a->len : b->len);
-
-    return c != 0 ? c : (a->len < b->len ? -1 : a->len > b->len);
-}
-
-/* By name, then by position. */
-static int hole_cmp(const void *x, const void *y)
-{
-    const struct render_hole *a = x, *b = y;
-    int c = hole_name_cmp(a, b);
-
-    return c != 0 ? c : (a->at < b->at ? -1 : a->at > b->at);
-}
-
-static int hole_at_cmp(const void *x, const void *y)
-{
-    const struct render_hole *a = x, *b = y;
-
-    return a->at < b->at ? -1 : a->at > b->at;
-}
-
-/* One field error per missing variable, in order of first appearance;
- * O(n log n) in the placeholders (sorted by name, then back in order). */
-static void render_missing(req_t *r, struct render *rd)
-{
-    struct render_hole *miss, h;
-    const char *s = rd->content;
-    size_t n = 0, i, k = 0;
-
-    if (rd->missing == 0)
-        return;
-    miss = arena_alloc(r->arena, rd->missing * sizeof(*miss));
-    while (render_next(&s, &h) && n < rd->missing)
-        if (render_lookup(rd, &h) == NULL)
-            miss[n++] = h;
-    qsort(miss, n, sizeof(*miss), hole_cmp);
-    for (i = 0; i < n; i++)   /* keep the first of each name */
-        if (k == 0 || hole_name_cmp(&miss[k - 1], &miss[i]) != 0)
-            miss[k++] = miss[i];
-    qsort(miss, k, sizeof(*miss), hole_at_cmp);
-    for (i = 0; i < k; i++)
-        req_field_error(r, arena_printf(r->arena, "variables.%.*s", (int)miss[i].len,
-                                        miss[i].name), "is required by the prompt");
-}
-
-/* The second pass: the answer {"text":...,"variables":[...]} written once,
- * escaped in place into one buffer of the size the first pass computed
- * (a megabyte of text is neither copied again nor regrown). */
-static void render_write(req_t *r, struct render *rd)
-{
-    const char *s = rd->content, *lit = s, *used = json_print(r->arena, rd->used);
-    struct render_hole h;
-    struct render_var *var;
-    strbuf_t sb;
-
-    for (size_t i = 0; i < rd->nvars; i++) {
-        var = &rd->vars[i];
-        if (var->text == NULL)
-            continue;
-        strbuf_init(&sb, r->arena, var->esc_len + 1);
-        json_append_escaped(&sb, var->text, var->len);
-        var->esc = sb.ptr;
-    }
-    strbuf_init(&sb, r->arena, rd->json_size + strlen(used) + 32);
-    strbuf_puts(&sb, "{\"text\":\"");
-    while (render_next(&s, &h)) {
-        var = render_lookup(rd, &h);
-        json_append_escaped(&sb, lit, (size_t)(h.at - lit));
-        strbuf_append(&sb, var->esc, var->esc_len);
-        lit = s;
-    }
-    json_append_escaped(&sb, lit, strlen(lit));
-    strbuf_puts(&sb, "\",\"variables\":");
-    strbuf_puts(&sb, used);
-    strbuf_putc(&sb, '}');
-    resp_json_raw(r, 200, sb.ptr, sb.len);
-}
-
-/* POST /api/v1/prompts/{id}/render {variables:{name:value}}
- *   -> 200 {text,variables} | 404 | 413 (the text would exceed
- *   PROMPTD_RENDER_MAX_BYTES; nothing is allocated for it) | 422 (one error
- *   per missing variable) */
-static int prompt_render(req_t *r)
-{
-    const char *v[1] = {req_param(r, "id")};
-    static const char *const fields[] = {"variables", NULL};
-    struct render rd = {0};
-    cJSON *vars = NULL;
-    PGresult *res;
-
-    req_reject_unknown(r, r->json, fields);
-    if (req_field_object(r, r->json, "variables", &vars) == FIELD_ABSENT)
-        vars = NULL;
-    if (r->errors)
-        return resp_validation(r);
-    if ((res = db_exec(&r->tx, &stmts[ST_RENDER_SOURCE], 1, v)) == NULL)
-        return dbreply_error(r);
-    if (PQntuples(res) == 0)
-        return resp_problem(r, 404, "No such prompt.");
-    if (strcmp(PQgetvalue(res, 0, 1), "chat") == 0)
-        return resp_problem(r, 422, "Rendering a chat prompt is not supported yet; fetch it "
-                            "(GET /api/v1/prompts/by-name/...) and fill its messages.");
-    rd.content = PQgetvalue(res, 0, 0);
-    rd.max = (size_t)settings.render_max_bytes;
-    rd.used = json_own(r->arena, cJSON_CreateArray());
-    render_index(r, &rd, vars);
-    render_plan(r, &rd);
-    render_missing(r, &rd);
-    if (r->errors)
-        return resp_validation(r);
-    if (rd.too_big)
-        return resp_problemf(r, 413, "The rendered text would exceed %zu bytes "
-                             "(the render limit).", rd.max);
-    render_write(r, &rd);
-    return r->status;
-}
-
 static const route_t routes[] = {
     /* first: a name may look like another route's path ("x/versions") */
     {"GET", "/api/v1/prompts/by-name/{name:path}", prompt_by_name,
@@ -886,11 +594,11 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
-    static const db_stmt_t *const tables[] = {stmts, labels_stmts, NULL};
+    static const db_stmt_t *const tables[] = {stmts, labels_stmts, render_stmts, NULL};
     static const family_t family = {
         "prompts", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 
-    if (argc < 2 && !prompts_settings_load(&settings))
+    if (argc < 2 && !prompts_settings_load(&prompts_settings))
         return 1;
     return server_main(argc, argv, &family);
 }

@@ -8,6 +8,7 @@
 #include "http/response.h"
 #include "prompts/shape.h"
 #include "prompts_labels.h"
+#include "prompts_render.h"
 
 #define REASON_MAX 500
 #define NOTE_MAX 2000
@@ -29,7 +30,7 @@ const db_stmt_t labels_stmts[] = {
     [ST_HISTORY] = {"label_history", "select promptd.prompt_label_history($1, $2)"},
     [ST_BY_NAME] = {"prompt_by_name",
         "select promptd.prompt_by_name(coalesce($1::uuid, promptd.default_workspace()), "
-        "$2, $3, $4::int)"},
+        "$2, $3, $4::int, $5::int)"},
     [ST_CR_OPEN] = {"change_request_open",
         "select promptd.change_request_open($1, $2, $3::int, $4)"},
     [ST_CR_DECIDE] = {"change_request_decide",
@@ -116,8 +117,9 @@ int label_history(req_t *r)
  * The workspace defaults to an API key's own, else the caller's personal one. */
 int prompt_by_name(req_t *r)
 {
-    const char *v[4] = {req_query(r, "workspace_id"), req_param(r, "name"),
-                        req_query(r, "label"), req_query(r, "version")};
+    const char *v[5] = {req_query(r, "workspace_id"), req_param(r, "name"),
+                        req_query(r, "label"), req_query(r, "version"),
+                        arena_printf(r->arena, "%ld", prompts_settings.render_max_bytes)};
 
     if (v[0] && !uuid_valid(v[0]))
         req_field_error(r, "workspace_id", "must be a UUID");
@@ -133,7 +135,7 @@ int prompt_by_name(req_t *r)
     if (r->errors)
         return resp_validation(r);
     resp_header(r, "Cache-Control", "private, no-cache");
-    return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_BY_NAME], 4, v), "No such prompt.");
+    return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_BY_NAME], 5, v), "No such prompt.");
 }
 
 /* POST /api/v1/prompts/{id}/change-requests {label, version, note?}

@@ -48,7 +48,7 @@ is($chat->{status}, 201, 'a chat prompt') or diag $chat->{body};
 is(ref $chat->{json}{content}, 'ARRAY', 'its content is the messages');
 is($chat->{json}{content}[1]{type}, 'placeholder', '... placeholders kept');
 problem_ok(api(tok('alice'), POST => "/api/v1/prompts/$chat->{json}{id}/render", json => { variables => {} }),
-           422, 'rendering a chat prompt', qr/chat/);
+           422, 'rendering a chat prompt without its variables', qr/variables\.topic.*variables\.question.*placeholders\.history/);
 
 my $before = db1('select count(*) from public.prompts');
 for my $case (

@@ -146,12 +146,14 @@ $function$;
 revoke all on function promptd.prompt_label_history(uuid,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.prompt_label_history(uuid,text) to authenticated;
 
--- promptd.prompt_by_name(workspace, name, label, version) -> the prompt as
--- an application fetches it: the version named (version), or the one the
--- label points to (label; neither: production), with its labels.  PW404
--- when the workspace is not the caller's, the name unknown, or no version
--- carries the label.
-create or replace function promptd.prompt_by_name(p_ws uuid, p_name text, p_label text, p_version integer)
+-- promptd.prompt_by_name(workspace, name, label, version, max) -> the
+-- prompt as an application fetches it: the version named (version), or the
+-- one the label points to (label; neither: production), with its labels,
+-- its includes resolved (content; includes: the versions used, see
+-- promptd.prompt_compose).  PW404 when the workspace is not the caller's,
+-- the name unknown, or no version carries the label.
+create or replace function promptd.prompt_by_name(p_ws uuid, p_name text, p_label text, p_version integer,
+                                                  p_max integer)
  returns jsonb
  language plpgsql
  stable security definer
@@ -161,6 +163,7 @@ declare
     p public.prompts;
     v public.prompt_versions;
     v_version integer := p_version;
+    c jsonb;
 begin
     if promptd.workspace_role(p_ws) is null then
         raise exception 'No such prompt.' using errcode = 'PW404';
@@ -181,17 +184,19 @@ begin
     if v.prompt_id is null then
         raise exception 'The prompt % has no version %.', p_name, v_version using errcode = 'PW404';
     end if;
+    c := promptd.prompt_compose(p.workspace_id, p.name, p.type, v.content, p_max);
     return jsonb_build_object('id', p.id, 'workspace_id', p.workspace_id, 'name', p.name,
         'type', p.type, 'version', v.version, 'title', v.title,
-        'content', case when p.type = 'chat' then v.content::jsonb else to_jsonb(v.content) end,
+        'content', case when p.type = 'chat' then (c->>'content')::jsonb else c->'content' end,
+        'includes', c->'includes',
         'config', v.config, 'tags', v.tags, 'variables', v.variables,
         'commit_message', v.commit_message, 'created_at', v.created_at,
         'labels', (select coalesce(jsonb_agg(l.label order by l.label), '[]'::jsonb)
                      from public.prompt_labels l where l.prompt_id = p.id and l.version = v.version));
 end
 $function$;
-revoke all on function promptd.prompt_by_name(uuid,text,text,integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
-grant execute on function promptd.prompt_by_name(uuid,text,text,integer) to authenticated;
+revoke all on function promptd.prompt_by_name(uuid,text,text,integer,integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_by_name(uuid,text,text,integer,integer) to authenticated;
 
 -- promptd.change_request_json(request) -> the API's view of a change request.
 create or replace function promptd.change_request_json(p_c public.prompt_change_requests)

@@ -11,6 +11,7 @@
 #include "crypto/b64url.h"
 #include "prompts/settings.h"
 #include "prompts/shape.h"
+#include "prompts_diff.h"
 #include "prompts_labels.h"
 #include "prompts_render.h"
 
@@ -574,6 +575,8 @@ static const route_t routes[] = {
      R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
     {"POST", "/api/v1/prompts/{id:uuid}/versions/{version}/restore", version_restore,
      R_DB | R_IDEMPOTENT, CRED_SESSION | CRED_APIKEY, "prompts:write"},
+    {"GET", "/api/v1/prompts/{id:uuid}/diff", prompt_diff,
+     R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
     {"POST", "/api/v1/prompts/{id:uuid}/render", prompt_render,
      R_JSON | R_DB, CRED_SESSION | CRED_APIKEY, "prompts:read"},
     {"GET", "/api/v1/prompts/{id:uuid}/labels", label_list,
@@ -594,7 +597,7 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
-    static const db_stmt_t *const tables[] = {stmts, labels_stmts, render_stmts, NULL};
+    static const db_stmt_t *const tables[] = {stmts, labels_stmts, render_stmts, diff_stmts, NULL};
     static const family_t family = {
         "prompts", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 

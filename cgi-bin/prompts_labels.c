@@ -127,8 +127,7 @@ int prompt_by_name(req_t *r)
         req_field_error(r, "name", "must be a path of a-z, 0-9, '.', '_', '-' segments");
     if (v[2] && !prompts_label_valid(v[2]))
         req_field_error(r, "label", "is not a label");
-    if (v[3] && (strspn(v[3], "0123456789") != strlen(v[3]) || strlen(v[3]) > 9 ||
-                 atol(v[3]) < 1))
+    if (v[3] && !prompts_version_valid(v[3]))
         req_field_error(r, "version", "must be a positive integer");
     if (v[2] && v[3])
         req_field_error(r, "label", "give label or version, not both");

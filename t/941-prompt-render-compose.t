@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# 941-prompt-render-compose.t: chat prompts rendered (variables in every message, placeholders from the request); composition {{> name[@label|@n]}} by render and by the fetch by name: depth, cycles, the render limit, the versions used; every bad input.
+# 941-prompt-render-compose.t: chat prompts rendered (variables in every message, placeholders from the request); composition {{> name[@label|@n]}} by render and by the fetch by name: depth, cycles, the render limit, the versions used; the diff of two versions; every bad input.
 use strict;
 use warnings;
 use FindBin;
@@ -155,5 +155,51 @@ problem_ok(render($many, {}), 422, 'more than 100 includes', qr/100 includes/);
 # another account cannot reach a workspace's prompts through an include
 my $bobs = api(tok('bob'), POST => '/api/v1/prompts', json => { name => 'steal', title => 't', content => '{{> shared/tone}}' })->{json};
 problem_ok(render($bobs, {}, 'bob'), 422, "an include names only the prompt's own workspace", qr/does not exist/);
+
+# ------------------------------------------------------------- diff
+my $dp = api(tok('alice'), POST => '/api/v1/prompts', json => { workspace_id => $ws, name => 'diff/text', title => 'D',
+    content => "one\ntwo\nthree\n", config => { model => 'gpt-4o', temperature => 0.2 }, tags => ['a'] })->{json};
+api(tok('alice'), PATCH => "/api/v1/prompts/$dp->{id}", json => { content => "one\n2\nthree\nfour", commit_message => 'numbers',
+    config => { model => 'gpt-4o', temperature => 0.7, top_p => 1 }, tags => ['a', 'b'] });
+$r = api(tok('alice'), GET => "/api/v1/prompts/$dp->{id}/diff");
+is($r->{status}, 200, 'diff: 200') or diag $r->{body};
+is_deeply([ @{ $r->{json} }{qw(prompt_id type from to)} ], [ $dp->{id}, 'text', 1, 2 ], '... by default the current version against the one before');
+is($r->{json}{content}{diff}, "@@ -1,3 +1,4 @@\n one\n-two\n+2\n three\n+four\n\\ No newline at end of file\n", '... a unified line diff of the content');
+is_deeply([ @{ $r->{json}{content} }{qw(additions deletions)} ], [2, 1], '... with its counts');
+is_deeply($r->{json}{changes}, [
+    { field => 'content', change => 'modified' },
+    { field => 'tags', change => 'modified', from => ['a'], to => ['a', 'b'] },
+    { field => 'commit_message', change => 'added', from => undef, to => 'numbers' },
+    { field => 'config.temperature', change => 'modified', from => 0.2, to => 0.7 },
+    { field => 'config.top_p', change => 'added', from => undef, to => 1 } ], '... and the fields that changed, with the kind of change');
+$r = api(tok('alice'), GET => "/api/v1/prompts/$dp->{id}/diff?from=2&to=1");
+is($r->{json}{content}{diff}, "@@ -1,4 +1,3 @@\n one\n-2\n+two\n three\n-four\n\\ No newline at end of file\n", 'diff backwards');
+is($r->{json}{changes}[2]{change}, 'removed', '... a field it lacks is removed');
+$r = api(tok('alice'), GET => "/api/v1/prompts/$dp->{id}/diff?from=2&to=2");
+is_deeply([ $r->{json}{content}{diff}, $r->{json}{changes} ], ['', []], 'a version against itself: nothing');
+
+my $dc = api(tok('alice'), POST => '/api/v1/prompts', json => { workspace_id => $ws, name => 'diff/chat', title => 'C', type => 'chat',
+    content => [ { role => 'system', content => "Be kind.\nBe brief." }, { role => 'user', content => '{{q}}' } ] })->{json};
+api(tok('alice'), PATCH => "/api/v1/prompts/$dc->{id}", json => { content => [ { role => 'system', content => "Be kind.\nBe clear." },
+    { role => 'user', content => '{{q}}' }, { type => 'placeholder', name => 'history' } ] });
+$r = api(tok('alice'), GET => "/api/v1/prompts/$dc->{id}/diff?from=1&to=2");
+is($r->{status}, 200, 'chat diff: 200') or diag $r->{body};
+my @m = @{ $r->{json}{messages} };
+is_deeply([ map { $_->{change} } @m ], [qw(modified unchanged added)], '... message by message');
+is($m[0]{diff}, "@@ -1,2 +1,2 @@\n Be kind.\n-Be brief.\n\\ No newline at end of file\n+Be clear.\n\\ No newline at end of file\n",
+   '... a line diff of each (as diff -u marks a last line without newline)');
+is_deeply([ $m[2]{from_role}, $m[2]{to_role}, $m[1]{diff} ], [ undef, undef, '' ], '... roles (none for a placeholder), nothing for the same message');
+like($m[2]{diff}, qr/^\+\{.*"type":\s*"placeholder".*\}$/m, '... a placeholder as its JSON');
+like($m[2]{diff}, qr/"name":\s*"history"/, '... with its name');
+is($r->{json}{changes}[0]{field}, 'content', '... content changed');
+ok(!exists $r->{json}{content}, '... no text diff for a chat prompt');
+
+problem_ok(api(tok('alice'), GET => "/api/v1/prompts/$dp->{id}/diff?from=1&to=9"), 404, 'diff to a version that does not exist', qr/no version 9/);
+problem_ok(api(tok('alice'), GET => "/api/v1/prompts/$d0->{id}/diff"), 404, 'diff of a prompt with one version', qr/no version 0/);
+problem_ok(api(tok('alice'), GET => "/api/v1/prompts/$dp->{id}/diff?from=x"), 422, 'diff from no number', qr/from/);
+problem_ok(api(tok('alice'), GET => "/api/v1/prompts/$dp->{id}/diff?to=0"), 422, 'diff to 0', qr/"to"/);
+problem_ok(api(tok('alice'), GET => "/api/v1/prompts/$dp->{id}/diff?to=99999999999"), 422, 'diff to a huge number');
+problem_ok(api(tok('bob'), GET => "/api/v1/prompts/$dp->{id}/diff"), 404, 'diff by a non-member');
+problem_ok(api(tok('alice'), GET => "/api/v1/prompts/00000000-0000-0000-0000-000000000000/diff"), 404, 'diff of no prompt');
 
 done_testing;

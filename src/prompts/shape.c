@@ -1,6 +1,7 @@
 /* shape.c: what a prompt's name, label and chat messages may look like (the same rules as the database's checks). */
 #include "prompts/shape.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* c in [a-z0-9._-] */
@@ -86,4 +87,11 @@ const char *prompts_chat_error(const cJSON *messages, int *at)
     }
     *at = -1;
     return NULL;
+}
+
+bool prompts_version_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n >= 1 && n <= 9 && strspn(s, "0123456789") == n && atol(s) >= 1;
 }

@@ -16,6 +16,9 @@ bool prompts_name_valid(const char *name);
 /* A label: [a-z0-9][a-z0-9._-]{0,35} (promptd.prompt_label_valid). */
 bool prompts_label_valid(const char *label);
 
+/* A version number as text: 1..999999999, digits only. */
+bool prompts_version_valid(const char *s);
+
 /* NULL when messages is a chat prompt's content: an array of
  * {role: system|user|assistant|tool, content: string} and
  * {type: "placeholder", name: string}, nothing else; else why not (static

@@ -11,8 +11,10 @@
 #include "crypto/b64url.h"
 #include "prompts/settings.h"
 #include "prompts/shape.h"
+#include "prompts.h"
 #include "prompts_diff.h"
 #include "prompts_labels.h"
+#include "prompts_langfuse.h"
 #include "prompts_render.h"
 
 #define TITLE_MAX 200
@@ -60,7 +62,7 @@
 enum {
     ST_GET, ST_INSERT, ST_UPDATE, ST_DELETE, ST_VERSION_OF,
     ST_LIST_UPDATED, ST_LIST_CREATED, ST_LIST_RANK,
-    ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_WS_NEED,
+    ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_VERSION_DELETE, ST_WS_NEED,
 };
 
 /* Read at start (main). */
@@ -116,25 +118,12 @@ static const db_stmt_t stmts[] = {
         "from public.prompt_versions v where p.id = $1 and v.prompt_id = p.id "
         "and v.version = $2 and ($3::int[] is null or p.version = any($3::int[])) "
         "returning " PROMPT_JSON ", p.version"},
+    /* the prompt's version after (null: the prompt went with it) */
+    [ST_VERSION_DELETE] = {"prompt_version_delete",
+        "select promptd.prompt_version_delete($1, $2::int)"},
     /* the caller may create in workspace $1 (else PW404 / PW403) */
     [ST_WS_NEED] = {"prompt_ws_need", "select promptd.workspace_need($1, 'editor')"},
     {NULL, NULL},
-};
-
-/* The fields a create or update may carry, validated; NULL = absent. */
-struct prompt_input {
-    const char *title;
-    const char *content;   /* text, or a chat prompt's messages as JSON text */
-    const char *kind;      /* the content's type: "text" (a string), "chat" (an array) */
-    const char *tags;      /* JSON array text */
-    const char *metadata;  /* JSON object text */
-    const char *folder;
-    const char *name;
-    const char *config;    /* JSON object text */
-    const char *commit_message;
-    const char *workspace_id;   /* create only */
-    const char *type;           /* create only */
-    bool config_too_big;        /* 413 */
 };
 
 static const char *const prompt_fields[] = {
@@ -211,9 +200,7 @@ static void read_deploy_fields(req_t *r, bool create, struct prompt_input *in)
         req_field_error(r, "type", "is fixed at creation");
 }
 
-/* Validate the body of POST (create: title and content required) or PATCH.
- * Field errors are recorded on r; the caller checks r->errors. */
-static void read_prompt_input(req_t *r, bool create, struct prompt_input *in)
+void prompt_read_input(req_t *r, bool create, struct prompt_input *in)
 {
     cJSON *tags = NULL, *meta = NULL;
 
@@ -318,7 +305,7 @@ static int prompt_create(req_t *r)
     struct prompt_input in;
     PGresult *res;
 
-    read_prompt_input(r, true, &in);
+    prompt_read_input(r, true, &in);
     if (r->errors)
         return resp_validation(r);
     if (in.config_too_big)
@@ -358,7 +345,7 @@ static int prompt_update(req_t *r)
     const char *id = req_param(r, "id");
     PGresult *res;
 
-    read_prompt_input(r, false, &in);
+    prompt_read_input(r, false, &in);
     if (r->errors)
         return resp_validation(r);
     if (in.config_too_big)
@@ -555,6 +542,20 @@ static int version_restore(req_t *r)
     return missing_or_precondition(r, id, 2);
 }
 
+/* DELETE /api/v1/prompts/{id}/versions/{version} -> 204 | 403 (below
+ *   admin) | 404.  The newest version deleted, the prompt goes back to the
+ *   one before; the only one deleted, the prompt goes. */
+static int version_delete(req_t *r)
+{
+    const char *v[2] = {req_param(r, "id"), version_param_or_reply(r)};
+
+    if (v[1] == NULL)
+        return r->status;
+    if (db_exec(&r->tx, &stmts[ST_VERSION_DELETE], 2, v) == NULL)
+        return dbreply_error(r);
+    return resp_empty(r, 204);
+}
+
 static const route_t routes[] = {
     /* first: a name may look like another route's path ("x/versions") */
     {"GET", "/api/v1/prompts/by-name/{name:path}", prompt_by_name,
@@ -573,6 +574,8 @@ static const route_t routes[] = {
      R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
     {"GET", "/api/v1/prompts/{id:uuid}/versions/{version}", version_get,
      R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "prompts:read"},
+    {"DELETE", "/api/v1/prompts/{id:uuid}/versions/{version}", version_delete,
+     R_DB, CRED_SESSION | CRED_APIKEY, "prompts:write"},
     {"POST", "/api/v1/prompts/{id:uuid}/versions/{version}/restore", version_restore,
      R_DB | R_IDEMPOTENT, CRED_SESSION | CRED_APIKEY, "prompts:write"},
     {"GET", "/api/v1/prompts/{id:uuid}/diff", prompt_diff,
@@ -593,11 +596,22 @@ static const route_t routes[] = {
      change_request_approve, R_DB, CRED_SESSION, NULL},
     {"POST", "/api/v1/prompts/{id:uuid}/change-requests/{cr_id:uuid}/reject",
      change_request_reject, R_DB, CRED_SESSION, NULL},
+    /* Langfuse's prompt API: its clients send an API key as Basic auth */
+    {"GET", "/api/public/v2/prompts", langfuse_list,
+     R_DB | R_READONLY, CRED_APIKEY, "prompts:read"},
+    {"POST", "/api/public/v2/prompts", langfuse_create,
+     R_JSON | R_DB, CRED_APIKEY, "prompts:write"},
+    {"GET", "/api/public/v2/prompts/{name:path}", langfuse_get,
+     R_DB | R_READONLY, CRED_APIKEY, "prompts:read"},
+    {"PATCH", "/api/public/v2/prompts/{name:path}", langfuse_update,
+     R_JSON | R_DB, CRED_APIKEY, "prompts:write"},
+    {"DELETE", "/api/public/v2/prompts/{name:path}", langfuse_delete,
+     R_DB, CRED_APIKEY, "prompts:write"},
 };
 
 int main(int argc, char **argv)
 {
-    static const db_stmt_t *const tables[] = {stmts, labels_stmts, render_stmts, diff_stmts, NULL};
+    static const db_stmt_t *const tables[] = {stmts, labels_stmts, render_stmts, diff_stmts, langfuse_stmts, NULL};
     static const family_t family = {
         "prompts", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 

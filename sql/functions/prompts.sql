@@ -133,7 +133,9 @@ grant execute on function promptd.prompt_name_free(uuid,text,uuid) to authentica
 -- name; an insert starts at version 1; an update that changes title,
 -- content, tags, metadata, folder or config bumps version and updated_at
 -- and keeps its commit_message, any other update keeps all three.  The
--- type is fixed at creation (22023).
+-- type is fixed at creation (22023).  While promptd.rewind is on (set by
+-- promptd.prompt_version_delete for its own update) the row takes the
+-- older version it is given as it is.
 CREATE OR REPLACE FUNCTION promptd.prompts_before_write()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -148,6 +150,11 @@ begin
     end if;
     if new.type is distinct from old.type then
         raise exception 'a prompt''s type is fixed at creation' using errcode = '22023';
+    end if;
+    if current_setting('promptd.rewind', true) = 'on' then
+        -- promptd.prompt_version_delete puts back an older, recorded version
+        new.variables := promptd.prompt_variables(new.content);
+        return new;
     end if;
     if new.content is distinct from old.content then
         new.variables := promptd.prompt_variables(new.content);
@@ -170,7 +177,8 @@ $function$;
 revoke all on function promptd.prompts_before_write() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
 -- AFTER INSERT / AFTER UPDATE (when version changed): record the new state
--- and move the label latest to it (with its history row).
+-- and move the label latest to it (with its history row); nothing while
+-- promptd.rewind is on.
 -- SECURITY DEFINER: the history is written whatever the caller may do.
 CREATE OR REPLACE FUNCTION promptd.prompts_record_version()
  RETURNS trigger
@@ -179,6 +187,9 @@ CREATE OR REPLACE FUNCTION promptd.prompts_record_version()
  SET search_path TO ''
 AS $function$
 begin
+    if tg_op = 'UPDATE' and current_setting('promptd.rewind', true) = 'on' then
+        return null;   -- an older version put back: recorded already
+    end if;
     insert into public.prompt_versions
         (prompt_id, version, user_id, title, content, tags, metadata,
          folder, variables, created_at, config, commit_message)
@@ -247,3 +258,59 @@ drop policy if exists prompts_update_own on public.prompts;
 create policy prompts_update_own on public.prompts for update to authenticated
     using ((promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 2))
     with check ((promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 2));
+
+-- promptd.prompt_version_delete(prompt, version) -> the prompt's version
+-- now (null: the prompt is gone).  Admins and owners (PW403; PW404 for a
+-- non-member or no such prompt or version).  The labels on the version go
+-- with it (each removal in its history); deleting the newest version puts
+-- the prompt back to the newest left, and latest with it; deleting the only
+-- one deletes the prompt.  Audited prompt.version.delete.
+create or replace function promptd.prompt_version_delete(p_prompt uuid, p_version integer)
+ returns integer
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+declare
+    p public.prompts;
+    v public.prompt_versions;
+begin
+    select * into p from public.prompts x where x.id = p_prompt for update;
+    if p.id is null or promptd.workspace_role(p.workspace_id) is null then
+        raise exception 'No such prompt.' using errcode = 'PW404';
+    end if;
+    perform promptd.workspace_need(p.workspace_id, 'admin');
+    if not exists (select 1 from public.prompt_versions x where x.prompt_id = p.id and x.version = p_version) then
+        raise exception 'The prompt has no version %.', p_version using errcode = 'PW404';
+    end if;
+    perform promptd.audit('prompt.version.delete', 'prompt:' || p.id, 'success',
+        jsonb_build_object('workspace', p.workspace_id, 'version', p_version));
+    select * into v from public.prompt_versions x where x.prompt_id = p.id and x.version <> p_version
+     order by x.version desc limit 1;
+    if v.prompt_id is null then
+        delete from public.prompts x where x.id = p.id;
+        return null;
+    end if;
+    insert into public.prompt_label_moves (prompt_id, label, from_version, to_version, moved_by, reason)
+    select l.prompt_id, l.label, l.version, case when l.label = 'latest' then v.version end, auth.uid(),
+           'Version ' || p_version || ' deleted'
+      from public.prompt_labels l where l.prompt_id = p.id and l.version = p_version;
+    delete from public.prompt_versions x where x.prompt_id = p.id and x.version = p_version;
+    if p.version = p_version then
+        perform set_config('promptd.rewind', 'on', true);
+        update public.prompts x set title = v.title, content = v.content, tags = v.tags,
+               metadata = v.metadata, folder = v.folder, config = v.config,
+               commit_message = v.commit_message, version = v.version, updated_at = now()
+         where x.id = p.id;
+        perform set_config('promptd.rewind', 'off', true);
+        insert into public.prompt_labels (prompt_id, label, version, updated_by)
+        values (p.id, 'latest', v.version, auth.uid())
+        on conflict (prompt_id, label) do update
+            set version = excluded.version, updated_at = now(), updated_by = excluded.updated_by;
+        return v.version;
+    end if;
+    return p.version;
+end
+$function$;
+revoke all on function promptd.prompt_version_delete(uuid,integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.prompt_version_delete(uuid,integer) to authenticated;

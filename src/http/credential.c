@@ -161,10 +161,18 @@ static const char *const *credential_split_scopes(req_t *r, const char *list)
     return out;
 }
 
+/* "Basic" alone or "Basic ..." (any case). */
+static bool credential_is_basic(const char *h)
+{
+    return strncasecmp(h, "Basic", 5) == 0 && (h[5] == ' ' || h[5] == '\0');
+}
+
 unsigned credential_presented(req_t *r)
 {
     const char *h = req_header(r, "Authorization");
 
+    if (h != NULL && credential_is_basic(h))
+        return CRED_APIKEY;
     if (h != NULL)
         return strncasecmp(h, "Bearer ", 7) == 0 && apikey_has_prefix(h + 7)
                ? CRED_APIKEY : CRED_SESSION;
@@ -178,11 +186,39 @@ bool credential_share_cookie_present(req_t *r)
     return c != NULL && strstr(c, CREDENTIAL_SHARE_COOKIE_PREFIX) != NULL;
 }
 
-/* The key behind the header (credential_presented said CRED_APIKEY). */
-static const char *credential_apikey_text(req_t *r)
+/* "Basic base64(id:key)" (Langfuse's public and secret key) -> the key,
+ * with *id the key id it names; NULL when it does not decode to id:key. */
+static const char *credential_basic(req_t *r, const char *b64, const char **id)
+{
+    size_t n = strlen(b64), pad = 0;
+    unsigned char *out;
+    char *colon;
+    int len;
+
+    if (n == 0 || n % 4 != 0 || n > 1024)
+        return NULL;
+    pad = (b64[n - 1] == '=') + (n > 1 && b64[n - 2] == '=');
+    out = arena_alloc(r->arena, n / 4 * 3 + 1);
+    if ((len = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n)) < 0)
+        return NULL;
+    len -= (int)pad;
+    out[len] = '\0';
+    if (memchr(out, '\0', (size_t)len) != NULL || (colon = strchr((char *)out, ':')) == NULL)
+        return NULL;
+    *colon = '\0';
+    *id = (const char *)out;
+    return colon + 1;
+}
+
+/* The key behind the header (credential_presented said CRED_APIKEY); for
+ * Basic, *id is the key id the caller named (else NULL). */
+static const char *credential_apikey_text(req_t *r, const char **id)
 {
     const char *h = req_header(r, "Authorization");
 
+    *id = NULL;
+    if (h != NULL && credential_is_basic(h))
+        return credential_basic(r, h + 5 + (h[5] == ' '), id);
     return h != NULL ? h + 7 : req_header(r, "X-API-Key");
 }
 
@@ -190,7 +226,7 @@ static const char *credential_apikey_text(req_t *r)
  * database), then the HMAC looked up by promptd.api_key_auth(). */
 enum credential_result credential_apikey(req_t *r, const char **why)
 {
-    const char *key = credential_apikey_text(r);
+    const char *id, *key = credential_apikey_text(r, &id);
     char hash[APIKEY_HMAC_HEX_LEN + 1];
     const char *v[1] = {hash};
     const char *const *sc;
@@ -228,6 +264,11 @@ enum credential_result credential_apikey(req_t *r, const char **why)
 
         r->tx.detail = revoked ? "API key revoked" : "API key expired";
         *why = revoked ? "The API key has been revoked." : "The API key has expired.";
+        return CREDENTIAL_INVALID;
+    }
+    if (id != NULL && strcasecmp(id, PQgetvalue(res, 0, 0)) != 0) {
+        r->tx.detail = "API key id does not match the key";
+        *why = "The key id (the username) does not match the API key (the password).";
         return CREDENTIAL_INVALID;
     }
     r->key_id = arena_strdup(r->arena, PQgetvalue(res, 0, 0));

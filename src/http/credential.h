@@ -27,8 +27,9 @@ EVP_PKEY *credential_signing_key(const char **kid);
 const char *credential_public_jwks(void);
 
 /* The credential kind the request's headers present (enum route_creds):
- * CRED_APIKEY for "Authorization: Bearer pmtd_..." or, without an
- * Authorization header, "X-API-Key: ..."; CRED_SESSION for any other
+ * CRED_APIKEY for "Authorization: Bearer pmtd_...", "Authorization: Basic
+ * base64(key id:pmtd_...)" (the shape Langfuse's clients send) or, without
+ * an Authorization header, "X-API-Key: ..."; CRED_SESSION for any other
  * Authorization header (verified or refused by credential_session); 0 for none.
  * Share cookies and signatures are not bearer credentials: see
  * credential_share_cookie_present and the handlers. */
@@ -49,7 +50,9 @@ enum credential_result {
  * r->tx.role and r->tx.claims (verified claims re-serialised). */
 enum credential_result credential_session(req_t *r, const char **why);
 
-/* An API key ("Authorization: Bearer pmtd_..." or X-API-Key).  A
+/* An API key ("Authorization: Bearer pmtd_...", Basic with the key's id
+ * as the username and the key as the password, or X-API-Key).  A Basic
+ * pair whose id is not the key's is CREDENTIAL_INVALID.  A
  * malformed key or bad checksum is CREDENTIAL_INVALID before any query; then
  * the database must be ready (503 otherwise) and the key known, unrevoked
  * and unexpired.  CREDENTIAL_OK: r->tx.user_id is the owner, r->tx.role

@@ -69,7 +69,7 @@
 enum {
     ST_PROMPT_CHECK, ST_INSERT, ST_LIST, ST_GET, ST_PATCH, ST_REVOKE, ST_STATS,
     ST_RESOLVE, ST_RESOLVE_UNLOCKED, ST_PW_BEGIN, ST_PW_OK, ST_PROOF, ST_FORK,
-    ST_GALLERY, ST_SET_PASSWORD, ST_COUNT,
+    ST_GALLERY, ST_SET_PASSWORD, ST_ROLE, ST_COUNT,
 };
 
 static const db_stmt_t stmts[] = {
@@ -107,6 +107,11 @@ static const db_stmt_t stmts[] = {
         "expires_at = case $6::text when 'set' then e.at when 'clear' then null "
         "else s.expires_at end from " EXPIRY_AT " e "
         "where s.id = $1 and ($6::text <> 'set' or e.at > now()) returning " SHARE_COLS},
+    /* the caller's role rank in the link's workspace; no row when the link
+     * is not the caller's to see */
+    [ST_ROLE] = {"share_role",
+        "select promptd.workspace_role_rank(promptd.workspace_role(s.workspace_id)) "
+        "from public.shares s where s.id = $1"},
     [ST_REVOKE] = {"share_revoke",
         "update public.shares s set revoked_at = coalesce(s.revoked_at, now()) "
         "where s.id = $1 returning s.id"},
@@ -428,6 +433,24 @@ static int share_get(req_t *r)
     return owner_reply(r, 200, res);
 }
 
+/* After a write to link id changed no row: whether the caller is an
+ * editor or above where it lives (true: the cause was something else);
+ * else 404 (not theirs to see) or 403 (a viewer) is replied. */
+static bool editor_or_reply(req_t *r, const char *id)
+{
+    PGresult *res = db_exec(&r->tx, &stmts[ST_ROLE], 1, &id);
+
+    if (res == NULL)
+        dbreply_error(r);
+    else if (PQntuples(res) != 1)
+        resp_problem(r, 404, "No such share link.");
+    else if (atoi(PQgetvalue(res, 0, 0)) < 2)
+        resp_problem(r, 403, "Changing a share link needs the editor role or higher in its workspace.");
+    else
+        return true;
+    return false;
+}
+
 /* PATCH /api/v1/shares/{id} {expires_in? | expires_at? (null: never),
  *   public?, allow_fork?} -> 200 share | 404 | 422 */
 static int share_patch(req_t *r)
@@ -452,15 +475,14 @@ static int share_patch(req_t *r)
         return dbreply_error(r);
     if (PQntuples(res) == 1)
         return owner_reply(r, 200, res);
-    if ((res = db_exec(&r->tx, &stmts[ST_GET], 1, v)) == NULL)
-        return dbreply_error(r);
-    if (PQntuples(res) != 1)
-        return resp_problem(r, 404, "No such share link.");
+    if (!editor_or_reply(r, v[0]))
+        return r->status;
     req_field_error(r, "expires_at", "must be in the future");
     return resp_validation(r);
 }
 
-/* DELETE /api/v1/shares/{id} -> 204 (revoked; again: still 204) | 404 */
+/* DELETE /api/v1/shares/{id} -> 204 (revoked; again: still 204) | 403 (a
+ * viewer) | 404 */
 static int share_revoke(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")};
@@ -468,8 +490,8 @@ static int share_revoke(req_t *r)
 
     if (res == NULL)
         return dbreply_error(r);
-    if (PQntuples(res) != 1)
-        return resp_problem(r, 404, "No such share link.");
+    if (PQntuples(res) != 1 && !editor_or_reply(r, v[0]))
+        return r->status;
     if (!audit_record(r, "share.revoke", v[0], "success", NULL, NULL))
         return dbreply_error(r);
     return resp_empty(r, 204);

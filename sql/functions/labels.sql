@@ -160,39 +160,43 @@ create or replace function promptd.prompt_by_name(p_ws uuid, p_name text, p_labe
  set search_path to ''
 as $function$
 declare
-    p public.prompts;
-    v public.prompt_versions;
-    v_version integer := p_version;
-    c jsonb;
+    r jsonb;
+    v_id uuid;
 begin
+    -- the answer in one statement; the lookups again only to say what is missing
+    select jsonb_build_object('id', p.id, 'workspace_id', p.workspace_id, 'name', p.name,
+               'type', p.type, 'version', v.version, 'title', v.title,
+               'content', case when p.type = 'chat' then (c.j->>'content')::jsonb else c.j->'content' end,
+               'includes', c.j->'includes',
+               'config', v.config, 'tags', v.tags, 'variables', v.variables,
+               'commit_message', v.commit_message, 'created_at', v.created_at,
+               'labels', (select coalesce(jsonb_agg(l.label order by l.label), '[]'::jsonb)
+                            from public.prompt_labels l where l.prompt_id = p.id and l.version = v.version))
+      into r
+      from public.prompts p
+      join public.prompt_versions v on v.prompt_id = p.id
+       and v.version = coalesce(p_version, (select l.version from public.prompt_labels l
+                                             where l.prompt_id = p.id and l.label = coalesce(p_label, 'production')))
+      cross join lateral (select case when strpos(v.content, '{{>') = 0
+                                      then jsonb_build_object('content', v.content, 'includes', '[]'::jsonb)
+                                      else promptd.prompt_compose(p.workspace_id, p.name, p.type, v.content, p_max)
+                                 end as j) c
+     where p.workspace_id = p_ws and p.name = p_name and promptd.workspace_role(p_ws) is not null;
+    if r is not null then
+        return r;
+    end if;
     if promptd.workspace_role(p_ws) is null then
         raise exception 'No such prompt.' using errcode = 'PW404';
     end if;
-    select * into p from public.prompts x where x.workspace_id = p_ws and x.name = p_name;
-    if p.id is null then
+    select x.id into v_id from public.prompts x where x.workspace_id = p_ws and x.name = p_name;
+    if v_id is null then
         raise exception 'No prompt is named %.', p_name using errcode = 'PW404';
     end if;
-    if v_version is null then
-        select l.version into v_version from public.prompt_labels l
-         where l.prompt_id = p.id and l.label = coalesce(p_label, 'production');
-        if v_version is null then
-            raise exception 'No version of % has the label %.', p_name, coalesce(p_label, 'production')
-                using errcode = 'PW404';
-        end if;
+    if p_version is null then
+        raise exception 'No version of % has the label %.', p_name, coalesce(p_label, 'production')
+            using errcode = 'PW404';
     end if;
-    select * into v from public.prompt_versions x where x.prompt_id = p.id and x.version = v_version;
-    if v.prompt_id is null then
-        raise exception 'The prompt % has no version %.', p_name, v_version using errcode = 'PW404';
-    end if;
-    c := promptd.prompt_compose(p.workspace_id, p.name, p.type, v.content, p_max);
-    return jsonb_build_object('id', p.id, 'workspace_id', p.workspace_id, 'name', p.name,
-        'type', p.type, 'version', v.version, 'title', v.title,
-        'content', case when p.type = 'chat' then (c->>'content')::jsonb else c->'content' end,
-        'includes', c->'includes',
-        'config', v.config, 'tags', v.tags, 'variables', v.variables,
-        'commit_message', v.commit_message, 'created_at', v.created_at,
-        'labels', (select coalesce(jsonb_agg(l.label order by l.label), '[]'::jsonb)
-                     from public.prompt_labels l where l.prompt_id = p.id and l.version = v.version));
+    raise exception 'The prompt % has no version %.', p_name, p_version using errcode = 'PW404';
 end
 $function$;
 revoke all on function promptd.prompt_by_name(uuid,text,text,integer,integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

@@ -48,11 +48,13 @@ grant execute on function promptd.workspace_role(uuid) to authenticated, service
 -- default workspace of a new prompt or API key.
 create or replace function promptd.personal_workspace(p_user uuid)
  returns uuid
- language sql
+ language plpgsql
  stable security definer
  set search_path to ''
 as $function$
-    select w.id from public.workspaces w where w.personal_of = p_user
+begin
+    return (select w.id from public.workspaces w where w.personal_of = p_user);
+end
 $function$;
 revoke all on function promptd.personal_workspace(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.personal_workspace(uuid) to authenticated, service_role;
@@ -62,12 +64,14 @@ grant execute on function promptd.personal_workspace(uuid) to authenticated, ser
 -- personal one.
 create or replace function promptd.default_workspace()
  returns uuid
- language sql
+ language plpgsql
  stable
  set search_path to ''
 as $function$
-    select coalesce((nullif(current_setting('request.jwt.claims', true), '')::jsonb
-                     ->> 'workspace_id')::uuid, promptd.personal_workspace(auth.uid()))
+begin
+    return coalesce((nullif(current_setting('request.jwt.claims', true), '')::jsonb
+                     ->> 'workspace_id')::uuid, promptd.personal_workspace(auth.uid()));
+end
 $function$;
 revoke all on function promptd.default_workspace() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.default_workspace() to authenticated, service_role;

@@ -29,8 +29,7 @@ const db_stmt_t labels_stmts[] = {
     [ST_DELETE] = {"label_delete", "select promptd.prompt_label_delete($1, $2, $3)"},
     [ST_HISTORY] = {"label_history", "select promptd.prompt_label_history($1, $2)"},
     [ST_BY_NAME] = {"prompt_by_name",
-        "select promptd.prompt_by_name(coalesce($1::uuid, promptd.default_workspace()), "
-        "$2, $3, $4::int, $5::int)"},
+        "select promptd.prompt_by_name($1::uuid, $2, $3, $4::int, $5::int)"},
     [ST_CR_OPEN] = {"change_request_open",
         "select promptd.change_request_open($1, $2, $3::int, $4)"},
     [ST_CR_DECIDE] = {"change_request_decide",

@@ -20,7 +20,7 @@ enum { ST_GET, ST_CREATE, ST_LABELS, ST_DELETE, ST_LIST };
 /* Every statement acts in the API key's workspace (promptd.default_workspace). */
 const db_stmt_t langfuse_stmts[] = {
     [ST_GET] = {"langfuse_get",
-        "select promptd.langfuse_prompt(promptd.default_workspace(), $1, $2, $3::int, $4::int)"},
+        "select promptd.langfuse_prompt(null, $1, $2, $3::int, $4::int)"},
     [ST_CREATE] = {"langfuse_create",
         "select promptd.langfuse_prompt_create(promptd.default_workspace(), $1, $2, $3, $4::jsonb, "
         TEXT_ARRAY(5) ", case when $6::jsonb is null then null else " TEXT_ARRAY(6) " end, "

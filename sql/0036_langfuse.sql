@@ -148,7 +148,7 @@ create or replace function promptd.langfuse_prompt(p_ws uuid, p_name text, p_lab
  set search_path to ''
 as $function$
 declare
-    d jsonb := promptd.prompt_by_name(p_ws, p_name, p_label, p_version, p_max);
+    d jsonb := promptd.prompt_by_name(p_ws, p_name, p_label, p_version, p_max)::jsonb;
 begin
     return jsonb_build_object('id', d->'id', 'name', d->'name', 'version', d->'version',
         'type', d->'type', 'prompt', d->'content', 'config', d->'config', 'labels', d->'labels',

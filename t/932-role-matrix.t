@@ -9,6 +9,7 @@ use Test::More;
 use Promptd::Test qw(db1 api);
 
 my $s = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0);
+my $BUILD = $ENV{PROMPTD_BUILD_DIR} || "$FindBin::Bin/..";
 my %WHO = (none => 'eve', viewer => 'carol', editor => 'bob', admin => 'dave', owner => 'alice');
 my @ROLES = qw(none viewer editor admin owner);
 my %U;
@@ -132,7 +133,7 @@ my %ELSEWHERE = map { $_ => 1 } (
 # --- every route of the three families is in the table or accounted for
 my %in_table = map { ($_->[0] =~ s/ \(.*\)$//r) => 1 } @ROUTES;
 for my $fam (qw(prompts share workspaces)) {
-    for my $line (`$ENV{PROMPTD_BUILD_DIR}/cgi-bin/$fam.fcgi --routes`) {
+    for my $line (`$BUILD/cgi-bin/$fam.fcgi --routes`) {
         my ($m, $p) = $line =~ m{^([A-Z]+) (\S+)} or next;
         $p =~ s/\{(\w+)(?::\w+)?\}/{$1}/g;
         ok($in_table{"$m $p"} || $ELSEWHERE{"$m $p"}, "$m $p is in the role matrix");
@@ -155,7 +156,7 @@ sub send_as {
     return $s->request($method, $path, { headers => { Authorization => 'Basic ' . encode_base64("$k->{id}:$k->{key}", '') }, %o });
 }
 my %creds = map { my ($m, $p, $c) = /^([A-Z]+) (\S+) creds=(\S+)/; $p =~ s/\{(\w+)(?::\w+)?\}/{$1}/g; ("$m $p" => $c) }
-            map { `$ENV{PROMPTD_BUILD_DIR}/cgi-bin/$_.fcgi --routes` } qw(prompts share workspaces);
+            map { `$BUILD/cgi-bin/$_.fcgi --routes` } qw(prompts share workspaces);
 for my $rt (@ROUTES) {
     my ($name, $method, $path, $body, $want) = @$rt;
     (my $pattern = $name) =~ s/ \(.*\)$//;

@@ -61,6 +61,15 @@ static const char *query_label(req_t *r)
     return l;
 }
 
+/* ?label= and ?version=: at most one of them, each checked. */
+static void query_label_version(req_t *r, const char **label, const char **version)
+{
+    *label = query_label(r);
+    *version = query_version(r, "version");
+    if (*label && *version)
+        req_field_error(r, "label", "give label or version, not both");
+}
+
 /* The {name} of the path; a prompt name promptd cannot hold is no prompt
  * (404, replied: NULL). */
 static const char *name_or_reply(req_t *r, const char *name)
@@ -143,13 +152,11 @@ static cJSON *body_from_langfuse(req_t *r)
  *   404 | 422 */
 int langfuse_get(req_t *r)
 {
-    const char *v[4] = {name_or_reply(r, req_param(r, "name")), query_label(r),
-                        query_version(r, "version"), render_max(r)};
+    const char *v[4] = {name_or_reply(r, req_param(r, "name")), NULL, NULL, render_max(r)};
 
     if (v[0] == NULL)
         return r->status;
-    if (v[1] && v[2])
-        req_field_error(r, "label", "give label or version, not both");
+    query_label_version(r, &v[1], &v[2]);
     if (r->errors)
         return resp_validation(r);
     resp_header(r, "Cache-Control", "private, no-cache");
@@ -209,13 +216,11 @@ int langfuse_update(req_t *r)
  *   403 | 404 | 422 */
 int langfuse_delete(req_t *r)
 {
-    const char *v[3] = {name_or_reply(r, req_param(r, "name")), query_version(r, "version"),
-                        query_label(r)};
+    const char *v[3] = {name_or_reply(r, req_param(r, "name")), NULL, NULL};
 
     if (v[0] == NULL)
         return r->status;
-    if (v[1] && v[2])
-        req_field_error(r, "label", "give label or version, not both");
+    query_label_version(r, &v[2], &v[1]);
     if (r->errors)
         return resp_validation(r);
     if (db_exec(&r->tx, &langfuse_stmts[ST_DELETE], 3, v) == NULL)

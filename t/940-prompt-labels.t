@@ -5,7 +5,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Promptd::Test qw(db1 api);
+use Promptd::Test qw(db1 api problem_ok);
 
 my $s = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0);
 my %U;
@@ -18,12 +18,6 @@ my $ws = api(tok('alice'), POST => '/api/v1/workspaces', json => { name => 'Team
 $s->psql("insert into public.workspace_members (workspace_id, user_id, role) values "
        . "('$ws', '$U{bob}{id}', 'editor'), ('$ws', '$U{carol}{id}', 'viewer'), ('$ws', '$U{dave}{id}', 'admin')");
 
-sub problem_ok {
-    my ($r, $status, $name, $detail) = @_;
-    is($r->{status}, $status, "$name -> $status") or diag $r->{body};
-    like($r->{headers}{'content-type'} // '', qr{^application/problem\+json}, "$name: problem+json");
-    like($r->{body} // '', $detail, "$name: says why") if $detail;
-}
 
 # ------------------------------------------------------------- names, types, config
 my $r = api(tok('alice'), POST => '/api/v1/prompts', json => { workspace_id => $ws, name => 'support/triage',

@@ -5,7 +5,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Promptd::Test qw(db1 api);
+use Promptd::Test qw(db1 api problem_ok);
 
 my $s = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0, PROMPTD_RENDER_MAX_BYTES => 4096);
 my %U;
@@ -16,12 +16,6 @@ for my $n (qw(alice bob)) {
 sub tok { $U{$_[0]}{token} }
 my $ws = api(tok('alice'), POST => '/api/v1/workspaces', json => { name => 'Team' })->{json}{id};
 
-sub problem_ok {
-    my ($r, $status, $name, $detail) = @_;
-    is($r->{status}, $status, "$name -> $status") or diag $r->{body};
-    like($r->{headers}{'content-type'} // '', qr{^application/problem\+json}, "$name: problem+json");
-    like($r->{body} // '', $detail, "$name: says why") if $detail;
-}
 sub renders { db1("select count(*) from public.usage_tracking where action = 'prompt.render'") }
 # mk(name, content, type?) -> the prompt (labelled production at version 1)
 sub mk {

@@ -10,7 +10,7 @@ use lib "$FindBin::Bin/lib";
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
 use Test::More;
-use Promptd::Test qw(db1 api);
+use Promptd::Test qw(db1 api problem_ok);
 
 my $s = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0);
 my %U;
@@ -33,12 +33,6 @@ sub lf {
     my ($k, $method, $path, %o) = @_;
     my $h = delete $o{headers} || {};
     return $s->request($method, $path, { headers => { Authorization => basic($k->{id}, $k->{key}), %$h }, %o });
-}
-sub problem_ok {
-    my ($r, $status, $name, $detail) = @_;
-    is($r->{status}, $status, "$name -> $status") or diag $r->{body};
-    like($r->{headers}{'content-type'} // '', qr{^application/problem\+json}, "$name: problem+json");
-    like($r->{body} // '', $detail, "$name: says why") if $detail;
 }
 sub count_prompts { db1("select count(*) from public.prompts where workspace_id = '$aws'") }
 

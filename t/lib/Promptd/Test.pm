@@ -25,7 +25,7 @@ use MIME::Base64 qw(decode_base64url);
 #   req($method, $path, %opt)         request($method, $path, \%opt)
 #   api($token, $method, $path, %opt) the same with a bearer token
 #   claims($jwt)                      the decoded payload of a JWT
-our @EXPORT_OK = qw(db1 as_role req api claims sse_events);
+our @EXPORT_OK = qw(db1 as_role req api claims sse_events problem_ok);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 # Usage:
@@ -188,6 +188,15 @@ sub req {
 sub api {
     my ($token, $method, $path, %opt) = @_;
     return _self([])->request($method, $path, { token => $token, %opt });
+}
+
+# problem_ok($response, $status, $name, $detail_re): the status, a
+# problem+json body, and (when given) its text matching $detail_re.
+sub problem_ok {
+    my ($r, $status, $name, $detail) = @_;
+    Test::More::is($r->{status}, $status, "$name -> $status") or Test::More::diag($r->{body});
+    Test::More::like($r->{headers}{'content-type'} // '', qr{^application/problem\+json}, "$name: problem+json");
+    Test::More::like($r->{body} // '', $detail, "$name: says why") if $detail;
 }
 
 # sse_events($raw) -> [[name, decoded data], ...]: a text/event-stream body.

@@ -92,11 +92,12 @@ static const char *labels_field(req_t *r, const cJSON *obj, const char *name, bo
         req_field_error(r, name, "must be an array of at most %d labels", LABELS_MAX);
         return NULL;
     }
-    cJSON_ArrayForEach(l, labels)
+    cJSON_ArrayForEach(l, labels) {
         if (!cJSON_IsString(l) || !prompts_label_valid(l->valuestring)) {
             req_field_error(r, name, "holds something that is not a label (a-z, 0-9, '.', '_', '-')");
             return NULL;
         }
+    }
     return json_print(r->arena, labels);
 }
 

@@ -373,9 +373,10 @@ static void render_chat_parts(req_t *r, struct render *rd, const cJSON *msgs)
     const cJSON *m, *content;
 
     rd->parts = arena_alloc(r->arena, ((size_t)cJSON_GetArraySize(msgs) + 1) * sizeof(*rd->parts));
-    cJSON_ArrayForEach(m, msgs)
+    cJSON_ArrayForEach(m, msgs) {
         if (cJSON_IsString(content = cJSON_GetObjectItemCaseSensitive(m, "content")))
             rd->parts[rd->nparts++] = content->valuestring;
+    }
 }
 
 /* The chat answer {"messages":[...],"variables":[...],"includes":[...]}:
@@ -397,8 +398,9 @@ static void render_chat_write(req_t *r, struct render *rd, const cJSON *msgs,
             continue;
         }
         given = cJSON_GetObjectItemCaseSensitive(placeholders, placeholder_name(m));
-        cJSON_ArrayForEach(g, given)
+        cJSON_ArrayForEach(g, given) {
             cJSON_AddItemToArray(list, cJSON_Duplicate(g, true));
+        }
     }
     cJSON_AddItemToObject(out, "variables", cJSON_Duplicate(rd->used, true));
     cJSON_AddItemToObject(out, "includes", cJSON_Parse(includes));
@@ -411,9 +413,10 @@ static void render_chat_check(req_t *r, struct render *rd, const cJSON *msgs,
 {
     const cJSON *m;
 
-    cJSON_ArrayForEach(m, msgs)
+    cJSON_ArrayForEach(m, msgs) {
         if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(m, "content")))
             render_placeholder(r, rd, placeholders, placeholder_name(m));
+    }
 }
 
 /* Fill a chat prompt's messages (content: their JSON text). */

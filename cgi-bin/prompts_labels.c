@@ -113,12 +113,15 @@ int label_history(req_t *r)
  *   tags, variables, commit_message, created_at, labels} + ETag | 304 |
  *   404 (no such name, version, or no version with the label: production
  *   by default) | 422
- * The workspace defaults to an API key's own, else the caller's personal one. */
+ * The workspace defaults to an API key's own, else the caller's personal one.
+ * A 200 may be served again by nginx for PROMPTD_BYNAME_CACHE_SECONDS to the
+ * same credential asking for the same URL. */
 int prompt_by_name(req_t *r)
 {
     const char *v[5] = {req_query(r, "workspace_id"), req_param(r, "name"),
                         req_query(r, "label"), req_query(r, "version"),
                         arena_printf(r->arena, "%ld", prompts_settings.render_max_bytes)};
+    PGresult *res;
 
     if (v[0] && !uuid_valid(v[0]))
         req_field_error(r, "workspace_id", "must be a UUID");
@@ -132,8 +135,12 @@ int prompt_by_name(req_t *r)
         req_field_error(r, "label", "give label or version, not both");
     if (r->errors)
         return resp_validation(r);
+    if ((res = db_exec(&r->tx, &labels_stmts[ST_BY_NAME], 5, v)) == NULL)
+        return dbreply_error(r);
     resp_header(r, "Cache-Control", "private, no-cache");
-    return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_BY_NAME], 5, v), "No such prompt.");
+    /* nginx keeps a 200 this long for this credential and URL (prompts.conf) */
+    resp_header(r, "X-Accel-Expires", arena_printf(r->arena, "%ld", prompts_settings.byname_cache_seconds));
+    return dbreply_object(r, res, "No such prompt.");
 }
 
 /* POST /api/v1/prompts/{id}/change-requests {label, version, note?}

@@ -1,4 +1,4 @@
-/* prompts_settings.c: unit tests for the prompts family's settings: PROMPTD_RENDER_MAX_BYTES. */
+/* prompts_settings.c: unit tests for the prompts family's settings: PROMPTD_RENDER_MAX_BYTES, PROMPTD_BYNAME_CACHE_SECONDS. */
 #include <stdlib.h>
 
 #include "prompts/settings.h"
@@ -19,5 +19,10 @@ int main(void)
     setenv("PROMPTD_RENDER_MAX_BYTES", "1000", 1);
     ok(prompts_settings_load(&s), "PROMPTD_RENDER_MAX_BYTES=1000 loads");
     ok(s.render_max_bytes == 1000, "... as 1000");
+    ok(s.byname_cache_seconds == 1, "PROMPTD_BYNAME_CACHE_SECONDS: 1 by default");
+    setenv("PROMPTD_BYNAME_CACHE_SECONDS", "61", 1);
+    ok(!prompts_settings_load(&s), "PROMPTD_BYNAME_CACHE_SECONDS=61 is refused");
+    setenv("PROMPTD_BYNAME_CACHE_SECONDS", "0", 1);
+    ok(prompts_settings_load(&s) && s.byname_cache_seconds == 0, "PROMPTD_BYNAME_CACHE_SECONDS=0: never cached");
     return done_testing();
 }

@@ -54,14 +54,14 @@ is(api($t1, GET => $q)->{status}, 404, 'no beta yet: 404') for 1 .. 2;
 api($t1, PUT => "/api/v1/prompts/$p->{id}/labels/beta", json => { version => 2 });
 is(api($t1, GET => $q)->{status}, 200, 'beta set: 200 at once (no 404 was kept)');
 
-# PROMPTD_BYNAME_CACHE_SECONDS=0: no cache at all; conditional requests reach the worker
-my $s0 = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0, PROMPTD_BYNAME_CACHE_SECONDS => 0);
+# the default (PROMPTD_BYNAME_CACHE_SECONDS=0): no cache at all; conditional requests reach the worker
+my $s0 = Promptd::Test->new(PROMPTD_JOBS_DAEMONS => 0);
 my $u0 = $s0->user_create('nocache@example.com');
 my $t0 = $s0->token($u0);
 my $p0 = $s0->request(POST => '/api/v1/prompts', { token => $t0, json => { name => 'n/c', title => 't', content => 'x' } })->{json};
 $s0->request(PUT => "/api/v1/prompts/$p0->{id}/labels/production", { token => $t0, json => { version => 1 } });
 my @seen = map { $s0->request(GET => '/api/v1/prompts/by-name/n/c', { token => $t0 })->{headers}{'x-cache-status'} // '' } 1 .. 4;
-ok(!(grep { $_ eq 'HIT' } @seen), 'PROMPTD_BYNAME_CACHE_SECONDS=0: never a HIT (' . join(' ', @seen) . ')');
+ok(!(grep { $_ eq 'HIT' } @seen), 'by default: never a HIT (' . join(' ', @seen) . ')');
 $r = $s0->request(GET => '/api/v1/prompts/by-name/n/c', { token => $t0 });
 is($s0->request(GET => '/api/v1/prompts/by-name/n/c', { token => $t0, headers => { 'If-None-Match' => $r->{headers}{etag} } })->{status},
    304, '... and If-None-Match still gets 304 (from the worker)');

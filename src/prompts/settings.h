@@ -10,8 +10,8 @@ typedef struct prompts_settings {
                               * 1 .. 1073741824 */
     long byname_cache_seconds;   /* PROMPTD_BYNAME_CACHE_SECONDS: how long
                                   * nginx may keep a fetch by name for the
-                                  * same credential and URL, default 1,
-                                  * 0 (never) .. 60 */
+                                  * same credential and URL, default 0
+                                  * (no cache) .. 60 */
 } prompts_settings_t;
 
 /* Read the settings from the environment into *out; false (reason on

@@ -19,10 +19,10 @@ int main(void)
     setenv("PROMPTD_RENDER_MAX_BYTES", "1000", 1);
     ok(prompts_settings_load(&s), "PROMPTD_RENDER_MAX_BYTES=1000 loads");
     ok(s.render_max_bytes == 1000, "... as 1000");
-    ok(s.byname_cache_seconds == 1, "PROMPTD_BYNAME_CACHE_SECONDS: 1 by default");
+    ok(s.byname_cache_seconds == 0, "PROMPTD_BYNAME_CACHE_SECONDS: 0 (no cache) by default");
     setenv("PROMPTD_BYNAME_CACHE_SECONDS", "61", 1);
     ok(!prompts_settings_load(&s), "PROMPTD_BYNAME_CACHE_SECONDS=61 is refused");
-    setenv("PROMPTD_BYNAME_CACHE_SECONDS", "0", 1);
-    ok(prompts_settings_load(&s) && s.byname_cache_seconds == 0, "PROMPTD_BYNAME_CACHE_SECONDS=0: never cached");
+    setenv("PROMPTD_BYNAME_CACHE_SECONDS", "5", 1);
+    ok(prompts_settings_load(&s) && s.byname_cache_seconds == 5, "PROMPTD_BYNAME_CACHE_SECONDS=5 loads");
     return done_testing();
 }

@@ -91,9 +91,6 @@ sub new {
             PROMPTD_RATE_API  => '10000r/s', PROMPTD_BURST_API  => 10000,
             PROMPTD_RATE_AUTH => '10000r/s', PROMPTD_BURST_AUTH => 10000,
             PROMPTD_RATE_CREDENTIAL => '10000r/s', PROMPTD_BURST_CREDENTIAL => 10000,
-            # Tests move a label and fetch at once: the fetch by name's
-            # nginx cache (1 s by default) only where a test asks for it.
-            PROMPTD_BYNAME_CACHE_SECONDS => 0,
             %over,
         );
         $self->{env} = \%env;

@@ -1,10 +1,14 @@
-/* prompts.h: what the prompts family's files share: a prompt's fields as a create or update gives them. */
+/* prompts.h: what the prompts family's files share: its settings, a prompt's fields as a create or update gives them. */
 #ifndef PROMPTD_CGI_PROMPTS_H
 #define PROMPTD_CGI_PROMPTS_H
 
 #include <stdbool.h>
 
 #include "http/server.h"
+#include "prompts/settings.h"
+
+/* The family's settings, read once at start by main (prompts.c). */
+extern prompts_settings_t prompts_settings;
 
 /* The fields a create or update may carry, validated; NULL = absent. */
 struct prompt_input {

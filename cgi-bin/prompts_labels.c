@@ -8,7 +8,7 @@
 #include "http/response.h"
 #include "prompts/shape.h"
 #include "prompts_labels.h"
-#include "prompts_render.h"
+#include "prompts.h"
 
 #define REASON_MAX 500
 #define NOTE_MAX 2000

@@ -8,7 +8,6 @@
 #include "prompts/shape.h"
 #include "prompts.h"
 #include "prompts_langfuse.h"
-#include "prompts_render.h"
 
 #define LABELS_MAX 20
 #define LIST_LIMIT_DEFAULT 50

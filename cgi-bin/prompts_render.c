@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "http/dbreply.h"
 #include "http/response.h"
+#include "prompts.h"
 #include "prompts_render.h"
 
 enum { ST_RENDER_SOURCE };

@@ -57,17 +57,18 @@ static bool diff_messages(req_t *r, cJSON *out, const cJSON *a, const cJSON *b, 
         const cJSON *ma = cJSON_GetArrayItem(a, i), *mb = cJSON_GetArrayItem(b, i);
         const char *ra = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ma, "role"));
         const char *rb = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(mb, "role"));
+        bool same = ma != NULL && mb != NULL && cJSON_Compare(ma, mb, true);
 
         if (!prompts_diff(r->arena, message_text(r, ma), message_text(r, mb), &d))
             return false;
         cJSON_AddItemToArray(list, e = cJSON_CreateObject());
         cJSON_AddNumberToObject(e, "index", i);
         cJSON_AddStringToObject(e, "change", ma == NULL ? "added" : mb == NULL ? "removed"
-                                : cJSON_Compare(ma, mb, true) ? "unchanged" : "modified");
+                                : same ? "unchanged" : "modified");
         cJSON_AddItemToObject(e, "from_role", ra ? cJSON_CreateString(ra) : cJSON_CreateNull());
         cJSON_AddItemToObject(e, "to_role", rb ? cJSON_CreateString(rb) : cJSON_CreateNull());
         diff_add(e, &d);
-        *changed |= ma == NULL || mb == NULL || !cJSON_Compare(ma, mb, true);
+        *changed |= !same;
     }
     return true;
 }

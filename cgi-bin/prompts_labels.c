@@ -138,8 +138,11 @@ int prompt_by_name(req_t *r)
     if ((res = db_exec(&r->tx, &labels_stmts[ST_BY_NAME], 5, v)) == NULL)
         return dbreply_error(r);
     resp_header(r, "Cache-Control", "private, no-cache");
-    /* nginx keeps a 200 this long for this credential and URL (prompts.conf) */
-    resp_header(r, "X-Accel-Expires", arena_printf(r->arena, "%ld", prompts_settings.byname_cache_seconds));
+    /* nginx keeps a 200 this long for this credential and URL (prompts.conf;
+     * with the setting 0 nginx has no cache there) */
+    if (prompts_settings.byname_cache_seconds > 0)
+        resp_header(r, "X-Accel-Expires",
+                    arena_printf(r->arena, "%ld", prompts_settings.byname_cache_seconds));
     return dbreply_object(r, res, "No such prompt.");
 }
 

@@ -152,9 +152,11 @@ $r = $s->request(GET => '/api/public/v2/prompts', { token => tok('alice') });
 is($r->{status}, 403, 'a session token: 403 (API keys only)');
 $r = $s->request(GET => '/api/public/v2/prompts', { headers => { Authorization => basic($ak->{id}, 'pmtd_wrong') } });
 is($r->{status}, 401, 'Basic with a malformed key: 401');
-for my $bad ('Basic', 'Basic !!!', 'Basic ' . encode_base64('no-colon', ''), 'Basic ' . encode_base64(":$ak->{key}", '')) {
+for my $bad ('Basic', 'Basic !!!', 'Basic ' . encode_base64('no-colon', ''), 'Basic ' . encode_base64(":$ak->{key}", ''),
+             'Basic ' . encode_base64("$ak->{id}:$ak->{key}" . ('x' x 1000), '')) {
     $r = $s->request(GET => '/api/public/v2/prompts', { headers => { Authorization => $bad } });
-    is($r->{status}, 401, "Authorization: $bad -> 401") or diag $r->{body};
+    is($r->{status}, 401, 'Authorization: ' . substr($bad, 0, 40) . ' -> 401') or diag $r->{body};
+    like($r->{headers}{'content-type'} // '', qr{problem\+json}, '... problem+json');
 }
 $r = $s->request(GET => '/api/public/v2/prompts', { headers => { Authorization => basic(uc $ak->{id}, $ak->{key}) } });
 is($r->{status}, 200, 'the key id in upper case: the same id');

@@ -197,7 +197,7 @@ static const char *credential_basic(req_t *r, const char *b64, const char **id)
 
     if (n == 0 || n % 4 != 0 || n > 1024)
         return NULL;
-    pad = (b64[n - 1] == '=') + (n > 1 && b64[n - 2] == '=');
+    pad = (b64[n - 1] == '=') + (b64[n - 2] == '=');   /* n >= 4 */
     out = arena_alloc(r->arena, n / 4 * 3 + 1);
     if ((len = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)n)) < 0)
         return NULL;

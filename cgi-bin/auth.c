@@ -23,12 +23,9 @@
 #include "crypto/hash.h"
 #include "crypto/random.h"
 #include "http/audit.h"
+#include "auth.h"
 
-#define EMAIL_MAX 254
-#define EMAIL_LOCAL_MAX 64
-#define REFRESH_TOKEN_BYTES 32
 #define REFRESH_TOKEN_MAX 512
-#define AUTH_ROLE "promptd_auth"   /* the role of sign-up / sign-in / refresh */
 #define REAUTH_WINDOW 300L          /* seconds: a sign-in this recent may change
                                      * the password or email without the
                                      * current password */
@@ -36,7 +33,7 @@
 /* Everything these handlers send to PostgreSQL goes through the functions
  * of sql/0006_auth_sessions.sql (SECURITY DEFINER). */
 enum { ST_SIGNUP, ST_PW_BEGIN, ST_PW_OK, ST_PW_REHASH, ST_REFRESH, ST_USER, ST_UPDATE,
-       ST_LOGOUT, ST_SIGNED_IN, ST_PWHASH, ST_EMAIL };
+       ST_LOGOUT, ST_LEVEL, ST_PWHASH, ST_EMAIL };
 
 static const db_stmt_t stmts[] = {
     [ST_SIGNUP] = {"auth_signup",
@@ -58,330 +55,11 @@ static const db_stmt_t stmts[] = {
         "select promptd.auth_update_user($1::uuid, $2::jsonb, $3)"},
     [ST_LOGOUT] = {"auth_logout", "select promptd.auth_logout($1::uuid, $2)"},
     /* sql/0019_reauthentication.sql */
-    [ST_SIGNED_IN] = {"auth_session_signed_in_at",
-        "select promptd.auth_session_signed_in_at($1::uuid)"},
+    [ST_LEVEL] = {"auth_session_level", "select promptd.auth_session_level($1::uuid)"},
     [ST_PWHASH] = {"auth_password_hash", "select promptd.account_password_hash()"},
     [ST_EMAIL] = {"auth_change_email", "select promptd.auth_change_email($1::uuid, $2)"},
     {NULL, NULL},
 };
-
-static const config_t *cfg;
-
-/* The family's own settings, read at start by auth_settings_load. */
-static struct {
-    long refresh_ttl;       /* PROMPTD_REFRESH_TTL seconds, default 2592000 (30 d) */
-    long refresh_reuse;     /* PROMPTD_REFRESH_REUSE_INTERVAL seconds, default 10:
-                             * a just-spent refresh token still refreshes */
-} settings;
-
-/* Read and check the settings above; false after printing why. */
-static bool auth_settings_load(void)
-{
-    return config_env_int("PROMPTD_REFRESH_TTL", 2592000, 1, LONG_MAX,
-                          &settings.refresh_ttl) &&
-           config_env_int("PROMPTD_REFRESH_REUSE_INTERVAL", 10, 0, LONG_MAX,
-                          &settings.refresh_reuse);
-}
-
-/* ------------------------------------------------------------ answers */
-
-/* GoTrue's error body: {"code":status,"error_code":code,"msg":msg}. */
-static int gotrue_error(req_t *r, int status, const char *code, const char *msg)
-{
-    cJSON *o = json_own(r->arena, cJSON_CreateObject());
-
-    cJSON_AddNumberToObject(o, "code", status);
-    cJSON_AddStringToObject(o, "error_code", code);
-    cJSON_AddStringToObject(o, "msg", msg);
-    return resp_json(r, status, o);
-}
-
-/* The family's problem hook (family_t.problem): the dispatcher's refusals
- * in GoTrue's dialect.  A token that does not verify, or a credential of
- * another kind (an API key), is GoTrue's 403 bad_jwt; a body the
- * dispatcher refused is 400 bad_json (413 keeps its status; a field the
- * JSON reader refused, e.g. U+0000 in the password, is named). */
-static int gotrue_problem(req_t *r, int status, const char *code, const char *detail)
-{
-    if (strcmp(code, PROBLEM_NO_CREDENTIAL) == 0)
-        return gotrue_error(r, 401, "no_authorization",
-                            "This endpoint requires a Bearer token");
-    if (strcmp(code, PROBLEM_BAD_CREDENTIAL) == 0)
-        return gotrue_error(r, 403, "bad_jwt",
-                            "invalid JWT: unable to parse or verify signature");
-    if (strcmp(code, PROBLEM_WRONG_KIND) == 0)
-        return gotrue_error(r, 403, "bad_jwt", detail);
-    if (strcmp(code, PROBLEM_BODY) == 0)
-        return gotrue_error(r, status == 413 ? 413 : 400, "bad_json",
-                            arena_printf(r->arena,
-                                         "Could not parse request body as JSON: %s", detail));
-    return gotrue_error(r, status, code, detail);
-}
-
-/* The optional "data" member (user metadata) as JSON text in *out (left
- * unchanged when absent or null); false after answering 400. */
-static bool user_data_or_reply(req_t *r, const cJSON *body, const char **out)
-{
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(body, "data");
-
-    if (d == NULL || cJSON_IsNull(d))
-        return true;
-    if (!cJSON_IsObject(d)) {
-        gotrue_error(r, 400, "bad_json",
-                     "Could not read request body: data must be an object");
-        return false;
-    }
-    *out = json_print(r->arena, d);
-    return true;
-}
-
-/* 422 weak_password with {"weak_password":{"reasons":[reason]}}. */
-static int weak_password_error(req_t *r, const char *reason, const char *msg)
-{
-    cJSON *o = json_own(r->arena, cJSON_CreateObject());
-    cJSON *reasons = cJSON_CreateArray();
-
-    cJSON_AddNumberToObject(o, "code", 422);
-    cJSON_AddStringToObject(o, "error_code", "weak_password");
-    cJSON_AddStringToObject(o, "msg", msg);
-    cJSON_AddItemToArray(reasons, cJSON_CreateString(reason));
-    cJSON_AddItemToObject(cJSON_AddObjectToObject(o, "weak_password"), "reasons",
-                          reasons);
-    return resp_json(r, 422, o);
-}
-
-static int invalid_credentials(req_t *r)
-{
-    return gotrue_error(r, 400, "invalid_credentials", "Invalid login credentials");
-}
-
-/* A failed query: GoTrue clients retry 5xx; the log gets the cause. */
-static int db_failed(req_t *r)
-{
-    return dbreply_error(r);
-}
-
-/* ------------------------------------------------------------ checks */
-
-static bool secret_equal(const char *a, const char *b)
-{
-    size_t n = strlen(a);
-
-    return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
-}
-
-/* With an anon key configured, the apikey header (or a Bearer token equal
- * to it) must match, as Supabase's gateway requires; 401 otherwise. */
-static bool apikey_or_reply(req_t *r)
-{
-    const char *key = cfg->anon_key, *h;
-    cJSON *o;
-
-    if (key == NULL || *key == '\0')
-        return true;
-    if ((h = req_header(r, "apikey")) != NULL && secret_equal(h, key))
-        return true;
-    h = req_header(r, "Authorization");
-    if (h && strncasecmp(h, "Bearer ", 7) == 0 && secret_equal(h + 7, key))
-        return true;
-    o = json_own(r->arena, cJSON_CreateObject());
-    cJSON_AddStringToObject(o, "message", "Invalid API key");
-    r->tx.detail = "apikey missing or not the configured anon key";
-    resp_json(r, 401, o);
-    return false;
-}
-
-/* A string member: true with *out set (NULL when absent or null); false
- * after a 400 bad_json when it has another type. */
-static bool string_or_reply(req_t *r, const cJSON *o, const char *name,
-                            const char **out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-    *out = NULL;
-    if (v == NULL || cJSON_IsNull(v))
-        return true;
-    if (!cJSON_IsString(v)) {
-        gotrue_error(r, 400, "bad_json", arena_printf(r->arena,
-                     "Could not read request body: %s must be a string", name));
-        return false;
-    }
-    *out = v->valuestring;
-    return true;
-}
-
-static bool domain_valid(const char *d)
-{
-    int labels = 0;
-
-    for (const char *l = d;; l += strcspn(l, ".") + 1) {
-        size_t n = strcspn(l, ".");
-
-        if (n == 0 || n > 63 || l[0] == '-' || l[n - 1] == '-')
-            return false;
-        for (size_t i = 0; i < n; i++)
-            if (!isalnum((unsigned char)l[i]) && l[i] != '-')
-                return false;
-        labels++;
-        if (l[n] == '\0')
-            return labels >= 2;
-    }
-}
-
-/* The address trimmed and lower-cased, or NULL when it is not a plain
- * ASCII local@domain.tld address of at most 254 characters. */
-static char *email_normalise(req_t *r, const char *in)
-{
-    size_t n;
-    char *e, *at;
-
-    while (*in == ' ' || *in == '\t' || *in == '\r' || *in == '\n')
-        in++;
-    n = strlen(in);
-    while (n > 0 && strchr(" \t\r\n", in[n - 1]))
-        n--;
-    if (n < 3 || n > EMAIL_MAX)
-        return NULL;
-    e = arena_strndup(r->arena, in, n);
-    for (char *p = e; *p; p++) {
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
-            strchr("()<>[]\\,;:\"", *p))
-            return NULL;
-        *p = (char)tolower((unsigned char)*p);
-    }
-    at = strchr(e, '@');
-    if (at == NULL || strchr(at + 1, '@') || at == e ||
-        (size_t)(at - e) > EMAIL_LOCAL_MAX || e[0] == '.' || at[-1] == '.' ||
-        strstr(e, "..") || !domain_valid(at + 1))
-        return NULL;
-    return e;
-}
-
-/* ------------------------------------------------------------ tokens */
-
-/* The hex SHA-256 of s, in the arena. */
-static char *sha256_hex(req_t *r, const char *s)
-{
-    char *out = arena_alloc(r->arena, HASH_SHA256_HEX);
-
-    hash_sha256_hex(s, strlen(s), out);
-    return out;
-}
-
-/* A fresh refresh token (base64url of 32 random bytes); *hash_hex gets the
- * hex SHA-256 that is all the database keeps. */
-static char *refresh_token_new(req_t *r, const char **hash_hex)
-{
-    unsigned char b[REFRESH_TOKEN_BYTES];
-    char *tok = arena_alloc(r->arena, B64URL_ENCODED_SIZE(sizeof(b)));
-
-    random_bytes(b, sizeof(b));
-    b64url_encode(b, sizeof(b), tok);
-    OPENSSL_cleanse(b, sizeof(b));
-    *hash_hex = sha256_hex(r, tok);
-    return tok;
-}
-
-static void add_copy(cJSON *to, const char *name, const cJSON *from)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, name);
-
-    cJSON_AddItemToObject(to, name, v ? cJSON_Duplicate(v, true)
-                                      : cJSON_CreateObject());
-}
-
-/* An access token with Supabase's claims for user (GoTrue's user object)
- * in session session_id, signed in at signed_in_at (amr[0].timestamp: the
- * session's password sign-in, kept across refreshes as GoTrue does): ES256 under the kid of PROMPTD_JWT_SIGNING_KEY
- * when one is configured, else HS256 with the JWT secret; NULL when
- * signing fails. */
-static char *access_token(req_t *r, const cJSON *user, const char *session_id,
-                          time_t now, double signed_in_at)
-{
-    cJSON *c = json_own(r->arena, cJSON_CreateObject());
-    cJSON *amr = cJSON_AddArrayToObject(c, "amr"), *m = cJSON_CreateObject();
-    const cJSON *email = cJSON_GetObjectItemCaseSensitive(user, "email");
-    const char *secret = cfg->jwt_secret ? cfg->jwt_secret : "", *kid;
-    EVP_PKEY *key = credential_signing_key(&kid);
-    char *tok, *out;
-
-    cJSON_AddStringToObject(c, "iss", cfg->jwt_issuer ? cfg->jwt_issuer : "");
-    cJSON_AddStringToObject(c, "sub",
-        cJSON_GetObjectItemCaseSensitive(user, "id")->valuestring);
-    cJSON_AddStringToObject(c, "aud", cfg->jwt_audience ? cfg->jwt_audience
-                                                         : "authenticated");
-    cJSON_AddNumberToObject(c, "exp", (double)(now + cfg->jwt_ttl));
-    cJSON_AddNumberToObject(c, "iat", (double)now);
-    cJSON_AddStringToObject(c, "email", cJSON_IsString(email) ? email->valuestring : "");
-    cJSON_AddStringToObject(c, "phone", "");
-    add_copy(c, "app_metadata", user);
-    add_copy(c, "user_metadata", user);
-    cJSON_AddStringToObject(c, "role", "authenticated");
-    cJSON_AddStringToObject(c, "aal", "aal1");
-    cJSON_AddStringToObject(m, "method", "password");
-    cJSON_AddNumberToObject(m, "timestamp", (double)(long long)signed_in_at); /* whole seconds, as GoTrue */
-    cJSON_AddItemToArray(amr, m);
-    cJSON_AddStringToObject(c, "session_id", session_id);
-    cJSON_AddBoolToObject(c, "is_anonymous", false);
-    tok = key != NULL ? jwt_sign_es256(c, key, kid)
-                      : jwt_sign_hs256(c, (const unsigned char *)secret,
-                                       strlen(secret));
-    if (tok == NULL)
-        return NULL;
-    out = arena_strdup(r->arena, tok);
-    free(tok);
-    return out;
-}
-
-/* 200 with GoTrue's session: {access_token, token_type, expires_in,
- * expires_at, refresh_token, user}.  signed_in_at < 0: the session was
- * opened now. */
-static int session_reply(req_t *r, const char *user_json, const char *session_id,
-                         const char *refresh_token, double signed_in_at)
-{
-    cJSON *user = json_own(r->arena, cJSON_Parse(user_json ? user_json : ""));
-    cJSON *o;
-    time_t now = time(NULL);
-    const char *tok;
-
-    if (!cJSON_IsObject(user) || !session_id ||
-        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(user, "id"))) {
-        r->tx.detail = "auth function returned no user";
-        return resp_problem(r, 500, "Internal error; it has been logged.");
-    }
-    if ((tok = access_token(r, user, session_id, now,
-                            signed_in_at < 0 ? (double)now : signed_in_at)) == NULL) {
-        r->tx.detail = "signing the access token failed (no JWT secret?)";
-        return resp_problem(r, 500, "Internal error; it has been logged.");
-    }
-    o = json_own(r->arena, cJSON_CreateObject());
-    cJSON_AddStringToObject(o, "access_token", tok);
-    cJSON_AddStringToObject(o, "token_type", "bearer");
-    cJSON_AddNumberToObject(o, "expires_in", (double)cfg->jwt_ttl);
-    cJSON_AddNumberToObject(o, "expires_at", (double)(now + cfg->jwt_ttl));
-    cJSON_AddStringToObject(o, "refresh_token", refresh_token);
-    cJSON_AddItemReferenceToObject(o, "user", user);
-    resp_header(r, "Cache-Control", "no-store");
-    return resp_json(r, 200, o);
-}
-
-/* ------------------------------------------------------------ callers */
-
-/* The sign-in phase runs as promptd_auth (see sql/0006_auth_sessions.sql). */
-static void as_auth_role(req_t *r)
-{
-    r->tx.role = AUTH_ROLE;
-    r->tx.claims = "{\"role\":\"" AUTH_ROLE "\"}";
-}
-
-static bool audit_or_reply(req_t *r, const char *action, const char *outcome,
-                           const char *detail, const char *actor)
-{
-    if (audit_record(r, action, NULL, outcome, detail, actor))
-        return true;
-    db_failed(r);
-    return false;
-}
 
 /* ------------------------------------------------------------ handlers */
 
@@ -430,7 +108,7 @@ static int auth_signup(req_t *r)
         return gotrue_error(r, 422, "user_already_exists", "User already registered");
     if (!audit_or_reply(r, "auth.signup", "success", NULL, PQgetvalue(res, 0, 2)))
         return r->status;
-    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh, -1);
+    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh, NULL);
 }
 
 
@@ -514,7 +192,7 @@ static int grant_password(req_t *r, const cJSON *body)
     r->tx.commit_on_error = false;
     if (!audit_or_reply(r, "auth.signin", "success", "{\"method\":\"password\"}", uid))
         return r->status;
-    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh, -1);
+    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh, NULL);
 }
 
 /* grant_type=refresh_token {refresh_token} -> 200 new session (the old
@@ -538,8 +216,8 @@ static int grant_refresh(req_t *r, const cJSON *body)
     as_auth_role(r);
     v[0] = sha256_hex(r, old);
     v[1] = rhash;
-    v[2] = arena_printf(r->arena, "%ld", settings.refresh_ttl);
-    v[3] = arena_printf(r->arena, "%ld", settings.refresh_reuse);
+    v[2] = arena_printf(r->arena, "%ld", auth_settings.refresh_ttl);
+    v[3] = arena_printf(r->arena, "%ld", auth_settings.refresh_reuse);
     if ((res = db_exec(&r->tx, &stmts[ST_REFRESH], 4, v)) == NULL || PQntuples(res) != 1)
         return db_failed(r);
     status = PQgetvalue(res, 0, 0);
@@ -557,9 +235,9 @@ static int grant_refresh(req_t *r, const cJSON *body)
                             "Invalid Refresh Token: Refresh Token Not Found");
     user_json = PQgetvalue(res, 0, 1);
     v[0] = sid = PQgetvalue(res, 0, 2);
-    if ((res = db_exec(&r->tx, &stmts[ST_SIGNED_IN], 1, v)) == NULL || db_value(res, 0, 0) == NULL)
+    if ((res = db_exec(&r->tx, &stmts[ST_LEVEL], 1, v)) == NULL || db_value(res, 0, 0) == NULL)
         return db_failed(r);
-    return session_reply(r, user_json, sid, refresh, atof(PQgetvalue(res, 0, 0)));
+    return session_reply(r, user_json, sid, refresh, PQgetvalue(res, 0, 0));
 }
 
 /* POST /auth/v1/token?grant_type=password|refresh_token {...} -> see

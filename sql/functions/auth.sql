@@ -380,20 +380,6 @@ $function$;
 revoke all on function promptd.session_signed_in_at(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.session_signed_in_at(uuid) to authenticated;
 
--- The same for the sign-in phase (role promptd_auth, no auth.uid()): the
--- refresh grant puts the session's sign-in time into the new token's amr.
-CREATE OR REPLACE FUNCTION promptd.auth_session_signed_in_at(p_session uuid)
- RETURNS double precision
- LANGUAGE sql
- STABLE SECURITY DEFINER
- SET search_path TO ''
-AS $function$
-    select extract(epoch from s.created_at)::double precision
-    from promptd.sessions s where s.id = p_session
-$function$;
-revoke all on function promptd.auth_session_signed_in_at(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
-grant execute on function promptd.auth_session_signed_in_at(uuid) to promptd_auth;
-
 -- PUT /auth/v1/user {email}: the caller's new address, confirmed at once
 -- (sign-up is autoconfirm too, as GoTrue with MAILER_AUTOCONFIRM).  The
 -- caller has re-authenticated (checked by the auth family).  status: ok |
@@ -423,3 +409,21 @@ end
 $function$;
 revoke all on function promptd.auth_change_email(uuid,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.auth_change_email(uuid,text) to service_role, promptd_app;
+
+-- promptd.auth_session_level(session) -> {aal, amr}: what a session's
+-- access tokens claim, for the refresh grant (role promptd_auth).  amr:
+-- [{method, timestamp}] newest first; a session without one was opened by
+-- a password sign-in.  Null when there is no such session.
+CREATE OR REPLACE FUNCTION promptd.auth_session_level(p_session uuid)
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+    select jsonb_build_object('aal', s.aal, 'amr', coalesce(s.amr, jsonb_build_array(
+               jsonb_build_object('method', 'password',
+                                  'timestamp', extract(epoch from s.created_at)::bigint))))
+    from promptd.sessions s where s.id = p_session
+$function$;
+revoke all on function promptd.auth_session_level(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.auth_session_level(uuid) to promptd_auth;

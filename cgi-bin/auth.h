@@ -1,0 +1,57 @@
+/* auth.h: what the auth family's files share (auth_common.c). */
+#ifndef PROMPTD_CGI_AUTH_H
+#define PROMPTD_CGI_AUTH_H
+
+#include <stdbool.h>
+
+#include "core/config.h"
+#include "http/server.h"
+
+#define AUTH_ROLE "promptd_auth"   /* the role of sign-up / sign-in / refresh */
+
+/* The process's configuration (set once by main before serving). */
+extern const config_t *cfg;
+
+/* The family's own settings, read at start by auth_settings_load. */
+struct auth_settings {
+    long refresh_ttl;       /* PROMPTD_REFRESH_TTL seconds, default 2592000 (30 d) */
+    long refresh_reuse;     /* PROMPTD_REFRESH_REUSE_INTERVAL seconds, default 10:
+                             * a just-spent refresh token still refreshes */
+};
+extern struct auth_settings auth_settings;
+
+/* Read and check the settings above; false after printing why. */
+bool auth_settings_load(void);
+
+/* GoTrue's error body {"code":status,"error_code":code,"msg":msg}; the
+ * status recorded. */
+int gotrue_error(req_t *r, int status, const char *code, const char *msg);
+/* The family's problem hook (family_t.problem). */
+int gotrue_problem(req_t *r, int status, const char *code, const char *detail);
+int weak_password_error(req_t *r, const char *reason, const char *msg);
+int invalid_credentials(req_t *r);
+/* A failed query: GoTrue clients retry 5xx; the log gets the cause. */
+int db_failed(req_t *r);
+
+/* Checks that answer themselves when they fail (false: a reply is set). */
+bool apikey_or_reply(req_t *r);
+bool string_or_reply(req_t *r, const cJSON *o, const char *name, const char **out);
+bool user_data_or_reply(req_t *r, const cJSON *body, const char **out);
+bool audit_or_reply(req_t *r, const char *action, const char *outcome,
+                    const char *detail, const char *actor);
+/* The address trimmed and lower-cased (arena), or NULL when not plain. */
+char *email_normalise(req_t *r, const char *in);
+
+/* The hex SHA-256 of s, in the arena. */
+char *sha256_hex(req_t *r, const char *s);
+/* A fresh refresh token (arena); *hash_hex its hex SHA-256. */
+char *refresh_token_new(req_t *r, const char **hash_hex);
+/* 200 with GoTrue's session for user_json in session_id; level_json the
+ * session's {aal, amr} (promptd.auth_session_level), NULL: aal1, a password
+ * sign-in now. */
+int session_reply(req_t *r, const char *user_json, const char *session_id,
+                  const char *refresh_token, const char *level_json);
+/* The sign-in phase's role for the request's transaction. */
+void as_auth_role(req_t *r);
+
+#endif

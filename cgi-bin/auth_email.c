@@ -192,7 +192,7 @@ static int rate_limited(req_t *r, const char *wait)
  * answer tells nothing — or 429. */
 static int code_send_reply(req_t *r, const char *email, const char *kind, const char *type)
 {
-    struct code c;
+    struct code c = {{0}, NULL, NULL, NULL};
     const char *v[7], *status;
     PGresult *res;
 
@@ -308,7 +308,7 @@ int auth_otp(req_t *r)
  * nothing (GoTrue's answer, which tells nothing). */
 int auth_signup_confirm_reply(req_t *r, const char *email, const char *hash, const char *data)
 {
-    struct code c;
+    struct code c = {{0}, NULL, NULL, NULL};
     const char *v[8], *status;
     PGresult *res;
     cJSON *u;
@@ -371,7 +371,7 @@ bool auth_confirmed_or_reply(req_t *r, const char *uid)
  * (type email_change).  False after a reply (422, 403, 429 or an error). */
 bool auth_email_change_or_reply(req_t *r, const char *email)
 {
-    struct code c;
+    struct code c = {{0}, NULL, NULL, NULL};
     const char *v[7], *status;
     PGresult *res;
 

@@ -12,6 +12,7 @@
 
 #include "http/credential.h"
 #include "auth/jwt.h"
+#include "auth/oidc.h"
 #include "auth/password.h"
 #include "core/config.h"
 #include "core/json.h"
@@ -256,19 +257,21 @@ static int grant_refresh(req_t *r, const cJSON *body)
     return session_reply(r, user_json, sid, refresh, PQgetvalue(res, 0, 0));
 }
 
-/* POST /auth/v1/token?grant_type=password|refresh_token {...} -> see
- * grant_* | 400 unsupported_grant_type */
+/* POST /auth/v1/token?grant_type=password|refresh_token|pkce {...} -> see
+ * grant_* and auth_grant_pkce | 400 unsupported_grant_type */
 static int auth_token(req_t *r)
 {
     const char *grant = req_query(r, "grant_type");
 
     if (!apikey_or_reply(r))
         return r->status;
-    if (grant == NULL ||
-        (strcmp(grant, "password") != 0 && strcmp(grant, "refresh_token") != 0))
-        return gotrue_error(r, 400, "validation_failed", "unsupported_grant_type");
-    return strcmp(grant, "password") == 0 ? grant_password(r, r->json)
-                                          : grant_refresh(r, r->json);
+    if (grant && strcmp(grant, "password") == 0)
+        return grant_password(r, r->json);
+    if (grant && strcmp(grant, "refresh_token") == 0)
+        return grant_refresh(r, r->json);
+    if (grant && strcmp(grant, "pkce") == 0)
+        return auth_grant_pkce(r);
+    return gotrue_error(r, 400, "validation_failed", "unsupported_grant_type");
 }
 
 /* GET /auth/v1/user (session token) -> 200 user | 401 no_authorization |
@@ -473,18 +476,20 @@ static const route_t routes[] = {
     {"POST", "/auth/v1/recover", auth_recover, R_JSON | R_DB, CRED_NONE, NULL},
     {"POST", "/auth/v1/resend", auth_resend, R_JSON | R_DB, CRED_NONE, NULL},
     {"POST", "/auth/v1/otp", auth_otp, R_JSON | R_DB, CRED_NONE, NULL},
+    {"GET", "/auth/v1/authorize", auth_authorize, R_DB, CRED_NONE, NULL},
+    {"GET", "/auth/v1/callback", auth_callback, R_DB, CRED_NONE, NULL},
 };
 
 int main(int argc, char **argv)
 {
-    static const db_stmt_t *const tables[] = {stmts, auth_email_stmts, NULL};
+    static const db_stmt_t *const tables[] = {stmts, auth_email_stmts, auth_sso_stmts, NULL};
     static const family_t family = {
         "auth", routes, sizeof(routes) / sizeof(routes[0]), tables,
         gotrue_problem};
 
     if (argc > 1 && strcmp(argv[1], "--routes") == 0)
         return server_main(argc, argv, &family);
-    if ((cfg = config_load(false)) == NULL || !auth_settings_load())
+    if ((cfg = config_load(false)) == NULL || !auth_settings_load() || !oidc_providers_load())
         return 1;
     password_init();
     return server_main(argc, argv, &family);

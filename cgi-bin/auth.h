@@ -78,6 +78,12 @@ int auth_signup_confirm_reply(req_t *r, const char *email, const char *hash, con
 bool auth_confirmed_or_reply(req_t *r, const char *uid);
 /* An email change by code: false after a reply. */
 bool auth_email_change_or_reply(req_t *r, const char *email);
+/* auth_sso.c: single sign-on. */
+extern const db_stmt_t auth_sso_stmts[];
+int auth_authorize(req_t *r);
+int auth_callback(req_t *r);
+int auth_grant_pkce(req_t *r);
+
 /* A redirect_to itself when allowed (the site URL, PROMPTD_REDIRECT_ALLOW),
  * else the site URL. */
 const char *auth_redirect_target(req_t *r, const char *want);

@@ -23,14 +23,25 @@ AS $function$
         'app_metadata', coalesce(u.raw_app_meta_data,
             '{"provider":"email","providers":["email"]}'::jsonb),
         'user_metadata', coalesce(u.raw_user_meta_data, '{}'::jsonb),
-        'identities', jsonb_build_array(jsonb_build_object(
+        'identities', (case when coalesce(u.raw_app_meta_data->>'provider', 'email') = 'email'
+            then jsonb_build_array(jsonb_build_object(
             'identity_id', u.id, 'id', u.id, 'user_id', u.id,
             'identity_data', jsonb_build_object('email', u.email, 'sub', u.id::text,
                 'email_verified', u.email_confirmed_at is not null,
                 'phone_verified', false),
             'provider', 'email', 'email', u.email,
             'last_sign_in_at', u.last_sign_in_at,
-            'created_at', u.created_at, 'updated_at', u.updated_at)),
+            'created_at', u.created_at, 'updated_at', u.updated_at))
+            else '[]'::jsonb end)
+            || coalesce((select jsonb_agg(jsonb_build_object(
+                'identity_id', md5(i.provider || ':' || i.subject)::uuid, 'id', i.subject,
+                'user_id', u.id,
+                'identity_data', jsonb_build_object('sub', i.subject, 'email', i.email,
+                    'email_verified', i.data->'email_verified'),
+                'provider', i.provider, 'email', i.email,
+                'last_sign_in_at', i.last_sign_in_at,
+                'created_at', i.created_at, 'updated_at', i.updated_at) order by i.created_at)
+               from promptd.identities i where i.user_id = u.id), '[]'::jsonb),
         'created_at', u.created_at,
         'updated_at', u.updated_at,
         'is_anonymous', coalesce(u.is_anonymous, false))

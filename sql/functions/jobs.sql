@@ -93,6 +93,7 @@ declare
     n_stripe int;
     n_mail int;
     n_codes int;
+    n_flows int;
 begin
     delete from public.idempotency_keys k
     where k.ctid = any (array(
@@ -157,10 +158,19 @@ begin
         limit p_batch);
     get diagnostics n_codes = row_count;
 
+    -- single sign-on flows, an hour after they expired
+    delete from promptd.sso_flows f
+    where f.id in (
+        select x.id from promptd.sso_flows x
+        where x.expires_at < now() - interval '1 hour'
+        limit p_batch);
+    get diagnostics n_flows = row_count;
+
     return jsonb_build_object('idempotency_keys', n_idem, 'auth_throttle', n_throttle,
                               'sessions', n_sessions, 'schedule_runs', n_runs,
                               'enrich_cache', n_cache, 'stripe_events', n_stripe,
-                              'mail_outbox', n_mail, 'auth_codes', n_codes);
+                              'mail_outbox', n_mail, 'auth_codes', n_codes,
+                              'sso_flows', n_flows);
 end
 $function$;
 revoke all on function promptd.maintenance_purge(integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

@@ -426,9 +426,10 @@ jwt_check_role(const cJSON *claims, const char *const *roles)
     return JWT_BAD_ROLE;
 }
 
-/* sub must be a UUID in canonical 8-4-4-4-12 form (either hex case). */
+/* sub must be a UUID in canonical 8-4-4-4-12 form (either hex case); a
+ * foreign subject (an OpenID provider's) any non-empty string. */
 static enum jwt_error
-jwt_check_subject(const cJSON *claims)
+jwt_check_subject(const cJSON *claims, bool foreign)
 {
     const cJSON *sub = cJSON_GetObjectItemCaseSensitive(claims, "sub");
     const char *s;
@@ -437,6 +438,8 @@ jwt_check_subject(const cJSON *claims)
     if (!cJSON_IsString(sub))
         return JWT_BAD_SUBJECT;
     s = sub->valuestring;
+    if (foreign)
+        return *s ? JWT_OK : JWT_BAD_SUBJECT;
     for (i = 0; i < 36; i++) {
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
         if (dash ? s[i] != '-'
@@ -506,7 +509,7 @@ jwt_verify(const char *token, const jwt_verify_opts_t *o, cJSON **claims)
     if ((err = jwt_check_times(payload, now)) != JWT_OK ||
         (err = jwt_check_audience(payload, o->audience)) != JWT_OK ||
         (err = jwt_check_role(payload, o->roles)) != JWT_OK ||
-        (err = jwt_check_subject(payload)) != JWT_OK)
+        (err = jwt_check_subject(payload, o->foreign_subject)) != JWT_OK)
         goto out;
 
     *claims = payload;

@@ -53,6 +53,9 @@ typedef struct jwt_verify_opts {
     /* ES256 / RS256 keys (a JWKS); NULL: such tokens are JWT_BAD_ALG. */
     jwt_key_lookup_fn key_lookup;
     void *key_ctx;
+    /* sub: any non-empty string (an OpenID provider's ID token), not a
+     * UUID */
+    bool foreign_subject;
 } jwt_verify_opts_t;
 
 /* Verify token; on JWT_OK *claims is the payload object (caller owns it,
@@ -76,7 +79,8 @@ typedef struct jwt_verify_opts {
  * - aud: equal to o->audience, or an array of strings containing it;
  *   a NULL o->audience rejects every token.
  * - role: if present, a string in o->roles (NULL: "authenticated" only).
- * - sub: a canonical 8-4-4-4-12 UUID string (hex of either case).
+ * - sub: a canonical 8-4-4-4-12 UUID string (hex of either case); with
+ *   o->foreign_subject any non-empty string.
  * - an empty secret rejects every HS256 token (JWT_BAD_SIGNATURE). */
 enum jwt_error jwt_verify(const char *token, const jwt_verify_opts_t *o,
                           cJSON **claims);

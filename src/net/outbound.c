@@ -321,10 +321,12 @@ static void outbound_easy_cleanup(void *p)
     curl_easy_cleanup(p);
 }
 
-bool outbound_get(arena_t *a, const char *url, const outbound_opts_t *o,
-                  outbound_reply_t *out)
+bool outbound_request(arena_t *a, const char *url, const char *form,
+                      const char *const *headers, const outbound_opts_t *o,
+                      outbound_reply_t *out)
 {
     outbound_opts_t mine = *o;
+    struct curl_slist *h = NULL;
     outbound_t *ob;
     CURLcode rc;
     CURL *c;
@@ -339,7 +341,25 @@ bool outbound_get(arena_t *a, const char *url, const outbound_opts_t *o,
     arena_cleanup_add(a, outbound_easy_cleanup, c);
     if ((ob = outbound_prepare(a, c, url, &mine, &out->error)) == NULL)
         return false;
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    for (size_t i = 0; headers && headers[i]; i++) {
+        struct curl_slist *n = curl_slist_append(h, headers[i]);
+
+        if (n == NULL) {
+            curl_slist_free_all(h);
+            out->error = "out of memory";
+            return false;
+        }
+        h = n;
+    }
+    if (h)
+        arena_cleanup_add(a, outbound_slist_cleanup, h);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (form) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+    } else {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     out->body = outbound_body(ob, &out->len);
@@ -348,4 +368,10 @@ bool outbound_get(arena_t *a, const char *url, const outbound_opts_t *o,
         return false;
     }
     return true;
+}
+
+bool outbound_get(arena_t *a, const char *url, const outbound_opts_t *o,
+                  outbound_reply_t *out)
+{
+    return outbound_request(a, url, NULL, NULL, o, out);
 }

@@ -95,6 +95,15 @@ typedef struct outbound_reply {
     const char *error;          /* when the request failed, the reason */
 } outbound_reply_t;
 
+/* GET url (form NULL) or POST form (application/x-www-form-urlencoded
+ * unless a header says otherwise) with the extra headers ("Name: value",
+ * NULL-terminated; NULL for none), keeping the body (o->on_body is
+ * ignored).  True when an HTTP response arrived (any status); false with
+ * out->error otherwise. */
+bool outbound_request(arena_t *a, const char *url, const char *form,
+                      const char *const *headers, const outbound_opts_t *o,
+                      outbound_reply_t *out);
+
 /* GET url and keep the body (o->on_body is ignored).  True when an HTTP
  * response arrived (any status); false with out->error otherwise. */
 bool outbound_get(arena_t *a, const char *url, const outbound_opts_t *o,

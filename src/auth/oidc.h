@@ -16,8 +16,6 @@
 
 /* One configured provider; the process owns it (oidc_providers_load). */
 typedef struct oidc_provider {
-    char name[OIDC_NAME_MAX + 1];  /* [a-z0-9_-], as in ?provider= */
-    bool github;                   /* GitHub's OAuth, not OpenID Connect */
     const char *issuer;            /* OpenID: PROMPTD_SSO_<NAME>_ISSUER */
     const char *client_id;         /* PROMPTD_SSO_<NAME>_CLIENT_ID */
     const char *client_secret;     /* secret sso_<name>_client_secret */
@@ -27,9 +25,11 @@ typedef struct oidc_provider {
     /* from discovery (OpenID), or GitHub's fixed paths */
     char *authorization_endpoint;
     char *token_endpoint;
-    bool secret_basic;             /* the token endpoint takes client_secret_basic */
     jwks_source_t *jwks;
     time_t discovered_at;
+    char name[OIDC_NAME_MAX + 1];  /* [a-z0-9_-], as in ?provider= */
+    bool github;                   /* GitHub's OAuth, not OpenID Connect */
+    bool secret_basic;             /* the token endpoint takes client_secret_basic */
 } oidc_provider_t;
 
 /* What a provider says about the person signing in; strings in the arena. */

@@ -51,6 +51,10 @@ char *email_normalise(req_t *r, const char *in);
 
 /* The hex SHA-256 of s, in the arena. */
 char *sha256_hex(req_t *r, const char *s);
+#define RANDOM_TOKEN_BYTES 32
+/* A fresh random token: base64url of 32 random bytes (43 characters), in
+ * the arena (refresh tokens, links, state, nonces, PKCE verifiers). */
+char *random_token(req_t *r);
 /* A fresh refresh token (arena); *hash_hex its hex SHA-256. */
 char *refresh_token_new(req_t *r, const char **hash_hex);
 /* GoTrue's session object (arena-owned) as session_reply answers it; NULL

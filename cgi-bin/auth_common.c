@@ -23,7 +23,6 @@
 
 #define EMAIL_MAX 254
 #define EMAIL_LOCAL_MAX 64
-#define REFRESH_TOKEN_BYTES 32
 
 const config_t *cfg;
 
@@ -229,16 +228,23 @@ char *sha256_hex(req_t *r, const char *s)
     return out;
 }
 
-/* A fresh refresh token (base64url of 32 random bytes); *hash_hex gets the
- * hex SHA-256 that is all the database keeps. */
-char *refresh_token_new(req_t *r, const char **hash_hex)
+char *random_token(req_t *r)
 {
-    unsigned char b[REFRESH_TOKEN_BYTES];
+    unsigned char b[RANDOM_TOKEN_BYTES];
     char *tok = arena_alloc(r->arena, B64URL_ENCODED_SIZE(sizeof(b)));
 
     random_bytes(b, sizeof(b));
     b64url_encode(b, sizeof(b), tok);
     OPENSSL_cleanse(b, sizeof(b));
+    return tok;
+}
+
+/* A fresh refresh token; *hash_hex gets the hex SHA-256 that is all the
+ * database keeps. */
+char *refresh_token_new(req_t *r, const char **hash_hex)
+{
+    char *tok = random_token(r);
+
     *hash_hex = sha256_hex(r, tok);
     return tok;
 }

@@ -10,14 +10,12 @@
 
 #include "core/json.h"
 #include "core/str.h"
-#include "crypto/b64url.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
 #include "http/credential.h"
 #include "http/response.h"
 #include "auth.h"
 
-#define LINK_TOKEN_BYTES 32
 #define LINK_TOKEN_MAX 128
 #define CODE_DIGITS 6
 #define CODE_MAX_TRIES 5            /* the fifth wrong code spends it */
@@ -81,19 +79,14 @@ static const char *code_hash(req_t *r, const char *digits)
  * fails (then a 500 is the caller's). */
 static bool code_new(req_t *r, struct code *c)
 {
-    unsigned char b[LINK_TOKEN_BYTES];
-    char *tok = arena_alloc(r->arena, B64URL_ENCODED_SIZE(sizeof(b)));
     uint32_t v;
 
     do {    /* rejection sampling: no bias towards low codes */
         random_bytes(&v, sizeof(v));
     } while (v >= 4294000000u);
     snprintf(c->digits, sizeof(c->digits), "%06u", (unsigned)(v % 1000000u));
-    random_bytes(b, sizeof(b));
-    b64url_encode(b, sizeof(b), tok);
-    OPENSSL_cleanse(b, sizeof(b));
-    c->link = tok;
-    c->link_hash = sha256_hex(r, tok);
+    c->link = random_token(r);
+    c->link_hash = sha256_hex(r, c->link);
     return (c->code_hash = code_hash(r, c->digits)) != NULL;
 }
 
@@ -177,6 +170,17 @@ static const char *mail_vars(req_t *r, const struct code *c, const char *type)
     return json_print(r->arena, o);
 }
 
+/* A fresh code's five statement parameters at v: its hashes, the
+ * lifetime, the mail interval and the mail's values (for a link of type). */
+static void code_params(req_t *r, const struct code *c, const char *type, const char **v)
+{
+    v[0] = c->code_hash;
+    v[1] = c->link_hash;
+    v[2] = arena_printf(r->arena, "%ld", auth_settings.otp_ttl);
+    v[3] = arena_printf(r->arena, "%ld", auth_settings.mail_interval);
+    v[4] = mail_vars(r, c, type);
+}
+
 /* 429 over_email_send_rate_limit with GoTrue's words. */
 static int rate_limited(req_t *r, const char *wait)
 {
@@ -201,11 +205,7 @@ static int code_send_reply(req_t *r, const char *email, const char *kind, const 
     as_auth_role(r);
     v[0] = email;
     v[1] = kind;
-    v[2] = c.code_hash;
-    v[3] = c.link_hash;
-    v[4] = arena_printf(r->arena, "%ld", auth_settings.otp_ttl);
-    v[5] = arena_printf(r->arena, "%ld", auth_settings.mail_interval);
-    v[6] = mail_vars(r, &c, type);
+    code_params(r, &c, type, v + 2);
     if ((res = db_exec(&r->tx, &auth_email_stmts[ST_SEND], 7, v)) == NULL || PQntuples(res) != 1)
         return db_failed(r);
     status = PQgetvalue(res, 0, 0);
@@ -318,11 +318,7 @@ int auth_signup_confirm_reply(req_t *r, const char *email, const char *hash, con
     v[0] = email;
     v[1] = hash;
     v[2] = data;
-    v[3] = c.code_hash;
-    v[4] = c.link_hash;
-    v[5] = arena_printf(r->arena, "%ld", auth_settings.otp_ttl);
-    v[6] = arena_printf(r->arena, "%ld", auth_settings.mail_interval);
-    v[7] = mail_vars(r, &c, "signup");
+    code_params(r, &c, "signup", v + 3);
     if ((res = db_exec(&r->tx, &auth_email_stmts[ST_SIGNUP], 8, v)) == NULL || PQntuples(res) != 1)
         return db_failed(r);
     status = PQgetvalue(res, 0, 0);
@@ -381,11 +377,7 @@ bool auth_email_change_or_reply(req_t *r, const char *email)
     }
     v[0] = credential_session_id(r);
     v[1] = email;
-    v[2] = c.code_hash;
-    v[3] = c.link_hash;
-    v[4] = arena_printf(r->arena, "%ld", auth_settings.otp_ttl);
-    v[5] = arena_printf(r->arena, "%ld", auth_settings.mail_interval);
-    v[6] = mail_vars(r, &c, "email_change");
+    code_params(r, &c, "email_change", v + 2);
     if ((res = db_exec_app(&r->tx, &auth_email_stmts[ST_CHANGE], 7, v)) == NULL || PQntuples(res) != 1) {
         db_failed(r);
         return false;

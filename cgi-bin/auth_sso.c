@@ -4,17 +4,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
-
 #include "auth/oidc.h"
 #include "core/json.h"
 #include "core/str.h"
-#include "crypto/b64url.h"
-#include "crypto/random.h"
 #include "http/response.h"
 #include "auth.h"
 
-#define SSO_RANDOM_BYTES 32          /* state, nonce, verifiers, the client's code */
 #define SSO_FLOW_TTL 600             /* seconds from authorize to the code's exchange */
 #define PKCE_MIN 43                  /* RFC 7636 4.1: verifier and challenge lengths */
 #define PKCE_MAX 128
@@ -36,18 +31,6 @@ const db_stmt_t auth_sso_stmts[] = {
         "decode($1, 'hex'), $2, $3, decode($4, 'hex'), $5, $6)"},
     {NULL, NULL},
 };
-
-/* A fresh random token (base64url of 32 bytes), in the arena. */
-static char *random_token(req_t *r)
-{
-    unsigned char b[SSO_RANDOM_BYTES];
-    char *t = arena_alloc(r->arena, B64URL_ENCODED_SIZE(sizeof(b)));
-
-    random_bytes(b, sizeof(b));
-    b64url_encode(b, sizeof(b), t);
-    OPENSSL_cleanse(b, sizeof(b));
-    return t;
-}
 
 /* Whether s is a PKCE verifier or challenge: 43 to 128 unreserved characters. */
 static bool pkce_valid(const char *s)

@@ -1,28 +1,17 @@
 /* auth.c: the auth family: GoTrue-compatible sign-up, sign-in, refresh, user and logout (/auth/v1). */
-#include <ctype.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "http/credential.h"
-#include "auth/jwt.h"
 #include "auth/oidc.h"
 #include "auth/password.h"
 #include "core/config.h"
 #include "core/json.h"
-#include "core/log.h"
 #include "http/dbreply.h"
 #include "http/response.h"
 #include "http/server.h"
-#include "crypto/b64url.h"
-#include "crypto/hash.h"
-#include "crypto/random.h"
 #include "http/audit.h"
 #include "auth.h"
 
@@ -55,8 +44,9 @@ static const db_stmt_t stmts[] = {
     [ST_UPDATE] = {"auth_update_user",
         "select promptd.auth_update_user($1::uuid, $2::jsonb, $3)"},
     [ST_LOGOUT] = {"auth_logout", "select promptd.auth_logout($1::uuid, $2)"},
-    /* sql/0019_reauthentication.sql */
+    /* sql/0039_session_level.sql */
     [ST_LEVEL] = {"auth_session_level", "select promptd.auth_session_level($1::uuid)"},
+    /* sql/0019_reauthentication.sql */
     [ST_PWHASH] = {"auth_password_hash", "select promptd.account_password_hash()"},
     [ST_EMAIL] = {"auth_change_email", "select promptd.auth_change_email($1::uuid, $2)"},
     {NULL, NULL},

@@ -476,9 +476,9 @@ int auth_verify(req_t *r)
         !string_or_reply(r, r->json, "token_hash", &token_hash))
         return r->status;
     if ((kinds = verify_kinds(type)) == NULL)
-        return gotrue_error(r, 400, "validation_failed", arena_printf(r->arena,
+        return gotrue_error(r, 400, "validation_failed",
             "Verify requires a verification type (signup, recovery, email, magiclink, "
-            "email_change)"));
+            "email_change)");
     if (token_hash == NULL && (token == NULL || email_in == NULL))
         return gotrue_error(r, 400, "validation_failed",
                             "Verify requires either a token or a token hash");

@@ -149,6 +149,12 @@ $s->psql(qq{
         ('recovery', 'rejected-old\@example.com', 'rejected', now() - interval '40 days'),
         ('recovery', 'pending-old\@example.com', 'pending', now() - interval '40 days'),
         ('recovery', 'sent-new\@example.com', 'sent', now() - interval '29 days');
+    insert into promptd.auth_codes (user_id, kind, email, code_hash, link_hash, expires_at) values
+        ('$u', 'recovery', 'm\@example.com', 'c1', 'l1', now() - interval '2 days'),
+        ('$u', 'magiclink', 'm\@example.com', 'c2', 'l2', now() - interval '1 hour');
+    insert into promptd.sso_flows (state_hash, provider, nonce, verifier, redirect_to, expires_at) values
+        ('s1', 'acme', 'n', 'v', 'http://x', now() - interval '2 hours'),
+        ('s2', 'acme', 'n', 'v', 'http://x', now() + interval '5 minutes');
 });
 $id = ($s->promptctl('jobs', 'enqueue', 'maintenance.purge', '--payload', '{"batch": 1}') =~ /"first_id": (\d+)/)[0];
 @pids = daemons(1);
@@ -156,11 +162,15 @@ ok($s->wait_for(sub { db1("select state from background_jobs where id = $id") eq
                 timeout => 20), 'maintenance.purge succeeded');
 stop_all(@pids);
 is(db1("select result::text from background_jobs where id = $id"),
-   '{"sessions": 2, "mail_outbox": 2, "enrich_cache": 2, "auth_throttle": 3, "schedule_runs": 3, "stripe_events": 2, "idempotency_keys": 2}',
+   '{"sessions": 2, "sso_flows": 1, "auth_codes": 1, "mail_outbox": 2, "enrich_cache": 2, "auth_throttle": 3, "schedule_runs": 3, "stripe_events": 2, "idempotency_keys": 2}',
    'result counts');
 is(db1("select string_agg(split_part(to_addr, '\@', 1), ',' order by to_addr) from promptd.mail_outbox"),
    'pending-old,sent-new', 'mail: final rows over 30 days deleted; pending and recent kept');
 is(db1("select string_agg(left(key, 1), ',') from enrich_cache"), 'c', 'live enrichment cache entry kept');
+is(db1("select string_agg(kind, ',') from promptd.auth_codes"), 'magiclink',
+   'one-time codes: a day past their expiry deleted; the one within kept');
+is(db1("select string_agg(encode(state_hash, 'escape'), ',') from promptd.sso_flows"), 's2',
+   'sign-in flows: an hour past their expiry deleted; the live one kept');
 is(db1("select string_agg(id, ',' order by id) from promptd.stripe_events"), 'evt_pending,evt_recent',
    'Stripe events: processed over 90 days ago deleted; recent and unprocessed kept');
 is(db1("select string_agg(key, ',') from idempotency_keys"), 'new', 'recent idempotency key kept');

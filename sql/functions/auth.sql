@@ -433,7 +433,7 @@ CREATE OR REPLACE FUNCTION promptd.auth_session_level(p_session uuid)
 AS $function$
     select jsonb_build_object('aal', s.aal, 'amr', coalesce(s.amr, jsonb_build_array(
                jsonb_build_object('method', 'password',
-                                  'timestamp', extract(epoch from s.created_at)::bigint))))
+                                  'timestamp', floor(extract(epoch from s.created_at))::bigint))))
     from promptd.sessions s where s.id = p_session
 $function$;
 revoke all on function promptd.auth_session_level(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

@@ -256,7 +256,7 @@ begin
     level := jsonb_build_object('aal', 'aal1', 'amr', jsonb_build_array(jsonb_build_object(
                  'method', case c.kind when 'signup' then 'otp' when 'magiclink' then 'otp'
                                        else c.kind end,
-                 'timestamp', extract(epoch from now())::bigint)));
+                 'timestamp', floor(extract(epoch from now()))::bigint)));
     update promptd.sessions s set amr = level->'amr' where s.id = session_id;
     user_json := promptd.auth_user_json(c.user_id);
     status := 'ok';

@@ -167,7 +167,7 @@ begin
     end if;
     session_id := promptd.auth_session_open(f.user_id, p_refresh, p_user_agent, p_ip);
     level := jsonb_build_object('aal', 'aal1', 'amr', jsonb_build_array(jsonb_build_object(
-                 'method', 'oauth', 'timestamp', extract(epoch from now())::bigint)));
+                 'method', 'oauth', 'timestamp', floor(extract(epoch from now()))::bigint)));
     update promptd.sessions s set amr = level->'amr' where s.id = session_id;
     user_json := promptd.auth_user_json(f.user_id);
     status := 'ok';

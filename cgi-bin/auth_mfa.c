@@ -373,8 +373,9 @@ int mfa_verify(req_t *r)
 }
 
 /* DELETE /auth/v1/factors/{id} (session token) -> 200 {id} | 404
- * mfa_factor_not_found | 422 insufficient_aal (a verified factor, from an
- * aal1 session: GoTrue's status).  Sessions it raised drop to aal1. */
+ * mfa_factor_not_found | 422 insufficient_aal (GoTrue's status: an aal1
+ * session of a user with a verified factor, whichever factor it names).
+ * Sessions it raised drop to aal1. */
 int mfa_unenroll(req_t *r)
 {
     const char *v[1] = {req_param(r, "id")}, *status;

@@ -285,7 +285,8 @@ revoke all on function promptd.mfa_verify_ok(uuid,uuid,bigint,uuid,bytea) from p
 grant execute on function promptd.mfa_verify_ok(uuid,uuid,bigint,uuid,bytea) to promptd_app;
 
 -- DELETE /auth/v1/factors/{id}: 'ok' | 'not_found' (not the caller's) |
--- 'insufficient_aal' (a verified factor from an aal1 session).  The
+-- 'insufficient_aal' (any factor, from an aal1 session of a user with a
+-- verified one: GoTrue asks only for a verified factor).  The
 -- sessions it raised to aal2 go back to aal1 and lose its totp entry.
 CREATE OR REPLACE FUNCTION promptd.mfa_unenroll(p_factor uuid)
  RETURNS text
@@ -301,7 +302,7 @@ begin
     if not found then
         return 'not_found';
     end if;
-    if f.status = 'verified' and not promptd.mfa_session_aal2() then
+    if not promptd.mfa_aal_ok() then
         return 'insufficient_aal';
     end if;
     update promptd.sessions x set aal = 'aal1', factor_id = null,

@@ -272,6 +272,12 @@ gotrue_err(enroll($a1, { friendly_name => 'second' }), 403, 'insufficient_aal', 
 gotrue_err(au($a1, DELETE => "/auth/v1/factors/$fid"), 422, 'insufficient_aal', 'unenrol the verified factor at aal1',
            qr/AAL2 required to unenroll verified factor/);
 is(db1("select count(*) from promptd.mfa_factors where id = '$fid'"), 1, 'the factor stays');
+my $spare = enroll($a2, { friendly_name => 'spare' });
+is($spare->{status}, 200, 'aal2: enrol a second (unverified) factor') or diag $spare->{body};
+gotrue_err(au($a1, DELETE => "/auth/v1/factors/$spare->{json}{id}"), 422, 'insufficient_aal',
+           'unenrol even an unverified factor at aal1 (the user has a verified one)');
+is(au($a2, DELETE => "/auth/v1/factors/$spare->{json}{id}")->{status}, 200, 'aal2: unenrol it');
+is(db1("select count(*) from promptd.mfa_factors where user_id = '$cid'"), 1, 'one factor left');
 $r = au($a2, PUT => '/auth/v1/user', json => { password => 'another long password' });
 is($r->{status}, 200, 'aal2: change the password') or diag $r->{body};
 isnt(db1("select encrypted_password from auth.users where id = '$cid'"), $hash, 'the hash changed');

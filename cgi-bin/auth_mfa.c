@@ -102,13 +102,15 @@ static const char *claim_string(req_t *r, const char *name, const char *dflt)
 }
 
 /* The issuer a new factor names: the body's, else PROMPTD_SITE_URL's host
- * (as GoTrue uses its SITE_URL's). */
+ * without its port (GoTrue uses its SITE_URL's host; a ':' would split the
+ * otpauth label), else "promptd". */
 static const char *default_issuer(req_t *r)
 {
     const char *u = cfg->site_url ? cfg->site_url : "", *h = strstr(u, "://");
 
     h = h ? h + 3 : u;
-    return *h ? arena_strndup(r->arena, h, strcspn(h, "/?#")) : "promptd";
+    return strcspn(h, "/?#:[") > 0 ? arena_strndup(r->arena, h, strcspn(h, "/?#:["))
+                                  : "promptd";
 }
 
 /* The enrol body's members; false after a 400/422 in GoTrue's words. */

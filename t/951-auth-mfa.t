@@ -151,6 +151,7 @@ my $e = enroll($ct, { friendly_name => 'laptop' });
 is($e->{status}, 200, 'enrol') or diag $e->{body};
 my ($fid, $secret) = ($e->{json}{id}, $e->{json}{totp}{secret});
 like($e->{json}{totp}{qr_code}, qr{^<svg .*</svg>$}s, 'the qr_code is the SVG itself (GoTrue\'s wire form)');
+like($e->{json}{totp}{uri}, qr{^otpauth://totp/127\.0\.0\.1:carol%40example\.com\?.*&issuer=127\.0\.0\.1&}, 'no issuer: PROMPTD_SITE_URL\'s host, without its port');
 is(db1("select status from promptd.mfa_factors where id = '$fid'"), 'unverified', 'a new factor is unverified');
 my $stored = db1("select secret from promptd.mfa_factors where id = '$fid'");
 like($stored, qr/^v1:[A-Za-z0-9_-]+:[A-Za-z0-9+\/=]+:[A-Za-z0-9+\/=]+$/, 'the secret column holds a secretbox envelope');

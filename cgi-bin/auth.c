@@ -63,6 +63,19 @@ static const db_stmt_t stmts[] = {
 
 /* ------------------------------------------------------------ handlers */
 
+/* 200 with the session just opened (res: user_json, session_id, ...): its
+ * amr read back, so that the token's sign-in time is the session's own (as
+ * a refresh will claim it). */
+static int opened_reply(req_t *r, PGresult *res, const char *refresh)
+{
+    const char *user_json = PQgetvalue(res, 0, 0), *v[1] = {PQgetvalue(res, 0, 1)};
+    PGresult *level;
+
+    if ((level = db_exec(&r->tx, &stmts[ST_LEVEL], 1, v)) == NULL)
+        return db_failed(r);
+    return session_reply(r, user_json, v[0], refresh, db_value(level, 0, 0));
+}
+
 /* POST /auth/v1/signup {email, password, data?} -> 200 session (autoconfirm)
  * | 400 bad_json / validation_failed | 422 weak_password /
  * user_already_exists / validation_failed */
@@ -94,8 +107,10 @@ static int auth_signup(req_t *r)
         return r->status;
     if (!password_hash(password, hash))
         return resp_problem(r, 503, "The server is out of memory; retry shortly.");
-    refresh = refresh_token_new(r, &rhash);
     as_auth_role(r);
+    if (auth_settings.mail)
+        return auth_signup_confirm_reply(r, email, hash, data);
+    refresh = refresh_token_new(r, &rhash);
     v[0] = email;
     v[1] = hash;
     v[2] = data;
@@ -108,7 +123,7 @@ static int auth_signup(req_t *r)
         return gotrue_error(r, 422, "user_already_exists", "User already registered");
     if (!audit_or_reply(r, "auth.signup", "success", NULL, PQgetvalue(res, 0, 2)))
         return r->status;
-    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh, NULL);
+    return opened_reply(r, res, refresh);
 }
 
 
@@ -179,7 +194,8 @@ static int grant_password(req_t *r, const cJSON *body)
             return r->status;
         return invalid_credentials(r);
     }
-    if (!rehash_or_reply(r, uid, db_value(res, 0, 2), password))
+    if (!rehash_or_reply(r, uid, db_value(res, 0, 2), password) ||
+        !auth_confirmed_or_reply(r, uid))
         return r->status;
     refresh = refresh_token_new(r, &rhash);
     v[0] = uid;
@@ -192,7 +208,7 @@ static int grant_password(req_t *r, const cJSON *body)
     r->tx.commit_on_error = false;
     if (!audit_or_reply(r, "auth.signin", "success", "{\"method\":\"password\"}", uid))
         return r->status;
-    return session_reply(r, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), refresh, NULL);
+    return opened_reply(r, res, refresh);
 }
 
 /* grant_type=refresh_token {refresh_token} -> 200 new session (the old
@@ -406,7 +422,8 @@ static int auth_user_put(req_t *r)
         return r->status;
     if (password && !password_hash(password, hash))
         return resp_problem(r, 503, "The server is out of memory; retry shortly.");
-    if (email && !email_set_or_reply(r, email))
+    if (email && !(auth_settings.mail ? auth_email_change_or_reply(r, email)
+                                      : email_set_or_reply(r, email)))
         return r->status;
     v[0] = credential_session_id(r);
     v[1] = data;
@@ -469,6 +486,11 @@ static const route_t routes[] = {
     {"PUT", "/auth/v1/user", auth_user_put, R_JSON | R_DB, CRED_SESSION, NULL},
     {"POST", "/auth/v1/logout", auth_logout, R_DB, CRED_SESSION, NULL},
     {"GET", "/auth/v1/.well-known/jwks.json", auth_jwks, 0, CRED_NONE, NULL},
+    {"POST", "/auth/v1/verify", auth_verify, R_JSON | R_DB, CRED_NONE, NULL},
+    {"GET", "/auth/v1/verify", auth_verify_link, R_DB, CRED_NONE, NULL},
+    {"POST", "/auth/v1/recover", auth_recover, R_JSON | R_DB, CRED_NONE, NULL},
+    {"POST", "/auth/v1/resend", auth_resend, R_JSON | R_DB, CRED_NONE, NULL},
+    {"POST", "/auth/v1/otp", auth_otp, R_JSON | R_DB, CRED_NONE, NULL},
     /* the TOTP second factor: auth_mfa.c */
     {"POST", "/auth/v1/factors", mfa_enroll, R_JSON | R_DB, CRED_SESSION, NULL},
     {"POST", "/auth/v1/factors/{id}/challenge", mfa_challenge, R_DB, CRED_SESSION, NULL},
@@ -478,7 +500,7 @@ static const route_t routes[] = {
 
 int main(int argc, char **argv)
 {
-    static const db_stmt_t *const tables[] = {stmts, mfa_stmts, NULL};
+    static const db_stmt_t *const tables[] = {stmts, auth_email_stmts, mfa_stmts, NULL};
     static const family_t family = {
         "auth", routes, sizeof(routes) / sizeof(routes[0]), tables,
         gotrue_problem};

@@ -18,6 +18,13 @@ struct auth_settings {
     long refresh_ttl;       /* PROMPTD_REFRESH_TTL seconds, default 2592000 (30 d) */
     long refresh_reuse;     /* PROMPTD_REFRESH_REUSE_INTERVAL seconds, default 10:
                              * a just-spent refresh token still refreshes */
+    bool mail;              /* PROMPTD_SMTP_URL set: addresses must be proven
+                             * (sign-up confirms by mail, email changes too) */
+    long otp_ttl;           /* PROMPTD_OTP_TTL seconds a mailed code lives, default 3600 */
+    long mail_interval;     /* PROMPTD_MAIL_INTERVAL seconds between two mails of a
+                             * kind to one address, default 60 */
+    const char *redirect_allow; /* PROMPTD_REDIRECT_ALLOW: comma-separated URLs */
+    const char *code_key;   /* the key of the codes' HMAC (the API key pepper) */
 };
 extern struct auth_settings auth_settings;
 
@@ -47,6 +54,10 @@ char *email_normalise(req_t *r, const char *in);
 char *sha256_hex(req_t *r, const char *s);
 /* A fresh refresh token (arena); *hash_hex its hex SHA-256. */
 char *refresh_token_new(req_t *r, const char **hash_hex);
+/* GoTrue's session object (arena-owned) as session_reply answers it; NULL
+ * after a 500. */
+cJSON *session_build(req_t *r, const char *user_json, const char *session_id,
+                     const char *refresh_token, const char *level_json);
 /* 200 with GoTrue's session for user_json in session_id; level_json the
  * session's {aal, amr} (promptd.auth_session_level), NULL: aal1, a password
  * sign-in now. */
@@ -54,6 +65,23 @@ int session_reply(req_t *r, const char *user_json, const char *session_id,
                   const char *refresh_token, const char *level_json);
 /* The sign-in phase's role for the request's transaction. */
 void as_auth_role(req_t *r);
+
+/* auth_email.c: the flows by mail. */
+extern const db_stmt_t auth_email_stmts[];
+int auth_verify(req_t *r);
+int auth_verify_link(req_t *r);
+int auth_recover(req_t *r);
+int auth_resend(req_t *r);
+int auth_otp(req_t *r);
+/* Sign-up when mail is configured: unconfirmed, a code mailed, no session. */
+int auth_signup_confirm_reply(req_t *r, const char *email, const char *hash, const char *data);
+/* Password sign-in's gate: false after 400 email_not_confirmed. */
+bool auth_confirmed_or_reply(req_t *r, const char *uid);
+/* An email change by code: false after a reply. */
+bool auth_email_change_or_reply(req_t *r, const char *email);
+/* A redirect_to itself when allowed (the site URL, PROMPTD_REDIRECT_ALLOW),
+ * else the site URL. */
+const char *auth_redirect_target(req_t *r, const char *want);
 
 /* ------------------------------------------------ TOTP (auth_totp.c) */
 

@@ -33,7 +33,12 @@ struct auth_settings auth_settings;
 /* Read and check the settings above; false after printing why. */
 bool auth_settings_load(void)
 {
-    return config_env_int("PROMPTD_REFRESH_TTL", 2592000, 1, LONG_MAX,
+    auth_settings.mail = config_env("PROMPTD_SMTP_URL") != NULL;
+    auth_settings.redirect_allow = config_env("PROMPTD_REDIRECT_ALLOW");
+    auth_settings.code_key = config_secret("PROMPTD_API_KEY_PEPPER", "api_key_pepper");
+    return config_env_int("PROMPTD_OTP_TTL", 3600, 60, 86400, &auth_settings.otp_ttl) &&
+           config_env_int("PROMPTD_MAIL_INTERVAL", 60, 0, 86400, &auth_settings.mail_interval) &&
+           config_env_int("PROMPTD_REFRESH_TTL", 2592000, 1, LONG_MAX,
                           &auth_settings.refresh_ttl) &&
            config_env_int("PROMPTD_REFRESH_REUSE_INTERVAL", 10, 0, LONG_MAX,
                           &auth_settings.refresh_reuse);
@@ -303,11 +308,12 @@ static char *access_token(req_t *r, const cJSON *user, const char *session_id,
     return out;
 }
 
-/* 200 with GoTrue's session: {access_token, token_type, expires_in,
- * expires_at, refresh_token, user}.  level_json: the session's {aal, amr}
- * (promptd.auth_session_level); NULL: aal1, opened now by a password. */
-int session_reply(req_t *r, const char *user_json, const char *session_id,
-                  const char *refresh_token, const char *level_json)
+/* GoTrue's session object {access_token, token_type, expires_in,
+ * expires_at, refresh_token, user} (the arena owns it), or NULL after a 500.
+ * level_json: the session's {aal, amr} (promptd.auth_session_level); NULL:
+ * aal1, opened now by a password. */
+cJSON *session_build(req_t *r, const char *user_json, const char *session_id,
+                     const char *refresh_token, const char *level_json)
 {
     cJSON *user = json_own(r->arena, cJSON_Parse(user_json ? user_json : ""));
     cJSON *level = level_json ? json_own(r->arena, cJSON_Parse(level_json)) : NULL;
@@ -318,11 +324,13 @@ int session_reply(req_t *r, const char *user_json, const char *session_id,
     if (!cJSON_IsObject(user) || !session_id ||
         !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(user, "id"))) {
         r->tx.detail = "auth function returned no user";
-        return resp_problem(r, 500, "Internal error; it has been logged.");
+        resp_problem(r, 500, "Internal error; it has been logged.");
+        return NULL;
     }
     if ((tok = access_token(r, user, session_id, now, level)) == NULL) {
         r->tx.detail = "signing the access token failed (no JWT secret?)";
-        return resp_problem(r, 500, "Internal error; it has been logged.");
+        resp_problem(r, 500, "Internal error; it has been logged.");
+        return NULL;
     }
     o = json_own(r->arena, cJSON_CreateObject());
     cJSON_AddStringToObject(o, "access_token", tok);
@@ -331,6 +339,17 @@ int session_reply(req_t *r, const char *user_json, const char *session_id,
     cJSON_AddNumberToObject(o, "expires_at", (double)(now + cfg->jwt_ttl));
     cJSON_AddStringToObject(o, "refresh_token", refresh_token);
     cJSON_AddItemReferenceToObject(o, "user", user);
+    return o;
+}
+
+/* 200 with the session of session_build. */
+int session_reply(req_t *r, const char *user_json, const char *session_id,
+                  const char *refresh_token, const char *level_json)
+{
+    cJSON *o = session_build(r, user_json, session_id, refresh_token, level_json);
+
+    if (o == NULL)
+        return r->status;
     resp_header(r, "Cache-Control", "no-store");
     return resp_json(r, 200, o);
 }

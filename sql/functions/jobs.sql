@@ -92,6 +92,7 @@ declare
     n_cache int;
     n_stripe int;
     n_mail int;
+    n_codes int;
 begin
     delete from public.idempotency_keys k
     where k.ctid = any (array(
@@ -148,10 +149,18 @@ begin
         limit p_batch);
     get diagnostics n_mail = row_count;
 
+    -- one-time codes of the account flows, a day after they expired
+    delete from promptd.auth_codes c
+    where c.id in (
+        select x.id from promptd.auth_codes x
+        where x.expires_at < now() - interval '1 day'
+        limit p_batch);
+    get diagnostics n_codes = row_count;
+
     return jsonb_build_object('idempotency_keys', n_idem, 'auth_throttle', n_throttle,
                               'sessions', n_sessions, 'schedule_runs', n_runs,
                               'enrich_cache', n_cache, 'stripe_events', n_stripe,
-                              'mail_outbox', n_mail);
+                              'mail_outbox', n_mail, 'auth_codes', n_codes);
 end
 $function$;
 revoke all on function promptd.maintenance_purge(integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

@@ -146,6 +146,26 @@ static int hexval(int c)
     return -1;
 }
 
+/* s percent-encoded for a URL's query component (RFC 3986: unreserved
+ * characters as they are, every other byte as %XX), a new arena string. */
+char *url_encode(arena_t *a, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = arena_alloc(a, 3 * strlen(s) + 1), *o = out;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || strchr("-._~", *p)) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 char *url_decode(arena_t *a, const char *s, size_t n)
 {
     char *out = arena_alloc(a, n + 1), *o = out;

@@ -32,6 +32,9 @@ bool utf8_valid(const char *buf, size_t len);
 /* Number of code points in a valid UTF-8 string. */
 size_t utf8_length(const char *s);
 
+/* s percent-encoded for a query component (unreserved kept), in a. */
+char *url_encode(arena_t *a, const char *s);
+
 /* Decode %XX and '+' of a query component into a new arena string.
  * Returns NULL when the escape is malformed or the result is not UTF-8. */
 char *url_decode(arena_t *a, const char *s, size_t n);

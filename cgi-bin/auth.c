@@ -1,4 +1,4 @@
-/* auth.c: the auth family: GoTrue-compatible sign-up, sign-in, refresh, user and logout (/auth/v1). */
+/* auth.c: the auth family: GoTrue-compatible sign-up, sign-in, refresh, user and logout (/auth/v1); its route table, with the flows by mail (auth_email.c), single sign-on (auth_sso.c) and the second factor (auth_mfa.c). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -365,12 +365,28 @@ static bool email_set_or_reply(req_t *r, const char *email)
     return false;
 }
 
+/* A password or email change by a user with a verified second factor
+ * needs an aal2 session (GoTrue's rule); false after 403 insufficient_aal
+ * or a database error. */
+static bool aal_or_reply(req_t *r)
+{
+    int ok = credential_aal_sufficient(r);
+
+    if (ok == 0)
+        gotrue_error(r, 403, "insufficient_aal",
+                     "AAL2 session is required to update email or password "
+                     "when MFA is enabled.");
+    return ok > 0;
+}
+
 /* PUT /auth/v1/user (session token) {data?, password?, email?,
  * current_password?} -> 200 user | 400 bad_json / validation_failed |
  * 400 reauthentication_needed (a password or email change needs
  * current_password or a sign-in within 5 minutes) | 400
  * current_password_mismatch | 422 weak_password / validation_failed /
- * email_exists | 401 | 403 bad_jwt / session_not_found.  A new password
+ * email_exists | 401 | 403 bad_jwt / session_not_found | 403
+ * insufficient_aal (a password or email change from an aal1 session of a
+ * user with a verified factor).  A new password
  * revokes the other sessions; a new email is confirmed at once. */
 static int auth_user_put(req_t *r)
 {
@@ -393,6 +409,8 @@ static int auth_user_put(req_t *r)
         if ((reason = password_weakness(password, &msg)) != NULL)
             return weak_password_error(r, reason, msg);
     }
+    if ((password || email) && !aal_or_reply(r))
+        return r->status;
     if ((password || email) && !reauth_or_reply(r, current))
         return r->status;
     if (password && !password_hash(password, hash))
@@ -468,11 +486,17 @@ static const route_t routes[] = {
     {"POST", "/auth/v1/otp", auth_otp, R_JSON | R_DB, CRED_NONE, NULL},
     {"GET", "/auth/v1/authorize", auth_authorize, R_DB, CRED_NONE, NULL},
     {"GET", "/auth/v1/callback", auth_callback, R_DB, CRED_NONE, NULL},
+    /* the TOTP second factor: auth_mfa.c */
+    {"POST", "/auth/v1/factors", mfa_enroll, R_JSON | R_DB, CRED_SESSION, NULL},
+    {"POST", "/auth/v1/factors/{id}/challenge", mfa_challenge, R_DB, CRED_SESSION, NULL},
+    {"POST", "/auth/v1/factors/{id}/verify", mfa_verify, R_JSON | R_DB, CRED_SESSION, NULL},
+    {"DELETE", "/auth/v1/factors/{id}", mfa_unenroll, R_DB, CRED_SESSION, NULL},
 };
 
 int main(int argc, char **argv)
 {
-    static const db_stmt_t *const tables[] = {stmts, auth_email_stmts, auth_sso_stmts, NULL};
+    static const db_stmt_t *const tables[] = {stmts, auth_email_stmts, auth_sso_stmts, mfa_stmts,
+                                              NULL};
     static const family_t family = {
         "auth", routes, sizeof(routes) / sizeof(routes[0]), tables,
         gotrue_problem};

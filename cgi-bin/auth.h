@@ -1,8 +1,9 @@
-/* auth.h: what the auth family's files share (auth_common.c). */
+/* auth.h: what the auth family's files share (auth_common.c, auth_mfa.c, auth_totp.c). */
 #ifndef PROMPTD_CGI_AUTH_H
 #define PROMPTD_CGI_AUTH_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "core/config.h"
 #include "http/server.h"
@@ -91,5 +92,32 @@ int auth_grant_pkce(req_t *r);
 /* A redirect_to itself when allowed (the site URL, PROMPTD_REDIRECT_ALLOW),
  * else the site URL. */
 const char *auth_redirect_target(req_t *r, const char *want);
+
+/* ------------------------------------------------ TOTP (auth_totp.c) */
+
+#define TOTP_DIGITS 6
+#define TOTP_PERIOD 30      /* seconds per step */
+
+enum totp_match { TOTP_WRONG, TOTP_REUSED, TOTP_OK };
+
+/* Base32 (RFC 4648, no padding) of b[0..n), in the arena. */
+char *totp_base32(req_t *r, const unsigned char *b, size_t n);
+/* Check a 6-digit code at steps now-1..now+1; TOTP_OK sets *step, the
+ * matching step after last_step (-1: none used). */
+enum totp_match totp_check(const unsigned char *key, size_t len, const char *code,
+                           time_t now, long long last_step, long long *step);
+/* The otpauth://totp/ key URI, in the arena. */
+char *totp_uri(req_t *r, const char *issuer, const char *account, const char *secret);
+/* text as an SVG QR code, in the arena; NULL when it cannot be encoded. */
+char *totp_qr_svg(req_t *r, const char *text);
+
+/* ------------------------------------------ factors (auth_mfa.c) */
+
+/* The handlers of /auth/v1/factors (routes in auth.c) and their statements. */
+int mfa_enroll(req_t *r);
+int mfa_challenge(req_t *r);
+int mfa_verify(req_t *r);
+int mfa_unenroll(req_t *r);
+extern const db_stmt_t mfa_stmts[];
 
 #endif

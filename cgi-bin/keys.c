@@ -215,10 +215,10 @@ static int key_revoke(req_t *r)
 }
 
 static const route_t routes[] = {
-    {"POST", "/api/v1/keys", key_create, R_JSON | R_DB, CRED_SESSION, NULL},
+    {"POST", "/api/v1/keys", key_create, R_JSON | R_DB | R_AAL2, CRED_SESSION, NULL},
     {"GET", "/api/v1/keys", key_list, R_DB | R_READONLY, CRED_SESSION, NULL},
     {"GET", "/api/v1/keys/{id:uuid}", key_get, R_DB | R_READONLY, CRED_SESSION, NULL},
-    {"DELETE", "/api/v1/keys/{id:uuid}", key_revoke, R_DB, CRED_SESSION, NULL},
+    {"DELETE", "/api/v1/keys/{id:uuid}", key_revoke, R_DB | R_AAL2, CRED_SESSION, NULL},
 };
 
 int main(int argc, char **argv)

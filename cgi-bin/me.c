@@ -449,7 +449,7 @@ static int admin_job_cancel(req_t *r)
 static const route_t routes[] = {
     {"GET", "/api/v1/me", me_get, R_DB | R_READONLY, CRED_SESSION, NULL},
     {"PATCH", "/api/v1/me", me_update, R_JSON | R_DB, CRED_SESSION, NULL},
-    {"DELETE", "/api/v1/me", me_delete, R_DB, CRED_SESSION, NULL},
+    {"DELETE", "/api/v1/me", me_delete, R_DB | R_AAL2, CRED_SESSION, NULL},
     {"GET", "/api/v1/me/audit", me_audit, R_DB | R_READONLY, CRED_SESSION, NULL},
     {"GET", "/api/v1/me/export", me_export, R_DB, CRED_SESSION, NULL},
     {"GET", "/api/v1/admin/users", admin_users,

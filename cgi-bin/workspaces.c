@@ -281,8 +281,9 @@ static const route_t routes[] = {
     {"DELETE", "/api/v1/workspaces/{id:uuid}", ws_delete, R_DB, CRED_SESSION, NULL},
     {"GET", "/api/v1/workspaces/{id:uuid}/members", ws_members, R_DB | R_READONLY,
      CRED_SESSION, NULL},
+    /* a role change is how ownership moves: aal2 for a user with a second factor */
     {"PATCH", "/api/v1/workspaces/{id:uuid}/members/{user_id:uuid}", ws_member_set,
-     R_JSON | R_DB, CRED_SESSION, NULL},
+     R_JSON | R_DB | R_AAL2, CRED_SESSION, NULL},
     {"DELETE", "/api/v1/workspaces/{id:uuid}/members/{user_id:uuid}", ws_member_remove, R_DB,
      CRED_SESSION, NULL},
     {"POST", "/api/v1/workspaces/{id:uuid}/invitations", ws_invite, R_JSON | R_DB,

@@ -71,6 +71,7 @@ AS $function$
         'created_at', u.created_at,
         'updated_at', u.updated_at,
         'is_anonymous', coalesce(u.is_anonymous, false))
+        || jsonb_strip_nulls(jsonb_build_object('factors', promptd.mfa_factors_json(u.id)))
     from auth.users u
     where u.id = p_user and u.deleted_at is null
 $function$;

@@ -4,7 +4,8 @@
 -- file after the numbered migrations, every run: edit here, never in
 -- sql/NNNN_*.sql (see README, "promptctl").
 
--- The GoTrue user object of a user, or NULL.
+-- The GoTrue user object of a user, or NULL; "factors" only when it has
+-- some (sql/functions/mfa.sql), as GoTrue omits an empty list.
 CREATE OR REPLACE FUNCTION promptd.auth_user_json(p_user uuid)
  RETURNS jsonb
  LANGUAGE sql
@@ -45,6 +46,7 @@ AS $function$
         'created_at', u.created_at,
         'updated_at', u.updated_at,
         'is_anonymous', coalesce(u.is_anonymous, false))
+        || jsonb_strip_nulls(jsonb_build_object('factors', promptd.mfa_factors_json(u.id)))
     from auth.users u
     where u.id = p_user and u.deleted_at is null
 $function$;

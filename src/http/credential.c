@@ -390,3 +390,15 @@ int credential_recent_signin(req_t *r, long max_age)
     }
     return at >= now - (double)max_age && at <= now + 30;
 }
+
+int credential_aal_sufficient(req_t *r)
+{
+    /* sql/0041_mfa.sql */
+    PGresult *res = db_exec_sql(&r->tx, "select promptd.mfa_aal_ok()", 0, NULL);
+
+    if (res == NULL) {
+        dbreply_error(r);
+        return -1;
+    }
+    return PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+}

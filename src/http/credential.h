@@ -74,6 +74,14 @@ const char *credential_session_id(req_t *r);
  * not, -1 after replying (database error). */
 int credential_recent_signin(req_t *r, long max_age);
 
+/* The second factor (sql/functions/mfa.sql, promptd.mfa_aal_ok): 1 when
+ * the caller has no verified factor or its session is at aal2 (the token's
+ * aal claim, and the session row where this server keeps it), 0 when an
+ * aal1 session of a user with a verified factor, -1 after replying
+ * (database error).  Runs inside the request's transaction; the route
+ * flag R_AAL2 and the handlers that need aal2 for part of a body call it. */
+int credential_aal_sufficient(req_t *r);
+
 /* True when the caller may use a route needing scope: JWT callers have
  * every scope; API-key callers only their key's. */
 bool credential_has_scope(const req_t *r, const char *scope);

@@ -297,6 +297,21 @@ static bool admit_or_reply(req_t *r, const family_t *fam)
     return true;
 }
 
+/* R_AAL2: credential_aal_sufficient; 403 otherwise (problem+json, or the
+ * family's insufficient_aal).  False once a reply is recorded. */
+static bool aal_or_reply(req_t *r, const family_t *fam)
+{
+    static const char detail[] =
+        "AAL2 session is required: verify your second factor first.";
+    int ok = credential_aal_sufficient(r);
+
+    if (ok != 0)
+        return ok > 0;
+    resp_problem(r, 403, detail);
+    reshape(r, fam, PROBLEM_AAL, detail);
+    return false;
+}
+
 void dispatch_request(req_t *r, const family_t *fam, const config_t *cfg)
 {
     int retry_after;
@@ -318,7 +333,8 @@ void dispatch_request(req_t *r, const family_t *fam, const config_t *cfg)
         return;
     }
     quota_begin(r);
-    if (!(r->route->flags & R_ADMIN) || admin_or_reply(r))
+    if ((!(r->route->flags & R_ADMIN) || admin_or_reply(r)) &&
+        (!(r->route->flags & R_AAL2) || aal_or_reply(r, fam)))
         run_handler(r);
     quota_finish(r);
     conditional_get(r);

@@ -163,6 +163,8 @@ long router_check(const route_t *routes, size_t nroutes, const char **why)
             *why = "names a scope but does not accept API keys";
         else if ((rt->creds & CRED_NONE) && (rt->flags & R_ADMIN))
             *why = "is for administrators but admits anonymous callers";
+        else if ((rt->flags & R_AAL2) && (!(rt->flags & R_DB) || rt->creds != CRED_SESSION))
+            *why = "needs aal2 but is not a session-only database route";
         if (*why != NULL)
             return (long)i;
     }

@@ -18,6 +18,9 @@ enum route_flags {
     R_READONLY = 1u << 3,   /* ... and that transaction is READ ONLY */
     R_IDEMPOTENT = 1u << 4, /* honours Idempotency-Key (POST) */
     R_ADMIN = 1u << 5,      /* the caller must be an admin (403) */
+    R_AAL2 = 1u << 6,       /* a session at aal2 when its user has a verified
+                             * second factor (403 insufficient_aal; needs
+                             * R_DB; credential_aal_sufficient) */
 };
 
 /* The credential kinds a route accepts (route_t.creds, never 0).  The

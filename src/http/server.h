@@ -14,6 +14,7 @@
 #define PROBLEM_WRONG_KIND "credential_not_accepted"  /* 403: another kind */
 #define PROBLEM_SCOPE "insufficient_scope"            /* 403: key lacks scope */
 #define PROBLEM_BODY "bad_json"                       /* 400/413/415/422: body */
+#define PROBLEM_AAL "insufficient_aal"                /* 403: R_AAL2, session at aal1 */
 
 typedef struct family {
     const char *name;          /* "prompts" */

@@ -96,6 +96,10 @@ int main(void)
         static const route_t scope_no_key[] = {{"GET", "/a", h, 0, CRED_SESSION, "admin"}};
         static const route_t unknown[] = {{"GET", "/a", h, 0, 1u << 9, NULL}};
         static const route_t anon_admin[] = {{"GET", "/a", h, R_ADMIN, CRED_NONE, NULL}};
+        static const route_t aal2_ok[] = {{"POST", "/a", h, R_DB | R_AAL2, CRED_SESSION, NULL}};
+        static const route_t aal2_no_db[] = {{"POST", "/a", h, R_AAL2, CRED_SESSION, NULL}};
+        static const route_t aal2_key[] = {{"POST", "/a", h, R_DB | R_AAL2,
+                                            CRED_SESSION | CRED_APIKEY, "admin"}};
         const char *why = NULL;
 
         is_int(router_check(good, 4, &why), -1, "a table stating every row's kinds passes");
@@ -108,6 +112,10 @@ int main(void)
         is_int(router_check(scope_no_key, 1, &why), 0, "a scope without API keys is refused");
         is_int(router_check(unknown, 1, &why), 0, "an unknown kind is refused");
         is_int(router_check(anon_admin, 1, &why), 0, "an admin route open to anon is refused");
+        is_int(router_check(aal2_ok, 1, &why), -1, "an aal2 row: session only, in the database");
+        is_int(router_check(aal2_no_db, 1, &why), 0, "an aal2 row without R_DB is refused");
+        is_int(router_check(aal2_key, 1, &why), 0, "an aal2 row that takes API keys is refused");
+        ok(why && strstr(why, "aal2"), "  saying so");
         is_str(router_creds_name(CRED_NONE | CRED_SHARE), "none,share", "kinds by name");
         is_str(router_creds_name(CRED_SESSION | CRED_APIKEY), "session,apikey", "  in bit order");
     }

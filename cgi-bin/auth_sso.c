@@ -164,7 +164,10 @@ int auth_callback(req_t *r)
         return back_with_error(r, cfg->site_url, "invalid_request", "bad_oauth_state",
                                "OAuth state is invalid or has expired");
     to = PQgetvalue(flow, 0, 4);
-    r->tx.commit_on_error = true;   /* the state is spent whatever follows */
+    /* the state is spent whatever follows, and no transaction stays open
+     * while the provider answers */
+    if (!db_tx_commit(&r->tx))
+        return db_failed(r);
     if (perr != NULL || code == NULL || *code == '\0')
         return back_with_error(r, to, "access_denied", "bad_oauth_callback",
             arena_printf(r->arena, "The provider refused: %s",
@@ -180,7 +183,6 @@ int auth_callback(req_t *r)
             return r->status;
         return back_with_error(r, to, "access_denied", "bad_oauth_callback", why);
     }
-    r->tx.commit_on_error = false;
     return sign_in_reply(r, flow, &id);
 }
 

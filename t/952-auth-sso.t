@@ -161,6 +161,22 @@ is($res->{json}{error_code}, 'bad_json', '... a number for the code: bad_json');
 $res = pkce('{"auth_code":"unknown","code_verifier":"' . ('a' x 43) . '"}');
 is($res->{status}, 404, 'an unknown code: 404');
 
+# ------------------------------------------------------------- no transaction waits on the provider
+{
+    my $res = $http->get($s->url('/auth/v1/authorize?provider=acme&code_challenge=' . ('p' x 43)
+                                 . '&code_challenge_method=plain&redirect_to=' . $APP));
+    my $at_idp = $http->get($res->{headers}{location} // '');
+    (my $cb = $at_idp->{headers}{location} // '') =~ s{^\Q$site\E}{};
+    like($cb, qr{^/auth/v1/callback\?code=.*state=}, 'the provider sends the browser back');
+    control({ token_delay_ms => 800 });
+    my ($status, $most) = $s->open_tx_during(sub { $http->get($s->url($cb)) });
+    is($status, 303, 'a callback whose provider takes 800 ms: 303');
+    is($most, 0, '... and no database transaction stays open while the provider answers');
+    is(db1("select count(*) from promptd.sso_flows where code_hash is not null"), 1,
+       '... the flow holds the client\'s code (database)');
+    control({});
+}
+
 # ------------------------------------------------------------- GitHub
 $r = sso(github => $APP);
 like($r->{authorize}{location} // '', qr{^\Q$idp\E/login/oauth/authorize\?response_type=code&client_id=.*&scope=read%3Auser%20user%3Aemail&state=.*&code_challenge=},

@@ -1,6 +1,6 @@
 // fake-oidc.mjs: a loopback OpenID Connect provider (discovery, authorize, token with PKCE and client authentication, JWKS, RS256 ID tokens) that also answers GitHub's OAuth and user API, for the single sign-on tests.
 // Usage: node fake-oidc.mjs CLIENT_ID CLIENT_SECRET   -> prints {"port": N}, serves on 127.0.0.1:N
-// Control: POST /_control {id_token: {claim overrides, null removes}, sign_with_other_key,
+// Control: POST /_control {id_token: {claim overrides, null removes}, sign_with_other_key, token_delay_ms,
 //          deny, github_email, github_verified, github_id}; GET /_log -> the requests seen.
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -51,6 +51,10 @@ function authorize(u, res, github) {
     res.end();
 }
 function token(req, form, res, github) {
+    if (control.token_delay_ms > 0 && !form.get('delayed')) {   // a slow provider
+        form.set('delayed', '1');
+        return setTimeout(() => token(req, form, res, github), control.token_delay_ms);
+    }
     const c = codes.get(form.get('code'));
     const client = clientOk(req, form);
     log[log.length - 1].client_auth = client.how;

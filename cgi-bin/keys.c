@@ -21,7 +21,7 @@
  * CRED_SESSION): no API key, whatever its scopes, can mint, list or
  * revoke keys; the dispatcher answers it 403. */
 static const char *const scope_names[] = {
-    "prompts:read", "prompts:write", "enrich", "share", "admin", NULL};
+    "prompts:read", "prompts:write", "enrich", "share", "admin", "webhooks:write", NULL};
 
 #define KEY_JSON                                                           \
     "json_build_object('id', k.id, 'workspace_id', k.workspace_id, "        \
@@ -81,7 +81,7 @@ static const char *read_scopes(req_t *r, bool *forbidden)
 {
     cJSON *arr = NULL, *it;
 
-    if (req_field_string_array(r, r->json, "scopes", 5, 32, &arr) != FIELD_OK)
+    if (req_field_string_array(r, r->json, "scopes", 6, 32, &arr) != FIELD_OK)
         return NULL;
     if (cJSON_GetArraySize(arr) == 0) {
         req_field_error(r, "scopes", "must name at least one scope");
@@ -95,7 +95,7 @@ static const char *read_scopes(req_t *r, bool *forbidden)
             }
         if (!scope_known(it->valuestring)) {
             req_field_error(r, "scopes", "'%s' is not a scope (one of prompts:read, "
-                            "prompts:write, enrich, share, admin)", it->valuestring);
+                            "prompts:write, enrich, share, admin, webhooks:write)", it->valuestring);
             return NULL;
         }
         if (!credential_has_scope(r, it->valuestring))

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "jobs/daemon.h"
 #include "net/outbound.h"
+#include "webhooks/sender.h"
 
 /* usage: promptd-jobs   (configuration from the environment: see README) */
 int main(int argc, char **argv)
@@ -15,6 +16,7 @@ int main(int argc, char **argv)
     daemon_config_t c;
     const config_t *cfg;
     const char *url = getenv("PROMPTD_APP_DATABASE_URL");
+    int rc;
 
     if (argc > 1) {
         fprintf(stderr, "usage: %s (configured by PROMPTD_JOBS_* and "
@@ -36,5 +38,11 @@ int main(int argc, char **argv)
         return 1;
     c.conninfo = url;
     c.handlers = jobtypes();   /* every module's job types */
-    return daemon_run(&c);
+    /* The webhook sender runs beside the job loop, on its own connection,
+     * so that a slow endpoint holds neither the loop nor other endpoints. */
+    if (!whsend_start(url))
+        return 1;
+    rc = daemon_run(&c);
+    whsend_stop();
+    return rc;
 }

@@ -23,7 +23,7 @@
 #define ROTATE_OVERLAP "24 hours"
 
 /* The event catalogue (README "Outbound webhooks"; a schema per type in
- * openapi.json, x-webhooks).  "*" subscribes to all. */
+ * openapi.json, its top-level webhooks object).  "*" subscribes to all. */
 static const struct event_type {
     const char *name, *description;
 } event_types[] = {

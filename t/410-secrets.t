@@ -7,9 +7,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Promptd::Test qw(db1);
+use Promptd::Test qw(db1 api);
 
-my $s = Promptd::Test->new(PROMPTD_WORKERS => 1);
+my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_OUTBOUND_ALLOW => '127.0.0.9/32',
+                           PROMPTD_WEBHOOKS_ALLOW_HTTP => 1);
 my $alice = $s->user_create('alice@example.com');
 my $bob = $s->user_create('bob@example.com');
 
@@ -68,11 +69,21 @@ my ($rc, $out, $err) = ctl({}, 'check');
 is($rc, 0, 'check -> 0');
 like($out, qr/checked 5 secrets, 0 failed/, 'check reports 5 ok');
 
+# --- a webhook endpoint whose secret was rotated once: two more sealed values
+my $wtok = $s->token($alice);
+my $hook = api($wtok, POST => '/api/v1/webhooks', json => { url => 'http://127.0.0.9:9/h', events => ['*'] })->{json};
+ok($hook->{id}, 'a webhook endpoint (its secret sealed by the webhooks worker under k1)');
+is(api($wtok, POST => "/api/v1/webhooks/$hook->{id}/rotate")->{status}, 200, '... rotated once');
+is(db1(qq{select count(*) from webhook_endpoints where secret_sealed like 'v1:k1:%' and previous_secret_sealed like 'v1:k1:%'}),
+   1, '... both its secrets under k1');
+
 # --- rotate to k2 (k1 kept for decryption)
 my %before = map { $_->[0] => $_->[1] } @{ $s->psql('select id, value_enc from user_secrets') };
 ($rc, $out, $err) = ctl({ keys => "$k2,$ring" }, 'rotate');
 is($rc, 0, 'rotate -> 0') or diag $err;
-like($out, qr/rotated 5 of 5 secrets to key k2/, 'reports the count and key');
+like($out, qr/rotated 7 of 7 secrets to key k2/, 'reports the count and key (5 user secrets, 2 webhook secrets)');
+is(db1(qq{select count(*) from webhook_endpoints where secret_sealed like 'v1:k2:%' and previous_secret_sealed like 'v1:k2:%'}),
+   1, 'the webhook secrets are under k2 too');
 is(db1(q{select count(*) from user_secrets where key_id = 'k2' and value_enc like 'v1:k2:%'}), 5,
    'every row now under k2');
 my %after = map { $_->[0] => $_->[1] } @{ $s->psql('select id, value_enc from user_secrets') };
@@ -84,7 +95,7 @@ is(get_secret($alice, 'anthropic', keys => $k2), "sk-ant-\x{1}multi\nline", 'pla
 is($rc, 1, 'check with only the old key -> 1');
 like($err, qr/unknown key id/, '  unknown key id');
 ($rc, $out) = ctl({ keys => "$k2,$ring" }, 'rotate');
-like($out, qr/rotated 0 of 5 secrets to key k2/, 'rotate again: nothing to do');
+like($out, qr/rotated 0 of 7 secrets to key k2/, 'rotate again: nothing to do');
 
 # --- row swap: copy alice's value into bob's row
 $s->psql("update user_secrets set value_enc = (select value_enc from user_secrets where id = '$id{a_openai}') "

@@ -1,4 +1,4 @@
-/* secretsctl.c: promptctl secrets set|get|check|rotate (user_secrets, AES-256-GCM at rest). */
+/* secretsctl.c: promptctl secrets set|get|check|rotate (user_secrets, AES-256-GCM at rest; rotate re-seals every sealed column). */
 #include "cmd/secretsctl.h"
 
 #include <stdbool.h>
@@ -185,60 +185,92 @@ static int secretsctl_check(PGconn *conn, const secretbox_ring_t *ring)
     return failed ? 1 : 0;
 }
 
-/* promptctl secrets rotate */
-static int secretsctl_rotate(PGconn *conn, const secretbox_ring_t *ring)
+/* Every column holding a value sealed with the key ring: its rows (id,
+ * stored form; locked), the update storing a re-sealed one ($1 id, $2
+ * stored, $3 key id) and the AAD binding it to its row. */
+static const struct sealed_column {
+    const char *rows, *update, *aad_prefix;
+} sealed_columns[] = {
+    {"select id::text, value_enc from public.user_secrets order by id for update",
+     "update public.user_secrets set value_enc = $2, key_id = $3 where id = $1", "user_secrets.value:"},
+    {"select id::text, secret from promptd.mfa_factors order by id for update",
+     "update promptd.mfa_factors set secret = $2 where id = $1::uuid and $3::text is not null",
+     "mfa_factors.secret:"},
+    {"select id::text, secret_sealed from public.webhook_endpoints order by id for update",
+     "update public.webhook_endpoints set secret_sealed = $2 where id = $1::uuid and $3::text is not null",
+     "webhook_endpoints.secret:"},
+    {"select id::text, previous_secret_sealed from public.webhook_endpoints "
+     "where previous_secret_sealed is not null order by id for update",
+     "update public.webhook_endpoints set previous_secret_sealed = $2 where id = $1::uuid and $3::text is not null",
+     "webhook_endpoints.secret:"},
+};
+
+/* Re-seal the rows of column c not under the current key; the number of
+ * rows in *n, of those re-sealed in *rotated.  False (reported) on the
+ * first row that does not open or store. */
+static bool secretsctl_rotate_column(PGconn *conn, const secretbox_ring_t *ring,
+                                     const struct sealed_column *c, int *n, int *rotated)
 {
     const char *current = secretbox_current_kid(ring);
     PGresult *res = NULL;
-    int n = 0, rotated = 0, rc = 1;
+    bool ok = secretsctl_exec(conn, c->rows, 0, NULL, &res);
 
-    if (!secretsctl_exec(conn, "begin", 0, NULL, NULL) ||
-        !secretsctl_exec(conn, "select id, value_enc from public.user_secrets "
-                         "order by id for update", 0, NULL, &res))
-        goto out;
-    n = PQntuples(res);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; ok && i < PQntuples(res); i++) {
         const char *id = PQgetvalue(res, i, 0), *stored = PQgetvalue(res, i, 1);
-        char aad[64], kid[SECRETBOX_KID_MAX + 1], *enc;
+        char aad[96], kid[SECRETBOX_KID_MAX + 1], *enc;
         unsigned char *pt;
         size_t len;
         enum secretbox_error e;
-        bool ok;
 
+        (*n)++;
         if (secretbox_stored_kid(stored, kid) && strcmp(kid, current) == 0)
             continue;
-        secretsctl_aad(aad, id);
+        snprintf(aad, sizeof aad, "%s%s", c->aad_prefix, id);
         if ((e = secretbox_decrypt(ring, stored, aad, &pt, &len)) != SECRETBOX_OK) {
             fprintf(stderr, "promptctl: secret %s: %s; nothing rotated\n", id,
                     secretbox_strerror(e));
-            goto out;
+            ok = false;
+            break;
         }
         enc = secretbox_encrypt(ring, pt, len, aad);
         secretbox_free(pt, len);
         if (enc == NULL) {
             fprintf(stderr, "promptctl: secret %s: encryption failed\n", id);
-            goto out;
+            ok = false;
+            break;
         }
         {
             const char *v[3] = {id, enc, current};
 
-            ok = secretsctl_exec(conn, "update public.user_secrets "
-                                 "set value_enc = $2, key_id = $3 where id = $1",
-                                 3, v, NULL);
+            ok = secretsctl_exec(conn, c->update, 3, v, NULL);
         }
         free(enc);
-        if (!ok)
-            goto out;
-        rotated++;
+        if (ok)
+            (*rotated)++;
     }
+    PQclear(res);
+    return ok;
+}
+
+/* promptctl secrets rotate: every sealed value (users' provider keys,
+ * second-factor keys, webhook endpoint secrets) to the current key, in
+ * one transaction. */
+static int secretsctl_rotate(PGconn *conn, const secretbox_ring_t *ring)
+{
+    int n = 0, rotated = 0, rc = 1;
+
+    if (!secretsctl_exec(conn, "begin", 0, NULL, NULL))
+        goto out;
+    for (size_t i = 0; i < sizeof sealed_columns / sizeof sealed_columns[0]; i++)
+        if (!secretsctl_rotate_column(conn, ring, &sealed_columns[i], &n, &rotated))
+            goto out;
     if (!secretsctl_exec(conn, "commit", 0, NULL, NULL))
         goto out;
-    printf("rotated %d of %d secrets to key %s\n", rotated, n, current);
+    printf("rotated %d of %d secrets to key %s\n", rotated, n, secretbox_current_kid(ring));
     rc = 0;
 out:
     if (rc != 0)
         PQclear(PQexec(conn, "rollback"));
-    PQclear(res);
     return rc;
 }
 

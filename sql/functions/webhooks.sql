@@ -463,11 +463,13 @@ $function$;
 revoke all on function promptd.webhook_record(uuid,integer,text,integer,integer,text,text,integer,integer[],integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.webhook_record(uuid,integer,text,integer,integer,text,text,integer,integer[],integer) to service_role;
 
--- promptd.webhook_next_due() -> seconds until the earliest waiting
--- delivery of an enabled endpoint is due (0 when one is due or an event
--- waits to be fanned out), null when there is none: how long a sender may
--- sleep.
-create or replace function promptd.webhook_next_due()
+-- promptd.webhook_next_due(per_endpoint) -> seconds until the earliest
+-- waiting delivery a claim could take is due: of an enabled endpoint with
+-- fewer than per_endpoint in flight (0 when one is due now or an event
+-- waits to be fanned out); null when there is none.  How long a sender may
+-- sleep: a delivery held back by its endpoint's bound is claimed when one
+-- in flight ends, not by polling.
+create or replace function promptd.webhook_next_due(p_per_endpoint integer)
  returns double precision
  language sql
  stable security definer
@@ -477,10 +479,13 @@ as $function$
            else greatest(0, extract(epoch from (
                select min(d.next_attempt_at) from promptd.webhook_deliveries d
                  join public.webhook_endpoints e on e.id = d.endpoint_id and e.enabled
-                where d.state = 'pending') - now())) end
+                where d.state = 'pending'
+                  and (select count(*) from promptd.webhook_deliveries f
+                        where f.endpoint_id = d.endpoint_id and f.state = 'sending') < p_per_endpoint)
+               - now())) end
 $function$;
-revoke all on function promptd.webhook_next_due() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
-grant execute on function promptd.webhook_next_due() to service_role;
+revoke all on function promptd.webhook_next_due(integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.webhook_next_due(integer) to service_role;
 
 -- promptd.webhook_purge(retention_s, batch) -> {webhook_deliveries,
 -- webhook_events}: finished deliveries older than the retention, then

@@ -347,11 +347,18 @@ static int claim(void)
     return n;
 }
 
-/* Milliseconds until the next delivery is due (IDLE_WAIT_MS at most). */
+/* Milliseconds until the next delivery a claim could take is due
+ * (IDLE_WAIT_MS at most; one held back by its endpoint's bound waits for a
+ * transfer to end instead). */
 static long next_due_ms(void)
 {
-    PGresult *res = PQexec(S.conn, "select promptd.webhook_next_due()");
+    char per[24];
+    const char *v[1] = {per};
+    PGresult *res;
     long ms = IDLE_WAIT_MS;
+
+    snprintf(per, sizeof per, "%ld", S.ws->per_endpoint);
+    res = PQexecParams(S.conn, "select promptd.webhook_next_due($1::int)", 1, NULL, v, NULL, NULL, 0);
 
     if (PQresultStatus(res) == PGRES_TUPLES_OK && !PQgetisnull(res, 0, 0)) {
         double secs = strtod(PQgetvalue(res, 0, 0), NULL);

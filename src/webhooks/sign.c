@@ -19,7 +19,7 @@ void whsign_secret_new(char out[WHSIGN_SECRET_MAX])
     unsigned char key[WHSIGN_SECRET_BYTES];
 
     random_bytes(key, sizeof key);
-    memcpy(out, PREFIX, sizeof PREFIX - 1);
+    snprintf(out, WHSIGN_SECRET_MAX, "%s", PREFIX);
     EVP_EncodeBlock((unsigned char *)out + sizeof PREFIX - 1, key, (int)sizeof key);
     OPENSSL_cleanse(key, sizeof key);
 }
@@ -79,7 +79,7 @@ bool whsign_sign(const char *secret, const char *msg_id, long long timestamp,
     OPENSSL_cleanse(key, sizeof key);
     if (!ok)
         return false;
-    memcpy(out, "v1,", 3);
+    out[0] = 'v', out[1] = '1', out[2] = ',';
     EVP_EncodeBlock((unsigned char *)out + 3, mac, 32);
     return true;
 }

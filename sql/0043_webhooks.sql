@@ -543,6 +543,36 @@ $function$;
 revoke all on function promptd.webhook_record(uuid,integer,text,integer,integer,text,text,integer,integer[],integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.webhook_record(uuid,integer,text,integer,integer,text,text,integer,integer[],integer) to service_role;
 
+-- promptd.webhook_record_all(sender, outcomes, schedule, disable_after)
+-- -> per outcome (delivery, attempt, status, error, outcome): every
+-- attempt a sender finished, recorded by webhook_record in one statement.
+-- outcomes: [{id, attempt, status, latency_ms, response?, error?,
+-- retry_after?}].  For promptd-jobs (service_role).
+create or replace function promptd.webhook_record_all(p_sender text, p_outcomes jsonb,
+                                                      p_schedule integer[], p_disable_after integer)
+ returns table(delivery uuid, attempt integer, status integer, error text, outcome text)
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+declare
+    o jsonb;
+begin
+    for o in select x from jsonb_array_elements(p_outcomes) x loop
+        delivery := (o ->> 'id')::uuid;
+        attempt := (o ->> 'attempt')::integer;
+        status := (o ->> 'status')::integer;
+        error := o ->> 'error';
+        outcome := promptd.webhook_record(delivery, attempt, p_sender, status,
+            (o ->> 'latency_ms')::integer, o ->> 'response', error,
+            (o ->> 'retry_after')::integer, p_schedule, p_disable_after);
+        return next;
+    end loop;
+end
+$function$;
+revoke all on function promptd.webhook_record_all(text,jsonb,integer[],integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.webhook_record_all(text,jsonb,integer[],integer) to service_role;
+
 -- promptd.webhook_next_due(per_endpoint) -> seconds until the earliest
 -- waiting delivery a claim could take is due: of an enabled endpoint with
 -- fewer than per_endpoint in flight (0 when one is due now or an event

@@ -247,8 +247,10 @@ $rx->default('/long', undef);
 $rx->clear;
 my $slow = hook('/slow', 'prompt.created');
 my $fast = hook('/fast', 'prompt.created');
-$rx->default('/slow', { delay_ms => 2500 });
-fire("burst $_") for 1 .. 6;
+$rx->default('/slow', { delay_ms => 4000 });
+# six events in one transaction: all due at once
+$s->psql("insert into public.prompts (user_id, workspace_id, title, content) "
+       . "select '$alice', '$ws', 'burst ' || i, 'x' from generate_series(1, 6) i");
 $s->wait_for(sub { (grep { defined $_->{done_at} } $rx->requests('/fast')) >= 6 }, timeout => 30);
 my @fast = $rx->requests('/fast');
 $s->wait_for(sub { (grep { defined $_->{done_at} } $rx->requests('/slow')) >= 6 }, timeout => 60);

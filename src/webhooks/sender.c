@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <libpq-fe.h>
 
@@ -55,6 +56,7 @@ static struct {
     whslot_t *slots;
     long busy;
     char name[160];             /* locked_by */
+    cJSON *outcomes;            /* attempts ended, not yet recorded */
 } S;
 
 static bool stopping(void)
@@ -84,6 +86,11 @@ static bool db_ready(void)
     S.conn = PQconnectdb(S.conninfo);
     if (PQstatus(S.conn) == CONNECTION_OK && exec_ok(S.conn, "set role service_role") &&
         exec_ok(S.conn, "set application_name = 'promptd-webhooks'") &&
+        /* Nothing this session commits needs to survive a crash: a lost
+         * claim or outcome leaves the delivery to be sent again (after its
+         * lease), which at-least-once delivery allows; so no commit waits
+         * for the disk. */
+        exec_ok(S.conn, "set synchronous_commit = off") &&
         exec_ok(S.conn, "listen promptd_webhooks"))
         return true;
     log_error("whsend: cannot connect: %s", PQerrorMessage(S.conn));
@@ -111,33 +118,69 @@ static void keep_text(char *p, size_t len)
     }
 }
 
-/* Record slot s's attempt: status 0 when no response arrived (error says
- * why).  A lost record is not retried here: the lease runs out and the
- * delivery goes again. */
-static void record(whslot_t *s, long status, const char *error)
+/* Note slot s's attempt for the next outcomes_flush: status 0 when no
+ * response arrived (error says why). */
+static void outcome_add(whslot_t *s, long status, const char *error)
 {
-    char st[16], lat[24], ra[24], dis[24];
-    const char *v[10];
-    PGresult *res;
+    cJSON *o;
 
-    snprintf(st, sizeof st, "%ld", status);
-    snprintf(lat, sizeof lat, "%lld", clock_now_ms() - s->started_ms);
-    snprintf(ra, sizeof ra, "%ld", s->retry_after_s);
-    snprintf(dis, sizeof dis, "%ld", S.ws->disable_after_s);
+    if (S.outcomes == NULL && (S.outcomes = cJSON_CreateArray()) == NULL)
+        goto oom;
+    if ((o = cJSON_CreateObject()) == NULL)
+        goto oom;
+    cJSON_AddItemToArray(S.outcomes, o);
     s->body[s->body_len] = '\0';
     keep_text(s->body, s->body_len);
-    v[0] = s->delivery, v[1] = s->attempt, v[2] = S.name, v[3] = st, v[4] = lat;
-    v[5] = s->body_len ? s->body : NULL, v[6] = error;
-    v[7] = s->retry_after_s >= 0 ? ra : NULL, v[8] = S.ws->schedule_sql, v[9] = dis;
-    if (!db_ready())
+    cJSON_AddStringToObject(o, "id", s->delivery);
+    cJSON_AddRawToObject(o, "attempt", s->attempt);
+    cJSON_AddNumberToObject(o, "status", (double)status);
+    cJSON_AddNumberToObject(o, "latency_ms", (double)(clock_now_ms() - s->started_ms));
+    if (s->body_len)
+        cJSON_AddStringToObject(o, "response", s->body);
+    if (error)
+        cJSON_AddStringToObject(o, "error", error);
+    if (s->retry_after_s >= 0)
+        cJSON_AddNumberToObject(o, "retry_after", (double)s->retry_after_s);
+    return;
+oom:
+    log_error("whsend: out of memory: delivery %s goes again after its lease", s->delivery);
+}
+
+/* Record every noted attempt in one statement (one commit).  A record
+ * lost (database gone) is not retried here: the deliveries' leases run out
+ * and they go again. */
+static void outcomes_flush(void)
+{
+    char dis[24], *text;
+    const char *v[4];
+    PGresult *res;
+
+    if (S.outcomes == NULL || cJSON_GetArraySize(S.outcomes) == 0)
         return;
-    res = PQexecParams(S.conn, "select promptd.webhook_record($1::uuid, $2::int, $3, $4::int, "
-                       "$5::int, $6, $7, $8::int, $9::int[], $10::int)", 10, NULL, v, NULL, NULL, 0);
+    text = cJSON_PrintUnformatted(S.outcomes);
+    cJSON_Delete(S.outcomes);
+    S.outcomes = NULL;
+    snprintf(dis, sizeof dis, "%ld", S.ws->disable_after_s);
+    v[0] = S.name, v[1] = text, v[2] = S.ws->schedule_sql, v[3] = dis;
+    if (text == NULL || !db_ready()) {
+        log_error("whsend: outcomes not recorded; their deliveries go again after their lease");
+        cJSON_free(text);
+        return;
+    }
+    res = PQexecParams(S.conn, "select delivery, attempt, status, error, outcome from "
+                       "promptd.webhook_record_all($1, $2::jsonb, $3::int[], $4::int)",
+                       4, NULL, v, NULL, NULL, 0);
+    cJSON_free(text);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        log_error("whsend: recording delivery %s: %s", s->delivery, PQerrorMessage(S.conn));
-    else if (status < 200 || status > 299)
-        log_warn("whsend: delivery %s attempt %s: %s -> %s", s->delivery, s->attempt,
-                 error ? error : "non-2xx answer", PQgetvalue(res, 0, 0));
+        log_error("whsend: recording outcomes: %s", PQerrorMessage(S.conn));
+    for (int i = 0; PQresultStatus(res) == PGRES_TUPLES_OK && i < PQntuples(res); i++) {
+        long status = strtol(PQgetvalue(res, i, 2), NULL, 10);
+
+        if (status < 200 || status > 299)
+            log_warn("whsend: delivery %s attempt %s: %s -> %s", PQgetvalue(res, i, 0),
+                     PQgetvalue(res, i, 1), PQgetisnull(res, i, 3) ? "non-2xx answer"
+                     : PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+    }
     PQclear(res);
 }
 
@@ -239,6 +282,29 @@ static void slist_cleanup(void *p)
     curl_slist_free_all(p);
 }
 
+/* Slot s's transfer to url, guarded (the form here, every address by
+ * outbound_prepare, DNS asked now): NULL when ready, else why not. */
+static const char *transfer_open(whslot_t *s, const char *url)
+{
+    outbound_opts_t o = {.origin = OUTBOUND_USER_URL};
+    const char *why = webhooks_url_form_refused(url, S.ws);
+
+    if (why)
+        return arena_printf(s->arena, "the URL %s", why);
+    if ((s->easy = curl_easy_init()) == NULL)
+        return "out of memory";
+    arena_cleanup_add(s->arena, easy_cleanup, s->easy);
+    o.timeout_ms = S.ws->timeout_ms;
+    o.connect_timeout_ms = S.ws->timeout_ms < 10000 ? S.ws->timeout_ms : 10000;
+    o.max_body = 1u << 20;
+    o.user_agent = WEBHOOKS_USER_AGENT;
+    o.on_body = on_body, o.body_ctx = s;
+    o.on_header = on_header, o.header_ctx = s;
+    if ((s->ob = outbound_prepare(s->arena, s->easy, url, &o, &why)) == NULL)
+        return arena_printf(s->arena, "the URL is refused: %s", why ? why : "not reachable");
+    return NULL;
+}
+
 /* Start claimed row i of res in a free slot; a delivery that cannot start
  * (secret, URL refused now) is recorded as a failed attempt at once. */
 static void start(PGresult *res, int i)
@@ -250,7 +316,6 @@ static void start(PGresult *res, int i)
     const char *msg = PQgetvalue(res, i, 6), *body = PQgetvalue(res, i, 7);
     long long ts = (long long)time(NULL);
     struct curl_slist *h = NULL;
-    outbound_opts_t o = {.origin = OUTBOUND_USER_URL};
 
     for (k = 0; k < S.ws->concurrency && s == NULL; k++)
         if (!S.slots[k].busy)
@@ -267,24 +332,10 @@ static void start(PGresult *res, int i)
     body = arena_strdup(s->arena, body);
     sigs = signatures(s, endpoint, PQgetvalue(res, i, 4),
                       PQgetisnull(res, i, 5) ? NULL : PQgetvalue(res, i, 5), msg, ts, body, &why);
-    if (sigs && (why = webhooks_url_refused(s->arena, url, S.ws)) == NULL) {
-        if ((s->easy = curl_easy_init()) == NULL)
-            why = "out of memory";
-        else
-            arena_cleanup_add(s->arena, easy_cleanup, s->easy);
-    }
-    if (why == NULL) {
-        o.timeout_ms = S.ws->timeout_ms;
-        o.connect_timeout_ms = S.ws->timeout_ms < 10000 ? S.ws->timeout_ms : 10000;
-        o.max_body = 1u << 20;
-        o.user_agent = WEBHOOKS_USER_AGENT;
-        o.on_body = on_body, o.body_ctx = s;
-        o.on_header = on_header, o.header_ctx = s;
-        if ((s->ob = outbound_prepare(s->arena, s->easy, url, &o, &why)) == NULL)
-            why = why ? why : "the URL is refused";
-    }
+    if (sigs)
+        why = transfer_open(s, url);
     if (why) {
-        record(s, 0, why);
+        outcome_add(s, 0, why);
         s->easy = NULL;          /* never added to the multi handle */
         slot_free(s);
         return;
@@ -313,7 +364,7 @@ static void finish(CURL *easy, CURLcode rc)
         return;
     if (rc == CURLE_OK)
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    record(s, rc == CURLE_OK ? status : 0,
+    outcome_add(s, rc == CURLE_OK ? status : 0,
            rc == CURLE_OK ? NULL : arena_strdup(s->arena, outbound_error(s->ob, rc)));
     slot_free(s);
 }
@@ -344,6 +395,7 @@ static int claim(void)
     for (i = 0; i < n; i++)
         start(res, i);
     PQclear(res);
+    outcomes_flush();            /* those that could not start */
     return n;
 }
 
@@ -413,6 +465,7 @@ static void *sender_main(void *arg)
                 finish(m->easy_handle, m->data.result);
                 due_at = 0;      /* a slot is free */
             }
+        outcomes_flush();
         wait = due_at - clock_now_ms();
         if (wait > IDLE_WAIT_MS)
             wait = IDLE_WAIT_MS;

@@ -79,12 +79,11 @@ const webhooks_settings_t *webhooks_settings(void)
     return state == 1 ? &s : NULL;
 }
 
-const char *webhooks_url_refused(arena_t *a, const char *url, const webhooks_settings_t *s)
+const char *webhooks_url_form_refused(const char *url, const webhooks_settings_t *s)
 {
     CURLU *u;
     char *scheme = NULL, *user = NULL;
     const char *why = NULL;
-    CURL *c;
 
     if (strlen(url) > WEBHOOKS_URL_MAX)
         return "is longer than 2048 bytes";
@@ -100,16 +99,21 @@ const char *webhooks_url_refused(arena_t *a, const char *url, const webhooks_set
     curl_free(scheme);
     curl_free(user);
     curl_url_cleanup(u);
+    return why;
+}
+
+const char *webhooks_url_refused(arena_t *a, const char *url, const webhooks_settings_t *s)
+{
+    const char *why = webhooks_url_form_refused(url, s);
+    outbound_opts_t o = {.origin = OUTBOUND_USER_URL};
+    CURL *c;
+
     if (why)
         return why;
     if ((c = curl_easy_init()) == NULL)
         return "cannot be checked now";
-    {
-        outbound_opts_t o = {.origin = OUTBOUND_USER_URL};
-
-        if (outbound_prepare(a, c, url, &o, &why) == NULL)
-            why = arena_printf(a, "is refused: %s", why ? why : "not reachable");
-    }
+    if (outbound_prepare(a, c, url, &o, &why) == NULL)
+        why = arena_printf(a, "is refused: %s", why ? why : "not reachable");
     curl_easy_cleanup(c);
     return why;
 }

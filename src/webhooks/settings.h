@@ -32,6 +32,11 @@ const webhooks_settings_t *webhooks_settings(void);
  * seconds, each 0..604800) into s; false when malformed. */
 bool webhooks_schedule_parse(const char *text, webhooks_settings_t *s);
 
+/* NULL when url has an endpoint's form: at most WEBHOOKS_URL_MAX bytes,
+ * https (or http when allowed), no user part; else a short static reason.
+ * No DNS: the address check is outbound_prepare's. */
+const char *webhooks_url_form_refused(const char *url, const webhooks_settings_t *s);
+
 /* NULL when url may be an endpoint: at most WEBHOOKS_URL_MAX bytes, https
  * (or http when allowed), no user part, and every address its host
  * resolves to passes the outbound guard (net/outbound, the one SSRF

@@ -426,8 +426,11 @@ begin
     end if;
     if v_ok then
         v_state := 'succeeded';
+        -- (last_success_at to the second: not one write per delivery)
         update public.webhook_endpoints x set failing_since = null, last_success_at = now()
-         where x.id = d.endpoint_id;
+         where x.id = d.endpoint_id
+           and (x.failing_since is not null or x.last_success_at is null
+                or x.last_success_at < now() - interval '1 second');
     else
         update public.webhook_endpoints x set failing_since = coalesce(x.failing_since, now())
          where x.id = d.endpoint_id returning * into e;

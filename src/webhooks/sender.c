@@ -436,6 +436,16 @@ static bool notified(void)
     return any;
 }
 
+/* Free slots worth a claim: one when idle, else a quarter of them, so
+ * that under load a claim (which ranks every due delivery) starts many
+ * transfers at once rather than one per finished transfer. */
+static long claim_min(void)
+{
+    long q = S.ws->concurrency / 4;
+
+    return S.busy == 0 || q < 1 ? 1 : q;
+}
+
 static void *sender_main(void *arg)
 {
     long long due_at = 0;        /* when to claim next (0: now) */
@@ -447,7 +457,7 @@ static void *sender_main(void *arg)
         int running, q;
         long wait;
 
-        if (!stopping() && S.busy < S.ws->concurrency && clock_now_ms() >= due_at) {
+        if (!stopping() && S.ws->concurrency - S.busy >= claim_min() && clock_now_ms() >= due_at) {
             if (!db_ready()) {
                 due_at = clock_now_ms() + RECONNECT_MS;
             } else {

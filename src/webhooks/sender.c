@@ -476,10 +476,12 @@ static void *sender_main(void *arg)
                 due_at = 0;      /* a slot is free */
             }
         outcomes_flush();
+        /* Until a claim is due, or (too few slots free to claim) until
+         * curl's transfers move: curl_multi_poll returns on their sockets. */
         wait = due_at - clock_now_ms();
         if (wait > IDLE_WAIT_MS)
             wait = IDLE_WAIT_MS;
-        if (S.busy >= S.ws->concurrency || stopping())
+        if (stopping() || S.ws->concurrency - S.busy < claim_min())
             wait = 1000;
         if (wait > 0) {
             if (S.conn)

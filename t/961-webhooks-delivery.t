@@ -196,6 +196,17 @@ is(wait_state($r3->{id}, 'succeeded'), 'succeeded 2 200', '503 with Retry-After,
 my @ra = $rx->requests('/later');
 cmp_ok($ra[1]{at} - $ra[0]{at}, '>=', 2.9, 'the retry waited Retry-After (3 s), not the schedule (1 s)');
 
+my $r3b = hook('/later429', 'prompt.created');
+my @days = qw(Sun Mon Tue Wed Thu Fri Sat);
+my @mons = qw(Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec);
+my @g = gmtime(time + 4);
+my $date = sprintf('%s, %02d %s %d %02d:%02d:%02d GMT', $days[$g[6]], $g[3], $mons[$g[4]], $g[5] + 1900, @g[2, 1, 0]);
+$rx->script('/later429', [ { status => 429, headers => { 'Retry-After' => $date } } ]);
+fire('retry-after date');
+is(wait_state($r3b->{id}, 'succeeded'), 'succeeded 2 200', '429 with Retry-After as an HTTP date, then 200');
+my @rd = $rx->requests('/later429');
+cmp_ok($rd[1]{at} - $rd[0]{at}, '>=', 2.5, 'the retry waited for the date, not the schedule (1 s)');
+
 my $r4 = hook('/drop', 'prompt.created');
 $rx->script('/drop', [ { drop => 1 } ]);
 fire('drop');

@@ -97,27 +97,19 @@ static const db_stmt_t stmts[] = {
     {NULL, NULL},
 };
 
-/* The settings, or NULL after a 500 (malformed PROMPTD_WEBHOOKS_*). */
-static const webhooks_settings_t *settings_or_reply(req_t *r)
-{
-    const webhooks_settings_t *s = webhooks_settings();
-
-    if (s == NULL) {
-        r->tx.detail = "PROMPTD_WEBHOOKS_* settings are malformed";
-        resp_problem(r, 500, "Webhooks are not configured correctly on this server.");
-    }
-    return s;
-}
+/* The settings, read (and checked: a malformed one stops the worker) in
+ * main before the first request. */
+static const webhooks_settings_t *settings;
 
 /* The url member checked as an endpoint (a field error when refused);
  * NULL when absent or bad. */
-static const char *read_url(req_t *r, const webhooks_settings_t *s)
+static const char *read_url(req_t *r)
 {
     const char *url = NULL, *why;
 
     if (req_field_string(r, r->json, "url", WEBHOOKS_URL_MAX, false, &url) != FIELD_OK)
         return NULL;
-    if ((why = webhooks_url_refused(r->arena, url, s)) != NULL) {
+    if ((why = webhooks_url_refused(r->arena, url, settings)) != NULL) {
         req_field_error(r, "url", "%s", why);
         return NULL;
     }
@@ -215,22 +207,19 @@ static const char *const create_fields[] = {"url", "events", "description", "wor
  *   -> 201 endpoint + secret (shown this once) | 403 | 404 | 422 */
 static int webhook_create(req_t *r)
 {
-    const webhooks_settings_t *s = settings_or_reply(r);
-    const char *url, *events, *desc = NULL, *ws = NULL, *sealed;
+    const char *url, *events, *desc = NULL, *wsid = NULL, *sealed;
     char id[37], secret[WHSIGN_SECRET_MAX];
     PGresult *res;
 
-    if (s == NULL)
-        return r->status;
     req_reject_unknown(r, r->json, create_fields);
     if (!cJSON_HasObjectItem(r->json, "url"))
         req_field_error(r, "url", "is required");
     if (!cJSON_HasObjectItem(r->json, "events"))
         req_field_error(r, "events", "is required");
-    url = read_url(r, s);
+    url = read_url(r);
     events = read_events(r);
     req_field_string(r, r->json, "description", DESCRIPTION_MAX_CHARS, true, &desc);
-    if (req_field_string(r, r->json, "workspace_id", 36, false, &ws) == FIELD_OK && !uuid_valid(ws))
+    if (req_field_string(r, r->json, "workspace_id", 36, false, &wsid) == FIELD_OK && !uuid_valid(wsid))
         req_field_error(r, "workspace_id", "must be a UUID");
     if (r->errors)
         return resp_validation(r);
@@ -238,7 +227,7 @@ static int webhook_create(req_t *r)
     if ((sealed = seal_new_secret(r, id, secret)) == NULL)
         return r->status;
     {
-        const char *v[6] = {id, ws, url, desc, events, sealed};
+        const char *v[6] = {id, wsid, url, desc, events, sealed};
 
         res = db_exec(&r->tx, &stmts[ST_INSERT], 6, v);
     }
@@ -302,18 +291,14 @@ static const char *const update_fields[] = {"url", "events", "description", "ena
  *   disabled endpoint's reason and failure streak. */
 static int webhook_update(req_t *r)
 {
-    const webhooks_settings_t *s = settings_or_reply(r);
     const char *url = NULL, *events = NULL, *desc = NULL, *desc_given = "false";
     const char *enabled = NULL;
     const cJSON *d;
     bool on;
-    enum field_result er;
 
-    if (s == NULL)
-        return r->status;
     req_reject_unknown(r, r->json, update_fields);
-    if (cJSON_HasObjectItem(r->json, "url") && (url = read_url(r, s)) == NULL && !r->errors)
-        req_field_error(r, "url", "is invalid");
+    if (cJSON_HasObjectItem(r->json, "url"))
+        url = read_url(r);
     if (cJSON_HasObjectItem(r->json, "events"))
         events = read_events(r);
     if ((d = cJSON_GetObjectItemCaseSensitive(r->json, "description")) != NULL) {
@@ -321,7 +306,7 @@ static int webhook_update(req_t *r)
         if (!cJSON_IsNull(d))
             req_field_string(r, r->json, "description", DESCRIPTION_MAX_CHARS, true, &desc);
     }
-    if ((er = req_field_bool(r, r->json, "enabled", &on)) == FIELD_OK)
+    if (req_field_bool(r, r->json, "enabled", &on) == FIELD_OK)
         enabled = on ? "true" : "false";
     if (r->errors)
         return resp_validation(r);
@@ -465,7 +450,7 @@ int main(int argc, char **argv)
     static const family_t family = {
         "webhooks", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 
-    if (webhooks_settings() == NULL)
+    if ((settings = webhooks_settings()) == NULL)
         return 1;
     return server_main(argc, argv, &family);
 }

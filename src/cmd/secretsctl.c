@@ -187,21 +187,25 @@ static int secretsctl_check(PGconn *conn, const secretbox_ring_t *ring)
 
 /* Every column holding a value sealed with the key ring: its rows (id,
  * stored form; locked), the update storing a re-sealed one ($1 id, $2
- * stored, $3 key id) and the AAD binding it to its row. */
+ * stored form, and $3 the key id where the table keeps one: nparams) and
+ * the AAD binding it to its row. */
 static const struct sealed_column {
-    const char *rows, *update, *aad_prefix;
+    const char *rows, *update;
+    int nparams;
+    const char *aad_prefix;
 } sealed_columns[] = {
     {"select id::text, value_enc from public.user_secrets order by id for update",
-     "update public.user_secrets set value_enc = $2, key_id = $3 where id = $1", "user_secrets.value:"},
+     "update public.user_secrets set value_enc = $2, key_id = $3 where id = $1", 3,
+     "user_secrets.value:"},
     {"select id::text, secret from promptd.mfa_factors order by id for update",
-     "update promptd.mfa_factors set secret = $2 where id = $1::uuid and $3::text is not null",
+     "update promptd.mfa_factors set secret = $2 where id = $1::uuid", 2,
      "mfa_factors.secret:"},
     {"select id::text, secret_sealed from public.webhook_endpoints order by id for update",
-     "update public.webhook_endpoints set secret_sealed = $2 where id = $1::uuid and $3::text is not null",
+     "update public.webhook_endpoints set secret_sealed = $2 where id = $1::uuid", 2,
      "webhook_endpoints.secret:"},
     {"select id::text, previous_secret_sealed from public.webhook_endpoints "
      "where previous_secret_sealed is not null order by id for update",
-     "update public.webhook_endpoints set previous_secret_sealed = $2 where id = $1::uuid and $3::text is not null",
+     "update public.webhook_endpoints set previous_secret_sealed = $2 where id = $1::uuid", 2,
      "webhook_endpoints.secret:"},
 };
 
@@ -242,7 +246,7 @@ static bool secretsctl_rotate_column(PGconn *conn, const secretbox_ring_t *ring,
         {
             const char *v[3] = {id, enc, current};
 
-            ok = secretsctl_exec(conn, c->update, 3, v, NULL);
+            ok = secretsctl_exec(conn, c->update, c->nparams, v, NULL);
         }
         free(enc);
         if (ok)

@@ -158,10 +158,27 @@ my $p = api($ta, PATCH => "/api/v1/webhooks/$ep->{id}", json => { events => ['*'
 is($p->{status}, 200, 'PATCH -> 200') or diag $p->{body};
 is_deeply([ $p->{json}{events}, $p->{json}{description} ], [ ['*'], undef ], 'events and description changed');
 problem_ok(api($ta, PATCH => "/api/v1/webhooks/$ep->{id}", json => {}), 422, 'PATCH naming nothing');
+for my $c ([ { events => 'prompt.created' }, 'events', 'PATCH events not an array' ],
+           [ { events => [1] }, 'events[0]', 'PATCH events not strings' ],
+           [ { events => ['prompt.exploded'] }, 'events', 'PATCH an unknown event type' ],
+           [ { description => 42 }, 'description', 'PATCH description not a string' ],
+           [ { url => undef }, 'url', 'PATCH url null' ],
+           [ { url => 'ftp://127.0.0.7/x' }, 'url', 'PATCH url ftp' ],
+           [ { secret => 'mine' }, 'secret', 'PATCH an unknown member' ]) {
+    my ($body, $field, $name) = @$c;
+    my $x = api($ta, PATCH => "/api/v1/webhooks/$ep->{id}", json => $body);
+    problem_ok($x, 422, $name);
+    ok((grep { $_->{field} eq $field } @{ $x->{json}{errors} || [] }), "$name: names $field") or diag $x->{body};
+}
+problem_ok(api($ta, PATCH => "/api/v1/webhooks/$ep->{id}", body => '{"enabled": tru',
+               headers => { 'Content-Type' => 'application/json' }), 400, 'PATCH malformed JSON');
+problem_ok(api($ta, GET => '/api/v1/webhooks?workspace_id=nope'), 422, 'list by a workspace_id that is not a UUID');
 problem_ok(api($ta, PATCH => "/api/v1/webhooks/$ep->{id}", json => { enabled => 'yes' }), 422, 'enabled not a boolean');
 problem_ok(api($ta, PATCH => "/api/v1/webhooks/$ep->{id}", json => { url => 'http://127.0.0.1:1/x' }), 422,
            'PATCH to a loopback URL', qr/loopback/);
-is(db1("select url from public.webhook_endpoints where id = '$ep->{id}'"), $rx->url('/a'), 'the URL stayed');
+is(db1("select url || ' ' || array_to_string(events, ',') || ' ' || coalesce(description, '-') "
+     . "from public.webhook_endpoints where id = '$ep->{id}'"), $rx->url('/a') . ' * -',
+   'no refused PATCH changed anything');
 
 # ------------------------------------------------------------ a delivery, verified twice
 my $pr = api($ta, POST => '/api/v1/prompts', json => { title => 'Hooked', content => 'Say {{hi}} ü' });

@@ -8,7 +8,6 @@
 
 #include "core/json.h"
 #include "core/str.h"
-#include "crypto/keyring.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
 #include "http/credential.h"
@@ -56,19 +55,6 @@ static int session_not_found(req_t *r)
 {
     return gotrue_error(r, 403, "session_not_found",
                         "Session from session_id claim in JWT does not exist");
-}
-
-/* The key ring factor secrets are sealed with; NULL after a 500. */
-static const secretbox_ring_t *ring_or_reply(req_t *r)
-{
-    const char *why = NULL;
-    const secretbox_ring_t *ring = keyring_get(&why);
-
-    if (ring == NULL) {
-        r->tx.detail = why ? why : "PROMPTD_SECRETS_KEYS is not configured";
-        resp_problem(r, 500, "Internal error; it has been logged.");
-    }
-    return ring;
 }
 
 /* The additional data binding a sealed secret to its factor. */
@@ -178,7 +164,7 @@ int mfa_enroll(req_t *r)
     cJSON *o, *t;
 
     if (!apikey_or_reply(r) || !enroll_body_or_reply(r, &name, &issuer) ||
-        (ring = ring_or_reply(r)) == NULL)
+        (ring = resp_keyring_or_reply(r, "Internal error; it has been logged.")) == NULL)
         return r->status;
     random_bytes(key, sizeof(key));
     id = uuid_new(r);
@@ -306,7 +292,7 @@ static int verify_failed(req_t *r, const char *factor, enum totp_match m)
 static int code_check(req_t *r, const char *factor, const PGresult *res,
                       const char *code, long long *step)
 {
-    const secretbox_ring_t *ring = ring_or_reply(r);
+    const secretbox_ring_t *ring = resp_keyring_or_reply(r, "Internal error; it has been logged.");
     const char *last = db_value(res, 0, 2);
     enum secretbox_error e;
     unsigned char *key;

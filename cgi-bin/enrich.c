@@ -9,7 +9,6 @@
 #include "http/quota.h"
 #include "http/response.h"
 #include "http/server.h"
-#include "crypto/keyring.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
 #include "http/audit.h"
@@ -32,6 +31,9 @@
 /* Enrichments in flight counted for the per-user cap: those started
  * within this window (older pending ones were interrupted). */
 #define INFLIGHT_WINDOW_S 900
+
+/* The answer when the secrets key ring is missing. */
+#define NO_KEY_RING "Stored keys are not configured on this server."
 
 /* PROMPTD_ENRICH_HANDOFF (1): runs that need a provider go to
  * promptd-gateway (0: this worker runs them, holding itself meanwhile);
@@ -431,20 +433,6 @@ static const char *key_secret_name(const char *provider)
     return NULL;
 }
 
-/* The process's secrets key ring (crypto/keyring), or NULL after replying
- * 500 (not configured). */
-static const secretbox_ring_t *key_ring_or_reply(req_t *r)
-{
-    const char *why = NULL;
-    const secretbox_ring_t *ring = keyring_get(&why);
-
-    if (ring != NULL)
-        return ring;
-    r->tx.detail = why ? why : "no secrets key ring";
-    resp_problem(r, 500, "Stored keys are not configured on this server.");
-    return NULL;
-}
-
 /* PUT /api/v1/enrich/keys/{provider} {api_key} -> 200 {provider, last_four,
  *   updated_at} | 404 (not openai/anthropic) | 422.  Encrypted at rest
  *   (AES-256-GCM bound to the row); used for the caller's enrichments
@@ -476,7 +464,7 @@ static int key_put(req_t *r)
         snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     else
         random_uuid(id);
-    if ((ring = key_ring_or_reply(r)) == NULL)
+    if ((ring = resp_keyring_or_reply(r, NO_KEY_RING)) == NULL)
         return r->status;
     aad = arena_printf(r->arena, "user_secrets.value:%s", id);
     enc = secretbox_encrypt(ring, key, strlen(key), aad);
@@ -509,7 +497,7 @@ static int key_list(req_t *r)
         return dbreply_error(r);
     out = json_own(r->arena, cJSON_CreateObject());
     items = cJSON_AddArrayToObject(out, "items");
-    if (PQntuples(res) > 0 && (ring = key_ring_or_reply(r)) == NULL)
+    if (PQntuples(res) > 0 && (ring = resp_keyring_or_reply(r, NO_KEY_RING)) == NULL)
         return r->status;
     for (int i = 0; i < PQntuples(res); i++) {
         cJSON *it = cJSON_CreateObject();

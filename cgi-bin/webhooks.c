@@ -6,7 +6,6 @@
 
 #include "core/json.h"
 #include "core/str.h"
-#include "crypto/keyring.h"
 #include "crypto/random.h"
 #include "crypto/secretbox.h"
 #include "http/audit.h"
@@ -155,16 +154,13 @@ static const char *read_events(req_t *r)
  * stored form returned (arena); NULL after a 500. */
 static const char *seal_new_secret(req_t *r, const char *id, char secret[WHSIGN_SECRET_MAX])
 {
-    const char *why = NULL;
-    const secretbox_ring_t *ring = keyring_get(&why);
+    const secretbox_ring_t *ring =
+        resp_keyring_or_reply(r, "Webhook secrets cannot be stored: no secrets key is configured.");
     char *sealed;
     const char *out;
 
-    if (ring == NULL) {
-        r->tx.detail = why ? why : "PROMPTD_SECRETS_KEYS is not set";
-        resp_problem(r, 500, "Webhook secrets cannot be stored: no secrets key is configured.");
+    if (ring == NULL)
         return NULL;
-    }
     whsign_secret_new(secret);
     sealed = secretbox_encrypt(ring, secret, strlen(secret),
                                arena_printf(r->arena, "webhook_endpoints.secret:%s", id));

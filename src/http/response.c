@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/json.h"
+#include "crypto/keyring.h"
 
 const char *http_reason(int status)
 {
@@ -249,4 +250,16 @@ void resp_write(req_t *r)
     FCGX_PutStr(sb.ptr, (int)sb.len, r->fcgx->out);
     if (!head && has_body && r->resp_len)
         FCGX_PutStr(r->resp_body, (int)r->resp_len, r->fcgx->out);
+}
+
+const secretbox_ring_t *resp_keyring_or_reply(req_t *r, const char *detail)
+{
+    const char *why = NULL;
+    const secretbox_ring_t *ring = keyring_get(&why);
+
+    if (ring == NULL) {
+        r->tx.detail = why ? why : "PROMPTD_SECRETS_KEYS is not configured";
+        resp_problem(r, 500, detail);
+    }
+    return ring;
 }

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "crypto/secretbox.h"
 #include "http/request.h"
 
 /* All resp_* functions record the response on r (nothing is written until
@@ -27,6 +28,11 @@ int resp_json_text(req_t *r, int status, const char *json, size_t len);
 /* A body of compact JSON text from the arena (len bytes), sent as is:
  * no copy, for large answers built in place. */
 int resp_json_raw(req_t *r, int status, const char *json, size_t len);
+/* The process's secrets key ring (crypto/keyring), or NULL after replying
+ * 500 with detail (the log line names the cause: not configured, or the
+ * parse error of PROMPTD_SECRETS_KEYS). */
+const secretbox_ring_t *resp_keyring_or_reply(req_t *r, const char *detail);
+
 /* No body (204, 304). */
 int resp_empty(req_t *r, int status);
 

@@ -24,6 +24,22 @@ drop policy if exists webhook_endpoints_delete on public.webhook_endpoints;
 create policy webhook_endpoints_delete on public.webhook_endpoints for delete to authenticated
     using (promptd.workspace_role_rank(promptd.workspace_role(workspace_id)) >= 3);
 
+-- promptd.webhook_wants(endpoint id, its events, event type, target) ->
+-- whether an (enabled) endpoint gets an event: the one it targets (the
+-- test ping), else one of a type it subscribes to, or "*".  The one rule
+-- of webhook_emit and the fan-out.
+create or replace function promptd.webhook_wants(p_id uuid, p_events text[], p_type text,
+                                                 p_target uuid)
+ returns boolean
+ language sql
+ immutable
+ set search_path to ''
+as $function$
+    select case when p_target is null then p_type = any(p_events) or '*' = any(p_events)
+                else p_id = p_target end
+$function$;
+revoke all on function promptd.webhook_wants(uuid,text[],text,uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
 -- promptd.webhook_emit(workspace, type, data, endpoint) -> the event's
 -- message id, or null when no enabled endpoint of the workspace wants the
 -- type (nothing is written then).  The outbox row lives and dies with the
@@ -42,8 +58,7 @@ begin
     if p_ws is null or not exists (
         select 1 from public.webhook_endpoints e
          where e.workspace_id = p_ws and e.enabled
-           and (case when p_endpoint is null then p_type = any(e.events) or '*' = any(e.events)
-                     else e.id = p_endpoint end)) then
+           and promptd.webhook_wants(e.id, e.events, p_type, p_endpoint)) then
         return null;
     end if;
     v_msg := 'msg_' || replace(gen_random_uuid()::text, '-', '');
@@ -322,8 +337,7 @@ begin
         insert into promptd.webhook_deliveries (event_id, endpoint_id, workspace_id)
         select ev.id, e.id, ev.workspace_id from ev
           join public.webhook_endpoints e on e.workspace_id = ev.workspace_id and e.enabled
-           and (case when ev.endpoint_id is null then ev.type = any(e.events) or '*' = any(e.events)
-                     else e.id = ev.endpoint_id end)
+           and promptd.webhook_wants(e.id, e.events, ev.type, ev.endpoint_id)
         returning 1)
     update promptd.webhook_events x set fanned_out = true from ev where x.id = ev.id;
 

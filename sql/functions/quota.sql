@@ -282,7 +282,8 @@ grant execute on function promptd.quota_release(uuid) to service_role, promptd_a
 -- every workspace whose plan is the user's (promptd.workspaces_paid_by: the
 -- personal one and the team workspaces they pay for); API keys are the
 -- user's own.  versions_per_prompt: the most versions of any one prompt;
--- storage_bytes: 0 until the files issue.
+-- storage_bytes: the sizes of the objects the user owns plus the uploads
+-- they hold unsettled (promptd.storage_reserve).
 create or replace function promptd.quota_count_used(p_user uuid, p_resource text)
  returns bigint
  language sql
@@ -301,6 +302,11 @@ as $function$
         when 'shares' then (select count(*) from public.shares s
             where s.workspace_id in (select promptd.workspaces_paid_by(p_user))
               and s.revoked_at is null and (s.expires_at is null or s.expires_at > now()))
+        when 'storage_bytes' then
+            (select coalesce(sum((o.metadata->>'size')::bigint), 0) from storage.objects o
+              where o.owner = p_user)
+            + (select coalesce(sum(r.bytes), 0) from promptd.storage_reservations r
+                where r.user_id = p_user and r.expires_at > now())
         else 0 end::bigint
 $function$;
 revoke all on function promptd.quota_count_used(uuid, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

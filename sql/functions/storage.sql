@@ -1,0 +1,299 @@
+-- storage.sql: files (issue 16): bucket ownership, blobs written in chunks and sealed under their SHA-256 (deduplicated per bucket), chunk reads, storage-bytes reservations, public and signed object lookups, signed-URL records, garbage collection.
+--
+-- The one current definition of each; promptctl migrate re-applies this
+-- file after the numbered migrations (see README, "promptctl").  The
+-- storage schema's own policies live in sql/0044_storage.sql (a Supabase
+-- database may already carry its own there).
+--
+-- Who may call what: the caller's own access to buckets and objects is
+-- decided by the RLS policies on storage.buckets and storage.objects (the
+-- worker runs those statements as the caller).  The blob functions are the
+-- worker's alone (granted to promptd_app, run through db_exec_app): a
+-- request role could otherwise read any blob by number; the worker calls
+-- them only after the caller's access to the object was established.
+
+-- A signed URL's record is its creator's (promptd.storage_sign and
+-- storage_revoke run as the caller).
+drop policy if exists storage_signed_urls_own on promptd.storage_signed_urls;
+create policy storage_signed_urls_own on promptd.storage_signed_urls for all to authenticated
+    using (created_by = (select auth.uid()))
+    with check (created_by = (select auth.uid()));
+
+-- promptd.storage_bucket_owned(bucket id): the caller owns the bucket.
+-- For the objects' policies (a definer, so they need no grant on buckets).
+create or replace function promptd.storage_bucket_owned(p_bucket text)
+ returns boolean
+ language sql
+ stable
+ security definer
+ set search_path to ''
+as $function$
+    select exists (select 1 from storage.buckets b
+                    where b.id = p_bucket and b.owner = (select auth.uid()))
+$function$;
+revoke all on function promptd.storage_bucket_owned(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_bucket_owned(text) to authenticated, service_role;
+
+-- promptd.storage_blob_begin(bucket) -> blob id: a blob being written (no
+-- hash yet), visible only to the writing transaction until sealed.
+create or replace function promptd.storage_blob_begin(p_bucket text)
+ returns bigint
+ language sql
+ security definer
+ set search_path to ''
+as $function$
+    insert into promptd.storage_blobs (bucket_id) values (p_bucket) returning id
+$function$;
+revoke all on function promptd.storage_blob_begin(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_blob_begin(text) to promptd_app;
+
+-- promptd.storage_chunk_write(blob, seq, data): chunk seq (0, 1, ...) of
+-- a blob still being written (22023 otherwise).
+create or replace function promptd.storage_chunk_write(p_blob bigint, p_seq integer, p_data bytea)
+ returns void
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+begin
+    if not exists (select 1 from promptd.storage_blobs b where b.id = p_blob and b.sha256 is null) then
+        raise exception 'blob % is not being written', p_blob using errcode = '22023';
+    end if;
+    insert into promptd.storage_chunks (blob_id, seq, data) values (p_blob, p_seq, p_data);
+end
+$function$;
+revoke all on function promptd.storage_chunk_write(bigint, integer, bytea) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_chunk_write(bigint, integer, bytea) to promptd_app;
+
+-- promptd.storage_blob_seal(blob, sha256, size, content type, chunks) ->
+-- the blob id the object should name: an existing blob of the bucket with
+-- the same content (this one is then dropped: deduplicated), else this one,
+-- now addressed by its hash.  Serialised per (bucket, hash) by an advisory
+-- lock; the existing blob is row-locked and its last_used_at renewed, so
+-- promptd.storage_gc (which skips locked rows and spares recent ones)
+-- cannot remove it under the object about to name it.
+create or replace function promptd.storage_blob_seal(p_blob bigint, p_sha bytea, p_size bigint, p_type text, p_chunks integer)
+ returns bigint
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+declare
+    v_bucket text;
+    v_id     bigint;
+begin
+    select b.bucket_id into v_bucket from promptd.storage_blobs b
+     where b.id = p_blob and b.sha256 is null;
+    if v_bucket is null then
+        raise exception 'blob % is not being written', p_blob using errcode = '22023';
+    end if;
+    perform pg_advisory_xact_lock(hashtextextended(
+        'promptd.storage_blob:' || v_bucket || ':' || encode(p_sha, 'hex'), 0));
+    select b.id into v_id from promptd.storage_blobs b
+     where b.bucket_id = v_bucket and b.sha256 = p_sha for update;
+    if v_id is not null then
+        delete from promptd.storage_blobs b where b.id = p_blob;
+        update promptd.storage_blobs b set last_used_at = now() where b.id = v_id;
+        return v_id;
+    end if;
+    update promptd.storage_blobs b
+       set sha256 = p_sha, size = p_size, content_type = p_type, chunks = p_chunks,
+           last_used_at = now()
+     where b.id = p_blob;
+    return p_blob;
+end
+$function$;
+revoke all on function promptd.storage_blob_seal(bigint, bytea, bigint, text, integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_blob_seal(bigint, bytea, bigint, text, integer) to promptd_app;
+
+-- promptd.storage_chunk_read(blob, seq) -> the chunk's bytes, or no row.
+create or replace function promptd.storage_chunk_read(p_blob bigint, p_seq integer)
+ returns bytea
+ language sql
+ stable
+ security definer
+ set search_path to ''
+as $function$
+    select c.data from promptd.storage_chunks c where c.blob_id = p_blob and c.seq = p_seq
+$function$;
+revoke all on function promptd.storage_chunk_read(bigint, integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_chunk_read(bigint, integer) to promptd_app;
+
+-- promptd.storage_reserve(bytes) -> reservation id: hold bytes of the
+-- caller's storage_bytes before an upload writes them, committed on its
+-- own so that concurrent uploads see it; refused (PDQ09, as
+-- promptd.quota_count_check does) when the objects the caller owns, plus
+-- the holds not yet settled, plus bytes would pass the plan's limit.  The
+-- advisory lock is the counted resources' one (quota.sql), so any number
+-- of workers admit exactly the limit.  A hold ends when the upload's
+-- transaction settles it (promptd.storage_settle) or after 15 minutes.
+create or replace function promptd.storage_reserve(p_bytes bigint)
+ returns uuid
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+declare
+    v_user   uuid := auth.uid();
+    v_tier   text;
+    v_limits jsonb;
+    v_lim    bigint;
+    v_used   bigint;
+    v_id     uuid;
+begin
+    if v_user is null then
+        raise exception 'no caller' using errcode = '42501';
+    end if;
+    if promptd.quota_enabled() then
+        select l.tier, l.limits into v_tier, v_limits from promptd.quota_limits(v_user) l;
+        v_lim := promptd.quota_num(v_limits, 'storage_bytes');
+        if v_lim is not null then
+            perform pg_advisory_xact_lock(hashtextextended('promptd.quota:storage_bytes:' || v_user::text, 0));
+            v_used := promptd.quota_count_used(v_user, 'storage_bytes');
+            if v_used + p_bytes > v_lim then
+                perform promptd.quota_refuse(v_user, v_tier, 'storage_bytes', v_lim, v_used, null);
+            end if;
+        end if;
+    end if;
+    insert into promptd.storage_reservations (user_id, bytes) values (v_user, p_bytes)
+    returning id into v_id;
+    return v_id;
+end
+$function$;
+revoke all on function promptd.storage_reserve(bigint) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_reserve(bigint) to authenticated;
+
+-- promptd.storage_settle(reservation id): end the caller's hold, in the
+-- transaction that writes the object (whose size then counts instead).
+create or replace function promptd.storage_settle(p_id uuid)
+ returns void
+ language sql
+ security definer
+ set search_path to ''
+as $function$
+    delete from promptd.storage_reservations r where r.id = p_id and r.user_id = (select auth.uid())
+$function$;
+revoke all on function promptd.storage_settle(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_settle(uuid) to authenticated;
+
+-- promptd.storage_public_object(bucket, name) -> the object of a public
+-- bucket, for anyone: what the download needs (id, blob, size, type, etag,
+-- cache control, updated_at, chunks).  No row: no such object, or the
+-- bucket is not public.
+create or replace function promptd.storage_public_object(p_bucket text, p_name text)
+ returns table(id uuid, blob_id bigint, size bigint, content_type text, etag text,
+               cache_control text, updated_at timestamptz, chunks integer)
+ language sql
+ stable
+ security definer
+ set search_path to ''
+as $function$
+    select o.id, o.blob_id, bl.size, bl.content_type, o.metadata->>'eTag',
+           o.metadata->>'cacheControl', o.updated_at, bl.chunks
+      from storage.objects o
+      join storage.buckets b on b.id = o.bucket_id and b.public
+      join promptd.storage_blobs bl on bl.id = o.blob_id
+     where o.bucket_id = p_bucket and o.name = p_name
+$function$;
+revoke all on function promptd.storage_public_object(text, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_public_object(text, text) to anon, authenticated, service_role;
+
+-- promptd.storage_signed_object(signed-url id, bucket, name) -> the
+-- object a signed URL names, while the URL is neither revoked nor expired
+-- and the object is the one it was signed for (same bucket and name; a
+-- moved or deleted object's URLs stop working).  Same columns as
+-- promptd.storage_public_object.
+create or replace function promptd.storage_signed_object(p_id uuid, p_bucket text, p_name text)
+ returns table(id uuid, blob_id bigint, size bigint, content_type text, etag text,
+               cache_control text, updated_at timestamptz, chunks integer)
+ language sql
+ stable
+ security definer
+ set search_path to ''
+as $function$
+    select o.id, o.blob_id, bl.size, bl.content_type, o.metadata->>'eTag',
+           o.metadata->>'cacheControl', o.updated_at, bl.chunks
+      from promptd.storage_signed_urls s
+      join storage.objects o on o.id = s.object_id
+      join promptd.storage_blobs bl on bl.id = o.blob_id
+     where s.id = p_id and s.revoked_at is null and s.expires_at > now()
+       and o.bucket_id = p_bucket and o.name = p_name
+$function$;
+revoke all on function promptd.storage_signed_object(uuid, text, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_signed_object(uuid, text, text) to anon, authenticated, service_role;
+
+-- promptd.storage_sign(bucket, names, expires_in seconds) -> (name,
+-- signed-url id, expires_at) for each name the caller can read (RLS on
+-- storage.objects, as the caller: security invoker); others are absent.
+create or replace function promptd.storage_sign(p_bucket text, p_names text[], p_expires integer)
+ returns table(name text, id uuid, expires_at timestamptz)
+ language sql
+ set search_path to ''
+as $function$
+    insert into promptd.storage_signed_urls (object_id, created_by, expires_at)
+    select o.id, (select auth.uid()), now() + make_interval(secs => p_expires)
+      from storage.objects o
+     where o.bucket_id = p_bucket and o.name = any (p_names)
+    returning (select o2.name from storage.objects o2 where o2.id = object_id), id, expires_at
+$function$;
+revoke all on function promptd.storage_sign(text, text[], integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_sign(text, text[], integer) to authenticated;
+
+-- promptd.storage_revoke(bucket, name) -> how many signed URLs of the
+-- object the caller can read were revoked.
+create or replace function promptd.storage_revoke(p_bucket text, p_name text)
+ returns bigint
+ language sql
+ set search_path to ''
+as $function$
+    with r as (
+        update promptd.storage_signed_urls s set revoked_at = now()
+         where s.revoked_at is null and s.expires_at > now()
+           and s.object_id in (select o.id from storage.objects o
+                                where o.bucket_id = p_bucket and o.name = p_name)
+        returning 1)
+    select count(*) from r
+$function$;
+revoke all on function promptd.storage_revoke(text, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_revoke(text, text) to authenticated;
+
+-- promptd.storage_gc(batch, grace seconds) -> {blobs, signed_urls,
+-- reservations}: blobs no object names, unused for the grace period (their
+-- chunks go with them), skipping any an upload holds locked (it is about
+-- to name it: promptd.storage_blob_seal); then expired signed URLs and
+-- holds.
+create or replace function promptd.storage_gc(p_batch integer, p_grace integer)
+ returns jsonb
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+declare
+    n_blobs bigint;
+    n_urls  bigint;
+    n_res   bigint;
+begin
+    with doomed as (
+        select b.id from promptd.storage_blobs b
+         where b.sha256 is not null
+           and b.last_used_at < now() - make_interval(secs => p_grace)
+           and not exists (select 1 from storage.objects o where o.blob_id = b.id)
+         limit p_batch
+           for update skip locked)
+    delete from promptd.storage_blobs b using doomed d
+     where b.id = d.id
+       and not exists (select 1 from storage.objects o where o.blob_id = b.id);
+    get diagnostics n_blobs = row_count;
+    delete from promptd.storage_signed_urls s
+     where s.id in (select x.id from promptd.storage_signed_urls x
+                     where x.expires_at < now() - interval '1 day' limit p_batch);
+    get diagnostics n_urls = row_count;
+    delete from promptd.storage_reservations r
+     where r.id in (select x.id from promptd.storage_reservations x
+                     where x.expires_at < now() limit p_batch);
+    get diagnostics n_res = row_count;
+    return jsonb_build_object('blobs', n_blobs, 'signed_urls', n_urls, 'reservations', n_res);
+end
+$function$;
+revoke all on function promptd.storage_gc(integer, integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_gc(integer, integer) to service_role;

@@ -21,7 +21,8 @@
  * CRED_SESSION): no API key, whatever its scopes, can mint, list or
  * revoke keys; the dispatcher answers it 403. */
 static const char *const scope_names[] = {
-    "prompts:read", "prompts:write", "enrich", "share", "admin", "webhooks:write", NULL};
+    "prompts:read", "prompts:write", "enrich", "share", "admin", "webhooks:write", "storage",
+    NULL};
 
 #define KEY_JSON                                                           \
     "json_build_object('id', k.id, 'workspace_id', k.workspace_id, "        \
@@ -95,7 +96,7 @@ static const char *read_scopes(req_t *r, bool *forbidden)
             }
         if (!scope_known(it->valuestring)) {
             req_field_error(r, "scopes", "'%s' is not a scope (one of prompts:read, "
-                            "prompts:write, enrich, share, admin, webhooks:write)", it->valuestring);
+                            "prompts:write, enrich, share, admin, webhooks:write, storage)", it->valuestring);
             return NULL;
         }
         if (!credential_has_scope(r, it->valuestring))

@@ -13,7 +13,7 @@ use File::Spec;
 use Test::More;
 use Promptd::Test qw(db1 req);
 
-my @SCOPES = qw(prompts:read prompts:write enrich share admin webhooks:write);   # sql/0007_api_keys.sql
+my @SCOPES = qw(prompts:read prompts:write enrich share admin webhooks:write storage);   # sql/0007_api_keys.sql
 my $build = $ENV{PROMPTD_BUILD_DIR} || File::Spec->rel2abs("$FindBin::Bin/..");
 my $PW = 'correct horse battery';
 

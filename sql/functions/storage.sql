@@ -177,26 +177,49 @@ revoke all on function promptd.storage_settle(uuid) from public, anon, authentic
 grant execute on function promptd.storage_settle(uuid) to authenticated;
 
 -- promptd.storage_public_object(bucket, name) -> the object of a public
--- bucket, for anyone: what the download needs (id, blob, size, type, etag,
--- cache control, updated_at, chunks).  No row: no such object, or the
--- bucket is not public.
+-- bucket, for anyone: what a download needs (id, blob, size, type, ETag,
+-- cache control, Last-Modified as an HTTP date).  No row: no such object,
+-- or the bucket is not public.
 create or replace function promptd.storage_public_object(p_bucket text, p_name text)
  returns table(id uuid, blob_id bigint, size bigint, content_type text, etag text,
-               cache_control text, updated_at timestamptz, chunks integer)
+               cache_control text, last_modified text)
  language sql
  stable
  security definer
  set search_path to ''
 as $function$
-    select o.id, o.blob_id, bl.size, bl.content_type, o.metadata->>'eTag',
-           o.metadata->>'cacheControl', o.updated_at, bl.chunks
+    select o.id, o.blob_id, coalesce((o.metadata->>'size')::bigint, 0),
+           coalesce(o.metadata->>'mimetype', 'application/octet-stream'),
+           coalesce(o.metadata->>'eTag', '""'), o.metadata->>'cacheControl',
+           to_char(o.updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')
       from storage.objects o
       join storage.buckets b on b.id = o.bucket_id and b.public
-      join promptd.storage_blobs bl on bl.id = o.blob_id
-     where o.bucket_id = p_bucket and o.name = p_name
+     where o.bucket_id = p_bucket and o.name = p_name and o.blob_id is not null
 $function$;
 revoke all on function promptd.storage_public_object(text, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.storage_public_object(text, text) to anon, authenticated, service_role;
+
+-- promptd.storage_public_info(bucket, name) -> the info JSON of an object
+-- of a public bucket (GET /storage/v1/object/info/public/...), or null.
+create or replace function promptd.storage_public_info(p_bucket text, p_name text)
+ returns json
+ language sql
+ stable
+ security definer
+ set search_path to ''
+as $function$
+    select json_build_object('id', o.id, 'name', o.name, 'version', o.version,
+               'bucket_id', o.bucket_id, 'size', (o.metadata->>'size')::bigint,
+               'content_type', o.metadata->>'mimetype',
+               'cache_control', o.metadata->>'cacheControl', 'etag', o.metadata->>'eTag',
+               'metadata', coalesce(o.user_metadata, '{}'::jsonb),
+               'last_modified', o.updated_at, 'created_at', o.created_at)
+      from storage.objects o
+      join storage.buckets b on b.id = o.bucket_id and b.public
+     where o.bucket_id = p_bucket and o.name = p_name
+$function$;
+revoke all on function promptd.storage_public_info(text, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.storage_public_info(text, text) to anon, authenticated, service_role;
 
 -- promptd.storage_signed_object(signed-url id, bucket, name) -> the
 -- object a signed URL names, while the URL is neither revoked nor expired
@@ -205,19 +228,20 @@ grant execute on function promptd.storage_public_object(text, text) to anon, aut
 -- promptd.storage_public_object.
 create or replace function promptd.storage_signed_object(p_id uuid, p_bucket text, p_name text)
  returns table(id uuid, blob_id bigint, size bigint, content_type text, etag text,
-               cache_control text, updated_at timestamptz, chunks integer)
+               cache_control text, last_modified text)
  language sql
  stable
  security definer
  set search_path to ''
 as $function$
-    select o.id, o.blob_id, bl.size, bl.content_type, o.metadata->>'eTag',
-           o.metadata->>'cacheControl', o.updated_at, bl.chunks
+    select o.id, o.blob_id, coalesce((o.metadata->>'size')::bigint, 0),
+           coalesce(o.metadata->>'mimetype', 'application/octet-stream'),
+           coalesce(o.metadata->>'eTag', '""'), o.metadata->>'cacheControl',
+           to_char(o.updated_at at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"')
       from promptd.storage_signed_urls s
       join storage.objects o on o.id = s.object_id
-      join promptd.storage_blobs bl on bl.id = o.blob_id
      where s.id = p_id and s.revoked_at is null and s.expires_at > now()
-       and o.bucket_id = p_bucket and o.name = p_name
+       and o.bucket_id = p_bucket and o.name = p_name and o.blob_id is not null
 $function$;
 revoke all on function promptd.storage_signed_object(uuid, text, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.storage_signed_object(uuid, text, text) to anon, authenticated, service_role;

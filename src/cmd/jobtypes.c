@@ -10,6 +10,7 @@
 #include "mail/job.h"
 #include "quota/purge.h"
 #include "share/views.h"
+#include "storage/gc.h"
 #include "webhooks/sender.h"
 
 const job_handler_t *const *jobtypes(void)
@@ -17,11 +18,11 @@ const job_handler_t *const *jobtypes(void)
     static const job_handler_t *const all[] = {
         registry_handlers, maintenance_handlers, enrich_job_handlers,
         shareviews_handlers, quota_job_handlers, billing_job_handlers, mail_job_handlers,
-        webhooks_job_handlers, NULL, NULL};
+        webhooks_job_handlers, storage_job_handlers, NULL, NULL};
     static const job_handler_t *const with_tests[] = {
         registry_handlers, maintenance_handlers, enrich_job_handlers,
         shareviews_handlers, quota_job_handlers, billing_job_handlers, mail_job_handlers,
-        webhooks_job_handlers, registry_test_handlers, NULL};
+        webhooks_job_handlers, storage_job_handlers, registry_test_handlers, NULL};
     const char *e = getenv("PROMPTD_JOBS_TEST_HANDLERS");
 
     return e && strcmp(e, "1") == 0 ? with_tests : all;

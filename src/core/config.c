@@ -54,6 +54,7 @@ static const struct {
 } config_generated_secrets[] = {
     {"PROMPTD_API_KEY_PEPPER", "api_key_pepper"},
     {"PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key"},
+    {"PROMPTD_STORAGE_SIGNING_KEY", "storage_signing_key"},
 };
 
 /* malloc or abort: configuration is loaded once at start-up. */

@@ -294,11 +294,14 @@ static PGresult *next_result(void)
 }
 
 static bool send_query(const db_stmt_t *stmt, const char *sql, int n,
-                       const char *const *v)
+                       const char *const *v, const db_binary_t *bin)
 {
+    const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
+    int rfmt = bin ? bin->result_format : 0;
+
     if (stmt)
-        return PQsendQueryPrepared(db.conn, stmt->name, n, v, NULL, NULL, 0);
-    return PQsendQueryParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
+        return PQsendQueryPrepared(db.conn, stmt->name, n, v, len, fmt, rfmt);
+    return PQsendQueryParams(db.conn, sql, n, NULL, v, len, fmt, rfmt);
 }
 
 /* Queue the prelude (a read-write tx's in an implicit transaction of its
@@ -307,7 +310,7 @@ static bool send_query(const db_stmt_t *stmt, const char *sql, int n,
  * the statement's result index, *p the prelude's (-1 when none).
  * Returns the number of results to read, or -1 when a send failed. */
 static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
-                         int n, const char *const *v, bool as_app,
+                         int n, const char *const *v, const db_binary_t *bin, bool as_app,
                          const char *const *claims, int *q, int *p)
 {
     bool first = !tx->open;
@@ -334,7 +337,7 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                                                       NULL, NULL, NULL, 0)))
         nres++;
     *q = nres++;
-    sent = sent && send_query(stmt, sql, n, v);
+    sent = sent && send_query(stmt, sql, n, v, bin);
     if (sent && as_app && (sent = PQsendQueryPrepared(db.conn, role_back_stmt.name, 1,
                                                       claims, NULL, NULL, 0)))
         nres++;
@@ -349,7 +352,8 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
  * between role_app_stmt and role_back_stmt in the same pipeline.  Returns
  * the query's result or NULL (tx->sqlstate). */
 static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
-                                int n, const char *const *v, bool as_app)
+                                int n, const char *const *v, const db_binary_t *bin,
+                                bool as_app)
 {
     const char *claims[4] = {
         tx->role ? tx->role : "anon",
@@ -360,7 +364,7 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
     PGresult *res[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, *sync, *out = NULL;
     int i, nres, q, p = -1;
 
-    if ((nres = send_pipeline(tx, stmt, sql, n, v, as_app, claims, &q, &p)) < 0) {
+    if ((nres = send_pipeline(tx, stmt, sql, n, v, bin, as_app, claims, &q, &p)) < 0) {
         db_disconnect();   /* a failed send leaves the pipeline unusable */
         return fail_result(tx, NULL);
     }
@@ -572,7 +576,8 @@ static void tx_give_back(db_tx_t *tx)
 }
 
 static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
-                          int n, const char *const *v, bool as_app)
+                          int n, const char *const *v, const db_binary_t *bin,
+                          bool as_app)
 {
     double t0 = clock_now();
     PGresult *res;
@@ -580,7 +585,7 @@ static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     if (!tx_borrow(tx))
         return NULL;
     if (tx->conn != NULL) {
-        if (as_app) {
+        if (as_app || bin) {
             tx->sqlstate = "0A000";
             return NULL;
         }
@@ -589,9 +594,10 @@ static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
         tx->sqlstate = "08006";
         return NULL;
     } else if (!tx->open || as_app) {
-        res = exec_pipelined(tx, stmt, sql, n, v, as_app);
+        res = exec_pipelined(tx, stmt, sql, n, v, bin, as_app);
     } else {
-        res = stmt ? PQexecPrepared(db.conn, stmt->name, n, v, NULL, NULL, 0)
+        res = stmt ? PQexecPrepared(db.conn, stmt->name, n, v, bin ? bin->lengths : NULL,
+                                    bin ? bin->formats : NULL, bin ? bin->result_format : 0)
                    : PQexecParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
         res = checked(tx, res);
     }
@@ -603,25 +609,31 @@ static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
 PGresult *db_exec(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                   const char *const *values)
 {
-    return exec_any(tx, stmt, NULL, nparams, values, false);
+    return exec_any(tx, stmt, NULL, nparams, values, NULL, false);
 }
 
 PGresult *db_exec_sql(db_tx_t *tx, const char *sql, int nparams,
                       const char *const *values)
 {
-    return exec_any(tx, NULL, sql, nparams, values, false);
+    return exec_any(tx, NULL, sql, nparams, values, NULL, false);
 }
 
 PGresult *db_exec_app(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                       const char *const *values)
 {
-    return exec_any(tx, stmt, NULL, nparams, values, true);
+    return exec_any(tx, stmt, NULL, nparams, values, NULL, true);
+}
+
+PGresult *db_exec_app_binary(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
+                             const char *const *values, const db_binary_t *bin)
+{
+    return exec_any(tx, stmt, NULL, nparams, values, bin, true);
 }
 
 PGresult *db_exec_sql_app(db_tx_t *tx, const char *sql, int nparams,
                           const char *const *values)
 {
-    return exec_any(tx, NULL, sql, nparams, values, true);
+    return exec_any(tx, NULL, sql, nparams, values, NULL, true);
 }
 
 PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,

@@ -107,6 +107,21 @@ PGresult *db_exec_app(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
 PGresult *db_exec_sql_app(db_tx_t *tx, const char *sql, int nparams,
                           const char *const *values);
 
+/* Parameters sent and results received in binary (bytea without hex):
+ * lengths and formats per parameter as libpq takes them (formats[i] 1:
+ * binary, values[i] then lengths[i] bytes), result_format 1: every
+ * column binary. */
+typedef struct db_binary {
+    const int *lengths;
+    const int *formats;
+    int result_format;
+} db_binary_t;
+
+/* db_exec_app with binary parameters and results (bin); worker's
+ * connection only (0A000 on a job's).  For file chunks. */
+PGresult *db_exec_app_binary(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
+                             const char *const *values, const db_binary_t *bin);
+
 /* Run a statement as the connection's login role itself: no role switch,
  * no claims, its own implicit transaction.  Only while tx has no open
  * transaction (25001 otherwise): authentication (promptd.api_key_auth(), a

@@ -46,8 +46,9 @@ static void read_request_line(req_t *r)
     }
 }
 
-/* Read exactly CONTENT_LENGTH bytes (capped).  Replies and returns false
- * on a bad length, an oversize body or a short read. */
+/* Read exactly CONTENT_LENGTH bytes (capped), or with R_BODY_STREAM only
+ * its length.  Replies and returns false on a bad length, an oversize body
+ * or a short read. */
 static bool read_body_or_reply(req_t *r, const config_t *cfg)
 {
     const char *cl = param_or(r, "CONTENT_LENGTH", "0");
@@ -60,6 +61,11 @@ static bool read_body_or_reply(req_t *r, const config_t *cfg)
     if (errno || *end || n < 0) {
         resp_problem(r, 400, "Content-Length is invalid.");
         return false;
+    }
+    if (r->route->flags & R_BODY_STREAM) {
+        r->body = NULL;
+        r->body_len = (size_t)n;
+        return true;
     }
     if (n > cfg->max_body) {
         resp_problemf(r, 413, "The body exceeds %ld bytes.", cfg->max_body);

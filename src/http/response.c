@@ -210,6 +210,24 @@ void resp_stream_begin(req_t *r, int status, const char *content_type)
     FCGX_FFlush(r->fcgx->out);
 }
 
+void resp_stream_open(req_t *r, int status, const char *content_type)
+{
+    strbuf_t sb;
+
+    r->status = status;
+    r->content_type = content_type;
+    r->streamed = true;
+    strbuf_init(&sb, r->arena, 256 + r->headers.len);
+    strbuf_printf(&sb, "Status: %d %s\r\n", status, http_reason(status));
+    if (content_type)
+        strbuf_printf(&sb, "Content-Type: %s\r\n", content_type);
+    if (r->etag)
+        strbuf_printf(&sb, "ETag: %s\r\n", r->etag);
+    strbuf_append(&sb, r->headers.ptr, r->headers.len);
+    strbuf_puts(&sb, "\r\n");
+    FCGX_PutStr(sb.ptr, (int)sb.len, r->fcgx->out);
+}
+
 bool resp_stream_write(req_t *r, const char *s, size_t n)
 {
     if (n > 0 && FCGX_PutStr(s, (int)n, r->fcgx->out) != (int)n)

@@ -53,6 +53,11 @@ int resp_unauthorized(req_t *r, bool token_presented, const char *detail);
  * server writes nothing more.  Any transaction the handler still needs
  * committed must be committed before the final event. */
 void resp_stream_begin(req_t *r, int status, const char *content_type);
+/* A streamed answer whose headers the handler chose: the status line,
+ * Content-Type (unless NULL), r->etag and the resp_header lines, nothing
+ * else (no Cache-Control of its own: a file download sets its own, and its
+ * Content-Length).  The body follows with resp_stream_write. */
+void resp_stream_open(req_t *r, int status, const char *content_type);
 /* Write and flush n bytes of a streamed body; false once the client is gone. */
 bool resp_stream_write(req_t *r, const char *s, size_t n);
 

@@ -2,12 +2,13 @@
 #include "http/router.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/str.h"
 
-#define MAX_SEGMENTS 32
+#define MAX_SEGMENTS 64
 
 /* Split buf in place at '/' into segments; -1 when not absolute or too
  * deep.  One trailing slash is tolerated ("/a/" is "/a"). */
@@ -121,7 +122,7 @@ enum router_result router_match(const route_t *routes, size_t nroutes,
         route_match_t cand;
         int bad;
 
-        memset(&cand, 0, sizeof(cand));
+        memset(&cand, 0, offsetof(route_match_t, allow));   /* not the buffers */
         if (!match_pattern(routes[i].pattern, seg, nseg, &cand, &bad))
             continue;
         shape = true;

@@ -21,6 +21,11 @@ enum route_flags {
     R_AAL2 = 1u << 6,       /* a session at aal2 when its user has a verified
                              * second factor (403 insufficient_aal; needs
                              * R_DB; credential_aal_sufficient) */
+    R_BODY_STREAM = 1u << 7,/* the handler reads the body itself from
+                             * r->fcgx->in: r->body is NULL, r->body_len
+                             * the CONTENT_LENGTH, which PROMPTD_MAX_BODY
+                             * does not cap (nginx's client_max_body_size
+                             * and the handler do); not with R_JSON */
 };
 
 /* The credential kinds a route accepts (route_t.creds, never 0).  The
@@ -74,7 +79,8 @@ typedef struct {
     const char *bad_param;                /* ROUTER_BAD_PARAM: its name */
     int rest;                             /* a {name:path}'s first segment, or -1 */
     char allow[64];                       /* "GET, HEAD, PATCH" */
-    char path_buf[512];                   /* the split path */
+    char path_buf[1280];                  /* the split path (a storage object's
+                                           * name may be 1024 bytes) */
 } route_match_t;
 
 /* Match method + path (no query string) against the table.  HEAD matches

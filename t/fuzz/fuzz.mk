@@ -4,7 +4,7 @@
 # -fsanitize=fuzzer-no-link,address,undefined, so coverage reaches into it.
 FUZZ_CC = clang
 FUZZ_SECONDS = 60
-FUZZ_TARGETS = json jwt b64url router query engine score cron share_cookie
+FUZZ_TARGETS = json jwt b64url router query engine score cron share_cookie multipart
 B = fuzz-build
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) \

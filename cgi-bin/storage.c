@@ -17,26 +17,6 @@
 
 const storage_settings_t *storage_cfg;
 
-/* Handlers of the other files. */
-int storage_upload(req_t *r);
-int storage_update(req_t *r);
-int storage_upload_signed(req_t *r);
-int storage_list(req_t *r);
-int storage_move(req_t *r);
-int storage_copy(req_t *r);
-int storage_remove(req_t *r);
-int storage_info(req_t *r);
-int storage_download(req_t *r);
-int storage_download_public(req_t *r);
-int storage_download_signed(req_t *r);
-int storage_sign_one(req_t *r);
-int storage_sign_many(req_t *r);
-int storage_revoke(req_t *r);
-int storage_sign_upload(req_t *r);
-int storage_render(req_t *r);
-int storage_render_public(req_t *r);
-int storage_render_signed(req_t *r);
-
 #define MIME_TYPES_MAX 50
 #define BUCKET_JSON \
     "json_build_object('id', b.id, 'name', b.name, 'owner', coalesce(b.owner::text, ''), " \

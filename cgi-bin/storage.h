@@ -59,4 +59,24 @@ enum storage_put_mode { STORAGE_PUT_CREATE, STORAGE_PUT_UPSERT, STORAGE_PUT_UPDA
 int storage_receive(req_t *r, const storage_bucket_t *b, const char *name,
                     enum storage_put_mode mode);
 
+/* The route handlers of storage_objects.c and storage_serve.c. */
+int storage_upload(req_t *r);
+int storage_update(req_t *r);
+int storage_upload_signed(req_t *r);
+int storage_list(req_t *r);
+int storage_move(req_t *r);
+int storage_copy(req_t *r);
+int storage_remove(req_t *r);
+int storage_info(req_t *r);
+int storage_download(req_t *r);
+int storage_download_public(req_t *r);
+int storage_download_signed(req_t *r);
+int storage_sign_one(req_t *r);
+int storage_sign_many(req_t *r);
+int storage_revoke(req_t *r);
+int storage_sign_upload(req_t *r);
+int storage_render(req_t *r);
+int storage_render_public(req_t *r);
+int storage_render_signed(req_t *r);
+
 #endif

@@ -21,8 +21,9 @@
 #define REMOVE_MAX 1000
 
 #define OBJECT_META \
-    "jsonb_build_object('eTag', '\"' || $3 || '\"', 'size', $4::bigint, 'mimetype', $5, " \
-    "'cacheControl', $6, 'lastModified', now(), 'contentLength', $4::bigint, " \
+    "jsonb_build_object('eTag', '\"' || $3::text || '\"', 'size', $4::bigint, " \
+    "'mimetype', $5::text, 'cacheControl', $6::text, 'lastModified', now(), " \
+    "'contentLength', $4::bigint, " \
     "'httpStatusCode', 200)"
 
 enum { ST_EXISTS, ST_RESERVE, ST_SETTLE, ST_PUT, ST_REPLACE, ST_INFO, ST_PUBLIC_INFO, ST_LIST,
@@ -64,8 +65,8 @@ const db_stmt_t storage_object_stmts[] = {
         "with lvl as (select case when strpos(x.rest, '/') > 0 then split_part(x.rest, '/', 1) "
         "else x.rest end as name, strpos(x.rest, '/') > 0 as folder, x.id, x.updated_at, "
         "x.created_at, x.last_accessed_at, x.metadata from (select o.*, "
-        "substr(o.name, char_length($2) + 1) as rest from storage.objects o "
-        "where o.bucket_id = $1 and left(o.name, char_length($2)) = $2) x where x.rest <> ''), "
+        "substr(o.name, char_length($2::text) + 1) as rest from storage.objects o "
+        "where o.bucket_id = $1 and left(o.name, char_length($2::text)) = $2::text) x where x.rest <> ''), "
         "ent as (select name, null::uuid as id, null::timestamptz as updated_at, "
         "null::timestamptz as created_at, null::timestamptz as last_accessed_at, "
         "null::jsonb as metadata from lvl where folder group by name union all "
@@ -80,7 +81,7 @@ const db_stmt_t storage_object_stmts[] = {
         "end end asc, case when $5 = 'desc' then case $4 when 'created_at' then ent.created_at "
         "when 'updated_at' then ent.updated_at when 'last_accessed_at' then ent.last_accessed_at "
         "end end desc, ent.name) as n from ent "
-        "where $3 = '' or lower(left(ent.name, char_length($3))) = lower($3) "
+        "where $3::text = '' or lower(left(ent.name, char_length($3::text))) = lower($3::text) "
         "order by n limit $6::int offset $7::int) e"},
     /* $1 bucket, $2 from, $3 to bucket, $4 to name */
     [ST_MOVE] = {"storage_object_move",

@@ -31,7 +31,7 @@ const db_stmt_t storage_serve_stmts[] = {
         "select * from promptd.storage_signed_object($3::uuid, $1, $2)"},
     /* $1 bucket, $2 names (JSON array), $3 seconds */
     [ST_SIGN] = {"storage_sign",
-        "select s.name, s.id, extract(epoch from s.expires_at)::bigint "
+        "select s.name, s.id, floor(extract(epoch from s.expires_at))::bigint "
         "from promptd.storage_sign($1, array(select jsonb_array_elements_text($2::jsonb)), "
         "$3::int) s"},
     [ST_REVOKE] = {"storage_revoke", "select promptd.storage_revoke($1, $2)"},
@@ -96,22 +96,22 @@ static void cache_headers(req_t *r, const served_t *s)
     const char *version = req_query(r, "version");
     long age = max_age(s);
 
+    /* first: nginx (1.22) lets a later "max-age=0" make the answer
+     * uncacheable unless X-Accel-Expires came before it */
+    resp_header(r, "X-Accel-Expires", s->mode == SERVE_PRIVATE ? "0" : "1");
     if (s->mode == SERVE_PRIVATE) {
         resp_header(r, "Cache-Control", arena_printf(r->arena, "private, max-age=%ld", age));
-        resp_header(r, "X-Accel-Expires", "0");
-        return;
-    }
-    if (s->mode == SERVE_PUBLIC && version && strlen(s->etag) > 2 &&
-        strncmp(version, s->etag + 1, strlen(s->etag) - 2) == 0)
+    } else if (s->mode == SERVE_PUBLIC && version && strlen(s->etag) > 2 &&
+               strncmp(version, s->etag + 1, strlen(s->etag) - 2) == 0) {
         resp_header(r, "Cache-Control", IMMUTABLE);
-    else if (s->mode == SERVE_SIGNED) {
+    } else if (s->mode == SERVE_SIGNED) {
         long left = (long)(s->expires - (long long)time(NULL));
 
         resp_header(r, "Cache-Control", arena_printf(r->arena, "public, max-age=%ld",
                                                      left < age ? (left > 0 ? left : 0) : age));
-    } else
+    } else {
         resp_header(r, "Cache-Control", arena_printf(r->arena, "public, max-age=%ld", age));
-    resp_header(r, "X-Accel-Expires", "1");
+    }
 }
 
 /* Content-Disposition and the sandbox for what a browser could run; a
@@ -238,7 +238,7 @@ static const char *signed_or_reply(req_t *r, served_t *s)
         storage_error(r, 400, "InvalidSignature", "The signature is invalid.");
         return NULL;
     }
-    if (exp->valuedouble < (double)time(NULL)) {
+    if (exp->valuedouble <= (double)time(NULL)) {
         storage_error(r, 400, "InvalidSignature", "The signed URL has expired.");
         return NULL;
     }

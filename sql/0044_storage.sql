@@ -17,6 +17,9 @@ begin
     end if;
 end
 $$;
+-- The workers prepare their statements as their login role (names are
+-- resolved then; rights are checked as the request's role at execution).
+grant usage on schema storage to promptd_app;
 
 create table if not exists storage.buckets (
     id                 text primary key,

@@ -146,8 +146,8 @@ is($r->{body}, substr($big, 1048570, 20), '... the bytes');
 is($r->{headers}{'content-range'}, "bytes 1048570-1048589/" . length $big, '... Content-Range');
 is(api($ta, GET => '/storage/v1/object/docs/big.bin', headers => { Range => 'bytes=-10' })->{body},
    substr($big, -10), 'a suffix range');
-is(api($ta, GET => '/storage/v1/object/docs/big.bin', headers => { Range => 'bytes=2400000-' })->{body},
-   substr($big, 2400000), 'an open range');
+is(api($ta, GET => '/storage/v1/object/docs/big.bin', headers => { Range => 'bytes=2399990-' })->{body},
+   substr($big, 2399990), 'an open range');
 storage_ok(api($ta, GET => '/storage/v1/object/docs/big.bin', headers => { Range => 'bytes=9999999-' }), 416,
            'a range past the end');
 $r = api($ta, GET => '/storage/v1/object/docs/big.bin', headers => { 'If-None-Match' => $d->{headers}{etag} });
@@ -225,8 +225,8 @@ for my $c ([ GET => '/storage/v1/object/docs/big.bin' ], [ GET => '/storage/v1/o
     is($x->{status}, 404, "bob: $m $p -> 404") or diag $x->{body};
 }
 is(upload($tb, 'docs/evil.bin', 'x')->{status}, 404, 'bob uploads into alice\'s bucket -> 404');
-is_deeply(api($tb, DELETE => '/storage/v1/object/docs', json => { prefixes => ['big.bin'] })->{json}, [],
-          'bob removes alice\'s object: nothing removed');
+storage_ok(api($tb, DELETE => '/storage/v1/object/docs', json => { prefixes => ['big.bin'] }), 404,
+           'bob removes alice\'s object: no such bucket for him');
 is(objects('docs'), $n, '... alice\'s objects are all there');
 is(api($tb, POST => '/storage/v1/object/sign/docs', json => { expiresIn => 60, paths => ['big.bin'] })->{json}[0]{signedURL},
    undef, 'bob signs alice\'s object in a batch: no URL');
@@ -261,9 +261,7 @@ is(db1("select count(*) from storage.objects where name like 'huge%'"), 0, '... 
 for my $c ([ 'docs/a/%2e%2e/b.txt', 'an encoded .. segment' ], [ 'docs/a/./b.txt', 'a . segment' ],
            [ 'docs/a%00b.txt', 'a NUL' ], [ 'docs/a%01b.txt', 'a control character' ],
            [ 'docs/' . ('n' x 1030), 'a 1030-byte name' ]) {
-    my $x = upload($ta, $c->[0], 'x');
-    ok($x->{status} == 400 || $x->{status} == 404, "bad name: $c->[1] -> 4xx") or diag $x->{body};
-    is($x->{status}, 400, "bad name: $c->[1] -> 400") if $c->[1] !~ /NUL/;
+    problem_ok(upload($ta, $c->[0], 'x'), 400, "bad name: $c->[1]");
 }
 is(db1("select count(*) from storage.objects where bucket_id = 'docs' and (name like '%..%' or name like 'a/%')"), 0,
    '... none stored');

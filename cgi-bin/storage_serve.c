@@ -87,8 +87,8 @@ static long max_age(const served_t *s)
     return s->cache_control && strcmp(s->cache_control, "no-cache") == 0 ? 0 : 3600;
 }
 
-/* Cache-Control and nginx's own lifetime (X-Accel-Expires: one second,
- * then nginx revalidates with If-None-Match, so a deleted object or a
+/* Cache-Control and nginx's own lifetime (X-Accel-Expires: to the end of
+ * the current second, then nginx revalidates with If-None-Match, so a deleted object or a
  * revoked URL is gone from the CDN within 2 s).  Authenticated answers
  * are private: never kept by a shared cache. */
 static void cache_headers(req_t *r, const served_t *s)
@@ -97,8 +97,10 @@ static void cache_headers(req_t *r, const served_t *s)
     long age = max_age(s);
 
     /* first: nginx (1.22) lets a later "max-age=0" make the answer
-     * uncacheable unless X-Accel-Expires came before it */
-    resp_header(r, "X-Accel-Expires", s->mode == SERVE_PRIVATE ? "0" : "1");
+     * uncacheable unless X-Accel-Expires came before it; "@now": kept to
+     * the end of the current second */
+    resp_header(r, "X-Accel-Expires", s->mode == SERVE_PRIVATE ? "0"
+                : arena_printf(r->arena, "@%lld", (long long)time(NULL)));
     if (s->mode == SERVE_PRIVATE) {
         resp_header(r, "Cache-Control", arena_printf(r->arena, "private, max-age=%ld", age));
     } else if (s->mode == SERVE_PUBLIC && version && strlen(s->etag) > 2 &&

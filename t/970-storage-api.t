@@ -257,6 +257,37 @@ my $over = req(POST => '/storage/v1/object/pics/huge.png', headers => { Authoriz
 is($over->{status}, 413, 'over nginx\'s body limit -> 413 before a worker');
 is(db1("select count(*) from storage.objects where name like 'huge%'"), 0, '... nothing stored');
 
+# ------------------------------------------------- media: strip, active types
+sub fixture { my $f = "$FindBin::Bin/unit/data/storage/$_[0]"; open my $fh, '<:raw', $f or die "$f: $!"; local $/; <$fh> }
+sub jpeg_dims {   # the first SOFn's height and width
+    my ($b) = @_;
+    my $i = 2;
+    while ($i + 9 < length $b) {
+        my ($ff, $m, $len) = unpack('CCn', substr($b, $i, 4));
+        return [ unpack('nn', substr($b, $i + 5, 4)) ] if $m >= 0xC0 && $m <= 0xC3;
+        $i += 2 + $len;
+    }
+    return [];
+}
+my $gps = fixture('gps.jpg');
+like($gps, qr/GPS|promptd/, 'the fixture JPEG carries EXIF (Make, GPS)');
+is(upload($ta, 'pics/where.jpg', $gps, 'Content-Type' => 'image/jpeg')->{status}, 200, 'upload a JPEG with EXIF GPS');
+$r = api($ta, GET => '/storage/v1/object/pics/where.jpg');
+is($r->{headers}{'content-type'}, 'image/jpeg', '... served as a JPEG');
+unlike($r->{body}, qr/Exif\0\0|promptd/, '... its EXIF is gone (no Exif block, no Make)');
+is_deeply(jpeg_dims($r->{body}), [16, 8], '... turned upright first (orientation 6: 8 wide, 16 high)');
+is(db1("select (metadata->>'size')::int from storage.objects where name = 'where.jpg'"), length $r->{body},
+   '... size and ETag are those of the bytes stored');
+storage_ok(upload($ta, 'pics/trick.png', fixture('png-then-html.png'), 'Content-Type' => 'image/png'), 422,
+           'a PNG header on an HTML body', qr/cannot be read/);
+is(db1("select count(*) from storage.objects where name = 'trick.png'"), 0, '... not stored');
+is(upload($ta, 'docs/icon.svg', fixture('icon.svg'), 'Content-Type' => 'image/svg+xml')->{status}, 200,
+   'an SVG with a script');
+$r = api($ta, GET => '/storage/v1/object/docs/icon.svg');
+is($r->{headers}{'content-type'}, 'image/svg+xml', '... served as SVG');
+like($r->{headers}{'content-disposition'} // '', qr/^attachment/, '... as an attachment');
+like($r->{headers}{'content-security-policy'} // '', qr/sandbox/, '... sandboxed');
+
 # --------------------------------------------------------------- bad names
 for my $c ([ 'docs/a/%2e%2e/b.txt', 'an encoded .. segment' ], [ 'docs/a/./b.txt', 'a . segment' ],
            [ 'docs/a%00b.txt', 'a NUL' ], [ 'docs/a%01b.txt', 'a control character' ],

@@ -277,6 +277,21 @@ static bool image_webp_lossless(const unsigned char *p, size_t n)
 /* head as displayed, in sRGB: a still rotated per its EXIF orientation (in
  * opened again for random access, which rotation needs) and an embedded
  * ICC profile applied.  0 with *out (the caller unrefs), or -1. */
+/* Does the header carry anything stripping removes (EXIF, XMP, IPTC, PNG
+ * text chunks)?  An image without any is kept byte for byte. */
+static bool image_has_metadata(VipsImage *head)
+{
+    static const char *const prefixes[] = {"exif-", "xmp-data", "iptc-data", "png-comment-"};
+    gchar **fields = vips_image_get_fields(head);
+    bool found = false;
+
+    for (int i = 0; fields && fields[i] && !found; i++)
+        for (size_t k = 0; k < sizeof prefixes / sizeof prefixes[0] && !found; k++)
+            found = strncmp(fields[i], prefixes[k], strlen(prefixes[k])) == 0;
+    g_strfreev(fields);
+    return found;
+}
+
 static int image_upright(const void *in, size_t n, VipsImage *head, VipsImage **out)
 {
     VipsImage *whole = NULL, *rot = NULL;
@@ -321,7 +336,8 @@ int image_strip(const void *in, size_t n, long max_pixels, void **out, size_t *o
     if (status != IMAGE_OK)
         goto out;
     status = IMAGE_ERR_UNSUPPORTED;
-    if (kind == IMAGE_KIND_GIF || (kind == IMAGE_KIND_PNG && image_png_animated(in, n)))
+    if (kind == IMAGE_KIND_GIF || (kind == IMAGE_KIND_PNG && image_png_animated(in, n)) ||
+        !image_has_metadata(head))
         goto out;
     if (kind == IMAGE_KIND_PNG && vips_image_get_typeof(head, "palette-bit-depth") != 0 &&
         vips_image_get_int(head, "palette-bit-depth", &palette) != 0)

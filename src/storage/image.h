@@ -24,7 +24,8 @@ typedef struct image_transform {
 
 enum image_status {
     IMAGE_OK = 0,
-    IMAGE_ERR_UNSUPPORTED = -1,  /* not JPEG, PNG, WebP or GIF (or, for strip, a kind it keeps) */
+    IMAGE_ERR_UNSUPPORTED = -1,  /* not JPEG, PNG, WebP or GIF (or, for strip, a kind it
+                                  * keeps, or an image with no metadata to remove) */
     IMAGE_ERR_TOO_LARGE = -2,    /* width * height (all frames) beyond max_pixels */
     IMAGE_ERR_BAD = -3           /* bad arguments, or a supported kind whose bytes do not decode */
 };

@@ -833,6 +833,12 @@ static void test_strip_png(void)
     void *png, *out;
     size_t n, len;
 
+    if (vips_pngsave_buffer(src, &png, &n, NULL) != 0)
+        bail("test_strip_png: plain");
+    is_int(image_strip(png, n, MAX_PIXELS, &out, &len), IMAGE_ERR_UNSUPPORTED,
+           "image_strip(PNG without metadata): kept as it is");
+    ok(out == NULL, "... no copy made");
+    g_free(png);
     vips_image_set_string(src, "png-comment-0-Author", "Jane Doe, 1 High Street");
     vips_image_set_blob_copy(src, VIPS_META_XMP_NAME, xmp, sizeof xmp - 1);
     if (vips_pngsave_buffer(src, &png, &n, NULL) != 0)

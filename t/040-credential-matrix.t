@@ -69,6 +69,11 @@ my $pid = $r->{json}{id};
 $r = req(POST => "/api/v1/prompts/$pid/shares", token => $tok, json => {});
 is($r->{status}, 201, 'a share') or diag explain $r;
 my ($share_id, $share_token) = @{ $r->{json} }{qw(id token)};
+$r = req(POST => '/storage/v1/bucket', token => $tok, json => { id => 'matrix' });
+is($r->{status}, 200, 'a bucket') or diag explain $r;
+$r = req(POST => '/storage/v1/object/matrix/a/b.txt', token => $tok, body => "b\n",
+         headers => { 'Content-Type' => 'text/plain' });
+is($r->{status}, 200, 'an object in it') or diag explain $r;
 my %key;
 for my $sc (@SCOPES) {
     $r = req(POST => '/api/v1/keys', token => $tok, json => { name => $sc, scopes => [$sc] });
@@ -77,7 +82,8 @@ for my $sc (@SCOPES) {
 }
 my %param = (id => $pid, token => $share_token, version => 1, provider => 'openai', tier => 'free',
              user_id => $alice, invitation_id => '00000000-0000-4000-8000-000000000001',
-             name => 'support/triage', label => 'staging', cr_id => '00000000-0000-4000-8000-000000000002');
+             name => 'support/triage', label => 'staging', cr_id => '00000000-0000-4000-8000-000000000002',
+             bucket => 'matrix', path => 'a/b.txt');
 sub path_of {
     my ($rt) = @_;
     my $p = $rt->{pattern};
@@ -107,6 +113,8 @@ my %FP = (
         qw(audit_log idempotency_keys user_secrets enrichments usage_tracking workspaces
            workspace_members workspace_invitations prompt_labels prompt_label_moves
            prompt_change_requests)),
+    buckets => "select string_agg(b::text, ',' order by id) from storage.buckets b",
+    objects => "select string_agg(o::text, ',' order by id) from storage.objects o",
     # jobs a request enqueues carry its user (schedules enqueue others meanwhile)
     background_jobs => "select count(*) from public.background_jobs where payload ? 'user_id'",
 );

@@ -82,7 +82,8 @@ static const char *read_scopes(req_t *r, bool *forbidden)
 {
     cJSON *arr = NULL, *it;
 
-    if (req_field_string_array(r, r->json, "scopes", 6, 32, &arr) != FIELD_OK)
+    if (req_field_string_array(r, r->json, "scopes", sizeof scope_names / sizeof scope_names[0] - 1,
+                               32, &arr) != FIELD_OK)
         return NULL;
     if (cJSON_GetArraySize(arr) == 0) {
         req_field_error(r, "scopes", "must name at least one scope");
@@ -96,7 +97,8 @@ static const char *read_scopes(req_t *r, bool *forbidden)
             }
         if (!scope_known(it->valuestring)) {
             req_field_error(r, "scopes", "'%s' is not a scope (one of prompts:read, "
-                            "prompts:write, enrich, share, admin, webhooks:write, storage)", it->valuestring);
+                            "prompts:write, enrich, share, admin, webhooks:write, storage)",
+                            it->valuestring);
             return NULL;
         }
         if (!credential_has_scope(r, it->valuestring))

@@ -9,6 +9,7 @@
 
 #include "core/json.h"
 #include "http/dbreply.h"
+#include "http/quota.h"
 #include "http/response.h"
 #include "http/server.h"
 #include "storage/blob.h"
@@ -99,8 +100,10 @@ int storage_error(req_t *r, int status, const char *error, const char *message)
 
 int storage_db_error(req_t *r)
 {
+    bool quota = r->tx.sqlstate && quota_is_refusal(r->tx.sqlstate);
+
     dbreply_error(r);
-    return dialect(r, NULL);
+    return dialect(r, quota ? "QuotaExceeded" : NULL);
 }
 
 int storage_invalid(req_t *r)

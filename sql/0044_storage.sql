@@ -501,6 +501,33 @@ as $function$
 $function$;
 revoke all on function promptd.quota_count_used(uuid, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
+-- promptd.webhook_next_due answered 0 ("due now") when nothing was due:
+-- greatest() ignores a null, so an idle sender claimed in a loop.
+-- promptd.webhook_next_due(per_endpoint) -> seconds until the earliest
+-- waiting delivery a claim could take is due: of an enabled endpoint with
+-- fewer than per_endpoint in flight (0 when one is due now or an event
+-- waits to be fanned out); null when there is none.  How long a sender may
+-- sleep: a delivery held back by its endpoint's bound is claimed when one
+-- in flight ends, not by polling.
+create or replace function promptd.webhook_next_due(p_per_endpoint integer)
+ returns double precision
+ language sql
+ stable security definer
+ set search_path to ''
+as $function$
+    select case when exists (select 1 from promptd.webhook_events x where not x.fanned_out) then 0
+           else (select greatest(0, extract(epoch from n.due - now()))   -- null: none due
+                   from (select min(d.next_attempt_at) as due from promptd.webhook_deliveries d
+                           join public.webhook_endpoints e on e.id = d.endpoint_id and e.enabled
+                          where d.state = 'pending'
+                            and (select count(*) from promptd.webhook_deliveries f
+                                  where f.endpoint_id = d.endpoint_id and f.state = 'sending')
+                                < p_per_endpoint) n
+                  where n.due is not null) end
+$function$;
+revoke all on function promptd.webhook_next_due(integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.webhook_next_due(integer) to service_role;
+
 -- The objects' policies, which ask promptd.storage_bucket_owned.
 drop policy if exists "promptd: users read their own objects" on storage.objects;
 create policy "promptd: users read their own objects" on storage.objects

@@ -31,6 +31,8 @@ END { local $?; $rx->stop if $rx; }
 $s->promptctl(qw(plans price pro monthly price_pro_m));
 
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
+is(db1('select coalesce(promptd.webhook_next_due(4)::text, \'null\')'), 'null',
+   'nothing due: webhook_next_due is null (an idle sender sleeps, it does not claim in a loop)');
 my $ws = db1("select promptd.personal_workspace('$alice')");
 
 sub hook {

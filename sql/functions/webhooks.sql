@@ -523,13 +523,14 @@ create or replace function promptd.webhook_next_due(p_per_endpoint integer)
  set search_path to ''
 as $function$
     select case when exists (select 1 from promptd.webhook_events x where not x.fanned_out) then 0
-           else greatest(0, extract(epoch from (
-               select min(d.next_attempt_at) from promptd.webhook_deliveries d
-                 join public.webhook_endpoints e on e.id = d.endpoint_id and e.enabled
-                where d.state = 'pending'
-                  and (select count(*) from promptd.webhook_deliveries f
-                        where f.endpoint_id = d.endpoint_id and f.state = 'sending') < p_per_endpoint)
-               - now())) end
+           else (select greatest(0, extract(epoch from n.due - now()))   -- null: none due
+                   from (select min(d.next_attempt_at) as due from promptd.webhook_deliveries d
+                           join public.webhook_endpoints e on e.id = d.endpoint_id and e.enabled
+                          where d.state = 'pending'
+                            and (select count(*) from promptd.webhook_deliveries f
+                                  where f.endpoint_id = d.endpoint_id and f.state = 'sending')
+                                < p_per_endpoint) n
+                  where n.due is not null) end
 $function$;
 revoke all on function promptd.webhook_next_due(integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.webhook_next_due(integer) to service_role;

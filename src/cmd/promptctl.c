@@ -193,7 +193,8 @@ static int promptctl_env(const config_t *cfg)
     static const char *const generated[][2] = {
         {"PROMPTD_API_KEY_PEPPER", "api_key_pepper"},
         {"PROMPTD_SECRETS_KEYS", "secrets_keys"},
-        {"PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key"}};
+        {"PROMPTD_SHARE_COOKIE_KEY", "share_cookie_key"},
+        {"PROMPTD_STORAGE_SIGNING_KEY", "storage_signing_key"}};
     const char *app = getenv("PROMPTD_APP_DATABASE_URL");
 
     if ((app == NULL || *app == '\0') &&

@@ -1,7 +1,6 @@
 /* token.c: the HMAC tokens of signed download and upload URLs (payload.mac, both base64url), made by the storage family and the share pages. */
 #include "storage/token.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -12,19 +11,12 @@
 
 #define MAC_CONTEXT "promptd-storage."
 
-static void mac(const char *key, const char *part, size_t n, unsigned char out[32])
+static void mac(arena_t *a, const char *key, const char *part, size_t n, unsigned char out[32])
 {
     unsigned int len = 32;
-    unsigned char *buf;
-    size_t cn = strlen(MAC_CONTEXT);
+    const char *msg = arena_printf(a, "%s%.*s", MAC_CONTEXT, (int)n, part);
 
-    buf = OPENSSL_malloc(cn + n);
-    if (buf == NULL)
-        abort();
-    memcpy(buf, MAC_CONTEXT, cn);
-    memcpy(buf + cn, part, n);
-    HMAC(EVP_sha256(), key, (int)strlen(key), buf, cn + n, out, &len);
-    OPENSSL_free(buf);
+    HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)msg, strlen(msg), out, &len);
 }
 
 const char *storage_token_make(arena_t *a, const char *key, const cJSON *payload)
@@ -35,7 +27,7 @@ const char *storage_token_make(arena_t *a, const char *key, const cJSON *payload
     unsigned char m[32];
 
     plen = b64url_encode((const unsigned char *)json, n, out);
-    mac(key, out, plen, m);
+    mac(a, key, out, plen, m);
     out[plen] = '.';
     b64url_encode(m, sizeof m, out + plen + 1);
     return out;
@@ -54,7 +46,7 @@ cJSON *storage_token_open(arena_t *a, const char *key, const char *token)
     plen = (size_t)(dot - token);
     if (b64url_decode(dot + 1, n - plen - 1, got) != 32)
         return NULL;
-    mac(key, token, plen, want);
+    mac(a, key, token, plen, want);
     if (CRYPTO_memcmp(want, got, 32) != 0)
         return NULL;
     json = arena_alloc(a, plen * 3 / 4 + 2);

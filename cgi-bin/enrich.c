@@ -16,6 +16,7 @@
 #include "enrich/enrich.h"
 #include "enrich/handoff.h"
 #include "jobs/jobs.h"
+#include "storage/blob.h"
 
 #define ENRICH_LIST_MAX 100
 
@@ -80,7 +81,11 @@ static const db_stmt_t family_stmts[] = {
 
 static const char *const enrich_fields[] = {
     "prompt", "mode", "goal", "target_model", "providers", "stream", "async",
-    "prompt_id", NULL};
+    "prompt_id", "images", NULL};
+
+/* An image's bucket and object name at most (as the storage family). */
+#define IMAGE_BUCKET_MAX 100
+#define IMAGE_PATH_MAX 1024
 
 /* The streamed request's connection to the client. */
 typedef struct sse {
@@ -114,9 +119,131 @@ static int sse_error(sse_t *s, int status, const char *detail)
     return s->r->status;
 }
 
+/* Member key of image f as a string of 1..max bytes, or NULL after a
+ * field error ("images[0].bucket"). */
+static const char *image_member(req_t *r, const cJSON *it, const char *f, const char *key,
+                                size_t max)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, key);
+    const char *field = arena_printf(r->arena, "%s.%s", f, key);
+
+    if (v == NULL)
+        req_field_error(r, field, "is required");
+    else if (!cJSON_IsString(v) || v->valuestring[0] == '\0' || strlen(v->valuestring) > max)
+        req_field_error(r, field, "must be a string of 1 to %zu bytes", max);
+    else
+        return v->valuestring;
+    return NULL;
+}
+
+/* images: [{bucket, path} | {id}], at most PROMPTD_ENRICH_IMAGES_MAX: its
+ * shape, with field errors on images[i]; the objects are looked up by
+ * images_or_reply once the whole body is valid.  NULL when absent. */
+static const cJSON *read_images(req_t *r)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(r->json, "images"), *it, *m;
+    long max = enrich_settings()->images_max;
+    int i = 0;
+
+    if (arr == NULL)
+        return NULL;
+    if (!cJSON_IsArray(arr)) {
+        req_field_error(r, "images", "must be an array of {bucket, path} or {id}");
+        return NULL;
+    }
+    if (cJSON_GetArraySize(arr) > max) {
+        if (max == 0)
+            req_field_error(r, "images", "are not accepted by this server");
+        else
+            req_field_error(r, "images", "must have at most %ld items", max);
+        return NULL;
+    }
+    cJSON_ArrayForEach(it, arr) {
+        const char *f = arena_printf(r->arena, "images[%d]", i++), *id;
+        bool by_id, by_path;
+
+        if (!cJSON_IsObject(it)) {
+            req_field_error(r, f, "must be {bucket, path} or {id}");
+            continue;
+        }
+        cJSON_ArrayForEach(m, it)
+            if (strcmp(m->string, "id") && strcmp(m->string, "bucket") && strcmp(m->string, "path"))
+                req_field_error(r, arena_printf(r->arena, "%s.%s", f, m->string),
+                                "is not a known field");
+        by_id = cJSON_GetObjectItemCaseSensitive(it, "id") != NULL;
+        by_path = cJSON_GetObjectItemCaseSensitive(it, "bucket") != NULL ||
+                  cJSON_GetObjectItemCaseSensitive(it, "path") != NULL;
+        if (by_id == by_path) {
+            req_field_error(r, f, by_id ? "must name an object by {bucket, path} or by {id}, "
+                            "not both" : "must be {bucket, path} or {id}");
+        } else if (by_id) {
+            if ((id = image_member(r, it, f, "id", 36)) != NULL && !uuid_valid(id))
+                req_field_error(r, arena_printf(r->arena, "%s.id", f), "must be a UUID");
+        } else {
+            image_member(r, it, f, "bucket", IMAGE_BUCKET_MAX);
+            image_member(r, it, f, "path", IMAGE_PATH_MAX);
+        }
+    }
+    return arr;
+}
+
+/* The request's images, each looked up as the caller (RLS), into
+ * in->images: 422 naming images[i] for an object the caller cannot read
+ * (absent, another user's: the same answer) or of a type no provider
+ * reads, 413 past the size limits (PROMPTD_ENRICH_IMAGE_MAX_BYTES each,
+ * PROMPTD_ENRICH_IMAGES_MAX_BYTES together).  False after replying. */
+static bool images_or_reply(req_t *r, const cJSON *arr, enrich_input_t *in)
+{
+    const enrich_settings_t *cfg = enrich_settings();
+    enrich_image_t *im = arena_zalloc(r->arena, sizeof *im * (size_t)(cJSON_GetArraySize(arr) + 1));
+    const cJSON *it;
+    long long total = 0;
+    int n = 0, rc;
+
+    cJSON_ArrayForEach(it, arr) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+        const char *f = arena_printf(r->arena, "images[%d]", n);
+        enrich_image_t *p = &im[n++];
+
+        rc = id ? enrich_image_find(&r->tx, id->valuestring, NULL, NULL, p)
+                : enrich_image_find(&r->tx, NULL,
+                      cJSON_GetObjectItemCaseSensitive(it, "bucket")->valuestring,
+                      cJSON_GetObjectItemCaseSensitive(it, "path")->valuestring, p);
+        if (rc < 0) {
+            dbreply_error(r);
+            return false;
+        }
+        if (rc == 0)
+            req_field_error(r, f, "is not found or not readable");
+        else if (!enrich_image_type_ok(p->mime))
+            req_field_error(r, f, "is %s; only %s can be sent", p->mime, ENRICH_IMAGE_TYPES);
+        else
+            total += p->size;
+    }
+    if (r->errors) {
+        resp_validation(r);
+        return false;
+    }
+    for (int i = 0; i < n; i++)
+        if (im[i].size > cfg->image_max_bytes) {
+            resp_problemf(r, 413, "images[%d] is %lld bytes; an image may have at most %ld.",
+                          i, im[i].size, cfg->image_max_bytes);
+            return false;
+        }
+    if (total > cfg->images_max_bytes) {
+        resp_problemf(r, 413, "The images are %lld bytes together; at most %ld may be sent.",
+                      total, cfg->images_max_bytes);
+        return false;
+    }
+    in->images = im;
+    in->nimages = n;
+    return true;
+}
+
 /* Fill in from the body; records field errors (reply with resp_validation).
  * Returns false after replying itself (413). */
-static bool read_input(req_t *r, enrich_input_t *in, bool *stream, bool *async)
+static bool read_input(req_t *r, enrich_input_t *in, bool *stream, bool *async,
+                       const cJSON **images)
 {
     const char *prompt = NULL, *mode = NULL;
     cJSON *providers = NULL;
@@ -159,6 +286,7 @@ static bool read_input(req_t *r, enrich_input_t *in, bool *stream, bool *async)
         req_field_error(r, "prompt_id", "must be a UUID");
     if (*stream && *async)
         req_field_error(r, "async", "cannot be combined with a stream");
+    *images = read_images(r);
     return true;
 }
 
@@ -204,6 +332,7 @@ static int enrich_async(req_t *r, db_tx_t *d, enrich_input_t *in, const cJSON *p
         cJSON_AddTrueToObject(p, "no_cache");
     if (in->prompt_id)
         cJSON_AddStringToObject(p, "prompt_id", in->prompt_id);
+    enrich_images_json(p, in);
     if ((job = jobs_enqueue(&r->tx, "enrich", json_print(r->arena, p), &opts)) < 0 ||
         !enrich_store_pending(d, in, id, job))
         return dbreply_error(r);
@@ -285,10 +414,12 @@ static int enrich_failed(req_t *r, const enrich_input_t *in, const enrich_result
 }
 
 /* POST /api/v1/enrich {prompt, mode?, goal?, target_model?, providers?,
- *   stream?, async?, prompt_id?}  Cache-Control: no-cache bypasses the cache;
- *   Accept: text/event-stream streams.
+ *   stream?, async?, prompt_id?, images?: [{bucket, path} | {id}]}
+ *   Cache-Control: no-cache bypasses the cache; Accept: text/event-stream streams.
  *   -> 200 result | 200 text/event-stream (start, delta..., fallback?, done | error)
- *    | 202 {id, job_id, status, status_url} | 404 (prompt_id) | 413 | 422
+ *    | 202 {id, job_id, status, status_url} | 404 (prompt_id)
+ *    | 413 (the prompt, an image, the images together) | 422 (images[i]: not
+ *      readable, not an image type)
  *    | 502 (every provider failed: problem+json with attempts) | 504 (the deadline) */
 static int enrich_post(req_t *r)
 {
@@ -298,13 +429,16 @@ static int enrich_post(req_t *r)
     db_tx_t *d = &r->tx;
     bool stream = false, async = false;
     sse_t sse = {r, false};
+    const cJSON *images = NULL;
     long n;
     int rc;
 
-    if (!read_input(r, &in, &stream, &async))
+    if (!read_input(r, &in, &stream, &async, &images))
         return r->status;
     if (r->errors)
         return resp_validation(r);
+    if (images && !images_or_reply(r, images, &in))
+        return r->status;
     in.no_cache = wants_no_cache(r);
     stream = stream || (!async && accepts_event_stream(r));
     if (async && (n = enrich_inflight(d, INFLIGHT_WINDOW_S)) < 0)
@@ -558,7 +692,7 @@ static const route_t routes[] = {
 int main(int argc, char **argv)
 {
     static const db_stmt_t *const tables[] = {family_stmts, enrich_stmts,
-                                              enrich_handoff_stmts, NULL};
+                                              enrich_handoff_stmts, storage_blob_stmts, NULL};
     static const family_t family = {"enrich", routes, sizeof(routes) / sizeof(routes[0]),
                                      tables, NULL};
 

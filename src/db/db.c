@@ -481,23 +481,30 @@ static const char *conn_prepared(db_tx_t *tx, const db_stmt_t *stmt)
     return arena_printf(tx->arena, "promptd_p%d", i);
 }
 
-/* One statement on a job's connection; owned by the arena. */
+/* One statement on a job's connection, binary as bin says (or text when
+ * NULL); owned by the arena. */
 static PGresult *job_run(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
-                         int n, const char *const *v)
+                         int n, const char *const *v, const db_binary_t *bin)
 {
     const char *name = conn_prepared(tx, stmt);
-    PGresult *res = name ? PQexecPrepared(tx->conn, name, n, v, NULL, NULL, 0)
+    const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
+    int rfmt = bin ? bin->result_format : 0;
+    PGresult *res = name ? PQexecPrepared(tx->conn, name, n, v, len, fmt, rfmt)
                          : PQexecParams(tx->conn, stmt ? stmt->sql : sql, n, NULL, v,
-                                        NULL, NULL, 0);
+                                        len, fmt, rfmt);
 
     return checked(tx, res);
 }
 
-/* A job's first scoped statement: BEGIN, the claims and the statement in
- * one pipeline (one round trip).  The transaction is open afterwards
- * unless BEGIN itself failed. */
-static PGresult *job_begin(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
-                          int n, const char *const *v)
+/* A job's scoped statement in one pipeline (one round trip): BEGIN and the
+ * claims first when no transaction is open yet, and with as_app the
+ * switch to the connection's login role before it and back to the
+ * claims' role after it (db_exec_app: the daemons log in as the workers'
+ * role, promptd_app, and run as service_role; 'none' is the login role).
+ * The transaction is open afterwards unless BEGIN itself failed. */
+static PGresult *job_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
+                              int n, const char *const *v, const db_binary_t *bin,
+                              bool as_app)
 {
     const char *claims[3] = {
         tx->role ? tx->role : "anon",
@@ -506,19 +513,31 @@ static PGresult *job_begin(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     };
     PGconn *c = tx->conn;
     const char *name = conn_prepared(tx, stmt);
-    PGresult *res[3] = {NULL, NULL, NULL}, *extra, *out = NULL;
-    bool sent;
-    int i;
+    const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
+    int rfmt = bin ? bin->result_format : 0;
+    PGresult *res[5] = {NULL, NULL, NULL, NULL, NULL}, *extra, *out = NULL;
+    bool first = !tx->open, sent;
+    int i, q, nres = 0;
 
     if (stmt)
         sql = stmt->sql;
-    sent = PQenterPipelineMode(c) &&
-           PQsendQueryParams(c, "begin", 0, NULL, NULL, NULL, NULL, 0) &&
-           PQsendQueryParams(c, JOB_CLAIMS_SQL, 3, NULL, claims, NULL, NULL, 0) &&
-           (name ? PQsendQueryPrepared(c, name, n, v, NULL, NULL, 0)
-                 : PQsendQueryParams(c, sql, n, NULL, v, NULL, NULL, 0)) &&
-           PQpipelineSync(c);
-    for (i = 0; sent && i < 3; i++) {
+    sent = PQenterPipelineMode(c);
+    if (sent && first && (sent = PQsendQueryParams(c, "begin", 0, NULL, NULL, NULL, NULL, 0)))
+        nres++;
+    if (sent && first && (sent = PQsendQueryParams(c, JOB_CLAIMS_SQL, 3, NULL, claims,
+                                                   NULL, NULL, 0)))
+        nres++;
+    if (sent && as_app && (sent = PQsendQueryParams(c, role_app_stmt.sql, 0, NULL, NULL,
+                                                    NULL, NULL, 0)))
+        nres++;
+    q = nres++;
+    sent = sent && (name ? PQsendQueryPrepared(c, name, n, v, len, fmt, rfmt)
+                         : PQsendQueryParams(c, sql, n, NULL, v, len, fmt, rfmt));
+    if (sent && as_app && (sent = PQsendQueryParams(c, role_back_stmt.sql, 1, NULL, claims,
+                                                    NULL, NULL, 0)))
+        nres++;
+    sent = sent && PQpipelineSync(c);
+    for (i = 0; sent && i < nres; i++) {
         res[i] = PQgetResult(c);
         while (res[i] && (extra = PQgetResult(c)) != NULL)
             PQclear(extra);
@@ -526,29 +545,32 @@ static PGresult *job_begin(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     while (sent && (extra = PQgetResult(c)) != NULL)   /* the Sync */
         PQclear(extra);
     PQexitPipelineMode(c);
-    tx->open = sent && res[0] && result_ok(res[0]);
-    for (i = 0; i < 3 && res[i] && result_ok(res[i]); i++)
+    if (first)
+        tx->open = sent && res[0] && result_ok(res[0]);
+    for (i = 0; i < nres && res[i] && result_ok(res[i]); i++)
         ;
-    if (i == 3) {
-        out = own(tx, res[2]);
-        res[2] = NULL;
+    if (sent && i == nres) {
+        out = own(tx, res[q]);
+        res[q] = NULL;
     } else {
-        fail_result(tx, res[i]);
-        res[i] = NULL;
+        fail_result(tx, sent ? res[i] : NULL);
+        if (sent)
+            res[i] = NULL;
     }
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < nres; i++)
         if (res[i])
             PQclear(res[i]);
     return out;
 }
 
-/* A job's scoped statement: the first one with BEGIN and the claims. */
+/* A job's scoped statement: the first one with BEGIN and the claims, one
+ * as the login role with the switches around it. */
 static PGresult *exec_job(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
-                          int n, const char *const *v)
+                          int n, const char *const *v, const db_binary_t *bin, bool as_app)
 {
-    if (!tx->open)
-        return job_begin(tx, stmt, sql, n, v);
-    return job_run(tx, stmt, sql, n, v);
+    if (!tx->open || as_app)
+        return job_pipeline(tx, stmt, sql, n, v, bin, as_app);
+    return job_run(tx, stmt, sql, n, v, bin);
 }
 
 /* A pooled tx borrows its connection for a statement or a transaction.
@@ -585,11 +607,7 @@ static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     if (!tx_borrow(tx))
         return NULL;
     if (tx->conn != NULL) {
-        if (as_app || bin) {
-            tx->sqlstate = "0A000";
-            return NULL;
-        }
-        res = exec_job(tx, stmt, sql, n, v);
+        res = exec_job(tx, stmt, sql, n, v, bin, as_app);
     } else if (db.conn == NULL) {
         tx->sqlstate = "08006";
         return NULL;
@@ -651,7 +669,7 @@ PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
         return NULL;
     }
     if (tx->conn) {
-        res = job_run(tx, stmt, NULL, nparams, values);
+        res = job_run(tx, stmt, NULL, nparams, values, NULL);
     } else {
         res = checked(tx, PQexecPrepared(c, stmt->name, nparams, values, NULL, NULL, 0));
     }

@@ -101,7 +101,10 @@ PGresult *db_exec_sql(db_tx_t *tx, const char *sql, int nparams,
  * For the functions no request role may call (promptd.audit(),
  * promptd.enqueue(): sql/0021), so raw SQL under a request role
  * (PostgREST, as on Supabase) cannot forge audit rows or enqueue jobs that
- * the daemon would trust.  Worker's connection only (0A000 on a job's). */
+ * the daemon would trust.  On a job's or pooled connection (the daemons
+ * log in as the same role and run as service_role) the statement runs as
+ * the login role the same way, in the pipeline of BEGIN and the claims
+ * when it is the transaction's first. */
 PGresult *db_exec_app(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                       const char *const *values);
 PGresult *db_exec_sql_app(db_tx_t *tx, const char *sql, int nparams,
@@ -117,8 +120,10 @@ typedef struct db_binary {
     int result_format;
 } db_binary_t;
 
-/* db_exec_app with binary parameters and results (bin); worker's
- * connection only (0A000 on a job's).  For file chunks. */
+/* db_exec_app with binary parameters and results (bin), on any
+ * connection.  For file chunks (storage_blob_load: the storage family,
+ * and enrichments with images in the workers, promptd-gateway and
+ * promptd-jobs). */
 PGresult *db_exec_app_binary(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                              const char *const *values, const db_binary_t *bin);
 

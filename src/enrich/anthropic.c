@@ -4,6 +4,32 @@
 #include "core/json.h"
 #include "enrich/wire.h"
 
+/* The user message's content: the prompt, or with images an array of
+ * blocks, an image block per image (base64 source, by reference) and the
+ * text block last, as Anthropic recommends. */
+static cJSON *anthropic_content(const provider_call_t *c)
+{
+    cJSON *blocks, *b, *src;
+
+    if (c->nimages == 0)
+        return cJSON_CreateString(c->user);
+    blocks = cJSON_CreateArray();
+    for (int i = 0; i < c->nimages; i++) {
+        b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "type", "image");
+        src = cJSON_AddObjectToObject(b, "source");
+        cJSON_AddStringToObject(src, "type", "base64");
+        cJSON_AddStringToObject(src, "media_type", c->images[i].mime);
+        cJSON_AddItemToObject(src, "data", cJSON_CreateStringReference(c->images[i].base64));
+        cJSON_AddItemToArray(blocks, b);
+    }
+    b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "text");
+    cJSON_AddStringToObject(b, "text", c->user);
+    cJSON_AddItemToArray(blocks, b);
+    return blocks;
+}
+
 /* {model, system, messages:[user], max_tokens, temperature:0, stream?} */
 static char *anthropic_body(arena_t *a, const provider_call_t *c)
 {
@@ -14,13 +40,13 @@ static char *anthropic_body(arena_t *a, const provider_call_t *c)
     msgs = cJSON_AddArrayToObject(o, "messages");
     m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "role", "user");
-    cJSON_AddStringToObject(m, "content", c->user);
+    cJSON_AddItemToObject(m, "content", anthropic_content(c));
     cJSON_AddItemToArray(msgs, m);
     cJSON_AddNumberToObject(o, "max_tokens", (double)c->max_tokens);
     cJSON_AddNumberToObject(o, "temperature", 0);
     if (c->on_delta)
         cJSON_AddTrueToObject(o, "stream");
-    return json_print(a, o);
+    return wire_print(a, o, c);
 }
 
 static void anthropic_stop(wire_state_t *st, const cJSON *stop)

@@ -20,6 +20,24 @@
  * "fallback", "done", "error") and a JSON object text. */
 typedef void (*enrich_event_fn)(void *ctx, const char *name, const char *json);
 
+/* The image types a request may send (both providers read them). */
+#define ENRICH_IMAGE_TYPES "image/jpeg, image/png, image/webp or image/gif"
+/* The tokens one image is reckoned at when the quota is held (settled
+ * with what the provider reports). */
+#define ENRICH_IMAGE_TOKENS 1600
+
+/* An image sent with the prompt: a storage object the caller can read.  A
+ * reference, never the bytes: a run reads them (enrich_images_load) as the
+ * caller, where the provider call is built.  Strings from an arena. */
+typedef struct enrich_image {
+    const char *id;              /* storage.objects.id */
+    const char *bucket;          /* its bucket and name (path) */
+    const char *path;
+    const char *mime;            /* one of ENRICH_IMAGE_TYPES */
+    const char *sha256;          /* hex: the object's eTag without its quotes */
+    long long size;              /* bytes */
+} enrich_image_t;
+
 /* What to enrich, for whom.  Strings belong to the caller (arena). */
 typedef struct enrich_input {
     const char *id;              /* the record's id when it exists already (a
@@ -31,6 +49,8 @@ typedef struct enrich_input {
     engine_mode_t mode;
     const char *goal;            /* or NULL */
     const char *target_model;    /* or NULL */
+    const enrich_image_t *images;/* sent with the prompt (part of the cache key) */
+    int nimages;
     chain_t chain;               /* the providers to try, in order */
     bool no_cache;               /* Cache-Control: no-cache */
     bool first_looked_up;        /* the first link's cache entry was just
@@ -61,6 +81,8 @@ typedef struct enrich_result {
     bool cached;
     cJSON *attempts;             /* owned by the arena */
     cJSON *suggestions;          /* strings; owned by the arena */
+    cJSON *notes;                /* strings: what the answer could not do (the
+                                  * local engine's unread images); arena */
     long tokens_in, tokens_out;
     double cost_usd;
     long latency_ms;
@@ -144,6 +166,24 @@ bool enrich_quota_close(db_tx_t *d, const enrich_input_t *in, const enrich_resul
  * {"quota": {"enrich": id, "tokens": id}} to o / read it back into in. */
 void enrich_quota_json(cJSON *o, const enrich_input_t *in);
 void enrich_quota_read(arena_t *a, const cJSON *o, enrich_input_t *in);
+
+/* Images (enrich_images.c). */
+
+/* True for a type of ENRICH_IMAGE_TYPES (exact, lower-case). */
+bool enrich_image_type_ok(const char *mime);
+/* Look up, as the caller (RLS on storage.objects), the object named by id
+ * or else by bucket and path, into *out (strings from d's arena; size,
+ * type and hash as its metadata says).  1 found (it may still be of
+ * another type or too large: the caller checks), 0 no such object the
+ * caller can read (or one with no bytes here or no SHA-256 ETag), -1 a
+ * database error. */
+int enrich_image_find(db_tx_t *d, const char *id, const char *bucket, const char *path,
+                      enrich_image_t *out);
+/* The images in a record's options or a job's payload: add
+ * {"images": [{id, bucket, path, mimetype, size, sha256}]} to o (nothing
+ * without images) / read them back into in (false when malformed). */
+void enrich_images_json(cJSON *o, const enrich_input_t *in);
+bool enrich_images_read(arena_t *a, const cJSON *o, enrich_input_t *in);
 
 /* The statements enrich_* run; a family prepares them (NULL-terminated). */
 extern const db_stmt_t enrich_stmts[];

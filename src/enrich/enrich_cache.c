@@ -57,16 +57,19 @@ char *enrich_input_hash(arena_t *a, const char *prompt, size_t len)
 }
 
 /* The cache key: tenant, normalised input, every option, the provider and
- * model that (would have) answered, the engine version. */
+ * model that (would have) answered, the engine version, and the images'
+ * SHA-256s in order when there are any (a last part only then: the keys
+ * of text alone are what they always were). */
 char *enrich_cache_key(run_t *x, const chain_link_t *l)
 {
     const char *parts[] = {
         ENRICH_CACHE_VERSION, x->in->user_id, x->norm,
         engine_mode_name(x->in->mode), x->in->goal, x->in->target_model,
-        l->name, l->model, ENGINE_VERSION,
+        l->name, l->model, ENGINE_VERSION, enrich_images_key(x->d->arena, x->in),
     };
+    int n = (int)(sizeof parts / sizeof parts[0]);
 
-    return tagged_sha256(x->d->arena, parts, (int)(sizeof parts / sizeof parts[0]));
+    return tagged_sha256(x->d->arena, parts, x->in->nimages > 0 ? n : n - 1);
 }
 
 int enrich_cache_get(run_t *x, const chain_link_t *l, const char *key)
@@ -109,7 +112,7 @@ int enrich_cache_get(run_t *x, const chain_link_t *l, const char *key)
 bool enrich_cache_put(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
 {
     arena_t *a = d->arena;
-    run_t x = {d, in, res, enrich_settings(), NULL, 0, 0, false};
+    run_t x = {.d = d, .in = in, .res = res, .cfg = enrich_settings()};
     chain_link_t l;
     cJSON *c = json_own(a, cJSON_CreateObject());
     char ttl[24];

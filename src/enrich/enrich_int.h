@@ -8,13 +8,14 @@
 #include <cjson/cJSON.h>
 
 #include "enrich/enrich.h"
+#include "enrich/provider.h"
 
 /* Indexes into enrich_stmts[] (enrich_stmts.c). */
 enum {
     ST_CACHE_GET, ST_CACHE_PUT, ST_BREAKER_ALLOW, ST_BREAKER_REPORT,
     ST_RECORD_INSERT, ST_RECORD_FINISH, ST_PROMPT_SAVE, ST_USER_KEYS,
     ST_RECORD_PENDING, ST_RECORD_START, ST_PROMPT_EXISTS, ST_BREAKER_RELEASE,
-    ST_QUOTA_RESERVE, ST_QUOTA_SETTLE, ST_QUOTA_RELEASE,
+    ST_QUOTA_RESERVE, ST_QUOTA_SETTLE, ST_QUOTA_RELEASE, ST_IMAGE_BY_ID, ST_IMAGE_BY_PATH,
 };
 
 /* The run's working state. */
@@ -27,6 +28,10 @@ typedef struct run {
     size_t norm_len;
     long long deadline_ms;       /* clock_now_ms() when the run must end */
     bool time_up;                /* the deadline stopped the run */
+    provider_image_t *images;    /* in->images' bytes for the remote links,
+                                  * once loaded (enrich_images_load) */
+    int images_state;            /* 0 not loaded yet, 1 loaded, -1 unavailable */
+    const char *images_gone;     /* -1: which image and why (attempts[]) */
 } run_t;
 
 /* enrich_cache.c */
@@ -59,6 +64,19 @@ void enrich_event(run_t *x, const char *name, cJSON *obj);
 char *enrich_system_prompt(arena_t *a, const enrich_input_t *in);
 /* The local engine as link l: true when it answered (res filled). */
 bool enrich_run_local(run_t *x, const chain_link_t *l);
+
+/* enrich_images.c */
+
+/* The cache key's part for the run's images ("<sha256>,..."), or NULL
+ * without any (so that keys of text alone stay what they were). */
+const char *enrich_images_key(arena_t *a, const enrich_input_t *in);
+/* Read the images' bytes for the remote links, once per run: each
+ * object looked up again as the caller (RLS), its bytes read, checked
+ * against the type and hash the request was keyed with, and encoded;
+ * the transaction is then committed (no connection is held through the
+ * calls).  1 loaded (x->images), 0 one is no longer readable or changed
+ * (x->images_gone: a remote link cannot be asked), -1 database error. */
+int enrich_images_load(run_t *x);
 
 /* enrich_race.c */
 

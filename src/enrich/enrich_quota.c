@@ -5,7 +5,8 @@
 #include "enrich/enrich_int.h"
 
 /* The tokens a run may be billed: the reply's cap, the prompt (about 3
- * bytes a token, rounded up) and the system prompt's share. */
+ * bytes a token, rounded up), the system prompt's share and the images
+ * (ENRICH_IMAGE_TOKENS each). */
 #define QUOTA_SYSTEM_TOKENS 256
 
 static bool chain_has_remote(const chain_t *c)
@@ -50,7 +51,8 @@ bool enrich_quota_reserve(db_tx_t *d, const char *key_id, enrich_input_t *in,
         return false;
     if (!chain_has_remote(&in->chain))
         return true;
-    tokens = (cfg ? cfg->max_tokens : 0) + (long long)(in->len + 2) / 3 + QUOTA_SYSTEM_TOKENS;
+    tokens = (cfg ? cfg->max_tokens : 0) + (long long)(in->len + 2) / 3 + QUOTA_SYSTEM_TOKENS +
+             (long long)in->nimages * ENRICH_IMAGE_TOKENS;
     return reserve_one(d, key_id, "tokens_per_month", tokens, &in->quota_tokens, NULL);
 }
 

@@ -315,6 +315,7 @@ static int race_begin_remote(race_t *r, int i)
     step_t *st = &r->steps[i];
     const chain_link_t *l = &x->in->chain.links[i];
     const char *allow, *key, *base;
+    int rc;
 
     memset(st, 0, sizeof(*st));
     st->l = l;
@@ -331,6 +332,13 @@ static int race_begin_remote(race_t *r, int i)
         enrich_attempt(x, l, 0, "not_configured", 0);
         return 0;
     }
+    if (x->in->nimages > 0 && (rc = enrich_images_load(x)) <= 0) {
+        if (rc < 0)
+            return -1;
+        cJSON_AddStringToObject(enrich_attempt(x, l, 0, "image_unavailable", 0), "detail",
+                                x->images_gone);
+        return 0;
+    }
     if ((allow = race_breaker_allow(x, l)) == NULL)
         return -1;
     if (strcmp(allow, "skip") == 0) {
@@ -343,10 +351,13 @@ static int race_begin_remote(race_t *r, int i)
     st->call.api_key = key;
     st->call.system = enrich_system_prompt(x->d->arena, x->in);
     st->call.user = x->norm;
+    st->call.images = x->images;
+    st->call.nimages = x->images ? x->in->nimages : 0;
     st->call.max_tokens = cfg->max_tokens;
     st->call.timeout_ms = cfg->timeout_ms;
     st->call.connect_timeout_ms = cfg->connect_timeout_ms;
     st->call.on_delta = x->in->on_event ? race_delta : NULL;
+    st->call.body = provider_body(x->d->arena, &st->call);   /* once for every attempt */
     st->probe = strcmp(allow, "probe") == 0;
     st->clean = strcmp(allow, "clean") == 0;
     st->max = st->probe ? 1 : (int)cfg->retries + 1;

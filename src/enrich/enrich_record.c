@@ -41,6 +41,10 @@ cJSON *enrich_result_json(arena_t *a, const enrich_input_t *in,
         cJSON_AddNullToObject(sc, "after");
     }
     cJSON_AddItemReferenceToObject(o, "suggestions", res->suggestions);
+    if (res->notes)
+        cJSON_AddItemReferenceToObject(o, "notes", res->notes);
+    else
+        cJSON_AddArrayToObject(o, "notes");
     if (res->ok) {
         cJSON_AddStringToObject(o, "provider", res->provider);
         cJSON_AddStringToObject(o, "model", res->model);
@@ -103,6 +107,7 @@ char *enrich_options_json(arena_t *a, const enrich_input_t *in)
             in->chain.links[i].name, in->chain.links[i].model)));
     if (in->no_cache)
         cJSON_AddTrueToObject(o, "no_cache");
+    enrich_images_json(o, in);
     enrich_quota_json(o, in);
     return json_print(a, o);
 }

@@ -92,6 +92,13 @@ char *enrich_system_prompt(arena_t *a, const enrich_input_t *in)
         strbuf_puts(&sb, "\nThe prompt will be sent to: ");
         strbuf_puts(&sb, in->target_model);
     }
+    if (in->nimages > 0)
+        strbuf_printf(&sb, "\nThe user sent %d image%s with the prompt, which will "
+                      "go with it: use what %s to make the prompt specific, keep its "
+                      "references to %s, and still reply with the rewritten prompt only.",
+                      in->nimages, in->nimages == 1 ? "" : "s",
+                      in->nimages == 1 ? "it shows" : "they show",
+                      in->nimages == 1 ? "it" : "them");
     return sb.ptr;
 }
 
@@ -186,7 +193,7 @@ bool enrich_run_local(run_t *x, const chain_link_t *l)
 
 bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
 {
-    run_t x = {d, in, res, enrich_settings(), NULL, 0, 0, false};
+    run_t x = {.d = d, .in = in, .res = res, .cfg = enrich_settings()};
     double t0 = clock_now();
 
     memset(res, 0, sizeof(*res));
@@ -196,6 +203,7 @@ bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
         random_uuid(res->id);
     res->attempts = json_own(d->arena, cJSON_CreateArray());
     res->suggestions = json_own(d->arena, cJSON_CreateArray());
+    res->notes = json_own(d->arena, cJSON_CreateArray());
     x.norm = enrich_normalise(d->arena, in->prompt, in->len, &x.norm_len);
     if (x.cfg != NULL)
         x.deadline_ms = clock_now_ms() + x.cfg->deadline_ms;
@@ -225,6 +233,10 @@ bool enrich_run(db_tx_t *d, const enrich_input_t *in, enrich_result_t *res)
         return true;
     }
     res->ok = true;
+    if (in->nimages > 0 && strcmp(res->provider, "local") == 0)
+        cJSON_AddItemToArray(res->notes, cJSON_CreateString(arena_printf(d->arena,
+            "%d image%s not read by the local engine, which rewrites the text alone.",
+            in->nimages, in->nimages == 1 ? " was" : "s were")));
     if (score_prompt(d->arena, res->text, strlen(res->text), &res->after) != 0)
         memset(&res->after, 0, sizeof res->after);
     enrich_suggestions(&x, res->after.suggestions, res->after.nsuggestions);

@@ -1,4 +1,4 @@
-/* enrich_stmts.c: the SQL of enrichment (cache, breaker, records, prompt versions, user keys) in one table. */
+/* enrich_stmts.c: the SQL of enrichment (cache, breaker, records, prompt versions, user keys, images) in one table. */
 #include "enrich/enrich_int.h"
 
 #define RECORD_COLUMNS                                                      \
@@ -7,6 +7,14 @@
     "tokens_out = $8::int, cost_usd = $9::numeric, cached = $10::boolean, " \
     "prompt_version = $11::int, result = $12::jsonb, error = $13, "         \
     "finished_at = now()"
+
+/* An image's object: id, bucket, name, blob, size, type, ETag (the
+ * metadata is its owner's to edit: a size that is no number is NULL,
+ * never an error). */
+#define IMAGE_COLUMNS                                                       \
+    "o.id, o.bucket_id, o.name, o.blob_id, case when o.metadata->>'size' "  \
+    "~ '^[0-9]{1,15}$' then (o.metadata->>'size')::bigint end, "            \
+    "o.metadata->>'mimetype', o.metadata->>'eTag'"
 
 const db_stmt_t enrich_stmts[] = {
     [ST_CACHE_GET] = {"enrich_cache_get",
@@ -69,5 +77,12 @@ const db_stmt_t enrich_stmts[] = {
         "select promptd.quota_settle($1::uuid, $2::bigint)"},
     [ST_QUOTA_RELEASE] = {"enrich_quota_release",
         "select promptd.quota_release($1::uuid)"},
+    /* an image, as the caller (RLS on storage.objects): by id, or $1
+     * bucket and $2 name */
+    [ST_IMAGE_BY_ID] = {"enrich_image_by_id",
+        "select " IMAGE_COLUMNS " from storage.objects o where o.id = $1::uuid"},
+    [ST_IMAGE_BY_PATH] = {"enrich_image_by_path",
+        "select " IMAGE_COLUMNS " from storage.objects o "
+        "where o.bucket_id = $1 and o.name = $2"},
     {NULL, NULL},
 };

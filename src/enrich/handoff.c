@@ -58,7 +58,7 @@ int enrich_handoff_needed(db_tx_t *d, const enrich_input_t *in)
 {
     enrich_input_t quiet = *in;
     enrich_result_t scratch;
-    run_t x = {d, &quiet, &scratch, enrich_settings(), NULL, 0, 0, false};
+    run_t x = {.d = d, .in = &quiet, .res = &scratch, .cfg = enrich_settings()};
     const chain_link_t *first = &in->chain.links[0];
 
     if (in->chain.n == 0 || x.cfg == NULL || first->kind == PROVIDER_LOCAL)
@@ -165,7 +165,8 @@ int enrich_handoff_take(db_tx_t *d, const char *id, enrich_input_t *in, bool *st
     in->prompt_id = db_value(res, 0, 4) ? arena_strdup(d->arena, db_value(res, 0, 4)) : NULL;
     db_tx_as_user(d, in->user_id);
     if (o == NULL || engine_mode_parse(PQgetvalue(res, 0, 2), &in->mode) != 0 ||
-        !take_chain(d->arena, cJSON_GetObjectItemCaseSensitive(o, "providers"), &in->chain)) {
+        !take_chain(d->arena, cJSON_GetObjectItemCaseSensitive(o, "providers"), &in->chain) ||
+        !enrich_images_read(d->arena, o, in)) {
         d->sqlstate = "22023";
         d->detail = "the pending record's options are malformed";
         return -1;

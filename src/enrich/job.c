@@ -15,7 +15,8 @@ static const char *job_string(const cJSON *p, const char *key)
 }
 
 /* payload {enrichment_id, user_id, prompt, mode, goal?, target_model?,
- * providers?, no_cache?, prompt_id?, quota?: {enrich?, tokens?}}.  A database failure fails the job
+ * providers?, no_cache?, prompt_id?, images?: [{id, bucket, path, mimetype,
+ * size, sha256}], quota?: {enrich?, tokens?}}.  A database failure fails the job
  * (retried with backoff); every provider failing is a completed job whose
  * record says failed. */
 int enrich_job_pooled(job_t *j, db_pool_t *pool)
@@ -40,7 +41,8 @@ int enrich_job_pooled(job_t *j, db_pool_t *pool)
     in.id = id;
     db_tx_as_user(&d, in.user_id);
     if (id == NULL || !uuid_valid(id) || in.user_id == NULL || !uuid_valid(in.user_id) ||
-        in.prompt == NULL || mode == NULL || engine_mode_parse(mode, &in.mode) != 0) {
+        in.prompt == NULL || mode == NULL || engine_mode_parse(mode, &in.mode) != 0 ||
+        !enrich_images_read(a, j->payload, &in)) {
         registry_fail(j, "enrich: malformed payload");
         j->retry_after_ms = 3600000;
         goto out;

@@ -4,6 +4,30 @@
 #include "core/json.h"
 #include "enrich/wire.h"
 
+/* The user message's content: the prompt, or with images an array of
+ * parts, the text first, then an image_url part per image (its data URL
+ * by reference: megabytes are not copied into the tree). */
+static cJSON *openai_content(const provider_call_t *c)
+{
+    cJSON *parts, *p, *u;
+
+    if (c->nimages == 0)
+        return cJSON_CreateString(c->user);
+    parts = cJSON_CreateArray();
+    p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "type", "text");
+    cJSON_AddStringToObject(p, "text", c->user);
+    cJSON_AddItemToArray(parts, p);
+    for (int i = 0; i < c->nimages; i++) {
+        p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "type", "image_url");
+        u = cJSON_AddObjectToObject(p, "image_url");
+        cJSON_AddItemToObject(u, "url", cJSON_CreateStringReference(c->images[i].data_url));
+        cJSON_AddItemToArray(parts, p);
+    }
+    return parts;
+}
+
 /* {model, messages:[system,user], max_tokens, temperature:0, stream?} */
 static char *openai_body(arena_t *a, const provider_call_t *c)
 {
@@ -17,7 +41,7 @@ static char *openai_body(arena_t *a, const provider_call_t *c)
     cJSON_AddItemToArray(msgs, m);
     m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "role", "user");
-    cJSON_AddStringToObject(m, "content", c->user);
+    cJSON_AddItemToObject(m, "content", openai_content(c));
     cJSON_AddItemToArray(msgs, m);
     cJSON_AddNumberToObject(o, "max_tokens", (double)c->max_tokens);
     cJSON_AddNumberToObject(o, "temperature", 0);
@@ -26,7 +50,7 @@ static char *openai_body(arena_t *a, const provider_call_t *c)
         cJSON_AddTrueToObject(cJSON_AddObjectToObject(o, "stream_options"),
                               "include_usage");
     }
-    return json_print(a, o);
+    return wire_print(a, o, c);
 }
 
 static void openai_usage(wire_state_t *st, const cJSON *root)

@@ -153,6 +153,18 @@ bool provider_retryable(enum provider_outcome o)
     return provider_breaker_counts(o) || o == PROVIDER_GARBAGE || o == PROVIDER_EMPTY;
 }
 
+char *wire_print(arena_t *a, const cJSON *body, const provider_call_t *call)
+{
+    size_t cap = 1024 + 2 * (strlen(call->system) + strlen(call->user));
+    strbuf_t sb;
+
+    for (int i = 0; i < call->nimages; i++)
+        cap += strlen(call->images[i].data_url) + 128;
+    strbuf_init(&sb, a, cap);
+    json_append(&sb, body);
+    return sb.ptr;
+}
+
 void wire_text(wire_state_t *st, const char *s)
 {
     size_t n = strlen(s);
@@ -371,11 +383,20 @@ static enum provider_outcome provider_classify(xfer_t *x, CURLcode rc, long code
     return PROVIDER_OK;
 }
 
+static const wire_format_t *provider_wire(const provider_call_t *call)
+{
+    return call->link->kind == PROVIDER_ANTHROPIC ? &wire_anthropic : &wire_openai;
+}
+
+char *provider_body(arena_t *a, const provider_call_t *call)
+{
+    return provider_wire(call)->body(a, call);
+}
+
 provider_xfer_t *provider_start(arena_t *a, const provider_call_t *call,
                                 provider_answer_t *out)
 {
-    const wire_format_t *wf = call->link->kind == PROVIDER_ANTHROPIC
-        ? &wire_anthropic : &wire_openai;
+    const wire_format_t *wf = provider_wire(call);
     xfer_t *x = arena_zalloc(a, sizeof(*x));
     struct curl_slist *h = NULL;
     char *url, *body;
@@ -401,7 +422,7 @@ provider_xfer_t *provider_start(arena_t *a, const provider_call_t *call,
     }
     arena_cleanup_add(a, provider_curl_cleanup, x->curl);
     url = arena_printf(a, "%s%s", call->base_url, wf->path);
-    body = wf->body(a, call);
+    body = call->body ? (char *)call->body : wf->body(a, call);
     h = curl_slist_append(h, "Content-Type: application/json");
     h = curl_slist_append(h, call->on_delta ? "Accept: text/event-stream"
                                             : "Accept: application/json");

@@ -14,6 +14,14 @@
 /* Receives each text chunk of a streamed answer as it arrives. */
 typedef void (*provider_delta_fn)(void *ctx, const char *text, size_t len);
 
+/* An image sent with the prompt, ready for the wire. */
+typedef struct provider_image {
+    const char *mime;          /* image/jpeg, image/png, image/webp or image/gif */
+    const char *data_url;      /* "data:<mime>;base64,<bytes>" (OpenAI's image_url) */
+    const char *base64;        /* the bytes alone (Anthropic's source.data): the
+                                * tail of data_url */
+} provider_image_t;
+
 /* One attempt's question.  Strings belong to the caller. */
 typedef struct provider_call {
     const chain_link_t *link;
@@ -22,6 +30,13 @@ typedef struct provider_call {
     const char *api_key;       /* may be NULL (a local OpenAI-compatible server) */
     const char *system;        /* instructions */
     const char *user;          /* the prompt to enrich */
+    const provider_image_t *images; /* sent with it (OpenAI: image_url parts after
+                                * the text; Anthropic: image blocks before it) */
+    int nimages;
+    const char *body;          /* the request body provider_body() built for
+                                * this call, or NULL: provider_start builds it
+                                * (megabytes with images: build it once for
+                                * every attempt of the same question) */
     long max_tokens;
     long timeout_ms;           /* the whole attempt */
     long connect_timeout_ms;
@@ -62,6 +77,9 @@ typedef struct provider_answer {
  * Validation of the answer's content (refusal, variables) is the caller's. */
 enum provider_outcome provider_call(arena_t *a, const provider_call_t *call,
                                     provider_answer_t *out);
+
+/* The JSON body of call (from the arena) in its provider's wire format. */
+char *provider_body(arena_t *a, const provider_call_t *call);
 
 /* The same exchange in two halves, for a curl multi handle.  Start
  * prepares the easy handle (outbound_prepare, headers, body) in arena a,

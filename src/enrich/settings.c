@@ -220,7 +220,12 @@ const enrich_settings_t *enrich_settings(void)
         !config_env_int("PROMPTD_ENRICH_CACHE_TTL", 86400, 0, 31536000, &s->cache_ttl_s) ||
         !config_env_int("PROMPTD_ENRICH_MAX_TOKENS", 2048, 0, 200000, &s->max_tokens) ||
         !config_env_int("PROMPTD_ENRICH_DEADLINE_MS", 30000, 100, 3600000, &s->deadline_ms) ||
-        !config_env_int("PROMPTD_ENRICH_HEDGE_MS", 0, 0, 600000, &s->hedge_ms))
+        !config_env_int("PROMPTD_ENRICH_HEDGE_MS", 0, 0, 600000, &s->hedge_ms) ||
+        !config_env_int("PROMPTD_ENRICH_IMAGES_MAX", 4, 0, SETTINGS_MAX_IMAGES, &s->images_max) ||
+        !config_env_int("PROMPTD_ENRICH_IMAGE_MAX_BYTES", 5242880, 1024, 104857600,
+                        &s->image_max_bytes) ||
+        !config_env_int("PROMPTD_ENRICH_IMAGES_MAX_BYTES", 20971520, 1024, 268435456,
+                        &s->images_max_bytes))
         return NULL;
     if (s->timeout_ms < 100)
         s->timeout_ms = 100;

@@ -6,6 +6,7 @@
 
 #define SETTINGS_MAX_CHAIN 8
 #define SETTINGS_MAX_PRICES 32
+#define SETTINGS_MAX_IMAGES 16   /* PROMPTD_ENRICH_IMAGES_MAX at most */
 
 enum provider_kind { PROVIDER_LOCAL, PROVIDER_OPENAI, PROVIDER_ANTHROPIC };
 
@@ -48,6 +49,11 @@ typedef struct enrich_settings {
                                     * next provider starts too, 0 (off) */
     const char *models;            /* PROMPTD_ENRICH_MODELS "m1,m2": the only remote models a
                                     * request's providers may name (NULL: any) */
+    long images_max;               /* PROMPTD_ENRICH_IMAGES_MAX images one request may send
+                                    * with its prompt, 4 (0 refuses images) */
+    long image_max_bytes;          /* PROMPTD_ENRICH_IMAGE_MAX_BYTES of one image, 5242880 */
+    long images_max_bytes;         /* PROMPTD_ENRICH_IMAGES_MAX_BYTES of a request's images
+                                    * together, 20971520 */
     int nprices;                   /* PROMPTD_ENRICH_PRICES over the defaults */
     price_t prices[SETTINGS_MAX_PRICES];
 } enrich_settings_t;

@@ -41,6 +41,11 @@ typedef struct wire_format {
 extern const wire_format_t wire_openai;
 extern const wire_format_t wire_anthropic;
 
+/* A request body printed in one buffer sized for the call's text and
+ * images (a body of megabytes is not regrown, copy after copy, in the
+ * arena). */
+char *wire_print(arena_t *a, const cJSON *body, const provider_call_t *call);
+
 /* Append s to the answer and hand it to the stream's delta callback. */
 void wire_text(wire_state_t *st, const char *s);
 

@@ -1,4 +1,4 @@
-/* blob.c: a file's bytes in and out of PostgreSQL: written in chunks as they arrive (hashed, sniffed, images stripped), sealed under their SHA-256, read back chunk by chunk. */
+/* blob.c: a file's bytes into PostgreSQL: written in chunks as they arrive (hashed, sniffed, images stripped), sealed under their SHA-256 (blob_read.c reads them back). */
 #include "storage/blob.h"
 
 #include <stdio.h>
@@ -10,19 +10,6 @@
 #include "crypto/hash.h"
 #include "storage/image.h"
 #include "storage/sniff.h"
-
-enum { ST_BEGIN, ST_WRITE, ST_SEAL, ST_READ };
-
-const db_stmt_t storage_blob_stmts[] = {
-    [ST_BEGIN] = {"storage_blob_begin", "select promptd.storage_blob_begin($1)"},
-    [ST_WRITE] = {"storage_chunk_write",
-        "select promptd.storage_chunk_write($1::bigint, $2::int, $3::bytea)"},
-    [ST_SEAL] = {"storage_blob_seal",
-        "select promptd.storage_blob_seal($1::bigint, decode($2, 'hex'), $3::bigint, $4, $5::int)"},
-    [ST_READ] = {"storage_chunk_read",
-        "select promptd.storage_chunk_read($1::bigint, $2::int)"},
-    {NULL, NULL},
-};
 
 static void sha_free(void *p)
 {
@@ -57,7 +44,7 @@ static int put_chunk(storage_writer_t *w, const char *p, size_t n)
 
     if (w->blob_id == 0) {
         v[0] = w->bucket;
-        if ((res = db_exec_app(w->tx, &storage_blob_stmts[ST_BEGIN], 1, v)) == NULL)
+        if ((res = db_exec_app(w->tx, &storage_blob_stmts[STORAGE_ST_BEGIN], 1, v)) == NULL)
             return STORAGE_W_DB;
         w->blob_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     }
@@ -65,7 +52,7 @@ static int put_chunk(storage_writer_t *w, const char *p, size_t n)
     v[0] = arena_printf(w->arena, "%lld", w->blob_id);
     v[1] = seq;
     v[2] = p;
-    if (db_exec_app_binary(w->tx, &storage_blob_stmts[ST_WRITE], 3, v, &bin) == NULL)
+    if (db_exec_app_binary(w->tx, &storage_blob_stmts[STORAGE_ST_WRITE], 3, v, &bin) == NULL)
         return STORAGE_W_DB;
     EVP_DigestUpdate(w->sha, p, n);
     w->seq++;
@@ -192,7 +179,7 @@ bool storage_writer_seal(storage_writer_t *w, const char **blob_id)
 
     if (w->blob_id == 0) {   /* an empty file: a blob with no chunk */
         v[0] = w->bucket;
-        if ((res = db_exec_app(w->tx, &storage_blob_stmts[ST_BEGIN], 1, v)) == NULL)
+        if ((res = db_exec_app(w->tx, &storage_blob_stmts[STORAGE_ST_BEGIN], 1, v)) == NULL)
             return false;
         w->blob_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     }
@@ -201,73 +188,8 @@ bool storage_writer_seal(storage_writer_t *w, const char **blob_id)
     v[2] = arena_printf(w->arena, "%lld", w->stored);
     v[3] = w->mime;
     v[4] = arena_printf(w->arena, "%d", w->seq);
-    if ((res = db_exec_app(w->tx, &storage_blob_stmts[ST_SEAL], 5, v)) == NULL)
+    if ((res = db_exec_app(w->tx, &storage_blob_stmts[STORAGE_ST_SEAL], 5, v)) == NULL)
         return false;
     *blob_id = PQgetvalue(res, 0, 0);
     return true;
-}
-
-/* Chunk seq of blob_id (binary result); NULL when absent or on error. */
-static PGresult *read_chunk(db_tx_t *tx, const char *blob_id, long long seq)
-{
-    char s[24];
-    const char *v[2] = {blob_id, s};
-    db_binary_t bin = {NULL, NULL, 1};
-    PGresult *res;
-
-    snprintf(s, sizeof s, "%lld", seq);
-    res = db_exec_app_binary(tx, &storage_blob_stmts[ST_READ], 2, v, &bin);
-    if (res != NULL && (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))) {
-        log_warn("%s: blob %s has no chunk %lld", __func__, blob_id, seq);
-        tx->sqlstate = "XX001";
-        return NULL;
-    }
-    return res;
-}
-
-int storage_blob_send(db_tx_t *tx, const char *blob_id, long long from, long long to,
-                      storage_sink_fn sink, void *ctx)
-{
-    long long seq = from / STORAGE_CHUNK_BYTES, at = seq * STORAGE_CHUNK_BYTES;
-
-    while (at <= to) {
-        PGresult *res = read_chunk(tx, blob_id, seq);
-        long long n, lo, hi;
-
-        if (res == NULL)
-            return -1;
-        n = PQgetlength(res, 0, 0);
-        lo = from > at ? from - at : 0;
-        hi = to - at + 1 < n ? to - at + 1 : n;
-        if (hi > lo && !sink(ctx, PQgetvalue(res, 0, 0) + lo, (size_t)(hi - lo)))
-            return -2;
-        if (n == 0)
-            break;
-        at += n;
-        seq++;
-    }
-    return 0;
-}
-
-char *storage_blob_load(db_tx_t *tx, arena_t *a, const char *blob_id, long long size)
-{
-    char *buf = arena_alloc(a, (size_t)size + 1);
-    long long at = 0, seq = 0;
-
-    while (at < size) {
-        PGresult *res = read_chunk(tx, blob_id, seq++);
-        long long n;
-
-        if (res == NULL)
-            return NULL;
-        n = PQgetlength(res, 0, 0);
-        if (n == 0 || at + n > size) {
-            tx->sqlstate = "XX001";
-            return NULL;
-        }
-        memcpy(buf + at, PQgetvalue(res, 0, 0), (size_t)n);
-        at += n;
-    }
-    buf[size] = '\0';
-    return buf;
 }

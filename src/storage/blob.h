@@ -1,4 +1,4 @@
-/* blob.h: a file's bytes in and out of PostgreSQL: written in chunks as they arrive (hashed, sniffed, images stripped), sealed under their SHA-256, read back chunk by chunk. */
+/* blob.h: a file's bytes in and out of PostgreSQL: written in chunks as they arrive (hashed, sniffed, images stripped), sealed under their SHA-256 (blob.c), read back chunk by chunk (blob_read.c). */
 #ifndef PROMPTD_STORAGE_BLOB_H
 #define PROMPTD_STORAGE_BLOB_H
 
@@ -11,8 +11,10 @@
 #include "db/db.h"
 #include "storage/settings.h"
 
-/* The statements below use; list it in the family's statement tables. */
+/* The statements below use; list it in the family's statement tables
+ * (defined in blob_read.c, which a program that only reads links alone). */
 extern const db_stmt_t storage_blob_stmts[];
+enum { STORAGE_ST_BEGIN, STORAGE_ST_WRITE, STORAGE_ST_SEAL, STORAGE_ST_READ };
 
 enum storage_write_result {
     STORAGE_W_OK = 0,
@@ -59,6 +61,10 @@ int storage_writer_finish(storage_writer_t *w);
  * bucket is reused instead); *blob_id gets the one the object names.
  * false on a database error (tx->sqlstate). */
 bool storage_writer_seal(storage_writer_t *w, const char **blob_id);
+
+/* Reading (blob_read.c).  The chunk function is the login role's alone
+ * (db_exec_app_binary): call these only after the caller's access to the
+ * object naming the blob was established (an RLS-checked lookup). */
 
 /* Where a blob's bytes go: false stops the sending (a client gone). */
 typedef bool (*storage_sink_fn)(void *ctx, const char *p, size_t n);

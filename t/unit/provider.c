@@ -1,4 +1,4 @@
-/* provider.c: unit tests for the enrichment chain parser, price table, answer validation, breaker outcomes and the stream reader's memory cap. */
+/* provider.c: unit tests for the enrichment chain parser, price table, answer validation, breaker outcomes, the stream reader's memory cap and the request bodies with images. */
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "enrich/provider.h"
 #include "enrich/settings.h"
@@ -214,6 +216,56 @@ static void test_stream_cap(void)
     free((void *)detail);
 }
 
+/* The request bodies: a prompt alone keeps its string content; with
+ * images, OpenAI's text part then image_url parts, Anthropic's image
+ * blocks then the text block. */
+static void test_bodies(void)
+{
+    static const provider_image_t img[2] = {
+        {"image/png", "data:image/png;base64,iVBORw==", "data:image/png;base64,iVBORw==" + 22},
+        {"image/jpeg", "data:image/jpeg;base64,/9j/", "data:image/jpeg;base64,/9j/" + 23},
+    };
+    chain_t c;
+    provider_call_t call = {.system = "S", .user = "Describe {{x}}", .max_tokens = 10};
+    arena_t *a = arena_create(4096);
+    cJSON *o, *m;
+    char *out;
+
+    settings_chain_parse("openai,anthropic", &c);
+    call.link = &c.links[0];
+    o = cJSON_Parse(provider_body(a, &call));
+    m = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "messages"), 1);
+    ok(cJSON_IsString(cJSON_GetObjectItem(m, "content")), "openai, no images: string content");
+    cJSON_Delete(o);
+    call.images = img;
+    call.nimages = 2;
+    o = cJSON_Parse(provider_body(a, &call));
+    m = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "messages"), 1);
+    out = cJSON_PrintUnformatted(cJSON_GetObjectItem(m, "content"));
+    is_str(out, "[{\"type\":\"text\",\"text\":\"Describe {{x}}\"},"
+           "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw==\"}},"
+           "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/jpeg;base64,/9j/\"}}]",
+           "openai: the text part, then an image_url part per image");
+    free(out);
+    cJSON_Delete(o);
+    call.link = &c.links[1];
+    o = cJSON_Parse(provider_body(a, &call));
+    m = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "messages"), 0);
+    out = cJSON_PrintUnformatted(cJSON_GetObjectItem(m, "content"));
+    is_str(out, "[{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\","
+           "\"data\":\"iVBORw==\"}},{\"type\":\"image\",\"source\":{\"type\":\"base64\","
+           "\"media_type\":\"image/jpeg\",\"data\":\"/9j/\"}},{\"type\":\"text\",\"text\":\"Describe {{x}}\"}]",
+           "anthropic: an image block per image, then the text block");
+    free(out);
+    cJSON_Delete(o);
+    call.nimages = 0;
+    o = cJSON_Parse(provider_body(a, &call));
+    m = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "messages"), 0);
+    ok(cJSON_IsString(cJSON_GetObjectItem(m, "content")), "anthropic, no images: string content");
+    cJSON_Delete(o);
+    arena_destroy(a);
+}
+
 int main(void)
 {
     unsetenv("PROMPTD_ENRICH_PRICES");
@@ -223,5 +275,6 @@ int main(void)
     test_outcomes();
     test_breaker_outcomes();
     test_stream_cap();
+    test_bodies();
     return done_testing();
 }

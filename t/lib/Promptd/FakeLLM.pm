@@ -8,6 +8,9 @@ package Promptd::FakeLLM;
 #   $llm->default(anthropic => { fail_rate => 0.3 });
 #   my @reqs = $llm->requests('openai');   # [{path, headers (lower-case), body, json}]
 #   $llm->reset;                            # forget scripts, defaults and requests
+#   (the user message's content may be an array of parts: OpenAI's text and
+#   image_url, Anthropic's image and text blocks, checked as the real APIs
+#   check them (400 otherwise); the reply rewrites the text parts)
 #
 # One forking HTTP/1.1 server on 127.0.0.1 serves both wire formats:
 #   POST /v1/chat/completions  (OpenAI; stream:true -> "data: {...}" chunks, "data: [DONE]")
@@ -220,6 +223,43 @@ sub _wait_file {
     for (1 .. 600) { last if -e $path; sleep 0.05 }
 }
 
+# _bad_images($provider, $json) -> why the user message's content parts are
+# not what the provider takes (400 invalid_request_error), or undef.
+# OpenAI: {type: text, text} and {type: image_url, image_url: {url}} with a
+# data URL (or http(s)); Anthropic: {type: text, text} and {type: image,
+# source: {type: base64, media_type, data}}, the types both document.
+my $TYPES = qr{^image/(?:jpeg|png|gif|webp)$};
+my $B64 = qr{^[A-Za-z0-9+/]+={0,2}$};
+sub _bad_images {
+    my ($provider, $json) = @_;
+    for my $m (@{ $json->{messages} || [] }) {
+        next unless ref $m->{content};
+        return 'content must be a string or an array' unless ref $m->{content} eq 'ARRAY';
+        for my $p (@{ $m->{content} }) {
+            my $t = $p->{type} // '';
+            if ($t eq 'text') {
+                return 'text part without text' unless defined $p->{text} && !ref $p->{text};
+            } elsif ($provider eq 'openai' && $t eq 'image_url') {
+                my $url = ref $p->{image_url} eq 'HASH' ? $p->{image_url}{url} // '' : '';
+                next if $url =~ m{^https?://};
+                my ($type, $data) = $url =~ m{^data:([^;,]+);base64,(.*)\z}s
+                    or return 'image_url.url must be a data URL or http(s)';
+                return "unsupported image type $type" unless $type =~ $TYPES;
+                return 'invalid base64 image data' unless $data =~ $B64;
+            } elsif ($provider eq 'anthropic' && $t eq 'image') {
+                my $src = $p->{source};
+                return 'image source must be {type: base64, media_type, data}'
+                    unless ref $src eq 'HASH' && ($src->{type} // '') eq 'base64';
+                return 'unsupported media_type' unless ($src->{media_type} // '') =~ $TYPES;
+                return 'invalid base64 image data' unless ($src->{data} // '') =~ $B64;
+            } else {
+                return "unknown content part type '$t'";
+            }
+        }
+    }
+    return undef;
+}
+
 sub _serve {
     my ($self, $c) = @_;
     my ($method, $path, $hdr, $body) = _read_request($c) or return;
@@ -251,10 +291,16 @@ sub _serve {
     if ($step->{garbage}) {
         return _send($c, 200, { 'Content-Type' => 'application/json' }, '{"choices": [ this is not json');
     }
+    if (defined(my $why = _bad_images($provider, $json))) {
+        return _send($c, 400, { 'Content-Type' => 'application/json' }, $JSON->encode({
+            type => 'error', error => { type => 'invalid_request_error', message => $why } }));
+    }
     my $model = $json->{model} // 'unknown';
     my $user = '';
     for my $m (@{ $json->{messages} || [] }) {
-        $user = $m->{content} if ($m->{role} // '') eq 'user' && !ref $m->{content};
+        next unless ($m->{role} // '') eq 'user';
+        $user = !ref $m->{content} ? $m->{content}
+              : join '', map { $_->{text} // '' } grep { ($_->{type} // '') eq 'text' } @{ $m->{content} };
     }
     my $text = $step->{refusal} ? "I'm sorry, but I can't help with that."
              : defined $step->{answer} ? $step->{answer}

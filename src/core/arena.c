@@ -182,6 +182,21 @@ void arena_cleanup_add(arena_t *a, arena_cleanup_fn fn, void *data)
     a->cleanups = c;
 }
 
+bool arena_cleanup_now(arena_t *a, arena_cleanup_fn fn, void *data)
+{
+    struct arena_cleanup **pp;
+
+    for (pp = &a->cleanups; *pp != NULL; pp = &(*pp)->next)
+        if ((*pp)->fn == fn && (*pp)->data == data) {
+            struct arena_cleanup *c = *pp;
+
+            *pp = c->next;   /* unlinked: it never runs again */
+            c->fn(c->data);
+            return true;
+        }
+    return false;
+}
+
 size_t arena_used(const arena_t *a)
 {
     return a->used;

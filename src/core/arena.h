@@ -3,6 +3,7 @@
 #define PROMPTD_ARENA_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct arena arena_t;
@@ -30,6 +31,11 @@ char *arena_vprintf(arena_t *a, const char *fmt, va_list ap);
 /* Register fn(data) to run at reset/destroy.  Used for PGresult, cJSON,
  * CURL handles and file descriptors. */
 void arena_cleanup_add(arena_t *a, arena_cleanup_fn fn, void *data);
+/* Run the cleanup registered as fn(data) now, and not again at reset: for
+ * a large resource the request is done with early (a file chunk's
+ * result).  The most recent registration is found first (cheap for what
+ * was just added).  false when none matches (nothing runs). */
+bool arena_cleanup_now(arena_t *a, arena_cleanup_fn fn, void *data);
 
 /* Bytes currently handed out (for tests and logging). */
 size_t arena_used(const arena_t *a);

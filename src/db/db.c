@@ -267,6 +267,12 @@ static PGresult *own(db_tx_t *tx, PGresult *res)
     return res;
 }
 
+void db_result_done(db_tx_t *tx, PGresult *res)
+{
+    if (res != NULL)
+        arena_cleanup_now(tx->arena, (arena_cleanup_fn)PQclear, res);
+}
+
 static bool result_ok(const PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);

@@ -147,6 +147,10 @@ bool db_finish(db_tx_t *tx, bool commit);
 bool db_tx_commit(db_tx_t *tx);
 void db_tx_rollback(db_tx_t *tx);
 
+/* Free a result of tx now rather than when the request ends (a 1 MiB file
+ * chunk, once sent); res is invalid afterwards.  NULL-safe. */
+void db_result_done(db_tx_t *tx, PGresult *res);
+
 /* The value at (row, col) or NULL for SQL NULL. */
 const char *db_value(const PGresult *res, int row, int col);
 

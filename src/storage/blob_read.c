@@ -44,13 +44,16 @@ int storage_blob_send(db_tx_t *tx, const char *blob_id, long long from, long lon
     while (at <= to) {
         PGresult *res = read_chunk(tx, blob_id, seq);
         long long n, lo, hi;
+        bool sent;
 
         if (res == NULL)
             return -1;
         n = PQgetlength(res, 0, 0);
         lo = from > at ? from - at : 0;
         hi = to - at + 1 < n ? to - at + 1 : n;
-        if (hi > lo && !sink(ctx, PQgetvalue(res, 0, 0) + lo, (size_t)(hi - lo)))
+        sent = hi <= lo || sink(ctx, PQgetvalue(res, 0, 0) + lo, (size_t)(hi - lo));
+        db_result_done(tx, res);   /* one chunk held at a time */
+        if (!sent)
             return -2;
         if (n == 0)
             break;
@@ -73,10 +76,12 @@ char *storage_blob_load(db_tx_t *tx, arena_t *a, const char *blob_id, long long 
             return NULL;
         n = PQgetlength(res, 0, 0);
         if (n == 0 || at + n > size) {
+            db_result_done(tx, res);
             tx->sqlstate = "XX001";
             return NULL;
         }
         memcpy(buf + at, PQgetvalue(res, 0, 0), (size_t)n);
+        db_result_done(tx, res);
         at += n;
     }
     buf[size] = '\0';

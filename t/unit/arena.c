@@ -45,6 +45,17 @@ int main(void)
     arena_reset(a);
     is_int(cleanup_n, 2, "cleanups run once only");
 
+    arena_cleanup_add(a, record, &one);
+    arena_cleanup_add(a, record, &two);
+    ok(arena_cleanup_now(a, record, &one), "arena_cleanup_now finds an earlier registration");
+    is_int(cleanup_n, 3, "... runs it at once");
+    is_int(cleanup_log[2], 1, "... that one");
+    ok(!arena_cleanup_now(a, record, &one), "... and forgets it");
+    arena_reset(a);
+    is_int(cleanup_n, 4, "reset runs only the other");
+    is_int(cleanup_log[3], 2, "... the one left");
+    cleanup_n = 2;
+
     strbuf_init(&sb, a, 4);
     for (int i = 0; i < 1000; i++)
         strbuf_putc(&sb, (char)('a' + i % 26));

@@ -13,6 +13,9 @@
 #include "http/response.h"
 #include "http/server.h"
 #include "http/audit.h"
+#include "core/config.h"
+#include "storage/settings.h"
+#include "storage/token.h"
 
 #define DISPLAY_NAME_MAX 100
 #define AVATAR_URL_MAX 2048
@@ -22,9 +25,13 @@
                             * delete the account without the password */
 #define LIST_DEFAULT 20
 #define LIST_MAX 100
+/* How long the export's signed attachment URLs work (at most
+ * PROMPTD_STORAGE_SIGNED_URL_MAX): a week to fetch the files. */
+#define EXPORT_URL_SECONDS 604800L
 
 enum {
-    ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_PWHASH, ST_DELETE_CHECK, ST_DELETE, ST_BILLING_LIVE,
+    ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_EXPORT_ATTACHMENTS, ST_PWHASH, ST_DELETE_CHECK,
+    ST_DELETE, ST_BILLING_LIVE,
     ST_ADMIN_USERS, ST_ADMIN_TIER,
     ST_ADMIN_JOBS, ST_ADMIN_JOBS_STATS, ST_ADMIN_JOB_RETRY, ST_ADMIN_JOB_CANCEL,
 };
@@ -48,8 +55,15 @@ static const db_stmt_t stmts[] = {
         "where a.actor_user = (select promptd.audit_pseudonym()) "
         "and ($1::bigint is null or a.id < $1::bigint) "
         "order by a.id desc limit $2::int"},
+    /* $1 the prompt attachments (JSON array, signed URLs made here) */
     [ST_EXPORT] = {"me_export", "select (promptd.account_export() || "
-        "jsonb_build_object('billing', promptd.billing_export()))::text"},
+        "jsonb_build_object('billing', promptd.billing_export(), "
+        "'prompt_attachments', $1::jsonb))::text"},
+    /* $1 seconds the signed URLs work (0: none) */
+    [ST_EXPORT_ATTACHMENTS] = {"me_export_attachments",
+        "select a.prompt_id, a.id, a.bucket, a.path, a.content_type, a.size, a.signed_id, "
+        "a.expires_at, to_json(to_timestamp(a.expires_at)) #>> '{}' "
+        "from promptd.account_export_attachments($1::int) a"},
     [ST_BILLING_LIVE] = {"me_billing_live", "select promptd.billing_live_subscriptions()"},
     [ST_PWHASH] = {"me_pwhash", "select promptd.account_password_hash()"},
     /* PW409 while the caller is the last owner of a shared team workspace */
@@ -198,15 +212,59 @@ static int me_audit(req_t *r)
     return list_reply(r, res, limit);
 }
 
+/* The export's prompt_attachments: [{prompt_id, id, bucket, path,
+ * content_type, size, url, url_expires_at}], url a signed download URL
+ * (absolute) of each object the caller owns, null for others' (and when
+ * this server signs no URLs).  JSON text, or NULL on a database error. */
+static const char *export_attachments(req_t *r)
+{
+    const char *key = storage_signing_key();
+    const storage_settings_t *ss = storage_settings();
+    long secs = ss && ss->signed_max_s < EXPORT_URL_SECONDS ? ss->signed_max_s : EXPORT_URL_SECONDS;
+    const char *v[1] = {arena_printf(r->arena, "%ld", key ? secs : 0L)};
+    const config_t *cfg = config_load(false);
+    PGresult *res = db_exec(&r->tx, &stmts[ST_EXPORT_ATTACHMENTS], 1, v);
+    cJSON *out;
+
+    if (res == NULL)
+        return NULL;
+    out = json_own(r->arena, cJSON_CreateArray());
+    for (int i = 0; i < PQntuples(res); i++) {
+        cJSON *a = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(a, "prompt_id", PQgetvalue(res, i, 0));
+        cJSON_AddStringToObject(a, "id", PQgetvalue(res, i, 1));
+        cJSON_AddStringToObject(a, "bucket", PQgetvalue(res, i, 2));
+        cJSON_AddStringToObject(a, "path", PQgetvalue(res, i, 3));
+        cJSON_AddStringToObject(a, "content_type", PQgetvalue(res, i, 4));
+        cJSON_AddNumberToObject(a, "size", (double)strtoll(PQgetvalue(res, i, 5), NULL, 10));
+        if (PQgetisnull(res, i, 6)) {
+            cJSON_AddNullToObject(a, "url");
+            cJSON_AddNullToObject(a, "url_expires_at");
+        } else {
+            cJSON_AddStringToObject(a, "url", arena_printf(r->arena, "%s/storage/v1%s",
+                cfg->site_url, storage_token_signed_path(r->arena, key, PQgetvalue(res, i, 2),
+                    PQgetvalue(res, i, 3), PQgetvalue(res, i, 6),
+                    strtoll(PQgetvalue(res, i, 7), NULL, 10), NULL, true)));
+            cJSON_AddStringToObject(a, "url_expires_at", PQgetvalue(res, i, 8));
+        }
+        cJSON_AddItemToArray(out, a);
+    }
+    return json_print(r->arena, out);
+}
+
 /* GET /api/v1/me/export -> 200 {exported_at, profile, audit_log, prompts,
- *   prompt_versions, usage_tracking, ...every table with the caller's rows}.
+ *   prompt_versions, usage_tracking, prompt_attachments (with signed
+ *   URLs), billing, ...every table with the caller's rows}.
  *   Audited (account.export) before the data is read. */
 static int me_export(req_t *r)
 {
     PGresult *res;
+    const char *att;
 
     if (!audit_record(r, "account.export", "account", "success", NULL, NULL) ||
-        (res = db_exec(&r->tx, &stmts[ST_EXPORT], 0, NULL)) == NULL)
+        (att = export_attachments(r)) == NULL ||
+        (res = db_exec(&r->tx, &stmts[ST_EXPORT], 1, &att)) == NULL)
         return dbreply_error(r);
     resp_header(r, "Content-Disposition", "attachment; filename=\"promptd-export.json\"");
     resp_header(r, "Cache-Control", "no-store");

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "http/credential.h"
 #include "http/dbreply.h"
 #include "http/response.h"
 #include "http/server.h"
@@ -27,17 +28,31 @@
 #define IF_MATCH_MAX 8
 #define CONFIG_MAX_BYTES 65536
 #define COMMIT_MESSAGE_MAX 500
+#define ATTACHMENTS_MAX 20
+#define ATTACHMENT_BUCKET_MAX 100
+#define ATTACHMENT_PATH_MAX 1024
+#define ETAG_HASH_MAX 64
 
-/* content: a string, or for a chat prompt its array of messages */
-#define PROMPT_JSON                                                        \
+/* content: a string, or for a chat prompt its array of messages;
+ * attachments: the SQL of its attachments' JSON array */
+#define PROMPT_JSON_WITH(attachments)                                      \
     "json_build_object('id', p.id, 'workspace_id', p.workspace_id, "         \
     "'name', p.name, 'type', p.type, 'title', p.title, "                   \
     "'content', case when p.type = 'chat' then p.content::json else to_json(p.content) end, " \
     "'config', p.config, 'commit_message', p.commit_message, "             \
     "'tags', p.tags, 'metadata', p.metadata, 'folder', p.folder, "         \
     "'variables', p.variables, 'version', p.version, "                     \
-    "'forked_from', p.forked_from, "                                       \
+    "'forked_from', p.forked_from, 'attachments', " attachments ", "      \
     "'created_at', p.created_at, 'updated_at', p.updated_at)"
+#define PROMPT_JSON PROMPT_JSON_WITH("promptd.prompt_attachments_json(p.id)")
+/* One prompt's answer: its JSON and its ETag (without quotes), the
+ * attachments read once through the lateral ATTACHED (after FROM ... p). */
+#define PROMPT_ROW PROMPT_JSON_WITH("a.j") ", promptd.prompt_etag(p.version, a.j)"
+#define ATTACHED " cross join lateral (select promptd.prompt_attachments_json(p.id) as j) a "
+/* The ETag of the prompt row x, for If-Match ($n: text[] of tags, NULL: none) */
+#define ETAG_MATCHES(x, n)                                                 \
+    "($" #n "::text[] is null or promptd.prompt_etag(" x ".version, "      \
+    "promptd.prompt_attachments_json(" x ".id)) = any($" #n "::text[]))"
 /* a version v of the prompt p */
 #define VERSION_JSON                                                       \
     "json_build_object('version', v.version, 'title', v.title, "           \
@@ -62,7 +77,7 @@
 enum {
     ST_GET, ST_INSERT, ST_UPDATE, ST_DELETE, ST_VERSION_OF,
     ST_LIST_UPDATED, ST_LIST_CREATED, ST_LIST_RANK,
-    ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_VERSION_DELETE, ST_WS_NEED,
+    ST_VERSIONS, ST_VERSION, ST_RESTORE, ST_VERSION_DELETE, ST_WS_NEED, ST_ATTACH,
 };
 
 /* Read at start (main). */
@@ -70,7 +85,7 @@ prompts_settings_t prompts_settings;
 
 static const db_stmt_t stmts[] = {
     [ST_GET] = {"prompt_get",
-        "select " PROMPT_JSON ", p.version from public.prompts p where p.id = $1"},
+        "select " PROMPT_ROW " from public.prompts p" ATTACHED "where p.id = $1"},
     [ST_INSERT] = {"prompt_insert",
         "with p as (insert into public.prompts "
         "(title, content, tags, metadata, folder, workspace_id, name, type, config, "
@@ -81,23 +96,25 @@ static const db_stmt_t stmts[] = {
         "coalesce($9::jsonb, '{}'), $10) returning *), "
         "u as (insert into public.usage_tracking (user_id, action, resource_id) "
         "select p.user_id, 'prompt.create', p.id from p) "
-        "select " PROMPT_JSON ", p.id, p.version from p"},
+        "select " PROMPT_ROW ", p.id from p" ATTACHED},
+    /* $7: If-Match, the ETags to accept */
     [ST_UPDATE] = {"prompt_update",
-        "update public.prompts as p set title = coalesce($2, p.title), "
-        "content = case when $11::text is not null and $11 <> p.type "
-        "then promptd.prompt_type_mismatch(p.type) else coalesce($3, p.content) end, "
-        "tags = case when $4::jsonb is null then p.tags else " TAGS_FROM_JSON(4) " end, "
-        "metadata = coalesce($5::jsonb, p.metadata), folder = coalesce($6, p.folder), "
-        "name = coalesce($8, p.name), config = coalesce($9::jsonb, p.config), "
+        "with p as (update public.prompts as x set title = coalesce($2, x.title), "
+        "content = case when $11::text is not null and $11 <> x.type "
+        "then promptd.prompt_type_mismatch(x.type) else coalesce($3, x.content) end, "
+        "tags = case when $4::jsonb is null then x.tags else " TAGS_FROM_JSON(4) " end, "
+        "metadata = coalesce($5::jsonb, x.metadata), folder = coalesce($6, x.folder), "
+        "name = coalesce($8, x.name), config = coalesce($9::jsonb, x.config), "
         "commit_message = $10 "
-        "where p.id = $1 and ($7::int[] is null or p.version = any($7::int[])) "
-        "returning " PROMPT_JSON ", p.version"},
+        "where x.id = $1 and " ETAG_MATCHES("x", 7) " returning x.*) "
+        "select " PROMPT_ROW " from p" ATTACHED},
     [ST_DELETE] = {"prompt_delete",
-        "delete from public.prompts p where p.id = $1 "
-        "and ($2::int[] is null or p.version = any($2::int[])) returning p.id"},
-    /* the version, and the caller's role in the prompt's workspace */
+        "delete from public.prompts p where p.id = $1 and " ETAG_MATCHES("p", 2)
+        " returning p.id"},
+    /* the ETag, and the caller's role in the prompt's workspace */
     [ST_VERSION_OF] = {"prompt_version_of",
-        "select p.version, promptd.workspace_role_rank(promptd.workspace_role(p.workspace_id)) "
+        "select promptd.prompt_etag(p.version, promptd.prompt_attachments_json(p.id)), "
+        "promptd.workspace_role_rank(promptd.workspace_role(p.workspace_id)) "
         "from public.prompts p where p.id = $1"},
     [ST_LIST_UPDATED] = {"prompt_list_updated", LIST_SQL("p.updated_at", "timestamptz")},
     [ST_LIST_CREATED] = {"prompt_list_created", LIST_SQL("p.created_at", "timestamptz")},
@@ -112,25 +129,30 @@ static const db_stmt_t stmts[] = {
         "join public.prompts p on p.id = v.prompt_id "
         "where v.prompt_id = $1 and v.version = $2"},
     [ST_RESTORE] = {"prompt_restore",
-        "update public.prompts as p set title = v.title, content = v.content, "
+        "with p as (update public.prompts as x set title = v.title, content = v.content, "
         "tags = v.tags, metadata = v.metadata, folder = v.folder, config = v.config, "
         "commit_message = 'Restore version ' || v.version "
-        "from public.prompt_versions v where p.id = $1 and v.prompt_id = p.id "
-        "and v.version = $2 and ($3::int[] is null or p.version = any($3::int[])) "
-        "returning " PROMPT_JSON ", p.version"},
+        "from public.prompt_versions v where x.id = $1 and v.prompt_id = x.id "
+        "and v.version = $2 and " ETAG_MATCHES("x", 3) " returning x.*) "
+        "select " PROMPT_ROW " from p" ATTACHED},
     /* the prompt's version after (null: the prompt went with it) */
     [ST_VERSION_DELETE] = {"prompt_version_delete",
         "select promptd.prompt_version_delete($1, $2::int)"},
     /* the caller may create in workspace $1 (else PW404 / PW403) */
     [ST_WS_NEED] = {"prompt_ws_need", "select promptd.workspace_need($1, 'editor')"},
+    /* $1 prompt, $2 [{id} | {bucket, path}]: [] when set, else the items
+     * refused [{index, reason, of?}] */
+    [ST_ATTACH] = {"prompt_attach",
+        "select promptd.prompt_attachments_put($1, $2::jsonb)::text"},
     {NULL, NULL},
 };
 
 static const char *const prompt_fields[] = {
-    "title", "content", "tags", "metadata", "folder", "name", "config", "commit_message", NULL};
+    "title", "content", "tags", "metadata", "folder", "name", "config", "commit_message",
+    "attachments", NULL};
 static const char *const create_fields[] = {
     "title", "content", "tags", "metadata", "folder", "name", "config", "commit_message",
-    "workspace_id", "type", NULL};
+    "attachments", "workspace_id", "type", NULL};
 
 static bool folder_valid(const char *f)
 {
@@ -200,6 +222,72 @@ static void read_deploy_fields(req_t *r, bool create, struct prompt_input *in)
         req_field_error(r, "type", "is fixed at creation");
 }
 
+/* Why attachment item it is malformed, or NULL: an object {id: a UUID}
+ * or {bucket, path}, strings of 1 to ATTACHMENT_BUCKET_MAX characters and 1
+ * to ATTACHMENT_PATH_MAX bytes, and nothing else. */
+static const char *attachment_item_error(req_t *r, const cJSON *it)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+    const cJSON *bucket = cJSON_GetObjectItemCaseSensitive(it, "bucket");
+    const cJSON *path = cJSON_GetObjectItemCaseSensitive(it, "path");
+    const cJSON *m;
+
+    if (!cJSON_IsObject(it))
+        return "must be an object: {bucket, path} or {id}";
+    cJSON_ArrayForEach(m, it)
+        if (strcmp(m->string, "id") != 0 && strcmp(m->string, "bucket") != 0 &&
+            strcmp(m->string, "path") != 0)
+            return arena_printf(r->arena, "has an unknown member '%s' (give {bucket, path} or {id})",
+                                m->string);
+    if (id != NULL) {
+        if (bucket != NULL || path != NULL)
+            return "gives id or bucket and path, not both";
+        return cJSON_IsString(id) && uuid_valid(id->valuestring) ? NULL : "id must be a UUID";
+    }
+    if (bucket == NULL || path == NULL)
+        return "must name an object: {bucket, path} or {id}";
+    if (!cJSON_IsString(bucket) || *bucket->valuestring == '\0' ||
+        utf8_length(bucket->valuestring) > ATTACHMENT_BUCKET_MAX)
+        return "bucket must be a string of 1 to 100 characters";
+    if (!cJSON_IsString(path) || *path->valuestring == '\0' ||
+        strlen(path->valuestring) > ATTACHMENT_PATH_MAX)
+        return "path must be a string of 1 to 1024 bytes";
+    return NULL;
+}
+
+/* attachments: an array of at most ATTACHMENTS_MAX objects {bucket, path}
+ * or {id}, as JSON text; every error is the field "attachments". */
+static void read_attachments(req_t *r, struct prompt_input *in)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(r->json, "attachments"), *it;
+    bool bad = false;
+    int i = 0;
+
+    if (a == NULL)
+        return;
+    if (!cJSON_IsArray(a)) {
+        req_field_error(r, "attachments", "must be an array of {bucket, path} or {id} objects");
+        return;
+    }
+    if (cJSON_GetArraySize(a) > ATTACHMENTS_MAX) {
+        req_field_error(r, "attachments", "must have at most %d items", ATTACHMENTS_MAX);
+        return;
+    }
+    cJSON_ArrayForEach(it, a) {
+        const char *why = attachment_item_error(r, it);
+
+        if (why) {
+            req_field_error(r, "attachments", "item %d %s", i, why);
+            bad = true;
+        }
+        i++;
+    }
+    if (!bad) {
+        in->attachments = json_print(r->arena, (cJSON *)a);
+        in->attachment_items = a;
+    }
+}
+
 void prompt_read_input(req_t *r, bool create, struct prompt_input *in)
 {
     cJSON *tags = NULL, *meta = NULL;
@@ -227,19 +315,23 @@ void prompt_read_input(req_t *r, bool create, struct prompt_input *in)
     if (req_field_string(r, r->json, "folder", FOLDER_MAX, false, &in->folder) ==
             FIELD_OK && !folder_valid(in->folder))
         req_field_error(r, "folder", "must be a path like /team/marketing");
+    read_attachments(r, in);
     if (!create && !r->errors && !in->title && !in->content && !in->tags &&
-        !in->metadata && !in->folder && !in->name && !in->config)
+        !in->metadata && !in->folder && !in->name && !in->config && !in->attachments)
         req_field_error(r, "body", "must change at least one field");
 }
 
-static void set_prompt_etag(req_t *r, const char *version)
+/* The answer's ETag from a prompt's tag (promptd.prompt_etag: "v3", or
+ * "v3-<hash>" when it has attachments). */
+static void set_prompt_etag(req_t *r, const char *tag)
 {
-    r->etag = arena_printf(r->arena, "\"v%s\"", version);
+    r->etag = arena_printf(r->arena, "\"%s\"", tag);
 }
 
-/* If-Match as a Postgres int[] literal of acceptable versions, NULL when
- * absent or "*".  Unparseable entries can never match (an empty array). */
-static const char *if_match_versions(req_t *r)
+/* If-Match as a Postgres text[] literal of acceptable tags (strong
+ * comparison: "v<version>" or "v<version>-<hex>"), NULL when absent or
+ * "*".  Unparseable entries can never match (an empty array). */
+static const char *if_match_tags(req_t *r)
 {
     const char *h = req_header(r, "If-Match"), *p;
     strbuf_t sb;
@@ -252,15 +344,26 @@ static const char *if_match_versions(req_t *r)
     for (p = h; *p && n < IF_MATCH_MAX; p += strcspn(p, ","), p += *p == ',') {
         char *end;
         long v;
+        size_t hex = 0;
 
         p += strspn(p, " \t");
-        if (strncmp(p, "\"v", 2) != 0)
+        if (strncmp(p, "\"v", 2) != 0 || !isdigit((unsigned char)p[2]))
             continue;
         errno = 0;
         v = strtol(p + 2, &end, 10);
-        if (errno || v <= 0 || *end != '"' || !isdigit((unsigned char)p[2]))
+        if (errno || v <= 0 || v > 2147483647)
             continue;
-        strbuf_printf(&sb, "%s%ld", n++ ? "," : "", v);
+        if (*end == '-') {
+            hex = strspn(end + 1, "0123456789abcdef");
+            if (hex == 0 || hex > ETAG_HASH_MAX)
+                continue;
+            end += 1 + hex;
+        }
+        if (*end != '"')
+            continue;
+        strbuf_printf(&sb, "%sv%ld", n++ ? "," : "", v);
+        if (hex)
+            strbuf_printf(&sb, "-%.*s", (int)hex, end - hex);
     }
     strbuf_putc(&sb, '}');
     return sb.ptr;
@@ -288,21 +391,89 @@ static int missing_or_precondition(req_t *r, const char *id, int need)
     return resp_problem(r, 412, "The prompt has changed; fetch it again (see ETag).");
 }
 
-/* An answer of one prompt row: column 0 JSON, `vcol` its version. */
-static int prompt_reply(req_t *r, int status, PGresult *res, int vcol)
+/* An answer of one prompt row (PROMPT_ROW): column 0 JSON, 1 its ETag. */
+static int prompt_reply(req_t *r, int status, PGresult *res)
 {
-    set_prompt_etag(r, PQgetvalue(res, 0, vcol));
+    set_prompt_etag(r, PQgetvalue(res, 0, 1));
     return resp_json_text(r, status, PQgetvalue(res, 0, 0),
                           (size_t)PQgetlength(res, 0, 0));
 }
 
-/* POST /api/v1/prompts {title,content,tags?,metadata?,folder?,workspace_id?}
+/* How attachment item i of the request names its object, for a message. */
+static const char *attachment_named(req_t *r, const cJSON *items, int i)
+{
+    const cJSON *it = cJSON_GetArrayItem(items, i);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(it, "id");
+
+    if (cJSON_IsString(id))
+        return arena_printf(r->arena, "id %s", id->valuestring);
+    return arena_printf(r->arena, "%s/%s",
+                        cJSON_GetObjectItemCaseSensitive(it, "bucket")->valuestring,
+                        cJSON_GetObjectItemCaseSensitive(it, "path")->valuestring);
+}
+
+/* False after answering 403 when the request attaches files with an API
+ * key lacking the storage scope: referencing a file (and sharing the
+ * prompt) exposes it, which only a key that may read files may do.
+ * Removing attachments needs no scope. */
+static bool attach_scope_or_reply(req_t *r, const struct prompt_input *in)
+{
+    if (in->attachments == NULL || cJSON_GetArraySize(in->attachment_items) == 0 ||
+        credential_has_scope(r, "storage"))
+        return true;
+    resp_problem(r, 403, "Attaching files needs an API key with the storage scope.");
+    return false;
+}
+
+/* Replace prompt id's attachments with in's, as the caller, then read the
+ * prompt again into *res (the answer).  False after answering: 422 naming
+ * each item that is not an object the caller can read (nor one attached
+ * already) or repeats one, or a database error; the request's transaction
+ * is then rolled back, so nothing was written. */
+static bool attach_or_reply(req_t *r, const char *id, const struct prompt_input *in,
+                            PGresult **res)
+{
+    const char *v[2] = {id, in->attachments};
+    PGresult *put = db_exec(&r->tx, &stmts[ST_ATTACH], 2, v);
+    cJSON *refused, *e;
+
+    if (put == NULL) {
+        dbreply_error(r);
+        return false;
+    }
+    refused = json_own(r->arena, cJSON_Parse(PQgetvalue(put, 0, 0)));
+    cJSON_ArrayForEach(e, refused) {
+        int i = cJSON_GetObjectItemCaseSensitive(e, "index")->valueint;
+        const cJSON *of = cJSON_GetObjectItemCaseSensitive(e, "of");
+
+        if (cJSON_IsNumber(of))
+            req_field_error(r, "attachments", "item %d (%s) names the same object as item %d",
+                            i, attachment_named(r, in->attachment_items, i), of->valueint);
+        else
+            req_field_error(r, "attachments", "item %d (%s) is not a stored object you can read",
+                            i, attachment_named(r, in->attachment_items, i));
+    }
+    if (r->errors) {
+        resp_validation(r);
+        return false;
+    }
+    if ((*res = db_exec(&r->tx, &stmts[ST_GET], 1, v)) == NULL || PQntuples(*res) != 1) {
+        dbreply_error(r);
+        return false;
+    }
+    return true;
+}
+
+/* POST /api/v1/prompts {title,content,tags?,metadata?,folder?,workspace_id?,
+ *   attachments?: [{bucket, path} | {id}]}
  *   [Idempotency-Key] -> 201 + Location + ETag | 400 | 403 (a viewer there) |
- *   404 (not a member) | 422
+ *   404 (not a member) | 422 (also: an attachment the caller cannot read) |
+ *   403 (attachments by an API key without the storage scope)
  * Without workspace_id: an API key's workspace, else the caller's personal one. */
 static int prompt_create(req_t *r)
 {
     struct prompt_input in;
+    const char *id;
     PGresult *res;
 
     prompt_read_input(r, true, &in);
@@ -310,6 +481,8 @@ static int prompt_create(req_t *r)
         return resp_validation(r);
     if (in.config_too_big)
         return resp_problem(r, 413, "config must be at most 64 KiB.");
+    if (!attach_scope_or_reply(r, &in))
+        return r->status;
     if (in.workspace_id && db_exec(&r->tx, &stmts[ST_WS_NEED], 1, &in.workspace_id) == NULL)
         return dbreply_error(r);
     {
@@ -319,9 +492,11 @@ static int prompt_create(req_t *r)
         if ((res = db_exec(&r->tx, &stmts[ST_INSERT], 10, v)) == NULL)
             return dbreply_error(r);
     }
-    resp_location(r, arena_printf(r->arena, "/api/v1/prompts/%s",
-                                  PQgetvalue(res, 0, 1)));
-    return prompt_reply(r, 201, res, 2);
+    id = PQgetvalue(res, 0, 2);
+    if (in.attachments && !attach_or_reply(r, id, &in, &res))
+        return r->status;
+    resp_location(r, arena_printf(r->arena, "/api/v1/prompts/%s", id));
+    return prompt_reply(r, 201, res);
 }
 
 /* GET /api/v1/prompts/{id} [If-None-Match] -> 200 + ETag | 304 | 404 */
@@ -334,11 +509,12 @@ static int prompt_get(req_t *r)
         return dbreply_error(r);
     if (PQntuples(res) == 0)
         return resp_problem(r, 404, "No such prompt.");
-    return prompt_reply(r, 200, res, 1);
+    return prompt_reply(r, 200, res);
 }
 
-/* PATCH /api/v1/prompts/{id} {title?,content?,tags?,metadata?,folder?}
- *   [If-Match] -> 200 + ETag | 404 | 412 | 422 */
+/* PATCH /api/v1/prompts/{id} {title?,content?,tags?,metadata?,folder?,
+ *   attachments? (the new set)} [If-Match] -> 200 + ETag | 403 (attachments
+ *   by an API key without the storage scope) | 404 | 412 | 422 */
 static int prompt_update(req_t *r)
 {
     struct prompt_input in;
@@ -350,9 +526,11 @@ static int prompt_update(req_t *r)
         return resp_validation(r);
     if (in.config_too_big)
         return resp_problem(r, 413, "config must be at most 64 KiB.");
+    if (!attach_scope_or_reply(r, &in))
+        return r->status;
     {
         const char *v[11] = {id, in.title, in.content, in.tags, in.metadata,
-                             in.folder, if_match_versions(r), in.name, in.config,
+                             in.folder, if_match_tags(r), in.name, in.config,
                              in.commit_message, in.kind};
 
         if ((res = db_exec(&r->tx, &stmts[ST_UPDATE], 11, v)) == NULL)
@@ -360,14 +538,16 @@ static int prompt_update(req_t *r)
     }
     if (PQntuples(res) == 0)
         return missing_or_precondition(r, id, 2);
-    return prompt_reply(r, 200, res, 1);
+    if (in.attachments && !attach_or_reply(r, id, &in, &res))
+        return r->status;
+    return prompt_reply(r, 200, res);
 }
 
 /* DELETE /api/v1/prompts/{id} [If-Match] -> 204 | 404 | 412 */
 static int prompt_delete(req_t *r)
 {
     const char *id = req_param(r, "id");
-    const char *v[2] = {id, if_match_versions(r)};
+    const char *v[2] = {id, if_match_tags(r)};
     PGresult *res = db_exec(&r->tx, &stmts[ST_DELETE], 2, v);
 
     if (res == NULL)
@@ -526,7 +706,7 @@ static int version_get(req_t *r)
 static int version_restore(req_t *r)
 {
     const char *id = req_param(r, "id");
-    const char *v[3] = {id, version_param_or_reply(r), if_match_versions(r)};
+    const char *v[3] = {id, version_param_or_reply(r), if_match_tags(r)};
     PGresult *res;
 
     if (v[1] == NULL)
@@ -534,7 +714,7 @@ static int version_restore(req_t *r)
     if ((res = db_exec(&r->tx, &stmts[ST_RESTORE], 3, v)) == NULL)
         return dbreply_error(r);
     if (PQntuples(res) == 1)
-        return prompt_reply(r, 200, res, 1);
+        return prompt_reply(r, 200, res);
     if ((res = db_exec(&r->tx, &stmts[ST_VERSION], 2, v)) == NULL)
         return dbreply_error(r);
     if (PQntuples(res) == 0)

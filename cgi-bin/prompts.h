@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include <cjson/cJSON.h>
+
 #include "http/server.h"
 #include "prompts/settings.h"
 
@@ -23,6 +25,8 @@ struct prompt_input {
     const char *commit_message;
     const char *workspace_id;   /* create only */
     const char *type;           /* create only */
+    const char *attachments;    /* JSON array text of {id} | {bucket, path} */
+    const cJSON *attachment_items;  /* the same, as the request gave it */
     bool config_too_big;        /* 413 */
 };
 

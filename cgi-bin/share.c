@@ -22,6 +22,8 @@
 #include "share/seal.h"
 #include "share/settings.h"
 #include "share/token.h"
+#include "storage/settings.h"
+#include "storage/token.h"
 
 #define EXPIRES_IN_MIN 1L
 #define EXPIRES_IN_MAX 315360000L            /* ten years */
@@ -32,6 +34,9 @@
 #define GALLERY_OFFSET_MAX 10000
 #define STATS_DAYS_DEFAULT 30
 #define STATS_DAYS_MAX 366
+/* How long a signed URL a share answer links an attachment through works
+ * (reused while it has half of it left; never past the link's expiry). */
+#define ATTACHMENT_URL_SECONDS "3600"
 
 /* Visitors' caching (edge_cache()).  Browsers revalidate every time
  * (max-age=0; nginx answers 304 from its cache).  nginx keeps an answer to
@@ -69,7 +74,7 @@
 enum {
     ST_PROMPT_CHECK, ST_INSERT, ST_LIST, ST_GET, ST_PATCH, ST_REVOKE, ST_STATS,
     ST_RESOLVE, ST_RESOLVE_UNLOCKED, ST_PW_BEGIN, ST_PW_OK, ST_PROOF, ST_FORK,
-    ST_GALLERY, ST_SET_PASSWORD, ST_ROLE, ST_COUNT,
+    ST_GALLERY, ST_SET_PASSWORD, ST_ROLE, ST_ATTACHMENTS, ST_COUNT,
 };
 
 static const db_stmt_t stmts[] = {
@@ -151,8 +156,18 @@ static const db_stmt_t stmts[] = {
         "'tags', g.tags, 'author', g.author, 'views', g.views, 'forks', g.forks, "
         "'created_at', g.created_at), g.share_id, g.token_sealed "
         "from promptd.share_gallery($1, $2, $3::boolean, $4::int, $5::int) g"},
+    /* $1 token hash, $2 unlocked, $3 seconds: the attachments shown, each
+     * with its signed-URL record (the worker's own: db_exec_unscoped, a
+     * write even on the read-only page routes) */
+    [ST_ATTACHMENTS] = {"share_attachments",
+        "select a.id, a.bucket, a.path, a.content_type, a.size, a.signed_id, a.expires_at, "
+        "to_json(to_timestamp(a.expires_at)) #>> '{}' "
+        "from promptd.share_attachment_urls($1, $2::boolean, $3::int) a"},
     [ST_COUNT] = {NULL, NULL},
 };
+
+/* The columns of an attachments row. */
+enum { AT_ID, AT_BUCKET, AT_PATH, AT_TYPE, AT_SIZE, AT_SIGNED, AT_EXP, AT_EXPIRES };
 
 /* The columns of a resolve row. */
 enum { RS_STATE, RS_ID, RS_HAS_PW, RS_FORK, RS_PUBLIC, RS_EXPIRES, RS_TITLE,
@@ -250,13 +265,57 @@ static bool cookie_set(req_t *r, const char *hash)
     return true;
 }
 
-/* The share page of a resolved row. */
-static int content_page(req_t *r, const PGresult *res, const char *token)
+/* The attachments a link shows (resolved "ok" and its content shown:
+ * unlocked when it has a password), each with its signed URL (a path on
+ * this server) into *out, *rows the database's rows; their number, or -1
+ * after answering a database error.  Without a signing key none are shown
+ * (logged once per process). */
+static int attachments_of(req_t *r, const char *hash, bool unlocked, share_attachment_t **out,
+                          PGresult **rows)
+{
+    static bool warned;
+    const char *key = storage_signing_key();
+    const char *v[3] = {hash, unlocked ? "true" : "false", ATTACHMENT_URL_SECONDS};
+    int n;
+
+    *out = NULL;
+    *rows = NULL;
+    if (key == NULL) {
+        if (!warned)
+            log_warn("%s: no PROMPTD_STORAGE_SIGNING_KEY / storage_signing_key: "
+                     "share pages show no attachments", __func__);
+        warned = true;
+        return 0;
+    }
+    if ((*rows = db_exec_unscoped(&r->tx, &stmts[ST_ATTACHMENTS], 3, v)) == NULL) {
+        dbreply_error(r);
+        return -1;
+    }
+    n = PQntuples(*rows);
+    *out = arena_alloc(r->arena, sizeof(share_attachment_t) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        share_attachment_t *a = &(*out)[i];
+
+        a->path = PQgetvalue(*rows, i, AT_PATH);
+        a->content_type = PQgetvalue(*rows, i, AT_TYPE);
+        a->size = strtoll(PQgetvalue(*rows, i, AT_SIZE), NULL, 10);
+        a->url = arena_printf(r->arena, "/storage/v1%s", storage_token_signed_path(
+            r->arena, key, PQgetvalue(*rows, i, AT_BUCKET), a->path,
+            PQgetvalue(*rows, i, AT_SIGNED), strtoll(PQgetvalue(*rows, i, AT_EXP), NULL, 10),
+            NULL, true));
+    }
+    return n;
+}
+
+/* The share page of a resolved row, with its n attachments att. */
+static int content_page(req_t *r, const PGresult *res, const char *token,
+                        const share_attachment_t *att, int n)
 {
     share_page_t p = {
         .id = PQgetvalue(res, 0, RS_ID), .token = token,
         .title = db_value(res, 0, RS_TITLE), .content = db_value(res, 0, RS_CONTENT),
         .author = db_value(res, 0, RS_AUTHOR), .tags_json = PQgetvalue(res, 0, RS_TAGS),
+        .attachments = att, .nattachments = n,
         .allow_fork = strcmp(PQgetvalue(res, 0, RS_FORK), "t") == 0,
         .noindex = strcmp(PQgetvalue(res, 0, RS_PUBLIC), "t") != 0 ||
                    strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0,
@@ -543,9 +602,11 @@ static PGresult *resolve(req_t *r, const char *hash, bool *unlocked)
  *   404 | 410 (HTML) */
 static int page_get(req_t *r)
 {
-    const char *token = req_param(r, "token");
+    const char *token = req_param(r, "token"), *hash = share_token_hash(r->arena, token);
     bool unlocked;
-    PGresult *res = resolve(r, share_token_hash(r->arena, token), &unlocked);
+    PGresult *res = resolve(r, hash, &unlocked), *rows;
+    share_attachment_t *att;
+    int n;
 
     if (res == NULL)
         return r->status;
@@ -555,13 +616,15 @@ static int page_get(req_t *r)
     }
     if (strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0 && !unlocked)
         return share_page_password(r, 200, token, false);
+    if ((n = attachments_of(r, hash, unlocked, &att, &rows)) < 0)
+        return r->status;   /* before the cache headers: an error is never kept */
     if (unlocked) {
         resp_header(r, "X-Accel-Expires", "0");
         resp_header(r, "Cache-Control", "private, no-store");
     } else {
         edge_cache(r);
     }
-    return content_page(r, res, token);
+    return content_page(r, res, token, att, n);
 }
 
 /* The "password" field of an application/x-www-form-urlencoded body;
@@ -618,15 +681,45 @@ static int page_unlock(req_t *r)
     return share_page_message(r, 303, "Unlocked", "Opening the prompt.");
 }
 
+/* The attachments of a shown link as the shared JSON's array: [{id,
+ * bucket, path, content_type, size, url, expires_at}], url absolute;
+ * NULL after answering a database error. */
+static cJSON *attachments_json(req_t *r, const char *hash, bool unlocked)
+{
+    const config_t *cfg = config_load(false);
+    share_attachment_t *att;
+    PGresult *rows;
+    int n = attachments_of(r, hash, unlocked, &att, &rows);
+    cJSON *out;
+
+    if (n < 0)
+        return NULL;
+    out = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        cJSON *a = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(a, "id", PQgetvalue(rows, i, AT_ID));
+        cJSON_AddStringToObject(a, "bucket", PQgetvalue(rows, i, AT_BUCKET));
+        cJSON_AddStringToObject(a, "path", att[i].path);
+        cJSON_AddStringToObject(a, "content_type", att[i].content_type);
+        cJSON_AddNumberToObject(a, "size", (double)att[i].size);
+        cJSON_AddStringToObject(a, "url", arena_printf(r->arena, "%s%s", cfg->site_url,
+                                                       att[i].url));
+        cJSON_AddStringToObject(a, "expires_at", PQgetvalue(rows, i, AT_EXPIRES));
+        cJSON_AddItemToArray(out, a);
+    }
+    return out;
+}
+
 /* GET /api/v1/shared/{token} -> 200 {title, content, tags, author,
- *   version, updated_at, allow_fork, expires_at, url} | 401 (password:
- *   unlock at /s/{token} first) | 404 | 410 */
+ *   version, updated_at, allow_fork, expires_at, url, attachments} | 401
+ *   (password: unlock at /s/{token} first) | 404 | 410 */
 static int shared_get(req_t *r)
 {
-    const char *token = req_param(r, "token");
+    const char *token = req_param(r, "token"), *hash = share_token_hash(r->arena, token);
     bool unlocked;
-    PGresult *res = resolve(r, share_token_hash(r->arena, token), &unlocked);
-    cJSON *o;
+    PGresult *res = resolve(r, hash, &unlocked);
+    cJSON *o, *att;
     const char *state;
 
     if (res == NULL)
@@ -641,6 +734,8 @@ static int shared_get(req_t *r)
     if (strcmp(PQgetvalue(res, 0, RS_HAS_PW), "t") == 0 && !unlocked)
         return resp_problemf(r, 401, "This link is password-protected; unlock it at /s/%s.",
                              token);
+    if ((att = attachments_json(r, hash, unlocked)) == NULL)
+        return r->status;
     o = json_own(r->arena, cJSON_CreateObject());
     cJSON_AddStringToObject(o, "title", PQgetvalue(res, 0, RS_TITLE));
     cJSON_AddStringToObject(o, "content", PQgetvalue(res, 0, RS_CONTENT));
@@ -654,6 +749,7 @@ static int shared_get(req_t *r)
     else
         cJSON_AddStringToObject(o, "expires_at", PQgetvalue(res, 0, RS_EXPIRES));
     cJSON_AddStringToObject(o, "url", share_token_url(r->arena, token));
+    cJSON_AddItemToObject(o, "attachments", att);
     if (unlocked) {
         resp_header(r, "X-Accel-Expires", "0");
         resp_header(r, "Cache-Control", "private, no-store");

@@ -448,16 +448,8 @@ static const char *expires_in(req_t *r)
 static const char *signed_url(req_t *r, const char *bucket, const char *name, const char *id,
                               long long exp, const char *transform)
 {
-    cJSON *p = json_own(r->arena, cJSON_CreateObject());
-
-    cJSON_AddStringToObject(p, "url", arena_printf(r->arena, "%s/%s", bucket, name));
-    cJSON_AddNumberToObject(p, "exp", (double)exp);
-    cJSON_AddStringToObject(p, "jti", id);
-    if (transform && *transform)
-        cJSON_AddStringToObject(p, "t", transform);
-    return arena_printf(r->arena, "/%s/sign/%s/%s?token=%s",
-                        transform && *transform ? "render/image" : "object", bucket, name,
-                        storage_token_make(r->arena, storage_signing_key(), p));
+    return storage_token_signed_path(r->arena, storage_signing_key(), bucket, name, id, exp,
+                                     transform, false);
 }
 
 /* A key to sign with, or false after answering 500. */

@@ -99,8 +99,8 @@ for my $fam (@families) {
 # What each family holds: only what its code uses.
 sub held { my $d = "$var/secrets/family/$_[0]"; [ sort map { m{([^/]+)$} } glob "$d/*" ] }
 is_deeply(held('status'), ['app_database_url'], 'status: only the database URL');
-is_deeply(held('share'), [qw(api_key_pepper app_database_url jwt_secret secrets_keys share_cookie_key)],
-          'share: no provider key');
+is_deeply(held('share'), [qw(api_key_pepper app_database_url jwt_secret secrets_keys share_cookie_key storage_signing_key)],
+          'share: the URL signing key (attachments), no provider key');
 is_deeply(held('enrich'), [qw(anthropic_api_key api_key_pepper app_database_url jwt_secret openai_api_key secrets_keys)],
           'enrich: the provider keys');
 is_deeply(held('prompts'), [qw(api_key_pepper app_database_url jwt_secret)],
@@ -109,8 +109,8 @@ is_deeply(held('billing'), [qw(api_key_pepper app_database_url jwt_secret stripe
           'billing: the Stripe keys');
 is_deeply(held('webhooks'), [qw(api_key_pepper app_database_url jwt_secret secrets_keys)],
           'webhooks: the key ring (it seals endpoint secrets), no provider or Stripe key');
-is_deeply(held('me'), [qw(api_key_pepper app_database_url jwt_secret stripe_secret_key)],
-          'me: the Stripe API key (account deletion cancels the subscription), no webhook secret');
+is_deeply(held('me'), [qw(api_key_pepper app_database_url jwt_secret storage_signing_key stripe_secret_key)],
+          'me: the Stripe API key (account deletion cancels the subscription), the URL signing key (export), no webhook secret');
 is(chomped("$var/secrets/family/billing/stripe_webhook_secret"), $STRIPE_WH, "billing's webhook secret is the operator's");
 is(chomped("$var/secrets/family/enrich/openai_api_key"), $OPENAI, "enrich's OpenAI key is the operator's");
 is(chomped("$var/secrets/family/share/share_cookie_key"), $secret{share_cookie_key},

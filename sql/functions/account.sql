@@ -174,7 +174,10 @@ revoke all on function promptd.delete_account_check() from public, anon, authent
 grant execute on function promptd.delete_account_check() to authenticated, service_role, promptd_app;
 
 -- promptd.delete_account(): delete the caller and everything they own (the
--- auth.users row cascades); their audit pseudonym is forgotten by the
+-- auth.users row cascades; their storage objects and buckets, which name
+-- them without a foreign key, are deleted here, with every object in their
+-- buckets: the blobs left unnamed are storage.gc's, and the attachments of
+-- those objects go with them); their audit pseudonym is forgotten by the
 -- audit trigger, so their audit rows stay but are no longer linkable.
 -- Team workspaces keep what the caller wrote there (prompts and links pass
 -- to the workspace's longest-standing other owner); a team workspace with
@@ -205,6 +208,11 @@ begin
                                            where m.workspace_id = s.workspace_id and m.role = 'owner'
                                              and m.user_id <> v_uid order by m.created_at, m.user_id limit 1)
      where s.user_id = v_uid and s.workspace_id <> promptd.personal_workspace(v_uid);
+    delete from storage.objects o
+     where o.owner = v_uid
+        or o.bucket_id in (select b.id from storage.buckets b where b.owner = v_uid);
+    delete from storage.buckets b where b.owner = v_uid;
+    delete from promptd.storage_reservations r where r.user_id = v_uid;
     insert into promptd.erased_users (id) values (v_uid) on conflict do nothing;
     delete from public.profiles where id = v_uid;
     delete from auth.users where id = v_uid;

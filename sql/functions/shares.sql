@@ -140,7 +140,9 @@ revoke all on function promptd.share_password_ok(text,text) from public, anon, a
 grant execute on function promptd.share_password_ok(text,text) to promptd_app;
 
 -- Fork (the signed-in caller, as authenticated): copy the shared state
--- into the caller's prompts with forked_from, count the fork.  state as in
+-- into the caller's prompts with forked_from, and its attachments as the
+-- caller's own objects naming the same blobs
+-- (promptd.prompt_attachments_fork), count the fork.  state as in
 -- share_lookup, or 'forbidden' when the link does not allow forks, or
 -- 'locked' when it has a password and p_proof is not its hash (the worker
 -- fetches it with share_unlock_proof() only after checking the visitor's
@@ -175,10 +177,12 @@ begin
     insert into public.prompts (user_id, title, content, tags, forked_from)
     values (uid, l.title, l.content, l.tags, l.prompt_id)
     returning * into n;
+    perform promptd.prompt_attachments_fork(l.prompt_id, n.id);
     update public.shares s set forks = s.forks + 1 where s.id = l.share_id;
     prompt := jsonb_build_object('id', n.id, 'title', n.title, 'content', n.content,
         'tags', n.tags, 'metadata', n.metadata, 'folder', n.folder,
         'variables', n.variables, 'version', n.version, 'forked_from', n.forked_from,
+        'attachments', promptd.prompt_attachments_list(n.id),
         'created_at', n.created_at, 'updated_at', n.updated_at);
     return next;
 end

@@ -2,6 +2,7 @@
 #include "share/page.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
 #include "core/json.h"
@@ -164,6 +165,63 @@ static void content_header(req_t *r, strbuf_t *sb, const share_page_t *p)
     strbuf_puts(sb, "</header>\n");
 }
 
+/* size bytes as "812 bytes", "14 KB", "3.2 MB". */
+static const char *size_text(arena_t *a, long long size)
+{
+    if (size < 1000)
+        return arena_printf(a, "%lld byte%s", size, size == 1 ? "" : "s");
+    if (size < 1000000)
+        return arena_printf(a, "%lld KB", (size + 500) / 1000);
+    return arena_printf(a, "%.1f MB", (double)size / 1e6);
+}
+
+/* The attachments: images shown (alt and caption: the file name), other
+ * files linked with their type and size. */
+static void content_attachments(req_t *r, strbuf_t *sb, const share_page_t *p)
+{
+    bool files = false;
+
+    if (p->nattachments == 0)
+        return;
+    strbuf_puts(sb, "<section class=\"attachments\" aria-label=\"Attachments\">\n");
+    for (int i = 0; i < p->nattachments; i++) {
+        const share_attachment_t *a = &p->attachments[i];
+        const char *name = strrchr(a->path, '/') ? strrchr(a->path, '/') + 1 : a->path;
+
+        if (strncasecmp(a->content_type, "image/", 6) != 0)
+            continue;
+        strbuf_puts(sb, "<figure class=\"attachment\"><img src=\"");
+        strbuf_html_escape(sb, a->url);
+        strbuf_puts(sb, "\" alt=\"");
+        strbuf_html_escape(sb, name);
+        strbuf_puts(sb, "\" loading=\"lazy\"><figcaption>");
+        strbuf_html_escape(sb, name);
+        strbuf_puts(sb, "</figcaption></figure>\n");
+    }
+    for (int i = 0; i < p->nattachments; i++) {
+        const share_attachment_t *a = &p->attachments[i];
+        const char *name = strrchr(a->path, '/') ? strrchr(a->path, '/') + 1 : a->path;
+
+        if (strncasecmp(a->content_type, "image/", 6) == 0)
+            continue;
+        if (!files)
+            strbuf_puts(sb, "<ul class=\"files\">\n");
+        files = true;
+        strbuf_puts(sb, "<li><a href=\"");
+        strbuf_html_escape(sb, a->url);
+        strbuf_puts(sb, "\" rel=\"nofollow\">");
+        strbuf_html_escape(sb, name);
+        strbuf_puts(sb, "</a> <span class=\"meta\">");
+        strbuf_html_escape(sb, a->content_type);
+        strbuf_puts(sb, ", ");
+        strbuf_html_escape(sb, size_text(r->arena, a->size));
+        strbuf_puts(sb, "</span></li>\n");
+    }
+    if (files)
+        strbuf_puts(sb, "</ul>\n");
+    strbuf_puts(sb, "</section>\n");
+}
+
 int share_page_content(req_t *r, const share_page_t *p)
 {
     const config_t *cfg = config_load(false);
@@ -174,7 +232,9 @@ int share_page_content(req_t *r, const share_page_t *p)
     content_header(r, &sb, p);
     strbuf_puts(&sb, "<pre id=\"prompt-content\" class=\"content\">");
     strbuf_html_escape(&sb, p->content);
-    strbuf_puts(&sb, "</pre>\n<p class=\"actions\">"
+    strbuf_puts(&sb, "</pre>\n");
+    content_attachments(r, &sb, p);
+    strbuf_puts(&sb, "<p class=\"actions\">"
                      "<button type=\"button\" id=\"copy\" class=\"copy\" hidden>Copy</button>");
     if (p->allow_fork) {
         strbuf_puts(&sb, " <a class=\"fork\" href=\"");

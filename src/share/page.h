@@ -6,7 +6,16 @@
 
 #include "http/request.h"
 
-#define SHARE_ASSETS "/static/share/1"   /* bump when nginx/static/share changes */
+#define SHARE_ASSETS "/static/share/2"   /* bump when nginx/static/share changes */
+
+/* An attachment of the shared prompt: an image is shown, anything else
+ * linked (strings valid for the request). */
+typedef struct share_attachment {
+    const char *path;          /* the object's name; the page shows its last segment */
+    const char *content_type;
+    long long size;
+    const char *url;           /* its signed download URL, a path on this server */
+} share_attachment_t;
 
 /* What the prompt page shows (strings valid for the request). */
 typedef struct share_page {
@@ -16,6 +25,8 @@ typedef struct share_page {
     const char *content;
     const char *author;
     const char *tags_json;  /* a JSON array of strings */
+    const share_attachment_t *attachments;
+    int nattachments;
     bool allow_fork;
     bool noindex;           /* not public, or password-protected */
 } share_page_t;

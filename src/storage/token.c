@@ -7,6 +7,7 @@
 #include <openssl/hmac.h>
 
 #include "core/json.h"
+#include "core/str.h"
 #include "crypto/b64url.h"
 
 #define MAC_CONTEXT "promptd-storage."
@@ -55,4 +56,48 @@ cJSON *storage_token_open(arena_t *a, const char *key, const char *token)
     json[jlen] = '\0';
     payload = json_own(a, cJSON_ParseWithLength((const char *)json, (size_t)jlen));
     return cJSON_IsObject(payload) ? payload : NULL;
+}
+
+/* s percent-encoded into sb: unreserved bytes as they are, and '/' when
+ * keep_slash. */
+static void put_encoded(strbuf_t *sb, const char *s, bool keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~' || (keep_slash && *p == '/')) {
+            strbuf_putc(sb, (char)*p);
+        } else {
+            strbuf_putc(sb, '%');
+            strbuf_putc(sb, hex[*p >> 4]);
+            strbuf_putc(sb, hex[*p & 15]);
+        }
+    }
+}
+
+const char *storage_token_signed_path(arena_t *a, const char *key, const char *bucket,
+                                      const char *name, const char *id, long long exp,
+                                      const char *transform, bool encode)
+{
+    cJSON *p = json_own(a, cJSON_CreateObject());
+    bool tr = transform && *transform;
+    strbuf_t sb;
+
+    cJSON_AddStringToObject(p, "url", arena_printf(a, "%s/%s", bucket, name));
+    cJSON_AddNumberToObject(p, "exp", (double)exp);
+    cJSON_AddStringToObject(p, "jti", id);
+    if (tr)
+        cJSON_AddStringToObject(p, "t", transform);
+    strbuf_init(&sb, a, 256);
+    strbuf_puts(&sb, tr ? "/render/image/sign/" : "/object/sign/");
+    if (encode) {
+        put_encoded(&sb, bucket, false);
+        strbuf_putc(&sb, '/');
+        put_encoded(&sb, name, true);
+    } else {
+        strbuf_printf(&sb, "%s/%s", bucket, name);
+    }
+    strbuf_printf(&sb, "?token=%s", storage_token_make(a, key, p));
+    return sb.ptr;
 }

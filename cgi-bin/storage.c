@@ -551,7 +551,9 @@ int main(int argc, char **argv)
         "storage", routes, sizeof(routes) / sizeof(routes[0]), tables, storage_problem};
     int rc;
 
-    if ((storage_cfg = storage_settings()) == NULL || image_init(argv[0]) != 0)
+    /* libvips starts at the first image stripped or transformed (image.h):
+     * a worker that only moves bytes never maps its loaders in */
+    if ((storage_cfg = storage_settings()) == NULL)
         return 1;
     rc = server_main(argc, argv, &family);
     image_cleanup();

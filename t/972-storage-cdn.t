@@ -71,6 +71,11 @@ like($r->{headers}{'cache-control'}, qr/^private/, '... and says private');
 # --------------------------------------------------------------- transforms
 my $img = png(200, 100);
 is(upload($ta, 'site/pic.png', $img, 'Content-Type' => 'image/png')->{status}, 200, 'a 200x100 PNG');
+$r = req(GET => '/storage/v1/object/info/public/site/pic.png');
+is($r->{status}, 200, 'info of a public object, no credential');
+is_deeply([ @{ $r->{json} }{qw(name bucket_id size content_type)} ], [ 'pic.png', 'site', length $img, 'image/png' ],
+          '... its name, bucket, size and type');
+problem_ok(req(GET => '/storage/v1/object/info/public/private/p.txt'), 404, 'info/public of a private bucket\'s object');
 for my $c ([ 'width=50&height=50', [50, 50], 'cover (default): the box' ],
            [ 'width=50&height=50&resize=contain', [50, 25], 'contain: fits inside' ],
            [ 'width=50&height=50&resize=fill', [50, 50], 'fill: stretched' ],

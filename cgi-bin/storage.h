@@ -47,6 +47,9 @@ bool storage_bucket_or_reply(req_t *r, const char *id, storage_bucket_t *b);
  * false after answering 400.  The raw request line is checked too (nginx
  * has already resolved dot segments in the path the router saw). */
 bool storage_name_or_reply(req_t *r, const char *name);
+/* No object bucket/name exists yet (as the caller sees it); false after
+ * answering 409 Duplicate or the database error. */
+bool storage_absent_or_reply(req_t *r, const char *bucket, const char *name);
 /* The object name of a route ending in {bucket}/{path:path}. */
 const char *storage_path_name(req_t *r);
 

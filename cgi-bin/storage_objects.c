@@ -311,6 +311,22 @@ static bool header_metadata(receive_t *rc)
     return true;
 }
 
+bool storage_absent_or_reply(req_t *r, const char *bucket, const char *name)
+{
+    const char *v[2] = {bucket, name};
+    PGresult *res = db_exec(&r->tx, &storage_object_stmts[ST_EXISTS], 2, v);
+
+    if (res == NULL) {
+        storage_db_error(r);
+        return false;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+        storage_error(r, 409, "Duplicate", "The resource already exists");
+        return false;
+    }
+    return true;
+}
+
 /* What may be checked before a byte is read: an existing object (create)
  * or a missing one (update), the declared length.  0 to go on. */
 static int precheck(req_t *r, const storage_bucket_t *b, const char *name,
@@ -325,12 +341,12 @@ static int precheck(req_t *r, const storage_bucket_t *b, const char *name,
                              "The object exceeds the maximum allowed size (%lld bytes).", max));
     if (mode == STORAGE_PUT_UPSERT)
         return 0;
+    if (mode == STORAGE_PUT_CREATE)
+        return storage_absent_or_reply(r, b->id, name) ? 0 : r->status;
     if ((res = db_exec(&r->tx, &storage_object_stmts[ST_EXISTS], 2, v)) == NULL)
         return storage_db_error(r);
     exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    if (mode == STORAGE_PUT_CREATE && exists)
-        return storage_error(r, 409, "Duplicate", "The resource already exists");
-    if (mode == STORAGE_PUT_UPDATE && !exists)
+    if (!exists)
         return storage_error(r, 404, "not_found", "Object not found");
     return 0;
 }

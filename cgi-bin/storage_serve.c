@@ -16,7 +16,7 @@
 #define IMMUTABLE "public, max-age=31536000, immutable"
 #define HTTP_DATE(col) "to_char(" col " at time zone 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS \"GMT\"')"
 
-enum { ST_OBJECT, ST_PUBLIC, ST_SIGNED, ST_SIGN, ST_REVOKE, ST_EXISTS };
+enum { ST_OBJECT, ST_PUBLIC, ST_SIGNED, ST_SIGN, ST_REVOKE };
 
 const db_stmt_t storage_serve_stmts[] = {
     [ST_OBJECT] = {"storage_serve_object",
@@ -35,8 +35,6 @@ const db_stmt_t storage_serve_stmts[] = {
         "from promptd.storage_sign($1, array(select jsonb_array_elements_text($2::jsonb)), "
         "$3::int) s"},
     [ST_REVOKE] = {"storage_revoke", "select promptd.storage_revoke($1, $2)"},
-    [ST_EXISTS] = {"storage_serve_exists",
-        "select exists (select 1 from storage.objects o where o.bucket_id = $1 and o.name = $2)"},
     {NULL, NULL},
 };
 
@@ -573,18 +571,13 @@ int storage_sign_upload(req_t *r)
     const char *up = req_header(r, "x-upsert"), *token;
     bool upsert = up && strcasecmp(up, "true") == 0;
     storage_bucket_t b;
-    PGresult *res;
     cJSON *p, *o;
 
     if (!storage_name_or_reply(r, v[1]) || !storage_bucket_or_reply(r, v[0], &b) ||
         !key_or_reply(r))
         return r->status;
-    if (!upsert) {
-        if ((res = db_exec(&r->tx, &storage_serve_stmts[ST_EXISTS], 2, v)) == NULL)
-            return storage_db_error(r);
-        if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
-            return storage_error(r, 409, "Duplicate", "The resource already exists");
-    }
+    if (!upsert && !storage_absent_or_reply(r, v[0], v[1]))
+        return r->status;
     p = json_own(r->arena, cJSON_CreateObject());
     cJSON_AddStringToObject(p, "url", arena_printf(r->arena, "%s/%s", v[0], v[1]));
     cJSON_AddStringToObject(p, "sub", r->tx.user_id);

@@ -167,7 +167,8 @@ static const cJSON *read_images(req_t *r)
             continue;
         }
         cJSON_ArrayForEach(m, it)
-            if (strcmp(m->string, "id") && strcmp(m->string, "bucket") && strcmp(m->string, "path"))
+            if (strcmp(m->string, "id") != 0 && strcmp(m->string, "bucket") != 0 &&
+                strcmp(m->string, "path") != 0)
                 req_field_error(r, arena_printf(r->arena, "%s.%s", f, m->string),
                                 "is not a known field");
         by_id = cJSON_GetObjectItemCaseSensitive(it, "id") != NULL;

@@ -13,8 +13,6 @@
 #include "http/response.h"
 #include "http/server.h"
 #include "storage/blob.h"
-#include "storage/image.h"
-#include "storage/sniff.h"
 
 const storage_settings_t *storage_cfg;
 
@@ -104,6 +102,13 @@ int storage_db_error(req_t *r)
 
     dbreply_error(r);
     return dialect(r, quota ? "QuotaExceeded" : NULL);
+}
+
+int storage_media_unavailable(req_t *r)
+{
+    resp_header(r, "Retry-After", "1");
+    return storage_error(r, 503, "ServiceUnavailable",
+                         "The media service (promptd-media) did not answer; try again.");
 }
 
 int storage_invalid(req_t *r)
@@ -549,14 +554,10 @@ int main(int argc, char **argv)
         NULL};
     static const family_t family = {
         "storage", routes, sizeof(routes) / sizeof(routes[0]), tables, storage_problem};
-    int rc;
 
-    /* libvips starts at the first image stripped or transformed (image.h):
-     * a worker that only moves bytes never maps its loaders in */
+    /* libmagic and libvips run in promptd-media (storage/media.h): a
+     * worker that moves bytes maps neither */
     if ((storage_cfg = storage_settings()) == NULL)
         return 1;
-    rc = server_main(argc, argv, &family);
-    image_cleanup();
-    sniff_cleanup();
-    return rc;
+    return server_main(argc, argv, &family);
 }

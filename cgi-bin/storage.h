@@ -25,6 +25,7 @@ extern const db_stmt_t storage_bucket_stmts[], storage_object_stmts[],
 int storage_error(req_t *r, int status, const char *error, const char *message);
 int storage_db_error(req_t *r);      /* dbreply_error, in the dialect */
 int storage_invalid(req_t *r);       /* resp_validation (422), in the dialect */
+int storage_media_unavailable(req_t *r);   /* 503 + Retry-After: promptd-media gave no answer */
 int storage_problem(req_t *r, int status, const char *code, const char *detail);
 
 /* A bucket the caller may use, as the RLS policies let them see it. */

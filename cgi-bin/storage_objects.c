@@ -252,6 +252,8 @@ static int write_failed(receive_t *rc)
     case STORAGE_W_IMAGE:
         return storage_error(r, 422, "InvalidImage",
                              "The image cannot be read (corrupt, or too many pixels).");
+    case STORAGE_W_MEDIA:
+        return storage_media_unavailable(r);
     default:
         return storage_db_error(r);
     }

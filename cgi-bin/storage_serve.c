@@ -8,7 +8,7 @@
 #include "http/response.h"
 #include "storage.h"
 #include "storage/blob.h"
-#include "storage/image.h"
+#include "storage/media.h"
 #include "storage/sniff.h"
 #include "storage/token.h"
 
@@ -379,17 +379,18 @@ static int send_transformed(req_t *r, served_t *s, const char *query)
         return resp_empty(r, 304);
     if ((bytes = storage_blob_load(&r->tx, r->arena, s->blob, s->size)) == NULL)
         return storage_db_error(r);
-    st = image_transform(bytes, (size_t)s->size, &t, storage_cfg->max_pixels, &out, &out_len,
-                         &mime);
+    st = media_transform(r->arena, bytes, (size_t)s->size, &t, storage_cfg->max_pixels, &out,
+                         &out_len, &mime);
+    if (st == MEDIA_ERR_UNAVAILABLE || st == MEDIA_ERR_REFUSED)
+        return storage_media_unavailable(r);
     if (st == IMAGE_ERR_TOO_LARGE)
         return storage_error(r, 422, "InvalidImage", "The image has too many pixels to transform.");
     if (st != IMAGE_OK)
         return storage_error(r, 422, "InvalidImage", "The image cannot be transformed.");
     r->status = 200;
     r->content_type = mime;
-    r->resp_body = arena_memdup(r->arena, out, out_len);
+    r->resp_body = out;
     r->resp_len = out_len;
-    image_free(out);
     return 200;
 }
 

@@ -8,7 +8,7 @@
 
 #include "core/log.h"
 #include "crypto/hash.h"
-#include "storage/image.h"
+#include "storage/media.h"
 #include "storage/sniff.h"
 
 static void sha_free(void *p)
@@ -84,12 +84,16 @@ static bool strippable(const char *mime)
 }
 
 /* Decide the type from the bytes held so far (SNIFF_BYTES, or the whole
- * file when shorter); an image to strip is then held whole. */
-static void sniff(storage_writer_t *w)
+ * file when shorter), asking promptd-media; an image to strip is then held
+ * whole.  STORAGE_W_OK or STORAGE_W_MEDIA. */
+static int sniff(storage_writer_t *w)
 {
     w->sniffed = true;
-    w->mime = sniff_mime(w->arena, w->buf, w->len < SNIFF_BYTES ? w->len : SNIFF_BYTES);
+    if (media_sniff(w->arena, w->buf, w->len < SNIFF_BYTES ? w->len : SNIFF_BYTES,
+                    &w->mime) != IMAGE_OK)
+        return STORAGE_W_MEDIA;
     w->holding = w->settings->strip_metadata && strippable(w->mime);
+    return STORAGE_W_OK;
 }
 
 /* Grow the held image's buffer to take n more bytes. */
@@ -130,7 +134,8 @@ int storage_writer_write(storage_writer_t *w, const void *data, size_t n)
         p += k;
         n -= k;
         if (!w->sniffed && w->len >= SNIFF_BYTES) {
-            sniff(w);
+            if ((rc = sniff(w)) != STORAGE_W_OK)
+                return rc;
             if (w->holding) {   /* the rest is held too */
                 w->size -= (long long)n;
                 return n ? storage_writer_write(w, p, n) : STORAGE_W_OK;
@@ -148,21 +153,22 @@ int storage_writer_finish(storage_writer_t *w)
     unsigned int mdlen = 0;
     int rc;
 
-    if (!w->sniffed)
-        sniff(w);
+    if (!w->sniffed && (rc = sniff(w)) != STORAGE_W_OK)
+        return rc;
     if (w->holding && w->len > 0) {
         void *out = NULL;
         size_t out_len = 0;
-        int st = image_strip(w->buf, w->len, w->settings->max_pixels, &out, &out_len);
+        int st = media_strip(w->arena, w->buf, w->len, w->settings->max_pixels, &out, &out_len);
 
-        if (st == IMAGE_ERR_TOO_LARGE || st == IMAGE_ERR_BAD)
+        if (st == IMAGE_ERR_TOO_LARGE || st == IMAGE_ERR_BAD || st == MEDIA_ERR_FAILED)
             return STORAGE_W_IMAGE;
+        if (st == MEDIA_ERR_UNAVAILABLE || st == MEDIA_ERR_REFUSED)
+            return STORAGE_W_MEDIA;
         if (st == IMAGE_OK) {
-            w->buf = arena_memdup(w->arena, out, out_len);
+            w->buf = out;
             w->len = out_len;
             w->cap = out_len + 1;
             w->stripped = true;
-            image_free(out);
         }
     }
     if ((rc = flush(w, true)) != STORAGE_W_OK)

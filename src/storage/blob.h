@@ -23,13 +23,15 @@ enum storage_write_result {
     STORAGE_W_STRIP_LARGE = -3, /* an image to strip larger than strip_max */
     STORAGE_W_IMAGE = -4,       /* an image to strip that libvips cannot read
                                  * or that has too many pixels */
+    STORAGE_W_MEDIA = -5,       /* promptd-media gave no answer (logged) */
 };
 
 /* One upload's writer.  The bytes go to PostgreSQL in STORAGE_CHUNK_BYTES
  * chunks as they arrive (a worker holds one chunk, never the file), in the
  * request's transaction: a failed upload leaves nothing.  The first
- * SNIFF_BYTES decide the type (libmagic); a JPEG, PNG or WebP is held
- * whole instead when metadata stripping is on, and stripped at the end. */
+ * SNIFF_BYTES decide the type (libmagic, in promptd-media); a JPEG, PNG or
+ * WebP is held whole instead when metadata stripping is on, and stripped
+ * at the end (libvips, in promptd-media). */
 typedef struct storage_writer {
     db_tx_t *tx;
     arena_t *arena;

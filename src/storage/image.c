@@ -356,28 +356,3 @@ out:
     VIPS_UNREF(head);
     return status;
 }
-
-bool image_resize_parse(const char *s, enum image_resize *out)
-{
-    static const struct { const char *name; enum image_resize value; } names[] = {
-        {"cover", IMAGE_RESIZE_COVER}, {"contain", IMAGE_RESIZE_CONTAIN}, {"fill", IMAGE_RESIZE_FILL},
-    };
-
-    for (size_t i = 0; s != NULL && i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(s, names[i].name) == 0) {
-            *out = names[i].value;
-            return true;
-        }
-    return false;
-}
-
-bool image_format_parse(const char *s, enum image_format *out)
-{
-    if (s != NULL && strcmp(s, "origin") == 0)
-        *out = IMAGE_FORMAT_ORIGIN;
-    else if (s != NULL && strcmp(s, "webp") == 0)
-        *out = IMAGE_FORMAT_WEBP;
-    else
-        return false;
-    return true;
-}

@@ -74,9 +74,4 @@ int image_strip(const void *in, size_t n, long max_pixels, void **out, size_t *o
 /* Free a buffer image_transform or image_strip returned.  NULL-safe. */
 void image_free(void *p);
 
-/* Parse query values (exact, lowercase): "cover"/"contain"/"fill" and
- * "origin"/"webp"; false, *out untouched, when unknown or NULL. */
-bool image_resize_parse(const char *s, enum image_resize *out);
-bool image_format_parse(const char *s, enum image_format *out);
-
 #endif

@@ -1,19 +1,11 @@
-/* sniff.c: what a file is, from its bytes (libmagic), and whether a browser could run it. */
+/* sniff.c: whether a type a file was given or found to have fits what was claimed and allowed, and whether a browser could run it. */
 #include "storage/sniff.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <magic.h>
-
-#include "core/log.h"
-
 #define ESSENCE_MAX 256   /* RFC 6838: type and subtype of up to 127 characters each */
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
-
-static magic_t sniff_cookie;   /* the process's one libmagic handle; NULL until first use */
-static bool sniff_failed;      /* opening failed (logged); not retried until sniff_cleanup */
 
 /* The JavaScript MIME types of the WHATWG MIME Sniffing standard. */
 static const char *const sniff_js[] = {
@@ -114,56 +106,6 @@ static const char *sniff_canonical(char e[ESSENCE_MAX])
             break;
         }
     return strchr(e, '/') + 1;
-}
-
-static bool sniff_open(void)
-{
-    const char *why;
-
-    if (sniff_cookie != NULL)
-        return true;
-    if (sniff_failed)
-        return false;
-    if ((sniff_cookie = magic_open(MAGIC_MIME_TYPE)) == NULL) {
-        log_error("%s: magic_open: %s", __func__, strerror(errno));
-    } else if (magic_load(sniff_cookie, NULL) != 0) {
-        why = magic_error(sniff_cookie);
-        log_error("%s: magic_load: %s", __func__, why ? why : "unknown error");
-        magic_close(sniff_cookie);
-        sniff_cookie = NULL;
-    }
-    sniff_failed = sniff_cookie == NULL;
-    return !sniff_failed;
-}
-
-const char *sniff_mime(arena_t *a, const void *buf, size_t n)
-{
-    const char *m, *why;
-    char *copy;
-
-    if (buf == NULL || n == 0 || !sniff_open())
-        return SNIFF_GENERIC;
-    m = magic_buffer(sniff_cookie, buf, n < SNIFF_BYTES ? n : SNIFF_BYTES);
-    if (m == NULL) {
-        why = magic_error(sniff_cookie);
-        log_warn("%s: magic_buffer: %s", __func__, why ? why : "unknown error");
-        return SNIFF_GENERIC;
-    }
-    if (strchr(m, '/') == NULL || strcmp(m, "application/x-empty") == 0)
-        return SNIFF_GENERIC;
-    copy = arena_strdup(a, m);
-    for (char *p = copy; *p != '\0'; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    return copy;
-}
-
-void sniff_cleanup(void)
-{
-    if (sniff_cookie != NULL)
-        magic_close(sniff_cookie);
-    sniff_cookie = NULL;
-    sniff_failed = false;
 }
 
 bool sniff_active(const char *mime)

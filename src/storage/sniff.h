@@ -1,4 +1,4 @@
-/* sniff.h: what a file is, from its bytes (libmagic), and whether a browser could run it. */
+/* sniff.h: what a file is, from its bytes (libmagic, magic.c: promptd-media only), and whether a browser could run it (sniff.c). */
 #ifndef PROMPTD_STORAGE_SNIFF_H
 #define PROMPTD_STORAGE_SNIFF_H
 

@@ -16,6 +16,7 @@
 
 #include "core/arena.h"
 #include "storage/image.h"
+#include "storage/media.h"
 #include "storage/sniff.h"
 #include "tap.h"
 

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "core/json.h"
+#include "core/log.h"
 #include "crypto/b64url.h"
 #include "http/response.h"
 #include "storage.h"
@@ -382,32 +383,18 @@ static int store(receive_t *rc, const storage_bucket_t *b, const char *name,
     return resp_json(r, 200, o);
 }
 
-int storage_receive(req_t *r, const storage_bucket_t *b, const char *name,
-                    enum storage_put_mode mode)
+/* Receive, check and store the file under the hold already committed. */
+static int receive_held(req_t *r, const storage_bucket_t *b, const char *name,
+                        enum storage_put_mode mode, const char *ct, const char *boundary,
+                        long long max, const char *hold)
 {
-    const char *ct = req_header(r, "Content-Type"), *boundary, *type, *blob, *hold;
-    long long max = storage_cfg->max_file;
+    const char *type, *blob;
     receive_t rc;
-    PGresult *res;
-    const char *v[1];
     int st;
 
-    if (b->file_size_limit > 0 && b->file_size_limit < max)
-        max = b->file_size_limit;
-    boundary = ct ? multipart_boundary(r->arena, ct) : NULL;
-    if (ct && strncasecmp(ct, "multipart/", 10) == 0 && boundary == NULL)
-        return storage_error(r, 400, "InvalidRequest", "The multipart body has no boundary.");
-    if ((st = precheck(r, b, name, mode, max, boundary != NULL)) != 0)
-        return st;
-    /* hold the bytes first, in a transaction of its own */
-    v[0] = arena_printf(r->arena, "%zu", r->body_len);
-    if ((res = db_exec(&r->tx, &storage_object_stmts[ST_RESERVE], 1, v)) == NULL ||
-        !db_tx_commit(&r->tx))
-        return storage_db_error(r);
-    hold = PQgetvalue(res, 0, 0);
     memset(&rc, 0, sizeof rc);
     rc.r = r;
-    rc.claimed = boundary ? NULL : ct;
+    rc.claimed = ct;
     rc.cache_control = cache_control(r->arena, req_header(r, "Cache-Control"));
     storage_writer_init(&rc.w, &r->tx, r->arena, storage_cfg, b->id, max);
     if (!header_metadata(&rc))
@@ -430,6 +417,48 @@ int storage_receive(req_t *r, const storage_bucket_t *b, const char *name,
     if (!storage_writer_seal(&rc.w, &blob))
         return storage_db_error(r);
     return store(&rc, b, name, mode, type, blob, hold);
+}
+
+/* End a failed upload's hold now rather than at its expiry: the request's
+ * transaction is rolled back first (nothing of the upload stays), the
+ * release commits on its own.  A failure is logged; the hold then lapses. */
+static void release_hold(req_t *r, const char *hold)
+{
+    const char *v[1] = {hold};
+
+    db_tx_rollback(&r->tx);
+    if (db_exec(&r->tx, &storage_object_stmts[ST_SETTLE], 1, v) == NULL ||
+        !db_tx_commit(&r->tx))
+        log_warn("storage: releasing upload hold %s failed (%s); it lapses at its expiry", hold,
+                 r->tx.sqlstate ? r->tx.sqlstate : "?");
+}
+
+int storage_receive(req_t *r, const storage_bucket_t *b, const char *name,
+                    enum storage_put_mode mode)
+{
+    const char *ct = req_header(r, "Content-Type"), *boundary, *hold;
+    long long max = storage_cfg->max_file;
+    PGresult *res;
+    const char *v[1];
+    int st;
+
+    if (b->file_size_limit > 0 && b->file_size_limit < max)
+        max = b->file_size_limit;
+    boundary = ct ? multipart_boundary(r->arena, ct) : NULL;
+    if (ct && strncasecmp(ct, "multipart/", 10) == 0 && boundary == NULL)
+        return storage_error(r, 400, "InvalidRequest", "The multipart body has no boundary.");
+    if ((st = precheck(r, b, name, mode, max, boundary != NULL)) != 0)
+        return st;
+    /* hold the bytes first, in a transaction of its own */
+    v[0] = arena_printf(r->arena, "%zu", r->body_len);
+    if ((res = db_exec(&r->tx, &storage_object_stmts[ST_RESERVE], 1, v)) == NULL ||
+        !db_tx_commit(&r->tx))
+        return storage_db_error(r);
+    hold = PQgetvalue(res, 0, 0);
+    st = receive_held(r, b, name, mode, boundary ? NULL : ct, boundary, max, hold);
+    if (st >= 300)
+        release_hold(r, hold);
+    return st;
 }
 
 /* ---------------------------------------------------------------- routes */

@@ -72,8 +72,8 @@ static void media_serve(int fd, const storage_settings_t *s, arena_t *a)
         return;
     }
     if (!media_req_unpack(head, &q) || q.len > media_cap(s, q.op)) {
-        log_warn("promptd-media: refused a request (%s)", memcmp(head, MEDIA_MAGIC, 4) != 0
-                 ? "not the protocol" : "malformed, or input over the caps");
+        log_warn("promptd-media: refused a request (not the protocol, malformed, or input "
+                 "over the caps)");
         media_answer(fd, MEDIA_ERR_REFUSED, NULL, NULL, 0);
         return;
     }

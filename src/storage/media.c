@@ -30,7 +30,7 @@ void media_req_pack(const media_req_t *q, unsigned char out[MEDIA_REQ_BYTES])
 {
     uint64_t px = q->max_pixels > 0 ? (uint64_t)q->max_pixels : 0;
 
-    memcpy(out, MEDIA_MAGIC, 4);
+    put32(out, MEDIA_MAGIC);
     out[4] = (unsigned char)q->op;
     out[5] = (unsigned char)q->t.resize;
     out[6] = (unsigned char)q->t.format;
@@ -48,7 +48,7 @@ bool media_req_unpack(const unsigned char in[MEDIA_REQ_BYTES], media_req_t *q)
     uint64_t px = (uint64_t)get32(in + 20) << 32 | get32(in + 24);
 
     memset(q, 0, sizeof *q);
-    if (memcmp(in, MEDIA_MAGIC, 4) != 0 || in[4] < MEDIA_OP_SNIFF || in[4] > MEDIA_OP_TRANSFORM ||
+    if (get32(in) != MEDIA_MAGIC || in[4] < MEDIA_OP_SNIFF || in[4] > MEDIA_OP_TRANSFORM ||
         in[5] > IMAGE_RESIZE_FILL || in[6] > IMAGE_FORMAT_WEBP || in[7] != 0 ||
         get32(in + 8) > IMAGE_MAX_SIDE || get32(in + 12) > IMAGE_MAX_SIDE ||
         get32(in + 16) > IMAGE_QUALITY_MAX || px > (uint64_t)1 << 40)
@@ -66,7 +66,7 @@ bool media_req_unpack(const unsigned char in[MEDIA_REQ_BYTES], media_req_t *q)
 
 void media_ans_pack(const media_ans_t *a, unsigned char out[MEDIA_ANS_BYTES])
 {
-    memcpy(out, MEDIA_MAGIC, 4);
+    put32(out, MEDIA_MAGIC);
     put32(out + 4, (uint32_t)a->status);
     put32(out + 8, a->mime_len);
     put32(out + 12, a->len);
@@ -74,7 +74,7 @@ void media_ans_pack(const media_ans_t *a, unsigned char out[MEDIA_ANS_BYTES])
 
 bool media_ans_unpack(const unsigned char in[MEDIA_ANS_BYTES], media_ans_t *a)
 {
-    if (memcmp(in, MEDIA_MAGIC, 4) != 0)
+    if (get32(in) != MEDIA_MAGIC)
         return false;
     a->status = (int)(int32_t)get32(in + 4);
     a->mime_len = get32(in + 8);

@@ -25,7 +25,7 @@
  * status is an enum image_status (0 = IMAGE_OK) or MEDIA_ERR_REFUSED; the
  * type is the sniffed one (op sniff) or the output's (op transform).
  */
-#define MEDIA_MAGIC "PDM1"
+#define MEDIA_MAGIC 0x50444d31u   /* "PDM1" */
 #define MEDIA_REQ_BYTES 32
 #define MEDIA_ANS_BYTES 16
 #define MEDIA_MIME_MAX 255             /* the longest type an answer carries */

@@ -16,7 +16,10 @@
 /* Who may move which label, latest's rules and the label's history live in
  * promptd.prompt_label_* (sql/functions/labels.sql), which refuse with
  * PWnnn; a handler validates its input and calls one. */
-enum { ST_LABELS, ST_SET, ST_DELETE, ST_HISTORY, ST_BY_NAME, ST_CR_OPEN, ST_CR_DECIDE };
+enum {
+    ST_LABELS, ST_SET, ST_DELETE, ST_HISTORY, ST_BY_NAME, ST_DEPLOYED, ST_DEPLOYED_WS,
+    ST_CR_OPEN, ST_CR_DECIDE,
+};
 
 const db_stmt_t labels_stmts[] = {
     /* no row when the prompt is not the caller's to see */
@@ -30,6 +33,17 @@ const db_stmt_t labels_stmts[] = {
     [ST_HISTORY] = {"label_history", "select promptd.prompt_label_history($1, $2)"},
     [ST_BY_NAME] = {"prompt_by_name",
         "select promptd.prompt_by_name($1::uuid, $2, $3, $4::int, $5::int)"},
+    /* The fetch's common path (a label, no includes), as the request role:
+     * no row when the prompt is not the caller's, has no such name or no
+     * version with the label (promptd.prompt_by_name then says which).
+     * One statement per workspace rule, plain equalities only, so that the
+     * view (security_barrier) takes them in and reads one prompt. */
+    [ST_DEPLOYED] = {"prompt_deployed",
+        "select d.prompt, d.composed from promptd.prompt_deployed d "
+        "where d.workspace_id = d.default_ws and d.name = $1 and d.label = $2"},
+    [ST_DEPLOYED_WS] = {"prompt_deployed_ws",
+        "select d.prompt, d.composed from promptd.prompt_deployed d "
+        "where d.workspace_id = $1::uuid and d.name = $2 and d.label = $3"},
     [ST_CR_OPEN] = {"change_request_open",
         "select promptd.change_request_open($1, $2, $3::int, $4)"},
     [ST_CR_DECIDE] = {"change_request_decide",
@@ -108,6 +122,23 @@ int label_history(req_t *r)
     return dbreply_object(r, db_exec(&r->tx, &labels_stmts[ST_HISTORY], 2, v), "No such prompt.");
 }
 
+/* The by-name fetch of a label from promptd.prompt_deployed: v as in
+ * prompt_by_name.  Its rows (none, or one: {prompt, composed}); NULL on a
+ * database error. */
+static PGresult *by_name_deployed(req_t *r, const char *const *v)
+{
+    const char *label = v[2] ? v[2] : "production";
+
+    if (v[0]) {
+        const char *w[3] = {v[0], v[1], label};
+
+        return db_exec(&r->tx, &labels_stmts[ST_DEPLOYED_WS], 3, w);
+    }
+    const char *w[2] = {v[1], label};
+
+    return db_exec(&r->tx, &labels_stmts[ST_DEPLOYED], 2, w);
+}
+
 /* GET /api/v1/prompts/by-name/{name...}?workspace_id=&label=&version=
  *   -> 200 {id, workspace_id, name, type, version, title, content, config,
  *   tags, variables, commit_message, created_at, labels} + ETag | 304 |
@@ -121,7 +152,7 @@ int prompt_by_name(req_t *r)
     const char *v[5] = {req_query(r, "workspace_id"), req_param(r, "name"),
                         req_query(r, "label"), req_query(r, "version"),
                         arena_printf(r->arena, "%ld", prompts_settings.render_max_bytes)};
-    PGresult *res;
+    PGresult *res = NULL;
 
     if (v[0] && !uuid_valid(v[0]))
         req_field_error(r, "workspace_id", "must be a UUID");
@@ -135,7 +166,15 @@ int prompt_by_name(req_t *r)
         req_field_error(r, "label", "give label or version, not both");
     if (r->errors)
         return resp_validation(r);
-    if ((res = db_exec(&r->tx, &labels_stmts[ST_BY_NAME], 5, v)) == NULL)
+    /* a label without includes: the view's row; a version, includes or no
+     * row: the function, which resolves includes and says what is missing */
+    if (v[3] == NULL) {
+        if ((res = by_name_deployed(r, v)) == NULL)
+            return dbreply_error(r);
+        if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 1), "f") != 0)
+            res = NULL;
+    }
+    if (res == NULL && (res = db_exec(&r->tx, &labels_stmts[ST_BY_NAME], 5, v)) == NULL)
         return dbreply_error(r);
     resp_header(r, "Cache-Control", "private, no-cache");
     /* nginx keeps a 200 this long for this credential and URL (prompts.conf;

@@ -1,4 +1,4 @@
--- 0047_byname_direct.sql: promptd.prompt_deployed, a security-barrier view of the labelled versions of the caller's prompts, so that the by-name fetch's common path is one statement sent as the request role instead of a call of the security definer promptd.prompt_by_name.
+-- 0046_byname_direct.sql: promptd.prompt_deployed, a security-barrier view of the labelled versions of the caller's prompts, so that the by-name fetch's common path is one statement sent as the request role instead of a call of the security definer promptd.prompt_by_name.
 
 -- promptd.prompt_deployed: the labelled versions of the prompts in the
 -- caller's workspaces, one row per prompt and label, as GET

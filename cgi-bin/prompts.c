@@ -44,15 +44,27 @@
     "'variables', p.variables, 'version', p.version, "                     \
     "'forked_from', p.forked_from, 'attachments', " attachments ", "      \
     "'created_at', p.created_at, 'updated_at', p.updated_at)"
-#define PROMPT_JSON PROMPT_JSON_WITH("promptd.prompt_attachments_json(p.id)")
+/* The attachments' JSON array of the prompt row x: the definer function
+ * (a call with its own search_path, which PostgreSQL cannot inline) only
+ * when the prompt has any -- most have none, found by one index probe
+ * (prompt_attachments' select policy: the rows of prompts the caller sees) */
+#define ATTACHMENTS_OF(x)                                                  \
+    "case when exists (select 1 from public.prompt_attachments pa "         \
+    "where pa.prompt_id = " x ".id) then promptd.prompt_attachments_json(" x ".id) " \
+    "else '[]'::json end"
+/* promptd.prompt_etag(x.version, j), its common case ("v<version>", no
+ * attachment) written out for the same reason */
+#define ETAG_OF(x, j)                                                      \
+    "case when json_array_length(" j ") > 0 then promptd.prompt_etag(" x ".version, " j ") " \
+    "else 'v' || " x ".version end"
+#define PROMPT_JSON PROMPT_JSON_WITH(ATTACHMENTS_OF("p"))
 /* One prompt's answer: its JSON and its ETag (without quotes), the
  * attachments read once through the lateral ATTACHED (after FROM ... p). */
-#define PROMPT_ROW PROMPT_JSON_WITH("a.j") ", promptd.prompt_etag(p.version, a.j)"
-#define ATTACHED " cross join lateral (select promptd.prompt_attachments_json(p.id) as j) a "
+#define PROMPT_ROW PROMPT_JSON_WITH("a.j") ", " ETAG_OF("p", "a.j")
+#define ATTACHED " cross join lateral (select " ATTACHMENTS_OF("p") " as j) a "
 /* The ETag of the prompt row x, for If-Match ($n: text[] of tags, NULL: none) */
 #define ETAG_MATCHES(x, n)                                                 \
-    "($" #n "::text[] is null or promptd.prompt_etag(" x ".version, "      \
-    "promptd.prompt_attachments_json(" x ".id)) = any($" #n "::text[]))"
+    "($" #n "::text[] is null or (" ETAG_OF(x, ATTACHMENTS_OF(x)) ") = any($" #n "::text[]))"
 /* a version v of the prompt p */
 #define VERSION_JSON                                                       \
     "json_build_object('version', v.version, 'title', v.title, "           \
@@ -113,7 +125,7 @@ static const db_stmt_t stmts[] = {
         " returning p.id"},
     /* the ETag, and the caller's role in the prompt's workspace */
     [ST_VERSION_OF] = {"prompt_version_of",
-        "select promptd.prompt_etag(p.version, promptd.prompt_attachments_json(p.id)), "
+        "select " ETAG_OF("p", ATTACHMENTS_OF("p")) ", "
         "promptd.workspace_role_rank(promptd.workspace_role(p.workspace_id)) "
         "from public.prompts p where p.id = $1"},
     [ST_LIST_UPDATED] = {"prompt_list_updated", LIST_SQL("p.updated_at", "timestamptz")},

@@ -172,11 +172,14 @@ my ($pm) = (slurp("$var/pg/postmaster.pid") // '') =~ /^(\d+)/;
 env_clean($pm, 'postgres') if $ROOT && $pm;
 
 # nginx reaches the sockets through their group; other users cannot.
+# promptd-media's is the workers' alone: nginx never talks to it.
 for my $fam (@families) {
     my @st = stat "$var/run/$fam.sock";
-    is(sprintf('%04o', $st[2] & 0777), '0660', "$fam.sock: mode 0660");
+    my $mode = $fam eq 'media' ? '0600' : '0660';
+    is(sprintf('%04o', $st[2] & 0777), $mode, "$fam.sock: mode $mode");
     is($st[4], $svc_uid, "$fam.sock: owned by the service user") if $ROOT;
 }
+ok(scalar(grep { $_ eq 'media' } @families), 'promptd-media runs, as the families do');
 
 # ------------------------------------------------------------ still works
 my ($alice, $ta) = $s->users('alice');

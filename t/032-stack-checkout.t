@@ -32,7 +32,7 @@ copy_tree("$src/nginx", "$co/nginx");
 copy("$src/src/cmd/promptd-stack", "$co/src/cmd/promptd-stack") or die "copy: $!";
 chmod 0755, "$co/src/cmd/promptd-stack";
 for my $p (glob("$build/cgi-bin/*.fcgi"), "$build/src/cmd/promptctl", "$build/src/cmd/promptd-jobs",
-           "$build/src/cmd/promptd-gateway") {
+           "$build/src/cmd/promptd-gateway", "$build/src/cmd/promptd-media") {
     my $to = $p =~ m{/cgi-bin/} ? "$co/cgi-bin/" : "$co/src/cmd/";
     copy($p, $to) or die "copy $p: $!";
     chmod 0755, $to . ($p =~ m{([^/]+)$})[0];

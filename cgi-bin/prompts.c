@@ -62,9 +62,11 @@
  * attachments read once through the lateral ATTACHED (after FROM ... p). */
 #define PROMPT_ROW PROMPT_JSON_WITH("a.j") ", " ETAG_OF("p", "a.j")
 #define ATTACHED " cross join lateral (select " ATTACHMENTS_OF("p") " as j) a "
-/* The ETag of the prompt row x, for If-Match ($n: text[] of tags, NULL: none) */
+/* The ETag of the prompt row x, for If-Match ($n: text[] of tags, NULL:
+ * none); its attachments read once, in a subquery of their own */
 #define ETAG_MATCHES(x, n)                                                 \
-    "($" #n "::text[] is null or (" ETAG_OF(x, ATTACHMENTS_OF(x)) ") = any($" #n "::text[]))"
+    "($" #n "::text[] is null or (select " ETAG_OF(x, "a.j") " from (select " \
+    ATTACHMENTS_OF(x) " as j) a) = any($" #n "::text[]))"
 /* a version v of the prompt p */
 #define VERSION_JSON                                                       \
     "json_build_object('version', v.version, 'title', v.title, "           \

@@ -103,6 +103,10 @@ grant execute on function promptd.prompt_type_mismatch(text) to authenticated, s
 -- that has none: the title made a name (lower case, runs of anything else
 -- '-'), made unique in the workspace with -2, -3, ... ("prompt" when the
 -- title leaves nothing).  Only for a workspace of the caller's (PW404).
+-- The name test is planned at each call (EXECUTE), from the table's size
+-- then: a plan kept by the session would be the one made when the table
+-- was small (a scan of every prompt), and a statement inserting many
+-- prompts without names would scan the table once per row.
 create or replace function promptd.prompt_name_free(p_ws uuid, p_title text, p_id uuid)
  returns text
  language plpgsql
@@ -110,16 +114,20 @@ create or replace function promptd.prompt_name_free(p_ws uuid, p_title text, p_i
  set search_path to ''
 as $function$
 declare
-    v_base text := left(coalesce(nullif(btrim(regexp_replace(lower(coalesce(p_title, '')),
-                        '[^a-z0-9_-]+', '-', 'g'), '-.'), ''), 'prompt'), 180);
-    v_name text := v_base;
+    v_base  text := left(coalesce(nullif(btrim(regexp_replace(lower(coalesce(p_title, '')),
+                         '[^a-z0-9_-]+', '-', 'g'), '-.'), ''), 'prompt'), 180);
+    v_name  text := v_base;
+    v_taken boolean;
     i int := 1;
 begin
     if auth.uid() is not null and promptd.workspace_role(p_ws) is null then
         raise exception 'No such workspace.' using errcode = 'PW404';
     end if;
-    while exists (select 1 from public.prompts p where p.workspace_id = p_ws and p.name = v_name
-                     and p.id is distinct from p_id) loop
+    loop
+        execute 'select exists (select 1 from public.prompts p where p.workspace_id = $1 '
+                'and p.name = $2 and p.id is distinct from $3)'
+           into v_taken using p_ws, v_name, p_id;
+        exit when not v_taken;
         i := i + 1;
         v_name := v_base || '-' || i;
     end loop;

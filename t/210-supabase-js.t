@@ -21,6 +21,7 @@ sub have { my $c = shift; system("command -v $c >/dev/null 2>&1") == 0 }
 plan skip_all => 'node and npm are required (not found)' unless have('node') && have('npm');
 my ($major) = (`node --version` // '') =~ /^v(\d+)/;
 plan skip_all => 'node >= 20 is required (supabase-js 2.109)' unless $major && $major >= 20;
+my $npm_lock = Promptd::Test::npm_lock($build);
 unless (-d "$prefix/node_modules/\@supabase/supabase-js") {
     mkdir "$build/t"; mkdir $prefix;
     if (!-e "$prefix/package.json") {
@@ -32,6 +33,7 @@ unless (-d "$prefix/node_modules/\@supabase/supabase-js") {
     plan skip_all => "npm install \@supabase/supabase-js failed: " . substr($log, 0, 200)
         if $? != 0 || !-d "$prefix/node_modules/\@supabase/supabase-js";
 }
+close $npm_lock;
 
 my $KEY = 'anon-key-for-supabase-js';
 my $s = Promptd::Test->new(PROMPTD_ANON_KEY => $KEY);

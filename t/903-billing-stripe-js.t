@@ -20,6 +20,7 @@ sub have { my $c = shift; system("command -v $c >/dev/null 2>&1") == 0 }
 plan skip_all => 'node and npm are required (not found)' unless have('node') && have('npm');
 my ($major) = (`node --version` // '') =~ /^v(\d+)/;
 plan skip_all => 'node >= 18 is required (stripe 23)' unless $major && $major >= 18;
+my $npm_lock = Promptd::Test::npm_lock($build);
 unless (-d "$prefix/node_modules/stripe") {
     mkdir "$build/t"; mkdir $prefix;
     if (!-e "$prefix/package.json") {
@@ -31,6 +32,7 @@ unless (-d "$prefix/node_modules/stripe") {
     plan skip_all => "npm install stripe failed: " . substr($log, 0, 200)
         if $? != 0 || !-d "$prefix/node_modules/stripe";
 }
+close $npm_lock;
 
 my $WH = 'whsec_js_secret';
 my $st = Promptd::FakeStripe->new(key => 'sk_test_js');

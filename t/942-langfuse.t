@@ -41,6 +41,7 @@ my $build = $ENV{PROMPTD_BUILD_DIR} || "$FindBin::Bin/..";
 my $prefix = "$build/t/.npm";
 sub have { my $c = shift; system("command -v $c >/dev/null 2>&1") == 0 }
 my $why_not;
+my $npm_lock = Promptd::Test::npm_lock($build);
 if (!have('node') || !have('npm')) {
     $why_not = 'node and npm are required (not found)';
 } elsif (!-d "$prefix/node_modules/\@langfuse/client") {
@@ -54,6 +55,7 @@ if (!have('node') || !have('npm')) {
     $why_not = 'npm install @langfuse/client failed: ' . substr($log, 0, 200)
         if $? != 0 || !-d "$prefix/node_modules/\@langfuse/client";
 }
+close $npm_lock;
 SKIP: {
     skip $why_not, 1 if $why_not;
     system('cp', "$FindBin::Bin/js/langfuse-flow.mjs", "$prefix/langfuse-flow.mjs") == 0 or die "cp: $?";

@@ -14,8 +14,10 @@ my $build = $ENV{PROMPTD_BUILD_DIR} || "$FindBin::Bin/..";
 my $prefix = "$build/t/.npm";
 sub have { my $c = shift; system("command -v $c >/dev/null 2>&1") == 0 }
 plan skip_all => 'node is required (not found)' unless have('node');
+my $npm_lock = Promptd::Test::npm_lock($build);    # not while another suite installs
 plan skip_all => '@supabase/supabase-js is not installed in t/.npm (./bootstrap installs it)'
     unless -d "$prefix/node_modules/\@supabase/supabase-js";
+close $npm_lock;
 
 my $KEY = 'anon-key-for-mail-flows';
 my $smtp = Promptd::FakeSMTP->new;

@@ -74,10 +74,12 @@ my $build = $ENV{PROMPTD_BUILD_DIR} || "$FindBin::Bin/..";
 my $prefix = "$build/t/.npm";
 sub have { my $c = shift; system("command -v $c >/dev/null 2>&1") == 0 }
 my ($major) = have('node') ? (`node --version` // '') =~ /^v(\d+)/ : ();
+my $npm_lock = Promptd::Test::npm_lock($build);    # not while another suite installs
 my $why_not = !have('node') ? 'node is required (not found)'
             : !($major && $major >= 20) ? 'node >= 20 is required (supabase-js 2.109)'
             : !-d "$prefix/node_modules/\@supabase/supabase-js" ? "\@supabase/supabase-js is not installed in $prefix (./bootstrap)"
             : undef;
+close $npm_lock;
 SKIP: {
     skip $why_not, 1 if $why_not;
     system('cp', "$FindBin::Bin/js/auth-mfa.mjs", "$prefix/auth-mfa.mjs") == 0 or die "cp: $?";

@@ -13,8 +13,10 @@ my $build = $ENV{PROMPTD_BUILD_DIR} || "$FindBin::Bin/..";
 my $prefix = "$build/t/.npm";
 sub have { my $c = shift; system("command -v $c >/dev/null 2>&1") == 0 }
 plan skip_all => 'node is required (not found)' unless have('node');
+my $npm_lock = Promptd::Test::npm_lock($build);    # not while another suite installs
 plan skip_all => '@supabase/supabase-js is not installed in t/.npm (./bootstrap installs it)'
     unless -d "$prefix/node_modules/\@supabase/supabase-js";
+close $npm_lock;
 
 my ($CLIENT, $SECRET) = ('promptd-client', 'a-client-secret');
 my $fake_pid = open(my $fake, '-|', 'node', "$FindBin::Bin/js/fake-oidc.mjs", $CLIENT, $SECRET)

@@ -17,12 +17,14 @@ my $build = $ENV{PROMPTD_BUILD_DIR} || "$FindBin::Bin/..";
 my $prefix = "$build/t/.npm";
 sub have { my $c = shift; system("command -v $c >/dev/null 2>&1") == 0 }
 plan skip_all => 'node and npm are required (not found)' unless have('node') && have('npm');
+my $npm_lock = Promptd::Test::npm_lock($build);
 unless (-d "$prefix/node_modules/\@supabase/storage-js") {
     mkdir "$build/t"; mkdir $prefix;
     my $log = `cd '$prefix' && npm install --no-audit --no-fund --loglevel=error \@supabase/supabase-js\@2.109.0 2>&1`;
     plan skip_all => 'npm install @supabase/supabase-js failed: ' . substr($log, 0, 200)
         if $? != 0 || !-d "$prefix/node_modules/\@supabase/storage-js";
 }
+close $npm_lock;
 copy("$FindBin::Bin/js/storage-flow.mjs", "$prefix/storage-flow.mjs") or die "copy: $!";
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1);

@@ -11,6 +11,7 @@ use File::Temp qw(tempdir tempfile);
 use HTTP::Tiny;
 use IO::Socket::INET;
 use JSON::PP;
+use Fcntl qw(:flock);
 use POSIX qw(WNOHANG);
 use Scalar::Util qw(blessed weaken);
 use Time::HiRes qw(sleep time);
@@ -373,6 +374,17 @@ sub start_jobs_daemon {
         sleep 0.02;
     }
     return $pid;
+}
+
+# npm_lock($build) -> a handle holding BUILD/t/.npm.lock exclusively until it
+# is closed or goes out of scope: suites running side by side (make check
+# runs several at once) install into one t/.npm, and look at it, one at a time.
+sub npm_lock {
+    my ($build) = @_;
+    mkdir "$build/t";
+    open(my $fh, '>>', "$build/t/.npm.lock") or die "$build/t/.npm.lock: $!";
+    flock($fh, LOCK_EX) or die "flock $build/t/.npm.lock: $!";
+    return $fh;
 }
 
 # A child that has exited but is not reaped yet (a zombie): Linux's /proc.

@@ -120,7 +120,8 @@ my %FP = (
 );
 my $FP = 'select concat_ws(\' \', '
     . join(', ', map { "'$_=' || md5(coalesce(($FP{$_})::text, ''))" } sort keys %FP) . ')';
-sub fp { db1($FP) }
+my $fp_reader = $s->db1_reader;    # asked after every request: one connection
+sub fp { $fp_reader->($FP) }
 
 # A refusal in the family's dialect: GoTrue's {code, error_code, msg} for
 # /auth/v1, problem+json elsewhere.

@@ -277,6 +277,72 @@ sub db1 {
     return @$rows ? $rows->[0][0] : undef;
 }
 
+# db1_reader() -> a sub ($sql) -> what db1($sql) returns, asked over one
+# psql process and connection kept for the stack: for a read-only query
+# asked hundreds of times (a database fingerprint after every request),
+# where starting psql and authenticating each time cost more than the
+# request under test.  Only for single read-only statements: nothing is
+# reset between calls.  Dies with psql's message on an error.
+sub db1_reader {
+    my ($self) = @_;
+    my $r = { pid => 0 };
+    push @{ $self->{readers} }, $r;
+    return sub {
+        my ($sql) = @_;
+        $self->_reader_open($r) unless $r->{pid} && $r->{owner} == $$;
+        $sql =~ s/[\s;]+\z//;
+        my $fh = $r->{to};
+        local $SIG{PIPE} = 'IGNORE';    # a psql that died: its EOF says so below
+        print $fh "$sql;\n\\echo __promptd_reader_end__\n";
+        my ($out, $end) = ('', 0);
+        my $from = $r->{from};
+        while (defined(my $line = <$from>)) {
+            if ($line eq "__promptd_reader_end__\n") { $end = 1; last }
+            $out .= $line;
+        }
+        unless ($end) {
+            my $err = _slurp($r->{errfile}) // '';
+            $self->_reader_close($r);
+            die "psql failed: $err\nSQL: $sql\n";
+        }
+        my @rows = map { [ split /\t/, $_, -1 ] } grep { length } split /\n/, $out;
+        return @rows ? $rows[0][0] : undef;
+    };
+}
+
+sub _reader_open {
+    my ($self, $r) = @_;
+    my $pw = _slurp("$self->{var}/secrets/pg_superuser_password");
+    chomp $pw;
+    $r->{errfile} = "$self->{var}/log/psql-reader-$$.log";
+    pipe(my $in_r, my $in_w) or die "pipe: $!";
+    pipe(my $out_r, my $out_w) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        delete @ENV{qw(PROMPTD_DATABASE_URL PROMPTD_APP_DATABASE_URL PROMPTD_JWT_SECRET)};
+        $ENV{PGPASSWORD} = $pw;
+        open(STDIN, '<&', $in_r) or POSIX::_exit(127);
+        open(STDOUT, '>&', $out_w) or POSIX::_exit(127);
+        open(STDERR, '>', $r->{errfile}) or POSIX::_exit(127);
+        close $_ for $in_w, $out_r;
+        exec { "$self->{pg_bindir}/psql" } 'psql', '-X', '-q', '-A', '-t', '-F', "\t",
+            '-v', 'ON_ERROR_STOP=1', '-h', "$self->{var}/run", '-p', $self->{pg_port},
+            '-U', 'postgres', '-d', 'promptd' or POSIX::_exit(127);
+    }
+    close $_ for $in_r, $out_w;
+    $in_w->autoflush(1);
+    @$r{qw(pid owner to from)} = ($pid, $$, $in_w, $out_r);
+}
+
+sub _reader_close {
+    my ($self, $r) = @_;
+    return unless $r->{pid} && $r->{owner} == $$;
+    close $r->{to};
+    close $r->{from};
+    waitpid($r->{pid}, 0);
+    $r->{pid} = 0;
+}
+
 # as_role($role, $user_id, $sql) -> rows: raw SQL under a request role and
 # its claims (no sub when $user_id is undef), as PostgREST runs it on
 # Supabase.  Dies on error (e.g. "permission denied").
@@ -515,6 +581,7 @@ sub stop {
     return if $self->{stopped} || ($self->{owner} // 0) != $$;
     $self->{stopped} = 1;
     delete $LIVE{"$self"};
+    $self->_reader_close($_) for @{ $self->{readers} || [] };
     $self->stop_pid($_, 'KILL', timeout => 5) for keys %{ $self->{jobs_pids} || {} };
     my ($rc, $out) = $self->_run([$self->{stack}, 'stop']);
     warn "promptd-stack stop failed (exit $rc): $out\n" if $rc != 0;

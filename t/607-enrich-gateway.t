@@ -84,15 +84,19 @@ sub bg_result {
     $r->{json} = eval { $JSON->decode($r->{body}) };
     return $r;
 }
+# The burst's checks must all run while the model thinks: asked over one
+# kept connection (no psql start and login each), which a loaded machine
+# would stretch past the model's 12 s.
+my $q = $s->db1_reader;
 sub gw_conns {
-    db1("select count(*) from pg_stat_activity where application_name = 'promptd-gateway'"
+    $q->("select count(*) from pg_stat_activity where application_name = 'promptd-gateway'"
         . " and backend_type = 'client backend'");
 }
 sub idle_in_tx {
-    db1("select count(*) from pg_stat_activity where application_name = 'promptd-gateway'"
+    $q->("select count(*) from pg_stat_activity where application_name = 'promptd-gateway'"
         . " and state like 'idle in transaction%'");
 }
-sub records { db1("select count(*) from public.enrichments where user_id = '$_[0]'") }
+sub records { $q->("select count(*) from public.enrichments where user_id = '$_[0]'") }
 
 # --- a burst while the model thinks: workers free, the pool bounds connections
 # (the model takes 12 s: the checks below all run while the six are in flight,
@@ -101,7 +105,7 @@ $llm->default(openai => { delay_ms => 12000 });
 my @bg = ((map { enrich_bg($ta) } 1 .. 4), (map { enrich_bg($tb) } 1 .. 2));
 ok($s->wait_for(sub { (gw_get('/status') || {})->{inflight} == 6 }, timeout => 10),
    'six enrichments in flight on the gateway') or diag explain gw_get('/status');
-ok($s->wait_for(sub { db1("select count(*) from public.enrichments where status = 'running' "
+ok($s->wait_for(sub { $q->("select count(*) from public.enrichments where status = 'running' "
                           . "and not async") == 6 }, timeout => 10),
    'their records are running (each taken up once its slot is)');
 my $h = $s->request(GET => '/api/v1/enrichments', { token => $ta });
@@ -130,12 +134,12 @@ like($r->{headers}{'content-type'}, qr{^application/problem\+json}, '429 is prob
 is($r->{headers}{'retry-after'}, '1', '429 has Retry-After');
 like($r->{json}{detail}, qr/4 enrichments in flight.*limit is 4/, '429 says why');
 is(records($alice), $before, '429 leaves no record');
-my $jobs = db1("select count(*) from public.background_jobs where job_type = 'enrich'");
+my $jobs = $q->("select count(*) from public.background_jobs where job_type = 'enrich'");
 $r = enrich($ta, async => JSON::PP::true);
 is($r->{status}, 429, "alice's fifth, async -> 429 too") or diag explain $r;
 is($r->{headers}{'retry-after'}, '1', '... with Retry-After');
 is(records($alice), $before, '... no record');
-is(db1("select count(*) from public.background_jobs where job_type = 'enrich'"), $jobs, '... and no job queued');
+is($q->("select count(*) from public.background_jobs where job_type = 'enrich'"), $jobs, '... and no job queued');
 
 # per node: six in flight, the gateway's cap
 $r = enrich($tc);
@@ -149,7 +153,7 @@ my @res = map { bg_result($_) } @bg;
 is(scalar(grep { $_->{status} == 200 } @res), 6, 'all six answered 200')
     or diag explain [map { $_->{body} } @res];
 is(scalar(grep { ($_->{json}{provider} // '') eq 'openai' } @res), 6, 'each from the model');
-is(db1("select count(*) from public.enrichments where status = 'done' and provider = 'openai'"
+is($q->("select count(*) from public.enrichments where status = 'done' and provider = 'openai'"
        . " and result->>'enriched' is not null"), 6, 'six records stored, done, with the result');
 my ($one) = grep { $_->{json}{id} } @res;
 is(db1("select result->>'id' from public.enrichments where id = '$one->{json}{id}'"), $one->{json}{id},

@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 5.0
@@ -94,6 +95,7 @@ static struct {
     PGconn *conn;
     double next_attempt;
     double backoff;
+    bool connected_once;   /* a later connect is a reconnect */
 } db;
 
 void db_init(const char *conninfo, const db_stmt_t *stmts)
@@ -202,6 +204,19 @@ static void db_reset_transaction(void)
     }
 }
 
+/* promptd_db_reconnects_total{family}: every connect after the first. */
+static void db_count_reconnect(void)
+{
+    char labels[96];
+
+    if (!db.connected_once) {
+        db.connected_once = true;
+        return;
+    }
+    snprintf(labels, sizeof(labels), "family=\"%s\"", log_family_name());
+    metrics_counter_add("promptd_db_reconnects_total", labels, 1);
+}
+
 bool db_ready(int *retry_after)
 {
     double now = clock_now();
@@ -212,6 +227,7 @@ bool db_ready(int *retry_after)
     if (now >= db.next_attempt) {
         if (db_connect()) {
             db.backoff = 0;
+            db_count_reconnect();
             return true;
         }
         db.backoff = db.backoff == 0 ? BACKOFF_MIN : fmin(db.backoff * 2, BACKOFF_MAX);

@@ -6,6 +6,7 @@
 
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/dbreply.h"
 #include "http/response.h"
 
@@ -151,6 +152,18 @@ static const char *refusal_sentence(req_t *r, const cJSON *d, const char *res)
                         "ask for a larger plan.%s", res, num(d, "limit", 0), unit ? unit : "", tail);
 }
 
+/* promptd_quota_rejections_total{resource} */
+static void quota_count(req_t *r, const char *res)
+{
+    strbuf_t sb;
+
+    strbuf_init(&sb, r->arena, 64);
+    strbuf_puts(&sb, "resource=\"");
+    metrics_label_escape(&sb, res);
+    strbuf_putc(&sb, '"');
+    metrics_counter_add("promptd_quota_rejections_total", sb.ptr, 1);
+}
+
 int quota_reply(req_t *r)
 {
     cJSON *d = refusal_detail(r), *p;
@@ -164,6 +177,7 @@ int quota_reply(req_t *r)
                   r->tx.detail ? r->tx.detail : "");
         return resp_problem(r, 500, "Internal error; it has been logged.");
     }
+    quota_count(r, res);
     p = json_own(r->arena, cJSON_CreateObject());
     cJSON_AddStringToObject(p, "type", arena_printf(r->arena, QUOTA_TYPE_BASE "%s", res));
     cJSON_AddStringToObject(p, "title", window ? "Quota exceeded" : "Limit reached");

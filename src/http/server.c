@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/audit.h"
 #include "http/dbreply.h"
 #include "http/dispatch.h"
@@ -81,7 +82,7 @@ static const char *log_path(const req_t *r)
 }
 
 /* The access line: request id, family, route, user, status, durations. */
-static void log_request(const req_t *r)
+static void log_request(const req_t *r, double seconds)
 {
     char ts[40];
     strbuf_t sb;
@@ -99,7 +100,7 @@ static void log_request(const req_t *r)
     if (r->tx.user_id)
         append_field(&sb, "user", r->tx.user_id);
     strbuf_printf(&sb, ",\"status\":%d", r->status);
-    append_ms(&sb, "duration_ms", (clock_now() - r->started) * 1000.0);
+    append_ms(&sb, "duration_ms", seconds * 1000.0);
     append_ms(&sb, "db_ms", r->tx.ms);
     if (r->tx.detail)
         append_field(&sb, "detail", r->tx.detail);
@@ -109,12 +110,53 @@ static void log_request(const req_t *r)
     }
 }
 
+/* The method as a bounded label: anything unusual is "other". */
+static const char *metrics_method(const char *m)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH",
+                                        "DELETE", "OPTIONS", NULL};
+
+    for (int i = 0; m && known[i]; i++)
+        if (strcmp(m, known[i]) == 0)
+            return m;
+    return "other";
+}
+
+/* The request's counters and histograms in this process's metrics file:
+ * memory writes only (no syscall, no database); the route is its pattern,
+ * never the raw path. */
+static void server_metrics(const req_t *r, double seconds)
+{
+    const char *route = r->route ? r->route->pattern : "unmatched";
+    strbuf_t fr, lab;
+
+    if (!metrics_file())
+        return;
+    strbuf_init(&fr, r->arena, 128);
+    strbuf_puts(&fr, "family=\"");
+    metrics_label_escape(&fr, r->family);
+    strbuf_puts(&fr, "\",route=\"");
+    metrics_label_escape(&fr, route);
+    strbuf_putc(&fr, '"');
+    strbuf_init(&lab, r->arena, 160);
+    strbuf_append(&lab, fr.ptr, fr.len);
+    strbuf_printf(&lab, ",method=\"%s\",status=\"%d\"", metrics_method(r->method), r->status);
+    metrics_counter_add("promptd_http_requests_total", lab.ptr, 1);
+    metrics_observe("promptd_http_request_duration_seconds", fr.ptr, seconds);
+    strbuf_init(&lab, r->arena, 64);
+    strbuf_puts(&lab, "family=\"");
+    metrics_label_escape(&lab, r->family);
+    strbuf_putc(&lab, '"');
+    metrics_observe("promptd_http_db_duration_seconds", lab.ptr, r->tx.ms / 1000.0);
+}
+
 /* Commit (or roll back a failed request) before answering: a client never
  * sees success for a write that did not land.  Read-only requests have no
  * open transaction (see db_exec). */
 static void finish(req_t *r)
 {
     bool commit = r->status < 400 || r->tx.commit_on_error;
+    double seconds;
 
     if (r->tx.open && !db_finish(&r->tx, commit) && r->status < 400) {
         r->headers.len = 0;   /* they described the success (X-Accel-Redirect...) */
@@ -123,7 +165,9 @@ static void finish(req_t *r)
     }
     resp_write(r);
     FCGX_Finish_r(r->fcgx);
-    log_request(r);
+    seconds = clock_now() - r->started;
+    log_request(r, seconds);
+    server_metrics(r, seconds);
 }
 
 static void print_routes(const family_t *fam)
@@ -160,6 +204,7 @@ static bool server_start(const family_t *fam, const config_t **cfg, FCGX_Request
 
     log_set_family(fam->name);
     install_signals();
+    metrics_init(NULL);   /* off unless PROMPTD_METRICS_DIR is set */
     if (!outbound_init() || (*cfg = config_load(false)) == NULL)
         return false;
     if (!stmts_append(stmts, &n, server_stmts) || !stmts_append(stmts, &n, fam->stmts)) {

@@ -1,10 +1,11 @@
-/* status.c: liveness (/healthz, no database) and readiness (/readyz). */
+/* status.c: liveness (/healthz, no database), readiness (/readyz) and the Prometheus scrape (/metrics). */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
 #include "core/json.h"
+#include "core/metrics.h"
 #include "http/dbreply.h"
 #include "http/response.h"
 #include "http/server.h"
@@ -78,9 +79,44 @@ static int ready(req_t *r)
     return resp_json(r, 200, body);
 }
 
+/* The # HELP text of the families the processes write. */
+static const char *metrics_help(const char *family)
+{
+    static const char *const help[][2] = {
+        {"promptd_http_requests_total", "HTTP requests answered, by family, method, route pattern and status."},
+        {"promptd_http_request_duration_seconds", "Time from accept to the answer written, by family and route."},
+        {"promptd_http_db_duration_seconds", "Time spent in PostgreSQL per request, by family."},
+        {"promptd_db_reconnects_total", "Database connections made after a worker's first."},
+        {"promptd_quota_rejections_total", "Requests refused by a quota or plan limit, by resource."},
+    };
+
+    for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
+        if (strcmp(help[i][0], family) == 0)
+            return help[i][1];
+    return NULL;
+}
+
+/* GET /metrics (CRED_METRICS) -> 200 text/plain; version=0.0.4: every
+ * process's metrics file summed (core/metrics) | 503 when metrics are off */
+static int metrics(req_t *r)
+{
+    strbuf_t sb;
+
+    strbuf_init(&sb, r->arena, 8192);
+    if (metrics_collect(NULL, &sb, metrics_help) < 0)
+        return resp_problem(r, 503, "Metrics are off (PROMPTD_METRICS=off or no PROMPTD_METRICS_DIR).");
+    resp_header(r, "Cache-Control", "no-store");
+    resp_header(r, "Content-Length", arena_printf(r->arena, "%zu", sb.len));
+    resp_stream_open(r, 200, "text/plain; version=0.0.4; charset=utf-8");
+    if (strcmp(r->method, "HEAD") != 0)
+        resp_stream_write(r, sb.ptr, sb.len);
+    return 200;
+}
+
 static const route_t routes[] = {
     {"GET", "/healthz", health, 0, CRED_NONE, NULL},
     {"GET", "/readyz", ready, R_DB | R_READONLY, CRED_NONE, NULL},
+    {"GET", "/metrics", metrics, 0, CRED_METRICS, NULL},
 };
 
 int main(int argc, char **argv)

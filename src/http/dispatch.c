@@ -12,6 +12,7 @@
 #include "crypto/random.h"
 #include "http/dbreply.h"
 #include "http/idempotency.h"
+#include "http/metrics_access.h"
 #include "http/quota.h"
 #include "http/response.h"
 
@@ -262,6 +263,22 @@ static bool refuse(req_t *r, const family_t *fam, int status, const char *code,
     return false;
 }
 
+/* CRED_METRICS rows (alone in their row, router_check): a wrong Bearer
+ * token is a 401, an address outside loopback and PROMPTD_METRICS_ALLOW
+ * without a token a 403. */
+static bool metrics_admit_or_reply(req_t *r, const family_t *fam)
+{
+    switch (metrics_access_check(r)) {
+    case METRICS_ACCESS_OK:
+        return true;
+    case METRICS_ACCESS_BAD_TOKEN:
+        return refuse(r, fam, 401, PROBLEM_BAD_CREDENTIAL, "The metrics token is not valid.");
+    default:
+        return refuse(r, fam, 403, PROBLEM_METRICS_DENIED,
+                      "Metrics are served to allowed addresses or with the metrics token.");
+    }
+}
+
 /* Admit the caller by the route row's credential kinds (router.h, enum
  * route_creds), before the body is read: the kind the headers present
  * must be one the row names (403 otherwise), a required credential must
@@ -277,6 +294,8 @@ static bool admit_or_reply(req_t *r, const family_t *fam)
     enum credential_result res;
 
     credential_anon(r);
+    if (want == CRED_METRICS)
+        return metrics_admit_or_reply(r, fam);
     if (kind == CRED_SESSION && !(want & CRED_SESSION) && (want & CRED_NONE))
         kind = 0;
     if (kind == 0) {

@@ -162,6 +162,8 @@ long router_check(const route_t *routes, size_t nroutes, const char **why)
             *why = "accepts API keys but names no scope";
         else if (!(rt->creds & CRED_APIKEY) && rt->scope != NULL)
             *why = "names a scope but does not accept API keys";
+        else if ((rt->creds & CRED_METRICS) && rt->creds != CRED_METRICS)
+            *why = "admits metrics scrapers and other kinds";
         else if ((rt->creds & CRED_NONE) && (rt->flags & R_ADMIN))
             *why = "is for administrators but admits anonymous callers";
         else if ((rt->flags & R_AAL2) && (!(rt->flags & R_DB) || rt->creds != CRED_SESSION))
@@ -174,7 +176,8 @@ long router_check(const route_t *routes, size_t nroutes, const char **why)
 
 const char *router_creds_name(unsigned creds)
 {
-    static const char *const names[] = {"none", "session", "apikey", "share", "signature"};
+    static const char *const names[] = {"none", "session", "apikey", "share", "signature",
+                                         "metrics"};
     static char buf[64];
     size_t len = 0;
 

@@ -45,8 +45,13 @@ enum route_creds {
                                * checks it against the link in the path */
     CRED_SIGNATURE = 1u << 4, /* a signed request (Stripe-Signature); the
                                * handler checks it against the raw body */
+    CRED_METRICS = 1u << 5,   /* a metrics scraper: a loopback or
+                               * PROMPTD_METRICS_ALLOW address, or Bearer
+                               * PROMPTD_METRICS_TOKEN (http/metrics_access);
+                               * only alone in a row */
 };
-#define CRED_ALL (CRED_NONE | CRED_SESSION | CRED_APIKEY | CRED_SHARE | CRED_SIGNATURE)
+#define CRED_ALL (CRED_NONE | CRED_SESSION | CRED_APIKEY | CRED_SHARE | CRED_SIGNATURE | \
+                  CRED_METRICS)
 
 #define ROUTE_MAX_PARAMS 4
 

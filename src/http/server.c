@@ -164,10 +164,11 @@ static void finish(req_t *r)
         dbreply_error(r);
     }
     resp_write(r);
-    FCGX_Finish_r(r->fcgx);
     seconds = clock_now() - r->started;
+    server_metrics(r, seconds);   /* before the client can see the end: a scrape
+                                   * that follows an answer counts it */
+    FCGX_Finish_r(r->fcgx);
     log_request(r, seconds);
-    server_metrics(r, seconds);
 }
 
 static void print_routes(const family_t *fam)

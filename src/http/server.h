@@ -15,6 +15,7 @@
 #define PROBLEM_SCOPE "insufficient_scope"            /* 403: key lacks scope */
 #define PROBLEM_BODY "bad_json"                       /* 400/413/415/422: body */
 #define PROBLEM_AAL "insufficient_aal"                /* 403: R_AAL2, session at aal1 */
+#define PROBLEM_METRICS_DENIED "metrics_not_allowed"   /* 403: CRED_METRICS address */
 
 typedef struct family {
     const char *name;          /* "prompts" */

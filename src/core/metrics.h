@@ -26,7 +26,7 @@
  */
 
 #define METRICS_SLOTS 1024   /* series per process file */
-#define METRICS_KEY_MAX 152  /* family{labels} incl. the NUL */
+#define METRICS_KEY_MAX 256  /* family{labels} incl. the NUL */
 #define METRICS_BUCKETS 14   /* histogram bounds, the last +Inf */
 
 /* Opens (adopts or creates) this process's file in dir, creating dir.

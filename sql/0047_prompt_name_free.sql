@@ -1,4 +1,4 @@
--- 0048_prompt_name_free.sql: promptd.prompt_name_free plans its name test at each call, so that one statement inserting many prompts without names no longer scans the whole prompts table once per row (a plan the session kept from when the table was small).
+-- 0047_prompt_name_free.sql: promptd.prompt_name_free plans its name test at each call, so that one statement inserting many prompts without names no longer scans the whole prompts table once per row (a plan the session kept from when the table was small).
 
 create or replace function promptd.prompt_name_free(p_ws uuid, p_title text, p_id uuid)
  returns text

@@ -60,24 +60,21 @@ static struct {
 } metrics_self = {.fd = -1};
 static pthread_mutex_t metrics_insert_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static bool
-metrics_has_suffix(const char *name)
+static bool metrics_has_suffix(const char *name)
 {
     size_t n = strlen(name);
 
     return n > 8 && strcmp(name + n - 8, ".metrics") == 0;
 }
 
-static bool
-metrics_hdr_valid(const struct metrics_hdr *h)
+static bool metrics_hdr_valid(const struct metrics_hdr *h)
 {
     return h->magic == METRICS_MAGIC && h->version == METRICS_VERSION &&
            h->nslots == METRICS_SLOTS && h->slot_size == sizeof(struct metrics_slot);
 }
 
 /* Maps fd read-write when it is a store file of the right size. */
-static void *
-metrics_map(int fd, int prot)
+static void *metrics_map(int fd, int prot)
 {
     struct stat st;
     void *p;
@@ -94,8 +91,7 @@ metrics_map(int fd, int prot)
     return p;
 }
 
-static void
-metrics_take(int fd, void *map, const char *dir, const char *name)
+static void metrics_take(int fd, void *map, const char *dir, const char *name)
 {
     metrics_self.fd = fd;
     metrics_self.hdr = map;
@@ -104,8 +100,7 @@ metrics_take(int fd, void *map, const char *dir, const char *name)
 }
 
 /* Adopts the first *.metrics file in dir whose lock is free. */
-static bool
-metrics_adopt(const char *dir)
+static bool metrics_adopt(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -136,8 +131,7 @@ metrics_adopt(const char *dir)
 
 /* Creates a new file under a temporary name, locks and fills it, then
  * renames it into view so no other process can adopt it half-made. */
-static bool
-metrics_create(const char *dir)
+static bool metrics_create(const char *dir)
 {
     char tmp[768], name[128], final[768];
     struct metrics_hdr *h;
@@ -172,14 +166,12 @@ fail:
 
 /* A forked child does not write into its parent's file (it would not hold
  * the lock on its own): its store is off until it calls metrics_init. */
-static void
-metrics_atfork_child(void)
+static void metrics_atfork_child(void)
 {
     metrics_close();
 }
 
-bool
-metrics_init(const char *dir)
+bool metrics_init(const char *dir)
 {
     static bool atfork;
     const char *onoff = getenv("PROMPTD_METRICS");
@@ -205,8 +197,7 @@ fail:
     return false;
 }
 
-void
-metrics_close(void)
+void metrics_close(void)
 {
     if (metrics_self.hdr)
         munmap(metrics_self.hdr, METRICS_FILE_SIZE);
@@ -219,14 +210,12 @@ metrics_close(void)
     metrics_self.tried = false;
 }
 
-const char *
-metrics_file(void)
+const char *metrics_file(void)
 {
     return metrics_self.hdr ? metrics_self.path : NULL;
 }
 
-static uint32_t
-metrics_hash(const char *s)
+static uint32_t metrics_hash(const char *s)
 {
     uint32_t h = 2166136261u;
 
@@ -235,16 +224,14 @@ metrics_hash(const char *s)
     return h;
 }
 
-static bool
-metrics_slot_is(const struct metrics_slot *s, const char *key, uint8_t kind)
+static bool metrics_slot_is(const struct metrics_slot *s, const char *key, uint8_t kind)
 {
     return s->kind == kind && strcmp(s->key, key) == 0;
 }
 
 /* Under the insertion mutex: from index i on, the slot holding key (another
  * thread may just have inserted it) or a new one; NULL when full. */
-static struct metrics_slot *
-metrics_insert(const char *key, uint8_t kind, uint32_t i, uint32_t left)
+static struct metrics_slot *metrics_insert(const char *key, uint8_t kind, uint32_t i, uint32_t left)
 {
     struct metrics_slot *s, *got = NULL;
 
@@ -266,8 +253,7 @@ metrics_insert(const char *key, uint8_t kind, uint32_t i, uint32_t left)
 
 /* The slot of family{labels}, inserting it; NULL (and the drop counted)
  * when the store is off, the key too long or the table full. */
-static struct metrics_slot *
-metrics_slot(const char *family, const char *labels, uint8_t kind)
+static struct metrics_slot *metrics_slot(const char *family, const char *labels, uint8_t kind)
 {
     char key[METRICS_KEY_MAX];
     uint32_t h, i;
@@ -300,8 +286,7 @@ drop:
     return NULL;
 }
 
-void
-metrics_counter_add(const char *family, const char *labels, uint64_t n)
+void metrics_counter_add(const char *family, const char *labels, uint64_t n)
 {
     struct metrics_slot *s = metrics_slot(family, labels, KIND_COUNTER);
 
@@ -309,8 +294,7 @@ metrics_counter_add(const char *family, const char *labels, uint64_t n)
         __atomic_add_fetch(&s->v[0], n, __ATOMIC_RELAXED);
 }
 
-void
-metrics_observe(const char *family, const char *labels, double seconds)
+void metrics_observe(const char *family, const char *labels, double seconds)
 {
     struct metrics_slot *s = metrics_slot(family, labels, KIND_HISTOGRAM);
     int b = 0;
@@ -326,8 +310,7 @@ metrics_observe(const char *family, const char *labels, double seconds)
     __atomic_add_fetch(&s->v[H_COUNT], 1, __ATOMIC_RELAXED);
 }
 
-void
-metrics_label_escape(strbuf_t *sb, const char *s)
+void metrics_label_escape(strbuf_t *sb, const char *s)
 {
     for (; *s; s++) {
         if (*s == '\\')
@@ -358,8 +341,7 @@ struct metrics_set {
     uint64_t dropped;
 };
 
-static void
-metrics_set_add(struct metrics_set *set, const struct metrics_slot *s)
+static void metrics_set_add(struct metrics_set *set, const struct metrics_slot *s)
 {
     struct metrics_entry *e;
     size_t klen = strnlen(s->key, METRICS_KEY_MAX - 1);
@@ -382,8 +364,7 @@ metrics_set_add(struct metrics_set *set, const struct metrics_slot *s)
 }
 
 /* Adds every published slot of one file to set; false when not a store. */
-static bool
-metrics_read_file(struct metrics_set *set, int dfd, const char *name)
+static bool metrics_read_file(struct metrics_set *set, int dfd, const char *name)
 {
     int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     const struct metrics_hdr *h;
@@ -407,8 +388,7 @@ metrics_read_file(struct metrics_set *set, int dfd, const char *name)
 }
 
 /* Family first (so "a" and "a_b" never interleave), then kind, then key. */
-static int
-metrics_entry_cmp(const void *pa, const void *pb)
+static int metrics_entry_cmp(const void *pa, const void *pb)
 {
     const struct metrics_entry *a = pa, *b = pb;
     size_t n = a->famlen < b->famlen ? a->famlen : b->famlen;
@@ -423,8 +403,7 @@ metrics_entry_cmp(const void *pa, const void *pb)
     return strcmp(a->key, b->key);
 }
 
-static void
-metrics_write_family(strbuf_t *sb, const struct metrics_entry *e, metrics_help_fn help)
+static void metrics_write_family(strbuf_t *sb, const struct metrics_entry *e, metrics_help_fn help)
 {
     char fam[METRICS_KEY_MAX];
     const char *text;
@@ -436,8 +415,7 @@ metrics_write_family(strbuf_t *sb, const struct metrics_entry *e, metrics_help_f
 }
 
 /* name_suffix{labels[,extra]} */
-static void
-metrics_write_name(strbuf_t *sb, const struct metrics_entry *e, const char *suffix,
+static void metrics_write_name(strbuf_t *sb, const struct metrics_entry *e, const char *suffix,
                    const char *extra)
 {
     const char *labels = e->key + e->famlen;
@@ -457,8 +435,7 @@ metrics_write_name(strbuf_t *sb, const struct metrics_entry *e, const char *suff
     strbuf_putc(sb, '}');
 }
 
-static void
-metrics_write_histogram(strbuf_t *sb, const struct metrics_entry *e)
+static void metrics_write_histogram(strbuf_t *sb, const struct metrics_entry *e)
 {
     char le[32];
     uint64_t cum = 0;
@@ -477,8 +454,7 @@ metrics_write_histogram(strbuf_t *sb, const struct metrics_entry *e)
 }
 
 /* Sorts set, folds equal keys together and writes them. */
-static void
-metrics_write_set(strbuf_t *sb, struct metrics_set *set, metrics_help_fn help)
+static void metrics_write_set(strbuf_t *sb, struct metrics_set *set, metrics_help_fn help)
 {
     size_t i = 0, j;
 
@@ -503,8 +479,7 @@ metrics_write_set(strbuf_t *sb, struct metrics_set *set, metrics_help_fn help)
     }
 }
 
-int
-metrics_collect(const char *dir, strbuf_t *sb, metrics_help_fn help)
+int metrics_collect(const char *dir, strbuf_t *sb, metrics_help_fn help)
 {
     struct metrics_set set = {.arena = sb->arena};
     struct dirent *e;

@@ -5,6 +5,7 @@
 
 #include "core/config.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/metrics.h"
 #include "http/dbreply.h"
 #include "http/response.h"
@@ -13,6 +14,8 @@
 static const db_stmt_t stmts[] = {
 #define STMT_MIGRATIONS (&stmts[0])
     {"status_migrations", "select applied, latest from promptd.migration_state()"},
+#define STMT_GAUGES (&stmts[1])
+    {"status_gauges", "select name, labels::text, value from promptd.metrics_gauges()"},
     {NULL, NULL},
 };
 
@@ -88,6 +91,13 @@ static const char *metrics_help(const char *family)
         {"promptd_http_db_duration_seconds", "Time spent in PostgreSQL per request, by family."},
         {"promptd_db_reconnects_total", "Database connections made after a worker's first."},
         {"promptd_quota_rejections_total", "Requests refused by a quota or plan limit, by resource."},
+        {"promptd_background_jobs", "Background jobs pending, running or dead, by type and state."},
+        {"promptd_background_jobs_oldest_due_seconds", "Age of the oldest pending job that is due (0: none)."},
+        {"promptd_enrich_breaker_state", "An enrichment provider's circuit breaker: 1 on its current state."},
+        {"promptd_webhook_deliveries", "Webhook deliveries waiting (pending) or being sent (sending)."},
+        {"promptd_pg_connections", "Client connections to promptd's database, by state."},
+        {"promptd_pg_replication_lag_seconds", "Replay lag of each streaming replica."},
+        {"promptd_up", "1 when the component answered this scrape, else 0."},
     };
 
     for (size_t i = 0; i < sizeof(help) / sizeof(help[0]); i++)
@@ -96,8 +106,62 @@ static const char *metrics_help(const char *family)
     return NULL;
 }
 
+static void gauge_family(strbuf_t *sb, const char *name)
+{
+    const char *help = metrics_help(name);
+
+    if (help)
+        strbuf_printf(sb, "# HELP %s %s\n", name, help);
+    strbuf_printf(sb, "# TYPE %s gauge\n", name);
+}
+
+/* One gauge line: name{labels} value, labels a JSON object of strings. */
+static void gauge_line(req_t *r, strbuf_t *sb, const char *name, const char *labels,
+                       const char *value)
+{
+    const cJSON *o = json_own(r->arena, cJSON_Parse(labels)), *m;
+    bool first = true;
+
+    strbuf_puts(sb, name);
+    for (m = o ? o->child : NULL; m; m = m->next) {
+        if (!cJSON_IsString(m))
+            continue;
+        strbuf_printf(sb, "%s%s=\"", first ? "{" : ",", m->string);
+        metrics_label_escape(sb, m->valuestring);
+        strbuf_putc(sb, '"');
+        first = false;
+    }
+    strbuf_printf(sb, "%s %s\n", first ? "" : "}", value);
+}
+
+/* The database's gauges (promptd.metrics_gauges(), ordered by name), then
+ * promptd_up{component="database"}: 0 when it could not answer, and the
+ * scrape goes on with the files' series. */
+static void metrics_gauges(req_t *r, strbuf_t *sb)
+{
+    int retry, up = 0;
+    PGresult *res = db_ready(&retry) ? db_exec_unscoped(&r->tx, STMT_GAUGES, 0, NULL) : NULL;
+    const char *last = "";
+
+    for (int i = 0; res && i < PQntuples(res); i++) {
+        const char *name = PQgetvalue(res, i, 0);
+
+        if (strcmp(name, last) != 0)
+            gauge_family(sb, name);
+        gauge_line(r, sb, name, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+        last = name;
+    }
+    if (res)
+        up = 1;
+    else
+        log_warn("%s: no database gauges: %s", __func__, r->tx.detail ? r->tx.detail : "unreachable");
+    gauge_family(sb, "promptd_up");
+    strbuf_printf(sb, "promptd_up{component=\"database\"} %d\n", up);
+}
+
 /* GET /metrics (CRED_METRICS) -> 200 text/plain; version=0.0.4: every
- * process's metrics file summed (core/metrics) | 503 when metrics are off */
+ * process's metrics file summed (core/metrics), the database's gauges and
+ * promptd_up | 503 when metrics are off */
 static int metrics(req_t *r)
 {
     strbuf_t sb;
@@ -105,6 +169,7 @@ static int metrics(req_t *r)
     strbuf_init(&sb, r->arena, 8192);
     if (metrics_collect(NULL, &sb, metrics_help) < 0)
         return resp_problem(r, 503, "Metrics are off (PROMPTD_METRICS=off or no PROMPTD_METRICS_DIR).");
+    metrics_gauges(r, &sb);
     resp_header(r, "Cache-Control", "no-store");
     resp_header(r, "Content-Length", arena_printf(r->arena, "%zu", sb.len));
     resp_stream_open(r, 200, "text/plain; version=0.0.4; charset=utf-8");

@@ -6,10 +6,11 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Temp qw(tempfile);
 use Test::More;
-use Promptd::Test qw(req problem_ok);
+use Promptd::Test qw(req problem_ok db1);
 
 my $token = 'metrics-test-token-0123456789';
-my $s = Promptd::Test->new(PROMPTD_WORKERS => 2, PROMPTD_METRICS_TOKEN => $token);
+my $s = Promptd::Test->new(PROMPTD_WORKERS => 2, PROMPTD_METRICS_TOKEN => $token,
+                           PROMPTD_JOBS_DAEMONS => 0);   # the jobs below stay as they are
 
 # scrape() -> (body, {series => value}); the text must be the 0.0.4 format.
 sub scrape {
@@ -61,6 +62,41 @@ is($good->{status}, 200, 'the metrics token -> 200');
 like($good->{body}, qr/^promptd_http_requests_total\{/m, 'and the metrics');
 my $sess = req(GET => '/metrics', headers => { Authorization => 'Basic Zm9vOmJhcg==' });
 problem_ok($sess, 401, 'another kind of credential');
+
+# ------------------------------------------------------------- database gauges
+# Known rows, then the gauges equal them (promptd.metrics_gauges()).
+$s->psql("insert into public.background_jobs (job_type, state, run_at) values "
+       . "('metrics.test', 'pending', now() - interval '90 seconds'), ('metrics.test', 'pending', now()), "
+       . "('metrics.test', 'pending', now() + interval '1 hour'), ('metrics.test', 'dead', now()), "
+       . "('metrics.test', 'succeeded', now())");
+$s->psql("insert into public.enrich_breakers (provider, state, failures, opened_at) "
+       . "values ('metrics-test', 'open', 5, now())");
+my (undef, $g) = scrape();
+is(val($g, 'promptd_up{component="database"}'), 1, 'promptd_up: the database answered');
+is(val($g, 'promptd_background_jobs{type="metrics.test",state="pending"}'), 3, 'pending jobs by type (due or not)');
+is(val($g, 'promptd_background_jobs{type="metrics.test",state="dead"}'), 1, 'dead jobs');
+ok(!exists $g->{'promptd_background_jobs{type="metrics.test",state="succeeded"}'}, 'finished jobs are not a gauge');
+my $age = val($g, 'promptd_background_jobs_oldest_due_seconds');
+ok($age >= 90 && $age < 600, "the oldest due job's age ($age s; the one due in an hour is not due)");
+is(val($g, 'promptd_enrich_breaker_state{state="open",provider="metrics-test"}'), 1, "a breaker's state");
+my $conns = 0;
+$conns += $g->{$_} for grep { /^promptd_pg_connections\{/ } keys %$g;
+my $db = db1("select count(*) from pg_stat_activity where datname = current_database() "
+           . "and backend_type = 'client backend'");
+ok($conns >= 1 && abs($conns - $db) <= 2, "connections by state ($conns; pg_stat_activity: $db)");
+like($good->{body} . "\n" . join("\n", keys %$g), qr/promptd_up/, 'promptd_up is exposed');
+
+# The database down: the scrape still answers, with the files' series.
+$s->stack('pg-stop');
+my $down = req(GET => '/metrics');
+is($down->{status}, 200, 'the database stopped: GET /metrics still 200');
+like($down->{body}, qr/^promptd_up\{component="database"\} 0$/m, '... promptd_up 0');
+like($down->{body}, qr/^promptd_http_requests_total\{family="status"/m, '... with the request counters');
+unlike($down->{body}, qr/^promptd_background_jobs\{/m, '... and no database gauge');
+$s->stack('pg-start');
+ok($s->wait_for(sub { req(GET => '/metrics')->{body} =~ /^promptd_up\{component="database"\} 1$/m }, timeout => 15),
+   'the database back: promptd_up 1 again');
+$good = req(GET => '/metrics', headers => { Authorization => "Bearer $token" });
 
 # ------------------------------------------------------------- promtool
 SKIP: {

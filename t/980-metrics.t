@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# 980-metrics.t: GET /metrics sums every worker's metrics file: exact request counter deltas by route pattern and status, consistent histograms, access by loopback or the metrics token (a wrong one 401), and promtool's checks.
+# 980-metrics.t: GET /metrics sums every worker's metrics file: exact request counter deltas by route pattern and status, consistent histograms, the database's gauges (and promptd_up 0 with it stopped), access by loopback or the metrics token (a wrong one 401), and promtool's checks of a scrape and of deploy/prometheus.
 use strict;
 use warnings;
 use FindBin;
@@ -102,12 +102,20 @@ $good = req(GET => '/metrics', headers => { Authorization => "Bearer $token" });
 SKIP: {
     my $promtool = `command -v promtool 2>/dev/null`;
     chomp $promtool;
-    skip 'promtool is not installed (./bootstrap installs the prometheus package)', 1 unless $promtool;
+    skip 'promtool is not installed (./bootstrap installs the prometheus package)', 4 unless $promtool;
     my ($fh, $file) = tempfile(UNLINK => 1);
     print $fh $good->{body};
     close $fh;
     my $out = `$promtool check metrics < $file 2>&1`;
     is($?, 0, 'promtool check metrics accepts a live scrape') or diag $out;
+    my $dir = "$FindBin::Bin/../deploy/prometheus";
+    $out = `$promtool check rules $dir/alerts.yml 2>&1`;
+    is($?, 0, 'promtool check rules: deploy/prometheus/alerts.yml') or diag $out;
+    $out = `$promtool check config $dir/prometheus.yml 2>&1`;
+    is($?, 0, 'promtool check config: deploy/prometheus/prometheus.yml') or diag $out;
+    # each alert fires on the series that should raise it, and only then
+    $out = `cd $dir && $promtool test rules alerts_test.yml 2>&1`;
+    is($?, 0, 'promtool test rules: every alert on its cause (alerts_test.yml)') or diag $out;
 }
 
 done_testing();

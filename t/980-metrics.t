@@ -6,11 +6,18 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use File::Temp qw(tempfile);
 use Test::More;
-use Promptd::Test qw(req problem_ok db1);
+use Promptd::Test qw(req problem_ok db1 api);
+use Promptd::WebhookReceiver;
 
 my $token = 'metrics-test-token-0123456789';
+my $rx = Promptd::WebhookReceiver->new;
+END { local $?; $rx->stop if $rx; }
+# The stack's promptd-jobs serves the default queue only: the jobs the
+# gauges count below (queue metrics-test) stay as they are.
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 2, PROMPTD_METRICS_TOKEN => $token,
-                           PROMPTD_JOBS_DAEMONS => 0);   # the jobs below stay as they are
+                           PROMPTD_JOBS_QUEUES => 'default',
+                           PROMPTD_OUTBOUND_ALLOW => '127.0.0.1/32', PROMPTD_WEBHOOKS_ALLOW_HTTP => 1,
+                           PROMPTD_WEBHOOKS_RETRY_SCHEDULE => '0,600');
 
 # scrape() -> (body, {series => value}); the text must be the 0.0.4 format.
 sub scrape {
@@ -65,10 +72,11 @@ problem_ok($sess, 401, 'another kind of credential');
 
 # ------------------------------------------------------------- database gauges
 # Known rows, then the gauges equal them (promptd.metrics_gauges()).
-$s->psql("insert into public.background_jobs (job_type, state, run_at) values "
-       . "('metrics.test', 'pending', now() - interval '90 seconds'), ('metrics.test', 'pending', now()), "
-       . "('metrics.test', 'pending', now() + interval '1 hour'), ('metrics.test', 'dead', now()), "
-       . "('metrics.test', 'succeeded', now())");
+$s->psql("insert into public.background_jobs (queue, job_type, state, run_at) values "
+       . "('metrics-test', 'metrics.test', 'pending', now() - interval '90 seconds'), "
+       . "('metrics-test', 'metrics.test', 'pending', now()), "
+       . "('metrics-test', 'metrics.test', 'pending', now() + interval '1 hour'), "
+       . "('metrics-test', 'metrics.test', 'dead', now()), ('metrics-test', 'metrics.test', 'succeeded', now())");
 $s->psql("insert into public.enrich_breakers (provider, state, failures, opened_at) "
        . "values ('metrics-test', 'open', 5, now())");
 my (undef, $g) = scrape();
@@ -85,6 +93,38 @@ my $db = db1("select count(*) from pg_stat_activity where datname = current_data
            . "and backend_type = 'client backend'");
 ok($conns >= 1 && abs($conns - $db) <= 2, "connections by state ($conns; pg_stat_activity: $db)");
 like($good->{body} . "\n" . join("\n", keys %$g), qr/promptd_up/, 'promptd_up is exposed');
+
+# ------------------------------------------------------------- jobs and webhook attempts
+# promptd-jobs keeps its own file: two noop jobs run -> +2 succeeded attempts.
+my $noop = 'promptd_jobs_total{type="noop",outcome="succeeded"}';
+my (undef, $j0) = scrape();
+$s->psql("insert into public.background_jobs (job_type) values ('noop'), ('noop'); notify promptd_jobs");
+my $j1;
+ok($s->wait_for(sub { (undef, $j1) = scrape(); val($j1, $noop) - val($j0, $noop) >= 2 }, timeout => 30),
+   'two noop jobs run: promptd_jobs_total{type="noop",outcome="succeeded"} +2');
+is(val($j1, $noop) - val($j0, $noop), 2, '... exactly 2');
+ok(val($j1, 'promptd_job_duration_seconds_count{type="noop"}') >= 2, '... and timed');
+
+# The sender (a thread of promptd-jobs): one attempt answered 200, one 500.
+my ($alice, $ta) = $s->users(qw(alice));
+$rx->default('/broken', { status => 500 });
+my %ep;
+for my $path ('/ok', '/broken') {
+    my $r = api($ta, POST => '/api/v1/webhooks', json => { url => $rx->url($path), events => ['prompt.created'] });
+    is($r->{status}, 201, "an endpoint at $path") or diag $r->{body};
+    $ep{$path} = $r->{json}{id};
+}
+my ($w0, $w1);
+(undef, $w0) = scrape();
+is(api($ta, POST => "/api/v1/webhooks/$ep{$_}/test")->{status}, 202, "a test event to $_") for sort keys %ep;
+my %att = map { $_ => "promptd_webhook_attempts_total{result=\"$_\"}" } qw(success http_error);
+ok($s->wait_for(sub { (undef, $w1) = scrape();
+                      val($w1, $att{success}) > val($w0, $att{success})
+                      && val($w1, $att{http_error}) > val($w0, $att{http_error}) }, timeout => 30),
+   'webhook attempts counted by result: a success and an http_error')
+    or diag explain [ map { $_ => [val($w0, $att{$_}), val($w1, $att{$_})] } keys %att ];
+is(val($w1, $att{success}) - val($w0, $att{success}), 1, '... one success');
+is(val($w1, $att{http_error}) - val($w0, $att{http_error}), 1, '... one http_error (the retry waits 600 s)');
 
 # The database down: the scrape still answers, with the files' series.
 $s->stack('pg-stop');

@@ -6,6 +6,7 @@
 #include "cmd/jobtypes.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "jobs/daemon.h"
 #include "net/outbound.h"
 #include "webhooks/sender.h"
@@ -24,6 +25,7 @@ int main(int argc, char **argv)
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
     log_set_family("jobs");
+    metrics_init(NULL);     /* its counters, before the threads; off unless PROMPTD_METRICS_DIR */
     if (!outbound_init())   /* before the worker threads */
         return 1;
     /* The configuration (and the secrets key ring the jobs decrypt user

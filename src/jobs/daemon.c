@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "crypto/random.h"
 #include "jobs/daemon.h"
 #include "jobs/jobs.h"
@@ -460,9 +461,30 @@ static PGresult *cycle(PGconn *conn, outcomes_t *o, int want)
     return res;
 }
 
+/* promptd_jobs_total{type,outcome} and promptd_job_duration_seconds{type}:
+ * one attempt of j, ended with rc after seconds. */
+static void count_attempt(const job_t *j, int rc, double seconds)
+{
+    char labels[METRICS_KEY_MAX];
+    strbuf_t sb;
+    arena_t *a;
+
+    if (metrics_file() == NULL || (a = arena_create(512)) == NULL)
+        return;
+    strbuf_init(&sb, a, 128);
+    strbuf_puts(&sb, "type=\"");
+    metrics_label_escape(&sb, j->type);
+    strbuf_putc(&sb, '"');
+    metrics_observe("promptd_job_duration_seconds", sb.ptr, seconds);
+    snprintf(labels, sizeof labels, "%s,outcome=\"%s\"", sb.ptr, rc == 0 ? "succeeded" : "failed");
+    metrics_counter_add("promptd_jobs_total", labels, 1);
+    arena_destroy(a);
+}
+
 static void run_one(job_t *j, outcomes_t *o)
 {
     job_fn fn = registry_find(cfg->handlers, j->type);
+    double started = clock_now();
     cJSON *row;
     int rc;
 
@@ -488,6 +510,7 @@ static void run_one(job_t *j, outcomes_t *o)
         j->result = NULL;
         rc = registry_fail(j, "passed its %d s timeout", cfg->timeout_s);
     }
+    count_attempt(j, rc, clock_now() - started);
 
     if ((row = outcomes_add(o, rc == 0, j)) == NULL)
         log_error("%s: out of memory: the outcome of job %lld is dropped", __func__, j->id);

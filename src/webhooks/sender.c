@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/str.h"
 #include "crypto/keyring.h"
 #include "crypto/random.h"
@@ -123,6 +124,10 @@ static void keep_text(char *p, size_t len)
 static void outcome_add(whslot_t *s, long status, const char *error)
 {
     cJSON *o;
+
+    metrics_counter_add("promptd_webhook_attempts_total",
+                        status >= 200 && status < 300 ? "result=\"success\""
+                        : status > 0 ? "result=\"http_error\"" : "result=\"no_response\"", 1);
 
     if (S.outcomes == NULL && (S.outcomes = cJSON_CreateArray()) == NULL)
         goto oom;

@@ -128,26 +128,22 @@ static const char *metrics_method(const char *m)
 static void server_metrics(const req_t *r, double seconds)
 {
     const char *route = r->route ? r->route->pattern : "unmatched";
-    strbuf_t fr, lab;
+    strbuf_t lab;
 
     if (!metrics_file())
         return;
-    strbuf_init(&fr, r->arena, 128);
-    strbuf_puts(&fr, "family=\"");
-    metrics_label_escape(&fr, r->family);
-    strbuf_puts(&fr, "\",route=\"");
-    metrics_label_escape(&fr, route);
-    strbuf_putc(&fr, '"');
-    strbuf_init(&lab, r->arena, 160);
-    strbuf_append(&lab, fr.ptr, fr.len);
-    strbuf_printf(&lab, ",method=\"%s\",status=\"%d\"", metrics_method(r->method), r->status);
-    metrics_counter_add("promptd_http_requests_total", lab.ptr, 1);
-    metrics_observe("promptd_http_request_duration_seconds", fr.ptr, seconds);
-    strbuf_init(&lab, r->arena, 64);
+    /* each series' labels extend the previous one's: family, route, the rest */
+    strbuf_init(&lab, r->arena, 192);
     strbuf_puts(&lab, "family=\"");
     metrics_label_escape(&lab, r->family);
     strbuf_putc(&lab, '"');
     metrics_observe("promptd_http_db_duration_seconds", lab.ptr, r->tx.ms / 1000.0);
+    strbuf_puts(&lab, ",route=\"");
+    metrics_label_escape(&lab, route);
+    strbuf_putc(&lab, '"');
+    metrics_observe("promptd_http_request_duration_seconds", lab.ptr, seconds);
+    strbuf_printf(&lab, ",method=\"%s\",status=\"%d\"", metrics_method(r->method), r->status);
+    metrics_counter_add("promptd_http_requests_total", lab.ptr, 1);
 }
 
 /* Commit (or roll back a failed request) before answering: a client never

@@ -1,5 +1,6 @@
 /* status.c: liveness (/healthz, no database), readiness (/readyz) and the Prometheus scrape (/metrics). */
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "http/dbreply.h"
 #include "http/response.h"
 #include "http/server.h"
+#include "net/outbound.h"
 
 static const db_stmt_t stmts[] = {
 #define STMT_MIGRATIONS (&stmts[0])
@@ -100,6 +102,13 @@ static const char *metrics_help(const char *family)
         {"promptd_webhook_deliveries", "Webhook deliveries waiting (pending) or being sent (sending)."},
         {"promptd_pg_connections", "Client connections to promptd's database, by state."},
         {"promptd_pg_replication_lag_seconds", "Replay lag of each streaming replica."},
+        {"promptd_enrich_attempts_total", "Enrichment attempts, by provider and outcome (cache hits and skipped providers included)."},
+        {"promptd_enrich_attempt_duration_seconds", "Time an enrichment attempt that ran took, by provider."},
+        {"promptd_enrich_cache_lookups_total", "Enrichment cache lookups, by result (hit or miss)."},
+        {"promptd_nginx_connections", "nginx's client connections by state (stub_status)."},
+        {"promptd_nginx_connections_accepted_total", "Client connections nginx accepted."},
+        {"promptd_nginx_connections_handled_total", "Client connections nginx handled."},
+        {"promptd_nginx_http_requests_total", "Client requests nginx read (all of them, cached and refused included)."},
         {"promptd_up", "1 when the component answered this scrape, else 0."},
     };
 
@@ -116,6 +125,16 @@ static void gauge_family(strbuf_t *sb, const char *name)
     if (help)
         strbuf_printf(sb, "# HELP %s %s\n", name, help);
     strbuf_printf(sb, "# TYPE %s gauge\n", name);
+}
+
+/* A counter family of one unlabelled series. */
+static void counter_line(strbuf_t *sb, const char *name, long value)
+{
+    const char *help = metrics_help(name);
+
+    if (help)
+        strbuf_printf(sb, "# HELP %s %s\n", name, help);
+    strbuf_printf(sb, "# TYPE %s counter\n%s %ld\n", name, name, value);
 }
 
 /* One gauge line: name{labels} value, labels a JSON object of strings. */
@@ -137,10 +156,9 @@ static void gauge_line(req_t *r, strbuf_t *sb, const char *name, const char *lab
     strbuf_printf(sb, "%s %s\n", first ? "" : "}", value);
 }
 
-/* The database's gauges (promptd.metrics_gauges(), ordered by name), then
- * promptd_up{component="database"}: 0 when it could not answer, and the
- * scrape goes on with the files' series. */
-static void metrics_gauges(req_t *r, strbuf_t *sb)
+/* The database's gauges (promptd.metrics_gauges(), ordered by name).
+ * Returns 0 when it could not answer (the scrape goes on), else 1. */
+static int metrics_gauges(req_t *r, strbuf_t *sb)
 {
     int retry, up = 0;
     PGresult *res = db_ready(&retry) ? db_exec_unscoped(&r->tx, STMT_GAUGES, 0, NULL) : NULL;
@@ -158,8 +176,41 @@ static void metrics_gauges(req_t *r, strbuf_t *sb)
         up = 1;
     else
         log_warn("%s: no database gauges: %s", __func__, r->tx.detail ? r->tx.detail : "unreachable");
-    gauge_family(sb, "promptd_up");
-    strbuf_printf(sb, "promptd_up{component=\"database\"} %d\n", up);
+    return up;
+}
+
+/* nginx's stub_status page (nginx/status.http.conf), read over
+ * PROMPTD_NGINX_STATUS_SOCKET (the operator's path: no outbound guard),
+ * as promptd_nginx_* series.  Returns 1 when read, 0 when not, -1 when
+ * no socket is configured (no series, no promptd_up line). */
+static int metrics_nginx(req_t *r, strbuf_t *sb)
+{
+    const char *sock = config_env("PROMPTD_NGINX_STATUS_SOCKET");
+    outbound_opts_t o = {.origin = OUTBOUND_OPERATOR_URL, .timeout_ms = 1000,
+                         .max_body = 4096, .unix_socket = sock};
+    outbound_reply_t rep;
+    long active, accepted, handled, requests, reading, writing, waiting;
+
+    if (sock == NULL || *sock == '\0')
+        return -1;
+    if (!outbound_get(r->arena, "http://localhost/nginx_status", &o, &rep) || rep.status != 200 ||
+        sscanf(rep.body, "Active connections: %ld server accepts handled requests %ld %ld %ld "
+               "Reading: %ld Writing: %ld Waiting: %ld", &active, &accepted, &handled,
+               &requests, &reading, &writing, &waiting) != 7) {
+        log_warn("%s: no nginx status from %s: %s", __func__, sock,
+                 rep.error ? rep.error : "not a stub_status page");
+        return 0;
+    }
+    gauge_family(sb, "promptd_nginx_connections");
+    strbuf_printf(sb, "promptd_nginx_connections{state=\"active\"} %ld\n"
+                  "promptd_nginx_connections{state=\"reading\"} %ld\n"
+                  "promptd_nginx_connections{state=\"writing\"} %ld\n"
+                  "promptd_nginx_connections{state=\"waiting\"} %ld\n",
+                  active, reading, writing, waiting);
+    counter_line(sb, "promptd_nginx_connections_accepted_total", accepted);
+    counter_line(sb, "promptd_nginx_connections_handled_total", handled);
+    counter_line(sb, "promptd_nginx_http_requests_total", requests);
+    return 1;
 }
 
 /* GET /metrics (CRED_METRICS) -> 200 text/plain; version=0.0.4: every
@@ -168,11 +219,17 @@ static void metrics_gauges(req_t *r, strbuf_t *sb)
 static int metrics(req_t *r)
 {
     strbuf_t sb;
+    int up_db, up_nginx;
 
     strbuf_init(&sb, r->arena, 8192);
     if (metrics_collect(NULL, &sb, metrics_help) < 0)
         return resp_problem(r, 503, "Metrics are off (PROMPTD_METRICS=off or no PROMPTD_METRICS_DIR).");
-    metrics_gauges(r, &sb);
+    up_db = metrics_gauges(r, &sb);
+    up_nginx = metrics_nginx(r, &sb);
+    gauge_family(&sb, "promptd_up");
+    strbuf_printf(&sb, "promptd_up{component=\"database\"} %d\n", up_db);
+    if (up_nginx >= 0)
+        strbuf_printf(&sb, "promptd_up{component=\"nginx\"} %d\n", up_nginx);
     resp_header(r, "Cache-Control", "no-store");
     resp_header(r, "Content-Length", arena_printf(r->arena, "%zu", sb.len));
     resp_stream_open(r, 200, "text/plain; version=0.0.4; charset=utf-8");

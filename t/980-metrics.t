@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# 980-metrics.t: GET /metrics sums every worker's metrics file: exact request counter deltas by route pattern and status, consistent histograms, the database's gauges (and promptd_up 0 with it stopped), access by loopback or the metrics token (a wrong one 401), and promtool's checks of a scrape and of deploy/prometheus.
+# 980-metrics.t: GET /metrics sums every worker's metrics file: exact request counter deltas by route pattern and status, consistent histograms, the database's gauges (and promptd_up 0 with it stopped), enrichment attempts and cache lookups, nginx's stub_status counters, access by loopback or the metrics token (a wrong one 401), and promtool's checks of a scrape and of deploy/prometheus.
 use strict;
 use warnings;
 use FindBin;
@@ -124,6 +124,46 @@ ok($s->wait_for(sub { (undef, $w1) = scrape();
     or diag explain [ map { $_ => [val($w0, $att{$_}), val($w1, $att{$_})] } keys %att ];
 is(val($w1, $att{success}) - val($w0, $att{success}), 1, '... one success');
 is(val($w1, $att{http_error}) - val($w0, $att{http_error}), 1, '... one http_error (the retry waits 600 s)');
+
+# ------------------------------------------------------------- enrichment attempts and cache
+# The local engine: one attempt that ran, then the same question from the cache.
+my %en = (ok => 'promptd_enrich_attempts_total{provider="local",outcome="ok"}',
+          hit => 'promptd_enrich_attempts_total{provider="local",outcome="cache_hit"}',
+          timed => 'promptd_enrich_attempt_duration_seconds_count{provider="local"}',
+          lookup_hit => 'promptd_enrich_cache_lookups_total{result="hit"}',
+          lookup_miss => 'promptd_enrich_cache_lookups_total{result="miss"}');
+my (undef, $e0) = scrape();
+my $ask = { prompt => 'Write a haiku about {{season}} for a metrics dashboard.' };
+my $e = api($ta, POST => '/api/v1/enrich', json => $ask);
+is($e->{status}, 200, 'an enrichment by the local engine') or diag $e->{body};
+$e = api($ta, POST => '/api/v1/enrich', json => $ask);
+is($e->{status}, 200, 'the same question again');
+ok($e->{json}{cached}, '... answered from the cache');
+my (undef, $e1) = scrape();
+is(val($e1, $en{$_}) - val($e0, $en{$_}), 1, "$en{$_} +1") for sort keys %en;
+
+# ------------------------------------------------------------- nginx (stub_status)
+# Between two scrapes: 4 healthz requests, the second scrape and its read
+# of the status page (nginx counts its own status requests too).
+my $nreq = 'promptd_nginx_http_requests_total';
+my (undef, $n0) = scrape();
+is(val($n0, 'promptd_up{component="nginx"}'), 1, 'promptd_up: nginx answered');
+is(req(GET => '/healthz')->{status}, 200, "healthz for nginx's count $_") for 1 .. 4;
+my (undef, $n1) = scrape();
+is(val($n1, $nreq) - val($n0, $nreq), 6, "$nreq: +6 (4 healthz, a scrape and its status read)");
+ok(val($n1, 'promptd_nginx_connections{state="active"}') >= 1, "nginx's active connections (the scrape's own at least)");
+ok(val($n1, 'promptd_nginx_connections_accepted_total') >= val($n1, 'promptd_nginx_connections_handled_total')
+   && val($n1, 'promptd_nginx_connections_handled_total') > 0, 'accepted >= handled > 0');
+is(req(GET => '/nginx_status')->{status}, 404, 'stub_status is not on the public listener');
+# Its socket gone: the scrape still answers, without nginx's series.
+my $nsock = $s->var_dir . '/run/nginx-status.sock';
+ok(-S $nsock, 'nginx listens on the run directory\'s status socket');
+rename $nsock, "$nsock.aside" or die "rename $nsock: $!";
+my $nd = req(GET => '/metrics');
+rename "$nsock.aside", $nsock or die "rename back: $!";
+is($nd->{status}, 200, 'no nginx status socket: GET /metrics still 200');
+like($nd->{body}, qr/^promptd_up\{component="nginx"\} 0$/m, '... promptd_up{component="nginx"} 0');
+unlike($nd->{body}, qr/^promptd_nginx_/m, '... and no nginx series');
 
 # The database down: the scrape still answers, with the files' series.
 $s->stack('pg-stop');

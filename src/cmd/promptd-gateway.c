@@ -5,6 +5,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "crypto/keyring.h"
 #include "enrich/provider.h"
 #include "enrich/settings.h"
@@ -54,9 +55,11 @@ int main(int argc, char **argv)
     if ((gw_pool = db_pool_create(c.conninfo, (int)c.db_conns, pool_setup)) == NULL)
         return 1;
     gw_cfg = &c;
+    metrics_init(NULL);   /* its enrichment attempts; off unless PROMPTD_METRICS_DIR */
     rc = gw_serve();
     provider_multi_cleanup();
     db_pool_destroy(gw_pool);
     keyring_cleanup();
+    metrics_close();
     return rc;
 }

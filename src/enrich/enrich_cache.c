@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "core/json.h"
+#include "core/metrics.h"
 #include "crypto/hash.h"
 
 #define TAGGED_MAX_PARTS 16
@@ -72,6 +73,13 @@ char *enrich_cache_key(run_t *x, const chain_link_t *l)
     return tagged_sha256(x->d->arena, parts, x->in->nimages > 0 ? n : n - 1);
 }
 
+/* promptd_enrich_cache_lookups_total{result="hit"|"miss"}. */
+static void cache_counted(bool hit)
+{
+    metrics_counter_add("promptd_enrich_cache_lookups_total",
+                        hit ? "result=\"hit\"" : "result=\"miss\"", 1);
+}
+
 int enrich_cache_get(run_t *x, const chain_link_t *l, const char *key)
 {
     const char *v[1] = {key};
@@ -84,10 +92,9 @@ int enrich_cache_get(run_t *x, const chain_link_t *l, const char *key)
         return 0;
     if ((pr = db_exec(x->d, &enrich_stmts[ST_CACHE_GET], 1, v)) == NULL)
         return -1;
-    if (PQntuples(pr) != 1)
-        return 0;
-    c = json_own(x->d->arena, cJSON_Parse(PQgetvalue(pr, 0, 0)));
+    c = PQntuples(pr) == 1 ? json_own(x->d->arena, cJSON_Parse(PQgetvalue(pr, 0, 0))) : NULL;
     t = cJSON_GetObjectItemCaseSensitive(c, "enriched");
+    cache_counted(cJSON_IsString(t));
     if (!cJSON_IsString(t))
         return 0;
     x->res->text = t->valuestring;

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "crypto/random.h"
 #include "enrich/provider.h"
 
@@ -139,10 +140,28 @@ void enrich_stream_text(run_t *x, const char *s, size_t len)
     }
 }
 
+/* The attempt in the process's metrics: promptd_enrich_attempts_total by
+ * provider and outcome, and the latency of the ones that ran (n > 0). */
+static void attempt_metrics(const chain_link_t *l, int n, const char *outcome, double ms)
+{
+    char labels[96];
+    int len;
+
+    if (!metrics_file())
+        return;
+    len = snprintf(labels, sizeof(labels), "provider=\"%s\"", l->name);
+    if (n > 0)
+        metrics_observe("promptd_enrich_attempt_duration_seconds", labels, ms / 1000.0);
+    snprintf(labels + len, sizeof(labels) - (size_t)len, ",outcome=\"%s\"", outcome);
+    metrics_counter_add("promptd_enrich_attempts_total", labels, 1);
+}
+
 cJSON *enrich_attempt(run_t *x, const chain_link_t *l, int n,
                       const char *outcome, double ms)
 {
     cJSON *a = cJSON_CreateObject();
+
+    attempt_metrics(l, n, outcome, ms);
 
     cJSON_AddStringToObject(a, "provider", l->name);
     cJSON_AddStringToObject(a, "model", l->model);

@@ -8,6 +8,7 @@
 
 #include "http/credential.h"
 #include "http/quota.h"
+#include "http/reqmetrics.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/json.h"
@@ -110,42 +111,6 @@ static void log_request(const req_t *r, double seconds)
     }
 }
 
-/* The method as a bounded label: anything unusual is "other". */
-static const char *metrics_method(const char *m)
-{
-    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH",
-                                        "DELETE", "OPTIONS", NULL};
-
-    for (int i = 0; m && known[i]; i++)
-        if (strcmp(m, known[i]) == 0)
-            return m;
-    return "other";
-}
-
-/* The request's counters and histograms in this process's metrics file:
- * memory writes only (no syscall, no database); the route is its pattern,
- * never the raw path. */
-static void server_metrics(const req_t *r, double seconds)
-{
-    const char *route = r->route ? r->route->pattern : "unmatched";
-    strbuf_t lab;
-
-    if (!metrics_file())
-        return;
-    /* each series' labels extend the previous one's: family, route, the rest */
-    strbuf_init(&lab, r->arena, 192);
-    strbuf_puts(&lab, "family=\"");
-    metrics_label_escape(&lab, r->family);
-    strbuf_putc(&lab, '"');
-    metrics_observe("promptd_http_db_duration_seconds", lab.ptr, r->tx.ms / 1000.0);
-    strbuf_puts(&lab, ",route=\"");
-    metrics_label_escape(&lab, route);
-    strbuf_putc(&lab, '"');
-    metrics_observe("promptd_http_request_duration_seconds", lab.ptr, seconds);
-    strbuf_printf(&lab, ",method=\"%s\",status=\"%d\"", metrics_method(r->method), r->status);
-    metrics_counter_add("promptd_http_requests_total", lab.ptr, 1);
-}
-
 /* Commit (or roll back a failed request) before answering: a client never
  * sees success for a write that did not land.  Read-only requests have no
  * open transaction (see db_exec). */
@@ -161,7 +126,7 @@ static void finish(req_t *r)
     }
     resp_write(r);
     seconds = clock_now() - r->started;
-    server_metrics(r, seconds);   /* before the client can see the end: a scrape
+    reqmetrics_record(r, seconds);   /* before the client can see the end: a scrape
                                    * that follows an answer counts it */
     FCGX_Finish_r(r->fcgx);
     log_request(r, seconds);

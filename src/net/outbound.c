@@ -254,6 +254,8 @@ static void outbound_common(outbound_t *ob, CURL *c, const char *url, const char
         curl_easy_setopt(c, CURLOPT_PROXY, "");          /* no proxy from the environment */
         curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);  /* only connections checked here */
         curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    } else if (o->unix_socket) {
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, o->unix_socket);
     }
 }
 

@@ -40,6 +40,9 @@ typedef struct outbound_opts {
     size_t max_header;          /* response header bytes, all responses */
     long max_redirects;         /* operator URLs only; user URLs never follow */
     const char *user_agent;     /* default "promptd/1" */
+    const char *unix_socket;    /* operator URLs only: connect to this unix
+                                 * socket instead of the URL's host (which
+                                 * then only names the Host header) */
     /* The caller's receivers; with on_body NULL the body is kept (see
      * outbound_body). */
     curl_write_callback on_body;

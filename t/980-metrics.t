@@ -67,8 +67,19 @@ problem_ok($bad, 401, 'a wrong metrics token', qr/metrics token/);
 my $good = req(GET => '/metrics', headers => { Authorization => "Bearer $token" });
 is($good->{status}, 200, 'the metrics token -> 200');
 like($good->{body}, qr/^promptd_http_requests_total\{/m, 'and the metrics');
-my $sess = req(GET => '/metrics', headers => { Authorization => 'Basic Zm9vOmJhcg==' });
-problem_ok($sess, 401, 'another kind of credential');
+# Other kinds of credential (even from loopback): 403, as on every route
+# that does not take them.
+my ($carol, $tc) = $s->users(qw(carol));
+my $key = api($tc, POST => '/api/v1/keys', json => { name => 'metrics-kind' });
+is($key->{status}, 201, 'an API key to present') or diag $key->{body};
+for my $cred (['a session JWT', { Authorization => "Bearer $tc" }],
+              ['an API key as Bearer', { Authorization => "Bearer $key->{json}{key}" }],
+              ['an API key as X-API-Key', { 'X-API-Key' => $key->{json}{key} }],
+              ['Basic credentials', { Authorization => 'Basic Zm9vOmJhcg==' }]) {
+    my $r = req(GET => '/metrics', headers => $cred->[1]);
+    problem_ok($r, 403, "$cred->[0] on /metrics", qr/metrics token/);
+    unlike($r->{body}, qr/promptd_http_requests_total/, "... and no metrics for $cred->[0]");
+}
 
 # ------------------------------------------------------------- database gauges
 # Known rows, then the gauges equal them (promptd.metrics_gauges()).

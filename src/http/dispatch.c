@@ -264,8 +264,8 @@ static bool refuse(req_t *r, const family_t *fam, int status, const char *code,
 }
 
 /* CRED_METRICS rows (alone in their row, router_check): a wrong Bearer
- * token is a 401, an address outside loopback and PROMPTD_METRICS_ALLOW
- * without a token a 403. */
+ * token is a 401; a session or an API key (another kind), or an address
+ * outside loopback and PROMPTD_METRICS_ALLOW without a token, a 403. */
 static bool metrics_admit_or_reply(req_t *r, const family_t *fam)
 {
     switch (metrics_access_check(r)) {
@@ -273,6 +273,10 @@ static bool metrics_admit_or_reply(req_t *r, const family_t *fam)
         return true;
     case METRICS_ACCESS_BAD_TOKEN:
         return refuse(r, fam, 401, PROBLEM_BAD_CREDENTIAL, "The metrics token is not valid.");
+    case METRICS_ACCESS_WRONG_KIND:
+        return refuse(r, fam, 403, PROBLEM_WRONG_KIND,
+                      "Metrics take the metrics token (or an allowed address), "
+                      "not a session or an API key.");
     default:
         return refuse(r, fam, 403, PROBLEM_METRICS_DENIED,
                       "Metrics are served to allowed addresses or with the metrics token.");

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "core/config.h"
+#include "http/credential.h"
 
 /* addr as 16 bytes (IPv4 mapped into ::ffff:0:0/96); false when not an
  * address. */
@@ -89,19 +90,35 @@ bool metrics_access_addr_allowed(const char *addr, const char *list)
     return false;
 }
 
+/* A bearer value shaped as a JWT: three non-empty base64url parts. */
+static bool metrics_access_jwt_shaped(const char *v)
+{
+    size_t a = strcspn(v, "."), b;
+
+    if (a == 0 || v[a] != '.')
+        return false;
+    b = strcspn(v + a + 1, ".");
+    return b > 0 && v[a + 1 + b] == '.' && v[a + 2 + b] != '\0' &&
+           strchr(v + a + 2 + b, '.') == NULL;
+}
+
 enum metrics_access metrics_access_check(req_t *r)
 {
     const char *h = req_header(r, "Authorization");
     const char *token;
+    bool bearer = h != NULL && strncasecmp(h, "Bearer ", 7) == 0;
 
     if (h != NULL) {
         token = config_secret("PROMPTD_METRICS_TOKEN", "metrics_token");
-        if (token == NULL || *token == '\0' || strncasecmp(h, "Bearer ", 7) != 0 ||
-            strlen(h + 7) != strlen(token) ||
-            CRYPTO_memcmp(h + 7, token, strlen(token)) != 0)
-            return METRICS_ACCESS_BAD_TOKEN;
-        return METRICS_ACCESS_OK;
+        if (bearer && token != NULL && *token != '\0' && strlen(h + 7) == strlen(token) &&
+            CRYPTO_memcmp(h + 7, token, strlen(token)) == 0)
+            return METRICS_ACCESS_OK;
+        if (!bearer || credential_presented(r) == CRED_APIKEY || metrics_access_jwt_shaped(h + 7))
+            return METRICS_ACCESS_WRONG_KIND;
+        return METRICS_ACCESS_BAD_TOKEN;
     }
+    if (req_header(r, "X-API-Key") != NULL)
+        return METRICS_ACCESS_WRONG_KIND;
     return metrics_access_addr_allowed(r->remote_addr, config_env("PROMPTD_METRICS_ALLOW"))
            ? METRICS_ACCESS_OK : METRICS_ACCESS_DENIED;
 }

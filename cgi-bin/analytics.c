@@ -258,9 +258,11 @@ static const char *events_or_reply(req_t *r, int *count)
         req_field_error(r, "events", "must be an array of events");
     else if (cJSON_GetArraySize(events) == 0 || cJSON_GetArraySize(events) > EVENTS_MAX)
         req_field_error(r, "events", "must hold 1 to %d events", EVENTS_MAX);
-    else
-        cJSON_ArrayForEach(ev, events)
+    else {
+        cJSON_ArrayForEach(ev, events) {
             event_check(r, i++, ev, rows);
+        }
+    }
     if (r->errors) {
         resp_validation(r);
         return NULL;

@@ -151,8 +151,6 @@ for my $c (@bad) {
     }
 }
 is(nrows(), $before, 'no bad batch stored a row (all or nothing)');
-is(db1('select count(*) from promptd.analytics_pending'), db1('select count(*) from promptd.analytics_pending'),
-   'the queue is consistent');
 $r = events(body => '{"events": [');
 problem_ok($r, 400, 'malformed JSON');
 $r = events(body => '[1]');
@@ -222,8 +220,16 @@ $s->promptctl('user', 'admin', 'alice@example.com', 'on');
 $r = api($ta, PATCH => "/api/v1/admin/users/$bob", json => { subscription_tier => 'pro' });
 is($r->{status}, 200, 'an admin moves bob to pro') or diag $r->{body};
 is_deeply(server_events('plan.changed'), [ [ $bob, '{"to": "pro", "from": "free"}' ] ], '... plan.changed');
+is(db1(q{select e.xmin::text = p.xmin::text from promptd.analytics_events e, public.profiles p
+          where e.event_type = 'plan.changed' and p.id = e.user_id}), 't',
+   '... written by the transaction that changed the tier');
 api($ta, PATCH => "/api/v1/admin/users/$bob", json => { subscription_tier => 'pro' });
 is(scalar @{ server_events('plan.changed') }, 1, '... not again when the tier stays');
+is(db1(qq{select e.xmin::text = p.xmin::text from promptd.analytics_events e, public.prompts p
+          where e.event_type = 'prompt.created' and p.id = '$p->{id}' and e.event_data->>'prompt_id' = '$p->{id}'}), 't',
+   'prompt.created: written by the transaction that created the prompt');
+$s->psql(qq{begin; update public.profiles set subscription_tier = 'team' where id = '$alice'; rollback});
+is(scalar @{ server_events('plan.changed', "user_id = '$alice'") }, 0, 'a rolled-back tier change records nothing');
 
 # ------------------------------------------------------------ rollups
 sub rollups_match {

@@ -58,6 +58,7 @@ static const db_stmt_t stmts[] = {
     /* $1 the prompt attachments (JSON array, signed URLs made here) */
     [ST_EXPORT] = {"me_export", "select (promptd.account_export() || "
         "jsonb_build_object('billing', promptd.billing_export(), "
+        "'analytics_events', promptd.analytics_export(), "
         "'prompt_attachments', $1::jsonb))::text"},
     /* $1 seconds the signed URLs work (0: none) */
     [ST_EXPORT_ATTACHMENTS] = {"me_export_attachments",
@@ -255,7 +256,8 @@ static const char *export_attachments(req_t *r)
 
 /* GET /api/v1/me/export -> 200 {exported_at, profile, audit_log, prompts,
  *   prompt_versions, usage_tracking, prompt_attachments (with signed
- *   URLs), billing, ...every table with the caller's rows}.
+ *   URLs), billing, analytics_events (sql/functions/analytics.sql),
+ *   ...every table with the caller's rows}.
  *   Audited (account.export) before the data is read. */
 static int me_export(req_t *r)
 {

@@ -109,6 +109,8 @@ is_deeply(held('billing'), [qw(api_key_pepper app_database_url jwt_secret stripe
           'billing: the Stripe keys');
 is_deeply(held('webhooks'), [qw(api_key_pepper app_database_url jwt_secret secrets_keys)],
           'webhooks: the key ring (it seals endpoint secrets), no provider or Stripe key');
+is_deeply(held('analytics'), [qw(api_key_pepper app_database_url jwt_secret)],
+          'analytics: only what verifies callers, no key ring, provider or Stripe key');
 is_deeply(held('me'), [qw(api_key_pepper app_database_url jwt_secret storage_signing_key stripe_secret_key)],
           'me: the Stripe API key (account deletion cancels the subscription), the URL signing key (export), no webhook secret');
 is(chomped("$var/secrets/family/billing/stripe_webhook_secret"), $STRIPE_WH, "billing's webhook secret is the operator's");

@@ -15,10 +15,11 @@ sub daemons { map { $s->start_jobs_daemon(PROMPTD_JOBS_POLL => 200) } 1 .. $_[0]
 sub stop_all { $s->stop_ok($_, "daemon $_ exits 0 on SIGTERM") for @_ }
 
 is(db1("select string_agg(task || '=' || every::text, ',' order by task) from promptd.schedules"),
-   'billing.grace=00:05:00,jobs.purge=00:10:00,maintenance.purge=01:00:00,quota.purge=01:00:00,share.views=00:00:10,storage.gc=01:00:00,webhooks.purge=01:00:00', 'built-in schedules');
-# Off for this test (a 10-minute boundary could fall inside it); the
+   'analytics.partitions=01:00:00,analytics.rollup=00:01:00,billing.grace=00:05:00,jobs.purge=00:10:00,maintenance.purge=01:00:00,quota.purge=01:00:00,share.views=00:00:10,storage.gc=01:00:00,webhooks.purge=01:00:00', 'built-in schedules');
+# Off for this test (a 1- or 10-minute boundary could fall inside it); the
 # tasks below stand in for them.
-$s->psql(q{update promptd.schedules set enabled = false where task in ('billing.grace', 'jobs.purge', 'maintenance.purge', 'quota.purge', 'share.views')});
+$s->psql(q{update promptd.schedules set enabled = false where task in ('billing.grace', 'jobs.purge', 'maintenance.purge', 'quota.purge', 'share.views',
+                                                                    'analytics.rollup')});
 
 # --- 3 daemons, a 1-second schedule: each slot fires once.
 $s->psql(q{insert into promptd.schedules (task, job_type, every, payload)

@@ -291,6 +291,13 @@ begin
            to_timestamp((r->>'t')::double precision)
       from jsonb_array_elements(p_rows) r
       join public.shares s on s.id = (r->>'s')::uuid;
+    -- one share.viewed analytics event per view, at its time, with the
+    -- viewer's hash (analytics.sql)
+    perform promptd.analytics_record('share.viewed', null,
+                jsonb_strip_nulls(jsonb_build_object('share_id', x.share_id,
+                                                     'referrer_host', nullif(x.host, ''))),
+                x.viewer, x.at)
+       from pg_temp.share_ingest_rows x;
 
     with fresh as (
         insert into promptd.share_viewers (share_id, day, viewer)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/jobs.h"
 #include "billing/job.h"
 #include "enrich/job.h"
 #include "jobs/maintenance.h"
@@ -18,11 +19,12 @@ const job_handler_t *const *jobtypes(void)
     static const job_handler_t *const all[] = {
         registry_handlers, maintenance_handlers, enrich_job_handlers,
         shareviews_handlers, quota_job_handlers, billing_job_handlers, mail_job_handlers,
-        webhooks_job_handlers, storage_job_handlers, NULL, NULL};
+        webhooks_job_handlers, storage_job_handlers, analytics_job_handlers, NULL, NULL};
     static const job_handler_t *const with_tests[] = {
         registry_handlers, maintenance_handlers, enrich_job_handlers,
         shareviews_handlers, quota_job_handlers, billing_job_handlers, mail_job_handlers,
-        webhooks_job_handlers, storage_job_handlers, registry_test_handlers, NULL};
+        webhooks_job_handlers, storage_job_handlers, analytics_job_handlers, registry_test_handlers,
+        NULL};
     const char *e = getenv("PROMPTD_JOBS_TEST_HANDLERS");
 
     return e && strcmp(e, "1") == 0 ? with_tests : all;

@@ -95,6 +95,14 @@ $r = $s->request(POST => '/api/v1/events', { token => $key, json => { events => 
 problem_ok($r, 403, 'an API key (not accepted here)', qr/API keys cannot be used here/);
 $r = events(token => 'not.a.jwt', json => { events => [ { event => 'a' } ] });
 problem_ok($r, 401, 'a bad session token');
+# supabase-js signed out: the anon key as apikey and as the Bearer token
+$r = events(token => $ANON, headers => { apikey => $ANON }, json => { events => [ { event => 'signed.out' } ] });
+is($r->{status}, 202, 'the anon key as apikey and Bearer (supabase-js signed out) -> 202') or diag $r->{body};
+is(db1("select count(*) || ':' || count(user_id) from promptd.analytics_events where event_type = 'signed.out'"),
+   '1:0', '... stored as an anonymous event');
+$r = events(token => 'wrong', headers => { apikey => 'wrong' }, json => { events => [ { event => 'signed.out' } ] });
+problem_ok($r, 401, 'a wrong anon key in both headers', qr/anon key/);
+$before = nrows();
 $r = $s->request(GET => '/api/v1/events', {});
 is($r->{status}, 405, 'GET /api/v1/events -> 405');
 is(nrows(), $before, 'nothing stored by refused callers');

@@ -179,6 +179,14 @@ unsigned credential_presented(req_t *r)
     return req_header(r, "X-API-Key") != NULL ? CRED_APIKEY : 0;
 }
 
+bool credential_bearer_is_apikey(req_t *r)
+{
+    const char *h = req_header(r, "Authorization"), *k = req_header(r, "apikey");
+
+    return h != NULL && k != NULL && *k != '\0' && strncasecmp(h, "Bearer ", 7) == 0 &&
+           strcmp(h + 7, k) == 0;
+}
+
 bool credential_share_cookie_present(req_t *r)
 {
     const char *c = req_header(r, "Cookie");

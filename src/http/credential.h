@@ -35,6 +35,12 @@ const char *credential_public_jwks(void);
  * credential_share_cookie_present and the handlers. */
 unsigned credential_presented(req_t *r);
 
+/* True when "Authorization: Bearer X" repeats the apikey header's X: how
+ * supabase-js calls while no one is signed in (the anon key in both).  On
+ * a route open to anonymous callers that is no session; the handler
+ * checks the anon key itself where it requires one. */
+bool credential_bearer_is_apikey(req_t *r);
+
 /* A share link's unlock cookie ("pd_share_..."), unverified, is present. */
 #define CREDENTIAL_SHARE_COOKIE_PREFIX "pd_share_"
 bool credential_share_cookie_present(req_t *r);

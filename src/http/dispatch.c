@@ -300,8 +300,9 @@ static bool admit_or_reply(req_t *r, const family_t *fam)
     credential_anon(r);
     if (want == CRED_METRICS)
         return metrics_admit_or_reply(r, fam);
-    if (kind == CRED_SESSION && !(want & CRED_SESSION) && (want & CRED_NONE))
-        kind = 0;
+    if (kind == CRED_SESSION && (want & CRED_NONE) &&
+        (!(want & CRED_SESSION) || credential_bearer_is_apikey(r)))
+        kind = 0;   /* not verified: the anon key as a Bearer (GoTrue clients) */
     if (kind == 0) {
         if ((want & CRED_NONE) ||
             ((want & CRED_SHARE) && credential_share_cookie_present(r)) ||

@@ -221,11 +221,16 @@ static const char *config_default_var_dir(void)
     return geteuid() == 0 ? CONFIG_ROOT_VAR_DIR : PROMPTD_DEFAULT_VAR_DIR;
 }
 
-/* The directory a process reads its secrets from. */
+/* The directory a process reads its secrets from: PROMPTD_SECRETS_DIR, else
+ * the one systemd fills from the unit's LoadCredential= lines
+ * (CREDENTIALS_DIRECTORY, one file per credential, named by its id), else
+ * <var_dir>/secrets.  The caller owns the returned string. */
 static char *config_secrets_dir_of(const char *var_dir)
 {
     const char *v = config_env("PROMPTD_SECRETS_DIR");
 
+    if (v == NULL)
+        v = config_env("CREDENTIALS_DIRECTORY");
     return v != NULL ? config_xstrdup(v) : config_xprintf("%s/secrets", var_dir);
 }
 

@@ -11,7 +11,8 @@
 typedef struct config {
     const char *var_dir;          /* PROMPTD_VAR_DIR, default <builddir>/var
                                    * (root: /var/lib/promptd) */
-    const char *sql_dir;          /* PROMPTD_SQL_DIR, default <srcdir>/sql */
+    const char *sql_dir;          /* PROMPTD_SQL_DIR, default <srcdir>/sql from the
+                                   * build tree, else the installed share/promptd/sql */
     const char *secrets_dir;      /* PROMPTD_SECRETS_DIR, else systemd's
                                    * CREDENTIALS_DIRECTORY (LoadCredential=), else
                                    * <var_dir>/secrets: where a process reads its secret

@@ -3,6 +3,8 @@
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
+use POSIX ();
+use Socket ();
 use Test::More;
 use lib 't/lib';
 use Promptd::Test;
@@ -98,6 +100,51 @@ is(installed('select max(version) from public.schema_migrations'), $lastv, "  no
 is($rc, 0, 'audit verify on the installed schema') or diag($err);
 is(installed("select count(*) from pg_proc where proname = 'audit_verify'"), 1,
    'sql/functions applied (promptd.audit_verify)');
+
+# promptd-gateway under socket activation (what promptd-gateway.socket
+# does): systemd-socket-activate holds the socket and hands it over on fd 3
+# (LISTEN_FDS) at the first connection, which the gateway then answers;
+# stopped, it leaves the socket to its owner.
+SKIP: {
+    my $activate = `command -v systemd-socket-activate 2>/dev/null`;
+    chomp $activate;
+    skip 'systemd-socket-activate not installed', 6 unless $activate;
+    require IO::Socket::UNIX;
+    my $sock = "$tmp/gateway.sock";
+    my $app = slurp($s->var_dir . '/secrets/app_db_password');
+    chomp $app;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>', "$tmp/gateway.log");
+        open(STDERR, '>&', \*STDOUT);
+        exec $activate, '-l', $sock,
+            '-E', 'PROMPTD_APP_DATABASE_URL=host=' . $s->var_dir . '/run port=' . $s->pg_port
+                  . " dbname=installed user=promptd_app password=$app",
+            '-E', "PROMPTD_GATEWAY_SOCKET=$sock", '-E', "PROMPTD_VAR_DIR=$tmp",
+            '-E', 'PROMPTD_METRICS=off', "$moved/bin/promptd-gateway"
+            or POSIX::_exit(127);
+    }
+    for (1 .. 200) { last if -S $sock; select(undef, undef, undef, 0.05) }
+    ok(-S $sock, 'systemd-socket-activate listens on the gateway socket');
+    my $c = IO::Socket::UNIX->new(Peer => $sock, Type => IO::Socket::UNIX::SOCK_STREAM());
+    my $answer = '';
+    if ($c) {
+        # bounded: a gateway listening elsewhere would never answer
+        setsockopt($c, Socket::SOL_SOCKET(), Socket::SO_RCVTIMEO(), pack('l!l!', 10, 0));
+        print $c "GET /status HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n";
+        local $/;
+        $answer = <$c> // '';
+    }
+    like($answer, qr{\AHTTP/1\.[01] 200 }, 'the gateway answers the first connection on the inherited socket')
+        or diag(slurp("$tmp/gateway.log"));
+    like($answer, qr/"max_inflight":/, '  GET /status');
+    like(slurp("$tmp/gateway.log"), qr/listening on \Q$sock\E/, '  it logged its socket');
+    kill 'TERM', $pid;
+    waitpid($pid, 0);
+    is($? & 127 ? 0 : $? >> 8, 0, 'SIGTERM: it stops cleanly');
+    ok(-S $sock, '  and leaves the socket to its owner (the socket unit)');
+}
 $s->stop;
 
 # make uninstall takes away everything but the settings file.

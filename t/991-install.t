@@ -101,6 +101,25 @@ is($rc, 0, 'audit verify on the installed schema') or diag($err);
 is(installed("select count(*) from pg_proc where proname = 'audit_verify'"), 1,
    'sql/functions applied (promptd.audit_verify)');
 
+# promptctl credstore DIR: the secrets as the units' credentials.
+my $store = "$tmp/credstore";
+mkdir $store or die;
+($rc, $out, $err) = $s->_run(["$moved/bin/promptctl", 'credstore', $store], separate => 1);
+is($rc, 0, 'promptctl credstore DIR') or diag($err);
+my @made = sort map { m{/promptd\.([a-z_]+)$} } split /\n/, $out;
+is_deeply(\@made, [sort qw(app_database_url jwt_secret api_key_pepper secrets_keys
+    share_cookie_key storage_signing_key)], '  the application URL and the generated secrets (no unset optional one)');
+my @modes = grep { ((stat "$store/promptd.$_")[2] & 0777) != 0600 } @made;
+is_deeply(\@modes, [], '  each 0600');
+is(slurp("$store/promptd.jwt_secret"), slurp($s->var_dir . '/secrets/jwt_secret'),
+   '  promptd.jwt_secret = var/secrets/jwt_secret');
+like(slurp("$store/promptd.app_database_url"), qr/user='?promptd_app\b/, '  the URL names promptd_app');
+unlike(slurp("$store/promptd.app_database_url"), qr/\Q$pw\E/, '  and not the superuser password');
+is_deeply([glob("$store/*.tmp")], [], '  no temporary left');
+($rc, $out, $err) = $s->_run(["$moved/bin/promptctl", 'credstore', "$tmp/nodir"], separate => 1);
+is($rc, 1, 'credstore into a missing directory fails');
+like($err, qr/is not a directory/, '  saying so');
+
 # promptd-gateway under socket activation (what promptd-gateway.socket
 # does): systemd-socket-activate holds the socket and hands it over on fd 3
 # (LISTEN_FDS) at the first connection, which the gateway then answers;
@@ -108,19 +127,25 @@ is(installed("select count(*) from pg_proc where proname = 'audit_verify'"), 1,
 SKIP: {
     my $activate = `command -v systemd-socket-activate 2>/dev/null`;
     chomp $activate;
-    skip 'systemd-socket-activate not installed', 6 unless $activate;
+    skip 'systemd-socket-activate not installed', 7 unless $activate;
     require IO::Socket::UNIX;
     my $sock = "$tmp/gateway.sock";
-    my $app = slurp($s->var_dir . '/secrets/app_db_password');
-    chomp $app;
+    # its credentials as systemd passes them: the ids of
+    # promptd-gateway.service (promptd-stack secrets-of gateway), each from
+    # the store's promptd.<id>
+    my $creds = "$tmp/credentials";
+    mkdir $creds or die;
+    for my $id (split /\n/, `'$SRC/src/cmd/promptd-stack' secrets-of gateway`) {
+        system('cp', "$store/promptd.$id", "$creds/$id") if -e "$store/promptd.$id";
+    }
+    ok(-s "$creds/app_database_url", 'the gateway\'s credentials hold the database URL');
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         open(STDIN, '<', '/dev/null');
         open(STDOUT, '>', "$tmp/gateway.log");
         open(STDERR, '>&', \*STDOUT);
         exec $activate, '-l', $sock,
-            '-E', 'PROMPTD_APP_DATABASE_URL=host=' . $s->var_dir . '/run port=' . $s->pg_port
-                  . " dbname=installed user=promptd_app password=$app",
+            '-E', "CREDENTIALS_DIRECTORY=$creds",
             '-E', "PROMPTD_GATEWAY_SOCKET=$sock", '-E', "PROMPTD_VAR_DIR=$tmp",
             '-E', 'PROMPTD_METRICS=off', "$moved/bin/promptd-gateway"
             or POSIX::_exit(127);
@@ -136,7 +161,7 @@ SKIP: {
         local $/;
         $answer = <$c> // '';
     }
-    like($answer, qr{\AHTTP/1\.[01] 200 }, 'the gateway answers the first connection on the inherited socket')
+    like($answer, qr{\AHTTP/1\.[01] 200 }, 'the gateway (database URL from CREDENTIALS_DIRECTORY) answers the first connection on the inherited socket')
         or diag(slurp("$tmp/gateway.log"));
     like($answer, qr/"max_inflight":/, '  GET /status');
     like(slurp("$tmp/gateway.log"), qr/listening on \Q$sock\E/, '  it logged its socket');

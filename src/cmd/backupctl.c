@@ -68,6 +68,7 @@ static char *backupctl_split(const char *url, char **password)
         if (o->val == NULL || *o->val == '\0')
             continue;
         if (strcmp(o->keyword, "password") == 0) {
+            free(*password);   /* one per conninfo; the analyzer cannot know */
             *password = strdup(o->val);
             continue;
         }

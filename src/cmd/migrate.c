@@ -276,10 +276,7 @@ fail:
     return false;
 }
 
-/* Give promptd_app the password in var/secrets/app_db_password (made on
- * first use).  The password is hashed client-side, so the server log never
- * sees it. */
-static bool migrate_app_password(PGconn *conn, const config_t *cfg)
+bool migrate_app_password(PGconn *conn, const config_t *cfg)
 {
     char *secret, *hash = NULL, *lit = NULL, *sql = NULL;
     bool ok = false;

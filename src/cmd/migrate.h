@@ -2,6 +2,10 @@
 #ifndef PROMPTD_MIGRATE_H
 #define PROMPTD_MIGRATE_H
 
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
 #include "cmd/ctl.h"
 #include "core/config.h"
 
@@ -20,5 +24,10 @@ extern const ctl_cmd_t migrate_cmd;
  * unless PROMPTD_APP_DATABASE_URL is set.  Errors go to stderr.  Returns
  * the process exit status: 0 or 1. */
 int migrate_run(const config_t *cfg);
+
+/* Give promptd_app the password in var/secrets/app_db_password (made on
+ * first use), hashed client-side so the server log never sees it.  False,
+ * reported on stderr, on failure.  (promptctl restore calls it too.) */
+bool migrate_app_password(PGconn *conn, const config_t *cfg);
 
 #endif

@@ -12,6 +12,8 @@
 
 #include "auth/jwt.h"
 #include "cmd/auditctl.h"
+#include "cmd/backupctl.h"
+#include "cmd/credctl.h"
 #include "cmd/ctl.h"
 #include "cmd/jobsctl.h"
 #include "cmd/migrate.h"
@@ -271,7 +273,8 @@ static const ctl_cmd_t promptctl_env_entry = {
 static const ctl_cmd_t *const promptctl_cmds[] = {
     &migrate_cmd, &promptctl_user_cmd, &auditctl_cmd, &secretsctl_cmd,
     &promptctl_token_entry, &jobsctl_cmd, &promptctl_env_entry,
-    &quotactl_plans_cmd, &quotactl_quota_cmd,
+    &quotactl_plans_cmd, &quotactl_quota_cmd, &backupctl_backup_cmd, &backupctl_restore_cmd,
+    &credctl_cmd,
 };
 
 #define PROMPTCTL_NCMDS (sizeof promptctl_cmds / sizeof promptctl_cmds[0])

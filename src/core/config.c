@@ -25,6 +25,12 @@
 #ifndef PROMPTD_DEFAULT_SQL_DIR
 #define PROMPTD_DEFAULT_SQL_DIR "sql"
 #endif
+#ifndef PROMPTD_BUILD_DIR
+#define PROMPTD_BUILD_DIR "."
+#endif
+#ifndef PROMPTD_INSTALL_SQL_DIR
+#define PROMPTD_INSTALL_SQL_DIR "/usr/local/share/promptd/sql"
+#endif
 
 /* root's default state directory: where PostgreSQL and the service user
  * can reach it whatever the checkout's permissions (as promptd-stack). */
@@ -215,17 +221,51 @@ char *config_read_secret(const char *var_dir, const char *name)
     return value;
 }
 
+/* PROMPTD_SQL_DIR's default.  A program run from the build tree reads the
+ * source tree's sql/; an installed one the SQL installed beside it,
+ * <exe>/../share/promptd/sql (bin/) or <exe>/../../share/promptd/sql
+ * (libexec/promptd/), so a relocated or DESTDIR tree finds its own; else
+ * $(pkgdatadir)/sql as configured.  The caller owns the returned string. */
+static char *config_default_sql_dir(void)
+{
+    static const char *const rel[] = {"../share/promptd/sql", "../../share/promptd/sql"};
+    char exe[PATH_MAX], *slash, *dir;
+    struct stat st;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    size_t blen = strlen(PROMPTD_BUILD_DIR);
+
+    if (n <= 0)
+        return config_xstrdup(PROMPTD_INSTALL_SQL_DIR);
+    exe[n] = '\0';
+    if (strncmp(exe, PROMPTD_BUILD_DIR, blen) == 0 && exe[blen] == '/')
+        return config_xstrdup(PROMPTD_DEFAULT_SQL_DIR);
+    if ((slash = strrchr(exe, '/')) != NULL)
+        *slash = '\0';
+    for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+        dir = config_xprintf("%s/%s", exe, rel[i]);
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            return dir;
+        free(dir);
+    }
+    return config_xstrdup(PROMPTD_INSTALL_SQL_DIR);
+}
+
 /* PROMPTD_VAR_DIR's default: /var/lib/promptd for root, else the build's. */
 static const char *config_default_var_dir(void)
 {
     return geteuid() == 0 ? CONFIG_ROOT_VAR_DIR : PROMPTD_DEFAULT_VAR_DIR;
 }
 
-/* The directory a process reads its secrets from. */
+/* The directory a process reads its secrets from: PROMPTD_SECRETS_DIR, else
+ * the one systemd fills from the unit's LoadCredential= lines
+ * (CREDENTIALS_DIRECTORY, one file per credential, named by its id), else
+ * <var_dir>/secrets.  The caller owns the returned string. */
 static char *config_secrets_dir_of(const char *var_dir)
 {
     const char *v = config_env("PROMPTD_SECRETS_DIR");
 
+    if (v == NULL)
+        v = config_env("CREDENTIALS_DIRECTORY");
     return v != NULL ? config_xstrdup(v) : config_xprintf("%s/secrets", var_dir);
 }
 
@@ -572,7 +612,7 @@ const config_t *config_load(bool create_secrets)
     v = config_env("PROMPTD_VAR_DIR");
     c.var_dir = config_xstrdup(v != NULL ? v : config_default_var_dir());
     v = config_env("PROMPTD_SQL_DIR");
-    c.sql_dir = config_xstrdup(v != NULL ? v : PROMPTD_DEFAULT_SQL_DIR);
+    c.sql_dir = v != NULL ? config_xstrdup(v) : config_default_sql_dir();
     c.secrets_dir = config_secrets_dir_of(c.var_dir);
     if (!config_database(&c, create_secrets))
         goto fail;

@@ -11,10 +11,13 @@
 typedef struct config {
     const char *var_dir;          /* PROMPTD_VAR_DIR, default <builddir>/var
                                    * (root: /var/lib/promptd) */
-    const char *sql_dir;          /* PROMPTD_SQL_DIR, default <srcdir>/sql */
-    const char *secrets_dir;      /* PROMPTD_SECRETS_DIR, default <var_dir>/secrets: where
-                                   * a process reads its secret files (the stack gives
-                                   * each family its own, holding only what it needs) */
+    const char *sql_dir;          /* PROMPTD_SQL_DIR, default <srcdir>/sql from the
+                                   * build tree, else the installed share/promptd/sql */
+    const char *secrets_dir;      /* PROMPTD_SECRETS_DIR, else systemd's
+                                   * CREDENTIALS_DIRECTORY (LoadCredential=), else
+                                   * <var_dir>/secrets: where a process reads its secret
+                                   * files (the stack gives each family its own, holding
+                                   * only what it needs) */
     const char *database_url;     /* PROMPTD_DATABASE_URL or the embedded one */
     const char *app_database_url; /* PROMPTD_APP_DATABASE_URL, <secrets>/app_database_url,
                                    * or derived (+ <secrets>/app_db_password) */

@@ -2,6 +2,8 @@
 #include "gateway/gateway.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -253,6 +255,31 @@ static void gw_on_signal(int sig)
     gw_stop = 1;
 }
 
+/* systemd's socket activation (sd_listen_fds(3)'s protocol, without
+ * libsystemd): the one listening socket the service manager passed, fd 3,
+ * when LISTEN_PID names this process and LISTEN_FDS is 1; else -1.  The
+ * socket unit owns the path, so a restart drops no connection. */
+static int gw_inherited(void)
+{
+    const char *pid = config_env("LISTEN_PID"), *fds = config_env("LISTEN_FDS");
+    long p, n;
+    int on = 0;
+    socklen_t len = sizeof on;
+
+    if (pid == NULL || fds == NULL || !str_to_long(pid, 1, LONG_MAX, &p) ||
+        p != (long)getpid() || !str_to_long(fds, 1, 1, &n))
+        return -1;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) != 0 || !on) {
+        log_error("%s: fd 3 from the service manager is not a listening socket", __func__);
+        return -1;
+    }
+    (void)fcntl(3, F_SETFD, FD_CLOEXEC);
+    return 3;
+}
+
 /* The listening socket at path (replacing a stale one), mode 0660. */
 static int gw_listen(const char *path)
 {
@@ -300,12 +327,15 @@ int gw_serve(void)
 {
     struct sigaction sa = {.sa_handler = gw_on_signal};
     pthread_attr_t attr;
+    bool inherited;
     int lfd, rc;
 
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if ((lfd = gw_listen(gw_cfg->socket)) < 0)
+    lfd = gw_inherited();
+    inherited = lfd >= 0;
+    if (!inherited && (lfd = gw_listen(gw_cfg->socket)) < 0)
         return 1;
     if (!gw_jobs_start()) {
         close(lfd);
@@ -328,7 +358,8 @@ int gw_serve(void)
             clock_sleep_ms(10);
     }
     close(lfd);
-    unlink(gw_cfg->socket);
+    if (!inherited)
+        unlink(gw_cfg->socket);   /* an inherited one is the socket unit's */
     gw_jobs_stop();
     rc = gw_drain();
     pthread_attr_destroy(&attr);

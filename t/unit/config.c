@@ -180,6 +180,28 @@ int main(void)
         is_str(field(got, "jwt_secret"), "env-jwt-secret-0123456789abcdef0123456789",
                "PROMPTD_JWT_SECRET overrides the file");
     }
+    /* Under systemd: the unit's credentials (LoadCredential=), unless
+     * PROMPTD_SECRETS_DIR names another directory. */
+    {
+        char creds[700];
+        const char *env[] = {var, creds, NULL};
+
+        snprintf(creds, sizeof creds, "CREDENTIALS_DIRECTORY=%s", fam);
+        ok(load(env, got), "worker on CREDENTIALS_DIRECTORY: loads");
+        is_str(field(got, "jwt_secret"), "share-jwt-secret-0123456789abcdef0123456789",
+               "JWT secret from CREDENTIALS_DIRECTORY");
+        is_str(field(got, "openai_api_key"), "sk-from-file",
+               "provider key from CREDENTIALS_DIRECTORY");
+    }
+    {
+        char creds[700];
+        const char *env[] = {var, creds, famdir, NULL};
+
+        snprintf(creds, sizeof creds, "CREDENTIALS_DIRECTORY=%s/secrets/missing", dir);
+        ok(load(env, got), "PROMPTD_SECRETS_DIR and CREDENTIALS_DIRECTORY: loads");
+        is_str(field(got, "jwt_secret"), "share-jwt-secret-0123456789abcdef0123456789",
+               "PROMPTD_SECRETS_DIR wins over CREDENTIALS_DIRECTORY");
+    }
     {
         char status_dir[700];
         const char *env[] = {var, status_dir, NULL};

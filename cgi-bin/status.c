@@ -92,6 +92,8 @@ static const char *metrics_help(const char *family)
         {"promptd_http_request_duration_seconds", "Time from accept to the answer written, by family and route."},
         {"promptd_http_db_duration_seconds", "Time spent in PostgreSQL per request, by family."},
         {"promptd_db_reconnects_total", "Database connections made after a worker's first."},
+        {"promptd_fcgi_connections_total", "FastCGI connections the workers accepted from nginx (kept ones serve many requests)."},
+        {"promptd_fcgi_evictions_total", "Idle kept connections a worker closed to make room for a new one."},
         {"promptd_quota_rejections_total", "Requests refused by a quota or plan limit, by resource."},
         {"promptd_jobs_total", "Job attempts run by the promptd-jobs daemons, by type and outcome."},
         {"promptd_job_duration_seconds", "Time a job attempt ran, by type."},

@@ -19,11 +19,10 @@
 #include "http/dispatch.h"
 #include "http/idempotency.h"
 #include "http/response.h"
+#include "http/transport.h"
 #include "net/outbound.h"
 
 #define SERVER_STMTS_MAX 64
-
-static volatile sig_atomic_t stopping;
 
 /* The http layer's own statements, prepared for every family: API-key
  * authentication, audit rows, Idempotency-Key bookkeeping.
@@ -34,8 +33,8 @@ static const db_stmt_t *const server_stmts[] = {
 static void on_signal(int sig)
 {
     (void)sig;
-    stopping = 1;
     FCGX_ShutdownPending();
+    transport_stop();
 }
 
 static void install_signals(void)
@@ -43,11 +42,13 @@ static void install_signals(void)
     struct sigaction sa;
 
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;   /* no SA_RESTART: accept() returns EINTR */
+    sa.sa_handler = on_signal;   /* no SA_RESTART; transport_stop wakes the poll */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);   /* multiwatch's graceful stop (libfcgi's own
+                                      * handler would not wake the poll) */
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -114,7 +115,7 @@ static void log_request(const req_t *r, double seconds)
 /* Commit (or roll back a failed request) before answering: a client never
  * sees success for a write that did not land.  Read-only requests have no
  * open transaction (see db_exec). */
-static void finish(req_t *r)
+static void finish(req_t *r, transport_t *t)
 {
     bool commit = r->status < 400 || r->tx.commit_on_error;
     double seconds;
@@ -128,7 +129,7 @@ static void finish(req_t *r)
     seconds = clock_now() - r->started;
     reqmetrics_record(r, seconds);   /* before the client can see the end: a scrape
                                    * that follows an answer counts it */
-    FCGX_Finish_r(r->fcgx);
+    transport_finish(t, r->fcgx);
     log_request(r, seconds);
 }
 
@@ -157,9 +158,27 @@ static bool stmts_append(db_stmt_t *dst, size_t *n, const db_stmt_t *const *list
     return true;
 }
 
+/* libfcgi and the transport on spawn-fcgi's socket (fd 0), holding up to
+ * PROMPTD_FCGI_CONNECTIONS connections; NULL (logged) on failure. */
+static transport_t *server_transport(const family_t *fam)
+{
+    static char labels[128];
+    long conns;
+
+    if (!config_env_int("PROMPTD_FCGI_CONNECTIONS", TRANSPORT_CONNS_DEFAULT, 1,
+                        TRANSPORT_CONNS_MAX, &conns))
+        return NULL;
+    snprintf(labels, sizeof(labels), "family=\"%s\"", fam->name);   /* [a-z-] names */
+    if (FCGX_Init() != 0) {
+        log_error("%s: FastCGI initialisation failed", __func__);
+        return NULL;
+    }
+    return transport_open(0, (int)conns, labels);
+}
+
 /* Routes, settings, statements, authentication, FastCGI: false (logged)
  * when the worker cannot serve. */
-static bool server_start(const family_t *fam, const config_t **cfg, FCGX_Request *fr)
+static bool server_start(const family_t *fam, const config_t **cfg, transport_t **t)
 {
     static db_stmt_t stmts[SERVER_STMTS_MAX];
     size_t n = 0;
@@ -176,17 +195,14 @@ static bool server_start(const family_t *fam, const config_t **cfg, FCGX_Request
     if (!credential_init(*cfg))
         return false;   /* logged; the stack's readiness check then fails */
     db_init((*cfg)->app_database_url, stmts);
-    if (FCGX_Init() != 0 || FCGX_InitRequest(fr, 0, 0) != 0) {
-        log_error("%s: FastCGI initialisation failed", __func__);
-        return false;
-    }
-    return true;
+    return (*t = server_transport(fam)) != NULL;
 }
 
 int server_main(int argc, char **argv, const family_t *fam)
 {
     const config_t *cfg;
-    FCGX_Request fr;
+    transport_t *t;
+    FCGX_Request *fr;
     arena_t *arena;
     const char *why;
     long bad;
@@ -200,24 +216,25 @@ int server_main(int argc, char **argv, const family_t *fam)
         print_routes(fam);
         return 0;
     }
-    if (!server_start(fam, &cfg, &fr))
+    if (!server_start(fam, &cfg, &t))
         return 1;
     arena = arena_create(16384);
     log_info("worker started");
-    while (!stopping && FCGX_Accept_r(&fr) >= 0) {
+    while ((fr = transport_accept(t)) != NULL) {
         req_t *r = arena_zalloc(arena, sizeof(*r));
 
         r->arena = arena;
         r->tx.arena = arena;
-        r->fcgx = &fr;
+        r->fcgx = fr;
         r->family = fam->name;
         r->started = clock_now();
         strbuf_init(&r->headers, arena, 256);
         dispatch_request(r, fam, cfg);
-        finish(r);
+        finish(r, t);
         arena_reset(arena);
     }
     log_info("worker stopping");
+    transport_close(t);
     arena_destroy(arena);
     db_shutdown();
     return 0;

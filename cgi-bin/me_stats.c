@@ -19,7 +19,7 @@ enum {
 };
 
 /* Each: $1 from, $2 to (timestamptz), $3 the granularity where it has one;
- * one jsonb answer (sql/functions/analytics_stats.sql). */
+ * one jsonb answer (sql/functions/analytics-stats.sql). */
 const db_stmt_t me_stats_stmts[] = {
     [SS_OVERVIEW] = {"stats_overview",
         "select promptd.admin_analytics_overview($1::timestamptz, $2::timestamptz)::text"},

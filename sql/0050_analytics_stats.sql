@@ -1,4 +1,4 @@
--- 0050_analytics_stats.sql: the statistics API (issue 17): admin statistics (overview, active users, sign-ups, enrichments, costs, sharing) and GET /api/v1/me/stats, read from the rollups of 0049 and existing tables; the current definitions are in sql/functions/analytics_stats.sql.
+-- 0050_analytics_stats.sql: the statistics API (issue 17): admin statistics (overview, active users, sign-ups, enrichments, costs, sharing) and GET /api/v1/me/stats, read from the rollups of 0049 and existing tables; the current definitions are in sql/functions/analytics-stats.sql.
 
 -- Every function takes the range [p_from, p_to) (the worker validated it:
 -- from < to, at most 366 days) and, where a series makes sense, the

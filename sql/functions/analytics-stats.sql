@@ -1,4 +1,4 @@
--- analytics_stats.sql: the statistics API (issue 17): admin statistics over a range and a granularity, and each user's own usage, read from the rollups and existing tables (never the raw events).
+-- analytics-stats.sql: the statistics API (issue 17): admin statistics over a range and a granularity, and each user's own usage, read from the rollups and existing tables (never the raw events).
 --
 -- The one current definition of each; promptctl migrate re-applies this
 -- file after the numbered migrations, every run: edit here, never in

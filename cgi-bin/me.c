@@ -547,6 +547,12 @@ static const route_t routes[] = {
      R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"GET", "/api/v1/admin/analytics/sharing", me_stats_sharing,
      R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/conversion", me_stats_conversion,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/retention", me_stats_retention,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/top-prompts", me_stats_top_prompts,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
 };
 
 int main(int argc, char **argv)

@@ -16,6 +16,7 @@
 
 enum {
     SS_OVERVIEW, SS_ACTIVE, SS_SIGNUPS, SS_ENRICHMENTS, SS_COSTS, SS_SHARING, SS_OWN,
+    SS_CONVERSION, SS_RETENTION, SS_TOP,
 };
 
 /* Each: $1 from, $2 to (timestamptz), $3 the granularity where it has one;
@@ -35,6 +36,12 @@ const db_stmt_t me_stats_stmts[] = {
         "$1::timestamptz, $2::timestamptz, $3::text)::text"},
     [SS_OWN] = {"stats_own",
         "select promptd.me_stats($1::timestamptz, $2::timestamptz, $3::text)::text"},
+    [SS_CONVERSION] = {"stats_conversion", "select promptd.admin_analytics_conversion("
+        "$1::timestamptz, $2::timestamptz, $3::text)::text"},
+    [SS_RETENTION] = {"stats_retention",
+        "select promptd.admin_analytics_retention($1::timestamptz, $2::timestamptz)::text"},
+    [SS_TOP] = {"stats_top",
+        "select promptd.admin_analytics_top_prompts($1::timestamptz, $2::timestamptz)::text"},
     {NULL, NULL},
 };
 
@@ -196,4 +203,27 @@ int me_stats_sharing(req_t *r)
 int me_stats_own(req_t *r)
 {
     return stats_reply(r, SS_OWN, G_DAY | G_WEEK | G_MONTH);
+}
+
+/* GET /api/v1/admin/analytics/conversion?from&to&granularity -> 200
+ *   {granularity,signups,paid,rate,plan_changes,paid_users_now,
+ *   live_subscriptions,items:[{bucket,signups,paid,rate}]} */
+int me_stats_conversion(req_t *r)
+{
+    return stats_reply(r, SS_CONVERSION, G_HOUR | G_DAY | G_WEEK | G_MONTH);
+}
+
+/* GET /api/v1/admin/analytics/retention?from&to -> 200 {cohorts:[{week,
+ *   size,weeks:[{week,active,share}]}]}: cohorts by sign-up week. */
+int me_stats_retention(req_t *r)
+{
+    return stats_reply(r, SS_RETENTION, G_NONE);
+}
+
+/* GET /api/v1/admin/analytics/top-prompts?from&to -> 200 {by_share_views:
+ *   [{prompt_id,views}],by_enrichments:[{prompt_id,enrichments}],tags:
+ *   [{tag,prompts}]} */
+int me_stats_top_prompts(req_t *r)
+{
+    return stats_reply(r, SS_TOP, G_NONE);
 }

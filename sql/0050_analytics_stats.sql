@@ -1,4 +1,4 @@
--- 0050_analytics_stats.sql: the statistics API (issue 17): admin statistics (overview, active users, sign-ups, enrichments, costs, sharing) and GET /api/v1/me/stats, read from the rollups of 0049 and existing tables; the current definitions are in sql/functions/analytics-stats.sql.
+-- 0050_analytics_stats.sql: the statistics API (issue 17): admin statistics (overview, active users, sign-ups, enrichments, costs, sharing, conversion, retention, top prompts) and GET /api/v1/me/stats, read from the rollups of 0049 and existing tables; the current definitions are in sql/functions/analytics-stats.sql.
 
 -- Every function takes the range [p_from, p_to) (the worker validated it:
 -- from < to, at most 366 days) and, where a series makes sense, the
@@ -293,3 +293,113 @@ end
 $function$;
 revoke all on function promptd.me_stats(timestamp with time zone,timestamp with time zone,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.me_stats(timestamp with time zone,timestamp with time zone,text) to authenticated;
+
+-- GET /api/v1/admin/analytics/conversion: free -> paid by sign-up cohort:
+-- per bucket, the accounts created in it and how many of them are on a
+-- paid tier now (profiles.subscription_tier other than free); over the
+-- range, plan.changed events (the rollups), and now, paid users and live
+-- Stripe subscriptions (active or trialing).
+CREATE OR REPLACE FUNCTION promptd.admin_analytics_conversion(p_from timestamp with time zone, p_to timestamp with time zone, p_gran text)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+    perform promptd.admin_require();
+    return (select jsonb_build_object('granularity', p_gran,
+                'signups', coalesce(sum(c.n), 0), 'paid', coalesce(sum(c.paid), 0),
+                'rate', round(sum(c.paid) / nullif(sum(c.n), 0), 4),
+                'plan_changes', (select coalesce(sum(x.events), 0)
+                    from promptd.analytics_stats_series(p_from, p_to, 'day', 'plan.changed', '') x),
+                'paid_users_now', (select count(*) from public.profiles p where p.subscription_tier <> 'free'),
+                'live_subscriptions', (select count(*) from promptd.billing_subscriptions s
+                    where s.status in ('active', 'trialing')),
+                'items', coalesce(jsonb_agg(jsonb_build_object('bucket', promptd.analytics_stats_time(c.bucket),
+                    'signups', c.n, 'paid', c.paid, 'rate', round(c.paid::numeric / nullif(c.n, 0), 4))
+                    order by c.bucket), '[]'::jsonb))
+              from (select b.bucket, count(u.id) n, count(u.id) filter (where p.subscription_tier <> 'free') paid
+                      from promptd.analytics_stats_buckets(p_from, p_to, p_gran) b
+                      left join auth.users u
+                        on u.created_at >= greatest(b.bucket at time zone 'utc', p_from)
+                       and u.created_at < least(b.bucket_end at time zone 'utc', p_to)
+                      left join public.profiles p on p.id = u.id
+                     group by 1) c);
+end
+$function$;
+revoke all on function promptd.admin_analytics_conversion(timestamp with time zone,timestamp with time zone,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.admin_analytics_conversion(timestamp with time zone,timestamp with time zone,text) to authenticated;
+
+-- GET /api/v1/admin/analytics/retention: cohorts by sign-up week (ISO
+-- weeks overlapping the range, accounts created in the range): each
+-- cohort's size and, for week 0 (the sign-up week) up to 12 weeks later
+-- while the week has begun before the range's end, how many of the cohort
+-- were active (analytics_daily_users) in that week and their share.
+CREATE OR REPLACE FUNCTION promptd.admin_analytics_retention(p_from timestamp with time zone, p_to timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+    perform promptd.admin_require();
+    return jsonb_build_object('cohorts', coalesce((
+        select jsonb_agg(jsonb_build_object('week', promptd.analytics_stats_time(c.bucket),
+                   'size', c.size, 'weeks', (
+            select coalesce(jsonb_agg(jsonb_build_object('week', k, 'active', a.n,
+                       'share', round(a.n::numeric / nullif(c.size, 0), 4)) order by k), '[]'::jsonb)
+              from generate_series(0, 12) k
+              cross join lateral (select count(distinct d.user_id) n
+                                    from promptd.analytics_daily_users d
+                                    join auth.users u on u.id = d.user_id
+                                   where u.created_at >= greatest(c.bucket at time zone 'utc', p_from)
+                                     and u.created_at < least(c.bucket_end at time zone 'utc', p_to)
+                                     and d.day >= (c.bucket + k * interval '1 week')::date
+                                     and d.day < (c.bucket + (k + 1) * interval '1 week')::date) a
+             where c.bucket + k * interval '1 week' < p_to at time zone 'utc'))
+               order by c.bucket)
+          from (select b.bucket, b.bucket_end, (select count(*) from auth.users u
+                        where u.created_at >= greatest(b.bucket at time zone 'utc', p_from)
+                          and u.created_at < least(b.bucket_end at time zone 'utc', p_to)) size
+                  from promptd.analytics_stats_buckets(p_from, p_to, 'week') b) c), '[]'::jsonb));
+end
+$function$;
+revoke all on function promptd.admin_analytics_retention(timestamp with time zone,timestamp with time zone) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.admin_analytics_retention(timestamp with time zone,timestamp with time zone) to authenticated;
+
+-- GET /api/v1/admin/analytics/top-prompts: the ten prompts whose shares
+-- were viewed most in the range (public.share_daily), the ten enriched
+-- most (enrichments created in the range with a prompt_id), and the ten
+-- tags on most prompts created in the range; ties by id or tag.  Ids
+-- only, no titles: admins see what is popular, not what it says.
+CREATE OR REPLACE FUNCTION promptd.admin_analytics_top_prompts(p_from timestamp with time zone, p_to timestamp with time zone)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+    perform promptd.admin_require();
+    return jsonb_build_object(
+        'by_share_views', coalesce((select jsonb_agg(jsonb_build_object('prompt_id', t.id, 'views', t.n)
+                                                     order by t.n desc, t.id)
+            from (select s.prompt_id id, sum(d.views) n from public.share_daily d
+                    join public.shares s on s.id = d.share_id
+                   where s.prompt_id is not null
+                     and d.day::timestamp >= p_from at time zone 'utc'
+                     and d.day::timestamp < p_to at time zone 'utc'
+                   group by 1 order by 2 desc, 1 limit 10) t), '[]'::jsonb),
+        'by_enrichments', coalesce((select jsonb_agg(jsonb_build_object('prompt_id', t.id, 'enrichments', t.n)
+                                                     order by t.n desc, t.id)
+            from (select e.prompt_id id, count(*) n from public.enrichments e
+                   where e.prompt_id is not null and e.created_at >= p_from and e.created_at < p_to
+                   group by 1 order by 2 desc, 1 limit 10) t), '[]'::jsonb),
+        'tags', coalesce((select jsonb_agg(jsonb_build_object('tag', t.tag, 'prompts', t.n)
+                                           order by t.n desc, t.tag)
+            from (select g.tag, count(*) n from public.prompts p cross join unnest(p.tags) g(tag)
+                   where p.created_at >= p_from and p.created_at < p_to
+                   group by 1 order by 2 desc, 1 limit 10) t), '[]'::jsonb));
+end
+$function$;
+revoke all on function promptd.admin_analytics_top_prompts(timestamp with time zone,timestamp with time zone) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.admin_analytics_top_prompts(timestamp with time zone,timestamp with time zone) to authenticated;

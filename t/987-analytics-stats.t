@@ -18,13 +18,18 @@ $s->psql(<<"SQL");
 update auth.users set created_at = case id when '$alice' then '2025-03-03T10:00Z'::timestamptz
     when '$bob' then '2025-03-03T15:00Z' when '$carol' then '2025-03-10T09:00Z' else created_at end;
 update public.profiles set subscription_tier = 'pro' where id = '$bob';
-insert into public.prompts (id, user_id, workspace_id, title, content, created_at) values
-    ('00000000-0000-4000-8000-00000000000a', '$alice', promptd.personal_workspace('$alice'), 'a1', 'x', '2025-03-05T12:00Z'),
-    ('00000000-0000-4000-8000-00000000000b', '$alice', promptd.personal_workspace('$alice'), 'a2', 'x', '2025-03-05T13:00Z'),
-    ('00000000-0000-4000-8000-00000000000c', '$bob', promptd.personal_workspace('$bob'), 'b1', 'x', '2025-03-05T12:00Z');
-insert into public.enrichments (user_id, input_hash, input, mode, tokens_in, tokens_out, created_at) values
-    ('$alice', repeat('a', 64), 'x', 'improve', 100, 50, '2025-03-05T12:00Z'),
-    ('$bob', repeat('b', 64), 'x', 'improve', 999, 999, '2025-03-05T12:00Z');
+insert into public.prompts (id, user_id, workspace_id, title, content, tags, created_at) values
+    ('00000000-0000-4000-8000-00000000000a', '$alice', promptd.personal_workspace('$alice'), 'a1', 'x', '{x,y}', '2025-03-05T12:00Z'),
+    ('00000000-0000-4000-8000-00000000000b', '$alice', promptd.personal_workspace('$alice'), 'a2', 'x', '{y}', '2025-03-05T13:00Z'),
+    ('00000000-0000-4000-8000-00000000000c', '$bob', promptd.personal_workspace('$bob'), 'b1', 'x', '{y,z}', '2025-03-05T12:00Z'),
+    ('00000000-0000-4000-8000-00000000000d', '$bob', promptd.personal_workspace('$bob'), 'b2', 'x', '{z}', '2025-04-02T12:00Z');
+insert into public.enrichments (user_id, input_hash, input, mode, tokens_in, tokens_out, prompt_id, created_at) values
+    ('$alice', repeat('a', 64), 'x', 'improve', 100, 50, '00000000-0000-4000-8000-00000000000a', '2025-03-05T12:00Z'),
+    ('$alice', repeat('a', 64), 'x', 'improve', 7, 7, '00000000-0000-4000-8000-00000000000b', '2025-04-02T12:00Z'),
+    ('$bob', repeat('b', 64), 'x', 'improve', 999, 999, '00000000-0000-4000-8000-00000000000c', '2025-03-05T12:00Z'),
+    ('$bob', repeat('b', 64), 'x', 'improve', 1, 1, '00000000-0000-4000-8000-00000000000c', '2025-03-06T12:00Z');
+insert into promptd.billing_subscriptions (id, user_id, status, tier) values
+    ('sub_bob', '$bob', 'active', 'pro'), ('sub_alice_old', '$alice', 'canceled', 'pro');
 insert into public.shares (id, user_id, workspace_id, prompt_id, token_hash, token_sealed) values
     ('00000000-0000-4000-8000-0000000000a1', '$alice', promptd.personal_workspace('$alice'),
      '00000000-0000-4000-8000-00000000000a', repeat('1', 64), 'sealed'),
@@ -59,7 +64,9 @@ insert into promptd.analytics_rollup_daily
     ('2025-03-05', 'client', 'enrichment.completed', '', '', 7, 0, 0, 0, 0),
     ('2025-03-07', 'server', 'share.viewed', '', '', 5, 0, 0, 0, 0),
     ('2025-03-08', 'server', 'share.viewed', '', '', 3, 0, 0, 0, 0),
-    ('2025-03-08', 'server', 'share.forked', '', '', 1, 0, 0, 0, 0);
+    ('2025-03-08', 'server', 'share.forked', '', '', 1, 0, 0, 0, 0),
+    ('2025-03-04', 'server', 'plan.changed', '', '', 2, 0, 0, 0, 0),
+    ('2025-04-04', 'server', 'plan.changed', '', '', 9, 0, 0, 0, 0);
 insert into promptd.analytics_rollup_hourly
     (bucket, source, event_type, dimension, value, events, tokens_in, tokens_out, latency_ms, cost_usd) values
     ('2025-03-05T10:00Z', 'server', 'enrichment.completed', 'provider', 'openai', 6, 600, 300, 6000, 0.06),
@@ -156,13 +163,45 @@ is_deeply($sh->{top_shares}, [
     { share_id => '00000000-0000-4000-8000-0000000000b1', prompt_id => '00000000-0000-4000-8000-00000000000c', views => 1 } ],
     'sharing: top shares by views in the range');
 
+# --- conversion
+my $cv = ok200($atok, "/api/v1/admin/analytics/conversion?$R&granularity=week");
+is_deeply({ map { ($_ => 0 + $cv->{$_}) } qw(signups paid rate plan_changes paid_users_now live_subscriptions) },
+    { signups => 3, paid => 1, rate => 0.3333, plan_changes => 2, paid_users_now => 1, live_subscriptions => 1 },
+    'conversion: totals (the cohort of the range; plan changes in the range; live subscriptions now)');
+my $cw = by('bucket', $cv->{items});
+is_deeply([ map { 0 + $_ } @{ $cw->{'2025-03-03T00:00:00Z'} }{qw(signups paid rate)} ], [2, 1, 0.5], 'conversion: the week of 03-03');
+is_deeply([ map { 0 + $_ } @{ $cw->{'2025-03-10T00:00:00Z'} }{qw(signups paid rate)} ], [1, 0, 0], 'conversion: the week of 03-10');
+is($cw->{'2025-03-17T00:00:00Z'}{rate}, undef, 'conversion: no sign-ups, rate null');
+
+# --- retention
+my $rt = ok200($atok, "/api/v1/admin/analytics/retention?$R");
+my $co = by('week', $rt->{cohorts});
+is(scalar @{ $rt->{cohorts} }, 6, 'retention: six weekly cohorts');
+is($co->{'2025-03-03T00:00:00Z'}{size}, 2, 'retention: cohort 03-03 size');
+is_deeply([ map { [ $_->{week}, $_->{active}, 0 + ($_->{share} // -1) ] } @{ $co->{'2025-03-03T00:00:00Z'}{weeks} } ],
+    [ [0, 2, 1], [1, 0, 0], [2, 1, 0.5], [3, 0, 0], [4, 1, 0.5] ], 'retention: cohort 03-03, weeks 0..4');
+is($co->{'2025-03-10T00:00:00Z'}{size}, 1, 'retention: cohort 03-10 size');
+is_deeply([ map { [ $_->{week}, $_->{active} ] } @{ $co->{'2025-03-10T00:00:00Z'}{weeks} } ],
+    [ [0, 0], [1, 0], [2, 0], [3, 1] ], 'retention: cohort 03-10, weeks 0..3 (carol back on 03-31)');
+is($co->{'2025-02-24T00:00:00Z'}{size}, 0, 'retention: the clipped first week is empty');
+is($co->{'2025-02-24T00:00:00Z'}{weeks}[0]{share}, undef, '... share null');
+
+# --- top prompts and tags
+my $tp = ok200($atok, "/api/v1/admin/analytics/top-prompts?$R");
+is_deeply($tp->{by_share_views}, [ { prompt_id => '00000000-0000-4000-8000-00000000000a', views => 7 },
+    { prompt_id => '00000000-0000-4000-8000-00000000000c', views => 1 } ], 'top-prompts: by share views');
+is_deeply($tp->{by_enrichments}, [ { prompt_id => '00000000-0000-4000-8000-00000000000c', enrichments => 2 },
+    { prompt_id => '00000000-0000-4000-8000-00000000000a', enrichments => 1 } ], 'top-prompts: by enrichments (04-02 excluded)');
+is_deeply($tp->{tags}, [ { tag => 'y', prompts => 3 }, { tag => 'x', prompts => 1 }, { tag => 'z', prompts => 1 } ],
+    'top-prompts: tags of prompts created in the range');
+
 # --- /me/stats: one's own rows only
 my $m = ok200($altok, "/api/v1/me/stats?$R&granularity=month");
 is_deeply($m->{items}, [ { bucket => '2025-03-01T00:00:00Z', prompts => 2, enrichments => 1,
     tokens_in => 100, tokens_out => 50, share_views => 7 } ], "me/stats: alice's month, none of bob's rows");
 $m = ok200($btok, "/api/v1/me/stats?$R&granularity=month");
-is_deeply($m->{items}, [ { bucket => '2025-03-01T00:00:00Z', prompts => 1, enrichments => 1,
-    tokens_in => 999, tokens_out => 999, share_views => 1 } ], "me/stats: bob's month (his 04-02 views out of range)");
+is_deeply($m->{items}, [ { bucket => '2025-03-01T00:00:00Z', prompts => 1, enrichments => 2,
+    tokens_in => 1000, tokens_out => 1000, share_views => 1 } ], "me/stats: bob's month (his 04-02 prompt and views out of range)");
 $m = ok200($altok, "/api/v1/me/stats?$R");
 my $md = by('bucket', $m->{items});
 is(scalar @{ $m->{items} }, 31, 'me/stats: 31 days');
@@ -180,7 +219,7 @@ my @bad = (
     ['from=2024-01-01&to=2025-03-01', 'to'], ['granularity=year', 'granularity'],
     ['granularity=', 'granularity'], ['granularity=DAY', 'granularity'],
 );
-for my $path (map { "/api/v1/admin/analytics/$_" } qw(active-users signups enrichments sharing)) {
+for my $path (map { "/api/v1/admin/analytics/$_" } qw(active-users signups enrichments sharing conversion)) {
     for (@bad) {
         my ($q, $field) = @$_;
         my $r = get($atok, "$path?$q");
@@ -188,7 +227,7 @@ for my $path (map { "/api/v1/admin/analytics/$_" } qw(active-users signups enric
         ok((grep { $_->{field} eq $field } @{ $r->{json}{errors} || [] }), "$path?$q: names $field");
     }
 }
-for my $path ('/api/v1/admin/analytics/overview', '/api/v1/admin/analytics/costs') {
+for my $path (map { "/api/v1/admin/analytics/$_" } qw(overview costs retention top-prompts)) {
     for (grep { $_->[1] ne 'granularity' } @bad) {
         my ($q, $field) = @$_;
         my $r = get($atok, "$path?$q");
@@ -211,7 +250,8 @@ is($r367->{status}, 422, 'a range of 367 days -> 422');
 like($r367->{json}{errors}[0]{message} // '', qr/at most 366 days/, '... saying the limit');
 
 # --- access control
-for my $path (map { "/api/v1/admin/analytics/$_" } qw(overview active-users signups enrichments costs sharing)) {
+for my $path (map { "/api/v1/admin/analytics/$_" } qw(overview active-users signups enrichments costs sharing
+                                                       conversion retention top-prompts)) {
     problem_ok(get($altok, $path), 403, "$path as a user");
     problem_ok(get(undef, $path), 401, "$path anonymous");
 }

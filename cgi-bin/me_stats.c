@@ -100,6 +100,7 @@ static bool time_query(req_t *r, const char *name, time_t dflt, time_t *t)
     return true;
 }
 
+/* t as "YYYY-MM-DDTHH:MM:SSZ" in the request's arena (a statement value). */
 static const char *time_text(req_t *r, time_t t)
 {
     struct tm tm;

@@ -10,6 +10,7 @@
 #include "core/json.h"
 #include "http/dbreply.h"
 #include "http/quota.h"
+#include "me_stats.h"
 #include "http/response.h"
 #include "http/server.h"
 #include "http/audit.h"
@@ -532,11 +533,31 @@ static const route_t routes[] = {
      R_JSON | R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"PATCH", "/api/v1/admin/plans/{tier}", quota_admin_plan_patch,
      R_JSON | R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    /* the statistics API: cgi-bin/me_stats.c */
+    {"GET", "/api/v1/me/stats", me_stats_own, R_DB | R_READONLY, CRED_SESSION, NULL},
+    {"GET", "/api/v1/admin/analytics/overview", me_stats_overview,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/active-users", me_stats_active_users,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/signups", me_stats_signups,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/enrichments", me_stats_enrichments,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/costs", me_stats_costs,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/sharing", me_stats_sharing,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/conversion", me_stats_conversion,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/retention", me_stats_retention,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/top-prompts", me_stats_top_prompts,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
 };
 
 int main(int argc, char **argv)
 {
-    static const db_stmt_t *const tables[] = {stmts, NULL};
+    static const db_stmt_t *const tables[] = {stmts, me_stats_stmts, NULL};
     static const family_t family = {
         "me", routes, sizeof(routes) / sizeof(routes[0]), tables, NULL};
 

@@ -92,6 +92,8 @@
 
     function signOut() {
         sessionStorage.removeItem(TOKEN_KEY);
+        generation++;   // a page still loading draws nothing
+        $('signin-error').hidden = true;
         show('signin');
     }
 

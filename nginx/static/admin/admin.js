@@ -113,8 +113,10 @@
             el('div', {}, el('dt', {}, label), el('dd', { 'data-stat': key }, fmt(value)))));
     }
 
-    // table(caption, columns [[label, key, numeric?]], rows, rowAttrs?)
-    function table(caption, columns, rows, id) {
+    // table(caption, columns [[label, key, numeric?, cell?]], rows, id, empty):
+    // cell(row) draws a cell instead of the key's value; empty is the one
+    // row's text when there are none.
+    function table(caption, columns, rows, id, empty) {
         const t = el('table', id ? { id } : {}, el('caption', {}, caption));
         t.append(el('thead', {}, el('tr', {}, ...columns.map((c) => el('th', c[2] ? { class: 'num' } : {}, c[0])))));
         const tb = el('tbody');
@@ -123,7 +125,7 @@
                 el('td', Object.assign({ 'data-col': c[1] }, c[2] ? { class: 'num' } : {}),
                    typeof c[3] === 'function' ? c[3](r) : fmt(r[c[1]])))));
         }
-        if (!rows.length) tb.append(el('tr', {}, el('td', { colSpan: columns.length }, 'none in this range')));
+        if (!rows.length) tb.append(el('tr', {}, el('td', { colSpan: columns.length }, empty || 'none in this range')));
         t.append(tb);
         return t;
     }
@@ -170,7 +172,7 @@
         const search = el('input', { type: 'search', id: 'user-search', placeholder: 'Search by email or name' });
         const t = table('Users (' + list.length + ')', [['Email', 'email'], ['Name', 'display_name'],
             ['Tier', 'subscription_tier', false, (u) => tierSelect(u, tiers)], ['Admin', 'is_admin', false, (u) => (u.is_admin ? 'yes' : 'no')],
-            ['Created', 'created_at', false, (u) => day(u.created_at)]], list, 'users');
+            ['Created', 'created_at', false, (u) => day(u.created_at)]], list, 'users', 'no users');
         t.querySelectorAll('tbody tr').forEach((tr, i) => { if (list[i]) tr.setAttribute('data-user-id', list[i].id); });
         search.addEventListener('input', () => {
             const q = search.value.trim().toLowerCase();
@@ -248,9 +250,9 @@
                    ['Dead', 'dead', s.dead], ['Cancelled', 'cancelled', s.cancelled], ['Total', 'total', st.total]]),
             table('Per queue', [['Queue', 'queue'], ['Pending', 'pending', true], ['Due', 'due', true], ['Running', 'running', true],
                 ['Succeeded', 'succeeded', true], ['Dead', 'dead', true], ['Cancelled', 'cancelled', true],
-                ['Oldest due (s)', 'oldest_pending_age_s', true]], st.queues, 'queues'),
+                ['Oldest due (s)', 'oldest_pending_age_s', true]], st.queues, 'queues', 'no jobs'),
             table('Dead jobs', [['Id', 'id', true], ['Queue', 'queue'], ['Type', 'job_type'], ['Attempts', 'attempt', true],
-                ['Last error', 'last_error'], ['', 'retry', false, retryButton]], dead.items, 'dead-jobs'));
+                ['Last error', 'last_error'], ['', 'retry', false, retryButton]], dead.items, 'dead-jobs', 'no dead jobs'));
     }
 
     function retryButton(job) {

@@ -6,20 +6,14 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Path qw(make_path);
-use File::Temp qw(tempdir);
 use HTTP::Tiny;
-use IO::Socket::INET;
 use JSON::PP;
 use MIME::Base64 qw(decode_base64);
-use POSIX qw(WNOHANG);
+use Promptd::Browser;
 use Promptd::Test qw(db1);
 
-my ($chromium) = grep { -x } map { ("/usr/bin/$_", "/usr/lib/chromium/$_") } qw(chromium chromium-browser);
-my ($driver) = grep { -x } qw(/usr/bin/chromedriver /usr/lib/chromium/chromedriver);
-plan skip_all => 'chromium and chromium-driver are not installed (Debian packages chromium, chromium-driver; ./bootstrap installs them)'
-    unless $chromium && $driver;
+plan skip_all => Promptd::Browser->missing if Promptd::Browser->missing;
 
-my $JSON = JSON::PP->new->utf8->canonical;
 my $ANON = 'anon-key-988';
 my $PW = 'correct horse battery 988';
 # No jobs daemon: the rollups and the job queue hold only what this suite writes.
@@ -95,48 +89,11 @@ is($redir->{status}, 301, '/admin -> 301');
 is($redir->{headers}{location}, '/admin/', '/admin -> /admin/');
 
 # ---------------------------------------------------------------- chromedriver
-my $port = do {
-    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1) or die $!;
-    my $n = $sock->sockport; close $sock; $n
-};
-my $profile = tempdir('promptd-chromium-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-my $log = $s->var_dir . '/log/chromedriver.log';
-my $pid = fork // die "fork: $!";
-if (!$pid) {
-    open(STDIN, '<', '/dev/null');
-    open(STDOUT, '>>', $log);
-    open(STDERR, '>&', \*STDOUT);
-    exec { $driver } $driver, "--port=$port", '--allowed-ips=127.0.0.1' or POSIX::_exit(127);
-}
-END { local $?; if ($pid) { kill 'TERM', $pid; waitpid($pid, 0) } }
-
-my $http = HTTP::Tiny->new(timeout => 60);
-my $wd = "http://127.0.0.1:$port";
-sub wd {
-    my ($method, $path, $body) = @_;
-    my $res = $http->request($method, "$wd$path", {
-        headers => { 'Content-Type' => 'application/json' },
-        defined $body ? (content => $JSON->encode($body)) : () });
-    my $json = eval { $JSON->decode($res->{content}) } // {};
-    return wantarray ? ($res->{status}, $json->{value}) : $json->{value};
-}
-ok($s->wait_for(sub {
-    my $r = $http->get("$wd/status");
-    $r->{success} && eval { $JSON->decode($r->{content})->{value}{ready} };
-}, timeout => 30), 'chromedriver is ready') or BAIL_OUT("chromedriver did not start:\n" . `tail -n 20 $log`);
-
-my ($st, $session) = wd(POST => '/session', { capabilities => { alwaysMatch => {
-    browserName => 'chrome',
-    'goog:chromeOptions' => {
-        binary => $chromium,
-        args => ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-                 '--no-first-run', '--disable-extensions', '--window-size=1280,1000', "--user-data-dir=$profile"],
-    },
-    'goog:loggingPrefs' => { browser => 'ALL' },
-} } });
-is($st, 200, 'WebDriver session created') or BAIL_OUT('no session: ' . $JSON->encode($session // {}));
-my $sid = $session->{sessionId};
-END { local $?; wd(DELETE => "/session/$sid") if $sid && $pid }
+my $browser = eval { Promptd::Browser->new($s, args => ['--window-size=1280,1000']) };
+ok($browser, 'chromedriver is ready and a WebDriver session is open') or BAIL_OUT($@);
+my $sid = $browser->session_id;
+END { local $?; $browser->stop if $browser }
+sub wd { $browser->wd(@_) }
 
 sub js { my ($code, @args) = @_; scalar wd(POST => "/session/$sid/execute/sync", { script => $code, args => \@args }) }
 sub until_js { my ($code, @args) = @_; $s->wait_for(sub { js($code, @args) }, timeout => 20) }

@@ -13,8 +13,12 @@
 #include "core/log.h"
 #include "core/metrics.h"
 
+/* Reconnect backoff, seconds: doubling from BACKOFF_MIN, capped at
+ * BACKOFF_MAX so that every worker tries again at least once a second and
+ * the service is back within about a second of the database (a refused
+ * connect costs next to nothing). */
 #define BACKOFF_MIN 0.1
-#define BACKOFF_MAX 5.0
+#define BACKOFF_MAX 1.0
 /* How long a pooled transaction waits for a free connection. */
 #define DB_POOL_WAIT_MS 10000
 

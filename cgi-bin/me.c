@@ -553,6 +553,8 @@ static const route_t routes[] = {
      R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"GET", "/api/v1/admin/analytics/top-prompts", me_stats_top_prompts,
      R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/analytics/endpoints", me_stats_endpoints,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
 };
 
 int main(int argc, char **argv)

@@ -16,7 +16,7 @@
 
 enum {
     SS_OVERVIEW, SS_ACTIVE, SS_SIGNUPS, SS_ENRICHMENTS, SS_COSTS, SS_SHARING, SS_OWN,
-    SS_CONVERSION, SS_RETENTION, SS_TOP,
+    SS_CONVERSION, SS_RETENTION, SS_TOP, SS_ENDPOINTS,
 };
 
 /* Each: $1 from, $2 to (timestamptz), $3 the granularity where it has one;
@@ -42,6 +42,8 @@ const db_stmt_t me_stats_stmts[] = {
         "select promptd.admin_analytics_retention($1::timestamptz, $2::timestamptz)::text"},
     [SS_TOP] = {"stats_top",
         "select promptd.admin_analytics_top_prompts($1::timestamptz, $2::timestamptz)::text"},
+    [SS_ENDPOINTS] = {"stats_endpoints", "select promptd.admin_analytics_endpoints("
+        "$1::timestamptz, $2::timestamptz, $3::text)::text"},
     {NULL, NULL},
 };
 
@@ -155,7 +157,8 @@ static int stats_reply(req_t *r, int stmt, int gran)
 
 /* GET /api/v1/admin/analytics/overview?from&to -> 200 {from,to,signups,
  *   paid_users,dau,wau,mau,enrichments,enrichments_failed,success_rate,
- *   tokens_in,tokens_out,cost_usd,share_views,share_forks} | 403 | 422 */
+ *   tokens_in,tokens_out,cost_usd,share_views,share_forks,requests,p95_ms,
+ *   error_rate} | 403 | 422 */
 int me_stats_overview(req_t *r)
 {
     return stats_reply(r, SS_OVERVIEW, G_NONE);
@@ -227,4 +230,15 @@ int me_stats_retention(req_t *r)
 int me_stats_top_prompts(req_t *r)
 {
     return stats_reply(r, SS_TOP, G_NONE);
+}
+
+/* GET /api/v1/admin/analytics/endpoints?from&to&granularity -> 200
+ *   {granularity,endpoints:[{family,route,requests,status_4xx,status_5xx,
+ *   p50_ms,p95_ms,p99_ms}],items:[{bucket,requests,status_4xx,status_5xx,
+ *   p50_ms,p95_ms,p99_ms}]}: the minute snapshots of every node's request
+ *   metrics (sql/functions/request-stats.sql); quantiles are histogram
+ *   estimates, null without requests. */
+int me_stats_endpoints(req_t *r)
+{
+    return stats_reply(r, SS_ENDPOINTS, G_HOUR | G_DAY | G_WEEK | G_MONTH);
 }

@@ -24,5 +24,6 @@ int me_stats_own(req_t *r);
 int me_stats_conversion(req_t *r);
 int me_stats_retention(req_t *r);
 int me_stats_top_prompts(req_t *r);
+int me_stats_endpoints(req_t *r);
 
 #endif

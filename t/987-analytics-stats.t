@@ -91,6 +91,11 @@ is_deeply({ map { ($_ => 0 + $o->{$_}) } qw(signups paid_users dau wau mau enric
       enrichments_failed => 2, success_rate => 0.8, tokens_in => 800, tokens_out => 400,
       cost_usd => 0.08, share_views => 8, share_forks => 1 },
     'overview: every headline number (server events only, the range only)');
+is_deeply([ @$o{qw(requests p95_ms error_rate)} ], [0, undef, undef],
+          'overview: no endpoint statistics in March 2025 (requests 0, p95_ms and error_rate null)');
+is_deeply([ sort keys %$o ], [ sort qw(from to signups paid_users dau wau mau enrichments enrichments_failed
+    success_rate tokens_in tokens_out cost_usd share_views share_forks requests p95_ms error_rate) ],
+          'overview: exactly these keys');
 is($o->{from}, '2025-03-01T00:00:00Z', 'overview: from');
 is($o->{to}, '2025-04-01T00:00:00Z', 'overview: a date `to` is the end of that day');
 
@@ -251,7 +256,7 @@ like($r367->{json}{errors}[0]{message} // '', qr/at most 366 days/, '... saying 
 
 # --- access control
 for my $path (map { "/api/v1/admin/analytics/$_" } qw(overview active-users signups enrichments costs sharing
-                                                       conversion retention top-prompts)) {
+                                                       conversion retention top-prompts endpoints)) {
     problem_ok(get($altok, $path), 403, "$path as a user");
     problem_ok(get(undef, $path), 401, "$path anonymous");
 }

@@ -85,7 +85,9 @@ revoke all on function promptd.analytics_stats_active(date) from public, anon, a
 -- GET /api/v1/admin/analytics/overview: the headline numbers of the range.
 -- signups from auth.users; dau/wau/mau on the range's last day;
 -- enrichments, tokens, cost, share views and forks from the daily rollups;
--- paid_users now (profiles on a tier other than free).
+-- paid_users now (profiles on a tier other than free); requests, p95_ms
+-- and error_rate (the share of 5xx answers, NULL without requests) from
+-- the endpoint statistics (request-stats.sql).
 CREATE OR REPLACE FUNCTION promptd.admin_analytics_overview(p_from timestamp with time zone, p_to timestamp with time zone)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -94,6 +96,9 @@ CREATE OR REPLACE FUNCTION promptd.admin_analytics_overview(p_from timestamp wit
 AS $function$
 declare
     v jsonb;
+    v_requests bigint;
+    v_5xx bigint;
+    v_p95 numeric;
 begin
     perform promptd.admin_require();
     select jsonb_build_object(
@@ -110,13 +115,17 @@ begin
               from unnest(array['enrichment.completed', 'enrichment.failed', 'share.viewed',
                                 'share.forked']) e(e)
               cross join lateral promptd.analytics_stats_series(p_from, p_to, 'day', e.e, '') x) s;
+    select s.requests, s.status_5xx, s.p95_ms into v_requests, v_5xx, v_p95
+      from promptd.request_stats_sum(p_from, p_to, false) s;
     return jsonb_build_object('from', promptd.analytics_stats_time(p_from at time zone 'utc'),
         'to', promptd.analytics_stats_time(p_to at time zone 'utc'),
         'signups', (select count(*) from auth.users u
                      where u.created_at >= p_from and u.created_at < p_to),
         'paid_users', (select count(*) from public.profiles p where p.subscription_tier <> 'free'))
         || promptd.analytics_stats_active(((p_to at time zone 'utc') - interval '1 microsecond')::date)
-        || v;
+        || v
+        || jsonb_build_object('requests', coalesce(v_requests, 0), 'p95_ms', v_p95,
+               'error_rate', round(v_5xx::numeric / nullif(v_requests, 0), 4));
 end
 $function$;
 revoke all on function promptd.admin_analytics_overview(timestamp with time zone,timestamp with time zone) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

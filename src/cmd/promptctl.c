@@ -16,6 +16,7 @@
 #include "cmd/credctl.h"
 #include "cmd/ctl.h"
 #include "cmd/jobsctl.h"
+#include "cmd/reqstatsctl.h"
 #include "cmd/migrate.h"
 #include "cmd/quotactl.h"
 #include "cmd/secretsctl.h"
@@ -274,7 +275,7 @@ static const ctl_cmd_t *const promptctl_cmds[] = {
     &migrate_cmd, &promptctl_user_cmd, &auditctl_cmd, &secretsctl_cmd,
     &promptctl_token_entry, &jobsctl_cmd, &promptctl_env_entry,
     &quotactl_plans_cmd, &quotactl_quota_cmd, &backupctl_backup_cmd, &backupctl_restore_cmd,
-    &credctl_cmd,
+    &credctl_cmd, &reqstatsctl_cmd,
 };
 
 #define PROMPTCTL_NCMDS (sizeof promptctl_cmds / sizeof promptctl_cmds[0])

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analytics/reqstats.h"
 #include "cmd/jobtypes.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -14,7 +15,7 @@
 /* usage: promptd-jobs   (configuration from the environment: see README) */
 int main(int argc, char **argv)
 {
-    daemon_config_t c;
+    daemon_config_t c = {0};
     const config_t *cfg;
     const char *url = getenv("PROMPTD_APP_DATABASE_URL");
     int rc;
@@ -36,10 +37,11 @@ int main(int argc, char **argv)
             return 1;
         url = cfg->app_database_url;
     }
-    if (daemon_config_load(&c) != 0)
+    if (daemon_config_load(&c) != 0 || !reqstats_config_ok())
         return 1;
     c.conninfo = url;
     c.handlers = jobtypes();   /* every module's job types */
+    c.tick = reqstats_tick;    /* this node's request metrics, once a minute */
     /* The webhook sender runs beside the job loop, on its own connection,
      * so that a slow endpoint holds neither the loop nor other endpoints. */
     if (!whsend_start(url))

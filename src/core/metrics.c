@@ -479,6 +479,14 @@ static void metrics_write_set(strbuf_t *sb, struct metrics_set *set, metrics_hel
     }
 }
 
+/* The directory a reader reads: dir, else this process's, else the environment's. */
+static const char *metrics_read_dir(const char *dir)
+{
+    if (dir)
+        return dir;
+    return metrics_self.dir[0] ? metrics_self.dir : getenv("PROMPTD_METRICS_DIR");
+}
+
 int metrics_collect(const char *dir, strbuf_t *sb, metrics_help_fn help)
 {
     struct metrics_set set = {.arena = sb->arena};
@@ -486,9 +494,7 @@ int metrics_collect(const char *dir, strbuf_t *sb, metrics_help_fn help)
     DIR *d;
     int files = 0;
 
-    if (!dir)
-        dir = metrics_self.dir[0] ? metrics_self.dir : getenv("PROMPTD_METRICS_DIR");
-    if (!dir || !(d = opendir(dir)))
+    if (!(dir = metrics_read_dir(dir)) || !(d = opendir(dir)))
         return -1;
     while ((e = readdir(d)))
         if (metrics_has_suffix(e->d_name) && metrics_read_file(&set, dirfd(d), e->d_name))
@@ -502,4 +508,51 @@ int metrics_collect(const char *dir, strbuf_t *sb, metrics_help_fn help)
                   "promptd_metrics_dropped_series_total %llu\n",
                   (unsigned long long)set.dropped);
     return files;
+}
+
+/* Hands each entry of one file's set to fn (labels without the braces). */
+static void metrics_each_entry(const struct metrics_set *set, const char *file,
+                               metrics_each_fn fn, void *ctx)
+{
+    char family[METRICS_KEY_MAX], labels[METRICS_KEY_MAX];
+
+    for (size_t i = 0; i < set->n; i++) {
+        const struct metrics_entry *e = &set->e[i];
+        const char *l = e->key + e->famlen;
+        size_t llen = *l ? strlen(l) - 2 : 0;
+        metrics_series_t s = {
+            .file = file, .family = family, .labels = labels,
+            .histogram = e->kind == KIND_HISTOGRAM,
+            .nvalues = e->kind == KIND_HISTOGRAM ? METRICS_BUCKETS : 1, .values = e->v,
+        };
+
+        snprintf(family, sizeof family, "%.*s", (int)e->famlen, e->key);
+        snprintf(labels, sizeof labels, "%.*s", (int)llen, llen ? l + 1 : "");
+        fn(ctx, &s);
+    }
+}
+
+int metrics_each(const char *dir, arena_t *arena, metrics_each_fn fn, void *ctx)
+{
+    struct metrics_set set = {.arena = arena};
+    struct dirent *e;
+    DIR *d;
+    int files = 0;
+
+    if (!(dir = metrics_read_dir(dir)) || !(d = opendir(dir)))
+        return -1;
+    while ((e = readdir(d))) {
+        set.n = 0;
+        if (!metrics_has_suffix(e->d_name) || !metrics_read_file(&set, dirfd(d), e->d_name))
+            continue;
+        files++;
+        metrics_each_entry(&set, e->d_name, fn, ctx);
+    }
+    closedir(d);
+    return files;
+}
+
+const double *metrics_bounds_get(void)
+{
+    return metrics_bounds;
 }

@@ -61,4 +61,30 @@ typedef const char *(*metrics_help_fn)(const char *family);
  * read, -1 when dir cannot be opened. */
 int metrics_collect(const char *dir, strbuf_t *sb, metrics_help_fn help);
 
+/* One series of one file, as metrics_each reads it: family and labels
+ * (escaped, without braces; "" when none) are valid during the call only.
+ * A counter has nvalues 1; a histogram METRICS_BUCKETS per-bucket (not
+ * cumulative) counts in metrics_bounds order, +Inf last. */
+typedef struct metrics_series {
+    const char *file;      /* the file's name in dir: its identity */
+    const char *family;
+    const char *labels;
+    bool histogram;
+    int nvalues;
+    const uint64_t *values;
+} metrics_series_t;
+
+typedef void (*metrics_each_fn)(void *ctx, const metrics_series_t *s);
+
+/* Calls fn for every published series of every file in dir (NULL: this
+ * process's directory), file by file, unsummed: a caller that tracks
+ * per-file values sees a removed file vanish instead of a sum going down.
+ * arena holds the reading's scratch.  Returns the number of files read,
+ * -1 when dir cannot be opened. */
+int metrics_each(const char *dir, arena_t *arena, metrics_each_fn fn, void *ctx);
+
+/* The histograms' finite upper bounds in seconds (METRICS_BUCKETS - 1 of
+ * them, ascending; the last bucket is +Inf). */
+const double *metrics_bounds_get(void);
+
 #endif

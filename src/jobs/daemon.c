@@ -718,6 +718,8 @@ int daemon_run(const daemon_config_t *c)
             last_reap = clock_now_ms();
         }
         schedules_tick(work);
+        if (c->tick)
+            c->tick(work);
         drain_notifies(conn);
         /* Records the previous batch's outcomes and claims the next. */
         n = claim_and_run(conn, work, &o, &want);

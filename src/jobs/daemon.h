@@ -19,6 +19,10 @@ typedef struct daemon_config {
     const char *queues;     /* PROMPTD_JOBS_QUEUES: ["a","b"] JSON text; NULL = all */
     const job_handler_t *const *handlers; /* the job types served: registry_find's
                                            * list of tables, set by the caller */
+    void (*tick)(PGconn *conn);   /* NULL, or called every turn of the loop (at
+                                   * least once per poll) on a service_role
+                                   * connection outside a transaction; it keeps
+                                   * its own pace (set by the caller) */
 } daemon_config_t;
 
 /* Fill c from the environment; conninfo and handlers are left for the caller.  Returns

@@ -246,7 +246,7 @@
         const n = rt.cohorts.reduce((m, c) => Math.max(m, c.weeks.length), 0);
         const cols = [['Signed up (week of)', 'week', false, (c) => day(c.week)], ['Size', 'size', true]];
         for (let k = 0; k < n; k++) {
-            cols.push(['Week ' + k, 'w' + k, true, (c) => (c.weeks[k] ? pct(c.weeks[k].share) + ' (' + c.weeks[k].active + ')' : '')]);
+            cols.push(['Week ' + k, 'w' + k, true, (c) => (!c.weeks[k] ? '' : c.weeks[k].share === null ? '–' : pct(c.weeks[k].share) + ' (' + c.weeks[k].active + ')')]);
         }
         return table('Retention by sign-up week: share of the cohort active in each week since', cols, rt.cohorts,
                      'retention', 'no sign-up weeks in this range');

@@ -45,7 +45,7 @@ static long handoff_on = 1, max_inflight_user = 16;
 #define KEY_MIN_CHARS 8
 #define KEY_MAX_CHARS 500
 
-enum { ST_LIST, ST_GET, ST_JOB, ST_KEY_FIND, ST_KEY_PUT, ST_KEY_LIST, ST_KEY_DELETE };
+enum { ST_LIST, ST_GET, ST_JOB, ST_KEY_FIND, ST_KEY_PUT, ST_KEY_LIST, ST_KEY_DELETE, ST_BREAKERS };
 
 static const db_stmt_t family_stmts[] = {
     /* $1 cursor (the last id seen) or NULL, $2 limit + 1 */
@@ -76,6 +76,9 @@ static const db_stmt_t family_stmts[] = {
         "where name in ('openai_api_key', 'anthropic_api_key') order by name"},
     [ST_KEY_DELETE] = {"enrich_key_delete",
         "delete from public.user_secrets where name = $1 returning id"},
+    /* $1 the configured remote providers (a text[] literal), $2 the cool-down */
+    [ST_BREAKERS] = {"enrich_breakers",
+        "select promptd.admin_enrich_breakers($1::text[], $2::int)::text"},
     {NULL, NULL},
 };
 
@@ -675,6 +678,34 @@ static int key_delete(req_t *r)
     return resp_empty(r, 204);
 }
 
+/* GET /api/v1/admin/enrich/breakers -> 200 {cooldown_s, providers:[{provider,
+ *   configured, state (closed, open, half_open), failures, opened_at,
+ *   retry_at, probe_started, updated_at}]} | 403.  Every provider with a
+ *   breaker row and every remote provider of PROMPTD_ENRICH_PROVIDERS. */
+static int admin_breakers(req_t *r)
+{
+    const enrich_settings_t *cfg = enrich_settings();
+    strbuf_t names;
+    const char *v[2];
+    PGresult *res;
+
+    strbuf_init(&names, r->arena, 64);
+    strbuf_putc(&names, '{');
+    for (int i = 0; i < cfg->chain.n; i++) {
+        if (cfg->chain.links[i].kind == PROVIDER_LOCAL)
+            continue;               /* never fails: no breaker */
+        if (names.len > 1)
+            strbuf_putc(&names, ',');
+        strbuf_puts(&names, cfg->chain.links[i].name);   /* a fixed identifier */
+    }
+    strbuf_putc(&names, '}');
+    v[0] = names.ptr;
+    v[1] = arena_printf(r->arena, "%ld", cfg->breaker_cooldown_s);
+    if ((res = db_exec(&r->tx, &family_stmts[ST_BREAKERS], 2, v)) == NULL)
+        return dbreply_error(r);
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+}
+
 static const route_t routes[] = {
     {"POST", "/api/v1/enrich", enrich_post,
      R_JSON | R_DB, CRED_SESSION | CRED_APIKEY, "enrich"},
@@ -688,6 +719,8 @@ static const route_t routes[] = {
      R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "enrich"},
     {"GET", "/api/v1/enrichments/{id:uuid}", history_get,
      R_DB | R_READONLY, CRED_SESSION | CRED_APIKEY, "enrich"},
+    {"GET", "/api/v1/admin/enrich/breakers", admin_breakers,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
 };
 
 int main(int argc, char **argv)

@@ -26,6 +26,7 @@
                             * delete the account without the password */
 #define LIST_DEFAULT 20
 #define LIST_MAX 100
+#define SEARCH_MAX 254 /* bytes of an admin's user search (an email's length) */
 /* How long the export's signed attachment URLs work (at most
  * PROMPTD_STORAGE_SIGNED_URL_MAX): a week to fetch the files. */
 #define EXPORT_URL_SECONDS 604800L
@@ -33,7 +34,7 @@
 enum {
     ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_EXPORT_ATTACHMENTS, ST_PWHASH, ST_DELETE_CHECK,
     ST_DELETE, ST_BILLING_LIVE,
-    ST_ADMIN_USERS, ST_ADMIN_TIER,
+    ST_ADMIN_USERS, ST_ADMIN_TIER, ST_ADMIN_AUDIT,
     ST_ADMIN_JOBS, ST_ADMIN_JOBS_STATS, ST_ADMIN_JOB_RETRY, ST_ADMIN_JOB_CANCEL,
 };
 
@@ -71,8 +72,12 @@ static const db_stmt_t stmts[] = {
     /* PW409 while the caller is the last owner of a shared team workspace */
     [ST_DELETE_CHECK] = {"me_delete_check", "select promptd.delete_account_check()"},
     [ST_DELETE] = {"me_delete", "select promptd.delete_account()"},
+    /* $1 limit + 1, $2 cursor (id, exclusive) or NULL, $3 the search or NULL */
     [ST_ADMIN_USERS] = {"admin_users",
-        "select u::text, u ->> 'id' from promptd.admin_list_users($1::int, $2::uuid) u"},
+        "select u::text, u ->> 'id' from promptd.admin_search_users($3, $1::int, $2::uuid) u"},
+    /* $1 user, $2 limit, $3 before (id, exclusive) or NULL; NULL: no such user */
+    [ST_ADMIN_AUDIT] = {"admin_audit",
+        "select promptd.admin_user_audit($1::uuid, $2::int, $3::bigint)::text"},
     [ST_ADMIN_TIER] = {"admin_tier",
         "select promptd.admin_set_tier($1::uuid, $2)::text"},
     /* $1 state, $2 queue (NULL: any), $3 limit + 1, $4 cursor (id, exclusive) */
@@ -366,23 +371,60 @@ static int me_delete(req_t *r)
     return resp_empty(r, 204);
 }
 
-/* GET /api/v1/admin/users?limit&cursor -> 200 {items,next_cursor} | 403.
- * Ordered by id; the cursor is the last item's id. */
+/* A job or audit id: a positive integer of at most 18 digits. */
+static bool job_id_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    return n > 0 && n <= 18 && strspn(s, "0123456789") == n && strspn(s, "0") < n;
+}
+
+/* GET /api/v1/admin/users?q&limit&cursor -> 200 {items,next_cursor} | 403 |
+ *   422.  Ordered by id; the cursor is the last item's id.  q (1..254
+ *   characters): the users whose email starts with it (any case) or whose
+ *   id does. */
 static int admin_users(req_t *r)
 {
-    const char *cursor = req_query(r, "cursor"), *v[2];
+    const char *cursor = req_query(r, "cursor"), *q = req_query(r, "q"), *v[3];
     long limit = req_query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
     PGresult *res;
 
     if (cursor && !uuid_valid(cursor))
         req_field_error(r, "cursor", "is invalid");
+    if (q && (*q == '\0' || strlen(q) > SEARCH_MAX || !utf8_valid(q, strlen(q))))
+        req_field_error(r, "q", "must be 1 to %d bytes of UTF-8", SEARCH_MAX);
     if (r->errors)
         return resp_validation(r);
     v[0] = arena_printf(r->arena, "%ld", limit + 1);
     v[1] = cursor;
-    if ((res = db_exec(&r->tx, &stmts[ST_ADMIN_USERS], 2, v)) == NULL)
+    v[2] = q;
+    if ((res = db_exec(&r->tx, &stmts[ST_ADMIN_USERS], 3, v)) == NULL)
         return dbreply_error(r);
     return list_reply(r, res, limit);
+}
+
+/* GET /api/v1/admin/users/{id}/audit?limit&before -> 200 {items,next_cursor}
+ *   | 403 | 404 | 422.  The user's own audit rows (as GET /api/v1/me/audit
+ *   shows them), newest first; before: an audit id, the rows below it
+ *   (the previous page's next_cursor). */
+static int admin_user_audit(req_t *r)
+{
+    const char *before = req_query(r, "before"), *v[3];
+    long limit = req_query_int(r, "limit", LIST_DEFAULT, LIST_MAX);
+    PGresult *res;
+
+    if (before && !job_id_valid(before))
+        req_field_error(r, "before", "must be a positive integer (an audit id)");
+    if (r->errors)
+        return resp_validation(r);
+    v[0] = req_param(r, "id");
+    v[1] = arena_printf(r->arena, "%ld", limit);
+    v[2] = before;
+    if ((res = db_exec(&r->tx, &stmts[ST_ADMIN_AUDIT], 3, v)) == NULL)
+        return dbreply_error(r);
+    if (PQgetisnull(res, 0, 0))
+        return resp_problem(r, 404, "No such user.");
+    return resp_json_text(r, 200, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
 }
 
 /* PATCH /api/v1/admin/users/{id} {subscription_tier} -> 200 user | 403 |
@@ -413,14 +455,6 @@ static int admin_user_update(req_t *r)
         return resp_problem(r, 404, "No such user.");
     return resp_json_text(r, 200, PQgetvalue(res, 0, 0),
                           (size_t)PQgetlength(res, 0, 0));
-}
-
-/* A job id: a positive integer of at most 18 digits. */
-static bool job_id_valid(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-
-    return n > 0 && n <= 18 && strspn(s, "0123456789") == n && strspn(s, "0") < n;
 }
 
 /* GET /api/v1/admin/jobs?state&queue&limit&cursor -> 200 {items,next_cursor}
@@ -517,6 +551,8 @@ static const route_t routes[] = {
      R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"PATCH", "/api/v1/admin/users/{id:uuid}", admin_user_update,
      R_JSON | R_DB | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
+    {"GET", "/api/v1/admin/users/{id:uuid}/audit", admin_user_audit,
+     R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"GET", "/api/v1/admin/jobs", admin_jobs,
      R_DB | R_READONLY | R_ADMIN, CRED_SESSION | CRED_APIKEY, "admin"},
     {"GET", "/api/v1/admin/jobs/stats", admin_jobs_stats,

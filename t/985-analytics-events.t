@@ -359,7 +359,14 @@ $out = $s->promptctl('jobs', 'enqueue', 'analytics.partitions');
 ok($s->wait_for(sub { db1("select state from background_jobs where id = $jid") eq 'succeeded' }, timeout => 20),
    'the analytics.partitions job runs in promptd-jobs')
     or diag explain $s->psql("select state, last_error from background_jobs where id = $jid");
-is(db1("select result::text from background_jobs where id = $jid"), '{"purged": 0, "created": 0, "dropped": 0}',
-   '... with nothing left to do');
+my $result = decode_json(db1("select result::text from background_jobs where id = $jid"));
+my $rollups = delete $result->{rollups};
+is_deeply($result, { purged => 0, created => 0, dropped => 0 }, '... with no partition left to do');
+# the old rows recorded above reach the rollups when the daemon's
+# analytics.rollup ran first: then this job deleted them
+is_deeply([ sort keys %{ $rollups || {} } ], [qw(daily daily_users hourly)], '... and the rollups\' retention ran');
+is(db1(q{select (select count(*) from promptd.analytics_rollup_hourly where bucket < now() - interval '90 days')
+              + (select count(*) from promptd.analytics_rollup_daily where day < current_date - 800)}), 0,
+   '... leaving no rollup row older than the defaults (90 days hourly, 800 daily)');
 
 done_testing();

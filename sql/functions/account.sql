@@ -282,3 +282,30 @@ grant execute on function promptd.admin_set_tier(uuid,text) to authenticated;
 drop policy if exists plans_select_all on public.plans;
 create policy plans_select_all on public.plans for select to authenticated
     using (true);
+
+-- promptd.admin_search_users(q, limit, after) -> the profiles whose email
+-- starts with q (case-insensitive) or whose id (text) starts with q, every
+-- profile when q is null; ordered by id after the cursor.  Beside
+-- admin_list_users (0008), which workers of the previous release still call.
+CREATE OR REPLACE FUNCTION promptd.admin_search_users(p_q text, p_limit integer, p_after uuid)
+ RETURNS SETOF jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+    perform promptd.admin_require();
+    return query
+        select jsonb_build_object('id', p.id, 'email', p.email,
+            'display_name', p.display_name, 'subscription_tier', p.subscription_tier,
+            'is_admin', p.is_admin, 'created_at', p.created_at)
+        from public.profiles p
+        where (p_after is null or p.id > p_after)
+          and (p_q is null or starts_with(lower(coalesce(p.email, '')), lower(p_q))
+               or starts_with(p.id::text, lower(p_q)))
+        order by p.id
+        limit p_limit;
+end
+$function$;
+revoke all on function promptd.admin_search_users(text,integer,uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.admin_search_users(text,integer,uuid) to authenticated;

@@ -364,3 +364,36 @@ AS $function$
 $function$;
 revoke all on function promptd.analytics_export() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.analytics_export() to authenticated;
+
+-- promptd.analytics_rollup_purge(hourly days, daily days) -> {hourly, daily,
+-- daily_users}: rows deleted from the hourly rollup older than the first
+-- (by bucket), from the daily rollup and the daily active users older than
+-- the second (by day, UTC).  Run by the "analytics.partitions" job.
+CREATE OR REPLACE FUNCTION promptd.analytics_rollup_purge(p_hourly integer, p_daily integer)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+    v_day date;
+    v_hourly bigint;
+    v_daily bigint;
+    v_users bigint;
+begin
+    if p_hourly < 1 or p_daily < 1 or p_hourly > p_daily then
+        raise exception 'analytics_rollup_purge: 1 <= hourly <= daily days' using errcode = '22023';
+    end if;
+    v_day := (now() at time zone 'utc')::date - p_daily;
+    delete from promptd.analytics_rollup_hourly h
+     where h.bucket < now() - make_interval(days => p_hourly);
+    get diagnostics v_hourly = row_count;
+    delete from promptd.analytics_rollup_daily d where d.day < v_day;
+    get diagnostics v_daily = row_count;
+    delete from promptd.analytics_daily_users u where u.day < v_day;
+    get diagnostics v_users = row_count;
+    return jsonb_build_object('hourly', v_hourly, 'daily', v_daily, 'daily_users', v_users);
+end
+$function$;
+revoke all on function promptd.analytics_rollup_purge(integer,integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.analytics_rollup_purge(integer,integer) to service_role;

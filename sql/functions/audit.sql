@@ -163,3 +163,45 @@ revoke all on function promptd.audit_verify() from public, anon, authenticated, 
 drop policy if exists audit_log_select_own on public.audit_log;
 create policy audit_log_select_own on public.audit_log for select to authenticated
     using ((actor_user = ( SELECT promptd.audit_pseudonym() AS audit_pseudonym)));
+
+-- promptd.admin_user_audit(user, limit, before) -> {items, next_cursor}: the
+-- audit rows the user acted in (their pseudonym as actor_user), newest
+-- first, ids below before (null: from the newest); next_cursor the last
+-- item's id when more follow.  NULL when auth.users has no such user.
+CREATE OR REPLACE FUNCTION promptd.admin_user_audit(p_user uuid, p_limit integer, p_before bigint)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+    v_pseudonym uuid;
+    v_items jsonb;
+    v_n integer;
+begin
+    perform promptd.admin_require();
+    if not exists (select 1 from auth.users u where u.id = p_user) then
+        return null;
+    end if;
+    select s.pseudonym into v_pseudonym from promptd.audit_subjects s where s.user_id = p_user;
+    select coalesce(jsonb_agg(x.o order by x.id desc), '[]'::jsonb), count(*)
+      into v_items, v_n
+      from (select a.id, jsonb_build_object('id', a.id, 'at', a.at, 'action', a.action,
+                       'target', a.target, 'outcome', a.outcome, 'request_id', a.request_id,
+                       'address', host(a.address), 'user_agent', a.user_agent,
+                       'api_key_id', a.actor_key, 'detail', a.detail, 'hash', a.hash) o
+              from public.audit_log a
+             where v_pseudonym is not null and a.actor_user = v_pseudonym
+               and (p_before is null or a.id < p_before)
+             order by a.id desc
+             limit p_limit + 1) x;
+    if v_n > p_limit then
+        v_items := v_items - p_limit;
+        return jsonb_build_object('items', v_items,
+                                  'next_cursor', (v_items -> (p_limit - 1) ->> 'id'));
+    end if;
+    return jsonb_build_object('items', v_items, 'next_cursor', null);
+end
+$function$;
+revoke all on function promptd.admin_user_audit(uuid,integer,bigint) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.admin_user_audit(uuid,integer,bigint) to authenticated;

@@ -155,3 +155,33 @@ end
 $function$;
 revoke all on function promptd.enrich_handoff_take(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.enrich_handoff_take(uuid) to service_role;
+
+-- promptd.admin_enrich_breakers(providers, cool-down seconds) -> {cooldown_s,
+-- providers:[{provider, configured, state, failures, opened_at, retry_at,
+-- probe_started, updated_at}]}: every breaker row and every configured
+-- provider (closed, no failures, when it has no row), by provider.  retry_at:
+-- when an open breaker lets the next call through as the probe.
+CREATE OR REPLACE FUNCTION promptd.admin_enrich_breakers(p_providers text[], p_cooldown integer)
+ RETURNS jsonb
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+begin
+    perform promptd.admin_require();
+    return jsonb_build_object('cooldown_s', p_cooldown, 'providers', coalesce((
+        select jsonb_agg(jsonb_build_object('provider', n.provider,
+                   'configured', n.provider = any(coalesce(p_providers, '{}')),
+                   'state', coalesce(b.state, 'closed'), 'failures', coalesce(b.failures, 0),
+                   'opened_at', b.opened_at,
+                   'retry_at', case when b.state = 'open'
+                                    then b.opened_at + make_interval(secs => p_cooldown) end,
+                   'probe_started', b.probe_started, 'updated_at', b.updated_at)
+                   order by n.provider)
+          from (select e.provider from public.enrich_breakers e
+                union select unnest(coalesce(p_providers, '{}'))) n
+          left join public.enrich_breakers b on b.provider = n.provider), '[]'::jsonb));
+end
+$function$;
+revoke all on function promptd.admin_enrich_breakers(text[],integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.admin_enrich_breakers(text[],integer) to authenticated;

@@ -12,8 +12,12 @@ int analytics_rollup_job(job_t *j);
 
 /* analytics.partitions: promptd.analytics_partitions(3,
  * PROMPTD_ANALYTICS_RETENTION_DAYS): the current month's partition and
- * three ahead created, months older than the retention dropped.  result
- * {"created", "dropped", "purged"}.  A malformed setting fails the job. */
+ * three ahead created, months older than the retention dropped; then
+ * promptd.analytics_rollup_purge(PROMPTD_ANALYTICS_ROLLUP_HOURLY_DAYS (90),
+ * PROMPTD_ANALYTICS_ROLLUP_DAILY_DAYS (800)): older hourly rollup rows,
+ * daily rollup rows and daily active users deleted.  result {"created",
+ * "dropped", "purged", "rollups": {"hourly", "daily", "daily_users"}}.  A
+ * malformed setting (hourly above daily too) fails the job. */
 int analytics_partitions_job(job_t *j);
 
 /* Both, for promptd-jobs (src/cmd/jobtypes.c). */

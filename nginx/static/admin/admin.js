@@ -1,4 +1,4 @@
-// admin.js: the admin dashboard: sign-in through /auth/v1, the pages drawn from the admin APIs, charts when Chart.js loaded.
+// admin.js: the admin dashboard: sign-in through /auth/v1, the pages drawn from the admin APIs over the range the URL hash names, charts when Chart.js loaded.
 'use strict';
 
 (function () {
@@ -8,8 +8,15 @@
     // other tier a user is on (/api/v1/billing/plans lists plans only when
     // Stripe is configured, 503 otherwise).
     const TIERS = ['free', 'pro', 'team', 'enterprise'];
+    // The granularities a statistic takes (the statistics API's rules).
+    const ALL = ['hour', 'day', 'week', 'month'];
+    const NO_HOUR = ['day', 'week', 'month'];
+    const USERS_PAGE = 50;
+    const AUDIT_PAGE = 20;
     const charts = [];
     let generation = 0;   // route() calls; an older, slower one draws into a pane no longer shown
+    let searches = 0;     // user searches; only the newest draws its list
+    let details = 0;      // user selections; only the newest draws its detail
     let config = { anon_key: null, prometheus: null };
 
     // Errors the page met, for tests and the curious (the console has them too).
@@ -61,7 +68,63 @@
         return json;
     }
     const get = (path) => api('GET', path);
-    const stats = (name, query) => get('/api/v1/admin/analytics/' + name + (query ? '?' + query : ''));
+    // stats(name, grans): a statistic over the hash's range; grans: the
+    // granularities it takes (none: it takes no granularity).
+    const stats = (name, grans) => get('/api/v1/admin/analytics/' + name + '?' + statsQuery(grans));
+
+    // ------------------------------------------------------------ the range
+    // #/PAGE?from=YYYY-MM-DD&to=YYYY-MM-DD&granularity=G: every page's
+    // statistics over that range (to: through the end of that day, as the API
+    // reads a date) and granularity; absent: the API's defaults (the last 30
+    // days, per day).  In the hash, so a reload or a link keeps it.
+    function hashParts() {
+        const h = location.hash.replace(/^#\/?/, '');
+        const i = h.indexOf('?');
+        const q = new URLSearchParams(i < 0 ? '' : h.slice(i + 1));
+        const range = new URLSearchParams();
+        for (const k of ['from', 'to', 'granularity']) if (q.get(k)) range.set(k, q.get(k));
+        return { page: i < 0 ? h : h.slice(0, i), range };
+    }
+
+    function statsQuery(grans) {
+        const r = hashParts().range;
+        const p = new URLSearchParams();
+        if (r.get('from')) p.set('from', r.get('from'));
+        if (r.get('to')) p.set('to', r.get('to'));
+        if (grans) {
+            const g = r.get('granularity') || 'day';
+            p.set('granularity', grans.includes(g) ? g : 'day');
+        }
+        return p.toString();
+    }
+
+    function setHash(page, range) {
+        const q = range.toString();
+        location.hash = '#/' + page + (q ? '?' + q : '');   // hashchange: route()
+    }
+
+    function rangeApply(ev) {
+        ev.preventDefault();
+        const p = new URLSearchParams();
+        const from = $('range-from').value, to = $('range-to').value, g = $('range-granularity').value;
+        if (from && to && from > to) {
+            $('status').textContent = 'The range must start before it ends.';
+            return;
+        }
+        if (from) p.set('from', from);
+        if (to) p.set('to', to);
+        if (g && g !== 'day') p.set('granularity', g);
+        setHash(hashParts().page || 'overview', p);
+    }
+
+    // The form shows the hash's range; the nav links carry it to each page.
+    function rangeShow(range) {
+        $('range-from').value = range.get('from') || '';
+        $('range-to').value = range.get('to') || '';
+        $('range-granularity').value = ALL.includes(range.get('granularity')) ? range.get('granularity') : 'day';
+        const q = range.toString();
+        document.querySelectorAll('#nav a').forEach((a) => { a.href = '#/' + a.dataset.page + (q ? '?' + q : ''); });
+    }
 
     // ------------------------------------------------------------ sign-in
     async function signIn(ev) {
@@ -103,6 +166,7 @@
         $('denied').hidden = which !== 'denied';
         $('view').hidden = which !== 'view';
         $('nav').hidden = which !== 'view';
+        $('range').hidden = which !== 'view';
         $('signout').hidden = which === 'signin';
         $('status').textContent = '';
     }
@@ -148,10 +212,15 @@
 
     const COLORS = ['#2563eb', '#b42318', '#16a34a'];
     const day = (b) => String(b).slice(0, 10);
+    // A bucket's label at granularity g: the day, or the day and hour.
+    const bucket = (b, g) => (g === 'hour' ? String(b).slice(0, 13).replace('T', ' ') + 'h' : day(b));
+    const pct = (share) => (share === null || share === undefined ? '–' : Math.round(share * 100) + '%');
+    const when = (t) => (t ? String(t).replace('T', ' ').replace(/\.\d+/, '').replace(/\+00:00$|Z$/, ' UTC') : '–');
 
     // ------------------------------------------------------------ pages
     async function overview(view) {
-        const [o, au, su] = await Promise.all([stats('overview'), stats('active-users', 'granularity=day'), stats('signups', 'granularity=day')]);
+        const [o, au, su, rt, tp] = await Promise.all([stats('overview'), stats('active-users', NO_HOUR), stats('signups', ALL),
+                                                       stats('retention'), stats('top-prompts')]);
         view.append(el('h2', {}, 'Overview'), el('p', { class: 'note' }, 'From ' + o.from + ' to ' + o.to + ' (UTC).'),
             cards([['Sign-ups', 'signups', o.signups], ['Paid users', 'paid_users', o.paid_users], ['DAU', 'dau', o.dau],
                    ['WAU', 'wau', o.wau], ['MAU', 'mau', o.mau], ['Enrichments', 'enrichments', o.enrichments],
@@ -159,41 +228,132 @@
                    ['Tokens in', 'tokens_in', o.tokens_in], ['Tokens out', 'tokens_out', o.tokens_out], ['Cost (USD)', 'cost_usd', o.cost_usd],
                    ['Share views', 'share_views', o.share_views], ['Share forks', 'share_forks', o.share_forks]]));
         const spark = el('div', { class: 'spark' });
-        const a = chart('Active users per day', au.items.map((i) => day(i.bucket)), [{ label: 'active', data: au.items.map((i) => i.active) }]);
-        const s = chart('Sign-ups per day', su.items.map((i) => day(i.bucket)), [{ label: 'sign-ups', data: su.items.map((i) => i.signups) }]);
+        const a = chart('Active users per ' + au.granularity, au.items.map((i) => bucket(i.bucket, au.granularity)),
+                        [{ label: 'active', data: au.items.map((i) => i.active) }]);
+        const s = chart('Sign-ups per ' + su.granularity, su.items.map((i) => bucket(i.bucket, su.granularity)),
+                        [{ label: 'sign-ups', data: su.items.map((i) => i.signups) }]);
         if (a) spark.append(a);
         if (s) spark.append(s);
-        view.append(spark);
+        view.append(spark, retentionTable(rt), el('div', { class: 'tops' },
+            table('Most viewed prompts (shares)', [['Prompt', 'prompt_id'], ['Views', 'views', true]], tp.by_share_views, 'top-shared'),
+            table('Most enriched prompts', [['Prompt', 'prompt_id'], ['Enrichments', 'enrichments', true]], tp.by_enrichments, 'top-enriched'),
+            table('Top tags (prompts created)', [['Tag', 'tag'], ['Prompts', 'prompts', true]], tp.tags, 'top-tags')));
     }
 
-    async function users(view) {
-        const list = await allUsers();
-        const tiers = [...new Set(TIERS.concat(list.map((u) => u.subscription_tier)))];
-        const search = el('input', { type: 'search', id: 'user-search', placeholder: 'Search by email or name' });
-        const t = table('Users (' + list.length + ')', [['Email', 'email'], ['Name', 'display_name'],
-            ['Tier', 'subscription_tier', false, (u) => tierSelect(u, tiers)], ['Admin', 'is_admin', false, (u) => (u.is_admin ? 'yes' : 'no')],
-            ['Created', 'created_at', false, (u) => day(u.created_at)]], list, 'users', 'no users');
-        t.querySelectorAll('tbody tr').forEach((tr, i) => { if (list[i]) tr.setAttribute('data-user-id', list[i].id); });
-        search.addEventListener('input', () => {
-            const q = search.value.trim().toLowerCase();
-            t.querySelectorAll('tbody tr').forEach((tr, i) => {
-                const u = list[i];
-                tr.hidden = !!u && q !== '' && !((u.email || '') + ' ' + (u.display_name || '')).toLowerCase().includes(q);
-            });
-        });
-        view.append(el('h2', {}, 'Users'), search, t);
-    }
-
-    // Every user, page by page (at most 20 pages of 100).
-    async function allUsers() {
-        let out = [], cursor = null;
-        for (let i = 0; i < 20; i++) {
-            const page = await get('/api/v1/admin/users?limit=100' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
-            out = out.concat(page.items);
-            cursor = page.next_cursor;
-            if (!cursor) break;
+    // The cohorts by sign-up week: size, then per week since sign-up the
+    // share of the cohort active (and how many).
+    function retentionTable(rt) {
+        const n = rt.cohorts.reduce((m, c) => Math.max(m, c.weeks.length), 0);
+        const cols = [['Signed up (week of)', 'week', false, (c) => day(c.week)], ['Size', 'size', true]];
+        for (let k = 0; k < n; k++) {
+            cols.push(['Week ' + k, 'w' + k, true, (c) => (!c.weeks[k] ? '' : c.weeks[k].share === null ? '–' : pct(c.weeks[k].share) + ' (' + c.weeks[k].active + ')')]);
         }
-        return out;
+        return table('Retention by sign-up week: share of the cohort active in each week since', cols, rt.cohorts,
+                     'retention', 'no sign-up weeks in this range');
+    }
+
+    // Users: a server-side search (GET /api/v1/admin/users?q, pages of
+    // USERS_PAGE), a tier menu per user, and the selected user's plan, usage
+    // against limits and audit trail.
+    async function users(view) {
+        const search = el('input', { type: 'search', id: 'user-search', placeholder: 'Search: email or id prefix',
+                                     'aria-label': 'search users by email or id prefix' });
+        const box = el('div', { id: 'users-box' });
+        const detail = el('section', { id: 'user-detail', class: 'detail' },
+                          el('p', { class: 'note' }, 'Select a user to see their plan, usage and audit trail.'));
+        let timer = null;
+        search.addEventListener('input', () => {
+            clearTimeout(timer);
+            timer = setTimeout(() => userList(box, detail, search.value.trim()).catch((e) => paneError(box, e)), 250);
+        });
+        view.append(el('h2', {}, 'Users'), search, box, detail);
+        await userList(box, detail, '');
+    }
+
+    // userList(box, detail, q): the first page of users matching q (all when
+    // empty) in box, a More button for the next pages; box's data-ready-q is
+    // the search drawn.
+    async function userList(box, detail, q) {
+        const gen = ++searches;
+        let list = [], cursor = null;
+        const more = el('button', { type: 'button', id: 'users-more' }, 'More');
+        const draw = () => {
+            const tiers = [...new Set(TIERS.concat(list.map((u) => u.subscription_tier)))];
+            const t = table((q ? 'Users matching "' + q + '"' : 'Users') + ' (' + list.length + (cursor ? '+' : '') + ')',
+                [['Email', 'email'], ['Name', 'display_name'], ['Tier', 'subscription_tier', false, (u) => tierSelect(u, tiers)],
+                 ['Admin', 'is_admin', false, (u) => (u.is_admin ? 'yes' : 'no')], ['Created', 'created_at', false, (u) => day(u.created_at)],
+                 ['', 'detail', false, (u) => detailButton(u, detail)]], list, 'users', q ? 'no user matches' : 'no users');
+            t.querySelectorAll('tbody tr').forEach((tr, i) => { if (list[i]) tr.setAttribute('data-user-id', list[i].id); });
+            more.hidden = !cursor;
+            box.replaceChildren(t, more);
+            box.setAttribute('data-ready-q', q);
+        };
+        const page = async () => {
+            const res = await get('/api/v1/admin/users?limit=' + USERS_PAGE + (q ? '&q=' + encodeURIComponent(q) : '') +
+                                  (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+            if (gen !== searches) return;
+            list = list.concat(res.items);
+            cursor = res.next_cursor;
+            draw();
+        };
+        more.addEventListener('click', () => { more.disabled = true; page().catch((e) => paneError(box, e)).finally(() => { more.disabled = false; }); });
+        box.removeAttribute('data-ready-q');
+        await page();
+    }
+
+    function detailButton(u, detail) {
+        const b = el('button', { type: 'button', 'data-user-detail': u.id }, 'Details');
+        b.addEventListener('click', () => userDetail(detail, u).catch((e) => paneError(detail, e)));
+        return b;
+    }
+
+    // userDetail(pane, u): u's plan and usage against its limits (GET
+    // .../usage) and audit trail, newest first, with an Older button
+    // (GET .../audit?before).  pane's data-ready is u's id once drawn.
+    async function userDetail(pane, u) {
+        const gen = ++details;
+        const base = '/api/v1/admin/users/' + encodeURIComponent(u.id);
+        pane.removeAttribute('data-ready');
+        pane.setAttribute('data-user-id', u.id);
+        const [usage, audit] = await Promise.all([get(base + '/usage'), get(base + '/audit?limit=' + AUDIT_PAGE)]);
+        if (gen !== details) return;
+        let rows = audit.items, cursor = audit.next_cursor;
+        const older = el('button', { type: 'button', id: 'audit-older' }, 'Older');
+        const trail = el('div', { id: 'audit-box' });
+        const drawTrail = () => {
+            trail.replaceChildren(table('Audit trail (' + rows.length + (cursor ? '+' : '') + ', newest first)',
+                [['Id', 'id', true], ['At', 'at', false, (a) => when(a.at)], ['Action', 'action'], ['Target', 'target'],
+                 ['Outcome', 'outcome'], ['Address', 'address'], ['Request', 'request_id']], rows, 'user-audit', 'no audit rows'));
+            older.hidden = !cursor;
+        };
+        older.addEventListener('click', async () => {
+            older.disabled = true;
+            try {
+                const next = await get(base + '/audit?limit=' + AUDIT_PAGE + '&before=' + encodeURIComponent(cursor));
+                rows = rows.concat(next.items);
+                cursor = next.next_cursor;
+                drawTrail();
+            } catch (e) {
+                $('status').textContent = 'Older audit rows not loaded: ' + e.message;
+            }
+            older.disabled = false;
+        });
+        drawTrail();
+        const plan = usage.plan ? usage.plan.name + ' (' + usage.tier + ')' : usage.tier;
+        pane.replaceChildren(el('h3', {}, u.email || u.id),
+            cards([['Plan', 'user_plan', plan], ['Quotas enforced', 'user_enforced', usage.enforced ? 'yes' : 'no']]),
+            table('Usage against limits', [['Resource', 'resource'], ['Window', 'window'], ['Used', 'used', true],
+                ['Reserved', 'reserved', true], ['Limit', 'limit', true, (x) => (x.limit === null ? 'unlimited' : fmt(x.limit))],
+                ['Remaining', 'remaining', true], ['Resets', 'resets_at', false, (x) => when(x.resets_at)]],
+                usage.resources || [], 'user-usage', 'no metered resources'),
+            trail, older);
+        pane.setAttribute('data-ready', u.id);
+    }
+
+    // A part of a page that could not load says so in place (a 401 signs out).
+    function paneError(pane, e) {
+        if (e.status === 401) return route();
+        pane.replaceChildren(el('p', { class: 'error' }, 'Could not load: ' + e.message));
     }
 
     function tierSelect(u, tiers) {
@@ -213,16 +373,23 @@
     }
 
     async function enrichment(view) {
-        const [en, co] = await Promise.all([stats('enrichments', 'granularity=day'), stats('costs')]);
+        const [en, co, br] = await Promise.all([stats('enrichments', ALL), stats('costs'), get('/api/v1/admin/enrich/breakers')]);
         const sum = (k) => en.items.reduce((n, i) => n + (i[k] || 0), 0);
+        const g = en.granularity;
         view.append(el('h2', {}, 'Enrichment'),
             cards([['Completed', 'completed', sum('completed')], ['Failed', 'failed', sum('failed')],
-                   ['Cost (USD)', 'cost_usd', co.by_provider.reduce((n, p) => n + Number(p.cost_usd || 0), 0)]]));
-        const days = [...new Set(en.items.map((i) => day(i.bucket)))];
-        const per = (k) => days.map((d) => en.items.filter((i) => day(i.bucket) === d).reduce((n, i) => n + (i[k] || 0), 0));
-        const c = chart('Enrichments per day', days, [{ label: 'completed', data: per('completed') }, { label: 'failed', data: per('failed') }], 'bar');
+                   ['Cost (USD)', 'cost_usd', co.by_provider.reduce((n, p) => n + Number(p.cost_usd || 0), 0)],
+                   ['Breakers open', 'breakers_open', br.providers.filter((p) => p.state !== 'closed').length]]));
+        view.append(table('Circuit breakers (cool-down ' + br.cooldown_s + ' s)', [['Provider', 'provider'],
+            ['State', 'state', false, (p) => el('span', { class: 'state-' + p.state }, p.state.replace('_', '-'))],
+            ['Failures', 'failures', true], ['Opened', 'opened_at', false, (p) => when(p.opened_at)],
+            ['Retry after', 'retry_at', false, (p) => when(p.retry_at)], ['Probe started', 'probe_started', false, (p) => when(p.probe_started)],
+            ['In the chain', 'configured', false, (p) => (p.configured ? 'yes' : 'no')]], br.providers, 'breakers', 'no remote provider'));
+        const days = [...new Set(en.items.map((i) => bucket(i.bucket, g)))];
+        const per = (k) => days.map((d) => en.items.filter((i) => bucket(i.bucket, g) === d).reduce((n, i) => n + (i[k] || 0), 0));
+        const c = chart('Enrichments per ' + g, days, [{ label: 'completed', data: per('completed') }, { label: 'failed', data: per('failed') }], 'bar');
         if (c) view.append(el('div', { class: 'spark' }, c));
-        view.append(table('Per day and provider', [['Day', 'bucket', false, (i) => day(i.bucket)], ['Provider', 'provider'],
+        view.append(table('Per ' + g + ' and provider', [['Bucket', 'bucket', false, (i) => bucket(i.bucket, g)], ['Provider', 'provider'],
             ['Completed', 'completed', true], ['Failed', 'failed', true], ['Success rate', 'success_rate', true],
             ['Mean latency (ms)', 'latency_ms_mean', true]], en.items, 'enrichments'));
         const money = [['Enrichments', 'enrichments', true], ['Tokens in', 'tokens_in', true], ['Tokens out', 'tokens_out', true], ['Cost (USD)', 'cost_usd', true]];
@@ -231,14 +398,15 @@
     }
 
     async function sharing(view) {
-        const sh = await stats('sharing', 'granularity=day');
+        const sh = await stats('sharing', ALL);
+        const g = sh.granularity;
         const sum = (k) => sh.items.reduce((n, i) => n + (i[k] || 0), 0);
         view.append(el('h2', {}, 'Sharing'), cards([['Views', 'views', sum('views')], ['Forks', 'forks', sum('forks')]]));
-        const c = chart('Share views and forks per day', sh.items.map((i) => day(i.bucket)),
+        const c = chart('Share views and forks per ' + g, sh.items.map((i) => bucket(i.bucket, g)),
                         [{ label: 'views', data: sh.items.map((i) => i.views) }, { label: 'forks', data: sh.items.map((i) => i.forks) }]);
         if (c) view.append(el('div', { class: 'spark' }, c));
         view.append(table('Most viewed shares', [['Share', 'share_id'], ['Prompt', 'prompt_id'], ['Views', 'views', true]], sh.top_shares, 'top-shares'),
-                    table('Per day', [['Day', 'bucket', false, (i) => day(i.bucket)], ['Views', 'views', true], ['Forks', 'forks', true]],
+                    table('Per ' + g, [['Bucket', 'bucket', false, (i) => bucket(i.bucket, g)], ['Views', 'views', true], ['Forks', 'forks', true]],
                           sh.items, 'sharing-days'));
     }
 
@@ -272,12 +440,12 @@
     }
 
     async function system(view) {
-        const [o, cv, st] = await Promise.all([stats('overview'), stats('conversion'), get('/api/v1/admin/jobs/stats')]);
+        const [o, cv, st, ep] = await Promise.all([stats('overview'), stats('conversion', ALL), get('/api/v1/admin/jobs/stats'), endpoints()]);
         const due = st.queues.reduce((n, q) => n + (q.due || 0), 0);
         const oldest = st.queues.reduce((m, q) => Math.max(m, q.oldest_pending_age_s || 0), 0);
         view.append(el('h2', {}, 'System'),
             cards([['Paid users now', 'paid_users_now', cv.paid_users_now], ['Live subscriptions', 'live_subscriptions', cv.live_subscriptions],
-                   ['Plan changes (30 days)', 'plan_changes', cv.plan_changes], ['MAU', 'mau', o.mau],
+                   ['Plan changes (in the range)', 'plan_changes', cv.plan_changes], ['MAU', 'mau', o.mau],
                    ['Jobs due', 'jobs_due', due], ['Oldest due job (s)', 'oldest_due_s', oldest], ['Dead jobs', 'dead', st.states.dead]]));
         const p = el('p', { id: 'prometheus' });
         if (config.prometheus) {
@@ -288,7 +456,37 @@
             p.append('Request rates and latencies are in /metrics, which this page does not read (loopback or its token only); ' +
                      'start the stack with PROMPTD_PROMETHEUS=1 for a Prometheus UI linked here.');
         }
-        view.append(p);
+        view.append(endpointsTables(ep), p);
+    }
+
+    // GET /api/v1/admin/analytics/endpoints over the range, or null where
+    // the server has no such statistic (404).
+    async function endpoints() {
+        try {
+            return await stats('endpoints', ALL);
+        } catch (e) {
+            if (e.status === 404) return null;
+            throw e;
+        }
+    }
+
+    function endpointsTables(ep) {
+        if (!ep) {
+            return el('p', { id: 'endpoints-na', class: 'note' }, 'Per-endpoint requests and latency are not available on this server.');
+        }
+        const g = ep.granularity;
+        const q = [['p50 (ms)', 'p50_ms', true], ['p95 (ms)', 'p95_ms', true], ['p99 (ms)', 'p99_ms', true]];
+        const counts = [['Requests', 'requests', true], ['4xx', 'status_4xx', true], ['5xx', 'status_5xx', true]];
+        const box = el('div', { id: 'endpoints-box' },
+            table('Requests and latency per endpoint', [['Family', 'family'], ['Route', 'route']].concat(counts, q),
+                  ep.endpoints || [], 'endpoints', 'no requests in this range'));
+        const c = chart('Requests per ' + g, (ep.items || []).map((i) => bucket(i.bucket, g)),
+                        [{ label: 'requests', data: (ep.items || []).map((i) => i.requests) },
+                         { label: '5xx', data: (ep.items || []).map((i) => i.status_5xx) }]);
+        if (c) box.append(el('div', { class: 'spark' }, c));
+        box.append(table('Per ' + g, [['Bucket', 'bucket', false, (i) => bucket(i.bucket, g)]].concat(counts, q),
+                         ep.items || [], 'endpoint-buckets'));
+        return box;
     }
 
     const HANDLERS = { overview, users, enrichment, sharing, jobs, system };
@@ -296,8 +494,10 @@
     // ------------------------------------------------------------ routing
     async function route() {
         if (!sessionStorage.getItem(TOKEN_KEY)) return show('signin');
-        const page = PAGES.find((p) => location.hash === '#/' + p) || 'overview';
+        const parts = hashParts();
+        const page = PAGES.find((p) => parts.page === '/' + p || parts.page === p) || 'overview';
         const gen = ++generation;
+        rangeShow(parts.range);
         while (charts.length) charts.pop().destroy();
         const view = $('view');
         const pane = el('section', { 'data-page': page });
@@ -332,6 +532,8 @@
         } catch (e) { /* defaults: no anon key, no Prometheus link */ }
         $('signin-form').addEventListener('submit', signIn);
         $('signout').addEventListener('click', signOut);
+        $('range').addEventListener('submit', rangeApply);
+        $('range-reset').addEventListener('click', () => setHash(hashParts().page || 'overview', new URLSearchParams()));
         window.addEventListener('hashchange', route);
         route();
     }

@@ -10,6 +10,7 @@ use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::UNIX;
 use JSON::PP;
+use Scalar::Util ();
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
@@ -30,13 +31,18 @@ use Time::HiRes qw(sleep time);
 #   $c->kill_node(2); $c->restart_node(2);   # kill -9 every process; start again
 #   $c->drain_node(2); $c->enable_node(2);   # HAProxy maint / ready
 #   $c->restart_pg;                          # promptd-stack pg-stop + pg-start
+#   my $new = $c->promote_replica;           # pg_ctl promote, nodes restarted on it
+#   $c->clients_start(4, $c->writer($tok, 'tag', retry_for => 30)); ...
+#   $c->acked_once_ok($uid, 'tag', $c->clients_wait($h));
 # Everything is stopped at the end (stop, DESTROY, END), even when a test dies.
 
 # The settings every node gets unless the suite overrides them: one process
 # per family (three nodes share two cores), no promptd-media (no storage
 # suite here), the test job handlers (trace) for the jobs daemons.
+# The database host applied the migrations: a node starting (or restarting
+# under load) does not apply them again.
 my %NODE_DEFAULTS = (PROMPTD_WORKERS => 1, PROMPTD_MEDIA => 0, PROMPTD_JOBS_TEST_HANDLERS => 1,
-                     PROMPTD_JOBS_POLL => 200);
+                     PROMPTD_JOBS_POLL => 200, PROMPTD_MIGRATE => 0);
 
 # The primary's and the replica's settings (a standby refuses to run with
 # fewer connections than its primary): room for every node's workers.
@@ -285,6 +291,78 @@ sub clients {
     my $deadline = time + 300;
     sleep 0.05 while time < $deadline && grep { !-e "$h->{dir}/out-$_" } 0 .. $n - 1;
     return $self->clients_wait($h);
+}
+
+# writer($token, $tag, retry_for => 0) -> a client sub for clients_start: it
+# POSTs prompts titled "$tag-<client>-<k>", that also being the
+# Idempotency-Key, until told to stop; with retry_for, a connection error,
+# 502, 503 or 504 is sent again with the same key for up to that many
+# seconds.  Its result: {acked => {key => id}, seen => {status => n},
+# failed => [keys never acknowledged]}.
+sub writer {
+    my ($self, $tok, $tag, %opt) = @_;
+    my $retry_for = $opt{retry_for} // 0;
+    return sub {
+        my ($i, $stopping) = @_;
+        my (%acked, %seen, @failed);
+        for my $k (1 .. 100_000) {
+            last if $stopping->();
+            my $key = "$tag-$i-$k";
+            my $until = time + $retry_for;
+            for my $try (1 .. 10_000) {
+                my $r = $self->request(POST => '/api/v1/prompts', { token => $tok,
+                    headers => { 'Idempotency-Key' => $key }, json => { title => $key, content => 'x' } });
+                $seen{ $r->{status} }++;
+                if ($r->{status} == 201 && ($r->{json}{title} // '') eq $key) {
+                    $acked{$key} = $r->{json}{id};
+                    last;
+                }
+                last unless $r->{status} =~ /^(?:599|502|503|504)$/ && time < $until;
+                sleep 0.05;
+            }
+            push @failed, $key unless $acked{$key};
+            sleep 0.01;
+        }
+        return { acked => \%acked, seen => \%seen, failed => \@failed };
+    };
+}
+
+# acked_once_ok($user_id, $tag, $results, db => $c): the tests that each
+# write a writer saw acknowledged is one row with the id its 201 named,
+# stored once, and that no row exists that no writer saw acknowledged.
+sub acked_once_ok {
+    my ($self, $uid, $tag, $res, %opt) = @_;
+    my $db = $opt{db} // $self;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my %acked = map { %{ $_->{acked} || {} } } @$res;
+    my %rows;
+    push @{ $rows{ $_->[0] } }, $_->[1]
+        for @{ $db->psql("select title, id::text from prompts where user_id = '$uid' and title like '$tag-%'") };
+    my @lost = grep { !$rows{$_} } sort keys %acked;
+    my @dup = grep { @{ $rows{$_} } != 1 } sort keys %rows;
+    my @other = grep { $rows{$_} && $rows{$_}[0] ne $acked{$_} } sort keys %acked;
+    my @unacked = grep { !exists $acked{$_} } sort keys %rows;
+    Test::More::ok(keys %acked > 0, "$tag: writes were acknowledged (" . scalar(keys %acked) . ')');
+    Test::More::is("@lost", '', "$tag: no acknowledged write lost");
+    Test::More::is("@dup", '', "$tag: none stored twice");
+    Test::More::is("@other", '', "$tag: each row has the id its 201 named");
+    Test::More::is("@unacked", '', "$tag: no row without its acknowledgement");
+}
+
+# promote_replica -> the new primary: the replica is promoted (pg_ctl
+# promote) and every node, one after the other, restarts on it.
+sub promote_replica {
+    my ($self) = @_;
+    my $new = $self->{replica} or die "Promptd::Cluster: no replica\n";
+    $new->stack('pg-promote');
+    for my $i (1 .. @{ $self->{nodes} }) {
+        my $node = $self->node($i);
+        $node->env->{PROMPTD_DATABASE_URL} = $new->database_url;
+        $node->{database} = $new;
+        Scalar::Util::weaken($node->{database});
+        $self->restart_node($i);
+    }
+    return $new;
 }
 
 # ------------------------------------------------------------------ stop

@@ -659,7 +659,9 @@ sub DESTROY { local ($?, $@); $_[0]->stop }
 
 END {
     local $?;
-    $_ && $_->stop for values %LIVE;
+    # Strong copies first: stopping a cluster stops (and forgets) its nodes.
+    my @live = grep { defined } values %LIVE;
+    $_->stop for @live;
 }
 
 # Ctrl-C / kill during a test still stops the stack (END runs on exit).

@@ -36,6 +36,18 @@ our %EXPORT_TAGS = (all => \@EXPORT_OK);
 #   $r = { status, headers => {lower-cased name => value (arrayref when repeated)},
 #          body, json (decoded for application/json and application/problem+json) }
 #
+# Options beside the env overrides (Promptd::Cluster builds its hosts with them):
+#   listen => '127.0.0.2'   nginx on that loopback address (PROMPTD_LISTEN_ADDR)
+#   pg_only => 1            a database host: only PostgreSQL (promptd-stack
+#                           pg-start) with the migrations applied; its
+#                           VAR/secrets holds the master copy of every secret
+#   database => $db         an app node on $db's PostgreSQL (PROMPTD_DATABASE_URL):
+#                           its VAR/secrets starts as a copy of $db's, so every
+#                           node verifies the same tokens, keys and cookies;
+#                           psql, db1 and promptctl act on $db
+#   standby_of => $db       a streaming replica of $db's PostgreSQL (promptd-stack
+#                           pg-standby), read-only: psql and db1 read it
+#
 # Environment read (make check passes them; fallbacks relative to this file):
 #   PROMPTD_BUILD_DIR PROMPTD_SRC_DIR PG_BINDIR NGINX SPAWN_FCGI MULTIWATCH
 #   PROMPTD_KEEP=1  keep the stack's VAR directory (its path is printed)
@@ -58,6 +70,11 @@ sub new {
     # the others were written before plans limited anything and create
     # more keys, prompts or requests than the free plan allows.
     my $quotas = delete $over{quotas};
+    my $listen = delete $over{listen} // '127.0.0.1';
+    my $pg_only = delete $over{pg_only};
+    my $db = delete $over{database};
+    my $standby = delete $over{standby_of};
+    $pg_only ||= $standby;
     my $build = $ENV{PROMPTD_BUILD_DIR} || $TOP;
     my $src   = $ENV{PROMPTD_SRC_DIR}   || $TOP;
     my $pgbin = $ENV{PG_BINDIR} || _default_pg_bindir();
@@ -66,14 +83,15 @@ sub new {
         build => $build, src => $src, pg_bindir => $pgbin,
         stack => "$src/src/cmd/promptd-stack",
         promptctl => "$build/src/cmd/promptctl",
-        owner => $$,
+        owner => $$, listen => $listen, pg_only => $pg_only, database => $db,
     }, $class;
+    weaken($self->{database}) if $db;    # the cluster holding this node holds $db
 
     my $err;
     for my $attempt (1 .. 3) {
         $self->{var} = tempdir('promptd-test-XXXXXX', TMPDIR => 1, CLEANUP => 0);
         chmod 0755, $self->{var};    # postgres, nginx and the workers traverse it
-        my ($http, $https, $pg) = _free_ports(3);
+        my ($http, $https, $pg) = _free_ports(3, $listen);
         my %env = (
             PROMPTD_BUILD_DIR   => $build,
             PROMPTD_SRC_DIR     => $src,
@@ -81,6 +99,7 @@ sub new {
             PROMPTD_VAR_DIR     => $self->{var},
             PROMPTD_HTTP_PORT   => $http,
             PROMPTD_HTTPS_PORT  => $https,
+            PROMPTD_LISTEN_ADDR => $listen,
             PROMPTD_PG_PORT     => $pg,
             PROMPTD_PG_FAST     => 1,
             PROMPTD_PG_TEMPLATE => _template_dir($build),
@@ -92,6 +111,7 @@ sub new {
             PROMPTD_RATE_API  => '10000r/s', PROMPTD_BURST_API  => 10000,
             PROMPTD_RATE_AUTH => '10000r/s', PROMPTD_BURST_AUTH => 10000,
             PROMPTD_RATE_CREDENTIAL => '10000r/s', PROMPTD_BURST_CREDENTIAL => 10000,
+            ($db ? $db->_node_env : ()),
             %over,
         );
         $self->{env} = \%env;
@@ -99,7 +119,13 @@ sub new {
         $self->{https_port} = $env{PROMPTD_HTTPS_PORT};
         $self->{pg_port}    = $env{PROMPTD_PG_PORT};
 
-        my ($rc, $out) = $self->_run([$self->{stack}, 'start']);
+        $db->_seed_secrets($self->{var}) if $db;
+        $standby->_seed_secrets($self->{var}, 'pg_superuser_password') if $standby;
+        my @cmd = $standby ? ('pg-standby', "$standby->{var}/run", $standby->{pg_port})
+                : $pg_only ? ('pg-start') : ('start');
+        my ($rc, $out) = $self->_run([$self->{stack}, @cmd]);
+        ($rc, $out) = $self->_run([$self->{promptctl}, 'migrate'],
+            env => { PROMPTD_SQL_DIR => "$src/sql" }) if $pg_only && !$standby && $rc == 0;
         if ($rc == 0) {
             $LIVE{"$self"} = $self;
             weaken($LIVE{"$self"});
@@ -109,7 +135,7 @@ sub new {
             }
             $self->{http} = HTTP::Tiny->new(timeout => 30, keep_alive => 1,
                 agent => 'promptd-test/1', verify_SSL => 0);
-            $self->psql('update promptd.quota_settings set enforce = false') unless $quotas;
+            $self->psql('update promptd.quota_settings set enforce = false') unless $quotas || $db || $standby;
             return $self;
         }
         $err = "promptd-stack start failed (exit $rc):\n$out\n" . $self->_log_tails;
@@ -140,8 +166,41 @@ sub env        { $_[0]{env} }    # the stack's PROMPTD_* settings (hashref)
 # url($path, $tls): absolute URL on the HTTP or HTTPS listener.
 sub url {
     my ($self, $path, $tls) = @_;
-    return $tls ? "https://127.0.0.1:$self->{https_port}$path"
-                : "http://127.0.0.1:$self->{http_port}$path";
+    return $tls ? "https://$self->{listen}:$self->{https_port}$path"
+                : "http://$self->{listen}:$self->{http_port}$path";
+}
+
+# The secrets a database host hands its nodes (README "Deploying": every
+# host gets the same ones), made by its promptctl migrate.
+my @SHARED_SECRETS = qw(jwt_secret api_key_pepper secrets_keys secrets_key_k1
+                        share_cookie_key storage_signing_key app_db_password);
+
+# _node_env: the settings of a node on this database host.
+sub _node_env {
+    my ($self) = @_;
+    return (PROMPTD_DATABASE_URL => $self->database_url);
+}
+
+# database_url(user => 'postgres'): the conninfo of this stack's PostgreSQL
+# (its socket directory), with the user's password.
+sub database_url {
+    my ($self, %opt) = @_;
+    my $user = $opt{user} // 'postgres';
+    my $pw = _slurp("$self->{var}/secrets/" . ($user eq 'postgres' ? 'pg_superuser_password' : 'app_db_password'));
+    chomp $pw;
+    return "host=$self->{var}/run port=$self->{pg_port} dbname=promptd user=$user password=$pw";
+}
+
+# _seed_secrets($var, @names): copy the shared secrets (or @names) into a
+# new host's VAR/secrets.
+sub _seed_secrets {
+    my ($self, $var, @names) = @_;
+    mkdir "$var/secrets", 0700;
+    for my $name (@names ? @names : @SHARED_SECRETS) {
+        my $v = _slurp("$self->{var}/secrets/$name") // next;
+        _spew("$var/secrets/$name", $v);
+        chmod 0600, "$var/secrets/$name";
+    }
 }
 
 # ------------------------------------------------------------------ HTTP
@@ -312,6 +371,7 @@ sub db1_reader {
 
 sub _reader_open {
     my ($self, $r) = @_;
+    $self = $self->{database} if $self->{database};
     my $pw = _slurp("$self->{var}/secrets/pg_superuser_password");
     chomp $pw;
     $r->{errfile} = "$self->{var}/log/psql-reader-$$.log";
@@ -368,6 +428,7 @@ sub token {
 # promptctl(@args) -> stdout; dies with stderr on a non-zero exit.
 sub promptctl {
     my ($self, @args) = @_;
+    $self = $self->{database} if $self->{database};
     my ($rc, $out, $err) = $self->_run([$self->{promptctl}, @args], separate => 1);
     die "promptctl @args failed (exit $rc): $err$out\n" if $rc != 0;
     return $out;
@@ -377,6 +438,7 @@ sub promptctl {
 # socket.  Values are psql's unaligned text; a NULL is ''.  Dies on error.
 sub psql {
     my ($self, $sql, %opt) = @_;
+    $self = $self->{database} if $self->{database};
     my $pw = _slurp("$self->{var}/secrets/pg_superuser_password");
     chomp $pw;
     my @cmd = ("$self->{pg_bindir}/psql", '-X', '-q', '-A', '-t', '-F', "\t",
@@ -597,7 +659,9 @@ sub DESTROY { local ($?, $@); $_[0]->stop }
 
 END {
     local $?;
-    $_ && $_->stop for values %LIVE;
+    # Strong copies first: stopping a cluster stops (and forgets) its nodes.
+    my @live = grep { defined } values %LIVE;
+    $_->stop for @live;
 }
 
 # Ctrl-C / kill during a test still stops the stack (END runs on exit).
@@ -655,12 +719,12 @@ sub _capture {
     return ($rc, $out, $err);
 }
 
-# _free_ports($n) -> $n distinct loopback ports free right now.  All $n
+# _free_ports($n, $addr) -> $n distinct ports free right now on $addr (127.0.0.1).  All $n
 # sockets stay open until every port is chosen, so no two can coincide.
 sub _free_ports {
-    my ($n) = @_;
+    my ($n, $addr) = @_;
     my @s = map {
-        IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+        IO::Socket::INET->new(LocalAddr => $addr // '127.0.0.1', LocalPort => 0,
             Proto => 'tcp', Listen => 1, ReuseAddr => 1) or die "no free port: $!"
     } 1 .. $n;
     return map { $_->sockport } @s;

@@ -203,8 +203,8 @@ is(api($tb, DELETE => "/api/v1/shares/$sh->{id}")->{status}, 404, "bob cannot re
 is(api($ta, DELETE => "/api/v1/shares/$sh->{id}")->{status}, 204, 'alice revokes it');
 isnt(db1("select revoked_at from public.shares where id = '$sh->{id}'"), undef, '... revoked_at set');
 # (nginx's share micro-cache may serve the old answer for a second)
-ok($s->wait_for(sub { $s->request(GET => "/api/v1/shared/$sh->{token}")->{status} == 404 }),
-   'a revoked link -> 404');
+ok($s->wait_for(sub { $s->request(GET => "/api/v1/shared/$sh->{token}")->{status} == 410 }),
+   'a revoked link -> 410');
 
 # ------------------------------------------------ the setting itself
 my ($rc, $out) = $s->_run([$s->{promptctl}, 'env'], env => { PROMPTD_DB_STATEMENTS => 'named' });

@@ -123,16 +123,20 @@ void db_shutdown(void)
     db.conninfo = NULL;
 }
 
+/* Threads (promptd-gateway, promptd-jobs) may ask first at once: each
+ * computes the same answer from the environment, stored atomically. */
 bool db_statements_unnamed(void)
 {
     static int unnamed = -1;
+    int u = __atomic_load_n(&unnamed, __ATOMIC_RELAXED);
 
-    if (unnamed < 0) {
+    if (u < 0) {
         const char *v = config_env("PROMPTD_DB_STATEMENTS");
 
-        unnamed = v != NULL && strcmp(v, "unnamed") == 0;
+        u = v != NULL && strcmp(v, "unnamed") == 0;
+        __atomic_store_n(&unnamed, u, __ATOMIC_RELAXED);
     }
-    return unnamed;
+    return u;
 }
 
 /* The one place a statement leaves for the server: under its prepared

@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 
     if (argc > 1) {
         fprintf(stderr, "usage: %s (configured by PROMPTD_GATEWAY_*, PROMPTD_ENRICH_* "
-                "and PROMPTD_APP_DATABASE_URL; see README)\n", argv[0]);
+                "and PROMPTD_DIRECT_DATABASE_URL or PROMPTD_APP_DATABASE_URL; see README)\n", argv[0]);
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
     log_set_family("gateway");
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
     if (c.conninfo == NULL) {
         if (cfg == NULL)
             return 1;
-        c.conninfo = cfg->app_database_url;
+        c.conninfo = cfg->direct_database_url;
     }
     if (keyring_get(&why) == NULL)
         log_warn("promptd-gateway: no secrets key ring (%s): users' own provider keys "

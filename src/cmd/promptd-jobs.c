@@ -17,12 +17,12 @@ int main(int argc, char **argv)
 {
     daemon_config_t c = {0};
     const config_t *cfg;
-    const char *url = getenv("PROMPTD_APP_DATABASE_URL");
+    const char *url = getenv("PROMPTD_DIRECT_DATABASE_URL");
     int rc;
 
     if (argc > 1) {
         fprintf(stderr, "usage: %s (configured by PROMPTD_JOBS_* and "
-                "PROMPTD_APP_DATABASE_URL; see README)\n", argv[0]);
+                "PROMPTD_DIRECT_DATABASE_URL or PROMPTD_APP_DATABASE_URL; see README)\n", argv[0]);
         return strcmp(argv[1], "--help") == 0 ? 0 : 2;
     }
     log_set_family("jobs");
@@ -32,10 +32,12 @@ int main(int argc, char **argv)
     /* The configuration (and the secrets key ring the jobs decrypt user
      * keys with) before the worker threads; needed only without a URL. */
     cfg = config_load(false);
-    if (url == NULL || *url == '\0') {
-        if (cfg == NULL)
-            return 1;
-        url = cfg->app_database_url;
+    if (url == NULL || *url == '\0')
+        url = getenv("PROMPTD_APP_DATABASE_URL");
+    if (cfg != NULL) {   /* the direct URL: LISTEN and session settings (README "PgBouncer") */
+        url = cfg->direct_database_url;
+    } else if (url == NULL || *url == '\0') {
+        return 1;
     }
     if (daemon_config_load(&c) != 0 || !reqstats_config_ok())
         return 1;

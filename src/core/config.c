@@ -538,7 +538,9 @@ static const char *config_secrets_keys(const config_t *c, bool create)
 /* The admin and application conninfos.  A worker (no create) never sees
  * the admin one: its application URL comes from PROMPTD_APP_DATABASE_URL,
  * the secrets directory's app_database_url, or the embedded cluster with
- * app_db_password. */
+ * app_db_password.  The direct one (PROMPTD_DIRECT_DATABASE_URL or the
+ * secrets directory's direct_database_url) defaults to the application
+ * one. */
 static bool config_database(config_t *c, bool create)
 {
     const char *v = config_env("PROMPTD_DATABASE_URL");
@@ -548,10 +550,13 @@ static bool config_database(config_t *c, bool create)
         c->database_url = config_xstrdup(v);
     else if (create)
         c->database_url = config_embedded_url(c->var_dir, true);
+    if ((v = config_env("PROMPTD_DIRECT_DATABASE_URL")) != NULL ||
+        (!create && (v = config_read_in(c->secrets_dir, "direct_database_url")) != NULL))
+        c->direct_database_url = config_xstrdup(v);
     if ((v = config_env("PROMPTD_APP_DATABASE_URL")) != NULL ||
         (!create && (v = config_read_in(c->secrets_dir, "app_database_url")) != NULL)) {
         c->app_database_url = config_xstrdup(v);
-        return true;
+        goto out;
     }
     pw = create ? config_read_secret(c->var_dir, "app_db_password")
                 : config_read_in(c->secrets_dir, "app_db_password");
@@ -563,6 +568,9 @@ static bool config_database(config_t *c, bool create)
         c->app_database_url = config_derive_app_url(embedded, pw);
         free(embedded);
     }
+out:
+    if (c->direct_database_url == NULL && c->app_database_url != NULL)
+        c->direct_database_url = config_xstrdup(c->app_database_url);
     return c->app_database_url != NULL;
 }
 
@@ -601,6 +609,18 @@ static bool config_jwks_readable(const char *jwks)
     return true;
 }
 
+/* PROMPTD_DB_STATEMENTS: read by db/db.c (db_statements_unnamed); a typo
+ * must stop the process here rather than silently mean "prepared". */
+static bool config_db_statements(void)
+{
+    const char *v = config_env("PROMPTD_DB_STATEMENTS");
+
+    if (v == NULL || strcmp(v, "prepared") == 0 || strcmp(v, "unnamed") == 0)
+        return true;
+    fprintf(stderr, "promptd: PROMPTD_DB_STATEMENTS must be prepared or unnamed (got '%s')\n", v);
+    return false;
+}
+
 const config_t *config_load(bool create_secrets)
 {
     config_t c = {0};
@@ -614,7 +634,7 @@ const config_t *config_load(bool create_secrets)
     v = config_env("PROMPTD_SQL_DIR");
     c.sql_dir = v != NULL ? config_xstrdup(v) : config_default_sql_dir();
     c.secrets_dir = config_secrets_dir_of(c.var_dir);
-    if (!config_database(&c, create_secrets))
+    if (!config_database(&c, create_secrets) || !config_db_statements())
         goto fail;
 
     c.jwt_secret = config_jwt_secret(&c, create_secrets, &ok);
@@ -651,6 +671,7 @@ fail:
     free((char *)c.secrets_dir);
     free((char *)c.database_url);
     free((char *)c.app_database_url);
+    free((char *)c.direct_database_url);
     free((char *)c.jwt_audience);
     free((char *)c.site_url);
     free((char *)c.jwks);

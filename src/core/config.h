@@ -21,6 +21,11 @@ typedef struct config {
     const char *database_url;     /* PROMPTD_DATABASE_URL or the embedded one */
     const char *app_database_url; /* PROMPTD_APP_DATABASE_URL, <secrets>/app_database_url,
                                    * or derived (+ <secrets>/app_db_password) */
+    const char *direct_database_url; /* PROMPTD_DIRECT_DATABASE_URL, <secrets>/direct_database_url,
+                                   * else app_database_url: the application role straight
+                                   * to PostgreSQL, never through a transaction pooler, for
+                                   * the session daemons (promptd-jobs: LISTEN, session
+                                   * settings; promptd-gateway: LISTEN, its pool's role) */
     const char *jwt_secret;       /* PROMPTD_JWT_SECRET or <secrets>/jwt_secret; NULL in
                                    * a worker without one (HS256 tokens refused) */
     const char *jwt_audience;     /* PROMPTD_JWT_AUDIENCE, default authenticated */

@@ -10,6 +10,7 @@
 #include <libpq-events.h>
 
 #include "core/clock.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -126,6 +127,49 @@ void db_shutdown(void)
     db.conninfo = NULL;
 }
 
+/* Threads (promptd-gateway, promptd-jobs) may ask first at once: each
+ * computes the same answer from the environment, stored atomically. */
+bool db_statements_unnamed(void)
+{
+    static int unnamed = -1;
+    int u = __atomic_load_n(&unnamed, __ATOMIC_RELAXED);
+
+    if (u < 0) {
+        const char *v = config_env("PROMPTD_DB_STATEMENTS");
+
+        u = v != NULL && strcmp(v, "unnamed") == 0;
+        __atomic_store_n(&unnamed, u, __ATOMIC_RELAXED);
+    }
+    return u;
+}
+
+/* The one place a statement leaves for the server: under its prepared
+ * name when it has one and the mode is prepared, else unnamed with its
+ * text (parsed and planned at each run, the only kind a transaction-pooling
+ * PgBouncer 1.18 forwards safely).  Same parameters and result formats
+ * either way.  stmt_send queues it (pipeline mode); stmt_exec runs it. */
+static bool stmt_send(PGconn *c, const char *name, const char *sql, int n,
+                      const char *const *v, const db_binary_t *bin)
+{
+    const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
+    int rfmt = bin ? bin->result_format : 0;
+
+    if (name != NULL && !db_statements_unnamed())
+        return PQsendQueryPrepared(c, name, n, v, len, fmt, rfmt);
+    return PQsendQueryParams(c, sql, n, NULL, v, len, fmt, rfmt);
+}
+
+static PGresult *stmt_exec(PGconn *c, const char *name, const char *sql, int n,
+                           const char *const *v, const db_binary_t *bin)
+{
+    const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
+    int rfmt = bin ? bin->result_format : 0;
+
+    if (name != NULL && !db_statements_unnamed())
+        return PQexecPrepared(c, name, n, v, len, fmt, rfmt);
+    return PQexecParams(c, sql, n, NULL, v, len, fmt, rfmt);
+}
+
 static bool prepare(const db_stmt_t *s)
 {
     PGresult *res = PQprepare(db.conn, s->name, s->sql, 0, NULL);
@@ -157,6 +201,9 @@ static bool db_connect(void)
         db_disconnect();
         return false;
     }
+    if (db_statements_unnamed())   /* nothing to prepare: every statement
+                                    * goes with its text (stmt_send) */
+        return true;
     if (!prepare(&claims_stmt) || !prepare(&claims_ensure_stmt) ||
         !prepare(&role_app_stmt) || !prepare(&role_back_stmt))
         goto fail;
@@ -319,17 +366,6 @@ static PGresult *next_result(void)
     return res;
 }
 
-static bool send_query(const db_stmt_t *stmt, const char *sql, int n,
-                       const char *const *v, const db_binary_t *bin)
-{
-    const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
-    int rfmt = bin ? bin->result_format : 0;
-
-    if (stmt)
-        return PQsendQueryPrepared(db.conn, stmt->name, n, v, len, fmt, rfmt);
-    return PQsendQueryParams(db.conn, sql, n, NULL, v, len, fmt, rfmt);
-}
-
 /* Queue the prelude (a read-write tx's in an implicit transaction of its
  * own, ended by a Sync: its row locks last only as long as it), BEGIN (a read-write tx's
  * first statement), the claims, the role switch and the statement; *q gets
@@ -349,23 +385,23 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
         tx->profile_unconfirmed = true;
     }
     sent = PQenterPipelineMode(db.conn);
-    if (sent && tx->prelude && (sent = PQsendQueryPrepared(db.conn, tx->prelude->name,
-            tx->prelude_nparams, tx->prelude_values, NULL, NULL, 0) &&
+    if (sent && tx->prelude && (sent = stmt_send(db.conn, tx->prelude->name,
+            tx->prelude->sql, tx->prelude_nparams, tx->prelude_values, NULL) &&
             (tx->readonly || PQpipelineSync(db.conn))))
         *p = nres++;
     if (sent && first && !tx->readonly && (sent = PQsendQueryParams(
             db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)))
         nres++;
-    if (sent && first && (sent = PQsendQueryPrepared(db.conn, cs->name, 4, claims,
-                                                     NULL, NULL, 0)))
+    if (sent && first && (sent = stmt_send(db.conn, cs->name, cs->sql, 4, claims, NULL)))
         nres++;
-    if (sent && as_app && (sent = PQsendQueryPrepared(db.conn, role_app_stmt.name, 0,
-                                                      NULL, NULL, NULL, 0)))
+    if (sent && as_app && (sent = stmt_send(db.conn, role_app_stmt.name, role_app_stmt.sql,
+                                            0, NULL, NULL)))
         nres++;
     *q = nres++;
-    sent = sent && send_query(stmt, sql, n, v, bin);
-    if (sent && as_app && (sent = PQsendQueryPrepared(db.conn, role_back_stmt.name, 1,
-                                                      claims, NULL, NULL, 0)))
+    sent = sent && stmt_send(db.conn, stmt ? stmt->name : NULL, stmt ? stmt->sql : sql,
+                             n, v, bin);
+    if (sent && as_app && (sent = stmt_send(db.conn, role_back_stmt.name, role_back_stmt.sql,
+                                            1, claims, NULL)))
         nres++;
     return sent && PQpipelineSync(db.conn) ? nres : -1;
 }
@@ -409,8 +445,8 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
     if (p >= 0 && tx->prelude_fallback && res[p] && PQresultStatus(res[p]) == PGRES_TUPLES_OK &&
         PQntuples(res[p]) == 0) {   /* no row: the fallback decides (db.h) */
         PQclear(res[p]);
-        res[p] = PQexecPrepared(db.conn, tx->prelude_fallback->name, tx->prelude_nparams,
-                                tx->prelude_values, NULL, NULL, 0);
+        res[p] = stmt_exec(db.conn, tx->prelude_fallback->name, tx->prelude_fallback->sql,
+                           tx->prelude_nparams, tx->prelude_values, NULL);
     }
     tx->prelude_fallback = NULL;
     if (p >= 0 && res[p] && result_ok(res[p])) {   /* kept even when the
@@ -490,7 +526,7 @@ static const char *conn_prepared(db_tx_t *tx, const db_stmt_t *stmt)
     bool ok;
     int i;
 
-    if (stmt == NULL || (cp = conn_prepared_set(tx->conn)) == NULL)
+    if (stmt == NULL || db_statements_unnamed() || (cp = conn_prepared_set(tx->conn)) == NULL)
         return NULL;
     for (i = 0; i < cp->n && cp->stmt[i] != stmt; i++)
         ;
@@ -513,13 +549,8 @@ static PGresult *job_run(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                          int n, const char *const *v, const db_binary_t *bin)
 {
     const char *name = conn_prepared(tx, stmt);
-    const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
-    int rfmt = bin ? bin->result_format : 0;
-    PGresult *res = name ? PQexecPrepared(tx->conn, name, n, v, len, fmt, rfmt)
-                         : PQexecParams(tx->conn, stmt ? stmt->sql : sql, n, NULL, v,
-                                        len, fmt, rfmt);
 
-    return checked(tx, res);
+    return checked(tx, stmt_exec(tx->conn, name, stmt ? stmt->sql : sql, n, v, bin));
 }
 
 /* A job's scoped statement in one pipeline (one round trip): BEGIN and the
@@ -539,8 +570,6 @@ static PGresult *job_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sq
     };
     PGconn *c = tx->conn;
     const char *name = conn_prepared(tx, stmt);
-    const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
-    int rfmt = bin ? bin->result_format : 0;
     PGresult *res[5] = {NULL, NULL, NULL, NULL, NULL}, *extra, *out = NULL;
     bool first = !tx->open, sent;
     int i, q, nres = 0;
@@ -557,8 +586,7 @@ static PGresult *job_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sq
                                                     NULL, NULL, 0)))
         nres++;
     q = nres++;
-    sent = sent && (name ? PQsendQueryPrepared(c, name, n, v, len, fmt, rfmt)
-                         : PQsendQueryParams(c, sql, n, NULL, v, len, fmt, rfmt));
+    sent = sent && stmt_send(c, name, sql, n, v, bin);
     if (sent && as_app && (sent = PQsendQueryParams(c, role_back_stmt.sql, 1, NULL, claims,
                                                     NULL, NULL, 0)))
         nres++;
@@ -640,10 +668,8 @@ static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     } else if (!tx->open || as_app) {
         res = exec_pipelined(tx, stmt, sql, n, v, bin, as_app);
     } else {
-        res = stmt ? PQexecPrepared(db.conn, stmt->name, n, v, bin ? bin->lengths : NULL,
-                                    bin ? bin->formats : NULL, bin ? bin->result_format : 0)
-                   : PQexecParams(db.conn, sql, n, NULL, v, NULL, NULL, 0);
-        res = checked(tx, res);
+        res = checked(tx, stmt_exec(db.conn, stmt ? stmt->name : NULL, stmt ? stmt->sql : sql,
+                                    n, v, bin));
     }
     tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
@@ -697,7 +723,7 @@ PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
     if (tx->conn) {
         res = job_run(tx, stmt, NULL, nparams, values, NULL);
     } else {
-        res = checked(tx, PQexecPrepared(c, stmt->name, nparams, values, NULL, NULL, 0));
+        res = checked(tx, stmt_exec(c, stmt->name, stmt->sql, nparams, values, NULL));
     }
     tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;

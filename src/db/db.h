@@ -11,7 +11,8 @@
 
 /* A statement prepared on every (re)connection of a worker under its
  * name; on a job's or pooled connection, prepared there at its first use
- * and remembered by address: a db_stmt_t must have static storage. */
+ * and remembered by address: a db_stmt_t must have static storage.  With
+ * PROMPTD_DB_STATEMENTS=unnamed never prepared: its text is sent each time. */
 typedef struct db_stmt {
     const char *name;
     const char *sql;
@@ -66,6 +67,14 @@ typedef struct db_tx {
                                * for the errors promptd raises itself (class PW) */
     double ms;                /* time spent waiting for PostgreSQL */
 } db_tx_t;
+
+/* PROMPTD_DB_STATEMENTS=unnamed (default prepared): every statement of
+ * this module goes as an unnamed one with its text (PQsendQueryParams /
+ * PQexecParams), none is prepared, so that a transaction-pooling PgBouncer
+ * may hand each transaction to any server connection.  Pipelines and
+ * parameters are the same in both modes.  Read at first use; config_load
+ * refuses any other value. */
+bool db_statements_unnamed(void);
 
 /* Remember the connection string and statements; connects lazily (after
  * fork).  stmts is a NULL-name-terminated array, or NULL. */

@@ -18,7 +18,7 @@ typedef struct gw_config {
     long deadline_ms;         /* PROMPTD_ENRICH_DEADLINE_MS (enrich settings) */
     long grace_s;             /* PROMPTD_GATEWAY_GRACE (deadline + 5 s): SIGTERM
                                * waits this long for runs in flight */
-    const char *conninfo;     /* PROMPTD_APP_DATABASE_URL */
+    const char *conninfo;     /* PROMPTD_DIRECT_DATABASE_URL, else the application URL */
 } gw_config_t;
 
 /* Fill c from the environment (after enrich_settings() loaded).  False

@@ -45,7 +45,9 @@ bool gw_config_load(gw_config_t *c)
 
     memset(c, 0, sizeof *c);
     c->socket = config_env("PROMPTD_GATEWAY_SOCKET");
-    c->conninfo = config_env("PROMPTD_APP_DATABASE_URL");
+    /* LISTEN and its pool's session role: straight to PostgreSQL */
+    if ((c->conninfo = config_env("PROMPTD_DIRECT_DATABASE_URL")) == NULL)
+        c->conninfo = config_env("PROMPTD_APP_DATABASE_URL");
     ok &= config_env_int("PROMPTD_ENRICH_MAX_INFLIGHT", 1024, 1, 100000, &c->max_inflight);
     ok &= config_env_int("PROMPTD_GATEWAY_DB_CONNS", 4, 1, 256, &c->db_conns);
     c->deadline_ms = enrich_settings()->deadline_ms;

@@ -213,7 +213,12 @@ static bool exec_ok(PGconn *conn, const char *sql)
 }
 
 /* The queue connection's statements, prepared once per connection (the
- * planning cost is most of a small batch's database time). */
+ * planning cost is most of a small batch's database time).  Prepared even
+ * with PROMPTD_DB_STATEMENTS=unnamed: this is a session connection
+ * (LISTEN, the settings below, generic plans that only a prepared
+ * statement gets) and so always a direct one (PROMPTD_DIRECT_DATABASE_URL,
+ * README "PgBouncer"); the handlers' statements on the work connection go
+ * through src/db/db.c and follow the setting. */
 static const struct { const char *name, *sql; } stmts[] = {
     { "jobs_cycle", cycle_sql },
     { "jobs_cycle_queues", cycle_queues_sql },

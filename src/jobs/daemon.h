@@ -6,7 +6,8 @@
 
 /* Settings (PROMPTD_JOBS_* environment, read by daemon_config_load). */
 typedef struct daemon_config {
-    const char *conninfo;   /* PROMPTD_APP_DATABASE_URL (role promptd_app) */
+    const char *conninfo;   /* PROMPTD_DIRECT_DATABASE_URL, else the application URL
+                             * (role promptd_app; never a transaction pooler) */
     int batch;              /* PROMPTD_JOBS_BATCH: jobs per claim, 100 */
     int batch_max;          /* PROMPTD_JOBS_BATCH_MAX: claims of fast jobs grow
                              * up to this, max(1000, batch) */

@@ -31,6 +31,9 @@ our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 # Usage:
 #   my $s = Promptd::Test->new(PROMPTD_WORKERS => 1);   # env overrides
+#   my $s = Promptd::Test->new(PROMPTD_PGBOUNCER => 1,  # PgBouncer, transaction pooling,
+#       PROMPTD_PGBOUNCER_POOL_SIZE => 2,                # between workers and PostgreSQL
+#       PROMPTD_DB_STATEMENTS => 'unnamed');             # (promptd-stack's header)
 #   my $r = $s->request(GET => '/healthz');
 #   my $r = $s->request(POST => '/api/v1/prompts', { json => {...}, token => $jwt });
 #   $r = { status, headers => {lower-cased name => value (arrayref when repeated)},
@@ -379,7 +382,8 @@ sub _reader_open {
     pipe(my $out_r, my $out_w) or die "pipe: $!";
     my $pid = fork // die "fork: $!";
     if (!$pid) {
-        delete @ENV{qw(PROMPTD_DATABASE_URL PROMPTD_APP_DATABASE_URL PROMPTD_JWT_SECRET)};
+        delete @ENV{qw(PROMPTD_DATABASE_URL PROMPTD_APP_DATABASE_URL PROMPTD_DIRECT_DATABASE_URL
+            PROMPTD_JWT_SECRET)};
         $ENV{PGPASSWORD} = $pw;
         open(STDIN, '<&', $in_r) or POSIX::_exit(127);
         open(STDOUT, '>&', $out_w) or POSIX::_exit(127);
@@ -485,7 +489,8 @@ sub start_jobs_daemon {
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if (!$pid) {
-        delete @ENV{qw(PROMPTD_DATABASE_URL PROMPTD_APP_DATABASE_URL PROMPTD_JWT_SECRET)};
+        delete @ENV{qw(PROMPTD_DATABASE_URL PROMPTD_APP_DATABASE_URL PROMPTD_DIRECT_DATABASE_URL
+            PROMPTD_JWT_SECRET)};
         @ENV{ keys %env } = values %env;
         open(STDIN, '<', '/dev/null');
         open(STDOUT, '>>', "$self->{var}/log/$log-$$.log");
@@ -705,7 +710,8 @@ sub _capture {
     die "fork: $!" unless defined $pid;
     if (!$pid) {
         # Inherited settings that would point the stack elsewhere.
-        delete @ENV{qw(PROMPTD_DATABASE_URL PROMPTD_APP_DATABASE_URL PROMPTD_JWT_SECRET)};
+        delete @ENV{qw(PROMPTD_DATABASE_URL PROMPTD_APP_DATABASE_URL PROMPTD_DIRECT_DATABASE_URL
+            PROMPTD_JWT_SECRET)};
         @ENV{ keys %$env } = values %$env;
         open(STDIN, '<', '/dev/null');
         if ($separate) { open(STDERR, '>', $efile) } else { open(STDERR, '>&', \*STDOUT) }

@@ -257,16 +257,24 @@ static struct metrics_slot *metrics_slot(const char *family, const char *labels,
 {
     char key[METRICS_KEY_MAX];
     uint32_t h, i;
-    int n;
 
     if (!metrics_self.hdr)
         return NULL;
-    if (labels && *labels)
-        n = snprintf(key, sizeof key, "%s{%s}", family, labels);
-    else
-        n = snprintf(key, sizeof key, "%s", family);
-    if (n < 0 || (size_t)n >= sizeof key)
-        goto drop;
+    /* "family{labels}" or "family", without printf (three per request) */
+    {
+        size_t fl = strlen(family), ll = labels ? strlen(labels) : 0;
+        size_t len = ll ? fl + ll + 2 : fl;
+
+        if (len >= sizeof key)
+            goto drop;
+        memcpy(key, family, fl);
+        if (ll) {
+            key[fl] = '{';
+            memcpy(key + fl + 1, labels, ll);
+            key[len - 1] = '}';
+        }
+        key[len] = '\0';
+    }
     h = metrics_hash(key);
     for (uint32_t k = 0; k < METRICS_SLOTS; k++) {
         struct metrics_slot *s;

@@ -53,6 +53,21 @@ void strbuf_putc(strbuf_t *sb, char c)
     strbuf_append(sb, &c, 1);
 }
 
+void strbuf_put_long(strbuf_t *sb, long v, int width)
+{
+    char d[24];
+    size_t i = sizeof(d);
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+    if (v < 0)
+        strbuf_putc(sb, '-');
+    do {
+        d[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (i > 0 && (u > 0 || (long)(sizeof(d) - i) < (long)width));
+    strbuf_append(sb, d + i, sizeof(d) - i);
+}
+
 void strbuf_printf(strbuf_t *sb, const char *fmt, ...)
 {
     va_list ap;

@@ -20,6 +20,9 @@ void strbuf_init(strbuf_t *sb, arena_t *a, size_t cap);
 void strbuf_append(strbuf_t *sb, const char *s, size_t n);
 void strbuf_puts(strbuf_t *sb, const char *s);
 void strbuf_putc(strbuf_t *sb, char c);
+/* Append v in decimal, zero-padded to at least width digits (after a '-'
+ * when negative): what "%0*ld" gives, without printf's cost. */
+void strbuf_put_long(strbuf_t *sb, long v, int width);
 void strbuf_printf(strbuf_t *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append s (NULL: nothing) HTML-escaped (& < > " ') for text and

@@ -2,11 +2,13 @@
 #include "http/credential.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "auth/apikey.h"
@@ -297,19 +299,95 @@ enum credential_result credential_apikey(req_t *r, const char **why)
     return CREDENTIAL_OK;
 }
 
+/* Verified HS256 tokens, per process: a client sends the same token with
+ * every request until it expires, and its HMAC, base64url and two JSON
+ * parses were most of a GET's instructions (bench/README.md).  An entry
+ * holds what a successful jwt_verify gave (the lower-cased sub, the role,
+ * the claims as text) and serves the same token bytes until its exp, as
+ * jwt_verify would (the secret is fixed for the process; nbf and iat only
+ * become valid with time).  A token checked with a JWKS or our own key is
+ * never kept: the keys can change under it.  Direct-mapped by a hash of
+ * the token, compared in constant time; each entry is one malloc. */
+#define SESSION_CACHE_SLOTS 128
+#define SESSION_CACHE_TOKEN_MAX 2048   /* longer tokens are verified each time */
+
+typedef struct {
+    double exp;
+    size_t token_len;
+    const char *user_id, *role, *claims;   /* inside the same block */
+    char token[];
+} session_entry_t;
+
+static session_entry_t *session_cache[SESSION_CACHE_SLOTS];
+
+static uint32_t session_hash(const char *t, size_t n)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)t[i]) * 16777619u;
+    return h;
+}
+
+static const session_entry_t *session_cached(const char *token, size_t n, time_t now)
+{
+    const session_entry_t *e = session_cache[session_hash(token, n) % SESSION_CACHE_SLOTS];
+
+    if (e == NULL || e->token_len != n || CRYPTO_memcmp(e->token, token, n) != 0 ||
+        (double)now >= e->exp)
+        return NULL;
+    return e;
+}
+
+static void session_keep(const char *token, size_t n, double exp, const char *user_id,
+                         const char *role, const char *claims)
+{
+    size_t lu = strlen(user_id) + 1, lr = strlen(role) + 1, lc = strlen(claims) + 1;
+    session_entry_t **slot, *e;
+    char *p;
+
+    if (n > SESSION_CACHE_TOKEN_MAX ||
+        (e = malloc(sizeof(*e) + n + 1 + lu + lr + lc)) == NULL)
+        return;
+    e->exp = exp;
+    e->token_len = n;
+    memcpy(e->token, token, n);
+    e->token[n] = '\0';
+    p = e->token + n + 1;
+    e->user_id = memcpy(p, user_id, lu);
+    e->role = memcpy(p += lu, role, lr);
+    e->claims = memcpy(p + lr, claims, lc);
+    slot = &session_cache[session_hash(token, n) % SESSION_CACHE_SLOTS];
+    free(*slot);
+    *slot = e;
+}
+
+/* credential_key_lookup, noting that a token needed a public key. */
+static EVP_PKEY *credential_key_lookup_noted(void *ctx, const char *kid, enum jwt_alg alg,
+                                             time_t now)
+{
+    *(bool *)ctx = true;
+    return credential_key_lookup(NULL, kid, alg, now);
+}
+
 enum credential_result credential_session(req_t *r, const char **why)
 {
     const char *h = req_header(r, "Authorization");
+    bool keyed = false;
     jwt_verify_opts_t o = {
         .secret = credential.secret,
         .secret_len = credential.secret_len,
         .audience = credential.audience,
         .roles = allowed_roles,
-        .key_lookup = credential.jwks != NULL || credential.own != NULL ? credential_key_lookup
-                                                            : NULL,
+        .key_lookup = credential.jwks != NULL || credential.own != NULL
+                      ? credential_key_lookup_noted : NULL,
+        .key_ctx = &keyed,
     };
     enum jwt_error e;
+    const session_entry_t *hit;
+    const cJSON *exp;
     cJSON *claims = NULL, *role;
+    size_t n;
 
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
         *why = "A Bearer token is required.";
@@ -320,7 +398,16 @@ enum credential_result credential_session(req_t *r, const char **why)
         *why = "The token cannot be verified.";
         return CREDENTIAL_INVALID;
     }
-    e = jwt_verify(h + 7, &o, &claims);
+    h += 7;
+    n = strnlen(h, SESSION_CACHE_TOKEN_MAX + 1);
+    o.now = time(NULL);
+    if ((hit = session_cached(h, n, o.now)) != NULL) {
+        r->tx.user_id = arena_strdup(r->arena, hit->user_id);
+        r->tx.role = arena_strdup(r->arena, hit->role);
+        r->tx.claims = arena_strdup(r->arena, hit->claims);
+        return CREDENTIAL_OK;
+    }
+    e = jwt_verify(h, &o, &claims);
     if (e != JWT_OK) {
         r->tx.detail = jwt_strerror(e);
         *why = arena_printf(r->arena, "The token is invalid: %s.", jwt_strerror(e));
@@ -335,6 +422,9 @@ enum credential_result credential_session(req_t *r, const char **why)
     r->tx.role = cJSON_IsString(role) ? arena_strdup(r->arena, role->valuestring)
                                    : "authenticated";
     r->tx.claims = json_print(r->arena, claims);
+    exp = cJSON_GetObjectItemCaseSensitive(claims, "exp");   /* a number: jwt_verify */
+    if (!keyed && cJSON_IsNumber(exp))
+        session_keep(h, n, exp->valuedouble, r->tx.user_id, r->tx.role, r->tx.claims);
     return CREDENTIAL_OK;
 }
 

@@ -34,6 +34,10 @@ void reqmetrics_record(const req_t *r, double seconds)
     metrics_label_escape(&lab, route);
     strbuf_putc(&lab, '"');
     metrics_observe("promptd_http_request_duration_seconds", lab.ptr, seconds);
-    strbuf_printf(&lab, ",method=\"%s\",status=\"%d\"", metrics_method(r->method), r->status);
+    strbuf_puts(&lab, ",method=\"");
+    strbuf_puts(&lab, metrics_method(r->method));
+    strbuf_puts(&lab, "\",status=\"");
+    strbuf_put_long(&lab, r->status, 1);
+    strbuf_putc(&lab, '"');
     metrics_counter_add("promptd_http_requests_total", lab.ptr, 1);
 }

@@ -78,9 +78,18 @@ const char *http_reason(int status)
     }
 }
 
+/* "Name: value\r\n" (no printf: every answer writes several). */
+static void put_header(strbuf_t *sb, const char *name, const char *value)
+{
+    strbuf_puts(sb, name);
+    strbuf_puts(sb, ": ");
+    strbuf_puts(sb, value);
+    strbuf_puts(sb, "\r\n");
+}
+
 void resp_header(req_t *r, const char *name, const char *value)
 {
-    strbuf_printf(&r->headers, "%s: %s\r\n", name, value);
+    put_header(&r->headers, name, value);
 }
 
 void resp_location(req_t *r, const char *url)
@@ -244,15 +253,22 @@ void resp_write(req_t *r)
     if (r->streamed)
         return;   /* written as it went (resp_stream_begin) */
     strbuf_init(&sb, r->arena, 512 + r->headers.len);
-    strbuf_printf(&sb, "Status: %d %s\r\n", r->status, http_reason(r->status));
+    strbuf_puts(&sb, "Status: ");
+    strbuf_put_long(&sb, r->status, 1);
+    strbuf_putc(&sb, ' ');
+    strbuf_puts(&sb, http_reason(r->status));
+    strbuf_puts(&sb, "\r\n");
     if (r->content_type)
-        strbuf_printf(&sb, "Content-Type: %s\r\n", r->content_type);
+        put_header(&sb, "Content-Type", r->content_type);
     if (r->etag)
-        strbuf_printf(&sb, "ETag: %s\r\n", r->etag);
+        put_header(&sb, "ETag", r->etag);
     if (r->location)
-        strbuf_printf(&sb, "Location: %s\r\n", r->location);
-    if (has_body)
-        strbuf_printf(&sb, "Content-Length: %zu\r\n", r->resp_len);
+        put_header(&sb, "Location", r->location);
+    if (has_body) {
+        strbuf_puts(&sb, "Content-Length: ");
+        strbuf_put_long(&sb, (long)r->resp_len, 1);
+        strbuf_puts(&sb, "\r\n");
+    }
     /* A handler that chose its own Cache-Control (a public JWKS, a share
      * page or its 410) gets only that one; two would make caches take the
      * stricter.  Otherwise errors are no-store, and 5xx always are (a

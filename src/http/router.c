@@ -49,8 +49,16 @@ static bool match_pattern(const char *pattern, char **seg, int nseg,
 {
     char pat[256];
     char *pseg[MAX_SEGMENTS];
-    int np;
+    int np = 0;
 
+    /* Most patterns differ in depth: one '/' per segment (no pattern ends
+     * in '/' or has "//"), checked before the copy and split. */
+    if (strstr(pattern, ":path}") == NULL) {
+        for (const char *c = pattern; *c; c++)
+            np += *c == '/';
+        if (np != nseg)
+            return false;
+    }
     if (strlen(pattern) >= sizeof(pat))
         return false;
     strcpy(pat, pattern);
@@ -76,8 +84,14 @@ static bool match_pattern(const char *pattern, char **seg, int nseg,
         name = m->names[m->nparams];
         pseg[i][len - 1] = '\0';
         typed_uuid = strcmp(pseg[i] + strcspn(pseg[i], ":"), ":uuid") == 0;
-        snprintf(name, sizeof(m->names[0]), "%.*s",
-                 (int)strcspn(pseg[i] + 1, ":"), pseg[i] + 1);
+        {
+            size_t k = strcspn(pseg[i] + 1, ":");
+
+            if (k >= sizeof(m->names[0]))
+                k = sizeof(m->names[0]) - 1;
+            memcpy(name, pseg[i] + 1, k);
+            name[k] = '\0';
+        }
         if (typed_uuid && !uuid_valid(seg[i]) && *bad < 0)
             *bad = m->nparams;
         if (i == np - 1 && rest_param(pattern + (pseg[i] - pat)))
@@ -99,8 +113,14 @@ static void allow_add(route_match_t *m, const char *method)
             return;
         p += k;
     }
-    snprintf(m->allow + len, sizeof(m->allow) - len, "%s%s",
-             len ? ", " : "", method);
+    {
+        size_t k = strlen(method), sep = len ? 2 : 0;
+
+        if (len + sep + k >= sizeof(m->allow))
+            return;   /* "GET, HEAD, POST, PUT, PATCH, DELETE" fits */
+        memcpy(m->allow + len, ", ", sep);
+        memcpy(m->allow + len + sep, method, k + 1);
+    }
 }
 
 enum router_result router_match(const route_t *routes, size_t nroutes,
@@ -122,7 +142,8 @@ enum router_result router_match(const route_t *routes, size_t nroutes,
         route_match_t cand;
         int bad;
 
-        memset(&cand, 0, offsetof(route_match_t, allow));   /* not the buffers */
+        /* match_pattern sets rest and nparams and writes the params and
+         * names it reports: nothing else of cand is read */
         if (!match_pattern(routes[i].pattern, seg, nseg, &cand, &bad))
             continue;
         shape = true;

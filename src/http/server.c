@@ -52,9 +52,17 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* name is a literal of plain characters: no escaping, no printf. */
+static void append_name(strbuf_t *sb, const char *name)
+{
+    strbuf_puts(sb, ",\"");
+    strbuf_puts(sb, name);
+    strbuf_puts(sb, "\":");
+}
+
 static void append_field(strbuf_t *sb, const char *name, const char *value)
 {
-    strbuf_printf(sb, ",\"%s\":", name);
+    append_name(sb, name);
     json_append_string(sb, value);
 }
 
@@ -63,7 +71,10 @@ static void append_ms(strbuf_t *sb, const char *name, double ms)
 {
     long us = (long)(ms * 1000.0 + 0.5);
 
-    strbuf_printf(sb, ",\"%s\":%ld.%03ld", name, us / 1000, us % 1000);
+    append_name(sb, name);
+    strbuf_put_long(sb, us / 1000, 1);
+    strbuf_putc(sb, '.');
+    strbuf_put_long(sb, us % 1000, 3);
 }
 
 /* The request path for the log.  A path parameter named {token} is a live
@@ -91,8 +102,9 @@ static void log_request(const req_t *r, double seconds)
 
     log_timestamp(ts, sizeof(ts));
     strbuf_init(&sb, r->arena, 512);
-    strbuf_printf(&sb, "{\"ts\":\"%s\",\"level\":\"%s\"", ts,
-                  r->status >= 500 ? "error" : "info");
+    strbuf_puts(&sb, "{\"ts\":\"");
+    strbuf_puts(&sb, ts);
+    strbuf_puts(&sb, r->status >= 500 ? "\",\"level\":\"error\"" : "\",\"level\":\"info\"");
     append_field(&sb, "request_id", r->request_id);
     append_field(&sb, "family", log_family_name());
     append_field(&sb, "method", r->method);
@@ -101,7 +113,8 @@ static void log_request(const req_t *r, double seconds)
         append_field(&sb, "route", r->route->pattern);
     if (r->tx.user_id)
         append_field(&sb, "user", r->tx.user_id);
-    strbuf_printf(&sb, ",\"status\":%d", r->status);
+    append_name(&sb, "status");
+    strbuf_put_long(&sb, r->status, 1);
     append_ms(&sb, "duration_ms", seconds * 1000.0);
     append_ms(&sb, "db_ms", r->tx.ms);
     if (r->tx.detail)

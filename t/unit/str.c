@@ -1,4 +1,4 @@
-/* str.c: unit tests for UTF-8 validation, URL decoding and UUID checks. */
+/* str.c: unit tests for UTF-8 validation, URL decoding, UUID checks and strbuf_put_long. */
 #include <string.h>
 
 #include "core/str.h"
@@ -33,6 +33,25 @@ int main(void)
     strbuf_html_escape(&esc, "a<b>&\"c'd");
     strbuf_html_escape(&esc, NULL);
     is_str(esc.ptr, "a&lt;b&gt;&amp;&quot;c&#39;d", "html escape: & < > \" ' (NULL: nothing)");
+
+    {
+        static const struct { long v; int width; const char *want; } nums[] = {
+            {0, 1, "0"}, {7, 3, "007"}, {200, 1, "200"}, {1234, 3, "1234"},
+            {-5, 1, "-5"}, {-42, 3, "-042"}, {9223372036854775807L, 1, "9223372036854775807"},
+            {-9223372036854775807L - 1, 1, "-9223372036854775808"},
+        };
+
+        for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+            strbuf_t n;
+
+            strbuf_init(&n, a, 2);
+            strbuf_puts(&n, "[");
+            strbuf_put_long(&n, nums[i].v, nums[i].width);
+            strbuf_puts(&n, "]");
+            is_str(n.ptr, arena_printf(a, "[%s]", nums[i].want), "strbuf_put_long(%ld, %d)",
+                   nums[i].v, nums[i].width);
+        }
+    }
 
     for (size_t i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]); i++)
         is_int(utf8_valid(utf8_cases[i].bytes, utf8_cases[i].len),

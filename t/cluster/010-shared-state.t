@@ -32,6 +32,17 @@ my @served = map { $after->[$_] - $before->[$_] } 0 .. 2;
 is($served[0] + $served[1] + $served[2], 30, 'the nodes\' access logs hold the 30 requests');
 ok(!grep({ $_ < 5 } @served), "round robin: every node served some of them (@served)");
 
+# Each node's workers reach the primary through the node's own PgBouncer
+# (transaction pooling, 4 server connections; Promptd::Cluster).
+for my $i (1 .. 3) {
+    my $var = $c->node($i)->var_dir;
+    like(Promptd::Test::_slurp("$var/secrets/family/prompts/app_database_url") // '',
+         qr{host='?\Q$var\E/run/pgbouncer'?\s}, "node $i: its prompts workers' database is its PgBouncer");
+}
+cmp_ok(db1("select count(*) from pg_stat_activity where usename = 'promptd_app' "
+           . "and application_name not like 'promptd-%'"), '<=', 12,
+       'PostgreSQL holds at most 4 worker sessions per node');
+
 # A node answers for every user whatever node created the row.
 for my $i (1 .. 3) {
     my $r = $c->node($i)->request(GET => "/api/v1/prompts/$ids[0]", { token => $ta });

@@ -40,9 +40,14 @@ use Time::HiRes qw(sleep time);
 # per family (three nodes share two cores), no promptd-media (no storage
 # suite here), the test job handlers (trace) for the jobs daemons.
 # The database host applied the migrations: a node starting (or restarting
-# under load) does not apply them again.
+# under load) does not apply them again.  Each node's workers reach the
+# primary through the node's own PgBouncer in transaction pooling mode (4
+# server connections for its dozen workers), so with unnamed statements
+# (README "PgBouncer"); promptd-jobs and promptd-gateway connect directly.
 my %NODE_DEFAULTS = (PROMPTD_WORKERS => 1, PROMPTD_MEDIA => 0, PROMPTD_JOBS_TEST_HANDLERS => 1,
-                     PROMPTD_JOBS_POLL => 200, PROMPTD_MIGRATE => 0);
+                     PROMPTD_JOBS_POLL => 200, PROMPTD_MIGRATE => 0,
+                     PROMPTD_PGBOUNCER => 1, PROMPTD_PGBOUNCER_POOL_SIZE => 4,
+                     PROMPTD_DB_STATEMENTS => 'unnamed');
 
 # The primary's and the replica's settings (a standby refuses to run with
 # fewer connections than its primary): room for every node's workers.
@@ -357,7 +362,8 @@ sub promote_replica {
     $new->stack('pg-promote');
     for my $i (1 .. @{ $self->{nodes} }) {
         my $node = $self->node($i);
-        $node->env->{PROMPTD_DATABASE_URL} = $new->database_url;
+        my %db = $new->_node_env;
+        @{ $node->env }{ keys %db } = values %db;
         $node->{database} = $new;
         Scalar::Util::weaken($node->{database});
         $self->restart_node($i);

@@ -181,7 +181,8 @@ my @SHARED_SECRETS = qw(jwt_secret api_key_pepper secrets_keys secrets_key_k1
 # _node_env: the settings of a node on this database host.
 sub _node_env {
     my ($self) = @_;
-    return (PROMPTD_DATABASE_URL => $self->database_url);
+    return (PROMPTD_DATABASE_URL => $self->database_url,
+            PROMPTD_PGBOUNCER_SERVER => "host=$self->{var}/run port=$self->{pg_port}");
 }
 
 # database_url(user => 'postgres'): the conninfo of this stack's PostgreSQL

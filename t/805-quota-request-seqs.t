@@ -90,6 +90,11 @@ is(policy_q($r), 3000, 'the next request counts against pro (3000)');
 like($r->{headers}{ratelimit} // '', qr/;r=2998\b/, 'the same window: 2 used');
 
 # ------------------------------------------------ enforcement off and on
+# alice's window spent in this block's own minute (the blocks above may
+# have waited into a new one).
+fresh_minute(45);
+get($ta) for 1 .. 5;
+problem_refused(get($ta), "alice's window is spent");
 $s->promptctl('quota', 'enforce', 'off');
 $r = get($ta);
 is($r->{status}, 200, 'enforcement off: the spent window admits');

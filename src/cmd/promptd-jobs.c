@@ -39,16 +39,20 @@ int main(int argc, char **argv)
     } else if (url == NULL || *url == '\0') {
         return 1;
     }
-    if (daemon_config_load(&c) != 0 || !reqstats_config_ok())
+    if (daemon_config_load(&c) != 0 || !reqstats_config_ok()) {
+        daemon_config_clear(&c);
         return 1;
+    }
     c.conninfo = url;
     c.handlers = jobtypes();   /* every module's job types */
     c.tick = reqstats_tick;    /* this node's request metrics, once a minute */
     /* The webhook sender runs beside the job loop, on its own connection,
      * so that a slow endpoint holds neither the loop nor other endpoints. */
-    if (!whsend_start(url))
-        return 1;
-    rc = daemon_run(&c);
-    whsend_stop();
+    rc = 1;
+    if (whsend_start(url)) {
+        rc = daemon_run(&c);
+        whsend_stop();
+    }
+    daemon_config_clear(&c);
     return rc;
 }

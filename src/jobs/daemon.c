@@ -198,6 +198,14 @@ int daemon_config_load(daemon_config_t *c)
     return 0;
 }
 
+void daemon_config_clear(daemon_config_t *c)
+{
+    if (c == NULL)
+        return;
+    free((char *)c->queues);
+    c->queues = NULL;
+}
+
 /* ------------------------------------------------------------ connection */
 
 static bool exec_ok(PGconn *conn, const char *sql)

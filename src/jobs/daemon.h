@@ -30,6 +30,10 @@ typedef struct daemon_config {
  * -1 (reason on stderr) when a value is malformed. */
 int daemon_config_load(daemon_config_t *c);
 
+/* Free what daemon_config_load allocated (the queues' JSON); NULL-safe,
+ * idempotent. */
+void daemon_config_clear(daemon_config_t *c);
+
 /* Run until SIGTERM/SIGINT: 0 after a clean stop, 1 on a fatal error,
  * 2 when a running job outlived the grace period. */
 int daemon_run(const daemon_config_t *c);

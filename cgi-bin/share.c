@@ -861,7 +861,8 @@ static const route_t routes[] = {
      R_DB | R_READONLY, CRED_NONE | CRED_SHARE, NULL},
     {"POST", "/api/v1/shared/{token}/fork", shared_fork,
      R_DB, CRED_SESSION | CRED_APIKEY, "prompts:write"},
-    {"GET", "/api/v1/public/prompts", gallery, R_DB | R_READONLY, CRED_NONE, NULL},
+    {"GET", "/api/v1/public/prompts", gallery, R_DB | R_READONLY | R_REPLICA, CRED_NONE,
+     NULL},
     {"GET", "/s/{token}", page_get, R_DB | R_READONLY, CRED_NONE | CRED_SHARE, NULL},
     {"POST", "/s/{token}", page_unlock, R_DB, CRED_NONE, NULL},
 };

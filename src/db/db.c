@@ -94,37 +94,59 @@ static bool profile_cache(const char *id, bool add)
     return true;
 }
 
-static struct {
+/* One of the worker's connections, each reconnecting with its own backoff:
+ * the primary's, used by every request, and the replica's, used by the
+ * R_REPLICA routes when PROMPTD_REPLICA_DATABASE_URL is set (db_replica).
+ * Both prepare the same statements. */
+typedef struct db_link {
+    const char *name;      /* "primary" or "replica", for the log */
     char *conninfo;
-    const db_stmt_t *stmts;
     PGconn *conn;
     double next_attempt;
     double backoff;
     bool connected_once;   /* a later connect is a reconnect */
-} db;
+} db_link_t;
+
+static const db_stmt_t *db_stmts;
+static db_link_t primary = {.name = "primary"}, replica = {.name = "replica"};
+
+/* The replica's freshness, asked of it at most once a second
+ * (promptd.replica_lag(), sql/functions/replica.sql). */
+#define REPLICA_CHECK_INTERVAL 1.0
+static struct {
+    long max_lag;          /* PROMPTD_REPLICA_MAX_LAG seconds */
+    double checked_at;
+    bool fresh;
+} replica_state;
+
+static void link_set(db_link_t *l, const char *conninfo)
+{
+    free(l->conninfo);
+    l->conninfo = conninfo ? strdup(conninfo) : NULL;
+    l->backoff = 0;
+    l->next_attempt = 0;
+}
 
 void db_init(const char *conninfo, const db_stmt_t *stmts)
 {
-    free(db.conninfo);
-    db.conninfo = conninfo ? strdup(conninfo) : NULL;
-    db.stmts = stmts;
-    db.backoff = 0;
-    db.next_attempt = 0;
+    link_set(&primary, conninfo);
+    db_stmts = stmts;
 }
 
-static void db_disconnect(void)
+static void db_disconnect(db_link_t *l)
 {
-    if (db.conn != NULL) {
-        PQfinish(db.conn);
-        db.conn = NULL;
+    if (l->conn != NULL) {
+        PQfinish(l->conn);
+        l->conn = NULL;
     }
 }
 
 void db_shutdown(void)
 {
-    db_disconnect();
-    free(db.conninfo);
-    db.conninfo = NULL;
+    db_disconnect(&primary);
+    db_disconnect(&replica);
+    link_set(&primary, NULL);
+    link_set(&replica, NULL);
 }
 
 /* Threads (promptd-gateway, promptd-jobs) may ask first at once: each
@@ -170,13 +192,13 @@ static PGresult *stmt_exec(PGconn *c, const char *name, const char *sql, int n,
     return PQexecParams(c, sql, n, NULL, v, len, fmt, rfmt);
 }
 
-static bool prepare(const db_stmt_t *s)
+static bool prepare(db_link_t *l, const db_stmt_t *s)
 {
-    PGresult *res = PQprepare(db.conn, s->name, s->sql, 0, NULL);
+    PGresult *res = PQprepare(l->conn, s->name, s->sql, 0, NULL);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
     if (!ok)
-        log_error("%s: prepare %s: %s", __func__, s->name,
+        log_error("%s: prepare %s on the %s: %s", __func__, s->name, l->name,
                   PQresultErrorMessage(res));
     PQclear(res);
     return ok;
@@ -184,35 +206,35 @@ static bool prepare(const db_stmt_t *s)
 
 /* Connect and prepare every statement; false (and no connection) on any
  * failure. */
-static bool db_connect(void)
+static bool db_connect(db_link_t *l)
 {
     static const char *const keys[] = {
         "dbname", "connect_timeout", "application_name", "options", NULL};
     const char *const vals[] = {
-        db.conninfo, "3", "promptd",
+        l->conninfo, "3", "promptd",
         "-c statement_timeout=15000 -c idle_in_transaction_session_timeout=60000",
         NULL};
 
-    if (db.conninfo == NULL)
+    if (l->conninfo == NULL)
         return false;
-    db.conn = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(db.conn) != CONNECTION_OK) {
-        log_warn("%s: %s", __func__, PQerrorMessage(db.conn));
-        db_disconnect();
+    l->conn = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(l->conn) != CONNECTION_OK) {
+        log_warn("%s: %s: %s", __func__, l->name, PQerrorMessage(l->conn));
+        db_disconnect(l);
         return false;
     }
     if (db_statements_unnamed())   /* nothing to prepare: every statement
                                     * goes with its text (stmt_send) */
         return true;
-    if (!prepare(&claims_stmt) || !prepare(&claims_ensure_stmt) ||
-        !prepare(&role_app_stmt) || !prepare(&role_back_stmt))
+    if (!prepare(l, &claims_stmt) || !prepare(l, &claims_ensure_stmt) ||
+        !prepare(l, &role_app_stmt) || !prepare(l, &role_back_stmt))
         goto fail;
-    for (const db_stmt_t *s = db.stmts; s && s->name; s++)
-        if (!prepare(s))
+    for (const db_stmt_t *s = db_stmts; s && s->name; s++)
+        if (!prepare(l, s))
             goto fail;
     return true;
 fail:
-    db_disconnect();
+    db_disconnect(l);
     return false;
 }
 
@@ -234,60 +256,126 @@ static bool db_conn_closed(PGconn *c)
 /* A connection left inside a transaction (a crash between requests cannot
  * happen, but a handler bug can) is rolled back before reuse; one the
  * server closed is dropped. */
-static void db_reset_transaction(void)
+static void db_reset_transaction(db_link_t *l)
 {
     PGTransactionStatusType ts;
 
-    if (db.conn == NULL)
+    if (l->conn == NULL)
         return;
-    if (PQstatus(db.conn) != CONNECTION_OK || db_conn_closed(db.conn)) {
-        db_disconnect();
+    if (PQstatus(l->conn) != CONNECTION_OK || db_conn_closed(l->conn)) {
+        db_disconnect(l);
         return;
     }
-    ts = PQtransactionStatus(db.conn);
+    ts = PQtransactionStatus(l->conn);
     if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
-        PGresult *res = PQexec(db.conn, "ROLLBACK");
+        PGresult *res = PQexec(l->conn, "ROLLBACK");
 
         PQclear(res);
         log_warn("%s: connection was left in a transaction", __func__);
     } else if (ts != PQTRANS_IDLE) {
-        db_disconnect();
+        db_disconnect(l);
     }
 }
 
-/* promptd_db_reconnects_total{family}: every connect after the first. */
-static void db_count_reconnect(void)
+/* promptd_db_reconnects_total{family}: every connect to the primary after
+ * the first (the replica's are logged). */
+static void db_count_reconnect(db_link_t *l)
 {
     char labels[96];
 
-    if (!db.connected_once) {
-        db.connected_once = true;
+    if (!l->connected_once || l != &primary) {
+        l->connected_once = true;
         return;
     }
     snprintf(labels, sizeof(labels), "family=\"%s\"", log_family_name());
     metrics_counter_add("promptd_db_reconnects_total", labels, 1);
 }
 
-bool db_ready(int *retry_after)
+/* l's connection is usable now, connecting if its backoff allows. */
+static bool link_ready(db_link_t *l, int *retry_after)
 {
     double now = clock_now();
 
-    db_reset_transaction();
-    if (db.conn != NULL)
+    db_reset_transaction(l);
+    if (l->conn != NULL)
         return true;
-    if (now >= db.next_attempt) {
-        if (db_connect()) {
-            db.backoff = 0;
-            db_count_reconnect();
+    if (now >= l->next_attempt) {
+        if (db_connect(l)) {
+            l->backoff = 0;
+            db_count_reconnect(l);
             return true;
         }
-        db.backoff = db.backoff == 0 ? BACKOFF_MIN : fmin(db.backoff * 2, BACKOFF_MAX);
-        db.next_attempt = now + db.backoff;
+        l->backoff = l->backoff == 0 ? BACKOFF_MIN : fmin(l->backoff * 2, BACKOFF_MAX);
+        l->next_attempt = now + l->backoff;
     }
-    *retry_after = (int)ceil(db.next_attempt - now);
+    *retry_after = (int)ceil(l->next_attempt - now);
     if (*retry_after < 1)
         *retry_after = 1;
     return false;
+}
+
+bool db_ready(int *retry_after)
+{
+    return link_ready(&primary, retry_after);
+}
+
+bool db_init_replica(void)
+{
+    const char *url = config_secret("PROMPTD_REPLICA_DATABASE_URL", "replica_database_url");
+
+    if (!config_env_int("PROMPTD_REPLICA_MAX_LAG", 5, 0, 86400, &replica_state.max_lag))
+        return false;
+    link_set(&replica, url && *url ? url : NULL);
+    replica_state.checked_at = 0;
+    return true;
+}
+
+/* Whether the replica is at most max_lag seconds behind, asked of it at
+ * most once per REPLICA_CHECK_INTERVAL.  promptd.replica_lag() answers
+ * NULL for a standby that is not streaming: it would serve old rows
+ * forever. */
+static bool replica_fresh(void)
+{
+    static const db_stmt_t lag = {NULL, "select promptd.replica_lag()"};
+    double now = clock_now();
+    PGresult *res;
+
+    if (now - replica_state.checked_at < REPLICA_CHECK_INTERVAL)
+        return replica_state.fresh;
+    res = stmt_exec(replica.conn, lag.name, lag.sql, 0, NULL, NULL);
+    replica_state.fresh = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+        !PQgetisnull(res, 0, 0) && strtod(PQgetvalue(res, 0, 0), NULL) <= (double)replica_state.max_lag;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        log_warn("%s: %s", __func__, PQresultErrorMessage(res));
+    PQclear(res);
+    if (PQstatus(replica.conn) != CONNECTION_OK)
+        db_disconnect(&replica);
+    replica_state.checked_at = now;
+    return replica_state.fresh;
+}
+
+/* promptd_db_replica_total{family,db}: which connection a replica route
+ * ran on. */
+static void db_count_replica(bool used)
+{
+    char labels[128];
+
+    snprintf(labels, sizeof(labels), "family=\"%s\",db=\"%s\"", log_family_name(),
+             used ? "replica" : "primary");
+    metrics_counter_add("promptd_db_replica_total", labels, 1);
+}
+
+bool db_tx_use_replica(db_tx_t *tx)
+{
+    int retry_after;
+
+    tx->replica = false;
+    if (replica.conninfo == NULL || tx->conn != NULL || tx->open)
+        return false;
+    if (link_ready(&replica, &retry_after) && replica_fresh())
+        tx->replica = replica.conn != NULL;
+    db_count_replica(tx->replica);
+    return tx->replica;
 }
 
 void db_tx_as_user(db_tx_t *tx, const char *user_id)
@@ -298,18 +386,24 @@ void db_tx_as_user(db_tx_t *tx, const char *user_id)
                               "\"aud\":\"authenticated\"}", user_id ? user_id : "");
 }
 
+/* The worker connection a request's tx runs on. */
+static db_link_t *tx_link(const db_tx_t *tx)
+{
+    return tx->replica ? &replica : &primary;
+}
+
 /* The connection tx runs on: a job's, or the worker's (may be NULL). */
 static PGconn *tx_conn(const db_tx_t *tx)
 {
-    return tx->conn ? tx->conn : db.conn;
+    return tx->conn ? tx->conn : tx_link(tx)->conn;
 }
 
-/* Record why a result failed.  Returns NULL so callers can
- * `return fail_result(...)`.  A lost worker connection is dropped (a job's
- * belongs to its daemon). */
-static PGresult *fail_result(db_tx_t *tx, PGresult *res)
+/* Record why a result of link l (NULL: of the job's connection) failed.
+ * Returns NULL so callers can `return fail_on(...)`.  A lost worker
+ * connection is dropped (a job's belongs to its daemon). */
+static PGresult *fail_on(db_tx_t *tx, db_link_t *l, PGresult *res)
 {
-    PGconn *c = tx_conn(tx);
+    PGconn *c = l ? l->conn : tx->conn;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : NULL;
 
@@ -323,9 +417,15 @@ static PGresult *fail_result(db_tx_t *tx, PGresult *res)
                       : NULL;
     if (res)
         PQclear(res);
-    if (tx->conn == NULL && db.conn && PQstatus(db.conn) != CONNECTION_OK)
-        db_disconnect();
+    if (l && l->conn && PQstatus(l->conn) != CONNECTION_OK)
+        db_disconnect(l);
     return NULL;
+}
+
+/* fail_on tx's own connection. */
+static PGresult *fail_result(db_tx_t *tx, PGresult *res)
+{
+    return fail_on(tx, tx->conn ? NULL : tx_link(tx), res);
 }
 
 static PGresult *own(db_tx_t *tx, PGresult *res)
@@ -355,13 +455,13 @@ static PGresult *checked(db_tx_t *tx, PGresult *res)
 }
 
 /* Collect one pipelined query's result (then its terminating NULL). */
-static PGresult *next_result(void)
+static PGresult *next_result(PGconn *c)
 {
-    PGresult *res = PQgetResult(db.conn), *extra;
+    PGresult *res = PQgetResult(c), *extra;
 
     if (res == NULL)
         return NULL;
-    while ((extra = PQgetResult(db.conn)) != NULL)
+    while ((extra = PQgetResult(c)) != NULL)
         PQclear(extra);
     return res;
 }
@@ -375,35 +475,37 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                          int n, const char *const *v, const db_binary_t *bin, bool as_app,
                          const char *const *claims, int *q, int *p)
 {
+    PGconn *c = tx_link(tx)->conn;
     bool first = !tx->open;
     const db_stmt_t *cs = &claims_stmt;
     int nres = 0;
     bool sent;
 
-    if (first && tx->user_id && !profile_cache(tx->user_id, false)) {
+    /* the replica cannot write: its routes need no profile row */
+    if (first && tx->user_id && !tx->replica && !profile_cache(tx->user_id, false)) {
         cs = &claims_ensure_stmt;
         tx->profile_unconfirmed = true;
     }
-    sent = PQenterPipelineMode(db.conn);
-    if (sent && tx->prelude && (sent = stmt_send(db.conn, tx->prelude->name,
+    sent = PQenterPipelineMode(c);
+    if (sent && tx->prelude && (sent = stmt_send(c, tx->prelude->name,
             tx->prelude->sql, tx->prelude_nparams, tx->prelude_values, NULL) &&
-            (tx->readonly || PQpipelineSync(db.conn))))
+            (tx->readonly || PQpipelineSync(c))))
         *p = nres++;
     if (sent && first && !tx->readonly && (sent = PQsendQueryParams(
-            db.conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)))
+            c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)))
         nres++;
-    if (sent && first && (sent = stmt_send(db.conn, cs->name, cs->sql, 4, claims, NULL)))
+    if (sent && first && (sent = stmt_send(c, cs->name, cs->sql, 4, claims, NULL)))
         nres++;
-    if (sent && as_app && (sent = stmt_send(db.conn, role_app_stmt.name, role_app_stmt.sql,
+    if (sent && as_app && (sent = stmt_send(c, role_app_stmt.name, role_app_stmt.sql,
                                             0, NULL, NULL)))
         nres++;
     *q = nres++;
-    sent = sent && stmt_send(db.conn, stmt ? stmt->name : NULL, stmt ? stmt->sql : sql,
+    sent = sent && stmt_send(c, stmt ? stmt->name : NULL, stmt ? stmt->sql : sql,
                              n, v, bin);
-    if (sent && as_app && (sent = stmt_send(db.conn, role_back_stmt.name, role_back_stmt.sql,
+    if (sent && as_app && (sent = stmt_send(c, role_back_stmt.name, role_back_stmt.sql,
                                             1, claims, NULL)))
         nres++;
-    return sent && PQpipelineSync(db.conn) ? nres : -1;
+    return sent && PQpipelineSync(c) ? nres : -1;
 }
 
 /* Claims and the query in one round trip.  A read-write tx's first
@@ -423,29 +525,30 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
         tx->readonly ? "on" : "off",
         tx->user_id ? tx->user_id : "",
     };
+    db_link_t *l = tx_link(tx);
     PGresult *res[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, *sync, *out = NULL;
     int i, nres, q, p = -1;
 
     if ((nres = send_pipeline(tx, stmt, sql, n, v, bin, as_app, claims, &q, &p)) < 0) {
-        db_disconnect();   /* a failed send leaves the pipeline unusable */
+        db_disconnect(l);   /* a failed send leaves the pipeline unusable */
         return fail_result(tx, NULL);
     }
     if (!tx->open)
         tx->open = !tx->readonly;
     tx->prelude = NULL;          /* sent once, whatever its outcome */
     for (i = 0; i < nres; i++) {
-        res[i] = next_result();
-        if (i == p && !tx->readonly && (sync = PQgetResult(db.conn)) != NULL)   /* the prelude's Sync */
+        res[i] = next_result(l->conn);
+        if (i == p && !tx->readonly && (sync = PQgetResult(l->conn)) != NULL)   /* the prelude's Sync */
             PQclear(sync);
     }
-    sync = PQgetResult(db.conn);
+    sync = PQgetResult(l->conn);
     if (sync)
         PQclear(sync);
-    PQexitPipelineMode(db.conn);
+    PQexitPipelineMode(l->conn);
     if (p >= 0 && tx->prelude_fallback && res[p] && PQresultStatus(res[p]) == PGRES_TUPLES_OK &&
         PQntuples(res[p]) == 0) {   /* no row: the fallback decides (db.h) */
         PQclear(res[p]);
-        res[p] = stmt_exec(db.conn, tx->prelude_fallback->name, tx->prelude_fallback->sql,
+        res[p] = stmt_exec(l->conn, tx->prelude_fallback->name, tx->prelude_fallback->sql,
                            tx->prelude_nparams, tx->prelude_values, NULL);
     }
     tx->prelude_fallback = NULL;
@@ -651,24 +754,56 @@ static void tx_give_back(db_tx_t *tx)
     }
 }
 
+/* A replica tx's prelude (the request quota, which writes) runs on the
+ * primary as a statement of its own, with its fallback, before the
+ * request's first statement goes to the replica: one more round trip
+ * than on the primary.  False (tx->sqlstate) when it failed: the
+ * statement is then not sent, as when a prelude fails in the pipeline. */
+static bool prelude_on_primary(db_tx_t *tx)
+{
+    const db_stmt_t *p = tx->prelude, *fb = tx->prelude_fallback;
+    PGresult *res;
+
+    tx->prelude = tx->prelude_fallback = NULL;
+    if (primary.conn == NULL) {
+        fail_on(tx, &primary, NULL);
+        return false;
+    }
+    res = stmt_exec(primary.conn, p->name, p->sql, tx->prelude_nparams, tx->prelude_values, NULL);
+    if (fb && res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
+        PQclear(res);
+        res = stmt_exec(primary.conn, fb->name, fb->sql, tx->prelude_nparams,
+                        tx->prelude_values, NULL);
+    }
+    if (res == NULL || !result_ok(res)) {
+        fail_on(tx, &primary, res);
+        return false;
+    }
+    tx->prelude_res = own(tx, res);
+    return true;
+}
+
 static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                           int n, const char *const *v, const db_binary_t *bin,
                           bool as_app)
 {
     double t0 = clock_now();
+    PGconn *c = tx_link(tx)->conn;
     PGresult *res;
 
     if (!tx_borrow(tx))
         return NULL;
     if (tx->conn != NULL) {
         res = exec_job(tx, stmt, sql, n, v, bin, as_app);
-    } else if (db.conn == NULL) {
+    } else if (c == NULL) {
         tx->sqlstate = "08006";
         return NULL;
+    } else if (tx->replica && tx->prelude && !prelude_on_primary(tx)) {
+        res = NULL;
     } else if (!tx->open || as_app) {
         res = exec_pipelined(tx, stmt, sql, n, v, bin, as_app);
     } else {
-        res = checked(tx, stmt_exec(db.conn, stmt ? stmt->name : NULL, stmt ? stmt->sql : sql,
+        res = checked(tx, stmt_exec(c, stmt ? stmt->name : NULL, stmt ? stmt->sql : sql,
                                     n, v, bin));
     }
     tx_give_back(tx);
@@ -715,7 +850,8 @@ PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
 
     if (!tx->open && !tx_borrow(tx))
         return NULL;
-    c = tx_conn(tx);
+    c = tx->conn ? tx->conn : primary.conn;   /* the login role's own work
+                                               * may write: never the replica */
     if (c == NULL || tx->open) {
         tx->sqlstate = c == NULL ? "08006" : "25001";
         return NULL;
@@ -723,7 +859,8 @@ PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
     if (tx->conn) {
         res = job_run(tx, stmt, NULL, nparams, values, NULL);
     } else {
-        res = checked(tx, stmt_exec(c, stmt->name, stmt->sql, nparams, values, NULL));
+        res = stmt_exec(c, stmt->name, stmt->sql, nparams, values, NULL);
+        res = res && result_ok(res) ? own(tx, res) : fail_on(tx, &primary, res);
     }
     tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
@@ -761,8 +898,8 @@ bool db_finish(db_tx_t *tx, bool commit)
         profile_cache(tx->user_id, true);
     tx->profile_unconfirmed = false;
     PQclear(res);
-    if (tx->conn == NULL && PQstatus(db.conn) != CONNECTION_OK)
-        db_disconnect();
+    if (tx->conn == NULL && PQstatus(c) != CONNECTION_OK)
+        db_disconnect(tx_link(tx));
     tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
     return ok;

@@ -38,6 +38,11 @@ typedef struct db_tx {
     const char *claims;       /* request.jwt.claims JSON; NULL: anon's */
     bool readonly;            /* R_READONLY: claims + query as one implicit
                                * transaction each, no BEGIN or COMMIT */
+    bool replica;             /* set by db_tx_use_replica only: the
+                               * statements run on the worker's replica
+                               * connection (readonly; no ensure_profile;
+                               * the prelude and db_exec_unscoped still on
+                               * the primary) */
     /* A statement sent once, in the pipeline of the first statement of the
      * request and ahead of it, as the worker's login role: in a read-write
      * request as an implicit transaction of its own (committed at once, so
@@ -85,6 +90,21 @@ void db_shutdown(void);
  * allows.  While the database is unreachable, reconnection attempts are
  * spaced 100 ms .. 5 s apart; *retry_after gets the seconds to advertise. */
 bool db_ready(int *retry_after);
+
+/* PROMPTD_REPLICA_DATABASE_URL (or <secrets>/replica_database_url): the
+ * worker's role on a streaming replica, connected lazily like the primary;
+ * PROMPTD_REPLICA_MAX_LAG (seconds, default 5, 0..86400): how far behind
+ * it may be.  False (logged) on a bad setting.  Without a URL every
+ * request runs on the primary. */
+bool db_init_replica(void);
+
+/* For a request's tx (R_REPLICA routes, before its first statement): run
+ * its statements on the replica when one is set, reachable and fresh
+ * (promptd.replica_lag() at most max lag, asked at most once a second);
+ * else leave it on the primary, so a replica that is down or behind costs
+ * no failed request.  db_ready() must have returned true (the request
+ * quota and db_exec_unscoped use the primary).  Returns tx->replica. */
+bool db_tx_use_replica(db_tx_t *tx);
 
 /* A job's claims: user_id as role authenticated ({"sub", "role", "aud"}),
  * as a request of that user would have. */

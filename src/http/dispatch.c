@@ -362,6 +362,8 @@ void dispatch_request(req_t *r, const family_t *fam, const config_t *cfg)
         resp_problem(r, 503, "The database is unreachable; retry shortly.");
         return;
     }
+    if (r->route->flags & R_REPLICA)
+        db_tx_use_replica(&r->tx);
     quota_begin(r);
     if ((!(r->route->flags & R_ADMIN) || admin_or_reply(r)) &&
         (!(r->route->flags & R_AAL2) || aal_or_reply(r, fam)))

@@ -189,6 +189,8 @@ long router_check(const route_t *routes, size_t nroutes, const char **why)
             *why = "is for administrators but admits anonymous callers";
         else if ((rt->flags & R_AAL2) && (!(rt->flags & R_DB) || rt->creds != CRED_SESSION))
             *why = "needs aal2 but is not a session-only database route";
+        else if ((rt->flags & R_REPLICA) && (rt->flags & (R_DB | R_READONLY)) != (R_DB | R_READONLY))
+            *why = "may run on the replica but is not a read-only database route";
         if (*why != NULL)
             return (long)i;
     }

@@ -26,6 +26,11 @@ enum route_flags {
                              * the CONTENT_LENGTH, which PROMPTD_MAX_BODY
                              * does not cap (nginx's client_max_body_size
                              * and the handler do); not with R_JSON */
+    R_REPLICA = 1u << 8,    /* R_READONLY whose answer may lag the primary
+                             * by PROMPTD_REPLICA_MAX_LAG: runs on the
+                             * replica when one is set (db_tx_use_replica).
+                             * Never a read-your-writes route (README
+                             * "Read replica") */
 };
 
 /* The credential kinds a route accepts (route_t.creds, never 0).  The

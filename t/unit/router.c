@@ -100,8 +100,14 @@ int main(void)
         static const route_t aal2_no_db[] = {{"POST", "/a", h, R_AAL2, CRED_SESSION, NULL}};
         static const route_t aal2_key[] = {{"POST", "/a", h, R_DB | R_AAL2,
                                             CRED_SESSION | CRED_APIKEY, "admin"}};
+        static const route_t replica_ok[] = {{"GET", "/a", h, R_DB | R_READONLY | R_REPLICA,
+                                              CRED_NONE, NULL}};
+        static const route_t replica_rw[] = {{"GET", "/a", h, R_DB | R_REPLICA, CRED_NONE, NULL}};
         const char *why = NULL;
 
+        is_int(router_check(replica_ok, 1, &why), -1, "a replica row: read-only, in the database");
+        is_int(router_check(replica_rw, 1, &why), 0, "a replica row that may write is refused");
+        ok(why && strstr(why, "replica"), "  saying so");
         is_int(router_check(good, 4, &why), -1, "a table stating every row's kinds passes");
         is_int(router_check(routes, N, &why), -1, "the matcher's table passes");
         is_int(router_check(forgot, 2, &why), 1, "a row with creds 0 is refused");

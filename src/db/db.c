@@ -1,5 +1,6 @@
-/* db.c: the worker's one PostgreSQL connection and transactions with RLS claims (db_tx_t). */
+/* db.c: the worker's PostgreSQL connections (the primary, a read replica) and transactions with RLS claims (db_tx_t). */
 #include "db/db.h"
+#include "db/db_int.h"
 
 #include <math.h>
 #include <poll.h>
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-events.h>
 
 #include "core/clock.h"
 #include "core/config.h"
@@ -20,8 +20,6 @@
  * connect costs next to nothing). */
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 1.0
-/* How long a pooled transaction waits for a free connection. */
-#define DB_POOL_WAIT_MS 10000
 
 /* Switch role and claims (PostgREST style; request.jwt.claim.sub spares
  * auth.uid() a JSON parse), then optionally make the transaction READ ONLY
@@ -35,19 +33,14 @@
 static const db_stmt_t claims_ensure_stmt = {
     "promptd_claims_ensure", CLAIMS_SQL("promptd.ensure_profile(), ")};
 static const db_stmt_t claims_stmt = {"promptd_claims", CLAIMS_SQL("")};
-/* A job's claims, sent as text on its own connection after BEGIN. */
-#define JOB_CLAIMS_SQL                                                      \
-    "select set_config('role', $1, true), "                                 \
-    "set_config('request.jwt.claims', $2, true), "                          \
-    "set_config('request.jwt.claim.sub', $3, true)"
 /* Inside a request's transaction: become the worker's own login role ('none'
  * resets the role to the session user) for one statement, then the
  * request's role again (db_exec_app).  A function's EXECUTE privilege is
  * checked when its statement starts, so the switch is a statement of its
- * own. */
-static const db_stmt_t role_app_stmt = {
+ * db_own. */
+const db_stmt_t db_role_app_stmt = {
     "promptd_role_app", "select set_config('role', 'none', true)"};
-static const db_stmt_t role_back_stmt = {
+const db_stmt_t db_role_back_stmt = {
     "promptd_role_back", "select set_config('role', $1, true)"};
 
 /* User ids whose profile this process has seen committed, so later
@@ -170,7 +163,7 @@ bool db_statements_unnamed(void)
  * text (parsed and planned at each run, the only kind a transaction-pooling
  * PgBouncer 1.18 forwards safely).  Same parameters and result formats
  * either way.  stmt_send queues it (pipeline mode); stmt_exec runs it. */
-static bool stmt_send(PGconn *c, const char *name, const char *sql, int n,
+bool db_stmt_send(PGconn *c, const char *name, const char *sql, int n,
                       const char *const *v, const db_binary_t *bin)
 {
     const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
@@ -181,7 +174,7 @@ static bool stmt_send(PGconn *c, const char *name, const char *sql, int n,
     return PQsendQueryParams(c, sql, n, NULL, v, len, fmt, rfmt);
 }
 
-static PGresult *stmt_exec(PGconn *c, const char *name, const char *sql, int n,
+PGresult *db_stmt_exec(PGconn *c, const char *name, const char *sql, int n,
                            const char *const *v, const db_binary_t *bin)
 {
     const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
@@ -224,10 +217,10 @@ static bool db_connect(db_link_t *l)
         return false;
     }
     if (db_statements_unnamed())   /* nothing to prepare: every statement
-                                    * goes with its text (stmt_send) */
+                                    * goes with its text (db_stmt_send) */
         return true;
     if (!prepare(l, &claims_stmt) || !prepare(l, &claims_ensure_stmt) ||
-        !prepare(l, &role_app_stmt) || !prepare(l, &role_back_stmt))
+        !prepare(l, &db_role_app_stmt) || !prepare(l, &db_role_back_stmt))
         goto fail;
     for (const db_stmt_t *s = db_stmts; s && s->name; s++)
         if (!prepare(l, s))
@@ -342,7 +335,7 @@ static bool replica_fresh(void)
 
     if (now - replica_state.checked_at < REPLICA_CHECK_INTERVAL)
         return replica_state.fresh;
-    res = stmt_exec(replica.conn, lag.name, lag.sql, 0, NULL, NULL);
+    res = db_stmt_exec(replica.conn, lag.name, lag.sql, 0, NULL, NULL);
     replica_state.fresh = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
         !PQgetisnull(res, 0, 0) && strtod(PQgetvalue(res, 0, 0), NULL) <= (double)replica_state.max_lag;
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -422,13 +415,12 @@ static PGresult *fail_on(db_tx_t *tx, db_link_t *l, PGresult *res)
     return NULL;
 }
 
-/* fail_on tx's own connection. */
-static PGresult *fail_result(db_tx_t *tx, PGresult *res)
+PGresult *db_fail(db_tx_t *tx, PGresult *res)
 {
     return fail_on(tx, tx->conn ? NULL : tx_link(tx), res);
 }
 
-static PGresult *own(db_tx_t *tx, PGresult *res)
+PGresult *db_own(db_tx_t *tx, PGresult *res)
 {
     arena_cleanup_add(tx->arena, (arena_cleanup_fn)PQclear, res);
     return res;
@@ -440,7 +432,7 @@ void db_result_done(db_tx_t *tx, PGresult *res)
         arena_cleanup_now(tx->arena, (arena_cleanup_fn)PQclear, res);
 }
 
-static bool result_ok(const PGresult *res)
+bool db_result_ok(const PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
 
@@ -449,9 +441,9 @@ static bool result_ok(const PGresult *res)
 
 /* A finished statement's result: owned by the arena when it succeeded,
  * else recorded as the transaction's failure (NULL). */
-static PGresult *checked(db_tx_t *tx, PGresult *res)
+PGresult *db_checked(db_tx_t *tx, PGresult *res)
 {
-    return res && result_ok(res) ? own(tx, res) : fail_result(tx, res);
+    return res && db_result_ok(res) ? db_own(tx, res) : db_fail(tx, res);
 }
 
 /* Collect one pipelined query's result (then its terminating NULL). */
@@ -467,7 +459,7 @@ static PGresult *next_result(PGconn *c)
 }
 
 /* Queue the prelude (a read-write tx's in an implicit transaction of its
- * own, ended by a Sync: its row locks last only as long as it), BEGIN (a read-write tx's
+ * db_own, ended by a Sync: its row locks last only as long as it), BEGIN (a read-write tx's
  * first statement), the claims, the role switch and the statement; *q gets
  * the statement's result index, *p the prelude's (-1 when none).
  * Returns the number of results to read, or -1 when a send failed. */
@@ -487,22 +479,22 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
         tx->profile_unconfirmed = true;
     }
     sent = PQenterPipelineMode(c);
-    if (sent && tx->prelude && (sent = stmt_send(c, tx->prelude->name,
+    if (sent && tx->prelude && (sent = db_stmt_send(c, tx->prelude->name,
             tx->prelude->sql, tx->prelude_nparams, tx->prelude_values, NULL) &&
             (tx->readonly || PQpipelineSync(c))))
         *p = nres++;
     if (sent && first && !tx->readonly && (sent = PQsendQueryParams(
             c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)))
         nres++;
-    if (sent && first && (sent = stmt_send(c, cs->name, cs->sql, 4, claims, NULL)))
+    if (sent && first && (sent = db_stmt_send(c, cs->name, cs->sql, 4, claims, NULL)))
         nres++;
-    if (sent && as_app && (sent = stmt_send(c, role_app_stmt.name, role_app_stmt.sql,
+    if (sent && as_app && (sent = db_stmt_send(c, db_role_app_stmt.name, db_role_app_stmt.sql,
                                             0, NULL, NULL)))
         nres++;
     *q = nres++;
-    sent = sent && stmt_send(c, stmt ? stmt->name : NULL, stmt ? stmt->sql : sql,
+    sent = sent && db_stmt_send(c, stmt ? stmt->name : NULL, stmt ? stmt->sql : sql,
                              n, v, bin);
-    if (sent && as_app && (sent = stmt_send(c, role_back_stmt.name, role_back_stmt.sql,
+    if (sent && as_app && (sent = db_stmt_send(c, db_role_back_stmt.name, db_role_back_stmt.sql,
                                             1, claims, NULL)))
         nres++;
     return sent && PQpipelineSync(c) ? nres : -1;
@@ -513,7 +505,7 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
  * read-only tx sends no BEGIN: the pipeline up to its Sync is one
  * implicit transaction, so each of its queries is sent with the claims and
  * needs no COMMIT.  With as_app the query runs as the worker's own role,
- * between role_app_stmt and role_back_stmt in the same pipeline.  Returns
+ * between db_role_app_stmt and db_role_back_stmt in the same pipeline.  Returns
  * the query's result or NULL (tx->sqlstate). */
 static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                                 int n, const char *const *v, const db_binary_t *bin,
@@ -531,7 +523,7 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
 
     if ((nres = send_pipeline(tx, stmt, sql, n, v, bin, as_app, claims, &q, &p)) < 0) {
         db_disconnect(l);   /* a failed send leaves the pipeline unusable */
-        return fail_result(tx, NULL);
+        return db_fail(tx, NULL);
     }
     if (!tx->open)
         tx->open = !tx->readonly;
@@ -548,25 +540,25 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
     if (p >= 0 && tx->prelude_fallback && res[p] && PQresultStatus(res[p]) == PGRES_TUPLES_OK &&
         PQntuples(res[p]) == 0) {   /* no row: the fallback decides (db.h) */
         PQclear(res[p]);
-        res[p] = stmt_exec(l->conn, tx->prelude_fallback->name, tx->prelude_fallback->sql,
+        res[p] = db_stmt_exec(l->conn, tx->prelude_fallback->name, tx->prelude_fallback->sql,
                            tx->prelude_nparams, tx->prelude_values, NULL);
     }
     tx->prelude_fallback = NULL;
-    if (p >= 0 && res[p] && result_ok(res[p])) {   /* kept even when the
+    if (p >= 0 && res[p] && db_result_ok(res[p])) {   /* kept even when the
                                                       * statement fails */
-        tx->prelude_res = own(tx, res[p]);
+        tx->prelude_res = db_own(tx, res[p]);
         res[p] = NULL;
     } else {
         p = -1;
     }
     for (i = 0; i < nres; i++) {
-        if (i != p && (res[i] == NULL || !result_ok(res[i]))) {
-            out = fail_result(tx, res[i]);
+        if (i != p && (res[i] == NULL || !db_result_ok(res[i]))) {
+            out = db_fail(tx, res[i]);
             res[i] = NULL;
             goto out;
         }
     }
-    out = own(tx, res[q]);
+    out = db_own(tx, res[q]);
     res[q] = NULL;
     if (tx->readonly && tx->profile_unconfirmed) {   /* committed at the Sync */
         profile_cache(tx->user_id, true);
@@ -579,183 +571,8 @@ out:
     return out;
 }
 
-/* The statements prepared on one job or pooled connection, kept with the
- * PGconn as libpq instance data (freed with it, forgotten on a reset).
- * Keyed by the db_stmt_t's address, not its name: names are unique only
- * within one statement table.  Prepared as "promptd_p<index>". */
-#define CONN_MAX_PREPARED 64
-typedef struct {
-    const db_stmt_t *stmt[CONN_MAX_PREPARED];
-    int n;
-} conn_prepared_t;
-
-static int conn_event(PGEventId id, void *info, void *pass)
-{
-    (void)pass;
-    if (id == PGEVT_CONNRESET) {
-        conn_prepared_t *cp = PQinstanceData(((PGEventConnReset *)info)->conn, conn_event);
-
-        if (cp)
-            cp->n = 0;
-    } else if (id == PGEVT_CONNDESTROY) {
-        free(PQinstanceData(((PGEventConnDestroy *)info)->conn, conn_event));
-    }
-    return 1;
-}
-
-static conn_prepared_t *conn_prepared_set(PGconn *c)
-{
-    conn_prepared_t *cp = PQinstanceData(c, conn_event);
-
-    if (cp != NULL)
-        return cp;
-    (void)PQregisterEventProc(c, conn_event, "promptd_prepared", NULL);
-    if ((cp = calloc(1, sizeof *cp)) != NULL && !PQsetInstanceData(c, conn_event, cp)) {
-        free(cp);
-        cp = NULL;
-    }
-    return cp;
-}
-
-/* The name stmt runs under on a job's connection, prepared there first
- * when new (one round trip, once per connection): each later run skips
- * PostgreSQL's parse and plan.  NULL: send the SQL text (no stmt, no
- * room, or PREPARE failed, in which case the statement itself reports
- * the error). */
-static const char *conn_prepared(db_tx_t *tx, const db_stmt_t *stmt)
-{
-    conn_prepared_t *cp;
-    PGresult *res;
-    bool ok;
-    int i;
-
-    if (stmt == NULL || db_statements_unnamed() || (cp = conn_prepared_set(tx->conn)) == NULL)
-        return NULL;
-    for (i = 0; i < cp->n && cp->stmt[i] != stmt; i++)
-        ;
-    if (i == cp->n) {
-        if (i == CONN_MAX_PREPARED)
-            return NULL;
-        res = PQprepare(tx->conn, arena_printf(tx->arena, "promptd_p%d", i), stmt->sql, 0, NULL);
-        ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-        if (!ok)
-            return NULL;
-        cp->stmt[cp->n++] = stmt;
-    }
-    return arena_printf(tx->arena, "promptd_p%d", i);
-}
-
-/* One statement on a job's connection, binary as bin says (or text when
- * NULL); owned by the arena. */
-static PGresult *job_run(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
-                         int n, const char *const *v, const db_binary_t *bin)
-{
-    const char *name = conn_prepared(tx, stmt);
-
-    return checked(tx, stmt_exec(tx->conn, name, stmt ? stmt->sql : sql, n, v, bin));
-}
-
-/* A job's scoped statement in one pipeline (one round trip): BEGIN and the
- * claims first when no transaction is open yet, and with as_app the
- * switch to the connection's login role before it and back to the
- * claims' role after it (db_exec_app: the daemons log in as the workers'
- * role, promptd_app, and run as service_role; 'none' is the login role).
- * The transaction is open afterwards unless BEGIN itself failed. */
-static PGresult *job_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
-                              int n, const char *const *v, const db_binary_t *bin,
-                              bool as_app)
-{
-    const char *claims[3] = {
-        tx->role ? tx->role : "anon",
-        tx->claims ? tx->claims : "{\"role\":\"anon\"}",
-        tx->user_id ? tx->user_id : "",
-    };
-    PGconn *c = tx->conn;
-    const char *name = conn_prepared(tx, stmt);
-    PGresult *res[5] = {NULL, NULL, NULL, NULL, NULL}, *extra, *out = NULL;
-    bool first = !tx->open, sent;
-    int i, q, nres = 0;
-
-    if (stmt)
-        sql = stmt->sql;
-    sent = PQenterPipelineMode(c);
-    if (sent && first && (sent = PQsendQueryParams(c, "begin", 0, NULL, NULL, NULL, NULL, 0)))
-        nres++;
-    if (sent && first && (sent = PQsendQueryParams(c, JOB_CLAIMS_SQL, 3, NULL, claims,
-                                                   NULL, NULL, 0)))
-        nres++;
-    if (sent && as_app && (sent = PQsendQueryParams(c, role_app_stmt.sql, 0, NULL, NULL,
-                                                    NULL, NULL, 0)))
-        nres++;
-    q = nres++;
-    sent = sent && stmt_send(c, name, sql, n, v, bin);
-    if (sent && as_app && (sent = PQsendQueryParams(c, role_back_stmt.sql, 1, NULL, claims,
-                                                    NULL, NULL, 0)))
-        nres++;
-    sent = sent && PQpipelineSync(c);
-    for (i = 0; sent && i < nres; i++) {
-        res[i] = PQgetResult(c);
-        while (res[i] && (extra = PQgetResult(c)) != NULL)
-            PQclear(extra);
-    }
-    while (sent && (extra = PQgetResult(c)) != NULL)   /* the Sync */
-        PQclear(extra);
-    PQexitPipelineMode(c);
-    if (first)
-        tx->open = sent && res[0] && result_ok(res[0]);
-    for (i = 0; i < nres && res[i] && result_ok(res[i]); i++)
-        ;
-    if (sent && i == nres) {
-        out = own(tx, res[q]);
-        res[q] = NULL;
-    } else {
-        fail_result(tx, sent ? res[i] : NULL);
-        if (sent)
-            res[i] = NULL;
-    }
-    for (i = 0; i < nres; i++)
-        if (res[i])
-            PQclear(res[i]);
-    return out;
-}
-
-/* A job's scoped statement: the first one with BEGIN and the claims, one
- * as the login role with the switches around it. */
-static PGresult *exec_job(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
-                          int n, const char *const *v, const db_binary_t *bin, bool as_app)
-{
-    if (!tx->open || as_app)
-        return job_pipeline(tx, stmt, sql, n, v, bin, as_app);
-    return job_run(tx, stmt, sql, n, v, bin);
-}
-
-/* A pooled tx borrows its connection for a statement or a transaction.
- * False (tx->sqlstate 08006) when none could be had. */
-static bool tx_borrow(db_tx_t *tx)
-{
-    const char *why = NULL;
-
-    if (tx->pool == NULL || tx->conn != NULL)
-        return true;
-    if ((tx->conn = db_pool_get(tx->pool, DB_POOL_WAIT_MS, &why)) != NULL)
-        return true;
-    tx->sqlstate = "08006";
-    tx->detail = why;
-    return false;
-}
-
-/* ... and gives it back once no transaction is open. */
-static void tx_give_back(db_tx_t *tx)
-{
-    if (tx->pool && tx->conn && !tx->open) {
-        db_pool_put(tx->pool, tx->conn);
-        tx->conn = NULL;
-    }
-}
-
 /* A replica tx's prelude (the request quota, which writes) runs on the
- * primary as a statement of its own, with its fallback, before the
+ * primary as a statement of its db_own, with its fallback, before the
  * request's first statement goes to the replica: one more round trip
  * than on the primary.  False (tx->sqlstate) when it failed: the
  * statement is then not sent, as when a prelude fails in the pipeline. */
@@ -769,17 +586,17 @@ static bool prelude_on_primary(db_tx_t *tx)
         fail_on(tx, &primary, NULL);
         return false;
     }
-    res = stmt_exec(primary.conn, p->name, p->sql, tx->prelude_nparams, tx->prelude_values, NULL);
+    res = db_stmt_exec(primary.conn, p->name, p->sql, tx->prelude_nparams, tx->prelude_values, NULL);
     if (fb && res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
         PQclear(res);
-        res = stmt_exec(primary.conn, fb->name, fb->sql, tx->prelude_nparams,
+        res = db_stmt_exec(primary.conn, fb->name, fb->sql, tx->prelude_nparams,
                         tx->prelude_values, NULL);
     }
-    if (res == NULL || !result_ok(res)) {
+    if (res == NULL || !db_result_ok(res)) {
         fail_on(tx, &primary, res);
         return false;
     }
-    tx->prelude_res = own(tx, res);
+    tx->prelude_res = db_own(tx, res);
     return true;
 }
 
@@ -791,10 +608,10 @@ static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     PGconn *c = tx_link(tx)->conn;
     PGresult *res;
 
-    if (!tx_borrow(tx))
+    if (!db_tx_borrow(tx))
         return NULL;
     if (tx->conn != NULL) {
-        res = exec_job(tx, stmt, sql, n, v, bin, as_app);
+        res = db_job_exec(tx, stmt, sql, n, v, bin, as_app);
     } else if (c == NULL) {
         tx->sqlstate = "08006";
         return NULL;
@@ -803,10 +620,10 @@ static PGresult *exec_any(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     } else if (!tx->open || as_app) {
         res = exec_pipelined(tx, stmt, sql, n, v, bin, as_app);
     } else {
-        res = checked(tx, stmt_exec(c, stmt ? stmt->name : NULL, stmt ? stmt->sql : sql,
+        res = db_checked(tx, db_stmt_exec(c, stmt ? stmt->name : NULL, stmt ? stmt->sql : sql,
                                     n, v, bin));
     }
-    tx_give_back(tx);
+    db_tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
     return res;
 }
@@ -848,7 +665,7 @@ PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
     double t0 = clock_now();
     PGresult *res;
 
-    if (!tx->open && !tx_borrow(tx))
+    if (!tx->open && !db_tx_borrow(tx))
         return NULL;
     c = tx->conn ? tx->conn : primary.conn;   /* the login role's own work
                                                * may write: never the replica */
@@ -857,12 +674,12 @@ PGresult *db_exec_unscoped(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
         return NULL;
     }
     if (tx->conn) {
-        res = job_run(tx, stmt, NULL, nparams, values, NULL);
+        res = db_job_run(tx, stmt, NULL, nparams, values, NULL);
     } else {
-        res = stmt_exec(c, stmt->name, stmt->sql, nparams, values, NULL);
-        res = res && result_ok(res) ? own(tx, res) : fail_on(tx, &primary, res);
+        res = db_stmt_exec(c, stmt->name, stmt->sql, nparams, values, NULL);
+        res = res && db_result_ok(res) ? db_own(tx, res) : fail_on(tx, &primary, res);
     }
-    tx_give_back(tx);
+    db_tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
     return res;
 }
@@ -900,7 +717,7 @@ bool db_finish(db_tx_t *tx, bool commit)
     PQclear(res);
     if (tx->conn == NULL && PQstatus(c) != CONNECTION_OK)
         db_disconnect(tx_link(tx));
-    tx_give_back(tx);
+    db_tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
     return ok;
 }

@@ -1,4 +1,4 @@
-/* db.h: the worker's one PostgreSQL connection and transactions with RLS claims (db_tx_t). */
+/* db.h: the worker's PostgreSQL connections (the primary, a read replica) and transactions with RLS claims (db_tx_t). */
 #ifndef PROMPTD_DB_H
 #define PROMPTD_DB_H
 
@@ -88,7 +88,7 @@ void db_shutdown(void);
 
 /* True when a usable connection exists now, connecting if the backoff
  * allows.  While the database is unreachable, reconnection attempts are
- * spaced 100 ms .. 5 s apart; *retry_after gets the seconds to advertise. */
+ * spaced 100 ms .. 1 s apart; *retry_after gets the seconds to advertise. */
 bool db_ready(int *retry_after);
 
 /* PROMPTD_REPLICA_DATABASE_URL (or <secrets>/replica_database_url): the

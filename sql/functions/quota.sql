@@ -37,12 +37,14 @@ grant execute on function promptd.quota_resources() to authenticated, service_ro
 -- enforcement off (promptd.quota_settings); counting goes on regardless.
 create or replace function promptd.quota_enabled()
  returns boolean
- language sql
+ language plpgsql
  stable
  security definer
  set search_path to ''
 as $function$
-    select coalesce((select s.enforce from promptd.quota_settings s where s.id), true)
+begin
+    return coalesce((select s.enforce from promptd.quota_settings s where s.id), true);
+end
 $function$;
 revoke all on function promptd.quota_enabled() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
@@ -50,17 +52,21 @@ revoke all on function promptd.quota_enabled() from public, anon, authenticated,
 -- user's overrides on top (a JSON null or a missing key: unlimited).
 create or replace function promptd.quota_limits(p_user uuid)
  returns table(tier text, limits jsonb)
- language sql
+ language plpgsql
  stable
  security definer
  set search_path to ''
 as $function$
+#variable_conflict use_column
+begin
+    return query
     select coalesce(p.subscription_tier, 'free'),
            coalesce(pl.limits, '{}'::jsonb) || coalesce(o.limits, '{}'::jsonb)
       from (select p_user as id) u
       left join public.profiles p on p.id = u.id
       left join public.plans pl on pl.tier = coalesce(p.subscription_tier, 'free')
-      left join promptd.quota_overrides o on o.user_id = u.id
+      left join promptd.quota_overrides o on o.user_id = u.id;
+end
 $function$;
 revoke all on function promptd.quota_limits(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
@@ -68,12 +74,14 @@ revoke all on function promptd.quota_limits(uuid) from public, anon, authenticat
 -- unlimited.
 create or replace function promptd.quota_num(p_limits jsonb, p_resource text)
  returns bigint
- language sql
+ language plpgsql
  immutable
  set search_path to ''
 as $function$
-    select case when jsonb_typeof(p_limits -> p_resource) = 'number'
-                then (p_limits ->> p_resource)::numeric::bigint end
+begin
+    return case when jsonb_typeof(p_limits -> p_resource) = 'number'
+                then (p_limits ->> p_resource)::numeric::bigint end;
+end
 $function$;
 revoke all on function promptd.quota_num(jsonb, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
@@ -286,28 +294,33 @@ grant execute on function promptd.quota_release(uuid) to service_role, promptd_a
 -- they hold unsettled (promptd.storage_reserve).
 create or replace function promptd.quota_count_used(p_user uuid, p_resource text)
  returns bigint
- language sql
+ language plpgsql
  stable
  security definer
  set search_path to ''
 as $function$
-    select case p_resource
-        when 'prompts' then (select count(*) from public.prompts p
-            where p.workspace_id in (select promptd.workspaces_paid_by(p_user)))
-        when 'versions_per_prompt' then
-            (select coalesce(max(p.version), 0) from public.prompts p
-              where p.workspace_id in (select promptd.workspaces_paid_by(p_user)))
-        when 'api_keys' then (select count(*) from public.api_keys k where k.user_id = p_user
-            and k.revoked_at is null and (k.expires_at is null or k.expires_at > now()))
-        when 'shares' then (select count(*) from public.shares s
-            where s.workspace_id in (select promptd.workspaces_paid_by(p_user))
-              and s.revoked_at is null and (s.expires_at is null or s.expires_at > now()))
-        when 'storage_bytes' then
-            (select coalesce(sum((o.metadata->>'size')::bigint), 0) from storage.objects o
-              where o.owner = p_user)
-            + (select coalesce(sum(r.bytes), 0) from promptd.storage_reservations r
-                where r.user_id = p_user and r.expires_at > now())
-        else 0 end::bigint
+begin
+    if p_resource = 'prompts' then
+        return (select count(*) from public.prompts p
+                 where p.workspace_id = any (array(select promptd.workspaces_paid_by(p_user))));
+    elsif p_resource = 'versions_per_prompt' then
+        return (select coalesce(max(p.version), 0) from public.prompts p
+                 where p.workspace_id = any (array(select promptd.workspaces_paid_by(p_user))));
+    elsif p_resource = 'api_keys' then
+        return (select count(*) from public.api_keys k where k.user_id = p_user
+                   and k.revoked_at is null and (k.expires_at is null or k.expires_at > now()));
+    elsif p_resource = 'shares' then
+        return (select count(*) from public.shares s
+                 where s.workspace_id = any (array(select promptd.workspaces_paid_by(p_user)))
+                   and s.revoked_at is null and (s.expires_at is null or s.expires_at > now()));
+    elsif p_resource = 'storage_bytes' then
+        return (select coalesce(sum((o.metadata->>'size')::bigint), 0) from storage.objects o
+                 where o.owner = p_user)
+             + (select coalesce(sum(r.bytes), 0) from promptd.storage_reservations r
+                 where r.user_id = p_user and r.expires_at > now());
+    end if;
+    return 0;
+end
 $function$;
 revoke all on function promptd.quota_count_used(uuid, text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 

@@ -106,14 +106,16 @@ revoke all on function promptd.workspace_personal_create(uuid) from public, anon
 -- user's; a team workspace its longest-standing owner's.
 create or replace function promptd.workspace_payer(p_ws uuid)
  returns uuid
- language sql
+ language plpgsql
  stable security definer
  set search_path to ''
 as $function$
-    select coalesce(w.personal_of, (select m.user_id from public.workspace_members m
-                                     where m.workspace_id = w.id and m.role = 'owner'
-                                     order by m.created_at, m.user_id limit 1))
-      from public.workspaces w where w.id = p_ws
+begin
+    return (select coalesce(w.personal_of, (select m.user_id from public.workspace_members m
+                                            where m.workspace_id = w.id and m.role = 'owner'
+                                            order by m.created_at, m.user_id limit 1))
+              from public.workspaces w where w.id = p_ws);
+end
 $function$;
 revoke all on function promptd.workspace_payer(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.workspace_payer(uuid) to authenticated, service_role;
@@ -122,16 +124,19 @@ grant execute on function promptd.workspace_payer(uuid) to authenticated, servic
 -- links count against the user's plan.
 create or replace function promptd.workspaces_paid_by(p_user uuid)
  returns setof uuid
- language sql
+ language plpgsql
  stable security definer
  set search_path to ''
 as $function$
+begin
+    return query
     select w.id from public.workspaces w where w.personal_of = p_user
     union all
     select m.workspace_id from public.workspace_members m
       join public.workspaces w on w.id = m.workspace_id and w.personal_of is null
      where m.user_id = p_user and m.role = 'owner'
-       and promptd.workspace_payer(m.workspace_id) = p_user
+       and promptd.workspace_payer(m.workspace_id) = p_user;
+end
 $function$;
 revoke all on function promptd.workspaces_paid_by(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.workspaces_paid_by(uuid) to service_role;

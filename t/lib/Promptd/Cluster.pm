@@ -31,7 +31,7 @@ use Time::HiRes qw(sleep time);
 #   $c->kill_node(2); $c->restart_node(2);   # kill -9 every process; start again
 #   $c->drain_node(2); $c->enable_node(2);   # HAProxy maint / ready
 #   $c->restart_pg;                          # promptd-stack pg-stop + pg-start
-#   my $new = $c->promote_replica;           # pg_ctl promote, nodes restarted on it
+#   my $new = $c->promote_replica;           # pg_ctl promote, nodes restarted on it at once
 #   $c->clients_start(4, $c->writer($tok, 'tag', retry_for => 30)); ...
 #   $c->acked_once_ok($uid, 'tag', $c->clients_wait($h));
 # Everything is stopped at the end (stop, DESTROY, END), even when a test dies.
@@ -355,20 +355,43 @@ sub acked_once_ok {
 }
 
 # promote_replica -> the new primary: the replica is promoted (pg_ctl
-# promote) and every node, one after the other, restarts on it.
+# promote) and every node restarts on it, all at once: none can serve
+# before its restart (its database is gone), so one after the other would
+# only make the outage longer.
 sub promote_replica {
     my ($self) = @_;
     my $new = $self->{replica} or die "Promptd::Cluster: no replica\n";
     $new->stack('pg-promote');
-    for my $i (1 .. @{ $self->{nodes} }) {
-        my $node = $self->node($i);
+    for my $node ($self->nodes) {
         my %db = $new->_node_env;
         @{ $node->env }{ keys %db } = values %db;
         $node->{database} = $new;
         Scalar::Util::weaken($node->{database});
-        $self->restart_node($i);
     }
+    $self->_at_once(map { my $i = $_; sub { $self->restart_node($i) } } 1 .. @{ $self->{nodes} });
     return $new;
+}
+
+# _at_once(@subs): each sub in a process of its own, all started at once
+# (a sub only runs commands: what it changes in its process is lost);
+# returns once every one has, dying with their errors if any died.  Each
+# is bounded by what it runs (promptd-stack start: PROMPTD_START_TIMEOUT).
+sub _at_once {
+    my ($self, @subs) = @_;
+    my $dir = tempdir('at-once-XXXXXX', DIR => $self->{var}, CLEANUP => 0);
+    my @pids;
+    for my $k (0 .. $#subs) {
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            eval { $subs[$k]->(); 1 } or Promptd::Test::_spew("$dir/err-$k", "$@");
+            File::Temp::cleanup();    # this process's temporary files: no END runs
+            POSIX::_exit(0);          # no END: the cluster is the parent's
+        }
+        push @pids, $pid;
+    }
+    waitpid($_, 0) for @pids;
+    my $err = join '', map { Promptd::Test::_slurp("$dir/err-$_") // '' } 0 .. $#subs;
+    die $err if length $err;
 }
 
 # ------------------------------------------------------------------ stop

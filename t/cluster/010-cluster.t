@@ -12,7 +12,8 @@ use Promptd::Test qw(db1);
 # The parts run in this order on the one cluster, each as a subtest:
 #   shared state  requests spread over the nodes, quotas exact across them, a
 #                 revoked share link refused by every node within 2 s, jobs
-#                 run once among three jobs daemons, the replica streams
+#                 and a schedule's slots run once among three jobs daemons,
+#                 the replica streams
 #   failover      under load: a node killed with kill -9 loses no
 #                 acknowledged write and HAProxy routes around it; a rolling
 #                 restart fails no request; a PostgreSQL restart answers only
@@ -157,6 +158,24 @@ subtest 'shared state' => sub {
     diag('jobs per daemon: ' . join(', ', map { "$_->[0]: $_->[1]" } @$by));
     my $nodes_daemons = join '|', map { quotemeta } @daemons;
     ok(!grep({ $_->[0] !~ /\b(?:$nodes_daemons)\b/ } @$by), 'only the nodes\' daemons ran them');
+
+    # ------------------------------------ a schedule fires each slot once among them
+    $c->psql(q{insert into promptd.schedules (task, job_type, every, payload)
+               values ('cluster.every', 'trace', '1 second', '{"t":"cluster"}')});
+    ok($c->wait_for(sub { db1("select count(*) from promptd.schedule_runs where task = 'cluster.every'") >= 6 },
+                    timeout => 30), 'a 1-second schedule fired its slots');
+    $c->psql(q{update promptd.schedules set enabled = false where task = 'cluster.every'});
+    sleep 1.5;    # a tick in flight finishes
+    my $sched = q{from public.background_jobs j where j.payload = '{"t":"cluster"}'};
+    ok($c->wait_for(sub { db1("select count(*) $sched and j.state <> 'succeeded'") == 0 }, timeout => 30),
+       '  every job it made ran');
+    my $runs = db1("select count(*) from promptd.schedule_runs where task = 'cluster.every'");
+    is(db1("select count(distinct scheduled_for) from promptd.schedule_runs where task = 'cluster.every'"), $runs,
+       "  no slot fired twice ($runs slots)");
+    is(db1("select count(*) $sched"), $runs, '  one job per slot');
+    is_deeply($c->psql("select count(*), count(distinct t.job_id), max(t.attempt) from promptd.job_trace t "
+                       . "join public.background_jobs j on j.id = t.job_id where j.payload = '{\"t\":\"cluster\"}'"),
+              [[$runs, $runs, 1]], '  each ran exactly once, on its first attempt');
 
     # ------------------------------------------------ the replica streams the writes
     ok($c->wait_for(sub { ($c->replica->db1("select count(*) from prompts where user_id = '$bob'") // 0) == 20 }, timeout => 10),

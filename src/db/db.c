@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -37,7 +36,7 @@ static const db_stmt_t claims_stmt = {"promptd_claims", CLAIMS_SQL("")};
  * resets the role to the session user) for one statement, then the
  * request's role again (db_exec_app).  A function's EXECUTE privilege is
  * checked when its statement starts, so the switch is a statement of its
- * db_own. */
+ * own. */
 const db_stmt_t db_role_app_stmt = {
     "promptd_role_app", "select set_config('role', 'none', true)"};
 const db_stmt_t db_role_back_stmt = {
@@ -89,7 +88,8 @@ static bool profile_cache(const char *id, bool add)
 
 /* One of the worker's connections, each reconnecting with its own backoff:
  * the primary's, used by every request, and the replica's, used by the
- * R_REPLICA routes when PROMPTD_REPLICA_DATABASE_URL is set (db_replica).
+ * R_REPLICA routes when PROMPTD_REPLICA_DATABASE_URL is set
+ * (db_tx_use_replica).
  * Both prepare the same statements. */
 typedef struct db_link {
     const char *name;      /* "primary" or "replica", for the log */
@@ -162,9 +162,9 @@ bool db_statements_unnamed(void)
  * name when it has one and the mode is prepared, else unnamed with its
  * text (parsed and planned at each run, the only kind a transaction-pooling
  * PgBouncer 1.18 forwards safely).  Same parameters and result formats
- * either way.  stmt_send queues it (pipeline mode); stmt_exec runs it. */
+ * either way.  db_stmt_send queues it (pipeline mode); db_stmt_exec runs it. */
 bool db_stmt_send(PGconn *c, const char *name, const char *sql, int n,
-                      const char *const *v, const db_binary_t *bin)
+                  const char *const *v, const db_binary_t *bin)
 {
     const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
     int rfmt = bin ? bin->result_format : 0;
@@ -175,7 +175,7 @@ bool db_stmt_send(PGconn *c, const char *name, const char *sql, int n,
 }
 
 PGresult *db_stmt_exec(PGconn *c, const char *name, const char *sql, int n,
-                           const char *const *v, const db_binary_t *bin)
+                       const char *const *v, const db_binary_t *bin)
 {
     const int *len = bin ? bin->lengths : NULL, *fmt = bin ? bin->formats : NULL;
     int rfmt = bin ? bin->result_format : 0;
@@ -459,7 +459,7 @@ static PGresult *next_result(PGconn *c)
 }
 
 /* Queue the prelude (a read-write tx's in an implicit transaction of its
- * db_own, ended by a Sync: its row locks last only as long as it), BEGIN (a read-write tx's
+ * own, ended by a Sync: its row locks last only as long as it), BEGIN (a read-write tx's
  * first statement), the claims, the role switch and the statement; *q gets
  * the statement's result index, *p the prelude's (-1 when none).
  * Returns the number of results to read, or -1 when a send failed. */
@@ -572,7 +572,7 @@ out:
 }
 
 /* A replica tx's prelude (the request quota, which writes) runs on the
- * primary as a statement of its db_own, with its fallback, before the
+ * primary as a statement of its own, with its fallback, before the
  * request's first statement goes to the replica: one more round trip
  * than on the primary.  False (tx->sqlstate) when it failed: the
  * statement is then not sent, as when a prelude fails in the pipeline. */

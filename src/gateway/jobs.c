@@ -42,6 +42,13 @@ static const db_stmt_t failed_stmt = {"gw_jobs_failed",
     "last_error = $3, updated_at = now(), locked_by = null, locked_until = null "
     "where id = $1::bigint and attempt = $2::int and state = 'running'"};
 
+/* Claimed, but every slot was taken meanwhile (by a request): back to
+ * pending, the attempt undone.  $1 id, $2 attempt, $3 this gateway. */
+static const db_stmt_t release_stmt = {"gw_jobs_release",
+    "update public.background_jobs set state = 'pending', attempt = attempt - 1, "
+    "locked_by = null, locked_until = null, updated_at = now() "
+    "where id = $1::bigint and attempt = $2::int and state = 'running' and locked_by = $3"};
+
 static pthread_t gw_jobs_thread;
 static volatile bool gw_jobs_stopping;
 static bool gw_jobs_started;
@@ -98,8 +105,21 @@ static void *gw_job_main(void *arg)
     return NULL;
 }
 
-/* Start a thread per claimed row; each holds one of the slots taken. */
-static void gw_jobs_spawn(PGresult *res, int *slots)
+/* Row i of a claim back to pending (release_stmt). */
+static void gw_job_release(PGresult *res, int i)
+{
+    arena_t *a = arena_create(1024);
+    db_tx_t d = {.arena = a, .pool = gw_pool};
+    const char *v[3] = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), gw_name};
+
+    if (db_exec_unscoped(&d, &release_stmt, 3, v) == NULL)   /* its lease runs out */
+        log_error("%s: job %s: %s", __func__, v[0], d.detail ? d.detail : "");
+    arena_destroy(a);
+}
+
+/* Start a thread per claimed row, each holding a slot taken for it; a row
+ * that finds every slot taken goes back to pending. */
+static void gw_jobs_spawn(PGresult *res)
 {
     pthread_attr_t attr;
 
@@ -107,11 +127,17 @@ static void gw_jobs_spawn(PGresult *res, int *slots)
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 512u << 10);
     for (int i = 0; i < PQntuples(res); i++) {
-        gw_job_t *g = calloc(1, sizeof *g);
+        gw_job_t *g;
         pthread_t t;
 
-        if (g == NULL || (g->payload = strdup(PQgetvalue(res, i, 2))) == NULL) {
+        if (!gw_slot_take()) {
+            gw_job_release(res, i);
+            continue;
+        }
+        if ((g = calloc(1, sizeof *g)) == NULL ||
+            (g->payload = strdup(PQgetvalue(res, i, 2))) == NULL) {
             free(g);
+            gw_slot_give();
             continue;          /* the lease runs out; the job is run again */
         }
         g->id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
@@ -119,40 +145,39 @@ static void gw_jobs_spawn(PGresult *res, int *slots)
         if (pthread_create(&t, &attr, gw_job_main, g) != 0) {
             free(g->payload);
             free(g);
-            continue;
+            gw_slot_give();
         }
-        (*slots)--;
     }
     pthread_attr_destroy(&attr);
 }
 
 /* Claim as many jobs as there are free slots (up to GW_CLAIM_MAX) and
- * start them.  Returns the number claimed, -1 on a database error. */
+ * start them.  No slot is held while the claim runs (it may wait for a
+ * pooled connection): a request arriving meanwhile is never refused for a
+ * claim that, most of the time, finds nothing.  Returns the number
+ * claimed, -1 on a database error. */
 static int gw_jobs_claim(void)
 {
-    arena_t *a = arena_create(4096);
-    db_tx_t d = {.arena = a, .pool = gw_pool};
+    long room = gw_cfg->max_inflight - gw_slots_used();
+    arena_t *a;
+    db_tx_t d;
     char want[16], lease[24];
     const char *v[3] = {want, gw_name, lease};
-    int slots = 0, n = -1;
+    int n = -1;
     PGresult *res;
 
-    while (slots < GW_CLAIM_MAX && gw_slot_take())
-        slots++;
-    if (slots == 0) {
-        arena_destroy(a);
+    if (room <= 0)
         return 0;
-    }
-    snprintf(want, sizeof want, "%d", slots);
+    a = arena_create(4096);
+    d = (db_tx_t){.arena = a, .pool = gw_pool};
+    snprintf(want, sizeof want, "%ld", room < GW_CLAIM_MAX ? room : GW_CLAIM_MAX);
     snprintf(lease, sizeof lease, "%ld", gw_cfg->deadline_ms / 1000 + 60);
     if ((res = db_exec_unscoped(&d, &claim_stmt, 3, v)) != NULL) {
         n = PQntuples(res);
-        gw_jobs_spawn(res, &slots);
+        gw_jobs_spawn(res);
     } else {
         log_error("%s: %s", __func__, d.detail ? d.detail : "claim failed");
     }
-    while (slots-- > 0)
-        gw_slot_give();
     arena_destroy(a);
     return n;
 }

@@ -5,6 +5,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use File::Temp ();
 use Promptd::Test qw(problem_ok);
 
 # A database host with quotas, its streaming replica, and two app nodes on
@@ -123,4 +124,15 @@ my $five = grep { $_->{status} >= 500 } map { @{ $_->access_log } } $a, $b;
 is($five, 0, 'no 5xx on either node');
 
 $_->stop for $b, $a, $rep, $db;
+
+# ------------------------------------- a bad PROMPTD_REPLICA_MAX_LAG stops a worker at start
+my $var = File::Temp::tempdir('promptd-replica-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+for my $bad ('soon', '-1', '86401', '5s') {
+    local $ENV{PROMPTD_VAR_DIR} = $var;
+    local $ENV{PROMPTD_APP_DATABASE_URL} = 'host=/nonexistent dbname=none';
+    local $ENV{PROMPTD_REPLICA_MAX_LAG} = $bad;
+    my $err = `$ENV{PROMPTD_BUILD_DIR}/cgi-bin/share.fcgi </dev/null 2>&1 >/dev/null`;
+    isnt($? >> 8, 0, "PROMPTD_REPLICA_MAX_LAG='$bad': the worker refuses to start");
+    like($err, qr/PROMPTD_REPLICA_MAX_LAG must be an integer in 0\.\.86400/, '  naming the variable and its range');
+}
 done_testing;

@@ -20,15 +20,14 @@
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 1.0
 
+/* The most values a prelude fused with the claims may take. */
+#define PRELUDE_PARAMS_MAX 4
+
 /* Switch role and claims (PostgREST style; request.jwt.claim.sub spares
  * auth.uid() a JSON parse), then optionally make the transaction READ ONLY
  * (turning read-only on is allowed after the first write; the reverse is
  * not).  The first variant also creates the caller's profile if missing. */
-#define CLAIMS_SQL(ensure)                                                  \
-    "select set_config('role', $1, true), "                                 \
-    "set_config('request.jwt.claims', $2, true), "                          \
-    "set_config('request.jwt.claim.sub', $4, true), " ensure                \
-    "set_config('transaction_read_only', $3, true)"
+#define CLAIMS_SQL(ensure) "select " DB_CLAIMS_SET("$1", "$2", "$4", ensure, "$3")
 static const db_stmt_t claims_ensure_stmt = {
     "promptd_claims_ensure", CLAIMS_SQL("promptd.ensure_profile(), ")};
 static const db_stmt_t claims_stmt = {"promptd_claims", CLAIMS_SQL("")};
@@ -461,15 +460,17 @@ static PGresult *next_result(PGconn *c)
 /* Queue the prelude (a read-write tx's in an implicit transaction of its
  * own, ended by a Sync: its row locks last only as long as it), BEGIN (a read-write tx's
  * first statement), the claims, the role switch and the statement; *q gets
- * the statement's result index, *p the prelude's (-1 when none).
+ * the statement's result index, *p the prelude's (-1 when none), *fused
+ * whether the prelude went with the claims as one (prelude_claims).
  * Returns the number of results to read, or -1 when a send failed. */
 static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                          int n, const char *const *v, const db_binary_t *bin, bool as_app,
-                         const char *const *claims, int *q, int *p)
+                         const char *const *claims, int *q, int *p, bool *fused)
 {
     PGconn *c = tx_link(tx)->conn;
     bool first = !tx->open;
     const db_stmt_t *cs = &claims_stmt;
+    const char *fv[4 + PRELUDE_PARAMS_MAX];
     int nres = 0;
     bool sent;
 
@@ -478,15 +479,24 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
         cs = &claims_ensure_stmt;
         tx->profile_unconfirmed = true;
     }
+    *fused = first && tx->readonly && tx->prelude && tx->prelude_claims &&
+             cs == &claims_stmt && tx->prelude_nparams <= PRELUDE_PARAMS_MAX;
     sent = PQenterPipelineMode(c);
-    if (sent && tx->prelude && (sent = db_stmt_send(c, tx->prelude->name,
+    if (sent && *fused) {
+        memcpy(fv, claims, 4 * sizeof(*fv));
+        memcpy(fv + 4, tx->prelude_values, (size_t)tx->prelude_nparams * sizeof(*fv));
+        if ((sent = db_stmt_send(c, tx->prelude_claims->name, tx->prelude_claims->sql,
+                                 4 + tx->prelude_nparams, fv, NULL)))
+            *p = nres++;
+    } else if (sent && tx->prelude && (sent = db_stmt_send(c, tx->prelude->name,
             tx->prelude->sql, tx->prelude_nparams, tx->prelude_values, NULL) &&
-            (tx->readonly || PQpipelineSync(c))))
+            (tx->readonly || PQpipelineSync(c)))) {
         *p = nres++;
+    }
     if (sent && first && !tx->readonly && (sent = PQsendQueryParams(
             c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)))
         nres++;
-    if (sent && first && (sent = db_stmt_send(c, cs->name, cs->sql, 4, claims, NULL)))
+    if (sent && first && !*fused && (sent = db_stmt_send(c, cs->name, cs->sql, 4, claims, NULL)))
         nres++;
     if (sent && as_app && (sent = db_stmt_send(c, db_role_app_stmt.name, db_role_app_stmt.sql,
                                             0, NULL, NULL)))
@@ -498,6 +508,20 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
                                             1, claims, NULL)))
         nres++;
     return sent && PQpipelineSync(c) ? nres : -1;
+}
+
+/* True when the prelude's result says "no row": none at all, or with
+ * prelude_claims (fused) a false last column in its one row. */
+static bool prelude_none(const PGresult *res, bool fused)
+{
+    int last;
+
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+        return false;
+    if (!fused)
+        return PQntuples(res) == 0;
+    last = PQnfields(res) - 1;
+    return PQntuples(res) != 1 || last < 0 || strcmp(PQgetvalue(res, 0, last), "t") != 0;
 }
 
 /* Claims and the query in one round trip.  A read-write tx's first
@@ -520,8 +544,9 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
     db_link_t *l = tx_link(tx);
     PGresult *res[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, *sync, *out = NULL;
     int i, nres, q, p = -1;
+    bool fused;
 
-    if ((nres = send_pipeline(tx, stmt, sql, n, v, bin, as_app, claims, &q, &p)) < 0) {
+    if ((nres = send_pipeline(tx, stmt, sql, n, v, bin, as_app, claims, &q, &p, &fused)) < 0) {
         db_disconnect(l);   /* a failed send leaves the pipeline unusable */
         return db_fail(tx, NULL);
     }
@@ -537,13 +562,13 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
     if (sync)
         PQclear(sync);
     PQexitPipelineMode(l->conn);
-    if (p >= 0 && tx->prelude_fallback && res[p] && PQresultStatus(res[p]) == PGRES_TUPLES_OK &&
-        PQntuples(res[p]) == 0) {   /* no row: the fallback decides (db.h) */
+    if (p >= 0 && tx->prelude_fallback && prelude_none(res[p], fused)) {
+        /* no row: the fallback decides (db.h) */
         PQclear(res[p]);
         res[p] = db_stmt_exec(l->conn, tx->prelude_fallback->name, tx->prelude_fallback->sql,
                            tx->prelude_nparams, tx->prelude_values, NULL);
     }
-    tx->prelude_fallback = NULL;
+    tx->prelude_fallback = tx->prelude_claims = NULL;
     if (p >= 0 && res[p] && db_result_ok(res[p])) {   /* kept even when the
                                                       * statement fails */
         tx->prelude_res = db_own(tx, res[p]);
@@ -581,7 +606,7 @@ static bool prelude_on_primary(db_tx_t *tx)
     const db_stmt_t *p = tx->prelude, *fb = tx->prelude_fallback;
     PGresult *res;
 
-    tx->prelude = tx->prelude_fallback = NULL;
+    tx->prelude = tx->prelude_fallback = tx->prelude_claims = NULL;
     if (primary.conn == NULL) {
         fail_on(tx, &primary, NULL);
         return false;

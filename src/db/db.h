@@ -18,6 +18,16 @@ typedef struct db_stmt {
     const char *sql;
 } db_stmt_t;
 
+/* The claims' set_config calls (PostgREST style), with the SQL text of
+ * each value: the request's role, its claims JSON, request.jwt.claim.sub,
+ * optional calls ending in ", " (ensure), then transaction_read_only.  For
+ * a statement that carries the claims itself (prelude_claims). */
+#define DB_CLAIMS_SET(role, claims, sub, ensure, ro)                         \
+    "set_config('role', " role ", true), "                                  \
+    "set_config('request.jwt.claims', " claims ", true), "                  \
+    "set_config('request.jwt.claim.sub', " sub ", true), " ensure           \
+    "set_config('transaction_read_only', " ro ", true)"
+
 /* One transaction's state, embedded in a request (r->tx) or a job.  Zero
  * it, set arena (and conn for a job), then the claims.  Strings are owned
  * by the arena or static. */
@@ -58,6 +68,14 @@ typedef struct db_tx {
      * the same values, as a statement of its own after the pipeline; its
      * result or error stands for the prelude's. */
     const db_stmt_t *prelude_fallback;
+    /* Read-only requests only, optional: the prelude and the claims as one
+     * statement, sent instead of both when the claims need no
+     * ensure_profile (one statement fewer per request).  Its values are
+     * the claims (role, claims JSON, "on", user id, as $1-$4) then the
+     * prelude's; it answers one row, the prelude's columns then a boolean
+     * that is false where the prelude would answer no row (the fallback
+     * then decides). */
+    const db_stmt_t *prelude_claims;
     const char *const *prelude_values;
     int prelude_nparams;
     PGresult *prelude_res;

@@ -15,7 +15,22 @@
 #define USAGE_DAYS_MAX 366
 #define LIMITS_TEXT_MAX 4096
 
-enum { QS_HIT, QS_HIT_DIRECT, QS_USAGE, QS_PLAN_SET, QS_OVERRIDE_SET };
+enum { QS_HIT, QS_HIT_DIRECT, QS_HIT_CLAIMS, QS_USAGE, QS_PLAN_SET, QS_OVERRIDE_SET };
+
+/* The direct hit's counter and its value (QS_HIT_DIRECT's CTE): $P the
+ * user, $K the API key or NULL. */
+#define HIT_DIRECT_CTE(P, K)                                                        \
+    "with h as (select c.lim, case when c.lim >= 0 then "                           \
+    "c.lim - (nextval(c.seq) - c.base) end as remaining, c.window_start "            \
+    "from promptd.quota_counters c "                                                \
+    "where c.user_id = $" P "::uuid and c.resource = 'requests_per_minute' "        \
+    "and c.window_start = date_trunc('minute', now(), 'UTC') "                      \
+    "and c.key_id in (coalesce($" K "::uuid, '00000000-0000-0000-0000-000000000000'), " \
+    "'00000000-0000-0000-0000-000000000000') "                                      \
+    "and (c.lim < 0 or c.lim is not null and c.seq is not null)) "                  \
+    "select nullif(h.lim, -1), h.remaining, case when h.lim >= 0 then 60 end, "     \
+    "case when h.lim >= 0 then greatest(1, ceil(extract(epoch from "                \
+    "h.window_start + interval '1 minute' - now())))::int end, "
 
 const db_stmt_t quota_stmts[] = {
     /* $1 user, $2 API key or NULL, $3 the request is read-only */
@@ -31,20 +46,22 @@ const db_stmt_t quota_stmts[] = {
      * fallback).  At most one of the two candidate counters carries a
      * limit: quota_hit sets it on one kind, and every change clears both. */
     [QS_HIT_DIRECT] = {"quota_hit_direct",
-        "with h as (select c.lim, case when c.lim >= 0 then "
-        "c.lim - (nextval(c.seq) - c.base) end as remaining, c.window_start "
-        "from promptd.quota_counters c "
-        "where c.user_id = $1::uuid and c.resource = 'requests_per_minute' "
-        "and c.window_start = date_trunc('minute', now(), 'UTC') "
-        "and c.key_id in (coalesce($2::uuid, '00000000-0000-0000-0000-000000000000'), "
-        "'00000000-0000-0000-0000-000000000000') "
-        "and (c.lim < 0 or c.lim is not null and c.seq is not null)) "
-        "select nullif(h.lim, -1), h.remaining, case when h.lim >= 0 then 60 end, "
-        "case when h.lim >= 0 then greatest(1, ceil(extract(epoch from "
-        "h.window_start + interval '1 minute' - now())))::int end, "
+        HIT_DIRECT_CTE("1", "2")
         "set_config('synchronous_commit', case when $3::boolean then 'off' "
         "else current_setting('synchronous_commit') end, true) "
         "from h where h.lim < 0 or h.remaining >= 0"},
+    /* QS_HIT_DIRECT and the claims in one statement (db.h: prelude_claims):
+     * $1-$4 the claims, $5-$7 the hit's values.  One row always: the hit's
+     * four columns (null when it found no counter it can use), the
+     * set_config results, then whether it found one.  The counter is read and counted before
+     * the row's set_config calls run, so as the login role and before the
+     * transaction turns read-only. */
+    [QS_HIT_CLAIMS] = {"quota_hit_claims",
+        HIT_DIRECT_CTE("5", "6")
+        "set_config('synchronous_commit', case when $7::boolean and h.lim is not null "
+        "then 'off' else current_setting('synchronous_commit') end, true), "
+        DB_CLAIMS_SET("$1", "$2", "$4", "", "$3") ", h.lim is not null "
+        "from (select) o left join h on h.lim < 0 or h.remaining >= 0"},
     [QS_USAGE] = {"quota_usage", "select promptd.quota_usage($1::uuid, $2::int)::text"},
     [QS_PLAN_SET] = {"quota_plan_set", "select promptd.quota_plan_set($1, $2::jsonb)::text"},
     [QS_OVERRIDE_SET] = {"quota_override_set",
@@ -82,6 +99,7 @@ void quota_begin(req_t *r)
      * on its own, after the request's implicit transaction */
     r->tx.prelude = &quota_stmts[r->tx.readonly ? QS_HIT_DIRECT : QS_HIT];
     r->tx.prelude_fallback = r->tx.readonly ? &quota_stmts[QS_HIT] : NULL;
+    r->tx.prelude_claims = r->tx.readonly ? &quota_stmts[QS_HIT_CLAIMS] : NULL;
     r->tx.prelude_values = v;
     r->tx.prelude_nparams = 3;
 }
@@ -210,6 +228,7 @@ void quota_finish(req_t *r)
 
     r->tx.prelude = NULL;
     r->tx.prelude_fallback = NULL;
+    r->tx.prelude_claims = NULL;
     if (refused && r->status != 429 && r->status != 409)
         quota_reply(r);
     if (res == NULL || PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || r->streamed)

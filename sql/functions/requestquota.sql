@@ -10,8 +10,9 @@
 -- transaction id (but every 32nd call) and is never rolled back; its
 -- values are unique, so any number of workers on any number of hosts admit
 -- exactly the limit.  Read-only requests count in one statement of the
--- worker (src/http/quota.c, quota_hit_direct) and call quota_hit only when
--- that finds no counter it can use.
+-- worker, which also sets their claims (src/http/quota.c,
+-- quota_hit_claims), and call quota_hit only when that finds no counter
+-- it can use.
 
 -- promptd.quota_counter_used(used, seq, base, lim): a counter's count:
 -- used, or for a counter on a pooled sequence the values taken since base

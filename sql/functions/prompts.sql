@@ -5,22 +5,24 @@
 -- sql/NNNN_*.sql (see README, "promptctl").
 
 -- promptd.prompt_variables(content): distinct {{ name }} placeholders in
--- first-appearance order.
+-- first-appearance order.  plpgsql (0055): every prompt write's trigger
+-- calls it, and PostgreSQL plans a SQL function that it cannot inline (one
+-- with its own search_path) at every call.
 CREATE OR REPLACE FUNCTION promptd.prompt_variables(p_content text)
  RETURNS text[]
- LANGUAGE sql
+ LANGUAGE plpgsql
  IMMUTABLE PARALLEL SAFE STRICT
  SET search_path TO ''
 AS $function$
-    select coalesce(array_agg(v.name order by v.first_at), '{}'::text[])
-    from (
-        select m.match[1] as name, min(m.ord) as first_at
-        from pg_catalog.regexp_matches(
-                 p_content,
-                 '\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}', 'g')
-             with ordinality as m(match, ord)
-        group by m.match[1]
-    ) v
+begin
+    return (select coalesce(array_agg(v.name order by v.first_at), '{}'::text[])
+              from (select m.match[1] as name, min(m.ord) as first_at
+                      from pg_catalog.regexp_matches(
+                               p_content,
+                               '\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}', 'g')
+                           with ordinality as m(match, ord)
+                     group by m.match[1]) v);
+end
 $function$;
 revoke all on function promptd.prompt_variables(text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.prompt_variables(text) to public, anon, authenticated, service_role;

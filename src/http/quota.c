@@ -17,8 +17,9 @@
 
 enum { QS_HIT, QS_HIT_DIRECT, QS_HIT_CLAIMS, QS_USAGE, QS_PLAN_SET, QS_OVERRIDE_SET };
 
-/* The direct hit's counter and its value (QS_HIT_DIRECT's CTE): $P the
- * user, $K the API key or NULL. */
+/* The direct hit's counter and its value (a CTE, h), then the first four
+ * columns of its answer, up to the select list's next item: $P the user,
+ * $K the API key or NULL. */
 #define HIT_DIRECT_CTE(P, K)                                                        \
     "with h as (select c.lim, case when c.lim >= 0 then "                           \
     "c.lim - (nextval(c.seq) - c.base) end as remaining, c.window_start "            \
@@ -53,9 +54,9 @@ const db_stmt_t quota_stmts[] = {
     /* QS_HIT_DIRECT and the claims in one statement (db.h: prelude_claims):
      * $1-$4 the claims, $5-$7 the hit's values.  One row always: the hit's
      * four columns (null when it found no counter it can use), the
-     * set_config results, then whether it found one.  The counter is read and counted before
-     * the row's set_config calls run, so as the login role and before the
-     * transaction turns read-only. */
+     * set_config results, then whether it found one.  The counter is read
+     * and counted before the row's set_config calls run, so as the login
+     * role and before the transaction turns read-only. */
     [QS_HIT_CLAIMS] = {"quota_hit_claims",
         HIT_DIRECT_CTE("5", "6")
         "set_config('synchronous_commit', case when $7::boolean and h.lim is not null "

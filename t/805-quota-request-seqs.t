@@ -12,8 +12,8 @@ use Promptd::SF qw(sf_list);
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 2, quotas => 1,
                            # counts each statement when it ends (failed ones not)
                            PROMPTD_PG_SETTINGS => "shared_preload_libraries = 'pg_stat_statements'");
-my ($alice, $ta, $bob, $tb, $carol, $tc, $dave, $td, $erin, $te, $frank, $tf) =
-    $s->users(qw(alice bob carol dave erin frank));
+my ($alice, $ta, $bob, $tb, $carol, $tc, $dave, $td, $erin, $te, $frank, $tf, $grace, $tg,
+    $heidi, $th) = $s->users(qw(alice bob carol dave erin frank grace heidi));
 
 # The RateLimit-Policy quota (q) of requests_per_minute, or undef.
 sub policy_q {
@@ -54,8 +54,14 @@ sub calls {
     my ($like) = @_;
     return db1("select coalesce(sum(calls), 0) from pg_stat_statements where query like '$like'");
 }
-is(calls('with h as (select c.lim, case when c.lim >= %nextval(c.seq)%'), 6,
+# a worker looks the counter up until it has counted on it, then sends
+# only its nextval (src/http/quotaseq.c): the first request found no
+# counter, each of the two workers looked it up once more at most
+my ($looked, $without) = (calls('with h as (select c.lim, case when c.lim >= %nextval(c.seq)%'),
+                      calls('select nullif($6::bigint, -1)%nextval($5::regclass)%'));
+is($looked + $without, 6,
    'the one-statement hot path ran for all six (found no counter for the first, a spent one for the last)');
+cmp_ok($without, '>=', 3, "the workers counted on the counter they held ($looked lookups, $without without)");
 is(calls('select quota, remaining, window_s, reset_s from promptd.quota_hit(%'), 1,
    'quota_hit completed once: it made the counter (the refusal it raised is not counted)');
 is(counter($alice), 'seq 0 5', 'counted on a sequence: 5 (refusals take values, not quota)');
@@ -124,6 +130,49 @@ my $mark_sql = "select lim || ' ' || coalesce(seq::text, 'none') from promptd.qu
 $s->wait_for(sub { defined db1($mark_sql) }, timeout => 10);
 is(db1($mark_sql), '-1 none', 'the mark: lim -1, no sequence');
 $s->promptctl('quota', 'clear', $frank);
+
+# ------------------------------------------------ the counters a worker holds (src/http/quotaseq.c)
+# A worker that has counted on a window's counter sends only its nextval;
+# a change of limits reaches it at once (NOTIFY promptd_quota), and so
+# does one made while it had no connection.
+sub seq_calls { calls('select nullif($6::bigint, -1)%nextval($5::regclass)%') }
+sub statuses { my ($tok, $n) = @_; [map { get($tok)->{status} } 1 .. $n] }
+sub workers {    # the FastCGI workers' backends, "pid pid ...", or ''
+    db1("select coalesce(string_agg(pid::text, ' ' order by pid), '') from pg_stat_activity "
+        . "where usename = 'promptd_app' and application_name = 'promptd'");
+}
+$s->promptctl('quota', 'set', $grace, 'requests_per_minute=100');
+fresh_minute(20);
+my $c0 = seq_calls();
+is_deeply(statuses($tg, 8), [(200) x 8], 'grace: 8 of 100 admitted');
+cmp_ok(seq_calls() - $c0, '>=', 4, 'the workers counted on the counter they held: nextval only');
+$s->promptctl('quota', 'set', $grace, 'requests_per_minute=3');
+$r = get($tg);
+is($r->{status}, 429, 'lowered to 3 with 8 used: refused at once');
+is($r->{json}{limit}, 3, 'by the new limit');
+is_deeply(statuses($tg, 4), [(429) x 4], 'by every worker');
+# a notification between requests is heard, not taken for a hang-up
+my $pids = workers();
+$s->psql("select pg_notify('promptd_quota', '00000000-0000-0000-0000-000000000000')");
+sleep 0.2;
+is_deeply(statuses($th, 4), [(200) x 4], 'heidi admitted after a notification reached the idle workers');
+is(workers(), $pids, 'and the workers kept their connections');
+# the plan's limit: every user of it
+is_deeply(statuses($th, 4), [(200) x 4], 'heidi: 8 of the free plan\'s 600');
+$s->promptctl('plans', 'set', 'free', 'requests_per_minute=5');
+is_deeply(statuses($th, 4), [(429) x 4], 'the free plan lowered to 5: heidi refused at once');
+$s->promptctl('plans', 'set', 'free', 'requests_per_minute=600');
+is_deeply(statuses($th, 2), [200, 200], 'raised again: admitted');
+# a change while the workers had no connection: lost to them, so a new
+# connection forgets every counter it held
+$s->promptctl('quota', 'set', $grace, 'requests_per_minute=100');
+is_deeply(statuses($tg, 4), [(200) x 4], 'grace raised to 100: admitted');
+$s->psql("select pg_terminate_backend(pid) from pg_stat_activity "
+       . "where usename = 'promptd_app' and application_name = 'promptd'");
+$s->wait_for(sub { workers() eq '' }, timeout => 10);
+$s->promptctl('quota', 'set', $grace, 'requests_per_minute=3');
+is_deeply(statuses($tg, 4), [(429) x 4], 'lowered while they were away: refused after they reconnect');
+$s->promptctl('quota', 'clear', $grace);
 
 # ------------------------------------------------ taken back a minute after its window
 # (a longer block, with two programs started: 45 s of the minute for it)

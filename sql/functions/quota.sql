@@ -514,9 +514,7 @@ begin
     update public.plans pl set limits = pl.limits || p_limits where pl.tier = p_tier
     returning jsonb_build_object('tier', pl.tier, 'name', pl.name, 'limits', pl.limits) into v;
     -- counters of the current minute re-read their limit on the next hit
-    update promptd.quota_counters c set lim = null
-     where c.resource = 'requests_per_minute' and c.lim is not null
-       and c.window_start >= date_trunc('minute', now(), 'UTC');
+    perform promptd.quota_counters_clear(null);
     if v is not null then
         perform promptd.audit('plan.update', 'plan:' || p_tier, 'success',
             jsonb_build_object('limits', p_limits,
@@ -553,9 +551,7 @@ begin
         values (p_user, p_limits, now())
         on conflict (user_id) do update set limits = excluded.limits, updated_at = now();
     end if;
-    update promptd.quota_counters c set lim = null
-     where c.user_id = p_user and c.resource = 'requests_per_minute' and c.lim is not null
-       and c.window_start >= date_trunc('minute', now(), 'UTC');
+    perform promptd.quota_counters_clear(p_user);
     perform promptd.audit('quota.override', 'user:' || promptd.audit_subject(p_user), 'success',
         jsonb_build_object('limits', p_limits,
             'via', case when auth.uid() is null then 'promptctl' else 'api' end), null);

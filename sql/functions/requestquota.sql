@@ -252,10 +252,32 @@ $function$;
 revoke all on function promptd.quota_hit(uuid, uuid, boolean) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.quota_hit(uuid, uuid, boolean) to promptd_app;
 
+-- promptd.quota_counters_clear(user): a limit changed for user (null:
+-- for every user): the current minute's request counters give up their
+-- limit, so the next hit reads the limits again, and the workers hear of
+-- it at this transaction's commit (NOTIFY promptd_quota, the user's id or
+-- '' for all), so that none counts on a limit it holds (src/http/quotaseq.c).
+create or replace function promptd.quota_counters_clear(p_user uuid)
+ returns void
+ language plpgsql
+ volatile
+ security definer
+ set search_path to ''
+as $function$
+begin
+    update promptd.quota_counters c set lim = null
+     where c.resource = 'requests_per_minute' and c.lim is not null
+       and c.window_start >= date_trunc('minute', now(), 'UTC')
+       and (p_user is null or c.user_id = p_user);
+    perform pg_notify('promptd_quota', coalesce(p_user::text, ''));
+end
+$function$;
+revoke all on function promptd.quota_counters_clear(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
 -- promptd.quota_limits_changed(): trigger (0027) on promptd.quota_settings
 -- (every user) and on a profile's subscription_tier (that user): the
--- current minute's request counters give up their limit, so the next hit
--- reads the limits again.
+-- current minute's request counters give up their limit
+-- (quota_counters_clear).
 create or replace function promptd.quota_limits_changed()
  returns trigger
  language plpgsql
@@ -268,10 +290,7 @@ begin
     if tg_level = 'ROW' then
         v_user := new.id;
     end if;
-    update promptd.quota_counters c set lim = null
-     where c.resource = 'requests_per_minute' and c.lim is not null
-       and c.window_start >= date_trunc('minute', now(), 'UTC')
-       and (v_user is null or c.user_id = v_user);
+    perform promptd.quota_counters_clear(v_user);
     return null;
 end
 $function$;

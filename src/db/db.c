@@ -21,7 +21,7 @@
 #define BACKOFF_MAX 1.0
 
 /* The most values a prelude fused with the claims may take. */
-#define PRELUDE_PARAMS_MAX 4
+#define PRELUDE_PARAMS_MAX 5
 
 /* Switch role and claims (PostgREST style; request.jwt.claim.sub spares
  * auth.uid() a JSON parse), then optionally make the transaction READ ONLY
@@ -125,8 +125,68 @@ void db_init(const char *conninfo, const db_stmt_t *stmts)
     db_stmts = stmts;
 }
 
+/* The worker connection's LISTEN (db_listen). */
+static struct {
+    const char *channel;
+    void (*fn)(const char *payload);
+    bool on;               /* the primary connection LISTENs */
+} listener;
+
+void db_listen(const char *channel, void (*fn)(const char *payload))
+{
+    listener.channel = channel;
+    listener.fn = fn;
+}
+
+bool db_listening(void)
+{
+    return listener.on && primary.conn != NULL;
+}
+
+/* Hand every notification libpq has read on c to the listener; how many. */
+static int drain_notifies(PGconn *c)
+{
+    PGnotify *n;
+    int count = 0;
+
+    while ((n = PQnotifies(c)) != NULL) {
+        if (listener.fn && strcmp(n->relname, listener.channel) == 0)
+            listener.fn(n->extra);
+        PQfreemem(n);
+        count++;
+    }
+    return count;
+}
+
+/* LISTEN on l (the primary) when asked to and its sessions are the
+ * worker's own (not with PROMPTD_DB_STATEMENTS=unnamed: a transaction
+ * pooler may lend each transaction another session).  What was sent
+ * while no connection listened is lost, so the listener first hears
+ * fn(NULL). */
+static void listen_on(db_link_t *l)
+{
+    char *id, sql[128];
+    PGresult *res;
+
+    if (l != &primary || listener.channel == NULL || db_statements_unnamed())
+        return;
+    if ((id = PQescapeIdentifier(l->conn, listener.channel, strlen(listener.channel))) == NULL)
+        return;
+    snprintf(sql, sizeof(sql), "LISTEN %s", id);
+    PQfreemem(id);
+    res = PQexec(l->conn, sql);
+    listener.on = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!listener.on)
+        log_warn("%s: LISTEN %s: %s", __func__, listener.channel, PQresultErrorMessage(res));
+    PQclear(res);
+    if (listener.fn)
+        listener.fn(NULL);
+}
+
 static void db_disconnect(db_link_t *l)
 {
+    if (l == &primary)
+        listener.on = false;
     if (l->conn != NULL) {
         PQfinish(l->conn);
         l->conn = NULL;
@@ -224,6 +284,7 @@ static bool db_connect(db_link_t *l)
     for (const db_stmt_t *s = db_stmts; s && s->name; s++)
         if (!prepare(l, s))
             goto fail;
+    listen_on(l);
     return true;
 fail:
     db_disconnect(l);
@@ -235,11 +296,16 @@ fail:
  * its FATAL (a shutdown, pg_terminate_backend) and is hanging up: the
  * request then gets a new connection instead of a 503.  Anything else
  * unasked for costs one reconnect, never a failed request. */
-static bool db_conn_closed(PGconn *c)
+static bool db_conn_closed(db_link_t *l)
 {
+    PGconn *c = l->conn;
     struct pollfd p = {PQsocket(c), POLLIN, 0};
 
     if (p.fd >= 0 && poll(&p, 1, 0) <= 0)   /* -1: EINTR, ask again next time */
+        return false;
+    /* but a LISTENing connection hears notifications between requests */
+    if (l == &primary && listener.on && PQconsumeInput(c) &&
+        PQstatus(c) == CONNECTION_OK && drain_notifies(c) > 0)
         return false;
     log_warn("%s: the server closed the idle connection; reconnecting", __func__);
     return true;
@@ -254,7 +320,7 @@ static void db_reset_transaction(db_link_t *l)
 
     if (l->conn == NULL)
         return;
-    if (PQstatus(l->conn) != CONNECTION_OK || db_conn_closed(l->conn)) {
+    if (PQstatus(l->conn) != CONNECTION_OK || db_conn_closed(l)) {
         db_disconnect(l);
         return;
     }
@@ -471,6 +537,9 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
     bool first = !tx->open;
     const db_stmt_t *cs = &claims_stmt;
     const char *fv[4 + PRELUDE_PARAMS_MAX];
+    const char *const *pv = tx->prelude_claims_values ? tx->prelude_claims_values
+                                                      : tx->prelude_values;
+    int pn = tx->prelude_claims_values ? tx->prelude_claims_nparams : tx->prelude_nparams;
     int nres = 0;
     bool sent;
 
@@ -480,13 +549,13 @@ static int send_pipeline(db_tx_t *tx, const db_stmt_t *stmt, const char *sql,
         tx->profile_unconfirmed = true;
     }
     *fused = first && tx->readonly && tx->prelude && tx->prelude_claims &&
-             cs == &claims_stmt && tx->prelude_nparams <= PRELUDE_PARAMS_MAX;
+             cs == &claims_stmt && pn <= PRELUDE_PARAMS_MAX;
     sent = PQenterPipelineMode(c);
     if (sent && *fused) {
         memcpy(fv, claims, 4 * sizeof(*fv));
-        memcpy(fv + 4, tx->prelude_values, (size_t)tx->prelude_nparams * sizeof(*fv));
+        memcpy(fv + 4, pv, (size_t)pn * sizeof(*fv));
         if ((sent = db_stmt_send(c, tx->prelude_claims->name, tx->prelude_claims->sql,
-                                 4 + tx->prelude_nparams, fv, NULL)))
+                                 4 + pn, fv, NULL)))
             *p = nres++;
     } else if (sent && tx->prelude && (sent = db_stmt_send(c, tx->prelude->name,
             tx->prelude->sql, tx->prelude_nparams, tx->prelude_values, NULL) &&
@@ -522,6 +591,13 @@ static bool prelude_none(const PGresult *res, bool fused)
         return PQntuples(res) == 0;
     last = PQnfields(res) - 1;
     return PQntuples(res) != 1 || last < 0 || strcmp(PQgetvalue(res, 0, last), "t") != 0;
+}
+
+/* True when what a fused prelude relied on changed while it ran
+ * (prelude_epoch: the notifications drained at its end count). */
+static bool prelude_moved(const db_tx_t *tx)
+{
+    return tx->prelude_epoch && *tx->prelude_epoch != tx->prelude_epoch_sent;
 }
 
 /* Claims and the query in one round trip.  A read-write tx's first
@@ -562,13 +638,18 @@ static PGresult *exec_pipelined(db_tx_t *tx, const db_stmt_t *stmt, const char *
     if (sync)
         PQclear(sync);
     PQexitPipelineMode(l->conn);
-    if (p >= 0 && tx->prelude_fallback && prelude_none(res[p], fused)) {
+    if (l == &primary && listener.on)
+        drain_notifies(l->conn);
+    if (p >= 0 && tx->prelude_fallback &&
+        (prelude_none(res[p], fused) || (fused && prelude_moved(tx)))) {
         /* no row: the fallback decides (db.h) */
         PQclear(res[p]);
         res[p] = db_stmt_exec(l->conn, tx->prelude_fallback->name, tx->prelude_fallback->sql,
                            tx->prelude_nparams, tx->prelude_values, NULL);
     }
     tx->prelude_fallback = tx->prelude_claims = NULL;
+    tx->prelude_claims_values = NULL;
+    tx->prelude_epoch = NULL;
     if (p >= 0 && res[p] && db_result_ok(res[p])) {   /* kept even when the
                                                       * statement fails */
         tx->prelude_res = db_own(tx, res[p]);
@@ -607,6 +688,8 @@ static bool prelude_on_primary(db_tx_t *tx)
     PGresult *res;
 
     tx->prelude = tx->prelude_fallback = tx->prelude_claims = NULL;
+    tx->prelude_claims_values = NULL;
+    tx->prelude_epoch = NULL;
     if (primary.conn == NULL) {
         fail_on(tx, &primary, NULL);
         return false;

@@ -78,6 +78,16 @@ typedef struct db_tx {
     const db_stmt_t *prelude_claims;
     const char *const *prelude_values;
     int prelude_nparams;
+    /* Optional: prelude_claims's own values after the claims' four, when
+     * they are not the prelude's (NULL: prelude_values). */
+    const char *const *prelude_claims_values;
+    int prelude_claims_nparams;
+    /* Optional, with prelude_claims: a counter its caller moves when what
+     * the fused answer relied on changes (a notification: db_listen), and
+     * its value when the request began; a fused answer given while it
+     * moved counts as no row (the fallback decides). */
+    const unsigned *prelude_epoch;
+    unsigned prelude_epoch_sent;
     PGresult *prelude_res;
     /* state */
     bool open;                /* BEGIN sent; db_finish() pending */
@@ -103,6 +113,17 @@ bool db_statements_unnamed(void);
  * fork).  stmts is a NULL-name-terminated array, or NULL. */
 void db_init(const char *conninfo, const db_stmt_t *stmts);
 void db_shutdown(void);
+
+/* LISTEN on channel on the worker's connection, at each connect (none with
+ * PROMPTD_DB_STATEMENTS=unnamed); fn(payload) for each notification, read
+ * at the end of each pipelined exchange and between requests, and
+ * fn(NULL) at each connect (what was sent before it is lost).  channel
+ * (static) and fn are set once, before the first connect. */
+void db_listen(const char *channel, void (*fn)(const char *payload));
+
+/* True while the worker's connection LISTENs: a notification committed
+ * before a pipelined exchange began has reached fn by its end. */
+bool db_listening(void);
 
 /* True when a usable connection exists now, connecting if the backoff
  * allows.  While the database is unreachable, reconnection attempts are

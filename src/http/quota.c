@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/dbreply.h"
+#include "http/quotaseq.h"
 #include "http/response.h"
 
 #define QUOTA_TYPE_BASE "https://promptd.dev/problems/quota/"
@@ -15,23 +16,36 @@
 #define USAGE_DAYS_MAX 366
 #define LIMITS_TEXT_MAX 4096
 
-enum { QS_HIT, QS_HIT_DIRECT, QS_HIT_CLAIMS, QS_USAGE, QS_PLAN_SET, QS_OVERRIDE_SET };
+enum { QS_HIT, QS_HIT_DIRECT, QS_HIT_CLAIMS, QS_SEQ_CLAIMS, QS_USAGE, QS_PLAN_SET,
+       QS_OVERRIDE_SET };
 
-/* The direct hit's counter and its value (a CTE, h), then the first four
- * columns of its answer, up to the select list's next item: $P the user,
- * $K the API key or NULL. */
-#define HIT_DIRECT_CTE(P, K)                                                        \
+/* The direct hit's counter and its value (a CTE, h: lim, remaining,
+ * window_start, seq, base): $P the user, $K the API key or NULL. */
+#define HIT_COUNTER_CTE(P, K)                                                       \
     "with h as (select c.lim, case when c.lim >= 0 then "                           \
-    "c.lim - (nextval(c.seq) - c.base) end as remaining, c.window_start "            \
-    "from promptd.quota_counters c "                                                \
+    "c.lim - (nextval(c.seq) - c.base) end as remaining, c.window_start, c.seq, "   \
+    "c.base from promptd.quota_counters c "                                         \
     "where c.user_id = $" P "::uuid and c.resource = 'requests_per_minute' "        \
     "and c.window_start = date_trunc('minute', now(), 'UTC') "                      \
     "and c.key_id in (coalesce($" K "::uuid, '00000000-0000-0000-0000-000000000000'), " \
     "'00000000-0000-0000-0000-000000000000') "                                      \
-    "and (c.lim < 0 or c.lim is not null and c.seq is not null)) "                  \
+    "and (c.lim < 0 or c.lim is not null and c.seq is not null)) "
+
+/* The first four columns of a hit's answer from h, up to the select
+ * list's next item. */
+#define HIT_COLUMNS                                                                 \
     "select nullif(h.lim, -1), h.remaining, case when h.lim >= 0 then 60 end, "     \
     "case when h.lim >= 0 then greatest(1, ceil(extract(epoch from "                \
     "h.window_start + interval '1 minute' - now())))::int end, "
+
+/* The rest of a fused hit's answer (quotaseq.h, QUOTASEQ_COLS): $A async,
+ * the claims as $1-$4, then SEQ (the counter's sequence, base and window
+ * start, three columns) and whether it counted. */
+#define HIT_CLAIMS_TAIL(A, SEQ)                                                     \
+    "set_config('synchronous_commit', case when $" A "::boolean and h.lim is not null " \
+    "then 'off' else current_setting('synchronous_commit') end, true), "            \
+    DB_CLAIMS_SET("$1", "$2", "$4", "", "$3") ", " SEQ ", h.lim is not null "        \
+    "from (select) o left join h on h.lim < 0 or h.remaining >= 0"
 
 const db_stmt_t quota_stmts[] = {
     /* $1 user, $2 API key or NULL, $3 the request is read-only */
@@ -47,22 +61,37 @@ const db_stmt_t quota_stmts[] = {
      * fallback).  At most one of the two candidate counters carries a
      * limit: quota_hit sets it on one kind, and every change clears both. */
     [QS_HIT_DIRECT] = {"quota_hit_direct",
-        HIT_DIRECT_CTE("1", "2")
+        HIT_COUNTER_CTE("1", "2") HIT_COLUMNS
         "set_config('synchronous_commit', case when $3::boolean then 'off' "
         "else current_setting('synchronous_commit') end, true) "
         "from h where h.lim < 0 or h.remaining >= 0"},
     /* QS_HIT_DIRECT and the claims in one statement (db.h: prelude_claims):
      * $1-$4 the claims, $5-$7 the hit's values.  One row always: the hit's
      * four columns (null when it found no counter it can use), the
-     * set_config results, then whether it found one.  The counter is read
-     * and counted before the row's set_config calls run, so as the login
-     * role and before the transaction turns read-only. */
+     * set_config results, the counter (for quotaseq.c), then whether it
+     * found one.  The counter is read and counted before the row's
+     * set_config calls run, so as the login role and before the
+     * transaction turns read-only. */
     [QS_HIT_CLAIMS] = {"quota_hit_claims",
-        HIT_DIRECT_CTE("5", "6")
-        "set_config('synchronous_commit', case when $7::boolean and h.lim is not null "
-        "then 'off' else current_setting('synchronous_commit') end, true), "
-        DB_CLAIMS_SET("$1", "$2", "$4", "", "$3") ", h.lim is not null "
-        "from (select) o left join h on h.lim < 0 or h.remaining >= 0"},
+        HIT_COUNTER_CTE("5", "6") HIT_COLUMNS
+        HIT_CLAIMS_TAIL("7", "h.seq::oid, h.base, extract(epoch from h.window_start)::bigint")},
+    /* QS_HIT_CLAIMS without the counter's lookup: the counter as this
+     * process last found it (quotaseq.c), $5-$9 (QUOTASEQ_NPARAMS), in
+     * the same columns.  It counts only while the window lasts by the
+     * database's clock.  A window over or a spent limit answer as not
+     * counted, as does any answer given while word of a change of limits
+     * reached the process (db.h, prelude_epoch): quota_hit then decides. */
+    [QS_SEQ_CLAIMS] = {"quota_seq_claims",
+        "select nullif($6::bigint, -1), v.remaining, case when $6::bigint >= 0 then 60 end, "
+        "case when $6::bigint >= 0 then greatest(1, ceil($9::bigint + 60 - "
+        "date_part('epoch', now())))::int end, "
+        "set_config('synchronous_commit', case when $7::boolean then 'off' "
+        "else current_setting('synchronous_commit') end, true), "
+        DB_CLAIMS_SET("$1", "$2", "$4", "", "$3") ", null::oid, null::bigint, null::bigint, "
+        "v.current and (v.remaining is null or v.remaining >= 0) "
+        "from (select now() < to_timestamp($9::bigint + 60) as current, "
+        "case when $6::bigint >= 0 and now() < to_timestamp($9::bigint + 60) "
+        "then $6::bigint - (nextval($5::regclass) - $8::bigint) end as remaining) v"},
     [QS_USAGE] = {"quota_usage", "select promptd.quota_usage($1::uuid, $2::int)::text"},
     [QS_PLAN_SET] = {"quota_plan_set", "select promptd.quota_plan_set($1, $2::jsonb)::text"},
     [QS_OVERRIDE_SET] = {"quota_override_set",
@@ -84,6 +113,19 @@ static bool requests_counted(void)
     return on;
 }
 
+/* NOTIFY promptd_quota (promptd.quota_counters_clear): the user's id, ''
+ * for every user; NULL from db.c for "whatever was sent is lost". */
+static void limits_changed(const char *payload)
+{
+    quotaseq_forget(payload && *payload ? payload : NULL);
+}
+
+void quota_init(void)
+{
+    if (requests_counted())
+        db_listen("promptd_quota", limits_changed);
+}
+
 void quota_begin(req_t *r)
 {
     const char **v;
@@ -100,9 +142,24 @@ void quota_begin(req_t *r)
      * on its own, after the request's implicit transaction */
     r->tx.prelude = &quota_stmts[r->tx.readonly ? QS_HIT_DIRECT : QS_HIT];
     r->tx.prelude_fallback = r->tx.readonly ? &quota_stmts[QS_HIT] : NULL;
-    r->tx.prelude_claims = r->tx.readonly ? &quota_stmts[QS_HIT_CLAIMS] : NULL;
     r->tx.prelude_values = v;
     r->tx.prelude_nparams = 3;
+    if (!r->tx.readonly)
+        return;
+    /* the counter as this process last found it, else the lookup */
+    r->quota_seq = QUOTA_SEQ_LOOKUP;
+    r->tx.prelude_epoch = quotaseq_epoch();
+    r->tx.prelude_epoch_sent = *r->tx.prelude_epoch;
+    r->tx.prelude_claims = &quota_stmts[QS_HIT_CLAIMS];
+    if (!db_listening())
+        return;    /* no word of a change would reach the process */
+    v = arena_alloc(r->arena, QUOTASEQ_NPARAMS * sizeof(*v));
+    if (quotaseq_lookup(r->arena, r->tx.user_id, r->key_id, v)) {
+        r->quota_seq = QUOTA_SEQ_HIT;
+        r->tx.prelude_claims = &quota_stmts[QS_SEQ_CLAIMS];
+        r->tx.prelude_claims_values = v;
+        r->tx.prelude_claims_nparams = QUOTASEQ_NPARAMS;
+    }
 }
 
 bool quota_is_refusal(const char *s)
@@ -230,6 +287,11 @@ void quota_finish(req_t *r)
     r->tx.prelude = NULL;
     r->tx.prelude_fallback = NULL;
     r->tx.prelude_claims = NULL;
+    r->tx.prelude_claims_values = NULL;
+    if (r->quota_seq != QUOTA_SEQ_NONE)
+        quotaseq_settle(r->tx.user_id, r->key_id, res, r->quota_seq == QUOTA_SEQ_HIT,
+                        r->tx.prelude_epoch_sent);
+    r->tx.prelude_epoch = NULL;
     if (refused && r->status != 429 && r->status != 409)
         quota_reply(r);
     if (res == NULL || PQntuples(res) != 1 || PQgetisnull(res, 0, 0) || r->streamed)

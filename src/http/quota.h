@@ -22,6 +22,10 @@ extern const db_stmt_t quota_stmts[];
  * environment has PROMPTD_QUOTA_REQUESTS=off. */
 void quota_begin(req_t *r);
 
+/* A worker's start, after db_init: its connection LISTENs for changes of
+ * limits (quotaseq.h). */
+void quota_init(void);
+
 /* After the handler: a quota refusal raised by any statement becomes the
  * quota answer (whatever the handler made of it), and the answer gets
  * RateLimit-Policy and RateLimit fields when a quota governed it. */

@@ -52,6 +52,12 @@ struct req {
 
     /* bookkeeping */
     double started;           /* monotonic seconds (clock_now) */
+    enum {
+        QUOTA_SEQ_NONE,       /* no read-only request quota hit */
+        QUOTA_SEQ_LOOKUP,     /* the hit looks its counter up */
+        QUOTA_SEQ_HIT         /* the hit counts on the counter the
+                               * process holds (quotaseq.h) */
+    } quota_seq;
     db_tx_t tx;               /* the request's transaction and claims;
                                * tx.detail is the log line's cause, tx.ms
                                * its database time */

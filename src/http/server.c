@@ -208,6 +208,7 @@ static bool server_start(const family_t *fam, const config_t **cfg, transport_t 
     if (!credential_init(*cfg))
         return false;   /* logged; the stack's readiness check then fails */
     db_init((*cfg)->app_database_url, stmts);
+    quota_init();
     if (!db_init_replica())
         return false;
     return (*t = server_transport(fam)) != NULL;

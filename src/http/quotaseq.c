@@ -1,0 +1,145 @@
+/* quotaseq.c: the worker's cache of the request counters it counted on, so that a read-only request's hit is one nextval, not a counter lookup. */
+#include "http/quotaseq.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/str.h"
+
+/* Direct-mapped by (user, key): a busy user keeps the slot; with more
+ * users than slots some go the lookup's way, which is only slower. */
+#define QUOTASEQ_SLOTS 4096
+/* Seconds before the window's end (by this host's clock) from which the
+ * entry is left alone: the statement checks the window by the database's
+ * clock, and one answered "over" costs a fallback. */
+#define QUOTASEQ_MARGIN 1
+
+/* One window's counter as the lookup (quota_hit_claims) found it: the
+ * hits are nextval(seq) - base, the window is unlimited when lim < 0. */
+typedef struct {
+    unsigned char user[16], key[16];   /* key all zero: not an API key's */
+    unsigned seq;                      /* OID; 0 when unlimited */
+    bool used;
+    long long lim, base, start;        /* start: Unix seconds */
+} quotaseq_entry_t;
+
+static quotaseq_entry_t cache[QUOTASEQ_SLOTS];
+static unsigned cache_epoch;
+
+/* A hex digit's value (c is one: uuid_valid checked). */
+static unsigned hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return (unsigned)(c - '0');
+    return (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/* s (a UUID's text, or NULL for all zero) as 16 bytes; false when it is
+ * not one. */
+static bool uuid_bytes(const char *s, unsigned char *out)
+{
+    if (s == NULL) {
+        memset(out, 0, 16);
+        return true;
+    }
+    if (!uuid_valid(s))
+        return false;
+    for (int i = 0, j = 0; i < 16; i++, j += 2) {
+        if (s[j] == '-')
+            j++;
+        out[i] = (unsigned char)(hexval(s[j]) << 4 | hexval(s[j + 1]));
+    }
+    return true;
+}
+
+/* The slot of (user, key) as bytes in u and k, or NULL when user or key
+ * is not a UUID. */
+static quotaseq_entry_t *slot_of(const char *user, const char *key, unsigned char *u,
+                                 unsigned char *k)
+{
+    unsigned h = 2166136261u;
+
+    if (!uuid_bytes(user, u) || !uuid_bytes(key, k))
+        return NULL;
+    for (int i = 0; i < 16; i++)
+        h = ((h ^ u[i]) * 16777619u ^ k[i]) * 16777619u;
+    return &cache[h % QUOTASEQ_SLOTS];
+}
+
+static bool holds(const quotaseq_entry_t *e, const unsigned char *u, const unsigned char *k)
+{
+    return e->used && memcmp(e->user, u, 16) == 0 && memcmp(e->key, k, 16) == 0;
+}
+
+bool quotaseq_lookup(arena_t *a, const char *user, const char *key, const char **v)
+{
+    unsigned char u[16], k[16];
+    quotaseq_entry_t *e = slot_of(user, key, u, k);
+
+    if (e == NULL || !holds(e, u, k) ||
+        (long long)time(NULL) >= e->start + 60 - QUOTASEQ_MARGIN)
+        return false;
+    v[0] = e->seq ? arena_printf(a, "%u", e->seq) : NULL;
+    v[1] = arena_printf(a, "%lld", e->lim);
+    v[2] = "t";
+    v[3] = arena_printf(a, "%lld", e->base);
+    v[4] = arena_printf(a, "%lld", e->start);
+    return true;
+}
+
+/* True when res is a fused hit's one row that counted. */
+static bool counted(const PGresult *res)
+{
+    return res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+           PQnfields(res) == QUOTASEQ_COLS &&
+           strcmp(PQgetvalue(res, 0, QUOTASEQ_COLS - 1), "t") == 0;
+}
+
+void quotaseq_settle(const char *user, const char *key, const PGresult *res, bool hit,
+                     unsigned epoch)
+{
+    unsigned char u[16], k[16];
+    quotaseq_entry_t *e = slot_of(user, key, u, k);
+    const int s = QUOTASEQ_COL_SEQ;
+    long long lim;
+
+    if (e == NULL)
+        return;
+    if (hit) {
+        if ((!counted(res) || epoch != cache_epoch) && holds(e, u, k))
+            e->used = false;
+        return;
+    }
+    if (!counted(res) || epoch != cache_epoch || PQgetisnull(res, 0, s + 2))
+        return;
+    lim = PQgetisnull(res, 0, 0) ? -1 : atoll(PQgetvalue(res, 0, 0));
+    if (lim >= 0 && (PQgetisnull(res, 0, s) || PQgetisnull(res, 0, s + 1)))
+        return;
+    memcpy(e->user, u, 16);
+    memcpy(e->key, k, 16);
+    e->lim = lim;
+    e->seq = lim >= 0 ? (unsigned)strtoul(PQgetvalue(res, 0, s), NULL, 10) : 0;
+    e->base = lim >= 0 ? atoll(PQgetvalue(res, 0, s + 1)) : 0;
+    e->start = atoll(PQgetvalue(res, 0, s + 2));
+    e->used = true;
+}
+
+const unsigned *quotaseq_epoch(void)
+{
+    return &cache_epoch;
+}
+
+void quotaseq_forget(const char *user)
+{
+    unsigned char u[16];
+
+    cache_epoch++;
+    if (user == NULL || !uuid_bytes(user, u)) {
+        memset(cache, 0, sizeof(cache));
+        return;
+    }
+    for (int i = 0; i < QUOTASEQ_SLOTS; i++)
+        if (cache[i].used && memcmp(cache[i].user, u, 16) == 0)
+            cache[i].used = false;
+}

@@ -292,10 +292,11 @@ fail:
 }
 
 /* True when the idle worker connection can no longer be trusted.  Between
- * requests the server owes us nothing, so a readable socket means it sent
- * its FATAL (a shutdown, pg_terminate_backend) and is hanging up: the
- * request then gets a new connection instead of a 503.  Anything else
- * unasked for costs one reconnect, never a failed request. */
+ * requests the server owes us nothing but notifications (db_listen), so a
+ * readable socket that brought none means it sent its FATAL (a shutdown,
+ * pg_terminate_backend) and is hanging up: the request then gets a new
+ * connection instead of a 503.  Anything else unasked for costs one
+ * reconnect, never a failed request. */
 static bool db_conn_closed(db_link_t *l)
 {
     PGconn *c = l->conn;

@@ -7,9 +7,11 @@
 
 #include "core/str.h"
 
-/* Direct-mapped by (user, key): a busy user keeps the slot; with more
- * users than slots some go the lookup's way, which is only slower. */
+/* Open addressing by (user, key), up to QUOTASEQ_PROBES slots from the
+ * home one; with more users than slots some go the lookup's way, which is
+ * only slower. */
 #define QUOTASEQ_SLOTS 4096
+#define QUOTASEQ_PROBES 8
 /* Seconds before the window's end (by this host's clock) from which the
  * entry is left alone: the statement checks the window by the database's
  * clock, and one answered "over" costs a fallback. */
@@ -53,18 +55,17 @@ static bool uuid_bytes(const char *s, unsigned char *out)
     return true;
 }
 
-/* The slot of (user, key) as bytes in u and k, or NULL when user or key
- * is not a UUID. */
-static quotaseq_entry_t *slot_of(const char *user, const char *key, unsigned char *u,
-                                 unsigned char *k)
+/* The home slot of (user, key) as bytes in u and k, or -1 when user or
+ * key is not a UUID. */
+static int home_of(const char *user, const char *key, unsigned char *u, unsigned char *k)
 {
     unsigned h = 2166136261u;
 
     if (!uuid_bytes(user, u) || !uuid_bytes(key, k))
-        return NULL;
+        return -1;
     for (int i = 0; i < 16; i++)
         h = ((h ^ u[i]) * 16777619u ^ k[i]) * 16777619u;
-    return &cache[h % QUOTASEQ_SLOTS];
+    return (int)(h % QUOTASEQ_SLOTS);
 }
 
 static bool holds(const quotaseq_entry_t *e, const unsigned char *u, const unsigned char *k)
@@ -72,13 +73,40 @@ static bool holds(const quotaseq_entry_t *e, const unsigned char *u, const unsig
     return e->used && memcmp(e->user, u, 16) == 0 && memcmp(e->key, k, 16) == 0;
 }
 
+/* The entry of (u, k) from its home slot, or NULL. */
+static quotaseq_entry_t *find(int home, const unsigned char *u, const unsigned char *k)
+{
+    for (int i = 0; home >= 0 && i < QUOTASEQ_PROBES; i++) {
+        quotaseq_entry_t *e = &cache[(home + i) % QUOTASEQ_SLOTS];
+
+        if (holds(e, u, k))
+            return e;
+    }
+    return NULL;
+}
+
+/* Where (u, k) goes: its own entry, else a free one or one whose window
+ * is over, else the home slot's. */
+static quotaseq_entry_t *place(int home, const unsigned char *u, const unsigned char *k)
+{
+    long long now = (long long)time(NULL);
+    quotaseq_entry_t *e = find(home, u, k);
+
+    for (int i = 0; e == NULL && i < QUOTASEQ_PROBES; i++) {
+        quotaseq_entry_t *c = &cache[(home + i) % QUOTASEQ_SLOTS];
+
+        if (!c->used || now >= c->start + 60)
+            e = c;
+    }
+    return e ? e : &cache[home];
+}
+
 bool quotaseq_lookup(arena_t *a, const char *user, const char *key, const char **v)
 {
     unsigned char u[16], k[16];
-    quotaseq_entry_t *e = slot_of(user, key, u, k);
+    quotaseq_entry_t *e = find(home_of(user, key, u, k), u, k);
 
-    if (e == NULL || !holds(e, u, k) ||
-        (long long)time(NULL) >= e->start + 60 - QUOTASEQ_MARGIN)
+    if (e == NULL || (long long)time(NULL) >= e->start + 60 - QUOTASEQ_MARGIN)
         return false;
     v[0] = e->seq ? arena_printf(a, "%u", e->seq) : NULL;
     v[1] = arena_printf(a, "%lld", e->lim);
@@ -100,14 +128,15 @@ void quotaseq_settle(const char *user, const char *key, const PGresult *res, boo
                      unsigned epoch)
 {
     unsigned char u[16], k[16];
-    quotaseq_entry_t *e = slot_of(user, key, u, k);
+    int home = home_of(user, key, u, k);
     const int s = QUOTASEQ_COL_SEQ;
+    quotaseq_entry_t *e;
     long long lim;
 
-    if (e == NULL)
+    if (home < 0)
         return;
     if (hit) {
-        if ((!counted(res) || epoch != cache_epoch) && holds(e, u, k))
+        if ((!counted(res) || epoch != cache_epoch) && (e = find(home, u, k)) != NULL)
             e->used = false;
         return;
     }
@@ -116,6 +145,7 @@ void quotaseq_settle(const char *user, const char *key, const PGresult *res, boo
     lim = PQgetisnull(res, 0, 0) ? -1 : atoll(PQgetvalue(res, 0, 0));
     if (lim >= 0 && (PQgetisnull(res, 0, s) || PQgetisnull(res, 0, s + 1)))
         return;
+    e = place(home, u, k);
     memcpy(e->user, u, 16);
     memcpy(e->key, k, 16);
     e->lim = lim;

@@ -325,6 +325,8 @@ static void db_reset_transaction(db_link_t *l)
         db_disconnect(l);
         return;
     }
+    if (l == &primary && listener.on)   /* what libpq read with a lone statement */
+        drain_notifies(l->conn);
     ts = PQtransactionStatus(l->conn);
     if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
         PGresult *res = PQexec(l->conn, "ROLLBACK");

@@ -146,16 +146,17 @@ void quota_begin(req_t *r)
     r->tx.prelude_nparams = 3;
     if (!r->tx.readonly)
         return;
-    /* the counter as this process last found it, else the lookup */
-    r->quota_seq = QUOTA_SEQ_LOOKUP;
-    r->tx.prelude_epoch = quotaseq_epoch();
-    r->tx.prelude_epoch_sent = *r->tx.prelude_epoch;
     r->tx.prelude_claims = &quota_stmts[QS_HIT_CLAIMS];
     if (!db_listening())
-        return;    /* no word of a change would reach the process */
+        return;    /* no word of a change would reach it: keeps no counter */
+    /* the counter as this process last found it, else the lookup (whose
+     * answer is kept unless a change arrived meanwhile) */
+    r->quota_seq = QUOTA_SEQ_LOOKUP;
+    r->tx.prelude_epoch_sent = *quotaseq_epoch();
     v = arena_alloc(r->arena, QUOTASEQ_NPARAMS * sizeof(*v));
     if (quotaseq_lookup(r->arena, r->tx.user_id, r->key_id, v)) {
         r->quota_seq = QUOTA_SEQ_HIT;
+        r->tx.prelude_epoch = quotaseq_epoch();
         r->tx.prelude_claims = &quota_stmts[QS_SEQ_CLAIMS];
         r->tx.prelude_claims_values = v;
         r->tx.prelude_claims_nparams = QUOTASEQ_NPARAMS;

@@ -147,14 +147,14 @@ void quota_begin(req_t *r)
     if (!r->tx.readonly)
         return;
     r->tx.prelude_claims = &quota_stmts[QS_HIT_CLAIMS];
-    if (!db_listening())
+    if (!db_listening() || !quotaseq_key(&r->quota_key, r->tx.user_id, r->key_id))
         return;    /* no word of a change would reach it: keeps no counter */
     /* the counter as this process last found it, else the lookup (whose
      * answer is kept unless a change arrived meanwhile) */
     r->quota_seq = QUOTA_SEQ_LOOKUP;
     r->tx.prelude_epoch_sent = *quotaseq_epoch();
     v = arena_alloc(r->arena, QUOTASEQ_NPARAMS * sizeof(*v));
-    if (quotaseq_lookup(r->arena, r->tx.user_id, r->key_id, v)) {
+    if (quotaseq_lookup(r->arena, &r->quota_key, v)) {
         r->quota_seq = QUOTA_SEQ_HIT;
         r->tx.prelude_epoch = quotaseq_epoch();
         r->tx.prelude_claims = &quota_stmts[QS_SEQ_CLAIMS];
@@ -290,7 +290,7 @@ void quota_finish(req_t *r)
     r->tx.prelude_claims = NULL;
     r->tx.prelude_claims_values = NULL;
     if (r->quota_seq != QUOTA_SEQ_NONE)
-        quotaseq_settle(r->tx.user_id, r->key_id, res, r->quota_seq == QUOTA_SEQ_HIT,
+        quotaseq_settle(&r->quota_key, res, r->quota_seq == QUOTA_SEQ_HIT,
                         r->tx.prelude_epoch_sent);
     r->tx.prelude_epoch = NULL;
     if (refused && r->status != 429 && r->status != 409)

@@ -55,56 +55,54 @@ static bool uuid_bytes(const char *s, unsigned char *out)
     return true;
 }
 
-/* The home slot of (user, key) as bytes in u and k, or -1 when user or
- * key is not a UUID. */
-static int home_of(const char *user, const char *key, unsigned char *u, unsigned char *k)
+bool quotaseq_key(quotaseq_key_t *qk, const char *user, const char *key)
 {
     unsigned h = 2166136261u;
 
-    if (!uuid_bytes(user, u) || !uuid_bytes(key, k))
-        return -1;
+    if (!uuid_bytes(user, qk->user) || !uuid_bytes(key, qk->key))
+        return false;
     for (int i = 0; i < 16; i++)
-        h = ((h ^ u[i]) * 16777619u ^ k[i]) * 16777619u;
-    return (int)(h % QUOTASEQ_SLOTS);
+        h = ((h ^ qk->user[i]) * 16777619u ^ qk->key[i]) * 16777619u;
+    qk->home = (int)(h % QUOTASEQ_SLOTS);
+    return true;
 }
 
-static bool holds(const quotaseq_entry_t *e, const unsigned char *u, const unsigned char *k)
+static bool holds(const quotaseq_entry_t *e, const quotaseq_key_t *qk)
 {
-    return e->used && memcmp(e->user, u, 16) == 0 && memcmp(e->key, k, 16) == 0;
+    return e->used && memcmp(e->user, qk->user, 16) == 0 && memcmp(e->key, qk->key, 16) == 0;
 }
 
-/* The entry of (u, k) from its home slot, or NULL. */
-static quotaseq_entry_t *find(int home, const unsigned char *u, const unsigned char *k)
+/* The entry of qk from its home slot, or NULL. */
+static quotaseq_entry_t *find(const quotaseq_key_t *qk)
 {
-    for (int i = 0; home >= 0 && i < QUOTASEQ_PROBES; i++) {
-        quotaseq_entry_t *e = &cache[(home + i) % QUOTASEQ_SLOTS];
+    for (int i = 0; i < QUOTASEQ_PROBES; i++) {
+        quotaseq_entry_t *e = &cache[(qk->home + i) % QUOTASEQ_SLOTS];
 
-        if (holds(e, u, k))
+        if (holds(e, qk))
             return e;
     }
     return NULL;
 }
 
-/* Where (u, k) goes: its own entry, else a free one or one whose window
- * is over, else the home slot's. */
-static quotaseq_entry_t *place(int home, const unsigned char *u, const unsigned char *k)
+/* Where qk goes: its own entry, else a free one or one whose window is
+ * over, else the home slot's. */
+static quotaseq_entry_t *place(const quotaseq_key_t *qk)
 {
     long long now = (long long)time(NULL);
-    quotaseq_entry_t *e = find(home, u, k);
+    quotaseq_entry_t *e = find(qk);
 
     for (int i = 0; e == NULL && i < QUOTASEQ_PROBES; i++) {
-        quotaseq_entry_t *c = &cache[(home + i) % QUOTASEQ_SLOTS];
+        quotaseq_entry_t *c = &cache[(qk->home + i) % QUOTASEQ_SLOTS];
 
         if (!c->used || now >= c->start + 60)
             e = c;
     }
-    return e ? e : &cache[home];
+    return e ? e : &cache[qk->home];
 }
 
-bool quotaseq_lookup(arena_t *a, const char *user, const char *key, const char **v)
+bool quotaseq_lookup(arena_t *a, const quotaseq_key_t *qk, const char **v)
 {
-    unsigned char u[16], k[16];
-    quotaseq_entry_t *e = find(home_of(user, key, u, k), u, k);
+    quotaseq_entry_t *e = find(qk);
 
     if (e == NULL || (long long)time(NULL) >= e->start + 60 - QUOTASEQ_MARGIN)
         return false;
@@ -124,19 +122,14 @@ static bool counted(const PGresult *res)
            strcmp(PQgetvalue(res, 0, QUOTASEQ_COLS - 1), "t") == 0;
 }
 
-void quotaseq_settle(const char *user, const char *key, const PGresult *res, bool hit,
-                     unsigned epoch)
+void quotaseq_settle(const quotaseq_key_t *qk, const PGresult *res, bool hit, unsigned epoch)
 {
-    unsigned char u[16], k[16];
-    int home = home_of(user, key, u, k);
     const int s = QUOTASEQ_COL_SEQ;
     quotaseq_entry_t *e;
     long long lim;
 
-    if (home < 0)
-        return;
     if (hit) {
-        if ((!counted(res) || epoch != cache_epoch) && (e = find(home, u, k)) != NULL)
+        if ((!counted(res) || epoch != cache_epoch) && (e = find(qk)) != NULL)
             e->used = false;
         return;
     }
@@ -145,9 +138,9 @@ void quotaseq_settle(const char *user, const char *key, const PGresult *res, boo
     lim = PQgetisnull(res, 0, 0) ? -1 : atoll(PQgetvalue(res, 0, 0));
     if (lim >= 0 && (PQgetisnull(res, 0, s) || PQgetisnull(res, 0, s + 1)))
         return;
-    e = place(home, u, k);
-    memcpy(e->user, u, 16);
-    memcpy(e->key, k, 16);
+    e = place(qk);
+    memcpy(e->user, qk->user, 16);
+    memcpy(e->key, qk->key, 16);
     e->lim = lim;
     e->seq = lim >= 0 ? (unsigned)strtoul(PQgetvalue(res, 0, s), NULL, 10) : 0;
     e->base = lim >= 0 ? atoll(PQgetvalue(res, 0, s + 1)) : 0;

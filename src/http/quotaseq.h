@@ -19,10 +19,19 @@
 #define QUOTASEQ_COLS 13
 #define QUOTASEQ_COL_SEQ 9
 
-/* When this process holds a current counter for (user, key), fill v
- * (QUOTASEQ_NPARAMS values, owned by a) and answer true.  key: the
- * request's API key or NULL. */
-bool quotaseq_lookup(arena_t *a, const char *user, const char *key, const char **v);
+/* A request's (user, key) as the cache knows it: parsed once. */
+typedef struct {
+    unsigned char user[16], key[16];   /* key all zero: not an API key's */
+    int home;                          /* its home slot */
+} quotaseq_key_t;
+
+/* Fill qk for user and key (the request's API key or NULL); false when
+ * either is not a UUID (such a request keeps no counter). */
+bool quotaseq_key(quotaseq_key_t *qk, const char *user, const char *key);
+
+/* When this process holds a current counter for qk, fill v
+ * (QUOTASEQ_NPARAMS values, owned by a) and answer true. */
+bool quotaseq_lookup(arena_t *a, const quotaseq_key_t *qk, const char **v);
 
 /* After the request's hit: res the prelude's answer (NULL when it failed),
  * hit whether it came from a lookup that answered true, epoch
@@ -30,8 +39,7 @@ bool quotaseq_lookup(arena_t *a, const char *user, const char *key, const char *
  * count (window over, spent, limit changed: the fallback answered) drops
  * the entry; a lookup's answer fills it, unless the counters changed
  * meanwhile. */
-void quotaseq_settle(const char *user, const char *key, const PGresult *res, bool hit,
-                     unsigned epoch);
+void quotaseq_settle(const quotaseq_key_t *qk, const PGresult *res, bool hit, unsigned epoch);
 
 /* The count of changes seen (quotaseq_forget): compare before and after
  * (db.h, prelude_epoch). */

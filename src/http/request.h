@@ -11,6 +11,7 @@
 #include "core/arena.h"
 #include "core/str.h"
 #include "db/db.h"
+#include "http/quotaseq.h"
 #include "http/router.h"
 
 /* Everything here is owned by r->arena and valid until the request ends. */
@@ -58,6 +59,7 @@ struct req {
         QUOTA_SEQ_HIT         /* the hit counts on the counter the
                                * process holds (quotaseq.h) */
     } quota_seq;
+    quotaseq_key_t quota_key; /* with quota_seq: the caller, parsed once */
     db_tx_t tx;               /* the request's transaction and claims;
                                * tx.detail is the log line's cause, tx.ms
                                * its database time */

@@ -65,7 +65,7 @@ my ($looked, $without) = (calls('with h as (select c.lim, case when c.lim >= %ne
 is($looked + $without, 6,
    'the one-statement hot path ran for all six (found no counter for the first, a spent one for the last)');
 cmp_ok($without, '>=', 2, "the workers counted on the counter they held ($looked lookups, $without without)");
-is(calls('select quota, remaining, window_s, reset_s from promptd.quota_hit(%'), 1,
+is(calls('select quota, remaining, window_s, reset_s, % from promptd.quota_hit(%'), 1,
    'quota_hit completed once: it made the counter (the refusal it raised is not counted)');
 is(counter($alice), 'seq 0 5', 'counted on a sequence: 5 (refusals take values, not quota)');
 is(db1("select xmin::text from promptd.quota_counters where user_id = '$alice' "
@@ -119,12 +119,12 @@ sub problem_refused {
 # ------------------------------------------------ unlimited: one call a window, then the one statement
 $s->promptctl('quota', 'set', $frank, 'requests_per_minute=null');
 fresh_minute();
-my $before = calls('select quota, remaining, window_s, reset_s from promptd.quota_hit(%');
+my $before = calls('select quota, remaining, window_s, reset_s, % from promptd.quota_hit(%');
 my @r = map { get($tf) } 1 .. 3;
 is_deeply([map { $_->{status} } @r], [200, 200, 200], 'unlimited: admitted');
 ok(!(grep { defined $_->{headers}{'ratelimit-policy'} || defined $_->{headers}{ratelimit} } @r),
    'no RateLimit fields');
-is(calls('select quota, remaining, window_s, reset_s from promptd.quota_hit(%') - $before, 1,
+is(calls('select quota, remaining, window_s, reset_s, % from promptd.quota_hit(%') - $before, 1,
    'quota_hit ran once, to mark the window unlimited');
 # The window the burst ran in (its newest: a slow machine may have crossed
 # into the next minute since), waited for, bounded.
@@ -172,7 +172,7 @@ $s->promptctl('quota', 'set', $grace, 'requests_per_minute=100');
 is_deeply(statuses($tg, 4), [(200) x 4], 'grace raised to 100: admitted');
 $s->psql("select pg_terminate_backend(pid) from pg_stat_activity "
        . "where usename = 'promptd_app' and application_name = 'promptd'");
-$s->wait_for(sub { workers() eq '' }, timeout => 10);
+$s->wait_for(sub { (workers() // '') eq '' }, timeout => 10);
 $s->promptctl('quota', 'set', $grace, 'requests_per_minute=3');
 is_deeply(statuses($tg, 4), [(429) x 4], 'lowered while they were away: refused after they reconnect');
 $s->promptctl('quota', 'clear', $grace);

@@ -16,16 +16,23 @@
 
 -- promptd.quota_counter_used(used, seq, base, lim): a counter's count:
 -- used, or for a counter on a pooled sequence the values taken since base
--- (no more than its limit: a refused hit takes a value too).
+-- (no more than its limit: a refused hit takes a value too).  PL/pgSQL,
+-- whose plan the session keeps: as SQL (which cannot be inlined with its
+-- own search_path) it was planned again at every call outside a query
+-- over many rows, the sequence's taking back among them.
 create or replace function promptd.quota_counter_used(p_used bigint, p_seq regclass, p_base bigint, p_lim bigint)
  returns bigint
- language sql
+ language plpgsql
  volatile
  set search_path to ''
 as $function$
-    select case when p_seq is null then p_used
-                else greatest(0, least(coalesce(pg_catalog.pg_sequence_last_value(p_seq), p_base) - p_base,
-                                       coalesce(p_lim, 9223372036854775807))) end
+begin
+    if p_seq is null then
+        return p_used;
+    end if;
+    return greatest(0, least(coalesce(pg_catalog.pg_sequence_last_value(p_seq), p_base) - p_base,
+                             coalesce(p_lim, 9223372036854775807)));
+end
 $function$;
 revoke all on function promptd.quota_counter_used(bigint, regclass, bigint, bigint) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
@@ -159,8 +166,9 @@ $function$;
 revoke all on function promptd.quota_request_counter(uuid, uuid, timestamp with time zone, bigint) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
 -- promptd.quota_hit(user, key, async) -> (quota, remaining, window_s,
--- reset_s), all null when the caller's plan has no request rate limit (or
--- enforcement is off): one request against requests_per_minute, counted
+-- reset_s, counter_seq, counter_base, counter_window), the first four null
+-- when the caller's plan has no request rate limit (or enforcement is
+-- off): one request against requests_per_minute, counted
 -- per API key when the effective "per_key" array names the resource and
 -- key is given.  Raises PDQ29 when the window is spent.  The workers send
 -- it, as their own login role, in the pipeline of a read-write request's
@@ -173,8 +181,12 @@ revoke all on function promptd.quota_request_counter(uuid, uuid, timestamp with 
 -- none; cleared by every limit change: quota_plan_set, quota_override_set,
 -- quota_limits_changed) and counts on a pooled sequence (nextval: one hit
 -- each, refused ones too, never rolled back) or, when the pool was full,
--- by UPDATE below its limit.
-create or replace function promptd.quota_hit(p_user uuid, p_key uuid, p_async boolean, out quota bigint, out remaining bigint, out window_s integer, out reset_s integer)
+-- by UPDATE below its limit.  The counter counted on, for the worker
+-- that called (src/http/quotaseq.c keeps it, as it keeps a lookup's):
+-- its sequence (OID) and base, and the window's start in Unix seconds;
+-- the start alone for a window marked unlimited, all null for a counter
+-- without a sequence.
+create or replace function promptd.quota_hit(p_user uuid, p_key uuid, p_async boolean, out quota bigint, out remaining bigint, out window_s integer, out reset_s integer, out counter_seq oid, out counter_base bigint, out counter_window bigint)
  returns record
  language plpgsql
  volatile
@@ -212,6 +224,7 @@ begin
         if jsonb_typeof(v_lim) is distinct from 'number' then
             if exists (select 1 from auth.users u where u.id = p_user) then
                 perform promptd.quota_request_counter(p_user, v_zero, v_start, -1);
+                counter_window := extract(epoch from v_start)::bigint;
             end if;    -- else no account (deleted, not yet made): the request's own checks answer
             return;
         end if;
@@ -223,6 +236,7 @@ begin
             case when v_perkey and p_key is not null then p_key else v_zero end, v_start, v_lim::bigint);
     end if;
     if v_c.lim < 0 then
+        counter_window := extract(epoch from v_start)::bigint;
         return;    -- unlimited this window
     end if;
     quota := v_c.lim;
@@ -245,6 +259,11 @@ begin
         perform set_config('synchronous_commit', 'off', true);
     end if;
     remaining := quota - v_used;
+    if v_c.seq is not null then
+        counter_seq := v_c.seq;
+        counter_base := v_c.base;
+        counter_window := extract(epoch from v_start)::bigint;
+    end if;
     window_s := 60;
     reset_s := greatest(1, ceil(extract(epoch from v_start + interval '1 minute' - now())))::int;
 end

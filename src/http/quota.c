@@ -48,9 +48,10 @@ enum { QS_HIT, QS_HIT_DIRECT, QS_HIT_CLAIMS, QS_SEQ_CLAIMS, QS_USAGE, QS_PLAN_SE
     "from (select) o left join h on h.lim < 0 or h.remaining >= 0"
 
 const db_stmt_t quota_stmts[] = {
-    /* $1 user, $2 API key or NULL, $3 the request is read-only */
+    /* $1 user, $2 API key or NULL, $3 the request is read-only; the
+     * counter counted on after the four (quotaseq.h, QUOTASEQ_HIT_COLS) */
     [QS_HIT] = {"quota_hit",
-        "select quota, remaining, window_s, reset_s "
+        "select quota, remaining, window_s, reset_s, counter_seq, counter_base, counter_window "
         "from promptd.quota_hit($1::uuid, $2::uuid, $3::boolean)"},
     /* A read-only request's hit, as the worker's login role (0027): one
      * value of the sequence of the window's counter (of the API key's own

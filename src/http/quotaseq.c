@@ -114,26 +114,28 @@ bool quotaseq_lookup(arena_t *a, const quotaseq_key_t *qk, const char **v)
     return true;
 }
 
-/* True when res is a fused hit's one row that counted. */
-static bool counted(const PGresult *res)
+/* The column of res's counter (its sequence; base and window start
+ * follow), or -1 when res carries none to keep: a fused hit's one row
+ * when it counted, quota_hit's (the fallback's) when it answered. */
+static int counter_col(const PGresult *res)
 {
-    return res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-           PQnfields(res) == QUOTASEQ_COLS &&
-           strcmp(PQgetvalue(res, 0, QUOTASEQ_COLS - 1), "t") == 0;
+    if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+        return -1;
+    if (PQnfields(res) == QUOTASEQ_COLS)
+        return strcmp(PQgetvalue(res, 0, QUOTASEQ_COLS - 1), "t") == 0 ? QUOTASEQ_COL_SEQ : -1;
+    return PQnfields(res) == QUOTASEQ_HIT_COLS ? QUOTASEQ_HIT_COL_SEQ : -1;
 }
 
 void quotaseq_settle(const quotaseq_key_t *qk, const PGresult *res, bool hit, unsigned epoch)
 {
-    const int s = QUOTASEQ_COL_SEQ;
+    const int s = counter_col(res);
     quotaseq_entry_t *e;
     long long lim;
 
-    if (hit) {
-        if ((!counted(res) || epoch != cache_epoch) && (e = find(qk)) != NULL)
-            e->used = false;
-        return;
-    }
-    if (!counted(res) || epoch != cache_epoch || PQgetisnull(res, 0, s + 2))
+    if (hit && (s != QUOTASEQ_COL_SEQ || epoch != cache_epoch) && (e = find(qk)) != NULL)
+        e->used = false;    /* it did not count: the fallback's answer may hold the next */
+    if (s < 0 || epoch != cache_epoch || (hit && s == QUOTASEQ_COL_SEQ) ||
+        PQgetisnull(res, 0, s + 2))
         return;
     lim = PQgetisnull(res, 0, 0) ? -1 : atoll(PQgetvalue(res, 0, 0));
     if (lim >= 0 && (PQgetisnull(res, 0, s) || PQgetisnull(res, 0, s + 1)))

@@ -19,6 +19,11 @@
 #define QUOTASEQ_COLS 13
 #define QUOTASEQ_COL_SEQ 9
 
+/* The columns of quota_hit's answer (quota.c, the fallback): the four of
+ * the hit, then the counter it counted on, as above. */
+#define QUOTASEQ_HIT_COLS 7
+#define QUOTASEQ_HIT_COL_SEQ 4
+
 /* A request's (user, key) as the cache knows it: parsed once. */
 typedef struct {
     unsigned char user[16], key[16];   /* key all zero: not an API key's */
@@ -37,7 +42,8 @@ bool quotaseq_lookup(arena_t *a, const quotaseq_key_t *qk, const char **v);
  * hit whether it came from a lookup that answered true, epoch
  * quotaseq_epoch() as it was before the hit was sent.  A hit that did not
  * count (window over, spent, limit changed: the fallback answered) drops
- * the entry; a lookup's answer fills it, unless the counters changed
+ * the entry; a lookup's answer that counted fills it, and so does the
+ * fallback's (quota_hit's counter), unless the counters changed
  * meanwhile. */
 void quotaseq_settle(const quotaseq_key_t *qk, const PGresult *res, bool hit, unsigned epoch);
 

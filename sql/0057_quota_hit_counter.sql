@@ -1,4 +1,4 @@
--- 0057_quota_hit_counter.sql: quota_hit also answers the counter it counted on (its sequence, base and window), so that the worker whose hit fell back to it keeps that counter as it keeps a lookup's (src/http/quotaseq.c), and quota_counter_used becomes PL/pgSQL, whose plan a session keeps (as SQL it was planned at every lone call, the sequence's taking back among them).  The current definitions are in sql/functions/requestquota.sql.
+-- 0057_quota_hit_counter.sql: quota_hit also answers the counter it counted on (its sequence, base and window), so that the worker whose hit fell back to it keeps that counter as it keeps a lookup's (src/http/quotaseq.c), quota_counter_used becomes PL/pgSQL, whose plan a session keeps (as SQL it was planned at every lone call, the sequence's taking back among them), and a change of limits (quota_counters_clear) and the making of a window's counter (quota_hit) wait for each other, so that a counter made while limits change cannot keep the old limit for its minute (quota_seqs_size changes the pool's size last, its trigger's wait then as short as the rest of its transaction).  The current definitions are in sql/functions/requestquota.sql.
 
 -- more OUT columns: a new return type, so the old function goes first
 drop function promptd.quota_hit(uuid, uuid, boolean);
@@ -27,6 +27,9 @@ begin
        and c.key_id in (coalesce(p_key, v_zero), v_zero) and c.lim is not null
      order by c.key_id = v_zero limit 1;
     if not found then
+        -- the limits are read, and the counter made, while no change of
+        -- them can commit (quota_counters_clear waits, then clears it)
+        perform pg_advisory_xact_lock_shared(hashtextextended('promptd.quota_limits', 0));
         select case when o.limits ? 'requests_per_minute' then o.limits -> 'requests_per_minute'
                     else pl.limits -> 'requests_per_minute' end,
                coalesce(case when o.limits ? 'per_key' then o.limits -> 'per_key'
@@ -103,3 +106,47 @@ begin
 end
 $function$;
 revoke all on function promptd.quota_counter_used(bigint, regclass, bigint, bigint) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
+create or replace function promptd.quota_counters_clear(p_user uuid)
+ returns void
+ language plpgsql
+ volatile
+ security definer
+ set search_path to ''
+as $function$
+begin
+    perform pg_advisory_xact_lock(hashtextextended('promptd.quota_limits', 0));
+    update promptd.quota_counters c set lim = null
+     where c.resource = 'requests_per_minute' and c.lim is not null
+       and c.window_start >= date_trunc('minute', now(), 'UTC')
+       and (p_user is null or c.user_id = p_user);
+    perform pg_notify('promptd_quota', coalesce(p_user::text, ''));
+end
+$function$;
+revoke all on function promptd.quota_counters_clear(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
+create or replace function promptd.quota_seqs_size(p_n integer)
+ returns jsonb
+ language plpgsql
+ volatile
+ security definer
+ set search_path to ''
+as $function$
+declare
+    v_have bigint;
+begin
+    if p_n is null or p_n < 0 or p_n > 1000000 then
+        raise exception 'the pool size must be from 0 to 1000000' using errcode = '22023';
+    end if;
+    select count(*) into v_have from promptd.quota_seqs;
+    for i in v_have + 1 .. p_n loop
+        perform promptd.quota_seq_new();
+    end loop;
+    -- last: its trigger (quota_limits_changed) holds up the making of
+    -- counters until this transaction ends
+    update promptd.quota_settings s set request_seqs = p_n where s.id;
+    return jsonb_build_object('request_seqs', p_n,
+                              'pool', (select count(*) from promptd.quota_seqs));
+end
+$function$;
+revoke all on function promptd.quota_seqs_size(integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

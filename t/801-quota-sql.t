@@ -5,6 +5,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use POSIX ();
 use Promptd::Test qw(db1);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, quotas => 1);
@@ -104,6 +105,30 @@ $s->promptctl('quota', 'set', $bob, 'requests_per_minute=2', 'per_key=requests_p
 is(app("select remaining from promptd.quota_hit('$bob', '$K1', false)")->[0], 1, 'hit per key 1');
 is(app("select remaining from promptd.quota_hit('$bob', '$K2', false)")->[0], 1, 'hit per key 2');
 is(app("select remaining from promptd.quota_hit('$bob', null, false)")->[0], 1, 'a session has its own');
+
+# ------------------------------------------------ a change of limits while a window's counter is made
+# The counter quota_hit makes (still uncommitted) is out of sight of the
+# change's UPDATE; without waiting for each other it would keep the old
+# limit for its minute.
+my ($cora) = $s->users('cora');
+$s->promptctl('quota', 'set', $cora, 'requests_per_minute=5');
+for (1 .. 60) { last if db1("select extract(second from now())::int < 45") eq 't'; sleep 1 }
+my $kid = fork // die "fork: $!";
+if (!$kid) {    # the window's first hit, in a transaction that lasts
+    eval { $s->psql("set role promptd_app; select quota from promptd.quota_hit('$cora', null, false); "
+                  . "select pg_sleep(1.5)") };
+    POSIX::_exit($@ ? 1 : 0);
+}
+ok($s->wait_for(sub { db1("select count(*) from pg_stat_activity where wait_event = 'PgSleep' "
+                        . "and query like '%quota_hit(''$cora''%'") }, timeout => 10),
+   "cora's counter made, not yet committed");
+$s->promptctl('quota', 'set', $cora, 'requests_per_minute=2');
+is(waitpid($kid, 0) == $kid && $?, 0, 'the hit committed');
+is(db1("select coalesce(lim::text, 'cleared') from promptd.quota_counters where user_id = '$cora' "
+     . "and resource = 'requests_per_minute' and window_start = date_trunc('minute', now(), 'UTC')"),
+   'cleared', 'the change waited for it, then cleared its limit');
+is(app("select quota || '/' || remaining from promptd.quota_hit('$cora', null, false)")->[0], '2/0',
+   'the next hit counts against the new limit (2, with one used)');
 
 # ------------------------------------------------ bad input
 like(app_err("select promptd.quota_reserve('$bob', null, 'prompts', 1)"), qr/cannot be reserved/, 'a counted resource cannot be reserved');

@@ -65,7 +65,7 @@ sub count { my ($st, $code) = @_; scalar grep { $_ == $code } @$st }
 
 sub fresh_minute {
     for (1 .. 30) {
-        return if db1("select extract(second from now())::int < 40");
+        return if db1("select extract(second from now())::int < 40") eq 't';
         sleep 1;
     }
 }

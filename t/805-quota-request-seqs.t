@@ -34,7 +34,7 @@ sub counter {    # "seq-or-none used-column counted"
 sub fresh_minute {    # bounded: the rest of a burst stays in one window
     my ($before) = @_;   # the second of the minute to start before (default 40)
     for (1 .. 60) {
-        return if db1("select extract(second from now())::int < " . ($before // 40));
+        return if db1("select extract(second from now())::int < " . ($before // 40)) eq 't';
         sleep 1;
     }
 }
@@ -139,6 +139,8 @@ $s->promptctl('quota', 'clear', $frank);
 # a change of limits reaches it at once (NOTIFY promptd_quota), and so
 # does one made while it had no connection.
 sub seq_calls { calls('select nullif($6::bigint, -1)%nextval($5::regclass)%') }
+sub lookups { calls('with h as (select c.lim, case when c.lim >= %nextval(c.seq)%') }
+sub hits { calls('select quota, remaining, window_s, reset_s, % from promptd.quota_hit(%') }
 sub statuses { my ($tok, $n) = @_; [map { get($tok)->{status} } 1 .. $n] }
 sub workers {    # the FastCGI workers' backends, "pid pid ...", or ''
     db1("select coalesce(string_agg(pid::text, ' ' order by pid), '') from pg_stat_activity "
@@ -146,9 +148,11 @@ sub workers {    # the FastCGI workers' backends, "pid pid ...", or ''
 }
 $s->promptctl('quota', 'set', $grace, 'requests_per_minute=100');
 fresh_minute(20);
-my $c0 = seq_calls();
+my ($c0, $l0, $h0) = (seq_calls(), lookups(), hits());
 is_deeply(statuses($tg, 8), [(200) x 8], 'grace: 8 of 100 admitted');
-cmp_ok(seq_calls() - $c0, '>=', 4, 'the workers counted on the counter they held: nextval only');
+cmp_ok(seq_calls() - $c0, '>=', 4, 'the workers counted on the counter they held: nextval only')
+    or diag('lookups ' . (lookups() - $l0) . ', quota_hit ' . (hits() - $h0) . ', the workers\' warnings: '
+            . join('', grep { /"level":"warn/ } split /^/, $s->log_tail('prompts', 200)));
 $s->promptctl('quota', 'set', $grace, 'requests_per_minute=3');
 $r = get($tg);
 is($r->{status}, 429, 'lowered to 3 with 8 used: refused at once');

@@ -160,7 +160,7 @@ cmp_ok(scalar(() = slurp("$var/log/pgbouncer.log") =~ /login attempt: db=promptd
 # Read-write requests with the request quota send the quota statement in a
 # pipeline of its own transaction ahead of BEGIN (src/db/db.c).
 for (1 .. 30) {
-    last if db1("select extract(second from now())::int < 45");
+    last if db1("select extract(second from now())::int < 45") eq 't';
     sleep 1;
 }
 my ($erin, $te) = $s->users('erin');   # no request yet this minute

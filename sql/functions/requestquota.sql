@@ -73,11 +73,13 @@ begin
     if p_n is null or p_n < 0 or p_n > 1000000 then
         raise exception 'the pool size must be from 0 to 1000000' using errcode = '22023';
     end if;
-    update promptd.quota_settings s set request_seqs = p_n where s.id;
     select count(*) into v_have from promptd.quota_seqs;
     for i in v_have + 1 .. p_n loop
         perform promptd.quota_seq_new();
     end loop;
+    -- last: its trigger (quota_limits_changed) holds up the making of
+    -- counters until this transaction ends
+    update promptd.quota_settings s set request_seqs = p_n where s.id;
     return jsonb_build_object('request_seqs', p_n,
                               'pool', (select count(*) from promptd.quota_seqs));
 end
@@ -210,6 +212,9 @@ begin
        and c.key_id in (coalesce(p_key, v_zero), v_zero) and c.lim is not null
      order by c.key_id = v_zero limit 1;
     if not found then
+        -- the limits are read, and the counter made, while no change of
+        -- them can commit (quota_counters_clear waits, then clears it)
+        perform pg_advisory_xact_lock_shared(hashtextextended('promptd.quota_limits', 0));
         select case when o.limits ? 'requests_per_minute' then o.limits -> 'requests_per_minute'
                     else pl.limits -> 'requests_per_minute' end,
                coalesce(case when o.limits ? 'per_key' then o.limits -> 'per_key'
@@ -276,6 +281,9 @@ grant execute on function promptd.quota_hit(uuid, uuid, boolean) to promptd_app;
 -- limit, so the next hit reads the limits again, and the workers hear of
 -- it at this transaction's commit (NOTIFY promptd_quota, the user's id or
 -- '' for all), so that none counts on a limit it holds (src/http/quotaseq.c).
+-- It waits for every quota_hit making a counter under the old limits (and
+-- such a hit waits for this transaction): a counter made meanwhile, which
+-- this UPDATE could not see, would keep the old limit for its minute.
 create or replace function promptd.quota_counters_clear(p_user uuid)
  returns void
  language plpgsql
@@ -284,6 +292,7 @@ create or replace function promptd.quota_counters_clear(p_user uuid)
  set search_path to ''
 as $function$
 begin
+    perform pg_advisory_xact_lock(hashtextextended('promptd.quota_limits', 0));
     update promptd.quota_counters c set lim = null
      where c.resource = 'requests_per_minute' and c.lim is not null
        and c.window_start >= date_trunc('minute', now(), 'UTC')

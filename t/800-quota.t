@@ -39,14 +39,9 @@ sub problem_ok {
     is($r->{json}{type}, "https://promptd.dev/problems/quota/$type", "$name: type") if $type;
 }
 
-# Wait (bounded) until the database clock is in the first 45 s of a minute,
-# so a burst of a few requests stays in one window.
-sub fresh_minute {
-    for (1 .. 30) {
-        return if db1("select extract(second from now())::int < 45") eq 't';
-        sleep 1;
-    }
-}
+# The database clock in the first 45 s of a minute, so a burst of a few
+# requests stays in one window.
+sub fresh_minute { $s->at_second(0, 44) }
 
 sub prompt {
     my ($tok, $title) = @_;

@@ -63,12 +63,7 @@ sub burst {
 }
 sub count { my ($st, $code) = @_; scalar grep { $_ == $code } @$st }
 
-sub fresh_minute {
-    for (1 .. 30) {
-        return if db1("select extract(second from now())::int < 40") eq 't';
-        sleep 1;
-    }
-}
+sub fresh_minute { $s->at_second(0, 39) }
 
 # ------------------------------------------------ counted: prompts, N = 20
 $s->promptctl('quota', 'set', $alice, 'prompts=20');

@@ -31,12 +31,9 @@ sub counter {    # "seq-or-none used-column counted"
         . "where user_id = '$user' and resource = 'requests_per_minute' "
         . "and window_start = date_trunc('minute', now(), 'UTC')");
 }
-sub fresh_minute {    # bounded: the rest of a burst stays in one window
+sub fresh_minute {    # the rest of a burst stays in one window
     my ($before) = @_;   # the second of the minute to start before (default 40)
-    for (1 .. 60) {
-        return if db1("select extract(second from now())::int < " . ($before // 40)) eq 't';
-        sleep 1;
-    }
+    $s->at_second(0, ($before // 40) - 1);
 }
 sub pool { db1("select count(*) from promptd.quota_seqs") }
 

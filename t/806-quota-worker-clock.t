@@ -43,17 +43,6 @@ $s->psql("create extension if not exists pg_stat_statements");
 
 sub get { $s->request(GET => '/api/v1/prompts', { token => $_[0] }) }
 sub statuses { my ($tok, $n) = @_; [map { get($tok)->{status} } 1 .. $n] }
-sub second { db1("select extract(second from now())::int") }
-# Wait (bounded) until the database clock's second of the minute is in [lo, hi].
-sub at_second {
-    my ($lo, $hi) = @_;
-    for (1 .. 150) {
-        my $sec = second();
-        return if $sec >= $lo && $sec <= $hi;
-        sleep 0.5;
-    }
-    BAIL_OUT("the database clock never reached second $lo-$hi");
-}
 sub calls {
     my ($like) = @_;
     return db1("select coalesce(sum(calls), 0) from pg_stat_statements where query like '$like'");
@@ -89,7 +78,7 @@ sub worker_offset {
 # The first request finds no counter; quota_hit makes it and answers it,
 # and the worker keeps it: every later request sends only its nextval.
 $s->promptctl('quota', 'set', $cat, 'requests_per_minute=100');
-at_second(0, 40);
+$s->at_second(0, 40);
 $s->psql("select pg_stat_statements_reset()");
 is_deeply(statuses($tc, 6), [(200) x 6], 'cat: 6 of 100 admitted');
 is(calls('select quota, remaining, window_s, reset_s, % from promptd.quota_hit(%'), 1,
@@ -104,13 +93,13 @@ skew('+40');
 my $off = worker_offset();
 ok(defined $off && $off >= 35 && $off <= 45, "the worker's clock runs ahead (" . ($off // 'unknown') . ' s)');
 $s->promptctl('quota', 'set', $ann, 'requests_per_minute=3');
-at_second(2, 12);    # the worker: second 42-52, its window nearly over
+$s->at_second(2, 12);    # the worker: second 42-52, its window nearly over
 my $w = db_minute(0);
 my @r = map { get($ta) } 1 .. 4;
 is_deeply([map { $_->{status} } @r], [200, 200, 200, 429], "ann: 3 admitted in the database's window $w, the 4th refused");
 cmp_ok(reset_t($r[0]) // 0, '>=', 40, "RateLimit's t counts to the database's window end (" . (reset_t($r[0]) // 'none') . ')');
 cmp_ok($r[3]{headers}{'retry-after'} // 0, '>=', 40, 'Retry-After too');
-at_second(22, 45);    # the worker: a new minute by its clock
+$s->at_second(22, 45);    # the worker: a new minute by its clock
 is_deeply(statuses($ta, 3), [(429) x 3], 'a new minute by the worker\'s clock: still refused, no second window');
 is(windows($ann), "$w:3", 'one window counted, by the database clock: 3');
 
@@ -123,7 +112,7 @@ $s->promptctl('quota', 'set', $ben, 'requests_per_minute=5');
 $w = db_minute(0);
 my $next = db_minute(1);
 is_deeply(statuses($tb, 3), [(200) x 3], "ben: 3 in the database's window $w");
-at_second(1, 15);    # the database's next minute; the worker: still the last one
+$s->at_second(1, 15);    # the database's next minute; the worker: still the last one
 is(db_minute(0), $next, 'the database clock moved on a minute');
 @r = map { get($tb) } 1 .. 6;
 is_deeply([map { $_->{status} } @r], [(200) x 5, 429], "the new window admits 5 again, then refuses: the worker's kept counter stopped at the database's minute");

@@ -159,10 +159,7 @@ cmp_ok(scalar(() = slurp("$var/log/pgbouncer.log") =~ /login attempt: db=promptd
 # ------------------------------------------------ a quota-governed request
 # Read-write requests with the request quota send the quota statement in a
 # pipeline of its own transaction ahead of BEGIN (src/db/db.c).
-for (1 .. 30) {
-    last if db1("select extract(second from now())::int < 45") eq 't';
-    sleep 1;
-}
+$s->at_second(0, 44);
 my ($erin, $te) = $s->users('erin');   # no request yet this minute
 $s->promptctl('quota', 'set', $erin, 'requests_per_minute=3');
 my @st = map { api($te, ($_ % 2 ? 'POST' : 'GET') => '/api/v1/prompts',

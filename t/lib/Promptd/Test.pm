@@ -623,6 +623,19 @@ sub wait_for {
     return;
 }
 
+# at_second($lo, $hi): wait (bounded, two minutes) until the database
+# clock's second of the minute is from $lo to $hi (whole seconds), so that
+# what follows starts where the test needs it in the minute (a burst in one
+# request-quota window, or past its end); dies when it never is.
+sub at_second {
+    my ($self, $lo, $hi) = @_;
+    for (1 .. 240) {
+        return 1 if $self->db1("select floor(extract(second from now()))::int between $lo and $hi") eq 't';
+        sleep 0.5;
+    }
+    die "the database clock never reached second $lo-$hi of a minute\n";
+}
+
 # log_tail($name, $lines = 20): last lines of VAR/log/$name(.log).
 sub log_tail {
     my ($self, $name, $n) = @_;

@@ -280,7 +280,13 @@ grant execute on function promptd.analytics_partitions(integer,integer) to servi
 -- and adds them to the hourly and daily rollups and the daily active
 -- users, so each raw row is counted exactly once: it commits with its
 -- deletion or not at all.  The caller repeats while a batch comes back
--- full.
+-- full.  A row of a user is taken only with that user's key-share lock
+-- (SKIP LOCKED too), which the daily active users' foreign key needs: an
+-- account being deleted holds its user row, and its cascade then deletes
+-- the user's queued rows; waiting for that row while holding them would
+-- deadlock with it (the account's deletion failing), so its rows are left
+-- to the cascade.  The rollups are written in key order, so two daemons
+-- lock their common rows in the same order.
 CREATE OR REPLACE FUNCTION promptd.analytics_rollup(p_batch integer)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -290,10 +296,18 @@ AS $function$
 declare
     v_n bigint;
 begin
-    with taken as (
+    with anonymous as (
+        select p.id from promptd.analytics_pending p
+         where p.user_id is null order by p.id
+         limit p_batch for update skip locked
+    ), named as (
+        select p.id from promptd.analytics_pending p join auth.users u on u.id = p.user_id
+         order by p.id
+         limit p_batch for update of p skip locked for key share of u skip locked
+    ), taken as (
         delete from promptd.analytics_pending q
-         where q.id in (select p.id from promptd.analytics_pending p order by p.id
-                        limit p_batch for update skip locked)
+         where q.id in (select x.id from (select a.id from anonymous a union all select n.id from named n) x
+                         order by x.id limit p_batch)
         returning q.*
     ), dims as (
         select t.created_at, d.source, d.event_type, d.dimension, d.value,
@@ -312,7 +326,7 @@ begin
                x.source, x.event_type, x.dimension, x.value, count(*),
                coalesce(sum(x.tokens_in), 0), coalesce(sum(x.tokens_out), 0),
                coalesce(sum(x.latency_ms), 0), coalesce(sum(x.cost_usd), 0)
-          from dims x group by 1, 2, 3, 4, 5
+          from dims x group by 1, 2, 3, 4, 5 order by 1, 2, 3, 4, 5
         on conflict (bucket, source, event_type, dimension, value) do update
            set events = h.events + excluded.events, tokens_in = h.tokens_in + excluded.tokens_in,
                tokens_out = h.tokens_out + excluded.tokens_out,
@@ -325,7 +339,7 @@ begin
                x.source, x.event_type, x.dimension, x.value, count(*),
                coalesce(sum(x.tokens_in), 0), coalesce(sum(x.tokens_out), 0),
                coalesce(sum(x.latency_ms), 0), coalesce(sum(x.cost_usd), 0)
-          from dims x group by 1, 2, 3, 4, 5
+          from dims x group by 1, 2, 3, 4, 5 order by 1, 2, 3, 4, 5
         on conflict (day, source, event_type, dimension, value) do update
            set events = d.events + excluded.events, tokens_in = d.tokens_in + excluded.tokens_in,
                tokens_out = d.tokens_out + excluded.tokens_out,
@@ -335,6 +349,7 @@ begin
         insert into promptd.analytics_daily_users (day, user_id)
         select distinct (t.created_at at time zone 'utc')::date, t.user_id
           from taken t join auth.users u on u.id = t.user_id
+         order by 1, 2
         on conflict do nothing
         returning 1
     )

@@ -267,7 +267,14 @@ grant execute on function promptd.share_view_cursor_get() to service_role;
 
 -- Count one batch of view-log lines and move the cursor, atomically and
 -- only when the cursor is still where the caller read it ((p_inode,
--- p_pos)); false when another daemon moved it (nothing counted).
+-- p_pos)); false when another daemon moved it, or when one of the batch's
+-- shares stayed locked for 100 ms (nothing counted; the batch is read
+-- again at the next run).  The batch's shares are locked first, in id
+-- order, and nothing is waited for after that: a transaction that holds
+-- one of them (an account's deletion moves and deletes its shares, and
+-- then their counts) cannot be waiting for this one, so neither fails on
+-- a deadlock; the 100 ms is under deadlock_timeout's default of 1 s, so
+-- this function gives way first.
 -- p_rows: [{"s": share id, "d": "YYYY-MM-DD", "v": viewer hash or null,
 --           "h": referrer host or null, "t": epoch seconds}].
 CREATE OR REPLACE FUNCTION promptd.share_views_ingest(p_inode bigint, p_pos bigint, p_new_inode bigint, p_new_pos bigint, p_rows jsonb)
@@ -276,7 +283,19 @@ CREATE OR REPLACE FUNCTION promptd.share_views_ingest(p_inode bigint, p_pos bigi
  SECURITY DEFINER
  SET search_path TO ''
 AS $function$
+declare
+    v_lock_timeout text := current_setting('lock_timeout');
 begin
+    perform set_config('lock_timeout', '100ms', true);
+    begin
+        perform 1 from public.shares s
+         where s.id in (select (r->>'s')::uuid from jsonb_array_elements(p_rows) r)
+         order by s.id for no key update;
+    exception when lock_not_available then
+        perform set_config('lock_timeout', v_lock_timeout, true);
+        return false;
+    end;
+    perform set_config('lock_timeout', v_lock_timeout, true);
     update promptd.share_view_cursor c set inode = p_new_inode, pos = p_new_pos
      where c.id = 1 and c.inode is not distinct from p_inode and c.pos = p_pos;
     if not found then

@@ -1,0 +1,114 @@
+#!/usr/bin/perl
+# 984-jobs-give-way.t: the background jobs that share rows with an account's deletion give way to
+# it instead of deadlocking with it: analytics_rollup leaves the queued rows of a user whose row is
+# locked for deletion (the cascade deletes them), share_views_ingest gives up on a batch whose
+# share stays locked (nothing counted, the cursor unmoved) and counts it once the lock is gone.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use POSIX ();
+use Promptd::Test qw(db1 api);
+
+my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0);
+my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
+
+# hold($sql, $tag): a psql child that runs $sql in a transaction, then
+# sleeps 3 s holding its locks (pg_sleep, marked by $tag), then rolls back;
+# returns once it sleeps.  join_hold($pid) waits for it.
+sub hold {
+    my ($sql, $tag) = @_;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        eval { $s->psql("begin; $sql; select pg_sleep(3) /* $tag */; rollback") };
+        POSIX::_exit($@ ? 1 : 0);
+    }
+    $s->wait_for(sub { db1("select count(*) from pg_stat_activity where wait_event = 'PgSleep' "
+                         . "and query like '%/* $tag */%'") }, timeout => 10)
+        or die "the $tag transaction never held its locks\n";
+    return $pid;
+}
+sub join_hold { my ($pid) = @_; return waitpid($pid, 0) == $pid && $? == 0 }
+
+# A statement that would wait for the held lock fails here instead of
+# hanging the test: the 2 s bound is far above what the jobs' statements take.
+sub job { my ($sql) = @_; return db1("set statement_timeout = '2s'; $sql") }
+
+# ------------------------------------------------ analytics_rollup
+api($ta, POST => '/api/v1/prompts', json => { title => 'queued', content => 'for the rollup' })->{status} == 201
+    or BAIL_OUT('no prompt');
+db1("select promptd.analytics_record('test.anonymous', null, '{}', null, null)");
+db1("select promptd.analytics_record('test.bob', '$bob', '{}', null, null)");
+my $queued = sub { db1("select count(*) from promptd.analytics_pending where $_[0]") };
+cmp_ok($queued->("user_id = '$alice'"), '>=', 1, "alice's events are queued");
+is($queued->("user_id is null"), 1, 'an anonymous event is queued');
+is($queued->("user_id = '$bob'"), 2, "bob's events are queued (his sign-up and one more)");
+my $others = $queued->("user_id is distinct from '$alice'");
+
+# alice's row locked as her account's deletion locks it (the cascade to her
+# queued rows comes next): the rollup, which used to take her rows and then
+# wait for her row (the daily active users' foreign key), leaves them.
+my $kid = hold("select 1 from auth.users where id = '$alice' for update", 'alice-deleting');
+my $r = eval { job("select promptd.analytics_rollup(100)::text") };
+is($@, '', "the rollup does not wait for alice's locked row");
+is($r, qq({"rolled": $others}), '... and rolls up everyone else\'s rows');
+cmp_ok($queued->("user_id = '$alice'"), '>=', 1, '... leaving hers queued');
+is($queued->("user_id is distinct from '$alice'"), 0, '... and no other');
+is(db1("select count(*) from promptd.analytics_daily_users where user_id = '$bob'"), 1, 'bob is an active user today');
+is(db1("select count(*) from promptd.analytics_daily_users where user_id = '$alice'"), 0, '... alice not yet');
+# her deletion's cascade, in the locking transaction, takes her rows at once
+ok(join_hold($kid), 'the locking transaction ended');
+$r = job("select promptd.analytics_rollup(100)::text");
+like($r, qr/^\{"rolled": [1-9]\d*\}$/, 'her row free, the next rollup takes her rows');
+is($queued->('true'), 0, '... and the queue is empty');
+is(db1("select count(*) from promptd.analytics_daily_users where user_id = '$alice'"), 1, '... she is an active user today');
+
+# The account's deletion itself while a rollup holds the user's row for
+# its key share: the deletion waits for the rollup's commit, not a deadlock.
+db1("select promptd.analytics_record('test.bob', '$bob', '{}', null, null)");
+is($queued->("user_id = '$bob'"), 1, "bob's new event is queued");
+$kid = hold("select promptd.analytics_rollup(100)", 'rollup');
+is($queued->("user_id = '$bob'"), 1, '... taken by the rollup, not yet committed');
+my $del = api($tb, DELETE => '/api/v1/me');
+is($del->{status}, 204, 'bob deletes his account while the rollup holds his queued row')
+    or diag explain $del->{json};
+ok(join_hold($kid), '... the rollup rolled back meanwhile');
+is(db1("select count(*) from auth.users where id = '$bob'"), 0, '... he is gone');
+is($queued->("user_id = '$bob'"), 0, '... with his queued rows');
+is(db1("select count(*) from promptd.analytics_daily_users where user_id = '$bob'"), 0, '... and his active days');
+
+# ------------------------------------------------ share_views_ingest
+my $p = api($ta, POST => '/api/v1/prompts', json => { title => 'viewed', content => 'count me' })->{json};
+my $sh = api($ta, POST => "/api/v1/prompts/$p->{id}/shares", json => {})->{json};
+ok($sh->{id}, 'alice shares a prompt');
+my ($inode, $pos) = @{ $s->psql('select coalesce(inode::text, \'null\'), pos from promptd.share_view_cursor_get()')->[0] };
+my $viewer = 'ab' x 32;    # a viewer hash, as the job makes them
+my $rows = qq([{"s": "$sh->{id}", "d": "2026-01-02", "v": "$viewer", "h": "example.org", "t": 1767312000}]);
+my $ingest = sub {
+    job("select promptd.share_views_ingest($inode, $pos, 42, " . ($pos + 100) . ", '$rows'::jsonb)");
+};
+my $counted = sub {
+    join '/', @{ $s->psql("select s.views, (select count(*) from public.share_daily d where d.share_id = s.id), "
+                        . "(select pos from promptd.share_view_cursor_get()) from public.shares s "
+                        . "where s.id = '$sh->{id}'")->[0] };
+};
+is($counted->(), "0/0/$pos", 'the share has no views yet');
+
+# the share locked (as an account's deletion moves or deletes its shares):
+# the ingest used to count the batch's days, then wait on the share's row
+$kid = hold("select 1 from public.shares where id = '$sh->{id}' for no key update", 'share-locked');
+$r = eval { $ingest->() };
+is($@, '', 'the ingest does not wait for the locked share');
+is($r, 'f', '... it answers "nothing counted"');
+is($counted->(), "0/0/$pos", '... and counted nothing: no views, no day, the cursor unmoved');
+ok(join_hold($kid), 'the locking transaction ended');
+is($ingest->(), 't', 'the share free, the same batch is counted');
+is($counted->(), '1/1/' . ($pos + 100), '... once: a view, its day, the cursor moved');
+is(db1("select count(*) from public.share_referrers where share_id = '$sh->{id}' and host = 'example.org'"), 1,
+   '... with its referrer');
+is($ingest->(), 'f', 'the same batch again (the cursor moved): nothing counted');
+is($counted->(), '1/1/' . ($pos + 100), '... still one view');
+
+$s->stop;
+done_testing;

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# 015-sql-functions.t: sql/functions/*.sql hold the one current definition of every function and policy, re-applied by each promptctl migrate.
+# 015-sql-functions.t: sql/functions/*.sql hold the one current definition of every function and policy, applied by promptctl migrate when they changed.
 use strict;
 use warnings;
 use FindBin;

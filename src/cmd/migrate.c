@@ -1,4 +1,4 @@
-/* migrate.c: apply sql/NNNN_*.sql once each, then re-apply sql/functions/<subject>.sql, under an advisory lock. */
+/* migrate.c: apply sql/NNNN_*.sql once each, then sql/functions/<subject>.sql when changed, under an advisory lock, giving way to live requests. */
 #include "cmd/migrate.h"
 
 #include <dirent.h>
@@ -7,12 +7,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include "core/arena.h"
+#include "core/config.h"
 #include "crypto/hash.h"
 
 #define MIGRATE_MAX_FILE (16L * 1024 * 1024)
+/* One attempt's wait for a lock (lock_timeout).  Under PostgreSQL's
+ * default deadlock_timeout (1 s), so that in a lock cycle with a request
+ * the migration gives up first and the request goes on. */
+#define MIGRATE_LOCK_TIMEOUT "100ms"
+#define MIGRATE_LOCK_WAIT 120          /* PROMPTD_MIGRATE_LOCK_WAIT: s of attempts */
+#define MIGRATE_LOCK_WAIT_MAX 86400
+#define MIGRATE_PAUSE_MS 50           /* between attempts: 50 to 250 ms, at random */
 
 /* One migration file.  Strings live in the run's arena. */
 typedef struct migrate_file {
@@ -24,21 +34,61 @@ typedef struct migrate_file {
     char checksum[HASH_SHA256_HEX]; /* SHA-256, lower-case hex */
 } migrate_file_t;
 
+/* The bookkeeping tables, made (with row level security, and no grant to
+ * the request roles) when missing; nothing is locked when they exist. */
 static const char migrate_table_sql[] =
-    "create table if not exists public.schema_migrations ("
-    " version text primary key,"
-    " name text not null,"
-    " checksum text not null,"
-    " applied_at timestamptz not null default now());"
-    "alter table public.schema_migrations enable row level security;"
-    "alter table public.schema_migrations force row level security;"
-    "revoke all on table public.schema_migrations from public;"
-    "do $$ declare r text; begin"
-    " foreach r in array array['anon', 'authenticated', 'service_role'] loop"
-    "  if exists (select 1 from pg_catalog.pg_roles where rolname = r) then"
-    "   execute format('revoke all on table public.schema_migrations from %I', r);"
+    "do $$ declare r text; t text; begin"
+    " foreach t in array array['schema_migrations', 'schema_functions'] loop"
+    "  continue when pg_catalog.to_regclass('public.' || t) is not null;"
+    "  if t = 'schema_migrations' then"
+    "   create table public.schema_migrations ("
+    "    version text primary key,"
+    "    name text not null,"
+    "    checksum text not null,"
+    "    applied_at timestamptz not null default now());"
+    "  else" /* the checksum of the sql/functions files last applied */
+    "   create table public.schema_functions ("
+    "    id boolean primary key default true check (id),"
+    "    checksum text not null,"
+    "    applied_at timestamptz not null default now());"
     "  end if;"
+    "  execute format('alter table public.%I enable row level security', t);"
+    "  execute format('alter table public.%I force row level security', t);"
+    "  execute format('revoke all on table public.%I from public', t);"
+    "  foreach r in array array['anon', 'authenticated', 'service_role'] loop"
+    "   if exists (select 1 from pg_catalog.pg_roles where rolname = r) then"
+    "    execute format('revoke all on table public.%I from %I', t, r);"
+    "   end if;"
+    "  end loop;"
     " end loop; end $$";
+
+/* Every table and view of the schemas promptd's SQL defines or extends
+ * that this role may lock, in one statement, ACCESS EXCLUSIVE: what a
+ * migration could need, taken before it changes anything. */
+static const char migrate_lock_sql[] =
+    "do $$ declare t text; begin"
+    " select string_agg(format('%I.%I', n.nspname, c.relname), ', ' order by c.oid) into t"
+    "  from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace"
+    " where c.relkind in ('r', 'p', 'v', 'm') and not c.relispartition"
+    "   and n.nspname in ('public', 'promptd', 'auth', 'storage')"
+    "   and pg_catalog.has_table_privilege(c.oid, 'UPDATE, DELETE, TRUNCATE');"
+    " if t is not null then"
+    "  execute 'lock table ' || t || ' in access exclusive mode';"
+    " end if; end $$";
+
+/* The SQLSTATE of the last failed migrate_exec ("" after a success), and
+ * whether migrate_tx is running an attempt (which reports a retryable
+ * failure itself). */
+static char migrate_state[6];
+static bool migrate_attempting;
+
+/* A failure that says nothing of the migration: a lock not free within
+ * lock_timeout, a deadlock, a serialization failure.  Worth another try. */
+static bool migrate_retryable(void)
+{
+    return strcmp(migrate_state, "55P03") == 0 || strcmp(migrate_state, "40P01") == 0 ||
+           strcmp(migrate_state, "40001") == 0;
+}
 
 /* Print a failed result's message with its detail, hint, context and, when
  * sql is the statement text, the line the error points at. */
@@ -76,17 +126,87 @@ static void migrate_report(const char *what, const PGresult *res,
         fprintf(stderr, "promptctl:   context: %s\n", field);
 }
 
-/* Run sql (one or more statements) expecting success; false is reported. */
-static bool migrate_exec(PGconn *conn, const char *sql, const char *what)
+/* Run sql (one or more statements; one with nparams > 0) expecting
+ * success; false is reported (in an attempt of migrate_tx, unless
+ * migrate_retryable(): migrate_tx says what it does then). */
+static bool migrate_exec_params(PGconn *conn, const char *sql, int nparams,
+                                const char *const *params, const char *what)
 {
-    PGresult *res = PQexec(conn, sql);
+    PGresult *res = nparams > 0 ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
+                                : PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    const char *state = ok ? "" : PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-    if (!ok)
+    snprintf(migrate_state, sizeof migrate_state, "%s", state != NULL ? state : "");
+    if (!ok && !(migrate_attempting && migrate_retryable()))
         migrate_report(what, res, conn, sql);
     PQclear(res);
     return ok;
+}
+
+static bool migrate_exec(PGconn *conn, const char *sql, const char *what)
+{
+    return migrate_exec_params(conn, sql, 0, NULL, what);
+}
+
+/* A transaction's work, run by migrate_tx after BEGIN and the locks. */
+typedef bool (*migrate_body_t)(PGconn *conn, const void *ctx);
+
+static double migrate_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Run body in one transaction that first takes every lock it could need
+ * (migrate_lock_sql, waiting at most MIGRATE_LOCK_TIMEOUT), so that it
+ * never waits on a live request halfway through, holding locks the request
+ * then waits for.  When the locks are not free, or a deadlock or
+ * serialization failure ends it anyway, it is rolled back and tried again
+ * after a pause of 50 to 250 ms (at random: the locks it waited for are
+ * held for milliseconds; what fails an attempt is mostly a request that
+ * holds one table and waits for another the attempt had taken), for up
+ * to wait_s seconds.
+ * Requests wait for it at most MIGRATE_LOCK_TIMEOUT per attempt, and for
+ * the transaction's length once it holds the locks. */
+static bool migrate_tx(PGconn *conn, const char *what, migrate_body_t body,
+                       const void *ctx, long wait_s)
+{
+    double start = migrate_now(), deadline = start + (double)wait_s;
+    unsigned seed = (unsigned)getpid() ^ (unsigned)(start * 1e6);
+
+    for (int attempt = 1;; attempt++) {
+        long pause_ms = MIGRATE_PAUSE_MS * (1 + rand_r(&seed) % 5);
+        bool done;
+
+        migrate_attempting = true;
+        done = migrate_exec(conn, "begin", "begin") &&
+               migrate_exec(conn, migrate_lock_sql, "locking the schema") &&
+               body(conn, ctx) && migrate_exec(conn, "commit", "commit");
+        migrate_attempting = false;
+        if (done) {
+            if (attempt > 1)
+                fprintf(stderr, "promptctl: %s: done at attempt %d, after %.1f s\n",
+                        what, attempt, migrate_now() - start);
+            return true;
+        }
+        PQclear(PQexec(conn, "rollback"));
+        if (!migrate_retryable())
+            return false;
+        if (migrate_now() + (double)pause_ms / 1000 >= deadline) {
+            fprintf(stderr, "promptctl: %s: gave up after %d attempts: live requests held "
+                    "its locks (SQLSTATE %s); retry when the database is quieter, or "
+                    "raise PROMPTD_MIGRATE_LOCK_WAIT\n", what, attempt, migrate_state);
+            return false;
+        }
+        if (attempt == 1)
+            fprintf(stderr, "promptctl: %s: waiting for live requests' locks "
+                    "(SQLSTATE %s); trying again\n", what, migrate_state);
+        nanosleep(&(struct timespec){ 0, pause_ms * 1000000L }, NULL);
+    }
 }
 
 static int migrate_select_sql(const struct dirent *d)
@@ -220,60 +340,90 @@ static bool migrate_check(PGconn *conn, const migrate_file_t *files,
     return ok;
 }
 
-/* Apply one file in its own transaction and record it. */
-static bool migrate_apply(PGconn *conn, const migrate_file_t *f)
+/* migrate_tx body: one migration file, recorded; the functions' checksum
+ * forgotten, so that sql/functions is applied after it. */
+static bool migrate_apply_body(PGconn *conn, const void *ctx)
 {
+    const migrate_file_t *f = ctx;
     const char *params[3] = { f->version, f->name, f->checksum };
     char what[512];
-    PGresult *res;
 
-    if (!migrate_exec(conn, "begin", "begin"))
-        return false;
     snprintf(what, sizeof what, "migration %s failed", f->file);
-    if (!migrate_exec(conn, f->sql, what))
-        goto fail;
-    res = PQexecParams(conn,
-        "insert into public.schema_migrations (version, name, checksum) "
-        "values ($1, $2, $3)", 3, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        migrate_report("recording migration", res, conn, NULL);
-        PQclear(res);
-        goto fail;
-    }
-    PQclear(res);
-    if (!migrate_exec(conn, "commit", "commit"))
+    return migrate_exec(conn, f->sql, what) &&
+           migrate_exec_params(conn,
+               "insert into public.schema_migrations (version, name, checksum) "
+               "values ($1, $2, $3)", 3, params, "recording migration") &&
+           migrate_exec(conn, "delete from public.schema_functions", "recording migration");
+}
+
+/* Apply one file in its own transaction and record it. */
+static bool migrate_apply(PGconn *conn, const migrate_file_t *f, long wait_s)
+{
+    char what[512];
+
+    snprintf(what, sizeof what, "migration %s", f->file);
+    if (!migrate_tx(conn, what, migrate_apply_body, f, wait_s))
         return false;
     printf("applied %s\n", f->file);
     fflush(stdout);
     return true;
-fail:
-    PQclear(PQexec(conn, "rollback"));
-    return false;
 }
 
-/* Re-apply every DIR/functions/<subject>.sql, in name order, in one transaction:
+/* The sql/functions files and their checksum (over each name and text). */
+typedef struct migrate_functions {
+    arena_t *a;
+    migrate_file_t *files;
+    size_t n;
+    char checksum[HASH_SHA256_HEX];
+} migrate_functions_t;
+
+/* migrate_tx body: every file, then the checksum recorded. */
+static bool migrate_functions_body(PGconn *conn, const void *ctx)
+{
+    const migrate_functions_t *fn = ctx;
+    const char *params[1] = { fn->checksum };
+
+    for (size_t i = 0; i < fn->n; i++)
+        if (!migrate_exec(conn, fn->files[i].sql,
+                          arena_printf(fn->a, "functions/%s failed", fn->files[i].file)))
+            return false;
+    return migrate_exec_params(conn,
+        "insert into public.schema_functions (checksum) values ($1) "
+        "on conflict (id) do update set checksum = excluded.checksum, applied_at = now()",
+        1, params, "recording sql/functions");
+}
+
+/* Apply every DIR/functions/<subject>.sql, in name order, in one transaction:
  * the current definitions of the functions, views and policies, written
  * to be run again (CREATE OR REPLACE, DROP POLICY IF EXISTS, REVOKE/GRANT).
- * Quiet when it succeeds: nothing is recorded, as nothing is new. */
-static bool migrate_functions(arena_t *a, PGconn *conn, const char *dir)
+ * Skipped when the files are those last applied (schema_functions) and no
+ * migration has been applied since: a migrate with nothing new takes no
+ * lock a request could wait on.  Quiet either way. */
+static bool migrate_functions(arena_t *a, PGconn *conn, const char *dir, long wait_s)
 {
-    migrate_file_t *files = NULL;
-    const char *fdir = arena_printf(a, "%s/functions", dir);
-    size_t n = 0, i;
+    migrate_functions_t fn = { .a = a };
+    hash_part_t *parts;
+    PGresult *res;
+    bool same;
 
-    if (!migrate_list(a, fdir, &files, &n) ||
-        !migrate_exec(conn, "begin", "begin"))
+    if (!migrate_list(a, arena_printf(a, "%s/functions", dir), &fn.files, &fn.n))
         return false;
-    for (i = 0; i < n; i++)
-        if (!migrate_exec(conn, files[i].sql,
-                          arena_printf(a, "functions/%s failed", files[i].file)))
-            goto fail;
-    if (!migrate_exec(conn, "commit", "commit"))
+    parts = arena_zalloc(a, sizeof *parts * 2 * (fn.n > 0 ? fn.n : 1));
+    for (size_t i = 0; i < fn.n; i++) {
+        /* the NULs end each part: no file's name or text holds one */
+        parts[2 * i] = (hash_part_t){ fn.files[i].file, strlen(fn.files[i].file) + 1 };
+        parts[2 * i + 1] = (hash_part_t){ fn.files[i].sql, fn.files[i].len + 1 };
+    }
+    hash_sha256_parts_hex(parts, 2 * fn.n, fn.checksum);
+    res = PQexec(conn, "select checksum from public.schema_functions");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        migrate_report("reading schema_functions", res, conn, NULL);
+        PQclear(res);
         return false;
-    return true;
-fail:
-    PQclear(PQexec(conn, "rollback"));
-    return false;
+    }
+    same = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), fn.checksum) == 0;
+    PQclear(res);
+    return same || migrate_tx(conn, "sql/functions", migrate_functions_body, &fn, wait_s);
 }
 
 bool migrate_app_password(PGconn *conn, const config_t *cfg)
@@ -309,8 +459,15 @@ int migrate_run(const config_t *cfg)
     const char *app_url;
     char lock_sql[64];
     size_t n = 0, i;
+    long wait_s;
     int rc = 1;
 
+    if (!config_env_int("PROMPTD_MIGRATE_LOCK_WAIT", MIGRATE_LOCK_WAIT, 0,
+                        MIGRATE_LOCK_WAIT_MAX, &wait_s)) {
+        fprintf(stderr, "promptctl: PROMPTD_MIGRATE_LOCK_WAIT must be 0..%d seconds\n",
+                MIGRATE_LOCK_WAIT_MAX);
+        goto out;
+    }
     if (!migrate_list(a, cfg->sql_dir, &files, &n))
         goto out;
     applied = arena_zalloc(a, sizeof *applied * (n > 0 ? n : 1));
@@ -328,13 +485,14 @@ int migrate_run(const config_t *cfg)
     if (!migrate_exec(conn, lock_sql, "taking the migration lock"))
         goto out;
     locked = true;
-    if (!migrate_exec(conn, migrate_table_sql, "creating schema_migrations") ||
+    if (!migrate_exec(conn, "set lock_timeout = '" MIGRATE_LOCK_TIMEOUT "'", "session setup") ||
+        !migrate_exec(conn, migrate_table_sql, "creating schema_migrations and schema_functions") ||
         !migrate_check(conn, files, n, applied))
         goto out;
     for (i = 0; i < n; i++)
-        if (!applied[i] && !migrate_apply(conn, &files[i]))
+        if (!applied[i] && !migrate_apply(conn, &files[i], wait_s))
             goto out;
-    if (!migrate_functions(a, conn, cfg->sql_dir))
+    if (!migrate_functions(a, conn, cfg->sql_dir, wait_s))
         goto out;
     app_url = getenv("PROMPTD_APP_DATABASE_URL");
     if (app_url == NULL || *app_url == '\0')

@@ -1,4 +1,4 @@
-/* migrate.h: apply sql/NNNN_*.sql once each, then re-apply sql/functions/<subject>.sql, under an advisory lock. */
+/* migrate.h: apply sql/NNNN_*.sql once each, then sql/functions/<subject>.sql when changed, under an advisory lock, giving way to live requests. */
 #ifndef PROMPTD_MIGRATE_H
 #define PROMPTD_MIGRATE_H
 
@@ -18,11 +18,14 @@ extern const ctl_cmd_t migrate_cmd;
 
 /* Connect to cfg->database_url, apply every new migration of cfg->sql_dir
  * (one transaction each, one line on stdout per file applied), refuse
- * when an applied file's checksum changed, then re-apply every
+ * when an applied file's checksum changed, then apply every
  * cfg->sql_dir/functions/<subject>.sql in name order (one transaction, quiet;
- * the directory must exist), then set promptd_app's password
- * unless PROMPTD_APP_DATABASE_URL is set.  Errors go to stderr.  Returns
- * the process exit status: 0 or 1. */
+ * the directory must exist) unless those files are the ones last applied
+ * and no migration was applied since, then set promptd_app's password
+ * unless PROMPTD_APP_DATABASE_URL is set.  Each transaction first locks
+ * every table and view, waiting at most 200 ms, and is tried again while
+ * live requests hold them, for up to PROMPTD_MIGRATE_LOCK_WAIT seconds
+ * (120).  Errors go to stderr.  Returns the process exit status: 0 or 1. */
 int migrate_run(const config_t *cfg);
 
 /* Give promptd_app the password in var/secrets/app_db_password (made on

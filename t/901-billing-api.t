@@ -227,9 +227,10 @@ is(db1("select count(*) from promptd.billing_customers where user_id = '$u2'"), 
 
 # --- slow Stripe: two checkouts of a new user at once meet at Stripe with
 # the same customer key; the later one is Stripe's 409 while the first is in
-# flight, retries, and gets the same customer.
+# flight, retries, and gets the same customer.  (The first is held until the
+# second has had its 409, so they meet however slowly the clients start.)
 my ($u5, $t5) = $s->users('racer');
-$st->latency(1000);
+$st->hold_until_repeated('/v1/customers', 30_000);
 $st->clear_requests;
 $ok = checkouts($t5, 2);
 is($ok, 2, 'two checkouts at once against a slow Stripe: both 200');
@@ -237,6 +238,7 @@ is($ok, 2, 'two checkouts at once against a slow Stripe: both 200');
 ok(@cr >= 3, 'the customer key was sent again after a 409 (' . scalar(@cr) . ' customer requests)');
 is(scalar(grep { ($_->{metadata}{promptd_user_id} // '') eq $u5 } $st->objects('cus_')), 1, '... one customer object');
 is(db1("select count(*) from promptd.billing_customers where user_id = '$u5'"), 1, '... one stored');
+$st->hold_until_repeated(undef);
 
 # --- no transaction is held while Stripe works: the request's reads are
 # committed before each call (a slow Stripe must not pin rows or locks)

@@ -266,18 +266,24 @@ ok($s->wait_for(sub { db1("select count(*) from promptd.webhook_deliveries where
 $rx->clear;
 my $slow = hook('/slow', 'prompt.created');
 my $fast = hook('/fast', 'prompt.created');
-$rx->default('/slow', { delay_ms => 4000 });
+# the slow endpoint answers nothing until the fast one has had all six
+$rx->default('/slow', { hold => 'slow' });
 # six events in one transaction: all due at once
 $s->psql("insert into public.prompts (user_id, workspace_id, title, content) "
        . "select '$alice', '$ws', 'burst ' || i, 'x' from generate_series(1, 6) i");
-$s->wait_for(sub { (grep { defined $_->{done_at} } $rx->requests('/fast')) >= 6 }, timeout => 30);
+$s->wait_for(sub { (grep { defined $_->{done_at} } $rx->requests('/fast')) >= 6
+                   && $rx->requests('/slow') >= 2 }, timeout => 30);
 my @fast = $rx->requests('/fast');
+my @held = $rx->requests('/slow');
+$rx->release('slow');
 $s->wait_for(sub { (grep { defined $_->{done_at} } $rx->requests('/slow')) >= 6 }, timeout => 60);
 my @slow = $rx->requests('/slow');
 my %fast_ids = map { $_->{headers}{'webhook-id'} => 1 } @fast;
 my %slow_ids = map { $_->{headers}{'webhook-id'} => 1 } @slow;
-is(scalar keys %fast_ids, 6, 'the fast endpoint got all six');
-is(scalar keys %slow_ids, 6, 'the slow one too, in time');
+is(scalar keys %fast_ids, 6, 'the fast endpoint got all six while the slow one answered none');
+is(scalar(grep { defined $_->{done_at} } @held) . '/' . scalar(@held), '0/2',
+   '... which meanwhile held two (PROMPTD_WEBHOOKS_PER_ENDPOINT), unanswered');
+is(scalar keys %slow_ids, 6, 'the slow one got all six once it answered');
 cmp_ok(max(map { $_->{done_at} // 9e9 } @fast), '<', min(map { $_->{done_at} // 0 } @slow),
        'every fast delivery was answered before the slow endpoint answered once');
 my $most = max(map { my $t = $_->{at}; scalar grep { $_->{at} <= $t && ($_->{done_at} // 9e9) > $t } @slow } @slow);

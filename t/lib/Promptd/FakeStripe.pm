@@ -7,6 +7,7 @@ package Promptd::FakeStripe;
 #   $st->script([{ status => 500 }, { status => 429 }]);   # the next answers, then normal
 #   $st->script([{ close => 1 }]);                          # close without answering
 #   $st->latency(300);          # every answer 300 ms late (same key meanwhile: 409)
+#   $st->hold_until_repeated('/v1/customers', 30_000);  # POSTs there held until their key is sent again (or 30 s)
 #   my @reqs = $st->requests;   # [{method, path, headers (lower-case), body, form}]
 #   $st->clear_requests;        # forget them (objects stay); $st->reset: all
 #   my $sub = $st->subscription(customer => 'cus_1', price => 'price_pro_m', status => 'active');
@@ -80,6 +81,16 @@ sub key      { $_[0]{key} }
 sub latency {
     my ($self, $ms) = @_;
     $self->_update(sub { $_[0]{latency_ms} = $ms });
+}
+
+# hold_until_repeated($path, $ms): a POST to $path (not scripted) is
+# answered only once another request with its Idempotency-Key has had the
+# 409 of a key in flight, or after $ms: a race of two requests with one key
+# made certain, whatever the machine's load.  hold_until_repeated(undef)
+# ends it.
+sub hold_until_repeated {
+    my ($self, $path, $ms) = @_;
+    $self->_update(sub { $_[0]{hold} = defined $path ? { path => $path, ms => $ms } : undef });
 }
 
 # script([{status, body?, delay_ms?}, ...]): the next answers, in order.
@@ -329,17 +340,19 @@ sub _serve {
     }
     # A POST's key is claimed first (in flight), answered after the
     # latency, then kept: the same key meanwhile is Stripe's 409.
-    my ($replay, $latency);
+    my ($replay, $latency, $hold);
     my $k = $method eq 'POST' ? $hdr->{'idempotency-key'} : undef;
     $self->_update(sub {
         my $st = shift;
         $latency = $st->{latency_ms};
+        $hold = $st->{hold} if defined $k && $st->{hold} && $st->{hold}{path} eq $path;
         return unless defined $k;
         if (my $prev = $st->{idem}{$k}) {
             if ($prev->{path} ne $path || $prev->{body} ne $body) {
                 ($status, $out) = _error(400, 'idempotency_error',
                     "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '$k' if you meant to execute a different request.");
             } elsif ($prev->{inflight}) {
+                $prev->{repeated} = 1;
                 ($status, $out) = _error(409, 'invalid_request_error',
                     'There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through): ' . $k . '. Please try again later.',
                     code => 'idempotency_key_in_use');
@@ -351,6 +364,13 @@ sub _serve {
         $st->{idem}{$k} = { path => $path, body => $body, inflight => 1 };
     });
     if (!defined $status) {
+        my $end = Time::HiRes::time() + ($hold ? $hold->{ms} / 1000 : 0);
+        while ($hold && Time::HiRes::time() < $end) {
+            my $repeated;
+            $self->_update(sub { $repeated = $_[0]{idem}{$k}{repeated} });
+            last if $repeated;
+            Time::HiRes::sleep(0.02);
+        }
         Time::HiRes::sleep($latency / 1000) if $latency;
         $self->_update(sub {
             my $st = shift;

@@ -20,12 +20,15 @@ package Promptd::WebhookReceiver;
 #   #   the connection dropped, undef while pending; both are set just before, so
 #   #   a client that has its answer finds them)}
 #   $rx->clear;                                   # forget the requests (scripts and defaults stay)
+#   $rx->release('slow');                         # answer the requests held by {hold => 'slow'}, and later ones
 #   $rx->stop;                                    # also on DESTROY, in the process that made it
 #
 # A row: {status => 200, body => 'ok', retry_after => SECONDS (a Retry-After
 # header), headers => {Name => value}, delay_ms => MS (sleep before answering,
 # or before dropping), drop => 1 (read the request, then close without any
-# answer)}.  Missing keys mean 200, "ok", no delay.
+# answer), hold => NAME (answer only once release(NAME) was called, at most
+# 60 s after arrival: a slow endpoint whose slowness no load can outlast)}.
+# Missing keys mean 200, "ok", no delay.
 #
 # Each connection is served by its own forked child, so deliveries overlap
 # freely; a request is on record (with done_at undef) as soon as it is read,
@@ -106,6 +109,13 @@ sub script {
 sub default {
     my ($self, $path, $row) = @_;
     $self->_update(sub { defined $row ? ($_[0]{defaults}{$path} = $row) : delete $_[0]{defaults}{$path} });
+}
+
+sub release {
+    my ($self, $name) = @_;
+    die "WebhookReceiver: a hold's name is a word\n" unless $name =~ /^\w+$/;
+    open(my $fh, '>', "$self->{dir}/release-$name") or die "WebhookReceiver: release: $!";
+    close $fh;
 }
 
 sub clear {
@@ -240,6 +250,9 @@ sub _serve {
         return [ $#{ $st->{requests} }, $row ];
     }) };
     Time::HiRes::sleep($row->{delay_ms} / 1000) if $row->{delay_ms};
+    if (defined(my $hold = $row->{hold})) {
+        for (1 .. 3000) { last if -e "$self->{dir}/release-$hold"; Time::HiRes::sleep(0.02) }
+    }
     my $status = $row->{drop} ? 0 : $row->{status} // 200;
     # On record before the answer goes out (or the connection is dropped), so
     # a client that has its answer finds status and done_at.  Only this child

@@ -8,7 +8,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use File::Temp qw(tempdir);
-use POSIX ();
 use Promptd::Test qw(db1 api);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 2, PROMPTD_RATE_API => '100000r/s', PROMPTD_BURST_API => 100000,
@@ -106,13 +105,7 @@ for my $forced (0, 1) {
 # A table held by a long transaction: migrate waits its PROMPTD_MIGRATE_LOCK_WAIT,
 # then gives up with a clear message, having changed nothing.
 {
-    my $kid = fork // die "fork: $!";
-    if (!$kid) {
-        eval { $s->psql("begin; lock table public.prompts in access share mode; select pg_sleep(4) /* holder */; rollback") };
-        POSIX::_exit(0);
-    }
-    $s->wait_for(sub { db1("select count(*) from pg_stat_activity where query like '%/* holder */%' "
-                         . "and wait_event = 'PgSleep'") }, timeout => 10) or die "no holder\n";
+    my $kid = $s->hold_tx('lock table public.prompts in access share mode', 4);
     db1('delete from public.schema_functions');
     my ($rc, $out, $err) = $s->_run([$s->{promptctl}, 'migrate'], separate => 1,
                                     env => { PROMPTD_MIGRATE_LOCK_WAIT => 1 });

@@ -8,27 +8,12 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use POSIX ();
 use Promptd::Test qw(db1 api);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0);
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 
-# hold($sql, $tag): a psql child that runs $sql in a transaction, then
-# sleeps 3 s holding its locks (pg_sleep, marked by $tag), then rolls back;
-# returns once it sleeps.  join_hold($pid) waits for it.
-sub hold {
-    my ($sql, $tag) = @_;
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        eval { $s->psql("begin; $sql; select pg_sleep(3) /* $tag */; rollback") };
-        POSIX::_exit($@ ? 1 : 0);
-    }
-    $s->wait_for(sub { db1("select count(*) from pg_stat_activity where wait_event = 'PgSleep' "
-                         . "and query like '%/* $tag */%'") }, timeout => 10)
-        or die "the $tag transaction never held its locks\n";
-    return $pid;
-}
+# hold_tx's child ended, its transaction having run
 sub join_hold { my ($pid) = @_; return waitpid($pid, 0) == $pid && $? == 0 }
 
 # A statement that would wait for the held lock fails here instead of
@@ -49,7 +34,7 @@ my $others = $queued->("user_id is distinct from '$alice'");
 # alice's row locked as her account's deletion locks it (the cascade to her
 # queued rows comes next): the rollup, which used to take her rows and then
 # wait for her row (the daily active users' foreign key), leaves them.
-my $kid = hold("select 1 from auth.users where id = '$alice' for update", 'alice-deleting');
+my $kid = $s->hold_tx("select 1 from auth.users where id = '$alice' for update");
 my $r = eval { job("select promptd.analytics_rollup(100)::text") };
 is($@, '', "the rollup does not wait for alice's locked row");
 is($r, qq({"rolled": $others}), '... and rolls up everyone else\'s rows');
@@ -68,8 +53,9 @@ is(db1("select count(*) from promptd.analytics_daily_users where user_id = '$ali
 # its key share: the deletion waits for the rollup's commit, not a deadlock.
 db1("select promptd.analytics_record('test.bob', '$bob', '{}', null, null)");
 is($queued->("user_id = '$bob'"), 1, "bob's new event is queued");
-$kid = hold("select promptd.analytics_rollup(100)", 'rollup');
-is($queued->("user_id = '$bob'"), 1, '... taken by the rollup, not yet committed');
+$kid = $s->hold_tx("select promptd.analytics_rollup(100)");
+is(db1("select count(*) from (select 1 from promptd.analytics_pending where user_id = '$bob' "
+     . "for update skip locked) x"), 0, '... taken (locked) by the rollup, not yet committed');
 my $del = api($tb, DELETE => '/api/v1/me');
 is($del->{status}, 204, 'bob deletes his account while the rollup holds his queued row')
     or diag explain $del->{json};
@@ -97,7 +83,7 @@ is($counted->(), "0/0/$pos", 'the share has no views yet');
 
 # the share locked (as an account's deletion moves or deletes its shares):
 # the ingest used to count the batch's days, then wait on the share's row
-$kid = hold("select 1 from public.shares where id = '$sh->{id}' for no key update", 'share-locked');
+$kid = $s->hold_tx("select 1 from public.shares where id = '$sh->{id}' for no key update");
 $r = eval { $ingest->() };
 is($@, '', 'the ingest does not wait for the locked share');
 is($r, 'f', '... it answers "nothing counted"');

@@ -7,11 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <libpq-fe.h>
 #include "core/arena.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "crypto/hash.h"
 
@@ -22,7 +21,8 @@
 #define MIGRATE_LOCK_TIMEOUT "100ms"
 #define MIGRATE_LOCK_WAIT 120          /* PROMPTD_MIGRATE_LOCK_WAIT: s of attempts */
 #define MIGRATE_LOCK_WAIT_MAX 86400
-#define MIGRATE_PAUSE_MS 50           /* between attempts: 50 to 250 ms, at random */
+#define MIGRATE_PAUSE_MS 100          /* between attempts: clock_backoff_ms(100, 250) */
+#define MIGRATE_PAUSE_MAX_MS 250
 
 /* One migration file.  Strings live in the run's arena. */
 typedef struct migrate_file {
@@ -153,33 +153,24 @@ static bool migrate_exec(PGconn *conn, const char *sql, const char *what)
 /* A transaction's work, run by migrate_tx after BEGIN and the locks. */
 typedef bool (*migrate_body_t)(PGconn *conn, const void *ctx);
 
-static double migrate_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Run body in one transaction that first takes every lock it could need
  * (migrate_lock_sql, waiting at most MIGRATE_LOCK_TIMEOUT), so that it
  * never waits on a live request halfway through, holding locks the request
  * then waits for.  When the locks are not free, or a deadlock or
  * serialization failure ends it anyway, it is rolled back and tried again
- * after a pause of 50 to 250 ms (at random: the locks it waited for are
- * held for milliseconds; what fails an attempt is mostly a request that
- * holds one table and waits for another the attempt had taken), for up
- * to wait_s seconds.
+ * after a short jittered pause (50-100 ms, growing to 125-250 ms: the
+ * locks it waited for are held for milliseconds; what fails an attempt is
+ * mostly a request that holds one table and waits for another the attempt
+ * had taken), for up to wait_s seconds.
  * Requests wait for it at most MIGRATE_LOCK_TIMEOUT per attempt, and for
  * the transaction's length once it holds the locks. */
 static bool migrate_tx(PGconn *conn, const char *what, migrate_body_t body,
                        const void *ctx, long wait_s)
 {
-    double start = migrate_now(), deadline = start + (double)wait_s;
-    unsigned seed = (unsigned)getpid() ^ (unsigned)(start * 1e6);
+    double start = clock_now(), deadline = start + (double)wait_s;
 
     for (int attempt = 1;; attempt++) {
-        long pause_ms = MIGRATE_PAUSE_MS * (1 + rand_r(&seed) % 5);
+        long pause_ms = clock_backoff_ms(MIGRATE_PAUSE_MS, MIGRATE_PAUSE_MAX_MS, attempt);
         bool done;
 
         migrate_attempting = true;
@@ -190,13 +181,13 @@ static bool migrate_tx(PGconn *conn, const char *what, migrate_body_t body,
         if (done) {
             if (attempt > 1)
                 fprintf(stderr, "promptctl: %s: done at attempt %d, after %.1f s\n",
-                        what, attempt, migrate_now() - start);
+                        what, attempt, clock_now() - start);
             return true;
         }
         PQclear(PQexec(conn, "rollback"));
         if (!migrate_retryable())
             return false;
-        if (migrate_now() + (double)pause_ms / 1000 >= deadline) {
+        if (clock_now() + (double)pause_ms / 1000 >= deadline) {
             fprintf(stderr, "promptctl: %s: gave up after %d attempts: live requests held "
                     "its locks (SQLSTATE %s); retry when the database is quieter, or "
                     "raise PROMPTD_MIGRATE_LOCK_WAIT\n", what, attempt, migrate_state);
@@ -205,7 +196,7 @@ static bool migrate_tx(PGconn *conn, const char *what, migrate_body_t body,
         if (attempt == 1)
             fprintf(stderr, "promptctl: %s: waiting for live requests' locks "
                     "(SQLSTATE %s); trying again\n", what, migrate_state);
-        nanosleep(&(struct timespec){ 0, pause_ms * 1000000L }, NULL);
+        clock_sleep_ms(pause_ms);
     }
 }
 

@@ -23,7 +23,7 @@ extern const ctl_cmd_t migrate_cmd;
  * the directory must exist) unless those files are the ones last applied
  * and no migration was applied since, then set promptd_app's password
  * unless PROMPTD_APP_DATABASE_URL is set.  Each transaction first locks
- * every table and view, waiting at most 200 ms, and is tried again while
+ * every table and view, waiting at most 100 ms, and is tried again while
  * live requests hold them, for up to PROMPTD_MIGRATE_LOCK_WAIT seconds
  * (120).  Errors go to stderr.  Returns the process exit status: 0 or 1. */
 int migrate_run(const config_t *cfg);

@@ -365,7 +365,7 @@ sub _serve {
     });
     if (!defined $status) {
         my $end = Time::HiRes::time() + ($hold ? $hold->{ms} / 1000 : 0);
-        while ($hold && Time::HiRes::time() < $end) {
+        while (Time::HiRes::time() < $end) {
             my $repeated;
             $self->_update(sub { $repeated = $_[0]{idem}{$k}{repeated} });
             last if $repeated;

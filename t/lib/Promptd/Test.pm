@@ -623,6 +623,24 @@ sub wait_for {
     return;
 }
 
+# hold_tx($sql, $secs = 3) -> pid: a psql child that runs $sql in a
+# transaction, keeps what it locked for $secs (pg_sleep), then rolls back;
+# returns once it is sleeping (dies when that takes over 10 s).  The
+# caller waits for it: waitpid($pid, 0), $? 0 when the transaction ran.
+sub hold_tx {
+    my ($self, $sql, $secs) = @_;
+    my $tag = "hold_tx $$ " . ++$self->{holds};
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        eval { $self->psql("begin; $sql; select pg_sleep(" . ($secs // 3) . ") /* $tag */; rollback") };
+        POSIX::_exit($@ ? 1 : 0);
+    }
+    $self->wait_for(sub { $self->db1("select count(*) from pg_stat_activity where wait_event = 'PgSleep' "
+                                   . "and query like '%/* $tag */%'") }, timeout => 10)
+        or die "hold_tx: the transaction never held its locks: $sql\n";
+    return $pid;
+}
+
 # at_second($lo, $hi): wait (bounded, two minutes) until the database
 # clock's second of the minute is from $lo to $hi (whole seconds), so that
 # what follows starts where the test needs it in the minute (a burst in one

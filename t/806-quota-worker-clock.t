@@ -62,16 +62,20 @@ sub windows {
         . "from promptd.quota_counters where user_id = '$user' and resource = 'requests_per_minute'");
 }
 sub db_minute { db1("select to_char(date_trunc('minute', now()) + make_interval(mins => $_[0]), 'HH24:MI')") }
-# The worker's clock as its log shows it, minus this host's: seconds.
+# The worker's clock as its log shows it, minus this host's: seconds.  The
+# worker logs a request after it answered it, so the line of this request
+# (its X-Request-Id) is waited for: the last line may be an older one.
 sub worker_offset {
-    get($tc);    # a request, so that the worker writes a line
-    open(my $fh, '<', $s->var_dir . '/log/prompts.log') or return undef;
-    my $last;
-    while (<$fh>) { $last = $1 if /^\{"ts":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)/ }
-    close $fh;
-    return undef unless $last;
+    my $id = get($tc)->{headers}{'x-request-id'} or return undef;
+    my $ts = $s->wait_for(sub {
+        open(my $fh, '<', $s->var_dir . '/log/prompts.log') or return;
+        while (<$fh>) {
+            return $1 if /^\{"ts":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)[^\n]*"request_id":"\Q$id\E"/;
+        }
+        return;
+    }, timeout => 10) or return undef;
     my $now = strftime('%Y-%m-%dT%H:%M:%S', gmtime);
-    return db1("select extract(epoch from '$last'::timestamp - '$now'::timestamp)::int");
+    return db1("select extract(epoch from '$ts'::timestamp - '$now'::timestamp)::int");
 }
 
 # ------------------------------------------------ the counter quota_hit counted on is kept

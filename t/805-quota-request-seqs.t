@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# 805-quota-request-seqs.t: the request quota counted on pooled sequences: a read-only request writes no row, the pool is taken back and grows to its size, a full pool falls back to UPDATE counting, limit changes (tier, enforcement) take effect at once, promptctl quota seqs, what promptd_app may touch.
+# 805-quota-request-seqs.t: the request quota counted on pooled sequences: a read-only request writes no row, the pool is taken back and grows to its size, a full pool falls back to UPDATE counting, limit changes (tier, enforcement) take effect at once, promptctl quota seqs, per-key limits (each key and the sessions apart), what promptd_app may touch.
 use strict;
 use warnings;
 use FindBin;
@@ -13,7 +13,7 @@ my $s = Promptd::Test->new(PROMPTD_WORKERS => 2, quotas => 1,
                            # counts each statement when it ends (failed ones not)
                            PROMPTD_PG_SETTINGS => "shared_preload_libraries = 'pg_stat_statements'");
 my ($alice, $ta, $bob, $tb, $carol, $tc, $dave, $td, $erin, $te, $frank, $tf, $grace, $tg,
-    $heidi, $th) = $s->users(qw(alice bob carol dave erin frank grace heidi));
+    $heidi, $th, $ivan, $ti) = $s->users(qw(alice bob carol dave erin frank grace heidi ivan));
 
 # The RateLimit-Policy quota (q) of requests_per_minute, or undef.
 sub policy_q {
@@ -222,6 +222,34 @@ for my $bad ('-1', 'abc', '', '12345678') {
 like((eval { $s->promptctl('quota', 'seqs', '2000000'); 1 } ? '' : $@), qr/from 0 to 1000000/,
      'quota seqs 2000000: out of range, said why');
 is(db1("select request_seqs from promptd.quota_settings"), $n + 2, 'a refused size changes nothing');
+
+# ------------------------------------------------ per key: each key and the sessions count apart
+# Under "per_key", a key's request must not find the sessions' counter
+# (nor a session a key's): each kind has its own limit.
+my @keys = map { $s->request(POST => '/api/v1/keys', { token => $ti, json => { name => "k$_" } })->{json}{key} } 1 .. 2;
+ok(defined $keys[0] && defined $keys[1], 'ivan: two API keys');
+$s->promptctl('quota', 'set', $ivan, 'requests_per_minute=3', 'per_key=requests_per_minute');
+fresh_minute();
+sub remaining_of {    # the RateLimit r of requests_per_minute, or undef
+    my ($r) = @_;
+    for my $i (@{ sf_list($r->{headers}{ratelimit}) || [] }) {
+        return $i->{params}{r}[1] if $i->{value} eq 'requests_per_minute';
+    }
+    return undef;
+}
+sub ivan_gets { [map { my $r = get($_[0]); $r->{status} . '/' . (remaining_of($r) // '-') } 1 .. $_[1]] }
+is_deeply(ivan_gets($ti, 2), ['200/2', '200/1'], 'sessions: 2 of their 3');
+is_deeply(ivan_gets($keys[0], 4), ['200/2', '200/1', '200/0', '429/0'],
+          'key 1: its own 3, not what the sessions left, then refused');
+is_deeply(ivan_gets($ti, 2), ['200/0', '429/0'], 'sessions: their third, then refused: key 1 spent none of theirs');
+is_deeply(ivan_gets($keys[1], 1), ['200/2'], 'key 2: its own 3');
+is(db1("select string_agg(k, ' ' order by k) from (select case key_id "
+     . "when '00000000-0000-0000-0000-000000000000' then 'user' "
+     . "when 'ffffffff-ffff-ffff-ffff-ffffffffffff' then 'sessions' else 'key' end || ':' "
+     . "|| promptd.quota_counter_used(used, seq, base, lim) as k from promptd.quota_counters "
+     . "where user_id = '$ivan' and resource = 'requests_per_minute' and lim is not null "
+     . "and window_start = date_trunc('minute', now(), 'UTC')) c"),
+   'key:1 key:3 sessions:3', "the window's counters: each key's and the sessions', none shared");
 
 $s->stop;
 done_testing;

@@ -171,8 +171,12 @@ revoke all on function promptd.quota_request_counter(uuid, uuid, timestamp with 
 -- reset_s, counter_seq, counter_base, counter_window), the first four null
 -- when the caller's plan has no request rate limit (or enforcement is
 -- off): one request against requests_per_minute, counted
--- per API key when the effective "per_key" array names the resource and
--- key is given.  Raises PDQ29 when the window is spent.  The workers send
+-- per API key when the effective "per_key" array names the resource: each
+-- key on its own counter (key_id the key's), the user's sessions on one
+-- of their own (key_id all f: no key's counter, so a key's request never
+-- counts on it); otherwise on the user's one counter (key_id all zero),
+-- which a key's request counts on too.  Raises PDQ29 when the window is
+-- spent.  The workers send
 -- it, as their own login role, in the pipeline of a read-write request's
 -- first statement as an implicit transaction of its own, and after a
 -- read-only request when its hot path (src/http/quota.c) found no counter
@@ -197,6 +201,7 @@ create or replace function promptd.quota_hit(p_user uuid, p_key uuid, p_async bo
 as $function$
 declare
     v_zero   constant uuid := '00000000-0000-0000-0000-000000000000';
+    v_sess   constant uuid := 'ffffffff-ffff-ffff-ffff-ffffffffffff';
     v_start  timestamptz := date_trunc('minute', now(), 'UTC');
     v_c      record;
     v_lim    jsonb;
@@ -209,7 +214,7 @@ begin
     end if;
     select c.key_id, c.lim, c.seq, c.base into v_c from promptd.quota_counters c
      where c.user_id = p_user and c.resource = 'requests_per_minute' and c.window_start = v_start
-       and c.key_id in (coalesce(p_key, v_zero), v_zero) and c.lim is not null
+       and c.key_id in (coalesce(p_key, v_sess), v_zero) and c.lim is not null
      order by c.key_id = v_zero limit 1;
     if not found then
         -- the limits are read, and the counter made, while no change of
@@ -238,7 +243,7 @@ begin
                                          v_start + interval '1 minute');
         end if;
         select * into v_c from promptd.quota_request_counter(p_user,
-            case when v_perkey and p_key is not null then p_key else v_zero end, v_start, v_lim::bigint);
+            case when v_perkey then coalesce(p_key, v_sess) else v_zero end, v_start, v_lim::bigint);
     end if;
     if v_c.lim < 0 then
         counter_window := extract(epoch from v_start)::bigint;

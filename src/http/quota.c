@@ -20,14 +20,17 @@ enum { QS_HIT, QS_HIT_DIRECT, QS_HIT_CLAIMS, QS_SEQ_CLAIMS, QS_USAGE, QS_PLAN_SE
        QS_OVERRIDE_SET };
 
 /* The direct hit's counter and its value (a CTE, h: lim, remaining,
- * window_start, seq, base): $P the user, $K the API key or NULL. */
+ * window_start, seq, base): $P the user, $K the API key or NULL.  The
+ * candidates are the user's one counter (key_id all zero) and, under
+ * "per_key", the key's own or, for a session, the sessions' (all f:
+ * promptd.quota_hit). */
 #define HIT_COUNTER_CTE(P, K)                                                       \
     "with h as (select c.lim, case when c.lim >= 0 then "                           \
     "c.lim - (nextval(c.seq) - c.base) end as remaining, c.window_start, c.seq, "   \
     "c.base from promptd.quota_counters c "                                         \
     "where c.user_id = $" P "::uuid and c.resource = 'requests_per_minute' "        \
     "and c.window_start = date_trunc('minute', now(), 'UTC') "                      \
-    "and c.key_id in (coalesce($" K "::uuid, '00000000-0000-0000-0000-000000000000'), " \
+    "and c.key_id in (coalesce($" K "::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff'), " \
     "'00000000-0000-0000-0000-000000000000') "                                      \
     "and (c.lim < 0 or c.lim is not null and c.seq is not null)) "
 

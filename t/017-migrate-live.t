@@ -95,11 +95,12 @@ for my $forced (0, 1) {
 }
 
 # Bad configuration: a clear refusal, nothing done.
-{
+for my $bad ('soon', '-1', '86401', '5s') {
     my ($rc, $out, $err) = $s->_run([$s->{promptctl}, 'migrate'], separate => 1,
-                                    env => { PROMPTD_MIGRATE_LOCK_WAIT => 'soon' });
-    is($rc, 1, 'PROMPTD_MIGRATE_LOCK_WAIT=soon: migrate exits 1');
-    like($err, qr/PROMPTD_MIGRATE_LOCK_WAIT must be 0\.\.86400 seconds/, '... saying why');
+                                    env => { PROMPTD_MIGRATE_LOCK_WAIT => $bad });
+    is($rc, 1, "PROMPTD_MIGRATE_LOCK_WAIT='$bad': migrate exits 1");
+    like($err, qr/PROMPTD_MIGRATE_LOCK_WAIT must be an integer in 0\.\.86400, not '\Q$bad\E'/, '... saying why');
+    unlike($err, qr/applied|waiting/, '... before touching the database');
 }
 
 # A table held by a long transaction: migrate waits its PROMPTD_MIGRATE_LOCK_WAIT,

@@ -7,7 +7,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep);
 use Promptd::Test qw(db1 api);
-use Promptd::SF qw(sf_list);
+use Promptd::SF qw(sf_list sf_param);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, quotas => 1);
 my ($alice, $ta, $bob, $tb, $root, $tr) = $s->users(qw(alice bob root));
@@ -52,6 +52,9 @@ sub prompt {
 is_deeply(sf_list('"a";q=1;w=60, "b";q=2'), [
     { type => 'string', value => 'a', params => { q => ['integer', 1], w => ['integer', 60] } },
     { type => 'string', value => 'b', params => { q => ['integer', 2] } } ], 'sf_list parses a List');
+is(sf_param('"a";q=1;w=60, "b";q=2', 'b', 'q'), 2, 'sf_param: an item\'s parameter');
+is(sf_param('"a";q=1', 'a', 'w'), undef, 'sf_param: a parameter missing');
+is(sf_param('"a";q=1', 'b', 'q'), undef, 'sf_param: an item missing');
 is(sf_list('"a";q=1,'), undef, 'sf_list refuses a trailing comma');
 is(sf_list('"a;q=1'), undef, 'sf_list refuses an open string');
 

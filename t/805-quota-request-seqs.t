@@ -7,7 +7,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep);
 use Promptd::Test qw(db1);
-use Promptd::SF qw(sf_list);
+use Promptd::SF qw(sf_param);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 2, quotas => 1,
                            # counts each statement when it ends (failed ones not)
@@ -16,13 +16,7 @@ my ($alice, $ta, $bob, $tb, $carol, $tc, $dave, $td, $erin, $te, $frank, $tf, $g
     $heidi, $th, $ivan, $ti) = $s->users(qw(alice bob carol dave erin frank grace heidi ivan));
 
 # The RateLimit-Policy quota (q) of requests_per_minute, or undef.
-sub policy_q {
-    my ($r) = @_;
-    for my $i (@{ sf_list($r->{headers}{'ratelimit-policy'}) || [] }) {
-        return $i->{params}{q}[1] if $i->{value} eq 'requests_per_minute';
-    }
-    return undef;
-}
+sub policy_q { sf_param($_[0]{headers}{'ratelimit-policy'}, 'requests_per_minute', 'q') }
 sub get { $s->request(GET => '/api/v1/prompts', { token => $_[0] }) }
 sub counter {    # "seq-or-none used-column counted"
     my ($user) = @_;
@@ -230,14 +224,12 @@ my @keys = map { $s->request(POST => '/api/v1/keys', { token => $ti, json => { n
 ok(defined $keys[0] && defined $keys[1], 'ivan: two API keys');
 $s->promptctl('quota', 'set', $ivan, 'requests_per_minute=3', 'per_key=requests_per_minute');
 fresh_minute();
-sub remaining_of {    # the RateLimit r of requests_per_minute, or undef
-    my ($r) = @_;
-    for my $i (@{ sf_list($r->{headers}{ratelimit}) || [] }) {
-        return $i->{params}{r}[1] if $i->{value} eq 'requests_per_minute';
-    }
-    return undef;
+# status/RateLimit r (remaining) of each of $n requests with $tok
+sub ivan_gets {
+    my ($tok, $n) = @_;
+    return [map { my $r = get($tok);
+                  $r->{status} . '/' . (sf_param($r->{headers}{ratelimit}, 'requests_per_minute', 'r') // '-') } 1 .. $n];
 }
-sub ivan_gets { [map { my $r = get($_[0]); $r->{status} . '/' . (remaining_of($r) // '-') } 1 .. $_[1]] }
 is_deeply(ivan_gets($ti, 2), ['200/2', '200/1'], 'sessions: 2 of their 3');
 is_deeply(ivan_gets($keys[0], 4), ['200/2', '200/1', '200/0', '429/0'],
           'key 1: its own 3, not what the sessions left, then refused');

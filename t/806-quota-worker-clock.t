@@ -9,7 +9,7 @@ use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep);
 use POSIX qw(strftime);
 use Promptd::Test qw(db1);
-use Promptd::SF qw(sf_list);
+use Promptd::SF qw(sf_param);
 
 my $LIB = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 BAIL_OUT("$LIB is missing: run ./bootstrap (Debian package libfaketime)") unless -r $LIB;
@@ -47,13 +47,8 @@ sub calls {
     my ($like) = @_;
     return db1("select coalesce(sum(calls), 0) from pg_stat_statements where query like '$like'");
 }
-sub reset_t {    # the RateLimit field's seconds to the window's end
-    my ($r) = @_;
-    for my $i (@{ sf_list($r->{headers}{ratelimit}) || [] }) {
-        return $i->{params}{t}[1] if $i->{value} eq 'requests_per_minute';
-    }
-    return undef;
-}
+# the RateLimit field's seconds to the window's end
+sub reset_t { sf_param($_[0]{headers}{ratelimit}, 'requests_per_minute', 't') }
 # "window-start-minute:count ..." of user's request counters, oldest first.
 sub windows {
     my ($user) = @_;

@@ -454,11 +454,8 @@ int migrate_run(const config_t *cfg)
     int rc = 1;
 
     if (!config_env_int("PROMPTD_MIGRATE_LOCK_WAIT", MIGRATE_LOCK_WAIT, 0,
-                        MIGRATE_LOCK_WAIT_MAX, &wait_s)) {
-        fprintf(stderr, "promptctl: PROMPTD_MIGRATE_LOCK_WAIT must be 0..%d seconds\n",
-                MIGRATE_LOCK_WAIT_MAX);
-        goto out;
-    }
+                        MIGRATE_LOCK_WAIT_MAX, &wait_s))
+        goto out;    /* config_env_int said why */
     if (!migrate_list(a, cfg->sql_dir, &files, &n))
         goto out;
     applied = arena_zalloc(a, sizeof *applied * (n > 0 ? n : 1));

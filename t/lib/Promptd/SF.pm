@@ -5,7 +5,7 @@ use strict;
 use warnings;
 use Exporter qw(import);
 
-our @EXPORT_OK = qw(sf_list);
+our @EXPORT_OK = qw(sf_list sf_param);
 
 my $STRING = qr/"((?:[^"\\\x00-\x1f\x7f]|\\["\\])*)"/;
 my $INT    = qr/(-?\d{1,15})(?![.\d])/;
@@ -48,6 +48,17 @@ sub sf_list {
         return undef if pos($v) == length $v;  # trailing comma
     }
     return \@out;
+}
+
+# sf_param($value, $name, $key) -> the value of parameter $key of the
+# List's item $name (a policy name, as "requests_per_minute"), or undef
+# when the field, the item or the parameter is missing.
+sub sf_param {
+    my ($raw, $name, $key) = @_;
+    for my $i (@{ sf_list($raw) || [] }) {
+        return $i->{params}{$key} ? $i->{params}{$key}[1] : undef if $i->{value} eq $name;
+    }
+    return undef;
 }
 
 1;

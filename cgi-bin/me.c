@@ -33,7 +33,7 @@
 
 enum {
     ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_EXPORT_ATTACHMENTS, ST_PWHASH, ST_DELETE_CHECK,
-    ST_DELETE, ST_BILLING_LIVE,
+    ST_DELETE_LOCK, ST_DELETE, ST_BILLING_LIVE,
     ST_ADMIN_USERS, ST_ADMIN_TIER, ST_ADMIN_AUDIT,
     ST_ADMIN_JOBS, ST_ADMIN_JOBS_STATS, ST_ADMIN_JOB_RETRY, ST_ADMIN_JOB_CANCEL,
 };
@@ -71,6 +71,7 @@ static const db_stmt_t stmts[] = {
     [ST_PWHASH] = {"me_pwhash", "select promptd.account_password_hash()"},
     /* PW409 while the caller is the last owner of a shared team workspace */
     [ST_DELETE_CHECK] = {"me_delete_check", "select promptd.delete_account_check()"},
+    [ST_DELETE_LOCK] = {"me_delete_lock", "select promptd.delete_account_lock()"},
     [ST_DELETE] = {"me_delete", "select promptd.delete_account()"},
     /* $1 limit + 1, $2 cursor (id, exclusive) or NULL, $3 the search or NULL */
     [ST_ADMIN_USERS] = {"admin_users",
@@ -363,7 +364,9 @@ static int me_delete(req_t *r)
         return dbreply_error(r);    /* before Stripe is told anything */
     if (!billing_cancel_or_reply(r))
         return r->status;
-    if (!audit_record(r, "account.delete", "account", "success",
+    /* the rows billing's jobs lock, before the audit row takes the chain's head */
+    if (db_exec_app(&r->tx, &stmts[ST_DELETE_LOCK], 0, NULL) == NULL ||
+        !audit_record(r, "account.delete", "account", "success",
                       password ? "{\"via\":\"password\"}" : "{\"via\":\"recent_signin\"}",
                       NULL) ||
         (res = db_exec_app(&r->tx, &stmts[ST_DELETE], 0, NULL)) == NULL)

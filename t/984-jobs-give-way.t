@@ -2,7 +2,8 @@
 # 984-jobs-give-way.t: the background jobs that share rows with an account's deletion give way to
 # it instead of deadlocking with it: analytics_rollup leaves the queued rows of a user whose row is
 # locked for deletion (the cascade deletes them), share_views_ingest gives up on a batch whose
-# share stays locked (nothing counted, the cursor unmoved) and counts it once the lock is gone.
+# share stays locked (nothing counted, the cursor unmoved) and counts it once the lock is gone;
+# the account's deletion and the billing grace sweep lock profiles before the audit chain's head.
 use strict;
 use warnings;
 use FindBin;
@@ -95,6 +96,49 @@ is(db1("select count(*) from public.share_referrers where share_id = '$sh->{id}'
    '... with its referrer');
 is($ingest->(), 'f', 'the same batch again (the cursor moved): nothing counted');
 is($counted->(), '1/1/' . ($pos + 100), '... still one view');
+
+# ------------------------------------------------ billing's retiering and the audit chain
+# Billing's jobs lock a profile, then write an audit row (which holds the
+# audit chain's head until commit).  An account's deletion audited first
+# and then waited for the profile; the grace sweep audited one user and
+# then waited for the next one's profile: each deadlocked with a
+# transaction that holds a profile and then audits.
+my ($carol, $tc, $dave, $td, $erin, $te) = $s->users(qw(carol dave erin));
+my $audits = sub { db1("select count(*) from public.audit_log where action = '$_[0]' and $_[1]") };
+# hold_profile($user): a transaction that locks the profile, audits 1.5 s
+# later (billing_retier's order), and ends
+my $hold_profile = sub {
+    my ($u) = @_;
+    return $s->hold_tx("select 1 from public.profiles where id = '$u' for update; select pg_sleep(1.5); "
+                     . "select promptd.audit('test.retier', '$u', 'success', '{}'::jsonb, '$u'::uuid)", 0);
+};
+
+my $deleted = $audits->('account.delete', "outcome = 'success'");
+$kid = $hold_profile->($carol);
+$del = api($tc, DELETE => '/api/v1/me');
+is($del->{status}, 204, 'carol deletes her account while a job retiering her holds her profile')
+    or diag explain $del->{json};
+ok(join_hold($kid), '... the job audited and ended: no deadlock');
+is(db1("select count(*) from auth.users where id = '$carol'"), 0, '... she is gone');
+is(db1("select count(*) from public.profiles where id = '$carol'"), 0, '... with her profile');
+is($audits->('account.delete', "outcome = 'success'"), $deleted + 1, '... her deletion audited');
+
+# the sweep: both graces over; the later profile (by id, the sweep's order) held
+my ($first, $second) = sort ($dave, $erin);
+for my $u ($dave, $erin) {
+    $s->psql("insert into promptd.billing_subscriptions (id, user_id, status, tier, past_due_since) "
+           . "values ('sub_lock_$u', '$u', 'past_due', 'pro', now() - interval '30 days'); "
+           . "update public.profiles set subscription_tier = 'pro' where id = '$u'");
+}
+$kid = $hold_profile->($second);
+$r = eval { job("set statement_timeout = '10s'; select promptd.billing_grace_sweep(86400)") };
+is($@, '', 'the grace sweep waits for the held profile, no deadlock');
+is($r, 2, '... and retiers both users');
+ok(join_hold($kid), '... the holder audited and ended');
+is(db1("select string_agg(subscription_tier, ',') from public.profiles where id in ('$dave', '$erin')"),
+   'free,free', '... both are free');
+is($audits->('billing.tier', "target in ('$dave', '$erin') and detail->>'event_id' = 'grace-expired'"), 2,
+   '... each change audited');
 
 $s->stop;
 done_testing;

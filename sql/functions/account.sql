@@ -173,6 +173,33 @@ $function$;
 revoke all on function promptd.delete_account_check() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.delete_account_check() to authenticated, service_role, promptd_app;
 
+-- promptd.delete_account_lock(): lock the caller's rows that billing's jobs
+-- lock, in the jobs' order (the user, whose key share their inserts take;
+-- their subscriptions, by id; their profile), for DELETE /api/v1/me before
+-- its audit row takes the audit chain's head: a job holding one of them
+-- and waiting for the head, while the deletion held the head and waited
+-- for the row, was a deadlock.  False for no caller.
+CREATE OR REPLACE FUNCTION promptd.delete_account_lock()
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+    v_uid uuid := auth.uid();
+begin
+    if v_uid is null then
+        return false;
+    end if;
+    perform 1 from auth.users u where u.id = v_uid for update;
+    perform 1 from promptd.billing_subscriptions s where s.user_id = v_uid order by s.id for update;
+    perform 1 from public.profiles p where p.id = v_uid for update;
+    return true;
+end
+$function$;
+revoke all on function promptd.delete_account_lock() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.delete_account_lock() to service_role, promptd_app;
+
 -- promptd.delete_account(): delete the caller and everything they own (the
 -- auth.users row cascades; their storage objects and buckets, which name
 -- them without a foreign key, are deleted here, with every object in their

@@ -393,6 +393,10 @@ grant execute on function promptd.billing_apply_event(text,bigint) to service_ro
 
 -- promptd.billing_grace_sweep(grace_s): retier every user whose past_due
 -- grace has run out (the billing.grace task); returns how many changed.
+-- Every profile it may change is locked (in id order) before the first
+-- audit row takes the audit chain's head, as a single request locks its
+-- rows before auditing: holding the head while waiting for a profile that
+-- a request holds until it audits (an account's deletion) would deadlock.
 create or replace function promptd.billing_grace_sweep(p_grace_s bigint)
  returns integer
  language plpgsql
@@ -400,15 +404,20 @@ create or replace function promptd.billing_grace_sweep(p_grace_s bigint)
  set search_path to ''
 as $function$
 declare
-    v_user uuid;
-    v_n    integer := 0;
+    v_users uuid[];
+    v_user  uuid;
+    v_n     integer := 0;
 begin
-    for v_user in
-        select distinct s.user_id from promptd.billing_subscriptions s
-          join public.profiles p on p.id = s.user_id
-         where s.status = 'past_due' and p.subscription_tier is distinct from 'free'
-           and s.past_due_since + make_interval(secs => p_grace_s) <= now()
-         limit 1000
+    select coalesce(array_agg(x.id order by x.id), '{}') into v_users
+      from (select p.id from public.profiles p
+             where p.subscription_tier is distinct from 'free'
+               and exists (select 1 from promptd.billing_subscriptions s
+                            where s.user_id = p.id and s.status = 'past_due'
+                              and s.past_due_since + make_interval(secs => p_grace_s) <= now())
+             order by p.id
+             limit 1000
+               for update of p) x;
+    foreach v_user in array v_users
     loop
         if promptd.billing_retier(v_user, make_interval(secs => p_grace_s), 'grace-expired') = 'free' then
             v_n := v_n + 1;

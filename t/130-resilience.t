@@ -1,5 +1,6 @@
 #!/usr/bin/perl
-# 130-resilience.t: a killed worker is replaced; a lost database gives 503 + Retry-After, then recovers.
+# 130-resilience.t: a killed worker is replaced; a lost database gives 503 + Retry-After, then recovers;
+# a COMMIT refused by the server or cut by a lost connection answers 422 / 503, not 500.
 use strict;
 use warnings;
 use FindBin;
@@ -79,5 +80,46 @@ ok($s->wait_for(sub { $killed eq '' || $s->psql("select count(*) from pg_stat_ac
 # closed is replaced first, so not one request fails.
 my @st = map { $s->request(GET => $path, { token => $tok })->{status} } 1 .. 6;
 is("@st", '200 200 200 200 200 200', 'connections the server closed are replaced before use: every request 200');
+
+# --- a COMMIT that fails.  Deferred triggers act at COMMIT, on one title each.
+$s->psql(q{create function public.t130_at_commit() returns trigger language plpgsql as $$
+    begin
+        if new.title = 'slow commit' then perform pg_sleep(10); end if;
+        if new.title = 'refused at commit' then
+            raise exception 'refused at commit' using errcode = '23514';
+        end if;
+        return null;
+    end $$;
+  create constraint trigger t130_at_commit after insert on public.prompts
+    deferrable initially deferred for each row execute function public.t130_at_commit()});
+my $stored = sub { $s->psql("select count(*) from prompts where title = '$_[0]'")->[0][0] };
+
+# The server's refusal at COMMIT is answered like the same refusal of a statement.
+$r = $s->request(POST => '/api/v1/prompts', { token => $tok, json => { title => 'refused at commit', content => 'c' } });
+is($r->{status}, 422, 'a deferred constraint refusing the COMMIT -> 422, not 500') or diag $r->{body};
+like($r->{headers}{'content-type'} // '', qr{^application/problem\+json}, '  as problem+json');
+is($stored->('refused at commit'), 0, '  nothing stored');
+
+# The connection lost during the COMMIT (a server stop, a failover): the
+# worker cannot know whether the write landed, so it answers 503 +
+# Retry-After, for the client to retry with its Idempotency-Key.
+my $killer = fork // die "fork: $!";
+if (!$killer) {
+    my $ok = $s->wait_for(sub { $s->psql("select count(pg_terminate_backend(pid)) from pg_stat_activity "
+        . "where query = 'COMMIT' and wait_event = 'PgSleep'")->[0][0] > 0 }, timeout => 20);
+    POSIX::_exit($ok ? 0 : 1);
+}
+my %post = (token => $tok, json => { title => 'slow commit', content => 'c' },
+            headers => { 'Idempotency-Key' => 't130-commit' });
+$r = $s->request(POST => '/api/v1/prompts', \%post);
+is(waitpid($killer, 0) == $killer && $?, 0, 'the backend was ended during the COMMIT');
+is($r->{status}, 503, 'the connection lost during the COMMIT -> 503, not 500') or diag $r->{body};
+like($r->{headers}{'retry-after'} // '', qr/^\d+$/, '  with Retry-After');
+like($r->{headers}{'content-type'} // '', qr{^application/problem\+json}, '  as problem+json');
+is($stored->('slow commit'), 0, '  nothing stored');
+$s->psql('drop trigger t130_at_commit on public.prompts; drop function public.t130_at_commit()');
+$r = $s->request(POST => '/api/v1/prompts', \%post);
+is($r->{status}, 201, 'the retry with the same key -> 201') or diag $r->{body};
+is($stored->('slow commit'), 1, '  stored once');
 
 done_testing;

@@ -209,7 +209,10 @@ PGresult *db_exec_autocommit(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
                              const char *const *values);
 
 /* Commit (commit=true) or roll back tx's transaction, if one was opened.
- * Returns false when COMMIT failed (tx->sqlstate 40000). */
+ * Returns false when COMMIT failed: tx->sqlstate is the server's
+ * (a deferred constraint, a serialization failure), 08006 when the
+ * connection was lost (the outcome unknown), 40000 when the transaction
+ * had already failed. */
 bool db_finish(db_tx_t *tx, bool commit);
 /* db_finish(tx, true) / db_finish(tx, false). */
 bool db_tx_commit(db_tx_t *tx);

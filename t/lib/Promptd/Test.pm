@@ -757,6 +757,7 @@ sub _capture {
     close $fh;
     my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
     my $err = _slurp($efile) // '';
+    unlink $efile;    # now: a forked caller that leaves by POSIX::_exit skips UNLINK
     return ($rc, $out, $err);
 }
 

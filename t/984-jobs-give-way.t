@@ -124,14 +124,14 @@ is(db1("select count(*) from public.profiles where id = '$carol'"), 0, '... with
 is($audits->('account.delete', "outcome = 'success'"), $deleted + 1, '... her deletion audited');
 
 # the sweep: both graces over; the later profile (by id, the sweep's order) held
-my ($first, $second) = sort ($dave, $erin);
+my $second = (sort $dave, $erin)[1];
 for my $u ($dave, $erin) {
     $s->psql("insert into promptd.billing_subscriptions (id, user_id, status, tier, past_due_since) "
            . "values ('sub_lock_$u', '$u', 'past_due', 'pro', now() - interval '30 days'); "
            . "update public.profiles set subscription_tier = 'pro' where id = '$u'");
 }
 $kid = $hold_profile->($second);
-$r = eval { job("set statement_timeout = '10s'; select promptd.billing_grace_sweep(86400)") };
+$r = eval { db1("set statement_timeout = '10s'; select promptd.billing_grace_sweep(86400)") };
 is($@, '', 'the grace sweep waits for the held profile, no deadlock');
 is($r, 2, '... and retiers both users');
 ok(join_hold($kid), '... the holder audited and ended');

@@ -803,27 +803,6 @@ PGresult *db_exec_autocommit(db_tx_t *tx, const db_stmt_t *stmt, int nparams,
     return db_exec_unscoped(tx, stmt, nparams, values);
 }
 
-/* Why a COMMIT failed: the server's SQLSTATE (a deferred constraint, a
- * serialization failure); 08006 when the connection was lost, for then
- * the outcome is unknown and the client must retry (with its
- * Idempotency-Key); 40000 when the transaction had already failed
- * (COMMIT answered ROLLBACK). */
-static void commit_failed(db_tx_t *tx, PGconn *c, const PGresult *res)
-{
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    const char *msg = PQresultErrorMessage(res);
-
-    if (PQstatus(c) != CONNECTION_OK) {
-        state = "08006";
-        msg = PQerrorMessage(c);
-    }
-    tx->sqlstate = arena_strdup(tx->arena, state ? state : "40000");
-    tx->detail = arena_strdup(tx->arena, msg && *msg ? msg : "COMMIT answered ROLLBACK");
-    tx->message = state && strcmp(state, "08006") != 0
-                  ? arena_strdup(tx->arena, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
-                  : NULL;
-}
-
 bool db_finish(db_tx_t *tx, bool commit)
 {
     PGconn *c = tx_conn(tx);
@@ -839,14 +818,24 @@ bool db_finish(db_tx_t *tx, bool commit)
     res = PQexec(c, commit ? "COMMIT" : "ROLLBACK");
     ok = PQresultStatus(res) == PGRES_COMMAND_OK &&
          (!commit || strcmp(PQcmdStatus(res), "COMMIT") == 0);
-    if (!ok && commit)
-        commit_failed(tx, c, res);
     if (ok && commit && tx->profile_unconfirmed)
         profile_cache(tx->user_id, true);
     tx->profile_unconfirmed = false;
-    PQclear(res);
-    if (tx->conn == NULL && PQstatus(c) != CONNECTION_OK)
-        db_disconnect(tx_link(tx));
+    if (!ok && commit) {
+        /* COMMIT answered ROLLBACK: the transaction had already failed */
+        bool rolled_back = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+        db_fail(tx, res);   /* the server's SQLSTATE, or 08006 for a lost
+                             * connection (then dropped); res freed */
+        if (rolled_back) {
+            tx->sqlstate = "40000";
+            tx->detail = "COMMIT answered ROLLBACK";
+        }
+    } else {
+        PQclear(res);
+        if (tx->conn == NULL && PQstatus(c) != CONNECTION_OK)
+            db_disconnect(tx_link(tx));
+    }
     db_tx_give_back(tx);
     tx->ms += (clock_now() - t0) * 1000.0;
     return ok;

@@ -3,12 +3,15 @@
 # it instead of deadlocking with it: analytics_rollup leaves the queued rows of a user whose row is
 # locked for deletion (the cascade deletes them), share_views_ingest gives up on a batch whose
 # share stays locked (nothing counted, the cursor unmoved) and counts it once the lock is gone;
-# the account's deletion and the billing grace sweep lock profiles before the audit chain's head.
+# the account's deletion and the billing grace sweep lock profiles before the audit chain's head;
+# webhook senders recording their attempts, and an endpoint's deletion, lock the endpoint before its
+# deliveries.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use POSIX ();
 use Promptd::Test qw(db1 api);
 
 my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0);
@@ -139,6 +142,87 @@ is(db1("select string_agg(subscription_tier, ',') from public.profiles where id 
    'free,free', '... both are free');
 is($audits->('billing.tier', "target in ('$dave', '$erin') and detail->>'event_id' = 'grace-expired'"), 2,
    '... each change audited');
+
+# ------------------------------------------------ webhook senders and an endpoint's deletion
+# webhook_record_all records a sender's attempts in one transaction; each
+# attempt's record locked its delivery and then updated its endpoint (its
+# failure streak).  Two senders recording attempts for the same endpoints
+# in other orders deadlocked, and so did a record and the endpoint's
+# deletion (the endpoint's row, then its deliveries by the cascade): the
+# victim's outcomes were lost (the deliveries sent again after their
+# lease) or the deletion answered 503.  Records now lock the endpoint
+# first, in the endpoints' order.
+my $ws = db1("select promptd.personal_workspace('$alice')");
+my %id = map { $_ => sprintf('00000000-0000-4000-8000-0000000000%s', $_) } qw(e1 e2 e3 d1 d2 d3 d4 d5);
+$s->psql("insert into public.webhook_endpoints (id, workspace_id, created_by, url, events, secret_sealed) "
+       . join(', ', 'values', map { "('$id{$_}', '$ws', '$alice', 'https://hooks.example.com/$_', "
+                                  . "'{prompt.created}', 'sealed')" } qw(e1 e2 e3)) =~ s/values, /values /r);
+my $event = db1("insert into promptd.webhook_events (msg_id, workspace_id, type, body, fanned_out) "
+              . "values ('msg_lock_order', '$ws', 'prompt.created', '{}', true) returning id");
+# sender A holds d1 (e1), d3 (e2) and d5 (e3); sender B d2 (e2) and d4 (e1)
+my %of = (d1 => [qw(e1 sender_a)], d2 => [qw(e2 sender_b)], d3 => [qw(e2 sender_a)],
+          d4 => [qw(e1 sender_b)], d5 => [qw(e3 sender_a)]);
+$s->psql("insert into promptd.webhook_deliveries (id, event_id, endpoint_id, workspace_id, state, attempts, "
+       . "locked_by, locked_until) values "
+       . join(', ', map { "('$id{$_}', $event, '$id{$of{$_}[0]}', '$ws', 'sending', 1, '$of{$_}[1]', "
+                        . "now() + interval '5 minutes')" } sort keys %of));
+# record($sender, @deliveries): webhook_record_all's SQL, each attempt a 500
+my $record = sub {
+    my ($sender, @d) = @_;
+    my $json = '[' . join(',', map { qq({"id":"$id{$_}","attempt":1,"status":500,"latency_ms":3,"error":"HTTP 500"}) } @d) . ']';
+    return "set statement_timeout = '10s'; select string_agg(right(delivery::text, 2) || '=' || outcome, ',' "
+         . "order by delivery) from promptd.webhook_record_all('$sender', '$json'::jsonb, array[60, 60, 60], 86400)";
+};
+# in_background($tag, $code): run $code in a child until it waits for a
+# lock (a statement whose text holds $tag); -> (pid, file with its answer)
+my $bg = 0;
+my $in_background = sub {
+    my ($tag, $code) = @_;
+    my $file = "$s->{var}/bg-" . ++$bg;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $out = eval { $code->() };
+        open my $fh, '>', $file or POSIX::_exit(2);
+        print $fh defined $out ? $out : "error: $@";
+        close $fh;
+        POSIX::_exit(defined $out ? 0 : 1);
+    }
+    $s->wait_for(sub { db1("select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                         . "and query like '%$tag%'") }, timeout => 10)
+        or BAIL_OUT("the background statement ($tag) never waited for its lock");
+    return ($pid, $file);
+};
+my $answer = sub { my ($pid, $file) = @_; waitpid($pid, 0); open my $fh, '<', $file or return undef; local $/; <$fh> };
+
+# A records d1 (e1) and then waits for d3, which another transaction holds;
+# B records d2 (e2), then d4 (e1): with the old order A held e1 and B e2,
+# and A, given d3, waited for e2
+$kid = $s->hold_tx("select 1 from promptd.webhook_deliveries where id = '$id{d3}' for update", 2);
+my @a = $in_background->('sender_a', sub { db1($record->('sender_a', qw(d1 d3))) });
+$r = eval { db1($record->('sender_b', qw(d2 d4))) };
+is($@, '', 'sender B records while sender A waits for a held delivery: no deadlock');
+is($r, 'd2=pending,d4=pending', "... B's attempts recorded, both to be tried again");
+is($answer->(@a), 'd1=pending,d3=pending', "... and A's, once the delivery is free");
+ok(join_hold($kid), '... the holder ended');
+is(db1("select count(*) from promptd.webhook_deliveries where id in ('$id{d1}', '$id{d2}', '$id{d3}', '$id{d4}') "
+     . "and state = 'pending' and last_status = 500 and locked_by is null and next_attempt_at > now()"), 4,
+   '... every delivery waits for its next attempt');
+is(db1("select count(*) from public.webhook_endpoints where id in ('$id{e1}', '$id{e2}') and failing_since is not null"),
+   2, '... and both endpoints are failing');
+
+# e3 deleted while a transaction holds its row; sender A then records d5
+# (e3): with the old order A held d5 and waited for e3 behind the
+# deletion, which, given e3, waited for d5 (the cascade)
+$kid = $s->hold_tx("select 1 from public.webhook_endpoints where id = '$id{e3}' for no key update", 2);
+my @del = $in_background->('delete from public.webhook_endpoints',
+                           sub { api($ta, DELETE => "/api/v1/webhooks/$id{e3}")->{status} });
+$r = eval { db1($record->('sender_a', 'd5')) };
+is($@, '', "sender A records an attempt for an endpoint being deleted: no deadlock");
+is($r, 'd5=stale', '... the delivery went with its endpoint: the record is stale');
+is($answer->(@del), 204, '... and the deletion succeeds');
+ok(join_hold($kid), '... the holder ended');
+is(db1("select count(*) from public.webhook_endpoints where id = '$id{e3}'"), 0, '... the endpoint is gone');
+is(db1("select count(*) from promptd.webhook_deliveries where id = '$id{d5}'"), 0, '... with its delivery');
 
 $s->stop;
 done_testing;

@@ -415,6 +415,11 @@ revoke all on function promptd.webhook_disable(uuid,text) from public, anon, aut
 -- schedule[attempt + 1] seconds with 10 % jitter (at least Retry-After on
 -- 429 and 503), and an endpoint that has failed every attempt for
 -- disable_after_s seconds is disabled.  Past the schedule: failed.
+-- Locks the endpoint before the delivery, the order of an endpoint's
+-- deletion (its row, then its deliveries by the cascade) and of
+-- webhook_disable; webhook_record_all takes the endpoints in order.  A
+-- delivery that stops being this sender's between the first look and its
+-- lock is stale too: the endpoint's health still counts the attempt.
 create or replace function promptd.webhook_record(p_delivery uuid, p_attempt integer, p_sender text,
                                                   p_status integer, p_latency integer,
                                                   p_response text, p_error text,
@@ -434,7 +439,7 @@ declare
 begin
     select * into d from promptd.webhook_deliveries x
      where x.id = p_delivery and x.attempts = p_attempt and x.state = 'sending'
-       and x.locked_by = p_sender for update;
+       and x.locked_by = p_sender;
     if d.id is null then
         return 'stale';
     end if;
@@ -456,6 +461,12 @@ begin
                 v_wait := greatest(v_wait, p_retry_after);
             end if;
         end if;
+    end if;
+    perform 1 from promptd.webhook_deliveries x
+     where x.id = p_delivery and x.attempts = p_attempt and x.state = 'sending'
+       and x.locked_by = p_sender for update;
+    if not found then
+        return 'stale';
     end if;
     update promptd.webhook_deliveries x set state = v_state, last_status = nullif(p_status, 0),
            last_latency_ms = p_latency, last_response = left(p_response, 4096),
@@ -484,7 +495,9 @@ grant execute on function promptd.webhook_record(uuid,integer,text,integer,integ
 -- -> per outcome (delivery, attempt, status, error, outcome): every
 -- attempt a sender finished, recorded by webhook_record in one statement.
 -- outcomes: [{id, attempt, status, latency_ms, response?, error?,
--- retry_after?}].  For promptd-jobs (service_role).
+-- retry_after?}].  In the order of their endpoints (then deliveries), so
+-- that senders recording at once lock endpoints in one order.  For
+-- promptd-jobs (service_role).
 create or replace function promptd.webhook_record_all(p_sender text, p_outcomes jsonb,
                                                       p_schedule integer[], p_disable_after integer)
  returns table(delivery uuid, attempt integer, status integer, error text, outcome text)
@@ -495,7 +508,9 @@ as $function$
 declare
     o jsonb;
 begin
-    for o in select x from jsonb_array_elements(p_outcomes) x loop
+    for o in select x from jsonb_array_elements(p_outcomes) x
+               left join promptd.webhook_deliveries d on d.id = (x ->> 'id')::uuid
+              order by d.endpoint_id, d.id loop
         delivery := (o ->> 'id')::uuid;
         attempt := (o ->> 'attempt')::integer;
         status := (o ->> 'status')::integer;

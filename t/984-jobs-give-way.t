@@ -5,7 +5,7 @@
 # share stays locked (nothing counted, the cursor unmoved) and counts it once the lock is gone;
 # the account's deletion and the billing grace sweep lock profiles before the audit chain's head;
 # webhook senders recording their attempts, and an endpoint's deletion, lock the endpoint before its
-# deliveries.
+# deliveries; changes of a workspace's members lock the workspace first, label moves the prompt.
 use strict;
 use warnings;
 use FindBin;
@@ -14,7 +14,7 @@ use Test::More;
 use POSIX ();
 use Promptd::Test qw(db1 api);
 
-my $s = Promptd::Test->new(PROMPTD_WORKERS => 1, PROMPTD_JOBS_DAEMONS => 0);
+my $s = Promptd::Test->new(PROMPTD_WORKERS => 2, PROMPTD_JOBS_DAEMONS => 0);
 my ($alice, $ta, $bob, $tb) = $s->users(qw(alice bob));
 
 # hold_tx's child ended, its transaction having run
@@ -223,6 +223,51 @@ is($answer->(@del), 204, '... and the deletion succeeds');
 ok(join_hold($kid), '... the holder ended');
 is(db1("select count(*) from public.webhook_endpoints where id = '$id{e3}'"), 0, '... the endpoint is gone');
 is(db1("select count(*) from promptd.webhook_deliveries where id = '$id{d5}'"), 0, '... with its delivery');
+
+# ------------------------------------------------ a workspace's owners
+# workspace_member_set and _remove locked the member's row, then (for an
+# owner) every owner's row: erin leaving and alice stepping down at once,
+# each holding their own row, waited for the other's.  Both lock the
+# workspace first now: one goes first, and the other finds the last owner.
+my $team = api($ta, POST => '/api/v1/workspaces', json => { name => 'Lock order' })->{json}{id}
+    or BAIL_OUT('no team workspace');
+$s->psql("insert into public.workspace_members (workspace_id, user_id, role) values ('$team', '$erin', 'owner')");
+$kid = $s->hold_tx("select 1 from public.workspace_members where workspace_id = '$team' and user_id = '$erin' "
+                 . "for update", 2);
+my @leave = $in_background->('workspace_member_remove',
+                             sub { api($te, DELETE => "/api/v1/workspaces/$team/members/$erin")->{status} });
+my @step = $in_background->('workspace_member_set', sub {
+    my $r = api($ta, PATCH => "/api/v1/workspaces/$team/members/$alice", json => { role => 'editor' });
+    "$r->{status} " . ($r->{json}{detail} // '') });
+is($answer->(@leave), 204, 'erin leaves while alice steps down, both owners: no deadlock');
+is($answer->(@step), '409 A workspace keeps at least one owner.', '... and alice, then the last owner, stays one');
+ok(join_hold($kid), '... the holder ended');
+is(db1("select string_agg(user_id::text || ':' || role, ',') from public.workspace_members "
+     . "where workspace_id = '$team'"), "$alice:owner", '... the workspace has alice as its owner');
+
+# ------------------------------------------------ a prompt's labels and versions
+# prompt_label_set locked the label and then (its history row's foreign
+# key) the prompt, while deleting a version locks the prompt, then the
+# labels on it (the cascade): moving production back to version 1 while
+# version 2, where it points, is deleted deadlocked.  A label move locks
+# the prompt first now.
+my $lp = api($ta, POST => '/api/v1/prompts', json => { workspace_id => $team, title => 'labelled', content => 'v1' })->{json};
+is(api($ta, PATCH => "/api/v1/prompts/$lp->{id}", json => { content => 'v2' })->{json}{version}, 2, 'a prompt with two versions');
+is(api($ta, PUT => "/api/v1/prompts/$lp->{id}/labels/production", json => { version => 2 })->{status}, 200,
+   '... production on version 2');
+$kid = $s->hold_tx("select 1 from public.prompt_labels where prompt_id = '$lp->{id}' and label = 'production' "
+                 . "for update", 2);
+my @move = $in_background->('prompt_label_set', sub {
+    api($ta, PUT => "/api/v1/prompts/$lp->{id}/labels/production", json => { version => 1 })->{status} });
+my @drop = $in_background->('prompt_version_delete',
+                            sub { api($ta, DELETE => "/api/v1/prompts/$lp->{id}/versions/2")->{status} });
+is($answer->(@move), 200, 'production moves back to version 1 while version 2 is deleted: no deadlock');
+is($answer->(@drop), 204, '... and version 2 is deleted');
+ok(join_hold($kid), '... the holder ended');
+is(db1("select version from public.prompt_labels where prompt_id = '$lp->{id}' and label = 'production'"), 1,
+   '... production is on version 1');
+is(db1("select string_agg(version::text, ',' order by version) from public.prompt_versions "
+     . "where prompt_id = '$lp->{id}'"), '1', '... the only version left');
 
 $s->stop;
 done_testing;

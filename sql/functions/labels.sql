@@ -72,6 +72,9 @@ declare
     v_from integer;
     l public.prompt_labels;
 begin
+    -- the prompt first, as its writes, its versions' deletion and the
+    -- Langfuse API lock it before its labels (and the audit chain last)
+    perform 1 from public.prompts x where x.id = p_prompt for no key update;
     if not exists (select 1 from public.prompt_versions v where v.prompt_id = p_prompt and v.version = p_version) then
         raise exception 'The prompt has no version %.', p_version using errcode = 'PW404';
     end if;
@@ -106,6 +109,9 @@ declare
     v_ws uuid := promptd.prompt_label_need(p_prompt, p_label);
     v_from integer;
 begin
+    -- the prompt first, as its writes, its versions' deletion and the
+    -- Langfuse API lock it before its labels (and the audit chain last)
+    perform 1 from public.prompts x where x.id = p_prompt for no key update;
     delete from public.prompt_labels x where x.prompt_id = p_prompt and x.label = p_label
     returning x.version into v_from;
     if v_from is null then
@@ -330,6 +336,9 @@ declare
     v_role text;
     v_now integer;
 begin
+    -- the prompt first, as its writes, its versions' deletion and the
+    -- Langfuse API lock it before its labels (and the audit chain last)
+    perform 1 from public.prompts x where x.id = p_prompt for no key update;
     select * into c from public.prompt_change_requests x where x.id = p_id and x.prompt_id = p_prompt for update;
     v_role := promptd.workspace_role(c.workspace_id);
     if c.id is null or v_role is null then

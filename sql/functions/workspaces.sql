@@ -302,7 +302,8 @@ grant execute on function promptd.workspace_members(uuid) to authenticated;
 -- promptd.workspace_member_set(workspace, user, role) -> the member.
 -- Admins change editors and viewers (to admin, editor or viewer); only an
 -- owner grants or takes the owner role or changes an admin or owner.  The
--- last owner cannot be demoted (PW409).
+-- last owner cannot be demoted (PW409).  Locks the workspace, then the
+-- members (workspace_delete's order).
 create or replace function promptd.workspace_member_set(p_ws uuid, p_user uuid, p_role text)
  returns jsonb
  language plpgsql
@@ -313,6 +314,10 @@ declare
     v_mine text := promptd.workspace_need(p_ws, 'admin');
     v_old text;
 begin
+    -- the workspace first, as its deletion locks it before its members:
+    -- changes of one workspace's members run one at a time, so two
+    -- owners demoted or leaving at once never lock each other's rows
+    perform 1 from public.workspaces w where w.id = p_ws for no key update;
     if p_role not in ('owner', 'admin', 'editor', 'viewer') then
         raise exception 'role must be owner, admin, editor or viewer' using errcode = '22023';
     end if;
@@ -348,7 +353,8 @@ grant execute on function promptd.workspace_member_set(uuid,uuid,text) to authen
 -- promptd.workspace_member_remove(workspace, user): admins remove editors
 -- and viewers, owners anyone; every member may leave.  The last owner
 -- cannot go (PW409); a personal workspace keeps its owner.  The member's
--- API keys for the workspace stop working (api_key_auth).
+-- API keys for the workspace stop working (api_key_auth).  Locks the
+-- workspace, then the members (workspace_delete's order).
 create or replace function promptd.workspace_member_remove(p_ws uuid, p_user uuid)
  returns void
  language plpgsql
@@ -359,6 +365,10 @@ declare
     v_mine text := promptd.workspace_need(p_ws, case when p_user = auth.uid() then 'viewer' else 'admin' end);
     v_old text;
 begin
+    -- the workspace first, as its deletion locks it before its members:
+    -- changes of one workspace's members run one at a time, so two
+    -- owners demoted or leaving at once never lock each other's rows
+    perform 1 from public.workspaces w where w.id = p_ws for no key update;
     select m.role into v_old from public.workspace_members m
      where m.workspace_id = p_ws and m.user_id = p_user for update;
     if v_old is null then

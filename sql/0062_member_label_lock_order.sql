@@ -1,5 +1,34 @@
 -- 0062_member_label_lock_order.sql: changes of a workspace's members lock the workspace first, and label moves lock the prompt first.  workspace_member_set and workspace_member_remove locked the member's row and then (for an owner) every owner's row, so two owners demoted or leaving at once deadlocked; prompt_label_set, prompt_label_delete and change_request_decide locked the label and then (their history row's foreign key) the prompt, while deleting a version (and the Langfuse API's create) locks the prompt and then its labels.  The losing request answered 503.  The current definitions are in sql/functions/workspaces.sql and sql/functions/labels.sql.
 
+create or replace function promptd.workspace_members_lock(p_ws uuid)
+ returns void
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+begin
+    perform 1 from public.workspaces w where w.id = p_ws for no key update;
+end
+$function$;
+revoke all on function promptd.workspace_members_lock(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
+create or replace function promptd.workspace_owner_keep(p_ws uuid)
+ returns void
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+begin
+    perform 1 from public.workspace_members m
+     where m.workspace_id = p_ws and m.role = 'owner' for update;
+    if (select count(*) from public.workspace_members m
+         where m.workspace_id = p_ws and m.role = 'owner') <= 1 then
+        raise exception 'A workspace keeps at least one owner.' using errcode = 'PW409';
+    end if;
+end
+$function$;
+revoke all on function promptd.workspace_owner_keep(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
 create or replace function promptd.workspace_member_set(p_ws uuid, p_user uuid, p_role text)
  returns jsonb
  language plpgsql
@@ -10,10 +39,7 @@ declare
     v_mine text := promptd.workspace_need(p_ws, 'admin');
     v_old text;
 begin
-    -- the workspace first, as its deletion locks it before its members:
-    -- changes of one workspace's members run one at a time, so two
-    -- owners demoted or leaving at once never lock each other's rows
-    perform 1 from public.workspaces w where w.id = p_ws for no key update;
+    perform promptd.workspace_members_lock(p_ws);
     if p_role not in ('owner', 'admin', 'editor', 'viewer') then
         raise exception 'role must be owner, admin, editor or viewer' using errcode = '22023';
     end if;
@@ -27,12 +53,7 @@ begin
         raise exception 'Only an owner changes owners and admins.' using errcode = 'PW403';
     end if;
     if v_old = 'owner' and p_role <> 'owner' then
-        perform 1 from public.workspace_members m
-         where m.workspace_id = p_ws and m.role = 'owner' for update;
-        if (select count(*) from public.workspace_members m
-             where m.workspace_id = p_ws and m.role = 'owner') <= 1 then
-            raise exception 'A workspace keeps at least one owner.' using errcode = 'PW409';
-        end if;
+        perform promptd.workspace_owner_keep(p_ws);
     end if;
     update public.workspace_members m set role = p_role
      where m.workspace_id = p_ws and m.user_id = p_user;
@@ -54,10 +75,7 @@ declare
     v_mine text := promptd.workspace_need(p_ws, case when p_user = auth.uid() then 'viewer' else 'admin' end);
     v_old text;
 begin
-    -- the workspace first, as its deletion locks it before its members:
-    -- changes of one workspace's members run one at a time, so two
-    -- owners demoted or leaving at once never lock each other's rows
-    perform 1 from public.workspaces w where w.id = p_ws for no key update;
+    perform promptd.workspace_members_lock(p_ws);
     select m.role into v_old from public.workspace_members m
      where m.workspace_id = p_ws and m.user_id = p_user for update;
     if v_old is null then
@@ -67,12 +85,7 @@ begin
         raise exception 'Only an owner removes owners and admins.' using errcode = 'PW403';
     end if;
     if v_old = 'owner' then
-        perform 1 from public.workspace_members m
-         where m.workspace_id = p_ws and m.role = 'owner' for update;
-        if (select count(*) from public.workspace_members m
-             where m.workspace_id = p_ws and m.role = 'owner') <= 1 then
-            raise exception 'A workspace keeps at least one owner.' using errcode = 'PW409';
-        end if;
+        perform promptd.workspace_owner_keep(p_ws);
     end if;
     delete from public.workspace_members m where m.workspace_id = p_ws and m.user_id = p_user;
     perform promptd.audit('workspace.member.remove', 'workspace:' || p_ws, 'success',

@@ -299,6 +299,42 @@ $function$;
 revoke all on function promptd.workspace_members(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 grant execute on function promptd.workspace_members(uuid) to authenticated;
 
+-- promptd.workspace_members_lock(workspace): lock the workspace before a
+-- change of its members, as its deletion locks it before them: changes of
+-- one workspace's members run one at a time, so two owners demoted or
+-- leaving at once never lock each other's rows.
+create or replace function promptd.workspace_members_lock(p_ws uuid)
+ returns void
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+begin
+    perform 1 from public.workspaces w where w.id = p_ws for no key update;
+end
+$function$;
+revoke all on function promptd.workspace_members_lock(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
+-- promptd.workspace_owner_keep(workspace): PW409 unless the workspace has
+-- an owner besides the one about to be demoted or removed (its owners
+-- locked until the transaction ends).
+create or replace function promptd.workspace_owner_keep(p_ws uuid)
+ returns void
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+begin
+    perform 1 from public.workspace_members m
+     where m.workspace_id = p_ws and m.role = 'owner' for update;
+    if (select count(*) from public.workspace_members m
+         where m.workspace_id = p_ws and m.role = 'owner') <= 1 then
+        raise exception 'A workspace keeps at least one owner.' using errcode = 'PW409';
+    end if;
+end
+$function$;
+revoke all on function promptd.workspace_owner_keep(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
 -- promptd.workspace_member_set(workspace, user, role) -> the member.
 -- Admins change editors and viewers (to admin, editor or viewer); only an
 -- owner grants or takes the owner role or changes an admin or owner.  The
@@ -314,10 +350,7 @@ declare
     v_mine text := promptd.workspace_need(p_ws, 'admin');
     v_old text;
 begin
-    -- the workspace first, as its deletion locks it before its members:
-    -- changes of one workspace's members run one at a time, so two
-    -- owners demoted or leaving at once never lock each other's rows
-    perform 1 from public.workspaces w where w.id = p_ws for no key update;
+    perform promptd.workspace_members_lock(p_ws);
     if p_role not in ('owner', 'admin', 'editor', 'viewer') then
         raise exception 'role must be owner, admin, editor or viewer' using errcode = '22023';
     end if;
@@ -331,12 +364,7 @@ begin
         raise exception 'Only an owner changes owners and admins.' using errcode = 'PW403';
     end if;
     if v_old = 'owner' and p_role <> 'owner' then
-        perform 1 from public.workspace_members m
-         where m.workspace_id = p_ws and m.role = 'owner' for update;
-        if (select count(*) from public.workspace_members m
-             where m.workspace_id = p_ws and m.role = 'owner') <= 1 then
-            raise exception 'A workspace keeps at least one owner.' using errcode = 'PW409';
-        end if;
+        perform promptd.workspace_owner_keep(p_ws);
     end if;
     update public.workspace_members m set role = p_role
      where m.workspace_id = p_ws and m.user_id = p_user;
@@ -365,10 +393,7 @@ declare
     v_mine text := promptd.workspace_need(p_ws, case when p_user = auth.uid() then 'viewer' else 'admin' end);
     v_old text;
 begin
-    -- the workspace first, as its deletion locks it before its members:
-    -- changes of one workspace's members run one at a time, so two
-    -- owners demoted or leaving at once never lock each other's rows
-    perform 1 from public.workspaces w where w.id = p_ws for no key update;
+    perform promptd.workspace_members_lock(p_ws);
     select m.role into v_old from public.workspace_members m
      where m.workspace_id = p_ws and m.user_id = p_user for update;
     if v_old is null then
@@ -378,12 +403,7 @@ begin
         raise exception 'Only an owner removes owners and admins.' using errcode = 'PW403';
     end if;
     if v_old = 'owner' then
-        perform 1 from public.workspace_members m
-         where m.workspace_id = p_ws and m.role = 'owner' for update;
-        if (select count(*) from public.workspace_members m
-             where m.workspace_id = p_ws and m.role = 'owner') <= 1 then
-            raise exception 'A workspace keeps at least one owner.' using errcode = 'PW409';
-        end if;
+        perform promptd.workspace_owner_keep(p_ws);
     end if;
     delete from public.workspace_members m where m.workspace_id = p_ws and m.user_id = p_user;
     perform promptd.audit('workspace.member.remove', 'workspace:' || p_ws, 'success',

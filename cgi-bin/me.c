@@ -33,7 +33,7 @@
 
 enum {
     ST_ME, ST_ME_UPDATE, ST_AUDIT, ST_EXPORT, ST_EXPORT_ATTACHMENTS, ST_PWHASH, ST_DELETE_CHECK,
-    ST_DELETE_LOCK, ST_DELETE, ST_BILLING_LIVE,
+    ST_DELETE_LOCK, ST_DELETE_PSEUDONYM, ST_DELETE, ST_BILLING_LIVE,
     ST_ADMIN_USERS, ST_ADMIN_TIER, ST_ADMIN_AUDIT,
     ST_ADMIN_JOBS, ST_ADMIN_JOBS_STATS, ST_ADMIN_JOB_RETRY, ST_ADMIN_JOB_CANCEL,
 };
@@ -72,6 +72,7 @@ static const db_stmt_t stmts[] = {
     /* PW409 while the caller is the last owner of a shared team workspace */
     [ST_DELETE_CHECK] = {"me_delete_check", "select promptd.delete_account_check()"},
     [ST_DELETE_LOCK] = {"me_delete_lock", "select promptd.delete_account_lock()"},
+    [ST_DELETE_PSEUDONYM] = {"me_delete_pseudonym", "select promptd.audit_subject($1::uuid)"},
     [ST_DELETE] = {"me_delete", "select promptd.delete_account()"},
     /* $1 limit + 1, $2 cursor (id, exclusive) or NULL, $3 the search or NULL */
     [ST_ADMIN_USERS] = {"admin_users",
@@ -364,12 +365,15 @@ static int me_delete(req_t *r)
         return dbreply_error(r);    /* before Stripe is told anything */
     if (!billing_cancel_or_reply(r))
         return r->status;
-    /* the rows billing's jobs lock, before the audit row takes the chain's head */
+    /* the rows billing's jobs lock first; the audit row (the chain's head,
+     * held until commit) last, after every row the deletion changes, which
+     * other requests lock before they audit; under the pseudonym the
+     * deletion forgets */
     if (db_exec_app(&r->tx, &stmts[ST_DELETE_LOCK], 0, NULL) == NULL ||
-        !audit_record(r, "account.delete", "account", "success",
-                      password ? "{\"via\":\"password\"}" : "{\"via\":\"recent_signin\"}",
-                      NULL) ||
-        (res = db_exec_app(&r->tx, &stmts[ST_DELETE], 0, NULL)) == NULL)
+        (res = db_exec_app(&r->tx, &stmts[ST_DELETE_PSEUDONYM], 1, &r->tx.user_id)) == NULL ||
+        db_exec_app(&r->tx, &stmts[ST_DELETE], 0, NULL) == NULL ||
+        !audit_record_as(r, db_value(res, 0, 0), "account.delete", "account", "success",
+                         password ? "{\"via\":\"password\"}" : "{\"via\":\"recent_signin\"}"))
         return dbreply_error(r);
     return resp_empty(r, 204);
 }

@@ -5,7 +5,8 @@
 # share stays locked (nothing counted, the cursor unmoved) and counts it once the lock is gone;
 # the account's deletion and the billing grace sweep lock profiles before the audit chain's head;
 # webhook senders recording their attempts, and an endpoint's deletion, lock the endpoint before its
-# deliveries; changes of a workspace's members lock the workspace first, label moves the prompt.
+# deliveries; changes of a workspace's members lock the workspace first, label moves the prompt; an
+# account's deletion audits after its cascade.
 use strict;
 use warnings;
 use FindBin;
@@ -268,6 +269,33 @@ is(db1("select version from public.prompt_labels where prompt_id = '$lp->{id}' a
    '... production is on version 1');
 is(db1("select string_agg(version::text, ',' order by version) from public.prompt_versions "
      . "where prompt_id = '$lp->{id}'"), '1', '... the only version left');
+
+# ------------------------------------------------ an account's deletion and the rows it changes
+# DELETE /api/v1/me audited (the chain's head, held until commit) before
+# its cascade, which deletes the user's memberships: a request that locked
+# one of them and then audited (a member's removal) deadlocked with it.
+# The deletion audits last now, under the pseudonym it then forgets.
+my ($frank, $tf) = $s->users('frank');
+$s->psql("insert into public.workspace_members (workspace_id, user_id, role) values ('$team', '$frank', 'editor')");
+my $pseudonym = db1("select promptd.audit_subject('$frank')");
+$deleted = $audits->('account.delete', "outcome = 'success'");
+$kid = $s->hold_tx("select 1 from public.workspace_members where workspace_id = '$team' and user_id = '$frank' "
+                 . "for update; select pg_sleep(1.5); "
+                 . "select promptd.audit('test.member', 'workspace:$team', 'success', '{}'::jsonb, '$alice'::uuid)", 0);
+$del = api($tf, DELETE => '/api/v1/me');
+is($del->{status}, 204, 'frank deletes his account while a request holds his membership and then audits')
+    or diag explain $del->{json};
+ok(join_hold($kid), '... the request audited and ended: no deadlock');
+is(db1("select count(*) from public.workspace_members where user_id = '$frank'"), 0, '... his membership is gone');
+is($audits->('account.delete', "outcome = 'success'"), $deleted + 1, '... his deletion audited');
+is(db1("select actor_user from public.audit_log where action = 'account.delete' order by id desc limit 1"), $pseudonym,
+   '... under his pseudonym');
+is(db1("select count(*) from promptd.audit_subjects where user_id = '$frank' or pseudonym = '$pseudonym'"), 0,
+   '... which is forgotten');
+is(db1("select max(id) from public.audit_log where action = 'account.delete'"),
+   db1("select max(id) from public.audit_log"), '... the last row of the chain');
+is(db1("select count(*) from promptd.audit_verify() v where v.hash is distinct from v.computed "
+     . "or v.prev_hash is distinct from v.expected_prev"), 0, '... and the chain verifies');
 
 $s->stop;
 done_testing;

@@ -34,7 +34,7 @@ begin
 end
 $function$;
 revoke all on function promptd.audit_subject(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
-grant execute on function promptd.audit_subject(uuid) to service_role;
+grant execute on function promptd.audit_subject(uuid) to service_role, promptd_app;
 
 -- The canonical text a row's hash covers: a JSON array of every field but
 -- the hash, in a fixed order.  jsonb's text form is independent of session
@@ -69,19 +69,19 @@ end
 $function$;
 revoke all on function promptd.audit_log_refuse() from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
--- promptd.audit(): append one row.  Actor = coalesce(p_actor, auth.uid()),
--- stored as its pseudonym; API key from the claims; request id, address and
--- user agent from the transaction-local settings request.id,
--- request.address, request.user_agent.  Returns the new row's id.
-CREATE OR REPLACE FUNCTION promptd.audit(p_action text, p_target text, p_outcome text, p_detail jsonb, p_actor uuid DEFAULT NULL::uuid)
+-- promptd.audit_append(pseudonym, action, target, outcome, detail) -> the
+-- new row's id: promptd.audit with the actor's pseudonym given (NULL:
+-- none), for a row written after its actor is gone (an account's
+-- deletion, audited after it so that the audit chain's head, held until
+-- commit, is the transaction's last lock).
+CREATE OR REPLACE FUNCTION promptd.audit_append(p_pseudo uuid, p_action text, p_target text, p_outcome text, p_detail jsonb)
  RETURNS bigint
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO ''
 AS $function$
 declare
-    v_actor  uuid := coalesce(p_actor, auth.uid());
-    v_pseudo uuid;
+    v_pseudo uuid := p_pseudo;
     v_key    uuid;
     v_addr   inet;
     v_claims text := nullif(current_setting('request.jwt.claims', true), '');
@@ -93,9 +93,6 @@ declare
     v_detail jsonb := coalesce(p_detail, '{}'::jsonb);
     v_hash   text;
 begin
-    if v_actor is not null then
-        v_pseudo := promptd.audit_subject(v_actor);
-    end if;
     begin
         v_key := (v_claims::jsonb ->> 'key_id')::uuid;
     exception when others then
@@ -122,6 +119,26 @@ begin
         p_outcome, v_rid, v_addr, v_ua, v_detail, v_head.last_hash, v_hash);
     update promptd.audit_head set last_id = v_id, last_hash = v_hash where id = 1;
     return v_id;
+end
+$function$;
+revoke all on function promptd.audit_append(uuid,text,text,text,jsonb) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+grant execute on function promptd.audit_append(uuid,text,text,text,jsonb) to service_role, promptd_app;
+
+-- promptd.audit(): append one row.  Actor = coalesce(p_actor, auth.uid()),
+-- stored as its pseudonym; API key from the claims; request id, address and
+-- user agent from the transaction-local settings request.id,
+-- request.address, request.user_agent.  Returns the new row's id.
+CREATE OR REPLACE FUNCTION promptd.audit(p_action text, p_target text, p_outcome text, p_detail jsonb, p_actor uuid DEFAULT NULL::uuid)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+    v_actor uuid := coalesce(p_actor, auth.uid());
+begin
+    return promptd.audit_append(case when v_actor is not null then promptd.audit_subject(v_actor) end,
+                                p_action, p_target, p_outcome, p_detail);
 end
 $function$;
 revoke all on function promptd.audit(text,text,text,jsonb,uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

@@ -7,8 +7,9 @@
 #include "db/db.h"
 #include "http/request.h"
 
-/* The statement audit_record() runs ({NULL}-terminated); server.c
- * prepares it on every connection of every family. */
+/* The statements audit_record() and audit_record_as() run
+ * ({NULL}-terminated); server.c prepares them on every connection of
+ * every family. */
 extern const db_stmt_t audit_stmts[];
 
 /* Append one audit row inside the request's transaction (opening it if
@@ -24,5 +25,12 @@ extern const db_stmt_t audit_stmts[];
 bool audit_record(req_t *r, const char *action, const char *target,
                   const char *outcome, const char *detail_json,
                   const char *actor);
+
+/* audit_record with the actor's audit pseudonym given (NULL: none), not
+ * looked up: for a row written after its actor's account is deleted (the
+ * pseudonym read before, promptd.audit_subject), which would otherwise
+ * get a new one. */
+bool audit_record_as(req_t *r, const char *pseudonym, const char *action,
+                     const char *target, const char *outcome, const char *detail_json);
 
 #endif

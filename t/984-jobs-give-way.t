@@ -5,7 +5,7 @@
 # share stays locked (nothing counted, the cursor unmoved) and counts it once the lock is gone;
 # the account's deletion and the billing grace sweep lock profiles before the audit chain's head;
 # webhook senders recording their attempts, and an endpoint's deletion, lock the endpoint before its
-# deliveries; changes of a workspace's members lock the workspace first, label moves the prompt; an
+# deliveries, and a claim skips the deliveries others hold; changes of a workspace's members lock the workspace first, label moves the prompt; an
 # account's deletion audits after its cascade.
 use strict;
 use warnings;
@@ -225,6 +225,35 @@ ok(join_hold($kid), '... the holder ended');
 is(db1("select count(*) from public.webhook_endpoints where id = '$id{e3}'"), 0, '... the endpoint is gone');
 is(db1("select count(*) from promptd.webhook_deliveries where id = '$id{d5}'"), 0, '... with its delivery');
 
+# A claim took its deliveries in its own order (the due first) and waited
+# for each; an endpoint's deletion takes the endpoint, then its
+# deliveries in the cascade's order (the newest first).  dc, dd and de
+# made in that order, dc due first, dd in flight; dd held: the deletion
+# took e4 and de, and waited for dd; the claim took dc and waited for de;
+# given dd, the deletion waited for dc: one of them died.  A claim now
+# skips a delivery another transaction holds.
+%id = (%id, map { $_ => sprintf('00000000-0000-4000-8000-0000000000%s', $_) } qw(e4 dc dd de));
+$s->psql("insert into public.webhook_endpoints (id, workspace_id, created_by, url, events, secret_sealed) "
+       . "values ('$id{e4}', '$ws', '$alice', 'https://hooks.example.com/e4', '{prompt.created}', 'sealed')");
+for (['dc', "now() - interval '2 minutes'", 'pending', 'null'], ['dd', 'null', 'sending', "'sender_a'"],
+     ['de', "now() - interval '1 minute'", 'pending', 'null']) {
+    my ($d, $due, $state, $by) = @$_;
+    $s->psql("insert into promptd.webhook_deliveries (id, event_id, endpoint_id, workspace_id, state, attempts, "
+           . "next_attempt_at, locked_by, locked_until) values ('$id{$d}', $event, '$id{e4}', '$ws', '$state', "
+           . "1, $due, $by, case when $by is not null then now() + interval '5 minutes' end)");
+}
+$kid = $s->hold_tx("select 1 from promptd.webhook_deliveries where id = '$id{dd}' for update", 2);
+@del = $in_background->('delete from public.webhook_endpoints',
+                        sub { api($ta, DELETE => "/api/v1/webhooks/$id{e4}")->{status} });
+$r = eval { db1("set statement_timeout = '10s'; select coalesce(string_agg(right(c.delivery::text, 2), ','), '-') "
+              . "from promptd.webhook_claim('sender_c', 10, 10, 60) c where c.endpoint = '$id{e4}'") };
+is($@, '', 'a claim while an endpoint is being deleted: no deadlock');
+is($r, 'dc', '... it claims the delivery nobody holds and skips the one the deletion holds');
+is($answer->(@del), 204, '... and the deletion succeeds');
+ok(join_hold($kid), '... the holder ended');
+is(db1("select count(*) from promptd.webhook_deliveries where endpoint_id = '$id{e4}'"), 0,
+   '... the deliveries went with their endpoint');
+
 # ------------------------------------------------ a workspace's owners
 # workspace_member_set and _remove locked the member's row, then (for an
 # owner) every owner's row: erin leaving and alice stepping down at once,
@@ -269,6 +298,29 @@ is(db1("select version from public.prompt_labels where prompt_id = '$lp->{id}' a
    '... production is on version 1');
 is(db1("select string_agg(version::text, ',' order by version) from public.prompt_versions "
      . "where prompt_id = '$lp->{id}'"), '1', '... the only version left');
+
+# A change request's decision and a version's deletion locked the prompt
+# before they checked who asked: anyone who knew the prompt's id waited
+# for its row, and held it for the length of the failing call.  They check
+# first now: grace, no member, is answered at once while alice's transaction
+# holds the prompt.
+my (undef, $tg) = $s->users('grace');
+my $cr = api($ta, POST => "/api/v1/prompts/$lp->{id}/change-requests", json => { label => 'staging', version => 1 });
+is($cr->{status}, 201, 'a change request to put staging on version 1') or diag explain $cr->{json};
+my $held_prompt = sub { db1("select count(*) from pg_stat_activity where wait_event = 'PgSleep' "
+                          . "and query like '%from public.prompts where id = ''$lp->{id}''%'") };
+$kid = $s->hold_tx("select 1 from public.prompts where id = '$lp->{id}' for update", 5);
+$r = api($tg, POST => "/api/v1/prompts/$lp->{id}/change-requests/$cr->{json}{id}/approve", json => {});
+is("$r->{status} " . ($r->{json}{detail} // ''), '404 No such change request.',
+   "grace, no member, approves alice's change request: 404");
+is($held_prompt->(), 1, '... answered while the prompt is held: she waited for nothing');
+$r = api($tg, DELETE => "/api/v1/prompts/$lp->{id}/versions/1");
+is("$r->{status} " . ($r->{json}{detail} // ''), '404 No such prompt.', "grace deletes alice's version: 404");
+is($held_prompt->(), 1, '... answered while the prompt is held');
+ok(join_hold($kid), '... the holder ended');
+is(db1("select state from public.prompt_change_requests where id = '$cr->{json}{id}'"), 'open',
+   '... the change request is still open');
+is(db1("select count(*) from public.prompt_versions where prompt_id = '$lp->{id}'"), 1, '... and the version is there');
 
 # ------------------------------------------------ an account's deletion and the rows it changes
 # DELETE /api/v1/me audited (the chain's head, held until commit) before

@@ -57,6 +57,23 @@ end
 $function$;
 revoke all on function promptd.prompt_label_need(uuid,text) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
 
+-- promptd.prompt_labels_lock(prompt): lock the prompt's row before any of
+-- its labels, as its writes, its versions' deletion and the Langfuse API
+-- do (and the audit chain last), so that label moves and those never wait
+-- for each other in opposite orders.  Call it after the caller's
+-- permission check: a caller who may not act on the prompt holds nothing.
+create or replace function promptd.prompt_labels_lock(p_prompt uuid)
+ returns void
+ language plpgsql
+ security definer
+ set search_path to ''
+as $function$
+begin
+    perform 1 from public.prompts x where x.id = p_prompt for no key update;
+end
+$function$;
+revoke all on function promptd.prompt_labels_lock(uuid) from public, anon, authenticated, service_role, promptd_app, promptd_auth;
+
 -- promptd.prompt_label_set(prompt, label, version, reason) -> {label,
 -- version, from_version, updated_at}: set or move a label (audited, with
 -- its history row).  A version that does not exist is PW404.
@@ -72,9 +89,7 @@ declare
     v_from integer;
     l public.prompt_labels;
 begin
-    -- the prompt first, as its writes, its versions' deletion and the
-    -- Langfuse API lock it before its labels (and the audit chain last)
-    perform 1 from public.prompts x where x.id = p_prompt for no key update;
+    perform promptd.prompt_labels_lock(p_prompt);
     if not exists (select 1 from public.prompt_versions v where v.prompt_id = p_prompt and v.version = p_version) then
         raise exception 'The prompt has no version %.', p_version using errcode = 'PW404';
     end if;
@@ -109,9 +124,7 @@ declare
     v_ws uuid := promptd.prompt_label_need(p_prompt, p_label);
     v_from integer;
 begin
-    -- the prompt first, as its writes, its versions' deletion and the
-    -- Langfuse API lock it before its labels (and the audit chain last)
-    perform 1 from public.prompts x where x.id = p_prompt for no key update;
+    perform promptd.prompt_labels_lock(p_prompt);
     delete from public.prompt_labels x where x.prompt_id = p_prompt and x.label = p_label
     returning x.version into v_from;
     if v_from is null then
@@ -336,11 +349,13 @@ declare
     v_role text;
     v_now integer;
 begin
-    -- the prompt first, as its writes, its versions' deletion and the
-    -- Langfuse API lock it before its labels (and the audit chain last)
-    perform 1 from public.prompts x where x.id = p_prompt for no key update;
-    select * into c from public.prompt_change_requests x where x.id = p_id and x.prompt_id = p_prompt for update;
+    -- who may decide, before any lock; then the prompt, then the request
+    select * into c from public.prompt_change_requests x where x.id = p_id and x.prompt_id = p_prompt;
     v_role := promptd.workspace_role(c.workspace_id);
+    if c.id is not null and v_role is not null then
+        perform promptd.prompt_labels_lock(p_prompt);
+        select * into c from public.prompt_change_requests x where x.id = p_id and x.prompt_id = p_prompt for update;
+    end if;
     if c.id is null or v_role is null then
         raise exception 'No such change request.' using errcode = 'PW404';
     end if;

@@ -284,29 +284,39 @@ as $function$
 declare
     p public.prompts;
     v public.prompt_versions;
+    v_ws uuid;
+    v_now integer;
 begin
-    select * into p from public.prompts x where x.id = p_prompt for update;
+    -- who may delete, before any lock; then the prompt (before its labels,
+    -- as every label move locks it), and the audit chain last
+    select * into p from public.prompts x where x.id = p_prompt;
     if p.id is null or promptd.workspace_role(p.workspace_id) is null then
         raise exception 'No such prompt.' using errcode = 'PW404';
     end if;
-    perform promptd.workspace_need(p.workspace_id, 'admin');
+    v_ws := p.workspace_id;
+    perform promptd.workspace_need(v_ws, 'admin');
+    select * into p from public.prompts x where x.id = p_prompt for update;
+    if p.id is null then
+        raise exception 'No such prompt.' using errcode = 'PW404';
+    elsif p.workspace_id <> v_ws then
+        perform promptd.workspace_need(p.workspace_id, 'admin');    -- moved meanwhile
+    end if;
     if not exists (select 1 from public.prompt_versions x where x.prompt_id = p.id and x.version = p_version) then
         raise exception 'The prompt has no version %.', p_version using errcode = 'PW404';
     end if;
-    perform promptd.audit('prompt.version.delete', 'prompt:' || p.id, 'success',
-        jsonb_build_object('workspace', p.workspace_id, 'version', p_version));
     select * into v from public.prompt_versions x where x.prompt_id = p.id and x.version <> p_version
      order by x.version desc limit 1;
     if v.prompt_id is null then
         delete from public.prompts x where x.id = p.id;
-        return null;
+    else
+        insert into public.prompt_label_moves (prompt_id, label, from_version, to_version, moved_by, reason)
+        select l.prompt_id, l.label, l.version, case when l.label = 'latest' then v.version end, auth.uid(),
+               'Version ' || p_version || ' deleted'
+          from public.prompt_labels l where l.prompt_id = p.id and l.version = p_version;
+        delete from public.prompt_versions x where x.prompt_id = p.id and x.version = p_version;
+        v_now := p.version;
     end if;
-    insert into public.prompt_label_moves (prompt_id, label, from_version, to_version, moved_by, reason)
-    select l.prompt_id, l.label, l.version, case when l.label = 'latest' then v.version end, auth.uid(),
-           'Version ' || p_version || ' deleted'
-      from public.prompt_labels l where l.prompt_id = p.id and l.version = p_version;
-    delete from public.prompt_versions x where x.prompt_id = p.id and x.version = p_version;
-    if p.version = p_version then
+    if p.version = p_version and v_now is not null then
         perform set_config('promptd.rewind', 'on', true);
         update public.prompts x set title = v.title, content = v.content, tags = v.tags,
                metadata = v.metadata, folder = v.folder, config = v.config,
@@ -317,9 +327,11 @@ begin
         values (p.id, 'latest', v.version, auth.uid())
         on conflict (prompt_id, label) do update
             set version = excluded.version, updated_at = now(), updated_by = excluded.updated_by;
-        return v.version;
+        v_now := v.version;
     end if;
-    return p.version;
+    perform promptd.audit('prompt.version.delete', 'prompt:' || p.id, 'success',
+        jsonb_build_object('workspace', p.workspace_id, 'version', p_version));
+    return v_now;
 end
 $function$;
 revoke all on function promptd.prompt_version_delete(uuid,integer) from public, anon, authenticated, service_role, promptd_app, promptd_auth;

@@ -317,7 +317,11 @@ grant execute on function promptd.webhook_redeliver(uuid) to authenticated;
 -- matches (at their state now), and deliveries whose sender's lease ran
 -- out go back to pending.  At most per_endpoint deliveries of one endpoint
 -- are in flight at once, across every sender (claims run one at a time,
--- under one advisory lock).  The secrets come sealed (AAD
+-- under one advisory lock).  A delivery another transaction holds (its
+-- endpoint's deletion or webhook_disable, which lock the endpoint and then
+-- its deliveries, or a sender's record) is skipped, not waited for: a
+-- claim holding one delivery of an endpoint never waits for another, so
+-- it cannot deadlock with those.  The secrets come sealed (AAD
 -- "webhook_endpoints.secret:<endpoint id>"); previous_secret while a
 -- rotation's overlap lasts.  For promptd-jobs (service_role).
 create or replace function promptd.webhook_claim(p_sender text, p_max integer,
@@ -344,7 +348,8 @@ begin
     update promptd.webhook_deliveries d set state = 'pending', next_attempt_at = now(),
            locked_by = null, locked_until = null, updated_at = now(),
            last_error = 'the sender stopped before an answer (' || coalesce(d.locked_by, '?') || ')'
-     where d.state = 'sending' and d.locked_until < now();
+     where d.id in (select x.id from promptd.webhook_deliveries x
+                     where x.state = 'sending' and x.locked_until < now() for update skip locked);
 
     return query
     with busy as (
@@ -361,11 +366,15 @@ begin
     pick as (
         select due.id from due where due.rn + due.n <= p_per_endpoint
          order by due.next_attempt_at, due.id limit p_max),
+    mine as (
+        select d.id from promptd.webhook_deliveries d
+         where d.id in (select pick.id from pick) and d.state = 'pending'
+           for update of d skip locked),
     claimed as (
         update promptd.webhook_deliveries d set state = 'sending', attempts = d.attempts + 1,
                locked_by = p_sender, locked_until = now() + make_interval(secs => p_lease),
                updated_at = now()
-          from pick where d.id = pick.id
+          from mine where d.id = mine.id
         returning d.id, d.attempts, d.endpoint_id, d.event_id)
     select c.id, c.attempts, e.id, e.url, e.secret_sealed,
            case when e.previous_secret_until > now() then e.previous_secret_sealed end,

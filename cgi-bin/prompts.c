@@ -59,14 +59,17 @@
     "else 'v' || " x ".version end"
 #define PROMPT_JSON PROMPT_JSON_WITH(ATTACHMENTS_OF("p"))
 /* One prompt's answer: its JSON and its ETag (without quotes), the
- * attachments read once through the lateral ATTACHED (after FROM ... p). */
+ * attachments read once through the lateral ATTACHED (after FROM ... p).
+ * OFFSET 0 keeps the subquery whole: pulled up, its expression went to
+ * each use of a.j (three), and every GET planned, set up and ran the
+ * probe's subplan as many times. */
 #define PROMPT_ROW PROMPT_JSON_WITH("a.j") ", " ETAG_OF("p", "a.j")
-#define ATTACHED " cross join lateral (select " ATTACHMENTS_OF("p") " as j) a "
+#define ATTACHED " cross join lateral (select " ATTACHMENTS_OF("p") " as j offset 0) a "
 /* The ETag of the prompt row x, for If-Match ($n: text[] of tags, NULL:
  * none); its attachments read once, in a subquery of their own */
 #define ETAG_MATCHES(x, n)                                                 \
     "($" #n "::text[] is null or (select " ETAG_OF(x, "a.j") " from (select " \
-    ATTACHMENTS_OF(x) " as j) a) = any($" #n "::text[]))"
+    ATTACHMENTS_OF(x) " as j offset 0) a) = any($" #n "::text[]))"
 /* a version v of the prompt p */
 #define VERSION_JSON                                                       \
     "json_build_object('version', v.version, 'title', v.title, "           \
@@ -127,9 +130,9 @@ static const db_stmt_t stmts[] = {
         " returning p.id"},
     /* the ETag, and the caller's role in the prompt's workspace */
     [ST_VERSION_OF] = {"prompt_version_of",
-        "select " ETAG_OF("p", ATTACHMENTS_OF("p")) ", "
+        "select " ETAG_OF("p", "a.j") ", "
         "promptd.workspace_role_rank(promptd.workspace_role(p.workspace_id)) "
-        "from public.prompts p where p.id = $1"},
+        "from public.prompts p" ATTACHED "where p.id = $1"},
     [ST_LIST_UPDATED] = {"prompt_list_updated", LIST_SQL("p.updated_at", "timestamptz")},
     [ST_LIST_CREATED] = {"prompt_list_created", LIST_SQL("p.created_at", "timestamptz")},
     [ST_LIST_RANK] = {"prompt_list_rank", LIST_SQL(RANK, "real")},

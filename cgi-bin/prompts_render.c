@@ -12,14 +12,15 @@
 enum { ST_RENDER_SOURCE };
 
 /* The composed content ($2: the render limit), its type, the includes it
- * used; the render is counted. */
+ * used; the render is counted.  OFFSET 0: composed once (pulled up, the
+ * lateral's call went to each use of c.j). */
 const db_stmt_t render_stmts[] = {
     [ST_RENDER_SOURCE] = {"prompt_render_source",
         "with u as (insert into public.usage_tracking (user_id, action, resource_id) "
         "select auth.uid(), 'prompt.render', p.id from public.prompts p where p.id = $1) "
         "select c.j->>'content', p.type, c.j->'includes' from public.prompts p "
         "cross join lateral (select promptd.prompt_compose(p.workspace_id, p.name, p.type, "
-        "p.content, $2) as j) c where p.id = $1"},
+        "p.content, $2) as j offset 0) c where p.id = $1"},
     {NULL, NULL},
 };
 

@@ -284,7 +284,6 @@ as $function$
 declare
     p public.prompts;
     v public.prompt_versions;
-    v_ws uuid;
     v_now integer;
 begin
     -- who may delete, before any lock; then the prompt (before its labels,
@@ -293,13 +292,11 @@ begin
     if p.id is null or promptd.workspace_role(p.workspace_id) is null then
         raise exception 'No such prompt.' using errcode = 'PW404';
     end if;
-    v_ws := p.workspace_id;
-    perform promptd.workspace_need(v_ws, 'admin');
+    perform promptd.workspace_need(p.workspace_id, 'admin');
+    -- (a prompt never changes workspace: only its deletion can intervene)
     select * into p from public.prompts x where x.id = p_prompt for update;
     if p.id is null then
         raise exception 'No such prompt.' using errcode = 'PW404';
-    elsif p.workspace_id <> v_ws then
-        perform promptd.workspace_need(p.workspace_id, 'admin');    -- moved meanwhile
     end if;
     if not exists (select 1 from public.prompt_versions x where x.prompt_id = p.id and x.version = p_version) then
         raise exception 'The prompt has no version %.', p_version using errcode = 'PW404';
